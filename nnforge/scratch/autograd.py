@@ -1,0 +1,111 @@
+"""The autograd engine: grad mode, graph nodes and the reverse sweep.
+
+Every operation that produces a :class:`~nnforge.scratch.tensor.Tensor` records its parents and a
+closure that maps the output's gradient to one gradient per parent. ``backward`` walks that graph
+once in reverse topological order, summing gradients where paths meet, exactly the chain rule a
+textbook writes down. Gradients are plain NumPy arrays inside the sweep; only leaves receive a
+``.grad`` Tensor, as in PyTorch.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .tensor import Tensor
+
+_GRAD_ENABLED = True
+
+
+def is_grad_enabled() -> bool:
+    """Whether new operations are being recorded for ``backward``."""
+    return _GRAD_ENABLED
+
+
+@contextlib.contextmanager
+def _grad_mode(enabled: bool) -> Iterator[None]:
+    global _GRAD_ENABLED
+    previous, _GRAD_ENABLED = _GRAD_ENABLED, enabled
+    try:
+        yield
+    finally:
+        _GRAD_ENABLED = previous
+
+
+def no_grad() -> contextlib.AbstractContextManager:
+    """Stop recording: evaluation and optimizer updates need values, not graphs."""
+    return _grad_mode(False)
+
+
+def enable_grad() -> contextlib.AbstractContextManager:
+    """Record again inside a ``no_grad`` block."""
+    return _grad_mode(True)
+
+
+BackwardFn = Callable[[np.ndarray], Sequence["np.ndarray | None"]]
+
+
+def attach(out: "Tensor", parents: tuple["Tensor", ...], backward: BackwardFn) -> "Tensor":
+    """Make ``out`` a graph node if grad mode is on and any parent needs a gradient.
+
+    ``backward(g)`` must return one array (or None) per parent, shaped like that parent, and must
+    never modify ``g`` in place: the same array may be handed to several parents.
+    """
+    if _GRAD_ENABLED and any(p.requires_grad for p in parents):
+        out.requires_grad = True
+        out._parents = parents
+        out._backward = backward
+    return out
+
+
+def _topological_order(root: "Tensor") -> list["Tensor"]:
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:  # iterative DFS: deep RNN graphs would overflow Python's recursion limit
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for parent in node._parents:
+            if parent.requires_grad and id(parent) not in seen:
+                stack.append((parent, False))
+    return order
+
+
+def run_backward(root: "Tensor", gradient: np.ndarray) -> None:
+    """Propagate ``gradient`` (d out / d root) to every leaf that requires a gradient."""
+    from .tensor import Tensor
+
+    grads: dict[int, np.ndarray] = {id(root): gradient}
+    handed_to_leaves: set[int] = set()
+    for node in reversed(_topological_order(root)):
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        if node._backward is None or node._retains_grad:
+            # A leaf owns its .grad; copy when the array is shared or a read-only view.
+            if id(g) in handed_to_leaves or g.base is not None or not g.flags.writeable:
+                g = np.array(g, dtype=node.data.dtype, copy=True)
+            elif g.dtype != node.data.dtype:
+                g = g.astype(node.data.dtype)
+            handed_to_leaves.add(id(g))
+            if node.grad is None:
+                node.grad = Tensor._wrap(g)
+            else:
+                node.grad.data = node.grad.data + g
+        if node._backward is None:
+            continue
+        for parent, pg in zip(node._parents, node._backward(g)):
+            if pg is None or not parent.requires_grad:
+                continue
+            if pg.shape != parent.data.shape:
+                raise RuntimeError(f"gradient shape {pg.shape} != tensor shape {parent.data.shape}")
+            key = id(parent)
+            grads[key] = pg if key not in grads else grads[key] + pg

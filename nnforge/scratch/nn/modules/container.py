@@ -1,0 +1,53 @@
+"""Containers: ``Sequential`` (a pipeline) and ``ModuleList`` (a list that registers)."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator
+
+from .module import Module
+
+
+class Sequential(Module):
+    """Calls its children in order; children are named '0', '1', ... as in PyTorch."""
+
+    def __init__(self, *modules: Module):
+        super().__init__()
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+
+    def forward(self, x: Any) -> Any:
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, m: Module) -> "Sequential":
+        self.add_module(str(len(self)), m)
+        return self
+
+
+class ModuleList(Module):
+    def __init__(self, modules: Iterable[Module] = ()):
+        super().__init__()
+        for m in modules:
+            self.append(m)
+
+    def append(self, m: Module) -> "ModuleList":
+        self.add_module(str(len(self._modules)), m)
+        return self
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())

@@ -1,0 +1,41 @@
+"""Affine maps and lookups: ``linear`` (y = x W^T + b) and ``embedding`` (rows of a table)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import attach
+from ..tensor import Tensor
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight.T + bias, with ``weight`` stored (out_features, in_features) as in PyTorch.
+
+    One fused node instead of three: the backward is two matmuls and a column sum, which is what
+    keeps a scratch MLP as fast as a framework one.
+    """
+    w = weight.data
+    out = x.data @ w.T
+    if bias is not None:
+        out += bias.data
+    parents = (x, weight) if bias is None else (x, weight, bias)
+
+    def backward(g):
+        g2 = g.reshape(-1, g.shape[-1])
+        gx = (g @ w) if x.requires_grad else None
+        gw = (g2.T @ x.data.reshape(-1, w.shape[1])) if weight.requires_grad else None
+        if bias is None:
+            return gx, gw
+        return gx, gw, (g2.sum(axis=0) if bias.requires_grad else None)
+    return attach(Tensor._wrap(out), parents, backward)
+
+
+def embedding(indices: Tensor | np.ndarray, weight: Tensor) -> Tensor:
+    """Rows of ``weight`` picked by integer ``indices``; repeated rows accumulate gradient."""
+    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    table = weight.data
+
+    def backward(g):
+        out = np.zeros_like(table)
+        np.add.at(out, idx.reshape(-1), g.reshape(-1, table.shape[1]))
+        return (out,)
+    return attach(Tensor._wrap(table[idx]), (weight,), backward)

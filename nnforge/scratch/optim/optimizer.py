@@ -1,0 +1,62 @@
+"""``Optimizer``: parameter groups, per-parameter state and ``zero_grad``.
+
+Updates run under no autograd and modify ``param.data`` in place with preallocated buffers:
+a step allocates nothing after the first, which is most of what makes it fast in NumPy.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class Optimizer:
+    """Holds ``param_groups`` (lists of parameters with their hyperparameters) like PyTorch,
+    so learning-rate schedulers can change ``group['lr']`` between steps."""
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]):
+        self.defaults = defaults
+        params = list(params)
+        groups = params if params and isinstance(params[0], dict) else [{"params": params}]
+        self.param_groups: list[dict[str, Any]] = []
+        for g in groups:
+            group = {**defaults, **g, "params": list(g["params"])}
+            self.param_groups.append(group)
+        self.state: dict[int, dict[str, Any]] = {}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad.data[...] = 0
+
+    def _state(self, p: Tensor) -> dict[str, Any]:
+        return self.state.setdefault(id(p), {})
+
+    def step(self) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, p.grad.data, self._state(p), group)
+
+    def _update(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """Hyperparameters and per-parameter buffers (indexed by position), for checkpoints."""
+        index = {id(p): i for i, p in enumerate(p for g in self.param_groups for p in g["params"])}
+        return {"state": {index[k]: {n: (v.copy() if isinstance(v, np.ndarray) else v) for n, v in s.items()}
+                          for k, s in self.state.items() if k in index},
+                "param_groups": [{k: v for k, v in g.items() if k != "params"} for g in self.param_groups]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        params = [p for g in self.param_groups for p in g["params"]]
+        for group, saved in zip(self.param_groups, state["param_groups"]):
+            group.update(saved)
+        self.state = {id(params[int(i)]): {n: (np.array(v) if isinstance(v, (np.ndarray, list)) else v)
+                                           for n, v in s.items()}
+                      for i, s in state["state"].items()}
