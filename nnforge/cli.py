@@ -1,0 +1,262 @@
+"""The command line: thin — every command parses its arguments and calls the library.
+
+A user's mistake (:class:`~nnforge.errors.UserError`) is printed as one line and exits with
+status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from nnforge.errors import ConfigError, UserError
+
+RECIPES = Path(__file__).parent / "configs"
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _recipe_path(name: str) -> Path:
+    """A recipe file, or the name of a packaged one (``mnist_cnn`` -> configs/mnist_cnn.yaml)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    packaged = RECIPES / (name if name.endswith(".yaml") else f"{name}.yaml")
+    if packaged.is_file():
+        return packaged
+    available = ", ".join(sorted(p.stem for p in RECIPES.glob("*.yaml")))
+    raise ConfigError(f"recipe '{name}' not found; pass a YAML file or one of: {available}")
+
+
+def _print_metrics(run, stream=sys.stdout) -> None:
+    m = run.metrics
+    stream.write(
+        f"test accuracy {m['test_accuracy']:.2%} on {m['dataset']}\n"
+        f"trained in {m['train_seconds']:.1f} s; run directory: {run.dir}\n"
+    )
+
+
+# -- commands -----------------------------------------------------------------------------
+
+def cmd_quickstart(args) -> int:
+    from nnforge.config import load_config
+    from nnforge.train import fit
+
+    config = load_config(RECIPES / "quickstart.yaml", args.set)
+    print("nnforge quickstart: a small BatchNorm CNN on 5,000 real MNIST digits (4,000 train / 1,000 test)")
+    run = fit(config, args.out, name="quickstart")
+    _print_metrics(run)
+    print(f"next: nnforge eval {run.dir}   |   nnforge predict {run.dir} some_digit.png")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from nnforge.config import load_config
+    from nnforge.train import fit
+
+    if args.nproc and args.nproc > 1:
+        from nnforge.train.distributed import launch  # torchrun + DistributedDataParallel
+
+        return launch(args)
+    path = _recipe_path(args.config)
+    config = load_config(path, args.set)
+    if args.find_lr:
+        from nnforge.train.lr_finder import find_lr_command
+
+        return find_lr_command(config, args.out)
+    if args.resume:
+        from nnforge.train.checkpoint import resume_run
+
+        run = resume_run(config, args.out)
+    else:
+        run = fit(config, args.out, name=path.stem)
+    _print_metrics(run)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from nnforge.train.evaluate import evaluate_runs
+
+    result = evaluate_runs(args.runs, data=args.data, root=args.root, combine="vote" if args.vote else "mean")
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    label = "ensemble of " + str(len(args.runs)) + " runs" if len(args.runs) > 1 else args.runs[0]
+    print(f"{label} on {result['dataset']} ({result['examples']} test examples)")
+    for member in result.get("members", []):
+        print(f"  {member['run']}: accuracy {member['accuracy']:.2%}")
+    print(f"accuracy {result['accuracy']:.2%}  loss {result['loss']:.4f}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from nnforge.predictor import load
+
+    predictor = load(args.run)
+    results = predictor.predict_files(args.files)
+    if args.json:
+        print(json.dumps([{"input": name, "top": predictor.top_k(p, args.top)} for name, p in results], indent=2))
+        return 0
+    for name, probs in results:
+        top = predictor.top_k(probs, args.top)
+        alts = ", ".join(f"{t['class']} {t['probability']:.1%}" for t in top[1:])
+        print(f"{name}: {top[0]['class']} ({top[0]['probability']:.1%})" + (f"   [{alts}]" if alts else ""))
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from nnforge.data import DATASETS, PATTERNS
+
+    width = max(map(len, list(DATASETS) + list(PATTERNS)))
+    for name, info in DATASETS.items():
+        print(f"{name:<{width}}  {info.summary}")
+    for name, summary in PATTERNS.items():
+        print(f"{name:<{width}}  {summary}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from nnforge.models import MODELS
+
+    width = max(map(len, MODELS))
+    for name, info in MODELS.items():
+        print(f"{name:<{width}}  {info.summary}")
+    return 0
+
+
+def cmd_lesson(args) -> int:
+    try:
+        from nnforge.lessons import LESSONS
+    except ImportError:
+        raise UserError("lessons are not installed in this build") from None
+    if not args.name:
+        width = max(map(len, LESSONS))
+        for name, lesson in LESSONS.items():
+            print(f"{name:<{width}}  [{lesson.seed_section}] {lesson.title}")
+        print("\nrun one with: nnforge lesson NAME")
+        return 0
+    if args.name not in LESSONS:
+        import difflib
+
+        near = difflib.get_close_matches(args.name, list(LESSONS), n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        raise UserError(f"no lesson '{args.name}'{hint}; `nnforge lesson` lists them")
+    out = Path(args.out or Path("lessons_out") / args.name)
+    out.mkdir(parents=True, exist_ok=True)
+    LESSONS[args.name].run(out)
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------------
+
+COMMANDS: list[tuple[str, str, str, callable]] = []
+
+
+def _add(sub, name: str, summary: str, example: str, func) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=summary, description=summary, epilog=f"example:\n  {example}", formatter_class=_Formatter)
+    p.set_defaults(func=func)
+    return p
+
+
+def _add_set(p):
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key by its dotted path (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nnforge",
+        description="nnforge: from a single neuron to a deployed model.",
+        epilog="start here:\n  nnforge quickstart\n  nnforge lesson",
+        formatter_class=_Formatter,
+    )
+    from nnforge import __version__
+
+    parser.add_argument("--version", action="version", version=f"nnforge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = _add(sub, "quickstart", "train the default CNN on the bundled MNIST sample, evaluate, and write a run directory",
+             "nnforge quickstart --out runs/first", cmd_quickstart)
+    p.add_argument("--out", help="run directory to write (default: runs/quickstart-TIMESTAMP)")
+    _add_set(p)
+
+    p = _add(sub, "train", "one training run from a YAML recipe",
+             "nnforge train configs/mnist_cnn.yaml --out runs/cnn --set train.epochs=3", cmd_train)
+    p.add_argument("config", help="recipe file, or the name of a packaged recipe (mnist_mlp, mnist_cnn, digits_mlp, ...)")
+    p.add_argument("--out", help="run directory to write (default: runs/RECIPE-TIMESTAMP)")
+    _add_set(p)
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--nproc", type=int, default=1, help="train with N processes (torchrun, DistributedDataParallel)")
+    p.add_argument("--find-lr", action="store_true", help="sweep the learning rate, plot loss against it, and suggest one")
+
+    p = _add(sub, "eval", "evaluate a run's model on its test split, or an ensemble of several runs",
+             "nnforge eval runs/cnn runs/mlp", cmd_eval)
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (several: averaged probabilities)")
+    p.add_argument("--data", help="evaluate on another dataset with the same classes and input shape")
+    p.add_argument("--root", help="data directory for --data")
+    p.add_argument("--vote", action="store_true", help="ensemble by majority vote instead of averaging probabilities")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p = _add(sub, "predict", "predict classes for image files (PNG/JPEG) or CSV rows",
+             "nnforge predict runs/cnn digit.png", cmd_predict)
+    p.add_argument("run", help="run directory")
+    p.add_argument("files", nargs="+", metavar="FILE", help="PNG/JPEG images or CSV files")
+    p.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    _add(sub, "datasets", "list the datasets nnforge can load by name", "nnforge datasets", cmd_datasets)
+    _add(sub, "models", "list the models in the zoo", "nnforge models", cmd_models)
+
+    p = _add(sub, "lesson", "the curriculum: runnable chapters of the seed documents; without NAME, the list",
+             "nnforge lesson xor", cmd_lesson)
+    p.add_argument("name", nargs="?", help="lesson name")
+    p.add_argument("--out", help="folder for the lesson's pictures (default: lessons_out/NAME)")
+
+    for module in _command_modules():
+        module.register(sub, _add, _add_set)
+    return parser
+
+
+# Later parts of nnforge bring their own subcommands: each of these modules, when present,
+# has ``register(subparsers, add, add_set)`` and keeps its command code beside its library.
+COMMAND_MODULES = (
+    "nnforge.tune.command",
+    "nnforge.explain.command",
+    "nnforge.compress.command",
+    "nnforge.serve.command",
+    "nnforge.report.command",
+)
+
+
+def _command_modules():
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            yield importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not name.startswith(exc.name):
+                raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args) or 0
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+"""The run configuration: one schema, validated on load.
+
+A recipe is a YAML mapping. :data:`SCHEMA` below is the complete list of keys, each with its
+type, default and accepted values. :func:`load_config` reads a recipe, applies ``--set``
+overrides (``train.epochs=3``), fills in defaults and validates everything, so that the rest of
+nnforge can rely on a complete, well-typed dictionary. Mistakes raise
+:class:`~nnforge.errors.ConfigError` with a one-line message naming the key path, what was
+given and what is accepted (and, for an unknown key, the nearest valid one).
+
+Two sections are open-ended because their keys depend on a choice made elsewhere:
+``model`` (``name`` plus that model's own parameters, checked against the model's builder by
+:mod:`nnforge.models`) and ``tune`` (the search space, checked by :mod:`nnforge.tune`).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from nnforge.errors import ConfigError
+
+__all__ = ["Field", "SCHEMA", "load_config", "resolve", "apply_overrides", "default_config", "dump_config"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One leaf of the schema: its type(s), default, and what values are accepted."""
+
+    types: tuple[type, ...]
+    default: Any
+    choices: tuple | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    nullable: bool = False
+    help: str = ""
+
+    def accepted(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(map(str, self.choices))
+        names = "/".join(t.__name__ for t in self.types)
+        bounds = []
+        if self.minimum is not None:
+            bounds.append(f">= {self.minimum}")
+        if self.maximum is not None:
+            bounds.append(f"<= {self.maximum}")
+        text = f"{names} {' and '.join(bounds)}".strip()
+        return text + (" or null" if self.nullable else "")
+
+
+def _num(default, lo=None, hi=None, help="", nullable=False):
+    return Field((int, float), default, minimum=lo, maximum=hi, help=help, nullable=nullable)
+
+
+def _int(default, lo=None, hi=None, help="", nullable=False):
+    return Field((int,), default, minimum=lo, maximum=hi, help=help, nullable=nullable)
+
+
+def _bool(default, help=""):
+    return Field((bool,), default, help=help)
+
+
+def _str(default, choices=None, help="", nullable=False):
+    return Field((str,), default, choices=tuple(choices) if choices else None, help=help, nullable=nullable)
+
+
+def _list(default, help="", nullable=False):
+    return Field((list,), default, help=help, nullable=nullable)
+
+
+OPEN = "open"  # marker: a section whose keys are checked by the component it configures
+
+SCHEMA: dict[str, Any] = {
+    "engine": _str("torch", ["torch", "scratch"], "torch: PyTorch; scratch: nnforge.scratch (NumPy)"),
+    "seed": _int(0, 0, help="seeds Python, NumPy and torch"),
+    "deterministic": _bool(False, "bit-identical reruns (torch deterministic algorithms)"),
+    "device": _str("auto", ["auto", "cpu", "cuda", "mps"], "auto picks cuda when available"),
+    "threads": _int(0, 0, help="CPU threads for torch; 0 keeps torch's default"),
+    "data": {
+        "name": _str("mnist-sample", help="a dataset name: see `nnforge datasets`"),
+        "root": _str(None, nullable=True, help="data directory for file-based datasets"),
+        "target": _str(None, nullable=True, help="target column for csv: datasets"),
+        "url": _str(None, nullable=True, help="mirror base URL to download standard files from"),
+        "download": _bool(False, "download missing standard files (checked by SHA-256)"),
+        "batch_size": _int(128, 1),
+        "eval_batch_size": _int(1000, 1),
+        "image_size": Field((int, list), None, nullable=True, help="folder: resize images to N or [H, W]"),
+        "val_fraction": _num(0.1, 0.0, 0.9, "part of the training split held out for validation"),
+        "normalize": _bool(True, "standardise inputs with statistics of the training split"),
+        "augment": {
+            "rotate": _num(0.0, 0.0, 180.0, "max rotation in degrees"),
+            "shift": _num(0.0, 0.0, 0.5, "max translation as a fraction of the size"),
+            "scale": _num(0.0, 0.0, 0.5, "max zoom in or out as a fraction"),
+            "shear": _num(0.0, 0.0, 45.0, "max shear in degrees"),
+            "hflip": _bool(False, "random horizontal flips"),
+        },
+    },
+    "model": OPEN,
+    "train": {
+        "epochs": _int(10, 1),
+        "loss": {
+            "name": _str("cross_entropy", ["cross_entropy", "mse"]),
+            "label_smoothing": _num(0.0, 0.0, 0.99),
+        },
+        "optimizer": {
+            "name": _str("sgd", ["sgd", "adam", "adamw", "rmsprop"]),
+            "lr": _num(0.1, 0.0),
+            "momentum": _num(0.0, 0.0, 1.0),
+            "nesterov": _bool(False),
+            "weight_decay": _num(0.0, 0.0),
+            "betas": _list([0.9, 0.999]),
+            "eps": _num(1e-8, 0.0),
+            "alpha": _num(0.99, 0.0, 1.0, "RMSprop smoothing constant"),
+        },
+        "scheduler": {
+            "name": _str("none", ["none", "step", "cosine", "onecycle"]),
+            "step_size": _int(20, 1, help="step: epochs between decays"),
+            "gamma": _num(0.1, 0.0, 1.0, "step: decay factor"),
+            "max_lr": _num(None, 0.0, nullable=True, help="onecycle: peak lr (default: optimizer.lr)"),
+            "pct_start": _num(0.25, 0.0, 1.0, "onecycle: fraction of steps spent warming up"),
+            "min_lr": _num(0.0, 0.0, help="cosine: final lr"),
+        },
+        "progress": _str("auto", ["auto", "bar", "lines", "none"], "auto: a bar on a terminal, else lines"),
+    },
+}
+
+
+def _leaf_paths(schema: dict, prefix: str = "") -> Iterable[str]:
+    for key, spec in schema.items():
+        path = f"{prefix}{key}"
+        yield path
+        if isinstance(spec, dict):
+            yield from _leaf_paths(spec, path + ".")
+
+
+def _nearest(word: str, options: Iterable[str]) -> str:
+    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def unknown_key_error(path: str, key: str, valid: Iterable[str]) -> ConfigError:
+    """The one error for an unknown key, shared by every section's validator."""
+    valid = sorted(valid)
+    return ConfigError(f"unknown key '{path}'{_nearest(key, valid)}; valid keys here: {', '.join(valid)}")
+
+
+def check_value(path: str, value: Any, field: Field) -> Any:
+    """Validate one value against its field and return it (ints are accepted where floats are)."""
+    if value is None:
+        if field.nullable or field.default is None:
+            return None
+        raise ConfigError(f"'{path}' must not be empty; accepted: {field.accepted()}")
+    ok = isinstance(value, field.types) and not (isinstance(value, bool) and bool not in field.types)
+    if not ok:
+        raise ConfigError(f"'{path}' is {value!r} ({type(value).__name__}); accepted: {field.accepted()}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"'{path}' is {value!r}; accepted: a finite number")
+    if field.choices and value not in field.choices:
+        raise ConfigError(f"'{path}' is {value!r}{_nearest(str(value), map(str, field.choices))}; accepted: {field.accepted()}")
+    if field.minimum is not None and value < field.minimum:
+        raise ConfigError(f"'{path}' is {value!r}; accepted: {field.accepted()}")
+    if field.maximum is not None and value > field.maximum:
+        raise ConfigError(f"'{path}' is {value!r}; accepted: {field.accepted()}")
+    return value
+
+
+def _validate(section: dict, schema: dict, prefix: str) -> dict:
+    if not isinstance(section, dict):
+        raise ConfigError(f"'{prefix.rstrip('.') or 'recipe'}' must be a mapping of keys, got {section!r}")
+    for key in section:
+        if key not in schema:
+            raise unknown_key_error(prefix + str(key), str(key), schema)
+    out = {}
+    for key, spec in schema.items():
+        path = prefix + key
+        if spec is OPEN:
+            value = section.get(key, {}) or {}
+            if not isinstance(value, dict):
+                raise ConfigError(f"'{path}' must be a mapping, got {value!r}")
+            out[key] = copy.deepcopy(value)
+        elif isinstance(spec, dict):
+            out[key] = _validate(section.get(key, {}) or {}, spec, path + ".")
+        else:
+            out[key] = check_value(path, section.get(key, copy.deepcopy(spec.default)), spec)
+    return out
+
+
+def default_config() -> dict:
+    """The complete default recipe (what an empty YAML file means)."""
+    return resolve({})
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``a.b=value`` -> (['a', 'b'], value); the value is read as YAML (3 -> int, [1,2] -> list)."""
+    if "=" not in item:
+        raise ConfigError(f"--set expects key=value (for example train.epochs=3), got '{item}'")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set has an empty key in '{item}'; expected a dotted path like train.epochs")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
+    """Apply ``--set`` overrides to a raw (unvalidated) recipe; validation happens afterwards."""
+    raw = copy.deepcopy(raw)
+    for item in overrides or ():
+        parts, value = parse_override(item)
+        node = raw
+        for i, part in enumerate(parts[:-1]):
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = {}
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"--set {item}: '{'.'.join(parts[: i + 1])}' is a value, not a section")
+            node = nxt
+        node[parts[-1]] = value
+    return raw
+
+
+def resolve(raw: dict) -> dict:
+    """Fill defaults and validate a raw recipe; model parameters are checked by the model registry."""
+    if raw is None:
+        raw = {}
+    config = _validate(raw, SCHEMA, "")
+    from nnforge.models import check_model_config  # late import: models import torch
+
+    config["model"] = check_model_config(config["model"])
+    if config["data"]["val_fraction"] >= 0.9:
+        raise ConfigError("'data.val_fraction' must be below 0.9 so that something is left to train on")
+    betas = config["train"]["optimizer"]["betas"]
+    if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
+        raise ConfigError(f"'train.optimizer.betas' is {betas!r}; accepted: two numbers in [0, 1)")
+    return config
+
+
+def read_yaml(path: str | Path) -> dict:
+    """Read a YAML recipe safely (no Python objects), with one-line errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"recipe '{path}' not found; pass a YAML file such as configs/mnist_cnn.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"recipe '{path}' is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"recipe '{path}' is not UTF-8 text") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"recipe '{path}' must be a mapping of keys (engine, data, model, train, ...)")
+    return raw
+
+
+def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> dict:
+    """Read a recipe (or start from defaults), apply overrides, validate, return the full config."""
+    raw = read_yaml(path) if path is not None else {}
+    return resolve(apply_overrides(raw, overrides))
+
+
+def dump_config(config: dict) -> str:
+    return yaml.safe_dump(config, sort_keys=False, default_flow_style=None)
+
+
+def get(config: dict, dotted: str) -> Any:
+    node = config
+    for part in dotted.split("."):
+        node = node[part]
+    return node

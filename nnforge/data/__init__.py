@@ -1,0 +1,12 @@
+"""Datasets by name, standard file formats, preprocessing, augmentation and batching."""
+
+from nnforge.data.augment import Compose, RandomAffine, build_augmentation
+from nnforge.data.dataset import Dataset
+from nnforge.data.loader import TensorLoader
+from nnforge.data.preprocess import Preprocessing
+from nnforge.data.registry import DATASETS, PATTERNS, dataset_info, load_dataset
+
+__all__ = [
+    "Compose", "RandomAffine", "build_augmentation", "Dataset", "TensorLoader", "Preprocessing",
+    "DATASETS", "PATTERNS", "dataset_info", "load_dataset",
+]

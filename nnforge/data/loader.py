@@ -1,0 +1,66 @@
+"""Batching tensors without a per-sample Python loop.
+
+A ``torch.utils.data.DataLoader`` calls ``__getitem__`` once per sample and collates the
+results; for data already in memory that is most of the cost of a small model's epoch. Here a
+batch is one fancy-indexing operation on the whole tensor.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import torch
+
+
+class TensorLoader:
+    """Yields ``(x, y)`` batches from in-memory tensors.
+
+    ``shuffle`` draws a new order each epoch from ``generator`` (so a seeded run repeats
+    exactly); ``transform`` is applied to each input batch (preprocessing, augmentation).
+    ``indices``, when given, fixes which rows are used (samplers for class balance use this).
+    """
+
+    def __init__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        drop_last: bool = False,
+    ):
+        self.x, self.y = x, y
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        self.transform = transform
+        self.drop_last = drop_last
+        self.sampler: Callable[[torch.Generator], torch.Tensor] | None = None
+
+    def __len__(self) -> int:
+        n = self.num_samples
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.x) if self.sampler is None else len(self.epoch_order())
+
+    def epoch_order(self) -> torch.Tensor:
+        if self.sampler is not None:
+            return self.sampler(self.generator)
+        if self.shuffle:
+            return torch.randperm(len(self.x), generator=self.generator)
+        return torch.arange(len(self.x))
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = self.epoch_order()
+        n = len(order)
+        stop = n - n % self.batch_size if self.drop_last else n
+        for start in range(0, stop, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            xb = self.x[idx] if self.shuffle or self.sampler is not None else self.x[start : start + self.batch_size]
+            yb = self.y[idx] if self.shuffle or self.sampler is not None else self.y[start : start + self.batch_size]
+            if self.transform is not None:
+                xb = self.transform(xb)
+            yield xb, yb

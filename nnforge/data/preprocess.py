@@ -1,0 +1,136 @@
+"""Turning raw inputs into what the model was trained on — one code path for all of them.
+
+Training, ``nnforge eval``, ``nnforge predict`` and the served model all convert inputs through
+:class:`Preprocessing`, whose description is saved in ``model.json``. That is what makes a photo
+of a digit, uploaded at any size or in any mode, reach the network the way training data did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from nnforge.errors import DataError
+
+# Digits datasets are written white-on-black and centred in a margin (MNIST: a 20x20 box in
+# 28x28); an uploaded drawing is brought to that form before resizing.
+CONTENT_FRACTION = 20 / 28
+
+
+@dataclass
+class Preprocessing:
+    """How inputs are converted and standardised; serialisable to and from ``model.json``."""
+
+    kind: str  # "image" or "tabular"
+    input_shape: list[int]
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+    mode: str = "L"  # image: "L" (grey) or "RGB"
+    background: str = "dark"  # image: the training images' background
+    fit_content: bool = False  # image: crop to the drawn content and centre it, as MNIST does
+    feature_names: list[str] = field(default_factory=list)
+
+    # -- building -------------------------------------------------------------------------
+    @classmethod
+    def fit(cls, dataset, normalize: bool = True, fit_content: bool = False) -> "Preprocessing":
+        """Statistics come from the training split only, never from validation or test."""
+        x = dataset.x_train
+        if dataset.kind == "image":
+            xf = x.float() / 255.0
+            dims = (0, 2, 3)
+            mean = xf.mean(dim=dims).tolist() if normalize else [0.0] * x.shape[1]
+            std = xf.std(dim=dims).clamp_min(1e-6).tolist() if normalize else [1.0] * x.shape[1]
+            border = torch.cat([xf[:, :, 0, :].flatten(), xf[:, :, -1, :].flatten()]).mean().item()
+            return cls(
+                kind="image",
+                input_shape=list(x.shape[1:]),
+                mean=mean,
+                std=std,
+                mode="L" if x.shape[1] == 1 else "RGB",
+                background="dark" if border < 0.5 else "light",
+                fit_content=fit_content,
+            )
+        mean = x.mean(dim=0).tolist() if normalize else [0.0] * x.shape[1]
+        std = x.std(dim=0).clamp_min(1e-6).tolist() if normalize else [1.0] * x.shape[1]
+        return cls(kind="tabular", input_shape=list(x.shape[1:]), mean=mean, std=std,
+                   feature_names=list(dataset.feature_names))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Preprocessing":
+        return cls(**data)
+
+    # -- batches --------------------------------------------------------------------------
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Stored batch (uint8 images or float rows) -> standardised float32 model input."""
+        if self.kind == "image":
+            c = x.shape[1]
+            scale = torch.tensor([1.0 / (255.0 * s) for s in self.std], device=x.device).view(1, c, 1, 1)
+            shift = torch.tensor([-m / s for m, s in zip(self.mean, self.std)], device=x.device).view(1, c, 1, 1)
+            return x.float() * scale + shift
+        mean = torch.tensor(self.mean, device=x.device)
+        std = torch.tensor(self.std, device=x.device)
+        return (x.float() - mean) / std
+
+    # -- raw inputs -----------------------------------------------------------------------
+    def image_to_array(self, image) -> np.ndarray:
+        """A PIL image of any size or mode -> uint8 array (C, H, W) like the training images."""
+        from PIL import Image, ImageOps
+
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            # Transparent pixels take the canvas colour opposite to the background we expect
+            # after conversion: drawings on transparent canvases usually have dark strokes.
+            rgba = image.convert("RGBA")
+            canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(canvas, rgba)
+        image = image.convert(self.mode)
+        channels, height, width = self.input_shape
+        arr = np.asarray(image, dtype=np.uint8)
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
+        border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]]).mean() / 255.0
+        if (border >= 0.5) != (self.background == "light"):
+            arr = 255 - arr
+        if self.fit_content:
+            arr = _centre_content(arr)
+        resized = Image.fromarray(arr.squeeze(-1) if arr.shape[-1] == 1 else arr).resize(
+            (width, height), Image.Resampling.LANCZOS
+        )
+        out = np.asarray(resized, dtype=np.uint8)
+        if out.ndim == 2:
+            out = out[:, :, None]
+        return np.ascontiguousarray(out.transpose(2, 0, 1))
+
+    def images_to_tensor(self, images) -> torch.Tensor:
+        return torch.from_numpy(np.stack([self.image_to_array(im) for im in images]))
+
+    def rows_to_tensor(self, rows) -> torch.Tensor:
+        arr = np.asarray(rows, dtype=np.float32)
+        if arr.ndim == 1:
+            arr = arr[None]
+        expected = int(np.prod(self.input_shape))
+        if arr.ndim != 2 or arr.shape[1] != expected:
+            raise DataError(f"expected rows of {expected} numbers, got an array of shape {tuple(arr.shape)}")
+        if not np.isfinite(arr).all():
+            raise DataError("inputs contain NaN or infinite values; accepted: finite numbers")
+        return torch.from_numpy(arr)
+
+
+def _centre_content(arr: np.ndarray) -> np.ndarray:
+    """Crop to the bright content and pad it to a square with MNIST's margin."""
+    grey = arr.max(axis=-1)
+    mask = grey > 0.2 * max(int(grey.max()), 1)
+    if not mask.any():
+        return arr
+    rows, cols = np.where(mask)
+    crop = arr[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    side = int(np.ceil(max(crop.shape[:2]) / CONTENT_FRACTION))
+    out = np.zeros((side, side, arr.shape[-1]), dtype=np.uint8)
+    top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
+    out[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
+    return out

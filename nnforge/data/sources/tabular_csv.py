@@ -1,0 +1,109 @@
+"""Tabular classification from a CSV file with a named target column (``csv:PATH``).
+
+Every feature column must be numeric and complete; a missing value or a text column is an
+error that names the row and column, because silently dropping or guessing would change what
+the model learns. The target may be text or numbers; classes are its sorted distinct values.
+A fixed stratified 80/20 split gives the test set.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nnforge.data.dataset import Dataset
+from nnforge.errors import DataError
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            sample = fh.read(4096)
+            fh.seek(0)
+            try:
+                dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+            except csv.Error:
+                dialect = csv.excel
+            rows = list(csv.reader(fh, dialect))
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text; expected a CSV file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if len(rows) < 2:
+        raise DataError(f"{path}: expected a header row and at least one data row")
+    return [h.strip() for h in rows[0]], rows[1:]
+
+
+def parse_features(header: list[str], rows: list[list[str]], source: str, first_line: int = 2) -> np.ndarray:
+    """Numeric matrix from text rows; the error names the line and column of the first bad cell."""
+    out = np.empty((len(rows), len(header)), dtype=np.float32)
+    for i, row in enumerate(rows):
+        if len(row) != len(header):
+            raise DataError(f"{source}: line {i + first_line} has {len(row)} fields, the header has {len(header)}")
+        for j, cell in enumerate(row):
+            text = cell.strip()
+            if text == "" or text.lower() in ("na", "nan", "null", "none", "?"):
+                raise DataError(f"{source}: missing value at line {i + first_line}, column '{header[j]}'; fill or drop it first")
+            try:
+                out[i, j] = float(text)
+            except ValueError:
+                raise DataError(
+                    f"{source}: column '{header[j]}' is not numeric (line {i + first_line}: {text!r}); "
+                    f"encode it as numbers or drop it"
+                ) from None
+    if not np.isfinite(out).all():
+        raise DataError(f"{source}: contains infinite values; accepted: finite numbers")
+    return out
+
+
+def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"csv file '{path}' not found; expected csv:PATH to a CSV with a header row")
+    header, rows = _read_rows(path)
+    if target is None:
+        raise DataError(f"{path}: say which column to predict with --set data.target=COLUMN (columns: {', '.join(header)})")
+    if target not in header:
+        raise DataError(f"{path}: no column '{target}'; columns: {', '.join(header)}")
+    t = header.index(target)
+    labels_text = []
+    for i, row in enumerate(rows):
+        if len(row) != len(header):
+            raise DataError(f"{path}: line {i + 2} has {len(row)} fields, the header has {len(header)}")
+        if not row[t].strip():
+            raise DataError(f"{path}: missing target at line {i + 2}")
+        labels_text.append(row[t].strip())
+    feature_names = [h for j, h in enumerate(header) if j != t]
+    if not feature_names:
+        raise DataError(f"{path}: no feature columns besides the target '{target}'")
+    x = parse_features(feature_names, [[c for j, c in enumerate(r) if j != t] for r in rows], str(path))
+    classes = sorted(set(labels_text), key=_natural_key)
+    if len(classes) < 2:
+        raise DataError(f"{path}: target '{target}' has a single value; a classifier needs at least two classes")
+    y = np.array([classes.index(v) for v in labels_text], dtype=np.int64)
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(y)
+    stratify = y if counts.min() >= 2 else None
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, random_state=seed, stratify=stratify)
+    return Dataset(
+        name=f"csv:{path}",
+        kind="tabular",
+        x_train=torch.from_numpy(x_tr),
+        y_train=torch.from_numpy(y_tr),
+        x_test=torch.from_numpy(x_te),
+        y_test=torch.from_numpy(y_te),
+        classes=classes,
+        feature_names=feature_names,
+    )
+
+
+def _natural_key(text: str):
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text)

@@ -1,0 +1,67 @@
+"""Convolutional networks from the seeds: SimpleCNN (MNIST) and CIFAR10Net (the CIFAR-10 project)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _flat_size(features: nn.Module, input_shape) -> int:
+    with torch.no_grad():
+        return features(torch.zeros(1, *input_shape)).numel()
+
+
+class SimpleCNN(nn.Module):
+    """Conv blocks (Conv3x3 -> [BatchNorm] -> ReLU -> MaxPool2) then Linear -> ReLU -> [Dropout] -> Linear.
+
+    The defaults are the seed's SimpleCNN (32 and 64 channels, a 128-unit hidden layer); with
+    ``batch_norm=True`` and fewer channels it is the fast quickstart network.
+    """
+
+    def __init__(self, input_shape, num_classes: int, channels=(32, 64), hidden: int = 128,
+                 batch_norm: bool = False, dropout: float = 0.0):
+        super().__init__()
+        in_ch = input_shape[0]
+        blocks: list[nn.Module] = []
+        for out_ch in channels:
+            blocks.append(nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=not batch_norm))
+            if batch_norm:
+                blocks.append(nn.BatchNorm2d(out_ch))
+            blocks += [nn.ReLU(), nn.MaxPool2d(2)]
+            in_ch = out_ch
+        self.features = nn.Sequential(*blocks)
+        head: list[nn.Module] = [nn.Flatten(), nn.Linear(_flat_size(self.features, input_shape), hidden), nn.ReLU()]
+        if dropout:
+            head.append(nn.Dropout(dropout))
+        head.append(nn.Linear(hidden, num_classes))
+        self.classifier = nn.Sequential(*head)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class CIFAR10Net(nn.Module):
+    """The seed's CIFAR-10 network: four 3x3 convs with BatchNorm, three poolings, dropout, two Linears."""
+
+    def __init__(self, input_shape, num_classes: int, dropout: float = 0.3, hidden: int = 256):
+        super().__init__()
+        c = input_shape[0]
+        self.conv1, self.bn1 = nn.Conv2d(c, 32, 3, padding=1), nn.BatchNorm2d(32)
+        self.conv2, self.bn2 = nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64)
+        self.conv3, self.bn3 = nn.Conv2d(64, 128, 3, padding=1), nn.BatchNorm2d(128)
+        self.conv4, self.bn4 = nn.Conv2d(128, 128, 3, padding=1), nn.BatchNorm2d(128)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.dropout = nn.Dropout(dropout)
+        self.relu = nn.ReLU()
+        flat = 128 * (input_shape[1] // 8) * (input_shape[2] // 8)
+        self.fc1 = nn.Linear(flat, hidden)
+        self.fc2 = nn.Linear(hidden, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.relu(self.bn1(self.conv1(x))))
+        x = self.pool(self.relu(self.bn2(self.conv2(x))))
+        x = self.dropout(x)
+        x = self.relu(self.bn3(self.conv3(x)))
+        x = self.pool(self.relu(self.bn4(self.conv4(x))))
+        x = self.dropout(x)
+        return self.fc2(self.relu(self.fc1(torch.flatten(x, 1))))

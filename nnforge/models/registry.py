@@ -1,0 +1,104 @@
+"""The model zoo by name. Each entry builds an ``nn.Module`` from the dataset's input shape,
+its class count and the recipe's ``model`` parameters (checked against the builder's signature)."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from dataclasses import dataclass
+from typing import Callable
+
+from torch import nn
+
+from nnforge.errors import ConfigError
+from nnforge.models.cnn import CIFAR10Net, SimpleCNN
+from nnforge.models.mlp import ACTIVATIONS, MLP
+from nnforge.models.resnet import ResNet
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    summary: str
+    build: Callable[..., nn.Module]
+    defaults: dict  # overrides of the builder's own defaults for this name
+    kinds: tuple[str, ...] = ("image",)
+
+
+MODELS: dict[str, ModelInfo] = {
+    "mlp": ModelInfo("mlp", "multilayer perceptron; the seed's 784-512-256-10 by default", MLP, {}, ("image", "tabular")),
+    "cnn": ModelInfo("cnn", "the seed's SimpleCNN (conv32-conv64-fc128); channels, batch_norm, dropout adjustable", SimpleCNN, {}),
+    "cifar_cnn": ModelInfo("cifar_cnn", "the seed's CIFAR10Net: 4 convs with BatchNorm, dropout 0.3", CIFAR10Net, {}),
+    "resnet": ModelInfo("resnet", "residual network; blocks per stage and width set by parameters", ResNet, {}),
+    "resnet18": ModelInfo("resnet18", "ResNet-18 layout: blocks [2,2,2,2], width 64", ResNet, {"blocks": [2, 2, 2, 2], "width": 64}),
+}
+
+
+def register_model(info: ModelInfo) -> None:
+    """Add a model to the zoo (used by modules that bring their own architectures)."""
+    MODELS[info.name] = info
+
+
+def _params(info: ModelInfo) -> dict:
+    sig = inspect.signature(info.build)
+    params = {k: p.default for k, p in sig.parameters.items() if k not in ("self", "input_shape", "num_classes")}
+    params.update(info.defaults)
+    return params
+
+
+def model_info(name: str) -> ModelInfo:
+    if name not in MODELS:
+        near = difflib.get_close_matches(str(name), list(MODELS), n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        raise ConfigError(f"'model.name' is '{name}'{hint}; accepted: {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def check_model_config(cfg: dict) -> dict:
+    """Validate ``model`` parameters against the builder and fill in defaults."""
+    cfg = dict(cfg or {})
+    name = cfg.pop("name", "cnn")
+    info = model_info(name)
+    params = _params(info)
+    for key, value in cfg.items():
+        if key not in params:
+            near = difflib.get_close_matches(key, list(params), n=1)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            raise ConfigError(f"unknown key 'model.{key}' for model '{name}'{hint}; accepted: {', '.join(params) or 'none'}")
+        default = params[key]
+        if isinstance(default, tuple):
+            default = list(default)
+        if default is not None and not _same_kind(value, default):
+            raise ConfigError(f"'model.{key}' is {value!r}; accepted: a {type(default).__name__} like {default!r}")
+    if cfg.get("activation", "relu") not in ACTIVATIONS:
+        raise ConfigError(f"'model.activation' is {cfg['activation']!r}; accepted: {', '.join(ACTIVATIONS)}")
+    resolved = {"name": name}
+    for key, default in params.items():
+        value = cfg.get(key, default)
+        resolved[key] = list(value) if isinstance(value, tuple) else value
+    return resolved
+
+
+def _same_kind(value, default) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, list):
+        return isinstance(value, list)
+    return isinstance(value, type(default))
+
+
+def build_model(cfg: dict, input_shape, num_classes: int, kind: str = "image") -> nn.Module:
+    """Build the model a resolved ``model`` section describes, for this input shape and class count."""
+    cfg = dict(cfg)
+    info = model_info(cfg.pop("name"))
+    if kind not in info.kinds:
+        raise ConfigError(f"model '{info.name}' takes {'/'.join(info.kinds)} inputs but the dataset is {kind}; try model.name=mlp")
+    if len(input_shape) == 3 and info.name in ("cnn", "cifar_cnn", "resnet", "resnet18"):
+        min_side = 8
+        if min(input_shape[1:]) < min_side:
+            raise ConfigError(f"model '{info.name}' needs images of at least {min_side}x{min_side}; got {input_shape[1]}x{input_shape[2]}")
+    params = {**info.defaults, **cfg}
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    return info.build(tuple(input_shape), num_classes, **params)

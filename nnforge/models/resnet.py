@@ -1,0 +1,53 @@
+"""Residual networks: stacks of basic blocks whose skip connections keep gradients flowing.
+
+``blocks`` gives the number of blocks per stage and ``width`` the channels of the first stage
+(doubled at each later stage, with stride 2). ``blocks=[2, 2, 2, 2], width=64`` is the ResNet-18
+layout (registered as ``resnet18``); the small default suits CPUs. The stem is a 3x3 convolution
+without max-pooling, which fits small images like MNIST and CIFAR.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 conv+BN layers plus the identity (or a 1x1 projection when the shape changes)."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_ch)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_ch)
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_ch != out_ch:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm2d(out_ch))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    def __init__(self, input_shape, num_classes: int, blocks=(1, 1, 1), width: int = 16, dropout: float = 0.0):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(input_shape[0], width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+        stages, in_ch = [], width
+        for i, n in enumerate(blocks):
+            out_ch = width * 2**i
+            stage = [BasicBlock(in_ch, out_ch, stride=1 if i == 0 else 2)]
+            stage += [BasicBlock(out_ch, out_ch) for _ in range(n - 1)]
+            stages.append(nn.Sequential(*stage))
+            in_ch = out_ch
+        self.stages = nn.Sequential(*stages)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
+        self.fc = nn.Linear(in_ch, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.stages(self.stem(x)))
+        return self.fc(self.dropout(torch.flatten(x, 1)))

@@ -1,0 +1,117 @@
+"""Evaluating a classifier on a split: loss, accuracy, predictions and per-class scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class Evaluation:
+    loss: float
+    accuracy: float
+    probabilities: np.ndarray  # (N, classes)
+    targets: np.ndarray  # (N,)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.probabilities.argmax(1)
+
+    def confusion(self, num_classes: int) -> np.ndarray:
+        m = np.zeros((num_classes, num_classes), dtype=np.int64)
+        np.add.at(m, (self.targets, self.predictions), 1)
+        return m
+
+
+@torch.inference_mode()
+def predict_proba(model: torch.nn.Module, batches, device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities for every batch of a loader, with the model in eval mode."""
+    was_training = model.training
+    model.eval()
+    probs, targets = [], []
+    for xb, yb in batches:
+        logits = model(xb.to(device))
+        probs.append(torch.softmax(logits.float(), 1).cpu())
+        targets.append(yb)
+    model.train(was_training)
+    return torch.cat(probs).numpy(), torch.cat(targets).numpy()
+
+
+def evaluate(model: torch.nn.Module, batches, device="cpu") -> Evaluation:
+    probs, targets = predict_proba(model, batches, device)
+    return evaluation_from_probabilities(probs, targets)
+
+
+def evaluation_from_probabilities(probs: np.ndarray, targets: np.ndarray) -> Evaluation:
+    picked = probs[np.arange(len(targets)), targets]
+    loss = float(-np.log(np.clip(picked, 1e-12, None)).mean()) if len(targets) else float("nan")
+    acc = float((probs.argmax(1) == targets).mean()) if len(targets) else float("nan")
+    return Evaluation(loss=loss, accuracy=acc, probabilities=probs, targets=targets)
+
+
+def per_class_report(confusion: np.ndarray, classes: list[str]) -> list[dict]:
+    """Precision, recall, F1 and support per class, from a confusion matrix (rows: true class)."""
+    tp = np.diag(confusion).astype(float)
+    predicted = confusion.sum(0).astype(float)
+    actual = confusion.sum(1).astype(float)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=(precision + recall) > 0)
+    return [
+        {"class": c, "precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4), "support": int(s)}
+        for c, p, r, f, s in zip(classes, precision, recall, f1, actual)
+    ]
+
+
+def load_run_test_split(run_dir, data: str | None = None, root: str | None = None):
+    """The test split a run was trained against (or another dataset of the same shape)."""
+    from pathlib import Path
+
+    import yaml
+
+    from nnforge.data import load_dataset
+
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.yaml"
+    data_cfg = {}
+    if cfg_path.is_file():
+        data_cfg = dict((yaml.safe_load(cfg_path.read_text()) or {}).get("data", {}))
+    if data:
+        data_cfg = {**data_cfg, "name": data, "root": root or data_cfg.get("root") if data == data_cfg.get("name") else root}
+    return load_dataset(data_cfg)
+
+
+def evaluate_runs(runs, data: str | None = None, root: str | None = None, combine: str = "mean") -> dict:
+    """Accuracy and loss of one run, or of several runs combined, on a test split.
+
+    Several runs form an ensemble: ``mean`` averages their probabilities (soft voting),
+    ``vote`` takes the majority of their predicted classes.
+    """
+    from nnforge.errors import DataError
+    from nnforge.predictor import load
+
+    predictors = [load(r) for r in runs]
+    first = predictors[0]
+    for p in predictors[1:]:
+        if p.classes != first.classes or p.input_shape != first.input_shape:
+            raise DataError(f"runs '{runs[0]}' and '{p.run_dir}' have different classes or input shapes; an ensemble needs both equal")
+    dataset = load_run_test_split(runs[0], data, root)
+    if dataset.classes != first.classes or tuple(dataset.input_shape) != first.input_shape:
+        raise DataError(f"dataset '{dataset.name}' ({dataset.num_classes} classes, {dataset.input_shape}) does not match the model "
+                        f"({len(first.classes)} classes, {first.input_shape})")
+    y = dataset.y_test.numpy()
+    member_probs = [p.predict_stored(dataset.x_test) for p in predictors]
+    if combine == "vote":
+        votes = np.stack([m.argmax(1) for m in member_probs])
+        probs = np.stack([(votes == c).mean(0) for c in range(len(first.classes))], 1)
+    else:
+        probs = np.mean(member_probs, axis=0)
+    ev = evaluation_from_probabilities(probs, y)
+    result = {"dataset": dataset.name, "examples": int(len(y)), "accuracy": ev.accuracy, "loss": ev.loss}
+    if len(predictors) > 1:
+        result["members"] = [
+            {"run": str(r), "accuracy": evaluation_from_probabilities(m, y).accuracy} for r, m in zip(runs, member_probs)
+        ]
+    return result
