@@ -32,7 +32,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     if coef < 1.0:
         for p in params:
             p.grad.data *= np.asarray(coef, dtype=p.grad.dtype)
-    return Tensor(total)
+    return Tensor(total, dtype=params[0].grad.dtype)
 
 
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:

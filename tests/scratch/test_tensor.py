@@ -1,0 +1,156 @@
+"""Tensor arithmetic, reductions and shape ops against PyTorch, with hypothesis shapes."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
+
+from nnforge import scratch
+
+from .helpers import compare, rand, s64
+
+FAST = settings(max_examples=25, deadline=None)
+pairs = mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4)
+
+
+@FAST
+@given(shapes=pairs, seed=st.integers(0, 2**16), op=st.sampled_from(["add", "sub", "mul", "div"]))
+def test_broadcasting_arithmetic(shapes, seed, op):
+    rng = np.random.default_rng(seed)
+    a, b = rand(rng, *shapes.input_shapes[0]), rand(rng, *shapes.input_shapes[1])
+    if op == "div":
+        b = np.sign(b) * (np.abs(b) + 0.5)
+    fn = {"add": lambda x, y: x + y, "sub": lambda x, y: x - y,
+          "mul": lambda x, y: x * y, "div": lambda x, y: x / y}[op]
+    compare(fn, fn, a, b)
+
+
+@FAST
+@given(shape=array_shapes(min_dims=1, max_dims=3, max_side=5), seed=st.integers(0, 2**16))
+def test_unary_ops(shape, seed):
+    rng = np.random.default_rng(seed)
+    a = rand(rng, *shape, low=0.2, high=3.0)
+    compare(lambda x: x.exp(), torch.exp, a)
+    compare(lambda x: x.log(), torch.log, a)
+    compare(lambda x: x.sqrt(), torch.sqrt, a)
+    compare(lambda x: -x ** 3 + 2 * x - 1 / x, lambda x: -x ** 3 + 2 * x - 1 / x, a)
+    compare(lambda x: (x - 1).abs(), lambda x: (x - 1).abs(), a)
+    compare(lambda x: x.clamp(0.5, 2.0), lambda x: x.clamp(0.5, 2.0), a)
+
+
+@FAST
+@given(shape=array_shapes(min_dims=1, max_dims=4, max_side=5), seed=st.integers(0, 2**16),
+       keepdim=st.booleans(), data=st.data())
+def test_reductions(shape, seed, keepdim, data):
+    rng = np.random.default_rng(seed)
+    a = rand(rng, *shape)
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    compare(lambda x: x.sum(), lambda x: x.sum(), a)
+    compare(lambda x: x.sum(dim, keepdim=keepdim), lambda x: x.sum(dim, keepdim=keepdim), a)
+    compare(lambda x: x.mean(dim, keepdim=keepdim), lambda x: x.mean(dim, keepdim=keepdim), a)
+    compare(lambda x: x.max(dim, keepdim=keepdim)[0], lambda x: x.max(dim, keepdim=keepdim)[0], a)
+    compare(lambda x: x.min(dim)[0], lambda x: x.min(dim)[0], a)
+    if shape[dim] > 1:
+        compare(lambda x: x.var(dim), lambda x: x.var(dim), a)
+    compare(lambda x: x.max(), lambda x: x.max(), a)
+
+
+@FAST
+@given(batch=mutually_broadcastable_shapes(num_shapes=2, max_dims=2, max_side=3),
+       n=st.integers(1, 4), k=st.integers(1, 4), m=st.integers(1, 4), seed=st.integers(0, 2**16))
+def test_matmul_batched_broadcast(batch, n, k, m, seed):
+    rng = np.random.default_rng(seed)
+    a = rand(rng, *batch.input_shapes[0], n, k)
+    b = rand(rng, *batch.input_shapes[1], k, m)
+    compare(lambda x, y: x @ y, lambda x, y: x @ y, a, b)
+
+
+def test_matmul_vectors():
+    rng = np.random.default_rng(0)
+    compare(lambda x, y: x @ y, lambda x, y: x @ y, rand(rng, 3), rand(rng, 3))
+    compare(lambda x, y: x @ y, lambda x, y: x @ y, rand(rng, 3), rand(rng, 3, 2))
+    compare(lambda x, y: x @ y, lambda x, y: x @ y, rand(rng, 2, 4, 3), rand(rng, 3))
+
+
+def test_shape_ops():
+    rng = np.random.default_rng(1)
+    a = rand(rng, 2, 3, 4)
+    compare(lambda x: x.reshape(6, 4) * 2, lambda x: x.reshape(6, 4) * 2, a)
+    compare(lambda x: x.view(-1), lambda x: x.view(-1), a)
+    compare(lambda x: x.transpose(0, 2), lambda x: x.transpose(0, 2), a)
+    compare(lambda x: x.permute(1, 2, 0), lambda x: x.permute(1, 2, 0), a)
+    compare(lambda x: x.flatten(1), lambda x: x.flatten(1), a)
+    compare(lambda x: x.unsqueeze(1).squeeze(1), lambda x: x.unsqueeze(1).squeeze(1), a)
+    compare(lambda x: x[:, 0].T, lambda x: x[:, 0].T, a)
+    compare(lambda x: x[:1].expand(3, 3, 4), lambda x: x[:1].expand(3, 3, 4), a)
+
+
+def test_indexing_basic_and_advanced():
+    rng = np.random.default_rng(2)
+    a = rand(rng, 5, 4)
+    idx = np.array([0, 2, 2, 4])
+    compare(lambda x: x[1:4, ::2], lambda x: x[1:4, ::2], a)
+    compare(lambda x: x[-1], lambda x: x[-1], a)
+    compare(lambda x: x[idx], lambda x: x[torch.tensor(idx)], a)  # repeated rows accumulate
+    compare(lambda x: x[idx, [0, 1, 1, 3]], lambda x: x[torch.tensor(idx), torch.tensor([0, 1, 1, 3])], a)
+    g = np.array([[0, 1], [3, 3], [2, 0], [1, 1], [0, 0]])
+    compare(lambda x: x.gather(1, scratch.tensor(g)), lambda x: x.gather(1, torch.tensor(g)), a)
+
+
+def test_cat_stack_where():
+    rng = np.random.default_rng(3)
+    a, b = rand(rng, 2, 3), rand(rng, 4, 3)
+    compare(lambda x, y: scratch.cat([x, y, x], 0), lambda x, y: torch.cat([x, y, x], 0), a, b)
+    compare(lambda x, y: scratch.stack([x, x * y[:2]], 1), lambda x, y: torch.stack([x, x * y[:2]], 1), a, b)
+    c = a > 0
+    compare(lambda x, y: scratch.where(c, x, y[:2]), lambda x, y: torch.where(torch.tensor(c), x, y[:2]), a, b)
+
+
+def test_shared_subexpression_accumulates():
+    rng = np.random.default_rng(4)
+    a = rand(rng, 3, 3)
+    compare(lambda x: (x * x + x @ x).sum(0) * x[0], lambda x: (x * x + x @ x).sum(0) * x[0], a)
+
+
+def test_dtype_defaults_and_requests():
+    assert scratch.tensor([1.0, 2.0]).dtype == np.float32
+    assert scratch.tensor(np.zeros(2)).dtype == np.float32
+    assert scratch.tensor([1.0], dtype=scratch.float64).dtype == np.float64
+    assert scratch.tensor([1, 2]).dtype == np.int64
+    x = scratch.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * 3 + 1.5) / 2
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_no_grad_and_leaf_semantics():
+    x = scratch.tensor([1.0, 2.0], requires_grad=True)
+    with scratch.no_grad():
+        y = x * 2
+    assert not y.requires_grad and y.is_leaf
+    z = (x * 2).sum()
+    z.backward()
+    z2 = (x * 2).sum()
+    z2.backward()  # gradients accumulate like torch
+    np.testing.assert_allclose(x.grad.data, [4.0, 4.0])
+    with pytest.raises(RuntimeError):
+        scratch.tensor([1.0]).backward()
+    with pytest.raises(RuntimeError):
+        (x * 2).backward()  # non-scalar needs an explicit gradient
+
+
+def test_leaf_grads_are_independent_arrays():
+    a, b = s64([1.0, 2.0]), s64([3.0, 4.0])
+    (a + b).sum().backward()
+    a.grad.data *= 10
+    np.testing.assert_allclose(b.grad.data, [1.0, 1.0])
+
+
+def test_retain_grad_on_intermediate():
+    x = s64([1.0, -2.0])
+    h = x * 3
+    h.retain_grad()
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad.data, 2 * h.data)
