@@ -1,0 +1,84 @@
+"""ONNX export of a trained run, so the model runs without PyTorch (ONNX Runtime, browsers, C++).
+
+The exported graph takes the *preprocessed* float batch — what :class:`~nnforge.data.Preprocessing`
+produces — as ``input`` (N, *input_shape) with a dynamic batch axis, and returns ``logits``
+(N, classes). The run's classes and preprocessing travel inside the file as metadata
+(``nnforge.classes``, ``nnforge.preprocessing``, JSON), so a consumer needs the .onnx file alone.
+
+We use the TorchScript-based exporter: for the feed-forward networks of the zoo it is exact,
+takes a fraction of a second, and needs no extra packages; torch's newer ``torch.export``-based
+exporter is the fallback for graphs the old one cannot trace.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import torch
+
+from nnforge import io
+from nnforge.errors import RunError
+
+OPSET = 17
+
+
+def _export(model: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model, (example,), str(path), input_names=["input"], output_names=["logits"],
+                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=OPSET, dynamo=False,
+            )
+    except Exception:  # noqa: BLE001 - any tracing failure: try the torch.export-based exporter
+        batch = torch.export.Dim("batch", min=1)
+        torch.onnx.export(model, (example,), str(path), input_names=["input"], output_names=["logits"],
+                          dynamic_shapes=({0: batch},), dynamo=True, external_data=False, verbose=False)
+
+
+def export_model(model: torch.nn.Module, input_shape, path: str | Path, metadata: dict | None = None) -> Path:
+    """Write ``model`` as ONNX (input ``input`` with a dynamic batch axis, output ``logits``); atomic."""
+    import onnx
+
+    path = Path(path)
+    model = model.eval().cpu()
+    example = torch.zeros(2, *input_shape)
+
+    def write(tmp: Path) -> None:
+        _export(model, example, tmp)
+        proto = onnx.load(str(tmp))
+        for key, value in (metadata or {}).items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
+        onnx.checker.check_model(proto)
+        onnx.save(proto, str(tmp))
+
+    return io.atomic_write(path, write)
+
+
+def export_onnx(run_dir: str | Path, path: str | Path | None = None) -> Path:
+    """Export a run's model to ONNX (default ``RUN/model.onnx``); returns the written path."""
+    from nnforge.predictor import load
+
+    predictor = load(run_dir)
+    if predictor.meta.get("engine", "torch") not in ("torch", "scratch"):
+        raise RunError(f"'{run_dir}': only torch models can be exported to ONNX")
+    out = Path(path) if path is not None else Path(run_dir) / "model.onnx"
+    meta = {
+        "nnforge.classes": predictor.classes,
+        "nnforge.preprocessing": predictor.meta["preprocessing"],
+        "nnforge.model": predictor.meta["model"],
+        "nnforge.kind": predictor.kind,
+    }
+    return export_model(predictor.model, predictor.input_shape, out, meta)
+
+
+def onnx_session(path: str | Path):
+    """An ONNX Runtime CPU session for an exported file."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
