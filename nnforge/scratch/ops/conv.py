@@ -19,14 +19,28 @@ def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
     return (v, v) if isinstance(v, (int, np.integer)) else (int(v[0]), int(v[1]))
 
 
-def _pad(x: np.ndarray, ph: int, pw: int, value: float = 0.0) -> np.ndarray:
+def _pad_nhwc(x: np.ndarray, ph: int, pw: int, value: float = 0.0) -> np.ndarray:
     if ph == 0 and pw == 0:
         return x
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+    return np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)), constant_values=value)
 
 
 def _out_size(size: int, k: int, s: int, p: int) -> int:
     return (size + 2 * p - k) // s + 1
+
+
+def _nhwc(a: np.ndarray) -> np.ndarray:
+    """View an (N, C, H, W) array as (N, H, W, C).
+
+    Scratch keeps image activations channels-last in memory while their logical shape stays
+    (N, C, H, W) as in PyTorch: im2col then reads contiguous channel vectors, the conv output
+    of the matmul is already in that layout, and elementwise ops (ReLU) follow it for free.
+    """
+    return a.transpose(0, 2, 3, 1)
+
+
+def _nchw(a: np.ndarray) -> np.ndarray:
+    return a.transpose(0, 3, 1, 2)
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
@@ -38,32 +52,33 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     if c != c2:
         raise ValueError(f"conv2d: input has {c} channels, weight expects {c2}")
     oh, ow = _out_size(h, kh, sh, ph), _out_size(w_, kw, sw, pw)
-    xp = _pad(x.data, ph, pw)
-    windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-    cols = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
-    w2 = weight.data.reshape(o, -1)
+    xp = _pad_nhwc(_nhwc(x.data), ph, pw)
+    # (N, OH, OW, C, KH, KW) windows as a view, reordered to (KH, KW, C) rows: one copy
+    windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+    cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * oh * ow, kh * kw * c)
+    w2 = weight.data.transpose(0, 2, 3, 1).reshape(o, kh * kw * c)
     out = cols @ w2.T
     if bias is not None:
         out += bias.data
-    out = out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
     parents = (x, weight) if bias is None else (x, weight, bias)
 
     def backward(g):
-        g2 = g.transpose(0, 2, 3, 1).reshape(-1, o)
-        gw = (g2.T @ cols).reshape(weight.shape) if weight.requires_grad else None
+        g2 = _nhwc(g).reshape(-1, o)
+        gw = None
+        if weight.requires_grad:
+            gw = _nchw((g2.T @ cols).reshape(o, kh, kw, c))
         gx = None
         if x.requires_grad:
-            # columns ordered (KH, KW, C) so each kernel offset is a contiguous channel slice
-            dcols = (g2 @ weight.data.transpose(0, 2, 3, 1).reshape(o, -1)).reshape(n, oh, ow, kh, kw, c)
-            gxp = np.zeros((n, xp.shape[2], xp.shape[3], c), dtype=g.dtype)
-            for i in range(kh):
+            dcols = (g2 @ w2).reshape(n, oh, ow, kh, kw, c)
+            gxp = np.zeros((n, xp.shape[1], xp.shape[2], c), dtype=g.dtype)
+            for i in range(kh):  # col2im: one strided add per kernel offset
                 for j in range(kw):
                     gxp[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :] += dcols[:, :, :, i, j, :]
-            gx = gxp[:, ph:ph + h, pw:pw + w_, :].transpose(0, 3, 1, 2)
+            gx = _nchw(gxp[:, ph:ph + h, pw:pw + w_, :])
         if bias is None:
             return gx, gw
         return gx, gw, (g2.sum(axis=0) if bias.requires_grad else None)
-    return attach(Tensor._wrap(out), parents, backward)
+    return attach(Tensor._wrap(_nchw(out.reshape(n, oh, ow, o))), parents, backward)
 
 
 def _pool_geometry(x: Tensor, kernel_size, stride, padding):
@@ -75,45 +90,49 @@ def _pool_geometry(x: Tensor, kernel_size, stride, padding):
 
 
 def max_pool2d(x: Tensor, kernel_size: int | tuple[int, int], stride=None, padding=0) -> Tensor:
-    """Largest value in each window; the gradient goes to the (first) arg-max, as in PyTorch."""
+    """Largest value in each window; the gradient goes to the first arg-max, as in PyTorch."""
     kh, kw, sh, sw, ph, pw, oh, ow = _pool_geometry(x, kernel_size, stride, padding)
-    xp = _pad(x.data, ph, pw, -np.inf)
+    xp = _pad_nhwc(_nhwc(x.data), ph, pw, -np.inf)
 
-    def offset(a: np.ndarray, i: int, j: int) -> np.ndarray:
-        return a[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
+    def offset(a: np.ndarray, k: int) -> np.ndarray:
+        i, j = divmod(k, kw)
+        return a[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :]
 
-    out = offset(xp, 0, 0).copy()
-    winner = np.zeros(out.shape, dtype=np.int8 if kh * kw < 128 else np.int32)
+    out = offset(xp, 0).copy()
     for k in range(1, kh * kw):
-        candidate = offset(xp, k // kw, k % kw)
-        better = candidate > out  # strict: ties keep the earlier offset
-        np.copyto(out, candidate, where=better)
-        winner[better] = k
+        np.maximum(out, offset(xp, k), out=out)
 
     def backward(g):
+        g = _nhwc(g)
         gxp = np.zeros(xp.shape, dtype=g.dtype)
+        taken = np.zeros(out.shape, dtype=bool)
         for k in range(kh * kw):
-            offset(gxp, k // kw, k % kw)[...] += np.where(winner == k, g, 0)
-        return (gxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]],)
-    return attach(Tensor._wrap(out), (x,), backward)
+            hit = offset(xp, k) == out
+            if k:
+                hit &= ~taken  # ties: only the first offset in the window receives the gradient
+            if k < kh * kw - 1:
+                taken |= hit
+            offset(gxp, k)[...] += g * hit
+        return (_nchw(gxp[:, ph:ph + x.shape[2], pw:pw + x.shape[3], :]),)
+    return attach(Tensor._wrap(_nchw(out)), (x,), backward)
 
 
 def avg_pool2d(x: Tensor, kernel_size: int | tuple[int, int], stride=None, padding=0) -> Tensor:
     """Mean of each window (zero padding counted, PyTorch's ``count_include_pad=True``)."""
     kh, kw, sh, sw, ph, pw, oh, ow = _pool_geometry(x, kernel_size, stride, padding)
-    xp = _pad(x.data, ph, pw)
+    xp = _pad_nhwc(_nhwc(x.data), ph, pw)
     scale = 1.0 / (kh * kw)
-    out = np.zeros((x.shape[0], x.shape[1], oh, ow), dtype=x.dtype)
+    out = np.zeros((x.shape[0], oh, ow, x.shape[1]), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):
-            out += xp[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
+            out += xp[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :]
     out *= scale
 
     def backward(g):
         gxp = np.zeros(xp.shape, dtype=g.dtype)
-        share = g * scale
+        share = _nhwc(g) * scale
         for i in range(kh):
             for j in range(kw):
-                gxp[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += share
-        return (gxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]],)
-    return attach(Tensor._wrap(out), (x,), backward)
+                gxp[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :] += share
+        return (_nchw(gxp[:, ph:ph + x.shape[2], pw:pw + x.shape[3], :]),)
+    return attach(Tensor._wrap(_nchw(out)), (x,), backward)

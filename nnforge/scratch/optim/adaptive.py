@@ -88,12 +88,12 @@ class Adam(Optimizer):
         v *= dt(b2)
         v += tmp
         bias1, bias2 = 1 - b1 ** t, 1 - b2 ** t
-        # p <- p - lr/bias1 * m / (sqrt(v)/sqrt(bias2) + eps)
+        # p <- p - lr/bias1 * m / (sqrt(v)/sqrt(bias2) + eps), with sqrt(bias2) folded into the
+        # constants: lr sqrt(bias2)/bias1 * m / (sqrt(v) + eps sqrt(bias2)) saves a full pass
         np.sqrt(v, out=tmp)
-        tmp *= dt(1 / math.sqrt(bias2))
-        tmp += dt(eps)
+        tmp += dt(eps * math.sqrt(bias2))
         np.divide(m, tmp, out=tmp)
-        tmp *= dt(lr / bias1)
+        tmp *= dt(lr * math.sqrt(bias2) / bias1)
         p.data -= tmp
 
 

