@@ -172,12 +172,19 @@ SCHEMA: dict[str, Any] = {
             "steps": _int(100, 5, help="--find-lr: number of batches in the sweep"),
         },
         "progress": _str("auto", ["auto", "bar", "lines", "none"], "auto: a bar on a terminal, else lines"),
+        "checkpoint": {
+            "enabled": _bool(True, "write checkpoints/ (resumable state) during training"),
+            "every_steps": _int(0, 0, help="also checkpoint every N optimizer steps; 0: at the end of each epoch only"),
+            "keep": _int(2, 1, help="recent checkpoints kept (besides best); an unreadable one falls back to the one before"),
+        },
+        "nonfinite": _str("stop", ["stop", "skip"], "a NaN/Inf loss or gradient stops the run, or skips that step"),
     },
     "forecast": {
         "window": _int(24, 1, help="task=forecast: past steps the model sees"),
         "horizon": _int(1, 1, help="task=forecast: steps ahead it predicts"),
         "test_fraction": _num(0.2, 0.0, 0.9, "task=forecast: the held-out end of the series"),
     },
+    "tune": OPEN,  # `nnforge tune`: metric, direction, pruner and the search space; see nnforge.tune.space
 }
 
 
@@ -206,6 +213,8 @@ def check_value(path: str, value: Any, field: Field) -> Any:
         if field.nullable or field.default is None:
             return None
         raise ConfigError(f"'{path}' must not be empty; accepted: {field.accepted()}")
+    if isinstance(value, str) and float in field.types:
+        value = _yaml_float(value)
     ok = isinstance(value, field.types) and not (isinstance(value, bool) and bool not in field.types)
     if not ok:
         raise ConfigError(f"'{path}' is {value!r} ({type(value).__name__}); accepted: {field.accepted()}")
@@ -218,6 +227,14 @@ def check_value(path: str, value: Any, field: Field) -> Any:
     if field.maximum is not None and value > field.maximum:
         raise ConfigError(f"'{path}' is {value!r}; accepted: {field.accepted()}")
     return value
+
+
+def _yaml_float(text: str):
+    """YAML 1.1 reads ``1e-3`` as text; a number field takes it as the float it means."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _validate(section: dict, schema: dict, prefix: str) -> dict:
@@ -286,6 +303,10 @@ def resolve(raw: dict) -> dict:
     from nnforge.models import check_model_config  # late import: models import torch
 
     config["model"] = check_model_config(config["model"])
+    if config["tune"]:
+        from nnforge.tune.space import check_tune_config
+
+        config["tune"] = check_tune_config(config["tune"], raw)
     if config["data"]["val_fraction"] >= 0.9:
         raise ConfigError("'data.val_fraction' must be below 0.9 so that something is left to train on")
     betas = config["train"]["optimizer"]["betas"]

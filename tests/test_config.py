@@ -1,0 +1,63 @@
+import pytest
+
+from nnforge.config import default_config, load_config
+from nnforge.errors import ConfigError
+
+
+def test_defaults_are_complete():
+    cfg = default_config()
+    assert cfg["engine"] == "torch" and cfg["data"]["name"] == "mnist-sample"
+    assert cfg["model"]["name"] == "cnn" and cfg["model"]["channels"] == [32, 64]
+    assert cfg["train"]["optimizer"]["name"] == "sgd"
+
+
+def test_overrides_are_typed_by_yaml():
+    cfg = load_config(None, ["train.epochs=3", "model.name=mlp", "model.hidden=[32, 16]", "train.optimizer.lr=1e-3"])
+    assert cfg["train"]["epochs"] == 3 and cfg["model"]["hidden"] == [32, 16]
+    assert cfg["train"]["optimizer"]["lr"] == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.epoch=3", "unknown key 'train.epoch' (did you mean 'epochs'?)"),
+        ("train.epochs=three", "'train.epochs' is 'three' (str); accepted: int >= 1"),
+        ("train.epochs=0", "'train.epochs' is 0; accepted: int >= 1"),
+        ("train.optimizer.name=adamm", "'train.optimizer.name' is 'adamm' (did you mean 'adam'?)"),
+        ("engine=numpy", "accepted: one of torch, scratch"),
+        ("model.name=lenet", "'model.name' is 'lenet'"),
+        ("model.hiden=[3]", "unknown key 'model.hiden' for model 'cnn' (did you mean 'hidden'?)"),
+        ("model.batch_norm=yes please", "'model.batch_norm'"),
+        ("data.val_fraction=2", "'data.val_fraction' is 2; accepted"),
+        ("train.optimizer.lr=.nan", "finite number"),
+        ("train.optimizer.betas=[0.9]", "two numbers"),
+        ("train.epochs", "--set expects key=value"),
+        ("train.epochs.x=1", "'train.epochs' is {'x': 1} (dict); accepted: int"),
+    ],
+)
+def test_bad_values_are_one_line_errors(override, message):
+    with pytest.raises(ConfigError) as info:
+        load_config(None, [override])
+    text = str(info.value)
+    assert message in text and "\n" not in text
+
+
+def test_bad_yaml_files(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: {epochs: [1,\n")
+    with pytest.raises(ConfigError, match="not valid YAML at line"):
+        load_config(bad)
+    bad.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_packaged_recipes_are_valid():
+    from nnforge.cli import RECIPES
+
+    recipes = sorted(RECIPES.glob("*.yaml"))
+    assert {"quickstart", "mnist_mlp", "mnist_cnn", "digits_mlp", "cifar10_cnn"} <= {p.stem for p in recipes}
+    for path in recipes:
+        load_config(path)
