@@ -1,0 +1,52 @@
+"""``engine: scratch`` trains the zoo's mlp and cnn through nnforge.train.fit (the front door)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from nnforge.config import load_config
+from nnforge.models.cnn import SimpleCNN
+from nnforge.models.mlp import MLP
+from nnforge.scratch.engine import copy_weights_into
+from nnforge.scratch.models import build_cnn, build_mlp
+from nnforge.train.fit import fit
+
+
+@pytest.mark.parametrize("bn", [False, True])
+def test_twins_share_state_dict_layout(bn):
+    for s_model, t_model in ((build_mlp((1, 28, 28), 10, batch_norm=bn, dropout=0.2),
+                              MLP((1, 28, 28), 10, batch_norm=bn, dropout=0.2)),
+                             (build_cnn((1, 28, 28), 10, batch_norm=bn, dropout=0.3),
+                              SimpleCNN((1, 28, 28), 10, batch_norm=bn, dropout=0.3))):
+        theirs = {k: tuple(v.shape) for k, v in t_model.state_dict().items()}
+        assert {k: v.shape for k, v in s_model.state_dict().items()} == theirs
+        s_model.load_state_dict(t_model.state_dict())
+        t_model.eval(), s_model.eval()
+        x = np.random.default_rng(0).standard_normal((2, 1, 28, 28)).astype(np.float32)
+        from nnforge import scratch
+        with torch.no_grad():
+            expected = t_model(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(s_model(scratch.tensor(x)).data, expected, rtol=1e-4, atol=1e-5)
+        for p in s_model.parameters():
+            p.data = p.data + 1.0
+        copy_weights_into(t_model, s_model)
+        for k, v in t_model.state_dict().items():
+            np.testing.assert_array_equal(v.numpy(), s_model.state_dict()[k])
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_scratch_engine_trains_digits(tmp_path, model):
+    overrides = ["engine=scratch", "train.epochs=4", "train.progress=none", f"model.name={model}"]
+    if model == "cnn":
+        overrides += ["model.channels=[8,16]", "model.hidden=32"]
+    else:
+        overrides += ["model.hidden=[64]"]
+    cfg = load_config("configs/digits_mlp.yaml", overrides) if model == "mlp" else \
+        load_config(None, ["data.name=digits", "data.batch_size=32", "train.optimizer.name=adam",
+                           "train.optimizer.lr=0.003", *overrides])
+    run = fit(cfg, tmp_path / "run")
+    assert run.metrics["test_accuracy"] >= 0.85
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(ln)["epoch"] for ln in lines] == [1, 2, 3, 4]
+    assert (tmp_path / "run" / "model.safetensors").exists()
