@@ -62,6 +62,8 @@ def cmd_train(args) -> int:
         from nnforge.train.distributed import launch  # torchrun + DistributedDataParallel
 
         return launch(args)
+    if args.resume and args.out is None and Path(args.config).is_dir():  # nnforge train --resume RUN
+        args.out, args.config = args.config, str(Path(args.config) / "config.yaml")
     path = _recipe_path(args.config)
     config = load_config(path, args.set)
     if args.find_lr:
@@ -188,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="recipe file, or the name of a packaged recipe (mnist_mlp, mnist_cnn, digits_mlp, ...)")
     p.add_argument("--out", help="run directory to write (default: runs/RECIPE-TIMESTAMP)")
     _add_set(p)
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue a run from its last checkpoint: train --resume RUN, or train CONFIG --out RUN --resume")
     p.add_argument("--nproc", type=int, default=1, help="train with N processes (torchrun, DistributedDataParallel)")
     p.add_argument("--find-lr", action="store_true", help="sweep the learning rate, plot loss against it, and suggest one")
 

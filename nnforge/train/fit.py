@@ -81,6 +81,7 @@ def prepare(config: dict) -> Prepared:
     to = (lambda t: t.to(device)) if device.type != "cpu" else (lambda t: t)
     train = TensorLoader(to(dataset.x_train), to(dataset.y_train), data_cfg["batch_size"], shuffle=True,
                          generator=torch.Generator().manual_seed(config["seed"]), transform=train_tf)
+    train.augment_generator = aug_gen  # checkpoints save its state (mid-epoch resume)
     val = None
     if dataset.x_val is not None:
         val = TensorLoader(to(dataset.x_val), to(dataset.y_val), data_cfg["eval_batch_size"], transform=pre)
@@ -110,16 +111,21 @@ def _check_out_dir(out: Path) -> None:
         raise RunError(f"'{out}' exists and is not empty; choose a new or empty --out folder")
 
 
-def fit(config: dict, out_dir: str | Path | None = None, callbacks: Sequence[Callback] = (), name: str = "run") -> Run:
-    """Train the model a resolved recipe describes; write the run directory; return the :class:`Run`."""
-    out = Path(out_dir) if out_dir is not None else default_run_dir(name)
-    _check_out_dir(out)
-    prepared = prepare(config)
-    out.mkdir(parents=True, exist_ok=True)
-    io.write_text(out / "config.yaml", dump_config(config))
+def fit(config: dict, out_dir: str | Path | None = None, callbacks: Sequence[Callback] = (), name: str = "run",
+        resume=None) -> Run:
+    """Train the model a resolved recipe describes; write the run directory; return the :class:`Run`.
 
+    ``resume`` (a loaded :class:`nnforge.train.checkpoint.Checkpoint`) continues the run in ``out_dir``
+    from that state; :func:`nnforge.train.checkpoint.resume_run` finds and loads it.
+    """
+    out = Path(out_dir) if out_dir is not None else default_run_dir(name)
+    if resume is None:
+        _check_out_dir(out)
+    prepared = prepare(config)
     ds = prepared.dataset
     model = build_model(config["model"], ds.input_shape, ds.num_classes, ds.kind).to(prepared.device)
+    out.mkdir(parents=True, exist_ok=True)  # only now: a user error above leaves no half-made run folder
+    io.write_text(out / "config.yaml", dump_config(config))
     train_cfg = config["train"]
     start = time.perf_counter()
     if config["engine"] == "scratch":
@@ -131,6 +137,9 @@ def fit(config: dict, out_dir: str | Path | None = None, callbacks: Sequence[Cal
         schedule = build_scheduler(optimizer, train_cfg["scheduler"], train_cfg["epochs"], len(prepared.train_batches), train_cfg["optimizer"]["lr"])
         trainer = Trainer(model, optimizer, build_loss(train_cfg["loss"], ds.num_classes), schedule,
                           [Progress(train_cfg["progress"]), JSONLLogger(out / "metrics.jsonl"), *callbacks], prepared.device)
+        from nnforge.train.checkpoint import attach  # checkpoints, resume, non-finite guard, DistributedDataParallel
+
+        attach(trainer, config, out, prepared, resume)
         history = trainer.fit(prepared.train_batches, prepared.val_batches, train_cfg["epochs"])
     train_seconds = time.perf_counter() - start
 

@@ -31,6 +31,9 @@ class Trainer:
         self.epochs = 0
         self.steps_per_epoch = 0
         self.resumed = False
+        self.resume_position = None  # set by nnforge.train.checkpoint to continue an epoch mid-way
+        self.step_loss: torch.Tensor | None = None
+        self.skip_step = False
 
     def _call(self, hook: str, *args) -> None:
         for cb in self.callbacks:
@@ -42,9 +45,11 @@ class Trainer:
         loss = self.loss_fn(logits, yb)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.step_loss, self.skip_step = loss.detach(), False  # a callback may refuse the step (train.nonfinite=skip)
         self._call("on_after_backward")
-        self.optimizer.step()
-        self.schedule.batch_end()
+        if not self.skip_step:
+            self.optimizer.step()
+            self.schedule.batch_end()
         return loss.detach(), logits.detach()
 
     def fit(self, train_batches, val_batches=None, epochs: int = 1) -> list[dict]:
@@ -59,18 +64,23 @@ class Trainer:
             start = time.perf_counter()
             loss_sum = torch.zeros((), device=self.device)
             correct = torch.zeros((), device=self.device, dtype=torch.long)
-            seen = 0
-            for step, (xb, yb) in enumerate(train_batches):
+            seen, first, batches = 0, 0, train_batches
+            if self.resume_position is not None:  # mid-epoch resume: skip the trained batches, carry the totals
+                batches, first, loss_sum, correct, seen = self.resume_position.continue_epoch(train_batches, self.device)
+                self.resume_position = None
+            for step, (xb, yb) in enumerate(batches, start=first):
                 xb, yb = xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
                 loss, logits = self.train_step(xb, yb)
                 n = len(yb)
-                loss_sum += loss * n
                 batch_correct = (logits.argmax(1) == yb).sum()
-                correct += batch_correct
-                seen += n
+                if not self.skip_step:  # a skipped step stays out of the epoch's averages
+                    loss_sum += loss * n
+                    correct += batch_correct
+                    seen += n
                 self.global_step += 1
                 if self.callbacks:
-                    self._call("on_batch_end", step, {"loss": loss.item(), "accuracy": batch_correct.item() / n, "batch_size": n})
+                    self._call("on_batch_end", step, {"loss": loss.item(), "accuracy": batch_correct.item() / n, "batch_size": n,
+                                                      "skipped": self.skip_step})
             seconds = time.perf_counter() - start
             logs = {
                 "epoch": epoch + 1,
