@@ -76,7 +76,15 @@ def cmd_train(args) -> int:
         run = resume_run(config, args.out)
     else:
         run = fit(config, args.out, name=path.stem)
+    if run.metrics.get("task") == "forecast":
+        from nnforge.train.forecast import print_forecast_metrics
+
+        print_forecast_metrics(run)
+        return 0
     _print_metrics(run)
+    from nnforge.train.evaluate import format_per_class
+
+    print(format_per_class(run.metrics["per_class"]))
     return 0
 
 

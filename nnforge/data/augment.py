@@ -53,6 +53,62 @@ class RandomAffine:
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+class RandomCrop:
+    """Pad by ``padding`` pixels (zeros), then crop a random window of the original size.
+
+    One ``gather`` per batch: each image gets its own offset in ``[0, 2 * padding]``.
+    """
+
+    def __init__(self, padding: int):
+        self.padding = int(padding)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        p = self.padding
+        n, c, h, w = x.shape
+        padded = F.pad(x, (p, p, p, p))
+        dy = torch.randint(0, 2 * p + 1, (n,), generator=generator).to(x.device)
+        dx = torch.randint(0, 2 * p + 1, (n,), generator=generator).to(x.device)
+        rows = (dy[:, None] + torch.arange(h, device=x.device)[None])  # (n, h)
+        cols = (dx[:, None] + torch.arange(w, device=x.device)[None])  # (n, w)
+        idx_r = rows[:, None, :, None].expand(n, c, h, w + 2 * p)
+        out = padded.gather(2, idx_r)
+        idx_c = cols[:, None, None, :].expand(n, c, h, w)
+        return out.gather(3, idx_c)
+
+
+class GaussianNoise:
+    """Add zero-mean Gaussian noise with std ``std`` (a fraction of the 0-255 range), clamped to it."""
+
+    def __init__(self, std: float):
+        self.std = float(std)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        noise = torch.randn(x.shape, generator=generator).to(x.device, x.dtype) * (255.0 * self.std)
+        return (x + noise).clamp_(0, 255)
+
+
+class Cutout:
+    """Erase one random square per image (DeVries & Taylor, 2017); ``size`` is a fraction of the side.
+
+    The square's centre may lie anywhere, so it is sometimes partly outside the image.
+    """
+
+    def __init__(self, size: float):
+        self.size = float(size)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        n, _, h, w = x.shape
+        sh, sw = max(1, round(h * self.size)), max(1, round(w * self.size))
+        cy = torch.randint(0, h, (n,), generator=generator).to(x.device)
+        cx = torch.randint(0, w, (n,), generator=generator).to(x.device)
+        ys = torch.arange(h, device=x.device)[None, :]
+        xs = torch.arange(w, device=x.device)[None, :]
+        in_y = ((ys - cy[:, None]).abs() <= sh // 2)  # (n, h)
+        in_x = ((xs - cx[:, None]).abs() <= sw // 2)  # (n, w)
+        mask = (in_y[:, :, None] & in_x[:, None, :])[:, None]  # (n, 1, h, w)
+        return x.masked_fill(mask, 0.0)
+
+
 class Compose:
     """Apply transforms in order; an empty list is the identity."""
 
@@ -69,9 +125,18 @@ class Compose:
 
 
 def build_augmentation(cfg: dict) -> Compose:
-    """The augmentation pipeline described by a recipe's ``data.augment`` section."""
+    """The augmentation pipeline described by a recipe's ``data.augment`` section.
+
+    Order: affine warp (rotate, shift, zoom, shear, flip), crop with padding, cutout, noise.
+    """
     transforms: list[Transform] = []
     affine_keys = ("rotate", "shift", "scale", "shear", "hflip")
     if any(cfg.get(k) for k in affine_keys):
         transforms.append(RandomAffine(**{k: cfg.get(k, 0) for k in affine_keys}))
+    if cfg.get("crop_padding"):
+        transforms.append(RandomCrop(cfg["crop_padding"]))
+    if cfg.get("cutout"):
+        transforms.append(Cutout(cfg["cutout"]))
+    if cfg.get("noise"):
+        transforms.append(GaussianNoise(cfg["noise"]))
     return Compose(transforms)

@@ -31,6 +31,8 @@ class Preprocessing:
     background: str = "dark"  # image: the training images' background
     fit_content: bool = False  # image: crop to the drawn content and centre it, as MNIST does
     feature_names: list[str] = field(default_factory=list)
+    denoise: str = "none"  # image: "median" or "gaussian" filter before standardising (data.denoise)
+    denoise_size: int = 3
 
     # -- building -------------------------------------------------------------------------
     @classmethod
@@ -68,6 +70,10 @@ class Preprocessing:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Stored batch (uint8 images or float rows) -> standardised float32 model input."""
         if self.kind == "image":
+            if self.denoise != "none":
+                from nnforge.data.filters import denoise
+
+                x = denoise(x.float(), self.denoise, self.denoise_size)
             c = x.shape[1]
             scale = torch.tensor([1.0 / (255.0 * s) for s in self.std], device=x.device).view(1, c, 1, 1)
             shift = torch.tensor([-m / s for m, s in zip(self.mean, self.std)], device=x.device).view(1, c, 1, 1)

@@ -43,13 +43,14 @@ class SimpleCNN(nn.Module):
 class CIFAR10Net(nn.Module):
     """The seed's CIFAR-10 network: four 3x3 convs with BatchNorm, three poolings, dropout, two Linears."""
 
-    def __init__(self, input_shape, num_classes: int, dropout: float = 0.3, hidden: int = 256):
+    def __init__(self, input_shape, num_classes: int, dropout: float = 0.3, hidden: int = 256, batch_norm: bool = True):
         super().__init__()
         c = input_shape[0]
-        self.conv1, self.bn1 = nn.Conv2d(c, 32, 3, padding=1), nn.BatchNorm2d(32)
-        self.conv2, self.bn2 = nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64)
-        self.conv3, self.bn3 = nn.Conv2d(64, 128, 3, padding=1), nn.BatchNorm2d(128)
-        self.conv4, self.bn4 = nn.Conv2d(128, 128, 3, padding=1), nn.BatchNorm2d(128)
+        bn = nn.BatchNorm2d if batch_norm else (lambda ch: nn.Identity())  # batch_norm=False: the no-BN ablation
+        self.conv1, self.bn1 = nn.Conv2d(c, 32, 3, padding=1), bn(32)
+        self.conv2, self.bn2 = nn.Conv2d(32, 64, 3, padding=1), bn(64)
+        self.conv3, self.bn3 = nn.Conv2d(64, 128, 3, padding=1), bn(128)
+        self.conv4, self.bn4 = nn.Conv2d(128, 128, 3, padding=1), bn(128)
         self.pool = nn.MaxPool2d(2, 2)
         self.dropout = nn.Dropout(dropout)
         self.relu = nn.ReLU()

@@ -14,6 +14,7 @@ from nnforge.errors import ConfigError
 from nnforge.models.cnn import CIFAR10Net, SimpleCNN
 from nnforge.models.mlp import ACTIVATIONS, MLP
 from nnforge.models.resnet import ResNet
+from nnforge.models.rnn import RecurrentNet
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ MODELS: dict[str, ModelInfo] = {
     "cifar_cnn": ModelInfo("cifar_cnn", "the seed's CIFAR10Net: 4 convs with BatchNorm, dropout 0.3", CIFAR10Net, {}),
     "resnet": ModelInfo("resnet", "residual network; blocks per stage and width set by parameters", ResNet, {}),
     "resnet18": ModelInfo("resnet18", "ResNet-18 layout: blocks [2,2,2,2], width 64", ResNet, {"blocks": [2, 2, 2, 2], "width": 64}),
+    "lstm": ModelInfo("lstm", "LSTM over a sequence (series windows; images row by row); forecasting or classes", RecurrentNet,
+                      {"cell": "lstm"}, ("image", "tabular", "sequence")),
+    "gru": ModelInfo("gru", "GRU over a sequence, like lstm with a lighter cell", RecurrentNet, {"cell": "gru"}, ("image", "tabular", "sequence")),
 }
 
 

@@ -15,16 +15,17 @@ from torch import nn
 class BasicBlock(nn.Module):
     """Two 3x3 conv+BN layers plus the identity (or a 1x1 projection when the shape changes)."""
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int = 1):
+    def __init__(self, in_ch: int, out_ch: int, stride: int = 1, batch_norm: bool = True):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(out_ch)
-        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_ch)
+        bn = nn.BatchNorm2d if batch_norm else (lambda ch: nn.Identity())
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=not batch_norm)
+        self.bn1 = bn(out_ch)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=not batch_norm)
+        self.bn2 = bn(out_ch)
         self.relu = nn.ReLU(inplace=True)
         self.shortcut = nn.Identity()
         if stride != 1 or in_ch != out_ch:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm2d(out_ch))
+            self.shortcut = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=not batch_norm), bn(out_ch))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -33,14 +34,16 @@ class BasicBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    def __init__(self, input_shape, num_classes: int, blocks=(1, 1, 1), width: int = 16, dropout: float = 0.0):
+    def __init__(self, input_shape, num_classes: int, blocks=(1, 1, 1), width: int = 16, dropout: float = 0.0,
+                 batch_norm: bool = True):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(input_shape[0], width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+        bn = nn.BatchNorm2d(width) if batch_norm else nn.Identity()
+        self.stem = nn.Sequential(nn.Conv2d(input_shape[0], width, 3, padding=1, bias=not batch_norm), bn, nn.ReLU(inplace=True))
         stages, in_ch = [], width
         for i, n in enumerate(blocks):
             out_ch = width * 2**i
-            stage = [BasicBlock(in_ch, out_ch, stride=1 if i == 0 else 2)]
-            stage += [BasicBlock(out_ch, out_ch) for _ in range(n - 1)]
+            stage = [BasicBlock(in_ch, out_ch, stride=1 if i == 0 else 2, batch_norm=batch_norm)]
+            stage += [BasicBlock(out_ch, out_ch, batch_norm=batch_norm) for _ in range(n - 1)]
             stages.append(nn.Sequential(*stage))
             in_ch = out_ch
         self.stages = nn.Sequential(*stages)

@@ -115,3 +115,12 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
             {"run": str(r), "accuracy": evaluation_from_probabilities(m, y).accuracy} for r, m in zip(runs, member_probs)
         ]
     return result
+
+
+def format_per_class(rows: list[dict]) -> str:
+    """The per-class precision/recall/F1 table as aligned text (what ``nnforge train`` prints)."""
+    width = max([len("class")] + [len(str(r["class"])) for r in rows])
+    lines = [f"{'class':<{width}}  precision  recall     f1  support"]
+    for r in rows:
+        lines.append(f"{str(r['class']):<{width}}  {r['precision']:>9.3f}  {r['recall']:>6.3f}  {r['f1']:>5.3f}  {r['support']:>7d}")
+    return "\n".join(lines)

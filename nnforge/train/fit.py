@@ -19,6 +19,7 @@ from nnforge.errors import RunError
 from nnforge.models import build_model
 from nnforge.report import plot_confusion, plot_curves
 from nnforge.rundir import save_model
+from nnforge.train import techniques
 from nnforge.train.callbacks import Callback, JSONLLogger
 from nnforge.train.evaluate import evaluate, per_class_report
 from nnforge.train.loop import Trainer
@@ -70,8 +71,10 @@ def prepare(config: dict) -> Prepared:
     device = pick_device(config["device"])
     data_cfg = config["data"]
     dataset = load_dataset(data_cfg, config["seed"]).split_validation(data_cfg["val_fraction"], config["seed"])
+    dataset = techniques.prepare_dataset(dataset, config)  # imbalance, train_fraction, image_size
     info = dataset_info(data_cfg["name"])
     pre = Preprocessing.fit(dataset, normalize=data_cfg["normalize"], fit_content=bool(info and info.fit_content))
+    techniques.configure_preprocessing(pre, config)  # data.denoise
     augment = build_augmentation(data_cfg["augment"]) if dataset.kind == "image" else None
     aug_gen = torch.Generator().manual_seed(config["seed"] + 1)
     if augment:
@@ -86,7 +89,9 @@ def prepare(config: dict) -> Prepared:
     if dataset.x_val is not None:
         val = TensorLoader(to(dataset.x_val), to(dataset.y_val), data_cfg["eval_batch_size"], transform=pre)
     test = TensorLoader(to(dataset.x_test), to(dataset.y_test), data_cfg["eval_batch_size"], transform=pre)
-    return Prepared(config, dataset, pre, train, val, test, device)
+    prepared = Prepared(config, dataset, pre, train, val, test, device)
+    techniques.configure_loaders(prepared)  # data.sampling, train.channels_last
+    return prepared
 
 
 def model_meta(config: dict, prepared: Prepared) -> dict:
@@ -118,12 +123,17 @@ def fit(config: dict, out_dir: str | Path | None = None, callbacks: Sequence[Cal
     ``resume`` (a loaded :class:`nnforge.train.checkpoint.Checkpoint`) continues the run in ``out_dir``
     from that state; :func:`nnforge.train.checkpoint.resume_run` finds and loads it.
     """
+    if config.get("task") == "forecast":
+        from nnforge.train.forecast import fit_forecast  # sequence models on a time series
+
+        return fit_forecast(config, out_dir, name=name)
     out = Path(out_dir) if out_dir is not None else default_run_dir(name)
     if resume is None:
         _check_out_dir(out)
     prepared = prepare(config)
     ds = prepared.dataset
     model = build_model(config["model"], ds.input_shape, ds.num_classes, ds.kind).to(prepared.device)
+    model, technique_cbs = techniques.setup_model(model, config)  # train.init, freeze, channels_last, compile
     out.mkdir(parents=True, exist_ok=True)  # only now: a user error above leaves no half-made run folder
     io.write_text(out / "config.yaml", dump_config(config))
     train_cfg = config["train"]
@@ -133,10 +143,13 @@ def fit(config: dict, out_dir: str | Path | None = None, callbacks: Sequence[Cal
 
         history = fit_scratch(model, prepared, train_cfg, out, progress=Progress(train_cfg["progress"]))
     else:
-        optimizer = build_optimizer(trainable(model), train_cfg["optimizer"])
-        schedule = build_scheduler(optimizer, train_cfg["scheduler"], train_cfg["epochs"], len(prepared.train_batches), train_cfg["optimizer"]["lr"])
-        trainer = Trainer(model, optimizer, build_loss(train_cfg["loss"], ds.num_classes), schedule,
-                          [Progress(train_cfg["progress"]), JSONLLogger(out / "metrics.jsonl"), *callbacks], prepared.device)
+        optimizer = build_optimizer(techniques.optimizer_params(model, train_cfg), train_cfg["optimizer"])
+        schedule = build_scheduler(optimizer, train_cfg["scheduler"], train_cfg["epochs"], len(prepared.train_batches), train_cfg["optimizer"]["lr"],
+                                   monitor=train_cfg["monitor"])
+        trainer = Trainer(model, optimizer, build_loss(train_cfg["loss"], ds.num_classes, ds.y_train), schedule,
+                          [Progress(train_cfg["progress"]), JSONLLogger(out / "metrics.jsonl"),
+                           *techniques.callbacks(config, out, technique_cbs), *callbacks], prepared.device)
+        techniques.configure_trainer(trainer, config)  # train.precision
         from nnforge.train.checkpoint import attach  # checkpoints, resume, non-finite guard, DistributedDataParallel
 
         attach(trainer, config, out, prepared, resume)

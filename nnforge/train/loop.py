@@ -6,6 +6,7 @@ optional (early stopping, checkpoints, logging, gradient checks) is a callback.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Sequence
 
@@ -31,6 +32,7 @@ class Trainer:
         self.epochs = 0
         self.steps_per_epoch = 0
         self.resumed = False
+        self.autocast = contextlib.nullcontext  # set by nnforge.train.techniques.configure_trainer
         self.resume_position = None  # set by nnforge.train.checkpoint to continue an epoch mid-way
         self.step_loss: torch.Tensor | None = None
         self.skip_step = False
@@ -41,8 +43,9 @@ class Trainer:
 
     def train_step(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimisation step; returns the loss and the logits (detached)."""
-        logits = self.model(xb)
-        loss = self.loss_fn(logits, yb)
+        with self.autocast():  # mixed precision (train.precision=bf16); a no-op by default
+            logits = self.model(xb)
+            loss = self.loss_fn(logits, yb)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.step_loss, self.skip_step = loss.detach(), False  # a callback may refuse the step (train.nonfinite=skip)

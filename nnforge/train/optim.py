@@ -42,7 +42,85 @@ class Schedule:
             self.scheduler.load_state_dict(state)
 
 
-def build_scheduler(optimizer, cfg: dict, epochs: int, steps_per_epoch: int, base_lr: float) -> Schedule:
+class PlateauSchedule(Schedule):
+    """Reduce-on-plateau: cut the lr by ``gamma`` when the monitored metric stops improving.
+
+    Steps once per epoch with that epoch's logs; the metric is the recipe's ``train.monitor``
+    (falling back to the training metric of the same name when there is no validation split).
+    """
+
+    def __init__(self, optimizer, monitor: str, factor: float, patience: int, min_lr: float):
+        mode = "max" if monitor.endswith("accuracy") else "min"
+        super().__init__(torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode=mode, factor=factor, patience=patience, min_lr=min_lr), False)
+        self.monitor = monitor
+
+    def epoch_end(self, metrics: dict | None = None):
+        value = monitored_value(metrics or {}, self.monitor)
+        if value is not None:
+            self.scheduler.step(value)
+
+
+class WarmupSchedule(Schedule):
+    """Linear warm-up over the first ``warmup_steps`` batches, then the wrapped schedule.
+
+    The lr of every parameter group rises from ``base/warmup_steps`` to its base value; the
+    wrapped schedule is not stepped until warm-up ends, so its own timeline starts afterwards.
+    """
+
+    def __init__(self, optimizer, inner: Schedule, warmup_steps: int):
+        super().__init__(inner.scheduler, inner.per_batch)
+        self.optimizer, self.inner, self.warmup_steps = optimizer, inner, max(1, warmup_steps)
+        self.base = [g["lr"] for g in optimizer.param_groups]
+        self.step_count = 0
+        self._set(1)
+
+    def _set(self, k: int) -> None:
+        for group, base in zip(self.optimizer.param_groups, self.base):
+            group["lr"] = base * k / self.warmup_steps
+
+    @property
+    def warming(self) -> bool:
+        return self.step_count < self.warmup_steps
+
+    def batch_end(self):
+        if self.warming:
+            self.step_count += 1
+            self._set(min(self.step_count + 1, self.warmup_steps))
+        else:
+            self.inner.batch_end()
+
+    def epoch_end(self, metrics: dict | None = None):
+        if not self.warming:
+            self.inner.epoch_end(metrics)
+
+    def state_dict(self):
+        return {"step_count": self.step_count, "base": self.base, "inner": self.inner.state_dict()}
+
+    def load_state_dict(self, state):
+        if state:
+            self.step_count, self.base = state["step_count"], state["base"]
+            self.inner.load_state_dict(state["inner"])
+
+
+def monitored_value(logs: dict, monitor: str) -> float | None:
+    """The metric ``monitor`` names, or its training counterpart when validation is absent."""
+    value = logs.get(monitor)
+    if value is None and monitor.startswith("val_"):
+        value = logs.get("train_" + monitor[4:])
+    return value
+
+
+def build_scheduler(optimizer, cfg: dict, epochs: int, steps_per_epoch: int, base_lr: float, monitor: str = "val_loss") -> Schedule:
+    """The schedule ``train.scheduler`` names, wrapped in a linear warm-up when ``warmup_epochs`` > 0."""
+    inner = _build_inner(optimizer, cfg, epochs, steps_per_epoch, base_lr, monitor)
+    warmup = cfg.get("warmup_epochs", 0) or 0
+    if warmup > 0:
+        return WarmupSchedule(optimizer, inner, int(round(warmup * steps_per_epoch)))
+    return inner
+
+
+def _build_inner(optimizer, cfg: dict, epochs: int, steps_per_epoch: int, base_lr: float, monitor: str) -> Schedule:
     name = cfg["name"]
     if name == "none":
         return Schedule(None, False)
@@ -50,10 +128,15 @@ def build_scheduler(optimizer, cfg: dict, epochs: int, steps_per_epoch: int, bas
         return Schedule(torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg["step_size"], gamma=cfg["gamma"]), False)
     if name == "cosine":
         return Schedule(torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=cfg["min_lr"]), False)
+    if name == "plateau":
+        return PlateauSchedule(optimizer, monitor, cfg["gamma"], cfg.get("patience", 3), cfg["min_lr"])
     if name == "onecycle":
+        peak = cfg["max_lr"] or base_lr
+        # Discriminative LRs keep their ratios at the peak: each group's max_lr is scaled by its multiplier.
+        max_lr = [peak * g.get("lr_mult", 1.0) for g in optimizer.param_groups]
         sched = torch.optim.lr_scheduler.OneCycleLR(
             optimizer,
-            max_lr=cfg["max_lr"] or base_lr,
+            max_lr=max_lr if len(max_lr) > 1 else peak,
             total_steps=max(1, epochs * steps_per_epoch),
             pct_start=cfg["pct_start"],
         )

@@ -1,0 +1,63 @@
+"""Reshaping a dataset before training: a smaller training split, and resized images.
+
+``data.train_fraction`` keeps a stratified, seeded part of the training split (the test split is
+untouched, so scores stay comparable) — the "small labelled set" of transfer learning.
+``data.image_size`` resizes every split's images, so a model pretrained on one image size can be
+fine-tuned on another dataset (digits 8x8 -> 28x28 like MNIST).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+import torch.nn.functional as F
+
+from nnforge.data.dataset import Dataset
+from nnforge.errors import DataError
+
+
+def stratified_fraction(y: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
+    """Indices of a seeded ``fraction`` of every class (at least one example per class)."""
+    gen = torch.Generator().manual_seed(seed)
+    keep = []
+    for c in torch.unique(y):
+        idx = torch.nonzero(y == c).flatten()
+        k = max(1, int(round(len(idx) * fraction)))
+        keep.append(idx[torch.randperm(len(idx), generator=gen)[:k]])
+    return torch.sort(torch.cat(keep)).values
+
+
+def keep_train_fraction(ds: Dataset, fraction: float, seed: int) -> Dataset:
+    if fraction >= 1.0:
+        return ds
+    if fraction <= 0:
+        raise DataError("'data.train_fraction' must be above 0; accepted: a number in (0, 1]")
+    idx = stratified_fraction(ds.y_train, fraction, seed)
+    return replace(ds, x_train=ds.x_train[idx], y_train=ds.y_train[idx])
+
+
+def resize_images(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> uint8 (N, C, *size), bilinear (antialiased when shrinking)."""
+    if tuple(x.shape[2:]) == tuple(size):
+        return x
+    out = F.interpolate(x.float(), size=size, mode="bilinear", align_corners=False, antialias=True)
+    return out.round().clamp(0, 255).to(torch.uint8)
+
+
+def image_size_of(spec) -> tuple[int, int] | None:
+    if spec is None:
+        return None
+    if isinstance(spec, int):
+        return (spec, spec)
+    if isinstance(spec, list) and len(spec) == 2 and all(isinstance(v, int) and v > 0 for v in spec):
+        return (spec[0], spec[1])
+    raise DataError(f"'data.image_size' is {spec!r}; accepted: N or [H, W] (positive integers)")
+
+
+def resize_dataset(ds: Dataset, spec) -> Dataset:
+    size = image_size_of(spec)
+    if size is None or ds.kind != "image" or tuple(ds.input_shape[1:]) == size:
+        return ds
+    changes = {f"x_{s}": resize_images(getattr(ds, f"x_{s}"), size) for s in ("train", "test", "val") if getattr(ds, f"x_{s}") is not None}
+    return replace(ds, **changes)

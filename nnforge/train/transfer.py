@@ -1,0 +1,134 @@
+"""Transfer learning: start from another model's weights, freeze some layers, vary the LR by layer.
+
+* :func:`load_pretrained` copies every tensor whose *name and shape* match from a run directory
+  or a weights file (``.safetensors``; ``.pt``/``.pth`` only through ``torch.load(weights_only=True)``,
+  which refuses pickled code). Tensors that do not match — a head with another class count — keep
+  their fresh initialisation: that is "replacing the head". ``skip`` patterns force the same.
+* :func:`freeze` turns off gradients for parameters whose names match fnmatch patterns;
+  :class:`Unfreeze` turns them back on at a chosen epoch (gradual fine-tuning).
+* :func:`param_groups` gives each parameter the lr ``optimizer.lr * multiplier`` of the first
+  ``lr_mult`` pattern it matches (discriminative learning rates).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from nnforge.errors import RunError, UnsafeFileError, UserError
+from nnforge.train.callbacks import Callback
+
+
+@dataclass
+class LoadReport:
+    loaded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # by a skip pattern
+    mismatched: list[str] = field(default_factory=list)  # same name, other shape (re-initialised)
+    missing: list[str] = field(default_factory=list)  # in the model, not in the file
+
+    def summary(self) -> str:
+        parts = [f"loaded {len(self.loaded)} tensors"]
+        if self.mismatched:
+            parts.append(f"re-initialised {len(self.mismatched)} of another shape ({', '.join(self.mismatched[:4])})")
+        if self.skipped:
+            parts.append(f"skipped {len(self.skipped)} by pattern")
+        if self.missing:
+            parts.append(f"{len(self.missing)} not in the file")
+        return "; ".join(parts)
+
+
+def _matches(name: str, patterns) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def read_weights(source: str | Path) -> dict[str, torch.Tensor]:
+    """A state dict from a run directory, a .safetensors file, or a .pt/.pth file (weights only)."""
+    from nnforge.rundir import load_state
+
+    path = Path(source)
+    if path.is_dir():
+        if not (path / "model.safetensors").is_file():
+            raise RunError(f"'{path}' has no model.safetensors; pass a finished run directory or a weights file")
+        return load_state(path / "model.safetensors")
+    if not path.is_file():
+        raise RunError(f"weights '{path}' not found; pass a run directory, a .safetensors file or a .pt/.pth file")
+    if path.suffix == ".safetensors":
+        return load_state(path)
+    if path.suffix in (".pt", ".pth"):
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not a plain tensor file"
+            raise UnsafeFileError(f"{path}: not loadable with torch.load(weights_only=True) ({str(exc).splitlines()[0][:120]})") from None
+        if isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
+            for key in ("state_dict", "model", "model_state_dict"):
+                if isinstance(obj.get(key), dict):
+                    obj = obj[key]
+                    break
+        if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+            raise RunError(f"{path}: expected a mapping of parameter names to tensors (a state_dict)")
+        return obj
+    raise UserError(f"weights '{path}': unsupported file type '{path.suffix}'; accepted: a run directory, .safetensors, .pt, .pth")
+
+
+def load_pretrained(model: nn.Module, source: str | Path, skip=()) -> LoadReport:
+    """Copy matching tensors from ``source`` into ``model``; report what was and was not loaded."""
+    state = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in read_weights(source).items()}
+    own = model.state_dict()
+    report, update = LoadReport(), {}
+    for name, tensor in own.items():
+        if _matches(name, skip):
+            report.skipped.append(name)
+        elif name not in state:
+            report.missing.append(name)
+        elif state[name].shape != tensor.shape:
+            report.mismatched.append(name)
+        else:
+            update[name] = state[name].to(tensor.dtype)
+            report.loaded.append(name)
+    if not update:
+        raise RunError(f"no parameter of '{source}' matches this model by name and shape; is it the same architecture?")
+    model.load_state_dict(update, strict=False)
+    return report
+
+
+def freeze(model: nn.Module, patterns) -> list[str]:
+    """Stop gradients for parameters whose names match any pattern; returns their names."""
+    names = [n for n, p in model.named_parameters() if _matches(n, patterns)]
+    if patterns and not names:
+        available = ", ".join(n for n, _ in list(model.named_parameters())[:6])
+        raise UserError(f"'train.freeze' patterns {list(patterns)} match no parameter; names look like: {available}, ...")
+    for n, p in model.named_parameters():
+        if n in names:
+            p.requires_grad_(False)
+    return names
+
+
+class Unfreeze(Callback):
+    """Turn gradients back on for the frozen parameters at the start of ``epoch`` (1-based)."""
+
+    def __init__(self, names: list[str], epoch: int):
+        self.names, self.epoch = set(names), epoch
+
+    def on_epoch_begin(self, trainer, epoch):
+        if epoch + 1 == self.epoch:
+            for n, p in trainer.model.named_parameters():
+                if n in self.names:
+                    p.requires_grad_(True)
+
+
+def param_groups(model: nn.Module, base_lr: float, lr_mult: dict) -> list[dict]:
+    """Optimizer parameter groups: every parameter (frozen ones too, so they can be unfrozen
+    later; they have no gradient while frozen and the optimizer skips them), grouped by the
+    first ``lr_mult`` pattern each name matches."""
+    groups: dict[float, list] = {}
+    for name, p in model.named_parameters():
+        mult = next((float(m) for pat, m in lr_mult.items() if fnmatch.fnmatchcase(name, str(pat))), 1.0)
+        groups.setdefault(mult, []).append(p)
+    for pat, m in lr_mult.items():
+        if not isinstance(m, (int, float)) or isinstance(m, bool) or m < 0:
+            raise UserError(f"'train.optimizer.lr_mult' for '{pat}' is {m!r}; accepted: a non-negative number")
+    return [{"params": ps, "lr": base_lr * m, "lr_mult": m} for m, ps in groups.items()]
