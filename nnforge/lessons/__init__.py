@@ -1,0 +1,58 @@
+"""The curriculum: each seed section as a runnable lesson with printed and plotted output.
+
+``LESSONS`` maps a lesson's name to a :class:`Lesson`; ``nnforge lesson NAME --out DIR`` calls
+``LESSONS[NAME].run(Path(DIR))``, which prints what the lesson shows and writes its pictures
+(PNG) into that folder. ``seed_section`` points back to the text: ``1.2`` ... ``2.3`` are
+sections of the first seed document; ``math.1`` to ``math.3`` are the maths foundations of the
+second (linear algebra, calculus, probability and statistics). Every lesson runs in seconds.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+__all__ = ["LESSONS", "Lesson", "run_lesson"]
+
+
+@dataclass(frozen=True)
+class Lesson:
+    name: str
+    title: str
+    seed_section: str
+    module: str
+
+    @property
+    def run(self) -> Callable[[Path], None]:
+        """``run(out_dir)``: print the lesson and write its PNGs into ``out_dir``."""
+        return importlib.import_module(f"{__name__}.{self.module}").run
+
+
+_TABLE = [
+    ("perceptron", "1.2", "perceptron", "A single neuron: weighted sum + bias + activation, and what one neuron cannot learn"),
+    ("activations", "1.3", "activations", "Sigmoid, ReLU and tanh with their derivatives (by autograd)"),
+    ("losses", "2.1", "losses", "MSE and cross-entropy: the seed's numbers, stable logits, smoothing, weights, focal loss"),
+    ("backprop", "2.2", "backprop", "A two-layer net's gradients by hand, by autograd and by finite differences"),
+    ("xor", "2.2", "xor", "Train the seed's 2-4-1 network on XOR and draw its decision boundary"),
+    ("optimizers", "2.3", "optimizers", "SGD vs momentum vs Adam on the same problem, one plot of loss curves"),
+    ("linear-algebra", "math.1", "linear_algebra", "Vectors, matrices, eigenvectors, and a layer as a matrix product"),
+    ("calculus", "math.2", "calculus", "A derivative by SymPy, by autograd and numerically, agreeing"),
+    ("probability", "math.3", "probability", "Distributions, expectation and variance, and softmax as a distribution"),
+]
+
+LESSONS: dict[str, Lesson] = {name: Lesson(name, title, section, module) for name, section, module, title in _TABLE}
+
+
+def run_lesson(name: str, out_dir: str | Path | None = None) -> Path:
+    """Run one lesson by name (``out_dir`` defaults to ``lessons_out/NAME``); return the folder."""
+    if name not in LESSONS:
+        import difflib
+        near = difflib.get_close_matches(name, list(LESSONS), n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        from nnforge.errors import UserError
+        raise UserError(f"unknown lesson '{name}'{hint}; available: {', '.join(LESSONS)}")
+    out = Path(out_dir) if out_dir is not None else Path("lessons_out") / name
+    out.mkdir(parents=True, exist_ok=True)
+    LESSONS[name].run(out)
+    return out
