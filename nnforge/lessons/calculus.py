@@ -9,14 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import sympy as sp
 
 from nnforge import scratch
+from nnforge.errors import UserError
 
 from ._common import figure, heading, save, table
 
 
 def run(out_dir: Path) -> None:
+    try:
+        import sympy as sp
+    except ImportError:  # an optional extra: pip install 'nnforge[lessons]'
+        raise UserError("the calculus lesson needs SymPy: pip install 'nnforge[lessons]'") from None
     x, y = sp.symbols("x y")
     f = x ** 2 + 3 * x + 1
     df = sp.diff(f, x)

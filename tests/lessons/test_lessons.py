@@ -29,6 +29,8 @@ def test_registry_is_complete_and_described():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_PNGS))
 def test_lesson_runs_and_writes_pngs(name, tmp_path, capsys):
+    if name == "calculus":
+        pytest.importorskip("sympy")
     LESSONS[name].run(tmp_path)
     printed = capsys.readouterr().out
     assert len(printed.splitlines()) >= 3
