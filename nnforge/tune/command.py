@@ -1,0 +1,41 @@
+"""``nnforge tune CONFIG --trials N``: hyperparameter search over the recipe's ``tune.space``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def cmd_tune(args) -> int:
+    from nnforge.cli import _recipe_path
+    from nnforge.config import apply_overrides, read_yaml
+    from nnforge.tune.search import run_study
+
+    path = _recipe_path(args.config)
+    raw = apply_overrides(read_yaml(path), args.set)
+    name = args.study or path.stem
+    out = Path(args.out or Path("runs") / f"tune-{name}")
+    result = run_study(raw, out, args.trials, sampler=args.sampler, storage=args.storage, study_name=name, seed=args.seed)
+    if result.best_recipe is None:
+        print("no trial finished; nothing to report")
+        return 1
+    base = "" if result.baseline_value is None else f" (the recipe as given: {result.baseline_value:.4f})"
+    print(f"best {result.study.user_attrs.get('metric', 'value')} {result.best_value:.4f}{base}")
+    print("best parameters: " + ", ".join(f"{k}={v}" for k, v in result.best_params.items()))
+    print(f"ready recipe: {result.best_recipe}   plots: {out / 'history.png'}, {out / 'importances.png'}")
+    print(f"next: nnforge train {result.best_recipe}")
+    return 0
+
+
+def register(sub, add, add_set) -> None:
+    from nnforge.tune import DEFAULT_STORAGE, SAMPLERS
+
+    p = add(sub, "tune", "hyperparameter search (Optuna) over the recipe's tune.space; resumable, shareable by several workers",
+            "nnforge tune configs/digits_mlp_tune.yaml --trials 12 --sampler tpe", cmd_tune)
+    p.add_argument("config", help="recipe file with a tune: section (or a packaged recipe's name)")
+    p.add_argument("--trials", type=int, required=True, help="finished trials the study should hold (a rerun resumes)")
+    p.add_argument("--sampler", default="tpe", choices=SAMPLERS, help="how trials pick values (default tpe)")
+    p.add_argument("--storage", default=DEFAULT_STORAGE, help=f"Optuna RDB URL holding the study (default {DEFAULT_STORAGE})")
+    p.add_argument("--study", help="study name in the storage (default: the recipe's file name)")
+    p.add_argument("--out", help="folder for trial runs, best.yaml and plots (default runs/tune-STUDY)")
+    p.add_argument("--seed", type=int, help="sampler seed (default: the recipe's seed)")
+    add_set(p)

@@ -1,0 +1,207 @@
+"""Run a hyperparameter study: every trial is a real training run, judged on the validation split.
+
+The study lives in an Optuna RDB storage (``sqlite:///study.db`` by default; any SQLAlchemy URL
+Optuna accepts), which is what makes a search resumable — finished trials are read back, never
+rerun — and lets several processes or machines share one study: each asks the database for
+the next trial, so no trial number is handed out twice. ``trials`` is the study's total of
+finished (complete or pruned) trials; a worker stops once the study has that many.
+
+A median pruner stops a trial whose validation metric after some epoch is worse than the median
+of earlier trials at that epoch (:class:`PruningCallback`); the pruned run still finishes its
+epoch, evaluates and saves, so every trial folder is a complete run directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from nnforge import io
+from nnforge.config import dump_config, resolve
+from nnforge.errors import ConfigError, UserError
+from nnforge.train.callbacks import Callback
+from nnforge.tune.space import TuneSpec, get_path, parse_tune, trial_recipe
+
+from nnforge.tune import DEFAULT_STORAGE, SAMPLERS
+
+
+class PruningCallback(Callback):
+    """Reports the validation metric after each epoch; asks Optuna whether to stop the trial."""
+
+    def __init__(self, trial, metric: str):
+        self.trial, self.metric, self.pruned_at = trial, metric, None
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        value = logs.get(self.metric)
+        if value is None:
+            raise ConfigError(f"'tune.metric' {self.metric} was not measured; set data.val_fraction above 0")
+        self.trial.report(float(value), epoch)
+        if self.trial.should_prune():
+            self.pruned_at = epoch + 1
+            trainer.stop_training = True
+
+
+@dataclass
+class StudyResult:
+    study: object
+    out: Path
+    best_recipe: Path | None
+    best_value: float | None
+    best_params: dict
+    baseline_value: float | None
+
+
+def make_sampler(name: str, spec: TuneSpec, seed: int, trials: int):
+    import optuna
+
+    if name == "tpe":
+        # A third of a short budget explores at random before TPE models the good region.
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(3, trials // 3)), constant_liar=True)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "grid":
+        return optuna.samplers.GridSampler(spec.grid(), seed=seed)
+    raise UserError(f"--sampler '{name}' is not known; accepted: {', '.join(SAMPLERS)}")
+
+
+def make_storage(url: str):
+    """An Optuna RDB storage with a heartbeat, so trials of a killed worker are marked failed."""
+    import optuna
+    from sqlalchemy.exc import ArgumentError
+
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=10, grace_period=60)
+    except (ArgumentError, ValueError, ImportError) as exc:
+        raise UserError(f"--storage '{url}' is not a usable database URL ({exc}); e.g. sqlite:///study.db") from None
+
+
+def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: dict | None):
+    """Create the study, or join it; only its creator queues the recipe's own values as trial 0."""
+    import optuna
+
+    storage = make_storage(storage_url)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0) if spec.pruner == "median" else optuna.pruners.NopPruner()
+    try:
+        study = optuna.create_study(storage=storage, study_name=name, direction=spec.direction, sampler=sampler, pruner=pruner)
+        created = True
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(storage=storage, study_name=name, sampler=sampler, pruner=pruner)
+        created = False
+    if study.direction.name.lower() != spec.direction:
+        raise UserError(f"study '{name}' in {storage_url} was created to {study.direction.name.lower()}; "
+                        f"the recipe asks to {spec.direction}. Use another --study name")
+    if created:
+        study.set_user_attr("metric", spec.metric)
+        if baseline:
+            study.enqueue_trial(baseline, user_attrs={"baseline": True}, skip_if_exists=True)
+    return study, created
+
+
+def _encode_baseline(spec: TuneSpec, resolved: dict) -> dict | None:
+    """The recipe's current value for each searched key, if it lies inside the space."""
+    values = {}
+    for p in spec.params:
+        value = get_path(resolved, p.path)
+        if p.choices is not None:
+            if value not in p.choices:
+                return None
+            values[p.path] = p._encoded()[list(p.choices).index(value)]
+        else:
+            if not isinstance(value, (int, float)) or not p.low <= value <= p.high:
+                return None
+            values[p.path] = value
+    return values
+
+
+def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tpe", storage: str = DEFAULT_STORAGE,
+              study_name: str = "study", seed: int | None = None, log: Callable[[str], None] = print) -> StudyResult:
+    """Run (or resume, or join) a study until it holds ``trials`` finished trials; write the best recipe."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from nnforge.train import fit
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    logging.getLogger("optuna").setLevel(logging.WARNING)
+    if trials < 1:
+        raise UserError(f"--trials is {trials}; accepted: a positive number")
+    resolved = resolve(raw_recipe)
+    spec = parse_tune(raw_recipe.get("tune"))
+    if not spec.params:
+        raise ConfigError("the recipe has no 'tune.space'; add e.g. tune: {space: {train.optimizer.lr: {low: 0.0001, high: 0.1, log: true}}}")
+    if resolved["data"]["val_fraction"] <= 0:
+        raise ConfigError("'data.val_fraction' is 0; a search needs a validation split (e.g. data.val_fraction=0.1)")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    base_seed = resolved["seed"] if seed is None else seed
+    baseline = _encode_baseline(spec, resolved) if spec.baseline else None
+    # The creator samples with the base seed (reproducible); a worker joining or resuming the
+    # study draws from another stream so that two workers never propose the same values.
+    study, created = open_study(storage, study_name, spec, make_sampler(sampler, spec, base_seed, trials), baseline)
+    if not created:
+        study.sampler = make_sampler(sampler, spec, (base_seed * 1_000_003 + os.getpid() + len(study.trials)) % 2**31, trials)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    finished = (TrialState.COMPLETE, TrialState.PRUNED)
+
+    def objective(trial):
+        values = spec.suggest(trial)
+        config = resolve(trial_recipe(raw_recipe, values))
+        config["train"]["progress"] = "none"
+        run_dir = out / f"trial-{trial.number:03d}"
+        trial.set_user_attr("run_dir", str(run_dir))
+        trial.set_user_attr("worker", worker)
+        pruning = PruningCallback(trial, spec.metric)
+        run = fit(config, run_dir, callbacks=[pruning], name=f"trial-{trial.number}")
+        value = run.history[-1][spec.metric]
+        trial.set_user_attr("test_accuracy", run.metrics.get("test_accuracy"))
+        shown = ", ".join(f"{k}={v}" for k, v in values.items())
+        if pruning.pruned_at is not None:
+            log(f"trial {trial.number}: pruned after epoch {pruning.pruned_at} ({spec.metric} {value:.4f})  {shown}")
+            raise optuna.TrialPruned()
+        log(f"trial {trial.number}: {spec.metric} {value:.4f}  {shown}")
+        return float(value)
+
+    done = sum(t.state in finished for t in study.get_trials(deepcopy=False))
+    if done >= trials:
+        log(f"study '{study_name}' already has {done} finished trials (asked for {trials}); nothing to run")
+    else:
+        log(f"study '{study_name}' in {storage}: {done} finished, running up to {trials} ({sampler} sampler)")
+        study.optimize(objective, callbacks=[optuna.study.MaxTrialsCallback(trials, states=finished)],
+                       catch=(), gc_after_trial=False)
+    return summarize(study, raw_recipe, spec, out)
+
+
+def summarize(study, raw_recipe: dict, spec: TuneSpec, out: Path) -> StudyResult:
+    """Write ``best.yaml`` (a ready recipe), ``study.json`` and the plots; return the result."""
+    from optuna.trial import TrialState
+
+    from nnforge.tune.plots import plot_history, plot_importances
+
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    baseline = next((t.value for t in complete if t.user_attrs.get("baseline")), None)
+    rows = [{"number": t.number, "state": t.state.name.lower(), "value": t.value,
+             "params": spec.decode(t.params), "run_dir": t.user_attrs.get("run_dir"),
+             "worker": t.user_attrs.get("worker"), "baseline": bool(t.user_attrs.get("baseline")),
+             "test_accuracy": t.user_attrs.get("test_accuracy")} for t in study.get_trials(deepcopy=False)]
+    summary = {"study": study.study_name, "metric": spec.metric, "direction": spec.direction, "trials": rows}
+    best_path = None
+    best_value, best_params = None, {}
+    if complete:
+        best = study.best_trial
+        best_value, best_params = best.value, spec.decode(best.params)
+        recipe = trial_recipe(raw_recipe, best_params)
+        header = (f"# best of study '{study.study_name}': {spec.metric} {best_value:.4f} (trial {best.number}"
+                  f"{', the recipe as given' if best.user_attrs.get('baseline') else ''})\n")
+        best_path = io.write_text(out / "best.yaml", header + dump_config(recipe))
+        summary.update(best={"number": best.number, "value": best_value, "params": best_params}, baseline_value=baseline)
+        plot_history(complete, spec, out / "history.png")
+        plot_importances(study, out / "importances.png")
+    io.write_json(out / "study.json", summary)
+    return StudyResult(study, out, best_path, best_value, best_params, baseline)

@@ -1,0 +1,233 @@
+"""The ``tune`` section of a recipe: what to optimise and over which keys.
+
+    tune:
+      metric: val_accuracy          # or val_loss: always a validation metric, never a training one
+      direction: maximize           # default: maximize for accuracy, minimize for loss
+      pruner: median                # or none: stop trials whose validation curve trails the median
+      space:
+        train.optimizer.lr: {low: 0.0001, high: 0.1, log: true}
+        train.epochs: {low: 2, high: 4}            # ints give an int parameter
+        model.hidden: {choices: [[64], [128]]}
+        train.optimizer.name: {choices: [sgd, adam]}
+
+A range may carry ``step`` (a grid of values) and ``points`` (how many values the grid sampler
+tries, default 3). Every key of ``space`` is a dotted recipe path, checked against the schema
+by resolving the recipe with each parameter at its extremes, so a typo fails before any trial.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from nnforge.config import unknown_key_error
+from nnforge.errors import ConfigError
+
+METRICS = {"val_accuracy": "maximize", "val_loss": "minimize"}
+SECTION_KEYS = {"metric", "direction", "pruner", "space", "baseline"}
+PARAM_KEYS = {"low", "high", "log", "step", "points", "choices"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched key: a numeric range or a list of choices."""
+
+    path: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    points: int = 3
+    choices: tuple | None = None
+    integer: bool = False
+
+    # Optuna's categorical values must be scalars; lists (layer widths) travel as JSON text.
+    def _encoded(self) -> list:
+        return [c if c is None or isinstance(c, (bool, int, float, str)) else json.dumps(c) for c in self.choices]
+
+    def decode(self, value: Any) -> Any:
+        if self.choices is not None:
+            return self.choices[self._encoded().index(value)]
+        return value
+
+    def suggest(self, trial) -> Any:
+        if self.choices is not None:
+            return self.decode(trial.suggest_categorical(self.path, self._encoded()))
+        if self.integer:
+            return trial.suggest_int(self.path, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+        return trial.suggest_float(self.path, self.low, self.high, step=self.step, log=self.log)
+
+    def grid(self) -> list:
+        """The values the grid sampler visits (choices as they are; ranges at ``points`` values)."""
+        if self.choices is not None:
+            return self._encoded()
+        if self.step:
+            n = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+            values = [self.low + i * self.step for i in range(n)]
+        elif self.log:
+            values = [math.exp(math.log(self.low) + i * (math.log(self.high) - math.log(self.low)) / max(1, self.points - 1))
+                      for i in range(self.points)]
+        else:
+            values = [self.low + i * (self.high - self.low) / max(1, self.points - 1) for i in range(self.points)]
+        if self.integer:
+            values = sorted({int(round(v)) for v in values})
+        return values
+
+    def extremes(self) -> list:
+        if self.choices is not None:
+            return list(self.choices)
+        return [int(self.low), int(self.high)] if self.integer else [self.low, self.high]
+
+
+@dataclass(frozen=True)
+class TuneSpec:
+    metric: str
+    direction: str
+    pruner: str
+    params: tuple[Param, ...]
+    baseline: bool = True  # first trial: the recipe's own values, so the search never reports worse
+
+    def suggest(self, trial) -> dict[str, Any]:
+        return {p.path: p.suggest(trial) for p in self.params}
+
+    def grid(self) -> dict[str, list]:
+        return {p.path: p.grid() for p in self.params}
+
+    def decode(self, params: dict) -> dict[str, Any]:
+        by_path = {p.path: p for p in self.params}
+        return {k: by_path[k].decode(v) if k in by_path else v for k, v in params.items()}
+
+
+def _number(path: str, value: Any) -> float:
+    # YAML 1.1 reads 1e-4 (no dot) as text; accept it as the number it plainly is.
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"'{path}' is {value!r}; accepted: a finite number")
+    return value
+
+
+def _param(path: str, spec: Any) -> Param:
+    where = f"tune.space.{path}"
+    if isinstance(spec, list):
+        spec = {"choices": spec}
+    if not isinstance(spec, dict):
+        raise ConfigError(f"'{where}' is {spec!r}; accepted: {{low: A, high: B[, log: true]}} or {{choices: [...]}}")
+    for key in spec:
+        if key not in PARAM_KEYS:
+            raise unknown_key_error(f"{where}.{key}", str(key), PARAM_KEYS)
+    if "choices" in spec:
+        choices = spec["choices"]
+        if set(spec) - {"choices"}:
+            raise ConfigError(f"'{where}' has choices and a range; accepted: one or the other")
+        if not isinstance(choices, list) or not choices:
+            raise ConfigError(f"'{where}.choices' is {choices!r}; accepted: a non-empty list")
+        return Param(path, choices=tuple(copy.deepcopy(choices)))
+    if "low" not in spec or "high" not in spec:
+        raise ConfigError(f"'{where}' needs low and high (or choices); got keys {', '.join(map(str, spec)) or 'none'}")
+    low, high = _number(f"{where}.low", spec["low"]), _number(f"{where}.high", spec["high"])
+    if not low < high:
+        raise ConfigError(f"'{where}': low ({low}) must be below high ({high})")
+    log = spec.get("log", False)
+    if not isinstance(log, bool):
+        raise ConfigError(f"'{where}.log' is {log!r}; accepted: true or false")
+    if log and low <= 0:
+        raise ConfigError(f"'{where}': a log scale needs low > 0, got {low}")
+    step = _number(f"{where}.step", spec["step"]) if spec.get("step") is not None else None
+    if step is not None and (step <= 0 or log):
+        raise ConfigError(f"'{where}.step' is {step!r}; accepted: a positive number, without log: true")
+    points = spec.get("points", 3)
+    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
+        raise ConfigError(f"'{where}.points' is {points!r}; accepted: an integer >= 2")
+    integer = all(isinstance(spec[k], int) and not isinstance(spec[k], bool) for k in ("low", "high")) and (
+        step is None or float(step).is_integer())
+    return Param(path, low=low, high=high, log=log, step=step, points=points, integer=integer)
+
+
+def set_path(raw: dict, path: str, value: Any) -> None:
+    """Set a dotted key in a raw recipe (creating sections as needed)."""
+    node = raw
+    parts = path.split(".")
+    for part in parts[:-1]:
+        nxt = node.get(part)
+        if not isinstance(nxt, dict):
+            nxt = node[part] = {}
+        node = nxt
+    node[parts[-1]] = copy.deepcopy(value)
+
+
+def get_path(config: dict, path: str, default: Any = None) -> Any:
+    node = config
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def parse_tune(section: dict | None) -> TuneSpec:
+    """Validate a raw ``tune`` section (without touching the rest of the recipe)."""
+    section = section or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"'tune' must be a mapping, got {section!r}")
+    for key in section:
+        if key not in SECTION_KEYS:
+            raise unknown_key_error(f"tune.{key}", str(key), SECTION_KEYS)
+    metric = section.get("metric", "val_accuracy")
+    if metric not in METRICS:
+        hint = " (a search must be judged on held-out data, not on the training split)" if str(metric).startswith("train") else ""
+        raise ConfigError(f"'tune.metric' is {metric!r}{hint}; accepted: {', '.join(METRICS)}")
+    direction = section.get("direction", METRICS[metric])
+    if direction not in ("maximize", "minimize"):
+        raise ConfigError(f"'tune.direction' is {direction!r}; accepted: maximize, minimize")
+    pruner = section.get("pruner", "median")
+    if pruner not in ("median", "none"):
+        raise ConfigError(f"'tune.pruner' is {pruner!r}; accepted: median, none")
+    baseline = section.get("baseline", True)
+    if not isinstance(baseline, bool):
+        raise ConfigError(f"'tune.baseline' is {baseline!r}; accepted: true or false")
+    space = section.get("space") or {}
+    if not isinstance(space, dict):
+        raise ConfigError(f"'tune.space' must map recipe keys to ranges or choices, got {space!r}")
+    params = []
+    for path, spec in space.items():
+        path = str(path)
+        if path.split(".")[0] in ("tune", "seed"):
+            raise ConfigError(f"'tune.space.{path}': the search cannot change '{path.split('.')[0]}'; accepted: data/model/train keys")
+        params.append(_param(path, spec))
+    return TuneSpec(metric=metric, direction=direction, pruner=pruner, params=tuple(params), baseline=baseline)
+
+
+def check_tune_config(section: dict, raw_recipe: dict | None = None) -> dict:
+    """Validate ``tune`` and, given the recipe, that every searched key and value resolves.
+
+    Returns the section unchanged; called by :func:`nnforge.config.resolve`.
+    """
+    spec = parse_tune(section)
+    if raw_recipe is not None and spec.params:
+        from nnforge.config import resolve
+
+        base = {k: v for k, v in copy.deepcopy(raw_recipe).items() if k != "tune"}
+        for param in spec.params:
+            for value in param.extremes():
+                trial = copy.deepcopy(base)
+                set_path(trial, param.path, value)
+                try:
+                    resolve(trial)
+                except ConfigError as exc:
+                    raise ConfigError(f"tune.space.{param.path} = {value!r}: {exc}") from None
+    return section
+
+
+def trial_recipe(raw_recipe: dict, values: dict[str, Any]) -> dict:
+    """The raw recipe with the searched values set and the ``tune`` section removed."""
+    out = {k: v for k, v in copy.deepcopy(raw_recipe).items() if k != "tune"}
+    for path, value in values.items():
+        set_path(out, path, value)
+    return out

@@ -1,0 +1,109 @@
+"""Real studies on digits: validation-judged, resumable after an interruption, shareable by two processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from nnforge.config import load_config
+from nnforge.tune.search import run_study
+
+BASE = {"seed": 0, "data": {"name": "digits", "batch_size": 64, "val_fraction": 0.2},
+        "model": {"name": "mlp", "hidden": [16]},
+        "train": {"epochs": 2, "optimizer": {"name": "sgd", "lr": 0.01}, "progress": "none"}}
+
+
+def _recipe(space, **tune):
+    return {**BASE, "tune": {"space": space, **tune}}
+
+
+def _trials(storage, name):
+    return optuna.load_study(study_name=name, storage=storage).get_trials()
+
+
+@pytest.mark.slow
+def test_tpe_search_resumes_after_an_interruption_without_repeating_trials(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    recipe = _recipe({"train.optimizer.lr": {"low": 0.001, "high": 0.5, "log": True},
+                      "train.optimizer.name": {"choices": ["sgd", "adam"]}})
+    lines = []
+
+    def interrupting_log(line):
+        lines.append(line)
+        if line.startswith("trial 2:"):
+            raise KeyboardInterrupt  # Ctrl-C in the middle of trial 2
+
+    with pytest.raises(KeyboardInterrupt):
+        run_study(recipe, tmp_path / "out", trials=4, sampler="tpe", storage=storage, study_name="s", log=interrupting_log)
+    before = _trials(storage, "s")
+    assert [t.state for t in before] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL]
+
+    result = run_study(recipe, tmp_path / "out", trials=4, sampler="tpe", storage=storage, study_name="s", log=lines.append)
+    after = _trials(storage, "s")
+    finished = [t for t in after if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert len(finished) == 4 and [t.number for t in after] == [0, 1, 2, 3, 4]
+    for old, new in zip(before[:2], after[:2]):  # finished trials were read back, not rerun
+        assert (old.value, old.params, old.datetime_complete) == (new.value, new.params, new.datetime_complete)
+    assert sum(line.startswith(("trial 0:", "trial 1:")) for line in lines) == 2
+
+    # trial 0 is the recipe as given (sgd, lr 0.01); the search is never worse than it
+    assert after[0].user_attrs["baseline"] and after[0].params == {"train.optimizer.lr": 0.01, "train.optimizer.name": "sgd"}
+    assert result.best_value >= result.baseline_value
+    assert result.best_value == max(t.value for t in finished if t.state == TrialState.COMPLETE)
+    # every trial was judged on validation accuracy, taken from its own run directory
+    for t in finished:
+        history = [json.loads(line) for line in open(os.path.join(t.user_attrs["run_dir"], "metrics.jsonl"))]
+        if t.state == TrialState.COMPLETE:
+            assert t.value == pytest.approx(history[-1]["val_accuracy"])
+    best = load_config(result.best_recipe)  # a ready recipe
+    assert best["train"]["optimizer"]["lr"] == pytest.approx(result.best_params["train.optimizer.lr"])
+    assert best["tune"] == {}
+    assert (tmp_path / "out" / "history.png").stat().st_size > 0 and (tmp_path / "out" / "importances.png").exists()
+
+
+@pytest.mark.slow
+def test_the_median_pruner_stops_a_trial_that_trails(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    recipe = _recipe({"train.optimizer.lr": {"choices": [0.2, 0.1, 0.05, 0.00001]}}, baseline=False)
+    recipe["train"]["epochs"] = 3
+    study = optuna.create_study(study_name="p", storage=storage, direction="maximize")
+    for lr in (0.2, 0.1, 0.05, 0.00001):  # the hopeless learning rate comes last
+        study.enqueue_trial({"train.optimizer.lr": lr})
+    run_study(recipe, tmp_path / "out", trials=4, sampler="random", storage=storage, study_name="p", log=lambda _: None)
+    trials = _trials(storage, "p")
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3 + [TrialState.PRUNED]
+    epochs = sum(1 for _ in open(os.path.join(trials[-1].user_attrs["run_dir"], "metrics.jsonl")))
+    assert epochs < 3  # stopped early, yet a complete run directory
+    assert os.path.exists(os.path.join(trials[-1].user_attrs["run_dir"], "model.json"))
+
+
+@pytest.mark.slow
+def test_two_processes_share_one_sqlite_study_without_running_a_trial_twice(tmp_path):
+    recipe = _recipe({"train.optimizer.lr": {"low": 0.001, "high": 0.5, "log": True},
+                      "model.hidden": {"choices": [[8], [16], [32]]}}, pruner="none")
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    cmd = [sys.executable, "-m", "nnforge.cli", "tune", str(path), "--trials", "6", "--sampler", "random",
+           "--storage", storage, "--study", "shared", "--out", str(tmp_path / "out")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    workers = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) for _ in range(2)]
+    outputs = [w.communicate(timeout=300)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    trials = _trials(storage, "shared")
+    finished = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert 6 <= len(finished) <= 7  # a worker may finish the trial it had started when the 6th completed
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers))
+    params = [json.dumps(t.params, sort_keys=True) for t in finished]
+    assert len(params) == len(set(params))  # no configuration was trained twice
+    dirs = [t.user_attrs["run_dir"] for t in finished]
+    assert len(set(dirs)) == len(dirs) and all(os.path.exists(os.path.join(d, "model.json")) for d in dirs)
+    assert len({t.user_attrs["worker"] for t in finished}) == 2  # both processes did work

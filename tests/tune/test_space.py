@@ -1,0 +1,60 @@
+"""The tune section: validated with the recipe, one-line errors, values decoded back to the recipe's types."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from nnforge.config import load_config
+from nnforge.errors import ConfigError
+from nnforge.tune.space import parse_tune, trial_recipe
+
+
+def _recipe(space, **extra):
+    return {"data": {"name": "digits"}, "model": {"name": "mlp", "hidden": [64]}, "tune": {"space": space, **extra}}
+
+
+def test_a_tune_section_loads_and_defaults_to_validation_accuracy(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("data: {name: digits}\nmodel: {name: mlp}\n"
+                    "tune: {space: {train.optimizer.lr: {low: 1e-4, high: 1e-1, log: true}, model.hidden: {choices: [[64], [128]]}}}\n")
+    config = load_config(path)
+    spec = parse_tune(config["tune"])
+    assert (spec.metric, spec.direction, spec.pruner) == ("val_accuracy", "maximize", "median")
+    lr, hidden = spec.params
+    assert lr.log and lr.low == pytest.approx(1e-4) and not lr.integer  # YAML's "1e-4" text is read as a number
+    assert hidden.choices == ([64], [128])
+    assert load_config(None)["tune"] == {}  # no section: nothing changes for plain training
+
+
+@pytest.mark.parametrize("space, extra, message", [
+    ({"train.optimizer.lrr": {"low": 0.001, "high": 0.1}}, {}, "did you mean 'lr'"),
+    ({"model.hiden": {"choices": [[8]]}}, {}, "did you mean 'hidden'"),
+    ({"train.optimizer.lr": {"low": 0.1, "high": 0.01}}, {}, "must be below high"),
+    ({"train.optimizer.lr": {"low": 0, "high": 0.1, "log": True}}, {}, "log scale needs low > 0"),
+    ({"train.optimizer.name": {"choices": ["sgd", "adamm"]}}, {}, "adamm"),
+    ({"train.optimizer.lr": {"lo": 0.1, "high": 1}}, {}, "did you mean 'low'"),
+    ({"train.epochs": {"low": 1, "high": 3}}, {"metric": "train_accuracy"}, "held-out data"),
+    ({"seed": {"low": 0, "high": 3}}, {}, "cannot change 'seed'"),
+])
+def test_mistakes_in_the_space_fail_before_any_trial(space, extra, message):
+    from nnforge.config import resolve
+
+    with pytest.raises(ConfigError, match=message):
+        resolve(_recipe(space, **extra))
+
+
+def test_suggestions_are_typed_and_land_in_the_recipe():
+    spec = parse_tune(_recipe({"train.epochs": {"low": 2, "high": 4}, "train.optimizer.lr": {"low": 1e-3, "high": 1.0, "log": True},
+                               "model.hidden": {"choices": [[32], [64, 32]]}})["tune"])
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(5):
+        values = spec.suggest(study.ask())
+        assert isinstance(values["train.epochs"], int) and 2 <= values["train.epochs"] <= 4
+        assert 1e-3 <= values["train.optimizer.lr"] <= 1.0
+        assert values["model.hidden"] in ([32], [64, 32])
+        recipe = trial_recipe(_recipe({}), values)
+        assert "tune" not in recipe and recipe["model"]["hidden"] == values["model.hidden"]
+    grid = spec.grid()
+    assert grid["train.epochs"] == [2, 3, 4] and len(grid["train.optimizer.lr"]) == 3
+    assert grid["train.optimizer.lr"][1] == pytest.approx(10 ** -1.5)  # log-spaced
