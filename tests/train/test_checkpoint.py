@@ -1,0 +1,100 @@
+"""Checkpoint files: no pickle, exact round trips, damaged files detected, resume falls back."""
+
+import math
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from nnforge.config import load_config
+from nnforge.errors import RunError
+from nnforge.train import fit
+from nnforge.train.checkpoint import (decode_state, encode_state, latest_checkpoint, load_checkpoint, resume_run,
+                                      save_checkpoint, step_checkpoints)
+
+FAST = ["data.name=digits", "data.batch_size=64", "model.name=mlp", "model.hidden=[32]", "train.epochs=2", "train.optimizer.name=adam",
+        "train.optimizer.lr=0.01", "train.progress=none", "deterministic=true", "threads=1",
+        "train.checkpoint.every_steps=5", "train.checkpoint.keep=50"]
+
+
+def test_state_round_trip_keeps_types_and_bits(tmp_path):
+    state = {"opt": {0: {"step": torch.tensor(3.0), "exp_avg": torch.randn(4)}}, "betas": (0.9, 0.999),
+             "np": np.random.RandomState(0).get_state(), "py": (3, tuple(range(5)), None), "nan": math.inf,
+             "gen": torch.Generator().manual_seed(1).get_state(), "s": "x", "l": [1, None, True]}
+    tensors = {}
+    back = decode_state(encode_state(state, tensors), tensors)
+    assert back["betas"] == (0.9, 0.999) and back["py"] == (3, (0, 1, 2, 3, 4), None) and back["nan"] == math.inf
+    assert torch.equal(back["opt"][0]["exp_avg"], state["opt"][0]["exp_avg"])
+    assert back["np"][1].dtype == np.uint32 and np.array_equal(back["np"][1], state["np"][1])
+    save_checkpoint(tmp_path / "c.safetensors", {"position": {"epoch": 0}, **state})
+    loaded = load_checkpoint(tmp_path / "c.safetensors").state
+    assert torch.equal(loaded["gen"], state["gen"]) and loaded["l"] == [1, None, True]
+    with pytest.raises(TypeError):
+        encode_state({"f": open}, {})
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    run = fit(load_config(None, FAST), tmp_path_factory.mktemp("ref") / "run")
+    return run
+
+
+def _crashed_copy(ref, dest, keep_upto):
+    """The run folder as a crash after step ``keep_upto`` would leave it."""
+    shutil.copytree(ref.dir, dest)
+    for name in ("metrics.json", "model.json", "model.safetensors", "curves.png", "confusion.png"):
+        (dest / name).unlink(missing_ok=True)
+    for step, path in step_checkpoints(dest / "checkpoints"):
+        if step > keep_upto:
+            path.unlink()
+    return dest
+
+
+def test_checkpoints_hold_the_last_and_the_best(reference):
+    folder = reference.dir / "checkpoints"
+    steps = [s for s, _ in step_checkpoints(folder)]
+    assert steps[0] == reference.history[-1]["epoch"] * 21 and 5 in steps and 21 in steps
+    best = load_checkpoint(folder / "best.safetensors").state
+    assert best["best"]["monitor"] == "val_accuracy"
+    assert best["best"]["value"] == max(h["val_accuracy"] for h in reference.history)
+
+
+def test_truncated_newest_checkpoint_falls_back_and_still_matches(reference, tmp_path, capsys):
+    run = _crashed_copy(reference, tmp_path / "run", keep_upto=30)
+    newest = step_checkpoints(run / "checkpoints")[0][1]
+    newest.write_bytes(newest.read_bytes()[:-100])
+    with pytest.raises(RunError, match="truncated or corrupt"):
+        load_checkpoint(newest)
+    resumed = resume_run(None, run)
+    assert "trying the previous checkpoint" in capsys.readouterr().err
+    for key, value in reference.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value)
+
+
+def test_bit_flip_is_caught_by_crc(reference, tmp_path):
+    path = tmp_path / "c.safetensors"
+    shutil.copy(reference.dir / "checkpoints" / "best.safetensors", path)
+    raw = bytearray(path.read_bytes())
+    raw[-3] ^= 0x10
+    path.write_bytes(bytes(raw))
+    with pytest.raises(RunError, match="CRC32"):
+        load_checkpoint(path)
+
+
+def test_no_usable_checkpoint_is_a_clear_error(reference, tmp_path):
+    run = _crashed_copy(reference, tmp_path / "run", keep_upto=10)
+    for _, path in step_checkpoints(run / "checkpoints"):
+        path.write_bytes(b"garbage")
+    with pytest.raises(RunError, match="no usable checkpoint"):
+        latest_checkpoint(run)
+
+
+def test_resume_refuses_a_changed_recipe_and_a_finished_run(reference, tmp_path):
+    with pytest.raises(RunError, match="finished run"):
+        resume_run(None, reference.dir)
+    run = _crashed_copy(reference, tmp_path / "run", keep_upto=30)
+    with pytest.raises(RunError, match="'model.hidden' differs"):
+        resume_run(load_config(None, FAST + ["model.hidden=[16]"]), run)
+    with pytest.raises(RunError, match="not a run directory"):
+        resume_run(None, tmp_path / "nowhere")

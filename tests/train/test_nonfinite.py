@@ -1,0 +1,62 @@
+"""A NaN stops the run at its step with a reason (or is skipped); checkpoints stay finite."""
+
+import math
+
+import pytest
+import torch
+
+from nnforge.config import load_config
+from nnforge.train import Callback, fit
+from nnforge.train.checkpoint import latest_checkpoint, step_checkpoints
+from nnforge.train.nonfinite import NonFiniteError, all_finite
+
+FAST = ["data.name=digits", "data.batch_size=64", "model.name=mlp", "model.hidden=[32]", "train.epochs=3", "train.optimizer.name=adam",
+        "train.optimizer.lr=0.01", "train.progress=none", "threads=1", "train.checkpoint.every_steps=5"]
+
+
+class PoisonGradients(Callback):
+    """Sets one gradient to NaN at the given (1-based) steps, as an overflow in backward would."""
+
+    def __init__(self, steps):
+        self.steps = set(steps)
+
+    def on_after_backward(self, trainer):
+        if trainer.global_step + 1 in self.steps:
+            next(trainer.model.parameters()).grad[0, 0] = math.nan
+
+
+def test_nan_at_step_k_stops_there_and_last_checkpoint_is_finite(tmp_path):
+    k = 33
+    with pytest.raises(NonFiniteError) as err:
+        fit(load_config(None, FAST), tmp_path / "run", callbacks=[PoisonGradients([k])])
+    msg = str(err.value)
+    assert f"non-finite gradient at step {k} (epoch 2, batch 12/21)" in msg and "likely cause" in msg and "lr" in msg
+    assert "\n" not in msg
+    run = tmp_path / "run"
+    assert not (run / "model.json").exists() and not (run / "metrics.json").exists()
+    assert [s for s, _ in step_checkpoints(run / "checkpoints")][0] == 30
+    last = latest_checkpoint(run)
+    assert last.position["global_step"] == 30
+    assert all_finite(last.state["model"].values())
+    assert all_finite(t for s in last.state["optimizer"]["state"].values() for t in s.values())
+
+
+def test_skip_mode_leaves_out_bad_steps_and_finishes(tmp_path):
+    run = fit(load_config(None, FAST + ["train.nonfinite=skip"]), tmp_path / "run", callbacks=[PoisonGradients([5, 6, 40])])
+    assert all_finite(run.model.parameters())
+    assert all(math.isfinite(h["train_loss"]) for h in run.history)
+    assert run.metrics["test_accuracy"] > 0.85
+
+
+def test_diverging_lr_is_named(tmp_path):
+    cfg = load_config(None, FAST + ["train.optimizer.name=sgd", "train.optimizer.lr=1e6", "train.checkpoint.every_steps=0"])
+    with pytest.raises(NonFiniteError, match=r"train\.optimizer\.lr=1e\+06"):
+        fit(cfg, tmp_path / "run")
+    for _, path in step_checkpoints(tmp_path / "run" / "checkpoints"):
+        assert all_finite(latest_checkpoint(tmp_path / "run").state["model"].values()), path
+
+
+def test_all_finite_sees_nan_and_inf_but_not_large_values():
+    assert all_finite([torch.full((3,), 1e38)])
+    assert not all_finite([torch.tensor([1.0, math.inf])])
+    assert not all_finite([torch.zeros(2), torch.tensor([math.nan])])
