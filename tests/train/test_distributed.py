@@ -1,0 +1,51 @@
+"""DDP: each rank takes its share of every global batch; 2 processes train like 1."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from nnforge.config import load_config
+from nnforge.train import fit
+from nnforge.train.distributed import rank_share
+
+RECIPE = """
+seed: 1
+threads: 1
+data: {name: digits, batch_size: 64}
+model: {name: mlp, hidden: [32]}
+train: {epochs: 3, optimizer: {name: adam, lr: 0.01}, progress: none}
+"""
+
+
+@pytest.mark.parametrize("n", [128, 130, 129, 127])
+def test_rank_shares_tile_each_global_batch(n):
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    shares = [rank_share(order, 64, 2, r) for r in range(2)]
+    batches0, batches1 = shares[0].split(32), shares[1].split(32)
+    assert len(batches0) == len(batches1)  # every rank takes the same number of steps
+    rebuilt = torch.cat([torch.cat([a, b]) for a, b in zip(batches0, batches1)])
+    usable = n if n % 64 == 0 or n % 64 >= 2 else n - n % 64
+    assert torch.equal(rebuilt, order[:usable])
+
+
+@pytest.mark.slow
+def test_two_processes_match_one(tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(RECIPE)
+    proc = subprocess.run([sys.executable, "-m", "nnforge.cli", "train", str(recipe), "--out", str(tmp_path / "ddp"),
+                           "--nproc", "2"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "(2 processes)" in proc.stdout
+    one = fit(load_config(recipe), tmp_path / "one")
+    two = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    assert two["test_accuracy"] == pytest.approx(one.metrics["test_accuracy"], abs=1 / 360)
+    assert two["test_loss"] == pytest.approx(one.metrics["test_loss"], abs=1e-3)
+    assert two["final_train_accuracy"] == pytest.approx(one.metrics["final_train_accuracy"], abs=2e-3)
+    weights = load_file(str(tmp_path / "ddp" / "model.safetensors"))
+    for key, value in one.model.state_dict().items():
+        torch.testing.assert_close(weights[key], value, atol=1e-4, rtol=1e-3)
+    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
