@@ -1,0 +1,105 @@
+"""Bad input: one line naming the file or key and what is accepted; no run folder left behind."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nnforge.cli import main
+
+
+def _train(capsys, tmp_path, *sets):
+    out = tmp_path / "run"
+    rc = main(["train", "digits_mlp", "--out", str(out), "--set", "train.progress=none", "--set", "train.epochs=1",
+               *[a for s in sets for a in ("--set", s)]])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2, err
+    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
+    assert not out.exists(), "a failed start must not leave a run folder"
+    return err
+
+
+def _png(path, size=(8, 8), mode="L"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full(size[::-1] + ((3,) if mode == "RGB" else ()), 128, np.uint8), mode).save(path)
+
+
+def test_empty_class_folder(tmp_path, capsys):
+    _png(tmp_path / "imgs" / "cat" / "a.png")
+    (tmp_path / "imgs" / "dog").mkdir()
+    err = _train(capsys, tmp_path, f"data.name=folder:{tmp_path / 'imgs'}")
+    assert "dog" in err and "no PNG or JPEG" in err
+
+
+def test_images_of_mixed_sizes(tmp_path, capsys):
+    for i in range(3):
+        _png(tmp_path / "imgs" / "cat" / f"{i}.png")
+        _png(tmp_path / "imgs" / "dog" / f"{i}.png", size=(8, 8) if i else (10, 6))
+    err = _train(capsys, tmp_path, f"data.name=folder:{tmp_path / 'imgs'}")
+    assert "0.png" in err and "data.image_size" in err
+
+
+def test_mixed_modes_become_one_mode(tmp_path):
+    from nnforge.data.sources.image_folder import load_folder
+
+    for i in range(3):
+        _png(tmp_path / "cat" / f"{i}.png", mode="L")
+        _png(tmp_path / "dog" / f"{i}.png", mode="RGB")
+    ds = load_folder(str(tmp_path))
+    assert ds.input_shape == (3, 8, 8)
+
+
+def test_not_an_image(tmp_path, capsys):
+    for i in range(2):
+        _png(tmp_path / "imgs" / "cat" / f"{i}.png")
+        _png(tmp_path / "imgs" / "dog" / f"{i}.png")
+    (tmp_path / "imgs" / "dog" / "broken.png").write_bytes(b"\x89PNG but not really")
+    err = _train(capsys, tmp_path, f"data.name=folder:{tmp_path / 'imgs'}")
+    assert "broken.png" in err and "not a readable image" in err
+
+
+@pytest.mark.parametrize("rows, words", [
+    ("a,b,y\n1,2,x\n3,,y\n", ["line 3", "'b'", "missing value"]),
+    ("a,b,y\n1,red,x\n3,4,y\n", ["column 'b' is not numeric", "line 2"]),
+    ("a,b,y\n1,2\n3,4,y\n", ["line 2 has 2 fields"]),
+])
+def test_csv_problems(tmp_path, capsys, rows, words):
+    path = tmp_path / "t.csv"
+    path.write_text(rows)
+    err = _train(capsys, tmp_path, f"data.name=csv:{path}", "data.target=y")
+    assert str(path) in err
+    for w in words:
+        assert w in err
+
+
+def test_malformed_idx_file(tmp_path, capsys):
+    root = tmp_path / "mnist"
+    root.mkdir()
+    for stem in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte"):
+        (root / stem).write_bytes(b"\x00\x00\x08\x03" + (2).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + b"\x00" * 100)
+    for stem in ("train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"):
+        (root / stem).write_bytes(b"\x00\x00\x08\x01" + (2).to_bytes(4, "big") + b"\x00\x01")
+    err = _train(capsys, tmp_path, "data.name=mnist", f"data.root={root}")
+    assert "train-images-idx3-ubyte" in err and "truncated or corrupt" in err
+
+
+@pytest.mark.parametrize("setting, words", [
+    ("train.epochs=three", ["'train.epochs'", "accepted: int"]),
+    ("data.batch_size=0", ["'data.batch_size'", ">= 1"]),
+    ("train.checkpoint.every_steps=-1", ["'train.checkpoint.every_steps'"]),
+    ("train.nonfinite=ignore", ["'train.nonfinite'", "stop, skip"]),
+    ("train.chekpoint.every_steps=5", ["train.chekpoint", "did you mean 'checkpoint'"]),
+])
+def test_config_with_wrong_types(tmp_path, capsys, setting, words):
+    err = _train(capsys, tmp_path, setting)
+    for w in words:
+        assert w in err
+
+
+def test_nproc_batch_not_divisible_is_one_line(tmp_path, capsys):
+    from nnforge.train.distributed import ShardedLoader
+    from nnforge.data import TensorLoader
+    from nnforge.errors import ConfigError
+    import torch
+
+    with pytest.raises(ConfigError, match="'data.batch_size' is 63; with --nproc 2"):
+        ShardedLoader(TensorLoader(torch.zeros(10, 2), torch.zeros(10), 63), 0, 2)
