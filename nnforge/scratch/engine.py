@@ -11,6 +11,7 @@ the weights go back by writing into the NumPy views of the torch parameters.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -127,6 +128,17 @@ def copy_weights_into(torch_model: Any, scratch_model: Module) -> None:
         _np(tensor)[...] = ours[key]  # state_dict tensors share storage with the parameters
 
 
+def _blas_threads(threads: int) -> contextlib.AbstractContextManager:
+    """Honour the recipe's ``threads`` for NumPy's BLAS too (threadpoolctl, when installed)."""
+    if not threads:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads)
+
+
 def fit_scratch(model: Any, prepared: Any, train_cfg: dict, out: str | Path | None = None,
                 progress: Any = None) -> list[dict]:
     """Train the zoo ``model``'s scratch twin on ``prepared``'s batches; return per-epoch logs.
@@ -153,6 +165,13 @@ def fit_scratch(model: Any, prepared: Any, train_cfg: dict, out: str | Path | No
     if log_path is not None:
         log_path.unlink(missing_ok=True)
     state = SimpleNamespace(epochs=epochs, steps_per_epoch=len(prepared.train_batches), epoch=0, stop_training=False)
+    with _blas_threads(int(config.get("threads") or 0)):
+        history = _train(net, optimizer, scheduler, loss_fn, clip, prepared, epochs, state, log_path, progress)
+    copy_weights_into(model, net)
+    return history
+
+
+def _train(net, optimizer, scheduler, loss_fn, clip, prepared, epochs, state, log_path, progress) -> list[dict]:
     history: list[dict] = []
     for epoch in range(epochs):
         state.epoch = epoch
@@ -193,5 +212,4 @@ def fit_scratch(model: Any, prepared: Any, train_cfg: dict, out: str | Path | No
                 fh.write(json.dumps(logs) + "\n")
         if progress is not None:
             progress.on_epoch_end(state, epoch, logs)
-    copy_weights_into(model, net)
     return history
