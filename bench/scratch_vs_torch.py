@@ -7,6 +7,9 @@ the scratch/torch ratio and both test accuracies.
 
     .venv/bin/python bench/scratch_vs_torch.py [--epochs 5] [--models mlp,cnn] [--threads N]
 
+A last line times the floor: the seed's NumPy network (784-128-10, plain gradient descent) built
+from scratch layers, next to the anchor script itself when ``--anchor`` points at it.
+
 Targets: MLP ratio <= 1.2, CNN ratio <= 3, accuracy within 0.5 points. The seed's own NumPy
 network (../shared/anchors/seed_numpy_mlp.py) is the floor to beat.
 """
@@ -94,11 +97,38 @@ def accuracies(s_model, t_model, Xte, yte) -> tuple[float, float]:
     return float(s_acc), float(t_acc)
 
 
+def floor(Xtr, ytr, Xte, yte, epochs: int, anchor: str) -> None:
+    """The seed's own NumPy network is the floor: same shape (784-128-10), same plain gradient
+    descent (lr 0.5, batch 64), once with scratch (float32, autograd) and once as the anchor
+    script itself (float64, hand-written backward), which runs in a child process."""
+    import re
+    import subprocess
+
+    scratch.manual_seed(0)
+    model = build_mlp((1, 28, 28), 10, hidden=(128,))
+    opt = scratch.optim.SGD(model.parameters(), lr=0.5)
+    times = [scratch_epoch(model, opt, Xtr, ytr, epoch) for epoch in range(epochs)]
+    model.eval()
+    with scratch.no_grad():
+        acc = (model(scratch.tensor(Xte)).argmax(1).data == yte).mean()
+    line = f"floor scratch 784-128-10 SGD {statistics.median(times):.3f} s/epoch acc {acc:.4f}"
+    if anchor and os.path.exists(anchor):
+        done = subprocess.run([sys.executable, anchor], capture_output=True, text=True, env=os.environ.copy())
+        found = re.search(r"epoch_s median=([0-9.]+) test_acc=([0-9.]+)", done.stdout)
+        if found:
+            seed_s = float(found.group(1))
+            line += (f" | seed NumPy network {seed_s:.3f} s/epoch acc {float(found.group(2)):.4f}"
+                     f" | ratio {statistics.median(times) / seed_s:.2f}x")
+    print(line)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--models", default="mlp,cnn")
     ap.add_argument("--threads", type=int, default=1, help="threads for torch and for NumPy's BLAS alike")
+    ap.add_argument("--anchor", default="../shared/anchors/seed_numpy_mlp.py",
+                    help="the seed's NumPy network script, timed as the floor (skipped if missing)")
     args = ap.parse_args()
     torch.set_num_threads(THREADS)
     Xtr, ytr, Xte, yte = load_data()
@@ -121,6 +151,7 @@ def main() -> None:
         s_med, t_med = statistics.median(s_times), statistics.median(t_times)
         print(f"{name:<4} scratch {s_med:.3f} s/epoch acc {s_acc:.4f} | torch {t_med:.3f} s/epoch acc {t_acc:.4f}"
               f" | ratio {s_med / t_med:.2f}x | acc diff {100 * (s_acc - t_acc):+.2f} pts")
+    floor(Xtr, ytr, Xte, yte, args.epochs, args.anchor)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 ``conv2d`` is im2col: ``sliding_window_view`` exposes every receptive field as a view, one copy
 lays them out as rows of a matrix, and a single BLAS matmul with the flattened filters does all
-the multiply-adds. The backward pass is two more matmuls plus a col2im that loops over the
-kernel offsets (9 iterations for a 3x3 kernel), never over the image. Pooling works the same
-way: a loop over the kernel offsets, each iteration a whole-tensor NumPy operation.
+the multiply-adds. The backward pass is one matmul for the weight gradient and, for the input
+gradient, one small matmul per kernel offset added into its strided window (9 for a 3x3
+kernel). Pooling works the same way: a loop over the kernel offsets, each iteration a
+whole-tensor NumPy operation.
 """
 from __future__ import annotations
 
@@ -69,11 +70,15 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
             gw = _nchw((g2.T @ cols).reshape(o, kh, kw, c))
         gx = None
         if x.requires_grad:
-            dcols = (g2 @ w2).reshape(n, oh, ow, kh, kw, c)
+            # col2im fused with the matmul: each kernel offset's (N*OH*OW, O) @ (O, C) product
+            # is added into its strided window; no (N*OH*OW, KH*KW*C) matrix is materialised
+            w4 = np.ascontiguousarray(weight.data.transpose(2, 3, 0, 1))  # (KH, KW, O, C)
+            part = np.empty((n * oh * ow, c), dtype=g.dtype)
             gxp = np.zeros((n, xp.shape[1], xp.shape[2], c), dtype=g.dtype)
-            for i in range(kh):  # col2im: one strided add per kernel offset
+            for i in range(kh):
                 for j in range(kw):
-                    gxp[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :] += dcols[:, :, :, i, j, :]
+                    np.matmul(g2, w4[i, j], out=part)
+                    gxp[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :] += part.reshape(n, oh, ow, c)
             gx = _nchw(gxp[:, ph:ph + h, pw:pw + w_, :])
         if bias is None:
             return gx, gw
