@@ -1,0 +1,287 @@
+"""The HTTP layer: a raw ASGI fast path for the hot endpoints, FastAPI for everything else.
+
+``POST /v1/predict``, ``/v1/predict/batch``, ``/v1/explain`` and ``GET /health`` are answered by
+:class:`ServeApp` directly — a few dictionary look-ups per request instead of a routing and
+validation stack — while FastAPI serves the page, ``/metadata``, ``/metrics`` and ``/docs``, and
+declares the fast endpoints too, so the OpenAPI schema documents every request and answer.
+
+Every request passes the same gate: header size (431), the per-worker concurrency cap (503 at
+once, never an unbounded queue), body size (413, from Content-Length before reading, or while
+reading a chunked body), a body-read timeout for slow clients (408) and a whole-request timeout
+(504). Errors are JSON ``{"error": ..., "detail": ...}``; a bug answers 500 without a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from nnforge.serve.limits import ApiError
+from nnforge.serve.service import ServeSettings, Service
+
+log = logging.getLogger("nnforge.serve")
+STATIC = Path(__file__).parent / "static"
+SETTINGS_ENV = "NNFORGE_SERVE_SETTINGS"
+JSON_HEADERS = [(b"content-type", b"application/json")]
+FAST_ROUTES = {
+    ("POST", "/v1/predict"): "predict",
+    ("POST", "/v1/predict/batch"): "predict_batch",
+    ("POST", "/v1/explain"): "explain",
+    ("GET", "/health"): "health",
+}
+ENDPOINTS = {"/": "page", "/metadata": "metadata", "/metrics": "metrics", "/docs": "docs", "/openapi.json": "docs"}
+
+
+class ClientGone(Exception):
+    pass
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _error_body(status: int, error: str, detail=None) -> bytes:
+    return json.dumps({"error": error, "detail": detail}).encode()
+
+
+async def _send(send, status: int, body: bytes, headers=()) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": JSON_HEADERS + [(b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class ServeApp:
+    """The ASGI application: the gate and fast path in front of a FastAPI app."""
+
+    def __init__(self, service: Service):
+        self.service = service
+        self.limits = service.limits
+        self.metrics = service.metrics
+        self.api = build_fastapi(self)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                return await self._lifespan(receive, send)
+            return await self.api(scope, receive, send)
+        started = time.perf_counter()
+        route = FAST_ROUTES.get((scope["method"], scope["path"]))
+        endpoint = route or ENDPOINTS.get(scope["path"], "static" if scope["path"].startswith("/static/") else "other")
+        status = 500
+        metrics = self.metrics
+        if metrics.in_flight >= self.limits.max_concurrency:
+            metrics.rejected += 1
+            status = 503
+            await _send(send, 503, _error_body(503, "server busy", f"more than {self.limits.max_concurrency} requests in flight; retry shortly"),
+                        [(b"retry-after", b"1")])
+            metrics.observe_request(endpoint, status, time.perf_counter() - started)
+            return
+        metrics.in_flight += 1
+        try:
+            if sum(len(k) + len(v) for k, v in scope["headers"]) > self.limits.max_header_bytes:
+                status = 431
+                await _send(send, 431, _error_body(431, "request headers too large", f"the limit is {self.limits.max_header_bytes} bytes"))
+            elif route is None:
+                status = await self._delegate(scope, receive, send)
+            else:
+                status = await self.fast(route, scope, receive, send)
+        finally:
+            metrics.in_flight -= 1
+            metrics.observe_request(endpoint, status, time.perf_counter() - started)
+
+    async def _delegate(self, scope, receive, send) -> int:
+        status = 500
+
+        async def send_status(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.api(scope, receive, send_status)
+        return status
+
+    async def fast(self, route: str, scope, receive, send) -> int:
+        """Answer one fast-path request; returns the status sent."""
+        if route == "health":
+            await _send(send, 200, self.service.health)
+            return 200
+        status, body, headers = 200, b"", []
+        loop = asyncio.get_running_loop()
+        reading = True
+        try:
+            async with asyncio.timeout(self.limits.body_timeout_s) as deadline:
+                content_type, data = await self._read_body(scope, receive, deadline, loop)
+                reading = False
+                deadline.reschedule(loop.time() + self.limits.timeout_s)
+                if route == "explain":
+                    result = await self.service.explain(data, content_type, scope["query_string"])
+                else:
+                    result = await self.service.predict(data, content_type, scope["query_string"], route == "predict_batch")
+            body = json.dumps(result, separators=(",", ":")).encode()
+        except ApiError as exc:
+            status, body, headers = exc.status, json.dumps(exc.body()).encode(), list(exc.headers.items())
+        except TimeoutError:
+            if reading:
+                status, body = 408, _error_body(408, "request body too slow", f"no body data for {self.limits.body_timeout_s} s")
+            else:
+                status, body = 504, _error_body(504, "request timed out", f"no answer within {self.limits.timeout_s} s")
+        except ClientGone:
+            return 499
+        except Exception:  # a bug: log it, answer without a traceback
+            log.exception("error while serving %s", scope["path"])
+            status, body = 500, _error_body(500, "internal error", "the server failed on this request; it has been logged")
+        await _send(send, status, body, headers)
+        return status
+
+    async def _read_body(self, scope, receive, deadline, loop) -> tuple[str, bytes]:
+        content_type, length = "", None
+        for key, value in scope["headers"]:
+            if key == b"content-type":
+                content_type = value.decode("latin-1")
+            elif key == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    raise ApiError(400, "invalid Content-Length header") from None
+        limit = self.limits.max_body_bytes
+        if length is not None and length > limit:
+            raise ApiError(413, "request body too large", f"{length} bytes; the limit is {limit}")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, "request body too large", f"more than {limit} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+            deadline.reschedule(loop.time() + self.limits.body_timeout_s)
+        return content_type, chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.service.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def build_fastapi(app: ServeApp):
+    """FastAPI for the page, metadata, metrics and docs; it also declares the fast endpoints for OpenAPI."""
+    from fastapi import FastAPI, Query, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+    from fastapi.staticfiles import StaticFiles
+    from starlette.exceptions import HTTPException
+
+    from nnforge.serve import schemas
+
+    service = app.service
+    api = FastAPI(title="nnforge prediction service", version=service.model_version,
+                  description=f"Serving run '{service.metadata['run']}' ({service.kind} model, {len(service.classes)} classes).")
+
+    @api.exception_handler(HTTPException)
+    async def http_error(request, exc):
+        return JSONResponse({"error": str(exc.detail), "detail": None}, status_code=exc.status_code, headers=exc.headers)
+
+    @api.exception_handler(RequestValidationError)
+    async def validation_error(request, exc):
+        return JSONResponse({"error": "invalid request", "detail": json.loads(json.dumps(exc.errors(), default=str))}, status_code=422)
+
+    @api.exception_handler(Exception)
+    async def internal_error(request, exc):
+        log.exception("error while serving %s", request.url.path)
+        return JSONResponse({"error": "internal error", "detail": None}, status_code=500)
+
+    class Delegate(Response):
+        """Hands the request to the fast path (used only if FastAPI routes one of its endpoints)."""
+
+        def __init__(self, route: str):
+            super().__init__()
+            self.route = route
+
+        async def __call__(self, scope, receive, send):
+            await app.fast(self.route, scope, receive, send)
+
+    errors = schemas.ERROR_RESPONSES
+    k_query = Query(None, ge=1, description="how many classes to return, most probable first")
+
+    @api.post("/v1/predict", response_model=schemas.Prediction, responses=errors, openapi_extra=schemas.request_body(False),
+              summary="Top-k classes for one input (an uploaded PNG/JPEG image or JSON pixels / a tabular row)")
+    async def predict(request: Request, k: int | None = k_query):
+        return Delegate("predict")
+
+    @api.post("/v1/predict/batch", response_model=schemas.BatchPrediction, responses=errors,
+              openapi_extra=schemas.request_body(True), summary="Top-k classes for many inputs in one request")
+    async def predict_batch(request: Request, k: int | None = k_query):
+        return Delegate("predict_batch")
+
+    @api.post("/v1/explain", response_model=schemas.Explanation, responses=errors, openapi_extra=schemas.request_body(False),
+              summary="Prediction plus a gradient-saliency heat map (where the network looked)")
+    async def explain(request: Request, k: int | None = k_query):
+        return Delegate("explain")
+
+    @api.get("/health", response_model=schemas.Health, summary="Liveness: the model is loaded and answering")
+    async def health():
+        return Delegate("health")
+
+    @api.get("/metadata", response_model=schemas.Metadata, summary="Classes, input shape, preprocessing, model version, limits")
+    async def metadata():
+        return service.metadata
+
+    @api.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics (text format)")
+    async def metrics():
+        return PlainTextResponse(app.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @api.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    api.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return api
+
+
+def create_app(settings: ServeSettings | str | Path, **overrides) -> ServeApp:
+    """The ASGI app serving a run directory (``settings`` may be just the run directory)."""
+    if not isinstance(settings, ServeSettings):
+        settings = ServeSettings(run_dir=str(settings), **overrides)
+    return ServeApp(Service(settings))
+
+
+def app_from_env() -> ServeApp:
+    """Factory for uvicorn's worker processes: the settings come in an environment variable."""
+    return create_app(ServeSettings.from_json(os.environ[SETTINGS_ENV]))
+
+
+def serve(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning") -> None:
+    """Run the server until interrupted (uvloop and httptools when installed)."""
+    import importlib.util
+    import tempfile
+
+    import uvicorn
+
+    fast = {"loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+            "http": "httptools" if importlib.util.find_spec("httptools") else "h11"}
+    common = dict(host=host, port=port, log_level=log_level, access_log=False, timeout_keep_alive=5,
+                  h11_max_incomplete_event_size=settings.limits.max_header_bytes, **fast)
+    if settings.workers <= 1:
+        app = create_app(settings)  # load first: a bad run directory fails before the port is bound
+        uvicorn.run(app, **common)
+        return
+    # Check the run once here (and export ONNX once), then let every worker load its own copy.
+    Service(settings).close()
+    with tempfile.TemporaryDirectory(prefix="nnforge-metrics-") as share:
+        settings.metrics_dir = share
+        os.environ[SETTINGS_ENV] = settings.to_json()
+        uvicorn.run("nnforge.serve.app:app_from_env", factory=True, workers=settings.workers, **common)

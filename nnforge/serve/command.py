@@ -1,0 +1,65 @@
+"""``nnforge serve RUN``: the REST service and its web page (no torch import at module level)."""
+
+from __future__ import annotations
+
+from nnforge.errors import UserError
+
+
+def register(sub, add, add_set) -> None:
+    p = add(sub, "serve", "serve a run's model: REST API (/v1/predict, /docs, /metrics) and a web page at /",
+            "nnforge serve runs/cnn --port 8000 --workers 2", cmd_serve)
+    p.add_argument("run", help="run directory (written by `nnforge train`)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                   help="inference engine: the PyTorch model or ONNX Runtime on model.onnx (exported if missing)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes, each with its own copy of the model (default 1)")
+    p.add_argument("--threads", type=int, default=0, help="inference threads per worker (default: CPUs / workers)")
+    p.add_argument("--max-batch", type=int, default=32, help="most examples in one forward pass (default 32)")
+    p.add_argument("--max-wait-ms", type=float, default=0.0,
+                   help="hold a batch that is not full this long for more requests (default 0: batch whatever queued meanwhile)")
+    p.add_argument("--top-k", type=int, default=3, help="classes returned when the request does not say (?k=N)")
+    p.add_argument("--max-body-mb", type=float, default=8.0, help="largest request body, in MB (default 8): 413 beyond")
+    p.add_argument("--max-pixels", type=int, default=16_000_000, help="largest uploaded image, width x height (default 16e6)")
+    p.add_argument("--max-inputs", type=int, default=256, help="most examples in one request (default 256)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to answer a request before 504 (default 10)")
+    p.add_argument("--body-timeout", type=float, default=5.0, help="longest pause in sending a body before 408 (default 5 s)")
+    p.add_argument("--max-concurrency", type=int, default=256, help="requests in flight per worker before 503 (default 256)")
+    p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+
+
+def settings_from_args(args):
+    from nnforge.serve.limits import Limits
+    from nnforge.serve.service import ServeSettings
+
+    checks = {"--port": (args.port, 0, 65535), "--workers": (args.workers, 1, 64), "--max-batch": (args.max_batch, 1, 4096),
+              "--max-inputs": (args.max_inputs, 1, 100_000), "--max-concurrency": (args.max_concurrency, 1, 100_000),
+              "--top-k": (args.top_k, 1, 100_000), "--threads": (args.threads, 0, 256)}
+    for flag, (value, lo, hi) in checks.items():
+        if not lo <= value <= hi:
+            raise UserError(f"{flag} {value} is out of range; accepted: {lo} to {hi}")
+    for flag, value in {"--max-body-mb": args.max_body_mb, "--timeout": args.timeout, "--max-pixels": args.max_pixels,
+                        "--body-timeout": args.body_timeout}.items():
+        if not value > 0:
+            raise UserError(f"{flag} must be positive, got {value}")
+    if args.max_wait_ms < 0:
+        raise UserError(f"--max-wait-ms must be 0 or more, got {args.max_wait_ms}")
+    limits = Limits(max_body_bytes=int(args.max_body_mb * 1024 * 1024), max_pixels=args.max_pixels,
+                    max_inputs=args.max_inputs, timeout_s=args.timeout,
+                    body_timeout_s=args.body_timeout, max_concurrency=args.max_concurrency)
+    return ServeSettings(run_dir=args.run, backend=args.backend, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
+                         top_k=args.top_k, threads=args.threads, workers=args.workers, limits=limits)
+
+
+def cmd_serve(args) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
+        raise UserError("serving needs FastAPI and uvicorn; install them with: pip install 'nnforge[serve]'")
+    from nnforge.serve.app import serve
+
+    settings = settings_from_args(args)
+    scheme_host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"nnforge serve: {args.run} on http://{scheme_host}:{args.port}/  (API docs at /docs; Ctrl+C stops)", flush=True)
+    serve(settings, host=args.host, port=args.port, log_level=args.log_level)
+    return 0

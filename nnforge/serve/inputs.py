@@ -1,0 +1,172 @@
+"""Reading request bodies strictly: multipart uploads, PNG/JPEG images and JSON inputs.
+
+Everything here is pure parsing of untrusted bytes, so every failure becomes an
+:class:`~nnforge.serve.limits.ApiError` with a 4xx status: a bad request can never turn into a
+5xx. Images are sniffed by content (the client's declared type is ignored), only the allowed
+Pillow plugins are even tried, and the pixel count is checked from the header before any pixel
+is decoded, with Pillow's decompression-bomb guard left on as a second line.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import numpy as np
+
+from nnforge.serve.limits import ApiError, Limits
+
+MAGIC = {
+    b"GIF8": "GIF", b"II*\x00": "TIFF", b"MM\x00*": "TIFF", b"SIMPLE  ": "FITS", b"BM": "BMP",
+    b"RIFF": "WEBP", b"%PDF": "PDF", b"\x00\x00\x01\x00": "ICO", b"8BPS": "PSD",
+}
+DECODE_INLINE_PIXELS = 256 * 256  # smaller images are decoded on the event loop (cheaper than a thread hop)
+
+
+# -- multipart ------------------------------------------------------------------------------
+
+def content_type_params(value: str) -> tuple[str, dict[str, str]]:
+    kind, _, rest = value.partition(";")
+    params = {}
+    for item in rest.split(";"):
+        key, sep, val = item.strip().partition("=")
+        if sep:
+            params[key.strip().lower()] = val.strip().strip('"')
+    return kind.strip().lower(), params
+
+
+def parse_multipart(body: bytes, content_type: str, max_parts: int) -> list[tuple[str, str | None, bytes]]:
+    """(field name, file name, data) for each part of a ``multipart/form-data`` body."""
+    _, params = content_type_params(content_type)
+    boundary = params.get("boundary", "")
+    if not 1 <= len(boundary) <= 200:
+        raise ApiError(400, "malformed multipart body", "the Content-Type header has no usable boundary parameter")
+    delim = b"--" + boundary.encode("latin-1", "replace")
+    pos = body.find(delim)
+    if pos < 0:
+        raise ApiError(400, "malformed multipart body", "the body does not contain the boundary")
+    pos += len(delim)
+    parts: list[tuple[str, str | None, bytes]] = []
+    sep = b"\r\n" + delim
+    while not body.startswith(b"--", pos):
+        if not body.startswith(b"\r\n", pos):
+            raise ApiError(400, "malformed multipart body", "expected a line break after the boundary")
+        pos += 2
+        end = body.find(sep, pos)
+        if end < 0:
+            raise ApiError(400, "malformed multipart body", "the body is truncated (no closing boundary)")
+        head_end = body.find(b"\r\n\r\n", pos - 2, end)
+        if head_end < 0:
+            raise ApiError(400, "malformed multipart body", "a part has no header block")
+        headers = body[pos:head_end].decode("latin-1")
+        name, filename = _disposition(headers)
+        parts.append((name, filename, body[head_end + 4 : end]))
+        if len(parts) > max_parts:
+            raise ApiError(413, "too many parts", f"at most {max_parts} files per request")
+        pos = end + len(sep)
+    return parts
+
+
+def _disposition(headers: str) -> tuple[str, str | None]:
+    for line in headers.split("\r\n"):
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "content-disposition":
+            _, params = content_type_params(value)
+            return params.get("name", ""), params.get("filename")
+    raise ApiError(400, "malformed multipart body", "a part has no Content-Disposition header")
+
+
+# -- images ---------------------------------------------------------------------------------
+
+def open_image(data: bytes, limits: Limits):
+    """A lazily decoded PIL image, after the format and pixel-count checks (nothing decoded yet)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise ApiError(400, "empty image", "the uploaded file has no bytes")
+    try:
+        image = Image.open(io.BytesIO(data), formats=list(limits.image_formats))
+    except Image.DecompressionBombError as exc:
+        raise ApiError(413, "image too large", str(exc)) from None
+    except UnidentifiedImageError:
+        found = next((name for magic, name in MAGIC.items() if data.startswith(magic)), None)
+        what = f"a {found} file" if found else "not a recognised image"
+        raise ApiError(415, "unsupported image format",
+                       f"the upload is {what}; accepted: {', '.join(limits.image_formats)}") from None
+    except Exception as exc:  # any parser failure on untrusted bytes is the client's
+        raise ApiError(400, "unreadable image", f"{type(exc).__name__}: {exc}") from None
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ApiError(400, "unreadable image", f"the image claims a size of {width}x{height}")
+    if width * height > limits.max_pixels:
+        raise ApiError(413, "image too large",
+                       f"{width}x{height} = {width * height} pixels; the limit is {limits.max_pixels}")
+    return image
+
+
+def decode_image(image, preprocessing) -> np.ndarray:
+    """Decode the pixels and convert them with the training pipeline's own code (uint8 C,H,W)."""
+    try:
+        image.load()
+        return preprocessing.image_to_array(image)
+    except ApiError:
+        raise
+    except Exception as exc:
+        raise ApiError(400, "unreadable image", f"the image data is corrupt or truncated ({type(exc).__name__}: {exc})") from None
+
+
+# -- JSON -----------------------------------------------------------------------------------
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse_json(body: bytes):
+    if not body:
+        raise ApiError(400, "empty body", 'send a JSON object {"inputs": [...]} or a multipart image upload')
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ApiError(400, "invalid JSON", str(exc)[:200]) from None
+
+
+def json_inputs(doc, kind: str, input_shape: tuple[int, ...], max_inputs: int) -> np.ndarray:
+    """``{"inputs": ...}`` -> stored-form batch: uint8 (N, C, H, W) images or float32 (N, F) rows.
+
+    One example may be sent bare or in a list; images as (C, H, W), (H, W) for one channel, or
+    flat, with values 0-255; tabular rows as lists of numbers.
+    """
+    if not isinstance(doc, dict) or "inputs" not in doc:
+        raise ApiError(422, "missing field 'inputs'", 'expected a JSON object {"inputs": [...]}')
+    inputs = doc["inputs"]
+    if not isinstance(inputs, list) or not inputs:
+        raise ApiError(422, "invalid field 'inputs'", "expected a non-empty list (one example, or a list of examples)")
+    single_lengths = set(input_shape[:2]) if kind == "image" else set()
+    if isinstance(inputs[0], list) and len(inputs) > max_inputs and len(inputs) not in single_lengths:
+        raise ApiError(413, "too many inputs", f"{len(inputs)} examples; the limit is {max_inputs} per request")
+    try:
+        arr = np.asarray(inputs, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        raise ApiError(422, "invalid field 'inputs'",
+                       "expected numbers in a rectangular nested list (no strings, nulls or ragged rows)") from None
+    per_example = math.prod(input_shape)
+    shapes = [tuple(input_shape), (per_example,)]
+    if kind == "image" and input_shape[0] == 1:
+        shapes.append(tuple(input_shape[1:]))
+    if arr.shape in shapes:
+        arr = arr.reshape(1, per_example)
+    elif arr.ndim >= 2 and arr.shape[1:] in shapes:
+        arr = arr.reshape(len(arr), per_example)
+    else:
+        accepted = " or ".join(str(list(s)) for s in shapes)
+        raise ApiError(422, "wrong input shape", f"got an array of shape {list(arr.shape)}; each example must be {accepted}")
+    if len(arr) > max_inputs:
+        raise ApiError(413, "too many inputs", f"{len(arr)} examples; the limit is {max_inputs} per request")
+    if not np.isfinite(arr).all():
+        raise ApiError(422, "invalid values", "inputs must be finite numbers")
+    if kind == "image":
+        if arr.min() < 0 or arr.max() > 255:
+            raise ApiError(422, "invalid values", "pixel values must be in 0-255")
+        return np.rint(arr).astype(np.uint8).reshape(len(arr), *input_shape)
+    return arr.astype(np.float32)

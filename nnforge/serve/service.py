@@ -1,0 +1,207 @@
+"""The model behind the API: loading, request bodies -> predictions, explanations, metadata.
+
+One :class:`Service` per worker process. It owns the backend, the micro-batcher, the thread
+pools (inference, large-image decoding, explanations), the limits and the metrics; the HTTP
+layer (:mod:`nnforge.serve.app`) only frames requests and answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import numpy as np
+
+from nnforge.serve.batching import MicroBatcher
+from nnforge.serve.inputs import DECODE_INLINE_PIXELS, content_type_params, decode_image, json_inputs, open_image, parse_json, parse_multipart
+from nnforge.serve.limits import ApiError, Limits
+from nnforge.serve.metrics import Metrics
+
+JSON_THREAD_BYTES = 64 * 1024  # larger JSON bodies are parsed off the event loop
+
+
+@dataclass
+class ServeSettings:
+    """Everything a worker needs to build its service; JSON-serialisable so workers get it by environment."""
+
+    run_dir: str
+    backend: str = "torch"
+    max_batch: int = 32
+    max_wait_ms: float = 0.0
+    top_k: int = 3
+    threads: int = 0  # inference threads per worker; 0: the CPU count divided by the workers
+    workers: int = 1
+    metrics_dir: str | None = None
+    limits: Limits = field(default_factory=Limits)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["limits"] = self.limits.to_dict()
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ServeSettings":
+        data = json.loads(text)
+        data["limits"] = Limits.from_dict(data.get("limits", {}))
+        return cls(**data)
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:12]
+
+
+class Service:
+    def __init__(self, settings: ServeSettings):
+        import nnforge
+        from nnforge.serve.backends import build_backend
+
+        self.settings = settings
+        self.limits = settings.limits
+        self.predictor = nnforge.load(settings.run_dir)
+        threads = settings.threads or max(1, (os.cpu_count() or 1) // max(1, settings.workers))
+        self.backend = build_backend(settings.backend, self.predictor, threads)
+        self.metrics = Metrics(settings.metrics_dir)
+        self.batcher = MicroBatcher(self.backend, settings.max_batch, settings.max_wait_ms / 1000.0,
+                                    on_batch=self.metrics.observe_batch)
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nnforge-decode")
+        self.explain_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnforge-explain")
+        self.kind = self.predictor.kind
+        self.input_shape = tuple(self.predictor.input_shape)
+        self.classes = self.predictor.classes
+        self.model_version = file_digest(Path(settings.run_dir) / "model.safetensors")
+        self.metadata = self._metadata()
+        self.health = json.dumps({"status": "ok", "model_version": self.model_version}).encode()
+
+    def _metadata(self) -> dict:
+        run = Path(self.settings.run_dir)
+        meta = self.predictor.meta
+        out = {
+            "run": run.resolve().name,
+            "model_version": self.model_version,
+            "kind": self.kind,
+            "classes": self.classes,
+            "input_shape": list(self.input_shape),
+            "preprocessing": self.predictor.preprocessing.to_dict(),
+            "model": meta.get("model"),
+            "dataset": meta.get("dataset"),
+            "backend": self.backend.name,
+            "batching": {"max_batch": self.settings.max_batch, "max_wait_ms": self.settings.max_wait_ms},
+            "limits": self.limits.to_dict(),
+            "top_k": self.settings.top_k,
+        }
+        try:
+            out["test_accuracy"] = json.loads((run / "metrics.json").read_text()).get("test_accuracy")
+        except (OSError, ValueError):
+            pass
+        return out
+
+    # -- request bodies -> stored-form batches ------------------------------------------------
+    async def inputs(self, body: bytes, content_type: str, max_inputs: int) -> np.ndarray:
+        kind, _ = content_type_params(content_type)
+        if kind == "multipart/form-data":
+            parts = parse_multipart(body, content_type, max_inputs)
+            blobs = [data for name, filename, data in parts if filename is not None or name in ("file", "files")]
+            if not blobs:
+                raise ApiError(422, "missing field 'file'", "upload the image as a multipart file field named 'file'")
+            return await self.images(blobs)
+        if kind in ("image/png", "image/jpeg", "application/octet-stream"):
+            return await self.images([body])
+        if kind == "application/json" or kind.endswith("+json"):
+            if len(body) > JSON_THREAD_BYTES:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self.pool, self._json_inputs, body, max_inputs)
+            return self._json_inputs(body, max_inputs)
+        shown = kind or "none"
+        raise ApiError(415, "unsupported content type",
+                       f"got '{shown}'; accepted: multipart/form-data (file), image/png, image/jpeg, application/json")
+
+    def _json_inputs(self, body: bytes, max_inputs: int) -> np.ndarray:
+        return json_inputs(parse_json(body), self.kind, self.input_shape, max_inputs)
+
+    async def images(self, blobs: list[bytes]) -> np.ndarray:
+        if self.kind != "image":
+            raise ApiError(422, "this model takes tabular rows, not images", 'send JSON {"inputs": [[...], ...]}')
+        arrays = []
+        for data in blobs:
+            image = open_image(data, self.limits)
+            if image.size[0] * image.size[1] <= DECODE_INLINE_PIXELS:
+                arrays.append(decode_image(image, self.predictor.preprocessing))
+            else:
+                loop = asyncio.get_running_loop()
+                arrays.append(await loop.run_in_executor(self.pool, decode_image, image, self.predictor.preprocessing))
+        return np.stack(arrays)
+
+    # -- answers ----------------------------------------------------------------------------
+    def top_k(self, query: bytes) -> int:
+        if not query:
+            return self.settings.top_k
+        values = parse_qs(query.decode("latin-1")).get("k")
+        if not values:
+            return self.settings.top_k
+        try:
+            k = int(values[-1])
+        except ValueError:
+            k = 0
+        if not 1 <= k <= len(self.classes):
+            raise ApiError(422, "invalid query parameter 'k'", f"k must be an integer from 1 to {len(self.classes)}")
+        return k
+
+    def describe(self, probs: np.ndarray, k: int) -> dict:
+        order = np.argsort(-probs)[:k]
+        top = [{"class": self.classes[i], "index": int(i), "probability": round(float(probs[i]), 6)} for i in order]
+        return {"class": top[0]["class"], "probability": top[0]["probability"], "top": top}
+
+    async def predict(self, body: bytes, content_type: str, query: bytes, batch: bool) -> dict:
+        k = self.top_k(query)
+        x = await self.inputs(body, content_type, self.limits.max_inputs)
+        if not batch and len(x) != 1:
+            raise ApiError(422, "one input per request", f"got {len(x)}; send several to /v1/predict/batch")
+        probs = await self.batcher.submit(x)
+        if batch:
+            return {"predictions": [self.describe(p, k) for p in probs]}
+        return self.describe(probs[0], k)
+
+    async def explain(self, body: bytes, content_type: str, query: bytes) -> dict:
+        if self.kind != "image":
+            raise ApiError(422, "explanations need an image model", "this run's model takes tabular rows")
+        k = self.top_k(query)
+        x = await self.inputs(body, content_type, 1)
+        if len(x) != 1:
+            raise ApiError(422, "one input per request", f"got {len(x)}")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.explain_pool, self._explain, x[0], k)
+
+    def _explain(self, stored: np.ndarray, k: int) -> dict:
+        import torch
+
+        from nnforge.serve.saliency import gradient_saliency, overlay, png_data_url, stored_rgb
+
+        model = self.predictor.model
+        x = self.predictor.preprocessing(torch.from_numpy(stored[None]))[0]
+        with torch.inference_mode():
+            probs = torch.softmax(model(x[None]).float(), 1)[0].numpy()
+        heat, target = gradient_saliency(model, x)
+        out = self.describe(probs, k)
+        out.update(
+            explained_class=self.classes[target],
+            method="gradient saliency (SmoothGrad, 16 samples)",
+            input_png=png_data_url(stored_rgb(stored)),
+            saliency_png=png_data_url(overlay(stored, heat)),
+            saliency=np.round(heat, 4).tolist(),
+        )
+        return out
+
+    def close(self) -> None:
+        self.batcher.close()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.explain_pool.shutdown(wait=False, cancel_futures=True)

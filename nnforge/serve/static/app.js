@@ -1,0 +1,120 @@
+// nnforge prediction page: draw or drop an image, see class probabilities and a saliency map.
+(() => {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  const canvas = $("canvas"), ctx = canvas.getContext("2d");
+  let meta = null, drawing = false, last = null, dirty = false, pending = null, ink = "#fff", paper = "#000";
+
+  function clearCanvas() {
+    ctx.fillStyle = paper; ctx.fillRect(0, 0, canvas.width, canvas.height); dirty = false;
+  }
+
+  function showError(message) {
+    const el = $("error"); el.textContent = message; el.hidden = !message;
+  }
+
+  function renderBars(result) {
+    const probs = new Map(result.top.map((t) => [t.index, t.probability]));
+    const shown = meta.classes.length <= 20 ? meta.classes.map((c, i) => ({ class: c, index: i, probability: probs.get(i) || 0 }))
+                                            : result.top;
+    $("answer").innerHTML = "";
+    $("answer").classList.remove("muted");
+    $("answer").append(document.createTextNode(result.class));
+    const small = document.createElement("small"); small.textContent = (100 * result.probability).toFixed(1) + "%";
+    $("answer").append(small);
+    const bars = $("bars"); bars.innerHTML = "";
+    for (const t of shown) {
+      const row = document.createElement("div"); row.className = "bar" + (t.index === result.top[0].index ? " top" : "");
+      row.innerHTML = '<span class="label"></span><span class="track"><span class="fill"></span></span><span class="pct"></span>';
+      row.querySelector(".label").textContent = t.class;
+      row.querySelector(".pct").textContent = (100 * t.probability).toFixed(1) + "%";
+      bars.append(row);
+      requestAnimationFrame(() => { row.querySelector(".fill").style.width = (100 * t.probability).toFixed(2) + "%"; });
+    }
+  }
+
+  async function post(path, body, headers) {
+    const t0 = performance.now();
+    const response = await fetch(path + "?k=" + meta.classes.length, { method: "POST", body, headers });
+    const data = await response.json();
+    if (!response.ok) throw new Error(data.error + (data.detail ? ": " + JSON.stringify(data.detail) : ""));
+    $("latency").textContent = "· " + Math.round(performance.now() - t0) + " ms";
+    return data;
+  }
+
+  async function predictBlob(blob) {
+    const form = new FormData(); form.append("file", blob, "input.png");
+    const explain = $("explain-toggle").checked;
+    try {
+      const result = await post(explain ? "/v1/explain" : "/v1/predict", form);
+      showError(""); renderBars(result);
+      if (explain) { $("seen").src = result.input_png; $("saliency").src = result.saliency_png; }
+      document.body.dataset.predicted = result.class;
+    } catch (err) { showError(String(err.message || err)); }
+  }
+
+  function predictCanvas() {
+    if (!dirty) return;
+    clearTimeout(pending);
+    pending = setTimeout(() => canvas.toBlob((blob) => predictBlob(blob), "image/png"), 60);
+  }
+
+  function point(e) {
+    const r = canvas.getBoundingClientRect();
+    return { x: (e.clientX - r.left) * canvas.width / r.width, y: (e.clientY - r.top) * canvas.height / r.height };
+  }
+  canvas.addEventListener("pointerdown", (e) => { drawing = true; last = point(e); canvas.setPointerCapture(e.pointerId); stroke(e); });
+  canvas.addEventListener("pointermove", (e) => { if (drawing) stroke(e); });
+  const end = () => { if (drawing) { drawing = false; predictCanvas(); } };
+  canvas.addEventListener("pointerup", end); canvas.addEventListener("pointercancel", end);
+  canvas.addEventListener("mouseup", end);
+  function stroke(e) {
+    const p = point(e);
+    ctx.strokeStyle = ink; ctx.lineWidth = 20; ctx.lineCap = "round"; ctx.lineJoin = "round";
+    ctx.beginPath(); ctx.moveTo(last.x, last.y); ctx.lineTo(p.x + 0.01, p.y); ctx.stroke();
+    last = p; dirty = true;
+  }
+
+  function loadFile(file) {
+    if (!file) return;
+    const img = new Image();
+    img.onload = () => {
+      clearCanvas();
+      const s = Math.min(canvas.width / img.width, canvas.height / img.height);
+      ctx.drawImage(img, (canvas.width - img.width * s) / 2, (canvas.height - img.height * s) / 2, img.width * s, img.height * s);
+      URL.revokeObjectURL(img.src);
+    };
+    img.src = URL.createObjectURL(file);
+    predictBlob(file);  // the original file goes to the server, converted by the training pipeline
+  }
+  const zone = $("dropzone");
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => { e.preventDefault(); zone.classList.remove("over"); loadFile(e.dataTransfer.files[0]); });
+  $("file").addEventListener("change", (e) => loadFile(e.target.files[0]));
+  $("clear").addEventListener("click", () => {
+    clearCanvas(); $("bars").innerHTML = ""; $("answer").textContent = "—"; $("answer").classList.add("muted");
+    $("seen").removeAttribute("src"); $("saliency").removeAttribute("src"); showError("");
+  });
+
+  $("predict-row").addEventListener("click", async () => {
+    const row = $("row").value.split(/[\s,;]+/).filter(Boolean).map(Number);
+    try {
+      const result = await post("/v1/predict", JSON.stringify({ inputs: row }), { "Content-Type": "application/json" });
+      showError(""); renderBars(result);
+    } catch (err) { showError(String(err.message || err)); }
+  });
+
+  fetch("/metadata").then((r) => r.json()).then((m) => {
+    meta = m;
+    const acc = m.test_accuracy != null ? ` · test accuracy ${(100 * m.test_accuracy).toFixed(1)}%` : "";
+    $("model-info").textContent = `run ${m.run} · ${m.model && m.model.name || "model"} · ${m.kind} ${m.input_shape.join("×")} · ` +
+      `${m.classes.length} classes · ${m.backend} · version ${m.model_version}${acc}`;
+    if (m.kind !== "image") {
+      $("image-input").hidden = true; $("tabular-input").hidden = false; $("explain-card").hidden = true;
+      $("row").placeholder = (m.preprocessing.feature_names || []).join(", ") || `${m.input_shape[0]} numbers`;
+    } else if (m.preprocessing.background === "light") { ink = "#000"; paper = "#fff"; }
+    clearCanvas();
+    document.body.dataset.ready = "1";
+  }).catch((err) => showError("cannot load /metadata: " + err));
+})();

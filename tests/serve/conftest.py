@@ -1,0 +1,134 @@
+"""Fixtures: one small trained CNN run per test session, and a real `nnforge serve` process on it."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory) -> Path:
+    """Trained once per test run: pytest-xdist workers share it through a file lock."""
+    import fcntl
+
+    from nnforge.config import load_config
+    from nnforge.train import fit
+
+    root = tmp_path_factory.getbasetemp().parent
+    out = root / "serve-run"
+    with open(root / "serve-run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "model.json").is_file():
+            fit(load_config(None, ["data.name=mnist-sample", "model.name=cnn", "model.channels=[8,16]", "train.epochs=1",
+                                   "train.optimizer.name=adam", "train.optimizer.lr=0.003", "train.progress=none"]), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """Real MNIST test digits (uint8 28x28) and labels."""
+    from nnforge.data import load_dataset
+
+    ds = load_dataset({"name": "mnist-sample"})
+    return ds.x_test[:50, 0].numpy(), ds.y_test[:50].numpy()
+
+
+def png_bytes(array, mode=None, fmt="PNG") -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array, mode).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def digit_png(digits) -> bytes:
+    return png_bytes(digits[0][0])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A real server process and a small keep-alive client for it."""
+
+    def __init__(self, run: Path, *flags: str):
+        self.port = free_port()
+        cmd = [str(Path(sys.executable).with_name("nnforge")), "serve", str(run), "--port", str(self.port), *flags]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 120
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.proc.stdout.read().decode()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        """(status, parsed JSON or text) on a fresh-if-needed keep-alive connection."""
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=body, headers=headers or {})
+                response = self.conn.getresponse()
+                data = response.read()
+                if response.getheader("connection", "").lower() == "close":
+                    self.conn.close()
+                break
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                if attempt:
+                    raise
+        kind = response.getheader("content-type", "")
+        return response.status, (json.loads(data) if kind.startswith("application/json") else data.decode("latin-1"))
+
+    def upload(self, path: str, data: bytes, field: str = "file", filename: str = "x.png", query: str = ""):
+        body, content_type = multipart({field: (filename, data)})
+        return self.request("POST", path + query, body, {"Content-Type": content_type})
+
+    def close(self) -> None:
+        self.conn.close()
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc.stdout.close()
+
+
+def multipart(files: dict, boundary: str = "testBoundary1234") -> tuple[bytes, str]:
+    parts = []
+    for name, (filename, data) in files.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                     f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.fixture(scope="session")
+def server(run_dir):
+    srv = Server(run_dir, "--body-timeout", "1", "--max-body-mb", "8")
+    yield srv
+    srv.close()
