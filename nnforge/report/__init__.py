@@ -1,5 +1,16 @@
 """Plots and the HTML run report."""
 
-from nnforge.report.plots import plot_confusion, plot_curves
+
+def plot_curves(*args, **kwargs):
+    from nnforge.report.plots import plot_curves as _plot
+
+    return _plot(*args, **kwargs)
+
+
+def plot_confusion(*args, **kwargs):
+    from nnforge.report.plots import plot_confusion as _plot
+
+    return _plot(*args, **kwargs)
+
 
 __all__ = ["plot_confusion", "plot_curves"]
