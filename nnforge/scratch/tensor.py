@@ -237,8 +237,10 @@ class Tensor:
     def __ge__(self, o): return Tensor._wrap(self.data >= _raw(o))
     def __lt__(self, o): return Tensor._wrap(self.data < _raw(o))
     def __le__(self, o): return Tensor._wrap(self.data <= _raw(o))
-    def eq(self, o): return Tensor._wrap(self.data == _raw(o))
-    __hash__ = object.__hash__
+    def __eq__(self, o): return Tensor._wrap(self.data == _raw(o))  # type: ignore[override]
+    def __ne__(self, o): return Tensor._wrap(self.data != _raw(o))  # type: ignore[override]
+    eq = __eq__
+    __hash__ = object.__hash__  # tensors stay usable as dict keys (by identity), as in torch
 
     # ---------------------------------------------------------- elementwise
     def exp(self) -> "Tensor":

@@ -65,3 +65,10 @@ def test_module_list_and_to_double():
     holder.double()
     assert all(p.dtype == np.float64 for p in holder.parameters())
     assert "Linear(in_features=2, out_features=2, bias=True)" in repr(holder)
+
+
+def test_comparisons_are_elementwise_like_torch():
+    pred, y = scratch.tensor([0, 2, 1]), np.array([0, 1, 1])
+    assert (pred == y).tolist() == [True, False, True]
+    assert (pred != y).data.sum() == 1
+    assert float((pred == scratch.tensor(y)).data.mean()) == pytest.approx(2 / 3)
