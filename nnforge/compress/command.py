@@ -21,3 +21,28 @@ def register(sub, add, add_set) -> None:
     p.add_argument("run", help="run directory")
     p.add_argument("--format", default="onnx", help="output format (onnx)")
     p.add_argument("--out", help="file to write (default: RUN/model.onnx)")
+    register_compress(sub, add, add_set)
+
+
+def cmd_compress(args) -> int:
+    from nnforge.compress.pipeline import compress_run
+
+    if args.prune is None and args.quantize is None:
+        args.prune, args.quantize = 0.5, "int8"
+    methods = ("magnitude", "channels") if args.method == "both" else (args.method,)
+    table = compress_run(args.run, prune=args.prune, quantize=args.quantize, methods=methods, finetune_epochs=args.finetune_epochs)
+    from nnforge.compress.pipeline import markdown_table
+
+    print(markdown_table(table))
+    print(f"wrote {args.run}/compress/compress.md and compress.json")
+    return 0
+
+
+def register_compress(sub, add, add_set) -> None:
+    p = add(sub, "compress", "prune (magnitude or channels, then a short fine-tune) and quantize to int8; compare size, speed, accuracy",
+            "nnforge compress runs/cnn --prune 0.5 --quantize int8", cmd_compress)
+    p.add_argument("run", help="run directory")
+    p.add_argument("--prune", type=float, help="fraction of weights/channels to remove, e.g. 0.5")
+    p.add_argument("--method", default="both", choices=("magnitude", "channels", "both"), help="pruning kind (default both)")
+    p.add_argument("--quantize", choices=("int8",), help="quantize to int8 (static with calibration for CNNs, dynamic otherwise)")
+    p.add_argument("--finetune-epochs", type=int, default=1, help="fine-tuning epochs after pruning (default 1)")

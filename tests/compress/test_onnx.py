@@ -1,4 +1,4 @@
-"""ONNX export: ONNX Runtime gives the same logits as torch on real test images, at any batch size."""
+"""ONNX: the export gives torch's logits in ONNX Runtime; static int8 keeps accuracy at a quarter of the size."""
 
 from __future__ import annotations
 
@@ -6,23 +6,16 @@ import json
 
 import numpy as np
 import onnx
-import pytest
 import torch
 
 from nnforge.cli import main
 from nnforge.compress.export import export_onnx, onnx_session
+from nnforge.compress.measure import onnx_runner
+from nnforge.compress.pipeline import compress_run
 from nnforge.config import load_config
 from nnforge.data import load_dataset
 from nnforge.predictor import load
 from nnforge.train import fit
-
-
-@pytest.fixture(scope="module")
-def cnn_run(tmp_path_factory):
-    cfg = load_config(None, ["data.name=mnist-sample", "data.val_fraction=0", "model.name=cnn", "model.channels=[8, 16]",
-                             "model.hidden=32", "model.batch_norm=true", "train.epochs=1", "train.optimizer.name=adam",
-                             "train.optimizer.lr=0.003", "train.progress=none"])
-    return fit(cfg, tmp_path_factory.mktemp("export") / "run").dir
 
 
 def test_onnx_matches_torch_on_real_test_images(cnn_run):
@@ -54,3 +47,20 @@ def test_export_command_for_an_mlp(tmp_path, capsys):
     assert np.abs(got - predictor.model(xb).detach().numpy()).max() < 1e-4
     assert main(["export", str(run), "--format", "tflite"]) == 2
     assert "accepted: onnx" in capsys.readouterr().err
+
+
+def test_static_int8_cnn_is_at_most_a_third_of_the_size_within_one_point(cnn_run):
+    table = compress_run(cnn_run, prune=None, quantize="int8", log=lambda _: None)
+    original, fp32, int8 = table["rows"]
+    assert int8["method"] == "int8 static"
+    assert int8["size_bytes"] <= original["size_bytes"] / 3
+    assert abs(int8["test_accuracy"] - original["test_accuracy"]) <= 0.01
+    assert fp32["test_accuracy"] == original["test_accuracy"]
+    # predictions agree with the fp32 model on nearly every real test image
+    predictor = load(cnn_run)
+    x = predictor.preprocessing(load_dataset({"name": "mnist-sample"}).x_test).numpy()
+    agree = (onnx_runner(int8["file"])(x).argmax(1) == onnx_runner(fp32["file"])(x).argmax(1)).mean()
+    assert agree >= 0.98
+    saved = json.loads((cnn_run / "compress" / "compress.json").read_text())
+    assert [r["model"] for r in saved["rows"]] == [r["model"] for r in table["rows"]]
+    assert "| int8 static (ONNX Runtime) |" in (cnn_run / "compress" / "compress.md").read_text()

@@ -1,0 +1,149 @@
+"""``compress_run``: prune and/or quantize a run, and compare every variant with the original.
+
+Writes into ``RUN/compress/``:
+
+    magnitude-50/, channels-50/   pruned models as run directories (``nnforge eval`` reads them)
+    model-fp32.onnx, model-int8.onnx
+    compress.md, compress.json    the table: size on disk, CPU latency per image (batch 1 and 64),
+                                  test accuracy, for the original and each compressed model
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import yaml
+
+from nnforge import io
+from nnforge.compress import measure
+from nnforge.errors import UserError
+
+
+def _save_variant(run_dir: Path, out: Path, model: torch.nn.Module, meta: dict, model_cfg: dict | None = None) -> Path:
+    from nnforge.rundir import save_model
+
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {k: v for k, v in meta.items() if k != "format"}
+    if model_cfg is not None:
+        meta["model"] = model_cfg
+    save_model(out, model, meta)
+    config = run_dir / "config.yaml"
+    if config.is_file():  # so `nnforge eval` finds the test split
+        raw = yaml.safe_load(config.read_text()) or {}
+        if model_cfg is not None:
+            raw["model"] = model_cfg
+        io.write_text(out / "config.yaml", yaml.safe_dump(raw, sort_keys=False))
+    return out / "model.safetensors"
+
+
+def _row(name: str, method: str, path: Path, runner, x: np.ndarray, y: np.ndarray, **extra) -> dict:
+    with measure.torch_threads(1):
+        row = {
+            "model": name,
+            "method": method,
+            "file": str(path),
+            "size_bytes": measure.file_size(path),
+            "gzip_bytes": measure.gzip_size(path),
+            "latency_ms_batch1": measure.latency_per_image(runner, x, 1) * 1e3,
+            "latency_ms_batch64": measure.latency_per_image(runner, x, 64) * 1e3,
+            "test_accuracy": measure.accuracy(runner, x, y),
+        }
+    row.update(extra)
+    return row
+
+
+def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str | None = "int8", methods=("magnitude", "channels"),
+                 finetune_epochs: int = 1, calibration_images: int = 256, log: Callable[[str], None] = print) -> dict:
+    """Build the requested compressed variants of a run and measure them all; returns the table as a dict."""
+    from nnforge.compress.export import export_model
+    from nnforge.compress.prune import CHANNEL_MODELS, channel_prune, finalize, finetune, magnitude_prune, sparsity
+    from nnforge.compress.quantize import quantize_int8
+    from nnforge.config import resolve
+    from nnforge.models import build_model
+    from nnforge.predictor import load
+    from nnforge.train import prepare
+
+    run_dir = Path(run_dir)
+    predictor = load(run_dir)
+    if quantize not in (None, "int8"):
+        raise UserError(f"--quantize '{quantize}' is not supported; accepted: int8")
+    if prune is not None and not 0 < prune < 1:
+        raise UserError(f"--prune is {prune}; accepted: a fraction between 0 and 1 (e.g. 0.5)")
+    config_path = run_dir / "config.yaml"
+    if not config_path.is_file():
+        raise UserError(f"'{run_dir}' has no config.yaml; compress needs the run's recipe to find its data")
+    config = resolve(yaml.safe_load(config_path.read_text()) or {})
+    config["train"]["progress"] = "none"
+    prepared = prepare(config)
+    ds = prepared.dataset
+    x = predictor.preprocessing(ds.x_test).numpy()
+    y = ds.y_test.numpy()
+    out = run_dir / "compress"
+    out.mkdir(exist_ok=True)
+    meta, model_cfg = predictor.meta, predictor.meta["model"]
+    rows = [_row("original (fp32, torch)", "none", run_dir / "model.safetensors", measure.torch_runner(predictor.model), x, y,
+                 parameters=sum(p.numel() for p in predictor.model.parameters()))]
+    log(f"original: test accuracy {rows[0]['test_accuracy']:.2%}")
+
+    if prune is not None:
+        pct = int(round(prune * 100))
+        if "magnitude" in methods:
+            model = build_model(model_cfg, predictor.input_shape, len(predictor.classes), predictor.kind)
+            model.load_state_dict(predictor.model.state_dict())
+            magnitude_prune(model, prune)
+            finetune(model, prepared, finetune_epochs)
+            finalize(model)
+            path = _save_variant(run_dir, out / f"magnitude-{pct}", model, meta)
+            rows.append(_row(f"magnitude pruned {pct}% (torch)", "global magnitude, unstructured", path,
+                             measure.torch_runner(model), x, y, sparsity=round(sparsity(model), 4),
+                             parameters=sum(int((p != 0).sum()) for p in model.parameters())))
+            log(f"magnitude pruning {pct}%: sparsity {rows[-1]['sparsity']:.1%}, test accuracy {rows[-1]['test_accuracy']:.2%}")
+        if "channels" in methods:
+            if model_cfg["name"] in CHANNEL_MODELS:
+                new_cfg, state = channel_prune(predictor.model, model_cfg, prune)
+                model = build_model(new_cfg, predictor.input_shape, len(predictor.classes), predictor.kind)
+                model.load_state_dict(state)
+                finetune(model, prepared, finetune_epochs)
+                path = _save_variant(run_dir, out / f"channels-{pct}", model, meta, new_cfg)
+                rows.append(_row(f"channel pruned {pct}% (torch)", "L1 channels, structured", path, measure.torch_runner(model),
+                                 x, y, parameters=sum(p.numel() for p in model.parameters()), architecture=new_cfg))
+                log(f"channel pruning {pct}%: {rows[-1]['parameters']} parameters, test accuracy {rows[-1]['test_accuracy']:.2%}")
+            else:
+                log(f"channel pruning skipped: supported for {', '.join(CHANNEL_MODELS)}, not '{model_cfg['name']}'")
+
+    if quantize == "int8":
+        fp32 = export_model(predictor.model, predictor.input_shape, out / "model-fp32.onnx")
+        rows.append(_row("fp32 (ONNX Runtime)", "export", fp32, measure.onnx_runner(fp32), x, y))
+        n = min(calibration_images, len(ds.x_train))
+        calibration = [predictor.preprocessing(ds.x_train[i : i + 32]).numpy() for i in range(0, n, 32)]
+        int8, mode = quantize_int8(fp32, out / "model-int8.onnx", calibration)
+        rows.append(_row(f"int8 {mode} (ONNX Runtime)", f"int8 {mode}", int8, measure.onnx_runner(int8), x, y))
+        log(f"int8 ({mode}): test accuracy {rows[-1]['test_accuracy']:.2%}")
+
+    base = rows[0]
+    for row in rows:
+        row["size_ratio"] = round(row["size_bytes"] / base["size_bytes"], 4)
+        row["accuracy_change_points"] = round(100 * (row["test_accuracy"] - base["test_accuracy"]), 2)
+    table = {"run": str(run_dir), "dataset": ds.describe(), "latency": "median ms per image on 1 CPU thread", "rows": rows}
+    io.write_json(out / "compress.json", table)
+    io.write_text(out / "compress.md", markdown_table(table))
+    return table
+
+
+def markdown_table(table: dict) -> str:
+    lines = [f"# Compression of {table['run']}", "", f"{table['dataset']}; latency: {table['latency']}.", "",
+             "| model | size KiB | x original | gzip KiB | ms/image batch 1 | ms/image batch 64 | test accuracy | change (points) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in table["rows"]:
+        lines.append(f"| {r['model']} | {r['size_bytes'] / 1024:.1f} | {r['size_ratio']:.2f} | {r['gzip_bytes'] / 1024:.1f} | "
+                     f"{r['latency_ms_batch1']:.3f} | {r['latency_ms_batch64']:.4f} | {r['test_accuracy']:.2%} | "
+                     f"{r['accuracy_change_points']:+.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def clear(run_dir: str | Path) -> None:
+    shutil.rmtree(Path(run_dir) / "compress", ignore_errors=True)

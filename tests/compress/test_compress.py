@@ -1,0 +1,28 @@
+"""`nnforge compress` on an MLP: magnitude and channel pruning with a fine-tune, dynamic int8; pruned runs stay runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from nnforge.cli import main
+from nnforge.train.evaluate import evaluate_runs
+
+
+def test_compress_command_prunes_and_quantizes_an_mlp(mlp_run, capsys):
+    assert main(["compress", str(mlp_run), "--prune", "0.5", "--quantize", "int8"]) == 0
+    assert "| channel pruned 50% (torch) |" in capsys.readouterr().out
+    rows = {r["method"]: r for r in json.loads((mlp_run / "compress" / "compress.json").read_text())["rows"]}
+    original = rows["none"]
+    magnitude = rows["global magnitude, unstructured"]
+    channels = rows["L1 channels, structured"]
+    assert magnitude["sparsity"] >= 0.5 and magnitude["gzip_bytes"] < original["gzip_bytes"]
+    assert channels["architecture"]["hidden"] == [32, 16] and channels["size_bytes"] < original["size_bytes"] / 1.8
+    for row in (magnitude, channels):  # a short fine-tune keeps the pruned networks close to the original
+        assert row["test_accuracy"] >= original["test_accuracy"] - 0.05
+    assert rows["int8 dynamic"]["size_bytes"] < rows["export"]["size_bytes"] / 2
+    # a pruned variant is a run directory in its own right
+    result = evaluate_runs([mlp_run / "compress" / "channels-50"])
+    assert np.isclose(result["accuracy"], channels["test_accuracy"])
+    assert main(["compress", str(mlp_run), "--prune", "1.5"]) == 2

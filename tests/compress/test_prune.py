@@ -1,0 +1,60 @@
+"""Pruning: one global magnitude threshold; channel pruning that removes dead units changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from nnforge.compress.prune import channel_prune, finalize, magnitude_prune, sparsity
+from nnforge.data import load_dataset
+from nnforge.models import build_model
+
+
+def _model(cfg, shape):
+    torch.manual_seed(0)
+    from nnforge.models import check_model_config
+
+    cfg = check_model_config(cfg)
+    return cfg, build_model(cfg, shape, 10).eval()
+
+
+def test_global_magnitude_pruning_uses_one_threshold_across_layers():
+    _, model = _model({"name": "cnn", "channels": [8, 16], "hidden": 32}, (1, 28, 28))
+    before = {n: m.weight.detach().clone() for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
+    finalize(magnitude_prune(model, 0.6))
+    assert sparsity(model) == pytest.approx(0.6, abs=1e-3)
+    kept, dropped = [], []
+    for name, module in model.named_modules():
+        if name in before:
+            zero = module.weight == 0
+            dropped.append(before[name][zero].abs())
+            kept.append(before[name][~zero].abs())
+    assert torch.cat(dropped).max() <= torch.cat(kept).min()  # global, not per layer
+    assert not any(name.endswith("_orig") for name, _ in model.named_parameters())  # masks folded in
+
+
+@pytest.mark.parametrize("cfg, shape, dataset", [
+    ({"name": "mlp", "hidden": [32, 16]}, (1, 8, 8), "digits"),
+    ({"name": "cnn", "channels": [8, 16], "hidden": 32}, (1, 28, 28), "mnist-sample"),
+])
+def test_channel_pruning_dead_units_is_exact(cfg, shape, dataset):
+    cfg, model = _model(cfg, shape)
+    producers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))][:-1]
+    with torch.no_grad():  # silence half of every hidden layer: zero weights and bias -> ReLU output 0
+        for m in producers:
+            m.weight[::2] = 0
+            m.bias[::2] = 0
+    new_cfg, state = channel_prune(model, cfg, 0.5)
+    small = build_model(new_cfg, shape, 10).eval()
+    small.load_state_dict(state)
+    widths = [m.out_channels if isinstance(m, nn.Conv2d) else m.out_features for m in producers]
+    assert sum(p.numel() for p in small.parameters()) < sum(p.numel() for p in model.parameters())
+    if cfg["name"] == "mlp":
+        assert new_cfg["hidden"] == [w // 2 for w in widths]
+    else:
+        assert new_cfg["channels"] == [w // 2 for w in widths[:-1]] and new_cfg["hidden"] == widths[-1] // 2
+    ds = load_dataset({"name": dataset})
+    x = ds.x_test[:200].float() / 255.0
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), model(x), rtol=1e-5, atol=1e-5)
