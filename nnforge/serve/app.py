@@ -11,7 +11,6 @@ reading a chunked body), a body-read timeout for slow clients (408) and a whole-
 (504). Errors are JSON ``{"error": ..., "detail": ...}``; a bug answers 500 without a traceback.
 """
 
-from __future__ import annotations
 
 import asyncio
 import json

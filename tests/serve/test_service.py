@@ -1,0 +1,211 @@
+"""The service in-process (ASGI, no sockets): answers, batching, limits, metadata, metrics, docs."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.serve.conftest import multipart, png_bytes
+
+
+@pytest.fixture(scope="module")
+def app(run_dir):
+    from nnforge.serve.app import create_app
+
+    return create_app(run_dir)
+
+
+def call(app, requests):
+    """Send (method, path, kwargs) requests concurrently; returns the responses."""
+    async def go():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await asyncio.gather(*[client.request(m, p, **kw) for m, p, kw in requests])
+    return asyncio.run(go())
+
+
+def upload(data: bytes, name="file"):
+    body, content_type = multipart({name: ("x.png", data)})
+    return {"content": body, "headers": {"Content-Type": content_type}}
+
+
+def test_predictions_are_the_training_pipelines(app, run_dir, digits):
+    """Uploaded PNGs give the probabilities of nnforge.load(run).predict_images on the same images."""
+    from PIL import Image
+
+    import nnforge
+
+    predictor = nnforge.load(run_dir)
+    images, labels = digits
+    responses = call(app, [("POST", "/v1/predict?k=10", upload(png_bytes(im))) for im in images[:12]])
+    expected = predictor.predict_images([Image.fromarray(im) for im in images[:12]])
+    for response, probs in zip(responses, expected):
+        assert response.status_code == 200
+        got = np.zeros(10)
+        for t in response.json()["top"]:
+            got[t["index"]] = t["probability"]
+        np.testing.assert_allclose(got, probs, atol=1e-4)
+    predicted = [int(r.json()["class"]) for r in responses]
+    assert np.mean(np.array(predicted) == labels[:12]) >= 0.3  # a trained model, not noise (chance: 0.1)
+
+
+def test_a_photo_of_any_size_and_mode_is_converted_like_training_data(app, run_dir, digits):
+    """A large RGB JPEG with a dark digit on white paper gets the prediction of its MNIST original."""
+    from PIL import Image
+
+    import nnforge
+
+    image, _ = digits[0][1], None
+    paper = Image.fromarray(255 - image).resize((300, 300), Image.Resampling.BICUBIC).convert("RGB")
+    canvas = Image.new("RGB", (420, 360), (255, 255, 255))
+    canvas.paste(paper, (70, 30))
+    jpeg = png_bytes(np.asarray(canvas), fmt="JPEG")
+    photo, = call(app, [("POST", "/v1/predict", upload(jpeg))])
+    original, = call(app, [("POST", "/v1/predict", upload(png_bytes(image)))])
+    assert photo.status_code == 200
+    assert photo.json()["class"] == original.json()["class"]
+    predictor = nnforge.load(run_dir)
+    expected = predictor.predict_images([Image.open(io.BytesIO(jpeg))])[0]
+    assert photo.json()["probability"] == pytest.approx(float(expected.max()), abs=1e-4)
+
+
+def test_json_pixels_and_batch(app, run_dir, digits):
+    import nnforge
+
+    predictor = nnforge.load(run_dir)
+    images = digits[0][:5]
+    one, many = call(app, [
+        ("POST", "/v1/predict", {"json": {"inputs": images[0].tolist()}}),
+        ("POST", "/v1/predict/batch?k=1", {"json": {"inputs": images.reshape(5, -1).tolist()}}),
+    ])
+    import torch
+
+    expected = predictor.predict_stored(torch.from_numpy(images[:, None]))
+    assert one.json()["probability"] == pytest.approx(float(expected[0].max()), abs=1e-4)
+    assert [p["class"] for p in many.json()["predictions"]] == [predictor.classes[i] for i in expected.argmax(1)]
+    assert all(len(p["top"]) == 1 for p in many.json()["predictions"])
+
+
+def test_micro_batching_groups_concurrent_requests(run_dir, digits):
+    """32 concurrent requests run in a few forward passes, with the same answers as one by one."""
+    from nnforge.serve.app import create_app
+
+    app = create_app(run_dir, max_batch=16, max_wait_ms=50)
+    sizes = []
+    forward = app.service.batcher.forward
+    app.service.batcher.forward = lambda x: (sizes.append(len(x)), forward(x))[1]
+    requests = [("POST", "/v1/predict?k=10", upload(png_bytes(im))) for im in digits[0][:32]]
+    together = call(app, requests)
+    assert sum(sizes) == 32 and len(sizes) <= 4 and max(sizes) == 16
+    sizes.clear()
+    alone = [call(app, [r])[0] for r in requests[:4]]
+    assert sizes == [1, 1, 1, 1]
+    for a, b in zip(together, alone):
+        assert a.json()["class"] == b.json()["class"]
+        np.testing.assert_allclose([t["probability"] for t in a.json()["top"]], [t["probability"] for t in b.json()["top"]], atol=1e-5)
+    metrics = call(app, [("GET", "/metrics", {})])[0].text
+    assert 'nnforge_batch_size_bucket{le="16"}' in metrics
+
+
+def test_concurrency_cap_answers_503_at_once(app, digit_png):
+    app.metrics.in_flight = app.limits.max_concurrency
+    try:
+        busy, = call(app, [("POST", "/v1/predict", upload(digit_png))])
+    finally:
+        app.metrics.in_flight = 0
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+    assert busy.json()["error"] == "server busy"
+    ok, = call(app, [("POST", "/v1/predict", upload(digit_png))])
+    assert ok.status_code == 200
+
+
+def test_request_timeout_answers_504_and_the_service_recovers(run_dir, digit_png):
+    from nnforge.serve.app import create_app
+
+    app = create_app(run_dir)
+    app.limits.timeout_s = 0.2
+    forward = app.service.batcher.forward
+    app.service.batcher.forward = lambda x: (time.sleep(0.6), forward(x))[1]
+    slow, = call(app, [("POST", "/v1/predict", upload(digit_png))])
+    assert slow.status_code == 504 and slow.json()["error"] == "request timed out"
+    app.service.batcher.forward = forward
+    app.limits.timeout_s = 10.0  # the slow pass still occupies the inference thread for a moment
+    ok, = call(app, [("POST", "/v1/predict", upload(digit_png))])
+    assert ok.status_code == 200
+
+
+def test_metadata_health_metrics_and_docs(app):
+    meta, health, docs, schema, page, js = call(app, [("GET", p, {}) for p in
+                                                      ("/metadata", "/health", "/docs", "/openapi.json", "/", "/static/app.js")])
+    m = meta.json()
+    assert m["classes"] == [str(i) for i in range(10)] and m["input_shape"] == [1, 28, 28]
+    assert m["preprocessing"]["kind"] == "image" and len(m["model_version"]) == 12
+    assert m["limits"]["image_formats"] == ["PNG", "JPEG"]
+    assert health.json() == {"status": "ok", "model_version": m["model_version"]}
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    paths = schema.json()["paths"]
+    predict = paths["/v1/predict"]["post"]
+    assert {"multipart/form-data", "application/json"} <= set(predict["requestBody"]["content"])
+    assert "Prediction" in json.dumps(predict["responses"]["200"]) and "413" in predict["responses"]
+    assert {"/v1/predict/batch", "/v1/explain", "/health", "/metadata", "/metrics"} <= set(paths)
+    assert "<canvas" in page.text and "fetch(" in js.text
+    metrics = call(app, [("GET", "/metrics", {})])[0]
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert 'nnforge_requests_total{endpoint="metadata",status="200"}' in metrics.text
+    assert "nnforge_request_seconds_bucket" in metrics.text and "nnforge_requests_in_flight" in metrics.text
+
+
+def test_explain_shows_where_the_network_looked(app, digits):
+    """The saliency map is a 28x28 map whose mass lies on the digit's stroke, not the background."""
+    image = digits[0][3]
+    response, = call(app, [("POST", "/v1/explain", upload(png_bytes(image)))])
+    assert response.status_code == 200
+    body = response.json()
+    heat = np.array(body["saliency"])
+    assert heat.shape == (28, 28) and heat.max() == pytest.approx(1.0) and heat.min() >= 0
+    from PIL import Image
+
+    for key in ("saliency_png", "input_png"):
+        assert body[key].startswith("data:image/png;base64,")
+        png = Image.open(io.BytesIO(base64.b64decode(body[key].split(",", 1)[1])))
+        assert png.size == (224, 224)
+    import nnforge  # noqa: F401 - the stroke as the network saw it (after the training preprocessing)
+    seen = np.asarray(Image.open(io.BytesIO(base64.b64decode(body["input_png"].split(",", 1)[1]))).convert("L").resize((28, 28)))
+    near_stroke = np.asarray(Image.fromarray((seen > 64).astype(np.uint8) * 255).filter(__import__("PIL.ImageFilter").ImageFilter.MaxFilter(5))) > 0
+    assert heat[near_stroke].mean() > 2 * heat[~near_stroke].mean()
+
+
+def test_onnx_backend_gives_the_torch_answers(run_dir, digits, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from nnforge.serve.app import create_app
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("model.onnx", "checkpoints"))
+    onnx_app = create_app(run, backend="onnx")
+    assert (run / "model.onnx").is_file()  # exported on first use
+    torch_app = create_app(run)
+    requests = [("POST", "/v1/predict?k=10", upload(png_bytes(im))) for im in digits[0][:6]]
+    for a, b in zip(call(onnx_app, requests), call(torch_app, requests)):
+        assert a.json()["class"] == b.json()["class"]
+        assert a.json()["probability"] == pytest.approx(b.json()["probability"], abs=1e-4)
+    assert call(onnx_app, [("GET", "/metadata", {})])[0].json()["backend"] == "onnx"
+
+
+def test_cli_reports_a_bad_run_directory_in_one_line(tmp_path):
+    nnforge = str(Path(sys.executable).with_name("nnforge"))
+    result = subprocess.run([nnforge, "serve", str(tmp_path / "missing"), "--port", "0"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error:") and len(result.stderr.strip().splitlines()) == 1
+    result = subprocess.run([nnforge, "serve", str(tmp_path), "--workers", "0"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "--workers" in result.stderr
