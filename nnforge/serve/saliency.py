@@ -51,11 +51,11 @@ def png_data_url(rgb: np.ndarray, size: int = 224) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def overlay(stored: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarray:
-    """The stored input (uint8 C,H,W) in grey with the heat map blended over it, as uint8 RGB."""
+def overlay(stored: np.ndarray, heat: np.ndarray, alpha: float = 0.85) -> np.ndarray:
+    """The stored input (uint8 C,H,W), dimmed grey, with the heat map blended over it, as uint8 RGB."""
     base = stored.mean(0) if stored.shape[0] > 1 else stored[0]
-    grey = np.repeat(base[..., None], 3, axis=2).astype(np.float32)
-    weight = alpha * heat[..., None]
+    grey = 0.35 * np.repeat(base[..., None], 3, axis=2).astype(np.float32)
+    weight = alpha * np.sqrt(heat)[..., None]
     return (grey * (1 - weight) + _heat_colours(heat).astype(np.float32) * weight).clip(0, 255).astype(np.uint8)
 
 

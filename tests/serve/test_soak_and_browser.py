@@ -1,0 +1,116 @@
+"""Slow end-to-end checks on a real server: memory stays flat under 10,000 bad requests, and the
+web page works in headless Chromium (draw a stroke, get a prediction, a non-blank screenshot)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.serve.conftest import Server, multipart
+from tests.serve.test_bad_requests import huge_png, pil_bytes
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to read the server's RSS")
+def test_memory_stays_flat_across_10000_bad_requests(run_dir, digit_png):
+    srv = Server(run_dir)
+    try:
+        bad = []
+        for data in (digit_png[: len(digit_png) // 2], huge_png(), pil_bytes("GIF"), pil_bytes("TIFF"), b""):
+            body, content_type = multipart({"file": ("x.png", data)})
+            bad.append((body, {"Content-Type": content_type}))
+        for doc in ('{"inputs": [NaN]}', '{"inputs": [["a"]]}', '{"inputs": [[0, 1], [2]]}', '{"x": 1}', '{"inputs": [1, 2',
+                    json.dumps({"inputs": [[0] * 784] * 300})):
+            bad.append((doc.encode(), {"Content-Type": "application/json"}))
+        bad.append((b"hello", {"Content-Type": "text/plain"}))
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+
+        def send(i):
+            body, headers = bad[i % len(bad)]
+            conn.request("POST", "/v1/predict", body, headers)
+            response = conn.getresponse()
+            response.read()
+            assert 400 <= response.status < 500
+
+        for i in range(1000):  # warm-up: allocator pools, caches, lazy imports
+            send(i)
+        before = rss_kib(srv.proc.pid)
+        for i in range(10_000):
+            send(i)
+        after = rss_kib(srv.proc.pid)
+        conn.close()
+        status, answer = srv.upload("/v1/predict", digit_png)
+        assert status == 200
+        assert after - before < 20 * 1024, f"RSS grew from {before} KiB to {after} KiB"
+    finally:
+        srv.close()
+
+
+def chromium_paths() -> tuple[str, str] | None:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    driver = "/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else shutil.which("chromedriver")
+    return (browser, driver) if browser and driver else None
+
+
+@pytest.mark.slow
+def test_page_draw_predict_and_screenshot(run_dir, tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    paths = chromium_paths()
+    if paths is None:
+        pytest.skip("chromium and chromedriver are not installed (apt-get install -y chromium chromium-driver)")
+    from PIL import Image
+    from selenium.webdriver.chrome.service import Service as DriverService
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = paths[0]
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1200,900", f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}"):
+        options.add_argument(flag)
+    srv = Server(run_dir)
+    driver = None
+    try:
+        driver = webdriver.Chrome(service=DriverService(paths[1]), options=options)
+        driver.get(f"http://127.0.0.1:{srv.port}/")
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.body.dataset.ready === '1'"))
+        canvas = driver.find_element(By.ID, "canvas")
+        # A "1": one vertical stroke through the middle of the 280x280 canvas (offsets from its centre).
+        ActionChains(driver).move_to_element_with_offset(canvas, 0, -90).click_and_hold() \
+            .move_by_offset(0, 45).move_by_offset(0, 45).move_by_offset(0, 45).move_by_offset(0, 45).release().perform()
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script("return !!document.body.dataset.predicted"))
+        bars = driver.find_elements(By.CSS_SELECTOR, "#bars .bar")
+        assert len(bars) == 10
+        predicted = driver.execute_script("return document.body.dataset.predicted")
+        assert predicted in [str(i) for i in range(10)]
+        assert driver.find_element(By.ID, "error").get_attribute("hidden") is not None
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.getElementById('saliency').naturalWidth > 0"))
+        shot = tmp_path / "page.png"
+        driver.save_screenshot(str(shot))
+        pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int16)
+        assert pixels.std() > 10 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50, "screenshot looks blank"
+        # The drawn stroke is on the canvas: white pixels in the middle column.
+        drawn = driver.execute_script(
+            "const c = document.getElementById('canvas'); const d = c.getContext('2d').getImageData(130, 40, 20, 200).data;"
+            "let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] > 200; return n;")
+        assert drawn > 500
+    finally:
+        if driver is not None:
+            driver.quit()
+        srv.close()
