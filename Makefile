@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,11 +16,23 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/nnforge quickstart
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -n 2
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps
 	for b in bench/*.py; do $(BIN)/python $$b; done
+
+# Best effort, as root with apt-get only: chromium + chromedriver for the browser test (it skips
+# without them), wrk + ab for bench/serve_load.py. Never fails the build.
+SYSTEM_TOOLS := chromium chromedriver wrk ab
+SYSTEM_PACKAGES := chromium chromium-driver wrk apache2-utils
+system-deps:
+	-@missing=0; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing=1; done; \
+	if [ $$missing = 1 ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing $(SYSTEM_PACKAGES) with apt-get (best effort)"; \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES) >/dev/null 2>&1)) || \
+	  echo "note: could not install $(SYSTEM_PACKAGES); the browser test will skip"; fi
 
 clean:
 	rm -rf $(VENV) runs lessons_out .pytest_cache
