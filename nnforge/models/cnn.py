@@ -52,7 +52,7 @@ class CIFAR10Net(nn.Module):
         self.conv3, self.bn3 = nn.Conv2d(64, 128, 3, padding=1), bn(128)
         self.conv4, self.bn4 = nn.Conv2d(128, 128, 3, padding=1), bn(128)
         self.pool = nn.MaxPool2d(2, 2)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
         self.relu = nn.ReLU()
         flat = 128 * (input_shape[1] // 8) * (input_shape[2] // 8)
         self.fc1 = nn.Linear(flat, hidden)

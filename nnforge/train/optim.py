@@ -73,6 +73,7 @@ class WarmupSchedule(Schedule):
         self.optimizer, self.inner, self.warmup_steps = optimizer, inner, max(1, warmup_steps)
         self.base = [g["lr"] for g in optimizer.param_groups]
         self.step_count = 0
+        self.closed = False  # has the epoch in which warm-up ended been closed?
         self._set(1)
 
     def _set(self, k: int) -> None:
@@ -91,15 +92,20 @@ class WarmupSchedule(Schedule):
             self.inner.batch_end()
 
     def epoch_end(self, metrics: dict | None = None):
-        if not self.warming:
-            self.inner.epoch_end(metrics)
+        if self.warming:
+            return
+        if not self.closed:  # the epoch that finished warm-up does not count for the wrapped schedule
+            self.closed = True
+            return
+        self.inner.epoch_end(metrics)
 
     def state_dict(self):
-        return {"step_count": self.step_count, "base": self.base, "inner": self.inner.state_dict()}
+        return {"step_count": self.step_count, "base": self.base, "closed": self.closed, "inner": self.inner.state_dict()}
 
     def load_state_dict(self, state):
         if state:
             self.step_count, self.base = state["step_count"], state["base"]
+            self.closed = state.get("closed", False)
             self.inner.load_state_dict(state["inner"])
 
 

@@ -97,3 +97,17 @@ def test_denoise_is_part_of_preprocessing_and_saved():
     again = Preprocessing.from_dict(pre.to_dict())
     assert again.denoise == "median"
     assert not torch.allclose(again(ds.x_test[:10]), Preprocessing.fit(ds)(ds.x_test[:10]))
+
+
+def test_augmentation_changes_training_inputs_but_not_evaluation_inputs():
+    from nnforge.train.fit import prepare
+
+    plain = prepare(load_config(None, ["data.name=digits", "data.val_fraction=0.2"]))
+    aug = prepare(load_config(None, ["data.name=digits", "data.val_fraction=0.2", "data.augment.rotate=15",
+                                     "data.augment.crop_padding=1", "data.augment.noise=0.05", "data.augment.cutout=0.25"]))
+    (xa, ya), (xp, yp) = next(iter(aug.train_batches)), next(iter(plain.train_batches))
+    assert torch.equal(ya, yp) and not torch.allclose(xa, xp)  # same examples, altered inputs
+    for split in ("val_batches", "test_batches"):
+        (ea, _), (ep, _) = next(iter(getattr(aug, split))), next(iter(getattr(plain, split)))
+        assert torch.equal(ea, ep)  # evaluation never sees augmentation
+        assert torch.equal(ea, aug.preprocessing(getattr(aug.dataset, "x_val" if split == "val_batches" else "x_test")[: len(ea)]))

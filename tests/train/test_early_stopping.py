@@ -1,0 +1,41 @@
+"""Early stopping stops when validation stops improving and restores the best weights;
+the best-model checkpoint and the CSV log are written alongside."""
+
+import csv
+
+import torch
+
+from nnforge.rundir import load_state
+from nnforge.train import fit
+from nnforge.train.evaluate import evaluate
+from nnforge.train.fit import prepare
+
+from .conftest import fast_config
+
+
+def test_early_stopping_stops_and_restores_best_weights(tmp_path):
+    cfg = fast_config("train.epochs=60", "data.val_fraction=0.2", "train.early_stopping.patience=3",
+                      "train.save_best=true", "train.log_csv=true")
+    run = fit(cfg, tmp_path / "run")
+    losses = [h["val_loss"] for h in run.history]
+    best_epoch = losses.index(min(losses)) + 1
+    # it stopped long before 60 epochs, exactly `patience` epochs after the best one
+    assert len(run.history) < 60
+    assert len(run.history) == best_epoch + 3
+    assert all(v >= min(losses) for v in losses[best_epoch:])
+    # the model holds the best epoch's weights: its validation loss is the best one, not the last
+    val = evaluate(run.model, prepare(cfg).val_batches)
+    assert abs(val.loss - min(losses)) < 1e-4
+    assert val.loss < losses[-1]
+    # best_model.safetensors holds the same weights; metrics.csv has one row per epoch
+    best = load_state(run.dir / "best_model.safetensors")
+    assert all(torch.equal(best[k], v) for k, v in run.model.state_dict().items())
+    rows = list(csv.DictReader((run.dir / "metrics.csv").open()))
+    assert len(rows) == len(run.history) and abs(float(rows[0]["val_loss"]) - losses[0]) < 1e-9
+
+
+def test_defaults_keep_every_technique_off(tmp_path):
+    run = fit(fast_config("train.epochs=2"), tmp_path / "run")
+    assert len(run.history) == 2
+    assert not (run.dir / "metrics.csv").exists() and not (run.dir / "best_model.safetensors").exists()
+    assert not (run.dir / "grad_norms.jsonl").exists()

