@@ -1,0 +1,140 @@
+"""``explain_run``: the error analysis and attribution pictures of a run, in ``RUN/explain/``.
+
+    report.json, report.md       per-class precision/recall/F1, most-confused pairs, top losses
+    top_losses.png               the highest-loss test images with true and predicted labels
+    attributions-METHOD.png      chosen test images with the method's heat map over them
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from nnforge import io
+from nnforge.errors import UserError
+from nnforge.explain.errors import error_analysis
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    plt = _plt()
+    io.atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100, bbox_inches="tight"))
+    plt.close(fig)
+    return path
+
+
+def _show(ax, image: np.ndarray) -> None:
+    """image: uint8 (C, H, W)."""
+    if image.shape[0] == 1:
+        ax.imshow(image[0], cmap="gray", vmin=0, vmax=255)
+    else:
+        ax.imshow(image.transpose(1, 2, 0))
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_top_losses(images: np.ndarray, rows: list[dict], classes: list[str], path: Path) -> Path:
+    plt = _plt()
+    n = len(rows)
+    cols = min(8, n)
+    fig, axes = plt.subplots((n + cols - 1) // cols, cols, figsize=(1.7 * cols, 2.0 * ((n + cols - 1) // cols)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, row in zip(axes.flat, rows):
+        ax.axis("on")
+        _show(ax, images[row["index"]])
+        ax.set_title(f"true {classes[row['true']]}\npred {classes[row['predicted']]} ({row['probability']:.0%})\nloss {row['loss']:.2f}",
+                     fontsize=7)
+    fig.suptitle("top losses on the test split")
+    return _save(fig, path)
+
+
+def plot_attributions(images: np.ndarray, maps: np.ndarray, labels: list[str], method: str, path: Path) -> Path:
+    """Each chosen image, then its heat map laid over it (red: evidence for the class)."""
+    plt = _plt()
+    n = len(images)
+    fig, axes = plt.subplots(2, n, figsize=(1.7 * n, 3.8), squeeze=False)
+    for i in range(n):
+        _show(axes[0, i], images[i])
+        axes[0, i].set_title(labels[i], fontsize=7)
+        _show(axes[1, i], images[i])
+        m = maps[i]
+        bound = float(np.abs(m).max()) or 1.0
+        axes[1, i].imshow(m, cmap="bwr", vmin=-bound, vmax=bound, alpha=0.6, interpolation="bilinear")
+    fig.suptitle(f"{method}: attributions for the predicted class")
+    return _save(fig, path)
+
+
+def choose_examples(probabilities: np.ndarray, targets: np.ndarray, n: int = 8) -> list[int]:
+    """Half mistakes (highest loss first), half correct predictions, for a balanced picture."""
+    wrong = np.flatnonzero(probabilities.argmax(1) != targets)
+    losses = -np.log(np.clip(probabilities[wrong, targets[wrong]], 1e-12, None))
+    wrong = wrong[np.argsort(-losses, kind="stable")][: n // 2]
+    right = np.flatnonzero(probabilities.argmax(1) == targets)[: n - len(wrong)]
+    return sorted(int(i) for i in np.concatenate([wrong, right]))
+
+
+def explain_run(run_dir: str | Path, methods: Sequence[str] = ("gradcam",), examples: Sequence[int] | None = None,
+                layer: str | None = None, top_k: int = 16, log: Callable[[str], None] = print) -> dict:
+    from nnforge.explain.attribution import METHODS, attribute
+    from nnforge.predictor import load
+    from nnforge.train.evaluate import load_run_test_split
+
+    run_dir = Path(run_dir)
+    for m in methods:
+        if m not in METHODS:
+            raise UserError(f"--method '{m}' is not known; accepted: {', '.join(METHODS)}")
+    predictor = load(run_dir)
+    dataset = load_run_test_split(run_dir)
+    probs = predictor.predict_stored(dataset.x_test)
+    y = dataset.y_test.numpy()
+    report = error_analysis(probs, y, predictor.classes, top_k)
+    out = run_dir / "explain"
+    out.mkdir(exist_ok=True)
+    files = {}
+    if predictor.kind == "image":
+        images = dataset.x_test.numpy()
+        files["top_losses"] = str(plot_top_losses(images, report["top_losses"], predictor.classes, out / "top_losses.png"))
+        chosen = list(examples) if examples else choose_examples(probs, y)
+        bad = [i for i in chosen if not 0 <= i < len(y)]
+        if bad:
+            raise UserError(f"--examples {bad[0]} is outside the test split (0..{len(y) - 1})")
+        x = predictor.preprocessing(dataset.x_test[chosen])
+        baseline = predictor.preprocessing(torch.zeros_like(dataset.x_test[:1]) if predictor.preprocessing.background == "dark"
+                                           else torch.full_like(dataset.x_test[:1], 255))
+        background = predictor.preprocessing(dataset.x_train[:16]) if hasattr(dataset, "x_train") else None
+        target = torch.from_numpy(probs[chosen].argmax(1))
+        labels = [f"#{i} true {predictor.classes[y[i]]}\npred {predictor.classes[int(t)]}" for i, t in zip(chosen, target)]
+        report["examples"] = chosen
+        for method in methods:
+            maps = attribute(predictor.model, x, target, method, layer=layer, baseline=baseline, background=background).numpy()
+            files[method] = str(plot_attributions(images[chosen], maps, labels, method, out / f"attributions-{method}.png"))
+            log(f"{method}: {files[method]}")
+    elif methods:
+        log("attribution images are for image models; this run is tabular (error analysis only)")
+    report["files"] = files
+    io.write_json(out / "report.json", report)
+    io.write_text(out / "report.md", markdown(report, run_dir))
+    return report
+
+
+def markdown(report: dict, run_dir: Path) -> str:
+    lines = [f"# Error analysis of {run_dir}", "", f"test accuracy {report['accuracy']:.2%}", "",
+             "| class | precision | recall | F1 | support |", "| --- | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r['class']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |" for r in report["per_class"]]
+    lines += ["", "## Most confused pairs", "", "| true | predicted | count | share of true |", "| --- | --- | ---: | ---: |"]
+    lines += [f"| {p['true']} | {p['predicted']} | {p['count']} | {p['share_of_true']:.1%} |" for p in report["confused_pairs"]]
+    if report.get("files"):
+        lines += ["", "## Pictures", ""] + [f"- {k}: {v}" for k, v in report["files"].items()]
+    return "\n".join(lines) + "\n"

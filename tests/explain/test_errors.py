@@ -1,0 +1,43 @@
+"""Error analysis against scikit-learn, and the explain command end to end on a digits CNN."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+from nnforge.cli import main
+from nnforge.explain.errors import error_analysis
+
+
+def test_scores_pairs_and_top_losses_match_an_independent_computation():
+    rng = np.random.default_rng(0)
+    targets = rng.integers(0, 4, 300)
+    logits = rng.normal(size=(300, 4)) + 2.0 * np.eye(4)[targets]
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    report = error_analysis(probs, targets, ["a", "b", "c", "d"], k=5)
+    p, r, f, s = precision_recall_fscore_support(targets, probs.argmax(1), labels=range(4), zero_division=0)
+    for row, *ref in zip(report["per_class"], p, r, f, s):
+        assert np.allclose([row["precision"], row["recall"], row["f1"], row["support"]], ref, atol=1e-4)
+    cm = confusion_matrix(targets, probs.argmax(1))
+    off = cm - np.diag(np.diag(cm))
+    top = report["confused_pairs"][0]
+    assert top["count"] == off.max() and cm["abcd".index(top["true"]), "abcd".index(top["predicted"])] == off.max()
+    losses = -np.log(probs[np.arange(300), targets])
+    assert [row["index"] for row in report["top_losses"]] == list(np.argsort(-losses)[:5])
+
+
+def test_explain_command_writes_the_report_and_pictures(digits_cnn, capsys):
+    assert main(["explain", str(digits_cnn), "--method", "gradcam", "ig", "shap", "lime", "--examples", "0,1,2"]) == 0
+    out = digits_cnn / "explain"
+    report = json.loads((out / "report.json").read_text())
+    trained = json.loads((digits_cnn / "metrics.json").read_text())
+    assert report["per_class"] == trained["per_class"]  # same numbers as the training run reported
+    assert report["examples"] == [0, 1, 2]
+    for name in ("top_losses", "attributions-gradcam", "attributions-ig", "attributions-shap", "attributions-lime"):
+        assert (out / f"{name}.png").stat().st_size > 1000
+    assert "## Most confused pairs" in (out / "report.md").read_text()
+    assert "lowest F1" in capsys.readouterr().out
+    assert main(["explain", str(digits_cnn), "--method", "gradcam", "--layer", "features.9"]) == 2
+    assert main(["explain", str(digits_cnn), "--method", "occlusion"]) == 2
