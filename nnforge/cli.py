@@ -91,7 +91,8 @@ def cmd_train(args) -> int:
 def cmd_eval(args) -> int:
     from nnforge.train.evaluate import evaluate_runs
 
-    result = evaluate_runs(args.runs, data=args.data, root=args.root, combine="vote" if args.vote else "mean")
+    result = evaluate_runs(args.runs, data=args.data, root=args.root, combine="vote" if args.vote else "mean",
+                          tta=getattr(args, "tta", False))
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -208,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="evaluate on another dataset with the same classes and input shape")
     p.add_argument("--root", help="data directory for --data")
     p.add_argument("--vote", action="store_true", help="ensemble by majority vote instead of averaging probabilities")
+    p.add_argument("--tta", action="store_true", help="test-time augmentation: average over shifted (and, if trained so, mirrored) views")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     p = _add(sub, "predict", "predict classes for image files (PNG/JPEG) or CSV rows",

@@ -83,7 +83,7 @@ def load_run_test_split(run_dir, data: str | None = None, root: str | None = Non
     return load_dataset(data_cfg)
 
 
-def evaluate_runs(runs, data: str | None = None, root: str | None = None, combine: str = "mean") -> dict:
+def evaluate_runs(runs, data: str | None = None, root: str | None = None, combine: str = "mean", tta: bool = False) -> dict:
     """Accuracy and loss of one run, or of several runs combined, on a test split.
 
     Several runs form an ensemble: ``mean`` averages their probabilities (soft voting),
@@ -102,7 +102,12 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
         raise DataError(f"dataset '{dataset.name}' ({dataset.num_classes} classes, {dataset.input_shape}) does not match the model "
                         f"({len(first.classes)} classes, {first.input_shape})")
     y = dataset.y_test.numpy()
-    member_probs = [p.predict_stored(dataset.x_test) for p in predictors]
+    if tta:  # test-time augmentation: each member averages over a few shifted (and mirrored) views
+        from nnforge.compress.tta import predict_tta
+
+        member_probs = [predict_tta(p, dataset.x_test) for p in predictors]
+    else:
+        member_probs = [p.predict_stored(dataset.x_test) for p in predictors]
     if combine == "vote":
         votes = np.stack([m.argmax(1) for m in member_probs])
         probs = np.stack([(votes == c).mean(0) for c in range(len(first.classes))], 1)
