@@ -1,8 +1,8 @@
 """Load test: the seed's Flask server against `nnforge serve`, same CNN, same requests, one run.
 
-Both servers get the same load from wrk (Debian package `wrk`): POST of real MNIST test digits as
-PNG uploads (multipart field `file`, a few hundred different images cycled so that nothing can be
-answered from a cache), 32 concurrent connections, after a warm-up. The nnforge server runs with
+Both servers get the same load from ab (Debian package `apache2-utils`, keep-alive): POST of a real
+MNIST test digit as a PNG upload (multipart field `file`), 32 concurrent connections, after a
+warm-up, with ab's keep-alive on (the seed's Werkzeug server closes each connection anyway). nnforge has no answer cache: every request is parsed, decoded, preprocessed and run. The nnforge server runs with
 every limit on (body size, pixel budget, formats, timeouts, concurrency cap). The model is the
 seed's SimpleCNN (32 and 64 channels, 128 hidden units) trained for one epoch on mnist-sample:
 serving cost does not depend on the weights.
@@ -42,7 +42,7 @@ def wait_for(port: int, proc: subprocess.Popen, timeout: float = 120.0) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server on port {port} exited early:\n{proc.stdout.read() if proc.stdout else ''}")
+            raise SystemExit(f"server on port {port} exited early:\n{Path(proc.log).read_text()[-3000:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -62,64 +62,56 @@ def make_run(out: Path) -> Path:
     return out
 
 
-def digit_bodies(count: int) -> list[bytes]:
-    """Multipart bodies, each one real MNIST test digit as a PNG file."""
+def digit_body(index: int = 0) -> bytes:
+    """A multipart body holding one real MNIST test digit as a PNG file (field `file`)."""
     from PIL import Image
 
     from nnforge.data import load_dataset
 
     ds = load_dataset({"name": "mnist-sample"})
-    bodies = []
-    for i in range(count):
-        buf = io.BytesIO()
-        Image.fromarray(ds.x_test[i, 0].numpy()).save(buf, format="PNG")
-        head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"digit{i}.png\"\r\n"
-                f"Content-Type: image/png\r\n\r\n").encode()
-        bodies.append(head + buf.getvalue() + f"\r\n--{BOUNDARY}--\r\n".encode())
-    return bodies
+    buf = io.BytesIO()
+    Image.fromarray(ds.x_test[index, 0].numpy()).save(buf, format="PNG")
+    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"digit.png\"\r\n"
+            f"Content-Type: image/png\r\n\r\n").encode()
+    return head + buf.getvalue() + f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
-def lua_script(bodies: list[bytes], path: Path) -> Path:
-    def lua_string(b: bytes) -> str:
-        return '"' + "".join(f"\\{c}" for c in b) + '"'
-
-    lines = ["bodies = {"] + [f"  {lua_string(b)}," for b in bodies] + ["}"]
-    lines += [
-        "local i = 0",
-        f'local headers = {{["Content-Type"] = "multipart/form-data; boundary={BOUNDARY}"}}',
-        "request = function()",
-        "  i = i % #bodies + 1",
-        '  return wrk.format("POST", nil, headers, bodies[i])',
-        "end",
-    ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+def cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of every process in a process group (the server and its workers)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 of stat: process group
+            total += int(fields[11]) + int(fields[12])  # fields 14, 15: utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
-def parse_wrk(text: str) -> dict:
-    def ms(value: str) -> float:
-        number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
-        return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-    p50 = ms(re.search(r"50%\s+(\S+)", text).group(1))
-    p99 = ms(re.search(r"99%\s+(\S+)", text).group(1))
-    total = int(re.search(r"(\d+) requests in", text).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
-    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "requests": total, "errors": errors}
-
-
-def load(url: str, script: Path, connections: int, duration: float, threads: int) -> dict:
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", "-s", str(script), url]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return parse_wrk(out)
+def load(url: str, body: Path, connections: int, duration: float, csv: Path, keep_alive: bool = True) -> dict:
+    """ab (apache2-utils): throughput, latency percentiles (from its CSV), errors."""
+    cmd = ["ab", *(["-k"] if keep_alive else []), "-q", "-r", "-s", "10", "-c", str(connections), "-t", str(max(1, round(duration))), "-n", "10000000",
+           "-e", str(csv), "-p", str(body), "-T", f"multipart/form-data; boundary={BOUNDARY}", url]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    out = result.stdout + result.stderr
+    try:
+        rps = float(re.search(r"Requests per second:\s+([\d.]+)", out).group(1))
+        total = int(re.search(r"Complete requests:\s+(\d+)", out).group(1))
+    except AttributeError:
+        raise SystemExit(f"ab failed:\n{out}") from None
+    failed = int(re.search(r"Failed requests:\s+(\d+)", out).group(1))
+    non2xx = re.search(r"Non-2xx responses:\s+(\d+)", out)
+    percentiles = dict(line.split(",") for line in csv.read_text().splitlines()[1:])
+    return {"rps": rps, "p50_ms": float(percentiles["50"]), "p99_ms": float(percentiles["99"]), "requests": total,
+            "errors": failed + (int(non2xx.group(1)) if non2xx else 0)}
 
 
-def start(cmd: list[str], port: int, env=None) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            start_new_session=True)
+def start(cmd: list[str], port: int, log: Path) -> subprocess.Popen:
+    # Output goes to a file: a pipe nobody reads fills up with Werkzeug's per-request log and stalls it.
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    proc.log = log
     wait_for(port, proc)
     return proc
 
@@ -140,14 +132,12 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=10.0, help="seconds of measured load per server")
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--wrk-threads", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--backend", default="torch", choices=["torch", "onnx"])
-    ap.add_argument("--images", type=int, default=200, help="distinct digits cycled through")
     ap.add_argument("--extra", default="", help="extra flags for nnforge serve, e.g. '--max-wait-ms 1'")
     args = ap.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
+    if shutil.which("ab") is None:
+        print("ab is not installed (apt-get install -y apache2-utils)", file=sys.stderr)
         return 2
     if not SEED_SERVER.is_file():
         print(f"seed server not found at {SEED_SERVER} (set NNFORGE_ANCHORS)", file=sys.stderr)
@@ -157,7 +147,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="nnforge-bench-") as tmp:
         tmp = Path(tmp)
         run = Path(args.run) if args.run else make_run(tmp / "run")
-        script = lua_script(digit_bodies(args.images), tmp / "post.lua")
+        body = tmp / "body.bin"
+        body.write_bytes(digit_body())
         results = {}
         servers = {
             "seed flask": lambda port: [python, str(SEED_SERVER), str(port)],
@@ -168,20 +159,24 @@ def main() -> int:
         for name, command in servers.items():
             port = free_port()
             path = "/predict" if name.startswith("seed") else "/v1/predict"
-            proc = start(command(port), port)
+            proc = start(command(port), port, tmp / f"server-{port}.log")
             try:
                 url = f"http://127.0.0.1:{port}{path}"
-                load(url, script, args.connections, args.warmup, args.wrk_threads)
-                results[name] = load(url, script, args.connections, args.duration, args.wrk_threads)
+                keep_alive = True  # ab -k for both; the seed's Werkzeug server closes each connection anyway
+                load(url, body, args.connections, args.warmup, tmp / "lat.csv", keep_alive)
+                cpu = cpu_seconds(proc.pid)
+                results[name] = load(url, body, args.connections, args.duration, tmp / "lat.csv", keep_alive)
+                results[name]["cpu_us"] = (cpu_seconds(proc.pid) - cpu) / max(1, results[name]["requests"]) * 1e6
             finally:
                 stop(proc)
             r = results[name]
             print(f"{name:<32} {r['rps']:>9.0f} req/s   p50 {r['p50_ms']:6.2f} ms   p99 {r['p99_ms']:6.2f} ms   "
-                  f"errors {r['errors']} of {r['requests']}", flush=True)
+                  f"errors {r['errors']} of {r['requests']}   server CPU {r['cpu_us']:.0f} us/request", flush=True)
     seed, ours = results["seed flask"], list(results.values())[1]
     print(f"throughput ratio nnforge/seed: {ours['rps'] / seed['rps']:.2f}x   "
           f"(p99 {ours['p99_ms']:.2f} ms vs {seed['p99_ms']:.2f} ms; concurrency {args.connections}, "
           f"{os.cpu_count()} CPUs)")
+    print(f"server CPU per request ratio seed/nnforge: {seed['cpu_us'] / ours['cpu_us']:.2f}x")
     return 0
 
 
