@@ -166,14 +166,25 @@ class ServeApp:
         return content_type, chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _lifespan(self, receive, send) -> None:
+        saver = None
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self.metrics.share_dir is not None:
+                    saver = asyncio.get_running_loop().create_task(self._save_metrics())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if saver is not None:
+                    saver.cancel()
                 self.service.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _save_metrics(self) -> None:
+        """With several workers, keep this worker's snapshot fresh even when it is idle."""
+        while True:
+            await asyncio.sleep(1.0)
+            self.metrics.save()
 
 
 def build_fastapi(app: ServeApp):

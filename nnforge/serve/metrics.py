@@ -46,7 +46,6 @@ class Metrics:
         self.rejected = 0
         self.started = time.time()
         self.share_dir = Path(share_dir) if share_dir else None
-        self._last_save = 0.0
 
     def observe_request(self, endpoint: str, status: int, seconds: float) -> None:
         key = (endpoint, status)
@@ -55,8 +54,6 @@ class Metrics:
         if hist is None:
             hist = self.latency[endpoint] = Histogram(LATENCY_BUCKETS)
         hist.observe(seconds)
-        if self.share_dir is not None and time.monotonic() - self._last_save > 1.0:
-            self.save()
 
     def observe_batch(self, size: int) -> None:
         self.batch_size.observe(size)
@@ -75,7 +72,6 @@ class Metrics:
     def save(self) -> None:
         from nnforge.io import write_json
 
-        self._last_save = time.monotonic()
         try:
             write_json(self.share_dir / f"worker-{os.getpid()}.json", self.snapshot())
         except OSError:
