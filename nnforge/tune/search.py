@@ -14,6 +14,7 @@ epoch, evaluates and saves, so every trial folder is a complete run directory.
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 import os
 import socket
@@ -74,11 +75,19 @@ def make_storage(url: str):
     import optuna
     from sqlalchemy.exc import ArgumentError
 
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=10, grace_period=60)
-    except (ArgumentError, ValueError, ImportError) as exc:
-        raise UserError(f"--storage '{url}' is not a usable database URL ({exc}); e.g. sqlite:///study.db") from None
+    for attempt in range(6):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=10, grace_period=60)
+        except (ArgumentError, ValueError, ImportError) as exc:
+            raise UserError(f"--storage '{url}' is not a usable database URL ({exc}); e.g. sqlite:///study.db") from None
+        except (IntegrityError, OperationalError):
+            # Two workers starting together race to create the schema; the loser finds it made.
+            if attempt == 5:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: dict | None):
