@@ -283,7 +283,10 @@ def serve(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, lo
 
     fast = {"loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
             "http": "httptools" if importlib.util.find_spec("httptools") else "h11"}
+    # uvicorn's own cap on open connections bounds idle or slow-header connections (it answers 503).
+    connections = settings.limits.max_concurrency * 4 + 64
     common = dict(host=host, port=port, log_level=log_level, access_log=False, timeout_keep_alive=5,
+                  limit_concurrency=connections,
                   h11_max_incomplete_event_size=settings.limits.max_header_bytes, **fast)
     if settings.workers <= 1:
         app = create_app(settings)  # load first: a bad run directory fails before the port is bound
