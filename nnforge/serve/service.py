@@ -131,9 +131,12 @@ class Service:
     async def images(self, blobs: list[bytes]) -> np.ndarray:
         if self.kind != "image":
             raise ApiError(422, "this model takes tabular rows, not images", 'send JSON {"inputs": [[...], ...]}')
+        images = [open_image(data, self.limits) for data in blobs]  # headers only: nothing decoded yet
+        if sum(im.size[0] * im.size[1] for im in images) > self.limits.max_pixels:
+            raise ApiError(413, "images too large in total",
+                           f"more than {self.limits.max_pixels} pixels in one request; send fewer or smaller images")
         arrays = []
-        for data in blobs:
-            image = open_image(data, self.limits)
+        for image in images:
             if image.size[0] * image.size[1] <= DECODE_INLINE_PIXELS:
                 arrays.append(decode_image(image, self.predictor.preprocessing))
             else:

@@ -89,6 +89,8 @@ def cases(digit_png: bytes):
     yield "bad k", "/v1/predict?k=abc", *upload(digit_png), 422
     yield "k too large", "/v1/predict?k=11", *upload(digit_png), 422
     yield "explain truncated png", "/v1/explain", *upload(digit_png[: len(digit_png) // 2]), 400
+    many_big = multipart({f"f{i}": ("x.png", huge_png(3000, 3000)) for i in range(3)}, BOUNDARY)[0]
+    yield "batch over the pixel budget", "/v1/predict/batch", many_big, {"Content-Type": MULTIPART}, 413
     yield "50 MB of noise", "/v1/predict", *upload(np.random.default_rng(0).bytes(50 * 1024 * 1024)), 413
 
 
