@@ -209,3 +209,44 @@ def test_cli_reports_a_bad_run_directory_in_one_line(tmp_path):
     assert result.stderr.startswith("error:") and len(result.stderr.strip().splitlines()) == 1
     result = subprocess.run([nnforge, "serve", str(tmp_path), "--workers", "0"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "--workers" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def tabular_run(tmp_path_factory):
+    """A small MLP on the iris measurements, from a CSV file (a tabular run)."""
+    from sklearn.datasets import load_iris
+
+    from nnforge.config import load_config
+    from nnforge.train import fit
+
+    tmp = tmp_path_factory.mktemp("tabular")
+    iris = load_iris()
+    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    lines = [",".join(names + ["species"])]
+    lines += [",".join([*(f"{v:.1f}" for v in row), iris.target_names[t]]) for row, t in zip(iris.data, iris.target)]
+    (tmp / "iris.csv").write_text("\n".join(lines) + "\n")
+    config = load_config(None, [f"data.name=csv:{tmp / 'iris.csv'}", "data.target=species", "model.name=mlp",
+                                "model.hidden=[16]", "train.epochs=30", "train.optimizer.name=adam",
+                                "train.optimizer.lr=0.02", "train.progress=none"])
+    fit(config, tmp / "run")
+    return tmp / "run"
+
+
+def test_tabular_rows(tabular_run):
+    from nnforge.serve.app import create_app
+
+    app = create_app(tabular_run)
+    setosa, batch, image, bad, explain, meta = call(app, [
+        ("POST", "/v1/predict", {"json": {"inputs": [5.1, 3.5, 1.4, 0.2]}}),
+        ("POST", "/v1/predict/batch?k=1", {"json": {"inputs": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}}),
+        ("POST", "/v1/predict", upload(png_bytes(np.zeros((28, 28), np.uint8)))),
+        ("POST", "/v1/predict", {"json": {"inputs": [5.1, 3.5, 1.4]}}),
+        ("POST", "/v1/explain", {"json": {"inputs": [5.1, 3.5, 1.4, 0.2]}}),
+        ("GET", "/metadata", {}),
+    ])
+    assert setosa.status_code == 200 and setosa.json()["class"] == "setosa"
+    assert [p["class"] for p in batch.json()["predictions"]] == ["setosa", "virginica"]
+    assert image.status_code == 422 and "tabular" in image.json()["error"]
+    assert bad.status_code == 422 and bad.json()["error"] == "wrong input shape"
+    assert explain.status_code == 422
+    assert meta.json()["kind"] == "tabular" and meta.json()["preprocessing"]["feature_names"][0] == "sepal_length"
