@@ -3,7 +3,12 @@
 ``data.train_fraction`` keeps a stratified, seeded part of the training split (the test split is
 untouched, so scores stay comparable) — the "small labelled set" of transfer learning.
 ``data.image_size`` resizes every split's images, so a model pretrained on one image size can be
-fine-tuned on another dataset (digits 8x8 -> 28x28 like MNIST).
+fine-tuned on another dataset (digits 8x8 -> 28x28 like MNIST). ``data.fit_content`` first crops
+each image to its strokes and centres them in MNIST's margin (a 20x20 box in 28x28), the way MNIST
+itself was made and the way uploads are converted (:class:`~nnforge.data.Preprocessing`).
+
+:func:`apply_data_config` is the one place these keys act: training (``prepare``) and evaluation
+(``nnforge eval``, ensembles) both call it, so a run is always scored on data shaped as it was trained.
 """
 
 from __future__ import annotations
@@ -53,6 +58,36 @@ def image_size_of(spec) -> tuple[int, int] | None:
     if isinstance(spec, list) and len(spec) == 2 and all(isinstance(v, int) and v > 0 for v in spec):
         return (spec[0], spec[1])
     raise DataError(f"'data.image_size' is {spec!r}; accepted: N or [H, W] (positive integers)")
+
+
+def fit_content_images(x: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> uint8 (N, C, *size): each image cropped to its content, centred with
+    MNIST's margin, and resized (Lanczos) — the same conversion an uploaded drawing goes through."""
+    import numpy as np
+    from PIL import Image
+
+    from nnforge.data.preprocess import _centre_content
+
+    height, width = size or tuple(x.shape[2:])
+    out = []
+    for arr in x.permute(0, 2, 3, 1).numpy():
+        centred = _centre_content(arr)
+        image = Image.fromarray(centred.squeeze(-1) if centred.shape[-1] == 1 else centred)
+        resized = np.asarray(image.resize((width, height), Image.Resampling.LANCZOS), dtype=np.uint8)
+        out.append(resized[:, :, None] if resized.ndim == 2 else resized)
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
+
+
+def apply_data_config(ds: Dataset, data_cfg: dict, seed: int) -> Dataset:
+    """A loaded dataset reshaped as the recipe's ``data`` section asks: ``train_fraction``,
+    ``fit_content`` and ``image_size``. Training and evaluation share it (see the module docstring)."""
+    ds = keep_train_fraction(ds, data_cfg.get("train_fraction", 1.0), seed)
+    if data_cfg.get("fit_content") and ds.kind == "image":
+        size = image_size_of(data_cfg.get("image_size")) or tuple(ds.input_shape[1:])
+        changes = {f"x_{s}": fit_content_images(getattr(ds, f"x_{s}"), size) for s in ("train", "test", "val")
+                   if getattr(ds, f"x_{s}") is not None}
+        return replace(ds, **changes)
+    return resize_dataset(ds, data_cfg.get("image_size"))
 
 
 def resize_dataset(ds: Dataset, spec) -> Dataset:

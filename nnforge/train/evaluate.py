@@ -66,7 +66,8 @@ def per_class_report(confusion: np.ndarray, classes: list[str]) -> list[dict]:
 
 
 def load_run_test_split(run_dir, data: str | None = None, root: str | None = None):
-    """The test split a run was trained against (or another dataset of the same shape)."""
+    """The test split a run was trained against (or another dataset of the same shape), reshaped by
+    the run's ``data`` keys exactly as training reshaped it (denoising travels in ``model.json``)."""
     from pathlib import Path
 
     import yaml
@@ -75,12 +76,13 @@ def load_run_test_split(run_dir, data: str | None = None, root: str | None = Non
 
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.yaml"
-    data_cfg = {}
-    if cfg_path.is_file():
-        data_cfg = dict((yaml.safe_load(cfg_path.read_text()) or {}).get("data", {}))
+    run_cfg = (yaml.safe_load(cfg_path.read_text()) or {}) if cfg_path.is_file() else {}
+    data_cfg = dict(run_cfg.get("data", {}))
     if data:
         data_cfg = {**data_cfg, "name": data, "root": root or data_cfg.get("root") if data == data_cfg.get("name") else root}
-    return load_dataset(data_cfg)
+    from nnforge.data.subset import apply_data_config  # image_size, fit_content: the model's input as trained
+
+    return apply_data_config(load_dataset(data_cfg), data_cfg, int(run_cfg.get("seed", 0)))
 
 
 def evaluate_runs(runs, data: str | None = None, root: str | None = None, combine: str = "mean", tta: bool = False) -> dict:
