@@ -14,12 +14,12 @@ import torch
 from torch import nn
 
 from nnforge.data.dataset import Dataset
-from nnforge.data.subset import keep_train_fraction, resize_dataset
+from nnforge.data.subset import apply_data_config
 from nnforge.train.callbacks import BestModelCheckpoint, Callback, CSVLogger, EarlyStopping
 
 
 def prepare_dataset(ds: Dataset, config: dict) -> Dataset:
-    """Imbalance (on purpose, for experiments), a smaller training split, resized images."""
+    """Imbalance (on purpose, for experiments), a smaller training split, centred and resized images."""
     data = config["data"]
     if data.get("imbalance"):
         from dataclasses import replace
@@ -28,8 +28,7 @@ def prepare_dataset(ds: Dataset, config: dict) -> Dataset:
 
         x, y = make_imbalanced(ds.x_train, ds.y_train, data["imbalance"], config["seed"])
         ds = replace(ds, x_train=x, y_train=y)
-    ds = keep_train_fraction(ds, data.get("train_fraction", 1.0), config["seed"])
-    return resize_dataset(ds, data.get("image_size"))
+    return apply_data_config(ds, data, config["seed"])  # train_fraction, fit_content, image_size (shared with eval)
 
 
 def configure_preprocessing(pre, config: dict) -> None:
@@ -72,8 +71,27 @@ def setup_model(model: nn.Module, config: dict) -> tuple[nn.Module, list[Callbac
     if train.get("channels_last"):
         model = model.to(memory_format=torch.channels_last)
     if train.get("compile"):
+        check_compile_backend(next(model.parameters()).device)
         model.compile()  # in place: parameter names (and saved weights) stay unprefixed
     return model, extra
+
+
+def check_compile_backend(device: torch.device) -> None:
+    """``torch.compile`` on CPU generates C++ and builds it with the system compiler at the first
+    batch; without one the run would die mid-epoch with a long traceback. Say so before training."""
+    if device.type != "cpu":
+        return
+    from nnforge.errors import ConfigError
+
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        get_cpp_compiler()
+    except ImportError:
+        return  # another torch layout: let torch.compile report for itself
+    except Exception:  # noqa: BLE001 - torch raises InvalidCxxCompiler (or an OS error) when none works
+        raise ConfigError("'train.compile' on CPU needs a working C++ compiler (g++ or clang++, or set CXX); "
+                          "install one or set train.compile=false") from None
 
 
 def optimizer_params(model: nn.Module, train_cfg: dict):
