@@ -32,9 +32,9 @@ def _recipe_path(name: str) -> Path:
     raise ConfigError(f"recipe '{name}' not found; pass a YAML file or one of: {available}")
 
 
-def _print_metrics(run, stream=sys.stdout) -> None:
+def _print_metrics(run, stream=None) -> None:
     m = run.metrics
-    stream.write(
+    (stream or sys.stdout).write(
         f"test accuracy {m['test_accuracy']:.2%} on {m['dataset']}\n"
         f"trained in {m['train_seconds']:.1f} s; run directory: {run.dir}\n"
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from nnforge.data.dataset import Dataset
+from nnforge.data.series import SERIES
 from nnforge.errors import DataError
 
 
@@ -51,6 +52,19 @@ DATASETS: dict[str, DatasetInfo] = {
     "fashion-mnist": DatasetInfo("fashion-mnist", "Fashion-MNIST from its IDX files in data.root", _idx("fashion-mnist")),
     "cifar10": DatasetInfo("cifar10", "CIFAR-10 python batches in data.root, read without running pickle code", _cifar10),
 }
+
+
+def _series(name):
+    def load(cfg, seed):
+        raise DataError(f"'{name}' is a time series, not a labelled dataset; set task=forecast (recipe: configs/sunspots_lstm.yaml)")
+
+    return load
+
+
+# Time series for ``task: forecast`` (nnforge.data.series loads them); listed here so that
+# `nnforge datasets` shows them and a classification recipe naming one gets a clear error.
+for _name, (_summary, _) in SERIES.items():
+    DATASETS[_name] = DatasetInfo(_name, f"time series for task=forecast: {_summary}", _series(_name))
 
 PATTERNS = {
     "csv:PATH": "a CSV table with a header; the class column is data.target",
