@@ -1,8 +1,8 @@
 """Transfer learning: start from another model's weights, freeze some layers, vary the LR by layer.
 
 * :func:`load_pretrained` copies every tensor whose *name and shape* match from a run directory
-  or a weights file (``.safetensors``; ``.pt``/``.pth`` only through ``torch.load(weights_only=True)``,
-  which refuses pickled code). Tensors that do not match — a head with another class count — keep
+  or a weights file (``.safetensors``; ``.pt``/``.pth`` only through :mod:`nnforge.safe_load`, which
+  refuses pickled code). Tensors that do not match — a head with another class count — keep
   their fresh initialisation: that is "replacing the head". ``skip`` patterns force the same.
 * :func:`freeze` turns off gradients for parameters whose names match fnmatch patterns;
   :class:`Unfreeze` turns them back on at a chosen epoch (gradual fine-tuning).
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nnforge.errors import RunError, UnsafeFileError, UserError
+from nnforge.errors import RunError, UserError
 from nnforge.train.callbacks import Callback
 
 
@@ -46,8 +46,10 @@ def _matches(name: str, patterns) -> bool:
 
 
 def read_weights(source: str | Path) -> dict[str, torch.Tensor]:
-    """A state dict from a run directory, a .safetensors file, or a .pt/.pth file (weights only)."""
+    """A state dict from a run directory, or a weights file read by :func:`nnforge.safe_load.load_weights`
+    (``.safetensors``; ``.pt``/``.pth``/``.bin`` only as tensors, never running pickled code)."""
     from nnforge.rundir import load_state
+    from nnforge.safe_load import load_weights
 
     path = Path(source)
     if path.is_dir():
@@ -56,22 +58,7 @@ def read_weights(source: str | Path) -> dict[str, torch.Tensor]:
         return load_state(path / "model.safetensors")
     if not path.is_file():
         raise RunError(f"weights '{path}' not found; pass a run directory, a .safetensors file or a .pt/.pth file")
-    if path.suffix == ".safetensors":
-        return load_state(path)
-    if path.suffix in (".pt", ".pth"):
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any failure means "not a plain tensor file"
-            raise UnsafeFileError(f"{path}: not loadable with torch.load(weights_only=True) ({str(exc).splitlines()[0][:120]})") from None
-        if isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
-            for key in ("state_dict", "model", "model_state_dict"):
-                if isinstance(obj.get(key), dict):
-                    obj = obj[key]
-                    break
-        if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-            raise RunError(f"{path}: expected a mapping of parameter names to tensors (a state_dict)")
-        return obj
-    raise UserError(f"weights '{path}': unsupported file type '{path.suffix}'; accepted: a run directory, .safetensors, .pt, .pth")
+    return load_weights(path)
 
 
 def load_pretrained(model: nn.Module, source: str | Path, skip=()) -> LoadReport:

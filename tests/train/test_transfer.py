@@ -47,14 +47,23 @@ def test_discriminative_learning_rates():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="measured: +1.4 points at 10 % / 3 pretraining epochs, -0.3 at 4 % / 1 epoch; "
-                                        "the MNIST -> upscaled-digits gain is not yet reliable")
-def test_pretrained_on_mnist_beats_scratch_on_a_small_part_of_digits(tmp_path, cached_mnist_sample, capsys):
-    pre = fit(load_config("nnforge/configs/transfer_pretrain_mnist.yaml", ["train.epochs=1", "train.progress=none"]), tmp_path / "pre")
-    small = ["train.progress=none", "data.train_fraction=0.04", "train.epochs=12"]
-    tuned = fit(load_config("nnforge/configs/transfer_finetune_digits.yaml", [*small, f"train.init.weights={pre.dir}"]), tmp_path / "ft")
-    scratch = fit(load_config("nnforge/configs/transfer_finetune_digits.yaml", [*small, "train.freeze=[]"]), tmp_path / "sc")
+def test_pretrained_on_mnist_beats_scratch_on_50_digits(tmp_path, cached_mnist_sample, capsys):
+    """The recipes' comparison: the MNIST-pretrained CNN, fine-tuned on 50 MNIST-style digits,
+    against the same model trained from scratch on the same 50 images for the same epochs.
+    Measured (2 pretraining epochs, no augmentation): 84.7/88.1 % vs 77.5/84.2 % (seeds 0/1)."""
+    pre = fit(load_config("nnforge/configs/transfer_pretrain_mnist.yaml",
+                          ["train.epochs=2", "train.progress=none", "data.augment.rotate=0", "data.augment.shift=0",
+                           "data.augment.scale=0", "train.checkpoint.enabled=false"]), tmp_path / "pre")
+    recipe = "nnforge/configs/transfer_finetune_digits.yaml"
+    tuned, scratch = [], []
+    for seed in (0, 1):
+        common = ["train.progress=none", f"seed={seed}", "train.checkpoint.enabled=false"]
+        tuned.append(fit(load_config(recipe, [*common, f"train.init.weights={pre.dir}"]), tmp_path / f"ft{seed}"))
+        scratch.append(fit(load_config(recipe, [*common, "train.freeze=[]", "train.optimizer.lr_mult={}"]), tmp_path / f"sc{seed}"))
+    assert tuned[0].metrics["dataset"].startswith("digits: 50 train")
+    ft_acc = [r.metrics["test_accuracy"] for r in tuned]
+    sc_acc = [r.metrics["test_accuracy"] for r in scratch]
     with capsys.disabled():
-        print(f"\ndigits, 4% of the training split (28x28): fine-tuned from MNIST {tuned.metrics['test_accuracy']:.1%} "
-              f"vs from scratch {scratch.metrics['test_accuracy']:.1%}")
-    assert tuned.metrics["test_accuracy"] > scratch.metrics["test_accuracy"] + 0.03
+        print(f"\n50 digits (28x28, MNIST-style), seeds 0/1: fine-tuned from MNIST {ft_acc} vs from scratch {sc_acc}")
+    assert all(f > s for f, s in zip(ft_acc, sc_acc))
+    assert sum(ft_acc) / 2 > sum(sc_acc) / 2 + 0.03
