@@ -133,3 +133,13 @@ class CSVLogger(Callback):
         for row in rows:
             writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in columns})
         io.write_text(self.path, buf.getvalue())
+
+
+class CleanFinalEpochs(Callback):
+    """Turns augmentation off for the last ``epochs`` epochs (``data.augment.clean_epochs``)."""
+
+    def __init__(self, transform, epochs: int):
+        self.transform, self.epochs = transform, epochs
+
+    def on_epoch_begin(self, trainer, epoch):
+        self.transform.active = epoch < trainer.epochs - self.epochs

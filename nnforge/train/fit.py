@@ -15,12 +15,13 @@ import nnforge
 from nnforge import io
 from nnforge.config import dump_config
 from nnforge.data import Dataset, Preprocessing, TensorLoader, build_augmentation, dataset_info, load_dataset
+from nnforge.data.augment import AugmentThenPreprocess
 from nnforge.errors import RunError
 from nnforge.models import build_model
 from nnforge.report import plot_confusion, plot_curves
 from nnforge.rundir import save_model
 from nnforge.train import techniques
-from nnforge.train.callbacks import Callback, JSONLLogger
+from nnforge.train.callbacks import Callback, CleanFinalEpochs, JSONLLogger
 from nnforge.train.evaluate import evaluate, per_class_report
 from nnforge.train.loop import Trainer
 from nnforge.train.losses import build_loss
@@ -77,14 +78,12 @@ def prepare(config: dict) -> Prepared:
     techniques.configure_preprocessing(pre, config)  # data.denoise
     augment = build_augmentation(data_cfg["augment"]) if dataset.kind == "image" else None
     aug_gen = torch.Generator().manual_seed(config["seed"] + 1)
-    if augment:
-        train_tf = lambda xb: pre(augment(xb.float(), aug_gen))  # noqa: E731
-    else:
-        train_tf = pre
+    train_tf = AugmentThenPreprocess(augment, pre, aug_gen) if augment else pre
     to = (lambda t: t.to(device)) if device.type != "cpu" else (lambda t: t)
     train = TensorLoader(to(dataset.x_train), to(dataset.y_train), data_cfg["batch_size"], shuffle=True,
                          generator=torch.Generator().manual_seed(config["seed"]), transform=train_tf)
     train.augment_generator = aug_gen  # checkpoints save its state (mid-epoch resume)
+    train.augmentation = train_tf if augment else None  # switched off for data.augment.clean_epochs
     val = None
     if dataset.x_val is not None:
         val = TensorLoader(to(dataset.x_val), to(dataset.y_val), data_cfg["eval_batch_size"], transform=pre)
@@ -107,6 +106,12 @@ def model_meta(config: dict, prepared: Prepared) -> dict:
         "dataset": config["data"]["name"],
         "preprocessing": prepared.preprocessing.to_dict(),
     }
+
+
+def _augmentation_callbacks(prepared: Prepared) -> list[Callback]:
+    augmentation = prepared.train_batches.augmentation
+    clean = prepared.config["data"]["augment"]["clean_epochs"]
+    return [CleanFinalEpochs(augmentation, clean)] if clean and augmentation is not None else []
 
 
 def _check_out_dir(out: Path) -> None:
@@ -148,7 +153,8 @@ def fit(config: dict, out_dir: str | Path | None = None, callbacks: Sequence[Cal
                                    monitor=train_cfg["monitor"])
         trainer = Trainer(model, optimizer, build_loss(train_cfg["loss"], ds.num_classes, ds.y_train), schedule,
                           [Progress(train_cfg["progress"]), JSONLLogger(out / "metrics.jsonl"),
-                           *techniques.callbacks(config, out, technique_cbs), *callbacks], prepared.device)
+                           *techniques.callbacks(config, out, technique_cbs), *_augmentation_callbacks(prepared), *callbacks],
+                          prepared.device)
         techniques.configure_trainer(trainer, config)  # train.precision
         from nnforge.train.checkpoint import attach  # checkpoints, resume, non-finite guard, DistributedDataParallel
 
