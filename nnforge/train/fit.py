@@ -74,7 +74,7 @@ def prepare(config: dict) -> Prepared:
     dataset = load_dataset(data_cfg, config["seed"]).split_validation(data_cfg["val_fraction"], config["seed"])
     dataset = techniques.prepare_dataset(dataset, config)  # imbalance, train_fraction, image_size
     info = dataset_info(data_cfg["name"])
-    pre = Preprocessing.fit(dataset, normalize=data_cfg["normalize"], fit_content=bool(info and info.fit_content))
+    pre = Preprocessing.fit(dataset, normalize=data_cfg["normalize"], fit_content=bool(info and info.fit_content) or data_cfg.get("fit_content", False))
     techniques.configure_preprocessing(pre, config)  # data.denoise
     augment = build_augmentation(data_cfg["augment"]) if dataset.kind == "image" else None
     aug_gen = torch.Generator().manual_seed(config["seed"] + 1)

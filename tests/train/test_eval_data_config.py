@@ -16,6 +16,10 @@ def test_eval_matches_the_runs_own_test_accuracy(tmp_path, extra):
     result = evaluate_runs([run.dir])
     assert result["examples"] == 360
     assert result["accuracy"] == pytest.approx(run.metrics["test_accuracy"], abs=1e-6)
+    # uploads are centred like the data only when the data were centred (digits have no MNIST margin)
+    import nnforge
+
+    assert nnforge.load(run.dir).preprocessing.fit_content == ("data.fit_content=true" in extra)
 
 
 def test_ensemble_of_resized_runs_and_the_split_shape(tmp_path):
