@@ -103,7 +103,7 @@ class Preprocessing:
         if (border >= 0.5) != (self.background == "light"):
             arr = 255 - arr
         if self.fit_content:
-            arr = _centre_content(arr)
+            return np.ascontiguousarray(fit_to_frame(arr, (height, width)).transpose(2, 0, 1))
         resized = Image.fromarray(arr.squeeze(-1) if arr.shape[-1] == 1 else arr).resize(
             (width, height), Image.Resampling.LANCZOS
         )
@@ -127,16 +127,36 @@ class Preprocessing:
         return torch.from_numpy(arr)
 
 
-def _centre_content(arr: np.ndarray) -> np.ndarray:
-    """Crop to the bright content and pad it to a square with MNIST's margin."""
+def fit_to_frame(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """MNIST's own normalisation of a drawing: (H, W, C) uint8 -> (*size, C) uint8.
+
+    The strokes' bounding box is scaled (aspect kept) so its longer side fills 20/28 of the
+    frame, then placed so that its centre of mass sits at the frame's centre — the way the
+    MNIST digits were made, so a real MNIST digit passes through almost unchanged.
+    """
+    from PIL import Image
+
+    height, width = size
     grey = arr.max(axis=-1)
     mask = grey > 0.2 * max(int(grey.max()), 1)
     if not mask.any():
-        return arr
+        image = Image.fromarray(arr.squeeze(-1) if arr.shape[-1] == 1 else arr)
+        out = np.asarray(image.resize((width, height), Image.Resampling.LANCZOS), dtype=np.uint8)
+        return out[:, :, None] if out.ndim == 2 else out
     rows, cols = np.where(mask)
     crop = arr[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    side = int(np.ceil(max(crop.shape[:2]) / CONTENT_FRACTION))
-    out = np.zeros((side, side, arr.shape[-1]), dtype=np.uint8)
-    top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
-    out[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
+    box = max(1, round(min(height, width) * CONTENT_FRACTION))
+    scale = box / max(crop.shape[:2])
+    new_h, new_w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
+    image = Image.fromarray(crop.squeeze(-1) if crop.shape[-1] == 1 else crop)
+    small = np.asarray(image.resize((new_w, new_h), Image.Resampling.LANCZOS), dtype=np.uint8)
+    small = small[:, :, None] if small.ndim == 2 else small
+    mass = small.max(axis=-1).astype(np.float64)
+    total = mass.sum() or 1.0
+    cy = (mass.sum(1) * np.arange(new_h)).sum() / total
+    cx = (mass.sum(0) * np.arange(new_w)).sum() / total
+    top = int(np.clip(round(height / 2 - cy), 0, height - new_h))
+    left = int(np.clip(round(width / 2 - cx), 0, width - new_w))
+    out = np.zeros((height, width, arr.shape[-1]), dtype=np.uint8)
+    out[top : top + new_h, left : left + new_w] = small
     return out

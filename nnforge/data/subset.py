@@ -61,20 +61,14 @@ def image_size_of(spec) -> tuple[int, int] | None:
 
 
 def fit_content_images(x: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
-    """uint8 (N, C, H, W) -> uint8 (N, C, *size): each image cropped to its content, centred with
-    MNIST's margin, and resized (Lanczos) — the same conversion an uploaded drawing goes through."""
+    """uint8 (N, C, H, W) -> uint8 (N, C, *size): each image normalised as MNIST's digits were
+    (:func:`~nnforge.data.preprocess.fit_to_frame`) — the conversion an uploaded drawing goes through."""
     import numpy as np
-    from PIL import Image
 
-    from nnforge.data.preprocess import _centre_content
+    from nnforge.data.preprocess import fit_to_frame
 
     height, width = size or tuple(x.shape[2:])
-    out = []
-    for arr in x.permute(0, 2, 3, 1).numpy():
-        centred = _centre_content(arr)
-        image = Image.fromarray(centred.squeeze(-1) if centred.shape[-1] == 1 else centred)
-        resized = np.asarray(image.resize((width, height), Image.Resampling.LANCZOS), dtype=np.uint8)
-        out.append(resized[:, :, None] if resized.ndim == 2 else resized)
+    out = [fit_to_frame(arr, (height, width)) for arr in x.permute(0, 2, 3, 1).numpy()]
     return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
 
 

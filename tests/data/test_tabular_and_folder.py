@@ -105,3 +105,16 @@ def test_image_conversion_matches_training_form():
     assert arr[0, 0].mean() < 30  # background dark again
     corr = np.corrcoef(arr.ravel().astype(float), digit.ravel().astype(float))[0, 1]
     assert corr > 0.7
+
+
+def test_real_mnist_digits_pass_through_mnist_normalisation_nearly_unchanged():
+    """fit_to_frame re-does MNIST's own centring (20-pixel box, centre of mass), so an MNIST digit
+    sent as a PNG reaches the model as it was stored; a box-centred crop would shift it."""
+    from nnforge.data.preprocess import fit_to_frame
+
+    ds = load_dataset({"name": "mnist-sample"})
+    corrs = []
+    for digit in ds.x_test[:200, 0].numpy():
+        out = fit_to_frame(digit[:, :, None], (28, 28))[:, :, 0]
+        corrs.append(np.corrcoef(out.ravel().astype(float), digit.ravel().astype(float))[0, 1])
+    assert np.median(corrs) > 0.9 and np.mean(corrs) > 0.85
