@@ -57,7 +57,8 @@ def test_predictions_are_the_training_pipelines(app, run_dir, digits):
             got[t["index"]] = t["probability"]
         np.testing.assert_allclose(got, probs, atol=1e-4)
     predicted = [int(r.json()["class"]) for r in responses]
-    assert np.mean(np.array(predicted) == labels[:12]) >= 0.3  # a trained model, not noise (chance: 0.1)
+    # The one-epoch test CNN scores about 80 % on stored digits; uploads are normalised as MNIST was.
+    assert np.mean(np.array(predicted) == labels[:12]) >= 0.65
 
 
 def test_a_photo_of_any_size_and_mode_is_converted_like_training_data(app, run_dir, digits):
