@@ -13,6 +13,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 
+def _default_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+# mkstemp creates files readable by their owner only; results should get the usual permissions.
+FILE_MODE = _default_mode()
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp_path)`` then move the result to ``path`` atomically (fsync'd)."""
     path = Path(path)
@@ -20,6 +30,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, FILE_MODE)
     try:
         write(tmp_path)
         with open(tmp_path, "rb+") as fh:
