@@ -21,13 +21,16 @@ def test_fit_content_centres_digits_in_mnists_margin():
     assert ds.input_shape == (1, 28, 28) and ds.x_test.shape == (360, 1, 28, 28) and ds.x_train.dtype == torch.uint8
     assert torch.equal(ds.y_test, raw.y_test)
     heights, centres = [], []
+    grid = torch.arange(28, dtype=torch.float)
     for img in ds.x_train[:200]:
         top, bottom, left, right = _box(img)
         heights.append(max(bottom - top, right - left) + 1)
-        centres.append(((top + bottom) / 2, (left + right) / 2))
+        mass = img[0].float()
+        centres.append(((mass.sum(1) * grid).sum() / mass.sum(), (mass.sum(0) * grid).sum() / mass.sum()))
     heights = torch.tensor(heights, dtype=torch.float)
     assert 17 <= heights.median() <= 22  # MNIST: the longer side is about 20 of 28 pixels
-    assert all(abs(r - 13.5) <= 2 and abs(c - 13.5) <= 2 for r, c in centres)
+    # ... and the centre of mass sits at the frame's centre, as in MNIST
+    assert all(abs(r - 14) <= 1 and abs(c - 14) <= 1 for r, c in centres)
     # plain resizing keeps the 8x8 digits' own margins and position instead
     plain = apply_data_config(raw, {"image_size": 28}, seed=0)
     assert not torch.equal(plain.x_train, ds.x_train)
