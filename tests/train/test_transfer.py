@@ -50,10 +50,9 @@ def test_discriminative_learning_rates():
 def test_pretrained_on_mnist_beats_scratch_on_50_digits(tmp_path, cached_mnist_sample, capsys):
     """The recipes' comparison: the MNIST-pretrained CNN, fine-tuned on 50 MNIST-style digits,
     against the same model trained from scratch on the same 50 images for the same epochs.
-    Measured (2 pretraining epochs, no augmentation): 84.7/88.1 % vs 77.5/84.2 % (seeds 0/1)."""
+    Measured (the pretraining recipe as it is: 3 epochs, 96.6 %): 92.2/89.4 % vs 84.4/85.8 % (seeds 0/1)."""
     pre = fit(load_config("nnforge/configs/transfer_pretrain_mnist.yaml",
-                          ["train.epochs=2", "train.progress=none", "data.augment.rotate=0", "data.augment.shift=0",
-                           "data.augment.scale=0", "train.checkpoint.enabled=false"]), tmp_path / "pre")
+                          ["train.progress=none", "train.checkpoint.enabled=false"]), tmp_path / "pre")
     recipe = "nnforge/configs/transfer_finetune_digits.yaml"
     tuned, scratch = [], []
     for seed in (0, 1):
