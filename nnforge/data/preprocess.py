@@ -136,27 +136,29 @@ def fit_to_frame(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """
     from PIL import Image
 
+    # Written for speed (the server runs it per request): plain-Python scalars, no np.clip/np.where.
     height, width = size
-    grey = arr.max(axis=-1)
+    grey = arr[:, :, 0] if arr.shape[-1] == 1 else arr.max(axis=-1)
     mask = grey > 0.2 * max(int(grey.max()), 1)
-    if not mask.any():
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not len(rows):
         image = Image.fromarray(arr.squeeze(-1) if arr.shape[-1] == 1 else arr)
         out = np.asarray(image.resize((width, height), Image.Resampling.LANCZOS), dtype=np.uint8)
         return out[:, :, None] if out.ndim == 2 else out
-    rows, cols = np.where(mask)
-    crop = arr[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    cols = np.flatnonzero(mask.any(axis=0))
+    crop = arr[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     box = max(1, round(min(height, width) * CONTENT_FRACTION))
     scale = box / max(crop.shape[:2])
     new_h, new_w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
     image = Image.fromarray(crop.squeeze(-1) if crop.shape[-1] == 1 else crop)
     small = np.asarray(image.resize((new_w, new_h), Image.Resampling.LANCZOS), dtype=np.uint8)
     small = small[:, :, None] if small.ndim == 2 else small
-    mass = small.max(axis=-1).astype(np.float64)
+    mass = (small[:, :, 0] if small.shape[-1] == 1 else small.max(axis=-1)).astype(np.float64)
     total = mass.sum() or 1.0
     cy = (mass.sum(1) * np.arange(new_h)).sum() / total
     cx = (mass.sum(0) * np.arange(new_w)).sum() / total
-    top = int(np.clip(round(height / 2 - cy), 0, height - new_h))
-    left = int(np.clip(round(width / 2 - cx), 0, width - new_w))
+    top = min(max(int(round(height / 2 - cy)), 0), height - new_h)
+    left = min(max(int(round(width / 2 - cx)), 0), width - new_w)
     out = np.zeros((height, width, arr.shape[-1]), dtype=np.uint8)
     out[top : top + new_h, left : left + new_w] = small
     return out

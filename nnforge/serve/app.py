@@ -282,7 +282,8 @@ def serve(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, lo
     import uvicorn
 
     fast = {"loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-            "http": "httptools" if importlib.util.find_spec("httptools") else "h11"}
+            # httptools, keeping HTTP/1.0 keep-alive connections open (uvicorn closes them).
+            "http": "nnforge.serve.protocol:KeepAliveHttpToolsProtocol" if importlib.util.find_spec("httptools") else "h11"}
     # uvicorn's own cap on open connections bounds idle or slow-header connections (it answers 503).
     connections = settings.limits.max_concurrency * 4 + 64
     common = dict(host=host, port=port, log_level=log_level, access_log=False, timeout_keep_alive=5,
