@@ -211,6 +211,7 @@ def test_cli_reports_a_bad_run_directory_in_one_line(tmp_path):
     result = subprocess.run([nnforge, "serve", str(tmp_path / "missing"), "--port", "0"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.startswith("error:") and len(result.stderr.strip().splitlines()) == 1
+    assert "http://" not in result.stdout  # no banner announcing a server that will not start
     result = subprocess.run([nnforge, "serve", str(tmp_path), "--workers", "0"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "--workers" in result.stderr
 
