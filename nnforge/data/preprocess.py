@@ -87,19 +87,27 @@ class Preprocessing:
         """A PIL image of any size or mode -> uint8 array (C, H, W) like the training images."""
         from PIL import Image, ImageOps
 
-        image = ImageOps.exif_transpose(image)
+        # The server runs this per request: skip what cannot change the result (exif_transpose
+        # copies the image even when there is no orientation to apply; a same-mode convert copies).
+        image.load()  # PNG's eXIf chunk may follow the pixels: info is complete only once loaded
+        if _may_have_orientation(image):
+            image = ImageOps.exif_transpose(image)
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
             # Transparent pixels take the canvas colour opposite to the background we expect
             # after conversion: drawings on transparent canvases usually have dark strokes.
             rgba = image.convert("RGBA")
             canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             image = Image.alpha_composite(canvas, rgba)
-        image = image.convert(self.mode)
+        if image.mode != self.mode:
+            image = image.convert(self.mode)
         channels, height, width = self.input_shape
         arr = np.asarray(image, dtype=np.uint8)
         if arr.ndim == 2:
             arr = arr[:, :, None]
-        border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]]).mean() / 255.0
+        # Mean of the outer rows and columns (corners counted twice), from integer sums.
+        total = (int(arr[0].sum(dtype=np.int64)) + int(arr[-1].sum(dtype=np.int64))
+                 + int(arr[:, 0].sum(dtype=np.int64)) + int(arr[:, -1].sum(dtype=np.int64)))
+        border = total / (2 * arr.shape[-1] * (arr.shape[0] + arr.shape[1])) / 255.0
         if (border >= 0.5) != (self.background == "light"):
             arr = 255 - arr
         if self.fit_content:
@@ -125,6 +133,13 @@ class Preprocessing:
         if not np.isfinite(arr).all():
             raise DataError("inputs contain NaN or infinite values; accepted: finite numbers")
         return torch.from_numpy(arr)
+
+
+def _may_have_orientation(image) -> bool:
+    """False only when Pillow's ``getexif`` would find no Orientation tag (no EXIF, XMP or TIFF tags)."""
+    info = image.info
+    return (getattr(image, "_exif", None) is not None or hasattr(image, "tag_v2")
+            or any(key in info for key in ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")))
 
 
 def fit_to_frame(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:

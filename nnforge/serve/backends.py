@@ -29,12 +29,26 @@ class TorchBackend:
         self.preprocessing = predictor.preprocessing
         self.model = predictor.model
         self.frozen = _freeze(predictor.model, predictor.input_shape) if freeze else None
+        self._affine = _image_affine(self.preprocessing)
 
     @torch.inference_mode()
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        xb = self.preprocessing(torch.from_numpy(x))
+        if self._affine is not None:  # Preprocessing.__call__'s arithmetic, its constants built once
+            xb = torch.from_numpy(x).float().mul_(self._affine[0]).add_(self._affine[1])
+        else:
+            xb = self.preprocessing(torch.from_numpy(x))
         model = self.frozen if self.frozen is not None else self.model
         return torch.softmax(model(xb).float(), 1).numpy()
+
+
+def _image_affine(preprocessing) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Per-channel scale and shift equal to ``Preprocessing.__call__`` for plain image models."""
+    if preprocessing.kind != "image" or preprocessing.denoise != "none":
+        return None
+    c = len(preprocessing.std)
+    scale = torch.tensor([1.0 / (255.0 * s) for s in preprocessing.std]).view(1, c, 1, 1)
+    shift = torch.tensor([-m / s for m, s in zip(preprocessing.mean, preprocessing.std)]).view(1, c, 1, 1)
+    return scale, shift
 
 
 def _freeze(model: torch.nn.Module, input_shape) -> torch.jit.ScriptModule | None:
