@@ -79,7 +79,9 @@ def load_run_test_split(run_dir, data: str | None = None, root: str | None = Non
     run_cfg = (yaml.safe_load(cfg_path.read_text()) or {}) if cfg_path.is_file() else {}
     data_cfg = dict(run_cfg.get("data", {}))
     if data:
-        data_cfg = {**data_cfg, "name": data, "root": root or data_cfg.get("root") if data == data_cfg.get("name") else root}
+        # the run's own data folder still applies when --data names the dataset it was trained on
+        same_dataset = data == data_cfg.get("name")
+        data_cfg = {**data_cfg, "name": data, "root": root or (data_cfg.get("root") if same_dataset else None)}
     from nnforge.data.subset import apply_data_config  # image_size, fit_content: the model's input as trained
 
     return apply_data_config(load_dataset(data_cfg), data_cfg, int(run_cfg.get("seed", 0)))
