@@ -64,5 +64,4 @@ def cmd_serve(args) -> int:
     read_model_meta(args.run)  # a missing or unfinished run is a one-line error before any banner
     scheme_host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"nnforge serve: {args.run} on http://{scheme_host}:{args.port}/  (API docs at /docs; Ctrl+C stops)", flush=True)
-    serve(settings, host=args.host, port=args.port, log_level=args.log_level)
-    return 0
+    return serve(settings, host=args.host, port=args.port, log_level=args.log_level)

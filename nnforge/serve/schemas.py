@@ -36,6 +36,7 @@ class Explanation(Prediction):
 class Health(BaseModel):
     status: str
     model_version: str
+    worker: int = Field(description="process id of the worker that answered (several with --workers)")
 
 
 class Metadata(BaseModel):

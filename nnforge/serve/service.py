@@ -80,7 +80,7 @@ class Service:
         self.classes = self.predictor.classes
         self.model_version = file_digest(Path(settings.run_dir) / "model.safetensors")
         self.metadata = self._metadata()
-        self.health = json.dumps({"status": "ok", "model_version": self.model_version}).encode()
+        self.health = json.dumps({"status": "ok", "model_version": self.model_version, "worker": os.getpid()}).encode()
 
     def _metadata(self) -> dict:
         run = Path(self.settings.run_dir)

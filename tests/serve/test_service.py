@@ -6,6 +6,7 @@ import asyncio
 import base64
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -153,7 +154,7 @@ def test_metadata_health_metrics_and_docs(app):
     assert m["classes"] == [str(i) for i in range(10)] and m["input_shape"] == [1, 28, 28]
     assert m["preprocessing"]["kind"] == "image" and len(m["model_version"]) == 12
     assert m["limits"]["image_formats"] == ["PNG", "JPEG"]
-    assert health.json() == {"status": "ok", "model_version": m["model_version"]}
+    assert health.json() == {"status": "ok", "model_version": m["model_version"], "worker": os.getpid()}
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     paths = schema.json()["paths"]
     predict = paths["/v1/predict"]["post"]

@@ -1,0 +1,137 @@
+"""Several worker processes behind one port, each with its own listening socket (SO_REUSEPORT).
+
+Why not uvicorn's own ``--workers``: there every worker accepts from one shared socket, and the
+first one to wake takes every pending connection at once. Under a burst of keep-alive clients
+(a proxy's connection pool, ``ab -c 32``) one worker was seen holding 30 of 32 connections while
+the other idled, which doubled the tail latency. Here each worker listens on a socket of its own,
+all bound to the same port with ``SO_REUSEPORT``, and the kernel spreads new connections over
+them by a hash of the client's address and port.
+
+The supervisor binds the sockets (so a port in use is one clear error before any worker starts),
+starts the workers, starts again any worker that dies, and stops them all on Ctrl+C or SIGTERM.
+Elsewhere than Linux (where ``SO_REUSEPORT`` does not balance) uvicorn's workers are used.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+from multiprocessing.connection import wait
+
+from nnforge.errors import UserError
+
+log = logging.getLogger("nnforge.serve")
+CRASH_WINDOW_S = 10.0  # a worker that dies this soon after starting, twice running, stops the server
+
+
+def balanced_sockets_supported() -> bool:
+    return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+def bind_sockets(host: str, port: int, count: int, backlog: int = 2048) -> list[socket.socket]:
+    """``count`` listening sockets on one port (port 0: the port the first one was given)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            port = sock.getsockname()[1]
+            sock.listen(backlog)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                        "choose another --port or stop the program using it") from None
+    return sockets
+
+
+def _worker_main(sock: socket.socket, settings_json: str, uvicorn_options: dict) -> None:
+    """One worker process: load the model and serve the socket it was given."""
+    import uvicorn
+
+    from nnforge.serve.app import SETTINGS_ENV
+
+    os.environ[SETTINGS_ENV] = settings_json
+    config = uvicorn.Config("nnforge.serve.app:app_from_env", factory=True, **uvicorn_options)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+class Supervisor:
+    """Starts one worker per socket, restarts those that die, stops all on SIGINT/SIGTERM."""
+
+    def __init__(self, sockets: list[socket.socket], settings_json: str, uvicorn_options: dict):
+        self.sockets = sockets
+        self.args = (settings_json, uvicorn_options)
+        self.context = multiprocessing.get_context("spawn")  # never fork a process that loaded torch
+        self.workers: list = [None] * len(sockets)
+        self.started_at = [0.0] * len(sockets)
+        self.quick_deaths = [0] * len(sockets)
+        self.stopping = False
+
+    def start(self, index: int) -> None:
+        process = self.context.Process(target=_worker_main, args=(self.sockets[index], *self.args),
+                                       name=f"nnforge-worker-{index}")
+        process.start()
+        self.workers[index] = process
+        self.started_at[index] = time.monotonic()
+
+    def run(self) -> int:
+        previous = {sig: signal.signal(sig, self._request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for index in range(len(self.sockets)):
+                self.start(index)
+            while not self.stopping:
+                wait([w.sentinel for w in self.workers], timeout=0.5)
+                for index, worker in enumerate(self.workers):
+                    if self.stopping or worker.is_alive():
+                        continue
+                    if not self._restart(index, worker.exitcode):
+                        return 1
+            return 0
+        finally:
+            self._stop_all()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            for sock in self.sockets:
+                sock.close()
+
+    def _restart(self, index: int, exitcode: int | None) -> bool:
+        quick = time.monotonic() - self.started_at[index] < CRASH_WINDOW_S
+        self.quick_deaths[index] = self.quick_deaths[index] + 1 if quick else 0
+        if self.quick_deaths[index] >= 2:
+            print(f"nnforge serve: worker {index} keeps exiting (code {exitcode}) right after it starts; "
+                  "stopping the server (its error is printed above)", file=sys.stderr, flush=True)
+            return False
+        log.warning("worker %d exited (code %s); starting a new one", index, exitcode)
+        self.start(index)
+        return True
+
+    def _request_stop(self, signum, frame) -> None:
+        self.stopping = True
+
+    def _stop_all(self) -> None:
+        for worker in self.workers:
+            if worker is not None and worker.is_alive():
+                os.kill(worker.pid, signal.SIGTERM)  # uvicorn finishes the requests in flight
+        deadline = time.monotonic() + 15
+        for worker in self.workers:
+            if worker is not None:
+                worker.join(max(0.1, deadline - time.monotonic()))
+                if worker.is_alive():
+                    worker.kill()
+                    worker.join()
+
+
+def run_workers(settings_json: str, host: str, port: int, count: int, uvicorn_options: dict) -> int:
+    """Serve with ``count`` balanced worker processes until stopped; returns the exit status."""
+    sockets = bind_sockets(host, port, count)
+    return Supervisor(sockets, settings_json, uvicorn_options).run()

@@ -1,0 +1,102 @@
+"""Several worker processes: connections spread over them, a dead worker is replaced, stop is clean."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.serve.conftest import Server, free_port
+from tests.serve.test_keep_alive import read_response
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="balanced workers use Linux SO_REUSEPORT")
+
+HEALTH = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def worker_of_each(port: int, connections: int) -> list[int]:
+    """Open ``connections`` keep-alive connections at once, then ask each which worker holds it."""
+    socks = []
+    for _ in range(connections):  # all handshakes at once, as from a load generator or a proxy's pool
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.connect_ex(("127.0.0.1", port))
+        socks.append(sock)
+    try:
+        for sock in socks:
+            select.select([], [sock], [], 30)
+            sock.settimeout(30)
+        pids = []
+        for sock in socks:
+            sock.sendall(HEALTH)
+            head, body, _ = read_response(sock, b"")
+            assert head.startswith(b"http/1.1 200"), head
+            pids.append(json.loads(body)["worker"])
+        return pids
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def wait_until(condition, timeout: float = 60.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(run_dir, digit_png):
+    server = Server(run_dir, "--workers", "2")
+    try:
+        # A burst of 32 keep-alive connections (what ab -c 32 or a proxy's pool opens): every worker
+        # gets a share (the kernel hashes each connection to one of the workers' sockets).
+        pids = Counter(wait_until(lambda: (p := worker_of_each(server.port, 32)) and len(set(p)) == 2 and p))
+        assert len(pids) == 2 and min(pids.values()) >= 4, pids
+        status, before = server.upload("/v1/predict", digit_png)
+        assert status == 200 and before["class"] in [str(i) for i in range(10)]
+
+        victim = next(iter(pids))
+        os.kill(victim, signal.SIGKILL)
+        fresh = wait_until(lambda: (p := set(worker_of_each(server.port, 16))) and victim not in p and len(p) == 2 and p)
+        assert victim not in fresh
+        for _ in range(4):  # fresh connections: the new worker answers too, with the same model
+            server.conn.close()
+            status, answer = server.upload("/v1/predict", digit_png)
+            assert status == 200 and answer == before
+
+        # SIGTERM to the supervisor alone (a service manager's stop) stops every worker and frees the port.
+        workers = set(fresh)
+        os.kill(server.proc.pid, signal.SIGTERM)
+        assert server.proc.wait(30) == 0
+        for pid in workers:
+            wait_until(lambda: not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2], 30)
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", server.port))
+    finally:
+        server.close()
+
+
+def test_a_port_in_use_is_one_line(run_dir):
+    port = free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        nnforge = str(Path(sys.executable).with_name("nnforge"))
+        result = subprocess.run([nnforge, "serve", str(run_dir), "--port", str(port), "--workers", "2"],
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "--port" in lines[0], result.stderr
