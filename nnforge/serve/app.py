@@ -269,6 +269,17 @@ def build_fastapi(app: ServeApp):
 GIL_SWITCH_INTERVAL_S = 0.0002
 
 
+def prepare_serving_process() -> None:
+    """Interpreter settings for a process that only serves (once the model and the app are loaded)."""
+    import gc
+
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    # Everything loaded at startup (torch, the model, FastAPI) lives as long as the process:
+    # keep the garbage collector's full passes from walking it again and again under load.
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: ServeSettings | str | Path, **overrides) -> ServeApp:
     """The ASGI app serving a run directory (``settings`` may be just the run directory)."""
     if not isinstance(settings, ServeSettings):
@@ -278,8 +289,9 @@ def create_app(settings: ServeSettings | str | Path, **overrides) -> ServeApp:
 
 def app_from_env() -> ServeApp:
     """Factory for uvicorn's worker processes: the settings come in an environment variable."""
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    return create_app(ServeSettings.from_json(os.environ[SETTINGS_ENV]))
+    app = create_app(ServeSettings.from_json(os.environ[SETTINGS_ENV]))
+    prepare_serving_process()
+    return app
 
 
 def serve(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning") -> int:
@@ -301,8 +313,8 @@ def serve(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, lo
                   limit_concurrency=connections,
                   h11_max_incomplete_event_size=settings.limits.max_header_bytes, **fast)
     if settings.workers <= 1:
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         app = create_app(settings)  # load first: a bad run directory fails before the port is bound
+        prepare_serving_process()
         uvicorn.run(app, host=host, port=port, **common)
         return 0
     # Check the run once here (and export ONNX once), then let every worker load its own copy.

@@ -160,8 +160,9 @@ class Service:
         return k
 
     def describe(self, probs: np.ndarray, k: int) -> dict:
-        order = np.argsort(-probs)[:k]
-        top = [{"class": self.classes[i], "index": int(i), "probability": round(float(probs[i]), 6)} for i in order]
+        values = probs.tolist()  # plain floats: cheaper per element than NumPy scalars
+        order = sorted(range(len(values)), key=values.__getitem__, reverse=True)[:k]  # ties: lower index first
+        top = [{"class": self.classes[i], "index": i, "probability": round(values[i], 6)} for i in order]
         return {"class": top[0]["class"], "probability": top[0]["probability"], "top": top}
 
     async def predict(self, body: bytes, content_type: str, query: bytes, batch: bool) -> dict:
