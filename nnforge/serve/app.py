@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from nnforge.serve.deadlines import Deadlines
 from nnforge.serve.limits import ApiError
 from nnforge.serve.service import ServeSettings, Service
 
@@ -40,10 +41,6 @@ class ClientGone(Exception):
     pass
 
 
-class _Timeout(Exception):
-    pass
-
-
 def _error_body(status: int, error: str, detail=None) -> bytes:
     return json.dumps({"error": error, "detail": detail}).encode()
 
@@ -61,6 +58,7 @@ class ServeApp:
         self.service = service
         self.limits = service.limits
         self.metrics = service.metrics
+        self.deadlines = Deadlines()
         self.api = build_fastapi(self)
 
     async def __call__(self, scope, receive, send) -> None:
@@ -111,34 +109,39 @@ class ServeApp:
             await _send(send, 200, self.service.health)
             return 200
         status, body, headers = 200, b"", []
-        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        deadlines = self.deadlines
+        deadlines.set(task, self.limits.body_timeout_s)
         reading = True
         try:
-            async with asyncio.timeout(self.limits.body_timeout_s) as deadline:
-                content_type, data = await self._read_body(scope, receive, deadline, loop)
-                reading = False
-                deadline.reschedule(loop.time() + self.limits.timeout_s)
-                if route == "explain":
-                    result = await self.service.explain(data, content_type, scope["query_string"])
-                else:
-                    result = await self.service.predict(data, content_type, scope["query_string"], route == "predict_batch")
+            content_type, data = await self._read_body(scope, receive, task)
+            reading = False
+            deadlines.set(task, self.limits.timeout_s)
+            if route == "explain":
+                result = await self.service.explain(data, content_type, scope["query_string"])
+            else:
+                result = await self.service.predict(data, content_type, scope["query_string"], route == "predict_batch")
             body = json.dumps(result, separators=(",", ":")).encode()
-        except ApiError as exc:
-            status, body, headers = exc.status, json.dumps(exc.body()).encode(), list(exc.headers.items())
-        except TimeoutError:
+        except asyncio.CancelledError:
+            if not deadlines.clear(task):
+                raise  # not ours: the server is shutting down
             if reading:
                 status, body = 408, _error_body(408, "request body too slow", f"no body data for {self.limits.body_timeout_s} s")
             else:
                 status, body = 504, _error_body(504, "request timed out", f"no answer within {self.limits.timeout_s} s")
+        except ApiError as exc:
+            status, body, headers = exc.status, json.dumps(exc.body()).encode(), list(exc.headers.items())
         except ClientGone:
             return 499
         except Exception:  # a bug: log it, answer without a traceback
             log.exception("error while serving %s", scope["path"])
             status, body = 500, _error_body(500, "internal error", "the server failed on this request; it has been logged")
+        finally:
+            deadlines.clear(task)
         await _send(send, status, body, headers)
         return status
 
-    async def _read_body(self, scope, receive, deadline, loop) -> tuple[str, bytes]:
+    async def _read_body(self, scope, receive, task) -> tuple[str, bytes]:
         content_type, length = "", None
         for key, value in scope["headers"]:
             if key == b"content-type":
@@ -163,7 +166,7 @@ class ServeApp:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-            deadline.reschedule(loop.time() + self.limits.body_timeout_s)
+            self.deadlines.set(task, self.limits.body_timeout_s)
         return content_type, chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _lifespan(self, receive, send) -> None:
