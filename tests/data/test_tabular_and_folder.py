@@ -107,6 +107,52 @@ def test_image_conversion_matches_training_form():
     assert corr > 0.7
 
 
+def test_every_upload_form_of_a_digit_reaches_the_model_as_the_same_array():
+    """A digit uploaded grey, as RGB, as an opaque RGBA screenshot, black on white, as black ink
+    on a transparent canvas (alpha = ink), or EXIF-rotated, holds exactly the same pixels once
+    composited onto white, converted and inverted (no rounding happens on the way), so all of
+    them must reach the model as the same array: image_to_array's shortcuts may not differ."""
+    import dataclasses
+    import io
+
+    ds = load_dataset({"name": "mnist-sample"})
+    pre = Preprocessing.fit(ds, fit_content=True)
+    plain = dataclasses.replace(pre, fit_content=False)
+    colour = dataclasses.replace(pre, mode="RGB", input_shape=[3, 28, 28])
+    for digit in ds.x_test[:40, 0].numpy():
+        grey, zeros = Image.fromarray(digit), np.zeros_like(digit)
+        forms = {
+            "RGB": Image.fromarray(np.dstack([digit, digit, digit])),
+            "opaque RGBA": Image.fromarray(np.dstack([digit, digit, digit, zeros + 255]), "RGBA"),
+            "black on white": Image.fromarray(255 - digit),
+            "ink on a transparent canvas": Image.fromarray(np.dstack([zeros, zeros, zeros, digit]), "RGBA"),
+            "ink on a transparent canvas, LA": Image.fromarray(np.dstack([zeros, digit]), "LA"),
+        }
+        for p in (pre, plain):
+            expected = p.image_to_array(grey)
+            for name, image in forms.items():
+                assert np.array_equal(p.image_to_array(image), expected), name
+        # an RGB model finds and centres the strokes in whichever channel they are drawn
+        centred = pre.image_to_array(grey)[0]
+        for channel in range(3):
+            ink, expected = [zeros, zeros, zeros], np.zeros((3, 28, 28), np.uint8)
+            ink[channel], expected[channel] = digit, centred
+            assert np.array_equal(colour.image_to_array(Image.fromarray(np.dstack(ink))), expected), channel
+    # a phone photo stored sideways with EXIF orientation 6 is turned upright first
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    raw = io.BytesIO()
+    grey.resize((56, 42)).save(raw, "JPEG", quality=95, exif=exif.tobytes())
+    sideways = Image.open(raw)
+    assert sideways.getexif()[0x0112] == 6
+    decoded = np.asarray(Image.open(io.BytesIO(raw.getvalue())))  # the same pixels, no EXIF
+    upright = Image.fromarray(decoded).transpose(Image.Transpose.ROTATE_270)
+    assert np.array_equal(pre.image_to_array(sideways), pre.image_to_array(upright))
+    # nothing drawn (blank, or a fully transparent canvas) and a one-pixel strip: an empty frame
+    for image in (Image.new("L", (28, 28)), Image.new("RGBA", (280, 280)), Image.new("L", (1, 50), 255)):
+        assert np.array_equal(pre.image_to_array(image), np.zeros((1, 28, 28), np.uint8))
+
+
 def test_real_mnist_digits_pass_through_mnist_normalisation_nearly_unchanged():
     """fit_to_frame re-does MNIST's own centring (20-pixel box, centre of mass), so an MNIST digit
     sent as a PNG reaches the model as it was stored; a box-centred crop would shift it."""
