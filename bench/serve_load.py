@@ -7,9 +7,9 @@ every limit on (body size, pixel budget, formats, timeouts, concurrency cap). Th
 seed's SimpleCNN (32 and 64 channels, 128 hidden units) trained for one epoch on mnist-sample:
 serving cost does not depend on the weights.
 
-    .venv/bin/python bench/serve_load.py [--duration 10] [--connections 32] [--workers 2] [--backend torch]
+    .venv/bin/python bench/serve_load.py [--duration 10] [--connections 32] [--workers 2] [--backends torch,onnx]
 
-Prints requests/s, p50, p99 and errors for both servers and the throughput ratio.
+Prints requests/s, p50, p99, errors and server CPU per request for each server, and the ratios.
 """
 
 from __future__ import annotations
@@ -133,7 +133,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--backend", default="torch", choices=["torch", "onnx"])
+    ap.add_argument("--backends", default="torch,onnx",
+                    help="nnforge backends to load, comma-separated (onnx exports the CNN to model.onnx first)")
     ap.add_argument("--extra", default="", help="extra flags for nnforge serve, e.g. '--max-wait-ms 1'")
     args = ap.parse_args()
     if shutil.which("ab") is None:
@@ -150,12 +151,11 @@ def main() -> int:
         body = tmp / "body.bin"
         body.write_bytes(digit_body())
         results = {}
-        servers = {
-            "seed flask": lambda port: [python, str(SEED_SERVER), str(port)],
-            f"nnforge ({args.backend}, {args.workers} workers)": lambda port: [
+        servers = {"seed flask": lambda port: [python, str(SEED_SERVER), str(port)]}
+        for backend in args.backends.split(","):
+            servers[f"nnforge ({backend}, {args.workers} workers)"] = lambda port, backend=backend: [
                 nnforge_cli, "serve", str(run), "--port", str(port), "--workers", str(args.workers),
-                "--backend", args.backend, *args.extra.split()],
-        }
+                "--backend", backend, *args.extra.split()]
         for name, command in servers.items():
             port = free_port()
             path = "/predict" if name.startswith("seed") else "/v1/predict"
@@ -172,11 +172,11 @@ def main() -> int:
             r = results[name]
             print(f"{name:<32} {r['rps']:>9.0f} req/s   p50 {r['p50_ms']:6.2f} ms   p99 {r['p99_ms']:6.2f} ms   "
                   f"errors {r['errors']} of {r['requests']}   server CPU {r['cpu_us']:.0f} us/request", flush=True)
-    seed, ours = results["seed flask"], list(results.values())[1]
-    print(f"throughput ratio nnforge/seed: {ours['rps'] / seed['rps']:.2f}x   "
-          f"(p99 {ours['p99_ms']:.2f} ms vs {seed['p99_ms']:.2f} ms; concurrency {args.connections}, "
-          f"{os.cpu_count()} CPUs)")
-    print(f"server CPU per request ratio seed/nnforge: {seed['cpu_us'] / ours['cpu_us']:.2f}x")
+    seed = results.pop("seed flask")
+    for name, ours in results.items():
+        print(f"{name}: throughput {ours['rps'] / seed['rps']:.2f}x the seed's, p99 {ours['p99_ms']:.2f} ms vs "
+              f"{seed['p99_ms']:.2f} ms, server CPU per request {seed['cpu_us'] / ours['cpu_us']:.2f}x less "
+              f"(concurrency {args.connections}, {os.cpu_count()} CPUs)")
     return 0
 
 

@@ -9,6 +9,7 @@ is decoded, with Pillow's decompression-bomb guard left on as a second line.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -27,6 +28,12 @@ DECODE_INLINE_PIXELS = 256 * 256  # smaller images are decoded on the event loop
 # -- multipart ------------------------------------------------------------------------------
 
 def content_type_params(value: str) -> tuple[str, dict[str, str]]:
+    """(media type, parameters) of a Content-Type or Content-Disposition value (the dict is shared: read only)."""
+    # Clients repeat the same few values: short ones are parsed once (long ones could fill the cache).
+    return _cached_params(value) if len(value) <= 256 else _params(value)
+
+
+def _params(value: str) -> tuple[str, dict[str, str]]:
     kind, _, rest = value.partition(";")
     params = {}
     for item in rest.split(";"):
@@ -75,6 +82,9 @@ def _disposition(headers: str) -> tuple[str, str | None]:
             _, params = content_type_params(value)
             return params.get("name", ""), params.get("filename")
     raise ApiError(400, "malformed multipart body", "a part has no Content-Disposition header")
+
+
+_cached_params = functools.lru_cache(maxsize=512)(_params)
 
 
 # -- images ---------------------------------------------------------------------------------

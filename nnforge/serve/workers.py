@@ -5,7 +5,10 @@ first one to wake takes every pending connection at once. Under a burst of keep-
 (a proxy's connection pool, ``ab -c 32``) one worker was seen holding 30 of 32 connections while
 the other idled, which doubled the tail latency. Here each worker listens on a socket of its own,
 all bound to the same port with ``SO_REUSEPORT``, and the kernel spreads new connections over
-them by a hash of the client's address and port.
+them by a hash of the client's address and port: not evenly (20 of 32 is common) but never
+all to one. With as many workers as CPUs, each worker is also pinned to a CPU of its own, so its
+event loop and inference thread stay in one core's caches instead of migrating (in
+bench/serve_load.py: p99 about 10 % lower).
 
 The supervisor binds the sockets (so a port in use is one clear error before any worker starts),
 starts the workers, starts again any worker that dies, and stops them all on Ctrl+C or SIGTERM.
@@ -54,13 +57,21 @@ def bind_sockets(host: str, port: int, count: int, backlog: int = 2048) -> list[
     return sockets
 
 
-def _worker_main(sock: socket.socket, settings_json: str, uvicorn_options: dict) -> None:
+def pin_to_cpu(index: int) -> None:
+    """Pin this process to the ``index``-th CPU it may use (only called with one worker per CPU)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpus[index % len(cpus)]})
+
+
+def _worker_main(index: int, sock: socket.socket, settings_json: str, uvicorn_options: dict, pin: bool) -> None:
     """One worker process: load the model and serve the socket it was given."""
     import uvicorn
 
     from nnforge.serve.app import SETTINGS_ENV
 
     os.environ[SETTINGS_ENV] = settings_json
+    if pin:
+        pin_to_cpu(index)
     config = uvicorn.Config("nnforge.serve.app:app_from_env", factory=True, **uvicorn_options)
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -70,7 +81,7 @@ class Supervisor:
 
     def __init__(self, sockets: list[socket.socket], settings_json: str, uvicorn_options: dict):
         self.sockets = sockets
-        self.args = (settings_json, uvicorn_options)
+        self.args = (settings_json, uvicorn_options, len(sockets) == len(os.sched_getaffinity(0)))
         self.context = multiprocessing.get_context("spawn")  # never fork a process that loaded torch
         self.workers: list = [None] * len(sockets)
         self.started_at = [0.0] * len(sockets)
@@ -78,7 +89,7 @@ class Supervisor:
         self.stopping = False
 
     def start(self, index: int) -> None:
-        process = self.context.Process(target=_worker_main, args=(self.sockets[index], *self.args),
+        process = self.context.Process(target=_worker_main, args=(index, self.sockets[index], *self.args),
                                        name=f"nnforge-worker-{index}")
         process.start()
         self.workers[index] = process
