@@ -75,6 +75,14 @@ def _freeze(pipeline: Pipeline, input_shape, kind: str) -> torch.jit.ScriptModul
 
 
 class OnnxBackend:
+    """The exported ``model.onnx`` under ONNX Runtime, with preprocessing and softmax in its graph.
+
+    The preprocessing (uint8 -> scaled float, or standardised rows) and the softmax are added to
+    the graph as ONNX nodes when the session is built, so one ``session.run`` does the whole
+    batch: like the torch backend's single frozen graph, the inference thread then gives up and
+    takes back the GIL once per batch instead of around every NumPy or torch operation.
+    """
+
     name = "onnx"
 
     def __init__(self, predictor, threads: int = 1):
@@ -86,15 +94,18 @@ class OnnxBackend:
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
+        self.preprocessing = predictor.preprocessing
+        model, self.whole_pipeline = _with_pipeline(path, predictor.preprocessing)
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         except Exception as exc:
             raise RunError(f"{path}: ONNX Runtime cannot load it ({str(exc).splitlines()[0]})") from None
         self.input_name = self.session.get_inputs()[0].name
-        self.preprocessing = predictor.preprocessing
-        self.outputs_probabilities = "prob" in self.session.get_outputs()[0].name.lower()
+        self.outputs_probabilities = self.whole_pipeline or "prob" in self.session.get_outputs()[0].name.lower()
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.whole_pipeline:
+            return self.session.run(None, {self.input_name: x})[0]
         with torch.inference_mode():
             xb = self.preprocessing(torch.from_numpy(x)).numpy()
         out = self.session.run(None, {self.input_name: xb})[0].astype(np.float32, copy=False)
@@ -102,6 +113,49 @@ class OnnxBackend:
             return out
         out = np.exp(out - out.max(axis=1, keepdims=True))
         return out / out.sum(axis=1, keepdims=True)
+
+
+def _with_pipeline(path: Path, preprocessing) -> tuple[str | bytes, bool]:
+    """``model.onnx`` with the preprocessing before it and a softmax after it, when both can be
+    written as ONNX nodes (plain images and tabular rows; not denoising); else the file as it is."""
+    try:
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError:
+        return str(path), False
+    model = onnx.load(str(path))
+    graph = model.graph
+    if len(graph.input) != 1 or len(graph.output) != 1 or (preprocessing.kind == "image" and preprocessing.denoise != "none"):
+        return str(path), False
+    original_in, original_out = graph.input[0], graph.output[0]
+    if "prob" in original_out.name.lower():  # already probabilities: no softmax to add
+        return str(path), False
+    shape = [d.dim_param or d.dim_value for d in original_in.type.tensor_type.shape.dim]
+    if preprocessing.kind == "image":  # the same float32 arithmetic as Preprocessing.__call__
+        stored_type = TensorProto.UINT8
+        c = len(preprocessing.std)
+        scale = np.array([1.0 / (255.0 * s) for s in preprocessing.std], np.float32).reshape(1, c, 1, 1)
+        shift = np.array([-m / s for m, s in zip(preprocessing.mean, preprocessing.std)], np.float32).reshape(1, c, 1, 1)
+        steps = [("Cast", {"to": TensorProto.FLOAT}, None), ("Mul", {}, scale), ("Add", {}, shift)]
+    else:
+        stored_type = TensorProto.FLOAT
+        steps = [("Sub", {}, np.array(preprocessing.mean, np.float32)), ("Div", {}, np.array(preprocessing.std, np.float32))]
+    nodes, previous = [], "stored"
+    for i, (op, attrs, constant) in enumerate(steps):
+        inputs = [previous]
+        if constant is not None:
+            graph.initializer.append(numpy_helper.from_array(constant, f"nnforge_pre_{i}"))
+            inputs.append(f"nnforge_pre_{i}")
+        previous = original_in.name if i == len(steps) - 1 else f"nnforge_pre_out_{i}"
+        nodes.append(helper.make_node(op, inputs, [previous], **attrs))
+    for node in reversed(nodes):
+        graph.node.insert(0, node)
+    graph.node.append(helper.make_node("Softmax", [original_out.name], ["probabilities"], axis=1))
+    graph.input.remove(original_in)
+    graph.input.append(helper.make_tensor_value_info("stored", stored_type, shape))
+    graph.output.remove(original_out)
+    graph.output.append(helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [shape[0], None]))
+    return model.SerializeToString(), True
 
 
 def _export(run_dir) -> Path:

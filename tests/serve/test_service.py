@@ -205,6 +205,11 @@ def test_onnx_backend_gives_the_torch_answers(run_dir, digits, tmp_path):
         assert a.json()["class"] == b.json()["class"]
         assert a.json()["probability"] == pytest.approx(b.json()["probability"], abs=1e-4)
     assert call(onnx_app, [("GET", "/metadata", {})])[0].json()["backend"] == "onnx"
+    # Preprocessing and softmax run inside the ONNX graph (one session.run per batch), exactly.
+    onnx_backend, torch_backend = onnx_app.service.backend, torch_app.service.backend
+    assert onnx_backend.whole_pipeline
+    stored = digits[0][:16, None]
+    assert np.abs(onnx_backend(stored) - torch_backend(stored)).max() < 1e-5
 
 
 def test_cli_reports_a_bad_run_directory_in_one_line(tmp_path):
@@ -256,3 +261,15 @@ def test_tabular_rows(tabular_run):
     assert bad.status_code == 422 and bad.json()["error"] == "wrong input shape"
     assert explain.status_code == 422
     assert meta.json()["kind"] == "tabular" and meta.json()["preprocessing"]["feature_names"][0] == "sepal_length"
+
+
+def test_onnx_backend_on_tabular_rows(tabular_run, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from nnforge.serve.app import create_app
+
+    run = tmp_path / "run"
+    shutil.copytree(tabular_run, run, ignore=shutil.ignore_patterns("model.onnx", "checkpoints"))
+    onnx_backend, torch_backend = create_app(run, backend="onnx").service.backend, create_app(run).service.backend
+    assert onnx_backend.whole_pipeline
+    rows = np.array([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]], np.float32)
+    assert np.abs(onnx_backend(rows) - torch_backend(rows)).max() < 1e-5
