@@ -69,6 +69,9 @@ def _worker_main(index: int, sock: socket.socket, settings_json: str, uvicorn_op
 
     from nnforge.serve.app import SETTINGS_ENV
 
+    # Ctrl+C reaches the whole process group; the supervisor turns it into SIGTERM for each worker,
+    # which uvicorn handles once it runs (and which ends a worker still loading without a traceback).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ[SETTINGS_ENV] = settings_json
     if pin:
         pin_to_cpu(index)
