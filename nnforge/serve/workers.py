@@ -5,8 +5,8 @@ first one to wake takes every pending connection at once. Under a burst of keep-
 (a proxy's connection pool, ``ab -c 32``) one worker was seen holding 30 of 32 connections while
 the other idled, which doubled the tail latency. Here each worker listens on a socket of its own,
 all bound to the same port with ``SO_REUSEPORT``, and the kernel spreads new connections over
-them by a hash of the client's address and port: not evenly (20 of 32 is common) but never
-all to one. With as many workers as CPUs, each worker is also pinned to a CPU of its own, so its
+them by a hash of the client's address and port: not evenly (20 of 32 is common), which the
+workers then even out by closing a connection or two (see :mod:`nnforge.serve.protocol`). With as many workers as CPUs, each worker is also pinned to a CPU of its own, so its
 event loop and inference thread stay in one core's caches instead of migrating (in
 bench/serve_load.py: p99 about 10 % lower).
 
@@ -63,11 +63,14 @@ def pin_to_cpu(index: int) -> None:
     os.sched_setaffinity(0, {cpus[index % len(cpus)]})
 
 
-def _worker_main(index: int, sock: socket.socket, settings_json: str, uvicorn_options: dict, pin: bool) -> None:
+def _worker_main(index: int, sock: socket.socket, counts, settings_json: str, uvicorn_options: dict, pin: bool) -> None:
     """One worker process: load the model and serve the socket it was given."""
     import uvicorn
 
+    from nnforge.serve import protocol
     from nnforge.serve.app import SETTINGS_ENV
+
+    protocol.BALANCE = (counts, index)
 
     # Ctrl+C reaches the whole process group; the supervisor turns it into SIGTERM for each worker,
     # which uvicorn handles once it runs (and which ends a worker still loading without a traceback).
@@ -86,13 +89,15 @@ class Supervisor:
         self.sockets = sockets
         self.args = (settings_json, uvicorn_options, len(sockets) == len(os.sched_getaffinity(0)))
         self.context = multiprocessing.get_context("spawn")  # never fork a process that loaded torch
+        self.connection_counts = self.context.RawArray("i", len(sockets))  # see nnforge.serve.protocol
         self.workers: list = [None] * len(sockets)
         self.started_at = [0.0] * len(sockets)
         self.quick_deaths = [0] * len(sockets)
         self.stopping = False
 
     def start(self, index: int) -> None:
-        process = self.context.Process(target=_worker_main, args=(index, self.sockets[index], *self.args),
+        self.connection_counts[index] = 0
+        process = self.context.Process(target=_worker_main, args=(index, self.sockets[index], self.connection_counts, *self.args),
                                        name=f"nnforge-worker-{index}")
         process.start()
         self.workers[index] = process

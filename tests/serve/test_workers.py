@@ -100,3 +100,66 @@ def test_a_port_in_use_is_one_line(run_dir):
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "--port" in lines[0], result.stderr
+
+
+def ask(sock: socket.socket) -> tuple[int, bool]:
+    """(worker pid, whether the server closes this connection after answering) for one /health."""
+    sock.sendall(HEALTH)
+    head, body, _ = read_response(sock, b"")
+    return json.loads(body)["worker"], b"connection: close" in head
+
+
+def holder_of_each(server_port: int, client_ports: list[int], pids: set[int]) -> dict[int, int]:
+    """Which worker process holds the server side of each client port (from /proc, no request sent)."""
+    inode_pid = {}
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inode_pid[target[8:-1]] = pid
+    holders = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, inode = fields[1], fields[2], fields[9]
+        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) in client_ports:
+            holders[int(remote.split(":")[1], 16)] = inode_pid.get(inode)
+    return holders
+
+
+def test_a_lopsided_set_of_keep_alive_connections_is_evened_out(run_dir):
+    """24 idle keep-alive connections all held by one worker: once their clients send requests,
+    the loaded worker closes a few and the reconnections even out the load."""
+    server = Server(run_dir, "--workers", "2")
+    held: list[socket.socket] = []
+    try:
+        pids = wait_until(lambda: (p := set(worker_of_each(server.port, 8))) and len(p) == 2 and p)
+        opened = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(96)]
+        ports = [s.getsockname()[1] for s in opened]
+        holders = wait_until(lambda: (h := holder_of_each(server.port, ports, pids)) and len(h) == len(ports) and h)
+        target = Counter(holders.values()).most_common(1)[0][0]
+        held = [s for s, port in zip(opened, ports) if holders[port] == target][:24]
+        for sock in opened:
+            if sock not in held:
+                sock.close()
+        assert len(held) == 24
+
+        workers = [target] * len(held)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            for i, sock in enumerate(held):
+                workers[i], closing = ask(sock)
+                if closing:  # the loaded worker asked this client to reconnect
+                    sock.close()
+                    held[i] = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+            if len(set(workers)) == 2 and max(Counter(workers).values()) <= 13:
+                break
+            time.sleep(0.05)
+        counts = Counter(workers)
+        assert len(counts) == 2 and max(counts.values()) <= 13, counts
+    finally:
+        for sock in held:
+            sock.close()
+        server.close()
