@@ -75,12 +75,19 @@ class Preprocessing:
 
                 x = denoise(x.float(), self.denoise, self.denoise_size)
             c = x.shape[1]
-            scale = torch.tensor([1.0 / (255.0 * s) for s in self.std], device=x.device).view(1, c, 1, 1)
-            shift = torch.tensor([-m / s for m, s in zip(self.mean, self.std)], device=x.device).view(1, c, 1, 1)
+            scale, shift = self.image_affine()
+            scale = torch.tensor(scale, device=x.device).view(1, c, 1, 1)
+            shift = torch.tensor(shift, device=x.device).view(1, c, 1, 1)
             return x.float() * scale + shift
         mean = torch.tensor(self.mean, device=x.device)
         std = torch.tensor(self.std, device=x.device)
         return (x.float() - mean) / std
+
+    def image_affine(self) -> tuple[list[float], list[float]]:
+        """Per-channel (scale, shift) taking uint8 pixels to standardised values: x * scale + shift.
+
+        One source for every runtime that applies it (this class, the ONNX serving graph)."""
+        return [1.0 / (255.0 * s) for s in self.std], [-m / s for m, s in zip(self.mean, self.std)]
 
     # -- raw inputs -----------------------------------------------------------------------
     def image_to_array(self, image) -> np.ndarray:

@@ -41,8 +41,6 @@ class TorchBackend:
 
     def __init__(self, predictor, threads: int = 1, freeze: bool = True):
         torch.set_num_threads(max(1, threads))
-        self.preprocessing = predictor.preprocessing
-        self.model = predictor.model
         self.pipeline = Pipeline(predictor.preprocessing, predictor.model).eval()
         self.frozen = _freeze(self.pipeline, predictor.input_shape, predictor.preprocessing.kind) if freeze else None
         self._run = self.frozen if self.frozen is not None else self.pipeline
@@ -101,7 +99,7 @@ class OnnxBackend:
         except Exception as exc:
             raise RunError(f"{path}: ONNX Runtime cannot load it ({str(exc).splitlines()[0]})") from None
         self.input_name = self.session.get_inputs()[0].name
-        self.outputs_probabilities = self.whole_pipeline or "prob" in self.session.get_outputs()[0].name.lower()
+        self.outputs_probabilities = "prob" in self.session.get_outputs()[0].name.lower()
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if self.whole_pipeline:
@@ -133,9 +131,7 @@ def _with_pipeline(path: Path, preprocessing) -> tuple[str | bytes, bool]:
     shape = [d.dim_param or d.dim_value for d in original_in.type.tensor_type.shape.dim]
     if preprocessing.kind == "image":  # the same float32 arithmetic as Preprocessing.__call__
         stored_type = TensorProto.UINT8
-        c = len(preprocessing.std)
-        scale = np.array([1.0 / (255.0 * s) for s in preprocessing.std], np.float32).reshape(1, c, 1, 1)
-        shift = np.array([-m / s for m, s in zip(preprocessing.mean, preprocessing.std)], np.float32).reshape(1, c, 1, 1)
+        scale, shift = (np.array(v, np.float32).reshape(1, -1, 1, 1) for v in preprocessing.image_affine())
         steps = [("Cast", {"to": TensorProto.FLOAT}, None), ("Mul", {}, scale), ("Add", {}, shift)]
     else:
         stored_type = TensorProto.FLOAT

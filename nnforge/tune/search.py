@@ -73,9 +73,7 @@ def make_sampler(name: str, spec: TuneSpec, seed: int, trials: int):
 def make_storage(url: str):
     """An Optuna RDB storage with a heartbeat, so trials of a killed worker are marked failed."""
     import optuna
-    from sqlalchemy.exc import ArgumentError
-
-    from sqlalchemy.exc import IntegrityError, OperationalError
+    from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     for attempt in range(6):
