@@ -127,14 +127,18 @@ class Compose:
 class AugmentThenPreprocess:
     """The training transform: augment the stored batch, then preprocess it like any other.
 
-    ``active`` switches augmentation off, so the last epochs can see the images as evaluation
-    will (``data.augment.clean_epochs``): the interpolation in a warp blurs strokes slightly,
-    and BatchNorm statistics gathered on warped images drift from clean ones.
+    The last ``clean_epochs`` epochs see the images as evaluation will (``data.augment.clean_epochs``):
+    the interpolation in a warp blurs strokes slightly, and BatchNorm statistics gathered on
+    warped images drift from clean ones. Both training loops call :meth:`start_epoch`.
     """
 
-    def __init__(self, augment: Compose, preprocess, generator: torch.Generator):
+    def __init__(self, augment: Compose, preprocess, generator: torch.Generator, clean_epochs: int = 0):
         self.augment, self.preprocess, self.generator = augment, preprocess, generator
+        self.clean_epochs = clean_epochs
         self.active = True
+
+    def start_epoch(self, epoch: int, epochs: int) -> None:
+        self.active = epoch < epochs - self.clean_epochs
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if not self.active:

@@ -174,11 +174,10 @@ def fit_scratch(model: Any, prepared: Any, train_cfg: dict, out: str | Path | No
 def _train(net, optimizer, scheduler, loss_fn, clip, prepared, epochs, state, log_path, progress) -> list[dict]:
     history: list[dict] = []
     augmentation = getattr(prepared.train_batches, "augmentation", None)
-    clean_epochs = prepared.config["data"]["augment"]["clean_epochs"]
     for epoch in range(epochs):
         state.epoch = epoch
         if augmentation is not None:  # data.augment.clean_epochs: the last epochs see plain images
-            augmentation.active = epoch < epochs - clean_epochs
+            augmentation.start_epoch(epoch, epochs)
         if progress is not None:
             progress.on_epoch_begin(state, epoch)
         net.train()

@@ -136,10 +136,10 @@ class CSVLogger(Callback):
 
 
 class CleanFinalEpochs(Callback):
-    """Turns augmentation off for the last ``epochs`` epochs (``data.augment.clean_epochs``)."""
+    """Turns augmentation off for the last epochs (``data.augment.clean_epochs``)."""
 
-    def __init__(self, transform, epochs: int):
-        self.transform, self.epochs = transform, epochs
+    def __init__(self, transform):
+        self.transform = transform
 
     def on_epoch_begin(self, trainer, epoch):
-        self.transform.active = epoch < trainer.epochs - self.epochs
+        self.transform.start_epoch(epoch, trainer.epochs)

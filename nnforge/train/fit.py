@@ -78,7 +78,7 @@ def prepare(config: dict) -> Prepared:
     techniques.configure_preprocessing(pre, config)  # data.denoise
     augment = build_augmentation(data_cfg["augment"]) if dataset.kind == "image" else None
     aug_gen = torch.Generator().manual_seed(config["seed"] + 1)
-    train_tf = AugmentThenPreprocess(augment, pre, aug_gen) if augment else pre
+    train_tf = AugmentThenPreprocess(augment, pre, aug_gen, data_cfg["augment"]["clean_epochs"]) if augment else pre
     to = (lambda t: t.to(device)) if device.type != "cpu" else (lambda t: t)
     train = TensorLoader(to(dataset.x_train), to(dataset.y_train), data_cfg["batch_size"], shuffle=True,
                          generator=torch.Generator().manual_seed(config["seed"]), transform=train_tf)
@@ -110,8 +110,7 @@ def model_meta(config: dict, prepared: Prepared) -> dict:
 
 def _augmentation_callbacks(prepared: Prepared) -> list[Callback]:
     augmentation = prepared.train_batches.augmentation
-    clean = prepared.config["data"]["augment"]["clean_epochs"]
-    return [CleanFinalEpochs(augmentation, clean)] if clean and augmentation is not None else []
+    return [CleanFinalEpochs(augmentation)] if augmentation is not None and augmentation.clean_epochs else []
 
 
 def _check_out_dir(out: Path) -> None:
