@@ -35,16 +35,18 @@ def worker_of_each(port: int, connections: int) -> list[int]:
         for sock in socks:
             select.select([], [sock], [], 30)
             sock.settimeout(30)
-        pids = []
-        for sock in socks:
-            sock.sendall(HEALTH)
-            head, body, _ = read_response(sock, b"")
-            assert head.startswith(b"http/1.1 200"), head
-            pids.append(json.loads(body)["worker"])
-        return pids
+        return [ask(sock)[0] for sock in socks]
     finally:
         for sock in socks:
             sock.close()
+
+
+def ask(sock: socket.socket) -> tuple[int, bool]:
+    """(worker pid, whether the server closes this connection after answering) for one /health."""
+    sock.sendall(HEALTH)
+    head, body, _ = read_response(sock, b"")
+    assert head.startswith(b"http/1.1 200"), head
+    return json.loads(body)["worker"], b"connection: close" in head
 
 
 def wait_until(condition, timeout: float = 60.0):
@@ -101,12 +103,6 @@ def test_a_port_in_use_is_one_line(run_dir):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "--port" in lines[0], result.stderr
 
-
-def ask(sock: socket.socket) -> tuple[int, bool]:
-    """(worker pid, whether the server closes this connection after answering) for one /health."""
-    sock.sendall(HEALTH)
-    head, body, _ = read_response(sock, b"")
-    return json.loads(body)["worker"], b"connection: close" in head
 
 
 def holder_of_each(server_port: int, client_ports: list[int], pids: set[int]) -> dict[int, int]:
