@@ -39,16 +39,25 @@ def free_port() -> int:
 
 
 def wait_for(port: int, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Wait until the server answers HTTP 8 times in a row.
+
+    A connection alone is not enough: nnforge's supervisor listens before its workers have loaded
+    the model, and each worker has its own socket, so several answers make it likely all are up.
+    """
     deadline = time.time() + timeout
-    while time.time() < deadline:
+    answered = 0
+    while time.time() < deadline and answered < 8:
         if proc.poll() is not None:
             raise SystemExit(f"server on port {port} exited early:\n{Path(proc.log).read_text()[-3000:]}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0) as conn:
+                conn.sendall(b"GET /health HTTP/1.0\r\n\r\n")
+                answered = answered + 1 if conn.recv(16).startswith(b"HTTP/") else 0
         except OSError:
+            answered = 0
             time.sleep(0.2)
-    raise SystemExit(f"server on port {port} did not start within {timeout} s")
+    if answered < 8:
+        raise SystemExit(f"server on port {port} did not start within {timeout} s")
 
 
 def make_run(out: Path) -> Path:
