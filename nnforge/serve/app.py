@@ -320,8 +320,11 @@ def serve(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, lo
         prepare_serving_process()
         uvicorn.run(app, host=host, port=port, **common)
         return 0
-    # Check the run once here (and export ONNX once), then let every worker load its own copy.
-    Service(settings).close()
+    # Check the run once here (and export ONNX once, choosing the backend once if it is auto),
+    # then let every worker load its own copy.
+    check = Service(settings)
+    check.close()
+    settings.backend = check.backend.name
     with tempfile.TemporaryDirectory(prefix="nnforge-metrics-") as share:
         settings.metrics_dir = share
         if balanced_sockets_supported():

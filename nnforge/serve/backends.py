@@ -2,6 +2,7 @@
 
 Both take a batch in stored form (uint8 images or float rows), convert it with the training
 pipeline's :class:`~nnforge.data.Preprocessing`, and return class probabilities as a NumPy array.
+The default, ``auto``, is ONNX Runtime wherever it is installed and reproduces the PyTorch model.
 """
 
 from __future__ import annotations
@@ -50,14 +51,18 @@ class TorchBackend:
         return self._run(torch.from_numpy(x)).numpy()
 
 
+def _example_batch(input_shape, kind: str) -> torch.Tensor:
+    """Eight stored-form examples (random pixels or rows) for checking a converted model against the original."""
+    generator = torch.Generator().manual_seed(0)
+    if kind == "image":
+        return torch.randint(0, 256, (8, *input_shape), generator=generator, dtype=torch.uint8)
+    return torch.randn(8, *input_shape, generator=generator)
+
+
 def _freeze(pipeline: Pipeline, input_shape, kind: str) -> torch.jit.ScriptModule | None:
     import warnings
 
-    generator = torch.Generator().manual_seed(0)
-    if kind == "image":
-        example = torch.randint(0, 256, (8, *input_shape), generator=generator, dtype=torch.uint8)
-    else:
-        example = torch.randn(8, *input_shape, generator=generator)
+    example = _example_batch(input_shape, kind)
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
@@ -163,10 +168,42 @@ def _export(run_dir) -> Path:
     return Path(export_onnx(run_dir))
 
 
-BACKENDS = {"torch": TorchBackend, "onnx": OnnxBackend}
+def _auto(predictor, threads: int = 1):
+    """ONNX Runtime when it is installed and gives the PyTorch pipeline's answers; else the PyTorch model.
+
+    ONNX Runtime runs the zoo's models about a quarter faster per image on a CPU than the frozen
+    TorchScript graph, so it is the default wherever it can be trusted: ``model.onnx`` is exported
+    if missing (as ``--backend onnx`` does) and its probabilities must match the eager PyTorch
+    pipeline's on test batches. Anything else — ONNX Runtime missing, a model the exporter cannot
+    trace, a read-only run directory, a stale ``model.onnx`` — serves with PyTorch, saying why
+    unless ONNX Runtime is simply not installed.
+    """
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
+        return TorchBackend(predictor, threads)
+    try:
+        backend = OnnxBackend(predictor, threads)
+        pipeline = Pipeline(predictor.preprocessing, predictor.model).eval()
+        example = _example_batch(predictor.input_shape, predictor.preprocessing.kind)
+        with torch.inference_mode():
+            for batch in (example, example[:1]):
+                expected = pipeline(batch).numpy()
+                if not np.allclose(backend(batch.numpy()), expected, rtol=1e-3, atol=1e-5):
+                    raise RunError("model.onnx does not give this run's answers (re-export it: nnforge export RUN --format onnx)")
+        return backend
+    except Exception as exc:  # noqa: BLE001 - any failure here only means: serve with PyTorch
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"nnforge serve: serving with PyTorch, not ONNX Runtime: {reason}", file=sys.stderr, flush=True)
+        return TorchBackend(predictor, threads)
+
+
+BACKENDS = {"auto": _auto, "torch": TorchBackend, "onnx": OnnxBackend}
 
 
 def build_backend(name: str, predictor, threads: int = 1):
+    """The backend called ``name``: ``torch``, ``onnx``, or ``auto`` (ONNX Runtime where it can be trusted)."""
     if name not in BACKENDS:
         raise RunError(f"unknown backend '{name}'; accepted: {', '.join(BACKENDS)}")
     return BACKENDS[name](predictor, threads)

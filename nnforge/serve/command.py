@@ -11,8 +11,9 @@ def register(sub, add, add_set) -> None:
     p.add_argument("run", help="run directory (written by `nnforge train`)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
-                   help="inference engine: the PyTorch model or ONNX Runtime on model.onnx (exported if missing)")
+    p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
+                   help="inference engine: ONNX Runtime on model.onnx (exported if missing) or the PyTorch model; "
+                        "default auto: ONNX Runtime when installed and it matches the PyTorch model's answers")
     p.add_argument("--workers", type=int, default=1, help="worker processes, each with its own copy of the model (default 1)")
     p.add_argument("--threads", type=int, default=0, help="inference threads per worker (default: CPUs / workers)")
     p.add_argument("--max-batch", type=int, default=32, help="most examples in one forward pass (default 32)")

@@ -31,7 +31,7 @@ class ServeSettings:
     """Everything a worker needs to build its service; JSON-serialisable so workers get it by environment."""
 
     run_dir: str
-    backend: str = "torch"
+    backend: str = "auto"  # "torch", "onnx", or "auto": ONNX Runtime where it matches the torch model
     max_batch: int = 32
     max_wait_ms: float = 0.0
     top_k: int = 3

@@ -199,7 +199,7 @@ def test_onnx_backend_gives_the_torch_answers(run_dir, digits, tmp_path):
     shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("model.onnx", "checkpoints"))
     onnx_app = create_app(run, backend="onnx")
     assert (run / "model.onnx").is_file()  # exported on first use
-    torch_app = create_app(run)
+    torch_app = create_app(run, backend="torch")
     requests = [("POST", "/v1/predict?k=10", upload(png_bytes(im))) for im in digits[0][:6]]
     for a, b in zip(call(onnx_app, requests), call(torch_app, requests)):
         assert a.json()["class"] == b.json()["class"]
@@ -210,6 +210,37 @@ def test_onnx_backend_gives_the_torch_answers(run_dir, digits, tmp_path):
     assert onnx_backend.whole_pipeline
     stored = digits[0][:16, None]
     assert np.abs(onnx_backend(stored) - torch_backend(stored)).max() < 1e-5
+
+
+def test_auto_backend_is_onnx_runtime_only_where_it_gives_the_torch_answers(run_dir, tmp_path, capfd, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    import importlib.util
+
+    import torch
+
+    import nnforge
+    from nnforge.compress.export import export_model
+    from nnforge.serve.backends import build_backend
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("model.onnx", "checkpoints"))
+    assert build_backend("auto", nnforge.load(run)).name == "onnx"
+    assert (run / "model.onnx").is_file()  # exported on first use, as --backend onnx does
+    assert capfd.readouterr().err == ""
+    # A model.onnx that is not this run's model (say, left from an earlier training): PyTorch serves, saying why.
+    other = nnforge.load(run)
+    with torch.no_grad():
+        for parameter in other.model.parameters():
+            parameter.add_(0.05)
+    export_model(other.model, other.input_shape, run / "model.onnx")
+    assert build_backend("auto", nnforge.load(run)).name == "torch"
+    err = capfd.readouterr().err
+    assert "serving with PyTorch" in err and "does not give this run's answers" in err and len(err.splitlines()) == 1
+    # Without ONNX Runtime installed, PyTorch serves without a word.
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else find_spec(name, *a))
+    assert build_backend("auto", nnforge.load(run)).name == "torch"
+    assert capfd.readouterr().err == ""
 
 
 def test_cli_reports_a_bad_run_directory_in_one_line(tmp_path):
@@ -269,7 +300,7 @@ def test_onnx_backend_on_tabular_rows(tabular_run, tmp_path):
 
     run = tmp_path / "run"
     shutil.copytree(tabular_run, run, ignore=shutil.ignore_patterns("model.onnx", "checkpoints"))
-    onnx_backend, torch_backend = create_app(run, backend="onnx").service.backend, create_app(run).service.backend
+    onnx_backend, torch_backend = create_app(run, backend="onnx").service.backend, create_app(run, backend="torch").service.backend
     assert onnx_backend.whole_pipeline
     rows = np.array([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]], np.float32)
     assert np.abs(onnx_backend(rows) - torch_backend(rows)).max() < 1e-5
