@@ -272,10 +272,31 @@ def build_fastapi(app: ServeApp):
 GIL_SWITCH_INTERVAL_S = 0.0002
 
 
+async def _connections_exhausted(scope, receive, send) -> None:
+    """uvicorn's answer once its cap on open connections is reached, in the service's JSON error format."""
+    await _send(send, 503, _error_body(503, "server busy", "too many open connections; retry shortly"),
+                [(b"retry-after", b"1"), (b"connection", b"close")])
+
+
+def _answer_exhaustion_in_json() -> None:
+    """uvicorn answers its connection cap (slow or idle clients holding connections) itself, in plain
+    text; its protocols look the answer up in a module attribute, so that is where ours goes."""
+    import importlib
+
+    for name in ("uvicorn.protocols.http.httptools_impl", "uvicorn.protocols.http.h11_impl"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # httptools not installed
+            continue
+        if hasattr(module, "service_unavailable"):
+            module.service_unavailable = _connections_exhausted
+
+
 def prepare_serving_process() -> None:
     """Interpreter settings for a process that only serves (once the model and the app are loaded)."""
     import gc
 
+    _answer_exhaustion_in_json()
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     # Everything loaded at startup (torch, the model, FastAPI) lives as long as the process:
     # keep the garbage collector's full passes from walking it again and again under load.
