@@ -10,7 +10,7 @@ Content-Length, so the client knows where it ends; an answer without one still c
 Rebalancing: with several workers the kernel deals each new connection to a worker by a hash, and
 keep-alive connections then stay where they landed, so one worker may hold 21 of 32 while another
 holds 11 (its clients wait about twice as long). Each worker publishes how many connections it
-holds in a small array shared by the workers (:data:`BALANCE`); a worker holding two or more
+holds in a small array shared by the workers (:data:`BALANCE`); a worker holding one or more
 connections above the even share answers the current request with ``Connection: close`` (at most
 one such answer every 0.1 s, so the counts settle instead of churning). The client reconnects and
 the kernel deals that connection again, so the counts even out within a second or two.
@@ -34,10 +34,13 @@ _last_close = 0.0
 
 
 def over_share(counts, index: int, mine: int) -> bool:
-    """Publish ``mine``; True (at most every REBALANCE_INTERVAL_S) if it is 2+ above the even share."""
+    """Publish ``mine``; True (at most every REBALANCE_INTERVAL_S) if it is 1+ above the even share.
+
+    One above, not half: 32 connections split 17/15 are evened out (that worker's clients would
+    wait an eighth longer), while 33 split 17/16 are left alone instead of trading one forever."""
     global _last_close
     counts[index] = mine
-    if mine * len(counts) < sum(counts) + 2 * len(counts):
+    if mine * len(counts) < sum(counts) + len(counts):
         return False
     now = time.monotonic()
     if now - _last_close < REBALANCE_INTERVAL_S:

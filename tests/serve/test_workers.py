@@ -150,11 +150,11 @@ def test_a_lopsided_set_of_keep_alive_connections_is_evened_out(run_dir):
                 if closing:  # the loaded worker asked this client to reconnect
                     sock.close()
                     held[i] = socket.create_connection(("127.0.0.1", server.port), timeout=30)
-            if len(set(workers)) == 2 and max(Counter(workers).values()) <= 13:
+            if len(set(workers)) == 2 and max(Counter(workers).values()) == 12:
                 break
             time.sleep(0.05)
         counts = Counter(workers)
-        assert len(counts) == 2 and max(counts.values()) <= 13, counts
+        assert len(counts) == 2 and max(counts.values()) == 12, counts  # exactly even
     finally:
         for sock in held:
             sock.close()
