@@ -59,6 +59,18 @@ def _example_batch(input_shape, kind: str) -> torch.Tensor:
     return torch.randn(8, *input_shape, generator=generator)
 
 
+def _reproduces(candidate, pipeline: Pipeline, example: torch.Tensor, calls: int = 1) -> bool:
+    """True if ``candidate`` (stored batch -> probabilities) gives the eager ``pipeline``'s answers
+    on three slices of ``example``, each called ``calls`` times."""
+    with torch.no_grad():
+        for batch in (example, example[:1], example[:3]):
+            expected = pipeline(batch)
+            for _ in range(calls):
+                if not torch.allclose(torch.as_tensor(candidate(batch)), expected, rtol=1e-3, atol=1e-5):
+                    return False
+    return True
+
+
 def _freeze(pipeline: Pipeline, input_shape, kind: str) -> torch.jit.ScriptModule | None:
     import warnings
 
@@ -68,11 +80,8 @@ def _freeze(pipeline: Pipeline, input_shape, kind: str) -> torch.jit.ScriptModul
             warnings.simplefilter("ignore")
             # check_trace=False: the comparison below is the check (torch's own imports half of torch.distributed)
             frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(pipeline, example, check_trace=False)))
-            for batch in (example, example[:1], example[:3]):  # twice each: the profiling executor specialises
-                for _ in range(2):
-                    if not torch.allclose(frozen(batch), pipeline(batch), rtol=1e-3, atol=1e-5):
-                        return None
-        return frozen
+            # twice each: the profiling executor specialises on the second call
+            return frozen if _reproduces(frozen, pipeline, example, calls=2) else None
     except Exception:  # noqa: BLE001 - any model TorchScript cannot trace is served in eager mode
         return None
 
@@ -187,11 +196,8 @@ def _auto(predictor, threads: int = 1):
         backend = OnnxBackend(predictor, threads)
         pipeline = Pipeline(predictor.preprocessing, predictor.model).eval()
         example = _example_batch(predictor.input_shape, predictor.preprocessing.kind)
-        with torch.inference_mode():
-            for batch in (example, example[:1]):
-                expected = pipeline(batch).numpy()
-                if not np.allclose(backend(batch.numpy()), expected, rtol=1e-3, atol=1e-5):
-                    raise RunError("model.onnx does not give this run's answers (re-export it: nnforge export RUN --format onnx)")
+        if not _reproduces(lambda batch: backend(batch.numpy()), pipeline, example):
+            raise RunError("model.onnx does not give this run's answers (re-export it: nnforge export RUN --format onnx)")
         return backend
     except Exception as exc:  # noqa: BLE001 - any failure here only means: serve with PyTorch
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -118,8 +118,7 @@ def open_image(data: bytes, limits: Limits):
 def decode_image(image, preprocessing) -> np.ndarray:
     """Decode the pixels and convert them with the training pipeline's own code (uint8 C,H,W)."""
     try:
-        image.load()
-        return preprocessing.image_to_array(image)
+        return preprocessing.image_to_array(image)  # which loads the pixels first
     except ApiError:
         raise
     except Exception as exc:
