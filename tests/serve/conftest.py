@@ -119,6 +119,22 @@ class Server:
         self.proc.stdout.close()
 
 
+def read_response(sock: socket.socket, buf: bytes = b"") -> tuple[bytes, bytes, bytes]:
+    """(status line and headers, body, rest of the buffer) of one Content-Length-framed answer
+    read from a raw socket; ``buf`` holds bytes already received on it."""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed before an answer"
+        buf += chunk
+    head, _, buf = buf.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+    while len(buf) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed inside an answer"
+        buf += chunk
+    return head, buf[:length], buf[length:]
+
+
 def multipart(files: dict, boundary: str = "testBoundary1234") -> tuple[bytes, str]:
     parts = []
     for name, (filename, data) in files.items():

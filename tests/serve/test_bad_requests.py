@@ -13,7 +13,7 @@ import zlib
 import numpy as np
 import pytest
 
-from tests.serve.conftest import multipart, png_bytes
+from tests.serve.conftest import multipart, png_bytes, read_response
 
 BOUNDARY = "testBoundary1234"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
@@ -42,24 +42,6 @@ def pil_bytes(fmt: str) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.full((28, 28), 128, np.uint8)).save(buf, format=fmt)
     return buf.getvalue()
-
-
-def read_response(sock) -> tuple[bytes, bytes]:
-    """(status line and headers, body) of one HTTP response read from a raw socket."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return head, body
 
 
 def upload(data: bytes) -> tuple[bytes, dict]:
@@ -149,7 +131,7 @@ def test_chunked_body_over_limit(server, digit_png):
         for _ in range(9):
             sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
         sock.sendall(b"0\r\n\r\n")
-        head, body = read_response(sock)
+        head, body, _ = read_response(sock)
     assert head.startswith(b"HTTP/1.1 413"), head
     assert_json_error(413, json.loads(body), 413)
     check_still_serving(server, digit_png)
@@ -173,7 +155,7 @@ def test_slow_client(server, digit_png):
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n" + digit_png[:20])
         started = time.time()
-        head, body = read_response(sock)
+        head, body, _ = read_response(sock)
     assert head.startswith(b"HTTP/1.1 408"), head
     assert json.loads(body)["error"]
     assert time.time() - started < 8
@@ -195,7 +177,7 @@ def test_slow_header_clients_filling_the_connection_cap_get_json_503(run_dir, di
             slow.append(sock)
         with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
             sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-            head, body = read_response(sock)
+            head, body, _ = read_response(sock)
         assert head.startswith(b"HTTP/1.1 503"), head
         assert b"content-type: application/json" in head.lower() and b"retry-after: 1" in head.lower()
         assert json.loads(body) == {"error": "server busy", "detail": "too many open connections; retry shortly"}

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serve.conftest import Server, free_port
-from tests.serve.test_keep_alive import read_response
+from tests.serve.conftest import Server, free_port, read_response
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="balanced workers use Linux SO_REUSEPORT")
 
@@ -44,7 +43,8 @@ def worker_of_each(port: int, connections: int) -> list[int]:
 def ask(sock: socket.socket) -> tuple[int, bool]:
     """(worker pid, whether the server closes this connection after answering) for one /health."""
     sock.sendall(HEALTH)
-    head, body, _ = read_response(sock, b"")
+    head, body, _ = read_response(sock)
+    head = head.lower()
     assert head.startswith(b"http/1.1 200"), head
     return json.loads(body)["worker"], b"connection: close" in head
 
@@ -102,7 +102,6 @@ def test_a_port_in_use_is_one_line(run_dir):
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "--port" in lines[0], result.stderr
-
 
 
 def holder_of_each(server_port: int, client_ports: list[int], pids: set[int]) -> dict[int, int]:
