@@ -71,8 +71,7 @@ class KeepAliveHttpToolsProtocol(HttpToolsProtocol):
         if not cycle.keep_alive and self.scope.get("http_version") == "1.0" and self.parser.should_keep_alive():
             self._keep_http10_alive(cycle)
         if cycle.keep_alive and BALANCE is not None and over_share(*BALANCE, len(self.connections)):
-            cycle.keep_alive = False  # uvicorn answers with Connection: close and closes
-            cycle.default_headers = [h for h in cycle.default_headers if h is not KEEP_ALIVE]
+            _close_after_answer(cycle)
 
     @staticmethod
     def _keep_http10_alive(cycle) -> None:
@@ -84,8 +83,13 @@ class KeepAliveHttpToolsProtocol(HttpToolsProtocol):
             # HTTP/1.0 has no chunked framing: an answer without Content-Length must end the connection.
             if message["type"] == "http.response.start" and not any(
                     name.lower() == b"content-length" for name, _ in message.get("headers", ())):
-                cycle.keep_alive = False
-                cycle.default_headers = [h for h in cycle.default_headers if h is not KEEP_ALIVE]
+                _close_after_answer(cycle)
             await send(message)
 
         cycle.send = send_framed
+
+
+def _close_after_answer(cycle) -> None:
+    """uvicorn then answers with ``Connection: close`` (not our keep-alive header) and closes."""
+    cycle.keep_alive = False
+    cycle.default_headers = [h for h in cycle.default_headers if h is not KEEP_ALIVE]

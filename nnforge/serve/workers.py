@@ -6,9 +6,10 @@ first one to wake takes every pending connection at once. Under a burst of keep-
 the other idled, which doubled the tail latency. Here each worker listens on a socket of its own,
 all bound to the same port with ``SO_REUSEPORT``, and the kernel spreads new connections over
 them by a hash of the client's address and port: not evenly (20 of 32 is common), which the
-workers then even out by closing a connection or two (see :mod:`nnforge.serve.protocol`). With as many workers as CPUs, each worker is also pinned to a CPU of its own, so its
-event loop and inference thread stay in one core's caches instead of migrating (in
-bench/serve_load.py: p99 about 10 % lower).
+workers then even out by closing a connection or two (see :mod:`nnforge.serve.protocol`). With
+as many workers as CPUs, each worker is also pinned to a CPU of its own, so its event loop and
+inference thread stay in one core's caches instead of migrating (in bench/serve_load.py: p99
+about 10 % lower).
 
 The supervisor binds the sockets (so a port in use is one clear error before any worker starts),
 starts the workers, starts again any worker that dies, and stops them all on Ctrl+C or SIGTERM.
