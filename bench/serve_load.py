@@ -1,15 +1,21 @@
 """Load test: the seed's Flask server against `nnforge serve`, same CNN, same requests, one run.
 
-Both servers get the same load from ab (Debian package `apache2-utils`, keep-alive): POST of a real
-MNIST test digit as a PNG upload (multipart field `file`), 32 concurrent connections, after a
-warm-up, with ab's keep-alive on (the seed's Werkzeug server closes each connection anyway). nnforge has no answer cache: every request is parsed, decoded, preprocessed and run. The nnforge server runs with
+Three servers, one after another, get the same load from ab (Debian package `apache2-utils`):
+POST of a real MNIST test digit as a PNG upload (multipart field `file`), 32 concurrent
+connections, after a warm-up, with ab's keep-alive on (the seed's Werkzeug server closes each
+connection anyway). Besides the seed's Flask server, the issue's middle baseline runs too: the
+seed's endpoint ported plainly to FastAPI on two uvicorn workers (bench/plain_fastapi_server.py).
+The issue reports both baselines on its own machine, so the run prints how this machine compares
+(a noisy or slower machine shows in the baselines first). nnforge has no answer cache: every
+request is parsed, decoded, preprocessed and run. The nnforge server runs with
 every limit on (body size, pixel budget, formats, timeouts, concurrency cap). The model is the
 seed's SimpleCNN (32 and 64 channels, 128 hidden units) trained for one epoch on mnist-sample:
 serving cost does not depend on the weights.
 
     .venv/bin/python bench/serve_load.py [--duration 10] [--connections 32] [--workers 2] [--backends torch,onnx]
 
-Prints requests/s, p50, p99, errors and server CPU per request for each server, and the ratios.
+Prints requests/s, p50, p99, errors and server CPU per request for each server, the ratios, and
+a calibration line against the figures in the issue.
 """
 
 from __future__ import annotations
@@ -145,6 +151,7 @@ def main() -> int:
     ap.add_argument("--backends", default="torch,onnx",
                     help="nnforge backends to load, comma-separated (onnx exports the CNN to model.onnx first)")
     ap.add_argument("--extra", default="", help="extra flags for nnforge serve, e.g. '--max-wait-ms 1'")
+    ap.add_argument("--no-plain", action="store_true", help="leave out the plain FastAPI baseline")
     args = ap.parse_args()
     if shutil.which("ab") is None:
         print("ab is not installed (apt-get install -y apache2-utils)", file=sys.stderr)
@@ -161,13 +168,17 @@ def main() -> int:
         body.write_bytes(digit_body())
         results = {}
         servers = {"seed flask": lambda port: [python, str(SEED_SERVER), str(port)]}
+        if not args.no_plain:
+            servers["plain fastapi (2 workers)"] = lambda port: [
+                python, "-m", "uvicorn", "plain_fastapi_server:app", "--app-dir", str(ROOT / "bench"), "--workers", "2",
+                "--port", str(port), "--log-level", "warning", "--no-access-log"]
         for backend in args.backends.split(","):
             servers[f"nnforge ({backend}, {args.workers} workers)"] = lambda port, backend=backend: [
                 nnforge_cli, "serve", str(run), "--port", str(port), "--workers", str(args.workers),
                 "--backend", backend, *args.extra.split()]
         for name, command in servers.items():
             port = free_port()
-            path = "/predict" if name.startswith("seed") else "/v1/predict"
+            path = "/v1/predict" if name.startswith("nnforge") else "/predict"
             proc = start(command(port), port, tmp / f"server-{port}.log")
             try:
                 url = f"http://127.0.0.1:{port}{path}"
@@ -182,6 +193,11 @@ def main() -> int:
             print(f"{name:<32} {r['rps']:>9.0f} req/s   p50 {r['p50_ms']:6.2f} ms   p99 {r['p99_ms']:6.2f} ms   "
                   f"errors {r['errors']} of {r['requests']}   server CPU {r['cpu_us']:.0f} us/request", flush=True)
     seed = results.pop("seed flask")
+    plain = results.pop("plain fastapi (2 workers)", None)
+    if plain is not None:
+        # The issue measured both baselines on its machine: seed 870 req/s, plain FastAPI ~5x that with p99 16 ms.
+        print(f"calibration: here the seed serves {seed['rps']:.0f} req/s (issue: ~870) and plain FastAPI "
+              f"{plain['rps'] / seed['rps']:.1f}x that with p99 {plain['p99_ms']:.1f} ms (issue: ~5x, p99 16 ms)")
     for name, ours in results.items():
         print(f"{name}: throughput {ours['rps'] / seed['rps']:.2f}x the seed's, p99 {ours['p99_ms']:.2f} ms vs "
               f"{seed['p99_ms']:.2f} ms, server CPU per request {seed['cpu_us'] / ours['cpu_us']:.2f}x less "

@@ -15,7 +15,7 @@ def register(sub, add, add_set) -> None:
                    help="inference engine: ONNX Runtime on model.onnx (exported if missing) or the PyTorch model; "
                         "default auto: ONNX Runtime when installed and it matches the PyTorch model's answers")
     p.add_argument("--workers", type=int, default=1, help="worker processes, each with its own copy of the model (default 1)")
-    p.add_argument("--threads", type=int, default=0, help="inference threads per worker (default: CPUs / workers)")
+    p.add_argument("--threads", type=int, default=0, help="inference threads per worker (default: the CPUs this process may use / workers)")
     p.add_argument("--max-batch", type=int, default=32, help="most examples in one forward pass (default 32)")
     p.add_argument("--max-wait-ms", type=float, default=0.0,
                    help="hold a batch that is not full this long for more requests (default 0: batch whatever queued meanwhile)")

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 import numpy as np
 
+from nnforge.cpus import usable_cpus
 from nnforge.serve.batching import MicroBatcher
 from nnforge.serve.inputs import DECODE_INLINE_PIXELS, content_type_params, decode_image, json_inputs, open_image, parse_json, parse_multipart
 from nnforge.serve.limits import ApiError, Limits
@@ -35,7 +36,7 @@ class ServeSettings:
     max_batch: int = 32
     max_wait_ms: float = 0.0
     top_k: int = 3
-    threads: int = 0  # inference threads per worker; 0: the CPU count divided by the workers
+    threads: int = 0  # inference threads per worker; 0: the usable CPUs divided by the workers
     workers: int = 1
     metrics_dir: str | None = None
     limits: Limits = field(default_factory=Limits)
@@ -68,7 +69,7 @@ class Service:
         self.settings = settings
         self.limits = settings.limits
         self.predictor = nnforge.load(settings.run_dir)
-        threads = settings.threads or max(1, (os.cpu_count() or 1) // max(1, settings.workers))
+        threads = settings.threads or max(1, usable_cpus() // max(1, settings.workers))
         self.backend = build_backend(settings.backend, self.predictor, threads)
         self.metrics = Metrics(settings.metrics_dir)
         self.batcher = MicroBatcher(self.backend, settings.max_batch, settings.max_wait_ms / 1000.0,

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from nnforge.cpus import usable_cpus
 from nnforge.data import TensorLoader
 from nnforge.errors import ConfigError, UserError
 from nnforge.train.callbacks import Callback
@@ -180,7 +181,7 @@ def launch(args) -> int:
     if args.resume:
         worker_args.append("--resume")
     env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.nproc)))
+    env.setdefault("OMP_NUM_THREADS", str(max(1, usable_cpus() // args.nproc)))
     with tempfile.TemporaryDirectory() as tmp:
         env[ERROR_FILE_ENV] = str(Path(tmp) / "error.txt")
         rc = subprocess.run(torchrun_command(args.nproc, worker_args), env=env).returncode

@@ -304,3 +304,25 @@ def test_onnx_backend_on_tabular_rows(tabular_run, tmp_path):
     assert onnx_backend.whole_pipeline
     rows = np.array([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]], np.float32)
     assert np.abs(onnx_backend(rows) - torch_backend(rows)).max() < 1e-5
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs 2+ CPUs and affinity")
+def test_inference_threads_follow_the_cpus_the_server_may_use(run_dir):
+    """`taskset -c 1 nnforge serve` must not run two inference threads on its one CPU (2.5x fewer answers)."""
+    import torch
+
+    from nnforge.cpus import usable_cpus
+    from nnforge.serve.service import ServeSettings, Service
+
+    allowed, threads = os.sched_getaffinity(0), torch.get_num_threads()
+    try:
+        os.sched_setaffinity(0, {min(allowed)})
+        assert usable_cpus() == 1
+        Service(ServeSettings(run_dir=str(run_dir), backend="torch")).close()
+        assert torch.get_num_threads() == 1
+        os.sched_setaffinity(0, allowed)
+        Service(ServeSettings(run_dir=str(run_dir), backend="torch")).close()
+        assert torch.get_num_threads() == len(allowed)
+    finally:
+        os.sched_setaffinity(0, allowed)
+        torch.set_num_threads(threads)
