@@ -1,4 +1,4 @@
-"""Attributions: which input pixels a prediction rests on, by four methods through Captum.
+"""Attributions: which input pixels or features a prediction rests on, by four methods through Captum.
 
 * ``gradcam`` — Grad-CAM (Selvaraju et al., 2017): the chosen conv layer's activations weighted
   by the spatially averaged gradient of the class score, ReLU'd and upsampled to the image.
@@ -11,8 +11,10 @@
 * ``lime`` — LIME (Ribeiro et al., 2016): a sparse linear model fitted to the class probability of
   randomly masked versions of the image, over square superpixels.
 
-Every method returns one map per example, shape (N, H, W), summed over colour channels, with
-larger values meaning more evidence *for* the target class.
+Every method returns one map per example, with larger values meaning more evidence *for* the
+target class: shape (N, H, W) for images, summed over colour channels, and (N, F) for tabular
+rows, one value per feature (Grad-CAM needs a convolutional layer, so it is for images only; LIME
+then treats each feature as one interpretable component).
 """
 
 from __future__ import annotations
@@ -51,17 +53,20 @@ def _superpixels(height: int, width: int, cell: int) -> torch.Tensor:
 def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor, method: str, layer: str | None = None,
               baseline: torch.Tensor | None = None, background: torch.Tensor | None = None, seed: int = 0,
               n_steps: int = 32, n_samples: int = 32, lime_samples: int = 200) -> torch.Tensor:
-    """Attribution maps (N, H, W) of ``model`` for classes ``target`` on preprocessed images ``x``.
+    """Attributions of ``model`` for classes ``target`` on preprocessed images (N, C, H, W) -> (N, H, W)
+    or tabular rows (N, F) -> (N, F).
 
-    ``baseline``: the "absent" input for IG (default zeros: the mean image after standardisation);
+    ``baseline``: the "absent" input for IG (default zeros: the training mean after standardisation);
     ``background``: a batch of training inputs for SHAP's baselines (default: ``baseline``).
     """
     from captum.attr import GradientShap, IntegratedGradients, LayerAttribution, LayerGradCam, Lime
 
-    if x.dim() != 4:
-        raise UserError("attribution images need an image model (inputs N, C, H, W)")
+    if x.dim() not in (2, 4):
+        raise UserError(f"attributions need images (N, C, H, W) or tabular rows (N, F); got inputs of shape {tuple(x.shape)}")
     if method not in METHODS:
         raise UserError(f"--method '{method}' is not known; accepted: {', '.join(METHODS)}")
+    if method == "gradcam" and x.dim() == 2:
+        raise UserError("gradcam needs an image model with a convolutional layer; for tabular rows use ig, shap or lime")
     model = model.eval()
     target = target.long()
     base = torch.zeros_like(x[:1]) if baseline is None else baseline.reshape(1, *x.shape[1:])
@@ -79,12 +84,15 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor, method: s
         maps = GradientShap(model).attribute(x, baselines=pool, target=target, n_samples=n_samples, stdevs=0.1)
     else:
         probs = lambda inp: torch.softmax(model(inp), 1)  # noqa: E731 - LIME explains probabilities
-        cell = max(1, min(x.shape[2:]) // 7)
-        mask = _superpixels(x.shape[2], x.shape[3], cell).expand(1, x.shape[1], -1, -1)
+        if x.dim() == 4:
+            cell = max(1, min(x.shape[2:]) // 7)
+            mask = _superpixels(x.shape[2], x.shape[3], cell).expand(1, x.shape[1], -1, -1)
+        else:
+            mask = torch.arange(x.shape[1])[None]  # each feature is its own component
         lime = Lime(probs)
         maps = torch.cat([
             lime.attribute(x[i : i + 1], baselines=base, target=int(target[i]), feature_mask=mask, n_samples=lime_samples,
                            perturbations_per_eval=lime_samples)
             for i in range(len(x))
         ])
-    return maps.detach().sum(1)
+    return maps.detach().sum(1) if x.dim() == 4 else maps.detach()

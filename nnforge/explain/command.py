@@ -1,4 +1,4 @@
-"""``nnforge explain RUN``: per-class scores, confusions, top losses, and attribution images."""
+"""``nnforge explain RUN``: per-class scores, confusions, top losses, attribution images or feature importance."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def _indices(text: str | None) -> list[int] | None:
 def cmd_explain(args) -> int:
     from nnforge.explain.report import explain_run
 
-    methods = [m for item in args.method for m in item.split(",") if m]
+    methods = [m for item in args.method for m in item.split(",") if m] if args.method else None
     report = explain_run(args.run, methods, _indices(args.examples), layer=args.layer, top_k=args.top)
     print(f"test accuracy {report['accuracy']:.2%}")
     worst = sorted(report["per_class"], key=lambda r: r["f1"])[:3]
@@ -29,11 +29,12 @@ def cmd_explain(args) -> int:
 
 
 def register(sub, add, add_set) -> None:
-    p = add(sub, "explain", "error analysis (per-class scores, confused pairs, top losses) and attributions as images",
+    p = add(sub, "explain", "error analysis (per-class scores, confused pairs, top losses) and attributions (images or features)",
             "nnforge explain runs/cnn --method gradcam ig --examples 0,7,42", cmd_explain)
     p.add_argument("run", help="run directory")
-    p.add_argument("--method", nargs="+", default=["gradcam"], metavar="METHOD",
-                   help="gradcam, ig (integrated gradients), shap (gradient SHAP), lime; several allowed")
+    p.add_argument("--method", nargs="+", default=None, metavar="METHOD",
+                   help="gradcam (images only), ig (integrated gradients), shap (gradient SHAP), lime; several allowed "
+                        "(default: gradcam for image runs, shap for tabular runs)")
     p.add_argument("--layer", help="Grad-CAM layer by name (default: the last conv layer)")
     p.add_argument("--examples", help="test-split indices to explain, comma-separated (default: 4 mistakes + 4 correct)")
     p.add_argument("--top", type=int, default=16, help="how many top-loss examples to show (default 16)")

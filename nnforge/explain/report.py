@@ -1,8 +1,10 @@
 """``explain_run``: the error analysis and attribution pictures of a run, in ``RUN/explain/``.
 
     report.json, report.md       per-class precision/recall/F1, most-confused pairs, top losses
-    top_losses.png               the highest-loss test images with true and predicted labels
-    attributions-METHOD.png      chosen test images with the method's heat map over them
+    top_losses.png               image runs: the highest-loss test images with true and predicted labels
+    attributions-METHOD.png      image runs: chosen test images with the method's heat map over them;
+                                 tabular runs: each chosen row's strongest features as signed bars
+    importance-METHOD.png        tabular runs: features ranked by mean |attribution| over the test split
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import torch
 from nnforge import io
 from nnforge.errors import UserError
 from nnforge.explain.errors import error_analysis
+
+BACKGROUND_ROWS = 64  # training inputs that SHAP draws its baselines from
+IMPORTANCE_ROWS = 200  # tabular runs: test rows averaged for the feature importance
 
 
 def _plt():
@@ -76,6 +81,48 @@ def plot_attributions(images: np.ndarray, maps: np.ndarray, labels: list[str], m
     return _save(fig, path)
 
 
+def plot_feature_attributions(maps: np.ndarray, features: list[str], labels: list[str], method: str, path: Path,
+                              top: int = 8) -> Path:
+    """One panel per chosen row: its ``top`` strongest features, red for the class, blue against."""
+    plt = _plt()
+    n = len(maps)
+    cols = min(4, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 0.32 * top * rows + 1.0), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, m, label in zip(axes.flat, maps, labels):
+        ax.axis("on")
+        order = np.argsort(-np.abs(m), kind="stable")[:top][::-1]
+        ax.barh(range(len(order)), m[order], color=["#c0392b" if v > 0 else "#2e6da4" for v in m[order]])
+        ax.set_yticks(range(len(order)), [features[i] for i in order], fontsize=7)
+        ax.axvline(0, color="#888", linewidth=0.6)
+        ax.tick_params(axis="x", labelsize=6)
+        ax.set_title(label.replace("\n", ", "), fontsize=7)
+    fig.suptitle(f"{method}: strongest features for the predicted class (red: for, blue: against)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_importance(importance: list[dict], method: str, path: Path, top: int = 20) -> Path:
+    plt = _plt()
+    shown = importance[:top][::-1]
+    fig, ax = plt.subplots(figsize=(5.5, 0.3 * len(shown) + 1.0))
+    ax.barh(range(len(shown)), [r["mean_abs_attribution"] for r in shown], color="#c0392b")
+    ax.set_yticks(range(len(shown)), [r["feature"] for r in shown], fontsize=8)
+    ax.set_xlabel("mean |attribution| over the test rows explained")
+    ax.set_title(f"{method}: feature importance")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def feature_importance(maps: np.ndarray, features: list[str]) -> list[dict]:
+    """Features ranked by mean absolute attribution (ties keep the column order)."""
+    mean_abs = np.abs(maps).mean(0)
+    order = np.argsort(-mean_abs, kind="stable")
+    return [{"feature": features[i], "mean_abs_attribution": float(mean_abs[i])} for i in order]
+
+
 def choose_examples(probabilities: np.ndarray, targets: np.ndarray, n: int = 8) -> list[int]:
     """Half mistakes (highest loss first), half correct predictions, for a balanced picture."""
     wrong = np.flatnonzero(probabilities.argmax(1) != targets)
@@ -85,17 +132,21 @@ def choose_examples(probabilities: np.ndarray, targets: np.ndarray, n: int = 8) 
     return sorted(int(i) for i in np.concatenate([wrong, right]))
 
 
-def explain_run(run_dir: str | Path, methods: Sequence[str] = ("gradcam",), examples: Sequence[int] | None = None,
+def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examples: Sequence[int] | None = None,
                 layer: str | None = None, top_k: int = 16, log: Callable[[str], None] = print) -> dict:
     from nnforge.explain.attribution import METHODS, attribute
     from nnforge.predictor import load
     from nnforge.train.evaluate import load_run_test_split
 
     run_dir = Path(run_dir)
+    predictor = load(run_dir)
+    if methods is None:  # Grad-CAM needs convolutions; gradient SHAP suits any differentiable model
+        methods = ("gradcam",) if predictor.kind == "image" else ("shap",)
     for m in methods:
         if m not in METHODS:
             raise UserError(f"--method '{m}' is not known; accepted: {', '.join(METHODS)}")
-    predictor = load(run_dir)
+    if predictor.kind != "image" and "gradcam" in methods:
+        raise UserError("--method gradcam needs an image model with a convolutional layer; this run is tabular: use ig, shap or lime")
     dataset = load_run_test_split(run_dir)
     probs = predictor.predict_stored(dataset.x_test)
     y = dataset.y_test.numpy()
@@ -103,26 +154,40 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] = ("gradcam",), exam
     out = run_dir / "explain"
     out.mkdir(exist_ok=True)
     files = {}
+    chosen = list(examples) if examples else choose_examples(probs, y)
+    bad = [i for i in chosen if not 0 <= i < len(y)]
+    if bad:
+        raise UserError(f"--examples {bad[0]} is outside the test split (0..{len(y) - 1})")
+    report["examples"] = chosen
+    target = torch.from_numpy(probs[chosen].argmax(1))
+    labels = [f"#{i} true {predictor.classes[y[i]]}\npred {predictor.classes[int(t)]}" for i, t in zip(chosen, target)]
+    background = predictor.preprocessing(dataset.x_train[:BACKGROUND_ROWS]) if getattr(dataset, "x_train", None) is not None else None
     if predictor.kind == "image":
         images = dataset.x_test.numpy()
         files["top_losses"] = str(plot_top_losses(images, report["top_losses"], predictor.classes, out / "top_losses.png"))
-        chosen = list(examples) if examples else choose_examples(probs, y)
-        bad = [i for i in chosen if not 0 <= i < len(y)]
-        if bad:
-            raise UserError(f"--examples {bad[0]} is outside the test split (0..{len(y) - 1})")
         x = predictor.preprocessing(dataset.x_test[chosen])
         baseline = predictor.preprocessing(torch.zeros_like(dataset.x_test[:1]) if predictor.preprocessing.background == "dark"
                                            else torch.full_like(dataset.x_test[:1], 255))
-        background = predictor.preprocessing(dataset.x_train[:16]) if hasattr(dataset, "x_train") else None
-        target = torch.from_numpy(probs[chosen].argmax(1))
-        labels = [f"#{i} true {predictor.classes[y[i]]}\npred {predictor.classes[int(t)]}" for i, t in zip(chosen, target)]
-        report["examples"] = chosen
         for method in methods:
             maps = attribute(predictor.model, x, target, method, layer=layer, baseline=baseline, background=background).numpy()
             files[method] = str(plot_attributions(images[chosen], maps, labels, method, out / f"attributions-{method}.png"))
             log(f"{method}: {files[method]}")
-    elif methods:
-        log("attribution images are for image models; this run is tabular (error analysis only)")
+    else:
+        # The baseline is the training mean (zero after standardising); importance is averaged
+        # over the first IMPORTANCE_ROWS test rows, each explained for its predicted class.
+        features = predictor.preprocessing.feature_names or [f"x{i}" for i in range(predictor.input_shape[0])]
+        rows = list(range(min(len(y), IMPORTANCE_ROWS)))
+        x_all = predictor.preprocessing(dataset.x_test[rows])
+        target_all = torch.from_numpy(probs[rows].argmax(1))
+        report["feature_importance"] = {}
+        for method in methods:
+            maps = attribute(predictor.model, x_all, target_all, method, background=background).numpy()
+            report["feature_importance"][method] = importance = feature_importance(maps, features)
+            files[f"importance-{method}"] = str(plot_importance(importance, method, out / f"importance-{method}.png"))
+            chosen_maps = attribute(predictor.model, predictor.preprocessing(dataset.x_test[chosen]), target, method,
+                                    background=background).numpy()
+            files[method] = str(plot_feature_attributions(chosen_maps, features, labels, method, out / f"attributions-{method}.png"))
+            log(f"{method}: most important features {', '.join(r['feature'] for r in importance[:3])} ({files[f'importance-{method}']})")
     report["files"] = files
     io.write_json(out / "report.json", report)
     io.write_text(out / "report.md", markdown(report, run_dir))
@@ -135,6 +200,9 @@ def markdown(report: dict, run_dir: Path) -> str:
     lines += [f"| {r['class']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |" for r in report["per_class"]]
     lines += ["", "## Most confused pairs", "", "| true | predicted | count | share of true |", "| --- | --- | ---: | ---: |"]
     lines += [f"| {p['true']} | {p['predicted']} | {p['count']} | {p['share_of_true']:.1%} |" for p in report["confused_pairs"]]
+    for method, importance in report.get("feature_importance", {}).items():
+        lines += ["", f"## Feature importance ({method})", "", "| rank | feature | mean abs attribution |", "| ---: | --- | ---: |"]
+        lines += [f"| {i} | {r['feature']} | {r['mean_abs_attribution']:.4g} |" for i, r in enumerate(importance[:15], 1)]
     if report.get("files"):
         lines += ["", "## Pictures", ""] + [f"- {k}: {v}" for k, v in report["files"].items()]
     return "\n".join(lines) + "\n"
