@@ -159,8 +159,35 @@ def setup_trainer(trainer, prepared) -> None:
 # -- launching ----------------------------------------------------------------------------
 
 def torchrun_command(nproc: int, worker_args: list[str]) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-            "-m", "nnforge.train.distributed", *worker_args]
+    return [sys.executable, "-c", "import sys; from nnforge.train.distributed import torchrun; sys.exit(torchrun(sys.argv[1:]))",
+            "--standalone", f"--nproc-per-node={nproc}", "-m", "nnforge.train.distributed", *worker_args]
+
+
+def torchrun(argv: list[str]) -> int:
+    """torchrun itself, without its failure report when a rank has already said what went wrong.
+
+    A data mistake stops every rank with a one-line message (written to the launcher's error
+    file); torchrun would then print a traceback and a page of per-rank exit codes after it. Any
+    other failure — a rank that crashed without explaining itself — keeps torchrun's report.
+    """
+    import logging
+
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import main
+
+    error_file = os.environ.get(ERROR_FILE_ENV)
+    explained = lambda: bool(error_file) and Path(error_file).exists()  # noqa: E731
+    # torchrun also logs each rank's exit ("failed (exitcode: 2) local_rank: 1 ..."): not once it is explained.
+    loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict) if name.startswith("torch")]
+    for handler in {h for logger in [logging.getLogger(), *loggers] for h in logger.handlers}:
+        handler.addFilter(lambda record: not explained())
+    try:
+        main(argv)
+    except ChildFailedError:
+        if explained():
+            return 1
+        raise
+    return 0
 
 
 def launch(args) -> int:
@@ -229,9 +256,10 @@ def worker(argv: list[str] | None = None) -> int:
         return 0
     except UserError as exc:
         if r == 0:
-            print(f"error: {exc}", file=sys.stderr)
-            if os.environ.get(ERROR_FILE_ENV):
+            if os.environ.get(ERROR_FILE_ENV):  # started by `nnforge train --nproc`, which reports it
                 Path(os.environ[ERROR_FILE_ENV]).write_text(str(exc), encoding="utf-8")
+            else:
+                print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     finally:
         if scratch:

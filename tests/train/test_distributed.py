@@ -49,3 +49,12 @@ def test_two_processes_match_one(tmp_path):
     for key, value in one.model.state_dict().items():
         torch.testing.assert_close(weights[key], value, atol=1e-4, rtol=1e-3)
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+
+
+def test_a_data_mistake_under_nproc_is_one_line(tmp_path):
+    """Every rank stops on the missing file; the user sees nnforge's line, not torchrun's report."""
+    proc = subprocess.run([sys.executable, "-m", "nnforge.cli", "train", "digits_mlp", "--out", str(tmp_path / "ddp"), "--nproc", "2",
+                           "--set", f"data.name=csv:{tmp_path / 'missing.csv'}"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: csv file") and len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-3000:]
+    assert not (tmp_path / "ddp").exists()
