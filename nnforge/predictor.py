@@ -20,10 +20,19 @@ from nnforge.rundir import load_state, read_model_meta
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
 
+def classifier_meta(run_dir: str | Path) -> dict:
+    """``model.json`` of a finished classification run; any other run is a one-line error."""
+    meta = read_model_meta(run_dir)
+    if meta.get("task") == "forecast":
+        raise RunError(f"'{run_dir}' is a forecast run (task: forecast): its test errors are in metrics.json and its "
+                       "forecast in forecast.png; eval, predict, serve, explain, compress and export take classification runs")
+    return meta
+
+
 class Predictor:
     def __init__(self, run_dir: str | Path, device: str = "cpu"):
         self.run_dir = Path(run_dir)
-        self.meta = read_model_meta(self.run_dir)
+        self.meta = classifier_meta(self.run_dir)
         self.classes: list[str] = list(self.meta["classes"])
         self.kind: str = self.meta["kind"]
         self.input_shape = tuple(self.meta["input_shape"])

@@ -57,12 +57,11 @@ def cmd_serve(args) -> int:
 
     if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
         raise UserError("serving needs FastAPI and uvicorn; install them with: pip install 'nnforge[serve]'")
+    from nnforge.predictor import classifier_meta
     from nnforge.serve.app import serve
 
-    from nnforge.rundir import read_model_meta
-
     settings = settings_from_args(args)
-    read_model_meta(args.run)  # a missing or unfinished run is a one-line error before any banner
+    classifier_meta(args.run)  # a missing, unfinished or forecast run is a one-line error before any banner
     scheme_host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"nnforge serve: {args.run} on http://{scheme_host}:{args.port}/  (API docs at /docs; Ctrl+C stops)", flush=True)
     return serve(settings, host=args.host, port=args.port, log_level=args.log_level)

@@ -25,3 +25,15 @@ def test_gru_classifies_digits_row_by_row(tmp_path):
     cfg = load_config(None, ["data.name=digits", "model.name=gru", "model.hidden=48", "train.epochs=8", "train.optimizer.name=adam",
                              "train.optimizer.lr=0.01", "train.progress=none"])
     assert fit(cfg, tmp_path / "run").metrics["test_accuracy"] > 0.8
+
+
+def test_commands_for_classifiers_refuse_a_forecast_run_in_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "nnforge/configs/sunspots_lstm.yaml", "--out", str(run), "--set", "train.epochs=1"]) == 0
+    capsys.readouterr()
+    for command in (["eval", str(run)], ["explain", str(run)], ["serve", str(run), "--port", "0"],
+                    ["export", str(run), "--format", "onnx"], ["predict", str(run), str(run / "forecast.png")]):
+        assert main(command) == 2, command
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.startswith("error:") and "is a forecast run" in captured.err, command
+        assert len(captured.err.strip().splitlines()) == 1, captured.err
