@@ -470,5 +470,7 @@ def resume_run(config: dict | None, out: str | Path | None):
         config = saved
     check_same_recipe(config, saved, out)
     if config["engine"] != "torch":
-        raise RunError("--resume continues torch runs; engine 'scratch' has no checkpoints")
+        raise RunError("--resume continues torch runs; engine 'scratch' has no checkpoints (train it again)")
+    if config.get("task") == "forecast":
+        raise RunError("--resume continues classification runs; a forecast run writes no checkpoints (train it again: it takes seconds)")
     return fit(config, out, resume=latest_checkpoint(out))
