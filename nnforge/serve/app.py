@@ -242,7 +242,7 @@ def build_fastapi(app: ServeApp):
         return Delegate("predict_batch")
 
     @api.post("/v1/explain", response_model=schemas.Explanation, responses=errors, openapi_extra=schemas.request_body(False),
-              summary="Prediction plus a gradient-saliency heat map (where the network looked)")
+              summary="Prediction plus where the network looked: a saliency heat map (images) or each feature's share (tabular rows)")
     async def explain(request: Request, k: int | None = k_query):
         return Delegate("explain")
 

@@ -1,9 +1,14 @@
-"""Where the network looked: a gradient saliency map (SmoothGrad) with plain torch autograd.
+"""Where the network looked, with plain torch autograd (the server needs no Captum).
 
-The saliency of a pixel is how much the winning class's score changes when that pixel changes,
-|d score / d pixel|, averaged over a few noisy copies of the input (SmoothGrad, Smilkov et al.
-2017) so that the map shows strokes rather than speckle. The result is drawn as a heat overlay on
-the input the network actually saw (after the training pipeline's preprocessing).
+Images: the saliency of a pixel is how much the winning class's score changes when that pixel
+changes, |d score / d pixel|, averaged over a few noisy copies of the input (SmoothGrad, Smilkov
+et al. 2017) so that the map shows strokes rather than speckle. The result is drawn as a heat
+overlay on the input the network actually saw (after the training pipeline's preprocessing).
+
+Tabular rows: integrated gradients (Sundararajan et al. 2017) of the winning class's
+*probability*, from the training mean (zero after standardising) to the row. Each feature gets a
+share, and the shares add up to how far the row moves that probability from the average row's,
+so "alcohol +0.31" reads as "alcohol raised P(c0) by 31 points".
 """
 
 from __future__ import annotations
@@ -31,6 +36,22 @@ def gradient_saliency(model: torch.nn.Module, x: torch.Tensor, target: int | Non
     heat = batch.grad.abs().mean(0).amax(0).numpy()
     peak = float(heat.max())
     return (heat / peak if peak > 0 else heat).astype(np.float32), target
+
+
+def integrated_gradients(model: torch.nn.Module, x: torch.Tensor, target: int | None = None,
+                         steps: int = 64) -> tuple[np.ndarray, int, float]:
+    """(attribution per feature, class explained, its probability at the baseline) for one
+    preprocessed row ``x`` (F,), from the all-zero baseline (the training mean)."""
+    baseline = torch.zeros_like(x)
+    with torch.no_grad():
+        if target is None:
+            target = int(model(x[None]).argmax(1))
+        at_baseline = float(torch.softmax(model(baseline[None]).float(), 1)[0, target])
+    alphas = (torch.arange(steps, dtype=x.dtype) + 0.5) / steps  # midpoints along the straight path
+    path = (baseline + alphas[:, None] * (x - baseline)).requires_grad_(True)
+    with torch.enable_grad():
+        torch.softmax(model(path).float(), 1)[:, target].sum().backward()
+    return ((x - baseline) * path.grad.mean(0)).numpy(), target, at_baseline
 
 
 def _heat_colours(v: np.ndarray) -> np.ndarray:

@@ -25,12 +25,21 @@ class BatchPrediction(BaseModel):
     predictions: list[Prediction] = Field(description="one per input, in the order sent")
 
 
+class FeatureAttribution(BaseModel):
+    feature: str
+    value: float = Field(description="the value sent")
+    attribution: float = Field(description="how much this feature moved the explained class's probability")
+
+
 class Explanation(Prediction):
     explained_class: str
     method: str
-    input_png: str = Field(description="the input as the network saw it, a PNG data URL")
-    saliency_png: str = Field(description="the saliency heat map over the input, a PNG data URL")
-    saliency: list[list[float]] = Field(description="saliency per pixel (H x W), scaled to 0-1")
+    input_png: str | None = Field(None, description="image runs: the input as the network saw it, a PNG data URL")
+    saliency_png: str | None = Field(None, description="image runs: the saliency heat map over the input, a PNG data URL")
+    saliency: list[list[float]] | None = Field(None, description="image runs: saliency per pixel (H x W), scaled to 0-1")
+    baseline_probability: float | None = Field(None, description="tabular runs: the class's probability for the training mean")
+    features: list[FeatureAttribution] | None = Field(
+        None, description="tabular runs: every feature, strongest first; the attributions add up to probability - baseline_probability")
 
 
 class Health(BaseModel):

@@ -177,14 +177,13 @@ class Service:
         return self.describe(probs[0], k)
 
     async def explain(self, body: bytes, content_type: str, query: bytes) -> dict:
-        if self.kind != "image":
-            raise ApiError(422, "explanations need an image model", "this run's model takes tabular rows")
         k = self.top_k(query)
         x = await self.inputs(body, content_type, 1)
         if len(x) != 1:
             raise ApiError(422, "one input per request", f"got {len(x)}")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.explain_pool, self._explain, x[0], k)
+        explain = self._explain if self.kind == "image" else self._explain_row
+        return await loop.run_in_executor(self.explain_pool, explain, x[0], k)
 
     def _explain(self, stored: np.ndarray, k: int) -> dict:
         import torch
@@ -203,6 +202,27 @@ class Service:
             input_png=png_data_url(stored_rgb(stored)),
             saliency_png=png_data_url(overlay(stored, heat)),
             saliency=np.round(heat, 4).tolist(),
+        )
+        return out
+
+    def _explain_row(self, row: np.ndarray, k: int) -> dict:
+        import torch
+
+        from nnforge.serve.saliency import integrated_gradients
+
+        model = self.predictor.model
+        x = self.predictor.preprocessing(torch.from_numpy(row[None]))[0]
+        with torch.inference_mode():
+            probs = torch.softmax(model(x[None]).float(), 1)[0].numpy()
+        shares, target, at_baseline = integrated_gradients(model, x)
+        names = self.predictor.preprocessing.feature_names or [f"x{i}" for i in range(len(row))]
+        order = np.argsort(-np.abs(shares), kind="stable")
+        out = self.describe(probs, k)
+        out.update(
+            explained_class=self.classes[target],
+            method="integrated gradients of the class probability, from the training mean (64 steps)",
+            baseline_probability=round(at_baseline, 6),
+            features=[{"feature": names[i], "value": float(row[i]), "attribution": round(float(shares[i]), 6)} for i in order],
         )
         return out
 

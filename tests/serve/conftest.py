@@ -148,3 +148,24 @@ def server(run_dir):
     srv = Server(run_dir, "--body-timeout", "1", "--max-body-mb", "8")
     yield srv
     srv.close()
+
+
+@pytest.fixture(scope="session")
+def tabular_run(tmp_path_factory):
+    """A small MLP on the real iris measurements, from a CSV file (a tabular run)."""
+    from sklearn.datasets import load_iris
+
+    from nnforge.config import load_config
+    from nnforge.train import fit
+
+    tmp = tmp_path_factory.mktemp("tabular")
+    iris = load_iris()
+    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    lines = [",".join(names + ["species"])]
+    lines += [",".join([*(f"{v:.1f}" for v in row), iris.target_names[t]]) for row, t in zip(iris.data, iris.target)]
+    (tmp / "iris.csv").write_text("\n".join(lines) + "\n")
+    config = load_config(None, [f"data.name=csv:{tmp / 'iris.csv'}", "data.target=species", "model.name=mlp",
+                                "model.hidden=[16]", "train.epochs=30", "train.optimizer.name=adam",
+                                "train.optimizer.lr=0.02", "train.progress=none"])
+    fit(config, tmp / "run")
+    return tmp / "run"

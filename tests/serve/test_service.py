@@ -253,27 +253,6 @@ def test_cli_reports_a_bad_run_directory_in_one_line(tmp_path):
     assert result.returncode == 2 and "--workers" in result.stderr
 
 
-@pytest.fixture(scope="module")
-def tabular_run(tmp_path_factory):
-    """A small MLP on the iris measurements, from a CSV file (a tabular run)."""
-    from sklearn.datasets import load_iris
-
-    from nnforge.config import load_config
-    from nnforge.train import fit
-
-    tmp = tmp_path_factory.mktemp("tabular")
-    iris = load_iris()
-    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-    lines = [",".join(names + ["species"])]
-    lines += [",".join([*(f"{v:.1f}" for v in row), iris.target_names[t]]) for row, t in zip(iris.data, iris.target)]
-    (tmp / "iris.csv").write_text("\n".join(lines) + "\n")
-    config = load_config(None, [f"data.name=csv:{tmp / 'iris.csv'}", "data.target=species", "model.name=mlp",
-                                "model.hidden=[16]", "train.epochs=30", "train.optimizer.name=adam",
-                                "train.optimizer.lr=0.02", "train.progress=none"])
-    fit(config, tmp / "run")
-    return tmp / "run"
-
-
 def test_tabular_rows(tabular_run):
     from nnforge.serve.app import create_app
 
@@ -290,8 +269,30 @@ def test_tabular_rows(tabular_run):
     assert [p["class"] for p in batch.json()["predictions"]] == ["setosa", "virginica"]
     assert image.status_code == 422 and "tabular" in image.json()["error"]
     assert bad.status_code == 422 and bad.json()["error"] == "wrong input shape"
-    assert explain.status_code == 422
+    assert explain.status_code == 200 and explain.json()["class"] == "setosa"
     assert meta.json()["kind"] == "tabular" and meta.json()["preprocessing"]["feature_names"][0] == "sepal_length"
+
+
+def test_explaining_a_tabular_row_shares_out_the_probability(tabular_run):
+    """Integrated gradients are complete: the features' shares add up to the change in probability
+    from the training mean to the row, and the petals (which separate iris species) dominate."""
+    from nnforge.serve.app import create_app
+
+    app = create_app(tabular_run)
+    for row, far_from_average in (([5.1, 3.5, 1.4, 0.2], True), ([6.7, 3.0, 5.2, 2.3], True), ([5.9, 3.0, 4.2, 1.5], False)):
+        (response,) = call(app, [("POST", "/v1/explain", {"json": {"inputs": row}})])
+        assert response.status_code == 200
+        body = response.json()
+        assert body["explained_class"] == body["class"] and "input_png" not in body
+        features = body["features"]
+        assert [f["value"] for f in sorted(features, key=lambda f: f["feature"])] == pytest.approx(
+            [row[i] for i in (2, 3, 0, 1)])  # petal_length, petal_width, sepal_length, sepal_width
+        total = sum(f["attribution"] for f in features)
+        assert total == pytest.approx(body["probability"] - body["baseline_probability"], abs=0.02)
+        if far_from_average:  # a setosa and a virginica; the versicolor is close to the average flower
+            assert abs(total) > 0.3
+            assert any(f["feature"].startswith("petal") for f in features[:2]), features
+        assert [abs(f["attribution"]) for f in features] == sorted((abs(f["attribution"]) for f in features), reverse=True)
 
 
 def test_onnx_backend_on_tabular_rows(tabular_run, tmp_path):

@@ -1,4 +1,5 @@
-// nnforge prediction page: draw or drop an image, see class probabilities and a saliency map.
+// nnforge prediction page: draw or drop an image (or paste a tabular row), see class probabilities
+// and where the network looked: a saliency map, or each feature's share.
 (() => {
   "use strict";
   const $ = (id) => document.getElementById(id);
@@ -97,11 +98,32 @@
     $("seen").removeAttribute("src"); $("saliency").removeAttribute("src"); showError("");
   });
 
+  function renderFeatures(result) {
+    // Signed bars from a centre line: red raised the class's probability, blue lowered it.
+    const shown = result.features.slice(0, 12);
+    const scale = Math.max(...shown.map((f) => Math.abs(f.attribution)), 1e-9);
+    const pct = (p) => (100 * p).toFixed(1) + "%";
+    $("method").textContent = `Each feature's share in moving P(${result.explained_class}) from ${pct(result.baseline_probability)} ` +
+      `for the average training row to ${pct(result.baseline_probability + result.features.reduce((s, f) => s + f.attribution, 0))} ` +
+      "for this row (integrated gradients; red raised it, blue lowered it).";
+    const box = $("features"); box.innerHTML = "";
+    for (const f of shown) {
+      const row = document.createElement("div"); row.className = "feature " + (f.attribution >= 0 ? "up" : "down");
+      row.innerHTML = '<span class="label"></span><span class="track"><span class="fill"></span></span><span class="pct"></span>';
+      const label = row.querySelector(".label");
+      label.textContent = label.title = `${f.feature} = ${+f.value.toPrecision(4)}`;
+      row.querySelector(".pct").textContent = (f.attribution >= 0 ? "+" : "") + (100 * f.attribution).toFixed(1);
+      row.querySelector(".fill").style.width = (50 * Math.abs(f.attribution) / scale).toFixed(2) + "%";
+      box.append(row);
+    }
+  }
+
   $("predict-row").addEventListener("click", async () => {
     const row = $("row").value.split(/[\s,;]+/).filter(Boolean).map(Number);
     try {
-      const result = await post("/v1/predict", JSON.stringify({ inputs: row }), { "Content-Type": "application/json" });
-      showError(""); renderBars(result);
+      const result = await post("/v1/explain", JSON.stringify({ inputs: row }), { "Content-Type": "application/json" });
+      showError(""); renderBars(result); renderFeatures(result);
+      document.body.dataset.predicted = result.class;
     } catch (err) { showError(String(err.message || err)); }
   });
 
@@ -111,7 +133,10 @@
     $("model-info").textContent = `run ${m.run} · ${m.model && m.model.name || "model"} · ${m.kind} ${m.input_shape.join("×")} · ` +
       `${m.classes.length} classes · ${m.backend} · version ${m.model_version}${acc}`;
     if (m.kind !== "image") {
-      $("image-input").hidden = true; $("tabular-input").hidden = false; $("explain-card").hidden = true;
+      $("image-input").hidden = true; $("tabular-input").hidden = false;
+      $("image-explain").hidden = true; $("features").hidden = false;
+      $("explain-card").querySelector("h2").textContent = "What moved the prediction";
+      $("method").textContent = "Predict a row to see each feature's share.";
       $("row").placeholder = (m.preprocessing.feature_names || []).join(", ") || `${m.input_shape[0]} numbers`;
     } else if (m.preprocessing.background === "light") { ink = "#000"; paper = "#fff"; }
     clearCanvas();
