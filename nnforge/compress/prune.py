@@ -8,6 +8,9 @@
   the fraction ``F`` of output channels (units) with the smallest L1 norm is removed together with
   the matching inputs of the next layer. The result is a smaller dense network of the same
   family (``cnn`` with fewer channels, ``mlp`` with narrower layers): smaller on disk and faster.
+  In a residual network the skip connections tie every block's input and output widths
+  together, so each block is pruned inside: the channels between its two convolutions
+  (``resnet`` with a smaller ``inner``), scored by the L1 norm of the filter as BatchNorm scales it.
 
 Both are followed by a short fine-tune (:func:`finetune`) that lets the remaining weights
 compensate; during it, pruned weights stay zero.
@@ -24,7 +27,7 @@ from torch.nn.utils import prune as torch_prune
 from nnforge.errors import UserError
 
 PRUNABLE = (nn.Conv2d, nn.Linear)
-CHANNEL_MODELS = ("mlp", "cnn")
+CHANNEL_MODELS = ("mlp", "cnn", "resnet", "resnet18")
 
 
 def _weights(model: nn.Module) -> list[tuple[nn.Module, str]]:
@@ -66,12 +69,15 @@ def channel_prune(model: nn.Module, model_cfg: dict, fraction: float) -> tuple[d
     """Remove the ``fraction`` of lowest-L1 channels/units of every hidden layer.
 
     Returns ``(new_model_cfg, new_state_dict)``; build the smaller model from the config and
-    load the state. Supported for the zoo's chain-shaped ``mlp`` and ``cnn``.
+    load the state. Supported for the zoo's chain-shaped ``mlp`` and ``cnn``, and inside the
+    blocks of ``resnet`` (see :func:`_prune_block_insides`).
     """
     if model_cfg.get("name") not in CHANNEL_MODELS:
         raise UserError(f"channel pruning supports models {', '.join(CHANNEL_MODELS)}; this run is '{model_cfg.get('name')}'")
     if not 0 < fraction < 1:
         raise UserError(f"--prune is {fraction}; accepted: a fraction between 0 and 1 (e.g. 0.5)")
+    if model_cfg["name"].startswith("resnet"):
+        return _prune_block_insides(model, model_cfg, fraction)
     layers = _ordered_layers(model)
     names = {m: n for n, m in model.named_modules()}
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -96,14 +102,11 @@ def channel_prune(model: nn.Module, model_cfg: dict, fraction: float) -> tuple[d
         keep_prev = None
         if layer in producers:
             w = state[f"{name}.weight"]
-            n_out = w.shape[0]
-            n_keep = max(1, int(round(n_out * (1 - fraction))))
-            score = w.abs().flatten(1).sum(1)
-            keep = torch.sort(torch.topk(score, n_keep).indices).values
+            keep = _keep(w.abs().flatten(1).sum(1), fraction)
             state[f"{name}.weight"] = w[keep]
             if f"{name}.bias" in state:
                 state[f"{name}.bias"] = state[f"{name}.bias"][keep]
-            widths[layer] = n_keep
+            widths[layer] = len(keep)
             keep_prev = keep
         prev = layer
     new_cfg = copy.deepcopy(model_cfg)
@@ -113,6 +116,40 @@ def channel_prune(model: nn.Module, model_cfg: dict, fraction: float) -> tuple[d
         convs = [m for m in producers if isinstance(m, nn.Conv2d)]
         new_cfg["channels"] = [widths[m] for m in convs]
         new_cfg["hidden"] = widths[[m for m in producers if isinstance(m, nn.Linear)][-1]]
+    return new_cfg, state
+
+
+def _keep(score: torch.Tensor, fraction: float) -> torch.Tensor:
+    """Indices (ascending) of the ``1 - fraction`` highest-scoring channels, at least one."""
+    n_keep = max(1, int(round(len(score) * (1 - fraction))))
+    return torch.sort(torch.topk(score, n_keep).indices).values
+
+
+def _prune_block_insides(model: nn.Module, model_cfg: dict, fraction: float) -> tuple[dict, dict]:
+    """Residual blocks: remove the weakest channels between each block's two convolutions.
+
+    A channel's score is the L1 norm of its conv1 filter times the factor its BatchNorm applies
+    (|gamma| / sqrt(running_var + eps)): what actually reaches the ReLU, so a channel that BN
+    silences scores zero whatever its filter. Its conv1 filter, BN entries and conv2 input slice go.
+    """
+    from nnforge.models.resnet import BasicBlock
+
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    inner = []
+    for name, block in model.named_modules():
+        if not isinstance(block, BasicBlock):
+            continue
+        score = state[f"{name}.conv1.weight"].abs().flatten(1).sum(1)
+        if isinstance(block.bn1, nn.BatchNorm2d):
+            score = score * state[f"{name}.bn1.weight"].abs() / torch.sqrt(state[f"{name}.bn1.running_var"] + block.bn1.eps)
+        keep = _keep(score, fraction)
+        for key in ("conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var"):
+            if f"{name}.{key}" in state:
+                state[f"{name}.{key}"] = state[f"{name}.{key}"][keep]
+        state[f"{name}.conv2.weight"] = state[f"{name}.conv2.weight"][:, keep]
+        inner.append(len(keep))
+    new_cfg = copy.deepcopy(model_cfg)
+    new_cfg["inner"] = inner
     return new_cfg, state
 
 

@@ -33,3 +33,12 @@ def mlp_run(tmp_path_factory):
     return _shared_run(tmp_path_factory, "mlp", [
         "data.name=digits", "data.val_fraction=0", "model.name=mlp", "model.hidden=[64, 32]", "train.epochs=5",
         "train.optimizer.name=adam", "train.optimizer.lr=0.01", "train.progress=none", "train.checkpoint.enabled=false"])
+
+
+@pytest.fixture(scope="session")
+def resnet_run(tmp_path_factory):
+    """A small residual network trained on scikit-learn's 8x8 digits (~97% test accuracy)."""
+    return _shared_run(tmp_path_factory, "resnet", [
+        "data.name=digits", "data.val_fraction=0", "model.name=resnet", "model.blocks=[1, 1]", "model.width=16",
+        "train.epochs=6", "train.optimizer.name=adam", "train.optimizer.lr=0.003", "train.progress=none",
+        "train.checkpoint.enabled=false"])

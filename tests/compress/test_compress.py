@@ -26,3 +26,15 @@ def test_compress_command_prunes_and_quantizes_an_mlp(mlp_run, capsys):
     result = evaluate_runs([mlp_run / "compress" / "channels-50"])
     assert np.isclose(result["accuracy"], channels["test_accuracy"])
     assert main(["compress", str(mlp_run), "--prune", "1.5"]) == 2
+
+
+def test_channel_pruning_a_residual_network_narrows_its_blocks(resnet_run):
+    from nnforge.compress.pipeline import compress_run
+
+    table = compress_run(resnet_run, prune=0.5, quantize=None, methods=("channels",), log=lambda _: None)
+    original, channels = table["rows"]
+    assert channels["architecture"]["inner"] == [8, 16] and channels["architecture"]["blocks"] == [1, 1]
+    assert channels["parameters"] < 0.7 * original["parameters"] and channels["size_bytes"] < 0.7 * original["size_bytes"]
+    assert channels["test_accuracy"] >= original["test_accuracy"] - 0.03
+    result = evaluate_runs([resnet_run / "compress" / "channels-50"])  # a run directory of its own
+    assert np.isclose(result["accuracy"], channels["test_accuracy"])

@@ -1,4 +1,5 @@
-"""Pruning: one global magnitude threshold; channel pruning that removes dead units changes nothing."""
+"""Pruning: one global magnitude threshold; channel pruning that removes dead units changes nothing
+(chains, and the insides of residual blocks)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,33 @@ def test_channel_pruning_dead_units_is_exact(cfg, shape, dataset):
     x = ds.x_test[:200].float() / 255.0
     with torch.no_grad():
         torch.testing.assert_close(small(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["resnet", "resnet18"])
+def test_channel_pruning_inside_residual_blocks_is_exact_for_silenced_channels(name):
+    """Channels that BatchNorm silences (gamma = beta = 0) carry nothing: removing them changes no output."""
+    cfg, model = _model({"name": name, "blocks": [1, 2], "width": 8}, (1, 28, 28))
+    blocks = [m for m in model.modules() if type(m).__name__ == "BasicBlock"]
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for block in blocks:  # make BN statistics non-trivial, then silence every other inner channel
+            block.bn1.running_mean.normal_(0, 0.3, generator=generator)
+            block.bn1.running_var.uniform_(0.5, 2.0, generator=generator)
+            block.bn1.weight.uniform_(0.5, 1.5, generator=generator)
+            block.bn1.weight[::2] = 0
+            block.bn1.bias[::2] = 0
+    new_cfg, state = channel_prune(model, cfg, 0.5)
+    assert new_cfg["inner"] == [b.conv1.out_channels // 2 for b in blocks]
+    small = build_model(new_cfg, (1, 28, 28), 10).eval()
+    small.load_state_dict(state)
+    assert sum(p.numel() for p in small.parameters()) < 0.7 * sum(p.numel() for p in model.parameters())
+    x = load_dataset({"name": "mnist-sample"}).x_test[:100].float() / 255.0
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_inner_widths_are_checked():
+    from nnforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'model.inner' is \\[4\\]; accepted: 3 positive integers, one per block"):
+        _model({"name": "resnet", "blocks": [1, 2], "width": 8, "inner": [4]}, (1, 28, 28))
