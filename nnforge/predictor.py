@@ -72,6 +72,8 @@ class Predictor:
         """(label, probabilities) per image file, or per row of each CSV file."""
         results: list[tuple[str, np.ndarray]] = []
         for path in map(Path, paths):
+            if path.is_dir():
+                raise DataError(f"'{path}' is a folder; pass the files in it, e.g. {path / '*.png'}")
             if not path.is_file():
                 raise DataError(f"'{path}' not found; expected PNG/JPEG images or CSV files")
             suffix = path.suffix.lower()

@@ -48,6 +48,8 @@ def test_train_eval_predict(tmp_path, capsys):
     predicted = json.loads(capsys.readouterr().out)
     labels = [int(p["top"][0]["class"]) for p in predicted]
     assert np.mean(np.array(labels) == ds.y_test[:6].numpy()) >= 4 / 6
+    assert run_cli("predict", out, tmp_path) == 2  # a folder: say so, and how to pass its files
+    assert f"'{tmp_path}' is a folder; pass the files in it" in capsys.readouterr().err
 
 
 def test_predict_csv_rows(tmp_path, capsys):
