@@ -51,6 +51,18 @@ def _unsupported(train_cfg: dict) -> list[str]:
     return [key for key, bad in checks.items() if bad]
 
 
+def check_config(config: dict) -> None:
+    """A one-line ConfigError for a recipe this engine cannot train (called before a run folder exists)."""
+    from .models import BUILDERS
+
+    if config["model"]["name"] not in BUILDERS:
+        raise ConfigError(f"engine 'scratch' trains the models {', '.join(BUILDERS)}, not '{config['model']['name']}'; "
+                          "use engine: torch for it")
+    bad = _unsupported(config["train"])
+    if bad:
+        raise ConfigError(f"engine 'scratch' does not support {', '.join(bad)}; use engine: torch for these")
+
+
 def build_optimizer(params: Iterable, cfg: dict) -> optim.Optimizer:
     """The optimizer a recipe's ``train.optimizer`` names, with the same hyperparameters."""
     name, lr, wd = cfg["name"], cfg["lr"], cfg.get("weight_decay", 0.0)
@@ -148,9 +160,7 @@ def fit_scratch(model: Any, prepared: Any, train_cfg: dict, out: str | Path | No
     ``seconds``, ...), are appended to ``out/metrics.jsonl`` and reported to ``progress`` (a
     callback with ``on_epoch_begin``/``on_batch_end``/``on_epoch_end``).
     """
-    bad = _unsupported(train_cfg)
-    if bad:
-        raise ConfigError(f"engine 'scratch' does not support {', '.join(bad)}; use engine: torch for these")
+    check_config(prepared.config)
     config, ds = prepared.config, prepared.dataset
     from .creation import manual_seed
     manual_seed(int(config.get("seed", 0)))

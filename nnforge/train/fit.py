@@ -134,6 +134,10 @@ def fit(config: dict, out_dir: str | Path | None = None, callbacks: Sequence[Cal
     out = Path(out_dir) if out_dir is not None else default_run_dir(name)
     if resume is None:
         _check_out_dir(out)
+    if config["engine"] == "scratch":
+        from nnforge.scratch.engine import check_config
+
+        check_config(config)
     prepared = prepare(config)
     ds = prepared.dataset
     model = build_model(config["model"], ds.input_shape, ds.num_classes, ds.kind).to(prepared.device)

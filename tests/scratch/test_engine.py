@@ -50,3 +50,18 @@ def test_scratch_engine_trains_digits(tmp_path, model):
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(ln)["epoch"] for ln in lines] == [1, 2, 3, 4]
     assert (tmp_path / "run" / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize("override, words", [
+    ("model.name=resnet", "engine 'scratch' trains the models mlp, cnn, not 'resnet'"),
+    ("train.l1=0.001", "engine 'scratch' does not support train.l1"),
+])
+def test_what_the_scratch_engine_cannot_train_is_one_line_and_leaves_no_folder(tmp_path, capsys, override, words):
+    from nnforge.cli import main
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("engine: scratch\ndata: {name: digits}\n")
+    assert main(["train", str(recipe), "--out", str(tmp_path / "run"), "--set", override]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {words}") and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
