@@ -151,13 +151,13 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
     probs = predictor.predict_stored(dataset.x_test)
     y = dataset.y_test.numpy()
     report = error_analysis(probs, y, predictor.classes, top_k)
-    out = run_dir / "explain"
-    out.mkdir(exist_ok=True)
-    files = {}
     chosen = list(examples) if examples else choose_examples(probs, y)
     bad = [i for i in chosen if not 0 <= i < len(y)]
     if bad:
         raise UserError(f"--examples {bad[0]} is outside the test split (0..{len(y) - 1})")
+    out = run_dir / "explain"
+    out.mkdir(exist_ok=True)
+    files = {}
     report["examples"] = chosen
     target = torch.from_numpy(probs[chosen].argmax(1))
     labels = [f"#{i} true {predictor.classes[y[i]]}\npred {predictor.classes[int(t)]}" for i, t in zip(chosen, target)]
