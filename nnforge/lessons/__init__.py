@@ -4,7 +4,9 @@
 ``LESSONS[NAME].run(Path(DIR))``, which prints what the lesson shows and writes its pictures
 (PNG) into that folder. ``seed_section`` points back to the text: ``1.2`` ... ``2.3`` are
 sections of the first seed document; ``math.1`` to ``math.3`` are the maths foundations of the
-second (linear algebra, calculus, probability and statistics). Every lesson runs in seconds.
+second (linear algebra, calculus, probability and statistics); ``next.1`` to ``next.3`` are the
+directions both documents end on (the Transformer, GANs, reinforcement learning). Every lesson
+runs in seconds.
 """
 from __future__ import annotations
 
@@ -39,6 +41,9 @@ _TABLE = [
     ("linear-algebra", "math.1", "linear_algebra", "Vectors, matrices, eigenvectors, and a layer as a matrix product"),
     ("calculus", "math.2", "calculus", "A derivative by SymPy, by autograd and numerically, agreeing"),
     ("probability", "math.3", "probability", "Distributions, expectation and variance, and softmax as a distribution"),
+    ("gan", "next.2", "gan", "A generative adversarial network learns to write digits, judged by its distance to real ones"),
+    ("reinforcement", "next.3", "reinforcement", "Q-learning: an agent learns to cross a frozen lake from rewards alone"),
+    ("attention", "next.1", "attention", "Self-attention written out, and a one-layer Transformer reading digits row by row"),
 ]
 
 LESSONS: dict[str, Lesson] = {name: Lesson(name, title, section, module) for name, section, module, title in _TABLE}

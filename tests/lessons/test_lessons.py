@@ -15,6 +15,9 @@ EXPECTED_PNGS = {
     "linear-algebra": ["linear_map.png"],
     "calculus": ["derivative.png"],
     "probability": ["probability.png"],
+    "attention": ["attention.png"],
+    "gan": ["gan_samples.png", "gan_training.png"],
+    "reinforcement": ["q_learning.png"],
 }
 
 
@@ -89,3 +92,46 @@ def test_run_lesson_default_folder_and_unknown_name(tmp_path, monkeypatch):
     assert (out / "activations.png").exists()
     with pytest.raises(UserError, match="did you mean 'xor'"):
         run_lesson("xo")
+
+
+def test_attention_is_the_formula_and_the_transformer_reads_digits():
+    import torch
+
+    from nnforge.lessons.attention import attention, train
+
+    torch.manual_seed(0)
+    q, k, v = torch.randn(3, 2, 4, 5, 8).unbind(0)
+    out, weights = attention(q, k, v)
+    torch.testing.assert_close(out, torch.nn.functional.scaled_dot_product_attention(q, k, v), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 4, 5))
+    model, accuracies, final = train(epochs=10)
+    assert final > 0.9 and accuracies[-1] > accuracies[0] - 0.02
+
+
+def test_gan_learns_the_digits_without_labels():
+    """The generated digits move toward the real ones (Fréchet distance), and a classifier trained
+    on real digits recognises them as several different digits (no collapse onto one)."""
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    from nnforge.lessons import gan
+
+    digits = load_digits()
+    classifier = LogisticRegression(max_iter=2000).fit(digits.data / 8.0 - 1.0, digits.target)
+    generator, history, _ = gan.train(steps=1500)
+    assert history[-1][3] < history[0][3] / 4
+    trained = classifier.predict_proba(gan.sample(generator, 200).numpy())
+    untrained = classifier.predict_proba(gan.sample(gan.build()[0], 200).numpy())
+    assert len(set(trained.argmax(1))) >= 8
+    assert trained.max(1).mean() > 0.6 and trained.max(1).mean() > untrained.max(1).mean() + 0.4
+    assert gan.frechet_distance(digits.data[:900] / 8.0 - 1.0, digits.data[900:] / 8.0 - 1.0) < history[-1][3]
+
+
+def test_q_learning_finds_the_shortest_safe_path():
+    from nnforge.lessons.reinforcement import LAKE, greedy_walk, q_learning, shortest_path_length
+
+    q, returns, reached = q_learning()
+    assert np.mean(reached[:100]) < 0.2 and np.mean(reached[-100:]) > 0.8  # it learnt, from rewards only
+    path = greedy_walk(q)
+    assert LAKE[path[-1][0]][path[-1][1]] == "G"
+    assert len(path) - 1 == shortest_path_length() == 10
