@@ -15,6 +15,7 @@ from nnforge.models.cnn import CIFAR10Net, SimpleCNN
 from nnforge.models.mlp import ACTIVATIONS, MLP
 from nnforge.models.resnet import ResNet
 from nnforge.models.rnn import RecurrentNet
+from nnforge.models.vit import VisionTransformer
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ MODELS: dict[str, ModelInfo] = {
     "cifar_cnn": ModelInfo("cifar_cnn", "the seed's CIFAR10Net: 4 convs with BatchNorm, dropout 0.3", CIFAR10Net, {}),
     "resnet": ModelInfo("resnet", "residual network; blocks per stage and width set by parameters", ResNet, {}),
     "resnet18": ModelInfo("resnet18", "ResNet-18 layout: blocks [2,2,2,2], width 64", ResNet, {"blocks": [2, 2, 2, 2], "width": 64}),
+    "vit": ModelInfo("vit", "a small Vision Transformer: patches as tokens, a class token, self-attention blocks", VisionTransformer, {}),
     "lstm": ModelInfo("lstm", "LSTM over a sequence (series windows; images row by row); forecasting or classes", RecurrentNet,
                       {"cell": "lstm"}, ("image", "tabular", "sequence")),
     "gru": ModelInfo("gru", "GRU over a sequence, like lstm with a lighter cell", RecurrentNet, {"cell": "gru"}, ("image", "tabular", "sequence")),
@@ -99,7 +101,7 @@ def build_model(cfg: dict, input_shape, num_classes: int, kind: str = "image") -
     info = model_info(cfg.pop("name"))
     if kind not in info.kinds:
         raise ConfigError(f"model '{info.name}' takes {'/'.join(info.kinds)} inputs but the dataset is {kind}; try model.name=mlp")
-    if len(input_shape) == 3 and info.name in ("cnn", "cifar_cnn", "resnet", "resnet18"):
+    if len(input_shape) == 3 and info.name in ("cnn", "cifar_cnn", "resnet", "resnet18", "vit"):
         min_side = 8
         if min(input_shape[1:]) < min_side:
             raise ConfigError(f"model '{info.name}' needs images of at least {min_side}x{min_side}; got {input_shape[1]}x{input_shape[2]}")

@@ -106,6 +106,7 @@ class OnnxBackend:
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
+        options.log_severity_level = 4  # failures surface as exceptions; ORT's own stderr log would repeat them
         self.preprocessing = predictor.preprocessing
         model, self.whole_pipeline = _with_pipeline(path, predictor.preprocessing)
         try:
