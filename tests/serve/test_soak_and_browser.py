@@ -98,11 +98,19 @@ def assert_not_blank(driver, path: Path) -> None:
     assert pixels.std() > 10 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50, "screenshot looks blank"
 
 
-def open_page(driver, srv):
+@contextlib.contextmanager
+def served_page(run_dir, tmp_path):
+    """`nnforge serve RUN` in a process of its own, and its page loaded in headless Chromium."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver.get(f"http://127.0.0.1:{srv.port}/")
-    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.body.dataset.ready === '1'"))
+    srv = Server(run_dir)
+    try:
+        with browser(tmp_path) as driver:
+            driver.get(f"http://127.0.0.1:{srv.port}/")
+            WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.body.dataset.ready === '1'"))
+            yield driver
+    finally:
+        srv.close()
 
 
 @pytest.mark.slow
@@ -111,29 +119,24 @@ def test_page_draw_predict_and_screenshot(run_dir, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    srv = Server(run_dir)
-    try:
-        with browser(tmp_path) as driver:
-            open_page(driver, srv)
-            canvas = driver.find_element(By.ID, "canvas")
-            # A "1": one vertical stroke through the middle of the 280x280 canvas (offsets from its centre).
-            ActionChains(driver).move_to_element_with_offset(canvas, 0, -90).click_and_hold() \
-                .move_by_offset(0, 45).move_by_offset(0, 45).move_by_offset(0, 45).move_by_offset(0, 45).release().perform()
-            WebDriverWait(driver, 30).until(lambda d: d.execute_script("return !!document.body.dataset.predicted"))
-            bars = driver.find_elements(By.CSS_SELECTOR, "#bars .bar")
-            assert len(bars) == 10
-            predicted = driver.execute_script("return document.body.dataset.predicted")
-            assert predicted in [str(i) for i in range(10)]
-            assert driver.find_element(By.ID, "error").get_attribute("hidden") is not None
-            WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.getElementById('saliency').naturalWidth > 0"))
-            assert_not_blank(driver, tmp_path / "page.png")
-            # The drawn stroke is on the canvas: white pixels in the middle column.
-            drawn = driver.execute_script(
-                "const c = document.getElementById('canvas'); const d = c.getContext('2d').getImageData(130, 40, 20, 200).data;"
-                "let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] > 200; return n;")
-            assert drawn > 500
-    finally:
-        srv.close()
+    with served_page(run_dir, tmp_path) as driver:
+        canvas = driver.find_element(By.ID, "canvas")
+        # A "1": one vertical stroke through the middle of the 280x280 canvas (offsets from its centre).
+        ActionChains(driver).move_to_element_with_offset(canvas, 0, -90).click_and_hold() \
+            .move_by_offset(0, 45).move_by_offset(0, 45).move_by_offset(0, 45).move_by_offset(0, 45).release().perform()
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script("return !!document.body.dataset.predicted"))
+        bars = driver.find_elements(By.CSS_SELECTOR, "#bars .bar")
+        assert len(bars) == 10
+        predicted = driver.execute_script("return document.body.dataset.predicted")
+        assert predicted in [str(i) for i in range(10)]
+        assert driver.find_element(By.ID, "error").get_attribute("hidden") is not None
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.getElementById('saliency').naturalWidth > 0"))
+        assert_not_blank(driver, tmp_path / "page.png")
+        # The drawn stroke is on the canvas: white pixels in the middle column.
+        drawn = driver.execute_script(
+            "const c = document.getElementById('canvas'); const d = c.getContext('2d').getImageData(130, 40, 20, 200).data;"
+            "let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] > 200; return n;")
+        assert drawn > 500
 
 
 @pytest.mark.slow
@@ -142,21 +145,16 @@ def test_page_explains_a_tabular_row(tabular_run, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    srv = Server(tabular_run)
-    try:
-        with browser(tmp_path) as driver:
-            open_page(driver, srv)
-            assert not driver.find_element(By.ID, "canvas").is_displayed()
-            driver.find_element(By.ID, "row").send_keys("5.1, 3.5, 1.4, 0.2")
-            driver.find_element(By.ID, "predict-row").click()
-            WebDriverWait(driver, 30).until(lambda d: d.execute_script("return !!document.body.dataset.predicted"))
-            assert driver.execute_script("return document.body.dataset.predicted") == "setosa"
-            features = driver.find_elements(By.CSS_SELECTOR, "#features .feature")
-            assert len(features) == 4 and all(f.is_displayed() for f in features)
-            assert {f.find_element(By.CSS_SELECTOR, ".label").text.split(" = ")[0] for f in features} == {
-                "sepal_length", "sepal_width", "petal_length", "petal_width"}
-            assert "P(setosa)" in driver.find_element(By.ID, "method").text
-            assert not driver.find_element(By.ID, "seen").is_displayed()
-            assert_not_blank(driver, tmp_path / "page.png")
-    finally:
-        srv.close()
+    with served_page(tabular_run, tmp_path) as driver:
+        assert not driver.find_element(By.ID, "canvas").is_displayed()
+        driver.find_element(By.ID, "row").send_keys("5.1, 3.5, 1.4, 0.2")
+        driver.find_element(By.ID, "predict-row").click()
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script("return !!document.body.dataset.predicted"))
+        assert driver.execute_script("return document.body.dataset.predicted") == "setosa"
+        features = driver.find_elements(By.CSS_SELECTOR, "#features .feature")
+        assert len(features) == 4 and all(f.is_displayed() for f in features)
+        assert {f.find_element(By.CSS_SELECTOR, ".label").text.split(" = ")[0] for f in features} == {
+            "sepal_length", "sepal_width", "petal_length", "petal_width"}
+        assert "P(setosa)" in driver.find_element(By.ID, "method").text
+        assert not driver.find_element(By.ID, "seen").is_displayed()
+        assert_not_blank(driver, tmp_path / "page.png")
