@@ -97,7 +97,8 @@ def run(out_dir: Path) -> None:
     generator, history, snapshots = train()
     print(f"{'step':>6} {'D loss':>8} {'G loss':>8} {'Frechet distance to real':>26}")
     for step, d_loss, g_loss, fd in history:
-        print(f"{step:>6} {d_loss:>8.3f} {g_loss:>8.3f} {fd:>26.2f}")
+        losses = f"{'-':>8} {'-':>8}" if step == 0 else f"{d_loss:>8.3f} {g_loss:>8.3f}"
+        print(f"{step:>6} {losses} {fd:>26.2f}")
     print(f"the distance fell from {history[0][3]:.1f} (untrained G: noise) to {history[-1][3]:.1f}; "
           "D's loss near 2 log 2 = 1.39 means it can barely tell real from generated")
 
