@@ -101,3 +101,9 @@ def test_dropout():
     scratch.manual_seed(0)
     again = F.dropout(scratch.ones(2000), 0.25, training=True)
     np.testing.assert_array_equal(again.data, y.data)  # one seed, one mask
+
+
+def test_scaled_dot_product_attention_matches_torch():
+    rng = np.random.default_rng(5)
+    q, k, v = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((2, 3, 6, 4)), rng.standard_normal((2, 3, 6, 4))
+    compare(F.scaled_dot_product_attention, torch.nn.functional.scaled_dot_product_attention, q, k, v)

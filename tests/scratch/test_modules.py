@@ -132,3 +132,34 @@ def test_perceptron_is_the_seed_formula():
     expected = 1 / (1 + np.exp(-(0.5 * 0.2 + 0.3 * 0.4 + 0.8 * -0.1 + 0.1)))
     assert out.item() == pytest.approx(expected, rel=1e-6)
     assert f"{out.item():.4f}" == "0.5597"
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_multihead_attention_matches_torch(batch_first):
+    """Outputs, head-averaged weights, and gradients for the inputs and every weight agree with torch's."""
+    s_mod = nn.MultiheadAttention(8, 2, batch_first=batch_first)
+    t_mod = torch.nn.MultiheadAttention(8, 2, batch_first=batch_first)
+    _mirror(s_mod, t_mod)
+    rng = np.random.default_rng(3)
+    shape = (2, 5, 8) if batch_first else (5, 2, 8)
+    x, memory = rng.standard_normal(shape), rng.standard_normal((2, 4, 8) if batch_first else (4, 2, 8))
+    sx, tx, sm, tm = s64(x), t64(x), s64(memory), t64(memory)
+    (s_out, s_w), (t_out, t_w) = s_mod(sx, sm, sm), t_mod(tx, tm, tm)  # cross-attention: 5 queries, 4 keys
+    assert_allclose(s_out.data, t_out.detach().numpy(), rtol=1e-6, atol=1e-9)
+    assert_allclose(s_w.data, t_w.detach().numpy(), rtol=1e-6, atol=1e-9)
+    assert_allclose(s_w.data.sum(-1), 1.0)
+    w = np.random.default_rng(0).standard_normal(s_out.shape)
+    (s_out * scratch.tensor(w, dtype=scratch.float64)).sum().backward()
+    (t_out * torch.tensor(w)).sum().backward()
+    for s, t in ((sx, tx), (sm, tm)):
+        assert_allclose(s.grad.data, t.grad.numpy(), rtol=1e-6, atol=1e-9)
+    s_params = dict(s_mod.named_parameters())
+    for name, p in t_mod.named_parameters():
+        assert_allclose(s_params[name].grad.data, p.grad.numpy(), rtol=1e-6, atol=1e-9, err_msg=name)
+
+
+def test_layer_norm_matches_torch():
+    s_mod, t_mod = nn.LayerNorm([3, 4]), torch.nn.LayerNorm([3, 4])
+    with torch.no_grad():
+        t_mod.weight.normal_(), t_mod.bias.normal_()
+    _check(s_mod, t_mod, np.random.default_rng(4).standard_normal((2, 5, 3, 4)) * 3 + 1)
