@@ -46,6 +46,8 @@ def _per_class_table(rows: list[dict]) -> str:
     if not rows:
         return ""
     worst = min(r["f1"] for r in rows)
+    if worst == max(r["f1"] for r in rows):
+        worst = None  # every class scores the same: no weakest one to point at
     body = "".join(
         f"<tr><td>{html.escape(str(r['class']))}</td><td>{r['precision']:.3f}</td><td>{r['recall']:.3f}</td>"
         f"<td{' class=low' if r['f1'] == worst else ''}>{r['f1']:.3f}</td><td>{r['support']}</td></tr>"
