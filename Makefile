@@ -20,7 +20,7 @@ test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -n 2
 
 bench: $(STAMP) system-deps
-	for b in bench/*.py; do $(BIN)/python $$b; done
+	for b in bench/[!_]*.py; do $(BIN)/python $$b; done  # bench/_*.py are helpers (servers the benches start)
 
 # Best effort, as root with apt-get only: chromium + chromedriver for the browser test (it skips
 # without them), wrk + ab for bench/serve_load.py. Never fails the build.

@@ -4,7 +4,7 @@ Three servers, one after another, get the same load from ab (Debian package `apa
 POST of a real MNIST test digit as a PNG upload (multipart field `file`), 32 concurrent
 connections, after a warm-up, with ab's keep-alive on (the seed's Werkzeug server closes each
 connection anyway). Besides the seed's Flask server, the issue's middle baseline runs too: the
-seed's endpoint ported plainly to FastAPI on two uvicorn workers (bench/plain_fastapi_server.py).
+seed's endpoint ported plainly to FastAPI on two uvicorn workers (bench/_plain_fastapi_server.py).
 The issue reports both baselines on its own machine, so the run prints how this machine compares
 (a noisy or slower machine shows in the baselines first). nnforge has no answer cache: every
 request is parsed, decoded, preprocessed and run. The nnforge server runs with
@@ -170,7 +170,7 @@ def main() -> int:
         servers = {"seed flask": lambda port: [python, str(SEED_SERVER), str(port)]}
         if not args.no_plain:
             servers["plain fastapi (2 workers)"] = lambda port: [
-                python, "-m", "uvicorn", "plain_fastapi_server:app", "--app-dir", str(ROOT / "bench"), "--workers", "2",
+                python, "-m", "uvicorn", "_plain_fastapi_server:app", "--app-dir", str(ROOT / "bench"), "--workers", "2",
                 "--port", str(port), "--log-level", "warning", "--no-access-log"]
         for backend in args.backends.split(","):
             servers[f"nnforge ({backend}, {args.workers} workers)"] = lambda port, backend=backend: [

@@ -7,7 +7,7 @@ thread per worker, since two workers on two cores each using two threads would f
 ``bench/serve_load.py`` starts it beside the seed's Flask server and nnforge. This calibrates
 a run: the issue saw this server at about 5x the seed's throughput with p99 16 ms on its machine.
 
-    python -m uvicorn plain_fastapi_server:app --app-dir bench --workers 2 --port 8000
+    python -m uvicorn _plain_fastapi_server:app --app-dir bench --workers 2 --port 8000
 """
 
 import importlib.util
