@@ -1,4 +1,4 @@
-"""``engine: scratch`` trains the zoo's mlp and cnn through nnforge.train.fit (the front door)."""
+"""``engine: scratch`` trains the zoo's mlp, cnn and vit through nnforge.train.fit (the front door)."""
 import json
 
 import numpy as np
@@ -53,7 +53,7 @@ def test_scratch_engine_trains_digits(tmp_path, model):
 
 
 @pytest.mark.parametrize("override, words", [
-    ("model.name=resnet", "engine 'scratch' trains the models mlp, cnn, not 'resnet'"),
+    ("model.name=resnet", "engine 'scratch' trains the models mlp, cnn, vit, not 'resnet'"),
     ("train.l1=0.001", "engine 'scratch' does not support train.l1"),
 ])
 def test_what_the_scratch_engine_cannot_train_is_one_line_and_leaves_no_folder(tmp_path, capsys, override, words):
@@ -65,3 +65,31 @@ def test_what_the_scratch_engine_cannot_train_is_one_line_and_leaves_no_folder(t
     err = capsys.readouterr().err
     assert err.startswith(f"error: {words}") and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_vision_transformer_twins_compute_the_same_outputs_and_gradients():
+    from nnforge import scratch
+    from nnforge.models import build_model, check_model_config
+    from nnforge.scratch.models import build_vit
+
+    torch.manual_seed(0)
+    cfg = check_model_config({"name": "vit", "patch": 4, "dim": 32, "depth": 2, "heads": 4})
+    t_model = build_model(cfg, (1, 8, 8), 10).double()
+    s_model = build_vit((1, 8, 8), 10, patch=4, dim=32, depth=2, heads=4).double()
+    assert list(s_model.state_dict()) == list(t_model.state_dict())
+    s_model.load_state_dict(t_model.state_dict())
+    x = np.random.default_rng(0).standard_normal((3, 1, 8, 8))
+    s_out, t_out = s_model(scratch.tensor(x, dtype=scratch.float64)), t_model(torch.tensor(x))
+    np.testing.assert_allclose(s_out.data, t_out.detach().numpy(), rtol=1e-6, atol=1e-9)
+    (s_out * s_out).sum().backward()
+    (t_out * t_out).sum().backward()
+    s_params = dict(s_model.named_parameters())
+    for name, p in t_model.named_parameters():
+        np.testing.assert_allclose(s_params[name].grad.data, p.grad.numpy(), rtol=1e-6, atol=1e-9, err_msg=name)
+
+
+def test_scratch_engine_trains_a_vision_transformer(tmp_path):
+    cfg = load_config(None, ["engine=scratch", "data.name=digits", "data.batch_size=32", "model.name=vit", "model.patch=2",
+                             "model.dim=32", "model.depth=2", "train.epochs=8", "train.optimizer.name=adamw",
+                             "train.optimizer.lr=0.003", "train.progress=none"])
+    assert fit(cfg, tmp_path / "run").metrics["test_accuracy"] >= 0.85
