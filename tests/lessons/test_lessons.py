@@ -15,6 +15,7 @@ EXPECTED_PNGS = {
     "linear-algebra": ["linear_map.png"],
     "calculus": ["derivative.png"],
     "probability": ["probability.png"],
+    "vanishing": ["vanishing_gradients.png"],
     "attention": ["attention.png"],
     "gan": ["gan_samples.png", "gan_training.png"],
     "reinforcement": ["q_learning.png"],
@@ -135,3 +136,19 @@ def test_q_learning_finds_the_shortest_safe_path():
     path = greedy_walk(q)
     assert LAKE[path[-1][0]][path[-1][1]] == "G"
     assert len(path) - 1 == shortest_path_length() == 10
+
+
+def test_vanishing_gradients_and_their_cures():
+    """Through 12 sigmoid layers the first layer gets a millionth of the last one's gradient and
+    the network does not learn; He init, BatchNorm and residual connections keep it flowing."""
+    from nnforge.lessons.vanishing import build, digits, layer_gradient_norms, train
+
+    x, y = digits()
+    ratio = {}
+    for kind in ("sigmoid", "relu + He init", "relu + BatchNorm", "residual"):
+        norms = layer_gradient_norms(build(kind), x[:256], y[:256])
+        ratio[kind] = norms[0] / norms[-1]
+    assert ratio["sigmoid"] < 1e-4
+    assert all(0.1 < ratio[kind] < 100 for kind in ("relu + He init", "relu + BatchNorm", "residual"))
+    stuck, cured = train(build("sigmoid"), x, y, steps=200), train(build("relu + BatchNorm"), x, y, steps=200)
+    assert np.mean(stuck[-20:]) > 2.2 and np.mean(cured[-20:]) < 0.8
