@@ -16,6 +16,7 @@ EXPECTED_PNGS = {
     "calculus": ["derivative.png"],
     "probability": ["probability.png"],
     "vanishing": ["vanishing_gradients.png"],
+    "overfitting": ["overfitting.png"],
     "attention": ["attention.png"],
     "gan": ["gan_samples.png", "gan_training.png"],
     "reinforcement": ["q_learning.png"],
@@ -152,3 +153,16 @@ def test_vanishing_gradients_and_their_cures():
     assert all(0.1 < ratio[kind] < 100 for kind in ("relu + He init", "relu + BatchNorm", "residual"))
     stuck, cured = train(build("sigmoid"), x, y, steps=200), train(build("relu + BatchNorm"), x, y, steps=200)
     assert np.mean(stuck[-20:]) > 2.2 and np.mean(cured[-20:]) < 0.8
+
+
+def test_overfitting_happens_and_each_remedy_helps():
+    from nnforge.lessons.overfitting import fit
+
+    plain, dropout, decay = fit(), fit(dropout=0.5), fit(weight_decay=2.0)
+    best = int(np.argmin(plain["val_loss"]))
+    assert plain["train_loss"][-1] < 0.05  # the training set, wrong labels included, is memorised
+    assert plain["val_loss"][-1] > 1.4 * plain["val_loss"][best] and best < len(plain["val_loss"]) // 2
+    assert plain["val_accuracy"][best] > plain["val_accuracy"][-1] + 0.05  # stopping early would have kept more
+    for remedy in (dropout, decay):
+        assert remedy["val_loss"][-1] < 0.8 * plain["val_loss"][-1]
+        assert remedy["val_accuracy"][-1] > plain["val_accuracy"][-1] + 0.02
