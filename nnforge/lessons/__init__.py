@@ -43,6 +43,7 @@ _TABLE = [
     ("probability", "math.3", "probability", "Distributions, expectation and variance, and softmax as a distribution"),
     ("vanishing", "7.1", "vanishing", "Vanishing gradients layer by layer in a 12-layer net, and how ReLU, BatchNorm and residuals cure them"),
     ("overfitting", "7.2", "overfitting", "Overfitting watched happen on 150 digits, and dropout, weight decay and early stopping against it"),
+    ("imbalance", "7.3", "imbalance", "A rare class, found or missed: class weights, oversampling and focal loss against plain training"),
     ("gan", "next.2", "gan", "A generative adversarial network learns to write digits, judged by its distance to real ones"),
     ("reinforcement", "next.3", "reinforcement", "Q-learning: an agent learns to cross a frozen lake from rewards alone"),
     ("attention", "next.1", "attention", "Self-attention written out, and a one-layer Transformer reading digits row by row"),

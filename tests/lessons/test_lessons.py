@@ -17,6 +17,7 @@ EXPECTED_PNGS = {
     "probability": ["probability.png"],
     "vanishing": ["vanishing_gradients.png"],
     "overfitting": ["overfitting.png"],
+    "imbalance": ["imbalance.png"],
     "attention": ["attention.png"],
     "gan": ["gan_samples.png", "gan_training.png"],
     "reinforcement": ["q_learning.png"],
@@ -166,3 +167,12 @@ def test_overfitting_happens_and_each_remedy_helps():
     for remedy in (dropout, decay):
         assert remedy["val_loss"][-1] < 0.8 * plain["val_loss"][-1]
         assert remedy["val_accuracy"][-1] > plain["val_accuracy"][-1] + 0.02
+
+
+def test_class_weights_and_oversampling_find_the_rare_class():
+    from nnforge.lessons.imbalance import fit
+
+    plain_recall, plain_accuracy = fit("plain")
+    for method in ("class weights", "oversampling", "focal + weights"):
+        recall, accuracy = fit(method)
+        assert recall > plain_recall + 0.25 and accuracy > plain_accuracy - 0.02, (method, recall, plain_recall)
