@@ -2,8 +2,8 @@
 
 ``LESSONS`` maps a lesson's name to a :class:`Lesson`; ``nnforge lesson NAME --out DIR`` calls
 ``LESSONS[NAME].run(Path(DIR))``, which prints what the lesson shows and writes its pictures
-(PNG) into that folder. ``seed_section`` points back to the text: ``1.2`` ... ``2.3`` are
-sections of the first seed document; ``math.1`` to ``math.3`` are the maths foundations of the
+(PNG) into that folder. ``seed_section`` points back to the text: ``1.2`` ... ``2.3`` and
+``7.1`` ... ``7.3`` (common problems) are sections of the first seed document; ``math.1`` to ``math.3`` are the maths foundations of the
 second (linear algebra, calculus, probability and statistics); ``next.1`` to ``next.3`` are the
 directions both documents end on (the Transformer, GANs, reinforcement learning). Every lesson
 runs in seconds.
@@ -44,9 +44,9 @@ _TABLE = [
     ("vanishing", "7.1", "vanishing", "Vanishing gradients layer by layer in a 12-layer net, and how ReLU, BatchNorm and residuals cure them"),
     ("overfitting", "7.2", "overfitting", "Overfitting watched happen on 150 digits, and dropout, weight decay and early stopping against it"),
     ("imbalance", "7.3", "imbalance", "A rare class, found or missed: class weights, oversampling and focal loss against plain training"),
+    ("attention", "next.1", "attention", "Self-attention written out, and a one-layer Transformer reading digits row by row"),
     ("gan", "next.2", "gan", "A generative adversarial network learns to write digits, judged by its distance to real ones"),
     ("reinforcement", "next.3", "reinforcement", "Q-learning: an agent learns to cross a frozen lake from rewards alone"),
-    ("attention", "next.1", "attention", "Self-attention written out, and a one-layer Transformer reading digits row by row"),
 ]
 
 LESSONS: dict[str, Lesson] = {name: Lesson(name, title, section, module) for name, section, module, title in _TABLE}
