@@ -3,10 +3,10 @@
 ``LESSONS`` maps a lesson's name to a :class:`Lesson`; ``nnforge lesson NAME --out DIR`` calls
 ``LESSONS[NAME].run(Path(DIR))``, which prints what the lesson shows and writes its pictures
 (PNG) into that folder. ``seed_section`` points back to the text: ``1.2`` ... ``2.3`` and
-``7.1`` ... ``7.3`` (common problems) are sections of the first seed document; ``math.1`` to ``math.3`` are the maths foundations of the
-second (linear algebra, calculus, probability and statistics); ``next.1`` to ``next.3`` are the
-directions both documents end on (the Transformer, GANs, reinforcement learning). Every lesson
-runs in seconds.
+``7.1`` ... ``7.3`` (common problems) are sections of the first seed document; ``math.1`` to
+``math.3`` are the maths foundations of the second (linear algebra, calculus, probability and
+statistics); ``next.1`` to ``next.3`` are the directions both documents end on (the Transformer,
+GANs, reinforcement learning). Every lesson runs in seconds.
 """
 from __future__ import annotations
 
