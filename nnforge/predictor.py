@@ -97,9 +97,14 @@ class Predictor:
             header = names
         return parse_features(header, rows, str(path))
 
-    def top_k(self, probs: np.ndarray, k: int = 3) -> list[dict]:
-        order = np.argsort(-probs)[:k]
-        return [{"class": self.classes[i], "index": int(i), "probability": float(probs[i])} for i in order]
+    def top_k(self, probs: np.ndarray, k: int = 3, digits: int | None = None) -> list[dict]:
+        """The ``k`` most probable classes, most probable first (ties: lower index first), with
+        probabilities rounded to ``digits`` if given. Plain Python floats: the server calls this
+        per request, and a short list sorts faster than NumPy can be called."""
+        values = probs.tolist()
+        order = sorted(range(len(values)), key=values.__getitem__, reverse=True)[:k]
+        return [{"class": self.classes[i], "index": i, "probability": values[i] if digits is None else round(values[i], digits)}
+                for i in order]
 
 
 def open_image(path: Path):

@@ -83,6 +83,10 @@ class Preprocessing:
         std = torch.tensor(self.std, device=x.device)
         return (x.float() - mean) / std
 
+    def feature_labels(self) -> list[str]:
+        """Tabular inputs' feature names, or ``x0``, ``x1``, ... where the data named none."""
+        return self.feature_names or [f"x{i}" for i in range(self.input_shape[0])]
+
     def image_affine(self) -> tuple[list[float], list[float]]:
         """Per-channel (scale, shift) taking uint8 pixels to standardised values: x * scale + shift.
 

@@ -175,7 +175,7 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
     else:
         # The baseline is the training mean (zero after standardising); importance is averaged
         # over the first IMPORTANCE_ROWS test rows, each explained for its predicted class.
-        features = predictor.preprocessing.feature_names or [f"x{i}" for i in range(predictor.input_shape[0])]
+        features = predictor.preprocessing.feature_labels()
         rows = list(range(min(len(y), IMPORTANCE_ROWS)))
         x_all = predictor.preprocessing(dataset.x_test[rows])
         target_all = torch.from_numpy(probs[rows].argmax(1))

@@ -20,13 +20,11 @@ import numpy as np
 import torch
 
 
-def gradient_saliency(model: torch.nn.Module, x: torch.Tensor, target: int | None = None,
-                      samples: int = 16, noise: float = 0.15, seed: int = 0) -> tuple[np.ndarray, int]:
-    """(H, W) saliency in [0, 1] for one preprocessed input ``x`` (C, H, W), and the class explained."""
+def gradient_saliency(model: torch.nn.Module, x: torch.Tensor, target: int,
+                      samples: int = 16, noise: float = 0.15, seed: int = 0) -> np.ndarray:
+    """(H, W) saliency in [0, 1] of class ``target`` for one preprocessed input ``x`` (C, H, W)."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        if target is None:
-            target = int(model(x[None]).argmax(1))
         sigma = noise * float(x.max() - x.min())
         batch = x[None] + sigma * torch.randn((samples, *x.shape), generator=generator)
         batch[0] = x
@@ -35,23 +33,20 @@ def gradient_saliency(model: torch.nn.Module, x: torch.Tensor, target: int | Non
         model(batch)[:, target].sum().backward()
     heat = batch.grad.abs().mean(0).amax(0).numpy()
     peak = float(heat.max())
-    return (heat / peak if peak > 0 else heat).astype(np.float32), target
+    return (heat / peak if peak > 0 else heat).astype(np.float32)
 
 
-def integrated_gradients(model: torch.nn.Module, x: torch.Tensor, target: int | None = None,
-                         steps: int = 64) -> tuple[np.ndarray, int, float]:
-    """(attribution per feature, class explained, its probability at the baseline) for one
-    preprocessed row ``x`` (F,), from the all-zero baseline (the training mean)."""
+def integrated_gradients(model: torch.nn.Module, x: torch.Tensor, target: int, steps: int = 64) -> tuple[np.ndarray, float]:
+    """(attribution per feature, the class's probability at the baseline) of class ``target`` for
+    one preprocessed row ``x`` (F,), from the all-zero baseline (the training mean)."""
     baseline = torch.zeros_like(x)
     with torch.no_grad():
-        if target is None:
-            target = int(model(x[None]).argmax(1))
         at_baseline = float(torch.softmax(model(baseline[None]).float(), 1)[0, target])
     alphas = (torch.arange(steps, dtype=x.dtype) + 0.5) / steps  # midpoints along the straight path
     path = (baseline + alphas[:, None] * (x - baseline)).requires_grad_(True)
     with torch.enable_grad():
         torch.softmax(model(path).float(), 1)[:, target].sum().backward()
-    return ((x - baseline) * path.grad.mean(0)).numpy(), target, at_baseline
+    return ((x - baseline) * path.grad.mean(0)).numpy(), at_baseline
 
 
 def _heat_colours(v: np.ndarray) -> np.ndarray:

@@ -161,9 +161,7 @@ class Service:
         return k
 
     def describe(self, probs: np.ndarray, k: int) -> dict:
-        values = probs.tolist()  # plain floats: cheaper per element than NumPy scalars
-        order = sorted(range(len(values)), key=values.__getitem__, reverse=True)[:k]  # ties: lower index first
-        top = [{"class": self.classes[i], "index": i, "probability": round(values[i], 6)} for i in order]
+        top = self.predictor.top_k(probs, k, digits=6)
         return {"class": top[0]["class"], "probability": top[0]["probability"], "top": top}
 
     async def predict(self, body: bytes, content_type: str, query: bytes, batch: bool) -> dict:
@@ -182,49 +180,44 @@ class Service:
         if len(x) != 1:
             raise ApiError(422, "one input per request", f"got {len(x)}")
         loop = asyncio.get_running_loop()
-        explain = self._explain if self.kind == "image" else self._explain_row
-        return await loop.run_in_executor(self.explain_pool, explain, x[0], k)
+        return await loop.run_in_executor(self.explain_pool, self._explain, x[0], k)
 
     def _explain(self, stored: np.ndarray, k: int) -> dict:
+        """The prediction, then where it came from: a saliency map (images) or feature shares (rows)."""
         import torch
-
-        from nnforge.serve.saliency import gradient_saliency, overlay, png_data_url, stored_rgb
 
         model = self.predictor.model
         x = self.predictor.preprocessing(torch.from_numpy(stored[None]))[0]
         with torch.inference_mode():
             probs = torch.softmax(model(x[None]).float(), 1)[0].numpy()
-        heat, target = gradient_saliency(model, x)
+        target = int(probs.argmax())
         out = self.describe(probs, k)
-        out.update(
-            explained_class=self.classes[target],
-            method="gradient saliency (SmoothGrad, 16 samples)",
-            input_png=png_data_url(stored_rgb(stored)),
-            saliency_png=png_data_url(overlay(stored, heat)),
-            saliency=np.round(heat, 4).tolist(),
-        )
+        out["explained_class"] = self.classes[target]
+        out.update(self._saliency(stored, x, target) if self.kind == "image" else self._feature_shares(stored, x, target))
         return out
 
-    def _explain_row(self, row: np.ndarray, k: int) -> dict:
-        import torch
+    def _saliency(self, stored: np.ndarray, x, target: int) -> dict:
+        from nnforge.serve.saliency import gradient_saliency, overlay, png_data_url, stored_rgb
 
+        heat = gradient_saliency(self.predictor.model, x, target)
+        return {
+            "method": "gradient saliency (SmoothGrad, 16 samples)",
+            "input_png": png_data_url(stored_rgb(stored)),
+            "saliency_png": png_data_url(overlay(stored, heat)),
+            "saliency": np.round(heat, 4).tolist(),
+        }
+
+    def _feature_shares(self, row: np.ndarray, x, target: int) -> dict:
         from nnforge.serve.saliency import integrated_gradients
 
-        model = self.predictor.model
-        x = self.predictor.preprocessing(torch.from_numpy(row[None]))[0]
-        with torch.inference_mode():
-            probs = torch.softmax(model(x[None]).float(), 1)[0].numpy()
-        shares, target, at_baseline = integrated_gradients(model, x)
-        names = self.predictor.preprocessing.feature_names or [f"x{i}" for i in range(len(row))]
+        shares, at_baseline = integrated_gradients(self.predictor.model, x, target)
+        names = self.predictor.preprocessing.feature_labels()
         order = np.argsort(-np.abs(shares), kind="stable")
-        out = self.describe(probs, k)
-        out.update(
-            explained_class=self.classes[target],
-            method="integrated gradients of the class probability, from the training mean (64 steps)",
-            baseline_probability=round(at_baseline, 6),
-            features=[{"feature": names[i], "value": float(row[i]), "attribution": round(float(shares[i]), 6)} for i in order],
-        )
-        return out
+        return {
+            "method": "integrated gradients of the class probability, from the training mean (64 steps)",
+            "baseline_probability": round(at_baseline, 6),
+            "features": [{"feature": names[i], "value": float(row[i]), "attribution": round(float(shares[i]), 6)} for i in order],
+        }
 
     def close(self) -> None:
         self.batcher.close()

@@ -27,6 +27,7 @@ import sys
 import time
 from multiprocessing.connection import wait
 
+from nnforge.cpus import usable_cpus
 from nnforge.errors import UserError
 
 log = logging.getLogger("nnforge.serve")
@@ -88,7 +89,7 @@ class Supervisor:
 
     def __init__(self, sockets: list[socket.socket], settings_json: str, uvicorn_options: dict):
         self.sockets = sockets
-        self.args = (settings_json, uvicorn_options, len(sockets) == len(os.sched_getaffinity(0)))
+        self.args = (settings_json, uvicorn_options, len(sockets) == usable_cpus())
         self.context = multiprocessing.get_context("spawn")  # never fork a process that loaded torch
         self.connection_counts = self.context.RawArray("i", len(sockets))  # see nnforge.serve.protocol
         self.workers: list = [None] * len(sockets)
