@@ -14,6 +14,11 @@ import torch
 
 from nnforge.errors import DataError
 
+try:
+    from nnforge.data import _framing  # Preprocessing._frame in C (setup.py); absent without a compiler
+except ImportError:
+    _framing = None
+
 # Digits datasets are written white-on-black and centred in a margin (MNIST: a 20x20 box in
 # 28x28); an uploaded drawing is brought to that form before resizing.
 CONTENT_FRACTION = 20 / 28
@@ -97,27 +102,48 @@ class Preprocessing:
     def image_to_array(self, image) -> np.ndarray:
         """A PIL image of any size or mode -> uint8 array (C, H, W) like the training images.
 
-        The plain recipe: composite transparent pixels onto white, convert to ``self.mode``,
-        invert if the border's brightness says the background differs from training's, then
-        :func:`fit_to_frame` (or a plain resize). The server runs it once per request, and for
-        a small upload the time goes into the number of operations (a few microseconds each,
-        whatever the size), not into the pixels. So the pixels stay in one PIL image, which
-        Pillow inverts, crops and resizes in C; numpy only reads them, through one view of
-        ``tobytes()`` (half the cost of ``np.asarray(image)``); and steps that cannot change the
-        result are skipped. The output is bit-identical to the plain recipe.
+        The recipe: composite transparent pixels onto white, convert to ``self.mode``, invert
+        if the border's brightness says the background differs from training's, then
+        :func:`fit_to_frame` (or a plain resize). Everything after the conversion runs in C
+        (``nnforge/data/_framing.c``, built at install) when it is available: the server runs
+        this once per request, and for a small upload the Python version's dozen small calls
+        cost three times the network's forward pass. :meth:`_frame` is the Python version,
+        used without a C compiler, and the tests check that both give the same bytes.
         """
-        from PIL import Image, ImageChops, ImageOps
+        image = self._in_mode(image)
+        height, width = self.input_shape[1:]
+        if _framing is not None and image.mode in ("L", "RGB"):
+            frame = _framing.to_frame(image.tobytes(), image.height, image.width, 1 if image.mode == "L" else 3,
+                                      height, width, self.fit_content, self.background == "light", CONTENT_FRACTION)
+            return np.frombuffer(frame, dtype=np.uint8).reshape(-1, height, width)
+        return self._frame(image)
 
+    def _in_mode(self, image):
+        """The decoded image upright, opaque and in ``self.mode`` (no copy where nothing changes)."""
         image.load()  # PNG's eXIf chunk may follow the pixels: info is complete only once loaded
         if _may_have_orientation(image):  # exif_transpose copies even when there is nothing to do
+            from PIL import ImageOps
+
             image = ImageOps.exif_transpose(image)
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
             # Transparent pixels take the canvas colour opposite to the background we expect
             # after conversion: drawings on transparent canvases usually have dark strokes.
-            image = _on_white(image, self.mode)
-        elif image.mode != self.mode:  # a same-mode convert would copy
-            image = image.convert(self.mode)
-        channels, height, width = self.input_shape
+            return _on_white(image, self.mode)
+        if image.mode != self.mode:  # a same-mode convert would copy
+            return image.convert(self.mode)
+        return image
+
+    def _frame(self, image) -> np.ndarray:
+        """The Python version of the step after :meth:`_in_mode`: background, inversion, framing.
+
+        For a small upload the time goes into the number of operations (a few microseconds
+        each, whatever the size), not into the pixels. So the pixels stay in one PIL image,
+        which Pillow inverts, crops and resizes in C; numpy only reads them, through one view
+        of ``tobytes()`` (half the cost of ``np.asarray(image)``).
+        """
+        from PIL import ImageChops
+
+        height, width = self.input_shape[1:]
         data = image.tobytes()
         arr = np.frombuffer(data, dtype=np.uint8).reshape(image.height, image.width, -1)
         invert = (_border_mean(data, *arr.shape) >= 0.5) != (self.background == "light")
@@ -126,7 +152,7 @@ class Preprocessing:
         if self.fit_content:
             out = _fit_to_frame(image, 255 - arr if invert else arr, (height, width))
         else:
-            out = _pixels(image.resize((width, height), Image.Resampling.LANCZOS))
+            out = _pixels(_lanczos(image, width, height))
         return np.ascontiguousarray(out.transpose(2, 0, 1))
 
     def images_to_tensor(self, images) -> torch.Tensor:
@@ -149,6 +175,23 @@ def _may_have_orientation(image) -> bool:
     info = image.info
     return (getattr(image, "_exif", None) is not None or hasattr(image, "tag_v2")
             or any(key in info for key in ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")))
+
+
+def _lanczos(image, width: int, height: int):
+    """Pillow's Lanczos resize, always the horizontal pass first.
+
+    Pillow resizes in two one-axis passes and rounds to 8 bits between them, so their order
+    shows in the last bit; Pillow 13 picks the order by size. Two one-axis resizes fix it:
+    the result then depends neither on Pillow's version nor on the size, and the C version
+    (``_framing.c``) reproduces it exactly.
+    """
+    from PIL import Image
+
+    if image.width != width:
+        image = image.resize((width, image.height), Image.Resampling.LANCZOS)
+    if image.height != height:
+        image = image.resize((width, height), Image.Resampling.LANCZOS)
+    return image
 
 
 def _pixels(image) -> np.ndarray:
@@ -205,8 +248,6 @@ def _fit_to_frame(image, arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     small resized crop is summed in Python integers: float64 sums of these integers are exact
     too, and both divisions round correctly, so the result is the same to the last bit.
     """
-    from PIL import Image
-
     height, width = size
     # Brightest value in each row and column, over all channels. (The channels are reduced
     # last: numpy's max over a short last axis takes 0.3 s on a 12-megapixel photo.)
@@ -217,14 +258,14 @@ def _fit_to_frame(image, arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     threshold = 0.2 * max(int(row_peak.max()), 1)
     rows = (row_peak > threshold).tobytes()  # one byte per row, 1 where a stroke crosses it
     if 1 not in rows:  # blank: nothing to centre
-        return _pixels(image.resize((width, height), Image.Resampling.LANCZOS))
+        return _pixels(_lanczos(image, width, height))
     cols = (col_peak > threshold).tobytes()
     top, bottom, left, right = rows.find(1), rows.rfind(1) + 1, cols.find(1), cols.rfind(1) + 1
     box = max(1, round(min(height, width) * CONTENT_FRACTION))
     scale = box / max(bottom - top, right - left)
     new_h, new_w = max(1, round((bottom - top) * scale)), max(1, round((right - left) * scale))
     crop = image.crop((left, top, right, bottom))
-    small = _pixels(crop.resize((new_w, new_h), Image.Resampling.LANCZOS))
+    small = _pixels(_lanczos(crop, new_w, new_h))
     mass = small[:, :, 0] if small.shape[-1] == 1 else small.max(axis=-1)
     row_mass, col_mass = mass.sum(axis=1).tolist(), mass.sum(axis=0).tolist()
     total = sum(row_mass) or 1
