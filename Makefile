@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test bench clean system-deps
 
-$(STAMP): pyproject.toml setup.py nnforge/data/_framing.c
+$(STAMP): pyproject.toml setup.py $(wildcard nnforge/data/*.c)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0

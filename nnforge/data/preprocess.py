@@ -111,12 +111,23 @@ class Preprocessing:
         used without a C compiler, and the tests check that both give the same bytes.
         """
         image = self._in_mode(image)
-        height, width = self.input_shape[1:]
         if _framing is not None and image.mode in ("L", "RGB"):
-            frame = _framing.to_frame(image.tobytes(), image.height, image.width, 1 if image.mode == "L" else 3,
-                                      height, width, self.fit_content, self.background == "light", CONTENT_FRACTION)
-            return np.frombuffer(frame, dtype=np.uint8).reshape(-1, height, width)
+            return self._frame_native(image.tobytes(), image.width, image.height, image.mode)
         return self._frame(image)
+
+    def pixels_to_array(self, pixels) -> np.ndarray:
+        """:meth:`image_to_array` for pixels decoded without Pillow (a :class:`~nnforge.data.png.Pixels`)."""
+        if _framing is not None and pixels.mode == self.mode:
+            return self._frame_native(*pixels)
+        from PIL import Image
+
+        return self.image_to_array(Image.frombytes(pixels.mode, pixels.size, pixels.data))
+
+    def _frame_native(self, data: bytes, width: int, height: int, mode: str) -> np.ndarray:
+        out_height, out_width = self.input_shape[1:]
+        frame = _framing.to_frame(data, height, width, 1 if mode == "L" else 3, out_height, out_width,
+                                  self.fit_content, self.background == "light", CONTENT_FRACTION)
+        return np.frombuffer(frame, dtype=np.uint8).reshape(-1, out_height, out_width)
 
     def _in_mode(self, image):
         """The decoded image upright, opaque and in ``self.mode`` (no copy where nothing changes)."""

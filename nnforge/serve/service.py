@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 import numpy as np
 
 from nnforge.cpus import usable_cpus
+from nnforge.data.png import Pixels, read_plain_png
 from nnforge.serve.batching import MicroBatcher
 from nnforge.serve.inputs import DECODE_INLINE_PIXELS, content_type_params, decode_image, json_inputs, open_image, parse_json, parse_multipart
 from nnforge.serve.limits import ApiError, Limits
@@ -132,17 +133,23 @@ class Service:
     async def images(self, blobs: list[bytes]) -> np.ndarray:
         if self.kind != "image":
             raise ApiError(422, "this model takes tabular rows, not images", 'send JSON {"inputs": [[...], ...]}')
-        images = [open_image(data, self.limits) for data in blobs]  # headers only: nothing decoded yet
+        # A plain PNG is decoded at once without Pillow (nnforge.data.png); anything else is
+        # only opened here (headers checked, nothing decoded yet) and decoded by Pillow below.
+        plain_png = "PNG" in self.limits.image_formats
+        images = [(plain_png and read_plain_png(data, self.limits.max_pixels)) or open_image(data, self.limits) for data in blobs]
         if sum(im.size[0] * im.size[1] for im in images) > self.limits.max_pixels:
             raise ApiError(413, "images too large in total",
                            f"more than {self.limits.max_pixels} pixels in one request; send fewer or smaller images")
+        preprocessing = self.predictor.preprocessing
         arrays = []
         for image in images:
-            if image.size[0] * image.size[1] <= DECODE_INLINE_PIXELS:
-                arrays.append(decode_image(image, self.predictor.preprocessing))
+            if isinstance(image, Pixels):
+                arrays.append(preprocessing.pixels_to_array(image))
+            elif image.size[0] * image.size[1] <= DECODE_INLINE_PIXELS:
+                arrays.append(decode_image(image, preprocessing))
             else:
                 loop = asyncio.get_running_loop()
-                arrays.append(await loop.run_in_executor(self.pool, decode_image, image, self.predictor.preprocessing))
+                arrays.append(await loop.run_in_executor(self.pool, decode_image, image, preprocessing))
         return np.stack(arrays)
 
     # -- answers ----------------------------------------------------------------------------
