@@ -62,6 +62,24 @@ def test_predictions_are_the_training_pipelines(app, run_dir, digits):
     assert np.mean(np.array(predicted) == labels[:12]) >= 0.65
 
 
+def test_answers_do_not_depend_on_the_c_modules(app, digits, monkeypatch):
+    """Plain PNGs are decoded and framed in C where it was built (nnforge/data/_png.c, _framing.c);
+    a machine without a C compiler uses Pillow and Python instead, and must answer the same."""
+    from PIL import Image
+
+    from nnforge.data import png, preprocess
+
+    images, _ = digits
+    uploads = [png_bytes(im) for im in images[:8]] + [png_bytes(np.asarray(Image.fromarray(im).resize((90, 70)).convert("RGB")))
+                                                      for im in images[8:12]]
+    requests = [("POST", "/v1/predict?k=10", upload(data)) for data in uploads]
+    with_c = [r.json() for r in call(app, requests)]
+    monkeypatch.setattr(png, "_png", None)
+    monkeypatch.setattr(preprocess, "_framing", None)
+    without_c = [r.json() for r in call(app, requests)]
+    assert with_c == without_c and all("class" in answer for answer in with_c)
+
+
 def test_a_photo_of_any_size_and_mode_is_converted_like_training_data(app, run_dir, digits):
     """A large RGB JPEG with a dark digit on white paper gets the prediction of its MNIST original."""
     from PIL import Image
