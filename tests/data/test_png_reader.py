@@ -140,3 +140,40 @@ def test_anything_not_plain_goes_to_pillow(case):
         "IHDR not first": pngmod.SIGNATURE + chunk(b"pHYs", bytes(9)) + plain[8:],
     }[case]
     assert read_plain_png(data, 47 if case == "over the limit" else LIMIT) is None
+
+
+def test_mutated_pngs_are_read_as_pillow_reads_them_or_left_to_it():
+    """Untrusted bytes reach C here: 3,000 PNGs with a header field, the inflated rows (filter
+    bytes, length) or the compressed stream damaged, checksums made valid again so the damage gets
+    through. Each is either refused (None) or read exactly as Pillow reads it; nothing crashes."""
+    rng = np.random.default_rng(0)
+    seeds = []
+    for channels in (1, 3):
+        for _ in range(10):
+            h, w = (int(v) for v in rng.integers(1, 40, 2))
+            seeds.append((write_png(rng.integers(0, 256, (h, w, channels), dtype=np.uint8), [int(f) for f in rng.integers(0, 5, h)])))
+    read_count = 0
+    for trial in range(3000):
+        data = seeds[trial % len(seeds)]
+        header, compressed = data[16:29], data[41 : data.index(b"IEND") - 8]
+        kind = trial % 3
+        if kind == 0:
+            header = bytearray(header)
+            header[int(rng.integers(0, 13))] = int(rng.integers(0, 256))
+        elif kind == 1:
+            raw = bytearray(zlib.decompress(compressed))
+            for _ in range(int(rng.integers(1, 5))):
+                raw[int(rng.integers(0, len(raw)))] = int(rng.integers(0, 256))
+            if rng.random() < 0.3:
+                raw = raw[: int(rng.integers(0, len(raw) + 1))]
+            compressed = zlib.compress(bytes(raw))
+        else:
+            compressed = bytearray(compressed)
+            compressed[int(rng.integers(0, len(compressed)))] ^= 1 << int(rng.integers(0, 8))
+        damaged = pngmod.SIGNATURE + chunk(b"IHDR", bytes(header)) + chunk(b"IDAT", bytes(compressed)) + chunk(b"IEND", b"")
+        read = read_plain_png(damaged, LIMIT)
+        if read is not None:
+            read_count += 1
+            image = Image.open(io.BytesIO(damaged))
+            assert read.data == image.tobytes() and read.size == image.size and read.mode == image.mode
+    assert 100 < read_count < 3000  # both outcomes were exercised
