@@ -44,7 +44,7 @@ class Pixels(NamedTuple):
 
 def read_plain_png(data: bytes, max_pixels: int) -> Pixels | None:
     """The pixels of a plain PNG, or None: see the module's docstring for what is plain."""
-    if _png is None or not data.startswith(SIGNATURE):
+    if _png is None or max_pixels < 1 or not data.startswith(SIGNATURE):
         return None
     header, idat, pos, end = None, [], len(SIGNATURE), len(data)
     while True:
@@ -57,10 +57,14 @@ def read_plain_png(data: bytes, max_pixels: int) -> Pixels | None:
         body = data[pos + 8 : chunk_end - 4]
         if zlib.crc32(body, zlib.crc32(kind)) != int.from_bytes(data[chunk_end - 4 : chunk_end], "big"):
             return None
-        if header is None:
+        if header is None:  # the first chunk, checked before any pixel data is even read
             if kind != b"IHDR" or length != 13:
                 return None
-            header = struct.unpack(">IIBBBBB", body)
+            header = width, height, depth, colour, compression, filtering, interlace = struct.unpack(">IIBBBBB", body)
+            if depth != 8 or colour not in MODES or compression or filtering or interlace:
+                return None
+            if not (0 < width and 0 < height and width * height <= max_pixels):
+                return None
         elif kind == b"IDAT":
             idat.append(body)
         elif kind == b"IEND":
@@ -68,11 +72,6 @@ def read_plain_png(data: bytes, max_pixels: int) -> Pixels | None:
         elif kind not in HARMLESS:
             return None
         pos = chunk_end
-    width, height, depth, colour, compression, filtering, interlace = header
-    if depth != 8 or colour not in MODES or compression or filtering or interlace:
-        return None
-    if not (0 < width and 0 < height and width * height <= max_pixels):
-        return None
     mode, channels = MODES[colour]
     expected = height * (1 + width * channels)
     try:

@@ -133,10 +133,11 @@ class Service:
     async def images(self, blobs: list[bytes]) -> np.ndarray:
         if self.kind != "image":
             raise ApiError(422, "this model takes tabular rows, not images", 'send JSON {"inputs": [[...], ...]}')
-        # A plain PNG is decoded at once without Pillow (nnforge.data.png); anything else is
-        # only opened here (headers checked, nothing decoded yet) and decoded by Pillow below.
-        plain_png = "PNG" in self.limits.image_formats
-        images = [(plain_png and read_plain_png(data, self.limits.max_pixels)) or open_image(data, self.limits) for data in blobs]
+        # A small plain PNG is decoded at once without Pillow (nnforge.data.png); anything else
+        # is only opened here (headers checked, nothing decoded yet) and decoded by Pillow below,
+        # large images in the thread pool so that they never hold up the event loop.
+        plain_limit = min(self.limits.max_pixels, DECODE_INLINE_PIXELS) if "PNG" in self.limits.image_formats else 0
+        images = [read_plain_png(data, plain_limit) or open_image(data, self.limits) for data in blobs]
         if sum(im.size[0] * im.size[1] for im in images) > self.limits.max_pixels:
             raise ApiError(413, "images too large in total",
                            f"more than {self.limits.max_pixels} pixels in one request; send fewer or smaller images")
