@@ -106,8 +106,8 @@ class Preprocessing:
         if the border's brightness says the background differs from training's, then
         :func:`fit_to_frame` (or a plain resize). Everything after the conversion runs in C
         (``nnforge/data/_framing.c``, built at install) when it is available: the server runs
-        this once per request, and for a small upload the Python version's dozen small calls
-        cost three times the network's forward pass. :meth:`_frame` is the Python version,
+        this once per request, and inside a busy server the Python version's dozen small calls
+        cost more than the network's forward pass. :meth:`_frame` is the Python version,
         used without a C compiler, and the tests check that both give the same bytes.
         """
         image = self._in_mode(image)

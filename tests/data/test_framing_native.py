@@ -101,8 +101,11 @@ def test_c_framing_refuses_inconsistent_arguments():
     assert isinstance(out, bytearray) and out == bytearray(28 * 28)  # blank stays blank
 
 
-def test_the_c_framing_is_built_wherever_a_compiler_is():
-    """setup.py marks the extension optional, so a failed build would pass unnoticed: this says so."""
+def test_the_c_modules_are_built_wherever_a_compiler_is():
+    """setup.py marks the extensions optional, so a failed build would pass unnoticed: this says so."""
+    from nnforge.data import png
+
     if shutil.which("cc") is None and shutil.which("gcc") is None:
-        pytest.skip("no C compiler here: the Python framing is used")
+        pytest.skip("no C compiler here: the Python framing and Pillow's PNG decoding are used")
     assert framing is not None, "a C compiler is installed but nnforge/data/_framing.c was not built (pip install -e . builds it)"
+    assert png._png is not None, "a C compiler is installed but nnforge/data/_png.c was not built (pip install -e . builds it)"
