@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,13 +21,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from nnforge.config import load_config
+from nnforge.train import prepare, run
 from nnforge.train.callbacks import Callback
 from nnforge.train.evaluate import evaluate
-from nnforge.train.fit import prepare
-from nnforge.train.loop import Trainer
-from nnforge.train.losses import build_loss
-from nnforge.models import build_model
-from nnforge.train.optim import build_optimizer, build_scheduler
 
 
 class SeedSimpleCNN(nn.Module):
@@ -82,7 +79,7 @@ class TestEveryEpoch(Callback):
         self.reached_at, self.acc, self.epoch = None, 0.0, 0
 
     def on_epoch_end(self, trainer, epoch, logs):
-        self.acc = evaluate(trainer.model, self.batches).accuracy
+        self.acc = evaluate(trainer.engine.torch_model(), self.batches).accuracy
         self.epoch = epoch + 1
         if self.acc >= self.target and self.reached_at is None:
             self.reached_at = sum(h["seconds"] for h in trainer.history)
@@ -90,15 +87,12 @@ class TestEveryEpoch(Callback):
 
 
 def nnforge_recipe(target: float) -> tuple[float | None, float, int]:
-    cfg = load_config("configs/quickstart.yaml", ["train.progress=none"])
-    prepared = prepare(cfg)
-    ds = prepared.dataset
-    model = build_model(cfg["model"], ds.input_shape, ds.num_classes)
-    opt = build_optimizer(model.parameters(), cfg["train"]["optimizer"])
-    sched = build_scheduler(opt, cfg["train"]["scheduler"], cfg["train"]["epochs"], len(prepared.train_batches), cfg["train"]["optimizer"]["lr"])
-    probe = TestEveryEpoch(prepared.test_batches, target)
-    Trainer(model, opt, build_loss(cfg["train"]["loss"], ds.num_classes), sched, [probe]).fit(
-        prepared.train_batches, None, cfg["train"]["epochs"])
+    import tempfile
+
+    cfg = load_config("configs/quickstart.yaml", ["train.progress=none", "train.checkpoint.enabled=false"])
+    probe = TestEveryEpoch(prepare(cfg).test, target)  # the same seeded split the run trains on
+    with tempfile.TemporaryDirectory() as tmp:
+        run(cfg, Path(tmp) / "run", callbacks=[probe])
     return probe.reached_at, probe.acc, probe.epoch
 
 

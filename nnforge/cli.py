@@ -11,85 +11,62 @@ import json
 import sys
 from pathlib import Path
 
-from nnforge.errors import ConfigError, UserError
+from nnforge.errors import UserError
 
-RECIPES = Path(__file__).parent / "configs"
+from nnforge.rundir import RECIPES, recipe_path
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
 
-def _recipe_path(name: str) -> Path:
-    """A recipe file, or the name of a packaged one (``mnist_cnn`` -> configs/mnist_cnn.yaml)."""
-    path = Path(name)
-    if path.is_file():
-        return path
-    packaged = RECIPES / (name if name.endswith(".yaml") else f"{name}.yaml")
-    if packaged.is_file():
-        return packaged
-    available = ", ".join(sorted(p.stem for p in RECIPES.glob("*.yaml")))
-    raise ConfigError(f"recipe '{name}' not found; pass a YAML file or one of: {available}")
+def _print_summary(run, stream=None) -> None:
+    from nnforge.train.tasks import TASKS
 
-
-def _print_metrics(run, stream=None) -> None:
-    m = run.metrics
-    (stream or sys.stdout).write(
-        f"test accuracy {m['test_accuracy']:.2%} on {m['dataset']}\n"
-        f"trained in {m['train_seconds']:.1f} s; run directory: {run.dir}\n"
-    )
+    (stream or sys.stdout).write(f"{TASKS[run.config.task]().summary(run.metrics)}\nrun directory: {run.dir}\n")
 
 
 # -- commands -----------------------------------------------------------------------------
 
 def cmd_quickstart(args) -> int:
     from nnforge.config import load_config
-    from nnforge.train import fit
+    from nnforge.train import run
 
     config = load_config(RECIPES / "quickstart.yaml", args.set)
     print("nnforge quickstart: a small BatchNorm CNN on 5,000 real MNIST digits (4,000 train / 1,000 test)")
-    run = fit(config, args.out, name="quickstart")
-    _print_metrics(run)
-    print(f"next: nnforge eval {run.dir}   |   nnforge predict {run.dir} some_digit.png")
+    result = run(config, args.out, name="quickstart")
+    _print_summary(result)
+    print(f"next: nnforge eval {result.dir}   |   nnforge predict {result.dir} some_digit.png")
     return 0
 
 
 def cmd_train(args) -> int:
     from nnforge.config import load_config
-    from nnforge.train import fit
+    from nnforge.errors import RunError
+    from nnforge.train import run
 
     if args.nproc and args.nproc > 1:
         from nnforge.train.distributed import launch  # torchrun + DistributedDataParallel
 
         return launch(args)
-    if args.resume and args.out is None and Path(args.config).is_dir():  # nnforge train --resume RUN
+    if args.resume and args.out is None:  # nnforge train --resume RUN
+        if not Path(args.config).is_dir():
+            raise RunError(f"run directory '{args.config}' not found; --resume RUN continues a run that `nnforge train --out RUN` "
+                           "started (or pass CONFIG --out RUN --resume)")
         args.out, args.config = args.config, str(Path(args.config) / "config.yaml")
-    path = _recipe_path(args.config)
+    path = recipe_path(args.config)
     config = load_config(path, args.set)
+    hint = f"nnforge train {path} --out {args.out} --resume" if args.out else None
+    result = run(config, args.out, resume=args.resume, name=path.stem, find_lr=args.find_lr, hint=hint)
     if args.find_lr:
-        from nnforge.train.lr_finder import find_lr_command
-
-        return find_lr_command(config, args.out)
-    if args.resume:
-        from nnforge.train.checkpoint import resume_run
-
-        run = resume_run(config, args.out)
-    else:
-        run = fit(config, args.out, name=path.stem)
-    if run.metrics.get("task") == "forecast":
-        from nnforge.train.forecast import print_forecast_metrics
-
-        print_forecast_metrics(run)
         return 0
-    _print_metrics(run)
-    from nnforge.train.evaluate import format_per_class
-
-    print(format_per_class(run.metrics["per_class"]))
+    if result.model is not None:  # a complete run given to --resume is reported as it is
+        _print_summary(result)
     return 0
 
 
 def cmd_eval(args) -> int:
-    from nnforge.train.evaluate import evaluate_runs
+    from nnforge.compress.ensemble import evaluate_runs
 
     result = evaluate_runs(args.runs, data=args.data, root=args.root, combine="vote" if args.vote else "mean",
                           tta=getattr(args, "tta", False))

@@ -15,8 +15,11 @@ Two sections are open-ended because their keys depend on a choice made elsewhere
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
+import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -25,7 +28,8 @@ import yaml
 
 from nnforge.errors import ConfigError
 
-__all__ = ["Field", "SCHEMA", "load_config", "resolve", "apply_overrides", "default_config", "dump_config"]
+__all__ = ["Field", "SCHEMA", "Recipe", "FrozenMap", "load_config", "resolve", "apply_overrides", "default_config", "dump_config",
+           "leaf_paths"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ def _list(default, help="", nullable=False):
     return Field((list,), default, help=help, nullable=nullable)
 
 
+TASK_LOSS = {"classify": "cross_entropy", "forecast": "mse"}  # each task's loss when train.loss.name is not given
 OPEN = "open"  # marker: a section whose keys are checked by the component it configures
 
 SCHEMA: dict[str, Any] = {
@@ -81,7 +86,7 @@ SCHEMA: dict[str, Any] = {
     "deterministic": _bool(False, "bit-identical reruns (torch deterministic algorithms)"),
     "device": _str("auto", ["auto", "cpu", "cuda", "mps"], "auto picks cuda when available"),
     "threads": _int(0, 0, help="CPU threads for torch; 0 keeps torch's default"),
-    "task": _str("classify", ["classify", "forecast"], "forecast: a sequence model on a time series (see forecast.*)"),
+    "task": _str("classify", ["classify", "forecast"], "classify: classes from images or tables; forecast: a sequence model on a time series (see forecast.*)"),
     "data": {
         "name": _str("mnist-sample", help="a dataset name: see `nnforge datasets`"),
         "root": _str(None, nullable=True, help="data directory for file-based datasets"),
@@ -115,7 +120,8 @@ SCHEMA: dict[str, Any] = {
     "train": {
         "epochs": _int(10, 1),
         "loss": {
-            "name": _str("cross_entropy", ["cross_entropy", "mse", "focal"]),
+            "name": _str(None, ["cross_entropy", "mse", "focal"], "default: the task's own (classify: cross_entropy, forecast: mse)",
+                     nullable=True),
             "label_smoothing": _num(0.0, 0.0, 0.99),
             "class_weight": Field((str, list), None, nullable=True, help="'balanced' or one weight per class"),
             "focal_gamma": _num(2.0, 0.0, help="focal: down-weighting of easy examples"),
@@ -190,14 +196,6 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-def _leaf_paths(schema: dict, prefix: str = "") -> Iterable[str]:
-    for key, spec in schema.items():
-        path = f"{prefix}{key}"
-        yield path
-        if isinstance(spec, dict):
-            yield from _leaf_paths(spec, path + ".")
-
-
 def _nearest(word: str, options: Iterable[str]) -> str:
     match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
     return f" (did you mean '{match[0]}'?)" if match else ""
@@ -260,7 +258,7 @@ def _validate(section: dict, schema: dict, prefix: str) -> dict:
     return out
 
 
-def default_config() -> dict:
+def default_config() -> "Recipe":
     """The complete default recipe (what an empty YAML file means)."""
     return resolve({})
 
@@ -297,24 +295,162 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
     return raw
 
 
-def resolve(raw: dict) -> dict:
-    """Fill defaults and validate a raw recipe; model parameters are checked by the model registry."""
+def resolve(raw: dict | "Recipe" | None) -> "Recipe":
+    """Fill defaults and validate a raw recipe into a typed, immutable :class:`Recipe`.
+
+    Model parameters are checked by the model registry; the ``tune`` section is left to
+    :mod:`nnforge.tune`, which validates it when a search starts (only ``nnforge tune`` reads it).
+    """
+    if isinstance(raw, Recipe):
+        return raw
     if raw is None:
         raw = {}
     config = _validate(raw, SCHEMA, "")
     from nnforge.models import check_model_config  # late import: models import torch
 
     config["model"] = check_model_config(config["model"])
-    if config["tune"]:
-        from nnforge.tune.space import check_tune_config
-
-        config["tune"] = check_tune_config(config["tune"], raw)
+    if config["train"]["loss"]["name"] is None:
+        config["train"]["loss"]["name"] = TASK_LOSS[config["task"]]
     if config["data"]["val_fraction"] >= 0.9:
         raise ConfigError("'data.val_fraction' must be below 0.9 so that something is left to train on")
     betas = config["train"]["optimizer"]["betas"]
     if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
         raise ConfigError(f"'train.optimizer.betas' is {betas!r}; accepted: two numbers in [0, 1)")
-    return config
+    return _freeze(config, SCHEMA, RECIPE_TYPES[""])
+
+
+# -- the typed recipe -------------------------------------------------------------------------
+# One class per schema section, generated from SCHEMA itself: the schema stays the single list of
+# keys (with the one-line errors above), and every module reads attributes of frozen objects
+# (``recipe.train.optimizer.lr``) instead of dictionaries with their own fallbacks. Hand-written
+# pydantic models would state every key a second time, and the two lists would drift.
+
+class FrozenMap(Mapping):
+    """A read-only mapping for the open sections (``model``, ``tune``) and mapping-valued keys.
+
+    Reading a list or mapping returns a copy, so nothing a caller does can change the recipe.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict):
+        self._data = copy.deepcopy(dict(data))
+
+    def __getitem__(self, key):
+        value = self._data[key]
+        return copy.deepcopy(value) if isinstance(value, (list, dict)) else value
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
+
+    def __hash__(self):
+        return hash(json.dumps(self._data, sort_keys=True, default=str))
+
+    def to_dict(self) -> dict:
+        return copy.deepcopy(self._data)
+
+
+class Section:
+    """Behaviour shared by every generated section class: plain data out, dotted reads."""
+
+    def to_dict(self) -> dict:
+        return {f.name: _thaw(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def at(self, dotted: str) -> Any:
+        """The value at a dotted path (``recipe.at("train.optimizer.lr")``), for generic code such as tune."""
+        node: Any = self
+        for part in dotted.split("."):
+            node = node[part] if isinstance(node, Mapping) else getattr(node, part)
+        return node
+
+
+class Recipe(Section):
+    """A resolved recipe. ``with_overrides({"train.epochs": 3})`` returns a new, validated one."""
+
+    def with_overrides(self, values: dict[str, Any]) -> "Recipe":
+        raw = self.to_dict()
+        for dotted, value in values.items():
+            node = raw
+            *parents, leaf = dotted.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        return resolve(raw)
+
+
+def _class_name(path: str) -> str:
+    return "".join(part.title().replace("_", "") for part in path.split(".")) + "Config"
+
+
+def _make_types(schema: dict, path: str = "", out: dict | None = None) -> dict:
+    out = {} if out is None else out
+    for key, spec in schema.items():
+        if isinstance(spec, dict):
+            _make_types(spec, f"{path}.{key}".lstrip("."), out)
+    fields = [(key, Any) for key in schema]
+    base = Recipe if not path else Section
+    cls = dataclasses.make_dataclass(_class_name(path) if path else "ResolvedRecipe", fields, bases=(base,), frozen=True)
+    cls.__module__ = __name__
+    out[path] = cls
+    return out
+
+
+def _freeze_value(value):
+    if isinstance(value, list):
+        return tuple(_freeze_value(v) for v in value)
+    if isinstance(value, dict):
+        return FrozenMap(value)
+    return value
+
+
+def _thaw(value):
+    if isinstance(value, (Section, FrozenMap)):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
+def _freeze(config: dict, schema: dict, cls, path: str = ""):
+    values = {}
+    for key, spec in schema.items():
+        sub = f"{path}.{key}".lstrip(".")
+        if isinstance(spec, dict):
+            values[key] = _freeze(config[key], spec, RECIPE_TYPES[sub], sub)
+        elif spec is OPEN:
+            values[key] = FrozenMap(config[key])
+        else:
+            values[key] = _freeze_value(config[key])
+    return cls(**values)
+
+
+RECIPE_TYPES = _make_types(SCHEMA)
+
+
+def section(path: str, value: "Section | Mapping | None"):
+    """A typed section (``data``, ``data.augment``, ...) from a partial mapping, defaults filled in.
+
+    Lower layers (data, models) take their section typed; this lets their callers and tests
+    pass ``{"name": "digits"}`` and still get the schema's defaults, never restated ones.
+    """
+    if isinstance(value, Section):
+        return value
+    raw: dict = {}
+    node = raw
+    *parents, leaf = path.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = dict(value or {})
+    return resolve(raw).at(path)
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -337,18 +473,30 @@ def read_yaml(path: str | Path) -> dict:
     return raw
 
 
-def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> dict:
-    """Read a recipe (or start from defaults), apply overrides, validate, return the full config."""
+def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Recipe:
+    """Read a recipe (or start from defaults), apply overrides, validate, return the typed recipe."""
     raw = read_yaml(path) if path is not None else {}
     return resolve(apply_overrides(raw, overrides))
 
 
-def dump_config(config: dict) -> str:
-    return yaml.safe_dump(config, sort_keys=False, default_flow_style=None)
+def dump_config(config: "Recipe | dict") -> str:
+    data = config.to_dict() if isinstance(config, Section) else config
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
 
 
-def get(config: dict, dotted: str) -> Any:
-    node = config
-    for part in dotted.split("."):
+def leaf_paths(schema: dict | None = None, prefix: str = "") -> list[str]:
+    """Every leaf key of the schema as a dotted path (open sections count as one leaf)."""
+    out = []
+    for key, spec in (SCHEMA if schema is None else schema).items():
+        if isinstance(spec, dict):
+            out += leaf_paths(spec, f"{prefix}{key}.")
+        else:
+            out.append(prefix + key)
+    return out
+
+
+def field_at(path: str) -> "Field | str":
+    node: Any = SCHEMA
+    for part in path.split("."):
         node = node[part]
     return node

@@ -1,33 +1,171 @@
-"""The run directory: what ``nnforge train`` writes and every other command reads.
+"""The run directory: what ``nnforge train`` writes and every other command reads. This module is
+its one owner: the layout, default names, the emptiness check, the lock, reading the resolved
+recipe, and saving and loading the model.
 
     config.yaml          the resolved recipe
     model.safetensors    the weights (no pickle anywhere)
     model.json           architecture, classes, preprocessing: enough to rebuild and serve
     metrics.jsonl        one line per epoch
-    metrics.json         final metrics, including test_accuracy for classifiers
-    curves.png, confusion.png
+    metrics.json         final metrics (written last: its presence means the run is complete)
+    curves.png, confusion.png (classify), forecast.png (forecast)
     checkpoints/         resumable training state
 """
 
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from nnforge import io
-from nnforge.errors import RunError
+from nnforge.errors import ConfigError, RunError
 
 MODEL_FORMAT = 1
+CONFIG = "config.yaml"
+METRICS = "metrics.json"
+HISTORY = "metrics.jsonl"
+CHECKPOINTS = "checkpoints"
+LOCK = ".lock"
+RECIPES = Path(__file__).parent / "configs"
+
+
+@dataclass
+class Run:
+    """A finished run: where it lives, the trained model, its recipe, and what it scored."""
+
+    dir: Path
+    model: Any
+    config: Any
+    metrics: dict
+    history: list[dict] = field(default_factory=list)
+
+
+def recipe_path(name: str | Path) -> Path:
+    """A recipe file, or the name of a packaged one (``mnist_cnn`` -> configs/mnist_cnn.yaml)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    packaged = RECIPES / (path.name if str(name).endswith(".yaml") else f"{name}.yaml")
+    if packaged.is_file() and path.parent == Path("."):
+        return packaged
+    available = ", ".join(sorted(p.stem for p in RECIPES.glob("*.yaml")))
+    raise ConfigError(f"recipe '{name}' not found; pass a YAML file or one of: {available}")
+
+
+def default_run_dir(name: str, root: str | Path = "runs") -> Path:
+    """``runs/NAME-YYYYmmdd-HHMMSS`` (with ``-2``, ``-3`` ... when that exists already)."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path(root) / f"{name}-{stamp}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = Path(root) / f"{name}-{stamp}-{n}"
+    return path
+
+
+def state(run_dir: str | Path) -> str:
+    """``empty`` (missing or holding nothing), ``complete`` (metrics.json written), ``partial``
+    (a run started: config.yaml or checkpoints), or ``other`` (files that are not a run)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir() or not any(p.name != LOCK for p in run_dir.iterdir()):
+        return "empty"
+    if (run_dir / METRICS).is_file():
+        return "complete"
+    if (run_dir / CONFIG).is_file() or (run_dir / CHECKPOINTS).is_dir():
+        return "partial"
+    return "other"
+
+
+def check_empty(out: Path) -> None:
+    """A new run needs an empty (or missing) folder; say what to do otherwise."""
+    kind = state(out)
+    if kind in ("complete", "partial"):
+        raise RunError(f"'{out}' already holds a run; choose a new --out (or --resume to continue it)")
+    if kind == "other":
+        raise RunError(f"'{out}' exists and is not empty; choose a new or empty --out folder")
+
+
+class RunLock:
+    """An exclusive lock on a run directory for the life of a run (``fcntl.flock`` on ``.lock``).
+
+    Two ``nnforge train`` processes on one ``--out`` would interleave their epochs in one
+    ``metrics.jsonl``; the second one gets a one-line error naming the holder instead. The lock
+    dies with its process, so a killed run never leaves a stale lock behind.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / LOCK
+        self.fd: int | None = None
+
+    def __enter__(self) -> "RunLock":
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "another process"
+            os.close(fd)
+            raise RunError(f"'{self.path.parent}' is in use by a training run (PID {holder}); "
+                           "wait for it or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def read_recipe(run_dir: str | Path):
+    """The run's resolved recipe (``config.yaml``), validated: the one way to read it."""
+    from nnforge.config import load_config
+
+    path = Path(run_dir) / CONFIG
+    if not path.is_file():
+        raise RunError(f"'{run_dir}' is not a run directory (no {CONFIG}); pass a folder written by `nnforge train`")
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise RunError(f"{path}: {exc}") from None
+
+
+def read_metrics(run_dir: str | Path) -> dict:
+    """``metrics.json`` of a finished run."""
+    path = Path(run_dir) / METRICS
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{path}: not readable JSON ({exc})") from None
+
+
+def read_history(run_dir: str | Path) -> list[dict]:
+    """The epochs in ``metrics.jsonl`` (a torn last line, from a killed run, is left out)."""
+    path = Path(run_dir) / HISTORY
+    rows = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue
+    return rows
 
 
 def save_model(run_dir: Path, model: torch.nn.Module, meta: dict) -> None:
     """Write ``model.safetensors`` and ``model.json`` (weights first, so metadata never points at nothing)."""
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    io.atomic_write(run_dir / "model.safetensors", lambda p: save_file(state, str(p), metadata={"format": "pt"}))
+    state_dict = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    io.atomic_write(run_dir / "model.safetensors", lambda p: save_file(state_dict, str(p), metadata={"format": "pt"}))
     io.write_json(run_dir / "model.json", {"format": MODEL_FORMAT, **meta})
 
 
@@ -42,6 +180,8 @@ def read_model_meta(run_dir: str | Path) -> dict:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RunError(f"{meta_path}: not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise RunError(f"{meta_path}: not a JSON object; the run directory is damaged")
     for key in ("model", "classes", "preprocessing"):
         if key not in meta:
             raise RunError(f"{meta_path}: missing '{key}'; the run directory is incomplete")

@@ -6,15 +6,15 @@ from nnforge.errors import ConfigError
 
 def test_defaults_are_complete():
     cfg = default_config()
-    assert cfg["engine"] == "torch" and cfg["data"]["name"] == "mnist-sample"
-    assert cfg["model"]["name"] == "cnn" and cfg["model"]["channels"] == [32, 64]
-    assert cfg["train"]["optimizer"]["name"] == "sgd"
+    assert cfg.engine == "torch" and cfg.data.name == "mnist-sample"
+    assert cfg.model["name"] == "cnn" and cfg.model["channels"] == [32, 64]
+    assert cfg.train.optimizer.name == "sgd" and cfg.train.loss.name == "cross_entropy"
 
 
 def test_overrides_are_typed_by_yaml():
     cfg = load_config(None, ["train.epochs=3", "model.name=mlp", "model.hidden=[32, 16]", "train.optimizer.lr=1e-3"])
-    assert cfg["train"]["epochs"] == 3 and cfg["model"]["hidden"] == [32, 16]
-    assert cfg["train"]["optimizer"]["lr"] == pytest.approx(1e-3)
+    assert cfg.train.epochs == 3 and cfg.model["hidden"] == [32, 16]
+    assert cfg.train.optimizer.lr == pytest.approx(1e-3)
 
 
 @pytest.mark.parametrize(

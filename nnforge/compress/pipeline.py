@@ -16,7 +16,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-import yaml
 
 from nnforge import io
 from nnforge.compress import measure
@@ -31,12 +30,14 @@ def _save_variant(run_dir: Path, out: Path, model: torch.nn.Module, meta: dict, 
     if model_cfg is not None:
         meta["model"] = model_cfg
     save_model(out, model, meta)
-    config = run_dir / "config.yaml"
-    if config.is_file():  # so `nnforge eval` finds the test split
-        raw = yaml.safe_load(config.read_text()) or {}
+    if (run_dir / "config.yaml").is_file():  # so `nnforge eval` finds the test split
+        from nnforge.config import dump_config
+        from nnforge.rundir import read_recipe
+
+        recipe = read_recipe(run_dir)
         if model_cfg is not None:
-            raw["model"] = model_cfg
-        io.write_text(out / "config.yaml", yaml.safe_dump(raw, sort_keys=False))
+            recipe = recipe.with_overrides({"model": model_cfg})
+        io.write_text(out / "config.yaml", dump_config(recipe))
     return out / "model.safetensors"
 
 
@@ -62,9 +63,9 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
     from nnforge.compress.export import export_model
     from nnforge.compress.prune import CHANNEL_MODELS, channel_prune, finalize, finetune, magnitude_prune, sparsity
     from nnforge.compress.quantize import quantize_int8
-    from nnforge.config import resolve
     from nnforge.models import build_model
     from nnforge.predictor import load
+    from nnforge.rundir import read_recipe
     from nnforge.train import prepare
 
     run_dir = Path(run_dir)
@@ -73,11 +74,9 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
         raise UserError(f"--quantize '{quantize}' is not supported; accepted: int8")
     if prune is not None and not 0 < prune < 1:
         raise UserError(f"--prune is {prune}; accepted: a fraction between 0 and 1 (e.g. 0.5)")
-    config_path = run_dir / "config.yaml"
-    if not config_path.is_file():
-        raise UserError(f"'{run_dir}' has no config.yaml; compress needs the run's recipe to find its data")
-    config = resolve(yaml.safe_load(config_path.read_text()) or {})
-    config["train"]["progress"] = "none"
+    config = read_recipe(run_dir)
+    if config.task != "classify":
+        raise UserError(f"'{run_dir}' is a {config.task} run; compress measures classifiers (test accuracy)")
     prepared = prepare(config)
     ds = prepared.dataset
     x = predictor.preprocessing(ds.x_test).numpy()
@@ -95,7 +94,7 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
             model = build_model(model_cfg, predictor.input_shape, len(predictor.classes), predictor.kind)
             model.load_state_dict(predictor.model.state_dict())
             magnitude_prune(model, prune)
-            finetune(model, prepared, finetune_epochs)
+            finetune(model, config, prepared, finetune_epochs)
             finalize(model)
             path = _save_variant(run_dir, out / f"magnitude-{pct}", model, meta)
             rows.append(_row(f"magnitude pruned {pct}% (torch)", "global magnitude, unstructured", path,
@@ -107,7 +106,7 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
                 new_cfg, state = channel_prune(predictor.model, model_cfg, prune)
                 model = build_model(new_cfg, predictor.input_shape, len(predictor.classes), predictor.kind)
                 model.load_state_dict(state)
-                finetune(model, prepared, finetune_epochs)
+                finetune(model, config, prepared, finetune_epochs)
                 path = _save_variant(run_dir, out / f"channels-{pct}", model, meta, new_cfg)
                 rows.append(_row(f"channel pruned {pct}% (torch)", "L1 channels, structured", path, measure.torch_runner(model),
                                  x, y, parameters=sum(p.numel() for p in model.parameters()), architecture=new_cfg))

@@ -72,7 +72,7 @@ def channel_prune(model: nn.Module, model_cfg: dict, fraction: float) -> tuple[d
     load the state. Supported for the zoo's chain-shaped ``mlp`` and ``cnn``, and inside the
     blocks of ``resnet`` (see :func:`_prune_block_insides`).
     """
-    if model_cfg.get("name") not in CHANNEL_MODELS:
+    if model_cfg["name"] not in CHANNEL_MODELS:
         raise UserError(f"channel pruning supports models {', '.join(CHANNEL_MODELS)}; this run is '{model_cfg.get('name')}'")
     if not 0 < fraction < 1:
         raise UserError(f"--prune is {fraction}; accepted: a fraction between 0 and 1 (e.g. 0.5)")
@@ -153,20 +153,21 @@ def _prune_block_insides(model: nn.Module, model_cfg: dict, fraction: float) -> 
     return new_cfg, state
 
 
-def finetune(model: nn.Module, prepared, epochs: int = 1, lr_scale: float = 0.1, min_steps: int = 100) -> nn.Module:
-    """Retrain on the run's training split at a tenth of its learning rate: ``epochs`` epochs,
-    and at least ``min_steps`` steps (one epoch of a small dataset is too short to recover)."""
+def finetune(model: nn.Module, recipe, data, epochs: int = 1, lr_scale: float = 0.1, min_steps: int = 100) -> nn.Module:
+    """Retrain on the run's training split (``data``, from :func:`nnforge.train.prepare`) at a tenth of
+    its learning rate: ``epochs`` epochs, and at least ``min_steps`` steps (one epoch of a small
+    dataset is too short to recover)."""
     import math
 
     from nnforge.train.optim import build_optimizer
 
-    opt_cfg = dict(prepared.config["train"]["optimizer"])
-    opt_cfg["lr"] = opt_cfg["lr"] * lr_scale
-    optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], opt_cfg)
-    epochs = max(epochs, math.ceil(min_steps / max(1, len(prepared.train_batches)))) if epochs > 0 else 0
+    train = recipe.with_overrides({"train.optimizer.lr": recipe.train.optimizer.lr * lr_scale,
+                                   "train.optimizer.lr_mult": {}, "train.freeze": []}).train
+    optimizer = build_optimizer(model, train)
+    epochs = max(epochs, math.ceil(min_steps / max(1, len(data.train)))) if epochs > 0 else 0
     model.train()
     for _ in range(epochs):
-        for xb, yb in prepared.train_batches:
+        for xb, yb in data.train:
             loss = nn.functional.cross_entropy(model(xb), yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
 
@@ -34,11 +33,11 @@ def tta_views(x: torch.Tensor, background: str = "dark", hflip: bool = False) ->
 
 
 def trained_with_hflip(run_dir: str | Path) -> bool:
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
+    from nnforge.rundir import read_recipe
+
+    if not (Path(run_dir) / "config.yaml").is_file():
         return False
-    cfg = yaml.safe_load(path.read_text()) or {}
-    return bool(((cfg.get("data") or {}).get("augment") or {}).get("hflip"))
+    return read_recipe(run_dir).data.augment.hflip
 
 
 def predict_tta(predictor, x: torch.Tensor) -> np.ndarray:

@@ -146,19 +146,22 @@ class AugmentThenPreprocess:
         return self.preprocess(self.augment(x.float(), self.generator))
 
 
-def build_augmentation(cfg: dict) -> Compose:
-    """The augmentation pipeline described by a recipe's ``data.augment`` section.
+def build_augmentation(cfg) -> Compose:
+    """The augmentation pipeline described by a recipe's ``data.augment`` section (typed, or a mapping).
 
     Order: affine warp (rotate, shift, zoom, shear, flip), crop with padding, cutout, noise.
     """
+    from nnforge.config import section
+
+    cfg = section("data.augment", cfg)
     transforms: list[Transform] = []
     affine_keys = ("rotate", "shift", "scale", "shear", "hflip")
-    if any(cfg.get(k) for k in affine_keys):
-        transforms.append(RandomAffine(**{k: cfg.get(k, 0) for k in affine_keys}))
-    if cfg.get("crop_padding"):
-        transforms.append(RandomCrop(cfg["crop_padding"]))
-    if cfg.get("cutout"):
-        transforms.append(Cutout(cfg["cutout"]))
-    if cfg.get("noise"):
-        transforms.append(GaussianNoise(cfg["noise"]))
+    if any(getattr(cfg, k) for k in affine_keys):
+        transforms.append(RandomAffine(**{k: getattr(cfg, k) for k in affine_keys}))
+    if cfg.crop_padding:
+        transforms.append(RandomCrop(cfg.crop_padding))
+    if cfg.cutout:
+        transforms.append(Cutout(cfg.cutout))
+    if cfg.noise:
+        transforms.append(GaussianNoise(cfg.noise))
     return Compose(transforms)

@@ -37,6 +37,8 @@ class TensorLoader:
         self.transform = transform
         self.drop_last = drop_last
         self.sampler: Callable[[torch.Generator], torch.Tensor] | None = None
+        self.augmentation = None  # the training transform, when it augments (switched off for clean epochs)
+        self.augment_generator: torch.Generator | None = None  # its generator (checkpoints save its state)
 
     def __len__(self) -> int:
         n = self.num_samples

@@ -7,6 +7,7 @@ of a digit, uploaded at any size or in any mode, reach the network the way train
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -14,8 +15,8 @@ import torch
 
 from nnforge.errors import DataError
 
-try:
-    from nnforge.data import _framing  # Preprocessing._frame in C (setup.py); absent without a compiler
+try:  # Preprocessing._frame in C (setup.py); absent without a compiler. By name: the package would import itself
+    _framing = importlib.import_module("nnforge.data._framing")
 except ImportError:
     _framing = None
 

@@ -34,7 +34,7 @@ def _idx(name):
     def load(cfg, seed):
         from nnforge.data.sources.idx import load_idx_dataset
 
-        return load_idx_dataset(name, cfg.get("root"), cfg.get("url"), cfg.get("download", False))
+        return load_idx_dataset(name, cfg.root, cfg.url, cfg.download)
 
     return load
 
@@ -42,7 +42,7 @@ def _idx(name):
 def _cifar10(cfg, seed):
     from nnforge.data.sources.cifar import load_cifar10
 
-    return load_cifar10(cfg.get("root"), cfg.get("url"), cfg.get("download", False))
+    return load_cifar10(cfg.root, cfg.url, cfg.download)
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -72,21 +72,29 @@ PATTERNS = {
 }
 
 
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
 def dataset_info(name: str) -> DatasetInfo | None:
     return DATASETS.get(name)
 
 
-def load_dataset(cfg: dict, seed: int = 0) -> Dataset:
-    """The dataset a recipe's ``data`` section names, with its test split fixed."""
-    name = cfg["name"]
+def load_dataset(cfg, seed: int = 0) -> Dataset:
+    """The dataset a recipe's ``data`` section names (typed, or a mapping such as ``{"name": "digits"}``),
+    with its test split fixed."""
+    from nnforge.config import section
+
+    cfg = section("data", cfg)
+    name = cfg.name
     if name.startswith("csv:"):
         from nnforge.data.sources.tabular_csv import load_csv
 
-        return load_csv(name[4:], cfg.get("target"))
+        return load_csv(name[4:], cfg.target)
     if name.startswith("folder:"):
         from nnforge.data.sources.image_folder import load_folder
 
-        return load_folder(name[7:], cfg.get("image_size"))
+        return load_folder(name[7:], _plain(cfg.image_size))
     if name not in DATASETS:
         import difflib
 

@@ -72,16 +72,20 @@ def fit_content_images(x: torch.Tensor, size: tuple[int, int] | None = None) -> 
     return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
 
 
-def apply_data_config(ds: Dataset, data_cfg: dict, seed: int) -> Dataset:
+def apply_data_config(ds: Dataset, data_cfg, seed: int) -> Dataset:
     """A loaded dataset reshaped as the recipe's ``data`` section asks: ``train_fraction``,
     ``fit_content`` and ``image_size``. Training and evaluation share it (see the module docstring)."""
-    ds = keep_train_fraction(ds, data_cfg.get("train_fraction", 1.0), seed)
-    if data_cfg.get("fit_content") and ds.kind == "image":
-        size = image_size_of(data_cfg.get("image_size")) or tuple(ds.input_shape[1:])
+    from nnforge.config import section
+
+    data_cfg = section("data", data_cfg)
+    image_size = list(data_cfg.image_size) if isinstance(data_cfg.image_size, tuple) else data_cfg.image_size
+    ds = keep_train_fraction(ds, data_cfg.train_fraction, seed)
+    if data_cfg.fit_content and ds.kind == "image":
+        size = image_size_of(image_size) or tuple(ds.input_shape[1:])
         changes = {f"x_{s}": fit_content_images(getattr(ds, f"x_{s}"), size) for s in ("train", "test", "val")
                    if getattr(ds, f"x_{s}") is not None}
         return replace(ds, **changes)
-    return resize_dataset(ds, data_cfg.get("image_size"))
+    return resize_dataset(ds, image_size)
 
 
 def resize_dataset(ds: Dataset, spec) -> Dataset:

@@ -12,9 +12,9 @@ import html
 import json
 from pathlib import Path
 
-import yaml
-
 from nnforge import io
+from nnforge.config import dump_config
+from nnforge.rundir import read_recipe
 from nnforge.errors import RunError
 
 CSS = """
@@ -63,9 +63,9 @@ def build_report(run_dir: str | Path) -> Path:
     if not metrics_path.is_file():
         raise RunError(f"'{run}' has no metrics.json; pass a finished `nnforge train` run directory")
     metrics = json.loads(metrics_path.read_text())
-    config = yaml.safe_load((run / "config.yaml").read_text()) if (run / "config.yaml").is_file() else {}
-    model = config.get("model", {}).get("name", "?")
-    data = config.get("data", {}).get("name", "?")
+    config = read_recipe(run) if (run / "config.yaml").is_file() else None
+    model = config.model["name"] if config else "?"
+    data = config.data.name if config else "?"
     cards = [_card(f"{metrics.get('test_accuracy', float('nan')):.2%}", "test accuracy")]
     if metrics.get("best_val_accuracy") is not None:
         cards.append(_card(f"{metrics['best_val_accuracy']:.2%}", "best validation accuracy"))
@@ -87,7 +87,7 @@ def build_report(run_dir: str | Path) -> Path:
         sections.append(("More pictures", f'<div class="gallery">{figures}</div>'))
     for table in sorted(run.glob("*/*.md")):
         sections.append((table.parent.name.capitalize(), f"<pre>{html.escape(table.read_text())}</pre>"))
-    sections.append(("Recipe (resolved)", f"<pre>{html.escape(yaml.safe_dump(config, sort_keys=False))}</pre>"))
+    sections.append(("Recipe (resolved)", f"<pre>{html.escape(dump_config(config) if config else '')}</pre>"))
     body = "".join(f"<section><h2>{html.escape(t)}</h2>{c}</section>" for t, c in sections)
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>nnforge run {html.escape(run.name)}</title>"

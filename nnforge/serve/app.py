@@ -22,11 +22,10 @@ from pathlib import Path
 
 from nnforge.serve.deadlines import Deadlines
 from nnforge.serve.limits import ApiError
-from nnforge.serve.service import ServeSettings, Service
+from nnforge.serve.service import SETTINGS_ENV, ServeSettings, Service
 
 log = logging.getLogger("nnforge.serve")
 STATIC = Path(__file__).parent / "static"
-SETTINGS_ENV = "NNFORGE_SERVE_SETTINGS"
 JSON_HEADERS = [(b"content-type", b"application/json")]
 FAST_ROUTES = {
     ("POST", "/v1/predict"): "predict",

@@ -27,6 +27,8 @@ from nnforge.serve.metrics import Metrics
 
 JSON_THREAD_BYTES = 64 * 1024  # larger JSON bodies are parsed off the event loop
 
+SETTINGS_ENV = "NNFORGE_SERVE_SETTINGS"  # how the server hands its settings to worker processes
+
 
 @dataclass
 class ServeSettings:

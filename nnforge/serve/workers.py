@@ -70,7 +70,7 @@ def _worker_main(index: int, sock: socket.socket, counts, settings_json: str, uv
     import uvicorn
 
     from nnforge.serve import protocol
-    from nnforge.serve.app import SETTINGS_ENV
+    from nnforge.serve.service import SETTINGS_ENV
 
     protocol.BALANCE = (counts, index)
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from nnforge import io
+from nnforge.train.monitor import Monitor, monitored_value
 
 
 class Callback:
+    """The hooks, in the order the loop calls them (see :class:`nnforge.train.trainer.Trainer`)."""
+
     def on_train_begin(self, trainer) -> None: ...
     def on_epoch_begin(self, trainer, epoch: int) -> None: ...
     def on_batch_end(self, trainer, step: int, logs: dict) -> None: ...
@@ -28,21 +31,11 @@ class JSONLLogger(Callback):
         self.path = Path(path)
 
     def on_train_begin(self, trainer):
-        if not getattr(trainer, "resumed", False):
+        if not trainer.resumed:
             self.path.unlink(missing_ok=True)
 
     def on_epoch_end(self, trainer, epoch, logs):
         io.append_jsonl(self.path, logs)
-
-
-def _improved(value: float, best: float | None, mode: str, min_delta: float) -> bool:
-    if best is None:
-        return True
-    return value < best - min_delta if mode == "min" else value > best + min_delta
-
-
-def _mode(monitor: str) -> str:
-    return "max" if monitor.endswith("accuracy") else "min"
 
 
 class EarlyStopping(Callback):
@@ -51,64 +44,72 @@ class EarlyStopping(Callback):
     With ``restore_best`` the model ends the run holding the weights of its best epoch, so
     the test score and the saved model are those of that epoch, not of the last one.
     Without a validation split ``val_*`` falls back to the training metric of the same name.
+    ``patience=None`` never stops: it only keeps the best epoch's weights (what a forecaster wants).
     """
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0, restore_best: bool = True,
+    def __init__(self, monitor: str = "val_loss", patience: int | None = 5, min_delta: float = 0.0, restore_best: bool = True,
                  verbose: bool = True):
-        self.monitor, self.patience, self.min_delta, self.restore_best = monitor, patience, min_delta, restore_best
-        self.mode, self.verbose = _mode(monitor), verbose
-        self.best: float | None = None
-        self.best_epoch = 0
+        self.monitor = Monitor(monitor, min_delta)
+        self.patience, self.restore_best, self.verbose = patience, restore_best, verbose
         self.best_state: dict | None = None
         self.wait = 0
         self.stopped_epoch = 0
 
-    def on_epoch_end(self, trainer, epoch, logs):
-        from nnforge.train.optim import monitored_value
+    @property
+    def best_epoch(self) -> int:
+        return self.monitor.best_epoch
 
-        value = monitored_value(logs, self.monitor)
-        if value is None:
-            return
-        if _improved(value, self.best, self.mode, self.min_delta):
-            self.best, self.best_epoch, self.wait = value, epoch + 1, 0
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self.monitor.update(logs):
+            self.wait = 0
             if self.restore_best:
-                self.best_state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+                self.best_state = trainer.engine.snapshot()
+            return
+        if monitored_value(logs, self.monitor.name) is None:
             return
         self.wait += 1
-        if self.wait >= self.patience:
+        if self.patience is not None and self.wait >= self.patience:
             trainer.stop_training = True
             self.stopped_epoch = epoch + 1
 
     def on_train_end(self, trainer):
         restored = self.restore_best and self.best_state is not None and self.best_epoch != trainer.epoch
         if restored:
-            trainer.model.load_state_dict(self.best_state)
+            trainer.engine.restore(self.best_state)
         if self.verbose and (self.stopped_epoch or restored):
             what = f"stopped early at epoch {self.stopped_epoch}" if self.stopped_epoch else "finished"
             back = f"; restored the weights of epoch {self.best_epoch}" if restored else ""
-            print(f"early stopping: {what} ({self.monitor} best {self.best:.4f} at epoch {self.best_epoch}){back}")
+            print(f"early stopping: {what} ({self.monitor.name} best {self.monitor.best:.4f} at epoch {self.best_epoch}){back}")
+
+    def state_dict(self) -> dict:
+        return {"monitor": self.monitor.state_dict(), "wait": self.wait, "stopped_epoch": self.stopped_epoch,
+                "best_state": self.best_state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.monitor.load_state_dict(state["monitor"])
+        self.wait, self.stopped_epoch, self.best_state = state["wait"], state["stopped_epoch"], state["best_state"]
 
 
 class BestModelCheckpoint(Callback):
     """Write ``best_model.safetensors`` (weights only) whenever the monitored metric improves."""
 
     def __init__(self, path: str | Path, monitor: str = "val_loss"):
-        self.path, self.monitor, self.mode = Path(path), monitor, _mode(monitor)
-        self.best: float | None = None
-        self.best_epoch = 0
+        self.path, self.monitor = Path(path), Monitor(monitor)
 
     def on_epoch_end(self, trainer, epoch, logs):
         from safetensors.torch import save_file
 
-        from nnforge.train.optim import monitored_value
-
-        value = monitored_value(logs, self.monitor)
-        if value is None or not _improved(value, self.best, self.mode, 0.0):
+        if not self.monitor.update(logs):
             return
-        self.best, self.best_epoch = value, epoch + 1
-        state = {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()}
-        meta = {"epoch": str(epoch + 1), "monitor": self.monitor, "value": repr(value)}
+        state = trainer.engine.weights()
+        meta = {"epoch": str(epoch + 1), "monitor": self.monitor.name, "value": repr(self.monitor.best)}
         io.atomic_write(self.path, lambda p: save_file(state, str(p), metadata=meta))
+
+    def state_dict(self) -> dict:
+        return self.monitor.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.monitor.load_state_dict(state)
 
 
 class CSVLogger(Callback):
@@ -131,7 +132,7 @@ class CSVLogger(Callback):
         writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in columns})
+            writer.writerow({k: "" if row.get(k) is None else row[k] for k in columns})
         io.write_text(self.path, buf.getvalue())
 
 

@@ -4,11 +4,7 @@
 --nproc-per-node N -m nnforge.train.distributed CONFIG --out RUN ...``; on several machines the
 same module runs under torchrun's own ``--nnodes/--node-rank/--rdzv-endpoint`` (docs/distributed.md).
 
-Each process (rank) trains a copy of the model on its share of every batch: the seeded global
-order is cut into global batches of ``data.batch_size`` and each global batch into N equal,
-contiguous pieces, so per-rank batch = global batch / N. DDP averages the gradients, and the
-loss of a short last batch is weighted so that the average is the mean over the global batch,
-as in one process. Only rank 0 writes to the run directory; other ranks write into a temporary
+What each rank does inside the loop is :mod:`nnforge.train.ddp`. Only rank 0 writes to the run directory; other ranks write into a temporary
 folder that is removed. Backend: NCCL on GPUs, gloo on CPUs.
 """
 
@@ -26,134 +22,10 @@ import torch
 import torch.distributed as dist
 
 from nnforge.cpus import usable_cpus
-from nnforge.data import TensorLoader
-from nnforge.errors import ConfigError, UserError
-from nnforge.train.callbacks import Callback
+from nnforge.errors import UserError
+from nnforge.train.ddp import world_size
 
 ERROR_FILE_ENV = "NNFORGE_ERROR_FILE"
-
-
-def is_active() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
-def rank() -> int:
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
-def world_size() -> int:
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
-
-# -- the data each rank sees --------------------------------------------------------------
-
-def rank_share(order: torch.Tensor, global_batch: int, world: int, r: int) -> torch.Tensor:
-    """Rank ``r``'s indices: its contiguous 1/world of every global batch, in order.
-
-    A last global batch smaller than ``world`` cannot be shared and is left out (every rank must
-    take the same number of steps).
-    """
-    per_rank = global_batch // world
-    full = len(order) // global_batch * global_batch
-    mine = order[:full].view(-1, world, per_rank)[:, r].reshape(-1)
-    tail = order[full:]
-    if len(tail) >= world:
-        mine = torch.cat([mine, torch.tensor_split(tail, world)[r]])
-    return mine
-
-
-class ShardedLoader(TensorLoader):
-    """A :class:`TensorLoader` that yields one rank's part of each global batch (same generator)."""
-
-    def __init__(self, base: TensorLoader, r: int, world: int):
-        if base.batch_size % world:
-            raise ConfigError(f"'data.batch_size' is {base.batch_size}; with --nproc {world} it must be divisible by {world}")
-        super().__init__(base.x, base.y, base.batch_size // world, shuffle=base.shuffle, generator=base.generator,
-                         transform=base.transform, drop_last=base.drop_last)
-        self.augment_generator = getattr(base, "augment_generator", None)
-        self.global_batch, self.rank, self.world = base.batch_size, r, world
-        self.global_sampler = base.sampler
-        self.sampler = self._share
-
-    def global_order(self, generator: torch.Generator) -> torch.Tensor:
-        if self.global_sampler is not None:
-            return self.global_sampler(generator)
-        if self.shuffle:
-            return torch.randperm(len(self.x), generator=generator)
-        return torch.arange(len(self.x))
-
-    def _share(self, generator: torch.Generator) -> torch.Tensor:
-        return rank_share(self.global_order(generator), self.global_batch, self.world, self.rank)
-
-    def tail(self, n: int) -> int:
-        return n % self.global_batch if n % self.global_batch >= self.world else 0
-
-    def __len__(self) -> int:
-        if self.global_sampler is not None:
-            return super().__len__()
-        n = len(self.x)
-        return n // self.global_batch + (1 if self.tail(n) else 0)
-
-
-class GlobalMeanLoss:
-    """Scales a rank's mean loss so that DDP's gradient average is the mean over the global batch.
-
-    Full batches are scaled by exactly 1; only a short last batch (pieces of unequal size) asks
-    the other ranks how many examples they hold.
-    """
-
-    def __init__(self, loss_fn, per_rank: int, world: int):
-        self.loss_fn, self.per_rank, self.world = loss_fn, per_rank, world
-
-    def __call__(self, logits, target):
-        loss = self.loss_fn(logits, target)
-        n = len(target)
-        if n == self.per_rank:
-            return loss
-        total = torch.tensor([float(n)], device=loss.device)
-        dist.all_reduce(total)
-        return loss * (n * self.world / total.item())
-
-
-class GlobalEpochMetrics(Callback):
-    """Turns each rank's training loss/accuracy into the whole epoch's, before anything logs them."""
-
-    def __init__(self):
-        self.seen = 0
-
-    def on_epoch_begin(self, trainer, epoch):
-        if trainer.resume_position is None:
-            self.seen = 0
-
-    def on_batch_end(self, trainer, step, logs):
-        if not logs.get("skipped"):
-            self.seen += logs["batch_size"]
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        device = torch.device("cuda") if dist.get_backend() == "nccl" else torch.device("cpu")
-        sums = torch.tensor([logs["train_loss"] * self.seen, logs["train_accuracy"] * self.seen, float(self.seen)],
-                            dtype=torch.float64, device=device)
-        dist.all_reduce(sums)
-        seen = max(1.0, sums[2].item())
-        logs["train_loss"], logs["train_accuracy"] = sums[0].item() / seen, sums[1].item() / seen
-        logs["samples_per_second"] = round(logs["samples_per_second"] * self.world, 1)
-
-    @property
-    def world(self) -> int:
-        return world_size()
-
-
-def setup_trainer(trainer, prepared) -> None:
-    """Shard the training batches, wrap the model in DDP, and make the logged metrics global."""
-    from torch.nn.parallel import DistributedDataParallel
-
-    r, world = rank(), world_size()
-    prepared.train_batches = ShardedLoader(prepared.train_batches, r, world)
-    device = prepared.device
-    ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
-    trainer.model = DistributedDataParallel(trainer.model, device_ids=ids)
-    trainer.loss_fn = GlobalMeanLoss(trainer.loss_fn, prepared.train_batches.batch_size, world)
-    trainer.callbacks.insert(0, GlobalEpochMetrics())
 
 
 # -- launching ----------------------------------------------------------------------------
@@ -192,18 +64,23 @@ def torchrun(argv: list[str]) -> int:
 
 def launch(args) -> int:
     """``nnforge train CONFIG --nproc N``: check the recipe here, then start N ranks with torchrun."""
-    from nnforge.cli import _recipe_path
     from nnforge.config import load_config
-    from nnforge.train.fit import _check_out_dir, default_run_dir
+    from nnforge.rundir import check_empty, default_run_dir, recipe_path
+    from nnforge.train.engines import ENGINES
+    from nnforge.train.keys import check_recipe
+    from nnforge.train.tasks import TASKS
 
     if args.resume and args.out is None and Path(args.config).is_dir():
         args.out, config_path = args.config, Path(args.config) / "config.yaml"
     else:
-        config_path = _recipe_path(args.config)
-    load_config(config_path, args.set)  # a recipe mistake shows once, as one line
+        config_path = recipe_path(args.config)
+    recipe = load_config(config_path, args.set)  # a recipe mistake shows once, as one line
+    check_recipe(recipe, ENGINES[recipe.engine], TASKS[recipe.task]())
+    if recipe.engine != "torch":
+        raise UserError(f"--nproc trains with DistributedDataParallel, which engine '{recipe.engine}' does not have; use engine: torch")
     out = Path(args.out) if args.out else default_run_dir(config_path.stem)
     if not args.resume:
-        _check_out_dir(out)
+        check_empty(out)
     worker_args = [str(config_path), "--out", str(out)] + [a for s in args.set for a in ("--set", s)]
     if args.resume:
         worker_args.append("--resume")
@@ -225,10 +102,10 @@ def _backend(device: str) -> str:
 
 
 def worker(argv: list[str] | None = None) -> int:
-    """One rank: join the process group, train with :func:`nnforge.train.fit`, rank 0 reports."""
+    """One rank: join the process group, train with :func:`nnforge.train.run`, rank 0 reports."""
     from nnforge.config import load_config
-    from nnforge.train.checkpoint import latest_checkpoint, resume_run
-    from nnforge.train.fit import fit
+    from nnforge.train.run import run
+    from nnforge.train.tasks import TASKS
 
     p = argparse.ArgumentParser(prog="python -m nnforge.train.distributed", description="one rank of a DDP run (start with torchrun)")
     p.add_argument("config")
@@ -239,20 +116,20 @@ def worker(argv: list[str] | None = None) -> int:
     r = int(os.environ.get("RANK", "0"))
     scratch = None
     try:
-        config = load_config(args.config, args.set)
-        if _backend(config["device"]) == "nccl":
+        recipe = load_config(args.config, args.set)
+        if _backend(recipe.device) == "nccl":
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(_backend(config["device"]))
+        dist.init_process_group(_backend(recipe.device))
         if r == 0:
-            run = resume_run(config, args.out) if args.resume else fit(config, args.out, name=Path(args.config).stem)
-            m = run.metrics
-            print(f"test accuracy {m['test_accuracy']:.2%} on {m['dataset']} ({world_size()} processes)\n"
-                  f"trained in {m['train_seconds']:.1f} s; run directory: {run.dir}")
+            result = run(recipe, args.out, resume=args.resume, name=Path(args.config).stem)
+            print(f"{TASKS[recipe.task]().summary(result.metrics)} ({world_size()} processes)\nrun directory: {result.dir}")
         else:
-            config["train"]["progress"] = "none"
+            recipe = recipe.with_overrides({"train.progress": "none"})
             scratch = tempfile.mkdtemp(prefix=f"nnforge-rank{r}-")
-            resume = latest_checkpoint(args.out) if args.resume else None
-            fit(config, Path(scratch) / "run", resume=resume)
+            if args.resume:  # continue from rank 0's checkpoint, writing nothing of our own
+                shutil.copytree(Path(args.out) / "checkpoints", Path(scratch) / "run" / "checkpoints")
+                shutil.copy(Path(args.out) / "config.yaml", Path(scratch) / "run" / "config.yaml")
+            run(recipe, Path(scratch) / "run", resume=args.resume)
         return 0
     except UserError as exc:
         if r == 0:

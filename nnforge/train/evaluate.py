@@ -70,60 +70,18 @@ def load_run_test_split(run_dir, data: str | None = None, root: str | None = Non
     the run's ``data`` keys exactly as training reshaped it (denoising travels in ``model.json``)."""
     from pathlib import Path
 
-    import yaml
-
+    from nnforge.config import default_config
     from nnforge.data import load_dataset
+    from nnforge.data.subset import apply_data_config  # image_size, fit_content: the model's input as trained
+    from nnforge.rundir import read_recipe
 
     run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.yaml"
-    run_cfg = (yaml.safe_load(cfg_path.read_text()) or {}) if cfg_path.is_file() else {}
-    data_cfg = dict(run_cfg.get("data", {}))
+    recipe = read_recipe(run_dir) if (run_dir / "config.yaml").is_file() else default_config()
     if data:
         # the run's own data folder still applies when --data names the dataset it was trained on
-        same_dataset = data == data_cfg.get("name")
-        data_cfg = {**data_cfg, "name": data, "root": root or (data_cfg.get("root") if same_dataset else None)}
-    from nnforge.data.subset import apply_data_config  # image_size, fit_content: the model's input as trained
-
-    return apply_data_config(load_dataset(data_cfg), data_cfg, int(run_cfg.get("seed", 0)))
-
-
-def evaluate_runs(runs, data: str | None = None, root: str | None = None, combine: str = "mean", tta: bool = False) -> dict:
-    """Accuracy and loss of one run, or of several runs combined, on a test split.
-
-    Several runs form an ensemble: ``mean`` averages their probabilities (soft voting),
-    ``vote`` takes the majority of their predicted classes.
-    """
-    from nnforge.errors import DataError
-    from nnforge.predictor import load
-
-    predictors = [load(r) for r in runs]
-    first = predictors[0]
-    for p in predictors[1:]:
-        if p.classes != first.classes or p.input_shape != first.input_shape:
-            raise DataError(f"runs '{runs[0]}' and '{p.run_dir}' have different classes or input shapes; an ensemble needs both equal")
-    dataset = load_run_test_split(runs[0], data, root)
-    if dataset.classes != first.classes or tuple(dataset.input_shape) != first.input_shape:
-        raise DataError(f"dataset '{dataset.name}' ({dataset.num_classes} classes, {dataset.input_shape}) does not match the model "
-                        f"({len(first.classes)} classes, {first.input_shape})")
-    y = dataset.y_test.numpy()
-    if tta:  # test-time augmentation: each member averages over a few shifted (and mirrored) views
-        from nnforge.compress.tta import predict_tta
-
-        member_probs = [predict_tta(p, dataset.x_test) for p in predictors]
-    else:
-        member_probs = [p.predict_stored(dataset.x_test) for p in predictors]
-    if combine == "vote":
-        votes = np.stack([m.argmax(1) for m in member_probs])
-        probs = np.stack([(votes == c).mean(0) for c in range(len(first.classes))], 1)
-    else:
-        probs = np.mean(member_probs, axis=0)
-    ev = evaluation_from_probabilities(probs, y)
-    result = {"dataset": dataset.name, "examples": int(len(y)), "accuracy": ev.accuracy, "loss": ev.loss}
-    if len(predictors) > 1:
-        result["members"] = [
-            {"run": str(r), "accuracy": evaluation_from_probabilities(m, y).accuracy} for r, m in zip(runs, member_probs)
-        ]
-    return result
+        same_dataset = data == recipe.data.name
+        recipe = recipe.with_overrides({"data.name": data, "data.root": root or (recipe.data.root if same_dataset else None)})
+    return apply_data_config(load_dataset(recipe.data), recipe.data, recipe.seed)
 
 
 def format_per_class(rows: list[dict]) -> str:

@@ -35,11 +35,6 @@ def layer_grad_norms(model: torch.nn.Module) -> dict[str, float]:
     return {layer: math.sqrt(s) for layer, s in squares.items()}
 
 
-def total_grad_norm(model: torch.nn.Module) -> float:
-    grads = [p.grad.float() for p in model.parameters() if p.grad is not None]
-    return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))) if grads else 0.0
-
-
 class GradientControl(Callback):
     def __init__(self, clip_norm: float | None = None, clip_value: float | None = None, log_path: str | Path | None = None,
                  check: bool = False, vanish_below: float = 1e-7, explode_above: float = 1e3):
@@ -54,26 +49,25 @@ class GradientControl(Callback):
         self.max_norm_after_clip = 0.0
 
     def on_train_begin(self, trainer):
-        if self.log_path and not getattr(trainer, "resumed", False):
+        if self.log_path and not trainer.resumed:
             self.log_path.unlink(missing_ok=True)
 
     def on_after_backward(self, trainer):
-        model = trainer.model
+        engine = trainer.engine
         if self.log_path or self.check:
-            norms = layer_grad_norms(model)
+            norms = engine.grad_norms()
             if self.log_path:
                 for layer, n in norms.items():
                     self.sums[layer] += n
                 self.count += 1
             if self.check:
                 self._check(norms, trainer.global_step + 1)
-        params = [p for p in model.parameters() if p.grad is not None]
         if self.clip_value is not None:
-            torch.nn.utils.clip_grad_value_(params, self.clip_value)
+            engine.clip_grad_value(self.clip_value)
         if self.clip_norm is not None:
-            torch.nn.utils.clip_grad_norm_(params, self.clip_norm)
+            engine.clip_grad_norm(self.clip_norm)
         if self.clip_norm is not None or self.clip_value is not None:
-            self.last_norm_after_clip = total_grad_norm(model)
+            self.last_norm_after_clip = engine.total_grad_norm()
             self.max_norm_after_clip = max(self.max_norm_after_clip, self.last_norm_after_clip)
 
     def _check(self, norms: dict[str, float], step: int) -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from nnforge import io
+from nnforge.train.callbacks import Callback
 
 
 @dataclass
@@ -31,39 +31,43 @@ class LRFinderResult:
     raw_losses: list[float] = field(default_factory=list)
 
 
-def lr_range_test(model, optimizer, loss_fn, batches, start: float = 1e-7, end: float = 10.0, steps: int = 100,
-                  beta: float = 0.98, device="cpu") -> LRFinderResult:
-    """Run the sweep on ``model`` (its weights change: pass a fresh one) and analyse the curve."""
-    factor = (end / start) ** (1 / max(1, steps - 1))
-    lrs, smooth, raw = [], [], []
-    avg, best = 0.0, math.inf
-    model.train()
-    it = iter(batches)
-    for i in range(steps):
-        try:
-            xb, yb = next(it)
-        except StopIteration:
-            it = iter(batches)
-            xb, yb = next(it)
-        lr = start * factor**i
-        for g in optimizer.param_groups:
-            g["lr"] = lr * g.get("lr_mult", 1.0)
-        loss = loss_fn(model(xb.to(device)), yb.to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        value = loss.item()
+class LRRangeTest(Callback):
+    """The sweep as a callback of the one loop: sets each step's lr, records the smoothed loss,
+    and stops the loop when the sweep is done or the loss has diverged."""
+
+    def __init__(self, start: float, end: float, steps: int, beta: float = 0.98):
+        self.start, self.steps, self.beta = start, steps, beta
+        self.factor = (end / start) ** (1 / max(1, steps - 1))
+        self.lrs: list[float] = []
+        self.smooth: list[float] = []
+        self.raw: list[float] = []
+        self.avg, self.best, self.i = 0.0, math.inf, 0
+
+    def _set(self, trainer) -> None:
+        trainer.engine.set_lr(self.start * self.factor ** self.i)
+
+    def on_train_begin(self, trainer):
+        self._set(trainer)
+
+    def on_batch_end(self, trainer, step, logs):
+        value, lr = logs["loss"], self.start * self.factor ** self.i
         if not math.isfinite(value):
-            break
-        avg = beta * avg + (1 - beta) * value
-        s = avg / (1 - beta ** (i + 1))
-        lrs.append(lr)
-        smooth.append(s)
-        raw.append(value)
-        best = min(best, s)
-        if i > 5 and s > 4 * best:
-            break
-    return analyse(lrs, smooth, raw)
+            trainer.stop_now = True
+            return
+        self.avg = self.beta * self.avg + (1 - self.beta) * value
+        s = self.avg / (1 - self.beta ** (self.i + 1))
+        self.lrs.append(lr)
+        self.smooth.append(s)
+        self.raw.append(value)
+        self.best = min(self.best, s)
+        self.i += 1
+        if self.i >= self.steps or (self.i > 6 and s > 4 * self.best):
+            trainer.stop_now = True
+        else:
+            self._set(trainer)
+
+    def result(self) -> "LRFinderResult":
+        return analyse(self.lrs, self.smooth, self.raw)
 
 
 def analyse(lrs: list[float], losses: list[float], raw: list[float] | None = None) -> LRFinderResult:
@@ -109,38 +113,21 @@ def plot_lr_find(result: LRFinderResult, path: Path, title: str = "learning-rate
     plt.close(fig)
 
 
-def find_lr(config: dict) -> LRFinderResult:
-    """The range test for a resolved recipe: same data, model, loss and optimizer as ``fit`` would use."""
-    from nnforge.models import build_model
-    from nnforge.train import techniques
-    from nnforge.train.fit import prepare
-    from nnforge.train.losses import build_loss
-    from nnforge.train.optim import build_optimizer
+def find_lr_run(recipe, out: Path, data, engine, task) -> LRFinderResult:
+    """``nnforge train CONFIG --find-lr``: the sweep on a fresh model through the one loop (any engine
+    and task), then lr_find.png, lr_find.json and the suggestion printed."""
+    from nnforge.train.trainer import Trainer
 
-    prepared = prepare(config)
-    ds = prepared.dataset
-    model = build_model(config["model"], ds.input_shape, ds.num_classes, ds.kind).to(prepared.device)
-    model, _ = techniques.setup_model(model, config)
-    train = config["train"]
-    optimizer = build_optimizer(techniques.optimizer_params(model, train), train["optimizer"])
-    sweep = train["lr_finder"]
-    return lr_range_test(model, optimizer, build_loss(train["loss"], ds.num_classes, ds.y_train), prepared.train_batches,
-                         sweep["start"], sweep["end"], sweep["steps"], device=prepared.device)
-
-
-def find_lr_command(config: dict, out: str | Path | None) -> int:
-    """``nnforge train CONFIG --find-lr``: sweep, write lr_find.png and lr_find.json, print the suggestion."""
-    if config.get("task") == "forecast":
-        from nnforge.errors import ConfigError
-
-        raise ConfigError("--find-lr works with task=classify recipes; for forecasting set train.optimizer.lr directly")
-    out = Path(out) if out else Path("runs") / f"lr_find-{datetime.now():%Y%m%d-%H%M%S}"
+    sweep = recipe.train.lr_finder
+    test = LRRangeTest(sweep.start, sweep.end, sweep.steps)
+    epochs = -(-sweep.steps // max(1, len(data.train)))  # enough passes over the data for every step
+    Trainer(engine, task, [test]).fit(data.train, None, epochs)
+    result = test.result()
     out.mkdir(parents=True, exist_ok=True)
-    result = find_lr(config)
-    plot_lr_find(result, out / "lr_find.png", f"lr range test: {config['model']['name']} on {config['data']['name']}")
+    plot_lr_find(result, out / "lr_find.png", f"lr range test: {recipe.model['name']} on {recipe.data.name}")
     io.write_json(out / "lr_find.json", asdict(result))
-    print(f"swept {len(result.lrs)} batches, lr {result.lrs[0]:.1e} -> {result.lrs[-1]:.1e}")
+    print(f"swept {len(result.lrs)} batches, lr {result.lrs[0]:.1e} -> {result.lrs[-1]:.1e}" if result.lrs else "the loss diverged at once")
     print(f"suggested lr: {result.suggestion:.3g}")
     print(f"why: {result.reason}")
     print(f"plot: {out / 'lr_find.png'}   use it: --set train.optimizer.lr={result.suggestion:.3g}")
-    return 0
+    return result

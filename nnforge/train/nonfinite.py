@@ -47,8 +47,8 @@ class NonFiniteGuard(Callback):
 
     def on_after_backward(self, trainer) -> None:
         loss = trainer.step_loss
-        loss_ok = loss is None or bool(torch.isfinite(loss).all())
-        grads_ok = all_finite(p.grad for p in trainer.model.parameters() if p.grad is not None)
+        loss_ok = loss is None or math.isfinite(loss)
+        grads_ok = trainer.engine.grads_finite()
         if loss_ok and grads_ok:
             self.consecutive = 0
             return
@@ -77,7 +77,7 @@ class NonFiniteGuard(Callback):
 
     def _cause(self, trainer, loss_ok: bool) -> str:
         lr = f"train.optimizer.lr={self.lr:g}" if self.lr is not None else "the learning rate"
-        if not all_finite(trainer.model.parameters()):
+        if not trainer.engine.weights_finite():
             return f"the weights are already non-finite: {lr} is likely too high"
         if loss_ok:
             return f"exploding gradients with a finite loss: lower {lr} or clip gradients"
@@ -90,6 +90,6 @@ class NonFiniteGuard(Callback):
         return {"recent": self.recent, "skipped": self.skipped, "consecutive": self.consecutive}
 
     def load_state_dict(self, state: dict) -> None:
-        self.recent = list(state.get("recent", []))
-        self.skipped = int(state.get("skipped", 0))
-        self.consecutive = int(state.get("consecutive", 0))
+        self.recent = list(state["recent"])
+        self.skipped = int(state["skipped"])
+        self.consecutive = int(state["consecutive"])

@@ -5,19 +5,27 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from nnforge.train.monitor import monitor_mode, monitored_value
 
-def build_optimizer(params, cfg: dict) -> torch.optim.Optimizer:
-    """SGD (momentum, Nesterov), Adam, AdamW or RMSprop, as the seed describes them."""
-    name, lr, wd = cfg["name"], cfg["lr"], cfg["weight_decay"]
+
+def build_optimizer(model: nn.Module, train) -> torch.optim.Optimizer:
+    """SGD (momentum, Nesterov), Adam, AdamW or RMSprop, as the seed describes them, over the
+    model's parameters (grouped by ``train.optimizer.lr_mult``; frozen ones kept for unfreezing)."""
+    from nnforge.train.transfer import param_groups
+
+    cfg = train.optimizer
+    if cfg.lr_mult or train.freeze:
+        params = param_groups(model, cfg.lr, dict(cfg.lr_mult))
+    else:
+        params = [p for p in model.parameters() if p.requires_grad]
+    name, lr, wd = cfg.name, cfg.lr, cfg.weight_decay
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=cfg["momentum"], nesterov=cfg["nesterov"] and cfg["momentum"] > 0, weight_decay=wd)
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=wd)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=tuple(cfg["betas"]), eps=cfg["eps"], weight_decay=wd)
+        return torch.optim.Adam(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=tuple(cfg["betas"]), eps=cfg["eps"], weight_decay=wd)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=cfg["alpha"], eps=cfg["eps"], momentum=cfg["momentum"], weight_decay=wd)
-    raise ValueError(f"unknown optimizer {name}")  # the schema rejects this earlier
+        return torch.optim.AdamW(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd)
+    return torch.optim.RMSprop(params, lr=lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum, weight_decay=wd)
 
 
 class Schedule:
@@ -50,7 +58,7 @@ class PlateauSchedule(Schedule):
     """
 
     def __init__(self, optimizer, monitor: str, factor: float, patience: int, min_lr: float):
-        mode = "max" if monitor.endswith("accuracy") else "min"
+        mode = monitor_mode(monitor)
         super().__init__(torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode=mode, factor=factor, patience=patience, min_lr=min_lr), False)
         self.monitor = monitor
@@ -105,46 +113,41 @@ class WarmupSchedule(Schedule):
     def load_state_dict(self, state):
         if state:
             self.step_count, self.base = state["step_count"], state["base"]
-            self.closed = state.get("closed", False)
+            self.closed = state["closed"]
             self.inner.load_state_dict(state["inner"])
 
 
-def monitored_value(logs: dict, monitor: str) -> float | None:
-    """The metric ``monitor`` names, or its training counterpart when validation is absent."""
-    value = logs.get(monitor)
-    if value is None and monitor.startswith("val_"):
-        value = logs.get("train_" + monitor[4:])
-    return value
+def build_scheduler(optimizer, cfg, epochs: int, steps_per_epoch: int, base_lr: float, monitor: str = "val_loss") -> Schedule:
+    """The schedule ``train.scheduler`` names (typed, or a mapping), wrapped in a linear warm-up when ``warmup_epochs`` > 0."""
+    from nnforge.config import section
 
-
-def build_scheduler(optimizer, cfg: dict, epochs: int, steps_per_epoch: int, base_lr: float, monitor: str = "val_loss") -> Schedule:
-    """The schedule ``train.scheduler`` names, wrapped in a linear warm-up when ``warmup_epochs`` > 0."""
+    cfg = section("train.scheduler", cfg)
     inner = _build_inner(optimizer, cfg, epochs, steps_per_epoch, base_lr, monitor)
-    warmup = cfg.get("warmup_epochs", 0) or 0
+    warmup = cfg.warmup_epochs
     if warmup > 0:
         return WarmupSchedule(optimizer, inner, int(round(warmup * steps_per_epoch)))
     return inner
 
 
-def _build_inner(optimizer, cfg: dict, epochs: int, steps_per_epoch: int, base_lr: float, monitor: str) -> Schedule:
-    name = cfg["name"]
+def _build_inner(optimizer, cfg, epochs: int, steps_per_epoch: int, base_lr: float, monitor: str) -> Schedule:
+    name = cfg.name
     if name == "none":
         return Schedule(None, False)
     if name == "step":
-        return Schedule(torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg["step_size"], gamma=cfg["gamma"]), False)
+        return Schedule(torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma), False)
     if name == "cosine":
-        return Schedule(torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=cfg["min_lr"]), False)
+        return Schedule(torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=cfg.min_lr), False)
     if name == "plateau":
-        return PlateauSchedule(optimizer, monitor, cfg["gamma"], cfg.get("patience", 3), cfg["min_lr"])
+        return PlateauSchedule(optimizer, monitor, cfg.gamma, cfg.patience, cfg.min_lr)
     if name == "onecycle":
-        peak = cfg["max_lr"] or base_lr
+        peak = cfg.max_lr or base_lr
         # Discriminative LRs keep their ratios at the peak: each group's max_lr is scaled by its multiplier.
         max_lr = [peak * g.get("lr_mult", 1.0) for g in optimizer.param_groups]
         sched = torch.optim.lr_scheduler.OneCycleLR(
             optimizer,
             max_lr=max_lr if len(max_lr) > 1 else peak,
             total_steps=max(1, epochs * steps_per_epoch),
-            pct_start=cfg["pct_start"],
+            pct_start=cfg.pct_start,
         )
         return Schedule(sched, True)
     raise ValueError(f"unknown scheduler {name}")
@@ -152,7 +155,3 @@ def _build_inner(optimizer, cfg: dict, epochs: int, steps_per_epoch: int, base_l
 
 def current_lr(optimizer: torch.optim.Optimizer) -> float:
     return optimizer.param_groups[0]["lr"]
-
-
-def trainable(model: nn.Module):
-    return [p for p in model.parameters() if p.requires_grad]

@@ -30,7 +30,4 @@ class L1Penalty(Callback):
         self.strength = strength
 
     def on_after_backward(self, trainer):
-        with torch.no_grad():
-            for p in penalised(trainer.model):
-                if p.grad is not None:
-                    p.grad.add_(torch.sign(p), alpha=self.strength)
+        trainer.engine.add_l1_grad(self.strength)

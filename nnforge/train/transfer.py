@@ -98,13 +98,50 @@ class Unfreeze(Callback):
     """Turn gradients back on for the frozen parameters at the start of ``epoch`` (1-based)."""
 
     def __init__(self, names: list[str], epoch: int):
-        self.names, self.epoch = set(names), epoch
+        self.names, self.epoch = sorted(names), epoch
 
     def on_epoch_begin(self, trainer, epoch):
         if epoch + 1 == self.epoch:
-            for n, p in trainer.model.named_parameters():
-                if n in self.names:
-                    p.requires_grad_(True)
+            trainer.engine.set_trainable(self.names, True)
+
+
+def setup_model(model: nn.Module, train) -> nn.Module:
+    """Pretrained weights (``train.init``), frozen layers (``train.freeze``), channels-last memory and
+    ``torch.compile``, in that order; the model is changed in place where it can be."""
+    if train.init.weights:
+        report = load_pretrained(model, train.init.weights, train.init.skip)
+        print(f"init from {train.init.weights}: {report.summary()}")
+    if train.freeze:
+        freeze(model, train.freeze)
+    if train.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if train.compile:
+        check_compile_backend(next(model.parameters()).device)
+        model.compile()  # in place: parameter names (and saved weights) stay unprefixed
+    return model
+
+
+def frozen_names(model: nn.Module, train) -> list[str]:
+    """The parameters ``train.freeze`` names (for :class:`Unfreeze`)."""
+    return [n for n, _ in model.named_parameters() if _matches(n, train.freeze)]
+
+
+def check_compile_backend(device: torch.device) -> None:
+    """``torch.compile`` on CPU generates C++ and builds it with the system compiler at the first
+    batch; without one the run would die mid-epoch with a long traceback. Say so before training."""
+    if device.type != "cpu":
+        return
+    from nnforge.errors import ConfigError
+
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        get_cpp_compiler()
+    except ImportError:
+        return  # another torch layout: let torch.compile report for itself
+    except Exception:  # noqa: BLE001 - torch raises InvalidCxxCompiler (or an OS error) when none works
+        raise ConfigError("'train.compile' on CPU needs a working C++ compiler (g++ or clang++, or set CXX); "
+                          "install one or set train.compile=false") from None
 
 
 def param_groups(model: nn.Module, base_lr: float, lr_mult: dict) -> list[dict]:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 
 def cmd_tune(args) -> int:
-    from nnforge.cli import _recipe_path
     from nnforge.config import apply_overrides, read_yaml
+    from nnforge.rundir import recipe_path
     from nnforge.tune.search import run_study
 
-    path = _recipe_path(args.config)
+    path = recipe_path(args.config)
     raw = apply_overrides(read_yaml(path), args.set)
     name = args.study or path.stem
     out = Path(args.out or Path("runs") / f"tune-{name}")

@@ -26,7 +26,7 @@ from nnforge import io
 from nnforge.config import dump_config, resolve
 from nnforge.errors import ConfigError, UserError
 from nnforge.train.callbacks import Callback
-from nnforge.tune.space import TuneSpec, get_path, parse_tune, trial_recipe
+from nnforge.tune.space import TuneSpec, check_tune_config, parse_tune, trial_recipe
 
 from nnforge.tune import DEFAULT_STORAGE, SAMPLERS
 
@@ -114,7 +114,8 @@ def _encode_baseline(spec: TuneSpec, resolved: dict) -> dict | None:
     """The recipe's current value for each searched key, if it lies inside the space."""
     values = {}
     for p in spec.params:
-        value = get_path(resolved, p.path)
+        value = resolved.at(p.path)
+        value = list(value) if isinstance(value, tuple) else value
         if p.choices is not None:
             if value not in p.choices:
                 return None
@@ -132,22 +133,22 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
     import optuna
     from optuna.trial import TrialState
 
-    from nnforge.train import fit
+    from nnforge.train import run
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     logging.getLogger("optuna").setLevel(logging.WARNING)
     if trials < 1:
         raise UserError(f"--trials is {trials}; accepted: a positive number")
-    resolved = resolve(raw_recipe)
-    spec = parse_tune(raw_recipe.get("tune"))
+    resolved = resolve({k: v for k, v in raw_recipe.items() if k != "tune"})
+    spec = parse_tune(check_tune_config(raw_recipe.get("tune"), raw_recipe))
     if not spec.params:
         raise ConfigError("the recipe has no 'tune.space'; add e.g. tune: {space: {train.optimizer.lr: {low: 0.0001, high: 0.1, log: true}}}")
-    if resolved["data"]["val_fraction"] <= 0:
+    if resolved.data.val_fraction <= 0:
         raise ConfigError("'data.val_fraction' is 0; a search needs a validation split (e.g. data.val_fraction=0.1)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    base_seed = resolved["seed"] if seed is None else seed
+    base_seed = resolved.seed if seed is None else seed
     baseline = _encode_baseline(spec, resolved) if spec.baseline else None
     # The creator samples with the base seed (reproducible); a worker joining or resuming the
     # study draws from another stream so that two workers never propose the same values.
@@ -159,15 +160,14 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
 
     def objective(trial):
         values = spec.suggest(trial)
-        config = resolve(trial_recipe(raw_recipe, values))
-        config["train"]["progress"] = "none"
+        config = resolve(trial_recipe(raw_recipe, values)).with_overrides({"train.progress": "none"})
         run_dir = out / f"trial-{trial.number:03d}"
         trial.set_user_attr("run_dir", str(run_dir))
         trial.set_user_attr("worker", worker)
         pruning = PruningCallback(trial, spec.metric)
-        run = fit(config, run_dir, callbacks=[pruning], name=f"trial-{trial.number}")
-        value = run.history[-1][spec.metric]
-        trial.set_user_attr("test_accuracy", run.metrics.get("test_accuracy"))
+        result = run(config, run_dir, callbacks=[pruning], name=f"trial-{trial.number}")
+        value = result.history[-1][spec.metric]
+        trial.set_user_attr("test_accuracy", result.metrics.get("test_accuracy"))
         shown = ", ".join(f"{k}={v}" for k, v in values.items())
         if pruning.pruned_at is not None:
             log(f"trial {trial.number}: pruned after epoch {pruning.pruned_at} ({spec.metric} {value:.4f})  {shown}")

@@ -162,15 +162,6 @@ def set_path(raw: dict, path: str, value: Any) -> None:
     node[parts[-1]] = copy.deepcopy(value)
 
 
-def get_path(config: dict, path: str, default: Any = None) -> Any:
-    node = config
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return default
-        node = node[part]
-    return node
-
-
 def parse_tune(section: dict | None) -> TuneSpec:
     """Validate a raw ``tune`` section (without touching the rest of the recipe)."""
     section = section or {}
@@ -207,7 +198,7 @@ def parse_tune(section: dict | None) -> TuneSpec:
 def check_tune_config(section: dict, raw_recipe: dict | None = None) -> dict:
     """Validate ``tune`` and, given the recipe, that every searched key and value resolves.
 
-    Returns the section unchanged; called by :func:`nnforge.config.resolve`.
+    Returns the section unchanged; :func:`nnforge.tune.search.run_study` calls it before any trial.
     """
     spec = parse_tune(section)
     if raw_recipe is not None and spec.params:

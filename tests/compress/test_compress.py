@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from nnforge.cli import main
-from nnforge.train.evaluate import evaluate_runs
+from nnforge.compress.ensemble import evaluate_runs
 
 
 def test_compress_command_prunes_and_quantizes_an_mlp(mlp_run, capsys):

@@ -59,7 +59,7 @@ def test_gaussian_noise_has_requested_std():
 
 
 def test_build_augmentation_default_is_identity_and_keys_add_transforms():
-    cfg = load_config(None)["data"]["augment"]
+    cfg = load_config(None).data.augment.to_dict()
     assert not build_augmentation(cfg)
     names = [type(t).__name__ for t in build_augmentation({**cfg, "rotate": 5, "crop_padding": 2, "cutout": 0.25, "noise": 0.05}).transforms]
     assert names == ["RandomAffine", "RandomCrop", "Cutout", "GaussianNoise"]
@@ -100,14 +100,14 @@ def test_denoise_is_part_of_preprocessing_and_saved():
 
 
 def test_augmentation_changes_training_inputs_but_not_evaluation_inputs():
-    from nnforge.train.fit import prepare
+    from nnforge.train import prepare
 
     plain = prepare(load_config(None, ["data.name=digits", "data.val_fraction=0.2"]))
     aug = prepare(load_config(None, ["data.name=digits", "data.val_fraction=0.2", "data.augment.rotate=15",
                                      "data.augment.crop_padding=1", "data.augment.noise=0.05", "data.augment.cutout=0.25"]))
-    (xa, ya), (xp, yp) = next(iter(aug.train_batches)), next(iter(plain.train_batches))
+    (xa, ya), (xp, yp) = next(iter(aug.train)), next(iter(plain.train))
     assert torch.equal(ya, yp) and not torch.allclose(xa, xp)  # same examples, altered inputs
-    for split in ("val_batches", "test_batches"):
+    for split in ("val", "test"):
         (ea, _), (ep, _) = next(iter(getattr(aug, split))), next(iter(getattr(plain, split)))
         assert torch.equal(ea, ep)  # evaluation never sees augmentation
-        assert torch.equal(ea, aug.preprocessing(getattr(aug.dataset, "x_val" if split == "val_batches" else "x_test")[: len(ea)]))
+        assert torch.equal(ea, aug.preprocessing(getattr(aug.dataset, f"x_{split}")[: len(ea)]))

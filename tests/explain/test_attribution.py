@@ -59,7 +59,7 @@ def test_gradcam_peaks_where_the_class_evidence_is():
 
     from nnforge.config import load_config
 
-    cfg = load_config(None, ["model.name=cnn", "model.channels=[8, 8]", "model.hidden=16"])["model"]
+    cfg = load_config(None, ["model.name=cnn", "model.channels=[8, 8]", "model.hidden=16"]).model
     model = build_model(cfg, (1, 28, 28), 2)
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     for _ in range(60):

@@ -8,9 +8,9 @@ import torch
 from nnforge.config import load_config
 from nnforge.models.cnn import SimpleCNN
 from nnforge.models.mlp import MLP
-from nnforge.scratch.engine import copy_weights_into
+from nnforge.train.engines.scratch_engine import copy_weights_into
 from nnforge.scratch.models import build_cnn, build_mlp
-from nnforge.train.fit import fit
+from nnforge.train import fit
 
 
 @pytest.mark.parametrize("bn", [False, True])
@@ -54,7 +54,7 @@ def test_scratch_engine_trains_digits(tmp_path, model):
 
 @pytest.mark.parametrize("override, words", [
     ("model.name=resnet", "engine 'scratch' trains the models mlp, cnn, vit, not 'resnet'"),
-    ("train.l1=0.001", "engine 'scratch' does not support train.l1"),
+    ("train.precision=bf16", "'train.precision' is 'bf16', but engine 'scratch' does not implement it"),
 ])
 def test_what_the_scratch_engine_cannot_train_is_one_line_and_leaves_no_folder(tmp_path, capsys, override, words):
     from nnforge.cli import main

@@ -10,7 +10,8 @@ import torch
 from nnforge.config import load_config
 from nnforge.errors import RunError
 from nnforge.train import fit
-from nnforge.train.checkpoint import (decode_state, encode_state, latest_checkpoint, load_checkpoint, resume_run,
+from nnforge.train import resume_run
+from nnforge.train.checkpoint import (decode_state, encode_state, latest_checkpoint, load_checkpoint,
                                       save_checkpoint, step_checkpoints)
 
 FAST = ["data.name=digits", "data.batch_size=64", "model.name=mlp", "model.hidden=[32]", "train.epochs=2", "train.optimizer.name=adam",
@@ -56,8 +57,7 @@ def test_checkpoints_hold_the_last_and_the_best(reference):
     steps = [s for s, _ in step_checkpoints(folder)]
     assert steps[0] == reference.history[-1]["epoch"] * 21 and 5 in steps and 21 in steps
     best = load_checkpoint(folder / "best.safetensors").state
-    assert best["best"]["monitor"] == "val_accuracy"
-    assert best["best"]["value"] == max(h["val_accuracy"] for h in reference.history)
+    assert best["best"]["best"] == min(h["val_loss"] for h in reference.history)  # train.monitor: val_loss
 
 
 def test_truncated_newest_checkpoint_falls_back_and_still_matches(reference, tmp_path, capsys):
@@ -82,19 +82,28 @@ def test_bit_flip_is_caught_by_crc(reference, tmp_path):
         load_checkpoint(path)
 
 
-def test_no_usable_checkpoint_is_a_clear_error(reference, tmp_path):
+def test_every_step_checkpoint_damaged_falls_back_to_best_then_to_a_clear_error(reference, tmp_path, capsys):
     run = _crashed_copy(reference, tmp_path / "run", keep_upto=10)
     for _, path in step_checkpoints(run / "checkpoints"):
+        path.write_bytes(b"garbage")
+    best = latest_checkpoint(run)
+    assert best.path.name == "best.safetensors"
+    assert f"restarting from best.safetensors (epoch {best.position['epoch']}" in capsys.readouterr().err
+    resumed = resume_run(None, run)  # continues from the best epoch and finishes the run
+    assert resumed.metrics["epochs"] == reference.metrics["epochs"]
+    (run / "metrics.json").unlink()
+    for path in (run / "checkpoints").iterdir():
         path.write_bytes(b"garbage")
     with pytest.raises(RunError, match="no usable checkpoint"):
         latest_checkpoint(run)
 
 
 def test_resume_refuses_a_changed_recipe_and_a_finished_run(reference, tmp_path):
-    with pytest.raises(RunError, match="finished run"):
-        resume_run(None, reference.dir)
+    before = {p: p.stat().st_mtime_ns for p in reference.dir.rglob("*") if p.is_file()}
+    assert resume_run(None, reference.dir).metrics == reference.metrics  # complete: reported, nothing changed
+    assert {p: p.stat().st_mtime_ns for p in reference.dir.rglob("*") if p.is_file()} == before
     run = _crashed_copy(reference, tmp_path / "run", keep_upto=30)
     with pytest.raises(RunError, match="'model.hidden' differs"):
         resume_run(load_config(None, FAST + ["model.hidden=[16]"]), run)
-    with pytest.raises(RunError, match="not a run directory"):
+    with pytest.raises(RunError, match="run directory .* not found"):
         resume_run(None, tmp_path / "nowhere")

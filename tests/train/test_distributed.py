@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from nnforge.config import load_config
 from nnforge.train import fit
-from nnforge.train.distributed import rank_share
+from nnforge.train.ddp import rank_share
 
 RECIPE = """
 seed: 1

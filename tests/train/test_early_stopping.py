@@ -8,7 +8,7 @@ import torch
 from nnforge.rundir import load_state
 from nnforge.train import fit
 from nnforge.train.evaluate import evaluate
-from nnforge.train.fit import prepare
+from nnforge.train import prepare
 
 from .conftest import fast_config
 
@@ -24,7 +24,7 @@ def test_early_stopping_stops_and_restores_best_weights(tmp_path):
     assert len(run.history) == best_epoch + 3
     assert all(v >= min(losses) for v in losses[best_epoch:])
     # the model holds the best epoch's weights: its validation loss is the best one, not the last
-    val = evaluate(run.model, prepare(cfg).val_batches)
+    val = evaluate(run.model, prepare(cfg).val)
     assert abs(val.loss - min(losses)) < 1e-4
     assert val.loss < losses[-1]
     # best_model.safetensors holds the same weights; metrics.csv has one row per epoch

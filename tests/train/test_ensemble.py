@@ -2,7 +2,7 @@
 
 from nnforge.cli import main
 from nnforge.train import fit
-from nnforge.train.evaluate import evaluate_runs
+from nnforge.compress.ensemble import evaluate_runs
 
 from .conftest import fast_config
 

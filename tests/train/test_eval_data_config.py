@@ -4,7 +4,8 @@ fit_content, denoise), so a run scores in eval exactly what it scored at the end
 import pytest
 
 from nnforge.train import fit
-from nnforge.train.evaluate import evaluate_runs, load_run_test_split
+from nnforge.compress.ensemble import evaluate_runs
+from nnforge.train.evaluate import load_run_test_split
 
 from .conftest import fast_config
 

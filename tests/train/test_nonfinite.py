@@ -37,8 +37,8 @@ def test_nan_at_step_k_stops_there_and_last_checkpoint_is_finite(tmp_path):
     assert [s for s, _ in step_checkpoints(run / "checkpoints")][0] == 30
     last = latest_checkpoint(run)
     assert last.position["global_step"] == 30
-    assert all_finite(last.state["model"].values())
-    assert all_finite(t for s in last.state["optimizer"]["state"].values() for t in s.values())
+    assert all_finite(last.state["engine"]["model"].values())
+    assert all_finite(t for s in last.state["engine"]["optimizer"]["state"].values() for t in s.values())
 
 
 def test_skip_mode_leaves_out_bad_steps_and_finishes(tmp_path):
@@ -53,7 +53,7 @@ def test_diverging_lr_is_named(tmp_path):
     with pytest.raises(NonFiniteError, match=r"train\.optimizer\.lr=1e\+06"):
         fit(cfg, tmp_path / "run")
     for _, path in step_checkpoints(tmp_path / "run" / "checkpoints"):
-        assert all_finite(latest_checkpoint(tmp_path / "run").state["model"].values()), path
+        assert all_finite(latest_checkpoint(tmp_path / "run").state["engine"]["model"].values()), path
 
 
 def test_all_finite_sees_nan_and_inf_but_not_large_values():

@@ -13,7 +13,7 @@ def _opt(lr=0.1):
 
 
 def sched_cfg(**kw):
-    return {**fast_config()["train"]["scheduler"], **kw}
+    return {**fast_config().train.scheduler.to_dict(), **kw}
 
 
 def test_linear_warmup_then_step_decay():

@@ -63,8 +63,8 @@ def test_tpe_search_resumes_after_an_interruption_without_repeating_trials(tmp_p
         if t.state == TrialState.COMPLETE:
             assert t.value == pytest.approx(history[-1]["val_accuracy"])
     best = load_config(result.best_recipe)  # a ready recipe
-    assert best["train"]["optimizer"]["lr"] == pytest.approx(result.best_params["train.optimizer.lr"])
-    assert best["tune"] == {}
+    assert best.train.optimizer.lr == pytest.approx(result.best_params["train.optimizer.lr"])
+    assert best.tune == {}
     assert (tmp_path / "out" / "history.png").stat().st_size > 0 and (tmp_path / "out" / "importances.png").exists()
 
 
@@ -72,7 +72,7 @@ def test_tpe_search_resumes_after_an_interruption_without_repeating_trials(tmp_p
 def test_the_median_pruner_stops_a_trial_that_trails(tmp_path):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     recipe = _recipe({"train.optimizer.lr": {"choices": [0.2, 0.1, 0.05, 0.00001]}}, baseline=False)
-    recipe["train"]["epochs"] = 3
+    recipe = {**recipe, "train": {**recipe.get("train", {}), "epochs": 3}}
     study = optuna.create_study(study_name="p", storage=storage, direction="maximize")
     for lr in (0.2, 0.1, 0.05, 0.00001):  # the hopeless learning rate comes last
         study.enqueue_trial({"train.optimizer.lr": lr})

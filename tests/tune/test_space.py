@@ -19,12 +19,12 @@ def test_a_tune_section_loads_and_defaults_to_validation_accuracy(tmp_path):
     path.write_text("data: {name: digits}\nmodel: {name: mlp}\n"
                     "tune: {space: {train.optimizer.lr: {low: 1e-4, high: 1e-1, log: true}, model.hidden: {choices: [[64], [128]]}}}\n")
     config = load_config(path)
-    spec = parse_tune(config["tune"])
+    spec = parse_tune(config.tune.to_dict())
     assert (spec.metric, spec.direction, spec.pruner) == ("val_accuracy", "maximize", "median")
     lr, hidden = spec.params
     assert lr.log and lr.low == pytest.approx(1e-4) and not lr.integer  # YAML's "1e-4" text is read as a number
     assert hidden.choices == ([64], [128])
-    assert load_config(None)["tune"] == {}  # no section: nothing changes for plain training
+    assert load_config(None).tune == {}  # no section: nothing changes for plain training
 
 
 @pytest.mark.parametrize("space, extra, message", [
@@ -38,10 +38,12 @@ def test_a_tune_section_loads_and_defaults_to_validation_accuracy(tmp_path):
     ({"seed": {"low": 0, "high": 3}}, {}, "cannot change 'seed'"),
 ])
 def test_mistakes_in_the_space_fail_before_any_trial(space, extra, message):
-    from nnforge.config import resolve
+    """The tune section's owner checks it (run_study does this before any trial)."""
+    from nnforge.tune.space import check_tune_config
 
+    recipe = _recipe(space, **extra)
     with pytest.raises(ConfigError, match=message):
-        resolve(_recipe(space, **extra))
+        check_tune_config(recipe["tune"], recipe)
 
 
 def test_suggestions_are_typed_and_land_in_the_recipe():

@@ -1,0 +1,202 @@
+"""The checkpoint callback: resumable state every ``every_steps`` steps and at each epoch's end.
+
+Each checkpoint holds the engine's state (model, optimizer, schedule), every other callback's
+state, the data order's and the augmentation's generator states, Python/NumPy/torch (and the
+engine's own) RNG states and the position in the epoch. With ``deterministic: true`` a resumed
+run ends bit-identical to an uninterrupted one.
+
+Callbacks take part by defining ``state_dict() -> dict`` / ``load_state_dict(dict)`` (JSON
+values, tensors and arrays); a callback without them has its plain attributes (numbers, strings,
+lists, dicts, tensors) saved and restored as they are.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nnforge.errors import RunError
+from nnforge.train.callbacks import Callback
+from nnforge.train.checkpoint.format import (BEST_FILE, Checkpoint, _fault, clean_partial_writes, encode_state, save_checkpoint,
+                                             step_checkpoints)
+from nnforge.train.monitor import Monitor
+
+
+def rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _callback_key(callbacks, cb) -> str:
+    name = type(cb).__name__
+    same = [c for c in callbacks if type(c).__name__ == name]
+    return f"{name}#{same.index(cb)}"
+
+
+def callback_state(cb) -> dict:
+    if hasattr(cb, "state_dict"):
+        return cb.state_dict()
+    out = {}
+    for key, value in vars(cb).items():
+        try:
+            encode_state(value, {})
+        except TypeError:
+            continue  # files, streams, paths: set up again by whoever built the callback
+        out[key] = value
+    return out
+
+
+def load_callback_state(cb, state: dict) -> None:
+    if hasattr(cb, "load_state_dict"):
+        cb.load_state_dict(state)
+    else:
+        for key, value in state.items():
+            setattr(cb, key, value)
+
+
+@dataclass
+class EpochPosition:
+    """Where in an epoch a checkpoint was taken: batches done and the epoch's running totals."""
+
+    step: int
+    totals: dict
+    seen: int
+
+    def continue_epoch(self, loader):
+        """Batches after the first ``step`` (skipped without their transform), and the epoch's totals so far."""
+        return _skip_batches(loader, self.step), self.step, dict(self.totals), self.seen
+
+
+def _skip_batches(loader, skip: int):
+    transform = loader.transform
+    it = iter(loader)
+    loader.transform = None  # skipped batches must not draw from the augmentation generator
+    try:
+        for _ in range(skip):
+            next(it)
+    finally:
+        loader.transform = transform
+    yield from it
+
+
+class Checkpointer(Callback):
+    """Saves resumable state every ``every_steps`` steps, at each epoch's end and when asked to stop
+    (``trainer.stop_now``, e.g. on SIGTERM); restores a checkpoint on resume.
+
+    It must be the last callback, so that restored callback states are not reset by their own
+    ``on_train_begin`` and the data-order snapshot is taken right before the epoch draws its order.
+    ``write=False`` (DistributedDataParallel ranks other than 0) restores without writing.
+    """
+
+    def __init__(self, folder: str | Path, loader, monitor: str, every_steps: int = 0, keep: int = 2,
+                 resume: Checkpoint | None = None, write: bool = True):
+        self.folder, self.loader, self.every_steps, self.keep = Path(folder), loader, every_steps, keep
+        self.resume, self.write = resume, write
+        self.monitor = Monitor(monitor)
+        self.epoch_start_generator: torch.Tensor | None = None
+        self.totals: dict = {}
+        self.seen = 0
+
+    def capture(self, trainer, step_in_epoch: int) -> dict:
+        mid = step_in_epoch > 0
+        loader_gen = self.epoch_start_generator if mid else self.loader.generator.get_state()
+        aug = getattr(self.loader, "augment_generator", None)
+        others = [cb for cb in trainer.callbacks if cb is not self]
+        sampler = self.loader.sampler
+        return {
+            "position": {"epoch": trainer.epoch, "step_in_epoch": step_in_epoch, "global_step": trainer.global_step,
+                         "epochs": trainer.epochs},
+            "epoch_totals": {"totals": self.totals if mid else {}, "seen": self.seen if mid else 0},
+            "history": trainer.history,
+            "stop_training": trainer.stop_training,
+            "best": self.monitor.state_dict(),
+            "engine": trainer.engine.state_dict(),
+            "callbacks": {_callback_key(others, cb): callback_state(cb) for cb in others},
+            "sampler": sampler.state_dict() if hasattr(sampler, "state_dict") else None,
+            "generators": {"data_order": loader_gen, "augment": aug.get_state() if aug is not None else None},
+            "rng": {**rng_state(), "engine": trainer.engine.rng_state()},
+        }
+
+    def _save(self, trainer, step_in_epoch: int, best: bool = False) -> None:
+        if not trainer.engine.weights_finite():
+            from nnforge.train.nonfinite import NonFiniteError
+
+            raise NonFiniteError(f"the weights became non-finite by step {trainer.global_step} (epoch {trainer.epoch + 1}); "
+                                 f"no checkpoint was written with them, the last good one is kept; lower train.optimizer.lr")
+        if not self.write:
+            return
+        state = self.capture(trainer, step_in_epoch)
+        if best:
+            save_checkpoint(self.folder / BEST_FILE, state)
+        save_checkpoint(self.folder / f"step-{trainer.global_step:08d}.safetensors", state)
+        for _, old in step_checkpoints(self.folder)[self.keep:]:
+            old.unlink(missing_ok=True)
+
+    # hooks
+    def on_train_begin(self, trainer):
+        if self.write:
+            clean_partial_writes(self.folder)
+        ckpt, self.resume = self.resume, None
+        if ckpt is not None:
+            self._restore(trainer, ckpt)
+
+    def _restore(self, trainer, ckpt: Checkpoint) -> None:
+        s = ckpt.state
+        try:
+            trainer.engine.load_state_dict(s["engine"])
+            others = [cb for cb in trainer.callbacks if cb is not self]
+            for cb in others:
+                key = _callback_key(others, cb)
+                if key in s["callbacks"]:
+                    load_callback_state(cb, s["callbacks"][key])
+            sampler = self.loader.sampler
+            if s.get("sampler") is not None and hasattr(sampler, "load_state_dict"):
+                sampler.load_state_dict(s["sampler"])
+            self.loader.generator.set_state(s["generators"]["data_order"])
+            aug = getattr(self.loader, "augment_generator", None)
+            if aug is not None and s["generators"]["augment"] is not None:
+                aug.set_state(s["generators"]["augment"])
+            self.monitor.load_state_dict(s["best"])
+            set_rng_state(s["rng"])
+            trainer.engine.set_rng_state(s["rng"]["engine"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+            raise RunError(f"checkpoint {ckpt.path} does not fit this recipe's model or optimizer "
+                           f"({str(exc).splitlines()[0][:200]})") from None
+        pos = ckpt.position
+        trainer.epoch, trainer.global_step = pos["epoch"], pos["global_step"]
+        trainer.history = list(s["history"])
+        trainer.stop_training = bool(s["stop_training"])
+        trainer.resumed = True
+        if pos["step_in_epoch"]:
+            t = s["epoch_totals"]
+            self.totals, self.seen = dict(t["totals"]), t["seen"]
+            trainer.resume_position = EpochPosition(pos["step_in_epoch"], dict(t["totals"]), t["seen"])
+
+    def on_epoch_begin(self, trainer, epoch):
+        self.epoch_start_generator = self.loader.generator.get_state()
+
+    def on_batch_end(self, trainer, step, logs):
+        self.totals, self.seen = dict(logs["totals"]), logs["seen"]
+        _fault("kill_at_step", trainer.global_step)
+        last = step + 1 >= trainer.steps_per_epoch
+        if trainer.stop_now and not last:
+            self._save(trainer, step + 1)
+        elif self.every_steps and trainer.global_step % self.every_steps == 0 and not last:
+            self._save(trainer, step + 1)
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self._save(trainer, 0, best=self.monitor.update(logs))

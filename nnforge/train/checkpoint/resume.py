@@ -1,0 +1,66 @@
+"""Resume: what ``--resume`` does with a run directory, so a requeued job can always pass it.
+
+* empty (or missing): start the run;
+* partial: continue from the newest readable checkpoint (falling back to older ones and then to
+  ``best.safetensors``, with a warning); a run killed before its first checkpoint starts over;
+* complete (``metrics.json`` written): say so and change nothing.
+
+A resumed run keeps its recipe: only the keys in :data:`RESUMABLE_CHANGES` may differ.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from nnforge import io
+from nnforge.errors import RunError
+from nnforge.rundir import CHECKPOINTS, CONFIG, HISTORY, read_recipe, state
+from nnforge.train.checkpoint.format import Checkpoint, latest_checkpoint, step_checkpoints
+
+# keys a resumed run may change: how long it trains, where and how it reports, how it checkpoints
+RESUMABLE_CHANGES = ("train.epochs", "train.progress", "train.checkpoint", "device", "threads")
+
+
+def _differences(a, b, prefix=""):
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            yield from _differences(a.get(key), b.get(key), f"{prefix}{key}.")
+    elif a != b:
+        yield prefix.rstrip(".")
+
+
+def check_same_recipe(recipe, saved, run_dir: Path) -> None:
+    for key in _differences(recipe.to_dict(), saved.to_dict()):
+        if not any(key == k or key.startswith(k + ".") for k in RESUMABLE_CHANGES):
+            raise RunError(f"'{key}' differs from the run's {CONFIG} in {run_dir}; a resumed run keeps its recipe "
+                           f"(it may change only {', '.join(RESUMABLE_CHANGES)})")
+
+
+def plan_resume(recipe, out: Path, stream=None) -> tuple[str, Checkpoint | None]:
+    """``("start", None)``, ``("continue", checkpoint)`` or ``("done", None)`` for ``--resume`` on ``out``."""
+    stream = stream or sys.stderr
+    kind = state(out)
+    if kind == "empty":
+        return "start", None
+    if kind == "other":
+        raise RunError(f"'{out}' is not a run directory (no {CONFIG}); pass the --out folder of an earlier `nnforge train`")
+    saved = read_recipe(out)
+    check_same_recipe(recipe, saved, out)
+    if kind == "complete":
+        return "done", None
+    if not step_checkpoints(out / CHECKPOINTS) and not (out / CHECKPOINTS / "best.safetensors").is_file():
+        stream.write(f"note: '{out}' stopped before its first checkpoint; starting it again\n")
+        return "restart", None
+    return "continue", latest_checkpoint(out, stream)
+
+
+def prepare_resumed_dir(out: Path, ckpt: Checkpoint) -> None:
+    """Make the run directory agree with the checkpoint: ``metrics.jsonl`` may hold epochs (or half a
+    line) written after it, and newer step files are unreadable or beyond the state we continue from."""
+    history = ckpt.state["history"]
+    io.write_text(out / HISTORY, "".join(json.dumps(h) + "\n" for h in history))
+    for step, path in step_checkpoints(out / CHECKPOINTS):
+        if step > ckpt.position["global_step"] and path != ckpt.path:
+            path.unlink(missing_ok=True)

@@ -1,0 +1,221 @@
+"""``engine: scratch``: the same run trained by :mod:`nnforge.scratch` (NumPy only).
+
+The task builds the zoo's torch model as for any run; this adapter builds its scratch twin
+(:mod:`nnforge.scratch.models`, same parameter names), starts it from the torch model's initial
+weights (so both engines start from the same point, pretrained weights included), trains it with
+scratch optimizers on the same batches, and at the end writes the weights back into the torch
+model, so evaluation, the run directory and serving work exactly as for a torch run.
+
+Everything that reads the recipe lives here, not in :mod:`nnforge.scratch`, which stays a
+NumPy library with a PyTorch-shaped API and no training driver.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from nnforge.config import leaf_paths
+from nnforge.errors import ConfigError
+from nnforge.scratch import optim
+from nnforge.scratch.autograd import no_grad
+from nnforge.scratch.creation import generator, manual_seed
+from nnforge.scratch.models import BUILDERS, build_from_config
+from nnforge.scratch.nn import functional as F
+from nnforge.scratch.nn.utils import clip_grad_norm_, clip_grad_value_
+from nnforge.scratch.tensor import Tensor
+from nnforge.train.engines.base import Engine
+from nnforge.train.tasks.base import LossSpec
+
+#: what NumPy does not have, or this adapter does not do (yet): each is refused in one line
+NOT_IMPLEMENTED = ("train.optimizer.lr_mult", "train.scheduler.warmup_epochs", "train.freeze", "train.unfreeze_epoch",
+                   "train.precision", "train.channels_last", "train.compile")
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
+
+
+def build_optimizer(params, cfg) -> optim.Optimizer:
+    """The scratch optimizer ``train.optimizer`` names, with the same hyperparameters."""
+    params, lr, wd = list(params), cfg.lr, cfg.weight_decay
+    if cfg.name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=wd, nesterov=cfg.nesterov and cfg.momentum > 0)
+    if cfg.name == "adam":
+        return optim.Adam(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd)
+    if cfg.name == "adamw":
+        return optim.AdamW(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd)
+    return optim.RMSprop(params, lr=lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum, weight_decay=wd)
+
+
+def build_scheduler(optimizer: optim.Optimizer, cfg, epochs: int):
+    if cfg.name == "step":
+        return optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+    if cfg.name == "cosine":
+        return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=cfg.min_lr)
+    return None
+
+
+def build_loss(spec: LossSpec):
+    """The scratch loss a :class:`LossSpec` describes (same formulas as the torch engine's)."""
+    if spec.kind == "regress":
+        return F.mse_loss
+    weight = spec.class_weight.astype(np.float32) if spec.class_weight is not None else None
+    if spec.name == "cross_entropy":
+        return lambda logits, y: F.cross_entropy(logits, y, weight=weight, label_smoothing=spec.label_smoothing)
+    if spec.name == "focal":
+        return lambda logits, y: F.focal_loss(logits, y, gamma=spec.focal_gamma, alpha=weight)
+    eye = np.eye(spec.num_outputs, dtype=np.float32)
+    return lambda logits, y: F.mse_loss(F.softmax(logits, 1), eye[y])
+
+
+def copy_weights_into(torch_model, scratch_model) -> None:
+    """Write scratch weights into a torch model in place (same names and shapes)."""
+    ours = scratch_model.state_dict()
+    for key, tensor in torch_model.state_dict().items():
+        _np(tensor)[...] = ours[key]  # state_dict tensors share storage with the parameters
+
+
+class ScratchEngine(Engine):
+    name = "scratch"
+    implements = frozenset(leaf_paths()) - set(NOT_IMPLEMENTED)
+    accepts = {"device": ("auto", "cpu"), "train.scheduler.name": ("none", "step", "cosine")}
+
+    @staticmethod
+    def check_model(model_cfg) -> None:
+        if model_cfg["name"] not in BUILDERS:
+            raise ConfigError(f"engine 'scratch' trains the models {', '.join(BUILDERS)}, not '{model_cfg['name']}'; "
+                              "use engine: torch for it")
+
+    def __init__(self, recipe, task, data, model, device):
+        if device.type != "cpu":
+            raise ConfigError(f"engine 'scratch' runs on the CPU; 'device' is {recipe.device}")
+        self.device, self.torch = device, model
+        manual_seed(recipe.seed)
+        self.model = build_from_config(dict(recipe.model), data.input_shape, data.num_outputs)
+        self.model.load_state_dict(model.state_dict())
+        train = recipe.train
+        self.optimizer = build_optimizer(self.model.parameters(), train.optimizer)
+        self.scheduler = build_scheduler(self.optimizer, train.scheduler, train.epochs)
+        self.loss_fn = build_loss(task.loss_spec(recipe, data))
+        self.regress = data.kind == "sequence"
+        if recipe.threads:
+            from threadpoolctl import threadpool_limits  # honour the recipe's threads for NumPy's BLAS too
+
+            self._threads = threadpool_limits(limits=recipe.threads)
+
+    def batch(self, xb, yb):
+        x = np.ascontiguousarray(_np(xb), dtype=np.float32)
+        y = _np(yb).astype(np.float32 if self.regress else np.int64, copy=False)
+        return x, y
+
+    def forward(self, x):
+        return self.model(Tensor._wrap(x))
+
+    def loss(self, out, y):
+        return self.loss_fn(out, y)
+
+    def backward(self, loss) -> None:
+        loss.backward()
+
+    def step(self) -> None:
+        self.optimizer.step()
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad()
+
+    def item(self, loss) -> float:
+        return loss.item()
+
+    def outputs(self, out):
+        return out.data
+
+    def train_mode(self, training: bool) -> None:
+        self.model.train(training)
+
+    def predict(self, batches):
+        was = self.model.training
+        self.model.eval()
+        outs, targets = [], []
+        with no_grad():
+            for xb, yb in batches:
+                x, y = self.batch(xb, yb)
+                outs.append(self.model(Tensor._wrap(x)).data.astype(np.float32))
+                targets.append(y)
+        self.model.train(was)
+        return np.concatenate(outs), np.concatenate(targets)
+
+    def epoch_end(self, logs: dict) -> None:
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def set_lr(self, lr: float) -> None:
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+
+    # callbacks
+    def _params(self):
+        return [p for p in self.model.parameters() if p.grad is not None]
+
+    def grad_norms(self) -> dict[str, float]:
+        squares: dict[str, float] = {}
+        for name, p in self.model.named_parameters():
+            if p.grad is not None:
+                layer = name.rsplit(".", 1)[0] if "." in name else name
+                squares[layer] = squares.get(layer, 0.0) + float((p.grad.data.astype(np.float64) ** 2).sum())
+        return {k: math.sqrt(v) for k, v in squares.items()}
+
+    def clip_grad_norm(self, max_norm: float) -> float:
+        return float(clip_grad_norm_(self._params(), max_norm).item())
+
+    def clip_grad_value(self, value: float) -> None:
+        clip_grad_value_(self._params(), value)
+
+    def total_grad_norm(self) -> float:
+        return math.sqrt(sum(float((p.grad.data.astype(np.float64) ** 2).sum()) for p in self._params()))
+
+    def grads_finite(self) -> bool:
+        return all(np.isfinite(p.grad.data).all() for p in self._params())
+
+    def weights_finite(self) -> bool:
+        return all(np.isfinite(p.data).all() for p in self.model.parameters())
+
+    def add_l1_grad(self, strength: float) -> None:
+        for p in self._params():
+            if p.data.ndim > 1:
+                p.grad.data += strength * np.sign(p.data)
+
+    def snapshot(self) -> dict:
+        return self.model.state_dict()
+
+    def restore(self, snapshot: dict) -> None:
+        self.model.load_state_dict(snapshot)
+
+    def weights(self) -> dict:
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.model.state_dict().items()}
+
+    # checkpoints
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"]:
+            self.scheduler.load_state_dict(state["scheduler"])
+
+    def rng_state(self) -> dict:
+        return {"scratch": generator().bit_generator.state}
+
+    def set_rng_state(self, state: dict) -> None:
+        generator().bit_generator.state = state["scratch"]
+
+    def torch_model(self):
+        copy_weights_into(self.torch, self.model)
+        return self.torch

@@ -1,0 +1,172 @@
+"""``engine: torch``: PyTorch trains the zoo's model; the reference engine, implementing every key."""
+
+from __future__ import annotations
+
+import contextlib
+import torch
+import torch.nn.functional as F
+
+from nnforge.config import leaf_paths
+from nnforge.train.engines.base import Engine
+from nnforge.train.gradients import layer_grad_norms
+from nnforge.train.imbalance import focal_loss
+from nnforge.train.nonfinite import all_finite as _all_finite
+from nnforge.train.optim import build_optimizer, build_scheduler
+from nnforge.train.tasks.base import LossSpec
+
+
+def build_loss(spec: LossSpec):
+    """The torch loss a :class:`LossSpec` describes."""
+    if spec.kind == "regress":
+        return F.mse_loss
+    weight = torch.from_numpy(spec.class_weight).float() if spec.class_weight is not None else None
+    if spec.name == "cross_entropy":
+        smoothing = spec.label_smoothing
+        if weight is not None:
+            return lambda logits, y: F.cross_entropy(logits, y, weight=weight.to(logits.device, logits.dtype), label_smoothing=smoothing)
+        return lambda logits, y: F.cross_entropy(logits, y, label_smoothing=smoothing)
+    if spec.name == "focal":
+        return lambda logits, y: focal_loss(logits, y, spec.focal_gamma, weight)
+    # mse: the seed's regression loss applied to classification: probabilities against one-hot targets
+    return lambda logits, y: F.mse_loss(torch.softmax(logits, 1), F.one_hot(y, spec.num_outputs).to(logits.dtype))
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The module itself, also when wrapped by DistributedDataParallel or torch.compile."""
+    while hasattr(model, "module") or hasattr(model, "_orig_mod"):
+        model = getattr(model, "module", None) or model._orig_mod
+    return model
+
+
+class TorchEngine(Engine):
+    name = "torch"
+    implements = frozenset(leaf_paths())
+
+    def __init__(self, recipe, task, data, model: torch.nn.Module, device: torch.device):
+        from nnforge.train.transfer import setup_model
+
+        train = recipe.train
+        self.device = device
+        self.model = setup_model(model.to(device), train)  # train.init, freeze, channels_last, compile
+        self.channels_last = train.channels_last and data.kind == "image"
+        self.optimizer = build_optimizer(self.model, train)
+        self.schedule = build_scheduler(self.optimizer, train.scheduler, train.epochs, len(data.train), train.optimizer.lr,
+                                        monitor=task.monitor(recipe))
+        self.loss_fn = build_loss(task.loss_spec(recipe, data))
+        self.autocast = (lambda: torch.autocast(device.type if device.type in ("cuda", "cpu", "mps") else "cpu", dtype=torch.bfloat16)) \
+            if train.precision == "bf16" else contextlib.nullcontext
+
+    def batch(self, xb, yb):
+        xb, yb = xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
+        if self.channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        return xb, yb
+
+    def forward(self, x):
+        with self.autocast():
+            return self.model(x)
+
+    def loss(self, out, y):
+        with self.autocast():
+            return self.loss_fn(out, y)
+
+    def backward(self, loss) -> None:
+        loss.backward()
+
+    def step(self) -> None:
+        self.optimizer.step()
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def item(self, loss) -> float:
+        return loss.item()
+
+    def outputs(self, out):
+        return out.detach()
+
+    def train_mode(self, training: bool) -> None:
+        self.model.train(training)
+
+    @torch.inference_mode()
+    def predict(self, batches):
+        was = self.model.training
+        self.model.eval()
+        outs, targets = [], []
+        for xb, yb in batches:
+            x, _ = self.batch(xb, yb)
+            outs.append(self.model(x).float().cpu())
+            targets.append(yb.cpu())
+        self.model.train(was)
+        return torch.cat(outs).numpy(), torch.cat(targets).numpy()
+
+    # schedule
+    def batch_end(self) -> None:
+        self.schedule.batch_end()
+
+    def epoch_end(self, logs: dict) -> None:
+        self.schedule.epoch_end(logs)
+
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def set_lr(self, lr: float) -> None:
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr * g.get("lr_mult", 1.0)
+
+    # callbacks
+    def _grads(self):
+        return [p for p in self.model.parameters() if p.grad is not None]
+
+    def grad_norms(self) -> dict[str, float]:
+        return layer_grad_norms(self.model)
+
+    def clip_grad_norm(self, max_norm: float) -> float:
+        return float(torch.nn.utils.clip_grad_norm_(self._grads(), max_norm))
+
+    def clip_grad_value(self, value: float) -> None:
+        torch.nn.utils.clip_grad_value_(self._grads(), value)
+
+    def total_grad_norm(self) -> float:
+        grads = [p.grad.float() for p in self._grads()]
+        return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))) if grads else 0.0
+
+    def grads_finite(self) -> bool:
+        return _all_finite(p.grad for p in self._grads())
+
+    def weights_finite(self) -> bool:
+        opt = [t for s in self.optimizer.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
+        return _all_finite(list(self.model.parameters()) + opt)
+
+    @torch.no_grad()
+    def add_l1_grad(self, strength: float) -> None:
+        for p in self.model.parameters():
+            if p.dim() > 1 and p.grad is not None:
+                p.grad.add_(torch.sign(p), alpha=strength)
+
+    def set_trainable(self, names, trainable: bool) -> None:
+        names = set(names)
+        for n, p in unwrap(self.model).named_parameters():
+            if n in names:
+                p.requires_grad_(trainable)
+
+    def snapshot(self) -> dict:
+        return {k: v.detach().clone() for k, v in unwrap(self.model).state_dict().items()}
+
+    def restore(self, snapshot: dict) -> None:
+        unwrap(self.model).load_state_dict(snapshot)
+
+    def weights(self) -> dict:
+        return {k: v.detach().cpu().contiguous() for k, v in unwrap(self.model).state_dict().items()}
+
+    # checkpoints
+    def state_dict(self) -> dict:
+        return {"model": unwrap(self.model).state_dict(), "optimizer": self.optimizer.state_dict(), "scheduler": self.schedule.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        unwrap(self.model).load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["scheduler"])
+
+    def torch_model(self) -> torch.nn.Module:
+        return unwrap(self.model)

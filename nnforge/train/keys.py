@@ -1,0 +1,59 @@
+"""Allow-lists: which recipe keys an engine and a task implement, checked before a run starts.
+
+Every key of the schema that is set away from its default must be implemented by both the chosen
+engine and the chosen task; otherwise the run is refused with one line naming the key, the
+engine or task, and what to use instead. Nothing is silently ignored: a key added to the schema
+is refused everywhere until an engine and a task list it (a test checks each key is listed by
+at least one engine and one task, and that on each engine it changes the run or is refused).
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Any, Iterable
+
+from nnforge.config import OPEN, Recipe, field_at, leaf_paths, resolve
+from nnforge.errors import ConfigError
+
+#: keys every engine and task implements: they choose the run, or only say how it reports
+CORE = frozenset({"engine", "task", "seed", "model", "tune", "train.epochs", "train.progress", "threads"})
+
+
+def listed(path: str, patterns: Iterable[str]) -> bool:
+    return any(path == p or fnmatchcase(path, p) for p in patterns)
+
+
+def changed_keys(recipe: Recipe) -> list[str]:
+    """Leaf keys whose resolved value differs from the schema default (the task's loss counts as default)."""
+    defaults = resolve({"task": recipe.task})
+    out = []
+    for path in leaf_paths():
+        if field_at(path) is OPEN:
+            continue
+        if _plain(recipe.at(path)) != _plain(defaults.at(path)):
+            out.append(path)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return value.to_dict() if hasattr(value, "to_dict") else (list(value) if isinstance(value, tuple) else value)
+
+
+def check_recipe(recipe: Recipe, engine, task) -> None:
+    """One-line :class:`ConfigError` for the first changed key the engine or task does not implement."""
+    for owner, kind, alternative in ((task, "task", "a task that has it"), (engine, "engine", "engine: torch")):
+        for path in changed_keys(recipe):
+            if path in CORE:
+                continue
+            value = recipe.at(path)
+            if not listed(path, owner.implements):
+                raise ConfigError(f"'{path}' is {_plain(value)!r}, but {kind} '{owner.name}' does not implement it; "
+                                  f"leave it at its default ({_plain(field_at(path).default)!r}) or use {alternative}")
+            accepted = owner.accepts.get(path)
+            if accepted is not None and value not in accepted:
+                raise ConfigError(f"'{path}' is {value!r}, which {kind} '{owner.name}' does not implement; "
+                                  f"accepted with {kind} {owner.name}: {', '.join(map(str, accepted))}")
+    for owner in (task, engine):
+        check = getattr(owner, "check_model", None)
+        if check is not None:
+            check(recipe.model)

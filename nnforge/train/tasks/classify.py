@@ -1,0 +1,118 @@
+"""``task: classify``: classes from images or table rows, judged by accuracy on the test split.
+
+The data is split and preprocessed once (statistics of the training split only), then batched
+as tensors; augmentation runs on training batches only and stops for ``data.augment.clean_epochs``.
+The run directory gets ``metrics.json`` (test accuracy and loss, per-class precision/recall/F1,
+the confusion matrix), ``curves.png`` and ``confusion.png``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+import nnforge
+from nnforge import io
+from nnforge.config import leaf_paths
+from nnforge.data import Preprocessing, TensorLoader, build_augmentation, dataset_info, load_dataset
+from nnforge.data.augment import AugmentThenPreprocess
+from nnforge.data.subset import apply_data_config
+from nnforge.models import build_model
+from nnforge.report import plot_confusion, plot_curves
+from nnforge.rundir import save_model
+from nnforge.train.evaluate import evaluate, evaluation_from_probabilities, per_class_report
+from nnforge.train.imbalance import balanced_sampler, class_weights, make_imbalanced
+from nnforge.train.tasks.base import LossSpec, Task, TaskData
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float32) - logits.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)
+
+
+class Classify(Task):
+    name = "classify"
+    implements = frozenset(p for p in leaf_paths() if not p.startswith("forecast.")) - {"task"}
+    metrics = ("accuracy",)
+
+    def prepare(self, recipe, device) -> TaskData:
+        data_cfg, seed = recipe.data, recipe.seed
+        ds = load_dataset(data_cfg, seed).split_validation(data_cfg.val_fraction, seed)
+        if data_cfg.imbalance:
+            x, y = make_imbalanced(ds.x_train, ds.y_train, dict(data_cfg.imbalance), seed)
+            ds = replace(ds, x_train=x, y_train=y)
+        ds = apply_data_config(ds, data_cfg, seed)  # train_fraction, fit_content, image_size (shared with eval)
+        info = dataset_info(data_cfg.name)
+        pre = Preprocessing.fit(ds, normalize=data_cfg.normalize, fit_content=bool(info and info.fit_content) or data_cfg.fit_content)
+        if pre.kind == "image":
+            pre.denoise, pre.denoise_size = data_cfg.denoise, data_cfg.denoise_size
+        augment = build_augmentation(data_cfg.augment) if ds.kind == "image" else None
+        aug_gen = torch.Generator().manual_seed(seed + 1)
+        train_tf = AugmentThenPreprocess(augment, pre, aug_gen, data_cfg.augment.clean_epochs) if augment else pre
+        to = (lambda t: t.to(device)) if device.type != "cpu" else (lambda t: t)
+        train = TensorLoader(to(ds.x_train), to(ds.y_train), data_cfg.batch_size, shuffle=True,
+                             generator=torch.Generator().manual_seed(seed), transform=train_tf)
+        train.augment_generator = aug_gen  # checkpoints save its state (mid-epoch resume)
+        train.augmentation = train_tf if augment else None  # switched off for data.augment.clean_epochs
+        if data_cfg.sampling != "none":
+            train.sampler = balanced_sampler(ds.y_train, data_cfg.sampling)
+        val = None
+        if ds.x_val is not None:
+            val = TensorLoader(to(ds.x_val), to(ds.y_val), data_cfg.eval_batch_size, transform=pre)
+        test = TensorLoader(to(ds.x_test), to(ds.y_test), data_cfg.eval_batch_size, transform=pre)
+        return TaskData(train, val, test, tuple(ds.input_shape), ds.num_classes, ds.kind, device, ds, pre)
+
+    def build_model(self, recipe, data: TaskData):
+        return build_model(recipe.model, data.input_shape, data.num_outputs, data.kind)
+
+    def loss_spec(self, recipe, data: TaskData) -> LossSpec:
+        loss = recipe.train.loss
+        spec = loss.class_weight
+        weight = None
+        if spec is not None:
+            weight = class_weights(spec if isinstance(spec, str) else list(spec), data.dataset.y_train, data.num_outputs).numpy()
+        return LossSpec("classify", loss.name, data.num_outputs, loss.label_smoothing, weight, loss.focal_gamma)
+
+    def batch_metrics(self, out, y) -> dict[str, float]:
+        return {"accuracy": int((out.argmax(1) == y).sum())}
+
+    def evaluate(self, outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+        ev = evaluation_from_probabilities(softmax(outputs), targets)
+        return {"loss": ev.loss, "accuracy": ev.accuracy}
+
+    def finish(self, recipe, engine, data: TaskData, history, out, train_seconds) -> dict:
+        ds, model = data.dataset, engine.torch_model()
+        test = evaluate(model, data.test, data.device)
+        confusion = test.confusion(ds.num_classes)
+        vals = [h["val_accuracy"] for h in history if h.get("val_accuracy") is not None]
+        metrics = {
+            "task": "classify",
+            "test_accuracy": round(test.accuracy, 6),
+            "test_loss": round(test.loss, 6),
+            "train_seconds": round(train_seconds, 3),
+            "epochs": len(history),
+            "final_train_accuracy": history[-1]["train_accuracy"] if history else None,
+            "final_val_accuracy": history[-1]["val_accuracy"] if history else None,
+            "best_val_accuracy": max(vals, default=None),
+            "per_class": per_class_report(confusion, ds.classes),
+            "confusion": confusion.tolist(),
+            "dataset": ds.describe(),
+            "parameters": sum(p.numel() for p in model.parameters()),
+        }
+        meta = {"nnforge_version": nnforge.__version__, "engine": recipe.engine, "task": "classify", "model": recipe.model.to_dict(),
+                "kind": ds.kind, "input_shape": list(ds.input_shape), "num_classes": ds.num_classes, "classes": ds.classes,
+                "dataset": recipe.data.name, "preprocessing": data.preprocessing.to_dict()}
+        save_model(out, model, meta)
+        if history:
+            plot_curves(history, out / "curves.png", f"{recipe.model['name']} on {recipe.data.name}")
+        plot_confusion(confusion, ds.classes, out / "confusion.png")
+        return metrics
+
+    def summary(self, metrics: dict) -> str:
+        from nnforge.train.evaluate import format_per_class
+
+        return (f"test accuracy {metrics['test_accuracy']:.2%} on {metrics['dataset']}\n"
+                f"trained in {metrics['train_seconds']:.1f} s\n{format_per_class(metrics['per_class'])}")

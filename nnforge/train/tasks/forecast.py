@@ -1,0 +1,160 @@
+"""``task: forecast``: a real time series, predicted ``forecast.horizon`` steps ahead.
+
+The series is standardised with the mean and std of its training part only, cut into windows
+(``forecast.window`` past values -> the next ``forecast.horizon``), and split in time: windows
+whose targets fall in the last ``forecast.test_fraction`` of the series form the test set, the
+latest ``data.val_fraction`` of the rest the validation set. The model trained with MSE is
+compared with the naive forecast (repeat the last observed value), which any useful model must
+beat; ``forecast.png`` draws both against the truth. The weights of the best epoch (validation
+loss, else training loss) are kept, as a forecaster is usually chosen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nnforge import io
+from nnforge.config import leaf_paths
+from nnforge.data import TensorLoader
+from nnforge.data.series import load_series, windows
+from nnforge.errors import ConfigError
+from nnforge.models import build_model
+from nnforge.rundir import save_model
+from nnforge.train.tasks.base import LossSpec, Task, TaskData
+
+#: what a series task does not have: classes, images, tables
+_NOT_FOR_SERIES = ("data.root", "data.target", "data.url", "data.download", "data.image_size", "data.fit_content",
+                   "data.train_fraction", "data.sampling", "data.imbalance", "data.denoise", "data.denoise_size",
+                   "data.normalize", "train.loss.label_smoothing", "train.loss.class_weight", "train.loss.focal_gamma",
+                   "train.channels_last")
+
+
+def split_windows(n_values: int, starts: np.ndarray, test_fraction: float, val_fraction: float):
+    """Boolean masks (train, val, test) over windows, by the time of their targets."""
+    test_start = int(round(n_values * (1 - test_fraction)))
+    test = starts >= test_start
+    rest = np.nonzero(~test)[0]
+    n_val = int(round(len(rest) * val_fraction))
+    val = np.zeros_like(test)
+    val[rest[len(rest) - n_val:]] = n_val > 0
+    train = ~test & ~val
+    return train, val, test, test_start
+
+
+def _errors(pred: np.ndarray, truth: np.ndarray) -> dict:
+    err = pred - truth
+    return {"mae": float(np.abs(err).mean()), "rmse": float(np.sqrt((err**2).mean()))}
+
+
+class Forecast(Task):
+    name = "forecast"
+    implements = frozenset(p for p in leaf_paths() if not p.startswith("data.augment.") and p not in _NOT_FOR_SERIES) - {"task"}
+    accepts = {"train.loss.name": ("mse",), "train.monitor": ("val_loss", "train_loss")}
+
+    @staticmethod
+    def check_model(model_cfg) -> None:
+        if model_cfg["name"] not in ("lstm", "gru"):
+            raise ConfigError(f"task=forecast needs a sequence model (model.name lstm or gru), got '{model_cfg['name']}'")
+
+    def prepare(self, recipe, device) -> TaskData:
+        fc, data = recipe.forecast, recipe.data
+        series = load_series(data.name)
+        x, y, starts = windows(series.values, fc.window, fc.horizon)
+        tr, va, te, test_start = split_windows(len(series.values), starts, fc.test_fraction, data.val_fraction)
+        if tr.sum() < 2 or te.sum() < 1:
+            raise ConfigError(f"series '{series.name}' ({len(series.values)} values) leaves too few windows; "
+                              "lower forecast.window or forecast.test_fraction")
+        train_part = series.values[:test_start]
+        mean, std = float(train_part.mean()), float(train_part.std() or 1.0)
+        xs, ys = (torch.from_numpy((a - mean) / std).to(device) for a in (x, y))
+
+        def loader(mask, **kw):
+            m = torch.from_numpy(mask).to(xs.device)
+            return TensorLoader(xs[m], ys[m], **kw) if mask.any() else None
+
+        train = loader(tr, batch_size=data.batch_size, shuffle=True, generator=torch.Generator().manual_seed(recipe.seed))
+        val = loader(va, batch_size=data.eval_batch_size)
+        test = loader(te, batch_size=data.eval_batch_size)
+        extra = {"series": series, "mean": mean, "std": std, "x": x, "y": y, "starts": starts, "masks": (tr, va, te),
+                 "test_start": test_start}
+        return TaskData(train, val, test, (fc.window, 1), fc.horizon, "sequence", device, extra=extra)
+
+    def build_model(self, recipe, data: TaskData):
+        return build_model(recipe.model, data.input_shape, data.num_outputs, "sequence")
+
+    def loss_spec(self, recipe, data: TaskData) -> LossSpec:
+        return LossSpec("regress", "mse", data.num_outputs)
+
+    def evaluate(self, outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+        return {"loss": float(((outputs.astype(np.float64) - targets) ** 2).mean())}
+
+    def monitor(self, recipe) -> str:
+        return recipe.train.monitor
+
+    def finish(self, recipe, engine, data: TaskData, history, out: Path, train_seconds) -> dict:
+        e, fc = data.extra, recipe.forecast
+        series, mean, std = e["series"], e["mean"], e["std"]
+        tr, va, te = e["masks"]
+        outputs, _ = engine.predict(data.test)
+        pred = outputs * std + mean
+        truth = e["y"][te]
+        naive = np.repeat(e["x"][te][:, -1, :], fc.horizon, axis=1)
+        ours, base = _errors(pred, truth), _errors(naive, truth)
+        model = engine.torch_model()
+        metrics = {
+            "task": "forecast",
+            "series": series.name,
+            "test_mae": round(ours["mae"], 4), "test_rmse": round(ours["rmse"], 4),
+            "naive_mae": round(base["mae"], 4), "naive_rmse": round(base["rmse"], 4),
+            "skill_vs_naive": round(1 - ours["mae"] / base["mae"], 4) if base["mae"] else None,
+            "test_windows": int(te.sum()), "train_windows": int(tr.sum()), "val_windows": int(va.sum()),
+            "test_from": float(series.times[e["test_start"]]),
+            "train_seconds": round(train_seconds, 3), "epochs": len(history),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "dataset": f"{series.name}: {len(series.values)} values, window {fc.window}, horizon {fc.horizon}",
+        }
+        meta = {"engine": recipe.engine, "task": "forecast", "model": recipe.model.to_dict(), "kind": "sequence",
+                "input_shape": [fc.window, 1], "num_classes": fc.horizon, "classes": [],
+                "dataset": series.name, "series": {"mean": mean, "std": std, "window": fc.window, "horizon": fc.horizon},
+                "preprocessing": {"kind": "tabular", "input_shape": [fc.window, 1], "mean": [mean], "std": [std]}}
+        save_model(out, model, meta)
+        plot_forecast(series, e["starts"][te], pred[:, 0], naive[:, 0], history, out / "forecast.png",
+                      f"{recipe.model['name']} forecast of {series.name}: MAE {ours['mae']:.2f} vs naive {base['mae']:.2f}")
+        return metrics
+
+    def summary(self, m: dict) -> str:
+        return (f"{m['series']}: test MAE {m['test_mae']:.2f} (RMSE {m['test_rmse']:.2f}) vs naive last-value MAE "
+                f"{m['naive_mae']:.2f} (RMSE {m['naive_rmse']:.2f}); skill {m['skill_vs_naive']:+.1%}\n"
+                f"trained in {m['train_seconds']:.1f} s")
+
+
+def plot_forecast(series, target_index, pred, naive, history, path: Path, title: str) -> None:
+    """The held-out end of the series: truth, the model's one-step forecasts and the naive ones; plus the loss curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(8, 6), gridspec_kw={"height_ratios": [2, 1]})
+    ax.plot(series.times, series.values, color="0.75", lw=1, label="series (training part in grey)")
+    t = series.times[target_index]
+    ax.plot(t, series.values[target_index], color="black", lw=1.5, label="truth (held out)")
+    ax.plot(t, pred, color="tab:red", lw=1.5, label="model forecast")
+    ax.plot(t, naive, color="tab:blue", lw=1, ls="--", label="naive: last value")
+    ax.axvline(t[0], color="0.5", ls=":")
+    ax.set_ylabel(series.unit)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    ax2.plot([h["epoch"] for h in history], [h["train_loss"] for h in history], label="train MSE (standardised)")
+    if any(h["val_loss"] is not None for h in history):
+        ax2.plot([h["epoch"] for h in history], [h["val_loss"] for h in history], label="validation MSE")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("MSE")
+    ax2.set_yscale("log")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    io.atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
+    plt.close(fig)

@@ -1,0 +1,109 @@
+"""The training loop: forward, loss, backward, step — and callbacks around it.
+
+This is the one loop every run goes through, whatever the engine (torch, scratch) and the task
+(classify, forecast). It is deliberately plain; everything optional (early stopping,
+checkpoints, logging, gradient checks, pruning, signals) is a callback. Hooks, in order:
+
+    on_train_begin
+      on_epoch_begin(epoch)
+        on_after_backward          every step, before the optimizer; may set trainer.skip_step
+        on_batch_end(step, logs)   logs: loss, the task's batch metrics, batch_size, skipped
+      on_epoch_end(epoch, logs)    logs: epoch, train_*, val_*, lr, seconds, samples_per_second
+    on_train_end
+
+``trainer.stop_training`` ends the run after the current epoch, ``trainer.stop_now`` after the
+current step (an LR sweep that is done, a SIGTERM).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+from nnforge.train.callbacks import Callback
+
+
+class Trainer:
+    def __init__(self, engine, task, callbacks: Sequence[Callback] = ()):
+        self.engine, self.task = engine, task
+        self.callbacks = list(callbacks)
+        self.stop_training = False
+        self.stop_now = False
+        self.history: list[dict] = []
+        self.epoch = 0
+        self.global_step = 0
+        self.epochs = 0
+        self.steps_per_epoch = 0
+        self.resumed = False
+        self.resume_position = None  # set by the checkpoint callback to continue an epoch mid-way
+        self.step_loss: float | None = None
+        self.skip_step = False
+
+    @property
+    def model(self):
+        return self.engine.model
+
+    def _call(self, hook: str, *args) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+
+    def train_step(self, x, y):
+        """One optimisation step; returns the loss (a float) and the detached outputs."""
+        engine = self.engine
+        out = engine.forward(x)
+        loss = engine.loss(out, y)
+        engine.zero_grad()
+        engine.backward(loss)
+        self.step_loss, self.skip_step = engine.item(loss), False  # a callback may refuse the step (train.nonfinite=skip)
+        self._call("on_after_backward")
+        if not self.skip_step:
+            engine.step()
+            engine.batch_end()
+        return self.step_loss, engine.outputs(out)
+
+    def fit(self, train_batches, val_batches=None, epochs: int = 1) -> list[dict]:
+        engine, task = self.engine, self.task
+        self.epochs = epochs
+        self.steps_per_epoch = len(train_batches)
+        self.stop_training = self.stop_now = False
+        self._call("on_train_begin")
+        while self.epoch < epochs and not self.stop_training and not self.stop_now:
+            epoch = self.epoch
+            self._call("on_epoch_begin", epoch)
+            engine.train_mode(True)
+            start = time.perf_counter()
+            totals, first, batches = {"loss": 0.0, **{m: 0.0 for m in task.metrics}}, 0, train_batches
+            seen, step = 0, first - 1
+            if self.resume_position is not None:  # mid-epoch resume: skip the trained batches, carry the totals
+                batches, first, totals, seen = self.resume_position.continue_epoch(train_batches)
+                step, self.resume_position = first - 1, None
+            for step, (xb, yb) in enumerate(batches, start=first):
+                x, y = engine.batch(xb, yb)
+                loss, out = self.train_step(x, y)
+                n = len(yb)
+                sums = task.batch_metrics(out, y)
+                if not self.skip_step:  # a skipped step stays out of the epoch's averages
+                    totals["loss"] += loss * n
+                    for m, v in sums.items():
+                        totals[m] += v
+                    seen += n
+                self.global_step += 1
+                self._call("on_batch_end", step, {"loss": loss, **{m: v / n for m, v in sums.items()}, "batch_size": n,
+                                                  "skipped": self.skip_step, "totals": totals, "seen": seen})
+                if self.stop_now:
+                    break
+            if self.stop_now and step + 1 < self.steps_per_epoch:
+                break  # stopped mid-epoch: no epoch end (a checkpoint callback saved the position)
+            seconds = time.perf_counter() - start
+            logs = {"epoch": epoch + 1, "train_loss": totals["loss"] / max(1, seen)}
+            logs.update({f"train_{m}": totals[m] / max(1, seen) for m in task.metrics})
+            logs.update({"val_loss": None, **{f"val_{m}": None for m in task.metrics}})
+            if val_batches is not None:
+                logs.update({f"val_{k}": v for k, v in task.evaluate(*engine.predict(val_batches)).items()})
+            logs.update({"lr": engine.lr(), "seconds": round(seconds, 4), "samples_per_second": round(seen / max(seconds, 1e-9), 1)})
+            engine.epoch_end(logs)
+            self.epoch = epoch + 1
+            self.history.append(logs)
+            self._call("on_epoch_end", epoch, logs)
+        self._call("on_train_end")
+        return self.history
