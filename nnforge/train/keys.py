@@ -19,6 +19,22 @@ from nnforge.errors import ConfigError
 CORE = frozenset({"engine", "task", "seed", "model", "tune", "train.epochs", "train.progress", "threads"})
 
 
+def keys(section: str, names: str) -> frozenset[str]:
+    """``keys("train.loss", "name label_smoothing")`` -> {"train.loss.name", "train.loss.label_smoothing"}:
+    how engines and tasks spell out, key by key, what they implement."""
+    return frozenset(f"{section}.{n}" if section else n for n in names.split())
+
+
+#: what every image/table dataset offers, whichever engine trains on its batches
+DATA = keys("data", "name root target url download batch_size eval_batch_size image_size fit_content train_fraction sampling "
+                    "imbalance denoise denoise_size val_fraction normalize") | \
+    keys("data.augment", "rotate shift scale shear hflip crop_padding noise cutout clean_epochs")
+#: the callbacks of the one loop, which act through the engine interface
+LOOP = keys("train", "monitor save_best log_csv l1 nonfinite") | keys("train.early_stopping", "patience min_delta restore_best") | \
+    keys("train.gradients", "clip_norm clip_value log_norms check vanish_below explode_above") | \
+    keys("train.checkpoint", "enabled every_steps keep") | keys("train.lr_finder", "start end steps") | keys("train.init", "weights skip")
+
+
 def listed(path: str, patterns: Iterable[str]) -> bool:
     return any(path == p or fnmatchcase(path, p) for p in patterns)
 

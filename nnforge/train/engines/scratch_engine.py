@@ -17,7 +17,6 @@ import math
 import numpy as np
 import torch
 
-from nnforge.config import leaf_paths
 from nnforge.errors import ConfigError
 from nnforge.scratch import optim
 from nnforge.scratch.autograd import no_grad
@@ -27,11 +26,9 @@ from nnforge.scratch.nn import functional as F
 from nnforge.scratch.nn.utils import clip_grad_norm_, clip_grad_value_
 from nnforge.scratch.tensor import Tensor
 from nnforge.train.engines.base import Engine
+from nnforge.train.keys import DATA, LOOP, keys
 from nnforge.train.tasks.base import LossSpec
 
-#: what NumPy does not have, or this adapter does not do (yet): each is refused in one line
-NOT_IMPLEMENTED = ("train.optimizer.lr_mult", "train.scheduler.warmup_epochs", "train.freeze", "train.unfreeze_epoch",
-                   "train.precision", "train.channels_last", "train.compile")
 
 
 def _np(t) -> np.ndarray:
@@ -80,7 +77,12 @@ def copy_weights_into(torch_model, scratch_model) -> None:
 
 class ScratchEngine(Engine):
     name = "scratch"
-    implements = frozenset(leaf_paths()) - set(NOT_IMPLEMENTED)
+    # not (yet): train.optimizer.lr_mult, train.scheduler.warmup_epochs, freeze/unfreeze_epoch, precision,
+    # channels_last, compile — each refused in one line; and no recurrent model, so no forecasting
+    implements = (keys("", "deterministic device") | DATA | LOOP
+                  | keys("train.loss", "name label_smoothing class_weight focal_gamma")
+                  | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha")
+                  | keys("train.scheduler", "name step_size gamma min_lr"))
     accepts = {"device": ("auto", "cpu"), "train.scheduler.name": ("none", "step", "cosine")}
 
     @staticmethod

@@ -15,7 +15,6 @@ import torch
 
 import nnforge
 from nnforge import io
-from nnforge.config import leaf_paths
 from nnforge.data import Preprocessing, TensorLoader, build_augmentation, dataset_info, load_dataset
 from nnforge.data.augment import AugmentThenPreprocess
 from nnforge.data.subset import apply_data_config
@@ -24,6 +23,7 @@ from nnforge.report import plot_confusion, plot_curves
 from nnforge.rundir import save_model
 from nnforge.train.evaluate import evaluate, evaluation_from_probabilities, per_class_report
 from nnforge.train.imbalance import balanced_sampler, class_weights, make_imbalanced
+from nnforge.train.keys import DATA, LOOP, keys
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
 
 
@@ -35,7 +35,10 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 class Classify(Task):
     name = "classify"
-    implements = frozenset(p for p in leaf_paths() if not p.startswith("forecast.")) - {"task"}
+    implements = (DATA | LOOP | keys("", "deterministic device") | keys("train.loss", "name label_smoothing class_weight focal_gamma")
+                  | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult")
+                  | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
+                  | keys("train", "freeze unfreeze_epoch precision channels_last compile"))
     metrics = ("accuracy",)
 
     def prepare(self, recipe, device) -> TaskData:

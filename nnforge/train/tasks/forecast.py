@@ -17,19 +17,14 @@ import numpy as np
 import torch
 
 from nnforge import io
-from nnforge.config import leaf_paths
 from nnforge.data import TensorLoader
 from nnforge.data.series import load_series, windows
 from nnforge.errors import ConfigError
 from nnforge.models import build_model
 from nnforge.rundir import save_model
+from nnforge.train.keys import LOOP, keys
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
 
-#: what a series task does not have: classes, images, tables
-_NOT_FOR_SERIES = ("data.root", "data.target", "data.url", "data.download", "data.image_size", "data.fit_content",
-                   "data.train_fraction", "data.sampling", "data.imbalance", "data.denoise", "data.denoise_size",
-                   "data.normalize", "train.loss.label_smoothing", "train.loss.class_weight", "train.loss.focal_gamma",
-                   "train.channels_last")
 
 
 def split_windows(n_values: int, starts: np.ndarray, test_fraction: float, val_fraction: float):
@@ -51,7 +46,12 @@ def _errors(pred: np.ndarray, truth: np.ndarray) -> dict:
 
 class Forecast(Task):
     name = "forecast"
-    implements = frozenset(p for p in leaf_paths() if not p.startswith("data.augment.") and p not in _NOT_FOR_SERIES) - {"task"}
+    # a series has no classes, images or table columns: no augmentation, sampling, class weights, image sizes
+    implements = (LOOP | keys("", "deterministic device") | keys("data", "name batch_size eval_batch_size val_fraction")
+                  | keys("forecast", "window horizon test_fraction") | keys("train.loss", "name")
+                  | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult")
+                  | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
+                  | keys("train", "freeze unfreeze_epoch precision compile"))
     accepts = {"train.loss.name": ("mse",), "train.monitor": ("val_loss", "train_loss")}
 
     @staticmethod

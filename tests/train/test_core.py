@@ -1,0 +1,233 @@
+"""The one training core: every engine x task pair goes through one loop, with the same hooks, or is
+refused in one line; keys are declared by allow-lists; --resume does what a requeued job needs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from nnforge.cli import main
+from nnforge.config import leaf_paths, load_config
+from nnforge.errors import ConfigError, RunError
+from nnforge.train import Callback, fit
+from nnforge.train.engines import ENGINES
+from nnforge.train.keys import CORE
+from nnforge.train.tasks import TASKS
+
+CLASSIFY = ["data.name=digits", "model.name=mlp", "model.hidden=[16]", "train.epochs=2", "data.batch_size=256",
+            "train.optimizer.name=adam", "train.optimizer.lr=0.01", "train.progress=none"]
+FORECAST = ["task=forecast", "data.name=sunspots", "model.name=lstm", "model.hidden=8", "train.epochs=2", "data.batch_size=64",
+            "train.optimizer.name=adam", "train.optimizer.lr=0.01", "train.progress=none"]
+
+
+class Recorder(Callback):
+    def __init__(self):
+        self.calls: list[str] = []
+
+    def on_train_begin(self, trainer):
+        self.calls.append("train_begin")
+
+    def on_epoch_begin(self, trainer, epoch):
+        self.calls.append(f"epoch_begin {epoch}")
+
+    def on_after_backward(self, trainer):
+        self.calls.append("after_backward")
+
+    def on_batch_end(self, trainer, step, logs):
+        self.calls.append(f"batch_end {step}")
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.calls.append(f"epoch_end {epoch}")
+
+    def on_train_end(self, trainer):
+        self.calls.append("train_end")
+
+
+def _expected(epochs: int, steps: int) -> list[str]:
+    calls = ["train_begin"]
+    for e in range(epochs):
+        calls.append(f"epoch_begin {e}")
+        for s in range(steps):
+            calls += ["after_backward", f"batch_end {s}"]
+        calls.append(f"epoch_end {e}")
+    return calls + ["train_end"]
+
+
+@pytest.mark.parametrize("engine, task", [("torch", "classify"), ("scratch", "classify"), ("torch", "forecast")])
+def test_every_hook_fires_in_order_for_each_engine_and_task(tmp_path, engine, task):
+    base = CLASSIFY if task == "classify" else FORECAST
+    recorder = Recorder()
+    run = fit(load_config(None, [*base, f"engine={engine}"]), tmp_path / "run", callbacks=[recorder])
+    steps = len([c for c in recorder.calls if c.startswith("batch_end")]) // 2
+    assert steps > 1 and recorder.calls == _expected(2, steps)
+    assert (tmp_path / "run" / "metrics.json").is_file() and (tmp_path / "run" / "checkpoints").is_dir()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and all(r["val_loss"] is not None for r in rows)
+
+
+def test_a_pair_no_engine_has_is_refused_in_one_line_before_a_folder_exists(tmp_path, capsys):
+    assert main(["train", "sunspots_lstm", "--set", "engine=scratch", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "engine 'scratch' trains the models" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_every_schema_key_is_declared_by_an_engine_and_a_task_and_nothing_else_is():
+    """The allow-lists name real keys, and a key added to the schema fails here until something implements it."""
+    keys = set(leaf_paths()) - CORE
+    for owners in (ENGINES.values(), TASKS.values()):
+        declared = set().union(*(o.implements for o in owners))
+        assert keys - declared == set(), f"schema keys no {owners} implements"
+        assert declared - set(leaf_paths()) == set(), "declared keys that are not in the schema"
+
+
+@pytest.mark.parametrize("override, owner", [
+    ("train.freeze=[layers.0.*]", "engine 'scratch'"), ("train.scheduler.name=onecycle", "engine scratch"),
+    ("train.optimizer.lr_mult={layers.0.*: 0.1}", "engine 'scratch'"),
+])
+def test_keys_the_scratch_engine_does_not_implement_are_refused(tmp_path, override, owner):
+    with pytest.raises(ConfigError, match=owner):
+        fit(load_config(None, [*CLASSIFY, "engine=scratch", override]), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_keys_a_forecast_does_not_have_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="task 'forecast' does not implement it"):
+        fit(load_config(None, [*FORECAST, "data.augment.rotate=10"]), tmp_path / "run")
+    with pytest.raises(ConfigError, match="accepted with task forecast: mse"):
+        fit(load_config(None, [*FORECAST, "train.loss.name=cross_entropy"]), tmp_path / "run")
+
+
+def test_a_forecast_recipe_resolves_to_the_loss_it_trains_with():
+    assert load_config("nnforge/configs/sunspots_lstm.yaml").train.loss.name == "mse"
+    assert load_config(None).train.loss.name == "cross_entropy"
+
+
+def test_balanced_class_weights_are_the_same_on_both_engines_even_for_an_absent_class():
+    from nnforge.train.engines.scratch_engine import build_loss as scratch_loss
+    from nnforge.train.engines.torch_engine import build_loss as torch_loss
+    from nnforge.train.tasks.base import LossSpec, TaskData
+    from nnforge.data import load_dataset
+
+    ds = load_dataset({"name": "digits"})
+    keep = ds.y_train != 3  # class 3 never seen in training
+    ds = type(ds)(**{**ds.__dict__, "x_train": ds.x_train[keep], "y_train": ds.y_train[keep]})
+    recipe = load_config(None, ["data.name=digits", "train.loss.class_weight=balanced"])
+    spec = TASKS["classify"]().loss_spec(recipe, TaskData(None, None, None, (1, 8, 8), 10, "image", dataset=ds))
+    assert spec.class_weight[3] == 0 and spec.class_weight[0] > 0
+    logits = np.random.default_rng(0).standard_normal((64, 10)).astype(np.float32)
+    y = np.random.default_rng(1).integers(0, 10, 64)
+    from nnforge import scratch
+
+    ours = scratch_loss(spec)(scratch.tensor(logits), y).item()
+    theirs = torch_loss(spec)(torch.from_numpy(logits), torch.from_numpy(y)).item()
+    assert ours == pytest.approx(theirs, rel=1e-5)
+
+
+def test_a_typed_recipe_cannot_be_changed_and_says_what_it_holds():
+    recipe = load_config(None, CLASSIFY)
+    with pytest.raises(Exception):
+        recipe.train.epochs = 5
+    hidden = recipe.model["hidden"]
+    hidden.append(99)
+    assert recipe.model["hidden"] == [16]
+    changed = recipe.with_overrides({"train.epochs": 5})
+    assert changed.train.epochs == 5 and recipe.train.epochs == 2
+    with pytest.raises(ConfigError, match="did you mean 'epochs'"):
+        recipe.with_overrides({"train.epoch": 5})
+
+
+# -- resume --------------------------------------------------------------------------------
+
+def test_resume_on_an_empty_folder_starts_and_on_a_finished_run_changes_nothing(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", "digits_mlp", "--out", str(run), "--resume", *sum((["--set", s] for s in CLASSIFY), [])]
+    assert main(args) == 0 and (run / "metrics.json").is_file()  # nothing there: it starts
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main(args) == 0  # complete: says so, exits 0
+    assert "already complete" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_resume_of_a_folder_that_does_not_exist_speaks_of_a_run(tmp_path, capsys):
+    assert main(["train", "--resume", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "run directory" in err and "recipe" not in err.split(";")[0]
+
+
+def _train(args):
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    return subprocess.Popen([sys.executable, "-m", "nnforge.cli", "train", *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+SLOW_RECIPE = """
+seed: 1
+deterministic: true
+threads: 1
+data: {name: mnist-sample, batch_size: 32, val_fraction: 0.1}
+model: {name: mlp, hidden: [64]}
+train: {epochs: 6, optimizer: {name: adam, lr: 0.001}, progress: lines}
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_writes_a_checkpoint_at_the_next_step_and_resume_continues_bit_identical(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(SLOW_RECIPE)
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    reference = _train([recipe, "--out", ref])
+    proc = _train([recipe, "--out", run])
+    deadline = time.time() + 120
+    while not (run / "metrics.jsonl").exists() and time.time() < deadline:  # the first epoch is done
+        time.sleep(0.05)
+    time.sleep(0.3)  # into the second epoch
+    proc.send_signal(signal.SIGTERM)
+    rc, err = proc.wait(timeout=120), proc.stderr.read()
+    assert reference.wait(timeout=300) == 0, reference.stderr.read()
+    assert rc == 130, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: SIGTERM: stopped at step") and f"--out {run} --resume" in last
+    assert not (run / "metrics.json").exists() and list((run / "checkpoints").glob("step-*.safetensors"))
+    resumed = _train(["--resume", run])
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+    from safetensors.torch import load_file
+
+    want, got = load_file(str(ref / "model.safetensors")), load_file(str(run / "model.safetensors"))
+    assert all(torch.equal(want[k], got[k]) for k in want)
+
+
+def test_two_runs_on_one_folder_the_second_is_refused_naming_the_holder(tmp_path):
+    from nnforge.rundir import RunLock
+
+    with RunLock(tmp_path / "run"):
+        with pytest.raises(RunError, match=f"PID {os.getpid()}"):
+            with RunLock(tmp_path / "run"):
+                pass
+    with RunLock(tmp_path / "run"):  # released with its holder
+        pass
+
+
+def test_tune_prunes_a_scratch_and_a_forecast_study(tmp_path):
+    from nnforge.tune.search import run_study
+
+    scratch = {"engine": "scratch", "seed": 0, "data": {"name": "digits", "batch_size": 128, "val_fraction": 0.2},
+               "model": {"name": "mlp", "hidden": [16]}, "train": {"epochs": 3, "optimizer": {"name": "sgd", "lr": 0.05}},
+               "tune": {"metric": "val_accuracy", "space": {"train.optimizer.lr": {"low": 1e-4, "high": 0.5, "log": True}}}}
+    forecast = {"task": "forecast", "seed": 0, "data": {"name": "sunspots", "batch_size": 256, "val_fraction": 0.2},
+                "model": {"name": "lstm", "hidden": 8}, "train": {"epochs": 3, "optimizer": {"name": "adam", "lr": 0.01}},
+                "tune": {"metric": "val_loss", "space": {"train.optimizer.lr": {"low": 1e-5, "high": 0.05, "log": True}}}}
+    for name, recipe in (("scratch", scratch), ("forecast", forecast)):
+        result = run_study(recipe, tmp_path / name, trials=8, sampler="random", storage=f"sqlite:///{tmp_path / name}.db",
+                           study_name=name, log=lambda _: None)
+        states = [t.state.name for t in result.study.trials]
+        assert "PRUNED" in states, (name, states)
