@@ -72,6 +72,22 @@ PATTERNS = {
 }
 
 
+FROM_FILES = ("mnist", "fashion-mnist", "cifar10")  # the datasets data.root/url/download are for
+
+
+def _refuse_what_does_not_apply(cfg) -> None:
+    """``data.target`` only means something for a table and ``data.root``/``url``/``download`` only for
+    standard files; set elsewhere they would be silently ignored, so they are refused in one line."""
+    if cfg.target is not None and not cfg.name.startswith("csv:"):
+        raise DataError(f"'data.target' names the class column of a csv: table; dataset '{cfg.name}' has its own labels "
+                        "(remove data.target)")
+    if cfg.name not in FROM_FILES:
+        for key in ("root", "url", "download"):
+            if getattr(cfg, key) not in (None, False):
+                raise DataError(f"'data.{key}' is for datasets read from standard files ({', '.join(FROM_FILES)}); "
+                                f"'{cfg.name}' does not use it (remove data.{key})")
+
+
 def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
@@ -87,6 +103,7 @@ def load_dataset(cfg, seed: int = 0) -> Dataset:
 
     cfg = section("data", cfg)
     name = cfg.name
+    _refuse_what_does_not_apply(cfg)
     if name.startswith("csv:"):
         from nnforge.data.sources.tabular_csv import load_csv
 

@@ -72,8 +72,11 @@ def _start(recipe, engine_cls, task, device):
     seed_everything(recipe.seed, recipe.deterministic)
     if recipe.threads:
         torch.set_num_threads(recipe.threads)
+    from nnforge.train.transfer import init_weights
+
     data = task.prepare(recipe, device)
     model = task.build_model(recipe, data)
+    init_weights(model, recipe.train.init)
     return data, engine_cls(recipe, task, data, model, device)
 
 

@@ -105,12 +105,16 @@ class Unfreeze(Callback):
             trainer.engine.set_trainable(self.names, True)
 
 
+def init_weights(model: nn.Module, init) -> None:
+    """``train.init``: start from a run's or a file's weights (every engine: the scratch twin copies them)."""
+    if init.weights:
+        report = load_pretrained(model, init.weights, init.skip)
+        print(f"init from {init.weights}: {report.summary()}")
+
+
 def setup_model(model: nn.Module, train) -> nn.Module:
-    """Pretrained weights (``train.init``), frozen layers (``train.freeze``), channels-last memory and
-    ``torch.compile``, in that order; the model is changed in place where it can be."""
-    if train.init.weights:
-        report = load_pretrained(model, train.init.weights, train.init.skip)
-        print(f"init from {train.init.weights}: {report.summary()}")
+    """Frozen layers (``train.freeze``), channels-last memory and ``torch.compile``, in that order; the
+    model is changed in place where it can be."""
     if train.freeze:
         freeze(model, train.freeze)
     if train.channels_last:

@@ -95,10 +95,10 @@ class ScratchEngine(Engine):
         if device.type != "cpu":
             raise ConfigError(f"engine 'scratch' runs on the CPU; 'device' is {recipe.device}")
         self.device, self.torch = device, model
+        train = recipe.train
         manual_seed(recipe.seed)
         self.model = build_from_config(dict(recipe.model), data.input_shape, data.num_outputs)
         self.model.load_state_dict(model.state_dict())
-        train = recipe.train
         self.optimizer = build_optimizer(self.model.parameters(), train.optimizer)
         self.scheduler = build_scheduler(self.optimizer, train.scheduler, train.epochs)
         self.loss_fn = build_loss(task.loss_spec(recipe, data))

@@ -51,7 +51,7 @@ class TorchEngine(Engine):
 
         train = recipe.train
         self.device = device
-        self.model = setup_model(model.to(device), train)  # train.init, freeze, channels_last, compile
+        self.model = setup_model(model.to(device), train)  # train.freeze, channels_last, compile
         self.channels_last = train.channels_last and data.kind == "image"
         self.optimizer = build_optimizer(self.model, train)
         self.schedule = build_scheduler(self.optimizer, train.scheduler, train.epochs, len(data.train), train.optimizer.lr,
