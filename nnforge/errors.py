@@ -28,5 +28,21 @@ class RunError(UserError):
     """A run directory is missing, incomplete, or does not fit the command."""
 
 
-class UnsafeFileError(UserError):
+class UnsafeFileError(DataError):
     """A file tried to do more than hold data (for example a pickle that imports code)."""
+
+
+def excerpt(value, limit: int = 40) -> str:
+    """``value`` (text, bytes or anything else) as a short, escaped excerpt for an error message.
+
+    Messages may quote user data, but only this way: at most ``limit`` characters, control
+    characters and newlines escaped (a message stays one line and cannot rewrite the terminal).
+    File contents are never quoted at all, whatever their length: a dataset named in a run's
+    ``config.yaml`` may be any file on the machine (``csv:/etc/passwd``)."""
+    if isinstance(value, (bytes, bytearray)):
+        text = bytes(value[: limit + 1]).decode("utf-8", "backslashreplace")
+    else:
+        text = value if isinstance(value, str) else str(value)
+    cut = len(text) > limit
+    escaped = repr(text[:limit])[1:-1]
+    return escaped + "..." if cut else escaped
