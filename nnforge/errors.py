@@ -28,6 +28,10 @@ class RunError(UserError):
     """A run directory is missing, incomplete, or does not fit the command."""
 
 
+class StorageError(UserError):
+    """A file cannot be written: the disk is full, the folder read-only or not the user's to write."""
+
+
 class UnsafeFileError(DataError):
     """A file tried to do more than hold data (for example a pickle that imports code)."""
 
