@@ -174,10 +174,10 @@ def test_non_utf8_key_is_refused(tmp_path):
     refused(tmp_path, raw=raw, match="key of the batch is not UTF-8")
 
 
-def test_a_global_that_is_not_data_names_itself_escaped(tmp_path):
-    raw = b"\x80\x02cos\nsys\x1b[2Jtem\n)R."
-    message = refused(tmp_path, raw=raw, match="refused to load")
-    assert "\x1b" not in message and "\\x1b" in message
+def test_a_global_is_named_only_when_it_reads_as_a_python_name(tmp_path):
+    assert "'os.system'" in refused(tmp_path, raw=b"\x80\x02cos\nsystem\n)R.", match="refused to load")
+    message = refused(tmp_path, raw=b"\x80\x02cos\nsys\x1b[2Jsecret:x:0:0\n)R.", match="refused to load a global whose name is not")
+    assert "secret" not in message and "\x1b" not in message
 
 
 def test_mutated_batches_read_or_are_one_line_data_errors(tmp_path):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import struct
 from pathlib import Path
 
@@ -37,6 +38,7 @@ MAX_DECODED = 512 * 2**20  # bytes of strings plus container items, over the who
 MAX_MEMO_GETS = 1_000_000  # each costs two bytes of file; a real batch uses a few
 MAX_ARRAYS = 16
 MAX_NDIM = 4
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 INTEGER_DTYPES = {"u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8"}
 
 RECONSTRUCT, NDARRAY, DTYPE, ENCODE, BYTES = "_reconstruct", "ndarray", "dtype", "encode", "bytes"
@@ -272,7 +274,9 @@ class _Machine:
     def push_global(self, module: str, name: str) -> None:
         token = GLOBALS.get((module, name))
         if token is None:
-            raise UnsafeFileError(f"refused to load '{excerpt(module)}.{excerpt(name)}': a data file may only hold arrays, lists and dicts")
+            # named only when it reads as a Python name: the file may not be one the user chose
+            what = f"'{excerpt(module)}.{excerpt(name)}'" if IDENTIFIER.fullmatch(f"{module}.{name}") else "a global whose name is not a Python name"
+            raise UnsafeFileError(f"refused to load {what}: a data file may only hold arrays, lists and dicts")
         self.push_value(_Global(token))
 
     def op_put(self, fmt: str):
