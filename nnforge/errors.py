@@ -35,7 +35,9 @@ class StorageError(UserError):
 
 
 class UnsafeFileError(DataError):
-    """A file tried to do more than hold data (for example a pickle that imports code)."""
+    """A file tried to do more than hold data (for example a pickle that imports code).
+
+    A DataError too: every refusal of a data file is one, whatever the reason."""
 
 
 def excerpt(value, limit: int = 40) -> str:

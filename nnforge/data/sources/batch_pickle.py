@@ -6,7 +6,9 @@ buffer, offset)`` then builds an object array over raw bytes (a crash when it is
 that starts 4 KB before its buffer (the process's heap as training data). So this is not an
 unpickler with a list of allowed callables but a small interpreter of the pickle format for the
 one shape of data a batch holds: a dict of bytes/str keys whose values are bytes, strings,
-small integers, lists and tuples of those, and NumPy integer arrays.
+small integers, lists and tuples of those, and NumPy integer arrays. (No library reads pickles
+without calling what they name: fickling audits opcodes but loads with ``pickle``, and torch's
+``weights_only`` unpickler builds tensors, not NumPy arrays.)
 
 What it accepts is exactly what ``pickle.dump`` of such a dict writes at protocols 2-4 from
 Python 3 (``_codecs.encode`` for bytes at protocol 2) and what Python 2's cPickle wrote for the
