@@ -10,6 +10,7 @@ containers and refuses every other global — and only on a torch release withou
 from __future__ import annotations
 
 import pickle
+import re
 import warnings
 from pathlib import Path
 
@@ -70,6 +71,8 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
         inner = exc.__context__ if isinstance(exc.__context__, Exception) else exc
         detail = _first_line(inner)
         if any(marker in detail for marker in CODE_MARKERS):
+            named = re.search(r"GLOBAL (\S+)", detail)  # torch goes on to say how to allow it: not advice to repeat
+            detail = f"it names {named.group(1)}" if named else detail
             raise UnsafeFileError(f"{path}: refused: the file asks to run code while loading, not just hold tensors ({detail})") from None
         raise DataError(f"{path}: a damaged PyTorch checkpoint: its pickle cannot be read ({detail})") from None
     except Exception as exc:  # noqa: BLE001 - torch.load of damaged bytes fails in many ways (KeyError, struct.error, ...)
