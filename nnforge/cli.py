@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from nnforge.errors import UserError
+from nnforge.errors import UserError, command_line
 
 from nnforge.rundir import RECIPES, recipe_path
 
@@ -238,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return args.func(args) or 0
+        with command_line(sys.argv[1:] if argv is None else argv):  # which files' content errors may quote
+            return args.func(args) or 0
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

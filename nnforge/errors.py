@@ -6,6 +6,8 @@ accepted. The command line prints that line and exits with status 2; it never sh
 for these.
 """
 
+import contextlib
+
 
 class UserError(Exception):
     """A mistake in what the user asked for; the message is shown as-is, on one line."""
@@ -28,5 +30,61 @@ class RunError(UserError):
     """A run directory is missing, incomplete, or does not fit the command."""
 
 
-class UnsafeFileError(UserError):
-    """A file tried to do more than hold data (for example a pickle that imports code)."""
+class StorageError(UserError):
+    """A file cannot be written: the disk is full, the folder read-only or not the user's to write."""
+
+
+class UnsafeFileError(DataError):
+    """A file tried to do more than hold data (for example a pickle that imports code).
+
+    A DataError too: every refusal of a data file is one, whatever the reason."""
+
+
+def excerpt(value, limit: int = 40) -> str:
+    """``value`` (text, bytes or anything else) as a short, escaped excerpt for an error message.
+
+    Messages may quote user data, but only this way: at most ``limit`` characters, control
+    characters and newlines escaped (a message stays one line and cannot rewrite the terminal).
+    File contents are never quoted at all, whatever their length: a dataset named in a run's
+    ``config.yaml`` may be any file on the machine (``csv:/etc/passwd``)."""
+    if isinstance(value, (bytes, bytearray)):
+        escaped = repr(bytes(value[:limit]))[2:-1]
+        return escaped + "..." if len(value) > limit else escaped
+    text = value if isinstance(value, str) else str(value)
+    escaped = repr(text[:limit])[1:-1]
+    return escaped + "..." if len(text) > limit else escaped
+
+
+def file_excerpt(path, value, limit: int = 40) -> str | None:
+    """:func:`excerpt` of ``value``, read from the file ``path``, or None where it may not be quoted.
+
+    On the command line, content of a file may appear in a message only where the user named
+    that file among the arguments (``--set data.name=csv:my.csv``, ``nnforge predict RUN
+    rows.csv``): then it is their own data, shown back to them. A file named only inside a
+    recipe or a run's ``config.yaml`` may be anything on the machine (``csv:/etc/passwd``), and
+    its content is never quoted. Called from Python, outside the command line, the caller
+    passed the path itself and is shown its content."""
+    return excerpt(value, limit) if named_on_command_line(path) else None
+
+
+_command_line: list[str] | None = None  # the running command's arguments, while the CLI runs one
+
+
+@contextlib.contextmanager
+def command_line(argv: list[str]):
+    """While the CLI runs a command: the arguments :func:`named_on_command_line` looks in."""
+    global _command_line
+    previous, _command_line = _command_line, list(argv)
+    try:
+        yield
+    finally:
+        _command_line = previous
+
+
+def named_on_command_line(path) -> bool:
+    """Whether ``path`` is one of the running command's arguments, alone or after ``=`` or ``:``
+    (always true outside the command line)."""
+    if _command_line is None:
+        return True
+    name = str(path)
+    return bool(name) and any(arg == name or arg.endswith(("=" + name, ":" + name)) for arg in _command_line)

@@ -6,11 +6,15 @@ is renamed over the destination: readers see the old file or the new one, never 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
+
+from nnforge.errors import StorageError
 
 
 def _default_mode() -> int:
@@ -19,25 +23,53 @@ def _default_mode() -> int:
     return 0o666 & ~mask
 
 
-# mkstemp creates files readable by their owner only; results should get the usual permissions.
+# The one rule for every file nnforge writes: the usual 0o666 less the umask (0644 under the
+# common 022), as ``open()`` would create it. Read once: changing the umask to read it is not
+# safe while other threads create files.
 FILE_MODE = _default_mode()
+
+# Why a write can fail that the user can fix, by errno: said in words, with what is safe.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+PROBLEMS = {
+    errno.ENOSPC: ("no space left on the device", ""),
+    errno.EDQUOT: ("disk quota exceeded", ""),
+    errno.EROFS: ("the file system is read-only", "; choose a writable folder (--out)"),
+    errno.EACCES: ("permission denied", "; choose a folder you can write (--out)"),
+    errno.EPERM: ("operation not permitted", "; choose a folder you can write (--out)"),
+}
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` then move the result to ``path`` atomically (fsync'd)."""
+    """Call ``write(tmp_path)`` then move the result to ``path`` atomically (fsync'd).
+
+    The result has :data:`FILE_MODE`, whatever ``write`` did to the temporary file (safetensors
+    replaces it with one of its own, readable by its owner only). A full disk, a read-only or
+    forbidden folder is a one-line :class:`~nnforge.errors.StorageError` naming the file:
+    nothing was replaced, so what was there before (the last good checkpoint among it) is
+    intact, and the message says so.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        error = _storage_error(path, exc)
+        if error is None:
+            raise
+        raise error from None
     os.close(fd)
     tmp_path = Path(tmp)
-    os.chmod(tmp_path, FILE_MODE)
     try:
         write(tmp_path)
+        os.chmod(tmp_path, FILE_MODE)
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as exc:
+        error = _storage_error(path, exc) if isinstance(exc, Exception) else None  # before freeing the space
         tmp_path.unlink(missing_ok=True)
+        if error is not None:
+            raise error from None
         raise
     try:  # make the rename itself durable
         dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -48,6 +80,38 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     except OSError:
         pass
     return path
+
+
+def _storage_error(path: Path, exc: Exception) -> StorageError | None:
+    """The user-facing error for a write that failed for a reason the user can fix, else None."""
+    code = _errno(exc, path)
+    if code not in PROBLEMS:
+        return None
+    problem, advice = PROBLEMS[code]
+    problem = f"{problem} (errno {code}){advice}"
+    if code in DISK_FULL:
+        problem += ("; nothing was replaced: the previous copy of this file and the last good checkpoint are intact; "
+                    "free some space, then continue with `nnforge train --resume RUN`")
+    return StorageError(f"cannot write {path}: {problem}")
+
+
+def _errno(exc: Exception, path: Path) -> int | None:
+    """The OS error behind ``exc``: Python's OSError carries it, safetensors (Rust) writes it as
+    'os error N' in its message, and torch's C++ writer reports none, so a failed write into a
+    folder left with no free space is taken as a full disk."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc.errno
+    match = re.search(r"os error (\d+)", str(exc))
+    if match:
+        return int(match.group(1))
+    if "No space left on device" in str(exc):
+        return errno.ENOSPC
+    if type(exc) is not RuntimeError:
+        return None
+    try:
+        return errno.ENOSPC if os.statvfs(path.parent).f_bavail == 0 else None
+    except OSError:
+        return None
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
@@ -65,10 +129,16 @@ def write_json(path: str | Path, obj: Any) -> Path:
 def append_jsonl(path: str | Path, obj: Any) -> None:
     """Append one JSON line; a line is written with one ``write`` call and flushed."""
     line = json.dumps(obj, default=_jsonable) + "\n"
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        error = _storage_error(Path(path), exc)
+        if error is None:
+            raise
+        raise error from None
 
 
 def _jsonable(obj):

@@ -181,11 +181,31 @@ def read_model_meta(run_dir: str | Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RunError(f"{meta_path}: not valid JSON ({exc})") from None
     if not isinstance(meta, dict):
-        raise RunError(f"{meta_path}: not a JSON object; the run directory is damaged")
+        raise RunError(f"{meta_path}: holds a JSON {type(meta).__name__}; expected an object")
     for key in ("model", "classes", "preprocessing"):
         if key not in meta:
             raise RunError(f"{meta_path}: missing '{key}'; the run directory is incomplete")
+    _check_meta(meta, meta_path)
     return meta
+
+
+def _check_meta(meta: dict, meta_path: Path) -> None:
+    """What every reader of ``model.json`` relies on, checked once here: a one-line RunError."""
+    from nnforge.data.preprocess import Preprocessing
+    from nnforge.data.preprocess_check import check_input_shape
+    from nnforge.errors import DataError
+
+    classes = meta["classes"]
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes) or len(classes) > 100_000:
+        raise RunError(f"{meta_path}: 'classes' must be a list of class names (strings)")
+    try:
+        if "input_shape" in meta:
+            check_input_shape(meta["input_shape"], meta.get("kind") == "image")
+        pre = Preprocessing.from_dict(meta["preprocessing"])
+        if "input_shape" in meta and meta.get("task") != "forecast" and pre.input_shape != meta["input_shape"]:
+            raise DataError(f"the preprocessing's input_shape {pre.input_shape} is not the model's {meta['input_shape']}")
+    except DataError as exc:
+        raise RunError(f"{meta_path}: {exc}") from None
 
 
 def load_state(path: str | Path) -> dict[str, torch.Tensor]:

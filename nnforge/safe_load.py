@@ -10,12 +10,13 @@ containers and refuses every other global — and only on a torch release withou
 from __future__ import annotations
 
 import pickle
-import zipfile
+import re
+import warnings
 from pathlib import Path
 
 import torch
 
-from nnforge.errors import DataError, UnsafeFileError
+from nnforge.errors import DataError, UnsafeFileError, excerpt
 
 MIN_TORCH = (2, 10)
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
@@ -59,15 +60,43 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
     if path.suffix not in PICKLE_SUFFIXES:
         raise DataError(f"{path}: unknown weights format '{path.suffix}'; accepted: .safetensors, {', '.join(PICKLE_SUFFIXES)}")
     require_safe_torch()
+    _check_container(path)
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a damaged header's protocol byte is reported below, not warned about
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            warnings.filterwarnings("ignore", message="TypedStorage is deprecated")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()
-        detail = next((ln.strip() for ln in first if "Unsupported" in ln or "global" in ln.lower()), first[0] if first else "")
-        raise UnsafeFileError(f"{path}: refused: the file asks to run code while loading, not just hold tensors ({detail})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable weights file ({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})") from None
+        # torch wraps the unpickler's own one-line error (kept as __context__) in pages of advice
+        inner = exc.__context__ if isinstance(exc.__context__, Exception) else exc
+        detail = _first_line(inner)
+        if any(marker in detail for marker in CODE_MARKERS):
+            named = re.search(r"GLOBAL (\S+)", detail)  # torch goes on to say how to allow it: not advice to repeat
+            detail = f"it names {named.group(1)}" if named else detail
+            raise UnsafeFileError(f"{path}: refused: the file asks to run code while loading, not just hold tensors ({detail})") from None
+        raise DataError(f"{path}: a damaged PyTorch checkpoint: its pickle cannot be read ({detail})") from None
+    except Exception as exc:  # noqa: BLE001 - torch.load of damaged bytes fails in many ways (KeyError, struct.error, ...)
+        raise DataError(f"{path}: a damaged PyTorch checkpoint ({type(exc).__name__}: {_first_line(exc)})") from None
     return _state_dict(obj, path)
+
+
+# What the weights_only unpickler says when a pickle names a callable or a class to build: only
+# these are code; any other failure (an unknown opcode, a truncated stream) is damage.
+CODE_MARKERS = ("GLOBAL", "global", "reduce for", "create new object", "Can only build")
+
+
+def _check_container(path: Path) -> None:
+    """``torch.save`` writes a zip archive (legacy releases: a pickle stream); anything else is not a checkpoint."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head[:2] == b"PK" or (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")):
+        return
+    raise DataError(f"{path}: not a PyTorch checkpoint: neither a zip archive (torch.save) nor a pickle stream (legacy torch.save)")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return excerpt(lines[0] if lines else type(exc).__name__, 120)
 
 
 def _state_dict(obj, path: Path) -> dict[str, torch.Tensor]:

@@ -8,7 +8,7 @@ of a digit, uploaded at any size or in any mode, reach the network the way train
 from __future__ import annotations
 
 import importlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
@@ -70,7 +70,12 @@ class Preprocessing:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Preprocessing":
-        return cls(**data)
+        """The preprocessing ``model.json`` describes, checked: every key known, every value of
+        its type and within bounds (an input shape allocates a frame of that size per request).
+        A problem is a one-line :class:`~nnforge.errors.DataError` naming the key."""
+        from nnforge.data.preprocess_check import check_preprocessing
+
+        return cls(**check_preprocessing(data, [f.name for f in fields(cls)]))
 
     # -- batches --------------------------------------------------------------------------
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

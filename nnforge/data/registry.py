@@ -7,7 +7,7 @@ from typing import Callable
 
 from nnforge.data.dataset import Dataset
 from nnforge.data.series import SERIES
-from nnforge.errors import DataError
+from nnforge.errors import DataError, excerpt
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ DATASETS: dict[str, DatasetInfo] = {
 
 def _series(name):
     def load(cfg, seed):
-        raise DataError(f"'{name}' is a time series, not a labelled dataset; set task=forecast (recipe: configs/sunspots_lstm.yaml)")
+        raise DataError(f"'{excerpt(name)}' is a time series, not a labelled dataset; set task=forecast (recipe: configs/sunspots_lstm.yaml)")
 
     return load
 
@@ -117,5 +117,5 @@ def load_dataset(cfg, seed: int = 0) -> Dataset:
 
         near = difflib.get_close_matches(name, list(DATASETS), n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
-        raise DataError(f"unknown dataset '{name}'{hint}; accepted: {', '.join(DATASETS)}, csv:PATH, folder:PATH")
+        raise DataError(f"unknown dataset '{excerpt(name)}'{hint}; accepted: {', '.join(DATASETS)}, csv:PATH, folder:PATH")
     return DATASETS[name].load(cfg, seed)

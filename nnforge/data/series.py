@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnforge.errors import DataError
+from nnforge.errors import DataError, excerpt
 
 
 @dataclass
@@ -44,7 +44,7 @@ SERIES = {"sunspots": ("yearly sunspot numbers 1700-2008 (statsmodels)", _sunspo
 
 def load_series(name: str) -> Series:
     if name not in SERIES:
-        raise DataError(f"unknown time series '{name}' for task=forecast; accepted: {', '.join(SERIES)}")
+        raise DataError(f"unknown time series '{excerpt(name)}' for task=forecast; accepted: {', '.join(SERIES)}")
     try:
         return SERIES[name][1]()
     except ImportError:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from nnforge.data.dataset import Dataset
-from nnforge.errors import DataError
+from nnforge.errors import DataError, excerpt
 
 
 def stratified_fraction(y: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
@@ -57,7 +57,7 @@ def image_size_of(spec) -> tuple[int, int] | None:
         return (spec, spec)
     if isinstance(spec, list) and len(spec) == 2 and all(isinstance(v, int) and v > 0 for v in spec):
         return (spec[0], spec[1])
-    raise DataError(f"'data.image_size' is {spec!r}; accepted: N or [H, W] (positive integers)")
+    raise DataError(f"'data.image_size' is '{excerpt(spec)}'; accepted: N or [H, W] (positive integers)")
 
 
 def fit_content_images(x: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:

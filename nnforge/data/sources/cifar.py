@@ -1,16 +1,14 @@
 """CIFAR-10 from its python-version batches, without executing pickle code.
 
-The official batches are pickles. A normal ``pickle.load`` runs whatever callable the file
-names, so a doctored batch could run code on the user's machine. :class:`DataOnlyUnpickler`
-resolves only the handful of globals that rebuild NumPy arrays; anything else — a module
-import, ``os.system``, ``builtins.eval`` — is refused before it is called.
+The official batches are pickles, and a pickle can name any callable to run while loading.
+They are read by :mod:`nnforge.data.sources.batch_pickle`, which interprets only the opcodes a
+batch uses and builds NumPy integer arrays itself: a doctored batch can neither run code nor
+choose how an array is constructed. This module then checks what a batch must hold: ``data``,
+uint8 of shape (N, 3072), and ``labels``, N integers in 0-9.
 """
 
 from __future__ import annotations
 
-import codecs
-import io
-import pickle
 import tarfile
 from pathlib import Path
 
@@ -19,62 +17,60 @@ import torch
 
 from nnforge.data.dataset import Dataset
 from nnforge.data.download import ensure_files
-from nnforge.errors import DataError, UnsafeFileError
+from nnforge.data.sources.batch_pickle import load_batch_pickle
+from nnforge.errors import DataError
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-
-
-def _numpy_reconstruct():
-    try:
-        from numpy._core.multiarray import _reconstruct
-    except ImportError:  # NumPy 1.x
-        from numpy.core.multiarray import _reconstruct
-    return _reconstruct
-
-
-_ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct(),
-    ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct(),
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("_codecs", "encode"): codecs.encode,
-}
-
-
-class DataOnlyUnpickler(pickle.Unpickler):
-    """Builds dicts, lists, strings, bytes, numbers and NumPy arrays; refuses every other global."""
-
-    def find_class(self, module: str, name: str):
-        try:
-            return _ALLOWED[(module, name)]
-        except KeyError:
-            raise UnsafeFileError(f"refused to load '{module}.{name}': a data file may only hold arrays, lists and dicts") from None
+PIXELS = 3 * 32 * 32
 
 
 def load_data_pickle(path: Path) -> dict:
-    try:
-        with open(path, "rb") as fh:
-            data = DataOnlyUnpickler(io.BytesIO(fh.read()), encoding="bytes").load()
-    except UnsafeFileError as exc:
-        raise UnsafeFileError(f"{path}: {exc}") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, AttributeError) as exc:
-        raise DataError(f"{path}: not a readable CIFAR batch ({type(exc).__name__}: {exc})") from None
+    """The batch's dict with its keys as text; bytes keys must be UTF-8."""
+    data = load_batch_pickle(path)
     if not isinstance(data, dict):
         raise DataError(f"{path}: a CIFAR batch is a dict with 'data' and 'labels', got {type(data).__name__}")
-    return {k.decode() if isinstance(k, bytes) else k: v for k, v in data.items()}
+    out = {}
+    for key, value in data.items():
+        if isinstance(key, bytes):
+            try:
+                key = key.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DataError(f"{path}: a key of the batch is not UTF-8 text") from None
+        out[key] = value
+    return out
 
 
 def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 3, 32, 32) uint8 and labels (N,) int64 of one batch, or a one-line DataError."""
     batch = load_data_pickle(path)
     if "data" not in batch or "labels" not in batch:
-        raise DataError(f"{path}: CIFAR batch lacks 'data' or 'labels' (has {sorted(batch)})")
-    data = np.asarray(batch["data"])
-    labels = np.asarray(batch["labels"], dtype=np.int64)
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):
-        raise DataError(f"{path}: expected uint8 data of shape (N, 3072) with N labels, got {data.dtype} {data.shape} and {len(labels)} labels")
-    if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise DataError(f"{path}: labels outside 0-9")
+        raise DataError(f"{path}: CIFAR batch lacks 'data' or 'labels'")
+    data, labels = batch["data"], _labels(path, batch["labels"])
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != PIXELS:
+        got = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else f"a {type(data).__name__}"
+        raise DataError(f"{path}: expected 'data' as a uint8 array of shape (N, {PIXELS}), got {got}")
+    if len(data) != len(labels):
+        raise DataError(f"{path}: {len(data)} images but {len(labels)} labels")
     return data.reshape(-1, 3, 32, 32), labels
+
+
+def _labels(path: Path, labels) -> np.ndarray:
+    """A list of ints (as the official batches hold) or a 1-D integer array, each in 0-9."""
+    if isinstance(labels, np.ndarray):
+        if labels.ndim != 1 or labels.dtype.kind not in "ui":
+            raise DataError(f"{path}: 'labels' is a {labels.dtype} array of shape {labels.shape}; expected N integers")
+        out = labels.astype(np.int64)
+    elif isinstance(labels, list):
+        if not all(type(v) is int for v in labels):
+            raise DataError(f"{path}: 'labels' holds something other than integers; expected N integers in 0-9")
+        if not all(0 <= v < len(CLASSES) for v in labels):
+            raise DataError(f"{path}: labels outside 0-9")
+        out = np.array(labels, dtype=np.int64)
+    else:
+        raise DataError(f"{path}: 'labels' is a {type(labels).__name__}; expected a list of N integers in 0-9")
+    if out.size and (out.min() < 0 or out.max() >= len(CLASSES)):
+        raise DataError(f"{path}: labels outside 0-9")
+    return out
 
 
 def _batches_folder(root: Path, url: str | None, download: bool) -> Path:
@@ -108,7 +104,7 @@ def load_cifar10(root: str | Path | None, url: str | None = None, download: bool
         kind="image",
         x_train=torch.from_numpy(np.concatenate([p[0] for p in parts])),
         y_train=torch.from_numpy(np.concatenate([p[1] for p in parts])),
-        x_test=torch.from_numpy(np.ascontiguousarray(x_test)),
+        x_test=torch.from_numpy(x_test),
         y_test=torch.from_numpy(y_test),
         classes=CLASSES,
     )

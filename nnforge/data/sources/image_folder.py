@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from nnforge.data.dataset import Dataset
-from nnforge.errors import DataError
+from nnforge.errors import DataError, excerpt
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
@@ -43,7 +43,7 @@ def _read_images(paths: list[Path], size: tuple[int, int] | None) -> tuple[np.nd
                 im.load()
                 images.append(im.copy())
         except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-            raise DataError(f"{p}: not a readable image ({exc})") from None
+            raise DataError(f"{p}: not a readable image ({excerpt(exc, 100)})") from None
     colour = any(im.mode not in ("L", "1", "I", "I;16", "LA") for im in images)
     mode = "RGB" if colour else "L"
     target = size or images[0].size[::-1]

@@ -2,7 +2,9 @@
 
 Every feature column must be numeric and complete; a missing value or a text column is an
 error that names the row and column, because silently dropping or guessing would change what
-the model learns. The target may be text or numbers; classes are its sorted distinct values.
+the model learns. Errors quote the file's header and cells (short and escaped) only where the
+user named the file on the command line: a path in a run's ``config.yaml`` may be any file
+(``csv:/etc/passwd``), so those messages give line and column numbers alone. The target may be text or numbers; classes are its sorted distinct values.
 A fixed stratified 80/20 split gives the test set.
 """
 
@@ -15,7 +17,7 @@ import numpy as np
 import torch
 
 from nnforge.data.dataset import Dataset
-from nnforge.errors import DataError
+from nnforge.errors import DataError, excerpt, file_excerpt
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -47,12 +49,14 @@ def parse_features(header: list[str], rows: list[list[str]], source: str, first_
         for j, cell in enumerate(row):
             text = cell.strip()
             if text == "" or text.lower() in ("na", "nan", "null", "none", "?"):
-                raise DataError(f"{source}: missing value at line {i + first_line}, column '{header[j]}'; fill or drop it first")
+                raise DataError(f"{source}: missing value at line {i + first_line}, {_column(source, header, j)}; fill or drop it first")
             try:
                 out[i, j] = float(text)
             except ValueError:
+                cell = file_excerpt(source, text)
+                shown = f": '{cell}'" if cell else ""
                 raise DataError(
-                    f"{source}: column '{header[j]}' is not numeric (line {i + first_line}: {text!r}); "
+                    f"{source}: {_column(source, header, j)} is not numeric (line {i + first_line}{shown}); "
                     f"encode it as numbers or drop it"
                 ) from None
     if not np.isfinite(out).all():
@@ -61,14 +65,14 @@ def parse_features(header: list[str], rows: list[list[str]], source: str, first_
 
 
 def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
-    path = Path(path).expanduser()
+    given, path = path, Path(path).expanduser()  # quoting asks whether the user typed `given`
     if not path.is_file():
         raise DataError(f"csv file '{path}' not found; expected csv:PATH to a CSV with a header row")
     header, rows = _read_rows(path)
     if target is None:
-        raise DataError(f"{path}: say which column to predict with --set data.target=COLUMN (columns: {', '.join(header)})")
+        raise DataError(f"{path}: say which column to predict with --set data.target=COLUMN ({_columns(given, header)})")
     if target not in header:
-        raise DataError(f"{path}: no column '{target}'; columns: {', '.join(header)}")
+        raise DataError(f"{path}: no column '{excerpt(target)}' in the header row ({_columns(given, header)})")
     t = header.index(target)
     labels_text = []
     for i, row in enumerate(rows):
@@ -79,11 +83,11 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
         labels_text.append(row[t].strip())
     feature_names = [h for j, h in enumerate(header) if j != t]
     if not feature_names:
-        raise DataError(f"{path}: no feature columns besides the target '{target}'")
-    x = parse_features(feature_names, [[c for j, c in enumerate(r) if j != t] for r in rows], str(path))
+        raise DataError(f"{path}: no feature columns besides the target '{excerpt(target)}'")
+    x = parse_features(feature_names, [[c for j, c in enumerate(r) if j != t] for r in rows], given)
     classes = sorted(set(labels_text), key=_natural_key)
     if len(classes) < 2:
-        raise DataError(f"{path}: target '{target}' has a single value; a classifier needs at least two classes")
+        raise DataError(f"{path}: target '{excerpt(target)}' has a single value; a classifier needs at least two classes")
     y = np.array([classes.index(v) for v in labels_text], dtype=np.int64)
     from sklearn.model_selection import train_test_split
 
@@ -100,6 +104,17 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
         classes=classes,
         feature_names=feature_names,
     )
+
+
+def _column(source, header: list[str], j: int) -> str:
+    """``column 'age'`` where the file may be quoted, else ``column 3``."""
+    name = file_excerpt(source, header[j])
+    return f"column '{name}'" if name else f"column {j + 1}"
+
+
+def _columns(source, header: list[str]) -> str:
+    listed = file_excerpt(source, ", ".join(header), 120)
+    return f"columns: {listed}" if listed else f"the header has {len(header)} columns"
 
 
 def _natural_key(text: str):

@@ -1,0 +1,71 @@
+"""A run's ``model.json`` edited by hand or by an attacker: each problem is one line naming the file."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import nnforge
+from nnforge.data import load_dataset
+from nnforge.data.preprocess import Preprocessing
+from nnforge.errors import RunError
+from nnforge.models import build_model
+from nnforge.rundir import save_model
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A run in the real format: digits' preprocessing fitted on its data, an MLP's weights."""
+    ds = load_dataset({"name": "digits"})
+    pre = Preprocessing.fit(ds)
+    model = build_model({"name": "mlp", "hidden": [16]}, tuple(ds.input_shape), ds.num_classes, ds.kind)
+    run = tmp_path_factory.mktemp("run")
+    save_model(run, model, {"model": {"name": "mlp", "hidden": [16]}, "kind": ds.kind, "input_shape": list(ds.input_shape),
+                            "num_classes": ds.num_classes, "classes": ds.classes, "preprocessing": pre.to_dict()})
+    return run
+
+
+def edited(run: Path, tmp_path: Path, edit) -> Path:
+    copy = tmp_path / "edited"
+    copy.mkdir()
+    (copy / "model.safetensors").write_bytes((run / "model.safetensors").read_bytes())
+    meta = json.loads((run / "model.json").read_text())
+    edit(meta)
+    (copy / "model.json").write_text(json.dumps(meta))
+    return copy
+
+
+def test_the_real_run_loads(run_dir):
+    assert nnforge.load(run_dir).preprocessing.input_shape == [1, 8, 8]
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda m: m["preprocessing"].update(normalise=True), "unknown preprocessing key 'normalise'"),
+    (lambda m: m["preprocessing"].update(fit_contents=True), "did you mean 'fit_content'"),
+    (lambda m: m.update(classes=5), "'classes' must be a list of class names"),
+    (lambda m: m.update(input_shape=[1, 10**9, 10**9]), "each side at most 4096"),
+    (lambda m: m["preprocessing"].update(input_shape=[1, 4000, 4000]), "preprocessing's input_shape .1, 4000, 4000. is not the model's .1, 8, 8."),
+    (lambda m: m["preprocessing"].update(input_shape=[3, 4096, 4096]), "holds 50,331,648 values; at most 16,777,216"),
+    (lambda m: m["preprocessing"].update(input_shape="28x28"), "must be a list of 1 to 3 positive integers"),
+    (lambda m: m["preprocessing"].update(mean=["a"]), "'mean' must be a list of finite numbers"),
+    (lambda m: m["preprocessing"].update(std=[0.0]), "'std' must be positive"),
+    (lambda m: m["preprocessing"].update(mode="CMYK"), "'mode' is 'CMYK'; accepted: L, RGB"),
+    (lambda m: m["preprocessing"].update(denoise_size=10**9), "'denoise_size' must be an integer"),
+    (lambda m: m.update(preprocessing=[1, 2]), "'preprocessing' is a list"),
+])
+def test_edited_model_json_is_a_one_line_error_naming_it(run_dir, tmp_path, edit, problem):
+    run = edited(run_dir, tmp_path, edit)
+    with pytest.raises(RunError, match=problem) as err:
+        nnforge.load(run)
+    assert str(err.value).startswith(f"{run / 'model.json'}: ") and "\n" not in str(err.value)
+
+
+def test_the_command_line_exits_2_with_one_line(run_dir, tmp_path):
+    run = edited(run_dir, tmp_path, lambda m: m.update(classes=5))
+    out = subprocess.run([sys.executable, "-m", "nnforge.cli", "predict", str(run), str(tmp_path / "x.png")],
+                         capture_output=True, text=True, timeout=300, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "model.json" in out.stderr, out.stderr

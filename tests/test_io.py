@@ -1,0 +1,159 @@
+"""Atomic writes: one permission rule for every file, and a full or read-only disk as one line.
+
+The disk tests mount a real tmpfs of a few hundred KB in a private mount namespace
+(``unshare``), so nothing is mounted for anyone else and nothing is left behind; where the
+machine allows no namespaces they are skipped.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from nnforge import io
+from nnforge.rundir import save_model
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def _writers(folder: Path) -> dict:
+    state = {"w": torch.arange(6.0)}
+    return {
+        "model.safetensors": lambda p: save_file(state, str(p)),  # safetensors replaces the temporary file
+        "state.pt": lambda p: torch.save(state, p),
+        "notes.txt": lambda p: p.write_text("hi"),
+    }
+
+
+def test_every_file_gets_the_usual_permissions(tmp_path):
+    assert io.FILE_MODE == 0o666 & ~_umask()
+    for name, write in _writers(tmp_path).items():
+        io.atomic_write(tmp_path / name, write)
+    io.write_json(tmp_path / "meta.json", {"a": 1})
+    save_model(tmp_path / "run", torch.nn.Linear(2, 2), {"model": {"name": "mlp"}})
+    modes = {p.name: p.stat().st_mode & 0o777 for p in [*tmp_path.iterdir(), *(tmp_path / "run").iterdir()] if p.is_file()}
+    assert modes == dict.fromkeys(["model.safetensors", "state.pt", "notes.txt", "meta.json", "model.json"], io.FILE_MODE)
+
+
+def test_the_rule_follows_the_umask(tmp_path):
+    script = "from nnforge import io; from safetensors.torch import save_file; import torch, sys, os; " \
+             "io.atomic_write(sys.argv[1], lambda p: save_file({'w': torch.zeros(2)}, str(p))); " \
+             "print(oct(os.stat(sys.argv[1]).st_mode & 0o777))"
+    out = subprocess.run([sys.executable, "-c", f"import os; os.umask(0o027); {script}", str(tmp_path / "m.safetensors")],
+                         env=ENV, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "0o640", out.stderr
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _in_small_tmpfs(tmp_path: Path, size: str, command, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``command(disk)`` run with ``disk`` a tmpfs of ``size``, in a mount namespace of its own."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare(1) to mount a small tmpfs")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", f"mount -t tmpfs -o size={size} tmpfs {disk}"],
+                           capture_output=True, text=True)
+    if probe.returncode:
+        pytest.skip(f"cannot mount a tmpfs in a user namespace here: {probe.stderr.strip()}")
+    # and disk/ro, a read-only file system
+    shell = f'mount -t tmpfs -o size={size} tmpfs "$0" && mkdir "$0/ro" && mount -t tmpfs -o ro,size=64k tmpfs "$0/ro" && exec "$@"'
+    return subprocess.run(["unshare", "-rm", "sh", "-c", shell, str(disk), *command(disk)],
+                          env=ENV, capture_output=True, text=True, timeout=timeout)
+
+
+FULL_DISK = textwrap.dedent("""
+    import json, os, sys, torch
+    from pathlib import Path
+    from safetensors.torch import load_file, save_file
+    from nnforge import io
+    from nnforge.errors import StorageError
+
+    disk = Path(sys.argv[1])
+    target = disk / "checkpoints" / "step-1.safetensors"
+    io.atomic_write(target, lambda p: save_file({"w": torch.arange(1000.0)}, str(p)))
+    before = target.read_bytes()
+    with open(disk / "filler", "wb", buffering=0) as fh:  # take every block that is left
+        try:
+            while True:
+                fh.write(b"\\0" * 4096)
+        except OSError:
+            pass
+    big = {"w": torch.zeros(100_000)}
+    writers = {"safetensors": lambda p: save_file(big, str(p)), "torch.save": lambda p: torch.save(big, str(p)),
+               "python": lambda p: p.write_bytes(bytes(400_000))}
+    results = {}
+    for name, write in writers.items():
+        try:
+            io.atomic_write(target, write)
+            results[name] = "written"
+        except StorageError as exc:
+            results[name] = str(exc)
+    try:
+        io.append_jsonl(disk / "metrics.jsonl", {"x": "y" * 100_000})
+        results["append"] = "written"
+    except StorageError as exc:
+        results["append"] = str(exc)
+    os.unlink(disk / "filler")
+    try:
+        io.write_text(disk / "ro" / "run" / "config.yaml", "a: 1")
+        results["read-only"] = "written"
+    except StorageError as exc:
+        results["read-only"] = str(exc)
+    print(json.dumps({"results": results, "intact": target.read_bytes() == before,
+                      "loads": load_file(str(target))["w"].tolist()[:3], "left": sorted(os.listdir(disk / "checkpoints"))}))
+""")
+
+
+def test_full_and_read_only_disks_are_one_line_errors_and_the_old_file_survives(tmp_path):
+    run = _in_small_tmpfs(tmp_path, "256k", lambda disk: [sys.executable, "-c", FULL_DISK, str(disk)])
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout.splitlines()[-1])
+    for name in ("safetensors", "torch.save", "python"):
+        message = report["results"][name]
+        assert message.startswith("cannot write ") and "step-1.safetensors: no space left on the device (errno 28)" in message
+        assert "the last good checkpoint are intact" in message and "\n" not in message
+    assert "no space left on the device" in report["results"]["append"]
+    assert report["results"]["read-only"].startswith("cannot write ") and "config.yaml: the file system is read-only (errno 30)" in report["results"]["read-only"]
+    assert report["intact"] and report["loads"] == [0.0, 1.0, 2.0]
+    assert report["left"] == ["step-1.safetensors"]  # no temporary file left behind
+
+
+TRAIN = textwrap.dedent("""
+    import json, subprocess, sys
+    from pathlib import Path
+    from safetensors.torch import load_file
+
+    run = Path(sys.argv[1]) / "run"
+    done = subprocess.run([sys.executable, "-m", "nnforge.cli", "train", sys.argv[2], "--out", str(run),
+                           "--set", "train.epochs=4"], capture_output=True, text=True)
+    checkpoints = sorted(p.name for p in (run / "checkpoints").iterdir())
+    loaded = [len(load_file(str(run / "checkpoints" / name))) for name in checkpoints]
+    print(json.dumps({"rc": done.returncode, "stderr": done.stderr, "checkpoints": checkpoints, "tensors": loaded}))
+""")
+
+
+@pytest.mark.slow
+def test_train_on_a_full_disk_exits_2_with_one_line_and_a_loadable_checkpoint(tmp_path):
+    # digits' MLP checkpoints are ~240 KB: the first fits in 600 KB, a later one does not
+    recipe = str(REPO / "configs" / "digits_mlp.yaml")
+    run = _in_small_tmpfs(tmp_path, "600k", lambda disk: [sys.executable, "-c", TRAIN, str(disk), recipe], timeout=600)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout.splitlines()[-1])
+    assert report["rc"] == 2, report["stderr"]
+    lines = [line for line in report["stderr"].splitlines() if line.strip() and not line.startswith("epoch ")]
+    assert len(lines) == 1 and "no space left on the device (errno 28)" in lines[0], report["stderr"]
+    assert "last good checkpoint are intact" in lines[0] and "Traceback" not in report["stderr"]
+    assert report["checkpoints"] and all(report["tensors"])  # what was written before the disk filled still loads
