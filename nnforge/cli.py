@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="start here:\n  nnforge quickstart\n  nnforge lesson",
         formatter_class=_Formatter,
     )
-    from nnforge import __version__
+    from nnforge.version import __version__
 
     parser.add_argument("--version", action="version", version=f"nnforge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

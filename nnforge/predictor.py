@@ -7,7 +7,9 @@ through the same :class:`~nnforge.data.Preprocessing` the model was trained with
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,7 +31,25 @@ def classifier_meta(run_dir: str | Path) -> dict:
     return meta
 
 
+@dataclass(frozen=True)
+class Prediction:
+    """What :meth:`Predictor.predict` gives for one input: the most probable class, every class's
+    probability, and the ``top`` most probable classes (most probable first)."""
+
+    label: str
+    probabilities: dict[str, float]
+    top: list[dict]
+    source: str | None = None  # the file (and CSV line) it came from, when it came from one
+
+
 class Predictor:
+    """A trained classifier rebuilt from its run directory; ``help(nnforge.load(run))`` shows this.
+
+    ``predict(x)`` is the method for people; ``predict_files``, ``predict_images``, ``predict_rows``
+    and ``predict_stored`` are the steps it is made of (the CLI and the server call them directly).
+    ``classes``, ``kind`` (image or tabular) and ``input_shape`` describe what the model expects.
+    """
+
     def __init__(self, run_dir: str | Path, device: str = "cpu"):
         self.run_dir = Path(run_dir)
         self.meta = classifier_meta(self.run_dir)
@@ -97,6 +117,54 @@ class Predictor:
             header = names
         return parse_features(header, rows, str(path))
 
+    def predict(self, x: Any, top: int = 3) -> "Prediction | list[Prediction]":
+        """Classes for one input or a batch.
+
+        ``x``: an image or CSV file path (or a list of them); a PIL image (or a list); a NumPy array
+        or torch tensor in the dataset's stored form — for an image model pixels 0-255 shaped
+        (H, W) or (C, H, W) for one image and (N, H, W) or (N, C, H, W) for a batch, for a table
+        model (features,) or (N, features). One input gives a :class:`Prediction`, a batch or a
+        list gives a list of them.
+        """
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise DataError(f"top is {top!r}; accepted: a positive whole number")
+        single = not isinstance(x, (list, tuple))
+        items = [x] if single else list(x)
+        if not items:
+            raise DataError("nothing to predict: pass a file, an image, an array or a tensor (or a non-empty list)")
+        if all(isinstance(i, (str, Path)) for i in items):
+            results = [self._prediction(p, top, name) for name, p in self.predict_files(items)]
+            return results[0] if single and len(results) == 1 else results
+        if all(_is_pil(i) for i in items):
+            results = [self._prediction(p, top) for p in self.predict_images(items)]
+            return results[0] if single else results
+        if single and (isinstance(x, np.ndarray) or isinstance(x, torch.Tensor)):
+            arr, one = self._stored_batch(x)
+            results = [self._prediction(p, top) for p in self.predict_stored(arr)]
+            return results[0] if one else results
+        kinds = sorted({type(i).__name__ for i in items})
+        raise DataError(f"cannot predict from {', '.join(kinds)}; accepted: file paths, PIL images, a NumPy array or a torch tensor")
+
+    def _stored_batch(self, x) -> tuple[torch.Tensor, bool]:
+        arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+        if arr.dtype == bool or arr.dtype.kind not in "uif":
+            raise DataError(f"an array of {arr.dtype} cannot be a model input; accepted: numbers")
+        if not np.isfinite(arr).all() or (self.kind == "image" and arr.size and (arr.min() < 0 or arr.max() > 255)):
+            raise DataError("inputs must be finite" + (" pixel values in 0-255 (the stored form)" if self.kind == "image" else " numbers"))
+        want = self.input_shape
+        if arr.shape == want or (self.kind == "image" and want[0] == 1 and arr.shape == want[1:]):
+            return torch.from_numpy(arr.reshape(1, *want).astype(np.float32)), True
+        if arr.ndim == len(want) + 1 and arr.shape[1:] == want:
+            return torch.from_numpy(arr.astype(np.float32)), False
+        if self.kind == "image" and want[0] == 1 and arr.ndim == len(want) and arr.shape[1:] == want[1:]:
+            return torch.from_numpy(arr[:, None].astype(np.float32)), False
+        raise DataError(f"an input of shape {tuple(arr.shape)} does not fit this model, which takes {want} "
+                        f"(one) or (N, {', '.join(map(str, want))}) (a batch)")
+
+    def _prediction(self, probs: np.ndarray, top: int, source: str | None = None) -> Prediction:
+        ranked = self.top_k(probs, min(top, len(self.classes)))
+        return Prediction(ranked[0]["class"], dict(zip(self.classes, map(float, probs))), ranked, source)
+
     def top_k(self, probs: np.ndarray, k: int = 3, digits: int | None = None) -> list[dict]:
         """The ``k`` most probable classes, most probable first (ties: lower index first), with
         probabilities rounded to ``digits`` if given. Plain Python floats: the server calls this
@@ -105,6 +173,14 @@ class Predictor:
         order = sorted(range(len(values)), key=values.__getitem__, reverse=True)[:k]
         return [{"class": self.classes[i], "index": i, "probability": values[i] if digits is None else round(values[i], digits)}
                 for i in order]
+
+
+def _is_pil(obj) -> bool:
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow is a dependency
+        return False
+    return isinstance(obj, Image.Image)
 
 
 def open_image(path: Path):

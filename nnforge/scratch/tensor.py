@@ -103,10 +103,39 @@ class Tensor:
         return int(self.data.size)
 
     def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return len(self.data)
 
+    def __iter__(self):
+        """Rows along the first dimension, as tensors (autograd flows through each), like torch."""
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """``np.asarray(t)`` is the data (a NumPy array already: no copy unless a dtype asks for one)."""
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.data.item())
+
     def item(self) -> float:
+        if self.data.size != 1:
+            raise RuntimeError(f"a Tensor with {self.data.size} elements cannot be converted to a Python number")
         return self.data.item()
+
+    def cpu(self) -> "Tensor":
+        """A no-op, so torch code that moves results to the CPU runs unchanged: scratch lives there."""
+        return self
 
     def numpy(self) -> np.ndarray:
         return self.data
@@ -130,6 +159,11 @@ class Tensor:
         return Tensor._wrap(self.data.astype(np.int64))
 
     def to(self, dtype: Any) -> "Tensor":
+        """A dtype cast; ``to("cpu")`` (or a device) is a no-op, as scratch tensors live in NumPy on the CPU."""
+        if isinstance(dtype, str) and dtype.split(":")[0] == "cpu":
+            return self
+        if isinstance(dtype, str) and dtype.split(":")[0] in ("cuda", "mps"):
+            raise RuntimeError(f"nnforge.scratch tensors live on the CPU (NumPy); there is no '{dtype}' device")
         if self.data.dtype == dtype:
             return self
         src = self.data.dtype

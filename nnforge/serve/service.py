@@ -66,12 +66,12 @@ def file_digest(path: Path) -> str:
 
 class Service:
     def __init__(self, settings: ServeSettings):
-        import nnforge
+        from nnforge.predictor import load
         from nnforge.serve.backends import build_backend
 
         self.settings = settings
         self.limits = settings.limits
-        self.predictor = nnforge.load(settings.run_dir)
+        self.predictor = load(settings.run_dir)
         threads = settings.threads or max(1, usable_cpus() // max(1, settings.workers))
         self.backend = build_backend(settings.backend, self.predictor, threads)
         self.metrics = Metrics(settings.metrics_dir)

@@ -96,7 +96,7 @@ def test_config_with_wrong_types(tmp_path, capsys, setting, words):
 
 
 def test_nproc_batch_not_divisible_is_one_line(tmp_path, capsys):
-    from nnforge.train.distributed import ShardedLoader
+    from nnforge.train.ddp import ShardedLoader
     from nnforge.data import TensorLoader
     from nnforge.errors import ConfigError
     import torch

@@ -1,5 +1,6 @@
 """Checkpoint files: no pickle, exact round trips, damaged files detected, resume falls back."""
 
+import json
 import math
 import shutil
 
@@ -107,3 +108,43 @@ def test_resume_refuses_a_changed_recipe_and_a_finished_run(reference, tmp_path)
         resume_run(load_config(None, FAST + ["model.hidden=[16]"]), run)
     with pytest.raises(RunError, match="run directory .* not found"):
         resume_run(None, tmp_path / "nowhere")
+
+
+def _edit_header(path, edit):
+    """Rewrite a checkpoint's JSON header (the tensors and their CRCs stay valid), as an attacker would."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), framework="pt") as fh:
+        meta, tensors = fh.metadata(), {k: fh.get_tensor(k) for k in fh.keys()}
+    header = json.loads(meta["nnforge.checkpoint"])
+    edit(header)
+    save_file(tensors, str(path), metadata={**meta, "nnforge.checkpoint": json.dumps(header)})
+
+
+@pytest.mark.parametrize("edit", [
+    lambda h: h["state"]["position"].update(epoch="two"),
+    lambda h: h["state"].pop("engine"),
+    lambda h: h["state"].update(history={"__tensor__": "t.999999"}),
+    lambda h: h["state"]["engine"]["model"].update({"layers.0.weight": {"__tensor__": "nope"}}),
+])
+def test_an_edited_header_with_valid_crcs_is_one_line_and_falls_back(reference, tmp_path, capsys, edit):
+    run = _crashed_copy(reference, tmp_path / "run", keep_upto=30)
+    newest = step_checkpoints(run / "checkpoints")[0][1]
+    _edit_header(newest, edit)
+    resumed = resume_run(None, run)  # the edited file is reported and the previous one used
+    assert "trying the previous checkpoint" in capsys.readouterr().err
+    assert resumed.metrics["epochs"] == reference.metrics["epochs"]
+
+
+@pytest.mark.parametrize("text", ["!!python/object:os.system {}\n", "\xff\xfe not yaml", "- just\n- a list\n", "a: [unclosed\n"])
+def test_a_run_whose_config_yaml_is_damaged_is_one_line_for_eval_and_report(reference, tmp_path, capsys, text):
+    from nnforge.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(reference.dir, run)
+    (run / "config.yaml").write_bytes(text.encode("utf-8", "surrogateescape") if "\xff" not in text else b"\xff\xfe not yaml")
+    for command in (["eval", str(run)], ["report", str(run)]):
+        assert main(command) == 2, command
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {run / 'config.yaml'}") and len(err.strip().splitlines()) == 1, err

@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-import nnforge
+from nnforge.version import __version__
 from nnforge import io
 from nnforge.data import Preprocessing, TensorLoader, build_augmentation, dataset_info, load_dataset
 from nnforge.data.augment import AugmentThenPreprocess
@@ -105,7 +105,7 @@ class Classify(Task):
             "dataset": ds.describe(),
             "parameters": sum(p.numel() for p in model.parameters()),
         }
-        meta = {"nnforge_version": nnforge.__version__, "engine": recipe.engine, "task": "classify", "model": recipe.model.to_dict(),
+        meta = {"nnforge_version": __version__, "engine": recipe.engine, "task": "classify", "model": recipe.model.to_dict(),
                 "kind": ds.kind, "input_shape": list(ds.input_shape), "num_classes": ds.num_classes, "classes": ds.classes,
                 "dataset": recipe.data.name, "preprocessing": data.preprocessing.to_dict()}
         save_model(out, model, meta)

@@ -1,0 +1,110 @@
+"""The Python surface a practitioner reaches for first: nnforge.fit, nnforge.load(...).predict, nnforge.runs,
+and scratch tensors that behave like torch's where a torch user's habits reach."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import nnforge
+from nnforge import scratch
+from nnforge.config import load_config
+from nnforge.errors import ConfigError, DataError, UserError
+
+QUICK = {"data.name": "digits", "model.name": "mlp", "model.hidden": [32], "train.epochs": 3, "train.optimizer.name": "adam",
+         "train.optimizer.lr": 0.01, "train.progress": "none"}
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    return nnforge.fit("mnist_mlp", out=tmp_path_factory.mktemp("api") / "run", overrides={**QUICK, "data.augment.rotate": 0.0,
+                                                                                              "data.augment.shift": 0.0})
+
+
+def test_fit_takes_a_recipe_name_a_path_a_dict_or_a_typed_recipe(tmp_path, digits_run):
+    assert digits_run.config.train.epochs == 3 and digits_run.metrics["test_accuracy"] > 0.8
+    as_dict = nnforge.fit({"data": {"name": "digits"}, "model": {"name": "mlp", "hidden": [8]},
+                           "train": {"epochs": 1, "progress": "none"}}, tmp_path / "dict")
+    assert as_dict.config.model["hidden"] == [8] and (tmp_path / "dict" / "metrics.json").is_file()
+    typed = nnforge.fit(load_config(None, [f"{k}={v}" for k, v in QUICK.items()]), tmp_path / "typed", overrides={"train.epochs": 1})
+    assert typed.metrics["epochs"] == 1
+    from_path = nnforge.fit("nnforge/configs/digits_mlp.yaml", tmp_path / "path", overrides={"train.epochs": 1, "train.progress": "none"})
+    assert from_path.config.model["hidden"] == [128, 64]
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: nnforge.fit("no_such_recipe"), "recipe 'no_such_recipe' not found"),
+    (lambda: nnforge.fit({"train": {"epoch": 2}}), "did you mean 'epochs'"),
+    (lambda: nnforge.fit("digits_mlp", overrides={"train.optimizer.lr": "fast"}), "'train.optimizer.lr' is 'fast'"),
+    (lambda: nnforge.fit(42), "a recipe is a YAML path"),
+    (lambda: nnforge.load("no/such/run"), "not found"),
+    (lambda: nnforge.runs("no/such/folder"), "not a folder of runs"),
+])
+def test_bad_arguments_are_one_line_user_errors(call, words):
+    with pytest.raises(UserError, match=words) as err:
+        call()
+    assert "\n" not in str(err.value)
+
+
+def test_predict_takes_files_images_arrays_and_tensors_one_or_a_batch(digits_run, tmp_path):
+    from PIL import Image
+
+    from nnforge.data import load_dataset
+
+    model = nnforge.load(digits_run.dir)
+    ds = load_dataset({"name": "digits"})
+    x, y = ds.x_test[:20], ds.y_test[:20].numpy()
+    batch = model.predict(x.numpy())
+    assert isinstance(batch, list) and len(batch) == 20
+    assert np.mean([int(p.label) == t for p, t in zip(batch, y)]) > 0.75
+    one = model.predict(x[0])  # a (1, 8, 8) tensor: one prediction
+    assert one.label == batch[0].label and abs(sum(one.probabilities.values()) - 1) < 1e-5
+    assert len(one.top) == 3 and one.top[0]["class"] == one.label
+    assert model.predict(x[0, 0].numpy()).label == one.label  # (H, W) works for a one-channel model
+    assert [p.label for p in model.predict(x[:, 0])] == [p.label for p in batch]  # (N, H, W) too
+    path = tmp_path / "digit.png"
+    Image.fromarray(x[0, 0].numpy().astype(np.uint8)).save(path)
+    from_file = model.predict(str(path), top=5)
+    assert from_file.source == str(path) and len(from_file.top) == 5
+    assert model.predict(Image.open(path)).label == from_file.label
+    assert [p.label for p in model.predict([path, path])] == [from_file.label] * 2
+
+
+@pytest.mark.parametrize("bad, words", [
+    (np.zeros((3, 3)), r"shape \(3, 3\) does not fit"), (np.full((8, 8), 300.0), "0-255"), (np.array([True] * 64).reshape(8, 8), "bool"),
+    ([], "nothing to predict"), ({"a": 1}, "cannot predict from dict"),
+])
+def test_predict_refuses_what_does_not_fit_in_one_line(digits_run, bad, words):
+    with pytest.raises(DataError, match=words):
+        nnforge.load(digits_run.dir).predict(bad)
+
+
+def test_runs_lists_runs_newest_first(digits_run):
+    listed = nnforge.runs(digits_run.dir.parent)
+    assert [r.dir for r in listed] == [digits_run.dir] and listed[0].state == "complete"
+    assert listed[0].score.startswith("test accuracy") and listed[0].epochs == 3
+
+
+def test_public_functions_say_what_a_caller_may_rely_on(digits_run):
+    for obj in (nnforge.fit, nnforge.load, nnforge.runs, nnforge.load(digits_run.dir).predict, type(nnforge.load(digits_run.dir))):
+        assert obj.__doc__ and len(obj.__doc__.split()) > 8, obj
+
+
+def test_scratch_tensors_follow_torch_habits():
+    t = scratch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert np.asarray(t) is t.data and np.asarray(t, dtype=np.float64).dtype == np.float64
+    s = t.sum()
+    assert float(s) == 10.0 and int(s) == 10 and s.item() == 10.0 and t.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert t.to("cpu") is t and t.cpu() is t and t.numpy() is t.data and len(t) == 2
+    rows = list(t)
+    assert len(rows) == 2 and rows[1].tolist() == [3.0, 4.0]
+    assert (t > 2).tolist() == [[False, False], [True, True]] and (t == 1).tolist() == [[True, False], [False, False]]
+    with pytest.raises(RuntimeError):
+        t.item()
+    with pytest.raises(RuntimeError):
+        t.to("cuda")
+    x = scratch.tensor([1.0, 2.0], requires_grad=True)
+    sum(r * r for r in x).backward()  # iteration keeps the graph, as in torch
+    assert x.grad.tolist() == [2.0, 4.0]
+    assert torch.tensor(np.asarray(scratch.tensor([1.0]))).item() == 1.0
