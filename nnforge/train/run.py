@@ -139,8 +139,8 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         from nnforge.train.signals import StopOnSignal
 
         trainer.callbacks.append(NonFiniteGuard(recipe.train.nonfinite, recipe.train.optimizer.lr))
-        trainer.callbacks.append(StopOnSignal(out, hint or f"nnforge train {out / 'config.yaml'} --out {out} --resume"))
         ck = recipe.train.checkpoint
+        trainer.callbacks.append(StopOnSignal(out, hint or f"nnforge train {out / 'config.yaml'} --out {out} --resume", ck.enabled))
         if ck.enabled or checkpoint is not None:
             from nnforge.train.checkpoint import Checkpointer
 

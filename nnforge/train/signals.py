@@ -26,8 +26,8 @@ class Interrupted(RunError):
 class StopOnSignal(Callback):
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-    def __init__(self, out, resume_hint: str):
-        self.out, self.hint = out, resume_hint
+    def __init__(self, out, resume_hint: str, checkpointing: bool = True):
+        self.out, self.hint, self.checkpointing = out, resume_hint, checkpointing
         self.received: int | None = None
         self.previous: dict = {}
 
@@ -51,8 +51,10 @@ class StopOnSignal(Callback):
         self.previous = {}
         if self.received is not None:
             name = signal.Signals(self.received).name
-            raise Interrupted(f"{name}: stopped at step {trainer.global_step} (epoch {trainer.epoch + 1}) after writing a "
-                              f"checkpoint; continue with: {self.hint}")
+            where = f"{name}: stopped at step {trainer.global_step} (epoch {trainer.epoch + 1})"
+            if not self.checkpointing:
+                raise Interrupted(f"{where}; train.checkpoint.enabled is false, so there is nothing to resume from")
+            raise Interrupted(f"{where} after writing a checkpoint; continue with: {self.hint}")
 
     def state_dict(self) -> dict:
         return {}
