@@ -61,3 +61,18 @@ def test_packaged_recipes_are_valid():
     assert {"quickstart", "mnist_mlp", "mnist_cnn", "digits_mlp", "cifar10_cnn"} <= {p.stem for p in recipes}
     for path in recipes:
         load_config(path)
+
+
+def test_no_module_reads_a_resolved_recipe_with_a_fallback():
+    """Sections of a resolved recipe have no .get: a renamed key fails loudly instead of falling back.
+    The two open sections (model, tune) are mappings; nothing reads them with a default either."""
+    import re
+    from pathlib import Path
+
+    recipe = load_config(None)
+    for section in (recipe, recipe.data, recipe.data.augment, recipe.train, recipe.train.optimizer, recipe.forecast):
+        assert not hasattr(section, "get") and not hasattr(section, "__getitem__")
+    pattern = re.compile(r"\.(model|tune)\.get\(|\brecipe\.get\(|\bconfig\[\"|\brecipe\[\"")
+    offenders = [f"{p}:{i}" for p in Path("nnforge").rglob("*.py") if p.name != "config.py"
+                 for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert not offenders, offenders
