@@ -116,26 +116,11 @@ class ScratchEngine(Engine):
     def forward(self, x):
         return self.model(Tensor._wrap(x))
 
-    def loss(self, out, y):
-        return self.loss_fn(out, y)
-
-    def backward(self, loss) -> None:
-        loss.backward()
-
-    def step(self) -> None:
-        self.optimizer.step()
-
     def zero_grad(self) -> None:
         self.optimizer.zero_grad()
 
-    def item(self, loss) -> float:
-        return loss.item()
-
     def outputs(self, out):
         return out.data
-
-    def train_mode(self, training: bool) -> None:
-        self.model.train(training)
 
     def predict(self, batches):
         was = self.model.training
@@ -152,13 +137,6 @@ class ScratchEngine(Engine):
     def epoch_end(self, logs: dict) -> None:
         if self.scheduler is not None:
             self.scheduler.step()
-
-    def lr(self) -> float:
-        return self.optimizer.param_groups[0]["lr"]
-
-    def set_lr(self, lr: float) -> None:
-        for g in self.optimizer.param_groups:
-            g["lr"] = lr
 
     # callbacks
     def _params(self):

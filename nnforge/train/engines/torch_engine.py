@@ -74,23 +74,11 @@ class TorchEngine(Engine):
         with self.autocast():
             return self.loss_fn(out, y)
 
-    def backward(self, loss) -> None:
-        loss.backward()
-
-    def step(self) -> None:
-        self.optimizer.step()
-
     def zero_grad(self) -> None:
         self.optimizer.zero_grad(set_to_none=True)
 
-    def item(self, loss) -> float:
-        return loss.item()
-
     def outputs(self, out):
         return out.detach()
-
-    def train_mode(self, training: bool) -> None:
-        self.model.train(training)
 
     @torch.inference_mode()
     def predict(self, batches):
@@ -110,13 +98,6 @@ class TorchEngine(Engine):
 
     def epoch_end(self, logs: dict) -> None:
         self.schedule.epoch_end(logs)
-
-    def lr(self) -> float:
-        return self.optimizer.param_groups[0]["lr"]
-
-    def set_lr(self, lr: float) -> None:
-        for g in self.optimizer.param_groups:
-            g["lr"] = lr * g.get("lr_mult", 1.0)
 
     # callbacks
     def _grads(self):

@@ -91,9 +91,6 @@ class Forecast(Task):
     def evaluate(self, outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
         return {"loss": float(((outputs.astype(np.float64) - targets) ** 2).mean())}
 
-    def monitor(self, recipe) -> str:
-        return recipe.train.monitor
-
     def finish(self, recipe, engine, data: TaskData, history, out: Path, train_seconds) -> dict:
         e, fc = data.extra, recipe.forecast
         series, mean, std = e["series"], e["mean"], e["std"]
