@@ -240,6 +240,7 @@ COMMAND_MODULES = (
     "nnforge.compress.command",
     "nnforge.serve.command",
     "nnforge.report.command",
+    "nnforge.playground.command",
 )
 
 
