@@ -65,7 +65,7 @@ class Connection:
         self._playing = False
         self.tokens = 2 * self.settings.messages_per_s
         self.loop = asyncio.get_running_loop()
-        self.last_refill = self.loop.time()
+        self.last_refill = self.warned_at = self.loop.time() - 1.0
 
     @property
     def playing(self) -> bool:
@@ -120,8 +120,11 @@ class Connection:
     async def handle(self, text: str | None) -> None:
         if text is None:
             return await self.error("send JSON text messages, not binary ones")
-        if not self._allow():
-            return await self.error(f"too many messages: at most {self.settings.messages_per_s:g} a second; this one was dropped")
+        if not self._allow():  # dropped; said once a second at most, so a flood is not echoed back
+            if self.loop.time() - self.warned_at >= 1.0:
+                self.warned_at = self.loop.time()
+                await self.error(f"too many messages: at most {self.settings.messages_per_s:g} a second; the extra ones were dropped")
+            return
         if len(text) > self.settings.max_message_bytes:
             return await self.error(f"message too large: at most {self.settings.max_message_bytes} bytes")
         try:

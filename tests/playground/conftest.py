@@ -58,7 +58,7 @@ class Playground:
     def socket(self):
         from websockets.sync.client import connect
 
-        return Client(connect(f"ws://127.0.0.1:{self.port}/ws", open_timeout=10, max_size=None))
+        return Client(connect(f"ws://127.0.0.1:{self.port}/ws", open_timeout=10, max_size=None, max_queue=None))  # websockets' sync client
 
     def close(self) -> str:
         """Stop the server; returns everything it printed (tests check it holds no traceback)."""
@@ -75,8 +75,9 @@ class Playground:
 class Client:
     """One tab's WebSocket: send messages, wait for the next message of a type."""
 
-    def __init__(self, ws):
-        self.ws = ws
+    def __init__(self, connection):
+        self.connection = connection
+        self.ws = connection.__enter__()  # websockets >= 17 wants connect() entered as a context manager
 
     def send(self, **message) -> None:
         self.ws.send(json.dumps(message))
@@ -89,11 +90,12 @@ class Client:
                 return msg
 
     def close(self) -> None:
-        self.ws.close()
+        self.connection.__exit__(None, None, None)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def playground():
+    """One server for a test module; every test opens its own sessions (that is what sessions are for)."""
     srv = Playground()
     yield srv
     log = srv.close()
