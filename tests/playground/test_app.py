@@ -187,3 +187,23 @@ def test_diverging_training_pauses_with_a_message(playground):
     frame = client.next("frame")
     assert not frame["playing"]
     client.close()
+
+
+@pytest.mark.slow
+def test_eight_sessions_play_at_once_and_a_ninth_is_refused(playground):
+    """The load test's shape (bench/playground_load.py measures the frame rates; tests assert no timings)."""
+    clients = [opened(playground) for _ in range(8)]
+    for i, client in enumerate(clients):
+        client.send(**{**XOR, "data": {**XOR["data"], "seed": i}, "network": {**XOR["network"], "hidden": [4, 4]}})
+        client.next("points")
+        client.next("frame")
+    extra = playground.socket()
+    assert "full (8 sessions)" in extra.next("error")["message"]
+    for client in clients:
+        client.send(type="play")
+    assert playground.get("/api/health")["playing"] == 8
+    for client in clients:
+        steps = [client.next("frame")["step"] for _ in range(15)]
+        assert steps == sorted(steps) and steps[-1] > steps[0]
+    for client in clients:
+        client.close()
