@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from fastapi import FastAPI, WebSocket
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
@@ -38,11 +39,22 @@ class PlaygroundSettings:
     messages_per_s: float = 50.0  # sustained; bursts up to twice this are let through
 
 
+def quiet():
+    """NumPy's overflow warnings while a network diverges: the page gets one message, the log nothing."""
+    return np.errstate(all="ignore")
+
+
 class Hub:
     """The sessions open now and how many of them are playing (their training shares the CPU)."""
 
     def __init__(self, settings: PlaygroundSettings):
         self.settings, self.open, self.playing = settings, 0, 0
+
+
+def _gone(exc: BaseException) -> bool:
+    """A send or receive on a tab that has just gone (closed, reloaded, dropped): the session ends."""
+    return type(exc).__name__ in ("WebSocketDisconnect", "ClientDisconnected", "ConnectionClosed", "ConnectionClosedError") or (
+        isinstance(exc, RuntimeError) and "close" in str(exc))
 
 
 def _finite(obj):
@@ -81,7 +93,9 @@ class Connection:
         await self.ws.send_text(json.dumps(_finite(message)))
 
     async def send_frame(self) -> None:
-        await self.send(frames.frame(self.session, self.playing))
+        with quiet():
+            message = frames.frame(self.session, self.playing)
+        await self.send(message)
 
     async def error(self, message: str) -> None:
         await self.send({"type": "error", "message": message})
@@ -106,6 +120,9 @@ class Connection:
         finally:
             ticker.cancel()
             self.playing = False
+            for result in await asyncio.gather(ticker, return_exceptions=True):
+                if isinstance(result, Exception) and not _gone(result):
+                    raise result
 
     def _allow(self) -> bool:
         now = self.loop.time()
@@ -131,7 +148,8 @@ class Connection:
             command = protocol.parse(text)
             if isinstance(command, protocol.Configure):
                 self.playing = False
-                self.session.configure(*command.specs())
+                with quiet():
+                    self.session.configure(*command.specs())
                 await self.send(frames.points(self.session))
                 await self.send_frame()
             elif command == "play":
@@ -141,7 +159,8 @@ class Connection:
                 await self.send_frame()
             elif command == "step":
                 self.playing = False
-                self.session.step()
+                with quiet():
+                    self.session.step()
                 await self.send_frame()
             elif command == "reset":
                 self.playing = False
@@ -162,7 +181,8 @@ class Connection:
             if self.playing:
                 share = 0.5 * interval / max(1, self.hub.playing)
                 for _ in range(self.session.batches_per_epoch):
-                    loss = self.session.step()
+                    with quiet():
+                        loss = self.session.step()
                     if not math.isfinite(loss):
                         self.playing = False
                         await self.error("training diverged (the loss is not finite): lower the learning rate and press Reset")
@@ -196,14 +216,14 @@ def create_app(settings: PlaygroundSettings | None = None) -> FastAPI:
         await ws.accept()
         if hub.open >= settings.max_sessions:
             await ws.send_text(json.dumps({"type": "error", "message": f"the playground is full ({settings.max_sessions} "
-                                           "sessions); close a tab or try again later"}))
+                                           f"session{'s' if settings.max_sessions > 1 else ''}); close a tab or try again later"}))
             await ws.close(TRY_AGAIN_LATER)
             return
         hub.open += 1
         try:
             await Connection(ws, hub).run()
-        except Exception as exc:  # a send to a tab that has just gone: the session simply ends
-            if type(exc).__name__ not in ("WebSocketDisconnect", "ClientDisconnected", "ConnectionClosed"):
+        except Exception as exc:
+            if not _gone(exc):
                 raise
         finally:
             hub.open -= 1

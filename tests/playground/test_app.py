@@ -112,6 +112,24 @@ def test_two_sessions_train_independently(playground):
     a.close(), b.close()
 
 
+def test_a_tab_dropped_mid_stream_ends_its_session_quietly(playground):
+    import socket
+    import time
+
+    before = playground.get("/api/health")["sessions"]
+    client = opened(playground)
+    client.send(**XOR)
+    client.send(type="play")
+    client.next("frame")
+    client.ws.socket.shutdown(socket.SHUT_RDWR)  # no closing handshake: a crashed tab or a lost network
+    client.ws.socket.close()
+    for _ in range(100):
+        if playground.get("/api/health")["sessions"] == before:
+            break
+        time.sleep(0.1)
+    assert playground.get("/api/health") == {"sessions": before, "playing": 0, "max_sessions": 8}
+
+
 @pytest.mark.parametrize("message, words", [
     ("not json", "JSON objects"),
     ("[1, 2]", "with a \"type\""),
