@@ -109,6 +109,9 @@ def test_xor_learns_step_reset_hover_and_code(tmp_path):
             assert "nn.Linear(2, 4), nn.Tanh()," in code and "optim.Adam" in code
             assert f"STEPS = 10, {dataset(driver, 'step')}" in code.replace("BATCH, STEPS = ", "STEPS = ")
             assert "playground:xor?" in driver.find_element(By.ID, "code-recipe").text
+            following = int(dataset(driver, "step")) + 1
+            click(driver, "#step")  # the open panel follows the network
+            wait(driver, f"document.body.dataset.codeStep === '{following}'")
             assert driver.find_element(By.ID, "error").get_attribute("hidden") is not None
             errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
             assert not errors, errors

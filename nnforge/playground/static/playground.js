@@ -13,7 +13,7 @@ const config = {
   network: {hidden: [4, 2], activation: "tanh", optimizer: "sgd", lr: 0.03, l1: 0, l2: 0, batch_size: 10},
 };
 let ws = null, frame = null, points = null, playing = false, history = [], frames = 0, structure = "";
-let tipTarget = null, sendTimer = null;
+let tipTarget = null, sendTimer = null, codePending = false;
 
 // -- colours: -1 orange, 0 light grey, +1 blue, as TensorFlow Playground -------------------------
 const LUT = (() => {
@@ -69,6 +69,7 @@ function receive(msg) {
   if (msg.type === "points") { points = msg; return; }
   if (msg.type === "error") return showError(msg.message);
   if (msg.type === "code") {
+    codePending = false;
     $("code-python").textContent = msg.python;
     $("code-recipe").textContent = msg.recipe;
     $("code").hidden = false;
@@ -104,6 +105,10 @@ function onFrame(f) {
   $("train-loss").textContent = fmt(f.train_loss, 3);
   Object.assign(document.body.dataset, {ready: "1", step: f.step, frames, testLoss: f.test_loss, trainLoss: f.train_loss, playing: f.playing ? "1" : "0"});
   if (tipTarget) showTip(tipTarget);
+  // an open code panel follows the page whenever it stops (Pause, Step, Reset, a new setting)
+  if (!$("code").hidden && !f.playing && String(f.step) !== document.body.dataset.codeStep && !codePending) {
+    codePending = true; send({type: "code"});
+  }
 }
 
 function fmt(v, digits = 3) {
