@@ -28,6 +28,7 @@ from nnforge.playground.session import TrainingSession
 
 STATIC = Path(__file__).parent / "static"
 TRY_AGAIN_LATER = 1013
+DIVERGED = "training diverged (the loss is not finite): lower the learning rate and press Reset"
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,9 @@ class Connection:
             elif command == "step":
                 self.playing = False
                 with quiet():
-                    self.session.step()
+                    loss = self.session.step()
+                if not math.isfinite(loss):
+                    await self.error(DIVERGED)
                 await self.send_frame()
             elif command == "reset":
                 self.playing = False
@@ -185,7 +188,7 @@ class Connection:
                         loss = self.session.step()
                     if not math.isfinite(loss):
                         self.playing = False
-                        await self.error("training diverged (the loss is not finite): lower the learning rate and press Reset")
+                        await self.error(DIVERGED)
                         break
                     if self.loop.time() - started > share:
                         break

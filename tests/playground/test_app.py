@@ -203,7 +203,9 @@ def test_diverging_training_pauses_with_a_message(playground):
     error = client.next("error", timeout=30)
     assert "diverged" in error["message"]
     frame = client.next("frame")
-    assert not frame["playing"]
+    assert not frame["playing"] and frame["train_loss"] is None  # NaN travels as null: the JSON stays valid
+    client.send(type="step")
+    assert "diverged" in client.next("error")["message"]
     client.close()
 
 
