@@ -217,6 +217,7 @@ COMMAND_MODULES = (
     "nnforge.compress.command",
     "nnforge.serve.command",
     "nnforge.report.command",
+    "nnforge.playground.command",
 )
 
 

@@ -69,6 +69,7 @@ for _name, (_summary, _) in SERIES.items():
 PATTERNS = {
     "csv:PATH": "a CSV table with a header; the class column is data.target",
     "folder:PATH": "images (PNG/JPEG) in one sub-folder per class, optionally under train/ and test/",
+    "playground:KIND?...": "a 2-D dataset of `nnforge playground` (circle, xor, gauss, spiral, moons), as its page exports it",
 }
 
 
@@ -112,6 +113,10 @@ def load_dataset(cfg, seed: int = 0) -> Dataset:
         from nnforge.data.sources.image_folder import load_folder
 
         return load_folder(name[7:], _plain(cfg.image_size))
+    if name.startswith("playground:"):
+        from nnforge.data.sources.toy2d import load_recipe_dataset
+
+        return load_recipe_dataset(name[len("playground:"):])
     if name not in DATASETS:
         import difflib
 

@@ -124,3 +124,5 @@ def run(out_dir: Path) -> None:
     axes[0, 1].set_ylabel("training loss (mean of 10)")
     axes[0, 1].set_title("Training")
     save(fig, out_dir, "vanishing_gradients.png")
+    print("try it in the playground: `nnforge playground`, then Spiral with 6 hidden layers of 8 sigmoid neurons and SGD: "
+          "hover a first-layer weight and compare its gradient with a last-layer one; then switch to ReLU")

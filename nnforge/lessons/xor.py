@@ -64,3 +64,5 @@ def run(out_dir: Path) -> None:
     axes[0, 1].set_ylabel("MSE")
     axes[0, 1].set_title("Training loss")
     save(fig, out_dir, "xor_decision_boundary.png")
+    print("try it in the playground: `nnforge playground`, then XOR with one hidden layer of 4 tanh neurons: "
+          "press Play and watch each neuron's picture and the boundary form")
