@@ -18,7 +18,8 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
-    else:
+    elif torch.are_deterministic_algorithms_enabled():
+        # only when switching back: the call imports torch's inductor (~2 s) even to say False
         torch.use_deterministic_algorithms(False)
 
 

