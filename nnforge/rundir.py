@@ -7,6 +7,7 @@ recipe, and saving and loading the model.
     model.json           architecture, classes, preprocessing: enough to rebuild and serve
     metrics.jsonl        one line per epoch
     metrics.json         final metrics (written last: its presence means the run is complete)
+    .lock                held (flock) by the process training the run
     curves.png, confusion.png (classify), forecast.png (forecast)
     checkpoints/         resumable training state
 """

@@ -19,6 +19,8 @@ from typing import Callable
 
 import numpy as np
 
+from nnforge.data.download import sha256_of
+
 FORMAT = 1
 
 
@@ -27,14 +29,6 @@ def cache_dir() -> Path:
         return Path(os.environ["NNFORGE_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "nnforge"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _digest(arrays: dict[str, np.ndarray]) -> str:
@@ -51,7 +45,7 @@ def cached_arrays(name: str, source: Path, parse: Callable[[], dict[str, np.ndar
     stream = stream or sys.stderr
     folder = cache_dir() / name
     record_path = folder / "record.json"
-    source_hash = _sha256(source)
+    source_hash = sha256_of(source)
     try:
         record = json.loads(record_path.read_text())
         if record["format"] == FORMAT and record["source_sha256"] == source_hash:
