@@ -46,8 +46,12 @@ def _best_ms(fn: Step, repeat: int) -> float:
     return best * 1000
 
 
-def side_by_side(step: str, scratch_step: Step, torch_step: Step, repeat: int = 5) -> Agreement:
-    """Run both, print the largest differences and the best of ``repeat`` timings, return them."""
+def side_by_side(step: str, scratch_step: Step, torch_step: Step, repeat: int = 5,
+                 compared: str = "gradients") -> Agreement:
+    """Run both, print the largest differences and the best of ``repeat`` timings, return them.
+
+    ``compared`` names the second list the steps return (gradients, or the weights after updates).
+    """
     s_out, s_grads = scratch_step()
     with one_torch_thread():  # both sides on one thread: the comparison is of the code, not the cores
         t_out, t_grads = torch_step()
@@ -56,6 +60,6 @@ def side_by_side(step: str, scratch_step: Step, torch_step: Step, repeat: int = 
     grads = [float(np.abs(_numpy(a) - _numpy(b)).max()) for a, b in zip(s_grads, t_grads, strict=True)]
     gradient = max(grads, default=0.0)
     result = Agreement(step, value, gradient, _best_ms(scratch_step, repeat), torch_ms)
-    print(f"scratch vs torch, {step}: max difference {value:.1e} (values), {gradient:.1e} (gradients); "
+    print(f"scratch vs torch, {step}: max difference {value:.1e} (values), {gradient:.1e} ({compared}); "
           f"time {result.scratch_ms:.2f} ms (NumPy) vs {result.torch_ms:.2f} ms (torch)")
     return result
