@@ -84,7 +84,7 @@ def _in_notebook() -> bool:
     return getattr(get_ipython(), "kernel", None) is not None
 
 
-def save(fig: Figure, out_dir: Path, name: str) -> Path:
+def save(fig: Figure, out_dir: Path, name: str) -> None:
     """Check the figure (a :class:`FigureWarning` per problem), write it as PNG, show it in a notebook."""
     for problem in figure_problems(fig):
         warnings.warn(f"{name}: {problem}", FigureWarning, stacklevel=2)
@@ -98,4 +98,3 @@ def save(fig: Figure, out_dir: Path, name: str) -> Path:
         from IPython.display import Image, display
 
         display(Image(data=buffer.getvalue(), format="png"))
-    return path

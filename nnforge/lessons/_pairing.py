@@ -8,7 +8,6 @@ how long each takes, in one line a reader (and the notebook test) can find: ``sc
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -18,15 +17,6 @@ from nnforge.scratch import Tensor
 from ._common import one_torch_thread
 
 Step = Callable[[], tuple[object, Sequence[object]]]
-
-
-@dataclass(frozen=True)
-class Agreement:
-    step: str
-    value_difference: float
-    gradient_difference: float
-    scratch_ms: float
-    torch_ms: float
 
 
 def _numpy(x) -> np.ndarray:
@@ -47,8 +37,8 @@ def _best_ms(fn: Step, repeat: int) -> float:
 
 
 def side_by_side(step: str, scratch_step: Step, torch_step: Step, repeat: int = 5,
-                 compared: str = "gradients") -> Agreement:
-    """Run both, print the largest differences and the best of ``repeat`` timings, return them.
+                 compared: str = "gradients") -> None:
+    """Run both; print the largest differences and the best of ``repeat`` timings of each.
 
     ``compared`` names the second list the steps return (gradients, or the weights after updates).
     """
@@ -59,7 +49,6 @@ def side_by_side(step: str, scratch_step: Step, torch_step: Step, repeat: int = 
     value = float(np.abs(_numpy(s_out) - _numpy(t_out)).max())
     grads = [float(np.abs(_numpy(a) - _numpy(b)).max()) for a, b in zip(s_grads, t_grads, strict=True)]
     gradient = max(grads, default=0.0)
-    result = Agreement(step, value, gradient, _best_ms(scratch_step, repeat), torch_ms)
+    scratch_ms = _best_ms(scratch_step, repeat)
     print(f"scratch vs torch, {step}: max difference {value:.1e} (values), {gradient:.1e} ({compared}); "
-          f"time {result.scratch_ms:.2f} ms (NumPy) vs {result.torch_ms:.2f} ms (torch)")
-    return result
+          f"time {scratch_ms:.2f} ms (NumPy) vs {torch_ms:.2f} ms (torch)")

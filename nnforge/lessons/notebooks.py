@@ -33,9 +33,12 @@ def lesson_notebook(name: str):
 
 
 def _write(nb, path: Path) -> Path:
+    if path.parent.exists() and not path.parent.is_dir():
+        raise UserError(f"cannot write notebooks into '{path.parent}': it is a file, not a folder")
+    text = _jupytext().writes(nb, fmt="ipynb")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")  # never leave a half-written notebook behind
-    _jupytext().write(nb, tmp, fmt="ipynb")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return path
 

@@ -1,7 +1,7 @@
 # %% [markdown]
-# # 8.1 当前趋势: Transformer — self-attention, and a tiny Transformer reading digits
+# # next.1 (seed 8.1 当前趋势: Transformer架构) — self-attention, and a tiny Transformer reading digits
 #
-# Seed section 8.1 names the trend: the **Transformer architecture** (Transformer架构), from NLP
+# The first seed's section 8.1 (current trends) names it first: the **Transformer architecture** (Transformer架构), from NLP
 # to vision (**ViT**); its reading list ends with Transformer (2017) and Vision Transformer (2020).
 # Their core is one formula, scaled dot-product attention:
 #

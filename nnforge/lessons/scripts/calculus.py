@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 数学基础 2: 微积分 — calculus: one derivative three ways
+# # math.2 数学基础: 微积分 — calculus: one derivative three ways
 #
 # The second seed's calculus foundation (section math.2): the **derivative** (导数) is a rate of
 # change, the **partial derivative** (偏导数) is the derivative in one variable with the others

@@ -1,8 +1,10 @@
 # %% [markdown]
-# # 8.1 当前趋势 — a generative adversarial network (GAN) learns to write digits
+# # next.2 进阶学习方向: 生成对抗网络 (GAN) — a generator learns to write digits
 #
-# The seeds end by pointing further, and the Goodfellow et al. book (《深度学习》) on their
-# reading list (seed 8.2) introduced GANs (2014): two networks play a game. The **generator** G
+# The second seed's advanced directions (进阶学习方向) include **generative adversarial
+# networks** (生成对抗网络, GAN), "applied to image generation and data augmentation"; they come
+# from Goodfellow et al. (2014), author of the 《深度学习》 book on the first seed's reading list
+# (8.2). Two networks play a game. The **generator** G
 # turns random noise z into an 8x8 image; the **discriminator** D says how likely an image is
 # real. D is trained to tell scikit-learn's real handwritten digits from G's, and G to make D say
 # "real" (the non-saturating loss: maximise log D(G(z))). Neither network sees a label, and G

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 数学基础 1: 线性代数 — linear algebra: vectors, matrices, and a layer as a matrix product
+# # math.1 数学基础: 线性代数 — linear algebra: vectors, matrices, and a layer as a matrix product
 #
 # The second seed's first maths foundation (section math.1): **vectors** (向量), **matrices**
 # (矩阵), the **dot product** (点积) and **eigenvalues and eigenvectors** (特征值和特征向量).

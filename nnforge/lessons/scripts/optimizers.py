@@ -36,6 +36,9 @@ for name, losses in curves.items():
 ranking = sorted(curves, key=lambda name: curves[name][-1])
 print("ranking by final loss:", " < ".join(ranking))
 
+# %% [markdown]
+# ## The picture: the three loss curves
+
 # %%
 fig, axes = figure(size=(7, 4.5))
 ax = axes[0, 0]

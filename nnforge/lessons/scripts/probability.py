@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 数学基础 3: 概率与统计 — probability and statistics
+# # math.3 数学基础: 概率与统计 — probability and statistics
 #
 # The second seed's last maths foundation (section math.3): a **probability distribution**
 # (概率分布) describes a random variable's values and how likely each is; the **probability

@@ -1,7 +1,8 @@
 # %% [markdown]
-# # 8.1 当前趋势 — reinforcement learning: an agent learns from rewards alone (Q-learning)
+# # next.3 进阶学习方向: 强化学习 — an agent learns from rewards alone (Q-learning)
 #
-# Where the seeds point next, beyond supervised learning: **reinforcement learning** (强化学习).
+# The second seed's advanced directions (进阶学习方向) include **reinforcement learning**
+# (强化学习), "applied to games and robots".
 # No examples and no labels: an agent walks a frozen lake from S to the goal G, and holes H end
 # the walk. It gets +1 at the goal, -1 in a hole and -0.01 per step, and must find out which moves
 # pay. Q-learning (Watkins, 1989) keeps an estimate Q(s, a) of the return of move a in square s
