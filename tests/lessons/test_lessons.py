@@ -12,7 +12,7 @@ EXPECTED_PNGS = {
     "perceptron": ["perceptron_gates.png"],
     "activations": ["activations.png"],
     "losses": ["focal_loss.png"],
-    "backprop": ["backprop_gradients.png"],
+    "backprop": ["backprop_gradients.png", "backprop_graph.png"],
     "xor": ["xor_decision_boundary.png"],
     "optimizers": ["optimizers.png"],
     "linear-algebra": ["linear_map.png"],

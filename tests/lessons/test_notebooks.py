@@ -86,16 +86,13 @@ def test_every_notebook_runs_in_a_real_kernel(tmp_path):
 
     paths = write_all(tmp_path / "notebooks")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    km = KernelManager(kernel_name="python3")
+    km = KernelManager(kernel_name="python3")  # one kernel for all: each start costs seconds
     km.start_kernel(cwd=str(tmp_path), env=env)
-    kc = km.client()
-    kc.start_channels()
     printed = {}
     try:
-        kc.wait_for_ready(timeout=60)
         for path in paths[:-1]:
-            kc.execute_interactive("%reset -f", timeout=60)  # each notebook starts from an empty namespace
             nb = nbformat.read(path, as_version=4)
+            nb.cells.insert(0, nbformat.v4.new_code_cell("%reset -f"))  # each notebook starts from an empty namespace
             NotebookClient(nb, km=km, timeout=600, resources={"metadata": {"path": str(tmp_path)}}).execute()
             for cell in nb.cells:
                 if cell.cell_type == "code" and "save(" in cell.source:
@@ -103,7 +100,6 @@ def test_every_notebook_runs_in_a_real_kernel(tmp_path):
                 assert "Warning" not in outputs(cell, "stderr"), (path.name, outputs(cell, "stderr"))
             printed[path.stem] = "".join(outputs(c, "stdout") for c in nb.cells)
     finally:
-        kc.stop_channels()
         km.shutdown_kernel(now=True)
 
     agreements = re.findall(r"scratch vs torch, (.+?): max difference (\S+) \(values\), (\S+) \(", "".join(printed.values()))
@@ -118,3 +114,12 @@ def test_every_notebook_runs_in_a_real_kernel(tmp_path):
     assert "ranking by final loss: Adam (lr 0.01) < SGD + momentum 0.9 (lr 0.05) < SGD (lr 0.05)" in printed["optimizers"]
     assert "the shortest safe path is 10 moves" in printed["reinforcement"]
     assert sorted(p.name for p in tmp_path.joinpath("lessons_out").iterdir()) == sorted(LESSONS)
+
+
+def test_curriculum_links_a_notebook_for_every_lesson_row():
+    rows = [line for line in (REPO / "docs" / "curriculum.md").read_text().splitlines()
+            if line.startswith("|") and "nnforge lesson " in line]
+    assert {n for row in rows for n in re.findall(r"nnforge lesson ([\w-]+)", row)} == set(LESSONS)
+    for row in rows:
+        for name in re.findall(r"nnforge lesson ([\w-]+)", row):
+            assert f"[{name}.ipynb](../notebooks/{name}.ipynb)" in row.rsplit("|", 2)[-2], row

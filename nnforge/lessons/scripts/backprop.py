@@ -82,6 +82,23 @@ def torch_backprop():
 side_by_side("the 3-4-2 network's loss and gradients (float64)", scratch_backprop, torch_backprop)
 
 # %% [markdown]
+# ## See the graph
+# Autograd recorded every operation of the forward pass and its inputs. `draw_graph` draws that
+# record (left: the input batch and the parameters; right: the loss), each node with its
+# operation, its shape (or value) and the gradient the backward pass left on it —
+# `retain_grads` keeps the inner nodes' gradients, which autograd otherwise frees.
+
+# %%
+from nnforge.lessons.graph import draw_graph, retain_grads
+
+leaves = [scratch.tensor(p, dtype=scratch.float64, requires_grad=True) for p in params]
+loss = f(*leaves)
+retain_grads(loss)
+loss.backward()
+fig = draw_graph(loss, names={id(t): n for t, n in zip(leaves, names)})
+save(fig, OUT, "backprop_graph.png")
+
+# %% [markdown]
 # ## The picture: every gradient, three ways
 # Three bars per parameter, one per method; they are the same height.
 
