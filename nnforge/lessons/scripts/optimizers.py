@@ -102,6 +102,7 @@ for rule in TORCH_RULES:
 # %% [markdown]
 # ## Try next
 # - Add `"Adam (lr 0.1)": lambda p: optim.Adam(p, lr=0.1)` to `RULES` and rerun the race: a
-#   learning rate ten times larger makes Adam's curve jumpy — adaptive does not mean any rate works.
+#   learning rate ten times larger; watch whether its curve gets jumpier and where it ends —
+#   adaptive does not mean any rate works.
 # - Add `"RMSprop (lr 0.01)": lambda p: optim.RMSprop(p, lr=0.01)`: Adam without the momentum
 #   term; expect it between momentum and Adam.

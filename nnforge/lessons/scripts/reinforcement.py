@@ -75,6 +75,8 @@ save(fig, OUT, "q_learning.png")
 
 # %% [markdown]
 # ## Try next
-# - Call `q_learning(gamma=0.5)`: the reward of the goal fades fast with distance, so squares far
-#   from G look alike and the agent learns much more slowly, if at all.
-# - Call `q_learning(episodes=100)`: too little exploration — the greedy walk may stop in a hole.
+# - Call `q_learning(gamma=0.5)`: a reward ten moves away now counts 0.5^10 ≈ 0.001, so in the
+#   right-hand picture the squares far from G flatten toward the step cost; on this small lake the
+#   agent still finds the 10-move path, with far less to tell the moves apart.
+# - Call `q_learning(episodes=100)`: exploration (epsilon) decays over 60 episodes instead of 360;
+#   compare how often the episodes reached the goal, and whether the greedy walk still does.
