@@ -121,6 +121,16 @@ def cmd_lesson(args) -> int:
         from nnforge.lessons import LESSONS
     except ImportError:
         raise UserError("lessons are not installed in this build") from None
+    if args.notebook is not None:
+        from nnforge.lessons import notebooks
+
+        if not args.name:
+            paths = notebooks.write_all(args.notebook)
+            print(f"wrote {len(paths) - 1} lesson notebooks and {paths[-1]}")
+            return 0
+        if args.name in LESSONS:
+            print(f"wrote {notebooks.write_notebook(args.name, args.notebook)}")
+            return 0
     if not args.name:
         width = max(map(len, LESSONS))
         for name, lesson in LESSONS.items():
@@ -203,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
              "nnforge lesson xor", cmd_lesson)
     p.add_argument("name", nargs="?", help="lesson name")
     p.add_argument("--out", help="folder for the lesson's pictures (default: lessons_out/NAME)")
+    p.add_argument("--notebook", nargs="?", const="notebooks", metavar="DIR",
+                   help="write the lesson as DIR/NAME.ipynb instead of running it (without NAME: every lesson "
+                        "and index.ipynb; DIR defaults to notebooks/)")
 
     for module in _command_modules():
         module.register(sub, _add, _add_set)

@@ -2,7 +2,12 @@
 
 ``LESSONS`` maps a lesson's name to a :class:`Lesson`; ``nnforge lesson NAME --out DIR`` calls
 ``LESSONS[NAME].run(Path(DIR))``, which prints what the lesson shows and writes its pictures
-(PNG) into that folder. ``seed_section`` points back to the text: ``1.2`` ... ``2.3`` and
+(PNG) into that folder. Each lesson is one script in jupytext's percent format
+(``scripts/MODULE.py``: ``# %%`` code cells, ``# %% [markdown]`` prose): the CLI executes it as
+a script and ``nnforge lesson NAME --notebook`` converts the same file into ``NAME.ipynb``
+(``notebooks.py``), so the notebook and the printed lesson cannot drift apart. Functions a
+lesson shares with its tests (a training loop, a data split) live in the module of the same
+name beside this file. ``seed_section`` points back to the text: ``1.2`` ... ``2.3`` and
 ``7.1`` ... ``7.3`` (common problems) are sections of the first seed document; ``math.1`` to
 ``math.3`` are the maths foundations of the second (linear algebra, calculus, probability and
 statistics); ``next.1`` to ``next.3`` are the directions both documents end on (the Transformer,
@@ -10,10 +15,12 @@ GANs, reinforcement learning). Every lesson runs in seconds.
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
+
+SCRIPTS = Path(__file__).parent / "scripts"
 
 __all__ = ["LESSONS", "Lesson", "run_lesson"]
 
@@ -26,9 +33,16 @@ class Lesson:
     module: str
 
     @property
+    def script(self) -> Path:
+        """The lesson's percent-format source: the script the CLI runs and the notebook's cells."""
+        return SCRIPTS / f"{self.module}.py"
+
+    @property
     def run(self) -> Callable[[Path], None]:
         """``run(out_dir)``: print the lesson and write its PNGs into ``out_dir``."""
-        return importlib.import_module(f"{__name__}.{self.module}").run
+        from ._runner import run_script
+
+        return partial(run_script, self.script)
 
 
 _TABLE = [

@@ -15,34 +15,19 @@ draws where the class token looked.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from ._common import figure, heading, save
+from ._common import one_torch_thread
+
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """softmax(Q K^T / sqrt(d)) V and the weights; q, k, v: (..., tokens, d)."""
     weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
     return weights @ v, weights
-
-
-def _scratch_vs_torch() -> float:
-    """Largest output difference between scratch's and torch's multi-head attention, same weights."""
-    from nnforge import scratch
-
-    torch.manual_seed(0)
-    torch_layer = nn.MultiheadAttention(8, 2, batch_first=True).double()
-    scratch_layer = scratch.nn.MultiheadAttention(8, 2, batch_first=True).double()
-    scratch_layer.load_state_dict(torch_layer.state_dict())
-    x = torch.randn(2, 5, 8, dtype=torch.float64)
-    with torch.no_grad():
-        expected = torch_layer(x, x, x)[0].numpy()
-    sx = scratch.tensor(x.numpy(), dtype=scratch.float64)
-    return float(np.abs(scratch_layer(sx, sx, sx)[0].data - expected).max())
 
 
 class SelfAttention(nn.Module):
@@ -95,6 +80,12 @@ def digits_as_rows(seed: int = 0):
 
 
 def train(epochs: int = 30, seed: int = 0) -> tuple[TinyTransformer, list[float], float]:
+    """Train on one torch thread (``_common.one_torch_thread``: tiny models run faster so); see ``_train``."""
+    with one_torch_thread():
+        return _train(epochs, seed)
+
+
+def _train(epochs: int = 30, seed: int = 0) -> tuple[TinyTransformer, list[float], float]:
     torch.manual_seed(seed)
     x_train, y_train, x_test, y_test = digits_as_rows(seed)
     model = TinyTransformer(8, 8, 10)
@@ -111,42 +102,3 @@ def train(epochs: int = 30, seed: int = 0) -> tuple[TinyTransformer, list[float]
         with torch.no_grad():
             accuracies.append(float((model(x_test).argmax(1) == y_test).float().mean()))
     return model, accuracies, accuracies[-1]
-
-
-def run(out_dir: Path) -> None:
-    heading("Scaled dot-product attention, written out")
-    torch.manual_seed(0)
-    q, k, v = torch.randn(3, 1, 4, 8).unbind(0)
-    mine, weights = attention(q, k, v)
-    fused = nn.functional.scaled_dot_product_attention(q, k, v)
-    print("weights (each row sums to 1):")
-    for row in weights[0]:
-        print("   " + "  ".join(f"{w:.3f}" for w in row.tolist()) + f"   sum {float(row.sum()):.3f}")
-    print(f"largest difference from torch's fused kernel: {float((mine - fused).abs().max()):.2e}")
-    print(f"the same layer from first principles, NumPy only (nnforge.scratch.nn.MultiheadAttention), "
-          f"differs from torch.nn.MultiheadAttention by {_scratch_vs_torch():.1e}")
-
-    heading("A one-layer Transformer reads 8x8 digits row by row")
-    model, accuracies, final = train()
-    for epoch in range(4, len(accuracies), 5):
-        print(f"epoch {epoch + 1:3d}: test accuracy {accuracies[epoch]:.1%}")
-    params = sum(p.numel() for p in model.parameters())
-    print(f"{params} parameters, test accuracy {final:.1%} (each row is one token; the class token reads them all)")
-
-    _, _, x_test, y_test = digits_as_rows()
-    with torch.no_grad():
-        predicted = model(x_test[:6]).argmax(1)
-    weights = model.attn.weights[:, :, 0, 1:].mean(1)  # class token -> rows, averaged over heads
-    fig, axes = figure(2, 6, size=(13, 4.6))
-    for i in range(6):
-        axes[0, i].imshow(x_test[i].numpy(), cmap="gray_r")
-        axes[0, i].set_title(f"true {int(y_test[i])}, pred {int(predicted[i])}", fontsize=9)
-        axes[1, i].barh(np.arange(8), weights[i].numpy(), color="#c0392b")
-        axes[1, i].invert_yaxis()
-        axes[1, i].set_xlabel("attention", fontsize=8)
-        for ax in (axes[0, i], axes[1, i]):
-            ax.set_yticks([])
-        axes[0, i].set_xticks([])
-    axes[1, 0].set_ylabel("row 0 (top) ... row 7")
-    fig.suptitle("Where the class token looked: attention over the 8 rows of each digit")
-    save(fig, out_dir, "attention.png")

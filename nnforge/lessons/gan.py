@@ -12,13 +12,12 @@ FID, on raw pixels): 0 means the two sets have the same mean and covariance.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 from torch import nn
 
-from ._common import figure, heading, save
+from ._common import one_torch_thread
+
 
 NOISE = 16
 
@@ -57,6 +56,12 @@ def sample(generator: nn.Module, n: int, seed: int = 1) -> torch.Tensor:
 
 
 def train(steps: int = 3000, batch: int = 64, seed: int = 0, every: int = 500):
+    """Train on one torch thread (``_common.one_torch_thread``: tiny models run faster so); see ``_train``."""
+    with one_torch_thread():
+        return _train(steps, batch, seed, every)
+
+
+def _train(steps: int = 3000, batch: int = 64, seed: int = 0, every: int = 500):
     """Returns (generator, history rows (step, D loss, G loss, Fréchet distance), snapshots {step: 16 samples})."""
     real = real_digits()
     generator, discriminator = build(seed)
@@ -90,43 +95,3 @@ def train(steps: int = 3000, batch: int = 64, seed: int = 0, every: int = 500):
             if step in (steps // 3, steps):
                 snapshots[step] = sample(generator, 16)
     return generator, history, snapshots
-
-
-def run(out_dir: Path) -> None:
-    heading("A GAN learns to write 8x8 digits from 1,797 real ones (no labels)")
-    generator, history, snapshots = train()
-    print(f"{'step':>6} {'D loss':>8} {'G loss':>8} {'Frechet distance to real':>26}")
-    for step, d_loss, g_loss, fd in history:
-        losses = f"{'-':>8} {'-':>8}" if step == 0 else f"{d_loss:>8.3f} {g_loss:>8.3f}"
-        print(f"{step:>6} {losses} {fd:>26.2f}")
-    print(f"the distance fell from {history[0][3]:.1f} (untrained G: noise) to {history[-1][3]:.1f}; "
-          "D's loss near 2 log 2 = 1.39 means it can barely tell real from generated")
-
-    fig, axes = figure(3, 17, size=(14, 3.4))
-    rows = list(snapshots.items())
-    for r, (step, images) in enumerate(rows):
-        for c in range(17):
-            ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if c == 0:
-                ax.axis("off")
-                ax.text(1.0, 0.5, f"step {step}", ha="right", va="center", transform=ax.transAxes)
-            else:
-                ax.imshow(images[c - 1].view(8, 8).numpy(), cmap="gray_r", vmin=-1, vmax=1)
-    fig.suptitle("Generated digits: before training, a third of the way, at the end")
-    save(fig, out_dir, "gan_samples.png")
-
-    fig, axes = figure(1, 2, size=(11, 3.8))
-    steps = [h[0] for h in history[1:]]
-    axes[0, 0].plot(steps, [h[1] for h in history[1:]], label="D")
-    axes[0, 0].plot(steps, [h[2] for h in history[1:]], label="G")
-    axes[0, 0].axhline(2 * np.log(2), color="#888", linestyle="--", linewidth=0.8)
-    axes[0, 0].set_xlabel("step")
-    axes[0, 0].set_title("losses (dashed: D at chance, 2 log 2)")
-    axes[0, 0].legend()
-    axes[0, 1].plot([h[0] for h in history], [h[3] for h in history], marker="o")
-    axes[0, 1].set_yscale("log")
-    axes[0, 1].set_xlabel("step")
-    axes[0, 1].set_title("Fréchet distance to the real digits")
-    save(fig, out_dir, "gan_training.png")

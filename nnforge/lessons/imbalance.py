@@ -15,15 +15,12 @@ four ways, and reports the recall of 9 on a balanced test split (how many real 9
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from nnforge import scratch
 from nnforge.scratch import nn, optim
 from nnforge.scratch.nn import functional as F
 
-from ._common import figure, heading, save
 
 RARE, KEPT = 9, 8
 
@@ -76,23 +73,3 @@ def fit(method: str, epochs: int = 30, seed: int = 0) -> tuple[float, float]:
 
 
 METHODS = ("plain", "class weights", "oversampling", "focal loss", "focal + weights")
-
-
-def run(out_dir: Path) -> None:
-    x, y, xt, yt = split()
-    heading(f"Digits with only {KEPT} training examples of '{RARE}' (the others have ~{int(np.median(np.bincount(y)))} each)")
-    results = {m: fit(m) for m in METHODS}
-    for method, (recall, accuracy) in results.items():
-        print(f"{method:>15}: recall of '{RARE}' {recall:6.1%}   overall accuracy {accuracy:6.1%}")
-    print(f"({int((yt == RARE).sum())} real '{RARE}'s in the test split; the overall accuracy hides the rare class)")
-
-    fig, axes = figure(1, 1, size=(8, 3.8))
-    ax = axes[0, 0]
-    pos = np.arange(len(METHODS))
-    ax.bar(pos - 0.2, [results[m][0] for m in METHODS], width=0.4, label=f"recall of '{RARE}'", color="#c0392b")
-    ax.bar(pos + 0.2, [results[m][1] for m in METHODS], width=0.4, label="overall accuracy", color="#7f8c8d")
-    ax.set_xticks(pos, METHODS)
-    ax.set_ylim(0, 1.05)
-    ax.set_title(f"Only {KEPT} training examples of '{RARE}'")
-    ax.legend(fontsize=8)
-    save(fig, out_dir, "imbalance.png")

@@ -5,15 +5,11 @@ classification problem; only the update rule differs, so the loss curves compare
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from nnforge import scratch
 from nnforge.scratch import nn, optim
 from nnforge.scratch.nn import functional as F
-
-from ._common import figure, heading, save
 
 RULES = {
     "SGD (lr 0.05)": lambda p: optim.SGD(p, lr=0.05),
@@ -53,21 +49,3 @@ def race(steps: int = 400, batch: int = 32) -> dict[str, list[float]]:
                 losses.append(F.cross_entropy(model(scratch.tensor(X)), y).item())
         curves[name] = losses
     return curves
-
-
-def run(out_dir: Path) -> None:
-    heading("Same network, same start, same batches; three update rules")
-    curves = race()
-    fig, axes = figure(size=(7, 4.5))
-    ax = axes[0, 0]
-    for name, losses in curves.items():
-        ax.plot(losses, label=name)
-        print(f"{name:<30} loss after 50 steps {losses[49]:.4f}, after {len(losses)} steps {losses[-1]:.4f}")
-    ax.set_xlabel("step")
-    ax.set_ylabel("full-data cross-entropy")
-    ax.set_title("Two spirals: SGD vs momentum vs Adam")
-    ax.legend()
-    ax.grid(True)
-    save(fig, out_dir, "optimizers.png")
-    print("Momentum averages gradients over steps (less zig-zag); Adam also scales each weight's step"
-          " by its recent gradient size, so it moves fast early without tuning the learning rate much.")

@@ -9,15 +9,12 @@ again but stopped early, at the epoch with the lowest validation loss.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from nnforge import scratch
 from nnforge.scratch import nn, optim
 from nnforge.scratch.nn import functional as F
 
-from ._common import figure, heading, save
 
 TRAIN_SIZE = 150
 NOISY = 0.2  # share of training labels replaced by random ones (the validation labels stay true)
@@ -59,32 +56,3 @@ def fit(dropout: float = 0.0, weight_decay: float = 0.0, epochs: int = 150, seed
             history["val_loss"].append(F.cross_entropy(logits, yv).item())
             history["val_accuracy"].append(float((logits.data.argmax(1) == yv).mean()))
     return history
-
-
-def run(out_dir: Path) -> None:
-    heading(f"A 64-256-256-10 MLP (82,000 weights) on {TRAIN_SIZE} digits, {NOISY:.0%} mislabelled; validation: the other 1,647")
-    runs = {"plain": fit(), "dropout 0.5": fit(dropout=0.5), "weight decay 2": fit(weight_decay=2.0)}
-    plain = runs["plain"]
-    best = int(np.argmin(plain["val_loss"]))
-    for name, h in runs.items():
-        print(f"{name:>17}: final train loss {h['train_loss'][-1]:.4f}, validation loss {h['val_loss'][-1]:.3f} "
-              f"(lowest {min(h['val_loss']):.3f}), validation accuracy {h['val_accuracy'][-1]:.1%}")
-    print(f"{'early stopping':>17}: the plain run's validation loss was lowest at epoch {best + 1} "
-          f"({plain['val_loss'][best]:.3f}, accuracy {plain['val_accuracy'][best]:.1%}); "
-          f"by epoch {len(plain['val_loss'])} it had risen to {plain['val_loss'][-1]:.3f}")
-
-    fig, axes = figure(1, 2, size=(12, 4.4))
-    for name, h in runs.items():
-        line, = axes[0, 0].plot(h["val_loss"], label=f"{name}: validation")
-        axes[0, 0].plot(h["train_loss"], color=line.get_color(), linestyle=":", label=f"{name}: training")
-        axes[0, 1].plot(h["val_accuracy"], color=line.get_color(), label=name)
-    axes[0, 0].axvline(best, color="#888", linestyle="--", linewidth=0.8)
-    axes[0, 0].text(best, axes[0, 0].get_ylim()[1] * 0.9, " early stop", fontsize=8)
-    axes[0, 0].set_yscale("log")
-    axes[0, 0].set_xlabel("epoch")
-    axes[0, 0].set_title("Loss: training (dotted) keeps falling, validation turns up")
-    axes[0, 0].legend(fontsize=7)
-    axes[0, 1].set_xlabel("epoch")
-    axes[0, 1].set_title("Validation accuracy")
-    axes[0, 1].legend(fontsize=8)
-    save(fig, out_dir, "overfitting.png")

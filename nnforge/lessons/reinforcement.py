@@ -14,11 +14,9 @@ neural network when the states are too many to list, such as the pixels of a gam
 from __future__ import annotations
 
 from collections import deque
-from pathlib import Path
 
 import numpy as np
 
-from ._common import figure, heading, save
 
 LAKE = [
     "S..H..",
@@ -94,40 +92,3 @@ def greedy_walk(q: np.ndarray, max_steps: int = 100) -> list[tuple[int, int]]:
         if done:
             break
     return path
-
-
-def run(out_dir: Path) -> None:
-    heading("Q-learning: an agent learns to cross a frozen lake from rewards alone")
-    print("\n".join("   " + " ".join(row) for row in LAKE))
-    q, returns, reached = q_learning()
-    for start in range(0, len(returns), 100):
-        window = slice(start, start + 100)
-        print(f"episodes {start + 1:4d}-{start + 100:4d}: mean return {np.mean(returns[window]):+.3f}, "
-              f"reached the goal {np.mean(reached[window]):.0%}")
-    path = greedy_walk(q)
-    print(f"greedy policy: {len(path) - 1} moves to {'the goal' if LAKE[path[-1][0]][path[-1][1]] == 'G' else 'a stop'}; "
-          f"the shortest safe path is {shortest_path_length()} moves")
-    print("learnt policy (best move in each square):")
-    for r, row in enumerate(LAKE):
-        print("   " + " ".join(cell if cell in "HG" else ARROWS[int(q[r, c].argmax())] for c, cell in enumerate(row)))
-
-    fig, axes = figure(1, 2, size=(11, 4.4))
-    smooth = np.convolve(returns, np.ones(25) / 25, mode="valid")
-    axes[0, 0].plot(returns, color="#bbb", linewidth=0.6, label="each episode")
-    axes[0, 0].plot(np.arange(24, len(returns)), smooth, color="#c0392b", label="mean of 25")
-    axes[0, 0].set_xlabel("episode")
-    axes[0, 0].set_ylabel("return")
-    axes[0, 0].set_title("Learning curve")
-    axes[0, 0].legend()
-    ax = axes[0, 1]
-    value = q.max(axis=2)
-    ax.imshow(value, cmap="RdYlGn", vmin=-1, vmax=1)
-    for r, row in enumerate(LAKE):
-        for c, cell in enumerate(row):
-            ax.text(c, r, cell if cell in "HGS" else ARROWS[int(q[r, c].argmax())], ha="center", va="center", fontsize=14)
-    rows, cols = zip(*path)
-    ax.plot(cols, rows, color="#1f4e99", linewidth=2, alpha=0.6)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title("max Q per square, best moves, the greedy walk")
-    save(fig, out_dir, "q_learning.png")

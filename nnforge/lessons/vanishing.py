@@ -1,11 +1,11 @@
 """Seed 7.1: vanishing gradients, measured layer by layer, and the three cures it names.
 
 Backpropagation multiplies, layer by layer, by each activation's derivative and each weight
-matrix. A sigmoid's derivative is at most 0.25, so through 12 sigmoid layers the gradient that
+matrix. A sigmoid's derivative is at most 0.25, so through the 11 sigmoids between 12 weight layers the gradient that
 reaches the first layer is a tiny fraction of the last one's: the early layers barely learn. The
 seed's cures are ReLU (derivative 1 where active) with a fitting initialisation (He), BatchNorm
 (keeps every layer's inputs at a healthy scale), and residual connections (the gradient also
-flows around each layer, along the identity). The lesson builds the same 12-layer network on
+flows around each layer, along the identity). The lesson builds the same network of 12 weight layers on
 scikit-learn's digits five ways with scratch layers, prints the gradient norm of every layer at
 the start, and trains each for a few hundred steps. One variant is ReLU with PyTorch's default
 initialisation (uniform, scaled for sigmoid-like layers): its signal shrinks at every layer too,
@@ -13,15 +13,12 @@ so ReLU alone does not cure it; He initialisation, scaled for ReLU, does.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from nnforge import scratch
 from nnforge.scratch import nn, optim
 from nnforge.scratch.nn import functional as F
 
-from ._common import figure, heading, save
 
 DEPTH, WIDTH = 12, 32
 
@@ -38,10 +35,10 @@ class Residual(nn.Module):
 
 
 def build(kind: str, seed: int = 0) -> nn.Sequential:
-    """A DEPTH-layer MLP, 64 -> WIDTH x DEPTH -> 10, in one of the five variants."""
+    """An MLP of DEPTH weight layers, 64 -> WIDTH -> ... -> WIDTH -> 10, in one of the five variants."""
     scratch.manual_seed(seed)
     layers: list[nn.Module] = [nn.Linear(64, WIDTH)]
-    for _ in range(DEPTH - 1):
+    for _ in range(DEPTH - 2):
         linear = nn.Linear(WIDTH, WIDTH)
         if kind == "sigmoid":
             nn.init.xavier_uniform_(linear.weight)
@@ -90,39 +87,3 @@ def train(model: nn.Sequential, x: np.ndarray, y: np.ndarray, steps: int = 300, 
         opt.step()
         losses.append(loss.item())
     return losses
-
-
-def run(out_dir: Path) -> None:
-    x, y = digits()
-    batch = slice(0, 256)
-    heading(f"Gradient norm of each layer at the start ({DEPTH} layers, first to last)")
-    norms = {kind: layer_gradient_norms(build(kind), x[batch], y[batch]) for kind in KINDS}
-    for kind, values in norms.items():
-        print(f"{kind:>20}: first {values[0]:.1e}, last {values[-1]:.1e}, first/last {values[0] / values[-1]:.1e}")
-
-    heading("Training each for 300 SGD steps")
-    curves = {}
-    for kind in KINDS:
-        model = build(kind)
-        curves[kind] = train(model, x, y)
-        model.eval()
-        with scratch.no_grad():
-            accuracy = float((model(scratch.tensor(x)).data.argmax(1) == y).mean())
-        print(f"{kind:>20}: loss {np.mean(curves[kind][:20]):.3f} -> {np.mean(curves[kind][-20:]):.3f}, "
-              f"training accuracy {accuracy:.1%}")
-
-    fig, axes = figure(1, 2, size=(12, 4.4))
-    for kind in KINDS:
-        axes[0, 0].plot(range(1, DEPTH + 2), norms[kind], marker="o", label=kind)
-        axes[0, 1].plot(np.convolve(curves[kind], np.ones(10) / 10, mode="valid"), label=kind)
-    axes[0, 0].set_yscale("log")
-    axes[0, 0].set_xlabel("layer (1 = nearest the input)")
-    axes[0, 0].set_ylabel("gradient norm")
-    axes[0, 0].set_title("Gradient reaching each layer, at the start")
-    axes[0, 0].legend(fontsize=8)
-    axes[0, 1].set_xlabel("SGD step")
-    axes[0, 1].set_ylabel("training loss (mean of 10)")
-    axes[0, 1].set_title("Training")
-    save(fig, out_dir, "vanishing_gradients.png")
-    print("try it in the playground: `nnforge playground`, then Spiral with 6 hidden layers of 8 sigmoid neurons and SGD: "
-          "hover a first-layer weight and compare its gradient with a last-layer one; then switch to ReLU")

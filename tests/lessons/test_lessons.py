@@ -1,15 +1,18 @@
 """Every lesson runs, prints, and writes the pictures it promises; key claims are checked."""
+import warnings
+
 import numpy as np
 import pytest
 
 from nnforge.errors import UserError
 from nnforge.lessons import LESSONS, run_lesson
+from nnforge.lessons._figcheck import FigureWarning
 
 EXPECTED_PNGS = {
     "perceptron": ["perceptron_gates.png"],
     "activations": ["activations.png"],
     "losses": ["focal_loss.png"],
-    "backprop": ["backprop_gradients.png"],
+    "backprop": ["backprop_gradients.png", "backprop_graph.png"],
     "xor": ["xor_decision_boundary.png"],
     "optimizers": ["optimizers.png"],
     "linear-algebra": ["linear_map.png"],
@@ -35,9 +38,12 @@ def test_registry_is_complete_and_described():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_PNGS))
 def test_lesson_runs_and_writes_pngs(name, tmp_path, capsys):
+    """...and every picture passes the figure check (no overlap, labelled axes, no blank panel)."""
     if name == "calculus":
         pytest.importorskip("sympy")
-    LESSONS[name].run(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FigureWarning)
+        LESSONS[name].run(tmp_path)
     printed = capsys.readouterr().out
     assert len(printed.splitlines()) >= 3
     for png in EXPECTED_PNGS[name]:

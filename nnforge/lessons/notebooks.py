@@ -1,0 +1,70 @@
+"""Lessons as Jupyter notebooks, converted by jupytext from the very scripts the CLI runs.
+
+``write_notebook(name, folder)`` writes ``NAME.ipynb``; ``write_all(folder)`` writes every lesson
+and ``index.ipynb``, which links them in curriculum order. Nothing is executed here: a learner
+runs the cells (the pictures then appear under the cells that draw them), and the slow lesson
+test executes every notebook in a real kernel.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from nnforge.errors import UserError
+
+from . import LESSONS
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+def _jupytext():
+    try:
+        import jupytext
+    except ImportError:
+        raise UserError("notebooks need jupytext and nbformat: pip install 'nnforge[lessons]'") from None
+    return jupytext
+
+
+def lesson_notebook(name: str):
+    """The lesson's cells as an nbformat notebook (unexecuted), straight from its script."""
+    nb = _jupytext().read(LESSONS[name].script, fmt="py:percent")
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata.pop("jupytext", None)
+    return nb
+
+
+def _write(nb, path: Path) -> Path:
+    if path.parent.exists() and not path.parent.is_dir():
+        raise UserError(f"cannot write notebooks into '{path.parent}': it is a file, not a folder")
+    text = _jupytext().writes(nb, fmt="ipynb")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")  # never leave a half-written notebook behind
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def write_notebook(name: str, folder: str | Path) -> Path:
+    return _write(lesson_notebook(name), Path(folder) / f"{name}.ipynb")
+
+
+def index_notebook():
+    """One Markdown cell: every lesson in curriculum order, its seed section and a link to it."""
+    import nbformat
+
+    rows = "\n".join(f"| {lesson.seed_section} | [{name}]({name}.ipynb) | {lesson.title} |"
+                     for name, lesson in LESSONS.items())
+    text = ("# nnforge: the curriculum as notebooks\n\n"
+            "Each notebook is one section of the seed documents (1.2 the neuron ... 7.3 class imbalance, "
+            "the maths foundations, and the next steps), run cell by cell: change a number, rerun the cell, "
+            "see the picture change. Open them in order, or wherever your question is.\n\n"
+            "| seed section | notebook | what you see |\n| --- | --- | --- |\n" + rows)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    return nb
+
+
+def write_all(folder: str | Path) -> list[Path]:
+    """Every lesson's notebook plus ``index.ipynb``; returns the paths, index last."""
+    folder = Path(folder)
+    paths = [write_notebook(name, folder) for name in LESSONS]
+    return paths + [_write(index_notebook(), folder / "index.ipynb")]
