@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean system-deps
+.PHONY: run test bench notebooks clean system-deps
 
 $(STAMP): pyproject.toml setup.py $(wildcard nnforge/data/*.c)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ run: $(STAMP)
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -n 2
+
+notebooks: $(STAMP)  # every lesson as a Jupyter notebook, plus index.ipynb, in notebooks/
+	$(BIN)/nnforge lesson --notebook notebooks
 
 bench: $(STAMP) system-deps
 	for b in bench/[!_]*.py; do $(BIN)/python $$b; done  # bench/_*.py are helpers (servers the benches start)
@@ -35,4 +38,4 @@ system-deps:
 	  echo "note: could not install $(SYSTEM_PACKAGES); the browser test will skip"; fi
 
 clean:
-	rm -rf $(VENV) runs lessons_out .pytest_cache
+	rm -rf $(VENV) runs lessons_out notebooks .pytest_cache

@@ -90,27 +90,36 @@ def analyse(lrs: list[float], losses: list[float], raw: list[float] | None = Non
 
 
 def plot_lr_find(result: LRFinderResult, path: Path, title: str = "learning-rate range test") -> None:
+    import matplotlib.pyplot as plt
+
+    fig = lr_find_figure(result, title)
+    io.atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
+    plt.close(fig)
+
+
+def lr_find_figure(result: LRFinderResult, title: str = "learning-rate range test"):
+    """The sweep's chart: both curves inside it, the suggestion and the minimum marked, the key beside it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    if result.raw_losses:
-        ax.plot(result.lrs, result.raw_losses, color="0.8", lw=0.8, label="loss per batch")
-    ax.plot(result.lrs, result.losses, lw=1.8, label="smoothed loss")
+    fig, ax = plt.subplots(figsize=(9, 4.2), layout="constrained")
+    low = min(result.losses) * 0.9 if result.losses else 0
+    high = min(1.5 * result.losses[0], 4 * min(result.losses)) if result.losses else 1  # fastai's view: the start to the divergence
+    if result.raw_losses:  # the noisy per-batch curve, clipped to the chart (marked where it leaves it)
+        raw = np.clip(result.raw_losses, low, high)
+        ax.plot(result.lrs, raw, color="0.8", lw=0.8, label="loss per batch (clipped to the chart)")
+    ax.plot(result.lrs, np.clip(result.losses, low, high), lw=1.8, label="smoothed loss")
     ax.axvline(result.suggestion, color="tab:red", ls="--", label=f"suggested lr {result.suggestion:.2g}")
     ax.axvline(result.min_loss_lr, color="tab:gray", ls=":", label=f"minimum at {result.min_loss_lr:.2g}")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("training loss")
-    top = np.percentile(result.losses, 95) if result.losses else 1
-    ax.set_ylim(min(result.losses) * 0.9 if result.losses else 0, max(top, result.losses[0] if result.losses else 1) * 1.1)
+    ax.set_ylim(low, high * 1.05)
     ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    io.atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
-    plt.close(fig)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
 
 
 def find_lr_run(recipe, out: Path, data, engine, task) -> LRFinderResult:

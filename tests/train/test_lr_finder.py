@@ -34,3 +34,22 @@ def test_find_lr_command_writes_plot_and_a_useful_suggestion(tmp_path, capsys):
     # the suggestion trains well; a rate from the far right of the sweep does not
     good = fit(fast_config("train.optimizer.name=sgd", "train.optimizer.momentum=0.9", f"train.optimizer.lr={lr}"), tmp_path / "good")
     assert good.metrics["test_accuracy"] > 0.85
+
+
+def test_the_chart_holds_both_curves_and_reads_cleanly():
+    """The per-batch curve used to leave the chart; the lessons' figure check reads it now."""
+    import math
+
+    from nnforge.lessons._figcheck import figure_problems
+    from nnforge.train.lr_finder import lr_find_figure
+
+    lrs = [1e-5 * 1.2**i for i in range(60)]
+    raw = [2.3 - 1.5 / (1 + math.exp(-(i - 30) / 4)) + (0.4 if i % 3 == 0 else -0.2) + (50 if i > 55 else 0) for i in range(60)]
+    smooth = list(np.convolve(raw, np.ones(5) / 5, mode="same"))
+    fig = lr_find_figure(analyse(lrs, smooth, raw))
+    assert figure_problems(fig) == []
+    low, high = fig.axes[0].get_ylim()
+    for line in fig.axes[0].lines:
+        y = np.asarray(line.get_ydata(), dtype=float)
+        if y.size > 2:
+            assert low <= y.min() and y.max() <= high, line.get_label()
