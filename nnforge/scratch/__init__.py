@@ -14,6 +14,7 @@ from .autograd import enable_grad, is_grad_enabled, no_grad
 from .creation import (arange, eye, full, linspace, manual_seed, ones, ones_like, rand, randint, randn,
                        randperm, zeros, zeros_like)
 from .gradcheck import GradcheckError, gradcheck
+from .graph import draw_graph, graph_of, retain_grads
 from .ops.activation import relu, sigmoid, softmax, tanh
 from .tensor import Tensor, cat, float32, float64, int64, matmul, stack, tensor, where
 
@@ -30,7 +31,7 @@ def sqrt(x: Tensor) -> Tensor:
     return x.sqrt()
 
 
-__all__ = ["GradcheckError", "Tensor", "arange", "cat", "enable_grad", "exp", "eye", "float32",
+__all__ = ["GradcheckError", "Tensor", "arange", "cat", "draw_graph", "graph_of", "retain_grads", "enable_grad", "exp", "eye", "float32",
            "float64", "full", "gradcheck", "int64", "is_grad_enabled", "linspace", "log",
            "manual_seed", "matmul", "nn", "no_grad", "ones", "ones_like", "optim", "rand", "randint",
            "randn", "randperm", "relu", "sigmoid", "softmax", "sqrt", "stack", "tanh", "tensor",

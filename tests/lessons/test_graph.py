@@ -5,7 +5,7 @@ import numpy as np
 
 from nnforge import scratch
 from nnforge.lessons._figcheck import figure_problems
-from nnforge.lessons.graph import draw_graph, graph_of, retain_grads
+from nnforge.scratch.graph import draw_graph, graph_of, retain_grads
 from nnforge.scratch.nn import functional as F
 
 

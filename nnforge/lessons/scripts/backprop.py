@@ -89,7 +89,7 @@ side_by_side("the 3-4-2 network's loss and gradients (float64)", scratch_backpro
 # `retain_grads` keeps the inner nodes' gradients, which autograd otherwise frees.
 
 # %%
-from nnforge.lessons.graph import draw_graph, retain_grads
+from nnforge.scratch import draw_graph, retain_grads
 
 leaves = [scratch.tensor(p, dtype=scratch.float64, requires_grad=True) for p in params]
 loss = f(*leaves)

@@ -13,11 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from matplotlib.figure import Figure
-
-from nnforge.scratch import Tensor
-
-from ._common import figure
+from .tensor import Tensor
 
 
 @dataclass
@@ -101,7 +97,7 @@ def _label(node: Node, names: dict[int, str]) -> str:
     return "\n".join(lines)
 
 
-def draw_graph(root: Tensor, names: dict[int, str] | None = None) -> Figure:
+def draw_graph(root: Tensor, names: dict[int, str] | None = None) -> "Figure":
     """The graph behind ``root`` as a figure; ``names`` maps ``id(tensor)`` to a label such as ``'W1'``."""
     nodes = graph_of(root)
     names = names or {}
@@ -109,7 +105,10 @@ def draw_graph(root: Tensor, names: dict[int, str] | None = None) -> Figure:
     for key in _topological(nodes):
         layers.setdefault(nodes[key].depth, []).append(key)
     tallest = max(len(v) for v in layers.values())
-    fig, axes = figure(size=(1.9 * len(layers) + 1, 1.1 * tallest + 1))
+    from matplotlib.figure import Figure  # only when drawing: the rest of nnforge.scratch is NumPy alone
+
+    fig = Figure(figsize=(1.9 * len(layers) + 1, 1.1 * tallest + 1), layout="constrained")
+    axes = fig.subplots(1, 1, squeeze=False)
     ax = axes[0, 0]
     position = {}
     for depth, keys in layers.items():
