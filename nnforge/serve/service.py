@@ -39,6 +39,7 @@ class ServeSettings:
     top_k: int = 3
     threads: int = 0  # inference threads per worker; 0: the usable CPUs divided by the workers
     workers: int = 1
+    grace_seconds: float = 10.0  # on SIGTERM/SIGINT: how long requests in flight may take to finish
     metrics_dir: str | None = None
     limits: Limits = field(default_factory=Limits)
 

@@ -70,7 +70,8 @@ def _worker_main(index: int, sock: socket.socket, counts, settings_json: str, uv
     import uvicorn
 
     from nnforge.serve import protocol
-    from nnforge.serve.app import SETTINGS_ENV
+    from nnforge.serve.app import SETTINGS_ENV, mark_draining
+    from nnforge.serve.drain import DrainingServer
 
     protocol.BALANCE = (counts, index)
 
@@ -81,14 +82,20 @@ def _worker_main(index: int, sock: socket.socket, counts, settings_json: str, uv
     if pin:
         pin_to_cpu(index)
     config = uvicorn.Config("nnforge.serve.app:app_from_env", factory=True, **uvicorn_options)
-    uvicorn.Server(config).run(sockets=[sock])
+    server = DrainingServer(config)
+    server.on_drain = mark_draining
+    server.run(sockets=[sock])
 
 
 class Supervisor:
-    """Starts one worker per socket, restarts those that die, stops all on SIGINT/SIGTERM."""
+    """Starts one worker per socket, restarts those that die, stops all on SIGINT/SIGTERM.
 
-    def __init__(self, sockets: list[socket.socket], settings_json: str, uvicorn_options: dict):
+    The first signal is passed on to every worker (each drains for ``grace_seconds``); a second
+    one is passed on again, which makes each worker exit at once."""
+
+    def __init__(self, sockets: list[socket.socket], settings_json: str, uvicorn_options: dict, grace_seconds: float = 10.0):
         self.sockets = sockets
+        self.grace_seconds = grace_seconds
         self.args = (settings_json, uvicorn_options, len(sockets) == usable_cpus())
         self.context = multiprocessing.get_context("spawn")  # never fork a process that loaded torch
         self.connection_counts = self.context.RawArray("i", len(sockets))  # see nnforge.serve.protocol
@@ -137,13 +144,18 @@ class Supervisor:
         return True
 
     def _request_stop(self, signum, frame) -> None:
+        if self.stopping:  # a second signal: the workers' second SIGTERM makes them exit now
+            self._signal_workers()
         self.stopping = True
 
-    def _stop_all(self) -> None:
+    def _signal_workers(self) -> None:
         for worker in self.workers:
             if worker is not None and worker.is_alive():
-                os.kill(worker.pid, signal.SIGTERM)  # uvicorn finishes the requests in flight
-        deadline = time.monotonic() + 15
+                os.kill(worker.pid, signal.SIGTERM)
+
+    def _stop_all(self) -> None:
+        self._signal_workers()  # each drains for grace_seconds, then closes what is left
+        deadline = time.monotonic() + self.grace_seconds + 5
         for worker in self.workers:
             if worker is not None:
                 worker.join(max(0.1, deadline - time.monotonic()))
@@ -152,7 +164,6 @@ class Supervisor:
                     worker.join()
 
 
-def run_workers(settings_json: str, host: str, port: int, count: int, uvicorn_options: dict) -> int:
-    """Serve with ``count`` balanced worker processes until stopped; returns the exit status."""
-    sockets = bind_sockets(host, port, count)
-    return Supervisor(sockets, settings_json, uvicorn_options).run()
+def run_workers(settings_json: str, sockets: list[socket.socket], uvicorn_options: dict, grace_seconds: float = 10.0) -> int:
+    """Serve with one balanced worker process per socket (from :func:`bind_sockets`) until stopped."""
+    return Supervisor(sockets, settings_json, uvicorn_options, grace_seconds).run()
