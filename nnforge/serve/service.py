@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 from nnforge.cpus import usable_cpus
 from nnforge.data.png import Pixels, read_plain_png
 from nnforge.serve.batching import MicroBatcher
-from nnforge.serve.inputs import DECODE_INLINE_PIXELS, content_type_params, decode_image, json_inputs, open_image, parse_json, parse_multipart
+from nnforge.serve.inputs import DECODE_INLINE_PIXELS, check_size, content_type_params, decode_image, json_inputs, open_image, parse_json, parse_multipart
 from nnforge.serve.limits import ApiError, Limits
 from nnforge.serve.metrics import Metrics
 
@@ -139,6 +140,9 @@ class Service:
         # large images in the thread pool so that they never hold up the event loop.
         plain_limit = min(self.limits.max_pixels, DECODE_INLINE_PIXELS) if "PNG" in self.limits.image_formats else 0
         images = [read_plain_png(data, plain_limit) or open_image(data, self.limits) for data in blobs]
+        for image in images:
+            if isinstance(image, Pixels):
+                check_size(image.width, image.height, self.limits)
         if sum(im.size[0] * im.size[1] for im in images) > self.limits.max_pixels:
             raise ApiError(413, "images too large in total",
                            f"more than {self.limits.max_pixels} pixels in one request; send fewer or smaller images")
@@ -150,9 +154,16 @@ class Service:
             elif image.size[0] * image.size[1] <= DECODE_INLINE_PIXELS:
                 arrays.append(decode_image(image, preprocessing))
             else:
-                loop = asyncio.get_running_loop()
-                arrays.append(await loop.run_in_executor(self.pool, decode_image, image, preprocessing))
+                arrays.append(await self._decode_in_pool(image, preprocessing))
         return np.stack(arrays)
+
+    async def _decode_in_pool(self, image, preprocessing) -> np.ndarray:
+        """Decode in the thread pool; if this request is cancelled (504, shutdown), so is the decoding."""
+        abandoned = threading.Event()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, decode_image, image, preprocessing, abandoned)
+        finally:
+            abandoned.set()
 
     # -- answers ----------------------------------------------------------------------------
     def top_k(self, query: bytes) -> int:
