@@ -273,9 +273,14 @@ def build_fastapi(app: ServeApp):
 
     from nnforge.serve import schemas
 
+    from fastapi_offline import FastAPIOffline
+
     service = app.service
-    api = FastAPI(title="nnforge prediction service", version=service.model_version,
-                  description=f"Serving run '{service.metadata['run']}' ({service.kind} model, {len(service.classes)} classes).")
+    # Swagger UI and ReDoc from the assets fastapi-offline ships (no CDN: /docs works offline);
+    # validatorUrl None: Swagger UI would otherwise load a badge from validator.swagger.io.
+    api = FastAPIOffline(title="nnforge prediction service", version=service.model_version,
+                         description=f"Serving run '{service.metadata['run']}' ({service.kind} model, {len(service.classes)} classes).",
+                         static_url="/static-docs", favicon_url="/favicon.ico", swagger_ui_parameters={"validatorUrl": None})
 
     @api.exception_handler(HTTPException)
     async def http_error(request, exc):
@@ -303,24 +308,29 @@ def build_fastapi(app: ServeApp):
     errors = schemas.ERROR_RESPONSES
     k_query = Query(None, ge=1, description="how many classes to return, most probable first")
 
-    @api.post("/v1/predict", response_model=schemas.Prediction, responses=errors, openapi_extra=schemas.request_body(False),
+    @api.post("/v1/predict", response_model=schemas.Prediction, responses=errors, openapi_extra=schemas.request_body(False, service),
               summary="Top-k classes for one input (an uploaded PNG/JPEG image or JSON pixels / a tabular row)")
     async def predict(request: Request, k: int | None = k_query):
         return Delegate("predict")
 
     @api.post("/v1/predict/batch", response_model=schemas.BatchPrediction, responses=errors,
-              openapi_extra=schemas.request_body(True), summary="Top-k classes for many inputs in one request")
+              openapi_extra=schemas.request_body(True, service), summary="Top-k classes for many inputs in one request")
     async def predict_batch(request: Request, k: int | None = k_query):
         return Delegate("predict_batch")
 
-    @api.post("/v1/explain", response_model=schemas.Explanation, responses=errors, openapi_extra=schemas.request_body(False),
+    @api.post("/v1/explain", response_model=schemas.Explanation, responses=errors, openapi_extra=schemas.request_body(False, service),
               summary="Prediction plus where the network looked: a saliency heat map (images) or each feature's share (tabular rows)")
     async def explain(request: Request, k: int | None = k_query):
         return Delegate("explain")
 
-    @api.get("/health", response_model=schemas.Health, summary="Liveness: the model is loaded and answering")
+    @api.get("/health", response_model=schemas.Health, summary="Liveness: the model is loaded and answering (passes every cap)")
     async def health():
         return Delegate("health")
+
+    @api.get("/ready", response_model=schemas.Ready, responses={503: {"model": schemas.Ready, "description": "shutting down"}},
+             summary="Readiness: 200 while the worker takes requests, 503 once it is shutting down (passes every cap)")
+    async def ready():
+        return Delegate("ready")
 
     @api.get("/metadata", response_model=schemas.Metadata, summary="Classes, input shape, preprocessing, model version, limits")
     async def metadata():
@@ -333,6 +343,10 @@ def build_fastapi(app: ServeApp):
     @api.get("/", include_in_schema=False)
     async def page():
         return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @api.get("/favicon.ico", include_in_schema=False)
+    async def favicon():
+        return FileResponse(STATIC / "favicon.png", media_type="image/png")
 
     api.mount("/static", StaticFiles(directory=STATIC), name="static")
     return api

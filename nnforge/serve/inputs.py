@@ -208,7 +208,18 @@ def parse_json(body: bytes):
         raise ApiError(400, "invalid JSON", str(exc)[:200]) from None
 
 
-def json_inputs(doc, kind: str, input_shape: tuple[int, ...], max_inputs: int) -> np.ndarray:
+def refuse_booleans(inputs) -> None:
+    """NumPy reads ``true`` as 1.0: a boolean is not a pixel or a feature value, so it is refused."""
+    stack = [inputs]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bool):
+            raise ApiError(422, "invalid field 'inputs'", "expected numbers; got a boolean (true/false)")
+        if isinstance(item, list):
+            stack.extend(item)
+
+
+def json_inputs(doc, kind: str, input_shape: tuple[int, ...], max_inputs: int, may_hold_booleans: bool = True) -> np.ndarray:
     """``{"inputs": ...}`` -> stored-form batch: uint8 (N, C, H, W) images or float32 (N, F) rows.
 
     One example may be sent bare or in a list; images as (C, H, W), (H, W) for one channel, or
@@ -219,6 +230,8 @@ def json_inputs(doc, kind: str, input_shape: tuple[int, ...], max_inputs: int) -
     inputs = doc["inputs"]
     if not isinstance(inputs, list) or not inputs:
         raise ApiError(422, "invalid field 'inputs'", "expected a non-empty list (one example, or a list of examples)")
+    if may_hold_booleans:
+        refuse_booleans(inputs)
     single_lengths = set(input_shape[:2]) if kind == "image" else set()
     if isinstance(inputs[0], list) and len(inputs) > max_inputs and len(inputs) not in single_lengths:
         raise ApiError(413, "too many inputs", f"{len(inputs)} examples; the limit is {max_inputs} per request")

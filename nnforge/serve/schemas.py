@@ -19,6 +19,9 @@ class Prediction(BaseModel):
     class_: str = Field(alias="class", description="the most probable class")
     probability: float
     top: list[ClassScore] = Field(description="the k most probable classes, most probable first")
+    converted: str | None = Field(None, description="uploaded images only, when the image was not already in the model's "
+                                                   "form: what was done to it (e.g. 'converted from RGB to one channel (L) "
+                                                   "and resized from 640x480 to 28x28')")
 
 
 class BatchPrediction(BaseModel):
@@ -46,6 +49,13 @@ class Health(BaseModel):
     status: str
     model_version: str
     worker: int = Field(description="process id of the worker that answered (several with --workers)")
+
+
+class Ready(BaseModel):
+    status: str = Field(description="'ready', or 'draining' once the worker is shutting down (503)")
+    model_version: str
+    in_flight: int = Field(description="requests this worker is answering now")
+    max_concurrency: int
 
 
 class Metadata(BaseModel):
@@ -81,19 +91,39 @@ ERROR_RESPONSES = {
 }
 
 
-def request_body(batch: bool) -> dict:
+def example_input(service) -> list:
+    """One valid example for the served model, from its own metadata: for an image model a (C, H, W)
+    picture of a vertical stroke in the training images' colours; for a tabular model the training
+    mean row (the values the model was standardised around)."""
+    preprocessing = service.predictor.preprocessing
+    if service.kind != "image":
+        return [round(float(m), 3) for m in preprocessing.mean]
+    channels, height, width = service.input_shape
+    light = getattr(preprocessing, "background", "dark") == "light"
+    ground, ink = (255, 0) if light else (0, 255)
+    rows = [[ink if abs(x - width // 2) <= max(1, width // 14) and height // 5 <= y < height - height // 5 else ground
+             for x in range(width)] for y in range(height)]
+    return [rows] * channels
+
+
+def request_body(batch: bool, service) -> dict:
+    """The OpenAPI request body of the prediction endpoints, with the served model's shapes and an example of its own."""
     many = "one or more examples" if batch else "one example"
     files = ({"files": {"type": "array", "items": {"type": "string", "format": "binary"}}} if batch
              else {"file": {"type": "string", "format": "binary"}})
+    example = example_input(service)
+    if service.kind == "image":
+        shape = "x".join(map(str, service.input_shape))
+        described = (f"{many}: pixels 0-255 (numbers, not booleans) as ({shape}) (C, H, W), (H, W) for one channel, or flat; "
+                     "an upload may be any PNG/JPEG, converted as in training")
+    else:
+        described = f"{many}: rows of {service.input_shape[0]} numbers (features: {', '.join(service.predictor.preprocessing.feature_labels())})"
     return {"requestBody": {"required": True, "content": {
-        "multipart/form-data": {"schema": {"type": "object", "properties": files},
-                                "example": None},
+        "multipart/form-data": {"schema": {"type": "object", "properties": files}},
         "application/json": {"schema": {
             "type": "object", "required": ["inputs"],
-            "properties": {"inputs": {"type": "array", "items": {},
-                                      "description": f"{many}: image pixels 0-255 as (C,H,W), (H,W) or flat; "
-                                                     "or tabular rows of numbers"}}},
-            "example": {"inputs": [[5.1, 3.5, 1.4, 0.2]]}},
+            "properties": {"inputs": {"type": "array", "minItems": 1, "items": {}, "description": described}}},
+            "example": {"inputs": [example] if batch or service.kind != "image" else example}},
         "image/png": {"schema": {"type": "string", "format": "binary"}},
         "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
     }}}

@@ -95,6 +95,9 @@ def test_a_photo_of_any_size_and_mode_is_converted_like_training_data(app, run_d
     original, = call(app, [("POST", "/v1/predict", upload(png_bytes(image)))])
     assert photo.status_code == 200
     assert photo.json()["class"] == original.json()["class"]
+    # ...and says what was done to it; an image already in the model's form says nothing.
+    assert photo.json()["converted"] == "converted from RGB to one channel (greyscale) and resized from 420x360 to 28x28"
+    assert "converted" not in original.json()
     predictor = nnforge.load(run_dir)
     expected = predictor.predict_images([Image.open(io.BytesIO(jpeg))])[0]
     assert photo.json()["probability"] == pytest.approx(float(expected.max()), abs=1e-4)
