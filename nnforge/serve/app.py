@@ -276,9 +276,10 @@ def build_fastapi(app: ServeApp):
     from fastapi_offline import FastAPIOffline
 
     service = app.service
-    # Swagger UI and ReDoc from the assets fastapi-offline ships (no CDN: /docs works offline);
-    # validatorUrl None: Swagger UI would otherwise load a badge from validator.swagger.io.
-    api = FastAPIOffline(title="nnforge prediction service", version=service.model_version,
+    # Swagger UI from the assets fastapi-offline ships (no CDN: /docs works offline); validatorUrl
+    # None: Swagger UI would otherwise load a badge from validator.swagger.io. No ReDoc: even from
+    # local assets it loads its logo from cdn.redoc.ly (the browser test caught it).
+    api = FastAPIOffline(redoc_url=None, title="nnforge prediction service", version=service.model_version,
                          description=f"Serving run '{service.metadata['run']}' ({service.kind} model, {len(service.classes)} classes).",
                          static_url="/static-docs", favicon_url="/favicon.ico", swagger_ui_parameters={"validatorUrl": None})
 
