@@ -307,7 +307,7 @@ def build_fastapi(app: ServeApp):
             await app.fast(self.route, scope, receive, send)
 
     errors = schemas.ERROR_RESPONSES
-    k_query = Query(None, ge=1, description="how many classes to return, most probable first")
+    k_query = Query(None, ge=1, le=len(service.classes), description="how many classes to return, most probable first")
 
     @api.post("/v1/predict", response_model=schemas.Prediction, responses=errors, openapi_extra=schemas.request_body(False, service),
               summary="Top-k classes for one input (an uploaded PNG/JPEG image or JSON pixels / a tabular row)")

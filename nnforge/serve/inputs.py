@@ -71,7 +71,7 @@ def parse_multipart(body: bytes, content_type: str, max_parts: int) -> list[tupl
         name, filename = _disposition(headers)
         parts.append((name, filename, body[head_end + 4 : end]))
         if len(parts) > max_parts:
-            raise ApiError(413, "too many parts", f"at most {max_parts} files per request")
+            raise ApiError(413, "too many parts", f"at most {max_parts} parts per request")
         pos = end + len(sep)
     return parts
 

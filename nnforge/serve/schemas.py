@@ -106,23 +106,47 @@ def example_input(service) -> list:
     return [rows] * channels
 
 
+def _array(items: dict, length: int) -> dict:
+    return {"type": "array", "items": items, "minItems": length, "maxItems": length}
+
+
+def example_schema(service) -> dict:
+    """JSON Schema of one example for the served model, as the service accepts it: exactly what
+    is valid, so that a schema-valid request is answered 200 (Schemathesis checks it)."""
+    if service.kind != "image":
+        return _array({"type": "number"}, service.input_shape[0])
+    channels, height, width = service.input_shape
+    pixel = {"type": "number", "minimum": 0, "maximum": 255}
+    image = _array(_array(_array(pixel, width), height), channels)
+    shapes = [image, _array(pixel, channels * height * width)]
+    if channels == 1:
+        shapes.insert(1, _array(_array(pixel, width), height))
+    return {"oneOf": shapes}
+
+
 def request_body(batch: bool, service) -> dict:
     """The OpenAPI request body of the prediction endpoints, with the served model's shapes and an example of its own."""
     many = "one or more examples" if batch else "one example"
-    files = ({"files": {"type": "array", "items": {"type": "string", "format": "binary"}}} if batch
-             else {"file": {"type": "string", "format": "binary"}})
+    image_file = {"type": "string", "format": "binary"}
+    files = ({"files": {"type": "array", "items": image_file, "minItems": 1, "maxItems": service.limits.max_inputs}} if batch
+             else {"file": image_file})
+    field = "files" if batch else "file"
     example = example_input(service)
+    one = example_schema(service)
     if service.kind == "image":
         shape = "x".join(map(str, service.input_shape))
         described = (f"{many}: pixels 0-255 (numbers, not booleans) as ({shape}) (C, H, W), (H, W) for one channel, or flat; "
                      "an upload may be any PNG/JPEG, converted as in training")
     else:
         described = f"{many}: rows of {service.input_shape[0]} numbers (features: {', '.join(service.predictor.preprocessing.feature_labels())})"
+    several = {"type": "array", "items": one, "minItems": 1, "maxItems": service.limits.max_inputs if batch else 1}
+    inputs = {"oneOf": [one, several]} if service.kind == "image" else several
     return {"requestBody": {"required": True, "content": {
-        "multipart/form-data": {"schema": {"type": "object", "properties": files}},
+        "multipart/form-data": {"schema": {"type": "object", "required": [field], "properties": files},
+                                "encoding": {field: {"contentType": "image/png, image/jpeg"}}},
         "application/json": {"schema": {
             "type": "object", "required": ["inputs"],
-            "properties": {"inputs": {"type": "array", "minItems": 1, "items": {}, "description": described}}},
+            "properties": {"inputs": {**inputs, "description": described}}},
             "example": {"inputs": [example] if batch or service.kind != "image" else example}},
         "image/png": {"schema": {"type": "string", "format": "binary"}},
         "image/jpeg": {"schema": {"type": "string", "format": "binary"}},

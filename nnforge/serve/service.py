@@ -27,6 +27,7 @@ from nnforge.serve.inputs import DECODE_INLINE_PIXELS, check_size, content_type_
 from nnforge.serve.limits import ApiError, Limits
 from nnforge.serve.metrics import Metrics
 
+MAX_FORM_FIELDS = 64  # plain (non-file) multipart fields allowed beside the files
 JSON_THREAD_BYTES = 64 * 1024  # larger JSON bodies are parsed off the event loop
 
 
@@ -115,10 +116,13 @@ class Service:
         """The stored-form batch, and for uploaded images what conversion each needed (None: none)."""
         kind, _ = content_type_params(content_type)
         if kind == "multipart/form-data":
-            parts = parse_multipart(body, content_type, max_inputs)
+            # Other form fields (no file name) are allowed and ignored, up to a few dozen.
+            parts = parse_multipart(body, content_type, max_inputs + MAX_FORM_FIELDS)
             blobs = [data for name, filename, data in parts if filename is not None or name in ("file", "files")]
             if not blobs:
                 raise ApiError(422, "missing field 'file'", "upload the image as a multipart file field named 'file'")
+            if len(blobs) > max_inputs:
+                raise ApiError(413, "too many files", f"at most {max_inputs} files per request")
             return await self.images(blobs)
         if kind in ("image/png", "image/jpeg", "application/octet-stream"):
             return await self.images([body])
@@ -173,13 +177,12 @@ class Service:
     def top_k(self, query: bytes) -> int:
         if not query:
             return self.settings.top_k
-        values = parse_qs(query.decode("latin-1")).get("k")
+        values = parse_qs(query.decode("latin-1"), keep_blank_values=True).get("k")
         if not values:
             return self.settings.top_k
-        try:
-            k = int(values[-1])
-        except ValueError:
-            k = 0
+        # Digits only, as the OpenAPI integer says: Python's int() also takes " 3", "1_0" and "٣".
+        value = values[-1]
+        k = int(value) if value.isascii() and value.isdigit() and len(value) < 10 else 0
         if not 1 <= k <= len(self.classes):
             raise ApiError(422, "invalid query parameter 'k'", f"k must be an integer from 1 to {len(self.classes)}")
         return k
