@@ -151,7 +151,7 @@ class ServeApp:
             except BodyTooSlow as exc:
                 status, body, headers = 408, _error_body(408, "request body too slow", str(exc)), [CLOSE]
             except ApiError as exc:  # refused while reading: uvicorn discards the rest of the body
-                status, body, headers = exc.status, json.dumps(exc.body()).encode(), list(exc.headers.items())
+                status, body, headers = exc.status, json.dumps(exc.body()).encode(), exc.header_list()
             else:
                 async def answer(scope, receive, send):
                     return await self._answer(route, scope, data, content_type, task, send)
@@ -179,7 +179,7 @@ class ServeApp:
                 raise  # not ours: the server is shutting down
             status, body = 504, _error_body(504, "request timed out", f"no answer within {self.limits.timeout_s} s")
         except ApiError as exc:
-            status, body, headers = exc.status, json.dumps(exc.body()).encode(), list(exc.headers.items())
+            status, body, headers = exc.status, json.dumps(exc.body()).encode(), exc.header_list()
         except Exception:  # a bug: log it, answer without a traceback
             log.exception("error while serving %s", scope["path"])
             status, body = 500, _error_body(500, "internal error", "the server failed on this request; it has been logged")

@@ -66,3 +66,7 @@ class ApiError(Exception):
 
     def body(self) -> dict:
         return {"error": self.error, "detail": self.detail}
+
+    def header_list(self) -> list[tuple[bytes, bytes]]:
+        """The extra headers as ASGI wants them (bytes pairs)."""
+        return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]

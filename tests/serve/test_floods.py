@@ -197,3 +197,60 @@ def test_a_second_sigterm_exits_at_once(run_dir):
         slow.close()
     finally:
         srv.close()
+
+
+@pytest.mark.slow
+def test_concurrent_large_uploads_stay_within_the_memory_budget_and_rss_returns(run_dir, tmp_path):
+    """Rounds of 48 concurrent 8 MB PNG uploads against a 64 MB budget of bytes in flight: each is
+    answered 200 or 503 (budget), RSS stays bounded while they run and returns near its start."""
+    import concurrent.futures as cf
+
+    import numpy as np
+
+    from tests.serve.conftest import png_bytes
+    from tests.serve.test_image_bombs import rss_kib
+
+    photo = png_bytes(np.random.default_rng(0).integers(0, 256, (1650, 1650, 3), dtype=np.uint8))
+    assert 8_000_000 < len(photo) < 8 * 1024 * 1024
+    body, content_type = multipart({"file": ("photo.png", photo)})
+    srv = Server(run_dir, "--max-inflight-mb", "64")
+
+    def upload(_):
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120)
+        try:
+            conn.request("POST", "/v1/predict", body, {"Content-Type": content_type})
+            response = conn.getresponse()
+            response.read()
+            return response.status
+        except (ConnectionResetError, BrokenPipeError):  # a 503 sent before the body was all read
+            return 503
+        finally:
+            conn.close()
+
+    try:
+        assert upload(0) == 200
+        start = rss_kib(srv.proc.pid)
+        peak, statuses, stop = [start], [], threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                peak.append(rss_kib(srv.proc.pid))
+                time.sleep(0.05)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        with cf.ThreadPoolExecutor(48) as pool:
+            for _ in range(3):
+                statuses += list(pool.map(upload, range(48)))
+        stop.set()
+        sampler.join()
+        time.sleep(1.0)
+        end = rss_kib(srv.proc.pid)
+        assert set(statuses) <= {200, 503} and statuses.count(200) >= 4, statuses
+        assert 503 in statuses  # the budget was reached
+        assert max(peak) - start < 400 * 1024, f"RSS peaked at {max(peak)} KiB from {start} KiB"
+        assert end - start < 100 * 1024, f"RSS stayed at {end} KiB from {start} KiB"
+        print(f"RSS start {start // 1024} MB, peak {max(peak) // 1024} MB, end {end // 1024} MB; "
+              f"{statuses.count(200)} answered, {statuses.count(503)} over budget")
+    finally:
+        srv.close()
