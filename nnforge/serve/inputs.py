@@ -45,7 +45,13 @@ def _params(value: str) -> tuple[str, dict[str, str]]:
 
 
 def parse_multipart(body: bytes, content_type: str, max_parts: int) -> list[tuple[str, str | None, bytes]]:
-    """(field name, file name, data) for each part of a ``multipart/form-data`` body."""
+    """(field name, file name, data) for each part of a ``multipart/form-data`` body.
+
+    Written here although python-multipart is installed, for a measured gain: on the bench's
+    upload it takes 4 us against python-multipart's callback parser's 30-36 us, and in
+    bench/serve_load.py (2026-12-01, onnx, two workers, alternated runs) the server answered
+    6,742 and 6,692 req/s with this parser against 5,419 and 5,150 with python-multipart.
+    It relies on no library's internals. Bodies are whole in memory (the size cap is 8 MB)."""
     _, params = content_type_params(content_type)
     boundary = params.get("boundary", "")
     if not 1 <= len(boundary) <= 200:

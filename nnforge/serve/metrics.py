@@ -1,5 +1,10 @@
 """Prometheus metrics, written by hand in the text exposition format (no client library needed).
 
+Still hand-written, pending a decision (issue 22): counting one request costs 0.9 us here against
+7.4-10 us with prometheus_client's Counter and Histograms in one process (2026-12-01), about 3 %
+of the ~230 us of server CPU a prediction costs; whether that shows in bench/serve_load.py beside
+its run-to-run noise, and what the multiprocess mode costs, has not been measured yet.
+
 Counted per worker process: requests by endpoint and status, request latency and batch sizes as
 histograms, requests in flight and requests turned away. With several workers each one saves a
 snapshot to a shared folder about once a second (and whenever it serves ``/metrics``) and
