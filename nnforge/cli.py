@@ -86,6 +86,8 @@ def cmd_predict(args) -> int:
 
     predictor = load(args.run)
     results = predictor.predict_files(args.files)
+    for name, note in predictor.notes.items():
+        print(f"nnforge predict: note: {name}: {note}, as in training", file=sys.stderr)
     if args.json:
         print(json.dumps([{"input": name, "top": predictor.top_k(p, args.top)} for name, p in results], indent=2))
         return 0

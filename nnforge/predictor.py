@@ -89,8 +89,12 @@ class Predictor:
         return self.predict_stored(self.preprocessing.rows_to_tensor(rows))
 
     def predict_files(self, paths) -> list[tuple[str, np.ndarray]]:
-        """(label, probabilities) per image file, or per row of each CSV file."""
+        """(label, probabilities) per image file, or per row of each CSV file.
+
+        Images that were not already in the model's form (a colour photo for a greyscale model,
+        another size) are converted as in training; :attr:`notes` then says, per file, what was done."""
         results: list[tuple[str, np.ndarray]] = []
+        self.notes: dict[str, str] = {}
         for path in map(Path, paths):
             if path.is_dir():
                 raise DataError(f"'{path}' is a folder; pass the files in it, e.g. {path / '*.png'}")
@@ -98,7 +102,11 @@ class Predictor:
                 raise DataError(f"'{path}' not found; expected PNG/JPEG images or CSV files")
             suffix = path.suffix.lower()
             if suffix in IMAGE_SUFFIXES:
-                results.append((str(path), self.predict_images([open_image(path)])[0]))
+                image = open_image(path)
+                note = conversion_note(image.mode, image.size, self.preprocessing)
+                if note:
+                    self.notes[str(path)] = note
+                results.append((str(path), self.predict_images([image])[0]))
             elif suffix == ".csv":
                 for i, probs in enumerate(self.predict_rows(self.read_csv_rows(path))):
                     results.append((f"{path}:{i + 2}", probs))
@@ -181,6 +189,25 @@ def _is_pil(obj) -> bool:
     except ImportError:  # pragma: no cover - Pillow is a dependency
         return False
     return isinstance(obj, Image.Image)
+
+
+MODE_NAMES = {"L": "one channel (greyscale)", "1": "black and white (1 bit)", "P": "a palette", "RGB": "RGB",
+              "RGBA": "RGB with transparency", "LA": "greyscale with transparency", "CMYK": "CMYK"}
+
+
+def conversion_note(mode: str, size: tuple[int, int], preprocessing: Preprocessing) -> str | None:
+    """What the training pipeline does to an image of ``mode`` and ``size`` (width, height) before
+    the model sees it, in words ("converted from RGB to one channel (greyscale) and resized from
+    640x480 to 28x28"); None when the image is already in the model's form."""
+    if preprocessing.kind != "image":
+        return None
+    height, width = preprocessing.input_shape[1:]
+    steps = []
+    if mode != preprocessing.mode:
+        steps.append(f"converted from {MODE_NAMES.get(mode, mode)} to {MODE_NAMES.get(preprocessing.mode, preprocessing.mode)}")
+    if tuple(size) != (width, height):
+        steps.append(f"resized from {size[0]}x{size[1]} to {width}x{height}")
+    return " and ".join(steps) or None
 
 
 def open_image(path: Path):

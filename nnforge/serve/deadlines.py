@@ -21,8 +21,12 @@ class Deadlines:
 
     def set(self, task: asyncio.Task, seconds: float) -> None:
         """Cancel ``task`` if it is still running ``seconds`` from now (replaces its earlier deadline)."""
+        self.set_at(task, task.get_loop().time() + seconds)
+
+    def set_at(self, task: asyncio.Task, when: float) -> None:
+        """Cancel ``task`` if it is still running at loop time ``when`` (replaces its earlier deadline)."""
         loop = task.get_loop()
-        self.due[task] = loop.time() + seconds
+        self.due[task] = when
         if self._sweeper is None or self._sweeper.done() or self._sweeper.get_loop() is not loop:
             self._sweeper = loop.create_task(self._sweep())
 

@@ -19,6 +19,9 @@ class Prediction(BaseModel):
     class_: str = Field(alias="class", description="the most probable class")
     probability: float
     top: list[ClassScore] = Field(description="the k most probable classes, most probable first")
+    converted: str | None = Field(None, description="uploaded images only, when the image was not already in the model's "
+                                                   "form: what was done to it (e.g. 'converted from RGB to one channel (L) "
+                                                   "and resized from 640x480 to 28x28')")
 
 
 class BatchPrediction(BaseModel):
@@ -46,6 +49,13 @@ class Health(BaseModel):
     status: str
     model_version: str
     worker: int = Field(description="process id of the worker that answered (several with --workers)")
+
+
+class Ready(BaseModel):
+    status: str = Field(description="'ready', or 'draining' once the worker is shutting down (503)")
+    model_version: str
+    in_flight: int = Field(description="requests this worker is answering now")
+    max_concurrency: int
 
 
 class Metadata(BaseModel):
@@ -81,19 +91,63 @@ ERROR_RESPONSES = {
 }
 
 
-def request_body(batch: bool) -> dict:
+def example_input(service) -> list:
+    """One valid example for the served model, from its own metadata: for an image model a (C, H, W)
+    picture of a vertical stroke in the training images' colours; for a tabular model the training
+    mean row (the values the model was standardised around)."""
+    preprocessing = service.predictor.preprocessing
+    if service.kind != "image":
+        return [round(float(m), 3) for m in preprocessing.mean]
+    channels, height, width = service.input_shape
+    light = getattr(preprocessing, "background", "dark") == "light"
+    ground, ink = (255, 0) if light else (0, 255)
+    rows = [[ink if abs(x - width // 2) <= max(1, width // 14) and height // 5 <= y < height - height // 5 else ground
+             for x in range(width)] for y in range(height)]
+    return [rows] * channels
+
+
+def _array(items: dict, length: int) -> dict:
+    return {"type": "array", "items": items, "minItems": length, "maxItems": length}
+
+
+def example_schema(service) -> dict:
+    """JSON Schema of one example for the served model, as the service accepts it: exactly what
+    is valid, so that a schema-valid request is answered 200 (Schemathesis checks it)."""
+    if service.kind != "image":
+        return _array({"type": "number"}, service.input_shape[0])
+    channels, height, width = service.input_shape
+    pixel = {"type": "number", "minimum": 0, "maximum": 255}
+    image = _array(_array(_array(pixel, width), height), channels)
+    shapes = [image, _array(pixel, channels * height * width)]
+    if channels == 1:
+        shapes.insert(1, _array(_array(pixel, width), height))
+    return {"oneOf": shapes}
+
+
+def request_body(batch: bool, service) -> dict:
+    """The OpenAPI request body of the prediction endpoints, with the served model's shapes and an example of its own."""
     many = "one or more examples" if batch else "one example"
-    files = ({"files": {"type": "array", "items": {"type": "string", "format": "binary"}}} if batch
-             else {"file": {"type": "string", "format": "binary"}})
+    image_file = {"type": "string", "format": "binary"}
+    files = ({"files": {"type": "array", "items": image_file, "minItems": 1, "maxItems": service.limits.max_inputs}} if batch
+             else {"file": image_file})
+    field = "files" if batch else "file"
+    example = example_input(service)
+    one = example_schema(service)
+    if service.kind == "image":
+        shape = "x".join(map(str, service.input_shape))
+        described = (f"{many}: pixels 0-255 (numbers, not booleans) as ({shape}) (C, H, W), (H, W) for one channel, or flat; "
+                     "an upload may be any PNG/JPEG, converted as in training")
+    else:
+        described = f"{many}: rows of {service.input_shape[0]} numbers (features: {', '.join(service.predictor.preprocessing.feature_labels())})"
+    several = {"type": "array", "items": one, "minItems": 1, "maxItems": service.limits.max_inputs if batch else 1}
+    inputs = {"oneOf": [one, several]} if service.kind == "image" else several
     return {"requestBody": {"required": True, "content": {
-        "multipart/form-data": {"schema": {"type": "object", "properties": files},
-                                "example": None},
+        "multipart/form-data": {"schema": {"type": "object", "required": [field], "properties": files},
+                                "encoding": {field: {"contentType": "image/png, image/jpeg"}}},
         "application/json": {"schema": {
             "type": "object", "required": ["inputs"],
-            "properties": {"inputs": {"type": "array", "items": {},
-                                      "description": f"{many}: image pixels 0-255 as (C,H,W), (H,W) or flat; "
-                                                     "or tabular rows of numbers"}}},
-            "example": {"inputs": [[5.1, 3.5, 1.4, 0.2]]}},
+            "properties": {"inputs": {**inputs, "description": described}}},
+            "example": {"inputs": [example] if batch or service.kind != "image" else example}},
         "image/png": {"schema": {"type": "string", "format": "binary"}},
         "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
     }}}

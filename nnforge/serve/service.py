@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,12 +20,14 @@ from urllib.parse import parse_qs
 import numpy as np
 
 from nnforge.cpus import usable_cpus
+from nnforge.predictor import conversion_note
 from nnforge.data.png import Pixels, read_plain_png
 from nnforge.serve.batching import MicroBatcher
-from nnforge.serve.inputs import DECODE_INLINE_PIXELS, content_type_params, decode_image, json_inputs, open_image, parse_json, parse_multipart
+from nnforge.serve.inputs import DECODE_INLINE_PIXELS, check_size, content_type_params, decode_image, json_inputs, open_image, parse_json, parse_multipart
 from nnforge.serve.limits import ApiError, Limits
 from nnforge.serve.metrics import Metrics
 
+MAX_FORM_FIELDS = 64  # plain (non-file) multipart fields allowed beside the files
 JSON_THREAD_BYTES = 64 * 1024  # larger JSON bodies are parsed off the event loop
 
 SETTINGS_ENV = "NNFORGE_SERVE_SETTINGS"  # how the server hands its settings to worker processes
@@ -41,6 +44,7 @@ class ServeSettings:
     top_k: int = 3
     threads: int = 0  # inference threads per worker; 0: the usable CPUs divided by the workers
     workers: int = 1
+    grace_seconds: float = 10.0  # on SIGTERM/SIGINT: how long requests in flight may take to finish
     metrics_dir: str | None = None
     limits: Limits = field(default_factory=Limits)
 
@@ -110,29 +114,34 @@ class Service:
         return out
 
     # -- request bodies -> stored-form batches ------------------------------------------------
-    async def inputs(self, body: bytes, content_type: str, max_inputs: int) -> np.ndarray:
+    async def inputs(self, body: bytes, content_type: str, max_inputs: int) -> tuple[np.ndarray, list | None]:
+        """The stored-form batch, and for uploaded images what conversion each needed (None: none)."""
         kind, _ = content_type_params(content_type)
         if kind == "multipart/form-data":
-            parts = parse_multipart(body, content_type, max_inputs)
+            # Other form fields (no file name) are allowed and ignored, up to a few dozen.
+            parts = parse_multipart(body, content_type, max_inputs + MAX_FORM_FIELDS)
             blobs = [data for name, filename, data in parts if filename is not None or name in ("file", "files")]
             if not blobs:
                 raise ApiError(422, "missing field 'file'", "upload the image as a multipart file field named 'file'")
+            if len(blobs) > max_inputs:
+                raise ApiError(413, "too many files", f"at most {max_inputs} files per request")
             return await self.images(blobs)
         if kind in ("image/png", "image/jpeg", "application/octet-stream"):
             return await self.images([body])
         if kind == "application/json" or kind.endswith("+json"):
             if len(body) > JSON_THREAD_BYTES:
                 loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self.pool, self._json_inputs, body, max_inputs)
-            return self._json_inputs(body, max_inputs)
+                return await loop.run_in_executor(self.pool, self._json_inputs, body, max_inputs), None
+            return self._json_inputs(body, max_inputs), None
         shown = kind or "none"
         raise ApiError(415, "unsupported content type",
                        f"got '{shown}'; accepted: multipart/form-data (file), image/png, image/jpeg, application/json")
 
     def _json_inputs(self, body: bytes, max_inputs: int) -> np.ndarray:
-        return json_inputs(parse_json(body), self.kind, self.input_shape, max_inputs)
+        # Only a body with the words true or false can hold a boolean: the others skip the walk.
+        return json_inputs(parse_json(body), self.kind, self.input_shape, max_inputs, b"true" in body or b"false" in body)
 
-    async def images(self, blobs: list[bytes]) -> np.ndarray:
+    async def images(self, blobs: list[bytes]) -> tuple[np.ndarray, list]:
         if self.kind != "image":
             raise ApiError(422, "this model takes tabular rows, not images", 'send JSON {"inputs": [[...], ...]}')
         # A small plain PNG is decoded at once without Pillow (nnforge.data.png); anything else
@@ -140,10 +149,14 @@ class Service:
         # large images in the thread pool so that they never hold up the event loop.
         plain_limit = min(self.limits.max_pixels, DECODE_INLINE_PIXELS) if "PNG" in self.limits.image_formats else 0
         images = [read_plain_png(data, plain_limit) or open_image(data, self.limits) for data in blobs]
+        for image in images:
+            if isinstance(image, Pixels):
+                check_size(image.width, image.height, self.limits)
         if sum(im.size[0] * im.size[1] for im in images) > self.limits.max_pixels:
             raise ApiError(413, "images too large in total",
                            f"more than {self.limits.max_pixels} pixels in one request; send fewer or smaller images")
         preprocessing = self.predictor.preprocessing
+        notes = [conversion_note(image.mode, image.size, preprocessing) for image in images]
         arrays = []
         for image in images:
             if isinstance(image, Pixels):
@@ -151,46 +164,59 @@ class Service:
             elif image.size[0] * image.size[1] <= DECODE_INLINE_PIXELS:
                 arrays.append(decode_image(image, preprocessing))
             else:
-                loop = asyncio.get_running_loop()
-                arrays.append(await loop.run_in_executor(self.pool, decode_image, image, preprocessing))
-        return np.stack(arrays)
+                arrays.append(await self._decode_in_pool(image, preprocessing))
+        return np.stack(arrays), notes
+
+    async def _decode_in_pool(self, image, preprocessing) -> np.ndarray:
+        """Decode in the thread pool; if this request is cancelled (504, shutdown), so is the decoding."""
+        abandoned = threading.Event()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, decode_image, image, preprocessing, abandoned)
+        finally:
+            abandoned.set()
 
     # -- answers ----------------------------------------------------------------------------
     def top_k(self, query: bytes) -> int:
         if not query:
             return self.settings.top_k
-        values = parse_qs(query.decode("latin-1")).get("k")
+        values = parse_qs(query.decode("latin-1"), keep_blank_values=True).get("k")
         if not values:
             return self.settings.top_k
-        try:
-            k = int(values[-1])
-        except ValueError:
-            k = 0
+        # Digits only, as the OpenAPI integer says: Python's int() also takes " 3", "1_0" and "٣".
+        value = values[-1]
+        k = int(value) if value.isascii() and value.isdigit() and len(value) < 10 else 0
         if not 1 <= k <= len(self.classes):
             raise ApiError(422, "invalid query parameter 'k'", f"k must be an integer from 1 to {len(self.classes)}")
         return k
 
-    def describe(self, probs: np.ndarray, k: int) -> dict:
+    def describe(self, probs: np.ndarray, k: int, note: str | None = None) -> dict:
         top = self.predictor.top_k(probs, k, digits=6)
-        return {"class": top[0]["class"], "probability": top[0]["probability"], "top": top}
+        out = {"class": top[0]["class"], "probability": top[0]["probability"], "top": top}
+        if note:
+            out["converted"] = note
+        return out
 
     async def predict(self, body: bytes, content_type: str, query: bytes, batch: bool) -> dict:
         k = self.top_k(query)
-        x = await self.inputs(body, content_type, self.limits.max_inputs)
+        x, notes = await self.inputs(body, content_type, self.limits.max_inputs)
         if not batch and len(x) != 1:
             raise ApiError(422, "one input per request", f"got {len(x)}; send several to /v1/predict/batch")
         probs = await self.batcher.submit(x)
+        notes = notes or [None] * len(x)
         if batch:
-            return {"predictions": [self.describe(p, k) for p in probs]}
-        return self.describe(probs[0], k)
+            return {"predictions": [self.describe(p, k, n) for p, n in zip(probs, notes)]}
+        return self.describe(probs[0], k, notes[0])
 
     async def explain(self, body: bytes, content_type: str, query: bytes) -> dict:
         k = self.top_k(query)
-        x = await self.inputs(body, content_type, 1)
+        x, notes = await self.inputs(body, content_type, 1)
         if len(x) != 1:
             raise ApiError(422, "one input per request", f"got {len(x)}")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.explain_pool, self._explain, x[0], k)
+        out = await loop.run_in_executor(self.explain_pool, self._explain, x[0], k)
+        if notes and notes[0]:
+            out["converted"] = notes[0]
+        return out
 
     def _explain(self, stored: np.ndarray, k: int) -> dict:
         """The prediction, then where it came from: a saliency map (images) or feature shares (rows)."""

@@ -95,6 +95,9 @@ def test_a_photo_of_any_size_and_mode_is_converted_like_training_data(app, run_d
     original, = call(app, [("POST", "/v1/predict", upload(png_bytes(image)))])
     assert photo.status_code == 200
     assert photo.json()["class"] == original.json()["class"]
+    # ...and says what was done to it; an image already in the model's form says nothing.
+    assert photo.json()["converted"] == "converted from RGB to one channel (greyscale) and resized from 420x360 to 28x28"
+    assert "converted" not in original.json()
     predictor = nnforge.load(run_dir)
     expected = predictor.predict_images([Image.open(io.BytesIO(jpeg))])[0]
     assert photo.json()["probability"] == pytest.approx(float(expected.max()), abs=1e-4)
@@ -138,16 +141,35 @@ def test_micro_batching_groups_concurrent_requests(run_dir, digits):
     assert 'nnforge_batch_size_bucket{le="16"}' in metrics
 
 
-def test_concurrency_cap_answers_503_at_once(app, digit_png):
+def test_concurrency_cap_answers_503_at_once_and_probes_pass_it(app, digit_png):
+    """At the cap a prediction is 503 at once; /health (liveness) and /ready (readiness) still answer 200."""
     app.metrics.in_flight = app.limits.max_concurrency
     try:
-        busy, = call(app, [("POST", "/v1/predict", upload(digit_png))])
+        busy, health, ready = call(app, [("POST", "/v1/predict", upload(digit_png)), ("GET", "/health", {}), ("GET", "/ready", {})])
     finally:
         app.metrics.in_flight = 0
     assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
     assert busy.json()["error"] == "server busy"
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    assert ready.json()["in_flight"] == app.limits.max_concurrency
     ok, = call(app, [("POST", "/v1/predict", upload(digit_png))])
     assert ok.status_code == 200
+
+
+def test_memory_budget_answers_503_and_is_released(app, digit_png):
+    """Past --max-inflight-mb of body bytes held, a request is 503; the bytes are given back after each answer."""
+    budget = app.limits.max_bytes_in_flight
+    request = upload(digit_png)
+    app.limits.max_bytes_in_flight = len(request["content"]) - 1
+    try:
+        over, = call(app, [("POST", "/v1/predict", request)])
+    finally:
+        app.limits.max_bytes_in_flight = budget
+    assert over.status_code == 503 and "bytes in flight" in over.json()["detail"]
+    responses = call(app, [("POST", "/v1/predict", request)] * 20)
+    assert {r.status_code for r in responses} == {200}
+    assert app.bytes_in_flight == 0
 
 
 def test_request_timeout_answers_504_and_the_service_recovers(run_dir, digit_png):

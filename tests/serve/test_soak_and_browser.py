@@ -81,7 +81,11 @@ def browser(tmp_path):
     options.binary_location = paths[0]
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1200,900", f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}"):
+                 "--disable-dev-shm-usage", "--window-size=1200,900", f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}",
+                 # The network blocked, as on a machine without internet: every name but the
+                 # server's address fails to resolve, and anything else goes to a dead proxy.
+                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1", "--proxy-server=127.0.0.1:9",
+                 "--proxy-bypass-list=127.0.0.1"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=DriverService(paths[1]), options=options)
     try:
@@ -113,6 +117,46 @@ def served_page(run_dir, tmp_path):
         srv.close()
 
 
+def loaded_from_outside(driver, port: int) -> list[str]:
+    """Every resource the page loaded (or tried to) from anywhere but the server."""
+    urls = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    return [u for u in urls if not u.startswith(f"http://127.0.0.1:{port}/") and not u.startswith("data:")]
+
+
+def broken_images(driver) -> list[str]:
+    """Images on show that have nothing to show (the browser draws a broken-image icon)."""
+    return driver.execute_script(
+        "return [...document.images].filter(i => i.checkVisibility({visibilityProperty: true}) && "
+        "!(i.complete && i.naturalWidth > 0)).map(i => i.id || i.src)")
+
+
+@pytest.mark.slow
+def test_docs_render_offline_and_the_page_shows_no_broken_image(run_dir, tmp_path):
+    """With the network blocked, /docs renders Swagger UI (operations listed) from the package's
+    assets; the page itself shows no broken image before a prediction; nothing is requested from
+    outside. (ReDoc is not offered: it loads its logo from cdn.redoc.ly.)"""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    srv = Server(run_dir)
+    try:
+        with browser(tmp_path) as driver:
+            base = f"http://127.0.0.1:{srv.port}"
+            driver.get(base + "/")
+            WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.body.dataset.ready === '1'"))
+            assert broken_images(driver) == []
+            assert driver.execute_script("return document.images.length") == 2  # present, only hidden
+            assert loaded_from_outside(driver, srv.port) == []
+            driver.get(base + "/docs")
+            WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+                "return document.querySelectorAll('.swagger-ui .opblock').length >= 5"))
+            paths = driver.execute_script("return [...document.querySelectorAll('.opblock-summary-path')].map(e => e.innerText)")
+            assert {"/v1/predict", "/v1/predict/batch", "/v1/explain", "/health", "/ready"} <= {p.replace("\u200b", "") for p in paths}
+            assert loaded_from_outside(driver, srv.port) == []
+            assert_not_blank(driver, tmp_path / "docs.png")
+    finally:
+        srv.close()
+
+
 @pytest.mark.slow
 def test_page_draw_predict_and_screenshot(run_dir, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
@@ -131,6 +175,7 @@ def test_page_draw_predict_and_screenshot(run_dir, tmp_path):
         assert predicted in [str(i) for i in range(10)]
         assert driver.find_element(By.ID, "error").get_attribute("hidden") is not None
         WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.getElementById('saliency').naturalWidth > 0"))
+        assert broken_images(driver) == [] and driver.find_element(By.ID, "saliency").is_displayed()
         assert_not_blank(driver, tmp_path / "page.png")
         # The drawn stroke is on the canvas: white pixels in the middle column.
         drawn = driver.execute_script(

@@ -43,13 +43,17 @@
     return data;
   }
 
+  // The pictures stay hidden until they have something to show (an <img> without a source is a broken-image icon).
+  function showImage(id, src) { const img = $(id); img.src = src; img.hidden = false; }
+  function hideImage(id) { const img = $(id); img.removeAttribute("src"); img.hidden = true; }
+
   async function predictBlob(blob) {
     const form = new FormData(); form.append("file", blob, "input.png");
     const explain = $("explain-toggle").checked;
     try {
       const result = await post(explain ? "/v1/explain" : "/v1/predict", form);
       showError(""); renderBars(result);
-      if (explain) { $("seen").src = result.input_png; $("saliency").src = result.saliency_png; }
+      if (explain) { showImage("seen", result.input_png); showImage("saliency", result.saliency_png); }
       document.body.dataset.predicted = result.class;
     } catch (err) { showError(String(err.message || err)); }
   }
@@ -95,7 +99,7 @@
   $("file").addEventListener("change", (e) => loadFile(e.target.files[0]));
   $("clear").addEventListener("click", () => {
     clearCanvas(); $("bars").innerHTML = ""; $("answer").textContent = "—"; $("answer").classList.add("muted");
-    $("seen").removeAttribute("src"); $("saliency").removeAttribute("src"); showError("");
+    hideImage("seen"); hideImage("saliency"); showError("");
   });
 
   function renderFeatures(result) {

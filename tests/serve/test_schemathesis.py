@@ -1,0 +1,82 @@
+"""Schemathesis against the served OpenAPI: every operation, a bounded number of generated
+requests each, with all of Schemathesis' checks (no 5xx, answers match their documented
+schemas, status codes and content types, valid data accepted and invalid data refused).
+
+The operations are driven through Schemathesis' Python API and Hypothesis directly: its pytest
+plugin (``schemathesis.pytest``) does not load under the pytest this project uses."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+schemathesis = pytest.importorskip("schemathesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.errors import Unsatisfiable  # noqa: E402
+
+from schemathesis.generation import GenerationMode  # noqa: E402
+
+from tests.serve.conftest import Server  # noqa: E402
+
+EXAMPLES = 25  # per operation and generation mode
+
+
+@st.composite
+def real_images(draw, fmt: str) -> bytes:
+    """Real PNG/JPEG files of any size, mode and content (what a binary upload field means here)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    mode = draw(st.sampled_from(["L", "RGB", "RGBA", "LA", "P", "1"] if fmt == "PNG" else ["L", "RGB"]))
+    width, height = draw(st.integers(2, 64)), draw(st.integers(2, 64))  # within the aspect-ratio limit (50)
+    seed = draw(st.integers(0, 2**32 - 1))
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).convert(mode).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+# The upload fields' media types: Schemathesis sends these where the schema says image/png or image/jpeg.
+schemathesis.openapi.media_type("image/png", real_images("PNG"))
+schemathesis.openapi.media_type("image/jpeg", real_images("JPEG"))
+
+
+@pytest.fixture(scope="module")
+def api(run_dir):
+    srv = Server(run_dir)
+    try:
+        yield srv, schemathesis.openapi.from_url(f"http://127.0.0.1:{srv.port}/openapi.json")
+    finally:
+        srv.close()
+
+
+def test_served_api_conforms_to_its_openapi(api):
+    srv, schema = api
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {op.label for op in operations} >= {"POST /v1/predict", "POST /v1/predict/batch", "POST /v1/explain",
+                                               "GET /health", "GET /ready", "GET /metadata", "GET /metrics"}
+    failures, statuses = {}, Counter()
+    for operation in operations:
+        for mode in GenerationMode:
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+                      suppress_health_check=list(HealthCheck))
+            def check(case):
+                response = case.call_and_validate()
+                statuses[(operation.label, mode.value, response.status_code)] += 1
+
+            try:
+                check()
+            except Unsatisfiable:  # nothing to make invalid: GET /health has no parameters
+                assert mode is GenerationMode.NEGATIVE and operation.method.upper() == "GET"
+            except Exception as exc:  # noqa: BLE001 - reported per operation below
+                failures[f"{operation.label} ({mode.value})"] = str(exc)[:1500]
+    # Valid uploads and JSON were generated and answered: the checks ran against real predictions.
+    for label in ("POST /v1/predict", "POST /v1/predict/batch", "POST /v1/explain"):
+        assert statuses[(label, "positive", 200)] > 0, statuses
+        assert sum(n for (op, mode, status), n in statuses.items() if op == label and mode == "negative" and 400 <= status < 500) > 0
+    assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
