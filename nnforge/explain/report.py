@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -189,9 +190,29 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
             files[method] = str(plot_feature_attributions(chosen_maps, features, labels, method, out / f"attributions-{method}.png"))
             log(f"{method}: most important features {', '.join(r['feature'] for r in importance[:3])} ({files[f'importance-{method}']})")
     report["files"] = files
+    _keep_earlier_methods(report, out / "report.json")
     io.write_json(out / "report.json", report)
     io.write_text(out / "report.md", markdown(report, run_dir))
     return report
+
+
+def _keep_earlier_methods(report: dict, previous_path: Path) -> None:
+    """Keep what earlier ``explain`` calls on this run wrote for methods not run this time.
+
+    ``explain --method gradcam`` then ``explain --method ig`` leaves both pictures in
+    ``explain/``; the report lists both (the latest call's first), not only the last one.
+    """
+    try:
+        previous = json.loads(previous_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    for key, path in (previous.get("files") or {}).items():
+        if key not in report["files"] and isinstance(path, str) and Path(path).is_file():
+            report["files"][key] = path
+    if "feature_importance" in report:
+        for method, importance in (previous.get("feature_importance") or {}).items():
+            if method not in report["feature_importance"] and f"importance-{method}" in report["files"]:
+                report["feature_importance"][method] = importance
 
 
 def markdown(report: dict, run_dir: Path) -> str:

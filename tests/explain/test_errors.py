@@ -41,3 +41,20 @@ def test_explain_command_writes_the_report_and_pictures(digits_cnn, capsys):
     assert "lowest F1" in capsys.readouterr().out
     assert main(["explain", str(digits_cnn), "--method", "gradcam", "--layer", "features.9"]) == 2
     assert main(["explain", str(digits_cnn), "--method", "occlusion"]) == 2
+
+
+def test_the_report_lists_every_method_run_on_the_run_not_only_the_last(digits_cnn, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_cnn, run, ignore=shutil.ignore_patterns("explain"))
+    assert main(["explain", str(run), "--method", "gradcam", "--examples", "0,1"]) == 0
+    assert main(["explain", str(run), "--method", "ig", "--examples", "0,1"]) == 0
+    text = (run / "explain" / "report.md").read_text()
+    for name in ("attributions-gradcam.png", "attributions-ig.png", "top_losses.png"):
+        assert str(run / "explain" / name) in text, name
+    files = json.loads((run / "explain" / "report.json").read_text())["files"]
+    assert set(files) == {"top_losses", "gradcam", "ig"}
+    (run / "explain" / "attributions-gradcam.png").unlink()  # a picture that is gone is not listed
+    assert main(["explain", str(run), "--method", "ig", "--examples", "0,1"]) == 0
+    assert "attributions-gradcam" not in (run / "explain" / "report.md").read_text()
