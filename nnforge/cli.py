@@ -135,7 +135,7 @@ def cmd_eval(args) -> int:
     elif not args.runs:
         raise UserError("pass a run directory (or several, for an ensemble), or --latest for the newest run under runs/")
     elif not args.ensemble:
-        refuse_glob(args.runs, also=f"; or add --latest (evaluates {newest(args.runs)}), or --ensemble to combine them")
+        refuse_glob(args.runs, also="; or add --latest (evaluates {newest}), or --ensemble to combine them")
     result = evaluate_runs(args.runs, data=args.data, root=args.root, combine="vote" if args.vote else "mean",
                           tta=getattr(args, "tta", False))
     if args.json:

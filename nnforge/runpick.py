@@ -52,11 +52,12 @@ def looks_like_a_glob(paths) -> str | None:
 
 
 def refuse_glob(paths, also: str = "") -> None:
-    """Raise a :class:`RunError` naming the newest run when ``paths`` look like one glob's matches."""
+    """Raise a :class:`RunError` naming the newest run when ``paths`` look like one glob's matches;
+    ``also`` is appended to the message, with ``{newest}`` replaced by that run."""
     pattern = looks_like_a_glob(paths)
     if pattern is None:
         return
     best = newest(paths)
     latest = best.parent / "latest"
     link = f" (also reachable as {latest})" if latest.is_symlink() and latest.resolve() == best.resolve() else ""
-    raise RunError(f"{pattern} matched {len(paths)} runs; pass one: the newest is {best}{link}{also}")
+    raise RunError(f"{pattern} matched {len(paths)} runs; pass one: the newest is {best}{link}{also.replace('{newest}', str(best))}")
