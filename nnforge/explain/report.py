@@ -142,7 +142,8 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
     run_dir = Path(run_dir)
     predictor = load(run_dir)
     if methods is None:  # Grad-CAM needs convolutions; gradient SHAP suits any differentiable model
-        methods = ("gradcam",) if predictor.kind == "image" else ("shap",)
+        has_conv = any(isinstance(m, torch.nn.Conv2d) for m in predictor.model.modules())
+        methods = ("gradcam",) if predictor.kind == "image" and has_conv else ("shap",)
     for m in methods:
         if m not in METHODS:
             raise UserError(f"--method '{m}' is not known; accepted: {', '.join(METHODS)}")

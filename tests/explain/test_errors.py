@@ -58,3 +58,12 @@ def test_the_report_lists_every_method_run_on_the_run_not_only_the_last(digits_c
     (run / "explain" / "attributions-gradcam.png").unlink()  # a picture that is gone is not listed
     assert main(["explain", str(run), "--method", "ig", "--examples", "0,1"]) == 0
     assert "attributions-gradcam" not in (run / "explain" / "report.md").read_text()
+
+
+def test_an_image_model_without_convolutions_is_explained_by_default(digits_run, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "mlp"
+    shutil.copytree(digits_run.dir, run)  # an MLP on 8x8 digit images: Grad-CAM has no layer to use
+    assert main(["explain", str(run)]) == 0
+    assert (run / "explain" / "attributions-shap.png").is_file()
