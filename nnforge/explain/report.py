@@ -198,22 +198,23 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
 
 
 def _keep_earlier_methods(report: dict, previous_path: Path) -> None:
-    """Keep what earlier ``explain`` calls on this run wrote for methods not run this time.
+    """Keep the pictures earlier ``explain`` calls on this run made with methods not run this time.
 
     ``explain --method gradcam`` then ``explain --method ig`` leaves both pictures in
-    ``explain/``; the report lists both (the latest call's first), not only the last one.
+    ``explain/``; the report lists both (this call's first, the earlier ones named in
+    ``files_from_earlier_calls``), not only the last. Tables (importances) are this call's only.
     """
     try:
         previous = json.loads(previous_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
+    earlier = []
     for key, path in (previous.get("files") or {}).items():
         if key not in report["files"] and isinstance(path, str) and Path(path).is_file():
             report["files"][key] = path
-    if "feature_importance" in report:
-        for method, importance in (previous.get("feature_importance") or {}).items():
-            if method not in report["feature_importance"] and f"importance-{method}" in report["files"]:
-                report["feature_importance"][method] = importance
+            earlier.append(key)
+    if earlier:
+        report["files_from_earlier_calls"] = earlier
 
 
 def markdown(report: dict, run_dir: Path) -> str:
@@ -226,5 +227,7 @@ def markdown(report: dict, run_dir: Path) -> str:
         lines += ["", f"## Feature importance ({method})", "", "| rank | feature | mean abs attribution |", "| ---: | --- | ---: |"]
         lines += [f"| {i} | {r['feature']} | {r['mean_abs_attribution']:.4g} |" for i, r in enumerate(importance[:15], 1)]
     if report.get("files"):
-        lines += ["", "## Pictures", ""] + [f"- {k}: {v}" for k, v in report["files"].items()]
+        earlier = set(report.get("files_from_earlier_calls", ()))
+        lines += ["", "## Pictures", ""] + [f"- {k}: {v}" + (" (an earlier explain call)" if k in earlier else "")
+                                            for k, v in report["files"].items()]
     return "\n".join(lines) + "\n"

@@ -53,8 +53,9 @@ def test_the_report_lists_every_method_run_on_the_run_not_only_the_last(digits_c
     text = (run / "explain" / "report.md").read_text()
     for name in ("attributions-gradcam.png", "attributions-ig.png", "top_losses.png"):
         assert str(run / "explain" / name) in text, name
-    files = json.loads((run / "explain" / "report.json").read_text())["files"]
-    assert set(files) == {"top_losses", "gradcam", "ig"}
+    report = json.loads((run / "explain" / "report.json").read_text())
+    assert set(report["files"]) == {"top_losses", "gradcam", "ig"} and report["files_from_earlier_calls"] == ["gradcam"]
+    assert "attributions-gradcam.png (an earlier explain call)" in text
     (run / "explain" / "attributions-gradcam.png").unlink()  # a picture that is gone is not listed
     assert main(["explain", str(run), "--method", "ig", "--examples", "0,1"]) == 0
     assert "attributions-gradcam" not in (run / "explain" / "report.md").read_text()
