@@ -35,6 +35,7 @@ from nnforge.cli import build_parser, main
 from tests.docs.quoted import ROOT, quoted_commands
 
 FAST = ("--set", "train.epochs=1")  # appended to commands that train, unless a step trains in full
+SMALL = (*FAST, "--set", "data.train_fraction=0.25")  # for MNIST-sample trainers whose figures are not checked
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,12 @@ FIRST_MINUTES = [
 # The CNN workflow: README's "whole workflow", docs/advanced.md, docs/distributed.md, curriculum.
 CNN_WORKFLOW = [
     T("nnforge train configs/mnist_cnn.yaml", "nnforge train configs/mnist_cnn.yaml --out runs/cnn", extra=FULL),
-    T("nnforge train configs/mnist_mlp.yaml --out runs/mlp"),
+    T("nnforge train configs/mnist_mlp.yaml --out runs/mlp", extra=SMALL),
     T("nnforge train --resume runs/cnn", rc=2),  # a finished run: "nothing to resume", one line
     T("nnforge train configs/mnist_cnn.yaml --out runs/cnn --resume", rc=2),
     T("nnforge train configs/mnist_cnn.yaml --find-lr --out runs/lr", extra=("--set", "train.lr_finder.steps=20")),
     T("nnforge train configs/quickstart.yaml --find-lr --out runs/lr", extra=("--set", "train.lr_finder.steps=20")),
-    T(None, "nnforge train configs/quickstart.yaml --out runs/qs"),  # a third run for the ensembles below
+    T(None, "nnforge train configs/quickstart.yaml --out runs/qs", extra=SMALL),  # a third run for the ensembles below
     S("nnforge eval runs/cnn runs/mlp --tta"),
     S("nnforge eval runs/cnn --tta"),
     S("nnforge eval runs/a runs/b runs/c", "nnforge eval runs/cnn runs/mlp runs/qs"),
@@ -109,19 +110,19 @@ CNN_WORKFLOW = [
 
 # The other recipes: their comments, docs/techniques.md, the curriculum, tuning.
 RECIPES = [
-    T("nnforge train configs/mnist_mlp.yaml"),
-    T("nnforge train configs/mnist_cnn.yaml --out runs/ddp --nproc 2"),
-    T("nnforge train configs/mnist_cnn.yaml --nproc 2"),
-    T("nnforge train configs/mnist_mlp.yaml --set engine=scratch"),
-    T("nnforge train mnist_cnn"),
-    T("nnforge train mnist_vit"),
+    T("nnforge train configs/mnist_mlp.yaml", extra=SMALL),
+    T("nnforge train configs/mnist_cnn.yaml --out runs/ddp --nproc 2", extra=SMALL),
+    T("nnforge train configs/mnist_cnn.yaml --nproc 2", extra=SMALL),
+    T("nnforge train configs/mnist_mlp.yaml --set engine=scratch", extra=SMALL),
+    T("nnforge train mnist_cnn", extra=SMALL),
+    T("nnforge train mnist_vit", extra=SMALL),
     T("nnforge train RECIPE --set KEY=VALUE", "nnforge train digits_mlp --set train.epochs=2"),
     T("nnforge train configs/sunspots_lstm.yaml"),
     T("nnforge train sunspots_lstm --out runs/sun", extra=("--set", "train.epochs=3")),
     T("nnforge train transfer_pretrain_mnist --out runs/pretrained", extra=FULL),
     T("nnforge train transfer_pretrain_mnist --set threads=1 --out runs/pretrained",
-      "nnforge train transfer_pretrain_mnist --set threads=1 --out runs/pretrained-again"),
-    T("nnforge train configs/transfer_pretrain_mnist.yaml"),
+      "nnforge train transfer_pretrain_mnist --set threads=1 --out runs/pretrained-again", extra=SMALL),
+    T("nnforge train configs/transfer_pretrain_mnist.yaml", extra=SMALL),
     T("nnforge train transfer_finetune_digits --set train.init.weights=runs/pretrained --out runs/finetuned"),
     T("nnforge train transfer_finetune_digits --set 'train.freeze=[]' --set 'train.optimizer.lr_mult={}' --out runs/scratch"),
     T("nnforge train transfer_finetune_digits --set threads=1 --set seed=S --set train.init.weights=runs/pretrained --out runs/ft-S",
