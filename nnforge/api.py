@@ -82,7 +82,7 @@ def runs(root: str | Path = "runs") -> list[RunInfo]:
     if not root.is_dir():
         raise RunError(f"'{root}' is not a folder of runs; `nnforge train` writes them under runs/ by default")
     found = []
-    for folder in sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True):
+    for folder in sorted((p for p in root.iterdir() if p.is_dir() and not p.is_symlink()), key=lambda p: p.stat().st_mtime, reverse=True):
         kind = state(folder)
         if kind not in ("complete", "partial"):
             continue

@@ -26,6 +26,39 @@ def _print_summary(run, stream=None) -> None:
     (stream or sys.stdout).write(f"{TASKS[run.config.task]().summary(run.metrics)}\nrun directory: {run.dir}\n")
 
 
+def _program() -> str:
+    """How to type nnforge again: ``nnforge`` when that is on PATH, else the path it was run by
+    (``.venv/bin/nnforge`` straight after ``make run``)."""
+    import os
+    import shutil
+
+    argv0 = sys.argv[0] if sys.argv else ""
+    if Path(argv0).name != "nnforge":
+        return "nnforge"
+    found = shutil.which("nnforge")
+    if found and Path(found).resolve() == Path(argv0).resolve():
+        return "nnforge"
+    relative = os.path.relpath(argv0)
+    return argv0 if relative.startswith("..") else relative
+
+
+def _next_steps(run, config) -> str:
+    """Three things to try after the quickstart, with real paths: a prediction on a test digit
+    written into the run (never trained on), the run's report, the lessons."""
+    from nnforge.data.export import export_test_images
+
+    prog = _program()
+    lines = ["next, three things to try:"]
+    try:
+        sample = export_test_images(config.data.name, 3, Path(run.dir) / "samples")[0]
+        lines.append(f"  {prog} predict {run.dir} {sample}   # a real test digit the model never saw")
+    except UserError:  # a tabular dataset: nothing to draw
+        lines.append(f"  {prog} eval {run.dir}   # re-evaluate from the run directory alone")
+    lines.append(f"  {prog} report {run.dir}   # curves, confusion matrix and per-class scores in one HTML page")
+    lines.append(f"  {prog} lesson   # the lessons, from a single neuron to attention")
+    return "\n".join(lines)
+
+
 # -- commands -----------------------------------------------------------------------------
 
 def cmd_quickstart(args) -> int:
@@ -36,7 +69,7 @@ def cmd_quickstart(args) -> int:
     print("nnforge quickstart: a small BatchNorm CNN on 5,000 real MNIST digits (4,000 train / 1,000 test)")
     result = run(config, args.out, name="quickstart")
     _print_summary(result)
-    print(f"next: nnforge eval {result.dir}   |   nnforge predict {result.dir} some_digit.png")
+    print(_next_steps(result, config))
     return 0
 
 
@@ -67,7 +100,14 @@ def cmd_train(args) -> int:
 
 def cmd_eval(args) -> int:
     from nnforge.compress.ensemble import evaluate_runs
+    from nnforge.runpick import newest, refuse_glob, runs_in
 
+    if args.latest:
+        args.runs = [str(newest(args.runs or runs_in("runs")))]
+    elif not args.runs:
+        raise UserError("pass a run directory (or several, for an ensemble), or --latest for the newest run under runs/")
+    elif not args.ensemble:
+        refuse_glob(args.runs, also="; or add --latest (evaluates {newest}), or --ensemble to combine them")
     result = evaluate_runs(args.runs, data=args.data, root=args.root, combine="vote" if args.vote else "mean",
                           tta=getattr(args, "tta", False))
     if args.json:
@@ -83,7 +123,14 @@ def cmd_eval(args) -> int:
 
 def cmd_predict(args) -> int:
     from nnforge.predictor import load
+    from nnforge.runpick import refuse_glob
 
+    runs = [args.run]
+    for name in args.files:  # predict runs/quickstart-* digit.png: the glob's other runs come first
+        if not Path(name).is_dir():
+            break
+        runs.append(name)
+    refuse_glob(runs)
     predictor = load(args.run)
     results = predictor.predict_files(args.files)
     for name, note in predictor.notes.items():
@@ -100,6 +147,18 @@ def cmd_predict(args) -> int:
 
 def cmd_datasets(args) -> int:
     from nnforge.data import DATASETS, PATTERNS
+
+    if args.export:
+        from nnforge.data.export import export_test_images
+
+        if not args.dir:
+            raise UserError("--export needs a folder to write into, e.g. nnforge datasets --export mnist-sample --count 10 digits")
+        paths = export_test_images(args.export, args.count, args.dir)
+        print(f"wrote {len(paths)} test images of {args.export} to {args.dir}/ ({paths[0].name} ... {paths[-1].name}); "
+              f"try: nnforge predict RUN {Path(args.dir) / '*.png'}")
+        return 0
+    if args.dir:
+        raise UserError(f"'{args.dir}': a folder is only taken with --export NAME")
 
     width = max(map(len, list(DATASETS) + list(PATTERNS)))
     for name, info in DATASETS.items():
@@ -194,7 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _add(sub, "eval", "evaluate a run's model on its test split, or an ensemble of several runs",
              "nnforge eval runs/cnn runs/mlp", cmd_eval)
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (several: averaged probabilities)")
+    p.add_argument("runs", nargs="*", metavar="RUN", help="run directories (several: averaged probabilities)")
+    p.add_argument("--latest", action="store_true", help="evaluate only the newest of the runs given (none given: of runs/)")
+    p.add_argument("--ensemble", action="store_true",
+                   help="combine several runs of one recipe (without it, RECIPE-* globs are refused as ambiguous)")
     p.add_argument("--data", help="evaluate on another dataset with the same classes and input shape")
     p.add_argument("--root", help="data directory for --data")
     p.add_argument("--vote", action="store_true", help="ensemble by majority vote instead of averaging probabilities")
@@ -208,7 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    _add(sub, "datasets", "list the datasets nnforge can load by name", "nnforge datasets", cmd_datasets)
+    p = _add(sub, "datasets", "list the datasets nnforge can load by name; --export writes test images as PNG",
+             "nnforge datasets --export mnist-sample --count 10 digits", cmd_datasets)
+    p.add_argument("dir", nargs="?", metavar="DIR", help="with --export: the folder to write the PNG files into")
+    p.add_argument("--export", metavar="NAME", help="write the first --count test images of image dataset NAME to DIR")
+    p.add_argument("--count", type=int, default=10, help="how many test images --export writes (default 10)")
     _add(sub, "models", "list the models in the zoo", "nnforge models", cmd_models)
 
     p = _add(sub, "lesson", "the curriculum: runnable chapters of the seed documents; without NAME, the list",
@@ -249,7 +315,17 @@ def _command_modules():
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # report runs/quickstart-*: the shell's glob gave one run too many
+        try:
+            from nnforge.runpick import refuse_glob
+
+            if getattr(args, "run", None):
+                refuse_glob([args.run, *extra])
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -82,7 +82,14 @@ class Predictor:
 
     def predict_rows(self, rows) -> np.ndarray:
         if self.kind == "image":
-            arr = np.asarray(rows, dtype=np.float32).reshape(-1, *self.input_shape)
+            arr = np.asarray(rows, dtype=np.float32)
+            pixels = int(np.prod(self.input_shape))
+            if arr.ndim != 2 or arr.shape[1] != pixels:
+                width = arr.shape[1] if arr.ndim == 2 else arr.size
+                shape = "x".join(map(str, self.input_shape))
+                raise DataError(f"this model takes {shape} images (PNG/JPEG files, or CSV rows of {pixels} pixel values); "
+                                f"got rows of {width} values")
+            arr = arr.reshape(-1, *self.input_shape)
             if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 255:
                 raise DataError("pixel values must be finite numbers in 0-255")
             return self.predict_stored(torch.from_numpy(arr))

@@ -214,3 +214,29 @@ def load_state(path: str | Path) -> dict[str, torch.Tensor]:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise RunError(f"{path}: not a readable safetensors file ({exc})") from None
+
+
+def update_latest_link(run_dir: str | Path) -> Path | None:
+    """Point ``runs/latest`` at ``run_dir`` when the run lives in a folder named ``runs``.
+
+    ``nnforge eval runs/latest`` then always means the run trained last, where the glob
+    ``runs/quickstart-*`` would match every quickstart so far. The link is relative (the folder
+    can move) and swapped in by a rename, so a reader sees the old target or the new one. Runs
+    written elsewhere, a ``latest`` that is not a link, or a file system without symlinks leave
+    things as they are (None).
+    """
+    run_dir = Path(run_dir)
+    if run_dir.parent.name != "runs" or run_dir.name == "latest":
+        return None
+    link = run_dir.parent / "latest"
+    if link.exists() and not link.is_symlink():
+        return None
+    tmp = run_dir.parent / f".latest.{os.getpid()}.tmp"
+    try:
+        tmp.unlink(missing_ok=True)
+        os.symlink(run_dir.name, tmp, target_is_directory=True)
+        os.replace(tmp, link)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        return None
+    return link

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -141,7 +142,8 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
     run_dir = Path(run_dir)
     predictor = load(run_dir)
     if methods is None:  # Grad-CAM needs convolutions; gradient SHAP suits any differentiable model
-        methods = ("gradcam",) if predictor.kind == "image" else ("shap",)
+        has_conv = any(isinstance(m, torch.nn.Conv2d) for m in predictor.model.modules())
+        methods = ("gradcam",) if predictor.kind == "image" and has_conv else ("shap",)
     for m in methods:
         if m not in METHODS:
             raise UserError(f"--method '{m}' is not known; accepted: {', '.join(METHODS)}")
@@ -189,9 +191,30 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
             files[method] = str(plot_feature_attributions(chosen_maps, features, labels, method, out / f"attributions-{method}.png"))
             log(f"{method}: most important features {', '.join(r['feature'] for r in importance[:3])} ({files[f'importance-{method}']})")
     report["files"] = files
+    _keep_earlier_methods(report, out / "report.json")
     io.write_json(out / "report.json", report)
     io.write_text(out / "report.md", markdown(report, run_dir))
     return report
+
+
+def _keep_earlier_methods(report: dict, previous_path: Path) -> None:
+    """Keep the pictures earlier ``explain`` calls on this run made with methods not run this time.
+
+    ``explain --method gradcam`` then ``explain --method ig`` leaves both pictures in
+    ``explain/``; the report lists both (this call's first, the earlier ones named in
+    ``files_from_earlier_calls``), not only the last. Tables (importances) are this call's only.
+    """
+    try:
+        previous = json.loads(previous_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    earlier = []
+    for key, path in (previous.get("files") or {}).items():
+        if key not in report["files"] and isinstance(path, str) and Path(path).is_file():
+            report["files"][key] = path
+            earlier.append(key)
+    if earlier:
+        report["files_from_earlier_calls"] = earlier
 
 
 def markdown(report: dict, run_dir: Path) -> str:
@@ -204,5 +227,7 @@ def markdown(report: dict, run_dir: Path) -> str:
         lines += ["", f"## Feature importance ({method})", "", "| rank | feature | mean abs attribution |", "| ---: | --- | ---: |"]
         lines += [f"| {i} | {r['feature']} | {r['mean_abs_attribution']:.4g} |" for i, r in enumerate(importance[:15], 1)]
     if report.get("files"):
-        lines += ["", "## Pictures", ""] + [f"- {k}: {v}" for k, v in report["files"].items()]
+        earlier = set(report.get("files_from_earlier_calls", ()))
+        lines += ["", "## Pictures", ""] + [f"- {k}: {v}" + (" (an earlier explain call)" if k in earlier else "")
+                                            for k, v in report["files"].items()]
     return "\n".join(lines) + "\n"

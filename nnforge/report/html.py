@@ -2,7 +2,14 @@
 
 It gathers what the run directory holds — headline metrics, the recipe, curves, the confusion
 matrix, the per-class table, and any pictures later commands left behind (``explain/``,
-``compress/``, ``lr_find.png``, forecasts) — without recomputing anything.
+``compress/``, ``lr_find.png``, forecasts) — without recomputing anything. Each task shows its own
+metrics: a classifier its accuracy and per-class scores, a forecast its test MAE and RMSE beside the
+naive last-value forecast's, the skill over it, and the forecast plot.
+
+The tables other commands write as Markdown (``explain/report.md``, ``compress/compress.md``) are
+rendered to HTML by markdown-it-py, the CommonMark reference port, so they read as tables. A small
+inline script opens a gallery thumbnail full size on click (the page stays self-contained: data
+URLs cannot be opened in a new tab by a click in Chromium, so the picture is shown in an overlay).
 """
 
 from __future__ import annotations
@@ -29,7 +36,19 @@ h2{font-size:17px;margin:0 0 12px}img{max-width:100%}table{border-collapse:colla
 td,th{padding:5px 10px;border-bottom:1px solid #eceef2;text-align:right}td:first-child,th:first-child{text-align:left}
 .low{color:#c0392b;font-weight:600}pre{background:#f3f4f6;padding:12px;border-radius:8px;overflow:auto;font-size:13px}
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:12px}
-.gallery figure{margin:0}.gallery figcaption{font-size:12px;color:#667085}
+.gallery figure{margin:0}.gallery figcaption{font-size:12px;color:#667085}.gallery img{cursor:zoom-in}
+.md h1{font-size:16px;margin:0 0 8px}.md h2{font-size:15px;margin:16px 0 8px}.md table{margin-bottom:8px}
+#zoom{display:none;position:fixed;inset:0;background:rgba(20,24,33,.88);cursor:zoom-out;z-index:10;overflow:auto}
+#zoom.open{display:flex}#zoom img{max-width:none;margin:auto;background:#fff}
+"""
+
+# Click a gallery picture: show it at its own size in an overlay; click again or press Escape to close.
+ZOOM_SCRIPT = """
+(function(){var z=document.getElementById('zoom'),big=z.querySelector('img');
+document.querySelectorAll('.gallery img').forEach(function(im){im.addEventListener('click',function(){
+big.src=im.src;big.alt=im.alt;z.className='open';});});
+function close(){z.className='';big.removeAttribute('src');}
+z.addEventListener('click',close);document.addEventListener('keydown',function(e){if(e.key==='Escape')close();});})();
 """
 
 
@@ -40,6 +59,35 @@ def _img(path: Path) -> str:
 
 def _card(value: str, label: str) -> str:
     return f'<div class="card"><b>{html.escape(value)}</b><span>{html.escape(label)}</span></div>'
+
+
+def markdown_to_html(text: str) -> str:
+    """CommonMark with GitHub tables; raw HTML in the source is escaped, never passed through."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+
+
+def _fmt(value, spec: str) -> str:
+    return format(value, spec) if isinstance(value, (int, float)) else "?"
+
+
+def _classification_cards(metrics: dict) -> list[str]:
+    cards = [_card(_fmt(metrics.get("test_accuracy"), ".2%"), "test accuracy")]
+    if metrics.get("best_val_accuracy") is not None:
+        cards.append(_card(f"{metrics['best_val_accuracy']:.2%}", "best validation accuracy"))
+    return cards
+
+
+def _forecast_cards(metrics: dict) -> list[str]:
+    skill = metrics.get("skill_vs_naive")
+    return [
+        _card(_fmt(metrics.get("test_mae"), ".2f"), "test MAE"),
+        _card(_fmt(metrics.get("test_rmse"), ".2f"), "test RMSE"),
+        _card(f"{_fmt(metrics.get('naive_mae'), '.2f')} / {_fmt(metrics.get('naive_rmse'), '.2f')}",
+              "naive last-value MAE / RMSE"),
+        _card(_fmt(skill, "+.1%"), "skill vs naive (MAE)"),
+    ]
 
 
 def _per_class_table(rows: list[dict]) -> str:
@@ -66,33 +114,36 @@ def build_report(run_dir: str | Path) -> Path:
     config = read_recipe(run) if (run / "config.yaml").is_file() else None
     model = config.model["name"] if config else "?"
     data = config.data.name if config else "?"
-    cards = [_card(f"{metrics.get('test_accuracy', float('nan')):.2%}", "test accuracy")]
-    if metrics.get("best_val_accuracy") is not None:
-        cards.append(_card(f"{metrics['best_val_accuracy']:.2%}", "best validation accuracy"))
+    forecast = metrics.get("task") == "forecast"
+    cards = _forecast_cards(metrics) if forecast else _classification_cards(metrics)
     cards.append(_card(f"{metrics.get('train_seconds', 0):.1f} s", f"training, {metrics.get('epochs', '?')} epochs"))
     if metrics.get("parameters"):
         cards.append(_card(f"{metrics['parameters']:,}", "parameters"))
     sections = []
+    if forecast and (run / "forecast.png").is_file():
+        sections.append(("Forecast (test)", _img(run / "forecast.png")))
     if (run / "curves.png").is_file():
         sections.append(("Training curves", _img(run / "curves.png")))
     if (run / "confusion.png").is_file():
         sections.append(("Confusion matrix (test)", _img(run / "confusion.png")))
     if metrics.get("per_class"):
         sections.append(("Per-class scores (test)", _per_class_table(metrics["per_class"])))
-    extra = sorted(p for p in run.glob("*.png") if p.name not in ("curves.png", "confusion.png"))
+    shown = {"curves.png", "confusion.png"} | ({"forecast.png"} if forecast else set())
+    extra = sorted(p for p in run.glob("*.png") if p.name not in shown)
     for sub in ("explain", "compress", "tune", "forecast"):
         extra += sorted((run / sub).glob("*.png")) if (run / sub).is_dir() else []
     if extra:
         figures = "".join(f"<figure>{_img(p)}<figcaption>{html.escape(str(p.relative_to(run)))}</figcaption></figure>" for p in extra)
         sections.append(("More pictures", f'<div class="gallery">{figures}</div>'))
     for table in sorted(run.glob("*/*.md")):
-        sections.append((table.parent.name.capitalize(), f"<pre>{html.escape(table.read_text())}</pre>"))
+        sections.append((table.parent.name.capitalize(), f'<div class="md">{markdown_to_html(table.read_text(encoding="utf-8"))}</div>'))
     sections.append(("Recipe (resolved)", f"<pre>{html.escape(dump_config(config) if config else '')}</pre>"))
     body = "".join(f"<section><h2>{html.escape(t)}</h2>{c}</section>" for t, c in sections)
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>nnforge run {html.escape(run.name)}</title>"
         f"<style>{CSS}</style></head><body><header><h1>{html.escape(run.name)}</h1>"
         f"<p>{html.escape(model)} on {html.escape(str(metrics.get('dataset', data)))}</p></header>"
-        f"<main><div class='cards'>{''.join(cards)}</div>{body}</main></body></html>"
+        f"<main><div class='cards'>{''.join(cards)}</div>{body}</main>"
+        f"<div id='zoom' title='click to close'><img alt=''></div><script>{ZOOM_SCRIPT}</script></body></html>"
     )
     return io.write_text(run / "report.html", page)

@@ -19,7 +19,7 @@ from nnforge import io
 from nnforge.config import dump_config, resolve
 from nnforge.errors import UserError
 from nnforge.rundir import (CHECKPOINTS, HISTORY, METRICS, Run, RunLock, check_empty, default_run_dir, read_history, read_metrics,
-                            read_recipe)
+                            read_recipe, update_latest_link)
 from nnforge.train.callbacks import BestModelCheckpoint, Callback, CleanFinalEpochs, CSVLogger, EarlyStopping, JSONLLogger
 from nnforge.train.engines import ENGINES
 from nnforge.train.keys import check_recipe
@@ -151,6 +151,8 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         train_seconds = time.perf_counter() - start
         metrics = task.finish(recipe, engine, data, history, out, train_seconds)
         io.write_json(out / METRICS, metrics)  # last: its presence marks the run complete
+    if writer:
+        update_latest_link(out)  # runs/latest: the run trained last
     return Run(dir=out, model=engine.torch_model(), config=recipe, metrics=metrics, history=history)
 
 

@@ -186,29 +186,32 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
 
 
 def summarize(study, raw_recipe: dict, spec: TuneSpec, out: Path) -> StudyResult:
-    """Write ``best.yaml`` (a ready recipe), ``study.json`` and the plots; return the result."""
+    """Write ``best.yaml`` (a ready recipe with only the keys that apply), ``study.json`` and the
+    plots; return the result."""
     from optuna.trial import TrialState
 
+    from nnforge.tune.best import applicable_recipe
     from nnforge.tune.plots import plot_history, plot_importances
 
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
     baseline = next((t.value for t in complete if t.user_attrs.get("baseline")), None)
     rows = [{"number": t.number, "state": t.state.name.lower(), "value": t.value,
-             "params": spec.decode(t.params), "run_dir": t.user_attrs.get("run_dir"),
+             "params": spec.decode(t.params, exact=bool(t.user_attrs.get("baseline"))), "run_dir": t.user_attrs.get("run_dir"),
              "worker": t.user_attrs.get("worker"), "baseline": bool(t.user_attrs.get("baseline")),
-             "test_accuracy": t.user_attrs.get("test_accuracy")} for t in study.get_trials(deepcopy=False)]
+             "test_accuracy": t.user_attrs.get("test_accuracy")} for t in trials]
     summary = {"study": study.study_name, "metric": spec.metric, "direction": spec.direction, "trials": rows}
     best_path = None
     best_value, best_params = None, {}
     if complete:
         best = study.best_trial
-        best_value, best_params = best.value, spec.decode(best.params)
-        recipe = trial_recipe(raw_recipe, best_params)
+        best_value, best_params = best.value, spec.decode(best.params, exact=bool(best.user_attrs.get("baseline")))
+        recipe = applicable_recipe(trial_recipe(raw_recipe, best_params))
         header = (f"# best of study '{study.study_name}': {spec.metric} {best_value:.4f} (trial {best.number}"
                   f"{', the recipe as given' if best.user_attrs.get('baseline') else ''})\n")
         best_path = io.write_text(out / "best.yaml", header + dump_config(recipe))
         summary.update(best={"number": best.number, "value": best_value, "params": best_params}, baseline_value=baseline)
-        plot_history(complete, spec, out / "history.png")
-        plot_importances(study, out / "importances.png")
+        plot_history([t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)], spec, out / "history.png")
+        summary["importances"] = plot_importances(study, out / "importances.png")
     io.write_json(out / "study.json", summary)
     return StudyResult(study, out, best_path, best_value, best_params, baseline)

@@ -48,17 +48,32 @@ class Param:
     def _encoded(self) -> list:
         return [c if c is None or isinstance(c, (bool, int, float, str)) else json.dumps(c) for c in self.choices]
 
-    def decode(self, value: Any) -> Any:
+    def decode(self, value: Any, exact: bool = False) -> Any:
         if self.choices is not None:
             return self.choices[self._encoded().index(value)]
+        if not self.integer and isinstance(value, float) and not exact:
+            return self.readable(value)
         return value
 
-    def suggest(self, trial) -> Any:
+    def readable(self, value: float) -> float:
+        """A sampled float as a person would write it: 3 significant digits (a step grid's values
+        without float noise), unless rounding would leave the range.
+
+        Trials train with this value, so the value printed, stored in ``study.json`` and written to
+        ``best.yaml`` is the one that was trained; three digits are finer than the difference in
+        learning rate that one short run can tell apart.
+        """
+        from nnforge.tune.best import significant
+
+        rounded = significant(value, 12 if self.step else 3)
+        return rounded if self.low <= rounded <= self.high else value
+
+    def suggest(self, trial, exact: bool = False) -> Any:
         if self.choices is not None:
             return self.decode(trial.suggest_categorical(self.path, self._encoded()))
         if self.integer:
             return trial.suggest_int(self.path, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
-        return trial.suggest_float(self.path, self.low, self.high, step=self.step, log=self.log)
+        return self.decode(trial.suggest_float(self.path, self.low, self.high, step=self.step, log=self.log), exact)
 
     def grid(self) -> list:
         """The values the grid sampler visits (choices as they are; ranges at ``points`` values)."""
@@ -91,14 +106,17 @@ class TuneSpec:
     baseline: bool = True  # first trial: the recipe's own values, so the search never reports worse
 
     def suggest(self, trial) -> dict[str, Any]:
-        return {p.path: p.suggest(trial) for p in self.params}
+        """Values for one trial; the baseline trial (the recipe as given) keeps its values exactly."""
+        exact = bool(trial.user_attrs.get("baseline"))
+        return {p.path: p.suggest(trial, exact) for p in self.params}
 
     def grid(self) -> dict[str, list]:
         return {p.path: p.grid() for p in self.params}
 
-    def decode(self, params: dict) -> dict[str, Any]:
+    def decode(self, params: dict, exact: bool = False) -> dict[str, Any]:
+        """A trial's stored parameters as the values it trained with (``exact``: the baseline's)."""
         by_path = {p.path: p for p in self.params}
-        return {k: by_path[k].decode(v) if k in by_path else v for k, v in params.items()}
+        return {k: by_path[k].decode(v, exact) if k in by_path else v for k, v in params.items()}
 
 
 def _number(path: str, value: Any) -> float:

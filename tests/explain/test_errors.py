@@ -41,3 +41,30 @@ def test_explain_command_writes_the_report_and_pictures(digits_cnn, capsys):
     assert "lowest F1" in capsys.readouterr().out
     assert main(["explain", str(digits_cnn), "--method", "gradcam", "--layer", "features.9"]) == 2
     assert main(["explain", str(digits_cnn), "--method", "occlusion"]) == 2
+
+
+def test_the_report_lists_every_method_run_on_the_run_not_only_the_last(digits_cnn, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_cnn, run, ignore=shutil.ignore_patterns("explain"))
+    assert main(["explain", str(run), "--method", "gradcam", "--examples", "0,1"]) == 0
+    assert main(["explain", str(run), "--method", "ig", "--examples", "0,1"]) == 0
+    text = (run / "explain" / "report.md").read_text()
+    for name in ("attributions-gradcam.png", "attributions-ig.png", "top_losses.png"):
+        assert str(run / "explain" / name) in text, name
+    report = json.loads((run / "explain" / "report.json").read_text())
+    assert set(report["files"]) == {"top_losses", "gradcam", "ig"} and report["files_from_earlier_calls"] == ["gradcam"]
+    assert "attributions-gradcam.png (an earlier explain call)" in text
+    (run / "explain" / "attributions-gradcam.png").unlink()  # a picture that is gone is not listed
+    assert main(["explain", str(run), "--method", "ig", "--examples", "0,1"]) == 0
+    assert "attributions-gradcam" not in (run / "explain" / "report.md").read_text()
+
+
+def test_an_image_model_without_convolutions_is_explained_by_default(digits_run, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "mlp"
+    shutil.copytree(digits_run.dir, run)  # an MLP on 8x8 digit images: Grad-CAM has no layer to use
+    assert main(["explain", str(run)]) == 0
+    assert (run / "explain" / "attributions-shap.png").is_file()

@@ -1,4 +1,5 @@
 import re
+from html.parser import HTMLParser
 
 import pytest
 
@@ -28,3 +29,120 @@ def test_the_weakest_class_is_marked_only_when_there_is_one():
     row = lambda name, f1: {"class": name, "precision": f1, "recall": f1, "f1": f1, "support": 5}  # noqa: E731
     assert _per_class_table([row("a", 0.9), row("b", 0.7), row("c", 0.95)]).count("class=low") == 1
     assert "class=low" not in _per_class_table([row("a", 1.0), row("b", 1.0)])
+
+
+class _Page(HTMLParser):
+    """The parts of report.html the tests look at: tables (as rows of cell texts), <pre> texts,
+    gallery images, card texts."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.tables, self.pres, self.gallery_images, self.cards = [], [], [], []
+        self._stack: list[str] = []
+        self._cell: list[str] | None = None
+        self._in_gallery = self._in_card = 0
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self._stack.append(tag)
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "pre":
+            self.pres.append("")
+        elif tag == "div" and "gallery" in (attrs.get("class") or ""):
+            self._in_gallery = len(self._stack)
+        elif tag == "div" and attrs.get("class") == "card":
+            self.cards.append("")
+            self._in_card = len(self._stack)
+        elif tag == "img" and self._in_gallery:
+            self.gallery_images.append(attrs)
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append("".join(self._cell).strip())
+            self._cell = None
+        if tag == "div" and self._in_gallery == len(self._stack):
+            self._in_gallery = 0
+        if tag == "div" and self._in_card == len(self._stack):
+            self._in_card = 0
+        while self._stack and self._stack.pop() != tag:
+            pass
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+        if "pre" in self._stack:
+            self.pres[-1] += data
+        if self._in_card:
+            self.cards[-1] += data + " "
+
+
+def test_a_forecast_run_shows_its_errors_the_naive_baseline_and_the_plot(forecast_run, capsys):
+    assert main(["report", str(forecast_run.dir)]) == 0
+    text = (forecast_run.dir / "report.html").read_text()
+    page = _Page(text)
+    m = forecast_run.metrics
+    cards = " ".join(page.cards)
+    assert "nan" not in cards.lower() and "accuracy" not in cards
+    assert f"{m['test_mae']:.2f} test MAE" in cards and f"{m['test_rmse']:.2f} test RMSE" in cards
+    assert f"{m['naive_mae']:.2f} / {m['naive_rmse']:.2f} naive" in cards
+    assert f"{m['skill_vs_naive']:+.1%} skill vs naive" in cards
+    assert "<h2>Forecast (test)</h2><img" in text  # forecast.png, inlined as its own section
+
+
+def test_markdown_tables_are_html_tables_and_thumbnails_open_full_size(digits_run, tmp_path):
+    import shutil
+
+    from nnforge.compress.pipeline import markdown_table
+    from nnforge.explain.report import explain_run
+    from nnforge.report.html import build_report
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_run.dir, run)
+    explain_run(run, ["ig"], log=lambda _: None)
+    row = {"model": "fp32", "size_bytes": 90_000, "size_ratio": 1.0, "gzip_bytes": 80_000, "latency_ms_batch1": 0.05,
+           "latency_ms_batch64": 0.004, "test_accuracy": 0.9, "accuracy_change_points": 0.0}
+    (run / "compress").mkdir()
+    (run / "compress" / "compress.md").write_text(markdown_table({"run": str(run), "dataset": "digits", "latency": "ms", "rows": [row]}))
+    page = _Page(build_report(run).read_text())
+    assert not any("|" in pre for pre in page.pres)  # no Markdown left raw
+    headers = [table[0] for table in page.tables]
+    assert ["true", "predicted", "count", "share of true"] in headers  # explain's confused pairs
+    assert any(h[:2] == ["model", "size KiB"] for h in headers)
+    compress = next(t for t in page.tables if t[0][:2] == ["model", "size KiB"])
+    assert compress[1][:2] == ["fp32", "87.9"]
+    assert page.gallery_images and all(img["src"].startswith("data:image/png;base64,") for img in page.gallery_images)
+    text = (run / "report.html").read_text()
+    assert "id='zoom'" in text and ".gallery img" in text
+
+
+def test_a_thumbnail_opens_full_size_in_chromium(digits_run, tmp_path):
+    import shutil
+
+    from tests.serve.test_soak_and_browser import browser
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_run.dir, run)
+    from nnforge.explain.report import explain_run
+    from nnforge.report.html import build_report
+
+    explain_run(run, ["ig"], log=lambda _: None)
+    page = build_report(run)
+    with browser(tmp_path) as driver:
+        from selenium.webdriver.common.by import By
+
+        driver.get(page.as_uri())
+        thumb = driver.find_elements(By.CSS_SELECTOR, ".gallery img")[0]
+        natural = driver.execute_script("return arguments[0].naturalWidth", thumb)
+        assert thumb.size["width"] < natural  # a thumbnail
+        thumb.click()
+        big = driver.find_element(By.CSS_SELECTOR, "#zoom img")
+        assert driver.find_element(By.ID, "zoom").is_displayed()
+        assert big.size["width"] == natural
+        driver.find_element(By.ID, "zoom").click()
+        assert not driver.find_element(By.ID, "zoom").is_displayed()

@@ -54,6 +54,11 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), labels
 
 
+# What to do when the batches are not there, said the same way by every message below.
+WHAT_TO_DO = ("add --set data.root=DIR with DIR holding cifar-10-batches-py (the python version, "
+              "https://www.cs.toronto.edu/~kriz/cifar.html), or --set data.download=true where a network allows (163 MiB)")
+
+
 def _labels(path: Path, labels) -> np.ndarray:
     """A list of ints (as the official batches hold) or a 1-D integer array, each in 0-9."""
     if isinstance(labels, np.ndarray):
@@ -79,6 +84,8 @@ def _batches_folder(root: Path, url: str | None, download: bool) -> Path:
             return candidate
     archive = root / "cifar-10-python.tar.gz"
     if not archive.exists():
+        if not download:
+            raise DataError(f"cifar10: '{root}' holds neither cifar-10-batches-py nor cifar-10-python.tar.gz; {WHAT_TO_DO}")
         ensure_files("cifar10", root, url, download)
     with tarfile.open(archive) as tar:
         tar.extractall(root, filter="data")
@@ -87,13 +94,22 @@ def _batches_folder(root: Path, url: str | None, download: bool) -> Path:
 
 def load_cifar10(root: str | Path | None, url: str | None = None, download: bool = False) -> Dataset:
     if root is None:
-        raise DataError("dataset 'cifar10' reads the python-version batches from a folder: add --set data.root=DIR")
+        raise DataError(f"dataset 'cifar10' reads the python-version batches from a folder: {WHAT_TO_DO}")
     root = Path(root).expanduser()
     if not root.is_dir():
         if not download:
-            raise DataError(f"data.root '{root}' is not a folder; expected one holding cifar-10-batches-py")
-        root.mkdir(parents=True)
-    folder = _batches_folder(root, url, download)
+            raise DataError(f"cifar10: data.root '{root}' is not a folder; {WHAT_TO_DO}")
+    created = [p for p in (root, *root.parents) if not p.exists()]
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        folder = _batches_folder(root, url, download)
+    except BaseException:
+        for path in created:  # deepest first: a failed download leaves no empty folder behind
+            try:
+                path.rmdir()
+            except OSError:
+                break
+        raise
     train_files = sorted(folder.glob("data_batch_*"))
     if not train_files or not (folder / "test_batch").exists():
         raise DataError(f"{folder}: expected data_batch_1..5 and test_batch")

@@ -1,0 +1,38 @@
+"""Test images of an image dataset written as PNG files: real inputs to try ``nnforge predict`` on.
+
+``nnforge datasets --export mnist-sample --count 10 DIR`` writes the first ``count`` images of
+the dataset's fixed test split as ``test-INDEX-label-CLASS.png``, exactly as stored (28x28,
+one channel for MNIST), so a model trained on the dataset never saw them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nnforge import io
+from nnforge.errors import DataError
+
+
+def export_test_images(name: str, count: int, out: str | Path) -> list[Path]:
+    """Write the first ``count`` test images of dataset ``name`` to ``out``; return their paths."""
+    from PIL import Image
+
+    from nnforge.data import load_dataset
+
+    if count < 1:
+        raise DataError(f"--count is {count}; accepted: a positive number")
+    ds = load_dataset({"name": name})
+    if ds.kind != "image":
+        raise DataError(f"dataset '{name}' holds table rows, not images; --export writes image datasets as PNG")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"'{out}' is a file; pass a folder to write the images into")
+    out.mkdir(parents=True, exist_ok=True)
+    images = ds.x_test[:count].numpy()
+    paths = []
+    for i, (image, label) in enumerate(zip(images, ds.y_test[:count].tolist())):
+        pixels = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(ds.classes[label]))
+        path = out / f"test-{i:04d}-label-{safe}.png"
+        paths.append(io.atomic_write(path, lambda p, px=pixels: Image.fromarray(px).save(p, format="PNG")))
+    return paths
