@@ -145,7 +145,7 @@ def request_body(batch: bool, service) -> dict:
         "multipart/form-data": {"schema": {"type": "object", "required": [field], "properties": files},
                                 "encoding": {field: {"contentType": "image/png, image/jpeg"}}},
         "application/json": {"schema": {
-            "type": "object", "required": ["inputs"],
+            "type": "object", "required": ["inputs"], "additionalProperties": False,  # the server refuses other keys
             "properties": {"inputs": {**inputs, "description": described}}},
             "example": {"inputs": [example] if batch or service.kind != "image" else example}},
         "image/png": {"schema": {"type": "string", "format": "binary"}},

@@ -72,6 +72,7 @@ FIRST_MINUTES = [
     S("nnforge predict runs/latest 'digits/*.png'"),
     S(None, "cp digits/test-0000-label-6.png digit.png"),
     S("nnforge lesson"), S("nnforge datasets"), S("nnforge models"),
+    S("nnforge lesson xor --notebook"), S("nnforge lesson xor --notebook notebooks"), S("nnforge lesson --notebook notebooks"),
     T("nnforge quickstart --out runs/first"),
     S("nnforge serve runs/first", serve=True, during=("curl -F file=@digit.png http://127.0.0.1:8000/v1/predict",)),
     S("nnforge serve runs/first --workers 2 --backend onnx --port 9000", serve=True),
@@ -81,8 +82,8 @@ FIRST_MINUTES = [
 CNN_WORKFLOW = [
     T("nnforge train configs/mnist_cnn.yaml", "nnforge train configs/mnist_cnn.yaml --out runs/cnn", extra=FULL),
     T("nnforge train configs/mnist_mlp.yaml --out runs/mlp", extra=SMALL),
-    T("nnforge train --resume runs/cnn", rc=2),  # a finished run: "nothing to resume", one line
-    T("nnforge train configs/mnist_cnn.yaml --out runs/cnn --resume", rc=2),
+    T("nnforge train --resume runs/cnn"),  # a finished run: says it is complete, exit 0, nothing changed
+    T("nnforge train configs/mnist_cnn.yaml --out runs/cnn --resume"),
     T("nnforge train configs/mnist_cnn.yaml --find-lr --out runs/lr", extra=("--set", "train.lr_finder.steps=20")),
     T("nnforge train configs/quickstart.yaml --find-lr --out runs/lr", extra=("--set", "train.lr_finder.steps=20")),
     T(None, "nnforge train configs/quickstart.yaml --out runs/qs", extra=SMALL),  # a third run for the ensembles below

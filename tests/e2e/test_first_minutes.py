@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from PIL import Image
+from nnforge.config import load_config
 
 from nnforge.cli import main
 
@@ -106,7 +107,7 @@ def test_the_quickstart_next_steps_are_commands_that_work(digits_run, tmp_path, 
 
     run = tmp_path / "run"
     shutil.copytree(digits_run.dir, run)
-    text = _next_steps(SimpleNamespace(dir=run), {"data": {"name": "digits"}})
+    text = _next_steps(SimpleNamespace(dir=run), load_config(None, ["data.name=digits"]))
     commands = [shlex.split(line.split("#")[0]) for line in text.splitlines()[1:]]
     assert [c[:2] for c in commands] == [["nnforge", "predict"], ["nnforge", "report"], ["nnforge", "lesson"]]
     assert commands[0][2] == str(run) and (run / "samples").is_dir() and os.path.isfile(commands[0][3])

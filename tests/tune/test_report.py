@@ -50,7 +50,7 @@ def test_best_yaml_keeps_only_the_keys_the_winning_optimizer_reads(tmp_path):
     best = yaml.safe_load(text)
     assert best["train"]["optimizer"] == {"name": "adam", "lr": 0.0123}  # no momentum under Adam
     assert "{name: adam, lr: 0.0123}" in text and result.best_params["train.optimizer.lr"] == 0.0123
-    assert load_config(result.best_recipe)["train"]["optimizer"]["momentum"] == 0.0  # a valid recipe
+    assert load_config(result.best_recipe).train.optimizer.momentum == 0.0  # a valid recipe
 
 
 def test_an_sgd_winner_keeps_its_momentum(tmp_path):
