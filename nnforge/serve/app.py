@@ -264,7 +264,7 @@ class ServeApp:
 
 def build_fastapi(app: ServeApp):
     """FastAPI for the page, metadata, metrics and docs; it also declares the fast endpoints for OpenAPI."""
-    from fastapi import FastAPI, Query, Request
+    from fastapi import Query, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
     from fastapi.staticfiles import StaticFiles

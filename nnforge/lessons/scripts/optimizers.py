@@ -18,7 +18,7 @@ from nnforge import scratch
 from nnforge.lessons._common import figure, heading, lesson_folder, save
 from nnforge.lessons._pairing import side_by_side
 from nnforge.lessons.optimizers import RULES, race, spirals
-from nnforge.scratch import nn, optim
+from nnforge.scratch import nn
 from nnforge.scratch.nn import functional as F
 
 OUT = lesson_folder("optimizers")

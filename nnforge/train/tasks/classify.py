@@ -14,7 +14,6 @@ import numpy as np
 import torch
 
 from nnforge.version import __version__
-from nnforge import io
 from nnforge.data import Preprocessing, TensorLoader, build_augmentation, dataset_info, load_dataset
 from nnforge.data.augment import AugmentThenPreprocess
 from nnforge.data.subset import apply_data_config
