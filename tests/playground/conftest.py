@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
+
+from tests import browser
 
 import pytest
 
@@ -103,29 +102,6 @@ def playground():
     assert "Traceback" not in log and "Warning" not in log, log
 
 
-def chromium_paths() -> tuple[str, str] | None:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    driver = "/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else shutil.which("chromedriver")
-    return (browser, driver) if browser and driver else None
-
-
-@contextlib.contextmanager
 def chromium(tmp_path, size: str = "1280,1000"):
-    """Headless Chromium through chromedriver, started as tests/serve starts it (skips where missing)."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    paths = chromium_paths()
-    if paths is None:
-        pytest.skip("chromium and chromedriver are not installed (apt-get install -y chromium chromium-driver)")
-    from selenium.webdriver.chrome.service import Service as DriverService
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = paths[0]
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--window-size={size}", f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=DriverService(paths[1]), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    """Headless Chromium as every browser test starts it (tests/browser.py), at the playground's size."""
+    return browser.chromium(tmp_path, size)

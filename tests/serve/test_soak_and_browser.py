@@ -7,14 +7,12 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.browser import chromium
 from tests.serve.conftest import Server, multipart
 from tests.serve.test_bad_requests import huge_png, pil_bytes
 
@@ -62,36 +60,9 @@ def test_memory_stays_flat_across_10000_bad_requests(run_dir, digit_png):
         srv.close()
 
 
-def chromium_paths() -> tuple[str, str] | None:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    driver = "/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else shutil.which("chromedriver")
-    return (browser, driver) if browser and driver else None
-
-
-@contextlib.contextmanager
 def browser(tmp_path):
-    """Headless Chromium through chromedriver (skips the test where either is missing)."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    paths = chromium_paths()
-    if paths is None:
-        pytest.skip("chromium and chromedriver are not installed (apt-get install -y chromium chromium-driver)")
-    from selenium.webdriver.chrome.service import Service as DriverService
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = paths[0]
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1200,900", f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}",
-                 # The network blocked, as on a machine without internet: every name but the
-                 # server's address fails to resolve, and anything else goes to a dead proxy.
-                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1", "--proxy-server=127.0.0.1:9",
-                 "--proxy-bypass-list=127.0.0.1"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=DriverService(paths[1]), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    """Headless Chromium with the network blocked, as on a machine without internet."""
+    return chromium(tmp_path, "1200,900", offline=True)
 
 
 def assert_not_blank(driver, path: Path) -> None:
