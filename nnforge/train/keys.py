@@ -9,8 +9,7 @@ at least one engine and one task, and that on each engine it changes the run or 
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
-from typing import Any, Iterable
+from typing import Any
 
 from nnforge.config import OPEN, Recipe, field_at, leaf_paths, resolve
 from nnforge.errors import ConfigError
@@ -35,10 +34,6 @@ LOOP = keys("train", "monitor save_best log_csv l1 nonfinite") | keys("train.ear
     keys("train.checkpoint", "enabled every_steps keep") | keys("train.lr_finder", "start end steps") | keys("train.init", "weights skip")
 
 
-def listed(path: str, patterns: Iterable[str]) -> bool:
-    return any(path == p or fnmatchcase(path, p) for p in patterns)
-
-
 def changed_keys(recipe: Recipe) -> list[str]:
     """Leaf keys whose resolved value differs from the schema default (the task's loss counts as default)."""
     defaults = resolve({"task": recipe.task})
@@ -57,12 +52,11 @@ def _plain(value: Any) -> Any:
 
 def check_recipe(recipe: Recipe, engine, task) -> None:
     """One-line :class:`ConfigError` for the first changed key the engine or task does not implement."""
+    changed = [path for path in changed_keys(recipe) if path not in CORE]
     for owner, kind, alternative in ((task, "task", "a task that has it"), (engine, "engine", "engine: torch")):
-        for path in changed_keys(recipe):
-            if path in CORE:
-                continue
+        for path in changed:
             value = recipe.at(path)
-            if not listed(path, owner.implements):
+            if path not in owner.implements:
                 raise ConfigError(f"'{path}' is {_plain(value)!r}, but {kind} '{owner.name}' does not implement it; "
                                   f"leave it at its default ({_plain(field_at(path).default)!r}) or use {alternative}")
             accepted = owner.accepts.get(path)

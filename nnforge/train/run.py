@@ -55,7 +55,7 @@ def technique_callbacks(recipe, task, out: Path, frozen: list[str]) -> list[Call
     es = train.early_stopping
     if es.patience:
         cbs.append(EarlyStopping(monitor, es.patience, es.min_delta, es.restore_best))
-    elif task.name == "forecast":  # a forecaster keeps its best epoch's weights
+    elif task.keeps_best_epoch:  # never stops; ends holding the best epoch's weights
         cbs.append(EarlyStopping(monitor, None, 0.0, True, verbose=False))
     return cbs
 

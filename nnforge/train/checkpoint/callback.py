@@ -120,7 +120,7 @@ class Checkpointer(Callback):
         return {
             "position": {"epoch": trainer.epoch, "step_in_epoch": step_in_epoch, "global_step": trainer.global_step,
                          "epochs": trainer.epochs},
-            "epoch_totals": {"totals": self.totals if mid else {}, "seen": self.seen if mid else 0},
+            "epoch_totals": {"totals": dict(self.totals) if mid else {}, "seen": self.seen if mid else 0},
             "history": trainer.history,
             "stop_training": trainer.stop_training,
             "best": self.monitor.state_dict(),
@@ -190,7 +190,7 @@ class Checkpointer(Callback):
         self.epoch_start_generator = self.loader.generator.get_state()
 
     def on_batch_end(self, trainer, step, logs):
-        self.totals, self.seen = dict(logs["totals"]), logs["seen"]
+        self.totals, self.seen = logs["totals"], logs["seen"]  # the loop's running sums (copied when saved)
         _fault("kill_at_step", trainer.global_step)
         last = step + 1 >= trainer.steps_per_epoch
         if trainer.stop_now and not last:

@@ -53,6 +53,8 @@ class Task:
     accepts: dict[str, tuple] = {}
     #: per-batch metrics besides the loss (``accuracy`` for classifiers), logged as train_/val_ NAME
     metrics: tuple[str, ...] = ()
+    #: end every run with the weights of its best epoch by the monitor, even without early stopping
+    keeps_best_epoch: bool = False
 
     def prepare(self, recipe, device) -> TaskData: raise NotImplementedError
     def build_model(self, recipe, data: TaskData): raise NotImplementedError

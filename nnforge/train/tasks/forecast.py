@@ -53,6 +53,7 @@ class Forecast(Task):
                   | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
                   | keys("train", "freeze unfreeze_epoch precision compile"))
     accepts = {"train.loss.name": ("mse",), "train.monitor": ("val_loss", "train_loss")}
+    keeps_best_epoch = True  # a forecaster is chosen by its best validation epoch
 
     @staticmethod
     def check_model(model_cfg) -> None:
