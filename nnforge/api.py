@@ -8,12 +8,13 @@ rebuilds a trained model from its run directory (see :class:`nnforge.predictor.P
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from nnforge.config import Recipe, apply_overrides, read_yaml, resolve
+from nnforge.config import Recipe, read_yaml, resolve, set_value
 from nnforge.errors import ConfigError, RunError
 from nnforge.rundir import Run, default_run_dir, read_history, read_metrics, recipe_path, state
 
@@ -34,10 +35,9 @@ def as_recipe(recipe: "str | Path | Mapping | Recipe | None", overrides: Mapping
         raw, name = read_yaml(path), path.stem
     else:
         raise ConfigError(f"a recipe is a YAML path, a packaged recipe's name, a dict or a resolved recipe; got {type(recipe).__name__}")
-    import yaml
-
-    raw = apply_overrides(raw, [f"{k}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
-                                for k, v in overrides.items()])
+    raw = copy.deepcopy(raw)
+    for dotted, value in overrides.items():
+        set_value(raw, dotted.split("."), copy.deepcopy(value), f"override {dotted}")
     return resolve(raw), name
 
 

@@ -283,16 +283,22 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
     raw = copy.deepcopy(raw)
     for item in overrides or ():
         parts, value = parse_override(item)
-        node = raw
-        for i, part in enumerate(parts[:-1]):
-            nxt = node.get(part)
-            if nxt is None:
-                nxt = node[part] = {}
-            if not isinstance(nxt, dict):
-                raise ConfigError(f"--set {item}: '{'.'.join(parts[: i + 1])}' is a value, not a section")
-            node = nxt
-        node[parts[-1]] = value
+        set_value(raw, parts, value, f"--set {item}")
     return raw
+
+
+def set_value(raw: dict, parts: list[str], value: Any, source: str) -> None:
+    """Set ``raw[parts[0]][parts[1]]... = value`` in a raw recipe, making sections as needed; a path
+    through a value is a one-line error that names ``source`` (the ``--set`` item or the override)."""
+    node = raw
+    for i, part in enumerate(parts[:-1]):
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"{source}: '{'.'.join(parts[: i + 1])}' is a value, not a section")
+        node = nxt
+    node[parts[-1]] = value
 
 
 def resolve(raw: dict | "Recipe" | None) -> "Recipe":
@@ -379,11 +385,7 @@ class Recipe(Section):
     def with_overrides(self, values: dict[str, Any]) -> "Recipe":
         raw = self.to_dict()
         for dotted, value in values.items():
-            node = raw
-            *parents, leaf = dotted.split(".")
-            for part in parents:
-                node = node.setdefault(part, {})
-            node[leaf] = value
+            set_value(raw, dotted.split("."), copy.deepcopy(value), f"override {dotted}")
         return resolve(raw)
 
 
