@@ -28,7 +28,7 @@ import yaml
 
 from nnforge.errors import ConfigError
 
-__all__ = ["Field", "SCHEMA", "Recipe", "FrozenMap", "load_config", "resolve", "apply_overrides", "default_config", "dump_config",
+__all__ = ["Field", "SCHEMA", "Recipe", "FrozenMap", "load_config", "resolve", "plain", "set_value", "apply_overrides", "default_config", "dump_config",
            "leaf_paths"]
 
 
@@ -369,7 +369,7 @@ class Section:
     """Behaviour shared by every generated section class: plain data out, dotted reads."""
 
     def to_dict(self) -> dict:
-        return {f.name: _thaw(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     def at(self, dotted: str) -> Any:
         """The value at a dotted path (``recipe.at("train.optimizer.lr")``), for generic code such as tune."""
@@ -414,11 +414,12 @@ def _freeze_value(value):
     return value
 
 
-def _thaw(value):
+def plain(value):
+    """A recipe value as plain YAML-able data: sections and FrozenMaps as dicts, tuples as lists."""
     if isinstance(value, (Section, FrozenMap)):
         return value.to_dict()
     if isinstance(value, tuple):
-        return [_thaw(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 

@@ -89,10 +89,6 @@ def _refuse_what_does_not_apply(cfg) -> None:
                                 f"'{cfg.name}' does not use it (remove data.{key})")
 
 
-def _plain(value):
-    return list(value) if isinstance(value, tuple) else value
-
-
 def dataset_info(name: str) -> DatasetInfo | None:
     return DATASETS.get(name)
 
@@ -100,7 +96,7 @@ def dataset_info(name: str) -> DatasetInfo | None:
 def load_dataset(cfg, seed: int = 0) -> Dataset:
     """The dataset a recipe's ``data`` section names (typed, or a mapping such as ``{"name": "digits"}``),
     with its test split fixed."""
-    from nnforge.config import section
+    from nnforge.config import plain, section
 
     cfg = section("data", cfg)
     name = cfg.name
@@ -112,7 +108,7 @@ def load_dataset(cfg, seed: int = 0) -> Dataset:
     if name.startswith("folder:"):
         from nnforge.data.sources.image_folder import load_folder
 
-        return load_folder(name[7:], _plain(cfg.image_size))
+        return load_folder(name[7:], plain(cfg.image_size))
     if name.startswith("playground:"):
         from nnforge.data.sources.toy2d import load_recipe_dataset
 

@@ -75,10 +75,10 @@ def fit_content_images(x: torch.Tensor, size: tuple[int, int] | None = None) -> 
 def apply_data_config(ds: Dataset, data_cfg, seed: int) -> Dataset:
     """A loaded dataset reshaped as the recipe's ``data`` section asks: ``train_fraction``,
     ``fit_content`` and ``image_size``. Training and evaluation share it (see the module docstring)."""
-    from nnforge.config import section
+    from nnforge.config import plain, section
 
     data_cfg = section("data", data_cfg)
-    image_size = list(data_cfg.image_size) if isinstance(data_cfg.image_size, tuple) else data_cfg.image_size
+    image_size = plain(data_cfg.image_size)
     ds = keep_train_fraction(ds, data_cfg.train_fraction, seed)
     if data_cfg.fit_content and ds.kind == "image":
         size = image_size_of(image_size) or tuple(ds.input_shape[1:])

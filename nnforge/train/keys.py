@@ -9,9 +9,8 @@ at least one engine and one task, and that on each engine it changes the run or 
 
 from __future__ import annotations
 
-from typing import Any
 
-from nnforge.config import OPEN, Recipe, field_at, leaf_paths, resolve
+from nnforge.config import OPEN, Recipe, field_at, leaf_paths, plain, resolve
 from nnforge.errors import ConfigError
 
 #: keys every engine and task implements: they choose the run, or only say how it reports
@@ -41,13 +40,9 @@ def changed_keys(recipe: Recipe) -> list[str]:
     for path in leaf_paths():
         if field_at(path) is OPEN:
             continue
-        if _plain(recipe.at(path)) != _plain(defaults.at(path)):
+        if plain(recipe.at(path)) != plain(defaults.at(path)):
             out.append(path)
     return out
-
-
-def _plain(value: Any) -> Any:
-    return value.to_dict() if hasattr(value, "to_dict") else (list(value) if isinstance(value, tuple) else value)
 
 
 def check_recipe(recipe: Recipe, engine, task) -> None:
@@ -57,8 +52,8 @@ def check_recipe(recipe: Recipe, engine, task) -> None:
         for path in changed:
             value = recipe.at(path)
             if path not in owner.implements:
-                raise ConfigError(f"'{path}' is {_plain(value)!r}, but {kind} '{owner.name}' does not implement it; "
-                                  f"leave it at its default ({_plain(field_at(path).default)!r}) or use {alternative}")
+                raise ConfigError(f"'{path}' is {plain(value)!r}, but {kind} '{owner.name}' does not implement it; "
+                                  f"leave it at its default ({plain(field_at(path).default)!r}) or use {alternative}")
             accepted = owner.accepts.get(path)
             if accepted is not None and value not in accepted:
                 raise ConfigError(f"'{path}' is {value!r}, which {kind} '{owner.name}' does not implement; "

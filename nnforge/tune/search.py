@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from nnforge import io
-from nnforge.config import dump_config, resolve
+from nnforge.config import dump_config, plain, resolve
 from nnforge.errors import ConfigError, UserError
 from nnforge.train.callbacks import Callback
 from nnforge.tune.space import TuneSpec, check_tune_config, parse_tune, trial_recipe
@@ -114,8 +114,7 @@ def _encode_baseline(spec: TuneSpec, resolved: dict) -> dict | None:
     """The recipe's current value for each searched key, if it lies inside the space."""
     values = {}
     for p in spec.params:
-        value = resolved.at(p.path)
-        value = list(value) if isinstance(value, tuple) else value
+        value = plain(resolved.at(p.path))
         if p.choices is not None:
             if value not in p.choices:
                 return None
