@@ -60,21 +60,20 @@ def technique_callbacks(recipe, task, out: Path, frozen: list[str]) -> list[Call
     return cbs
 
 
-def prepare(recipe):
+def prepare(recipe, task=None, device=None):
     """The data a recipe trains on, as its task prepares it (seeded): loaders, dataset, preprocessing."""
     recipe = resolve(recipe)
     seed_everything(recipe.seed, recipe.deterministic)
-    return TASKS[recipe.task]().prepare(recipe, pick_device(recipe.device))
+    if recipe.threads:
+        torch.set_num_threads(recipe.threads)
+    return (task or TASKS[recipe.task]()).prepare(recipe, device or pick_device(recipe.device))
 
 
 def _start(recipe, engine_cls, task, device):
     """Seed, prepare the task's data, build the model and the engine."""
-    seed_everything(recipe.seed, recipe.deterministic)
-    if recipe.threads:
-        torch.set_num_threads(recipe.threads)
     from nnforge.train.transfer import init_weights
 
-    data = task.prepare(recipe, device)
+    data = prepare(recipe, task, device)
     model = task.build_model(recipe, data)
     init_weights(model, recipe.train.init)
     return data, engine_cls(recipe, task, data, model, device)
