@@ -193,6 +193,13 @@ SCHEMA: dict[str, Any] = {
         "test_fraction": _num(0.2, 0.0, 0.9, "task=forecast: the held-out end of the series"),
     },
     "tune": OPEN,  # `nnforge tune`: metric, direction, pruner and the search space; see nnforge.tune.space
+    "federated": {
+        "clients": _int(0, 0, help="FedAvg: simulated clients, each training on a private part of the training split; 0: off"),
+        "rounds": _int(None, 1, nullable=True, help="federated: rounds of local training and averaging (default: train.epochs)"),
+        "local_epochs": _int(1, 1, help="federated: epochs each client trains on its part per round"),
+        "split": _str("iid", ["iid", "dirichlet"], "federated: iid parts, or dirichlet (non-IID: each client sees few classes)"),
+        "alpha": _num(0.5, 0.0, help="federated.split dirichlet: concentration; smaller gives each client fewer classes"),
+    },
 }
 
 

@@ -62,3 +62,7 @@ def check_recipe(recipe: Recipe, engine, task) -> None:
         check = getattr(owner, "check_model", None)
         if check is not None:
             check(recipe.model)
+
+
+#: FedAvg's simulated clients (nnforge.train.federated), for engines and tasks whose weights average
+FEDERATED = keys("federated", "clients rounds local_epochs split alpha")

@@ -93,6 +93,9 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     recipe = resolve(recipe)
     engine_cls, task = ENGINES[recipe.engine], TASKS[recipe.task]()
     check_recipe(recipe, engine_cls, task)
+    from nnforge.train import federated
+
+    federated.check(recipe, find_lr)
     if ddp.is_active() and recipe.engine != "torch":
         raise UserError(f"--nproc trains with DistributedDataParallel, which engine '{recipe.engine}' does not have; use engine: torch")
     device = pick_device(recipe.device)
@@ -119,9 +122,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     with RunLock(out):
         if checkpoint is None:
             io.write_text(out / "config.yaml", dump_config(recipe))
-        from nnforge.train.trainer import Trainer
-
-        trainer = Trainer(engine, task)
+        trainer = federated.make_trainer(engine, task, recipe, data, engine_cls)  # a Trainer, or FedAvg's server
         if checkpoint is not None:
             from nnforge.train.checkpoint.resume import prepare_resumed_dir
 

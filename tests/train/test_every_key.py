@@ -130,6 +130,11 @@ PROBES: dict[str, Probe] = {
     "forecast.window": Probe(12, base=FORECAST),
     "forecast.horizon": Probe(2, base=FORECAST),
     "forecast.test_fraction": Probe(0.3, base=FORECAST),
+    "federated.clients": Probe(2),
+    "federated.rounds": Probe(1, {"federated.clients": 2}),
+    "federated.local_epochs": Probe(2, {"federated.clients": 2}),
+    "federated.split": Probe("dirichlet", {"federated.clients": 2}),
+    "federated.alpha": Probe(5.0, {"federated.clients": 3, "federated.split": "dirichlet"}),
 }
 #: keys no training run reads, and who does
 NOT_READ_BY_TRAINING = {"tune": "nnforge tune (tests/tune)"}

@@ -6,7 +6,7 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
-from nnforge.train.keys import DATA, LOOP, keys
+from nnforge.train.keys import DATA, FEDERATED, LOOP, keys
 from nnforge.train.engines.base import Engine
 from nnforge.train.gradients import layer_grad_norms
 from nnforge.train.imbalance import focal_loss
@@ -44,7 +44,8 @@ class TorchEngine(Engine):
                   | keys("train.loss", "name label_smoothing class_weight focal_gamma")
                   | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult")
                   | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
-                  | keys("train", "freeze unfreeze_epoch precision channels_last compile"))
+                  | keys("train", "freeze unfreeze_epoch precision channels_last compile")
+                  | FEDERATED)
 
     def __init__(self, recipe, task, data, model: torch.nn.Module, device: torch.device):
         from nnforge.train.transfer import setup_model
