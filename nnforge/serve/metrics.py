@@ -20,7 +20,8 @@ histograms, requests in flight and requests turned away.
   it when the server stops. Each worker's values live in memory-mapped files there, and ``/metrics``
   in any worker adds up the files of every worker (``MultiProcessCollector``). When a worker exits
   the supervisor calls ``mark_process_dead``: its in-flight gauge (``livesum``) is dropped, its
-  counters stay in the sums, as a counter must never go down.
+  counters stay in the sums, as a counter must never go down (with uvicorn's own workers, where
+  SO_REUSEPORT does not balance, a starting worker does it for those that are gone).
 """
 
 from __future__ import annotations
@@ -48,6 +49,20 @@ def forget_worker(pid: int, share_dir: str | Path) -> None:
     mark_process_dead(pid, str(share_dir))
 
 
+def forget_exited_workers(share_dir: str | Path) -> None:
+    """:func:`forget_worker` for every worker with live gauges whose process is gone. A starting
+    worker calls it: uvicorn's own workers (used where SO_REUSEPORT does not balance) are
+    restarted by uvicorn, which tells nobody when one dies."""
+    for path in Path(share_dir).glob("gauge_live*_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            forget_worker(pid, share_dir)
+        except OSError:
+            pass  # alive, owned by someone else
+
+
 class Metrics:
     """One worker's metrics; ``share_dir`` is the server's ``PROMETHEUS_MULTIPROC_DIR`` with several workers."""
 
@@ -56,7 +71,9 @@ class Metrics:
         if self.share_dir is not None and not (multiprocess_active() and os.environ.get(MULTIPROC_ENV) == str(self.share_dir)):
             raise RuntimeError(f"{MULTIPROC_ENV} must be {self.share_dir} before prometheus_client is imported "
                                "(serve() sets it before it starts the workers)")
-        self.registry = CollectorRegistry(auto_describe=True)
+        if self.share_dir is not None:
+            forget_exited_workers(self.share_dir)
+        self.registry = CollectorRegistry()
         registry = self.registry if self.share_dir is None else None  # several workers: collected from the files
         self._requests = Counter("nnforge_requests", "Requests answered, by endpoint and HTTP status.",
                                  ["endpoint", "status"], registry=registry)

@@ -76,6 +76,18 @@ def test_workers_are_added_up_and_an_exited_workers_gauge_dropped(tmp_path):
         text = scrape()
         assert sample(text, 'nnforge_requests_total{endpoint="predict",status="200"}') == 5  # counters never go down
         assert sample(text, "nnforge_requests_in_flight") == 2
+
+        # Without a supervisor (uvicorn's own workers), the next worker to start forgets the one that is gone.
+        crashed = subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path), "1", "4"], env=env, text=True,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        assert crashed.wait(60) == 0
+        assert sample(scrape(), "nnforge_requests_in_flight") == 6
+        replacement = subprocess.run([sys.executable, "-c", WORKER, str(tmp_path), "0", "0"], env=env, text=True,
+                                     stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        assert replacement.returncode == 0, replacement.stderr
+        text = scrape()
+        assert sample(text, "nnforge_requests_in_flight") == 2
+        assert sample(text, 'nnforge_requests_total{endpoint="predict",status="200"}') == 6
     finally:
         alive.stdin.close()
         alive.wait(30)
