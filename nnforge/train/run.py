@@ -18,8 +18,8 @@ import torch
 from nnforge import io
 from nnforge.config import dump_config, resolve
 from nnforge.errors import UserError
-from nnforge.rundir import (CHECKPOINTS, HISTORY, METRICS, Run, RunLock, check_empty, default_run_dir, read_history, read_metrics,
-                            read_recipe, update_latest_link)
+from nnforge.rundir import (CHECKPOINTS, FAILED, HISTORY, METRICS, Run, RunLock, check_empty, default_run_dir, read_history, read_metrics,
+                            mark_failed, read_recipe, update_latest_link)
 from nnforge.train.callbacks import BestModelCheckpoint, Callback, CleanFinalEpochs, CSVLogger, EarlyStopping, JSONLLogger
 from nnforge.train.engines import ENGINES
 from nnforge.train.keys import check_recipe
@@ -117,42 +117,59 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     data, engine = _start(recipe, engine_cls, task, device)  # a user error here leaves no half-made run folder
     writer = not ddp.is_active() or ddp.rank() == 0
     with RunLock(out):
-        if checkpoint is None:
-            io.write_text(out / "config.yaml", dump_config(recipe))
-        from nnforge.train.trainer import Trainer
+        if writer:
+            (out / FAILED).unlink(missing_ok=True)  # a failed run given to --resume is trying again
+        try:
+            metrics, history = _train(recipe, out, task, data, engine, checkpoint, callbacks, hint, writer)
+        except Exception as exc:
+            from nnforge.train.signals import Interrupted
 
-        trainer = Trainer(engine, task)
-        if checkpoint is not None:
-            from nnforge.train.checkpoint.resume import prepare_resumed_dir
-
-            prepare_resumed_dir(out, checkpoint)
-            trainer.resumed = True
-        if ddp.is_active():
-            ddp.setup_trainer(trainer, data)
-        trainer.callbacks += [Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
-                              *technique_callbacks(recipe, task, out, _frozen(engine, recipe))]
-        if data.train.augmentation is not None and recipe.data.augment.clean_epochs:
-            trainer.callbacks.append(CleanFinalEpochs(data.train.augmentation))
-        trainer.callbacks += list(callbacks)
-        from nnforge.train.nonfinite import NonFiniteGuard
-        from nnforge.train.signals import StopOnSignal
-
-        trainer.callbacks.append(NonFiniteGuard(recipe.train.nonfinite, recipe.train.optimizer.lr))
-        ck = recipe.train.checkpoint
-        trainer.callbacks.append(StopOnSignal(out, hint or f"nnforge train {out / 'config.yaml'} --out {out} --resume", ck.enabled))
-        if ck.enabled or checkpoint is not None:
-            from nnforge.train.checkpoint import Checkpointer
-
-            trainer.callbacks.append(Checkpointer(out / CHECKPOINTS, data.train, task.monitor(recipe), ck.every_steps, ck.keep,
-                                                  checkpoint, write=ck.enabled and writer))
-        start = time.perf_counter()
-        history = trainer.fit(data.train, data.val, recipe.train.epochs)
-        train_seconds = time.perf_counter() - start
-        metrics = task.finish(recipe, engine, data, history, out, train_seconds)
-        io.write_json(out / METRICS, metrics)  # last: its presence marks the run complete
+            if writer and not isinstance(exc, Interrupted):  # interrupted runs are partial: they resume
+                mark_failed(out, exc)
+            raise
     if writer:
         update_latest_link(out)  # runs/latest: the run trained last
     return Run(dir=out, model=engine.torch_model(), config=recipe, metrics=metrics, history=history)
+
+
+def _train(recipe, out: Path, task, data, engine, checkpoint, callbacks, hint, writer) -> tuple[dict, list[dict]]:
+    """The run inside its lock: the recipe written, the callbacks built, the loop driven, the task's finish."""
+    from nnforge.train import ddp
+
+    if checkpoint is None:
+        io.write_text(out / "config.yaml", dump_config(recipe))
+    from nnforge.train.trainer import Trainer
+
+    trainer = Trainer(engine, task)
+    if checkpoint is not None:
+        from nnforge.train.checkpoint.resume import prepare_resumed_dir
+
+        prepare_resumed_dir(out, checkpoint)
+        trainer.resumed = True
+    if ddp.is_active():
+        ddp.setup_trainer(trainer, data)
+    trainer.callbacks += [Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
+                          *technique_callbacks(recipe, task, out, _frozen(engine, recipe))]
+    if data.train.augmentation is not None and recipe.data.augment.clean_epochs:
+        trainer.callbacks.append(CleanFinalEpochs(data.train.augmentation))
+    trainer.callbacks += list(callbacks)
+    from nnforge.train.nonfinite import NonFiniteGuard
+    from nnforge.train.signals import StopOnSignal
+
+    trainer.callbacks.append(NonFiniteGuard(recipe.train.nonfinite, recipe.train.optimizer.lr))
+    ck = recipe.train.checkpoint
+    trainer.callbacks.append(StopOnSignal(out, hint or f"nnforge train {out / 'config.yaml'} --out {out} --resume", ck.enabled))
+    if ck.enabled or checkpoint is not None:
+        from nnforge.train.checkpoint import Checkpointer
+
+        trainer.callbacks.append(Checkpointer(out / CHECKPOINTS, data.train, task.monitor(recipe), ck.every_steps, ck.keep,
+                                              checkpoint, write=ck.enabled and writer))
+    start = time.perf_counter()
+    history = trainer.fit(data.train, data.val, recipe.train.epochs)
+    train_seconds = time.perf_counter() - start
+    metrics = task.finish(recipe, engine, data, history, out, train_seconds)
+    io.write_json(out / METRICS, metrics)  # last: its presence marks the run complete
+    return metrics, history
 
 
 def _frozen(engine, recipe) -> list[str]:
