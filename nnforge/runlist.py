@@ -10,7 +10,8 @@ hold no run are skipped with a note; folders of runs (a ``tune`` study's trials)
 
 Which way is better, for sorting and for marking the best of a column, is read from a metric's
 name (:func:`direction`): accuracy-like names (accuracy, F1, precision, recall, skill, AUC, R²) are
-better higher; losses, errors, seconds and parameter counts are better lower.
+better higher; losses, errors and seconds are better lower; anything else (epochs, parameters, a
+recipe key) has no better side.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from nnforge.rundir import CONFIG, FAILED, METRICS, lock_holder, read_failure, r
 #: Each task's test metric, the one a run is judged by (tests/test_runlist.py checks every task has one).
 HEADLINE = {"classify": "test_accuracy", "forecast": "test_mae"}
 HIGHER = ("accuracy", "f1", "precision", "recall", "skill", "auc", "r2")
-LOWER = ("loss", "mae", "rmse", "mse", "error", "seconds", "parameters", "perplexity")
+LOWER = ("loss", "mae", "rmse", "mse", "error", "seconds", "perplexity")
 #: the table's columns, in order; each is also a key for sorting and filtering
 COLUMNS = ("name", "dataset", "model", "engine", "epochs", "metric", "train_seconds", "parameters", "started", "status")
 MAX_DEPTH = 3  # runs/tune-STUDY/trial-000 is two levels down

@@ -18,6 +18,7 @@ import html
 import io as _io
 import json
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -307,6 +308,7 @@ def write_comparison(c: Comparison, out: str | Path | None = None) -> tuple[Path
         fig.savefig(buffer, format="svg", bbox_inches="tight")
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg"):]  # the XML prolog and DOCTYPE do not belong inside an HTML page
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)  # RDF naming matplotlib and the date: not for the page
     png = save_figure(fig, out / "compare.png")
     page = io.write_text(out / "compare.html", as_html(c, svg))
     return png, page
