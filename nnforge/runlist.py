@@ -104,7 +104,7 @@ class RunInfo:
         key, value = self.headline
         if value is None:
             return "unfinished" if self.status != "finished" else "?"
-        return format_metric(key, value, label=True)
+        return ("test " if key.startswith("test_") else "") + format_metric(key, value, label=True)  # "test accuracy 95.30%"
 
     def value(self, key: str) -> Any:
         """A column, a ``metrics.json`` key, or a dotted recipe key (in that order); ``_MISSING`` if none."""

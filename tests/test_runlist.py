@@ -85,7 +85,7 @@ def test_the_python_api_is_the_same_listing(run_folder):
     listed = nnforge.runs(run_folder, sort="test_accuracy", filters=["status=finished"])
     assert [r.dir.name for r in listed] == [r.dir.name for r in nnforge.runs(run_folder, filters=["status=finished"],
                                                                                 sort="test_loss")]
-    assert all(r.score.startswith("accuracy ") for r in listed)
+    assert all(r.score.startswith("test accuracy ") for r in listed)
     crashed = next(r for r in nnforge.runs(run_folder) if r.dir.name == "crashed")
     assert crashed.status == "failed" and crashed.epochs == 1 and "RuntimeError" in crashed.problem
 

@@ -35,7 +35,8 @@ MISSING = object()
 EXTRA_CSS = """
 td.best{color:#1a7f37;font-weight:700}td.best::after{content:" \\2605"}
 .swatch{display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:8px;vertical-align:-1px}
-.note{color:#667085;font-size:13px;margin:8px 0 0}.curves svg{width:100%;height:auto}
+.note{color:#667085;font-size:13px;margin:8px 0 0}table.runs td,table.runs th{text-align:left}
+.wide{overflow-x:auto}table.metrics td{white-space:nowrap}table.metrics th{font-size:13px;vertical-align:bottom}.curves svg{width:100%;height:auto}
 td code{font-size:13px}
 """
 
@@ -246,8 +247,9 @@ def draw(c: Comparison):
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(4, max(1, len(labels))), frameon=False, fontsize=9)
-    rows = -(-len(labels) // min(4, max(1, len(labels))))
+    columns = max(1, min(len(c.runs), 3 * len(panels), len(labels)))  # filled down first: a run's two lines per column
+    fig.legend(handles, labels, loc="lower center", ncol=columns, frameon=False, fontsize=9)
+    rows = -(-len(labels) // columns)
     fig.tight_layout(rect=(0, 0.06 * rows + 0.02, 1, 1))
     return fig
 
@@ -282,13 +284,14 @@ def as_html(c: Comparison, svg: str) -> str:
         f"<tr data-run='{i}'><td>{swatch(i)}{esc(n)}</td>"
         + "".join(f"<td{' class=best' if i in c.best.get(k, ()) else ''}>{esc(_metric_cell(c, i, k, ''))}</td>" for k in c.columns)
         + "</tr>" for i, n in enumerate(c.names))
-    metrics = (f"<table class='metrics'><tr><th>run</th>{''.join(f'<th>{esc(k)}</th>' for k in c.columns)}</tr>{metric_rows}</table>"
+    metrics = (f"<div class='wide'><table class='metrics'><tr><th>run</th>"
+               f"{''.join(f'<th>{esc(k.replace(chr(95), chr(32)))}</th>' for k in c.columns)}</tr>{metric_rows}</table></div>"
                + ("<p class='note'>The same in every run: " + esc(", ".join(f"{k} {format_metric(k, v)}" for k, v in c.same.items()))
                   + "</p>" if c.same else "") + "<p class='note'>&#9733; the best of each column.</p>")
     runs = "".join(f"<tr><td>{swatch(i)}{esc(n)}</td><td><code>{esc(str(r.dir))}</code></td><td>{esc(r.status)}</td></tr>"
                    for i, (n, r) in enumerate(zip(c.names, c.runs)))
     sections = [("Recipe keys that differ", diff), ("Metrics", metrics), ("Curves", f"<div class='curves'>{svg}</div>"),
-                ("Runs", f"<table><tr><th>run</th><th>directory</th><th>status</th></tr>{runs}</table>")]
+                ("Runs", f"<table class='runs'><tr><th>run</th><th>directory</th><th>status</th></tr>{runs}</table>")]
     body = "".join(f"<section><h2>{esc(t)}</h2>{content}</section>" for t, content in sections)
     task, data = c.runs[0].task or "?", c.runs[0].recipe.get("data", {}).get("name", "?")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>nnforge compare: {esc(', '.join(c.names))}</title>"
