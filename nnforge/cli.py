@@ -316,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "and index.ipynb; DIR defaults to notebooks/)")
 
     p = _add(sub, "runs", "every run under a folder in one table: dataset, model, test metric, time, status",
-             "nnforge runs runs --sort test_accuracy --filter model.name=mlp", cmd_runs)
+             "nnforge runs --sort test_accuracy --filter model.name=mlp", cmd_runs)
     p.add_argument("root", nargs="?", default="runs", metavar="ROOT", help="the folder of runs (default: runs)")
     p.add_argument("--sort", metavar="KEY", help="a column, a metrics.json key or a dotted recipe key; metrics sort best first "
                    "(accuracy-like names descending, losses and errors ascending), started newest first, anything else ascending")

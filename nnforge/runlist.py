@@ -116,12 +116,13 @@ class RunInfo:
 
     def row(self) -> dict[str, Any]:
         """The table's cells as plain data (what ``--json`` prints besides metrics and recipe)."""
-        planned = at_path(self.recipe, "train.epochs")
+        def recipe(key: str) -> Any:
+            value = at_path(self.recipe, key)
+            return None if value is _MISSING else value
+
         return {
-            "name": self.name or self.dir.name, "dataset": at_path(self.recipe, "data.name") if self.recipe else None,
-            "model": at_path(self.recipe, "model.name") if self.recipe else None,
-            "engine": self.recipe.get("engine"), "epochs": self.epochs,
-            "planned_epochs": planned if planned is not _MISSING else None,
+            "name": self.name or self.dir.name, "dataset": recipe("data.name"), "model": recipe("model.name"),
+            "engine": recipe("engine"), "epochs": self.epochs, "planned_epochs": recipe("train.epochs"),
             "metric": self.headline[1], "metric_name": self.headline[0],
             "train_seconds": self.metrics.get("train_seconds"), "parameters": self.metrics.get("parameters"),
             "started": self.started.isoformat(timespec="seconds") if self.started else None,
@@ -223,7 +224,12 @@ def _walk(folder: Path, root: Path, depth: int, found: list[RunInfo], skipped: l
     for child in children:
         if child.name.startswith(".") or child.is_symlink() or not child.is_dir():
             continue  # runs/latest is a link to a run listed under its own name
-        if is_run(child):
+        try:
+            run = is_run(child)
+        except OSError:  # a folder we may not read
+            skipped.append(str(child.relative_to(root)))
+            continue
+        if run:
             found.append(read_run(child, root))
             any_run = True
         elif (child / "compare.html").is_file():
@@ -291,8 +297,11 @@ def sort_runs(runs: list[RunInfo], key: str, reverse: bool = False) -> list[RunI
     """Best first for a metric (by :func:`direction`), newest first for ``started``, ascending
     otherwise; ``reverse`` flips that. Runs without the key come last, in listing order."""
     _check_key(key, runs, "--sort")
-    if key == "metric":
-        raise UserError("--sort metric: runs of different tasks have different test metrics; sort by one, e.g. --sort test_accuracy")
+    if key == "metric":  # the test metric: one name (and so one direction) for all, or say which
+        names = sorted({r.headline[0] for r in runs if r.headline[1] is not None})
+        if len(names) > 1:
+            raise UserError(f"--sort metric: these runs have different test metrics ({', '.join(names)}); sort by one of them")
+        key = names[0] if names else key
     descending = direction(key) > 0 or key == "started"
     if reverse:
         descending = not descending

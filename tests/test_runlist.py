@@ -109,3 +109,20 @@ def test_every_task_names_its_test_metric():
     assert direction("test_accuracy") == 1 and direction("skill_vs_naive") == 1
     assert direction("test_mae") == direction("val_loss") == direction("train_seconds") == -1
     assert direction("epochs") == direction("parameters") == 0
+
+
+def test_a_run_whose_lock_is_held_is_running_and_partial_once_released(run_folder, tmp_path):
+    import shutil
+
+    from nnforge.rundir import RunLock
+
+    run = tmp_path / "live"
+    shutil.copytree(run_folder / "stopped", run)
+    with RunLock(run):  # what a training process holds for the life of the run
+        assert [r.status for r in nnforge.runs(tmp_path)] == ["running"]
+    assert [r.status for r in nnforge.runs(tmp_path)] == ["partial"]
+
+
+def test_sort_by_the_test_metric_column(run_folder, capsys):
+    by_metric = _names(_runs(capsys, run_folder, "--sort", "metric")[1])
+    assert by_metric[:2] == _names(_runs(capsys, run_folder, "--sort", "test_accuracy")[1])[:2]

@@ -91,3 +91,16 @@ def test_the_page_shows_every_run_in_chromium(run_folder, tmp_path, capsys):
         row = driver.find_element(By.CSS_SELECTOR, f"table.metrics tr[data-run='{runs.index(max(accuracy, key=accuracy.get))}']")
         assert f"{max(accuracy.values()):.2%}" in [c.text.strip(" ★") for c in row.find_elements(By.CSS_SELECTOR, "td.best")]
         assert best and all(c.is_displayed() for c in best)
+
+
+def test_runs_shows_each_task_its_own_test_metric(digits_run, forecast_run, tmp_path, capsys):
+    import shutil
+
+    for run in (digits_run, forecast_run):
+        shutil.copytree(run.dir, tmp_path / "runs" / run.dir.name)
+    assert main(["runs", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert f"MAE {forecast_run.metrics['test_mae']:.4g}" in next(line for line in out.splitlines() if line.startswith("sunspots"))
+    assert f"accuracy {digits_run.metrics['test_accuracy']:.2%}" in out
+    assert main(["runs", str(tmp_path / "runs"), "--sort", "metric"]) == 2
+    assert "different test metrics (test_accuracy, test_mae)" in capsys.readouterr().err
