@@ -118,8 +118,8 @@ def check_comparable(runs: list[RunInfo]) -> None:
 
 def recipe_diff(recipes: list[dict], prefix: str = "") -> list[tuple[str, list[Any]]]:
     """The dotted keys whose resolved values differ between ``recipes``, with each recipe's value
-    (:data:`MISSING` where a recipe lacks the key). Sections present in every recipe are compared
-    key by key; any other value (a list, a scalar) is compared whole."""
+    (:data:`MISSING` where a recipe lacks the key). Sections (mappings) are compared key by key, a
+    missing one as an empty one; any other value (a list, a scalar) is compared whole."""
     rows: list[tuple[str, list[Any]]] = []
     keys: list[str] = []
     for recipe in recipes:
@@ -256,10 +256,11 @@ def draw(c: Comparison):
 
 def default_out(runs: list[RunInfo]) -> Path:
     """``compare-A-vs-B`` beside the runs (in their common folder); long lists get a short hash instead."""
-    parents = [str(r.dir.parent) for r in runs]
     try:
-        parent = Path(os.path.commonpath(parents))
-    except ValueError:
+        parent = Path(os.path.commonpath([str(r.dir.parent) for r in runs]))
+    except ValueError:  # relative and absolute paths mixed
+        parent = Path("runs")
+    if parent.anchor and parent == Path(parent.anchor):  # runs with nothing in common but the file system's root
         parent = Path("runs")
     names = [r.dir.name for r in runs]
     name = "compare-" + "-vs-".join(names)

@@ -104,3 +104,14 @@ def test_runs_shows_each_task_its_own_test_metric(digits_run, forecast_run, tmp_
     assert f"accuracy {digits_run.metrics['test_accuracy']:.2%}" in out
     assert main(["runs", str(tmp_path / "runs"), "--sort", "metric"]) == 2
     assert "different test metrics (test_accuracy, test_mae)" in capsys.readouterr().err
+
+
+def test_the_diff_walks_sections_and_compares_other_values_whole():
+    from nnforge.report.compare import MISSING, recipe_diff
+
+    a = {"seed": 0, "model": {"name": "mlp", "hidden": [32, 16]}, "train": {"optimizer": {"lr_mult": {}}}}
+    b = {"seed": 0, "model": {"name": "mlp", "hidden": [32]}, "train": {"optimizer": {"lr_mult": {"features": 0.1}}}}
+    c = {"seed": 1, "model": {"name": "mlp", "hidden": [32, 16]}}
+    assert recipe_diff([a, b]) == [("model.hidden", [[32, 16], [32]]), ("train.optimizer.lr_mult.features", [MISSING, 0.1])]
+    assert recipe_diff([a, a]) == []
+    assert recipe_diff([a, b, c])[0] == ("seed", [0, 0, 1])
