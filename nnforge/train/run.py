@@ -8,6 +8,7 @@ resolves the recipe, picks the engine and the task, refuses keys either does not
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from pathlib import Path
@@ -116,60 +117,60 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         check_empty(out)
     data, engine = _start(recipe, engine_cls, task, device)  # a user error here leaves no half-made run folder
     writer = not ddp.is_active() or ddp.rank() == 0
-    with RunLock(out):
-        if writer:
-            (out / FAILED).unlink(missing_ok=True)  # a failed run given to --resume is trying again
-        try:
-            metrics, history = _train(recipe, out, task, data, engine, checkpoint, callbacks, hint, writer)
-        except Exception as exc:
-            from nnforge.train.signals import Interrupted
+    with RunLock(out), _marks_failure(out, writer):
+        if checkpoint is None:
+            io.write_text(out / "config.yaml", dump_config(recipe))
+        from nnforge.train.trainer import Trainer
 
-            if writer and not isinstance(exc, Interrupted):  # interrupted runs are partial: they resume
-                mark_failed(out, exc)
-            raise
+        trainer = Trainer(engine, task)
+        if checkpoint is not None:
+            from nnforge.train.checkpoint.resume import prepare_resumed_dir
+
+            prepare_resumed_dir(out, checkpoint)
+            trainer.resumed = True
+        if ddp.is_active():
+            ddp.setup_trainer(trainer, data)
+        trainer.callbacks += [Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
+                              *technique_callbacks(recipe, task, out, _frozen(engine, recipe))]
+        if data.train.augmentation is not None and recipe.data.augment.clean_epochs:
+            trainer.callbacks.append(CleanFinalEpochs(data.train.augmentation))
+        trainer.callbacks += list(callbacks)
+        from nnforge.train.nonfinite import NonFiniteGuard
+        from nnforge.train.signals import StopOnSignal
+
+        trainer.callbacks.append(NonFiniteGuard(recipe.train.nonfinite, recipe.train.optimizer.lr))
+        ck = recipe.train.checkpoint
+        trainer.callbacks.append(StopOnSignal(out, hint or f"nnforge train {out / 'config.yaml'} --out {out} --resume", ck.enabled))
+        if ck.enabled or checkpoint is not None:
+            from nnforge.train.checkpoint import Checkpointer
+
+            trainer.callbacks.append(Checkpointer(out / CHECKPOINTS, data.train, task.monitor(recipe), ck.every_steps, ck.keep,
+                                                  checkpoint, write=ck.enabled and writer))
+        start = time.perf_counter()
+        history = trainer.fit(data.train, data.val, recipe.train.epochs)
+        train_seconds = time.perf_counter() - start
+        metrics = task.finish(recipe, engine, data, history, out, train_seconds)
+        io.write_json(out / METRICS, metrics)  # last: its presence marks the run complete
     if writer:
         update_latest_link(out)  # runs/latest: the run trained last
     return Run(dir=out, model=engine.torch_model(), config=recipe, metrics=metrics, history=history)
 
 
-def _train(recipe, out: Path, task, data, engine, checkpoint, callbacks, hint, writer) -> tuple[dict, list[dict]]:
-    """The run inside its lock: the recipe written, the callbacks built, the loop driven, the task's finish."""
-    from nnforge.train import ddp
+@contextlib.contextmanager
+def _marks_failure(out: Path, writer: bool):
+    """Write ``failed.json`` when training raises, so ``nnforge runs`` can tell a crash from a run
+    stopped on purpose; a signal's :class:`~nnforge.train.signals.Interrupted` leaves a partial run
+    (it resumes). A run that starts again (``--resume`` on a failed one) clears the marker."""
+    from nnforge.train.signals import Interrupted
 
-    if checkpoint is None:
-        io.write_text(out / "config.yaml", dump_config(recipe))
-    from nnforge.train.trainer import Trainer
-
-    trainer = Trainer(engine, task)
-    if checkpoint is not None:
-        from nnforge.train.checkpoint.resume import prepare_resumed_dir
-
-        prepare_resumed_dir(out, checkpoint)
-        trainer.resumed = True
-    if ddp.is_active():
-        ddp.setup_trainer(trainer, data)
-    trainer.callbacks += [Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
-                          *technique_callbacks(recipe, task, out, _frozen(engine, recipe))]
-    if data.train.augmentation is not None and recipe.data.augment.clean_epochs:
-        trainer.callbacks.append(CleanFinalEpochs(data.train.augmentation))
-    trainer.callbacks += list(callbacks)
-    from nnforge.train.nonfinite import NonFiniteGuard
-    from nnforge.train.signals import StopOnSignal
-
-    trainer.callbacks.append(NonFiniteGuard(recipe.train.nonfinite, recipe.train.optimizer.lr))
-    ck = recipe.train.checkpoint
-    trainer.callbacks.append(StopOnSignal(out, hint or f"nnforge train {out / 'config.yaml'} --out {out} --resume", ck.enabled))
-    if ck.enabled or checkpoint is not None:
-        from nnforge.train.checkpoint import Checkpointer
-
-        trainer.callbacks.append(Checkpointer(out / CHECKPOINTS, data.train, task.monitor(recipe), ck.every_steps, ck.keep,
-                                              checkpoint, write=ck.enabled and writer))
-    start = time.perf_counter()
-    history = trainer.fit(data.train, data.val, recipe.train.epochs)
-    train_seconds = time.perf_counter() - start
-    metrics = task.finish(recipe, engine, data, history, out, train_seconds)
-    io.write_json(out / METRICS, metrics)  # last: its presence marks the run complete
-    return metrics, history
+    if writer:
+        (out / FAILED).unlink(missing_ok=True)
+    try:
+        yield
+    except Exception as exc:
+        if writer and not isinstance(exc, Interrupted):
+            mark_failed(out, exc)
+        raise
 
 
 def _frozen(engine, recipe) -> list[str]:
