@@ -182,7 +182,7 @@ def read_run(folder: Path, root: Path | None = None) -> RunInfo:
     task = metrics.get("task") or recipe.get("task")
     config = folder / CONFIG
     started = datetime.fromtimestamp((config if config.is_file() else folder).stat().st_mtime)
-    epochs = metrics.get("epochs") if isinstance(metrics.get("epochs"), int) else len(history)
+    epochs = metrics.get("epochs") if isinstance(metrics.get("epochs"), int) else sum(isinstance(h, dict) for h in history)
     return RunInfo(folder, kind, task, metrics, epochs, status, name, recipe, started, problems[0] if problems else None)
 
 

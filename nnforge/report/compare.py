@@ -181,8 +181,8 @@ def compare_runs(paths: Sequence[str | Path]) -> Comparison:
     if len(set(names)) < len(names):  # runs/a/trial-000 and runs/b/trial-000: tell them apart
         runs = [replace(r, name=str(r.dir)) for r in runs]
     columns, same = metric_columns(runs)
-    comparison = Comparison(runs, [read_history(r.dir) for r in runs], recipe_diff([r.recipe for r in runs]), columns, same, {},
-                            notes)
+    histories = [[h for h in read_history(r.dir) if isinstance(h, dict) and isinstance(h.get("epoch"), (int, float))] for r in runs]
+    comparison = Comparison(runs, histories, recipe_diff([r.recipe for r in runs]), columns, same, {}, notes)
     comparison.best = {c: best_of([comparison.cell(i, c) for i in range(len(runs))], c) for c in columns}
     return comparison
 
