@@ -115,3 +115,16 @@ def test_the_diff_walks_sections_and_compares_other_values_whole():
     assert recipe_diff([a, b]) == [("model.hidden", [[32, 16], [32]]), ("train.optimizer.lr_mult.features", [MISSING, 0.1])]
     assert recipe_diff([a, a]) == []
     assert recipe_diff([a, b, c])[0] == ("seed", [0, 0, 1])
+
+
+def test_runs_of_different_datasets_are_refused_in_one_line(run_folder):
+    from dataclasses import replace
+
+    from nnforge.report.compare import NotComparable, check_comparable
+    from nnforge.runlist import read_run
+
+    strong, weak = read_run(run_folder / "strong"), read_run(run_folder / "weak")
+    check_comparable([strong, weak])
+    elsewhere = replace(weak, recipe={**weak.recipe, "data": {**weak.recipe["data"], "name": "mnist-sample"}})
+    with pytest.raises(NotComparable, match="a digits run and .* a mnist-sample run \\(datasets differ\\)"):
+        check_comparable([strong, elsewhere])
