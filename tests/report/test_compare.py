@@ -66,7 +66,6 @@ def test_mistakes_are_one_line(run_folder, capsys, args, words):
 
 def test_the_page_shows_every_run_in_chromium(run_folder, tmp_path, capsys):
     from PIL import Image
-    from selenium.webdriver.common.by import By
 
     from tests.browser import chromium
 
@@ -74,7 +73,9 @@ def test_the_page_shows_every_run_in_chromium(run_folder, tmp_path, capsys):
     assert main(["compare", *(str(run_folder / r) for r in runs), "--out", str(tmp_path / "cmp")]) == 0
     page = (tmp_path / "cmp" / "compare.html").read_text()
     assert not re.search(r"(src|href)=[\"']?(https?:|//)|url\((?!#)|@import", page)  # self-contained: nothing fetched
-    with chromium(tmp_path, size="1200,1400") as driver:
+    with chromium(tmp_path, size="1200,1400") as driver:  # skips where selenium, chromium or chromedriver is missing
+        from selenium.webdriver.common.by import By
+
         driver.get((tmp_path / "cmp" / "compare.html").as_uri())
         shot = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("L")
         assert max(shot.getextrema()) - min(shot.getextrema()) > 100 and len(shot.getcolors(1 << 16)) > 20  # not blank
