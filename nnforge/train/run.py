@@ -8,6 +8,7 @@ resolves the recipe, picks the engine and the task, refuses keys either does not
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from pathlib import Path
@@ -18,8 +19,8 @@ import torch
 from nnforge import io
 from nnforge.config import dump_config, resolve
 from nnforge.errors import UserError
-from nnforge.rundir import (CHECKPOINTS, HISTORY, METRICS, Run, RunLock, check_empty, default_run_dir, read_history, read_metrics,
-                            read_recipe, update_latest_link)
+from nnforge.rundir import (CHECKPOINTS, FAILED, HISTORY, METRICS, Run, RunLock, check_empty, default_run_dir, read_history, read_metrics,
+                            mark_failed, read_recipe, update_latest_link)
 from nnforge.train.callbacks import BestModelCheckpoint, Callback, CleanFinalEpochs, CSVLogger, EarlyStopping, JSONLLogger
 from nnforge.train.engines import ENGINES
 from nnforge.train.keys import check_recipe
@@ -119,7 +120,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         check_empty(out)
     data, engine = _start(recipe, engine_cls, task, device)  # a user error here leaves no half-made run folder
     writer = not ddp.is_active() or ddp.rank() == 0
-    with RunLock(out):
+    with RunLock(out), _marks_failure(out, writer):
         if checkpoint is None:
             io.write_text(out / "config.yaml", dump_config(recipe))
         trainer = federated.make_trainer(engine, task, recipe, data, engine_cls)  # a Trainer, or FedAvg's server
@@ -154,6 +155,23 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     if writer:
         update_latest_link(out)  # runs/latest: the run trained last
     return Run(dir=out, model=engine.torch_model(), config=recipe, metrics=metrics, history=history)
+
+
+@contextlib.contextmanager
+def _marks_failure(out: Path, writer: bool):
+    """Write ``failed.json`` when training raises, so ``nnforge runs`` can tell a crash from a run
+    stopped on purpose; a signal's :class:`~nnforge.train.signals.Interrupted` leaves a partial run
+    (it resumes). A run that starts again (``--resume`` on a failed one) clears the marker."""
+    from nnforge.train.signals import Interrupted
+
+    if writer:
+        (out / FAILED).unlink(missing_ok=True)
+    try:
+        yield
+    except Exception as exc:
+        if writer and not isinstance(exc, Interrupted):
+            mark_failed(out, exc)
+        raise
 
 
 def _frozen(engine, recipe) -> list[str]:

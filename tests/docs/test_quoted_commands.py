@@ -107,6 +107,8 @@ CNN_WORKFLOW = [
     S("nnforge serve RUN", "nnforge serve runs/mlp", serve=True),
     S("nnforge report runs/cnn"),
     S("nnforge report RUN", "nnforge report runs/mlp"),
+    S("nnforge runs --sort test_accuracy"),
+    S("nnforge compare runs/cnn runs/mlp"),
 ]
 
 # The other recipes: their comments, docs/techniques.md, the curriculum, tuning.
@@ -118,6 +120,10 @@ RECIPES = [
     T("nnforge train mnist_cnn", extra=SMALL),
     T("nnforge train mnist_vit", extra=SMALL),
     T("nnforge train RECIPE --set KEY=VALUE", "nnforge train digits_mlp --set train.epochs=2"),
+    T("nnforge train digits_mlp --out runs/digits-a"),
+    T("nnforge train digits_mlp --out runs/digits-b --set train.optimizer.lr=0.01 --set 'model.hidden=[32]'"),
+    S("nnforge runs --filter model.name=mlp --filter 'test_accuracy>=0.9' --json"),
+    S("nnforge compare runs/digits-a runs/digits-b"),
     T("nnforge train configs/sunspots_lstm.yaml"),
     T("nnforge train sunspots_lstm --out runs/sun", extra=("--set", "train.epochs=3")),
     T("nnforge train transfer_pretrain_mnist --out runs/pretrained", extra=FULL),
