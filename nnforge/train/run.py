@@ -131,8 +131,10 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
             ddp.setup_trainer(trainer, data)
         trainer.callbacks += [Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
                               *technique_callbacks(recipe, task, out, _frozen(engine, recipe))]
-        if data.train.augmentation is not None and recipe.data.augment.clean_epochs:
-            trainer.callbacks.append(CleanFinalEpochs(data.train.augmentation))
+        if recipe.data.augment.clean_epochs:
+            for transform in (data.train.augmentation, data.train.mix):
+                if transform is not None:
+                    trainer.callbacks.append(CleanFinalEpochs(transform))
         trainer.callbacks += list(callbacks)
         from nnforge.train.nonfinite import NonFiniteGuard
         from nnforge.train.signals import StopOnSignal

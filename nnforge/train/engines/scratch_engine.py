@@ -56,7 +56,7 @@ def build_scheduler(optimizer: optim.Optimizer, cfg, epochs: int):
 
 
 def build_loss(spec: LossSpec):
-    """The scratch loss a :class:`LossSpec` describes (same formulas as the torch engine's)."""
+    """The scratch loss a :class:`LossSpec` describes (same formulas as the torch engine's, soft targets included)."""
     if spec.kind == "regress":
         return F.mse_loss
     weight = spec.class_weight.astype(np.float32) if spec.class_weight is not None else None
@@ -65,7 +65,7 @@ def build_loss(spec: LossSpec):
     if spec.name == "focal":
         return lambda logits, y: F.focal_loss(logits, y, gamma=spec.focal_gamma, alpha=weight)
     eye = np.eye(spec.num_outputs, dtype=np.float32)
-    return lambda logits, y: F.mse_loss(F.softmax(logits, 1), eye[y])
+    return lambda logits, y: F.mse_loss(F.softmax(logits, 1), y if y.ndim == 2 else eye[y])
 
 
 def copy_weights_into(torch_model, scratch_model) -> None:
@@ -110,7 +110,8 @@ class ScratchEngine(Engine):
 
     def batch(self, xb, yb):
         x = np.ascontiguousarray(_np(xb), dtype=np.float32)
-        y = _np(yb).astype(np.float32 if self.regress else np.int64, copy=False)
+        soft = yb.dim() == 2 if hasattr(yb, "dim") else np.ndim(yb) == 2  # mixup/cutmix probabilities
+        y = _np(yb).astype(np.float32 if self.regress or soft else np.int64, copy=False)
         return x, y
 
     def forward(self, x):
