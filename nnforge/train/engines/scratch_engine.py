@@ -63,9 +63,17 @@ def build_loss(spec: LossSpec):
     if spec.name == "cross_entropy":
         return lambda logits, y: F.cross_entropy(logits, y, weight=weight, label_smoothing=spec.label_smoothing)
     if spec.name == "focal":
-        return lambda logits, y: F.focal_loss(logits, y, gamma=spec.focal_gamma, alpha=weight)
+        return lambda logits, y: _focal(logits, y, spec.focal_gamma, weight)
     eye = np.eye(spec.num_outputs, dtype=np.float32)
     return lambda logits, y: F.mse_loss(F.softmax(logits, 1), y if y.ndim == 2 else eye[y])
+
+
+def _focal(logits, y, gamma: float, weight):
+    """Focal loss normalised as the torch engine's: a weighted mean over class indices (by the summed
+    weights of the targets), a mean over the examples for probability targets."""
+    if weight is None or y.ndim == 2:
+        return F.focal_loss(logits, y, gamma=gamma, alpha=weight)
+    return F.focal_loss(logits, y, gamma=gamma, alpha=weight, reduction="sum") * (1.0 / float(weight[y].sum()))
 
 
 def copy_weights_into(torch_model, scratch_model) -> None:
