@@ -79,3 +79,23 @@ def test_a_mixup_run_learns_mnist_digits(tmp_path, cached_mnist_sample):
     done = run(recipe, tmp_path / "run")
     assert done.metrics["test_accuracy"] > 0.8  # 0.849 when written (chance: 0.1)
     assert all(h["train_accuracy"] < 1.0 for h in done.history)  # accuracy against the larger share of mixed targets
+
+
+def test_clean_epochs_switch_mixing_off_in_a_run(tmp_path, monkeypatch):
+    from nnforge.train.callbacks import Callback
+    from nnforge.train.tasks import Classify
+
+    loaders, mixing = [], {}
+
+    def spying_prepare(self, recipe, device, _original=Classify.prepare):
+        data = _original(self, recipe, device)
+        loaders.append(data.train)
+        return data
+
+    class Spy(Callback):
+        def on_epoch_begin(self, trainer, epoch):
+            mixing[epoch] = loaders[0].mix(loaders[0].x[:32].float(), loaders[0].y[:32])[1].max(1).values.lt(1).any().item()
+
+    monkeypatch.setattr(Classify, "prepare", spying_prepare)
+    run(fast_config("data.augment.mixup=0.4", "data.augment.clean_epochs=1"), tmp_path / "run", callbacks=[Spy()])
+    assert mixing == {0: True, 1: True, 2: False}
