@@ -151,10 +151,23 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         history = trainer.fit(data.train, data.val, recipe.train.epochs)
         train_seconds = time.perf_counter() - start
         metrics = task.finish(recipe, engine, data, history, out, train_seconds)
+        if writer:
+            _write_summary(out, recipe, engine, data)
         io.write_json(out / METRICS, metrics)  # last: its presence marks the run complete
     if writer:
         update_latest_link(out)  # runs/latest: the run trained last
     return Run(dir=out, model=engine.torch_model(), config=recipe, metrics=metrics, history=history)
+
+
+def _write_summary(out: Path, recipe, engine, data) -> None:
+    """``summary.json``: the trained model's layers, MACs and CPU latency (a few timed calls, so a run
+    pays little for it; ``nnforge summary`` measures longer)."""
+    from nnforge.rundir import SUMMARY
+    from nnforge.train.summary import model_summary
+
+    summary = model_summary(engine.torch_model(), recipe.model, data.input_shape, data.num_outputs, recipe.data.batch_size,
+                            budget_s=0.0)
+    io.write_json(out / SUMMARY, summary)
 
 
 def _frozen(engine, recipe) -> list[str]:

@@ -193,7 +193,7 @@ def _fill(value, tmp: Path):
 
 
 _TIMING = re.compile(r"\d[\d,.]*\s?(s|samples/s)\b")  # in printed lines
-_CLOCK = {"seconds", "samples_per_second", "train_seconds"}  # in logged records
+_CLOCK = {"seconds", "samples_per_second", "train_seconds", "latency"}  # in logged records (summary.json: latency)
 
 
 def _untimed(text: str):
@@ -246,7 +246,7 @@ def _measure(recipe: dict, out: Path, probe: Probe):
             continue
         if rel.startswith("checkpoints/"):
             files[rel] = "present"
-        elif path.suffix == ".jsonl" or path.name in ("metrics.json", "lr_find.json"):
+        elif path.suffix == ".jsonl" or path.name in ("metrics.json", "lr_find.json", "summary.json"):
             data = _untimed(path.read_text())
             files[rel] = {k: v for k, v in data.items() if k not in _CLOCK} if isinstance(data, dict) else data
         elif path.suffix == ".csv":

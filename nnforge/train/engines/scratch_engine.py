@@ -76,6 +76,24 @@ def _focal(logits, y, gamma: float, weight):
     return F.focal_loss(logits, y, gamma=gamma, alpha=weight, reduction="sum") * (1.0 / float(weight[y].sum()))
 
 
+def scratch_twin(model_cfg, input_shape, num_outputs: int, torch_model):
+    """The scratch twin of a zoo model (same parameter names and shapes), holding its weights;
+    ``None`` for a model :mod:`nnforge.scratch.models` does not have."""
+    if model_cfg["name"] not in BUILDERS:
+        return None
+    twin = build_from_config(dict(model_cfg), input_shape, num_outputs)
+    twin.load_state_dict(torch_model.state_dict())
+    return twin
+
+
+def scratch_forward(twin):
+    """``twin`` as a function of a NumPy batch, without recording a graph (for timing it)."""
+    def forward(x: np.ndarray):
+        with no_grad():
+            return twin(Tensor._wrap(x))
+    return forward
+
+
 def copy_weights_into(torch_model, scratch_model) -> None:
     """Write scratch weights into a torch model in place (same names and shapes)."""
     ours = scratch_model.state_dict()
@@ -105,8 +123,7 @@ class ScratchEngine(Engine):
         self.device, self.torch = device, model
         train = recipe.train
         manual_seed(recipe.seed)
-        self.model = build_from_config(dict(recipe.model), data.input_shape, data.num_outputs)
-        self.model.load_state_dict(model.state_dict())
+        self.model = scratch_twin(recipe.model, data.input_shape, data.num_outputs, model)
         self.optimizer = build_optimizer(self.model.parameters(), train.optimizer)
         self.scheduler = build_scheduler(self.optimizer, train.scheduler, train.epochs)
         self.loss_fn = build_loss(task.loss_spec(recipe, data))
