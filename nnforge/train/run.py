@@ -163,7 +163,7 @@ def _write_summary(out: Path, recipe, engine, data) -> None:
     """``summary.json``: the trained model's layers, MACs and CPU latency (a few timed calls, so a run
     pays little for it; ``nnforge summary`` measures longer)."""
     from nnforge.rundir import SUMMARY
-    from nnforge.train.summary import model_summary
+    from nnforge.train.model_summary import model_summary
 
     summary = model_summary(engine.torch_model(), recipe.model, data.input_shape, data.num_outputs, recipe.data.batch_size,
                             budget_s=0.0)
