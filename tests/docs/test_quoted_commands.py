@@ -107,6 +107,8 @@ CNN_WORKFLOW = [
     S("nnforge serve RUN", "nnforge serve runs/mlp", serve=True),
     S("nnforge report runs/cnn"),
     S("nnforge report RUN", "nnforge report runs/mlp"),
+    S("nnforge summary configs/mnist_cnn.yaml"),
+    S("nnforge summary runs/cnn"),
 ]
 
 # The other recipes: their comments, docs/techniques.md, the curriculum, tuning.
@@ -117,6 +119,8 @@ RECIPES = [
     T("nnforge train configs/mnist_mlp.yaml --set engine=scratch", extra=SMALL),
     T("nnforge train mnist_cnn", extra=SMALL),
     T("nnforge train mnist_vit", extra=SMALL),
+    T("nnforge train mnist_cnn --set data.augment.mixup=0.2 --set data.augment.cutmix=1.0 --set data.augment.policy=randaugment "
+      "--out runs/mix", extra=SMALL),
     T("nnforge train RECIPE --set KEY=VALUE", "nnforge train digits_mlp --set train.epochs=2"),
     T("nnforge train configs/sunspots_lstm.yaml"),
     T("nnforge train sunspots_lstm --out runs/sun", extra=("--set", "train.epochs=3")),
