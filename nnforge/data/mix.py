@@ -14,6 +14,7 @@ per-pixel standardisation), and stops for ``data.augment.clean_epochs`` like the
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -41,10 +42,10 @@ class MixBatch:
         self.active = epoch < epochs - self.clean_epochs
 
     def _beta(self, alpha: float, n: int) -> torch.Tensor:
-        # torch.distributions draws from the global generator; Beta(a, b) = Ga / (Ga + Gb) keeps ours
-        ga = torch._standard_gamma(torch.full((n,), alpha, dtype=torch.float64), generator=self.generator)
-        gb = torch._standard_gamma(torch.full((n,), alpha, dtype=torch.float64), generator=self.generator)
-        return (ga / (ga + gb)).float()
+        # torch.distributions.Beta draws from torch's global generator; NumPy's Beta, seeded from ours,
+        # keeps the draws in the run's augmentation generator (seeded runs repeat, checkpoints resume them)
+        seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
+        return torch.from_numpy(np.random.default_rng(seed).beta(alpha, alpha, n)).float()
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         target = F.one_hot(y.long(), self.num_classes).to(torch.float32)

@@ -23,6 +23,9 @@ def model_summary(model: torch.nn.Module, model_cfg, input_shape, num_outputs: i
     from nnforge.train.engines.scratch_engine import scratch_forward, scratch_twin
 
     cpu = copy.deepcopy(model).cpu().float()
+    for module in cpu.modules():  # measure the eager model: Module.compile() (train.compile) has no public undo
+        if getattr(module, "_compiled_call_impl", None) is not None:
+            module._compiled_call_impl = None
     table = layer_summary(cpu, input_shape, batch_size).to_dict()
     timing = {f"batch_{b}": measure_latency(cpu, input_shape, b, budget_s=budget_s) for b in LATENCY_BATCHES}
     out = {"model": dict(model_cfg), **table, "latency": {"torch": timing}}
