@@ -99,3 +99,25 @@ def test_clean_epochs_switch_mixing_off_in_a_run(tmp_path, monkeypatch):
     monkeypatch.setattr(Classify, "prepare", spying_prepare)
     run(fast_config("data.augment.mixup=0.4", "data.augment.clean_epochs=1"), tmp_path / "run", callbacks=[Spy()])
     assert mixing == {0: True, 1: True, 2: False}
+
+
+@pytest.mark.slow
+def test_a_run_resumed_mid_epoch_mixes_the_same_batches(tmp_path):
+    """The mixer draws from the augmentation generator, which checkpoints save: a run stopped mid-epoch
+    and resumed ends with the uninterrupted run's weights, bit for bit."""
+    from nnforge.train import resume_run
+    from nnforge.train.callbacks import Callback
+
+    class Crash(Callback):
+        def on_batch_end(self, trainer, step, logs):
+            if trainer.global_step == 14:  # after the checkpoint of step 12 (every 4 steps), mid second epoch
+                raise KeyboardInterrupt
+
+    recipe = fast_config("deterministic=true", "threads=1", "train.epochs=2", "data.batch_size=128", "train.checkpoint.every_steps=4",
+                         "data.augment.mixup=0.4", "data.augment.cutmix=1.0", "data.augment.policy=trivialaugment")
+    whole = run(recipe, tmp_path / "whole")
+    with pytest.raises(KeyboardInterrupt):
+        run(recipe, tmp_path / "cut", callbacks=[Crash()])
+    resumed = resume_run(None, tmp_path / "cut")
+    for key, value in whole.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
