@@ -48,7 +48,7 @@ class MixBatch:
         return torch.from_numpy(np.random.default_rng(seed).beta(alpha, alpha, n)).float()
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        target = F.one_hot(y.long(), self.num_classes).to(torch.float32)
+        target = F.one_hot(y.long(), self.num_classes).to(x.device, torch.float32)
         if not self.active:
             return x, target
         n, g = len(x), self.generator
@@ -72,8 +72,7 @@ class MixBatch:
             out = torch.where(_expand(use_cutmix, x), pasted, out)
             lam = torch.where(use_cutmix, lam_box, lam)
         self.last_lam = lam.cpu()
-        soft = target * lam[:, None] + target.to(x.device)[partner] * (1 - lam[:, None])
-        return out, soft.to(target.device)
+        return out, target * lam[:, None] + target[partner] * (1 - lam[:, None])
 
     def _boxes(self, shape, lam: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Per example a box of ``1 - lam`` of the area (its centre uniform, clipped at the border),
