@@ -9,6 +9,7 @@ recipe, and saving and loading the model.
     metrics.json         final metrics (written last: its presence means the run is complete)
     .lock                held (flock) by the process training the run
     curves.png, confusion.png (classify), forecast.png (forecast)
+    summary.json         the model's layers, parameters, MACs, activation memory and measured latency
     checkpoints/         resumable training state
 """
 
