@@ -109,6 +109,7 @@ CNN_WORKFLOW = [
     S("nnforge report RUN", "nnforge report runs/mlp"),
     S("nnforge summary configs/mnist_cnn.yaml"),
     S("nnforge summary runs/cnn"),
+    S("nnforge summary RUN", "nnforge summary runs/mlp"),
 ]
 
 # The other recipes: their comments, docs/techniques.md, the curriculum, tuning.
