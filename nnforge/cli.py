@@ -240,6 +240,14 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_summary(args) -> int:
+    from nnforge.train.summary import format_summary, summarize
+
+    result = summarize(args.target, args.set)
+    print(json.dumps(result, indent=2) if args.json else format_summary(result))
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------
 
 COMMANDS: list[tuple[str, str, str, callable]] = []
@@ -329,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
              "nnforge compare runs/cnn runs/mlp", cmd_compare)
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories, or a glob such as 'runs/digits_mlp-*'")
     p.add_argument("--out", help="folder for compare.html and compare.png (default: compare-A-vs-B beside the runs)")
+
+    p = _add(sub, "summary", "per-layer shapes, parameters, MACs and activation memory, and measured CPU latency, "
+             "of a recipe's model (without training) or a run's", "nnforge summary configs/mnist_cnn.yaml", cmd_summary)
+    p.add_argument("target", metavar="RECIPE|RUN", help="recipe file (or packaged recipe name), or run directory")
+    _add_set(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON (as in a run's summary.json)")
 
     for module in _command_modules():
         module.register(sub, _add, _add_set)

@@ -10,6 +10,7 @@ recipe, and saving and loading the model.
     failed.json          written when training raised (what, where); removed when the run resumes
     .lock                held (flock) by the process training the run
     curves.png, confusion.png (classify), forecast.png (forecast)
+    summary.json         the model's layers, parameters, MACs, activation memory and measured latency
     checkpoints/         resumable training state
 """
 
@@ -34,6 +35,7 @@ CONFIG = "config.yaml"
 METRICS = "metrics.json"
 HISTORY = "metrics.jsonl"
 CHECKPOINTS = "checkpoints"
+SUMMARY = "summary.json"  # the model's layers, MACs and latency (nnforge.train.summary)
 LOCK = ".lock"
 FAILED = "failed.json"
 RECIPES = Path(__file__).parent / "configs"
@@ -169,6 +171,17 @@ def read_recipe(run_dir: str | Path):
 def read_metrics(run_dir: str | Path) -> dict:
     """``metrics.json`` of a finished run."""
     path = Path(run_dir) / METRICS
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{path}: not readable JSON ({exc})") from None
+
+
+def read_summary(run_dir: str | Path) -> dict | None:
+    """``summary.json`` of a run (``None`` for a run trained before it was written)."""
+    path = Path(run_dir) / SUMMARY
+    if not path.is_file():
+        return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

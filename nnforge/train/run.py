@@ -133,8 +133,10 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
             ddp.setup_trainer(trainer, data)
         trainer.callbacks += [Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
                               *technique_callbacks(recipe, task, out, _frozen(engine, recipe))]
-        if data.train.augmentation is not None and recipe.data.augment.clean_epochs:
-            trainer.callbacks.append(CleanFinalEpochs(data.train.augmentation))
+        if recipe.data.augment.clean_epochs:
+            for transform in (data.train.augmentation, data.train.mix):
+                if transform is not None:
+                    trainer.callbacks.append(CleanFinalEpochs(transform))
         trainer.callbacks += list(callbacks)
         from nnforge.train.nonfinite import NonFiniteGuard
         from nnforge.train.signals import StopOnSignal
@@ -151,6 +153,8 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         history = trainer.fit(data.train, data.val, recipe.train.epochs)
         train_seconds = time.perf_counter() - start
         metrics = task.finish(recipe, engine, data, history, out, train_seconds)
+        if writer:
+            _write_summary(out, recipe, engine, data)
         io.write_json(out / METRICS, metrics)  # last: its presence marks the run complete
     if writer:
         update_latest_link(out)  # runs/latest: the run trained last
@@ -172,6 +176,17 @@ def _marks_failure(out: Path, writer: bool):
         if writer and not isinstance(exc, Interrupted):
             mark_failed(out, exc)
         raise
+
+
+def _write_summary(out: Path, recipe, engine, data) -> None:
+    """``summary.json``: the trained model's layers, MACs and CPU latency (a few timed calls, so a run
+    pays little for it; ``nnforge summary`` measures longer)."""
+    from nnforge.rundir import SUMMARY
+    from nnforge.train.model_summary import model_summary
+
+    summary = model_summary(engine.torch_model(), recipe.model, data.input_shape, data.num_outputs, recipe.data.batch_size,
+                            budget_s=0.0)
+    io.write_json(out / SUMMARY, summary)
 
 
 def _frozen(engine, recipe) -> list[str]:

@@ -109,6 +109,9 @@ CNN_WORKFLOW = [
     S("nnforge report RUN", "nnforge report runs/mlp"),
     S("nnforge runs --sort test_accuracy"),
     S("nnforge compare runs/cnn runs/mlp"),
+    S("nnforge summary configs/mnist_cnn.yaml"),
+    S("nnforge summary runs/cnn"),
+    S("nnforge summary RUN", "nnforge summary runs/mlp"),
 ]
 
 # The other recipes: their comments, docs/techniques.md, the curriculum, tuning.
@@ -119,6 +122,8 @@ RECIPES = [
     T("nnforge train configs/mnist_mlp.yaml --set engine=scratch", extra=SMALL),
     T("nnforge train mnist_cnn", extra=SMALL),
     T("nnforge train mnist_vit", extra=SMALL),
+    T("nnforge train mnist_cnn --set data.augment.mixup=0.2 --set data.augment.cutmix=1.0 --set data.augment.policy=randaugment "
+      "--out runs/mix", extra=SMALL),
     T("nnforge train RECIPE --set KEY=VALUE", "nnforge train digits_mlp --set train.epochs=2"),
     T("nnforge train digits_mlp --out runs/digits-a"),
     T("nnforge train digits_mlp --out runs/digits-b --set train.optimizer.lr=0.01 --set 'model.hidden=[32]'"),

@@ -75,6 +75,12 @@ PROBES: dict[str, Probe] = {
     "data.augment.noise": Probe(0.1),
     "data.augment.cutout": Probe(0.3),
     "data.augment.clean_epochs": Probe(1, {"data.augment.rotate": 15.0}),
+    "data.augment.mixup": Probe(0.4),
+    "data.augment.cutmix": Probe(1.0),
+    "data.augment.mix_prob": Probe(0.5, {"data.augment.mixup": 0.4}),
+    "data.augment.policy": Probe("randaugment"),
+    "data.augment.magnitude": Probe(20, {"data.augment.policy": "randaugment"}),
+    "data.augment.num_ops": Probe(3, {"data.augment.policy": "randaugment"}),
     "train.epochs": Probe(3),
     "train.loss.name": Probe("focal"),
     "train.loss.label_smoothing": Probe(0.1),
@@ -192,7 +198,7 @@ def _fill(value, tmp: Path):
 
 
 _TIMING = re.compile(r"\d[\d,.]*\s?(s|samples/s)\b")  # in printed lines
-_CLOCK = {"seconds", "samples_per_second", "train_seconds"}  # in logged records
+_CLOCK = {"seconds", "samples_per_second", "train_seconds", "latency"}  # in logged records (summary.json: latency)
 
 
 def _untimed(text: str):
@@ -245,7 +251,7 @@ def _measure(recipe: dict, out: Path, probe: Probe):
             continue
         if rel.startswith("checkpoints/"):
             files[rel] = "present"
-        elif path.suffix == ".jsonl" or path.name in ("metrics.json", "lr_find.json"):
+        elif path.suffix == ".jsonl" or path.name in ("metrics.json", "lr_find.json", "summary.json"):
             data = _untimed(path.read_text())
             files[rel] = {k: v for k, v in data.items() if k not in _CLOCK} if isinstance(data, dict) else data
         elif path.suffix == ".csv":

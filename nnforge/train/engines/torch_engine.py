@@ -16,7 +16,8 @@ from nnforge.train.tasks.base import LossSpec
 
 
 def build_loss(spec: LossSpec):
-    """The torch loss a :class:`LossSpec` describes."""
+    """The torch loss a :class:`LossSpec` describes; classification targets are class indices (N,)
+    or, from mixup and cutmix, probabilities (N, C) (``cross_entropy`` takes both as PyTorch does)."""
     if spec.kind == "regress":
         return F.mse_loss
     weight = torch.from_numpy(spec.class_weight).float() if spec.class_weight is not None else None
@@ -27,8 +28,8 @@ def build_loss(spec: LossSpec):
         return lambda logits, y: F.cross_entropy(logits, y, label_smoothing=smoothing)
     if spec.name == "focal":
         return lambda logits, y: focal_loss(logits, y, spec.focal_gamma, weight)
-    # mse: the seed's regression loss applied to classification: probabilities against one-hot targets
-    return lambda logits, y: F.mse_loss(torch.softmax(logits, 1), F.one_hot(y, spec.num_outputs).to(logits.dtype))
+    # mse: the seed's regression loss applied to classification: probabilities against one-hot (or mixed) targets
+    return lambda logits, y: F.mse_loss(torch.softmax(logits, 1), (y if y.dim() == 2 else F.one_hot(y, spec.num_outputs)).to(logits.dtype))
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

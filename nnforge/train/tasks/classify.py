@@ -16,6 +16,7 @@ import torch
 from nnforge.version import __version__
 from nnforge.data import Preprocessing, TensorLoader, build_augmentation, dataset_info, load_dataset
 from nnforge.data.augment import AugmentThenPreprocess
+from nnforge.data.mix import build_mix
 from nnforge.data.subset import apply_data_config
 from nnforge.models import build_model
 from nnforge.report import plot_confusion, plot_curves
@@ -60,6 +61,7 @@ class Classify(Task):
                              generator=torch.Generator().manual_seed(seed), transform=train_tf)
         train.augment_generator = aug_gen  # checkpoints save its state (mid-epoch resume)
         train.augmentation = train_tf if augment else None  # switched off for data.augment.clean_epochs
+        train.mix = build_mix(data_cfg.augment, ds.num_classes, ds.kind, aug_gen)  # mixup, cutmix: soft targets
         if data_cfg.sampling != "none":
             train.sampler = balanced_sampler(ds.y_train, data_cfg.sampling)
         val = None
@@ -80,6 +82,8 @@ class Classify(Task):
         return LossSpec("classify", loss.name, data.num_outputs, loss.label_smoothing, weight, loss.focal_gamma)
 
     def batch_metrics(self, out, y) -> dict[str, float]:
+        if y.ndim == 2:  # mixed (soft) targets: the class with the larger share
+            y = y.argmax(1)
         return {"accuracy": int((out.argmax(1) == y).sum())}
 
     def evaluate(self, outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
