@@ -24,6 +24,7 @@ EXPECTED_PNGS = {
     "attention": ["attention.png"],
     "gan": ["gan_samples.png", "gan_training.png"],
     "reinforcement": ["q_learning.png"],
+    "selfsupervised": ["ssl_embedding.png"],
 }
 
 
