@@ -77,7 +77,7 @@ def _list(default, help="", nullable=False):
     return Field((list,), default, help=help, nullable=nullable)
 
 
-TASK_LOSS = {"classify": "cross_entropy", "forecast": "mse"}  # each task's loss when train.loss.name is not given
+TASK_LOSS = {"classify": "cross_entropy", "forecast": "mse", "contrastive": "nt_xent"}  # each task's loss when train.loss.name is not given
 OPEN = "open"  # marker: a section whose keys are checked by the component it configures
 
 SCHEMA: dict[str, Any] = {
@@ -86,7 +86,8 @@ SCHEMA: dict[str, Any] = {
     "deterministic": _bool(False, "bit-identical reruns (torch deterministic algorithms)"),
     "device": _str("auto", ["auto", "cpu", "cuda", "mps"], "auto picks cuda when available"),
     "threads": _int(0, 0, help="CPU threads for torch; 0 keeps torch's default"),
-    "task": _str("classify", ["classify", "forecast"], "classify: classes from images or tables; forecast: a sequence model on a time series (see forecast.*)"),
+    "task": _str("classify", ["classify", "forecast", "contrastive"], "classify: classes from images or tables; forecast: a sequence model on a time series (see forecast.*); "
+                  "contrastive: self-supervised pretraining of an encoder on unlabelled images (see contrastive.*)"),
     "data": {
         "name": _str("mnist-sample", help="a dataset name: see `nnforge datasets`"),
         "root": _str(None, nullable=True, help="data directory for file-based datasets"),
@@ -127,7 +128,7 @@ SCHEMA: dict[str, Any] = {
     "train": {
         "epochs": _int(10, 1),
         "loss": {
-            "name": _str(None, ["cross_entropy", "mse", "focal"], "default: the task's own (classify: cross_entropy, forecast: mse)",
+            "name": _str(None, ["cross_entropy", "mse", "focal", "nt_xent"], "default: the task's own (classify: cross_entropy, forecast: mse, contrastive: nt_xent)",
                      nullable=True),
             "label_smoothing": _num(0.0, 0.0, 0.99),
             "class_weight": Field((str, list), None, nullable=True, help="'balanced' or one weight per class"),
@@ -198,6 +199,11 @@ SCHEMA: dict[str, Any] = {
         "window": _int(24, 1, help="task=forecast: past steps the model sees"),
         "horizon": _int(1, 1, help="task=forecast: steps ahead it predicts"),
         "test_fraction": _num(0.2, 0.0, 0.9, "task=forecast: the held-out end of the series"),
+    },
+    "contrastive": {
+        "temperature": _num(0.5, 0.01, 10.0, "task=contrastive: NT-Xent temperature (lower: harder negatives)"),
+        "projection_dim": _int(64, 2, help="task=contrastive: outputs of the projection head (the model's last layer)"),
+        "probe_labels": _int(100, 10, help="task=contrastive: labelled training images the linear probe is fitted on at the end"),
     },
     "tune": OPEN,  # `nnforge tune`: metric, direction, pruner and the search space; see nnforge.tune.space
     "federated": {

@@ -62,6 +62,7 @@ _TABLE = [
     ("gan", "next.2", "gan", "A generative adversarial network learns to write digits, judged by its distance to real ones"),
     ("reinforcement", "next.3", "reinforcement", "Q-learning: an agent learns to cross a frozen lake from rewards alone"),
     ("federated", "8.1", "federated", "Federated averaging: clients train on data that never leaves them, IID and non-IID, against centralised"),
+    ("selfsupervised", "8.1", "selfsupervised", "Self-supervised pretraining: an encoder learns digits from images alone (SimCLR), then from 100 labels"),
 ]
 
 LESSONS: dict[str, Lesson] = {name: Lesson(name, title, section, module) for name, section, module, title in _TABLE}

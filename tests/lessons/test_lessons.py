@@ -25,6 +25,7 @@ EXPECTED_PNGS = {
     "gan": ["gan_samples.png", "gan_training.png"],
     "reinforcement": ["q_learning.png"],
     "federated": ["federated.png"],
+    "selfsupervised": ["ssl_embedding.png"],
 }
 
 

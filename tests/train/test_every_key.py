@@ -29,6 +29,8 @@ BASE = {"data": {"name": "digits", "batch_size": 128}, "model": {"name": "mlp", 
         "train": {"epochs": 2, "optimizer": {"name": "adam", "lr": 0.01}, "progress": "none"}}
 FORECAST = {"task": "forecast", "data": {"name": "sunspots", "batch_size": 64}, "model": {"name": "lstm", "hidden": 4},
             "train": {"epochs": 2, "optimizer": {"name": "adam", "lr": 0.01}, "progress": "none"}}
+CONTRASTIVE = {"task": "contrastive", "data": {"name": "digits", "batch_size": 128, "augment": {"rotate": 15.0}},
+               "model": {"name": "mlp", "hidden": [8]}, "train": {"epochs": 2, "optimizer": {"name": "adam", "lr": 0.01}, "progress": "none"}}
 NOWHERE = "http://127.0.0.1:9/"  # a closed port: a download fails at once, naming the address
 
 
@@ -141,6 +143,9 @@ PROBES: dict[str, Probe] = {
     "federated.local_epochs": Probe(2, {"federated.clients": 2}),
     "federated.split": Probe("dirichlet", {"federated.clients": 2}),
     "federated.alpha": Probe(5.0, {"federated.clients": 3, "federated.split": "dirichlet"}),
+    "contrastive.temperature": Probe(0.2, base=CONTRASTIVE),
+    "contrastive.projection_dim": Probe(16, base=CONTRASTIVE),
+    "contrastive.probe_labels": Probe(50, base=CONTRASTIVE),
 }
 #: keys no training run reads, and who does
 NOT_READ_BY_TRAINING = {"tune": "nnforge tune (tests/tune)"}

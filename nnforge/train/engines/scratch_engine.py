@@ -59,6 +59,8 @@ def build_loss(spec: LossSpec):
     """The scratch loss a :class:`LossSpec` describes (same formulas as the torch engine's, soft targets included)."""
     if spec.kind == "regress":
         return F.mse_loss
+    if spec.kind == "contrastive":
+        raise ConfigError("task=contrastive (NT-Xent over paired views) is not implemented on engine 'scratch'; use engine: torch")
     weight = spec.class_weight.astype(np.float32) if spec.class_weight is not None else None
     if spec.name == "cross_entropy":
         return lambda logits, y: F.cross_entropy(logits, y, weight=weight, label_smoothing=spec.label_smoothing)

@@ -20,6 +20,10 @@ def build_loss(spec: LossSpec):
     or, from mixup and cutmix, probabilities (N, C) (``cross_entropy`` takes both as PyTorch does)."""
     if spec.kind == "regress":
         return F.mse_loss
+    if spec.kind == "contrastive":
+        from nnforge.train.tasks.contrastive import nt_xent
+
+        return lambda z, _y: nt_xent(z, spec.temperature)
     weight = torch.from_numpy(spec.class_weight).float() if spec.class_weight is not None else None
     if spec.name == "cross_entropy":
         smoothing = spec.label_smoothing
@@ -41,7 +45,7 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 class TorchEngine(Engine):
     name = "torch"
-    implements = (keys("", "deterministic device") | DATA | LOOP | keys("forecast", "window horizon test_fraction")
+    implements = (keys("", "deterministic device") | DATA | LOOP | keys("forecast", "window horizon test_fraction") | keys("contrastive", "temperature projection_dim probe_labels")
                   | keys("train.loss", "name label_smoothing class_weight focal_gamma")
                   | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult")
                   | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")

@@ -2,8 +2,9 @@
 
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
 from nnforge.train.tasks.classify import Classify
+from nnforge.train.tasks.contrastive import Contrastive
 from nnforge.train.tasks.forecast import Forecast
 
-TASKS: dict[str, type[Task]] = {"classify": Classify, "forecast": Forecast}
+TASKS: dict[str, type[Task]] = {"classify": Classify, "forecast": Forecast, "contrastive": Contrastive}
 
-__all__ = ["TASKS", "Task", "TaskData", "LossSpec", "Classify", "Forecast"]
+__all__ = ["TASKS", "Task", "TaskData", "LossSpec", "Classify", "Forecast", "Contrastive"]
