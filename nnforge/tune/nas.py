@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import os
 import socket
-import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -35,32 +33,14 @@ from nnforge.tune.space import TuneSpec, check_tune_config, parse_tune, trial_re
 COST_LABELS = {"params": "parameters", "latency_ms": "CPU latency per image at batch 1 (ms)"}
 
 
-def parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-@torch.inference_mode()
-def latency_ms(model: torch.nn.Module, input_shape, repeats: int = 30) -> float:
-    """Median wall time of one forward pass of one input on the CPU, after a warm-up (measured, not estimated)."""
-    was = model.training
-    model.eval()
-    x = torch.zeros(1, *input_shape)
-    for _ in range(5):
-        model(x)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(x)
-        times.append(time.perf_counter() - start)
-    model.train(was)
-    return statistics.median(times) * 1000
-
-
 def model_cost(model: torch.nn.Module, input_shape, needed: set[str]) -> dict[str, float]:
-    """``params`` always; ``latency_ms`` when the objective or the budget needs it."""
-    cost: dict[str, float] = {"params": parameters(model)}
+    """``params`` always; ``latency_ms`` (measured at batch 1 by ``nnforge summary``'s clock) when the
+    objective or the budget needs it."""
+    from nnforge.models.summary import count_params, measure_latency
+
+    cost: dict[str, float] = {"params": sum(count_params(model))}
     if "latency_ms" in needed:
-        cost["latency_ms"] = round(latency_ms(model, input_shape), 4)
+        cost["latency_ms"] = round(measure_latency(model, input_shape, 1, warmup=3, min_repeats=20, budget_s=0.2) * 1000, 4)
     return cost
 
 

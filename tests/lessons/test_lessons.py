@@ -26,6 +26,7 @@ EXPECTED_PNGS = {
     "reinforcement": ["q_learning.png"],
     "federated": ["federated.png"],
     "selfsupervised": ["ssl_embedding.png"],
+    "nas": ["nas_front.png"],
 }
 
 
