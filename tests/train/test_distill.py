@@ -53,9 +53,9 @@ def test_a_missing_teacher_is_one_line_before_the_run_folder(tmp_path):
     assert "\n" not in str(info.value) and not (tmp_path / "out").exists()
 
 
-def test_a_teacher_for_other_inputs_is_refused(tmp_path):
-    digits = tmp_path / "digits"
-    run({"data": {"name": "digits"}, "model": {"name": "mlp", "hidden": [8]}, "train": {"epochs": 1, "progress": "none"}}, digits)
-    with pytest.raises(ConfigError, match="does not fit this run: it takes image inputs of shape \\[1, 8, 8\\]") as info:
-        run(_recipe({"name": "mlp", "hidden": [8]}, 1, distill={"teacher": str(digits)}), tmp_path / "out")
+def test_a_teacher_for_other_inputs_is_refused(tmp_path, teacher):
+    digits = {"data": {"name": "digits"}, "model": {"name": "mlp", "hidden": [8]},
+              "train": {"epochs": 1, "progress": "none", "distill": {"teacher": str(teacher)}}}
+    with pytest.raises(ConfigError, match="does not fit this run: it takes image inputs of shape \\[1, 28, 28\\]") as info:
+        run(digits, tmp_path / "out")
     assert "\n" not in str(info.value) and not (tmp_path / "out").exists()
