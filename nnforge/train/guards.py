@@ -66,6 +66,8 @@ class MaxTime(Callback):
         self.start, self.stopped = time.monotonic(), None
 
     def on_batch_end(self, trainer, step, logs):
+        if trainer.epoch + 1 == trainer.epochs and step + 1 == trainer.steps_per_epoch:
+            return  # the last step: the run ends here anyway, complete
         if self.stopped is None and not trainer.stop_now and time.monotonic() - self.start >= self.seconds:
             trainer.stop_now = True
             self.stopped = {"reason": "max_time", "budget_seconds": self.seconds, "global_step": trainer.global_step,

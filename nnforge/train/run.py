@@ -144,6 +144,9 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         check_averaging(recipe)
     if ddp.is_active() and recipe.engine != "torch":
         raise UserError(f"--nproc trains with DistributedDataParallel, which engine '{recipe.engine}' does not have; use engine: torch")
+    if ddp.is_active() and recipe.train.max_time is not None:  # each process would stop at its own step, and the others wait
+        raise UserError("'train.max_time' stops one process at a time, which --nproc cannot do; stop the job with SIGTERM instead "
+                        "(it checkpoints and resumes)")
     device = pick_device(recipe.device)
     if find_lr:
         from nnforge.train.lr_finder import find_lr_run
