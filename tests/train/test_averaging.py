@@ -61,8 +61,10 @@ def test_ema_evaluates_and_saves_the_hand_computed_average(tmp_path):
     assert max(float((raw[k] - average[k]).abs().max()) for k in raw) > 1e-3
 
 
-def test_a_resumed_ema_run_ends_where_an_uninterrupted_one_does(tmp_path):
-    recipe = _digits(ema={"decay": 0.9})
+@pytest.mark.parametrize("averaging", [{"ema": {"decay": 0.9}}, {"swa": {"start_epoch": 1, "lr": 0.1}}], ids=["ema", "swa"])
+def test_a_resumed_averaging_run_ends_where_an_uninterrupted_one_does(tmp_path, averaging):
+    """The checkpoint holds the raw weights and the average, so resuming after epoch 1 changes nothing."""
+    recipe = _digits(**averaging)
     run(recipe, tmp_path / "whole")
     run({**recipe, "train": {**recipe["train"], "epochs": 1}}, tmp_path / "parts")
     (tmp_path / "parts" / "metrics.json").unlink()  # as if stopped after epoch 1
