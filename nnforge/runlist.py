@@ -100,6 +100,12 @@ class RunInfo:
         return key, value if isinstance(value, (int, float)) else None
 
     @property
+    def dataset(self) -> str | None:
+        """``data.name`` of the resolved recipe (None when the recipe could not be read)."""
+        name = at_path(self.recipe, "data.name")
+        return None if name is _MISSING else name
+
+    @property
     def score(self) -> str:
         key, value = self.headline
         if value is None:
@@ -179,7 +185,7 @@ def read_run(folder: Path, root: Path | None = None) -> RunInfo:
         status = "running"
     else:
         status = "partial"
-    task = metrics.get("task") or recipe.get("task")
+    task = metrics.get("task") or (None if at_path(recipe, "task") is _MISSING else at_path(recipe, "task"))
     config = folder / CONFIG
     started = datetime.fromtimestamp((config if config.is_file() else folder).stat().st_mtime)
     epochs = metrics.get("epochs") if isinstance(metrics.get("epochs"), int) else sum(isinstance(h, dict) for h in history)

@@ -106,7 +106,7 @@ def expand(paths: Sequence[str | Path], notes: list[str]) -> list[Path]:
 
 def check_comparable(runs: list[RunInfo]) -> None:
     """One line when the runs' tasks or datasets differ (naming two runs that disagree)."""
-    for what, get in (("task", lambda r: r.task), ("dataset", lambda r: r.recipe.get("data", {}).get("name"))):
+    for what, get in (("task", lambda r: r.task), ("dataset", lambda r: r.dataset)):
         values = [get(r) for r in runs]
         if len(set(values)) > 1:
             j = next(i for i, v in enumerate(values) if v != values[0])
@@ -205,7 +205,7 @@ def _metric_cell(c: Comparison, i: int, key: str, mark: str) -> str:
 def as_text(c: Comparison) -> str:
     """The terminal view: the recipe keys that differ, then the metrics with the best marked ``*``."""
     task = c.runs[0].task or "?"
-    lines = [f"{len(c.runs)} {task} runs on {c.runs[0].recipe.get('data', {}).get('name', '?')}: {', '.join(c.names)}", ""]
+    lines = [f"{len(c.runs)} {task} runs on {c.runs[0].dataset or '?'}: {', '.join(c.names)}", ""]
     if c.diff:
         lines.append(f"recipe keys that differ ({len(c.diff)}):")
         lines.append(text_table(["key", *c.names], [[k, *map(show, vs)] for k, vs in c.diff]))
@@ -294,7 +294,7 @@ def as_html(c: Comparison, svg: str) -> str:
     sections = [("Recipe keys that differ", diff), ("Metrics", metrics), ("Curves", f"<div class='curves'>{svg}</div>"),
                 ("Runs", f"<table class='runs'><tr><th>run</th><th>directory</th><th>status</th></tr>{runs}</table>")]
     body = "".join(f"<section><h2>{esc(t)}</h2>{content}</section>" for t, content in sections)
-    task, data = c.runs[0].task or "?", c.runs[0].recipe.get("data", {}).get("name", "?")
+    task, data = c.runs[0].task or "?", c.runs[0].dataset or "?"
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>nnforge compare: {esc(', '.join(c.names))}</title>"
             f"<style>{CSS}{EXTRA_CSS}</style></head><body><header><h1>{esc(' vs '.join(c.names))}</h1>"
             f"<p>{len(c.runs)} {esc(task)} runs on {esc(str(data))}; {len(c.diff)} recipe key{'s' if len(c.diff) != 1 else ''} differ</p>"

@@ -34,11 +34,11 @@ TRIALS = 14
 # depth and the widths at once.
 
 # %%
-recipe = read_yaml(recipe_path("digits_nas"))
-recipe["train"]["epochs"] = 3  # each candidate trains 3 epochs here (the recipe: 4)
-for key, choices in recipe["tune"]["space"].items():
+raw = read_yaml(recipe_path("digits_nas"))
+raw["train"]["epochs"] = 3  # each candidate trains 3 epochs here (the recipe: 4)
+for key, choices in raw["tune"]["space"].items():
     print(f"{key:>22}: {choices['choices']}")
-print(f"budget: {recipe['tune']['budget']}; objectives: {recipe['tune']['objectives']}")
+print(f"budget: {raw['tune']['budget']}; objectives: {raw['tune']['objectives']}")
 
 # %% [markdown]
 # ## The search
@@ -47,7 +47,7 @@ print(f"budget: {recipe['tune']['budget']}; objectives: {recipe['tune']['objecti
 
 # %%
 heading(f"NSGA-II over {TRIALS} candidates on the digits")
-result = run_nas(recipe, WORK / "study", TRIALS, storage=f"sqlite:///{WORK / 'nas.db'}", study_name="lesson")
+result = run_nas(raw, WORK / "study", TRIALS, storage=f"sqlite:///{WORK / 'nas.db'}", study_name="lesson")
 
 # %% [markdown]
 # ## The Pareto front
@@ -55,12 +55,12 @@ result = run_nas(recipe, WORK / "study", TRIALS, storage=f"sqlite:///{WORK / 'na
 # parameters; the steps show where that purchase is worth it and where it is not.
 
 # %%
-print(front_table(result.front, parse_tune(recipe["tune"])), end="")
+print(front_table(result.front, parse_tune(raw["tune"])), end="")
 show_png(WORK / "study" / "front.png", OUT, "nas_front.png")
 cheapest, best = result.front[0], result.front[-1]
 print(f"the smallest front member has {cheapest['cost']['params']:,.0f} parameters and {cheapest['metric']:.1%} validation accuracy; "
       f"the most accurate has {best['cost']['params']:,.0f} and {best['metric']:.1%}")
-print(f"each front member is a ready recipe: nnforge train <study>/front/trial-NNN.yaml")
+print("each front member is a ready recipe: nnforge train <study>/front/trial-NNN.yaml")
 import shutil
 
 shutil.rmtree(WORK, ignore_errors=True)
