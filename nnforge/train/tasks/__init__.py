@@ -3,7 +3,8 @@
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
 from nnforge.train.tasks.classify import Classify
 from nnforge.train.tasks.forecast import Forecast
+from nnforge.train.tasks.regress import Regress
 
-TASKS: dict[str, type[Task]] = {"classify": Classify, "forecast": Forecast}
+TASKS: dict[str, type[Task]] = {"classify": Classify, "forecast": Forecast, "regress": Regress}
 
-__all__ = ["TASKS", "Task", "TaskData", "LossSpec", "Classify", "Forecast"]
+__all__ = ["TASKS", "Task", "TaskData", "LossSpec", "Classify", "Forecast", "Regress"]

@@ -39,6 +39,7 @@ class Classify(Task):
                   | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
                   | keys("train", "freeze unfreeze_epoch precision channels_last compile"))
     metrics = ("accuracy",)
+    accepts = {"train.loss.name": ("cross_entropy", "mse", "focal")}
 
     def prepare(self, recipe, device) -> TaskData:
         data_cfg, seed = recipe.data, recipe.seed
