@@ -54,7 +54,7 @@ def evaluate_regression_runs(runs, predictors, data: str | None = None) -> dict:
     import torch
 
     from nnforge.config import default_config
-    from nnforge.data.sources.regression import load_table
+    from nnforge.data.registry import load_table
     from nnforge.errors import DataError
     from nnforge.rundir import read_recipe
     from nnforge.train.tasks.regress import scores

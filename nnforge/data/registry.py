@@ -139,3 +139,17 @@ def load_dataset(cfg, seed: int = 0) -> Dataset:
         hint = f" (did you mean '{near[0]}'?)" if near else ""
         raise DataError(f"unknown dataset '{excerpt(name)}'{hint}; accepted: {', '.join(DATASETS)}, csv:PATH, folder:PATH")
     return DATASETS[name].load(cfg, seed)
+
+
+def load_table(cfg, seed: int = 0):
+    """The table with a numeric target a recipe's ``data`` section names (``task: regress``)."""
+    from nnforge.config import section
+
+    cfg = section("data", cfg)
+    if cfg.name.startswith("arrays:"):
+        from nnforge.data.sources.arrays import load_arrays_table
+
+        return load_arrays_table(cfg.name)
+    from nnforge.data.sources.regression import load_named_table
+
+    return load_named_table(cfg, seed)

@@ -112,13 +112,9 @@ def load_csv_table(path: str, target: str | None, seed: int = 0) -> Table:
     return split(f"csv:{file}", np.delete(table, t, axis=1), y, features, [target], seed)
 
 
-def load_table(cfg, seed: int = 0) -> Table:
-    """The table a recipe's ``data`` section names, for ``task: regress``."""
+def load_named_table(cfg, seed: int = 0) -> Table:
+    """A packaged table or ``csv:PATH`` (the registry's :func:`~nnforge.data.registry.load_table` also reads ``arrays:``)."""
     name = cfg.name
-    if name.startswith("arrays:"):
-        from nnforge.data.sources.arrays import load_arrays_table
-
-        return load_arrays_table(name)
     if name.startswith("csv:"):
         return load_csv_table(name[4:], cfg.target)
     if cfg.target is not None:

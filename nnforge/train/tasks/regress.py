@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from nnforge.data import TensorLoader
-from nnforge.data.sources.regression import load_table
+from nnforge.data.registry import load_table
 from nnforge.models import build_model
 from nnforge.rundir import save_model
 from nnforge.train.keys import LOOP, keys
