@@ -141,6 +141,10 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
 
     run_dir = Path(run_dir)
     predictor = load(run_dir)
+    if predictor.regression:
+        from nnforge.explain.regression import explain_regression
+
+        return explain_regression(predictor, methods, examples, top_k, log)
     if methods is None:  # Grad-CAM needs convolutions; gradient SHAP suits any differentiable model
         has_conv = any(isinstance(m, torch.nn.Conv2d) for m in predictor.model.modules())
         methods = ("gradcam",) if predictor.kind == "image" and has_conv else ("shap",)
