@@ -140,7 +140,7 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
     if trials < 1:
         raise UserError(f"--trials is {trials}; accepted: a positive number")
     resolved = resolve({k: v for k, v in raw_recipe.items() if k != "tune"})
-    spec = parse_tune(check_tune_config(raw_recipe.get("tune"), raw_recipe))
+    spec = parse_tune(check_tune_config(raw_recipe.get("tune"), raw_recipe), resolved.task)
     if not spec.params:
         raise ConfigError("the recipe has no 'tune.space'; add e.g. tune: {space: {train.optimizer.lr: {low: 0.0001, high: 0.1, log: true}}}")
     if resolved.data.val_fraction <= 0:
@@ -167,6 +167,8 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
         result = run(config, run_dir, callbacks=[pruning], name=f"trial-{trial.number}")
         value = result.history[-1][spec.metric]
         trial.set_user_attr("test_accuracy", result.metrics.get("test_accuracy"))
+        if "test_rmse" in result.metrics:
+            trial.set_user_attr("test_rmse", result.metrics["test_rmse"])
         shown = ", ".join(f"{k}={v}" for k, v in values.items())
         if pruning.pruned_at is not None:
             log(f"trial {trial.number}: pruned after epoch {pruning.pruned_at} ({spec.metric} {value:.4f})  {shown}")
@@ -198,7 +200,7 @@ def summarize(study, raw_recipe: dict, spec: TuneSpec, out: Path) -> StudyResult
     rows = [{"number": t.number, "state": t.state.name.lower(), "value": t.value,
              "params": spec.decode(t.params, exact=bool(t.user_attrs.get("baseline"))), "run_dir": t.user_attrs.get("run_dir"),
              "worker": t.user_attrs.get("worker"), "baseline": bool(t.user_attrs.get("baseline")),
-             "test_accuracy": t.user_attrs.get("test_accuracy")} for t in trials]
+             "test_accuracy": t.user_attrs.get("test_accuracy"), "test_rmse": t.user_attrs.get("test_rmse")} for t in trials]
     summary = {"study": study.study_name, "metric": spec.metric, "direction": spec.direction, "trials": rows}
     best_path = None
     best_value, best_params = None, {}
