@@ -27,7 +27,7 @@ def classifier_meta(run_dir: str | Path) -> dict:
     meta = read_model_meta(run_dir)
     if meta.get("task") == "forecast":
         raise RunError(f"'{run_dir}' is a forecast run (task: forecast): its test errors are in metrics.json and its "
-                       "forecast in forecast.png; eval, predict, serve, explain, compress and export take classification runs")
+                       "forecast in forecast.png; eval, predict, serve, explain, compress and export take classification and regression runs")
     return meta
 
 
