@@ -62,14 +62,25 @@ class Predictor:
 
     def __init__(self, run_dir: str | Path, device: str = "cpu"):
         self.run_dir = Path(run_dir)
-        self.meta = classifier_meta(self.run_dir)
+        self._setup(classifier_meta(self.run_dir), load_state(self.run_dir / "model.safetensors"), device)
+
+    @classmethod
+    def from_state(cls, meta: dict, state: dict, device: str = "cpu") -> "Predictor":
+        """A model rebuilt from a ``model.json`` mapping and its weights held in memory (no run
+        directory: how :mod:`nnforge.sklearn` keeps a fitted estimator)."""
+        predictor = cls.__new__(cls)
+        predictor.run_dir = None
+        predictor._setup(meta, state, device)
+        return predictor
+
+    def _setup(self, meta: dict, state: dict, device: str) -> None:
+        self.meta = meta
         self.classes: list[str] = list(self.meta["classes"])
         self.kind: str = self.meta["kind"]
         self.input_shape = tuple(self.meta["input_shape"])
         self.preprocessing = Preprocessing.from_dict(self.meta["preprocessing"])
         self.device = torch.device(device)
         self.model = build_model(self.meta["model"], self.input_shape, len(self.classes), self.kind)
-        state = load_state(self.run_dir / "model.safetensors")
         try:
             self.model.load_state_dict(state)
         except RuntimeError as exc:

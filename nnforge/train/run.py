@@ -80,18 +80,20 @@ def _start(recipe, engine_cls, task, device):
 
 
 def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: Sequence[Callback] = (),
-        name: str = "run", find_lr: bool = False, hint: str | None = None) -> Run:
+        name: str = "run", find_lr: bool = False, hint: str | None = None, pictures: bool = True) -> Run:
     """Train the model a recipe describes; write the run directory ``out``; return the :class:`Run`.
 
     ``recipe``: a resolved recipe (or a raw mapping, resolved here). ``resume``: continue ``out`` from
     its last good checkpoint when it holds a partial run, start it when it is empty, and return the
     finished run unchanged when it is complete. ``callbacks`` join the loop after nnforge's own.
     ``find_lr``: run the learning-rate range test instead (see :mod:`nnforge.train.lr_finder`).
+    ``pictures``: False leaves out the task's plots (a run directory nobody will look at).
     """
     from nnforge.train import ddp
 
     recipe = resolve(recipe)
     engine_cls, task = ENGINES[recipe.engine], TASKS[recipe.task]()
+    task.pictures = pictures
     check_recipe(recipe, engine_cls, task)
     if ddp.is_active() and recipe.engine != "torch":
         raise UserError(f"--nproc trains with DistributedDataParallel, which engine '{recipe.engine}' does not have; use engine: torch")

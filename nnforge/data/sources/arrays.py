@@ -27,7 +27,7 @@ def register_arrays(x: np.ndarray, y: np.ndarray, classes: list | None = None, f
     """Keep ``x`` (N, F) and ``y`` in this process; return the ``data.name`` that reads them.
 
     ``classes``: for classification, ``y`` holds indices into it. Call :func:`release_arrays` when done."""
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    x = np.array(x, dtype=np.float32, order="C")  # a copy: the caller's array may be read-only or change later
     if x.ndim != 2:
         raise DataError(f"arrays: X must be 2-D (rows, features), got shape {x.shape}")
     name = f"arrays:{next(_COUNTER)}"

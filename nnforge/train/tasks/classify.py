@@ -109,9 +109,10 @@ class Classify(Task):
                 "kind": ds.kind, "input_shape": list(ds.input_shape), "num_classes": ds.num_classes, "classes": ds.classes,
                 "dataset": recipe.data.name, "preprocessing": data.preprocessing.to_dict()}
         save_model(out, model, meta)
-        if history:
+        if history and self.pictures:
             plot_curves(history, out / "curves.png", f"{recipe.model['name']} on {recipe.data.name}")
-        plot_confusion(confusion, ds.classes, out / "confusion.png")
+        if self.pictures:
+            plot_confusion(confusion, ds.classes, out / "confusion.png")
         return metrics
 
     def summary(self, metrics: dict) -> str:

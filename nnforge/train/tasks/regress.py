@@ -129,6 +129,8 @@ class Regress(Task):
                 "preprocessing": {"kind": "tabular", "input_shape": [table.x_train.shape[1]], "mean": data.extra["x_mean"],
                                   "std": data.extra["x_std"], "feature_names": table.feature_names}}
         save_model(out, model, meta)
+        if not self.pictures:
+            return metrics
         from nnforge.report.regression import plot_curves_regression, plot_regression
 
         if history:
