@@ -94,21 +94,29 @@ class _NNForgeEstimator(BaseEstimator):
         self.model_json_ = meta
         self.history_ = result.history
         self.predictor_ = Predictor.from_state(meta, state)
+        self._double = _in_double(self.predictor_)
 
     def _rows(self, X) -> np.ndarray:
         check_is_fitted(self, "predictor_")
-        x = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
-        return np.array(x, dtype=np.float32)  # a writable copy (torch.from_numpy warns on read-only arrays)
+        x = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return np.array(x, dtype=np.float64)  # a writable copy (torch.from_numpy warns on read-only arrays)
 
     def _outputs(self, X) -> np.ndarray:
+        """Probabilities or values, computed in float64: float32 products round differently with the
+        batch's size, and scikit-learn expects a row's prediction not to depend on the rows beside it."""
         import torch
 
         rows = self._rows(X)  # first: an unfitted estimator raises NotFittedError
-        return self.predictor_.predict_stored(torch.from_numpy(rows))
+        p, (model, mean, std) = self.predictor_, self._double
+        with torch.inference_mode():
+            out = model((torch.from_numpy(rows).double() - mean) / std)
+            if p.regression:
+                return (out * torch.from_numpy(p.target_std).double() + torch.from_numpy(p.target_mean).double()).numpy()
+            return torch.softmax(out, 1).numpy()
 
     # -- pickling through safetensors ------------------------------------------------------
     def __getstate__(self) -> dict:
-        state = {k: v for k, v in self.__dict__.items() if k != "predictor_"}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("predictor_", "_double")}
         if "predictor_" in self.__dict__:
             from safetensors.torch import save
 
@@ -125,6 +133,18 @@ class _NNForgeEstimator(BaseEstimator):
             from nnforge.predictor import Predictor
 
             self.predictor_ = Predictor.from_state(self.model_json_, load(weights))
+            self._double = _in_double(self.predictor_)
+
+
+def _in_double(predictor):
+    """A float64 copy of the model and of the input standardisation."""
+    import copy
+
+    import torch
+
+    pre = predictor.preprocessing
+    return (copy.deepcopy(predictor.model).double().eval(), torch.tensor(pre.mean, dtype=torch.float64),
+            torch.tensor(pre.std, dtype=torch.float64))
 
 
 def _check_rows(estimator, X, y, **kw):
@@ -158,7 +178,8 @@ class NNForgeClassifier(ClassifierMixin, _NNForgeEstimator):
         return self._outputs(X).astype(np.float64)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(1)]
+        proba = self.predict_proba(X)  # first: an unfitted estimator raises NotFittedError
+        return self.classes_[proba.argmax(1)]
 
 
 class NNForgeRegressor(RegressorMixin, _NNForgeEstimator):
