@@ -53,6 +53,16 @@ class Table:
         return replace(self, x_train=self.x_train[train], y_train=self.y_train[train],
                        x_val=self.x_train[val], y_val=self.y_train[val])
 
+    def fold(self, k: int, folds: int, seed: int) -> "Table":
+        """Fold ``k`` of ``folds`` of the training rows as validation (scikit-learn's ``KFold(folds,
+        shuffle=True, random_state=seed)``); the test rows untouched."""
+        from sklearn.model_selection import KFold
+
+        if folds < 2 or len(self.x_train) < 2 * folds:
+            raise DataError(f"table '{self.name}': {len(self.x_train)} training rows cannot make {folds} folds")
+        train, val = list(KFold(folds, shuffle=True, random_state=seed).split(self.x_train))[k]
+        return replace(self, x_train=self.x_train[train], y_train=self.y_train[train], x_val=self.x_train[val], y_val=self.y_train[val])
+
     def describe(self) -> str:
         val = f", {len(self.x_val)} val" if self.x_val is not None else ""
         return (f"{self.name}: {len(self.x_train)} train{val}, {len(self.x_test)} test, "
