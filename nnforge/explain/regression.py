@@ -50,7 +50,7 @@ def explain_regression(predictor, methods: Sequence[str] | None = None, examples
     from nnforge.config import default_config
     from nnforge.data.registry import load_table
     from nnforge.explain.attribution import attribute
-    from nnforge.explain.report import _keep_earlier_methods, feature_importance, plot_feature_attributions, plot_importance
+    from nnforge.explain.figures import _keep_earlier_methods, feature_importance, plot_feature_attributions, plot_importance
     from nnforge.rundir import read_recipe
     from nnforge.train.tasks.regress import scores
 
