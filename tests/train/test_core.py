@@ -24,6 +24,8 @@ from nnforge.train.tasks import TASKS
 
 CLASSIFY = ["data.name=digits", "model.name=mlp", "model.hidden=[16]", "train.epochs=2", "data.batch_size=256",
             "train.optimizer.name=adam", "train.optimizer.lr=0.01", "train.progress=none"]
+REGRESS = ["task=regress", "data.name=diabetes", "model.name=mlp", "model.hidden=[8]", "train.epochs=2", "data.batch_size=128",
+           "train.optimizer.name=adam", "train.optimizer.lr=0.01", "train.progress=none"]
 FORECAST = ["task=forecast", "data.name=sunspots", "model.name=lstm", "model.hidden=8", "train.epochs=2", "data.batch_size=64",
             "train.optimizer.name=adam", "train.optimizer.lr=0.01", "train.progress=none"]
 
@@ -61,9 +63,10 @@ def _expected(epochs: int, steps: int) -> list[str]:
     return calls + ["train_end"]
 
 
-@pytest.mark.parametrize("engine, task", [("torch", "classify"), ("scratch", "classify"), ("torch", "forecast")])
+@pytest.mark.parametrize("engine, task", [("torch", "classify"), ("scratch", "classify"), ("torch", "forecast"), ("torch", "regress"),
+                                          ("scratch", "regress")])
 def test_every_hook_fires_in_order_for_each_engine_and_task(tmp_path, engine, task):
-    base = CLASSIFY if task == "classify" else FORECAST
+    base = {"classify": CLASSIFY, "forecast": FORECAST, "regress": REGRESS}[task]
     recorder = Recorder()
     run = fit(load_config(None, [*base, f"engine={engine}"]), tmp_path / "run", callbacks=[recorder])
     steps = len([c for c in recorder.calls if c.startswith("batch_end")]) // 2
