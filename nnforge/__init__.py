@@ -27,9 +27,10 @@ def load(run_dir, device: str = "cpu"):
     return _load(run_dir, device)
 
 
-def runs(root="runs"):
-    """Every run directory under ``root`` (complete and partial), newest first, each with its state,
-    task, metrics and epochs; see :func:`nnforge.api.runs`."""
+def runs(root="runs", *, sort=None, filters=(), reverse=False):
+    """Every run directory under ``root`` (finished, partial, running, failed or damaged), newest first,
+    each with its status, task, metrics, recipe and epochs; ``sort``/``filters`` as ``nnforge runs``'s
+    ``--sort``/``--filter``; see :func:`nnforge.api.runs`."""
     from nnforge.api import runs as _runs
 
-    return _runs(root)
+    return _runs(root, sort=sort, filters=filters, reverse=reverse)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from nnforge.config import Recipe, read_yaml, resolve, set_value
-from nnforge.errors import ConfigError, RunError
-from nnforge.rundir import Run, default_run_dir, read_history, read_metrics, recipe_path, state
+from nnforge.errors import ConfigError
+from nnforge.rundir import Run, default_run_dir, recipe_path
+from nnforge.runlist import RunInfo
 
 
 def as_recipe(recipe: "str | Path | Mapping | Recipe | None", overrides: Mapping[str, Any] | None = None) -> tuple[Recipe, str]:
@@ -56,39 +56,15 @@ def fit(recipe: "str | Path | Mapping | Recipe | None" = None, out: str | Path |
     return run(resolved, out, resume=resume, callbacks=callbacks, name=name)
 
 
-@dataclass(frozen=True)
-class RunInfo:
-    """One run directory as :func:`runs` lists it."""
+def runs(root: str | Path = "runs", *, sort: str | None = None, filters: Sequence[str] = (), reverse: bool = False) -> list[RunInfo]:
+    """Every run under ``root`` (a tune study's trials included), newest first, as
+    :class:`~nnforge.runlist.RunInfo` (``.dir``, ``.status``, ``.metrics``, ``.recipe``, ``.score``, ...):
+    what ``nnforge runs`` prints. ``sort``: a column, metric or dotted recipe key, best first for
+    metrics; ``filters``: ``"key=value"`` strings (also ``!=``, ``>=``, ...), all of which must hold."""
+    from nnforge.runlist import filter_runs, list_runs, sort_runs
 
-    dir: Path
-    state: str  # complete, partial
-    task: str | None
-    metrics: dict
-    epochs: int
-
-    @property
-    def score(self) -> str:
-        m = self.metrics
-        if "test_accuracy" in m:
-            return f"test accuracy {m['test_accuracy']:.2%}"
-        if "test_mae" in m:
-            return f"test MAE {m['test_mae']:.3g}"
-        return "unfinished"
-
-
-def runs(root: str | Path = "runs") -> list[RunInfo]:
-    """Every run directory directly under ``root``, newest first (complete and partial ones)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise RunError(f"'{root}' is not a folder of runs; `nnforge train` writes them under runs/ by default")
-    found = []
-    for folder in sorted((p for p in root.iterdir() if p.is_dir() and not p.is_symlink()), key=lambda p: p.stat().st_mtime, reverse=True):
-        kind = state(folder)
-        if kind not in ("complete", "partial"):
-            continue
-        metrics = read_metrics(folder) if kind == "complete" else {}
-        found.append(RunInfo(folder, kind, metrics.get("task"), metrics, len(read_history(folder))))
-    return found
+    found = filter_runs(list_runs(root), filters)
+    return sort_runs(found, sort, reverse) if sort else found
 
 
 __all__ = ["fit", "runs", "RunInfo", "as_recipe", "default_run_dir"]

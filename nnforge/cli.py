@@ -223,6 +223,44 @@ def cmd_lesson(args) -> int:
     return 0
 
 
+def cmd_runs(args) -> int:
+    from nnforge.runlist import filter_runs, list_runs, runs_table, sort_runs
+
+    notes: list[str] = []
+    found = filter_runs(list_runs(args.root, notes), args.filter)
+    if args.sort:
+        found = sort_runs(found, args.sort, args.reverse)
+    if args.json:
+        print(json.dumps([r.to_json() for r in found], indent=2, default=str))
+    elif found:
+        print(runs_table(found))
+    else:
+        print(f"no runs under {args.root}" + (" match the filters" if args.filter else "; train one with: nnforge quickstart"))
+    for note in notes:
+        print(f"nnforge runs: note: {note}", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from nnforge.report.compare import as_text, compare_runs, write_comparison
+
+    comparison = compare_runs(args.runs)
+    for note in comparison.notes:
+        print(f"nnforge compare: note: {note}", file=sys.stderr)
+    png, page = write_comparison(comparison, args.out)
+    print(as_text(comparison))
+    print(f"\ncurves and tables written: {page} and {png.name}")
+    return 0
+
+
+def cmd_summary(args) -> int:
+    from nnforge.train.summary import format_summary, summarize
+
+    result = summarize(args.target, args.set)
+    print(json.dumps(result, indent=2) if args.json else format_summary(result))
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------
 
 COMMANDS: list[tuple[str, str, str, callable]] = []
@@ -297,6 +335,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebook", nargs="?", const="notebooks", metavar="DIR",
                    help="write the lesson as DIR/NAME.ipynb instead of running it (without NAME: every lesson "
                         "and index.ipynb; DIR defaults to notebooks/)")
+
+    p = _add(sub, "runs", "every run under a folder in one table: dataset, model, test metric, time, status",
+             "nnforge runs --sort test_accuracy --filter model.name=mlp", cmd_runs)
+    p.add_argument("root", nargs="?", default="runs", metavar="ROOT", help="the folder of runs (default: runs)")
+    p.add_argument("--sort", metavar="KEY", help="a column, a metrics.json key or a dotted recipe key; metrics sort best first "
+                   "(accuracy-like names descending, losses and errors ascending), started newest first, anything else ascending")
+    p.add_argument("--reverse", action="store_true", help="flip the --sort order")
+    p.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
+                   help="keep runs whose KEY (column, metric or recipe key) equals VALUE; also !=, >, >=, <, <= (repeatable: all must hold)")
+    p.add_argument("--json", action="store_true", help="print the runs as JSON (columns, metrics and recipe)")
+
+    p = _add(sub, "compare", "overlay runs' curves, mark the best metrics and show the recipe keys that differ",
+             "nnforge compare runs/cnn runs/mlp", cmd_compare)
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories, or a glob such as 'runs/digits_mlp-*'")
+    p.add_argument("--out", help="folder for compare.html and compare.png (default: compare-A-vs-B beside the runs)")
+
+    p = _add(sub, "summary", "per-layer shapes, parameters, MACs and activation memory, and measured CPU latency, "
+             "of a recipe's model (without training) or a run's", "nnforge summary configs/mnist_cnn.yaml", cmd_summary)
+    p.add_argument("target", metavar="RECIPE|RUN", help="recipe file (or packaged recipe name), or run directory")
+    _add_set(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON (as in a run's summary.json)")
 
     for module in _command_modules():
         module.register(sub, _add, _add_set)

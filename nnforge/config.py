@@ -77,7 +77,7 @@ def _list(default, help="", nullable=False):
     return Field((list,), default, help=help, nullable=nullable)
 
 
-TASK_LOSS = {"classify": "cross_entropy", "forecast": "mse", "regress": "mse"}  # each task's loss when train.loss.name is not given
+TASK_LOSS = {"classify": "cross_entropy", "forecast": "mse", "contrastive": "nt_xent", "regress": "mse"}  # each task's loss when train.loss.name is not given
 OPEN = "open"  # marker: a section whose keys are checked by the component it configures
 
 SCHEMA: dict[str, Any] = {
@@ -86,7 +86,8 @@ SCHEMA: dict[str, Any] = {
     "deterministic": _bool(False, "bit-identical reruns (torch deterministic algorithms)"),
     "device": _str("auto", ["auto", "cpu", "cuda", "mps"], "auto picks cuda when available"),
     "threads": _int(0, 0, help="CPU threads for torch; 0 keeps torch's default"),
-    "task": _str("classify", ["classify", "forecast", "regress"], "classify: classes from images or tables; forecast: a sequence model on a time series (see forecast.*); regress: numbers from a table"),
+    "task": _str("classify", ["classify", "forecast", "contrastive", "regress"], "classify: classes from images or tables; forecast: a sequence model on a time series (see forecast.*); "
+                  "contrastive: self-supervised pretraining of an encoder on unlabelled images (see contrastive.*); regress: numbers from a table"),
     "data": {
         "name": _str("mnist-sample", help="a dataset name: see `nnforge datasets`"),
         "root": _str(None, nullable=True, help="data directory for file-based datasets"),
@@ -114,13 +115,20 @@ SCHEMA: dict[str, Any] = {
             "noise": _num(0.0, 0.0, 1.0, "Gaussian noise std as a fraction of the pixel range"),
             "cutout": _num(0.0, 0.0, 1.0, "erase one random square of this fraction of the side"),
             "clean_epochs": _int(0, 0, help="train the last N epochs on unaugmented images"),
+            "mixup": _num(0.0, 0.0, help="mixup: blend pairs of inputs and their targets, ratio ~ Beta(a, a); 0: off"),
+            "cutmix": _num(0.0, 0.0, help="cutmix: paste a box of another image, targets by its area, ratio ~ Beta(a, a); 0: off"),
+            "mix_prob": _num(1.0, 0.0, 1.0, "mixup/cutmix: probability that an example is mixed (both set: each picks one)"),
+            "policy": _str("none", ["none", "randaugment", "trivialaugment"], "an automatic augmentation policy of image ops"),
+            "magnitude": _int(None, 0, 30, nullable=True,
+                              help="policy strength in 0-30; default: randaugment 9, trivialaugment a random 0-30 per image"),
+            "num_ops": _int(None, 1, 10, nullable=True, help="randaugment: ops applied to each image; default 2"),
         },
     },
     "model": OPEN,
     "train": {
         "epochs": _int(10, 1),
         "loss": {
-            "name": _str(None, ["cross_entropy", "mse", "focal", "l1", "huber"], "default: the task's own (classify: cross_entropy, forecast and regress: mse)",
+            "name": _str(None, ["cross_entropy", "mse", "focal", "nt_xent", "l1", "huber"], "default: the task's own (classify: cross_entropy, forecast and regress: mse, contrastive: nt_xent)",
                      nullable=True),
             "label_smoothing": _num(0.0, 0.0, 0.99),
             "class_weight": Field((str, list), None, nullable=True, help="'balanced' or one weight per class"),
@@ -192,7 +200,19 @@ SCHEMA: dict[str, Any] = {
         "horizon": _int(1, 1, help="task=forecast: steps ahead it predicts"),
         "test_fraction": _num(0.2, 0.0, 0.9, "task=forecast: the held-out end of the series"),
     },
+    "contrastive": {
+        "temperature": _num(0.5, 0.01, 10.0, "task=contrastive: NT-Xent temperature (lower: harder negatives)"),
+        "projection_dim": _int(64, 2, help="task=contrastive: outputs of the projection head (the model's last layer)"),
+        "probe_labels": _int(100, 10, help="task=contrastive: labelled training images the linear probe is fitted on at the end"),
+    },
     "tune": OPEN,  # `nnforge tune`: metric, direction, pruner and the search space; see nnforge.tune.space
+    "federated": {
+        "clients": _int(0, 0, help="FedAvg: simulated clients, each training on a private part of the training split; 0: off"),
+        "rounds": _int(None, 1, nullable=True, help="federated: rounds of local training and averaging (default: train.epochs)"),
+        "local_epochs": _int(1, 1, help="federated: epochs each client trains on its part per round"),
+        "split": _str("iid", ["iid", "dirichlet"], "federated: iid parts, or dirichlet (non-IID: each client sees few classes)"),
+        "alpha": _num(0.5, 0.0, help="federated.split dirichlet: concentration; smaller gives each client fewer classes"),
+    },
 }
 
 

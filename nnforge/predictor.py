@@ -25,10 +25,16 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 def classifier_meta(run_dir: str | Path) -> dict:
     """``model.json`` of a finished classification run; any other run is a one-line error."""
     meta = read_model_meta(run_dir)
-    if meta.get("task") == "forecast":
-        raise RunError(f"'{run_dir}' is a forecast run (task: forecast): its test errors are in metrics.json and its "
-                       "forecast in forecast.png; eval, predict, serve, explain, compress and export take classification and regression runs")
+    task = meta.get("task")
+    if task in _NOT_CLASSIFIERS:
+        raise RunError(f"'{run_dir}' is a {task} run (task: {task}): {_NOT_CLASSIFIERS[task]}; "
+                       "eval, predict, serve, explain, compress and export take classification and regression runs")
     return meta
+
+
+_NOT_CLASSIFIERS = {"forecast": "its test errors are in metrics.json and its forecast in forecast.png",
+                    "contrastive": "a pretrained encoder, judged by the linear probe in metrics.json; fine-tune it with "
+                                   "train.init.weights (configs/ssl_finetune_mnist.yaml)"}
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ recipe, and saving and loading the model.
     model.json           architecture, classes, preprocessing: enough to rebuild and serve
     metrics.jsonl        one line per epoch
     metrics.json         final metrics (written last: its presence means the run is complete)
+    failed.json          written when training raised (what, where); removed when the run resumes
     .lock                held (flock) by the process training the run
     curves.png, confusion.png (classify), forecast.png (forecast)
+    summary.json         the model's layers, parameters, MACs, activation memory and measured latency
     checkpoints/         resumable training state
 """
 
@@ -33,7 +35,9 @@ CONFIG = "config.yaml"
 METRICS = "metrics.json"
 HISTORY = "metrics.jsonl"
 CHECKPOINTS = "checkpoints"
+SUMMARY = "summary.json"  # the model's layers, MACs and latency (nnforge.train.summary)
 LOCK = ".lock"
+FAILED = "failed.json"
 RECIPES = Path(__file__).parent / "configs"
 
 
@@ -124,8 +128,31 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         if self.fd is not None:
+            os.ftruncate(self.fd, 0)  # released: the PID no longer names a holder (see lock_holder)
             os.close(self.fd)
             self.fd = None
+
+
+def lock_holder(run_dir: str | Path) -> int | None:
+    """The PID of the live process training ``run_dir`` now, else None.
+
+    Read from ``.lock`` without taking the lock (probing it with ``flock`` could make a trainer
+    starting at that instant fail): a released lock holds no PID, and a killed holder's PID names no
+    live process. Only a PID reused by another process since a kill can make this say yes wrongly.
+    """
+    try:
+        pid = int((Path(run_dir) / LOCK).read_text(encoding="ascii", errors="replace").strip() or 0)
+    except (OSError, ValueError):
+        return None
+    if pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # alive, another user's
+        return pid
+    return pid
 
 
 def read_recipe(run_dir: str | Path):
@@ -150,6 +177,17 @@ def read_metrics(run_dir: str | Path) -> dict:
         raise RunError(f"{path}: not readable JSON ({exc})") from None
 
 
+def read_summary(run_dir: str | Path) -> dict | None:
+    """``summary.json`` of a run (``None`` for a run trained before it was written)."""
+    path = Path(run_dir) / SUMMARY
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{path}: not readable JSON ({exc})") from None
+
+
 def read_history(run_dir: str | Path) -> list[dict]:
     """The epochs in ``metrics.jsonl`` (a torn last line, from a killed run, is left out)."""
     path = Path(run_dir) / HISTORY
@@ -161,6 +199,31 @@ def read_history(run_dir: str | Path) -> list[dict]:
             except ValueError:
                 continue
     return rows
+
+
+def mark_failed(run_dir: str | Path, exc: BaseException) -> None:
+    """Write ``failed.json`` (the error's type and message, the epochs finished, when): without it a
+    crashed run looks like one still training or stopped on purpose. Best effort: a marker that cannot
+    be written (a full disk) never hides the error that stopped the run."""
+    run_dir = Path(run_dir)
+    try:
+        io.write_json(run_dir / FAILED, {"error": type(exc).__name__, "message": str(exc).splitlines()[0] if str(exc) else "",
+                                         "epochs": len(read_history(run_dir)), "at": datetime.now().isoformat(timespec="seconds")})
+    except Exception:  # noqa: BLE001 - the original error is what matters
+        pass
+
+
+def read_failure(run_dir: str | Path) -> dict | None:
+    """What ``failed.json`` says (None when the run has not failed, or the marker is unreadable JSON:
+    then ``{"error": "?"}``, since its presence alone means the run failed)."""
+    path = Path(run_dir) / FAILED
+    if not path.is_file():
+        return None
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"error": "?", "message": f"{FAILED} is not readable JSON"}
+    return found if isinstance(found, dict) else {"error": "?", "message": f"{FAILED} holds no object"}
 
 
 def save_model(run_dir: Path, model: torch.nn.Module, meta: dict) -> None:

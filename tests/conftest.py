@@ -48,3 +48,37 @@ def digits_run(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("runs") / "digits_mlp"
     return fit(load_config(None, quick_overrides()), out)
+
+
+@pytest.fixture(scope="session")
+def run_folder(tmp_path_factory):
+    """A folder of runs as a person accumulates them (for ``nnforge runs`` and ``compare``): two
+    finished digits runs that differ in exactly two recipe keys (the older one the better: a small
+    learning rate and 8 hidden units leave ``weak`` behind), a partial run (stopped by Ctrl-C after its
+    first epoch), a failed one (an error as its second epoch begins), a damaged one and a foreign folder."""
+    import nnforge
+    from nnforge.train.callbacks import Callback
+
+    class Raise(Callback):
+        def __init__(self, error):
+            self.error = error
+
+        def on_epoch_begin(self, trainer, epoch):
+            if epoch == 1:
+                raise self.error
+
+    root = tmp_path_factory.mktemp("folder") / "runs"
+    base = {"data.name": "digits", "model.name": "mlp", "model.hidden": [32], "train.epochs": 2, "train.optimizer.name": "adam",
+            "train.optimizer.lr": 0.01, "train.progress": "none", "threads": 1}
+    nnforge.fit(None, root / "strong", overrides=base)
+    nnforge.fit(None, root / "weak", overrides={**base, "train.optimizer.lr": 0.0003, "model.hidden": [8]})
+    for name, error in (("stopped", KeyboardInterrupt()), ("crashed", RuntimeError("the disk is on fire"))):
+        try:
+            nnforge.fit(None, root / name, overrides=base, callbacks=[Raise(error)])
+        except (KeyboardInterrupt, RuntimeError):
+            pass
+    (root / "damaged").mkdir()
+    (root / "damaged" / "config.yaml").write_text("train: [this is not a recipe\n")
+    (root / "holiday-photos").mkdir()
+    (root / "holiday-photos" / "beach.txt").write_text("not a run")
+    return root

@@ -23,4 +23,4 @@ def test_the_python_guide_runs_as_written(tmp_path, capsys):
         os.chdir(cwd)
     out = capsys.readouterr().out
     assert "unknown key 'train.epoch' (did you mean 'epochs'?)" in out
-    assert "epoch 2: val_loss" in out and "runs/py-digits complete" in out
+    assert "epoch 2: val_loss" in out and "runs/py-digits finished test accuracy" in out

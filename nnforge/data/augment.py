@@ -149,9 +149,11 @@ class AugmentThenPreprocess:
 def build_augmentation(cfg) -> Compose:
     """The augmentation pipeline described by a recipe's ``data.augment`` section (typed, or a mapping).
 
-    Order: affine warp (rotate, shift, zoom, shear, flip), crop with padding, cutout, noise.
+    Order: affine warp (rotate, shift, zoom, shear, flip), crop with padding, the automatic policy
+    (RandAugment, TrivialAugment: :mod:`nnforge.data.autoaugment`), cutout, noise.
     """
     from nnforge.config import section
+    from nnforge.data.autoaugment import build_policy
 
     cfg = section("data.augment", cfg)
     transforms: list[Transform] = []
@@ -160,6 +162,9 @@ def build_augmentation(cfg) -> Compose:
         transforms.append(RandomAffine(**{k: getattr(cfg, k) for k in affine_keys}))
     if cfg.crop_padding:
         transforms.append(RandomCrop(cfg.crop_padding))
+    policy = build_policy(cfg)
+    if policy is not None:
+        transforms.append(policy)
     if cfg.cutout:
         transforms.append(Cutout(cfg.cutout))
     if cfg.noise:

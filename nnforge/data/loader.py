@@ -16,7 +16,8 @@ class TensorLoader:
     """Yields ``(x, y)`` batches from in-memory tensors.
 
     ``shuffle`` draws a new order each epoch from ``generator`` (so a seeded run repeats
-    exactly); ``transform`` is applied to each input batch (preprocessing, augmentation).
+    exactly); ``transform`` is applied to each input batch (preprocessing, augmentation), then
+    ``mix`` (mixup, cutmix: :mod:`nnforge.data.mix`), when given, to the batch and its targets.
     ``indices``, when given, fixes which rows are used (samplers for class balance use this).
     """
 
@@ -29,6 +30,7 @@ class TensorLoader:
         generator: torch.Generator | None = None,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         drop_last: bool = False,
+        mix: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
     ):
         self.x, self.y = x, y
         self.batch_size = batch_size
@@ -36,6 +38,7 @@ class TensorLoader:
         self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
         self.transform = transform
         self.drop_last = drop_last
+        self.mix = mix
         self.sampler: Callable[[torch.Generator], torch.Tensor] | None = None
         self.augmentation = None  # the training transform, when it augments (switched off for clean epochs)
         self.augment_generator: torch.Generator | None = None  # its generator (checkpoints save its state)
@@ -65,4 +68,6 @@ class TensorLoader:
             yb = self.y[idx] if self.shuffle or self.sampler is not None else self.y[start : start + self.batch_size]
             if self.transform is not None:
                 xb = self.transform(xb)
+            if self.mix is not None:
+                xb, yb = self.mix(xb, yb)
             yield xb, yb

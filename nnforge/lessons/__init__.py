@@ -61,6 +61,9 @@ _TABLE = [
     ("attention", "next.1", "attention", "Self-attention written out, and a one-layer Transformer reading digits row by row"),
     ("gan", "next.2", "gan", "A generative adversarial network learns to write digits, judged by its distance to real ones"),
     ("reinforcement", "next.3", "reinforcement", "Q-learning: an agent learns to cross a frozen lake from rewards alone"),
+    ("federated", "8.1", "federated", "Federated averaging: clients train on data that never leaves them, IID and non-IID, against centralised"),
+    ("selfsupervised", "8.1", "selfsupervised", "Self-supervised pretraining: an encoder learns digits from images alone (SimCLR), then from 100 labels"),
+    ("nas", "8.1", "nas", "Architecture search: NSGA-II designs conv nets for the digits, and the Pareto front of accuracy against size"),
 ]
 
 LESSONS: dict[str, Lesson] = {name: Lesson(name, title, section, module) for name, section, module, title in _TABLE}

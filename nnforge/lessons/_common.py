@@ -98,3 +98,15 @@ def save(fig: Figure, out_dir: Path, name: str) -> None:
         from IPython.display import Image, display
 
         display(Image(data=buffer.getvalue(), format="png"))
+
+
+def show_png(source: Path, out_dir: Path, name: str) -> None:
+    """Copy a picture a run wrote (a run directory's plot) into the lesson's folder and show it in a notebook."""
+    data = Path(source).read_bytes()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / name).write_bytes(data)
+    print(f"wrote {out_dir / name}")
+    if _in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(data=data, format="png"))

@@ -12,6 +12,7 @@ from torch import nn
 
 from nnforge.errors import ConfigError
 from nnforge.models.cnn import CIFAR10Net, SimpleCNN
+from nnforge.models.convnet import ConvNet
 from nnforge.models.mlp import ACTIVATIONS, MLP
 from nnforge.models.resnet import ResNet
 from nnforge.models.rnn import RecurrentNet
@@ -37,6 +38,8 @@ MODELS: dict[str, ModelInfo] = {
     "lstm": ModelInfo("lstm", "LSTM over a sequence (series windows; images row by row); forecasting or classes", RecurrentNet,
                       {"cell": "lstm"}, ("image", "tabular", "sequence")),
     "gru": ModelInfo("gru", "GRU over a sequence, like lstm with a lighter cell", RecurrentNet, {"cell": "gru"}, ("image", "tabular", "sequence")),
+    "convnet": ModelInfo("convnet", "a conv net from a description (depth, widths, kernel, plain/residual blocks, norm, activation): "
+                                    "architecture search's space", ConvNet, {}),
 }
 
 

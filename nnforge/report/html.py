@@ -22,7 +22,7 @@ from pathlib import Path
 
 from nnforge import io
 from nnforge.config import dump_config
-from nnforge.rundir import read_recipe
+from nnforge.rundir import read_recipe, read_summary
 from nnforge.errors import RunError
 
 CSS = """
@@ -154,6 +154,11 @@ def build_report(run_dir: str | Path) -> Path:
         sections.append(("Confusion matrix (test)", _img(run / "confusion.png")))
     if metrics.get("per_class"):
         sections.append(("Per-class scores (test)", _per_class_table(metrics["per_class"])))
+    summary = read_summary(run)
+    if summary is not None:
+        from nnforge.report.summary import summary_html
+
+        sections.append(("Model summary", summary_html(summary)))
     shown = {"curves.png", "confusion.png"} | ({"forecast.png"} if forecast else set()) | ({"regression.png"} if regress else set())
     extra = sorted(p for p in run.glob("*.png") if p.name not in shown)
     for sub in ("explain", "compress", "tune", "forecast"):

@@ -25,12 +25,12 @@ def save_figure(fig, path: Path) -> Path:
     return path
 
 
-def plot_curves(history: list[dict], path: Path, title: str = "") -> Path:
-    """Loss and accuracy per epoch, training against validation, side by side."""
+def plot_curves(history: list[dict], path: Path, title: str = "", metric: str = "accuracy") -> Path:
+    """Loss and the task's metric (accuracy for classifiers) per epoch, training against validation, side by side."""
     plt = _pyplot()
     epochs = [h["epoch"] for h in history]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, key, label in ((axes[0], "loss", "loss"), (axes[1], "accuracy", "accuracy")):
+    for ax, key, label in ((axes[0], "loss", "loss"), (axes[1], metric, metric.replace("_", " "))):
         ax.plot(epochs, [h[f"train_{key}"] for h in history], "o-", label="train", color="#1f77b4")
         val = [h.get(f"val_{key}") for h in history]
         if any(v is not None for v in val):
@@ -40,7 +40,7 @@ def plot_curves(history: list[dict], path: Path, title: str = "") -> Path:
         ax.grid(alpha=0.3)
         ax.legend()
     axes[0].set_title("loss")
-    axes[1].set_title("accuracy")
+    axes[1].set_title(metric.replace("_", " "))
     if title:
         fig.suptitle(title)
     fig.tight_layout()

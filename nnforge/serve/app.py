@@ -18,6 +18,7 @@ once, never an unbounded queue) and the answer's timeout (504). Errors are JSON
 
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -114,7 +115,7 @@ class ServeApp:
         """Run ``answer`` holding one of the worker's ``max_concurrency`` slots (503 when none is free)."""
         metrics = self.metrics
         if metrics.in_flight >= self.limits.max_concurrency:
-            metrics.rejected += 1
+            metrics.reject()
             await _send(send, 503, _error_body(503, "server busy", f"more than {self.limits.max_concurrency} requests in flight; retry shortly"),
                         [(b"retry-after", b"1")])
             return 503
@@ -241,25 +242,14 @@ class ServeApp:
         return content_type, chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _lifespan(self, receive, send) -> None:
-        saver = None
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                if self.metrics.share_dir is not None:
-                    saver = asyncio.get_running_loop().create_task(self._save_metrics())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if saver is not None:
-                    saver.cancel()
                 self.service.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-    async def _save_metrics(self) -> None:
-        """With several workers, keep this worker's snapshot fresh even when it is idle."""
-        while True:
-            await asyncio.sleep(1.0)
-            self.metrics.save()
 
 
 def build_fastapi(app: ServeApp):
@@ -342,7 +332,9 @@ def build_fastapi(app: ServeApp):
 
     @api.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics (text format)")
     async def metrics():
-        return PlainTextResponse(app.metrics.render(), media_type="text/plain; version=0.0.4")
+        from nnforge.serve.metrics import CONTENT_TYPE
+
+        return Response(app.metrics.render(), media_type=CONTENT_TYPE)
 
     @api.get("/", include_in_schema=False)
     async def page():
@@ -422,6 +414,7 @@ def serve(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, lo
     import uvicorn
 
     from nnforge.serve.drain import SERVED, DrainingServer, mark_draining
+    from nnforge.serve.metrics import MULTIPROC_ENV
     from nnforge.serve.workers import balanced_sockets_supported, bind_sockets, run_workers
 
     balanced = settings.workers > 1 and balanced_sockets_supported()
@@ -447,12 +440,28 @@ def serve(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, lo
     settings.backend = check.backend.name
     if banner:
         print(banner, flush=True)
-    with tempfile.TemporaryDirectory(prefix="nnforge-metrics-") as share:
+    # prometheus_client's multiprocess mode, in a directory of this server's own that goes when it
+    # stops; the workers (new processes) read the variable when they first import prometheus_client.
+    with tempfile.TemporaryDirectory(prefix="nnforge-metrics-") as share, _environ(MULTIPROC_ENV, share):
         settings.metrics_dir = share
         if balanced:
-            return run_workers(settings.to_json(), sockets, common, settings.grace_seconds)
+            return run_workers(settings.to_json(), sockets, common, settings.grace_seconds, metrics_dir=share)
         for sock in sockets:
             sock.close()
         os.environ[SETTINGS_ENV] = settings.to_json()
         uvicorn.run("nnforge.serve.app:app_from_env", factory=True, workers=settings.workers, host=host, port=port, **common)
     return 0
+
+
+@contextlib.contextmanager
+def _environ(name: str, value: str):
+    """Set an environment variable for the ``with`` block (inherited by processes started in it)."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous

@@ -1,148 +1,125 @@
-"""Prometheus metrics, written by hand in the text exposition format (no client library needed).
+"""Prometheus metrics through prometheus_client, in its multiprocess mode when there are several workers.
 
-Still hand-written, but it has not earned its place (issue 22): counting one request costs 0.9 us
-here against 7.4-10 us with prometheus_client's Counter and Histograms in one process, and in
-bench/serve_load.py (2026-12-01, alternated runs) the two were indistinguishable in the noise
-(ours 4,957 and 2,592 req/s, prometheus_client in one process 4,980 and 3,645). The next step is
-prometheus_client's multiprocess mode in place of the snapshots and the merge below.
+Why the library (issue 22): the hand-written exposition and worker merge this replaces counted a
+request in 0.9 us against 7.4-10 us with prometheus_client, and bench/serve_load.py could not tell
+the two apart (2026-12-01: 4,957 / 2,592 req/s against 4,980 / 3,645). Measured again with the
+multiprocess mode in place (2026-12-06, onnx, two workers, ``--duration 5``, before and after
+alternated three times on a machine at load 15-20): before 1,143 / 1,387 / 1,435 req/s and 267 /
+245 / 247 us of server CPU per request, after 1,199 / 2,732 / 3,907 req/s and 293 / 240 / 278 us;
+no difference the noise lets through. Counting one request costs 11-16 us in multiprocess mode
+(0.8-0.9 us by hand), at most ~5 % of the ~250 us a request costs the server.
 
 Counted per worker process: requests by endpoint and status, request latency and batch sizes as
-histograms, requests in flight and requests turned away. With several workers each one saves a
-snapshot to a shared folder about once a second (and whenever it serves ``/metrics``) and
-``/metrics`` adds up the snapshots of the workers still alive, so a scrape sees the whole server.
+histograms, requests in flight and requests turned away.
+
+- One worker: the metrics live in a registry of this object's own (not prometheus_client's global
+  one, so several apps in one process, as in the tests, do not collide).
+- Several workers: ``serve()`` gives each server a private temporary directory in
+  ``PROMETHEUS_MULTIPROC_DIR`` before it starts the workers (prometheus_client chooses its storage
+  when it is first imported, so the variable must be there before any worker starts), and removes
+  it when the server stops. Each worker's values live in memory-mapped files there, and ``/metrics``
+  in any worker adds up the files of every worker (``MultiProcessCollector``). When a worker exits
+  the supervisor calls ``mark_process_dead``: its in-flight gauge (``livesum``) is dropped, its
+  counters stay in the sums, as a counter must never go down (with uvicorn's own workers, where
+  SO_REUSEPORT does not balance, a starting worker does it for those that are gone).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import time
-from bisect import bisect_left
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import values
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # what generate_latest writes
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
-class Histogram:
-    def __init__(self, buckets):
-        self.buckets = tuple(buckets)
-        self.counts = [0] * (len(self.buckets) + 1)
-        self.sum = 0.0
+def multiprocess_active() -> bool:
+    """Whether this process's prometheus_client stores its values in ``PROMETHEUS_MULTIPROC_DIR``."""
+    return getattr(values.ValueClass, "_multiprocess", False)
 
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.buckets, value)] += 1
-        self.sum += value
 
-    def to_dict(self) -> dict:
-        return {"counts": list(self.counts), "sum": self.sum}
+def forget_worker(pid: int, share_dir: str | Path) -> None:
+    """Bookkeeping for a worker that has exited: drop its live gauges, keep its counters."""
+    mark_process_dead(pid, str(share_dir))
 
-    def merge(self, data: dict) -> None:
-        for i, c in enumerate(data["counts"]):
-            self.counts[i] += c
-        self.sum += data["sum"]
+
+def forget_exited_workers(share_dir: str | Path) -> None:
+    """:func:`forget_worker` for every worker with live gauges whose process is gone. A starting
+    worker calls it: uvicorn's own workers (used where SO_REUSEPORT does not balance) are
+    restarted by uvicorn, which tells nobody when one dies."""
+    for path in Path(share_dir).glob("gauge_live*_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            forget_worker(pid, share_dir)
+        except OSError:
+            pass  # alive, owned by someone else
 
 
 class Metrics:
+    """One worker's metrics; ``share_dir`` is the server's ``PROMETHEUS_MULTIPROC_DIR`` with several workers."""
+
     def __init__(self, share_dir: str | Path | None = None):
-        self.requests: dict[tuple[str, int], int] = {}
-        self.latency: dict[str, Histogram] = {}
-        self.batch_size = Histogram(BATCH_BUCKETS)
-        self.in_flight = 0
-        self.rejected = 0
-        self.started = time.time()
         self.share_dir = Path(share_dir) if share_dir else None
+        if self.share_dir is not None and not (multiprocess_active() and os.environ.get(MULTIPROC_ENV) == str(self.share_dir)):
+            raise RuntimeError(f"{MULTIPROC_ENV} must be {self.share_dir} before prometheus_client is imported "
+                               "(serve() sets it before it starts the workers)")
+        if self.share_dir is not None:
+            forget_exited_workers(self.share_dir)
+        self.registry = CollectorRegistry()
+        registry = self.registry if self.share_dir is None else None  # several workers: collected from the files
+        self._requests = Counter("nnforge_requests", "Requests answered, by endpoint and HTTP status.",
+                                 ["endpoint", "status"], registry=registry)
+        self._latency = Histogram("nnforge_request_seconds", "Time from request to answer, by endpoint.",
+                                  ["endpoint"], buckets=LATENCY_BUCKETS, registry=registry)
+        self._batch_size = Histogram("nnforge_batch_size", "Examples per forward pass (micro-batching).",
+                                     buckets=BATCH_BUCKETS, registry=registry)
+        self._in_flight_gauge = Gauge("nnforge_requests_in_flight", "Requests being served now.",
+                                      multiprocess_mode="livesum", registry=registry)
+        self._rejected = Counter("nnforge_rejected",
+                                 "Requests turned away because the concurrency cap was reached (503).", registry=registry)
+        self._in_flight = 0  # the gate reads this plain int, not the gauge's storage
+        # The labelled children, looked up once each: labels() costs a lock and a tuple per call.
+        self._request_children: dict[tuple[str, int], Counter] = {}
+        self._latency_children: dict[str, Histogram] = {}
 
     def observe_request(self, endpoint: str, status: int, seconds: float) -> None:
-        key = (endpoint, status)
-        self.requests[key] = self.requests.get(key, 0) + 1
-        hist = self.latency.get(endpoint)
+        counter = self._request_children.get((endpoint, status))
+        if counter is None:
+            counter = self._request_children[(endpoint, status)] = self._requests.labels(endpoint, str(status))
+        counter.inc()
+        hist = self._latency_children.get(endpoint)
         if hist is None:
-            hist = self.latency[endpoint] = Histogram(LATENCY_BUCKETS)
+            hist = self._latency_children[endpoint] = self._latency.labels(endpoint)
         hist.observe(seconds)
 
     def observe_batch(self, size: int) -> None:
-        self.batch_size.observe(size)
+        self._batch_size.observe(size)
 
-    # -- several workers ------------------------------------------------------------------
-    def snapshot(self) -> dict:
-        return {
-            "pid": os.getpid(),
-            "requests": [[e, s, n] for (e, s), n in self.requests.items()],
-            "latency": {e: h.to_dict() for e, h in self.latency.items()},
-            "batch_size": self.batch_size.to_dict(),
-            "in_flight": self.in_flight,
-            "rejected": self.rejected,
-        }
+    def reject(self) -> None:
+        self._rejected.inc()
 
-    def save(self) -> None:
-        from nnforge.io import write_json
+    @property
+    def in_flight(self) -> int:
+        """Requests this worker is answering now (what its concurrency cap is checked against)."""
+        return self._in_flight
 
-        try:
-            write_json(self.share_dir / f"worker-{os.getpid()}.json", self.snapshot())
-        except OSError:
-            pass  # metrics must never break serving
+    @in_flight.setter
+    def in_flight(self, value: int) -> None:
+        self._in_flight = value
+        self._in_flight_gauge.set(value)
 
-    def combined(self) -> "Metrics":
-        if self.share_dir is None:
-            return self
-        self.save()
-        total = Metrics()
-        for path in self.share_dir.glob("worker-*.json"):
-            try:
-                data = json.loads(path.read_text())
-                if data["pid"] != os.getpid():
-                    os.kill(data["pid"], 0)  # skip snapshots of workers that have exited
-            except (OSError, ValueError, KeyError):
-                continue
-            for e, s, n in data["requests"]:
-                total.requests[(e, s)] = total.requests.get((e, s), 0) + n
-            for e, h in data["latency"].items():
-                total.latency.setdefault(e, Histogram(LATENCY_BUCKETS)).merge(h)
-            total.batch_size.merge(data["batch_size"])
-            total.in_flight += data["in_flight"]
-            total.rejected += data["rejected"]
-        return total
-
-    # -- exposition -----------------------------------------------------------------------
     def render(self) -> str:
-        m = self.combined()
-        lines = [
-            "# HELP nnforge_requests_total Requests answered, by endpoint and HTTP status.",
-            "# TYPE nnforge_requests_total counter",
-        ]
-        for (endpoint, status), n in sorted(m.requests.items()):
-            lines.append(f'nnforge_requests_total{{endpoint="{endpoint}",status="{status}"}} {n}')
-        lines += [
-            "# HELP nnforge_request_seconds Time from request to answer, by endpoint.",
-            "# TYPE nnforge_request_seconds histogram",
-        ]
-        for endpoint, hist in sorted(m.latency.items()):
-            lines += _histogram_lines("nnforge_request_seconds", hist, f'endpoint="{endpoint}",')
-        lines += [
-            "# HELP nnforge_batch_size Examples per forward pass (micro-batching).",
-            "# TYPE nnforge_batch_size histogram",
-        ]
-        lines += _histogram_lines("nnforge_batch_size", m.batch_size, "")
-        lines += [
-            "# HELP nnforge_requests_in_flight Requests being served now.",
-            "# TYPE nnforge_requests_in_flight gauge",
-            f"nnforge_requests_in_flight {m.in_flight}",
-            "# HELP nnforge_rejected_total Requests turned away because the concurrency cap was reached (503).",
-            "# TYPE nnforge_rejected_total counter",
-            f"nnforge_rejected_total {m.rejected}",
-        ]
-        return "\n".join(lines) + "\n"
-
-
-def _histogram_lines(name: str, hist: Histogram, labels: str) -> list[str]:
-    out, cumulative = [], 0
-    for bound, count in zip(hist.buckets, hist.counts):
-        cumulative += count
-        out.append(f'{name}_bucket{{{labels}le="{bound:g}"}} {cumulative}')
-    cumulative += hist.counts[-1]
-    out.append(f'{name}_bucket{{{labels}le="+Inf"}} {cumulative}')
-    selector = f"{{{labels.rstrip(',')}}}" if labels else ""
-    out.append(f"{name}_sum{selector} {hist.sum:.6f}")
-    out.append(f"{name}_count{selector} {cumulative}")
-    return out
+        """The text exposition: this worker's metrics, or with several workers the sums over all of them."""
+        if self.share_dir is None:
+            return generate_latest(self.registry).decode()
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, str(self.share_dir))
+        return generate_latest(registry).decode()

@@ -97,9 +97,11 @@ class Supervisor:
     The first signal is passed on to every worker (each drains for ``grace_seconds``); a second
     one is passed on again, which makes each worker exit at once."""
 
-    def __init__(self, sockets: list[socket.socket], settings_json: str, uvicorn_options: dict, grace_seconds: float = 10.0):
+    def __init__(self, sockets: list[socket.socket], settings_json: str, uvicorn_options: dict, grace_seconds: float = 10.0,
+                 metrics_dir: str | None = None):
         self.sockets = sockets
         self.grace_seconds = grace_seconds
+        self.metrics_dir = metrics_dir  # prometheus_client's multiprocess directory (nnforge.serve.metrics)
         self.args = (settings_json, uvicorn_options, len(sockets) == usable_cpus())
         self.context = multiprocessing.get_context("spawn")  # never fork a process that loaded torch
         self.connection_counts = self.context.RawArray("i", len(sockets))  # see nnforge.serve.protocol
@@ -126,6 +128,7 @@ class Supervisor:
                 for index, worker in enumerate(self.workers):
                     if self.stopping or worker.is_alive():
                         continue
+                    self._forget(worker)
                     if not self._restart(index, worker.exitcode):
                         return 1
             return 0
@@ -166,8 +169,17 @@ class Supervisor:
                 if worker.is_alive():
                     worker.kill()
                     worker.join()
+                self._forget(worker)
+
+    def _forget(self, worker) -> None:
+        """A worker has exited: its in-flight gauge leaves /metrics, its counters stay in the sums."""
+        if self.metrics_dir is not None:
+            from nnforge.serve.metrics import forget_worker
+
+            forget_worker(worker.pid, self.metrics_dir)
 
 
-def run_workers(settings_json: str, sockets: list[socket.socket], uvicorn_options: dict, grace_seconds: float = 10.0) -> int:
+def run_workers(settings_json: str, sockets: list[socket.socket], uvicorn_options: dict, grace_seconds: float = 10.0,
+                metrics_dir: str | None = None) -> int:
     """Serve with one balanced worker process per socket (from :func:`bind_sockets`) until stopped."""
-    return Supervisor(sockets, settings_json, uvicorn_options, grace_seconds).run()
+    return Supervisor(sockets, settings_json, uvicorn_options, grace_seconds, metrics_dir).run()

@@ -52,8 +52,9 @@ class ShardedLoader(TensorLoader):
         if base.batch_size % world:
             raise ConfigError(f"'data.batch_size' is {base.batch_size}; with --nproc {world} it must be divisible by {world}")
         super().__init__(base.x, base.y, base.batch_size // world, shuffle=base.shuffle, generator=base.generator,
-                         transform=base.transform, drop_last=base.drop_last)
+                         transform=base.transform, drop_last=base.drop_last, mix=base.mix)
         self.augment_generator = getattr(base, "augment_generator", None)
+        self.augmentation = base.augmentation  # switched off for data.augment.clean_epochs, as on one process
         self.global_batch, self.rank, self.world = base.batch_size, r, world
         self.global_sampler = base.sampler
         self.sampler = self._share

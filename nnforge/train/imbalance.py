@@ -36,7 +36,18 @@ def class_weights(spec, targets: torch.Tensor, num_classes: int) -> torch.Tensor
 
 def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0,
                weight: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean focal loss; ``gamma=0`` is (weighted) cross-entropy."""
+    """Mean focal loss; ``gamma=0`` is (weighted) cross-entropy.
+
+    ``targets`` are class indices (N,) or probabilities (N, C) (mixup, cutmix): then each class's
+    term ``-q_c (1 - p_c)^gamma log p_c`` is summed and, like PyTorch's cross-entropy on
+    probabilities, weighted per class and averaged over the N examples.
+    """
+    if targets.dim() == 2:
+        log_all = F.log_softmax(logits.float(), 1)
+        terms = -targets.to(log_all.dtype) * (1 - log_all.exp()) ** gamma * log_all
+        if weight is not None:
+            terms = terms * weight.to(logits.device, log_all.dtype)
+        return terms.sum(1).mean()
     log_p = F.log_softmax(logits.float(), 1).gather(1, targets[:, None]).squeeze(1)
     loss = -((1 - log_p.exp()) ** gamma) * log_p
     if weight is not None:

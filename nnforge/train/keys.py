@@ -26,7 +26,8 @@ def keys(section: str, names: str) -> frozenset[str]:
 #: what every image/table dataset offers, whichever engine trains on its batches
 DATA = keys("data", "name root target url download batch_size eval_batch_size image_size fit_content train_fraction sampling "
                     "imbalance denoise denoise_size val_fraction normalize") | \
-    keys("data.augment", "rotate shift scale shear hflip crop_padding noise cutout clean_epochs")
+    keys("data.augment", "rotate shift scale shear hflip crop_padding noise cutout clean_epochs") | \
+    keys("data.augment", "mixup cutmix mix_prob policy magnitude num_ops")
 #: the callbacks of the one loop, which act through the engine interface
 LOOP = keys("train", "monitor save_best log_csv l1 nonfinite") | keys("train.early_stopping", "patience min_delta restore_best") | \
     keys("train.gradients", "clip_norm clip_value log_norms check vanish_below explode_above") | \
@@ -62,3 +63,7 @@ def check_recipe(recipe: Recipe, engine, task) -> None:
         check = getattr(owner, "check_model", None)
         if check is not None:
             check(recipe.model)
+
+
+#: FedAvg's simulated clients (nnforge.train.federated), for engines and tasks whose weights average
+FEDERATED = keys("federated", "clients rounds local_epochs split alpha")

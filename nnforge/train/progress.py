@@ -9,7 +9,8 @@ from nnforge.train.callbacks import Callback
 
 
 class Progress(Callback):
-    """Shows loss, accuracy and throughput. ``mode``: bar, lines, none, or auto (bar on a TTY)."""
+    """Shows the loss, the task's own metrics (accuracy for classifiers) and throughput.
+    ``mode``: bar, lines, none, or auto (bar on a TTY)."""
 
     def __init__(self, mode: str = "auto", stream=None):
         self.stream = stream or sys.stderr
@@ -31,7 +32,8 @@ class Progress(Callback):
         rate = self.seen / max(1e-9, time.perf_counter() - self.start)
         self.stream.write(
             f"\repoch {self.epoch + 1}/{trainer.epochs} [{'#' * filled}{'.' * (width - filled)}] "
-            f"{done}/{self.total} loss {logs['loss']:.4f} acc {logs['accuracy']:.3f} {rate:,.0f} samples/s "
+            f"{done}/{self.total} loss {logs['loss']:.4f}{''.join(f' {_short(m)} {logs[m]:.3f}' for m in trainer.task.metrics)} "
+            f"{rate:,.0f} samples/s "
         )
         self.stream.flush()
 
@@ -40,9 +42,15 @@ class Progress(Callback):
             return
         if self.mode == "bar":
             self.stream.write("\r\033[K")
-        parts = [f"epoch {epoch + 1}/{trainer.epochs}", f"loss {logs['train_loss']:.4f}", f"acc {logs['train_accuracy']:.4f}"]
+        metrics = trainer.task.metrics
+        parts = [f"epoch {epoch + 1}/{trainer.epochs}", f"loss {logs['train_loss']:.4f}",
+                 *(f"{_short(m)} {logs['train_' + m]:.4f}" for m in metrics)]
         if logs.get("val_loss") is not None:
-            parts += [f"val_loss {logs['val_loss']:.4f}", f"val_acc {logs['val_accuracy']:.4f}"]
+            parts += [f"val_loss {logs['val_loss']:.4f}", *(f"val_{_short(m)} {logs['val_' + m]:.4f}" for m in metrics)]
         parts += [f"lr {logs['lr']:.3g}", f"{logs['seconds']:.1f}s", f"{logs['samples_per_second']:,.0f} samples/s"]
         self.stream.write("  ".join(parts) + "\n")
         self.stream.flush()
+
+
+def _short(metric: str) -> str:
+    return {"accuracy": "acc"}.get(metric, metric)

@@ -8,6 +8,7 @@ resolves the recipe, picks the engine and the task, refuses keys either does not
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from pathlib import Path
@@ -18,8 +19,8 @@ import torch
 from nnforge import io
 from nnforge.config import dump_config, resolve
 from nnforge.errors import ConfigError, UserError
-from nnforge.rundir import (CHECKPOINTS, HISTORY, METRICS, Run, RunLock, check_empty, default_run_dir, read_history, read_metrics,
-                            read_recipe, update_latest_link)
+from nnforge.rundir import (CHECKPOINTS, FAILED, HISTORY, METRICS, Run, RunLock, check_empty, default_run_dir, read_history, read_metrics,
+                            mark_failed, read_recipe, update_latest_link)
 from nnforge.train.callbacks import BestModelCheckpoint, Callback, CleanFinalEpochs, CSVLogger, EarlyStopping, JSONLLogger
 from nnforge.train.engines import ENGINES
 from nnforge.train.keys import check_recipe
@@ -102,6 +103,9 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
                               "(a series is validated on its latest part)")
         task.fold = fold
     check_recipe(recipe, engine_cls, task)
+    from nnforge.train import federated
+
+    federated.check(recipe, find_lr)
     if ddp.is_active() and recipe.engine != "torch":
         raise UserError(f"--nproc trains with DistributedDataParallel, which engine '{recipe.engine}' does not have; use engine: torch")
     device = pick_device(recipe.device)
@@ -125,12 +129,10 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         check_empty(out)
     data, engine = _start(recipe, engine_cls, task, device)  # a user error here leaves no half-made run folder
     writer = not ddp.is_active() or ddp.rank() == 0
-    with RunLock(out):
+    with RunLock(out), _marks_failure(out, writer):
         if checkpoint is None:
             io.write_text(out / "config.yaml", dump_config(recipe))
-        from nnforge.train.trainer import Trainer
-
-        trainer = Trainer(engine, task)
+        trainer = federated.make_trainer(engine, task, recipe, data, engine_cls)  # a Trainer, or FedAvg's server
         if checkpoint is not None:
             from nnforge.train.checkpoint.resume import prepare_resumed_dir
 
@@ -140,8 +142,10 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
             ddp.setup_trainer(trainer, data)
         trainer.callbacks += [Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
                               *technique_callbacks(recipe, task, out, _frozen(engine, recipe))]
-        if data.train.augmentation is not None and recipe.data.augment.clean_epochs:
-            trainer.callbacks.append(CleanFinalEpochs(data.train.augmentation))
+        if recipe.data.augment.clean_epochs:
+            for transform in (data.train.augmentation, data.train.mix):
+                if transform is not None:
+                    trainer.callbacks.append(CleanFinalEpochs(transform))
         trainer.callbacks += list(callbacks)
         from nnforge.train.nonfinite import NonFiniteGuard
         from nnforge.train.signals import StopOnSignal
@@ -158,10 +162,40 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         history = trainer.fit(data.train, data.val, recipe.train.epochs)
         train_seconds = time.perf_counter() - start
         metrics = task.finish(recipe, engine, data, history, out, train_seconds)
+        if writer:
+            _write_summary(out, recipe, engine, data)
         io.write_json(out / METRICS, metrics)  # last: its presence marks the run complete
     if writer:
         update_latest_link(out)  # runs/latest: the run trained last
     return Run(dir=out, model=engine.torch_model(), config=recipe, metrics=metrics, history=history)
+
+
+@contextlib.contextmanager
+def _marks_failure(out: Path, writer: bool):
+    """Write ``failed.json`` when training raises, so ``nnforge runs`` can tell a crash from a run
+    stopped on purpose; a signal's :class:`~nnforge.train.signals.Interrupted` leaves a partial run
+    (it resumes). A run that starts again (``--resume`` on a failed one) clears the marker."""
+    from nnforge.train.signals import Interrupted
+
+    if writer:
+        (out / FAILED).unlink(missing_ok=True)
+    try:
+        yield
+    except Exception as exc:
+        if writer and not isinstance(exc, Interrupted):
+            mark_failed(out, exc)
+        raise
+
+
+def _write_summary(out: Path, recipe, engine, data) -> None:
+    """``summary.json``: the trained model's layers, MACs and CPU latency (a few timed calls, so a run
+    pays little for it; ``nnforge summary`` measures longer)."""
+    from nnforge.rundir import SUMMARY
+    from nnforge.train.model_summary import model_summary
+
+    summary = model_summary(engine.torch_model(), recipe.model, data.input_shape, data.num_outputs, recipe.data.batch_size,
+                            budget_s=0.0)
+    io.write_json(out / SUMMARY, summary)
 
 
 def _frozen(engine, recipe) -> list[str]:

@@ -14,6 +14,8 @@ def cmd_tune(args) -> int:
     raw = apply_overrides(read_yaml(path), args.set)
     name = args.study or path.stem
     out = Path(args.out or Path("runs") / f"tune-{name}")
+    if isinstance(raw.get("tune"), dict) and "objectives" in raw["tune"]:
+        return _architecture_search(raw, out, args, name)
     result = run_study(raw, out, args.trials, sampler=args.sampler, storage=args.storage, study_name=name, seed=args.seed,
                         cv=args.cv)
     if result.best_recipe is None:
@@ -42,3 +44,23 @@ def register(sub, add, add_set) -> None:
     p.add_argument("--cv", type=int, metavar="K", help="score each trial by the mean validation metric over K (stratified) folds "
                                                        "of the training split; the test split is never used")
     add_set(p)
+
+
+def _architecture_search(raw: dict, out: Path, args, name: str) -> int:
+    """``tune.objectives`` set: the multi-objective study of :mod:`nnforge.tune.nas`; prints the Pareto front."""
+    from nnforge.errors import UserError
+    from nnforge.tune.nas import front_table, run_nas
+    from nnforge.tune.space import parse_tune
+
+    if args.sampler != "tpe":
+        raise UserError(f"--sampler {args.sampler}: a study with tune.objectives uses NSGA-II; leave --sampler out")
+    result = run_nas(raw, out, args.trials, storage=args.storage, study_name=name, seed=args.seed)
+    if not result.front:
+        print("no trial finished; nothing to report")
+        return 1
+    trained = sum(r["state"] == "complete" and r["same_as"] is None for r in result.trials)
+    print(f"Pareto front: {len(result.front)} of {trained} architectures trained")
+    print(front_table(result.front, parse_tune(raw["tune"])), end="")
+    print(f"ready recipes: {out / 'front'}/   picture: {out / 'front.png'}   table: {out / 'front.md'}")
+    print(f"next: nnforge train {result.front[-1]['recipe']}")
+    return 0

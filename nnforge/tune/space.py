@@ -11,6 +11,11 @@
         model.hidden: {choices: [[64], [128]]}
         train.optimizer.name: {choices: [sgd, adam]}
 
+Architecture search is the same section with a second objective and, optionally, a budget
+(``nnforge.tune.nas``): ``objectives: [val_accuracy, params]`` (or ``latency_ms``) makes the study
+multi-objective and ``budget: {params: 20000, latency_ms: 2.0}`` refuses any trial whose model is
+larger or slower before it trains.
+
 A range may carry ``step`` (a grid of values) and ``points`` (how many values the grid sampler
 tries, default 3). Every key of ``space`` is a dotted recipe path, checked against the schema
 by resolving the recipe with each parameter at its extremes, so a typo fails before any trial.
@@ -31,7 +36,8 @@ METRICS = {"val_accuracy": "maximize", "val_loss": "minimize", "val_rmse": "mini
 #: what each task measures on its validation split (a search must be judged on one of these)
 TASK_METRICS = {"classify": ("val_accuracy", "val_loss"), "regress": ("val_rmse", "val_mae", "val_r2", "val_loss"),
                 "forecast": ("val_loss",)}
-SECTION_KEYS = {"metric", "direction", "pruner", "space", "baseline"}
+SECTION_KEYS = {"metric", "direction", "pruner", "space", "baseline", "objectives", "budget"}
+COSTS = ("params", "latency_ms")  # what architecture search minimises beside the metric, and what a budget caps
 PARAM_KEYS = {"low", "high", "log", "step", "points", "choices"}
 
 
@@ -108,6 +114,8 @@ class TuneSpec:
     pruner: str
     params: tuple[Param, ...]
     baseline: bool = True  # first trial: the recipe's own values, so the search never reports worse
+    cost: str | None = None  # multi-objective (architecture search): the metric against this cost
+    budget: tuple[tuple[str, float], ...] = ()  # caps on params / latency_ms, checked before a trial trains
 
     def suggest(self, trial) -> dict[str, Any]:
         """Values for one trial; the baseline trial (the recipe as given) keeps its values exactly."""
@@ -216,7 +224,35 @@ def parse_tune(section: dict | None, task: str = "classify") -> TuneSpec:
         if path.split(".")[0] in ("tune", "seed"):
             raise ConfigError(f"'tune.space.{path}': the search cannot change '{path.split('.')[0]}'; accepted: data/model/train keys")
         params.append(_param(path, spec))
-    return TuneSpec(metric=metric, direction=direction, pruner=pruner, params=tuple(params), baseline=baseline)
+    cost, budget = _objectives(section, metric), _budget(section.get("budget"))
+    return TuneSpec(metric=metric, direction=direction, pruner=pruner, params=tuple(params), baseline=baseline, cost=cost,
+                    budget=budget)
+
+
+def _objectives(section: dict, metric: str) -> str | None:
+    """``objectives: [METRIC, COST]`` -> COST (None: a single-objective study of ``metric``)."""
+    objectives = section.get("objectives")
+    if objectives is None:
+        return None
+    if not (isinstance(objectives, list) and len(objectives) == 2 and objectives[0] == metric and objectives[1] in COSTS):
+        raise ConfigError(f"'tune.objectives' is {objectives!r}; accepted: [{metric}, params] or [{metric}, latency_ms] "
+                          "(the study's metric against the model's size or speed)")
+    return objectives[1]
+
+
+def _budget(budget) -> tuple[tuple[str, float], ...]:
+    if budget is None:
+        return ()
+    if not isinstance(budget, dict) or not budget:
+        raise ConfigError(f"'tune.budget' is {budget!r}; accepted: a mapping such as {{params: 20000}} or {{latency_ms: 2.0}}")
+    out = []
+    for key, value in budget.items():
+        if key not in COSTS:
+            raise unknown_key_error(f"tune.budget.{key}", str(key), COSTS)
+        if _number(f"tune.budget.{key}", value) <= 0:
+            raise ConfigError(f"'tune.budget.{key}' is {value!r}; accepted: a positive number")
+        out.append((key, float(value)))
+    return tuple(out)
 
 
 def check_tune_config(section: dict, raw_recipe: dict | None = None) -> dict:

@@ -107,6 +107,11 @@ CNN_WORKFLOW = [
     S("nnforge serve RUN", "nnforge serve runs/mlp", serve=True),
     S("nnforge report runs/cnn"),
     S("nnforge report RUN", "nnforge report runs/mlp"),
+    S("nnforge runs --sort test_accuracy"),
+    S("nnforge compare runs/cnn runs/mlp"),
+    S("nnforge summary configs/mnist_cnn.yaml"),
+    S("nnforge summary runs/cnn"),
+    S("nnforge summary RUN", "nnforge summary runs/mlp"),
 ]
 
 # The other recipes: their comments, docs/techniques.md, the curriculum, tuning.
@@ -117,8 +122,19 @@ RECIPES = [
     T("nnforge train configs/mnist_mlp.yaml --set engine=scratch", extra=SMALL),
     T("nnforge train mnist_cnn", extra=SMALL),
     T("nnforge train mnist_vit", extra=SMALL),
+    T("nnforge train mnist_cnn --set data.augment.mixup=0.2 --set data.augment.cutmix=1.0 --set data.augment.policy=randaugment "
+      "--out runs/mix", extra=SMALL),
     T("nnforge train RECIPE --set KEY=VALUE", "nnforge train digits_mlp --set train.epochs=2"),
+    T("nnforge train digits_mlp --out runs/digits-a"),
+    T("nnforge train digits_mlp --out runs/digits-b --set train.optimizer.lr=0.01 --set 'model.hidden=[32]'"),
+    S("nnforge runs --filter model.name=mlp --filter 'test_accuracy>=0.9' --json"),
+    S("nnforge compare runs/digits-a runs/digits-b"),
     T("nnforge train configs/sunspots_lstm.yaml"),
+    T("nnforge train ssl_pretrain_mnist --out runs/ssl", extra=SMALL),
+    T("nnforge train ssl_pretrain_mnist", extra=SMALL),
+    T("nnforge train ssl_finetune_mnist --set train.init.weights=runs/ssl --out runs/ssl-finetuned"),
+    T("nnforge train ssl_finetune_mnist --out runs/ssl-scratch"),
+    S("nnforge tune digits_nas --trials 16", extra=("--trials", "3", "--set", "train.epochs=1")),
     T("nnforge train sunspots_lstm --out runs/sun", extra=("--set", "train.epochs=3")),
     T("nnforge train transfer_pretrain_mnist --out runs/pretrained", extra=FULL),
     T("nnforge train transfer_pretrain_mnist --set threads=1 --out runs/pretrained",

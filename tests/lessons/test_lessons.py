@@ -24,6 +24,9 @@ EXPECTED_PNGS = {
     "attention": ["attention.png"],
     "gan": ["gan_samples.png", "gan_training.png"],
     "reinforcement": ["q_learning.png"],
+    "federated": ["federated.png"],
+    "selfsupervised": ["ssl_embedding.png"],
+    "nas": ["nas_front.png"],
 }
 
 

@@ -1,7 +1,7 @@
 """Every lesson is also a notebook: the same cells as its script, and it runs in a real kernel.
 
 The fast tests convert each lesson (jupytext) and check the notebook against the script's text
-and the curriculum's shape; the slow test executes all fifteen notebooks top to bottom with
+and the curriculum's shape; the slow test executes every notebook top to bottom with
 nbclient in one real ipykernel (reset between notebooks) and checks the numbers each lesson
 claims from the executed outputs.
 """

@@ -138,7 +138,7 @@ def test_micro_batching_groups_concurrent_requests(run_dir, digits):
         assert a.json()["class"] == b.json()["class"]
         np.testing.assert_allclose([t["probability"] for t in a.json()["top"]], [t["probability"] for t in b.json()["top"]], atol=1e-5)
     metrics = call(app, [("GET", "/metrics", {})])[0].text
-    assert 'nnforge_batch_size_bucket{le="16"}' in metrics
+    assert 'nnforge_batch_size_bucket{le="16.0"}' in metrics
 
 
 def test_concurrency_cap_answers_503_at_once_and_probes_pass_it(app, digit_png):

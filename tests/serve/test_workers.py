@@ -34,7 +34,8 @@ def worker_of_each(port: int, connections: int) -> list[int]:
         for sock in socks:
             select.select([], [sock], [], 30)
             sock.settimeout(30)
-        return [ask(sock)[0] for sock in socks]
+            sock.sendall(HEALTH)  # at once: a connection left silent past the header deadline gets a 408
+        return [answer(sock)[0] for sock in socks]
     finally:
         for sock in socks:
             sock.close()
@@ -43,6 +44,11 @@ def worker_of_each(port: int, connections: int) -> list[int]:
 def ask(sock: socket.socket) -> tuple[int, bool]:
     """(worker pid, whether the server closes this connection after answering) for one /health."""
     sock.sendall(HEALTH)
+    return answer(sock)
+
+
+def answer(sock: socket.socket) -> tuple[int, bool]:
+    """(worker pid, whether the server closes this connection) from the answer to a /health sent on ``sock``."""
     head, body, _ = read_response(sock)
     head = head.lower()
     assert head.startswith(b"http/1.1 200"), head
@@ -59,24 +65,48 @@ def wait_until(condition, timeout: float = 60.0):
     raise AssertionError("condition not met in time")
 
 
+def metric(text: str, sample: str) -> float:
+    """The value of one sample line (``name{labels}``) in a Prometheus text exposition."""
+    return next(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(sample + " "))
+
+
 def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(run_dir, digit_png):
     server = Server(run_dir, "--workers", "2")
+    asked = [0]  # /health requests sent, all answered 200 (ask() checks)
+
+    def spread(connections: int) -> list[int]:
+        asked[0] += connections
+        return worker_of_each(server.port, connections)
+
     try:
         # A burst of 32 keep-alive connections (what ab -c 32 or a proxy's pool opens): every worker
         # gets a share (the kernel hashes each connection to one of the workers' sockets).
-        pids = Counter(wait_until(lambda: (p := worker_of_each(server.port, 32)) and len(set(p)) == 2 and p))
+        pids = Counter(wait_until(lambda: (p := spread(32)) and len(set(p)) == 2 and p))
         assert len(pids) == 2 and min(pids.values()) >= 4, pids
         status, before = server.upload("/v1/predict", digit_png)
         assert status == 200 and before["class"] in [str(i) for i in range(10)]
+        share = Path(dict(v.split("=", 1) for v in Path(f"/proc/{next(iter(pids))}/environ").read_text().split("\0") if "=" in v)
+                     ["PROMETHEUS_MULTIPROC_DIR"])
+        assert share.name.startswith("nnforge-metrics-") and share.is_dir()
 
         victim = next(iter(pids))
         os.kill(victim, signal.SIGKILL)
-        fresh = wait_until(lambda: (p := set(worker_of_each(server.port, 16))) and victim not in p and len(p) == 2 and p)
+        fresh = wait_until(lambda: (p := set(spread(16))) and victim not in p and len(p) == 2 and p)
         assert victim not in fresh
         for _ in range(4):  # fresh connections: the new worker answers too, with the same model
             server.conn.close()
             status, answer = server.upload("/v1/predict", digit_png)
             assert status == 200 and answer == before
+
+        # One /metrics answer adds up every worker, the killed one's counts included (prometheus_client's
+        # multiprocess mode); the supervisor marked the killed one dead, so its in-flight gauge is gone.
+        status, text = server.request("GET", "/metrics")
+        assert status == 200
+        assert metric(text, 'nnforge_requests_total{endpoint="health",status="200"}') == asked[0]
+        assert metric(text, 'nnforge_requests_total{endpoint="predict",status="200"}') == 5
+        assert metric(text, "nnforge_requests_in_flight") == 1  # the /metrics request itself
+        assert not list(share.glob(f"gauge_livesum_{victim}.db"))
+        assert list(share.glob(f"counter_{victim}.db"))
 
         # SIGTERM to the supervisor alone (a service manager's stop) stops every worker and frees the port.
         workers = set(fresh)
@@ -84,6 +114,7 @@ def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(run_dir, 
         assert server.proc.wait(30) == 0
         for pid in workers:
             wait_until(lambda: not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2], 30)
+        assert not share.exists()  # the server's metrics directory goes with it
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(("127.0.0.1", server.port))

@@ -31,6 +31,8 @@ BASE = {"data": {"name": "digits", "batch_size": 128}, "model": {"name": "mlp", 
         "train": {"epochs": 2, "optimizer": {"name": "adam", "lr": 0.01}, "progress": "none"}}
 FORECAST = {"task": "forecast", "data": {"name": "sunspots", "batch_size": 64}, "model": {"name": "lstm", "hidden": 4},
             "train": {"epochs": 2, "optimizer": {"name": "adam", "lr": 0.01}, "progress": "none"}}
+CONTRASTIVE = {"task": "contrastive", "data": {"name": "digits", "batch_size": 128, "augment": {"rotate": 15.0}},
+               "model": {"name": "mlp", "hidden": [8]}, "train": {"epochs": 2, "optimizer": {"name": "adam", "lr": 0.01}, "progress": "none"}}
 NOWHERE = "http://127.0.0.1:9/"  # a closed port: a download fails at once, naming the address
 
 
@@ -77,6 +79,12 @@ PROBES: dict[str, Probe] = {
     "data.augment.noise": Probe(0.1),
     "data.augment.cutout": Probe(0.3),
     "data.augment.clean_epochs": Probe(1, {"data.augment.rotate": 15.0}),
+    "data.augment.mixup": Probe(0.4),
+    "data.augment.cutmix": Probe(1.0),
+    "data.augment.mix_prob": Probe(0.5, {"data.augment.mixup": 0.4}),
+    "data.augment.policy": Probe("randaugment"),
+    "data.augment.magnitude": Probe(20, {"data.augment.policy": "randaugment"}),
+    "data.augment.num_ops": Probe(3, {"data.augment.policy": "randaugment"}),
     "train.epochs": Probe(3),
     "train.loss.name": Probe("focal"),
     "train.loss.label_smoothing": Probe(0.1),
@@ -132,6 +140,14 @@ PROBES: dict[str, Probe] = {
     "forecast.window": Probe(12, base=FORECAST),
     "forecast.horizon": Probe(2, base=FORECAST),
     "forecast.test_fraction": Probe(0.3, base=FORECAST),
+    "federated.clients": Probe(2),
+    "federated.rounds": Probe(1, {"federated.clients": 2}),
+    "federated.local_epochs": Probe(2, {"federated.clients": 2}),
+    "federated.split": Probe("dirichlet", {"federated.clients": 2}),
+    "federated.alpha": Probe(5.0, {"federated.clients": 3, "federated.split": "dirichlet"}),
+    "contrastive.temperature": Probe(0.2, base=CONTRASTIVE),
+    "contrastive.projection_dim": Probe(16, base=CONTRASTIVE),
+    "contrastive.probe_labels": Probe(50, base=CONTRASTIVE),
 }
 #: keys no training run reads, and who does
 NOT_READ_BY_TRAINING = {"tune": "nnforge tune (tests/tune)"}
@@ -189,7 +205,7 @@ def _fill(value, tmp: Path):
 
 
 _TIMING = re.compile(r"\d[\d,.]*\s?(s|samples/s)\b")  # in printed lines
-_CLOCK = {"seconds", "samples_per_second", "train_seconds"}  # in logged records
+_CLOCK = {"seconds", "samples_per_second", "train_seconds", "latency"}  # in logged records (summary.json: latency)
 
 
 def _untimed(text: str):
@@ -242,7 +258,7 @@ def _measure(recipe: dict, out: Path, probe: Probe):
             continue
         if rel.startswith("checkpoints/"):
             files[rel] = "present"
-        elif path.suffix == ".jsonl" or path.name in ("metrics.json", "lr_find.json"):
+        elif path.suffix == ".jsonl" or path.name in ("metrics.json", "lr_find.json", "summary.json"):
             data = _untimed(path.read_text())
             files[rel] = {k: v for k, v in data.items() if k not in _CLOCK} if isinstance(data, dict) else data
         elif path.suffix == ".csv":

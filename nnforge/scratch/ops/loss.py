@@ -154,8 +154,16 @@ def focal_loss(input: Tensor, target: Any, gamma: float = 2.0, alpha: Any = None
 
     Easy examples (p_t near 1) are down-weighted by (1 - p_t)^gamma, so training concentrates on
     the hard ones; ``gamma=0`` and no ``alpha`` is plain cross-entropy. ``alpha`` is a float for
-    all classes or a per-class weight vector.
+    all classes or a per-class weight vector. ``target`` is class indices (N,) or probabilities
+    (N, C): then the per-class terms ``-alpha_c q_c (1 - p_c)^gamma log p_c`` are summed per example.
     """
+    if _raw(target).ndim == 2:
+        q = _raw(target, input.dtype)
+        if alpha is not None:
+            q = q * np.asarray(_raw(alpha), dtype=input.dtype)
+        logp = log_softmax(input, dim=1)
+        terms = ((1 - logp.exp()) ** gamma) * logp * Tensor._wrap(-q)
+        return _reduce(terms.sum(dim=1), reduction)
     t = _raw(target).astype(np.int64)
     logp_t = log_softmax(input, dim=1)[np.arange(len(t)), t]
     p_t = logp_t.exp()

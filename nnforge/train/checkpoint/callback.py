@@ -82,14 +82,14 @@ class EpochPosition:
 
 
 def _skip_batches(loader, skip: int):
-    transform = loader.transform
+    transform, mix = loader.transform, loader.mix
     it = iter(loader)
-    loader.transform = None  # skipped batches must not draw from the augmentation generator
+    loader.transform = loader.mix = None  # skipped batches must not draw from the augmentation generator
     try:
         for _ in range(skip):
             next(it)
     finally:
-        loader.transform = transform
+        loader.transform, loader.mix = transform, mix
     yield from it
 
 

@@ -56,19 +56,47 @@ def build_scheduler(optimizer: optim.Optimizer, cfg, epochs: int):
 
 
 def build_loss(spec: LossSpec):
-    """The scratch loss a :class:`LossSpec` describes (same formulas as the torch engine's)."""
+    """The scratch loss a :class:`LossSpec` describes (same formulas as the torch engine's, soft targets included)."""
     if spec.kind == "regress":
         if spec.name not in ("mse", "l1"):
             raise ConfigError(f"'train.loss.name' is '{spec.name}', which engine 'scratch' does not implement for regression; "
                               "accepted with engine scratch: mse, l1 (or use engine: torch)")
         return F.mse_loss if spec.name == "mse" else F.l1_loss
+    if spec.kind == "contrastive":
+        raise ConfigError("task=contrastive (NT-Xent over paired views) is not implemented on engine 'scratch'; use engine: torch")
     weight = spec.class_weight.astype(np.float32) if spec.class_weight is not None else None
     if spec.name == "cross_entropy":
         return lambda logits, y: F.cross_entropy(logits, y, weight=weight, label_smoothing=spec.label_smoothing)
     if spec.name == "focal":
-        return lambda logits, y: F.focal_loss(logits, y, gamma=spec.focal_gamma, alpha=weight)
+        return lambda logits, y: _focal(logits, y, spec.focal_gamma, weight)
     eye = np.eye(spec.num_outputs, dtype=np.float32)
-    return lambda logits, y: F.mse_loss(F.softmax(logits, 1), eye[y])
+    return lambda logits, y: F.mse_loss(F.softmax(logits, 1), y if y.ndim == 2 else eye[y])
+
+
+def _focal(logits, y, gamma: float, weight):
+    """Focal loss normalised as the torch engine's: a weighted mean over class indices (by the summed
+    weights of the targets), a mean over the examples for probability targets."""
+    if weight is None or y.ndim == 2:
+        return F.focal_loss(logits, y, gamma=gamma, alpha=weight)
+    return F.focal_loss(logits, y, gamma=gamma, alpha=weight, reduction="sum") * (1.0 / float(weight[y].sum()))
+
+
+def scratch_twin(model_cfg, input_shape, num_outputs: int, torch_model):
+    """The scratch twin of a zoo model (same parameter names and shapes), holding its weights;
+    ``None`` for a model :mod:`nnforge.scratch.models` does not have."""
+    if model_cfg["name"] not in BUILDERS:
+        return None
+    twin = build_from_config(dict(model_cfg), input_shape, num_outputs)
+    twin.load_state_dict(torch_model.state_dict())
+    return twin
+
+
+def scratch_forward(twin):
+    """``twin`` as a function of a NumPy batch, without recording a graph (for timing it)."""
+    def forward(x: np.ndarray):
+        with no_grad():
+            return twin(Tensor._wrap(x))
+    return forward
 
 
 def copy_weights_into(torch_model, scratch_model) -> None:
@@ -100,8 +128,7 @@ class ScratchEngine(Engine):
         self.device, self.torch = device, model
         train = recipe.train
         manual_seed(recipe.seed)
-        self.model = build_from_config(dict(recipe.model), data.input_shape, data.num_outputs)
-        self.model.load_state_dict(model.state_dict())
+        self.model = scratch_twin(recipe.model, data.input_shape, data.num_outputs, model)
         self.optimizer = build_optimizer(self.model.parameters(), train.optimizer)
         self.scheduler = build_scheduler(self.optimizer, train.scheduler, train.epochs)
         spec = task.loss_spec(recipe, data)
@@ -114,7 +141,8 @@ class ScratchEngine(Engine):
 
     def batch(self, xb, yb):
         x = np.ascontiguousarray(_np(xb), dtype=np.float32)
-        y = _np(yb).astype(np.float32 if self.regress else np.int64, copy=False)
+        soft = yb.dim() == 2 if hasattr(yb, "dim") else np.ndim(yb) == 2  # mixup/cutmix probabilities
+        y = _np(yb).astype(np.float32 if self.regress or soft else np.int64, copy=False)
         return x, y
 
     def forward(self, x):

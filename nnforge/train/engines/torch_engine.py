@@ -6,7 +6,7 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
-from nnforge.train.keys import DATA, LOOP, keys
+from nnforge.train.keys import DATA, FEDERATED, LOOP, keys
 from nnforge.train.engines.base import Engine
 from nnforge.train.gradients import layer_grad_norms
 from nnforge.train.imbalance import focal_loss
@@ -16,9 +16,14 @@ from nnforge.train.tasks.base import LossSpec
 
 
 def build_loss(spec: LossSpec):
-    """The torch loss a :class:`LossSpec` describes."""
+    """The torch loss a :class:`LossSpec` describes; classification targets are class indices (N,)
+    or, from mixup and cutmix, probabilities (N, C) (``cross_entropy`` takes both as PyTorch does)."""
     if spec.kind == "regress":  # targets standardised by the task; huber's delta is in standard deviations
         return {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}[spec.name]
+    if spec.kind == "contrastive":
+        from nnforge.train.tasks.contrastive import nt_xent
+
+        return lambda z, _y: nt_xent(z, spec.temperature)
     weight = torch.from_numpy(spec.class_weight).float() if spec.class_weight is not None else None
     if spec.name == "cross_entropy":
         smoothing = spec.label_smoothing
@@ -27,8 +32,8 @@ def build_loss(spec: LossSpec):
         return lambda logits, y: F.cross_entropy(logits, y, label_smoothing=smoothing)
     if spec.name == "focal":
         return lambda logits, y: focal_loss(logits, y, spec.focal_gamma, weight)
-    # mse: the seed's regression loss applied to classification: probabilities against one-hot targets
-    return lambda logits, y: F.mse_loss(torch.softmax(logits, 1), F.one_hot(y, spec.num_outputs).to(logits.dtype))
+    # mse: the seed's regression loss applied to classification: probabilities against one-hot (or mixed) targets
+    return lambda logits, y: F.mse_loss(torch.softmax(logits, 1), (y if y.dim() == 2 else F.one_hot(y, spec.num_outputs)).to(logits.dtype))
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -40,11 +45,12 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 class TorchEngine(Engine):
     name = "torch"
-    implements = (keys("", "deterministic device") | DATA | LOOP | keys("forecast", "window horizon test_fraction")
+    implements = (keys("", "deterministic device") | DATA | LOOP | keys("forecast", "window horizon test_fraction") | keys("contrastive", "temperature projection_dim probe_labels")
                   | keys("train.loss", "name label_smoothing class_weight focal_gamma")
                   | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult")
                   | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
-                  | keys("train", "freeze unfreeze_epoch precision channels_last compile"))
+                  | keys("train", "freeze unfreeze_epoch precision channels_last compile")
+                  | FEDERATED)
 
     def __init__(self, recipe, task, data, model: torch.nn.Module, device: torch.device):
         from nnforge.train.transfer import setup_model

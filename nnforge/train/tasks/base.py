@@ -20,7 +20,8 @@ class LossSpec:
     """The loss a task trains with, in terms every engine can implement.
 
     ``kind``: ``classify`` (logits against class indices: cross-entropy, focal, or MSE on softmax
-    against one-hot) or ``regress`` (MSE of the outputs against real targets).
+    against one-hot), ``regress`` (MSE of the outputs against real targets) or ``contrastive``
+    (NT-Xent over a batch of paired views, labels unused).
     """
 
     kind: str
@@ -29,6 +30,7 @@ class LossSpec:
     label_smoothing: float = 0.0
     class_weight: np.ndarray | None = None
     focal_gamma: float = 2.0
+    temperature: float = 0.5  # contrastive: NT-Xent's temperature
 
 
 @dataclass

@@ -16,13 +16,14 @@ import torch
 from nnforge.version import __version__
 from nnforge.data import Preprocessing, TensorLoader, build_augmentation, dataset_info, load_dataset
 from nnforge.data.augment import AugmentThenPreprocess
+from nnforge.data.mix import build_mix
 from nnforge.data.subset import apply_data_config
 from nnforge.models import build_model
 from nnforge.report import plot_confusion, plot_curves
 from nnforge.rundir import save_model
 from nnforge.train.evaluate import evaluate, evaluation_from_probabilities, per_class_report
 from nnforge.train.imbalance import balanced_sampler, class_weights, make_imbalanced
-from nnforge.train.keys import DATA, LOOP, keys
+from nnforge.train.keys import DATA, FEDERATED, LOOP, keys
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
 
 
@@ -37,7 +38,8 @@ class Classify(Task):
     implements = (DATA | LOOP | keys("", "deterministic device") | keys("train.loss", "name label_smoothing class_weight focal_gamma")
                   | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult")
                   | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
-                  | keys("train", "freeze unfreeze_epoch precision channels_last compile"))
+                  | keys("train", "freeze unfreeze_epoch precision channels_last compile")
+                  | FEDERATED)
     metrics = ("accuracy",)
     accepts = {"train.loss.name": ("cross_entropy", "mse", "focal")}
 
@@ -61,6 +63,7 @@ class Classify(Task):
                              generator=torch.Generator().manual_seed(seed), transform=train_tf)
         train.augment_generator = aug_gen  # checkpoints save its state (mid-epoch resume)
         train.augmentation = train_tf if augment else None  # switched off for data.augment.clean_epochs
+        train.mix = build_mix(data_cfg.augment, ds.num_classes, ds.kind, aug_gen)  # mixup, cutmix: soft targets
         if data_cfg.sampling != "none":
             train.sampler = balanced_sampler(ds.y_train, data_cfg.sampling)
         val = None
@@ -81,6 +84,8 @@ class Classify(Task):
         return LossSpec("classify", loss.name, data.num_outputs, loss.label_smoothing, weight, loss.focal_gamma)
 
     def batch_metrics(self, out, y) -> dict[str, float]:
+        if y.ndim == 2:  # mixed (soft) targets: the class with the larger share
+            y = y.argmax(1)
         return {"accuracy": int((out.argmax(1) == y).sum())}
 
     def evaluate(self, outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:

@@ -1,0 +1,131 @@
+"""``nnforge compare``: the recipe keys that differ, the metrics with the best marked, the curves overlaid."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from nnforge.cli import main
+from nnforge.rundir import read_metrics
+
+
+def _compare(capsys, *args) -> tuple[int, str, str]:
+    rc = main(["compare", *map(str, args)])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _differing_keys(out: str) -> list[str]:
+    lines = out.split("recipe keys that differ")[1].split("\n\n")[0].splitlines()[2:]
+    return [line.split()[0] for line in lines]
+
+
+def test_compare_lists_exactly_the_keys_that_differ_and_marks_the_best(run_folder, tmp_path, capsys):
+    rc, out, err = _compare(capsys, run_folder / "strong", run_folder / "weak", "--out", tmp_path / "cmp")
+    assert rc == 0 and err == ""
+    assert out.startswith("2 classify runs on digits: strong, weak")
+    assert sorted(_differing_keys(out)) == ["model.hidden", "train.optimizer.lr"]
+    assert re.search(r"^model\.hidden\s+\[32\]\s+\[8\]$", out, re.M) and re.search(r"^train\.optimizer\.lr\s+0\.01\s+0\.0003$", out, re.M)
+    accuracy = {name: read_metrics(run_folder / name)["test_accuracy"] for name in ("strong", "weak")}
+    best = max(accuracy, key=accuracy.get)
+    row = next(line for line in out.splitlines() if line.startswith(best + " "))
+    assert f"{accuracy[best]:.2%} *" in row
+    assert (tmp_path / "cmp" / "compare.png").stat().st_size > 10_000 and (tmp_path / "cmp" / "compare.html").is_file()
+
+
+def test_a_glob_a_default_folder_and_a_partial_run(run_folder, capsys):
+    rc, out, err = _compare(capsys, f"{run_folder}/st*")  # as quoted: expanded here (stopped, strong)
+    assert rc == 0 and out.startswith("2 classify runs on digits: stopped, strong")
+    assert "the recipes are the same: every resolved key is equal" in out
+    assert re.search(r"^stopped\s.*\bpartial$", out, re.M)  # a partial run has curves and a status, no test metrics
+    assert (run_folder / "compare-stopped-vs-strong" / "compare.html").is_file()
+    assert main(["runs", str(run_folder)]) == 0
+    listed, note = capsys.readouterr()
+    assert "compare-" not in listed + note  # nnforge runs skips its own output folders, without a note
+
+
+def test_runs_of_different_tasks_are_refused_in_one_line(digits_run, forecast_run, tmp_path, capsys):
+    rc, out, err = _compare(capsys, digits_run.dir, forecast_run.dir, "--out", tmp_path / "x")
+    assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "classify run" in err and "forecast run" in err and "compare runs of one task" in err
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["{root}/strong"], "compare needs two runs or more; got 1"),
+    (["{root}/strong", "{root}/holiday-photos"], "got 1"),
+    (["{root}/nothing-*"], "matched no run directory"),
+    (["{root}/strong", "{root}/no-such-run"], "not found"),
+])
+def test_mistakes_are_one_line(run_folder, capsys, args, words):
+    rc, _, err = _compare(capsys, *(a.format(root=run_folder) for a in args))
+    assert rc == 2 and words in err and len([line for line in err.splitlines() if line.startswith("error")]) == 1
+
+
+def test_the_page_shows_every_run_in_chromium(run_folder, tmp_path, capsys):
+    from PIL import Image
+
+    from tests.browser import chromium
+
+    runs = ["strong", "weak", "stopped"]
+    assert main(["compare", *(str(run_folder / r) for r in runs), "--out", str(tmp_path / "cmp")]) == 0
+    page = (tmp_path / "cmp" / "compare.html").read_text()
+    assert not re.search(r"(src|href)=[\"']?(https?:|//)|url\((?!#)|@import", page)  # self-contained: nothing fetched
+    with chromium(tmp_path, size="1200,1400") as driver:  # skips where selenium, chromium or chromedriver is missing
+        from selenium.webdriver.common.by import By
+
+        driver.get((tmp_path / "cmp" / "compare.html").as_uri())
+        shot = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("L")
+        assert max(shot.getextrema()) - min(shot.getextrema()) > 100 and len(shot.getcolors(1 << 16)) > 20  # not blank
+        for i in range(len(runs)):
+            for curve in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
+                line = driver.find_element(By.ID, f"run{i}-{curve}")
+                size = driver.execute_script("var b = arguments[0].getBBox(); return [b.width, b.height]", line)
+                assert size[0] > 0, (runs[i], curve, size)  # drawn, across the epochs it trained
+        legend = [t.text for t in driver.find_elements(By.CSS_SELECTOR, ".curves svg text")]
+        for name in runs:
+            assert f"{name} (training)" in legend and f"{name} (validation)" in legend
+        best = driver.find_elements(By.CSS_SELECTOR, "table.metrics td.best")
+        accuracy = {r: read_metrics(run_folder / r)["test_accuracy"] for r in runs[:2]}
+        row = driver.find_element(By.CSS_SELECTOR, f"table.metrics tr[data-run='{runs.index(max(accuracy, key=accuracy.get))}']")
+        assert f"{max(accuracy.values()):.2%}" in [c.text.strip(" ★") for c in row.find_elements(By.CSS_SELECTOR, "td.best")]
+        assert best and all(c.is_displayed() for c in best)
+
+
+def test_runs_shows_each_task_its_own_test_metric(digits_run, forecast_run, tmp_path, capsys):
+    import shutil
+
+    for run in (digits_run, forecast_run):
+        shutil.copytree(run.dir, tmp_path / "runs" / run.dir.name)
+    assert main(["runs", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert f"MAE {forecast_run.metrics['test_mae']:.4g}" in next(line for line in out.splitlines() if line.startswith("sunspots"))
+    assert f"accuracy {digits_run.metrics['test_accuracy']:.2%}" in out
+    assert main(["runs", str(tmp_path / "runs"), "--sort", "metric"]) == 2
+    assert "different test metrics (test_accuracy, test_mae)" in capsys.readouterr().err
+
+
+def test_the_diff_walks_sections_and_compares_other_values_whole():
+    from nnforge.report.compare import MISSING, recipe_diff
+
+    a = {"seed": 0, "model": {"name": "mlp", "hidden": [32, 16]}, "train": {"optimizer": {"lr_mult": {}}}}
+    b = {"seed": 0, "model": {"name": "mlp", "hidden": [32]}, "train": {"optimizer": {"lr_mult": {"features": 0.1}}}}
+    c = {"seed": 1, "model": {"name": "mlp", "hidden": [32, 16]}}
+    assert recipe_diff([a, b]) == [("model.hidden", [[32, 16], [32]]), ("train.optimizer.lr_mult.features", [MISSING, 0.1])]
+    assert recipe_diff([a, a]) == []
+    assert recipe_diff([a, b, c])[0] == ("seed", [0, 0, 1])
+
+
+def test_runs_of_different_datasets_are_refused_in_one_line(run_folder):
+    from dataclasses import replace
+
+    from nnforge.report.compare import NotComparable, check_comparable
+    from nnforge.runlist import read_run
+
+    strong, weak = read_run(run_folder / "strong"), read_run(run_folder / "weak")
+    check_comparable([strong, weak])
+    elsewhere = replace(weak, recipe={**weak.recipe, "data": {**weak.recipe["data"], "name": "mnist-sample"}})
+    with pytest.raises(NotComparable, match="a digits run and .* a mnist-sample run \\(datasets differ\\)"):
+        check_comparable([strong, elsewhere])
