@@ -168,3 +168,10 @@ def test_the_page_shows_the_value(run_dir, table, tmp_path):
         assert driver.find_element(By.ID, "answer").text.startswith(f"{expected:.5g}"[:4])
         assert len(driver.find_elements(By.CSS_SELECTOR, "#features .feature")) == 10
         assert "moving progression from" in driver.find_element(By.ID, "method").text
+
+
+def test_runs_lists_it_by_its_test_rmse(run_dir, capsys):
+    assert main(["runs", str(run_dir.parent)]) == 0
+    out = capsys.readouterr().out
+    rmse = json.loads((run_dir / "metrics.json").read_text())["test_rmse"]
+    assert "diabetes" in out and f"RMSE {rmse:.4g}" in out
