@@ -194,6 +194,26 @@ SCHEMA: dict[str, Any] = {
             "keep": _int(2, 1, help="recent checkpoints kept (besides best); an unreadable one falls back to the one before"),
         },
         "nonfinite": _str("stop", ["stop", "skip"], "a NaN/Inf loss or gradient stops the run, or skips that step"),
+        "accumulate": _int(1, 1, help="gradient accumulation: one optimizer step every K batches (the update of a K-times-larger batch)"),
+        "ema": {
+            "decay": _num(None, 0.0, 1.0, nullable=True, help="keep an exponential moving average of the weights (e.g. 0.99); "
+                                                              "evaluation and the saved model use it"),
+            "every": _int(1, 1, help="ema: update the average every N optimizer steps"),
+        },
+        "swa": {
+            "start_epoch": _int(0, 0, help="stochastic weight averaging from this epoch on (1-based), BatchNorm recomputed at the end; 0: off"),
+            "lr": _num(None, 0.0, nullable=True, help="swa: the constant lr while averaging (default: optimizer.lr)"),
+        },
+        "distill": {
+            "teacher": _str(None, nullable=True, help="knowledge distillation: learn from the soft targets of this trained run directory"),
+            "temperature": _num(4.0, 1e-3, help="distill: softmax temperature of the soft targets"),
+            "alpha": _num(0.5, 0.0, 1.0, "distill: weight of the teacher's soft targets (1 - alpha: the true labels)"),
+        },
+        "max_time": Field((int, float, str), None, nullable=True,
+                          help="stop at this wall-clock budget per start (seconds or HH:MM:SS) with a resumable checkpoint"),
+        "overfit_batches": _int(0, 0, help="debugging: train on N fixed batches; a healthy model drives their loss to ~0"),
+        "fast_dev_run": _bool(False, "debugging: one batch of train/val/test through every part of the run; nothing is kept"),
+        "log_lr": _str("epoch", ["epoch", "step"], "step: also log the learning rate of every optimizer step to metrics.jsonl"),
     },
     "forecast": {
         "window": _int(24, 1, help="task=forecast: past steps the model sees"),
@@ -321,6 +341,22 @@ def set_value(raw: dict, parts: list[str], value: Any, source: str) -> None:
     node[parts[-1]] = value
 
 
+def duration_seconds(value: int | float | str) -> float:
+    """``train.max_time`` in seconds: a number of seconds, or ``"HH:MM:SS"`` (``"MM:SS"``, fractions allowed)."""
+    if isinstance(value, str):
+        parts = value.strip().split(":")
+        try:
+            numbers = [float(p) for p in parts]
+        except ValueError:
+            numbers = []
+        if not 1 <= len(numbers) <= 3 or any(n < 0 or not math.isfinite(n) for n in numbers):
+            raise ConfigError(f"'train.max_time' is {value!r}; accepted: seconds (e.g. 3600) or 'HH:MM:SS' (e.g. '01:30:00')")
+        return sum(n * 60 ** i for i, n in enumerate(reversed(numbers)))
+    if value < 0:
+        raise ConfigError(f"'train.max_time' is {value!r}; accepted: seconds >= 0 or 'HH:MM:SS'")
+    return float(value)
+
+
 def resolve(raw: dict | "Recipe" | None) -> "Recipe":
     """Fill defaults and validate a raw recipe into a typed, immutable :class:`Recipe`.
 
@@ -339,6 +375,8 @@ def resolve(raw: dict | "Recipe" | None) -> "Recipe":
         config["train"]["loss"]["name"] = TASK_LOSS[config["task"]]
     if config["data"]["val_fraction"] >= 0.9:
         raise ConfigError("'data.val_fraction' must be below 0.9 so that something is left to train on")
+    if config["train"]["max_time"] is not None:
+        duration_seconds(config["train"]["max_time"])  # a malformed budget is refused here, not at the first step
     betas = config["train"]["optimizer"]["betas"]
     if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
         raise ConfigError(f"'train.optimizer.betas' is {betas!r}; accepted: two numbers in [0, 1)")

@@ -189,15 +189,18 @@ def read_summary(run_dir: str | Path) -> dict | None:
 
 
 def read_history(run_dir: str | Path) -> list[dict]:
-    """The epochs in ``metrics.jsonl`` (a torn last line, from a killed run, is left out)."""
+    """The epochs in ``metrics.jsonl`` (a torn last line, from a killed run, is left out; so are the
+    per-step rows of ``train.log_lr: step``, which have no ``epoch``)."""
     path = Path(run_dir) / HISTORY
     rows = []
     if path.is_file():
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except ValueError:
                 continue
+            if not isinstance(row, dict) or "epoch" in row:
+                rows.append(row)
     return rows
 
 

@@ -30,7 +30,8 @@ def cmd_compress(args) -> int:
     if args.prune is None and args.quantize is None:
         args.prune, args.quantize = 0.5, "int8"
     methods = ("magnitude", "channels") if args.method == "both" else (args.method,)
-    table = compress_run(args.run, prune=args.prune, quantize=args.quantize, methods=methods, finetune_epochs=args.finetune_epochs)
+    table = compress_run(args.run, prune=args.prune, quantize=args.quantize, methods=methods, finetune_epochs=args.finetune_epochs,
+                         students=tuple(args.student or ()))
     from nnforge.compress.pipeline import markdown_table
 
     print(markdown_table(table))
@@ -46,3 +47,5 @@ def register_compress(sub, add, add_set) -> None:
     p.add_argument("--method", default="both", choices=("magnitude", "channels", "both"), help="pruning kind (default both)")
     p.add_argument("--quantize", choices=("int8",), help="quantize to int8 (static with calibration for CNNs, dynamic otherwise)")
     p.add_argument("--finetune-epochs", type=int, default=1, help="fine-tuning epochs after pruning (default 1)")
+    p.add_argument("--student", action="append", metavar="RUN",
+                   help="also measure this smaller run of the same data (e.g. trained with train.distill.teacher=RUN); repeatable")

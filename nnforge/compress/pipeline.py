@@ -3,6 +3,8 @@
 Writes into ``RUN/compress/``:
 
     magnitude-50/, channels-50/   pruned models as run directories (``nnforge eval`` reads them)
+    (``students``: smaller runs of the same data, e.g. distilled from this one with ``train.distill``,
+    are measured on the same test images and listed beside the pruned and quantized models)
     model-fp32.onnx, model-int8.onnx
     compress.md, compress.json    the table: size on disk, CPU latency per image (batch 1 and 64),
                                   test accuracy, for the original and each compressed model
@@ -58,7 +60,8 @@ def _row(name: str, method: str, path: Path, runner, x: np.ndarray, y: np.ndarra
 
 
 def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str | None = "int8", methods=("magnitude", "channels"),
-                 finetune_epochs: int = 1, calibration_images: int = 256, log: Callable[[str], None] = print) -> dict:
+                 finetune_epochs: int = 1, calibration_images: int = 256, log: Callable[[str], None] = print,
+                 students: tuple = ()) -> dict:
     """Build the requested compressed variants of a run and measure them all; returns the table as a dict."""
     from nnforge.compress.export import export_model
     from nnforge.compress.prune import CHANNEL_MODELS, channel_prune, finalize, finetune, magnitude_prune, sparsity
@@ -77,6 +80,8 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
     config = read_recipe(run_dir)
     if config.task not in ("classify", "regress"):
         raise UserError(f"'{run_dir}' is a {config.task} run; compress measures classifiers (test accuracy) and regressors (test RMSE)")
+    if students and predictor.regression:
+        raise UserError("--student compares classifiers (test accuracy); this is a regression run")
     prepared = prepare(config)
     score, loss = None, None
     if predictor.regression:  # the loaders hold standardised rows and targets; scores are in the target's units
@@ -137,6 +142,10 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
         rows.append(_row(f"int8 {mode} (ONNX Runtime)", f"int8 {mode}", int8, measure.onnx_runner(int8), x, y, score))
         log(f"int8 ({mode}): {_said(rows[-1])}")
 
+    for student in students:
+        rows.append(_student_row(Path(student), predictor, ds, y))
+        log(f"{rows[-1]['model']}: {rows[-1]['parameters']} parameters, test accuracy {rows[-1]['test_accuracy']:.2%}")
+
     base = rows[0]
     for row in rows:
         row["size_ratio"] = round(row["size_bytes"] / base["size_bytes"], 4)
@@ -153,6 +162,23 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
 
 def _said(row: dict) -> str:
     return f"test RMSE {row['test_rmse']:.4g}" if "test_rmse" in row else f"test accuracy {row['test_accuracy']:.2%}"
+
+
+def _student_row(student_dir: Path, teacher, ds, y: np.ndarray) -> dict:
+    """A smaller run of the same data, measured on the same test images through its own preprocessing."""
+    from nnforge.predictor import load
+    from nnforge.rundir import read_recipe
+
+    student = load(student_dir)
+    if student.meta.get("dataset") != teacher.meta.get("dataset") or student.classes != teacher.classes:
+        raise UserError(f"--student {student_dir} was trained on '{student.meta.get('dataset')}', not on this run's "
+                        f"'{teacher.meta.get('dataset')}' with the same classes; pass a run of the same data")
+    x = student.preprocessing(ds.x_test).numpy()
+    source = read_recipe(student_dir).train.distill.teacher
+    how = f"distilled from {source}" if source else "trained without a teacher"
+    return _row(f"student {student.meta['model']['name']} ({how})", "knowledge distillation" if source else "smaller model",
+                student_dir / "model.safetensors", measure.torch_runner(student.model), x, y,
+                parameters=sum(p.numel() for p in student.model.parameters()))
 
 
 def markdown_table(table: dict) -> str:

@@ -40,6 +40,16 @@ NOT_WITH_CLIENTS = {
     "train.unfreeze_epoch": "clients keep the layers train.freeze froze",
     "train.checkpoint.every_steps": "a federated run is checkpointed after each round",
     "data.sampling": "each client trains on its own part as it is",
+    "data.augment.mixup": "clients' loaders do not mix batches",
+    "data.augment.cutmix": "clients' loaders do not mix batches",
+    "train.accumulate": "a client's steps take no callbacks",
+    "train.ema": "the server averages clients, not epochs",
+    "train.swa": "the server averages clients, not epochs",
+    "train.distill": "a client's loss is the task's own",
+    "train.max_time": "a federated run stops at round boundaries",
+    "train.overfit_batches": "each client trains on its own part as it is",
+    "train.fast_dev_run": "a round trains every client",
+    "train.log_lr": "a client's steps take no callbacks",
 }
 
 
@@ -227,5 +237,5 @@ class FederatedTrainer(Trainer):
 def make_trainer(engine, task, recipe, data, engine_cls) -> Trainer:
     """The trainer a run drives: the plain one, or the FedAvg server when ``federated.clients`` is set."""
     if not recipe.federated.clients:
-        return Trainer(engine, task)
+        return Trainer(engine, task, accumulate=recipe.train.accumulate)
     return FederatedTrainer(engine, task, recipe, data, engine_cls)

@@ -61,6 +61,49 @@ def technique_callbacks(recipe, task, out: Path, frozen: list[str]) -> list[Call
     return cbs
 
 
+def loop_callbacks(recipe, data, teacher, out: Path, hint: str) -> list[Callback]:
+    """The callbacks of the loop's newer techniques (gradient accumulation needs none; it is the
+    trainer's ``accumulate``): weight averaging, distillation, the LR monitor and the guard rails."""
+    train = recipe.train
+    cbs: list[Callback] = []
+    if train.ema.decay is not None:
+        from nnforge.train.averaging import EMA
+
+        cbs.append(EMA(train.ema.decay, train.ema.every))
+    if train.swa.start_epoch:
+        from nnforge.train.averaging import SWA
+
+        cbs.append(SWA(train.swa.start_epoch, train.swa.lr if train.swa.lr is not None else train.optimizer.lr, data.train))
+    if teacher is not None:
+        from nnforge.train.distill import Distillation
+
+        cbs.append(Distillation(teacher, train.distill.temperature, train.distill.alpha))
+    if train.log_lr == "step":
+        from nnforge.train.lr_monitor import LearningRateMonitor
+
+        cbs.append(LearningRateMonitor(out / HISTORY))
+    if train.overfit_batches:
+        from nnforge.train.guards import OverfitCheck
+
+        cbs.append(OverfitCheck(train.overfit_batches))
+    if train.max_time is not None:
+        from nnforge.train.guards import MaxTime
+
+        cbs.append(MaxTime(train.max_time, hint, train.checkpoint.enabled))
+    return cbs
+
+
+def _loop_metrics(callbacks) -> dict:
+    """What the guard rails add to ``metrics.json``: why the run stopped early, the overfit check's loss."""
+    out = {}
+    for cb in callbacks:
+        if getattr(cb, "stopped", None):
+            out["stopped"] = cb.stopped
+        if getattr(cb, "final_loss", None) is not None:
+            out["overfit_batches_loss"] = cb.final_loss
+    return out
+
+
 def prepare(recipe, task=None, device=None):
     """The data a recipe trains on, as its task prepares it (seeded): loaders, dataset, preprocessing."""
     recipe = resolve(recipe)
@@ -74,7 +117,9 @@ def _start(recipe, engine_cls, task, device):
     """Seed, prepare the task's data, build the model and the engine."""
     from nnforge.train.transfer import init_weights
 
-    data = prepare(recipe, task, device)
+    from nnforge.train.guards import limit_batches
+
+    data = limit_batches(recipe.train, prepare(recipe, task, device))  # train.overfit_batches, train.fast_dev_run
     model = task.build_model(recipe, data)
     init_weights(model, recipe.train.init)
     return data, engine_cls(recipe, task, data, model, device)
@@ -106,13 +151,25 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     from nnforge.train import federated
 
     federated.check(recipe, find_lr)
+    if recipe.train.ema.decay is not None or recipe.train.swa.start_epoch:
+        from nnforge.train.averaging import check_averaging
+
+        check_averaging(recipe)
     if ddp.is_active() and recipe.engine != "torch":
         raise UserError(f"--nproc trains with DistributedDataParallel, which engine '{recipe.engine}' does not have; use engine: torch")
+    if ddp.is_active() and recipe.train.max_time is not None:  # each process would stop at its own step, and the others wait
+        raise UserError("'train.max_time' stops one process at a time, which --nproc cannot do; stop the job with SIGTERM instead "
+                        "(it checkpoints and resumes)")
     device = pick_device(recipe.device)
     if find_lr:
         from nnforge.train.lr_finder import find_lr_run
 
         return find_lr_run(recipe, Path(out) if out else default_run_dir("lr_find"), *_start(recipe, engine_cls, task, device), task)
+    if recipe.train.fast_dev_run:
+        from nnforge.train.guards import FastDevRun, fast_dev_run
+
+        if not any(isinstance(cb, FastDevRun) for cb in callbacks):  # this call is the smoke test, not the run inside it
+            return fast_dev_run(recipe, lambda r, tmp, cb: run(r, tmp, callbacks=[*callbacks, cb]))
     out = Path(out) if out is not None else default_run_dir(name)
     checkpoint = None
     if resume:
@@ -128,6 +185,12 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     else:
         check_empty(out)
     data, engine = _start(recipe, engine_cls, task, device)  # a user error here leaves no half-made run folder
+    teacher = None
+    if recipe.train.distill.teacher:
+        from nnforge.train.distill import load_teacher
+
+        teacher = load_teacher(recipe.train.distill.teacher, data, device)
+    hint = hint or f"nnforge train {out / 'config.yaml'} --out {out} --resume"
     writer = not ddp.is_active() or ddp.rank() == 0
     with RunLock(out), _marks_failure(out, writer):
         if checkpoint is None:
@@ -141,7 +204,8 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         if ddp.is_active():
             ddp.setup_trainer(trainer, data)
         trainer.callbacks += [Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
-                              *technique_callbacks(recipe, task, out, _frozen(engine, recipe))]
+                              *technique_callbacks(recipe, task, out, _frozen(engine, recipe)),
+                              *loop_callbacks(recipe, data, teacher, out, hint)]
         if recipe.data.augment.clean_epochs:
             for transform in (data.train.augmentation, data.train.mix):
                 if transform is not None:
@@ -152,7 +216,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
 
         trainer.callbacks.append(NonFiniteGuard(recipe.train.nonfinite, recipe.train.optimizer.lr))
         ck = recipe.train.checkpoint
-        trainer.callbacks.append(StopOnSignal(out, hint or f"nnforge train {out / 'config.yaml'} --out {out} --resume", ck.enabled))
+        trainer.callbacks.append(StopOnSignal(out, hint, ck.enabled))
         if ck.enabled or checkpoint is not None:
             from nnforge.train.checkpoint import Checkpointer
 
@@ -162,6 +226,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         history = trainer.fit(data.train, data.val, recipe.train.epochs)
         train_seconds = time.perf_counter() - start
         metrics = task.finish(recipe, engine, data, history, out, train_seconds)
+        metrics.update(_loop_metrics(trainer.callbacks))
         if writer:
             _write_summary(out, recipe, engine, data)
         io.write_json(out / METRICS, metrics)  # last: its presence marks the run complete

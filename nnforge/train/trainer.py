@@ -8,11 +8,14 @@ checkpoints, logging, gradient checks, pruning, signals) is a callback. Hooks, i
       on_epoch_begin(epoch)
         on_after_backward          every step, before the optimizer; may set trainer.skip_step
         on_batch_end(step, logs)   logs: loss, the task's batch metrics, batch_size, skipped
+        on_validation_begin        before the validation split is evaluated (weight averaging swaps its average in)
+        on_validation_end          after it
       on_epoch_end(epoch, logs)    logs: epoch, train_*, val_*, lr, seconds, samples_per_second
     on_train_end
 
 ``trainer.stop_training`` ends the run after the current epoch, ``trainer.stop_now`` after the
-current step (an LR sweep that is done, a SIGTERM).
+current step (an LR sweep that is done, a SIGTERM). With ``accumulate`` K > 1 a step is one batch's
+forward and backward, and the optimizer steps every K batches (:mod:`nnforge.train.accumulate`).
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
+from nnforge.train.accumulate import accumulating_step
 from nnforge.train.callbacks import Callback
 
 
 class Trainer:
-    def __init__(self, engine, task, callbacks: Sequence[Callback] = ()):
+    def __init__(self, engine, task, callbacks: Sequence[Callback] = (), accumulate: int = 1):
         self.engine, self.task = engine, task
         self.callbacks = list(callbacks)
         self.stop_training = False
@@ -38,6 +42,7 @@ class Trainer:
         self.resume_position = None  # set by the checkpoint callback to continue an epoch mid-way
         self.step_loss: float | None = None
         self.skip_step = False
+        self.accumulate = accumulate  # train.accumulate: batches per optimizer step
 
     @property
     def model(self):
@@ -49,6 +54,8 @@ class Trainer:
 
     def train_step(self, x, y):
         """One optimisation step; returns the loss (a float) and the detached outputs."""
+        if self.accumulate > 1:
+            return accumulating_step(self, x, y)
         engine = self.engine
         out = engine.forward(x)
         loss = engine.loss(out, y)
@@ -99,7 +106,9 @@ class Trainer:
             logs.update({f"train_{m}": totals[m] / max(1, seen) for m in task.metrics})
             logs.update({"val_loss": None, **{f"val_{m}": None for m in task.metrics}})
             if val_batches is not None:
+                self._call("on_validation_begin")
                 logs.update({f"val_{k}": v for k, v in task.evaluate(*engine.predict(val_batches)).items()})
+                self._call("on_validation_end")
             logs.update({"lr": engine.lr(), "seconds": round(seconds, 4), "samples_per_second": round(seen / max(seconds, 1e-9), 1)})
             engine.epoch_end(logs)
             self.epoch = epoch + 1

@@ -38,3 +38,20 @@ def test_channel_pruning_a_residual_network_narrows_its_blocks(resnet_run):
     assert channels["test_accuracy"] >= original["test_accuracy"] - 0.03
     result = evaluate_runs([resnet_run / "compress" / "channels-50"])  # a run directory of its own
     assert np.isclose(result["accuracy"], channels["test_accuracy"])
+
+
+def test_a_distilled_student_is_listed_beside_the_original(tmp_path):
+    """digits: a teacher MLP and a 4x smaller student distilled from it, measured on the same test images."""
+    from nnforge.compress.pipeline import compress_run
+    from nnforge.train import run
+
+    base = {"data": {"name": "digits"}, "train": {"epochs": 2, "optimizer": {"name": "adam", "lr": 0.01}, "progress": "none"}}
+    teacher = run({**base, "model": {"name": "mlp", "hidden": [64]}}, tmp_path / "teacher")
+    student = run({**base, "model": {"name": "mlp", "hidden": [16]},
+                   "train": {**base["train"], "distill": {"teacher": str(tmp_path / "teacher")}}}, tmp_path / "student")
+    table = compress_run(tmp_path / "teacher", prune=None, quantize=None, students=(tmp_path / "student",), log=lambda _: None)
+    original, row = table["rows"]
+    assert row["method"] == "knowledge distillation" and "distilled from" in row["model"]
+    assert np.isclose(row["test_accuracy"], student.metrics["test_accuracy"], atol=1e-6)
+    assert np.isclose(original["test_accuracy"], teacher.metrics["test_accuracy"], atol=1e-6)
+    assert row["parameters"] < original["parameters"] / 3 and row["size_ratio"] < 0.5

@@ -137,6 +137,18 @@ PROBES: dict[str, Probe] = {
     "train.checkpoint.every_steps": Probe(3),
     "train.checkpoint.keep": Probe(1),
     "train.nonfinite": Probe("skip", {"train.optimizer.lr": 1e30, "train.optimizer.name": "sgd"}),
+    "train.accumulate": Probe(2),
+    "train.ema.decay": Probe(0.9),
+    "train.ema.every": Probe(3, {"train.ema.decay": 0.9}),
+    "train.swa.start_epoch": Probe(1),
+    "train.swa.lr": Probe(0.001, {"train.swa.start_epoch": 1}),
+    "train.distill.teacher": Probe("{tmp}/teacher"),
+    "train.distill.temperature": Probe(2.0, {"train.distill.teacher": "{tmp}/teacher"}),
+    "train.distill.alpha": Probe(0.9, {"train.distill.teacher": "{tmp}/teacher"}),
+    "train.max_time": Probe(0),  # stops after the first step
+    "train.overfit_batches": Probe(2),
+    "train.fast_dev_run": Probe(True),
+    "train.log_lr": Probe("step"),
     "forecast.window": Probe(12, base=FORECAST),
     "forecast.horizon": Probe(2, base=FORECAST),
     "forecast.test_fraction": Probe(0.3, base=FORECAST),
@@ -273,7 +285,7 @@ def _measure(recipe: dict, out: Path, probe: Probe):
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    """Files the probes name: two tables, an empty data folder, and weights to start from."""
+    """Files the probes name: two tables, an empty data folder, weights to start from, and a teacher run."""
     from safetensors.torch import save_file
 
     from nnforge.data import load_dataset
@@ -289,6 +301,7 @@ def workspace(tmp_path_factory):
     torch.manual_seed(5)
     model = build_model(resolve(BASE).model, (1, 8, 8), 10)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / "init.safetensors"))
+    run(BASE, tmp / "teacher")  # a trained run to distill from
     return tmp
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from nnforge import io
 from nnforge.errors import RunError
-from nnforge.rundir import CHECKPOINTS, CONFIG, HISTORY, read_recipe, state
+from nnforge.rundir import CHECKPOINTS, CONFIG, HISTORY, METRICS, read_recipe, state
 from nnforge.train.checkpoint.format import Checkpoint, latest_checkpoint, step_checkpoints
 
 # keys a resumed run may change: how long it trains, where and how it reports, how it checkpoints
-RESUMABLE_CHANGES = ("train.epochs", "train.progress", "train.checkpoint", "device", "threads")
+RESUMABLE_CHANGES = ("train.epochs", "train.progress", "train.checkpoint", "device", "threads", "train.max_time")
 
 
 def _differences(a, b, prefix=""):
@@ -48,7 +48,7 @@ def plan_resume(recipe, out: Path, stream=None) -> tuple[str, Checkpoint | None]
         raise RunError(f"'{out}' is not a run directory (no {CONFIG}); pass the --out folder of an earlier `nnforge train`")
     saved = read_recipe(out)
     check_same_recipe(recipe, saved, out)
-    if kind == "complete":
+    if kind == "complete" and not stopped_by_time_budget(out):
         return "done", None
     if not step_checkpoints(out / CHECKPOINTS) and not (out / CHECKPOINTS / "best.safetensors").is_file():
         stream.write(f"note: '{out}' stopped before its first checkpoint; starting it again\n")
@@ -56,11 +56,36 @@ def plan_resume(recipe, out: Path, stream=None) -> tuple[str, Checkpoint | None]
     return "continue", latest_checkpoint(out, stream)
 
 
+def stopped_by_time_budget(out: Path) -> bool:
+    """A run that ``train.max_time`` stopped is finished but resumable: its checkpoint continues it."""
+    try:
+        stopped = json.loads((out / METRICS).read_text(encoding="utf-8")).get("stopped")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(stopped, dict) and stopped.get("reason") == "max_time" and bool(step_checkpoints(out / CHECKPOINTS))
+
+
 def prepare_resumed_dir(out: Path, ckpt: Checkpoint) -> None:
     """Make the run directory agree with the checkpoint: ``metrics.jsonl`` may hold epochs (or half a
-    line) written after it, and newer step files are unreadable or beyond the state we continue from."""
+    line) written after it, and newer step files are unreadable or beyond the state we continue from.
+    The per-step rows of ``train.log_lr`` up to the checkpoint stay; a ``metrics.json`` written when
+    ``train.max_time`` stopped the run goes (the run is not complete any more)."""
     history = ckpt.state["history"]
-    io.write_text(out / HISTORY, "".join(json.dumps(h) + "\n" for h in history))
+    steps = [row for row in _rows(out / HISTORY) if "epoch" not in row and row.get("step", 1 << 62) <= ckpt.position["global_step"]]
+    io.write_text(out / HISTORY, "".join(json.dumps(h) + "\n" for h in history + steps))
+    (out / METRICS).unlink(missing_ok=True)
     for step, path in step_checkpoints(out / CHECKPOINTS):
         if step > ckpt.position["global_step"] and path != ckpt.path:
             path.unlink(missing_ok=True)
+
+
+def _rows(path: Path) -> list[dict]:
+    rows = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if path.is_file() else []:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows

@@ -6,7 +6,8 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
-from nnforge.train.keys import DATA, FEDERATED, LOOP, keys
+from nnforge.train.accumulate import optimizer_steps
+from nnforge.train.keys import AVERAGING, DATA, FEDERATED, GUARDS, LOOP, keys
 from nnforge.train.engines.base import Engine
 from nnforge.train.gradients import layer_grad_norms
 from nnforge.train.imbalance import focal_loss
@@ -49,7 +50,7 @@ class TorchEngine(Engine):
                   | keys("train.loss", "name label_smoothing class_weight focal_gamma")
                   | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult")
                   | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
-                  | keys("train", "freeze unfreeze_epoch precision channels_last compile")
+                  | keys("train", "freeze unfreeze_epoch precision channels_last compile") | GUARDS | AVERAGING
                   | FEDERATED)
 
     def __init__(self, recipe, task, data, model: torch.nn.Module, device: torch.device):
@@ -60,7 +61,8 @@ class TorchEngine(Engine):
         self.model = setup_model(model.to(device), train)  # train.freeze, channels_last, compile
         self.channels_last = train.channels_last and data.kind == "image"
         self.optimizer = build_optimizer(self.model, train)
-        self.schedule = build_scheduler(self.optimizer, train.scheduler, train.epochs, len(data.train), train.optimizer.lr,
+        self.schedule = build_scheduler(self.optimizer, train.scheduler, train.epochs, optimizer_steps(len(data.train), train.accumulate),
+                                        train.optimizer.lr,
                                         monitor=task.monitor(recipe))
         self.loss_fn = build_loss(task.loss_spec(recipe, data))
         self.autocast = (lambda: torch.autocast(device.type if device.type in ("cuda", "cpu", "mps") else "cpu", dtype=torch.bfloat16)) \

@@ -23,7 +23,7 @@ from nnforge.report import plot_confusion, plot_curves
 from nnforge.rundir import save_model
 from nnforge.train.evaluate import evaluate, evaluation_from_probabilities, per_class_report
 from nnforge.train.imbalance import balanced_sampler, class_weights, make_imbalanced
-from nnforge.train.keys import DATA, FEDERATED, LOOP, keys
+from nnforge.train.keys import AVERAGING, DATA, FEDERATED, GUARDS, LOOP, keys
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
 
 
@@ -38,7 +38,7 @@ class Classify(Task):
     implements = (DATA | LOOP | keys("", "deterministic device") | keys("train.loss", "name label_smoothing class_weight focal_gamma")
                   | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult")
                   | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
-                  | keys("train", "freeze unfreeze_epoch precision channels_last compile")
+                  | keys("train", "freeze unfreeze_epoch precision channels_last compile") | GUARDS | AVERAGING
                   | FEDERATED)
     metrics = ("accuracy",)
     accepts = {"train.loss.name": ("cross_entropy", "mse", "focal")}

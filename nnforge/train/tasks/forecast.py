@@ -22,7 +22,7 @@ from nnforge.data.series import load_series, windows
 from nnforge.errors import ConfigError
 from nnforge.models import build_model
 from nnforge.rundir import save_model
-from nnforge.train.keys import LOOP, keys
+from nnforge.train.keys import GUARDS, LOOP, keys
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
 
 
@@ -46,12 +46,14 @@ def _errors(pred: np.ndarray, truth: np.ndarray) -> dict:
 
 class Forecast(Task):
     name = "forecast"
-    # a series has no classes, images or table columns: no augmentation, sampling, class weights, image sizes
+    # a series has no classes, images or table columns: no augmentation, sampling, class weights, image sizes;
+    # no distillation (no classes), no weight averaging (it keeps its best epoch), no fast_dev_run (its
+    # test split is judged as a whole)
     implements = (LOOP | keys("", "deterministic device") | keys("data", "name batch_size eval_batch_size val_fraction")
                   | keys("forecast", "window horizon test_fraction") | keys("train.loss", "name")
                   | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult")
                   | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
-                  | keys("train", "freeze unfreeze_epoch precision compile"))
+                  | keys("train", "freeze unfreeze_epoch precision compile") | (GUARDS - keys("train", "fast_dev_run")))
     accepts = {"train.loss.name": ("mse",), "train.monitor": ("val_loss", "train_loss")}
     keeps_best_epoch = True  # a forecaster is chosen by its best validation epoch
 

@@ -1,0 +1,47 @@
+"""Gradient accumulation (``train.accumulate: K``): the update of a K-times-larger batch from K batches.
+
+Memory holds one batch at a time; gradients of K consecutive batches are summed, each batch's
+loss scaled by 1/K so the sum is the gradient of the mean loss over the K batches — the same
+update as one batch K times larger (BatchNorm aside, whose statistics stay per batch). Groups
+are aligned to the epoch: batches ``0..K-1`` form the first step, and a short group at the
+epoch's end steps with what it has (scaled by its own size). Callbacks that act on the gradient
+(clipping, L1, non-finite checks) see the accumulated gradient, once per optimizer step, and the
+learning-rate schedule steps once per optimizer step; engines size per-step schedules with
+:func:`optimizer_steps`.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def optimizer_steps(batches: int, accumulate: int) -> int:
+    """Optimizer steps in an epoch of ``batches`` batches."""
+    return math.ceil(batches / max(1, accumulate))
+
+
+def accumulating_step(trainer, x, y):
+    """One batch of a K-batch group: forward, scaled backward, and the optimizer step on the group's last batch."""
+    engine, k = trainer.engine, trainer.accumulate
+    i = trainer.global_step - trainer.epoch * trainer.steps_per_epoch  # position in the epoch
+    group_start = i - i % k
+    size = min(k, trainer.steps_per_epoch - group_start)  # batches in this group
+    out = engine.forward(x)
+    loss = engine.loss(out, y)
+    if i == group_start:
+        engine.zero_grad()
+    engine.backward(loss * (1.0 / size))
+    trainer.step_loss, trainer.skip_step = engine.item(loss), False
+    if i + 1 == group_start + size:  # the group's last batch: the gradient is complete
+        trainer._call("on_after_backward")
+        if not trainer.skip_step:
+            engine.step()
+            engine.batch_end()
+    return trainer.step_loss, engine.outputs(out)
+
+
+def stepped(trainer, step: int, logs: dict) -> bool:
+    """Did the batch ``step`` (its index in the epoch, as ``on_batch_end`` gets it) end with an optimizer step?"""
+    k = trainer.accumulate
+    group_end = (step + 1) % k == 0 or step + 1 == trainer.steps_per_epoch
+    return group_end and not logs["skipped"]
