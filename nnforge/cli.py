@@ -115,6 +115,11 @@ def cmd_eval(args) -> int:
         return 0
     label = "ensemble of " + str(len(args.runs)) + " runs" if len(args.runs) > 1 else args.runs[0]
     print(f"{label} on {result['dataset']} ({result['examples']} test examples)")
+    if result.get("task") == "regress":
+        for member in result.get("members", []):
+            print(f"  {member['run']}: RMSE {member['rmse']:.4g}")
+        print(f"RMSE {result['rmse']:.4g}  MAE {result['mae']:.4g}  R² {result['r2']:.3f} ({', '.join(result['targets'])})")
+        return 0
     for member in result.get("members", []):
         print(f"  {member['run']}: accuracy {member['accuracy']:.2%}")
     print(f"accuracy {result['accuracy']:.2%}  loss {result['loss']:.4f}")
@@ -135,6 +140,14 @@ def cmd_predict(args) -> int:
     results = predictor.predict_files(args.files)
     for name, note in predictor.notes.items():
         print(f"nnforge predict: note: {name}: {note}, as in training", file=sys.stderr)
+    if predictor.regression:  # numbers in the target's own units
+        estimates = [predictor.estimate(v, name) for name, v in results]
+        if args.json:
+            print(json.dumps([{"input": e.source, "value": e.value, "values": e.values} for e in estimates], indent=2))
+            return 0
+        for e in estimates:
+            print(f"{e.source}: " + ", ".join(f"{n} {v:.6g}" for n, v in e.values.items()))
+        return 0
     if args.json:
         print(json.dumps([{"input": name, "top": predictor.top_k(p, args.top)} for name, p in results], indent=2))
         return 0

@@ -77,7 +77,7 @@ def _list(default, help="", nullable=False):
     return Field((list,), default, help=help, nullable=nullable)
 
 
-TASK_LOSS = {"classify": "cross_entropy", "forecast": "mse", "contrastive": "nt_xent"}  # each task's loss when train.loss.name is not given
+TASK_LOSS = {"classify": "cross_entropy", "forecast": "mse", "contrastive": "nt_xent", "regress": "mse"}  # each task's loss when train.loss.name is not given
 OPEN = "open"  # marker: a section whose keys are checked by the component it configures
 
 SCHEMA: dict[str, Any] = {
@@ -86,8 +86,8 @@ SCHEMA: dict[str, Any] = {
     "deterministic": _bool(False, "bit-identical reruns (torch deterministic algorithms)"),
     "device": _str("auto", ["auto", "cpu", "cuda", "mps"], "auto picks cuda when available"),
     "threads": _int(0, 0, help="CPU threads for torch; 0 keeps torch's default"),
-    "task": _str("classify", ["classify", "forecast", "contrastive"], "classify: classes from images or tables; forecast: a sequence model on a time series (see forecast.*); "
-                  "contrastive: self-supervised pretraining of an encoder on unlabelled images (see contrastive.*)"),
+    "task": _str("classify", ["classify", "forecast", "contrastive", "regress"], "classify: classes from images or tables; forecast: a sequence model on a time series (see forecast.*); "
+                  "contrastive: self-supervised pretraining of an encoder on unlabelled images (see contrastive.*); regress: numbers from a table"),
     "data": {
         "name": _str("mnist-sample", help="a dataset name: see `nnforge datasets`"),
         "root": _str(None, nullable=True, help="data directory for file-based datasets"),
@@ -128,7 +128,7 @@ SCHEMA: dict[str, Any] = {
     "train": {
         "epochs": _int(10, 1),
         "loss": {
-            "name": _str(None, ["cross_entropy", "mse", "focal", "nt_xent"], "default: the task's own (classify: cross_entropy, forecast: mse, contrastive: nt_xent)",
+            "name": _str(None, ["cross_entropy", "mse", "focal", "nt_xent", "l1", "huber"], "default: the task's own (classify: cross_entropy, forecast and regress: mse, contrastive: nt_xent)",
                      nullable=True),
             "label_smoothing": _num(0.0, 0.0, 0.99),
             "class_weight": Field((str, list), None, nullable=True, help="'balanced' or one weight per class"),

@@ -28,13 +28,23 @@ def classifier_meta(run_dir: str | Path) -> dict:
     task = meta.get("task")
     if task in _NOT_CLASSIFIERS:
         raise RunError(f"'{run_dir}' is a {task} run (task: {task}): {_NOT_CLASSIFIERS[task]}; "
-                       "eval, predict, serve, explain, compress and export take classification runs")
+                       "eval, predict, serve, explain, compress and export take classification and regression runs")
     return meta
 
 
 _NOT_CLASSIFIERS = {"forecast": "its test errors are in metrics.json and its forecast in forecast.png",
                     "contrastive": "a pretrained encoder, judged by the linear probe in metrics.json; fine-tune it with "
                                    "train.init.weights (configs/ssl_finetune_mnist.yaml)"}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What :meth:`Predictor.predict` gives for one row of a regression run: the predicted value of
+    each target in the target's own units (``value``: the first target's)."""
+
+    value: float
+    values: dict[str, float]
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,28 +68,56 @@ class Predictor:
 
     def __init__(self, run_dir: str | Path, device: str = "cpu"):
         self.run_dir = Path(run_dir)
-        self.meta = classifier_meta(self.run_dir)
+        self._setup(classifier_meta(self.run_dir), load_state(self.run_dir / "model.safetensors"), device)
+
+    @classmethod
+    def from_state(cls, meta: dict, state: dict, device: str = "cpu") -> "Predictor":
+        """A model rebuilt from a ``model.json`` mapping and its weights held in memory (no run
+        directory: how :mod:`nnforge.sklearn` keeps a fitted estimator)."""
+        predictor = cls.__new__(cls)
+        predictor.run_dir = None
+        predictor._setup(meta, state, device)
+        return predictor
+
+    def _setup(self, meta: dict, state: dict, device: str) -> None:
+        self.meta = meta
         self.classes: list[str] = list(self.meta["classes"])
         self.kind: str = self.meta["kind"]
         self.input_shape = tuple(self.meta["input_shape"])
         self.preprocessing = Preprocessing.from_dict(self.meta["preprocessing"])
         self.device = torch.device(device)
         self.model = build_model(self.meta["model"], self.input_shape, len(self.classes), self.kind)
-        state = load_state(self.run_dir / "model.safetensors")
         try:
             self.model.load_state_dict(state)
         except RuntimeError as exc:
             raise RunError(f"{self.run_dir}: weights do not fit the architecture in model.json ({str(exc).splitlines()[0]})") from None
         self.model.to(self.device).eval()
+        self.task: str = self.meta.get("task", "classify")
+        self.regression = self.task == "regress"
+        if self.regression:
+            target = self.meta.get("target")
+            if not isinstance(target, dict) or len(target.get("mean", [])) != len(self.classes) \
+                    or len(target.get("std", [])) != len(self.classes):
+                raise RunError(f"{self.run_dir}/model.json: a regression run needs 'target' with one mean and std per output")
+            self.target_mean = np.asarray(target["mean"], np.float32)
+            self.target_std = np.asarray(target["std"], np.float32)
+
+    @property
+    def output_names(self) -> list[str]:
+        """The classes of a classifier; the target names of a regression run."""
+        return self.classes
 
     @torch.inference_mode()
     def predict_stored(self, x: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
-        """Probabilities for inputs in stored form (uint8 images or raw float rows)."""
+        """Probabilities for inputs in stored form (uint8 images or raw float rows); for a
+        regression run, the predicted values (N, targets) in the target's own units."""
         out = []
         for start in range(0, len(x), batch_size):
             xb = self.preprocessing(x[start : start + batch_size].to(self.device))
-            out.append(torch.softmax(self.model(xb).float(), 1).cpu())
-        return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)), np.float32)
+            y = self.model(xb).float()
+            out.append(y.cpu() if self.regression else torch.softmax(y, 1).cpu())
+        result = torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)), np.float32)
+        return result * self.target_std + self.target_mean if self.regression else result
 
     def predict_images(self, images) -> np.ndarray:
         if self.kind != "image":
@@ -138,8 +176,8 @@ class Predictor:
             header = names
         return parse_features(header, rows, str(path))
 
-    def predict(self, x: Any, top: int = 3) -> "Prediction | list[Prediction]":
-        """Classes for one input or a batch.
+    def predict(self, x: Any, top: int = 3) -> "Prediction | Estimate | list":
+        """Classes for one input or a batch (a regression run: an :class:`Estimate` of its values).
 
         ``x``: an image or CSV file path (or a list of them); a PIL image (or a list); a NumPy array
         or torch tensor in the dataset's stored form — for an image model pixels 0-255 shaped
@@ -182,9 +220,16 @@ class Predictor:
         raise DataError(f"an input of shape {tuple(arr.shape)} does not fit this model, which takes {want} "
                         f"(one) or (N, {', '.join(map(str, want))}) (a batch)")
 
-    def _prediction(self, probs: np.ndarray, top: int, source: str | None = None) -> Prediction:
+    def _prediction(self, probs: np.ndarray, top: int, source: str | None = None) -> "Prediction | Estimate":
+        if self.regression:
+            return self.estimate(probs, source)
         ranked = self.top_k(probs, min(top, len(self.classes)))
         return Prediction(ranked[0]["class"], dict(zip(self.classes, map(float, probs))), ranked, source)
+
+    def estimate(self, values: np.ndarray, source: str | None = None) -> Estimate:
+        """A regression row's predicted values by target name."""
+        named = {n: float(v) for n, v in zip(self.classes, values.tolist())}
+        return Estimate(float(values[0]), named, source)
 
     def top_k(self, probs: np.ndarray, k: int = 3, digits: int | None = None) -> list[dict]:
         """The ``k`` most probable classes, most probable first (ties: lower index first), with

@@ -30,7 +30,7 @@ from nnforge.errors import RunError, UserError
 from nnforge.rundir import CONFIG, FAILED, METRICS, lock_holder, read_failure, read_history, read_metrics, read_recipe, state
 
 #: Each task's test metric, the one a run is judged by (tests/test_runlist.py checks every task has one).
-HEADLINE = {"classify": "test_accuracy", "forecast": "test_mae"}
+HEADLINE = {"classify": "test_accuracy", "forecast": "test_mae", "regress": "test_rmse", "contrastive": "probe_accuracy"}
 HIGHER = ("accuracy", "f1", "precision", "recall", "skill", "auc", "r2")
 LOWER = ("loss", "mae", "rmse", "mse", "error", "seconds", "perplexity")
 #: the table's columns, in order; each is also a key for sorting and filtering

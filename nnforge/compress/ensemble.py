@@ -19,6 +19,10 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
 
     predictors = [load(r) for r in runs]
     first = predictors[0]
+    if any(p.regression for p in predictors):
+        if tta or combine == "vote":
+            raise DataError("--tta and --vote are for classifiers; a regression ensemble averages its members' values")
+        return evaluate_regression_runs(runs, predictors, data)
     for p in predictors[1:]:
         if p.classes != first.classes or p.input_shape != first.input_shape:
             raise DataError(f"runs '{runs[0]}' and '{p.run_dir}' have different classes or input shapes; an ensemble needs both equal")
@@ -42,4 +46,33 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
         result["members"] = [
             {"run": str(r), "accuracy": evaluation_from_probabilities(m, y).accuracy} for r, m in zip(runs, member_probs)
         ]
+    return result
+
+
+def evaluate_regression_runs(runs, predictors, data: str | None = None) -> dict:
+    """MAE, RMSE and R² in the target's units of one regression run, or of several averaged."""
+    import torch
+
+    from nnforge.config import default_config
+    from nnforge.data.registry import load_table
+    from nnforge.errors import DataError
+    from nnforge.rundir import read_recipe
+    from nnforge.train.tasks.regress import scores
+
+    first = predictors[0]
+    for p in predictors[1:]:
+        if not p.regression or p.classes != first.classes or p.input_shape != first.input_shape:
+            raise DataError(f"runs '{runs[0]}' and '{p.run_dir}' predict different targets or take different rows")
+    recipe = read_recipe(first.run_dir) if (first.run_dir / "config.yaml").is_file() else default_config()
+    if data:
+        recipe = recipe.with_overrides({"data.name": data})
+    table = load_table(recipe.data, recipe.seed)
+    if table.x_test.shape[1:] != first.input_shape or table.y_test.shape[1] != len(first.classes):
+        raise DataError(f"table '{table.name}' ({table.x_test.shape[1]} features, {table.y_test.shape[1]} targets) does not fit "
+                        f"the model ({first.input_shape[0]} features, {len(first.classes)} targets)")
+    members = [p.predict_stored(torch.from_numpy(table.x_test)) for p in predictors]
+    result = {"dataset": table.name, "examples": int(len(table.y_test)), "task": "regress", "targets": first.classes,
+              **scores(np.mean(members, axis=0), table.y_test)}
+    if len(predictors) > 1:
+        result["members"] = [{"run": str(r), **scores(m, table.y_test)} for r, m in zip(runs, members)]
     return result

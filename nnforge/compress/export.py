@@ -71,7 +71,10 @@ def export_onnx(run_dir: str | Path, path: str | Path | None = None) -> Path:
         "nnforge.preprocessing": predictor.meta["preprocessing"],
         "nnforge.model": predictor.meta["model"],
         "nnforge.kind": predictor.kind,
+        "nnforge.task": predictor.task,
     }
+    if predictor.regression:  # the output is the standardised target: value = output * std + mean
+        meta["nnforge.target"] = predictor.meta["target"]
     return export_model(predictor.model, predictor.input_shape, out, meta)
 
 

@@ -82,3 +82,10 @@ def accuracy(run: Callable[[np.ndarray], np.ndarray], x: np.ndarray, y: np.ndarr
     for start in range(0, len(x), batch):
         correct += int((run(np.ascontiguousarray(x[start : start + batch])).argmax(1) == y[start : start + batch]).sum())
     return correct / max(1, len(x))
+
+
+def rmse(run: Callable[[np.ndarray], np.ndarray], x: np.ndarray, y: np.ndarray, scale, batch: int = 500) -> float:
+    """RMSE in the target's units of a model whose outputs and targets ``y`` are standardised (``scale``: the target's std)."""
+    out = np.concatenate([run(np.ascontiguousarray(x[s : s + batch])) for s in range(0, len(x), batch)])
+    d = (out.astype(np.float64) - y) * np.asarray(scale, np.float64)
+    return float(np.sqrt((d * d).mean()))

@@ -43,7 +43,7 @@ def _save_variant(run_dir: Path, out: Path, model: torch.nn.Module, meta: dict, 
     return out / "model.safetensors"
 
 
-def _row(name: str, method: str, path: Path, runner, x: np.ndarray, y: np.ndarray, **extra) -> dict:
+def _row(name: str, method: str, path: Path, runner, x: np.ndarray, y: np.ndarray, score=None, **extra) -> dict:
     with measure.torch_threads(1):
         row = {
             "model": name,
@@ -53,7 +53,7 @@ def _row(name: str, method: str, path: Path, runner, x: np.ndarray, y: np.ndarra
             "gzip_bytes": measure.gzip_size(path),
             "latency_ms_batch1": measure.latency_per_image(runner, x, 1) * 1e3,
             "latency_ms_batch64": measure.latency_per_image(runner, x, 64) * 1e3,
-            "test_accuracy": measure.accuracy(runner, x, y),
+            **(score(runner) if score is not None else {"test_accuracy": measure.accuracy(runner, x, y)}),
         }
     row.update(extra)
     return row
@@ -78,18 +78,31 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
     if prune is not None and not 0 < prune < 1:
         raise UserError(f"--prune is {prune}; accepted: a fraction between 0 and 1 (e.g. 0.5)")
     config = read_recipe(run_dir)
-    if config.task != "classify":
-        raise UserError(f"'{run_dir}' is a {config.task} run; compress measures classifiers (test accuracy)")
+    if config.task not in ("classify", "regress"):
+        raise UserError(f"'{run_dir}' is a {config.task} run; compress measures classifiers (test accuracy) and regressors (test RMSE)")
+    if students and predictor.regression:
+        raise UserError("--student compares classifiers (test accuracy); this is a regression run")
     prepared = prepare(config)
-    ds = prepared.dataset
-    x = predictor.preprocessing(ds.x_test).numpy()
-    y = ds.y_test.numpy()
+    score, loss = None, None
+    if predictor.regression:  # the loaders hold standardised rows and targets; scores are in the target's units
+        x = np.concatenate([xb.numpy() for xb, _ in prepared.test])
+        y = np.concatenate([yb.numpy() for _, yb in prepared.test])
+        score = lambda runner: {"test_rmse": measure.rmse(runner, x, y, predictor.target_std)}  # noqa: E731
+        loss = torch.nn.functional.mse_loss
+        ds = prepared.extra["table"]
+        calibration_source = torch.from_numpy(np.concatenate([xb.numpy() for xb, _ in prepared.train]))
+    else:
+        ds = prepared.dataset
+        x = predictor.preprocessing(ds.x_test).numpy()
+        y = ds.y_test.numpy()
+        calibration_source = None
+    metric = "test_rmse" if predictor.regression else "test_accuracy"
     out = run_dir / "compress"
     out.mkdir(exist_ok=True)
     meta, model_cfg = predictor.meta, predictor.meta["model"]
-    rows = [_row("original (fp32, torch)", "none", run_dir / "model.safetensors", measure.torch_runner(predictor.model), x, y,
+    rows = [_row("original (fp32, torch)", "none", run_dir / "model.safetensors", measure.torch_runner(predictor.model), x, y, score,
                  parameters=sum(p.numel() for p in predictor.model.parameters()))]
-    log(f"original: test accuracy {rows[0]['test_accuracy']:.2%}")
+    log(f"original: {_said(rows[0])}")
 
     if prune is not None:
         pct = int(round(prune * 100))
@@ -97,34 +110,37 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
             model = build_model(model_cfg, predictor.input_shape, len(predictor.classes), predictor.kind)
             model.load_state_dict(predictor.model.state_dict())
             magnitude_prune(model, prune)
-            finetune(model, config, prepared, finetune_epochs)
+            finetune(model, config, prepared, finetune_epochs, loss=loss)
             finalize(model)
             path = _save_variant(run_dir, out / f"magnitude-{pct}", model, meta)
             rows.append(_row(f"magnitude pruned {pct}% (torch)", "global magnitude, unstructured", path,
-                             measure.torch_runner(model), x, y, sparsity=round(sparsity(model), 4),
+                             measure.torch_runner(model), x, y, score, sparsity=round(sparsity(model), 4),
                              parameters=sum(int((p != 0).sum()) for p in model.parameters())))
-            log(f"magnitude pruning {pct}%: sparsity {rows[-1]['sparsity']:.1%}, test accuracy {rows[-1]['test_accuracy']:.2%}")
+            log(f"magnitude pruning {pct}%: sparsity {rows[-1]['sparsity']:.1%}, {_said(rows[-1])}")
         if "channels" in methods:
             if model_cfg["name"] in CHANNEL_MODELS:
                 new_cfg, state = channel_prune(predictor.model, model_cfg, prune)
                 model = build_model(new_cfg, predictor.input_shape, len(predictor.classes), predictor.kind)
                 model.load_state_dict(state)
-                finetune(model, config, prepared, finetune_epochs)
+                finetune(model, config, prepared, finetune_epochs, loss=loss)
                 path = _save_variant(run_dir, out / f"channels-{pct}", model, meta, new_cfg)
                 rows.append(_row(f"channel pruned {pct}% (torch)", "L1 channels, structured", path, measure.torch_runner(model),
-                                 x, y, parameters=sum(p.numel() for p in model.parameters()), architecture=new_cfg))
-                log(f"channel pruning {pct}%: {rows[-1]['parameters']} parameters, test accuracy {rows[-1]['test_accuracy']:.2%}")
+                                 x, y, score, parameters=sum(p.numel() for p in model.parameters()), architecture=new_cfg))
+                log(f"channel pruning {pct}%: {rows[-1]['parameters']} parameters, {_said(rows[-1])}")
             else:
                 log(f"channel pruning skipped: supported for {', '.join(CHANNEL_MODELS)}, not '{model_cfg['name']}'")
 
     if quantize == "int8":
         fp32 = export_model(predictor.model, predictor.input_shape, out / "model-fp32.onnx")
-        rows.append(_row("fp32 (ONNX Runtime)", "export", fp32, measure.onnx_runner(fp32), x, y))
-        n = min(calibration_images, len(ds.x_train))
-        calibration = [predictor.preprocessing(ds.x_train[i : i + 32]).numpy() for i in range(0, n, 32)]
+        rows.append(_row("fp32 (ONNX Runtime)", "export", fp32, measure.onnx_runner(fp32), x, y, score))
+        if calibration_source is None:
+            n = min(calibration_images, len(ds.x_train))
+            calibration = [predictor.preprocessing(ds.x_train[i : i + 32]).numpy() for i in range(0, n, 32)]
+        else:
+            calibration = [calibration_source[i : i + 32].numpy() for i in range(0, min(calibration_images, len(calibration_source)), 32)]
         int8, mode = quantize_int8(fp32, out / "model-int8.onnx", calibration)
-        rows.append(_row(f"int8 {mode} (ONNX Runtime)", f"int8 {mode}", int8, measure.onnx_runner(int8), x, y))
-        log(f"int8 ({mode}): test accuracy {rows[-1]['test_accuracy']:.2%}")
+        rows.append(_row(f"int8 {mode} (ONNX Runtime)", f"int8 {mode}", int8, measure.onnx_runner(int8), x, y, score))
+        log(f"int8 ({mode}): {_said(rows[-1])}")
 
     for student in students:
         rows.append(_student_row(Path(student), predictor, ds, y))
@@ -133,11 +149,19 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
     base = rows[0]
     for row in rows:
         row["size_ratio"] = round(row["size_bytes"] / base["size_bytes"], 4)
-        row["accuracy_change_points"] = round(100 * (row["test_accuracy"] - base["test_accuracy"]), 2)
-    table = {"run": str(run_dir), "dataset": ds.describe(), "latency": "median ms per image on 1 CPU thread", "rows": rows}
+        if metric == "test_accuracy":
+            row["accuracy_change_points"] = round(100 * (row["test_accuracy"] - base["test_accuracy"]), 2)
+        else:
+            row["rmse_change"] = round(row["test_rmse"] - base["test_rmse"], 6)
+    table = {"run": str(run_dir), "dataset": ds.describe(), "latency": "median ms per image on 1 CPU thread", "metric": metric,
+             "rows": rows}
     io.write_json(out / "compress.json", table)
     io.write_text(out / "compress.md", markdown_table(table))
     return table
+
+
+def _said(row: dict) -> str:
+    return f"test RMSE {row['test_rmse']:.4g}" if "test_rmse" in row else f"test accuracy {row['test_accuracy']:.2%}"
 
 
 def _student_row(student_dir: Path, teacher, ds, y: np.ndarray) -> dict:
@@ -158,6 +182,14 @@ def _student_row(student_dir: Path, teacher, ds, y: np.ndarray) -> dict:
 
 
 def markdown_table(table: dict) -> str:
+    if table.get("metric") == "test_rmse":
+        lines = [f"# Compression of {table['run']}", "", f"{table['dataset']}; latency: {table['latency']}.", "",
+                 "| model | size KiB | x original | gzip KiB | ms/row batch 1 | ms/row batch 64 | test RMSE | change |",
+                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in table["rows"]:
+            lines.append(f"| {r['model']} | {r['size_bytes'] / 1024:.1f} | {r['size_ratio']:.2f} | {r['gzip_bytes'] / 1024:.1f} | "
+                         f"{r['latency_ms_batch1']:.3f} | {r['latency_ms_batch64']:.4f} | {r['test_rmse']:.4g} | {r['rmse_change']:+.4g} |")
+        return "\n".join(lines) + "\n"
     lines = [f"# Compression of {table['run']}", "", f"{table['dataset']}; latency: {table['latency']}.", "",
              "| model | size KiB | x original | gzip KiB | ms/image batch 1 | ms/image batch 64 | test accuracy | change (points) |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]

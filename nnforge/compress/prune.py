@@ -153,10 +153,10 @@ def _prune_block_insides(model: nn.Module, model_cfg: dict, fraction: float) -> 
     return new_cfg, state
 
 
-def finetune(model: nn.Module, recipe, data, epochs: int = 1, lr_scale: float = 0.1, min_steps: int = 100) -> nn.Module:
+def finetune(model: nn.Module, recipe, data, epochs: int = 1, lr_scale: float = 0.1, min_steps: int = 100, loss=None) -> nn.Module:
     """Retrain on the run's training split (``data``, from :func:`nnforge.train.prepare`) at a tenth of
     its learning rate: ``epochs`` epochs, and at least ``min_steps`` steps (one epoch of a small
-    dataset is too short to recover)."""
+    dataset is too short to recover). ``loss``: default cross-entropy (a classifier)."""
     import math
 
     from nnforge.train.optim import build_optimizer
@@ -168,8 +168,8 @@ def finetune(model: nn.Module, recipe, data, epochs: int = 1, lr_scale: float = 
     model.train()
     for _ in range(epochs):
         for xb, yb in data.train:
-            loss = nn.functional.cross_entropy(model(xb), yb)
+            value = (loss or nn.functional.cross_entropy)(model(xb), yb)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            value.backward()
             optimizer.step()
     return model.eval()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 
 from nnforge.errors import DataError
@@ -68,6 +69,20 @@ class Dataset:
             x_val=self.x_train[val],
             y_val=self.y_train[val],
         )
+
+    def fold(self, k: int, folds: int, seed: int) -> "Dataset":
+        """Fold ``k`` (0-based) of ``folds`` stratified folds of the training split as the validation
+        part, the other folds as training (scikit-learn's ``StratifiedKFold(folds, shuffle=True,
+        random_state=seed)``, so the same rows as a by-hand split); the test split untouched."""
+        from sklearn.model_selection import StratifiedKFold
+
+        y = self.y_train.numpy()
+        counts = np.bincount(y)
+        if folds < 2 or counts[counts > 0].min() < folds:
+            raise DataError(f"dataset '{self.name}': a class has fewer than {folds} training examples; use fewer folds")
+        train, val = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))[k]
+        train, val = torch.from_numpy(train), torch.from_numpy(val)
+        return replace(self, x_train=self.x_train[train], y_train=self.y_train[train], x_val=self.x_train[val], y_val=self.y_train[val])
 
     def describe(self) -> str:
         val = f", {len(self.x_val)} val" if self.x_val is not None else ""

@@ -66,8 +66,23 @@ def _series(name):
 for _name, (_summary, _) in SERIES.items():
     DATASETS[_name] = DatasetInfo(_name, f"time series for task=forecast: {_summary}", _series(_name))
 
+def _table(name):
+    def load(cfg, seed):
+        raise DataError(f"'{excerpt(name)}' is a table with a numeric target, not a labelled dataset; set task=regress "
+                        "(recipe: configs/diabetes_mlp.yaml)")
+
+    return load
+
+
+# Tables for ``task: regress`` (nnforge.data.sources.regression loads them); listed here so that
+# `nnforge datasets` shows them and a classification recipe naming one gets a clear error.
+from nnforge.data.sources.regression import TABLES  # noqa: E402
+
+for _name, (_summary, _) in TABLES.items():
+    DATASETS[_name] = DatasetInfo(_name, _summary, _table(_name))
+
 PATTERNS = {
-    "csv:PATH": "a CSV table with a header; the class column is data.target",
+    "csv:PATH": "a CSV table with a header; data.target is the class column (task=regress: the numeric target)",
     "folder:PATH": "images (PNG/JPEG) in one sub-folder per class, optionally under train/ and test/",
     "playground:KIND?...": "a 2-D dataset of `nnforge playground` (circle, xor, gauss, spiral, moons), as its page exports it",
 }
@@ -109,6 +124,10 @@ def load_dataset(cfg, seed: int = 0) -> Dataset:
         from nnforge.data.sources.image_folder import load_folder
 
         return load_folder(name[7:], plain(cfg.image_size))
+    if name.startswith("arrays:"):
+        from nnforge.data.sources.arrays import load_arrays_dataset
+
+        return load_arrays_dataset(name)
     if name.startswith("playground:"):
         from nnforge.data.sources.toy2d import load_recipe_dataset
 
@@ -120,3 +139,17 @@ def load_dataset(cfg, seed: int = 0) -> Dataset:
         hint = f" (did you mean '{near[0]}'?)" if near else ""
         raise DataError(f"unknown dataset '{excerpt(name)}'{hint}; accepted: {', '.join(DATASETS)}, csv:PATH, folder:PATH")
     return DATASETS[name].load(cfg, seed)
+
+
+def load_table(cfg, seed: int = 0):
+    """The table with a numeric target a recipe's ``data`` section names (``task: regress``)."""
+    from nnforge.config import section
+
+    cfg = section("data", cfg)
+    if cfg.name.startswith("arrays:"):
+        from nnforge.data.sources.arrays import load_arrays_table
+
+        return load_arrays_table(cfg.name)
+    from nnforge.data.sources.regression import load_named_table
+
+    return load_named_table(cfg, seed)

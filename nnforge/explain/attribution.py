@@ -52,12 +52,14 @@ def _superpixels(height: int, width: int, cell: int) -> torch.Tensor:
 
 def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor, method: str, layer: str | None = None,
               baseline: torch.Tensor | None = None, background: torch.Tensor | None = None, seed: int = 0,
-              n_steps: int = 32, n_samples: int = 32, lime_samples: int = 200) -> torch.Tensor:
+              n_steps: int = 32, n_samples: int = 32, lime_samples: int = 200, probabilities: bool = True) -> torch.Tensor:
     """Attributions of ``model`` for classes ``target`` on preprocessed images (N, C, H, W) -> (N, H, W)
     or tabular rows (N, F) -> (N, F).
 
     ``baseline``: the "absent" input for IG (default zeros: the training mean after standardisation);
     ``background``: a batch of training inputs for SHAP's baselines (default: ``baseline``).
+    ``probabilities``: LIME explains softmax probabilities (a classifier); False: the raw output
+    ``target`` (a regression model's predicted value), as the gradient methods always do.
     """
     from captum.attr import GradientShap, IntegratedGradients, LayerAttribution, LayerGradCam, Lime
 
@@ -83,7 +85,7 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor, method: s
         pool = base if background is None else background
         maps = GradientShap(model).attribute(x, baselines=pool, target=target, n_samples=n_samples, stdevs=0.1)
     else:
-        probs = lambda inp: torch.softmax(model(inp), 1)  # noqa: E731 - LIME explains probabilities
+        probs = (lambda inp: torch.softmax(model(inp), 1)) if probabilities else model  # noqa: E731 - LIME explains probabilities
         if x.dim() == 4:
             cell = max(1, min(x.shape[2:]) // 7)
             mask = _superpixels(x.shape[2], x.shape[3], cell).expand(1, x.shape[1], -1, -1)

@@ -19,6 +19,12 @@ def cmd_explain(args) -> int:
 
     methods = [m for item in args.method for m in item.split(",") if m] if args.method else None
     report = explain_run(args.run, methods, _indices(args.examples), layer=args.layer, top_k=args.top)
+    if report.get("task") == "regress":
+        print(f"test RMSE {report['rmse']:.4g}  MAE {report['mae']:.4g}  R² {report['r2']:.3f}")
+        for r in report["largest_errors"][:5]:
+            print(f"  row {r['index']}: true {r['true'][0]:.4g}, predicted {r['predicted'][0]:.4g}")
+        print(f"wrote {args.run}/explain/ (report.md, report.json, pictures)")
+        return 0
     print(f"test accuracy {report['accuracy']:.2%}")
     worst = sorted(report["per_class"], key=lambda r: r["f1"])[:3]
     print("lowest F1: " + ", ".join(f"{r['class']} {r['f1']:.3f}" for r in worst))
@@ -33,8 +39,9 @@ def register(sub, add, add_set) -> None:
             "nnforge explain runs/cnn --method gradcam ig --examples 0,7,42", cmd_explain)
     p.add_argument("run", help="run directory")
     p.add_argument("--method", nargs="+", default=None, metavar="METHOD",
-                   help="gradcam (images only), ig (integrated gradients), shap (gradient SHAP), lime; several allowed "
-                        "(default: gradcam for image runs, shap for tabular runs)")
+                   help="gradcam (images only), ig (integrated gradients), shap (gradient SHAP), lime, permutation "
+                        "(regression runs); several allowed (default: gradcam for image runs, shap for tabular runs, "
+                        "shap and permutation for regression runs)")
     p.add_argument("--layer", help="Grad-CAM layer by name (default: the last conv layer)")
     p.add_argument("--examples", help="test-split indices to explain, comma-separated (default: 4 mistakes + 4 correct)")
     p.add_argument("--top", type=int, default=16, help="how many top-loss examples to show (default 16)")

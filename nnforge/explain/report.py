@@ -5,11 +5,13 @@
     attributions-METHOD.png      image runs: chosen test images with the method's heat map over them;
                                  tabular runs: each chosen row's strongest features as signed bars
     importance-METHOD.png        tabular runs: features ranked by mean |attribution| over the test split
+
+A regression run is explained by :mod:`nnforge.explain.regression` (largest errors, attributions of
+the predicted value, permutation importance); :func:`explain_run` hands it over.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -19,25 +21,11 @@ import torch
 from nnforge import io
 from nnforge.errors import UserError
 from nnforge.explain.errors import error_analysis
+from nnforge.explain.figures import (_keep_earlier_methods, _plt, _save, feature_importance, plot_feature_attributions,  # noqa: F401
+                                     plot_importance)
 
 BACKGROUND_ROWS = 64  # training inputs that SHAP draws its baselines from
 IMPORTANCE_ROWS = 200  # tabular runs: test rows averaged for the feature importance
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    plt = _plt()
-    io.atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100, bbox_inches="tight"))
-    plt.close(fig)
-    return path
 
 
 def _show(ax, image: np.ndarray) -> None:
@@ -82,48 +70,6 @@ def plot_attributions(images: np.ndarray, maps: np.ndarray, labels: list[str], m
     return _save(fig, path)
 
 
-def plot_feature_attributions(maps: np.ndarray, features: list[str], labels: list[str], method: str, path: Path,
-                              top: int = 8) -> Path:
-    """One panel per chosen row: its ``top`` strongest features, red for the class, blue against."""
-    plt = _plt()
-    n = len(maps)
-    cols = min(4, n)
-    rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 0.32 * top * rows + 1.0), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, m, label in zip(axes.flat, maps, labels):
-        ax.axis("on")
-        order = np.argsort(-np.abs(m), kind="stable")[:top][::-1]
-        ax.barh(range(len(order)), m[order], color=["#c0392b" if v > 0 else "#2e6da4" for v in m[order]])
-        ax.set_yticks(range(len(order)), [features[i] for i in order], fontsize=7)
-        ax.axvline(0, color="#888", linewidth=0.6)
-        ax.tick_params(axis="x", labelsize=6)
-        ax.set_title(label.replace("\n", ", "), fontsize=7)
-    fig.suptitle(f"{method}: strongest features for the predicted class (red: for, blue: against)")
-    fig.tight_layout()
-    return _save(fig, path)
-
-
-def plot_importance(importance: list[dict], method: str, path: Path, top: int = 20) -> Path:
-    plt = _plt()
-    shown = importance[:top][::-1]
-    fig, ax = plt.subplots(figsize=(5.5, 0.3 * len(shown) + 1.0))
-    ax.barh(range(len(shown)), [r["mean_abs_attribution"] for r in shown], color="#c0392b")
-    ax.set_yticks(range(len(shown)), [r["feature"] for r in shown], fontsize=8)
-    ax.set_xlabel("mean |attribution| over the test rows explained")
-    ax.set_title(f"{method}: feature importance")
-    fig.tight_layout()
-    return _save(fig, path)
-
-
-def feature_importance(maps: np.ndarray, features: list[str]) -> list[dict]:
-    """Features ranked by mean absolute attribution (ties keep the column order)."""
-    mean_abs = np.abs(maps).mean(0)
-    order = np.argsort(-mean_abs, kind="stable")
-    return [{"feature": features[i], "mean_abs_attribution": float(mean_abs[i])} for i in order]
-
-
 def choose_examples(probabilities: np.ndarray, targets: np.ndarray, n: int = 8) -> list[int]:
     """Half mistakes (highest loss first), half correct predictions, for a balanced picture."""
     wrong = np.flatnonzero(probabilities.argmax(1) != targets)
@@ -141,6 +87,10 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
 
     run_dir = Path(run_dir)
     predictor = load(run_dir)
+    if predictor.regression:
+        from nnforge.explain.regression import explain_regression
+
+        return explain_regression(predictor, methods, examples, top_k, log)
     if methods is None:  # Grad-CAM needs convolutions; gradient SHAP suits any differentiable model
         has_conv = any(isinstance(m, torch.nn.Conv2d) for m in predictor.model.modules())
         methods = ("gradcam",) if predictor.kind == "image" and has_conv else ("shap",)
@@ -195,26 +145,6 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
     io.write_json(out / "report.json", report)
     io.write_text(out / "report.md", markdown(report, run_dir))
     return report
-
-
-def _keep_earlier_methods(report: dict, previous_path: Path) -> None:
-    """Keep the pictures earlier ``explain`` calls on this run made with methods not run this time.
-
-    ``explain --method gradcam`` then ``explain --method ig`` leaves both pictures in
-    ``explain/``; the report lists both (this call's first, the earlier ones named in
-    ``files_from_earlier_calls``), not only the last. Tables (importances) are this call's only.
-    """
-    try:
-        previous = json.loads(previous_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    earlier = []
-    for key, path in (previous.get("files") or {}).items():
-        if key not in report["files"] and isinstance(path, str) and Path(path).is_file():
-            report["files"][key] = path
-            earlier.append(key)
-    if earlier:
-        report["files_from_earlier_calls"] = earlier
 
 
 def markdown(report: dict, run_dir: Path) -> str:

@@ -4,7 +4,8 @@ It gathers what the run directory holds — headline metrics, the recipe, curves
 matrix, the per-class table, and any pictures later commands left behind (``explain/``,
 ``compress/``, ``lr_find.png``, forecasts) — without recomputing anything. Each task shows its own
 metrics: a classifier its accuracy and per-class scores, a forecast its test MAE and RMSE beside the
-naive last-value forecast's, the skill over it, and the forecast plot.
+naive last-value forecast's, the skill over it, and the forecast plot, a regression its test MAE,
+RMSE and R² beside the training-mean and linear-regression baselines, and its regression plots.
 
 The tables other commands write as Markdown (``explain/report.md``, ``compress/compress.md``) are
 rendered to HTML by markdown-it-py, the CommonMark reference port, so they read as tables. A small
@@ -90,6 +91,27 @@ def _forecast_cards(metrics: dict) -> list[str]:
     ]
 
 
+def _regression_cards(metrics: dict) -> list[str]:
+    base = metrics.get("baselines", {})
+    mean, linear = base.get("training_mean", {}), base.get("linear_regression", {})
+    return [
+        _card(_fmt(metrics.get("test_rmse"), ".4g"), "test RMSE"),
+        _card(_fmt(metrics.get("test_mae"), ".4g"), "test MAE"),
+        _card(_fmt(metrics.get("test_r2"), ".3f"), "test R²"),
+        _card(_fmt(mean.get("rmse"), ".4g"), "baseline: training mean RMSE"),
+        _card(f"{_fmt(linear.get('rmse'), '.4g')} (R² {_fmt(linear.get('r2'), '.3f')})", "baseline: linear regression RMSE"),
+    ]
+
+
+def _baselines_table(metrics: dict) -> str:
+    rows = [("this model", {"mae": metrics.get("test_mae"), "rmse": metrics.get("test_rmse"), "r2": metrics.get("test_r2")})]
+    names = {"training_mean": "predict the training mean", "linear_regression": "linear regression (scikit-learn)"}
+    rows += [(names.get(k, k), v) for k, v in metrics.get("baselines", {}).items()]
+    body = "".join(f"<tr><td>{html.escape(n)}</td><td>{_fmt(v.get('mae'), '.4g')}</td><td>{_fmt(v.get('rmse'), '.4g')}</td>"
+                   f"<td>{_fmt(v.get('r2'), '.3f')}</td></tr>" for n, v in rows)
+    return f"<table><tr><th>model (test split)</th><th>MAE</th><th>RMSE</th><th>R²</th></tr>{body}</table>"
+
+
 def _per_class_table(rows: list[dict]) -> str:
     if not rows:
         return ""
@@ -114,14 +136,18 @@ def build_report(run_dir: str | Path) -> Path:
     config = read_recipe(run) if (run / "config.yaml").is_file() else None
     model = config.model["name"] if config else "?"
     data = config.data.name if config else "?"
-    forecast = metrics.get("task") == "forecast"
-    cards = _forecast_cards(metrics) if forecast else _classification_cards(metrics)
+    forecast, regress = metrics.get("task") == "forecast", metrics.get("task") == "regress"
+    cards = _forecast_cards(metrics) if forecast else _regression_cards(metrics) if regress else _classification_cards(metrics)
     cards.append(_card(f"{metrics.get('train_seconds', 0):.1f} s", f"training, {metrics.get('epochs', '?')} epochs"))
     if metrics.get("parameters"):
         cards.append(_card(f"{metrics['parameters']:,}", "parameters"))
     sections = []
     if forecast and (run / "forecast.png").is_file():
         sections.append(("Forecast (test)", _img(run / "forecast.png")))
+    if regress:
+        sections.append(("Against the baselines (test, target units)", _baselines_table(metrics)))
+        if (run / "regression.png").is_file():
+            sections.append(("Predicted vs true, residuals, errors (test)", _img(run / "regression.png")))
     if (run / "curves.png").is_file():
         sections.append(("Training curves", _img(run / "curves.png")))
     if (run / "confusion.png").is_file():
@@ -133,7 +159,7 @@ def build_report(run_dir: str | Path) -> Path:
         from nnforge.report.summary import summary_html
 
         sections.append(("Model summary", summary_html(summary)))
-    shown = {"curves.png", "confusion.png"} | ({"forecast.png"} if forecast else set())
+    shown = {"curves.png", "confusion.png"} | ({"forecast.png"} if forecast else set()) | ({"regression.png"} if regress else set())
     extra = sorted(p for p in run.glob("*.png") if p.name not in shown)
     for sub in ("explain", "compress", "tune", "forecast"):
         extra += sorted((run / sub).glob("*.png")) if (run / sub).is_dir() else []

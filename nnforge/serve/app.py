@@ -298,17 +298,21 @@ def build_fastapi(app: ServeApp):
     errors = schemas.ERROR_RESPONSES
     k_query = Query(None, ge=1, le=len(service.classes), description="how many classes to return, most probable first")
 
-    @api.post("/v1/predict", response_model=schemas.Prediction, responses=errors, openapi_extra=schemas.request_body(False, service),
+    regress = service.regression  # a regression run answers values in the target's units, not classes
+    answers = ((schemas.Estimate, schemas.BatchEstimate, schemas.EstimateExplanation) if regress
+               else (schemas.Prediction, schemas.BatchPrediction, schemas.Explanation))
+
+    @api.post("/v1/predict", response_model=answers[0], responses=errors, openapi_extra=schemas.request_body(False, service),
               summary="Top-k classes for one input (an uploaded PNG/JPEG image or JSON pixels / a tabular row)")
     async def predict(request: Request, k: int | None = k_query):
         return Delegate("predict")
 
-    @api.post("/v1/predict/batch", response_model=schemas.BatchPrediction, responses=errors,
+    @api.post("/v1/predict/batch", response_model=answers[1], responses=errors,
               openapi_extra=schemas.request_body(True, service), summary="Top-k classes for many inputs in one request")
     async def predict_batch(request: Request, k: int | None = k_query):
         return Delegate("predict_batch")
 
-    @api.post("/v1/explain", response_model=schemas.Explanation, responses=errors, openapi_extra=schemas.request_body(False, service),
+    @api.post("/v1/explain", response_model=answers[2], responses=errors, openapi_extra=schemas.request_body(False, service),
               summary="Prediction plus where the network looked: a saliency heat map (images) or each feature's share (tabular rows)")
     async def explain(request: Request, k: int | None = k_query):
         return Delegate("explain")

@@ -16,15 +16,26 @@ from nnforge.errors import RunError
 
 
 class Pipeline(torch.nn.Module):
-    """Stored batch -> class probabilities: the training pipeline's preprocessing, the model, softmax."""
+    """Stored batch -> class probabilities: the training pipeline's preprocessing, the model, softmax.
+    ``target`` (a regression run's ``model.json`` scaler): values in the target's units instead."""
 
-    def __init__(self, preprocessing, model: torch.nn.Module):
+    def __init__(self, preprocessing, model: torch.nn.Module, target: dict | None = None):
         super().__init__()
         self.preprocessing = preprocessing
         self.model = model
+        self.target_std = torch.tensor(target["std"], dtype=torch.float32) if target else None
+        self.target_mean = torch.tensor(target["mean"], dtype=torch.float32) if target else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.model(self.preprocessing(x)).float(), 1)
+        out = self.model(self.preprocessing(x)).float()
+        if self.target_std is not None:  # a regression run: values in the target's units
+            return out * self.target_std + self.target_mean
+        return torch.softmax(out, 1)
+
+
+def target_of(predictor) -> dict | None:
+    """A regression run's target scaler (None for a classifier)."""
+    return predictor.meta["target"] if getattr(predictor, "regression", False) else None
 
 
 class TorchBackend:
@@ -42,7 +53,7 @@ class TorchBackend:
 
     def __init__(self, predictor, threads: int = 1, freeze: bool = True):
         torch.set_num_threads(max(1, threads))
-        self.pipeline = Pipeline(predictor.preprocessing, predictor.model).eval()
+        self.pipeline = Pipeline(predictor.preprocessing, predictor.model, target_of(predictor)).eval()
         self.frozen = _freeze(self.pipeline, predictor.input_shape, predictor.preprocessing.kind) if freeze else None
         self._run = self.frozen if self.frozen is not None else self.pipeline
 
@@ -108,7 +119,8 @@ class OnnxBackend:
         options.inter_op_num_threads = 1
         options.log_severity_level = 4  # failures surface as exceptions; ORT's own stderr log would repeat them
         self.preprocessing = predictor.preprocessing
-        model, self.whole_pipeline = _with_pipeline(path, predictor.preprocessing)
+        self.target = target_of(predictor)
+        model, self.whole_pipeline = _with_pipeline(path, predictor.preprocessing, self.target)
         try:
             self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         except Exception as exc:
@@ -122,14 +134,17 @@ class OnnxBackend:
         with torch.inference_mode():
             xb = self.preprocessing(torch.from_numpy(x)).numpy()
         out = self.session.run(None, {self.input_name: xb})[0].astype(np.float32, copy=False)
+        if self.target is not None:
+            return out * np.asarray(self.target["std"], np.float32) + np.asarray(self.target["mean"], np.float32)
         if self.outputs_probabilities:
             return out
         out = np.exp(out - out.max(axis=1, keepdims=True))
         return out / out.sum(axis=1, keepdims=True)
 
 
-def _with_pipeline(path: Path, preprocessing) -> tuple[str | bytes, bool]:
-    """``model.onnx`` with the preprocessing before it and a softmax after it, when both can be
+def _with_pipeline(path: Path, preprocessing, target: dict | None = None) -> tuple[str | bytes, bool]:
+    """``model.onnx`` with the preprocessing before it and a softmax after it (``target``, a regression
+    run's scaler: the standardised output turned into the target's units), when both can be
     written as ONNX nodes (plain images and tabular rows; not denoising); else the file as it is."""
     try:
         import onnx
@@ -141,7 +156,7 @@ def _with_pipeline(path: Path, preprocessing) -> tuple[str | bytes, bool]:
     if len(graph.input) != 1 or len(graph.output) != 1 or (preprocessing.kind == "image" and preprocessing.denoise != "none"):
         return str(path), False
     original_in, original_out = graph.input[0], graph.output[0]
-    if "prob" in original_out.name.lower():  # already probabilities: no softmax to add
+    if "prob" in original_out.name.lower() and target is None:  # already probabilities: no softmax to add
         return str(path), False
     shape = [d.dim_param or d.dim_value for d in original_in.type.tensor_type.shape.dim]
     if preprocessing.kind == "image":  # the same float32 arithmetic as Preprocessing.__call__
@@ -161,11 +176,19 @@ def _with_pipeline(path: Path, preprocessing) -> tuple[str | bytes, bool]:
         nodes.append(helper.make_node(op, inputs, [previous], **attrs))
     for node in reversed(nodes):
         graph.node.insert(0, node)
-    graph.node.append(helper.make_node("Softmax", [original_out.name], ["probabilities"], axis=1))
+    answer = "probabilities"
+    if target is not None:
+        answer = "values"
+        graph.initializer.append(numpy_helper.from_array(np.array(target["std"], np.float32), "nnforge_target_std"))
+        graph.initializer.append(numpy_helper.from_array(np.array(target["mean"], np.float32), "nnforge_target_mean"))
+        graph.node.append(helper.make_node("Mul", [original_out.name, "nnforge_target_std"], ["nnforge_scaled"]))
+        graph.node.append(helper.make_node("Add", ["nnforge_scaled", "nnforge_target_mean"], [answer]))
+    else:
+        graph.node.append(helper.make_node("Softmax", [original_out.name], [answer], axis=1))
     graph.input.remove(original_in)
     graph.input.append(helper.make_tensor_value_info("stored", stored_type, shape))
     graph.output.remove(original_out)
-    graph.output.append(helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [shape[0], None]))
+    graph.output.append(helper.make_tensor_value_info(answer, TensorProto.FLOAT, [shape[0], None]))
     return model.SerializeToString(), True
 
 
@@ -195,7 +218,7 @@ def _auto(predictor, threads: int = 1):
         return TorchBackend(predictor, threads)
     try:
         backend = OnnxBackend(predictor, threads)
-        pipeline = Pipeline(predictor.preprocessing, predictor.model).eval()
+        pipeline = Pipeline(predictor.preprocessing, predictor.model, target_of(predictor)).eval()
         example = _example_batch(predictor.input_shape, predictor.preprocessing.kind)
         if not _reproduces(lambda batch: backend(batch.numpy()), pipeline, example):
             raise RunError("model.onnx does not give this run's answers (re-export it: nnforge export RUN --format onnx)")

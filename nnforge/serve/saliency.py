@@ -36,16 +36,19 @@ def gradient_saliency(model: torch.nn.Module, x: torch.Tensor, target: int,
     return (heat / peak if peak > 0 else heat).astype(np.float32)
 
 
-def integrated_gradients(model: torch.nn.Module, x: torch.Tensor, target: int, steps: int = 64) -> tuple[np.ndarray, float]:
+def integrated_gradients(model: torch.nn.Module, x: torch.Tensor, target: int, steps: int = 64,
+                         probabilities: bool = True) -> tuple[np.ndarray, float]:
     """(attribution per feature, the class's probability at the baseline) of class ``target`` for
-    one preprocessed row ``x`` (F,), from the all-zero baseline (the training mean)."""
+    one preprocessed row ``x`` (F,), from the all-zero baseline (the training mean).
+    ``probabilities=False``: of the raw output ``target`` (a regression model's standardised value)."""
+    out = (lambda inp: torch.softmax(model(inp).float(), 1)) if probabilities else (lambda inp: model(inp).float())  # noqa: E731
     baseline = torch.zeros_like(x)
     with torch.no_grad():
-        at_baseline = float(torch.softmax(model(baseline[None]).float(), 1)[0, target])
+        at_baseline = float(out(baseline[None])[0, target])
     alphas = (torch.arange(steps, dtype=x.dtype) + 0.5) / steps  # midpoints along the straight path
     path = (baseline + alphas[:, None] * (x - baseline)).requires_grad_(True)
     with torch.enable_grad():
-        torch.softmax(model(path).float(), 1)[:, target].sum().backward()
+        out(path)[:, target].sum().backward()
     return ((x - baseline) * path.grad.mean(0)).numpy(), at_baseline
 
 

@@ -45,6 +45,25 @@ class Explanation(Prediction):
         None, description="tabular runs: every feature, strongest first; the attributions add up to probability - baseline_probability")
 
 
+class Estimate(BaseModel):
+    """A regression run's answer: numbers in the target's own units."""
+
+    value: float = Field(description="the predicted value of the (first) target, in its own units")
+    values: dict[str, float] = Field(description="every target's predicted value by name")
+
+
+class BatchEstimate(BaseModel):
+    predictions: list[Estimate] = Field(description="one per input, in the order sent")
+
+
+class EstimateExplanation(Estimate):
+    explained_target: str
+    method: str
+    baseline_value: float = Field(description="the target's predicted value for the training mean row")
+    features: list[FeatureAttribution] = Field(description="every feature, strongest first; the attributions (target units) add up to "
+                                                           "value - baseline_value")
+
+
 class Health(BaseModel):
     status: str
     model_version: str
@@ -72,6 +91,8 @@ class Metadata(BaseModel):
     limits: dict[str, Any]
     top_k: int
     test_accuracy: float | None = None
+    task: str = Field("classify", description="'classify', or 'regress': then 'classes' are the target names and answers are values")
+    test_rmse: float | None = None
 
 
 class ErrorBody(BaseModel):

@@ -86,6 +86,7 @@ class Service:
         self.kind = self.predictor.kind
         self.input_shape = tuple(self.predictor.input_shape)
         self.classes = self.predictor.classes
+        self.regression = self.predictor.regression  # answers are values in the target's units, not classes
         self.model_version = file_digest(Path(settings.run_dir) / "model.safetensors")
         self.metadata = self._metadata()
         self.health = json.dumps({"status": "ok", "model_version": self.model_version, "worker": os.getpid()}).encode()
@@ -106,9 +107,13 @@ class Service:
             "batching": {"max_batch": self.settings.max_batch, "max_wait_ms": self.settings.max_wait_ms},
             "limits": self.limits.to_dict(),
             "top_k": self.settings.top_k,
+            "task": self.predictor.task,
         }
         try:
-            out["test_accuracy"] = json.loads((run / "metrics.json").read_text()).get("test_accuracy")
+            scores = json.loads((run / "metrics.json").read_text())
+            out["test_accuracy"] = scores.get("test_accuracy")
+            if self.regression:
+                out["test_rmse"] = scores.get("test_rmse")
         except (OSError, ValueError):
             pass
         return out
@@ -190,6 +195,9 @@ class Service:
         return k
 
     def describe(self, probs: np.ndarray, k: int, note: str | None = None) -> dict:
+        if self.regression:  # ``probs`` are the predicted values
+            values = [round(float(v), 6) for v in probs]
+            return {"value": values[0], "values": dict(zip(self.classes, values))}
         top = self.predictor.top_k(probs, k, digits=6)
         out = {"class": top[0]["class"], "probability": top[0]["probability"], "top": top}
         if note:
@@ -224,6 +232,8 @@ class Service:
 
         model = self.predictor.model
         x = self.predictor.preprocessing(torch.from_numpy(stored[None]))[0]
+        if self.regression:
+            return self._value_shares(stored, x)
         with torch.inference_mode():
             probs = torch.softmax(model(x[None]).float(), 1)[0].numpy()
         target = int(probs.argmax())
@@ -253,6 +263,23 @@ class Service:
             "method": "integrated gradients of the class probability, from the training mean (64 steps)",
             "baseline_probability": round(at_baseline, 6),
             "features": [{"feature": names[i], "value": float(row[i]), "attribution": round(float(shares[i]), 6)} for i in order],
+        }
+
+    def _value_shares(self, row: np.ndarray, x) -> dict:
+        """A regression row's first target, and each feature's share in moving it from the training mean row's value."""
+        from nnforge.serve.saliency import integrated_gradients
+
+        p = self.predictor
+        std, mean = float(p.target_std[0]), float(p.target_mean[0])
+        shares, at_baseline = integrated_gradients(p.model, x, 0, probabilities=False)
+        values = p.predict_stored(__import__("torch").from_numpy(row[None]))[0]
+        names = p.preprocessing.feature_labels()
+        order = np.argsort(-np.abs(shares), kind="stable")
+        return {
+            **self.describe(values, 1), "explained_target": self.classes[0],
+            "method": "integrated gradients of the predicted value, from the training mean (64 steps)",
+            "baseline_value": round(at_baseline * std + mean, 6),
+            "features": [{"feature": names[i], "value": float(row[i]), "attribution": round(float(shares[i]) * std, 6)} for i in order],
         }
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ import torch
 
 from nnforge import io
 from nnforge.config import dump_config, resolve
-from nnforge.errors import UserError
+from nnforge.errors import ConfigError, UserError
 from nnforge.rundir import (CHECKPOINTS, FAILED, HISTORY, METRICS, Run, RunLock, check_empty, default_run_dir, read_history, read_metrics,
                             mark_failed, read_recipe, update_latest_link)
 from nnforge.train.callbacks import BestModelCheckpoint, Callback, CleanFinalEpochs, CSVLogger, EarlyStopping, JSONLLogger
@@ -126,18 +126,27 @@ def _start(recipe, engine_cls, task, device):
 
 
 def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: Sequence[Callback] = (),
-        name: str = "run", find_lr: bool = False, hint: str | None = None) -> Run:
+        name: str = "run", find_lr: bool = False, hint: str | None = None, pictures: bool = True,
+        fold: tuple[int, int] | None = None) -> Run:
     """Train the model a recipe describes; write the run directory ``out``; return the :class:`Run`.
 
     ``recipe``: a resolved recipe (or a raw mapping, resolved here). ``resume``: continue ``out`` from
     its last good checkpoint when it holds a partial run, start it when it is empty, and return the
     finished run unchanged when it is complete. ``callbacks`` join the loop after nnforge's own.
     ``find_lr``: run the learning-rate range test instead (see :mod:`nnforge.train.lr_finder`).
+    ``pictures``: False leaves out the task's plots (a run directory nobody will look at).
+    ``fold``: (k, K) validates on fold k (0-based) of K folds of the training split (``tune --cv``).
     """
     from nnforge.train import ddp
 
     recipe = resolve(recipe)
     engine_cls, task = ENGINES[recipe.engine], TASKS[recipe.task]()
+    task.pictures = pictures
+    if fold is not None:
+        if recipe.task not in ("classify", "regress"):
+            raise ConfigError(f"k-fold cross-validation is for task classify or regress, not {recipe.task} "
+                              "(a series is validated on its latest part)")
+        task.fold = fold
     check_recipe(recipe, engine_cls, task)
     from nnforge.train import federated
 

@@ -16,7 +16,8 @@ def cmd_tune(args) -> int:
     out = Path(args.out or Path("runs") / f"tune-{name}")
     if isinstance(raw.get("tune"), dict) and "objectives" in raw["tune"]:
         return _architecture_search(raw, out, args, name)
-    result = run_study(raw, out, args.trials, sampler=args.sampler, storage=args.storage, study_name=name, seed=args.seed)
+    result = run_study(raw, out, args.trials, sampler=args.sampler, storage=args.storage, study_name=name, seed=args.seed,
+                        cv=args.cv)
     if result.best_recipe is None:
         print("no trial finished; nothing to report")
         return 1
@@ -40,6 +41,8 @@ def register(sub, add, add_set) -> None:
     p.add_argument("--study", help="study name in the storage (default: the recipe's file name)")
     p.add_argument("--out", help="folder for trial runs, best.yaml and plots (default runs/tune-STUDY)")
     p.add_argument("--seed", type=int, help="sampler seed (default: the recipe's seed)")
+    p.add_argument("--cv", type=int, metavar="K", help="score each trial by the mean validation metric over K (stratified) folds "
+                                                       "of the training split; the test split is never used")
     add_set(p)
 
 

@@ -127,8 +127,12 @@ def _encode_baseline(spec: TuneSpec, resolved: dict) -> dict | None:
 
 
 def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tpe", storage: str = DEFAULT_STORAGE,
-              study_name: str = "study", seed: int | None = None, log: Callable[[str], None] = print) -> StudyResult:
-    """Run (or resume, or join) a study until it holds ``trials`` finished trials; write the best recipe."""
+              study_name: str = "study", seed: int | None = None, log: Callable[[str], None] = print,
+              cv: int | None = None) -> StudyResult:
+    """Run (or resume, or join) a study until it holds ``trials`` finished trials; write the best recipe.
+
+    ``cv``: score each trial by the mean validation metric over ``cv`` folds of the training split
+    (:mod:`nnforge.tune.cv`) instead of by the recipe's validation split."""
     import optuna
     from optuna.trial import TrialState
 
@@ -140,10 +144,12 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
     if trials < 1:
         raise UserError(f"--trials is {trials}; accepted: a positive number")
     resolved = resolve({k: v for k, v in raw_recipe.items() if k != "tune"})
-    spec = parse_tune(check_tune_config(raw_recipe.get("tune"), raw_recipe))
+    spec = parse_tune(check_tune_config(raw_recipe.get("tune"), raw_recipe), resolved.task)
     if not spec.params:
         raise ConfigError("the recipe has no 'tune.space'; add e.g. tune: {space: {train.optimizer.lr: {low: 0.0001, high: 0.1, log: true}}}")
-    if resolved.data.val_fraction <= 0:
+    if cv is not None and (cv < 2 or cv > 20):
+        raise UserError(f"--cv is {cv}; accepted: 2 to 20 folds")
+    if cv is None and resolved.data.val_fraction <= 0:
         raise ConfigError("'data.val_fraction' is 0; a search needs a validation split (e.g. data.val_fraction=0.1)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -163,11 +169,15 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
         run_dir = out / f"trial-{trial.number:03d}"
         trial.set_user_attr("run_dir", str(run_dir))
         trial.set_user_attr("worker", worker)
+        shown = ", ".join(f"{k}={v}" for k, v in values.items())
+        if cv:
+            return _cross_validated_trial(trial, config, run_dir, cv, spec.metric, shown, log)
         pruning = PruningCallback(trial, spec.metric)
         result = run(config, run_dir, callbacks=[pruning], name=f"trial-{trial.number}")
         value = result.history[-1][spec.metric]
         trial.set_user_attr("test_accuracy", result.metrics.get("test_accuracy"))
-        shown = ", ".join(f"{k}={v}" for k, v in values.items())
+        if "test_rmse" in result.metrics:
+            trial.set_user_attr("test_rmse", result.metrics["test_rmse"])
         if pruning.pruned_at is not None:
             log(f"trial {trial.number}: pruned after epoch {pruning.pruned_at} ({spec.metric} {value:.4f})  {shown}")
             raise optuna.TrialPruned()
@@ -184,6 +194,22 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
     return summarize(study, raw_recipe, spec, out)
 
 
+def _cross_validated_trial(trial, config, run_dir: Path, folds: int, metric: str, shown: str, log) -> float:
+    """One trial scored by k-fold cross-validation; pruned on the running mean over the folds."""
+    import optuna
+
+    from nnforge.tune.cv import cross_validate
+
+    result = cross_validate(config, run_dir, folds, metric, trial)
+    trial.set_user_attr("cv_scores", result.scores)
+    trial.set_user_attr("cv_std", result.std)
+    if result.pruned_after is not None:
+        log(f"trial {trial.number}: pruned after fold {result.pruned_after} of {folds} (running mean {metric} {result.mean:.4f})  {shown}")
+        raise optuna.TrialPruned()
+    log(f"trial {trial.number}: {metric} {result.mean:.4f} ± {result.std:.4f} over {folds} folds  {shown}")
+    return result.mean
+
+
 def summarize(study, raw_recipe: dict, spec: TuneSpec, out: Path) -> StudyResult:
     """Write ``best.yaml`` (a ready recipe with only the keys that apply), ``study.json`` and the
     plots; return the result."""
@@ -198,7 +224,9 @@ def summarize(study, raw_recipe: dict, spec: TuneSpec, out: Path) -> StudyResult
     rows = [{"number": t.number, "state": t.state.name.lower(), "value": t.value,
              "params": spec.decode(t.params, exact=bool(t.user_attrs.get("baseline"))), "run_dir": t.user_attrs.get("run_dir"),
              "worker": t.user_attrs.get("worker"), "baseline": bool(t.user_attrs.get("baseline")),
-             "test_accuracy": t.user_attrs.get("test_accuracy")} for t in trials]
+             "test_accuracy": t.user_attrs.get("test_accuracy"), "test_rmse": t.user_attrs.get("test_rmse"),
+             **({"cv_scores": t.user_attrs["cv_scores"], "cv_std": t.user_attrs.get("cv_std")} if "cv_scores" in t.user_attrs else {})}
+            for t in trials]
     summary = {"study": study.study_name, "metric": spec.metric, "direction": spec.direction, "trials": rows}
     best_path = None
     best_value, best_params = None, {}

@@ -1,7 +1,8 @@
 """The ``tune`` section of a recipe: what to optimise and over which keys.
 
     tune:
-      metric: val_accuracy          # or val_loss: always a validation metric, never a training one
+      metric: val_accuracy          # or val_loss (task=regress: val_rmse, the default, val_mae, val_r2): always a
+                                    # validation metric, never a training one
       direction: maximize           # default: maximize for accuracy, minimize for loss
       pruner: median                # or none: stop trials whose validation curve trails the median
       space:
@@ -31,7 +32,10 @@ from typing import Any
 from nnforge.config import unknown_key_error
 from nnforge.errors import ConfigError
 
-METRICS = {"val_accuracy": "maximize", "val_loss": "minimize"}
+METRICS = {"val_accuracy": "maximize", "val_loss": "minimize", "val_rmse": "minimize", "val_mae": "minimize", "val_r2": "maximize"}
+#: what each task measures on its validation split (a search must be judged on one of these)
+TASK_METRICS = {"classify": ("val_accuracy", "val_loss"), "regress": ("val_rmse", "val_mae", "val_r2", "val_loss"),
+                "forecast": ("val_loss",)}
 SECTION_KEYS = {"metric", "direction", "pruner", "space", "baseline", "objectives", "budget"}
 COSTS = ("params", "latency_ms")  # what architecture search minimises beside the metric, and what a budget caps
 PARAM_KEYS = {"low", "high", "log", "step", "points", "choices"}
@@ -188,18 +192,20 @@ def set_path(raw: dict, path: str, value: Any) -> None:
     node[parts[-1]] = copy.deepcopy(value)
 
 
-def parse_tune(section: dict | None) -> TuneSpec:
-    """Validate a raw ``tune`` section (without touching the rest of the recipe)."""
+def parse_tune(section: dict | None, task: str = "classify") -> TuneSpec:
+    """Validate a raw ``tune`` section (without touching the rest of the recipe); ``task`` picks the
+    default metric (validation RMSE for a regression) and the metrics it measures."""
     section = section or {}
     if not isinstance(section, dict):
         raise ConfigError(f"'tune' must be a mapping, got {section!r}")
     for key in section:
         if key not in SECTION_KEYS:
             raise unknown_key_error(f"tune.{key}", str(key), SECTION_KEYS)
-    metric = section.get("metric", "val_accuracy")
-    if metric not in METRICS:
+    measured = TASK_METRICS.get(task, tuple(METRICS))
+    metric = section.get("metric", measured[0])
+    if metric not in measured:
         hint = " (a search must be judged on held-out data, not on the training split)" if str(metric).startswith("train") else ""
-        raise ConfigError(f"'tune.metric' is {metric!r}{hint}; accepted: {', '.join(METRICS)}")
+        raise ConfigError(f"'tune.metric' is {metric!r}{hint}; accepted for task {task}: {', '.join(measured)}")
     direction = section.get("direction", METRICS[metric])
     if direction not in ("maximize", "minimize"):
         raise ConfigError(f"'tune.direction' is {direction!r}; accepted: maximize, minimize")
@@ -254,7 +260,8 @@ def check_tune_config(section: dict, raw_recipe: dict | None = None) -> dict:
 
     Returns the section unchanged; :func:`nnforge.tune.search.run_study` calls it before any trial.
     """
-    spec = parse_tune(section)
+    task = (raw_recipe or {}).get("task", "classify")
+    spec = parse_tune(section, task if isinstance(task, str) else "classify")
     if raw_recipe is not None and spec.params:
         from nnforge.config import resolve
 

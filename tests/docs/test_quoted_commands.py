@@ -160,7 +160,21 @@ RECIPES = [
         "curl -H 'Content-Type: application/json' -d '{\"inputs\": [[5.1, 3.5, 1.4, 0.2]]}' http://127.0.0.1:8000/v1/predict/batch",)),
 ]
 
-GROUPS = {"first-minutes": FIRST_MINUTES, "cnn-workflow": CNN_WORKFLOW, "recipes": RECIPES}
+# Regression and cross-validated tuning (docs/regression.md, the diabetes and grid recipes' comments).
+REGRESSION = [
+    T("nnforge train diabetes_mlp --out runs/diabetes", extra=FULL),
+    S("nnforge eval runs/diabetes"),
+    S("nnforge predict runs/diabetes patients.csv"),
+    S("nnforge explain runs/diabetes --method ig shap permutation"),
+    S("nnforge export runs/diabetes --format onnx"),
+    S("nnforge compress runs/diabetes"),
+    S("nnforge report runs/diabetes"),
+    S("nnforge serve runs/diabetes", serve=True),
+    S("nnforge tune diabetes_mlp_tune --trials 6 --sampler grid", extra=("--trials", "2", "--set", "train.epochs=3")),
+    S("nnforge tune digits_grid_cv --sampler grid --cv 3 --trials 2", extra=("--set", "train.epochs=2")),
+]
+
+GROUPS = {"first-minutes": FIRST_MINUTES, "cnn-workflow": CNN_WORKFLOW, "recipes": RECIPES, "regression": REGRESSION}
 
 # Each lesson is run by tests/lessons/test_lessons.py (every name in LESSONS, pictures checked);
 # here each quoted lesson must exist.
@@ -169,6 +183,8 @@ LESSON = re.compile(r"^nnforge lesson (NAME|[a-z-]+)$")
 SKIPPED = {
     "make run": "creates .venv and installs packages (minutes, network); it runs `nnforge quickstart`, run above",
     "make test": "the test suite itself",
+    "nnforge train diabetes_mlp --set data.name=csv:houses.csv --set data.target=price":
+        "houses.csv is the reader's own table; tests/train/test_regress.py trains this recipe on diabetes as a CSV",
     "nnforge train configs/cifar10_cnn.yaml --set data.root=DIR": "needs the CIFAR-10 python batches (163 MiB), not on this machine",
     "nnforge tune digits_mlp_tune --trials 24 --storage postgresql://host/db": "needs a PostgreSQL server",
     "torchrun --nnodes 2 --node-rank '$NODE_RANK' --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint HOST0:29500 "
@@ -386,6 +402,18 @@ def test_the_first_minutes(group_dir):
 def test_the_cnn_workflow(group_dir):
     run_group("cnn-workflow", group_dir)
     _check_figures("cnn-workflow", group_dir)
+
+
+@pytest.mark.slow
+def test_regression(group_dir):
+    from sklearn.datasets import load_diabetes
+
+    bunch = load_diabetes(scaled=False)
+    rows = [",".join(bunch.feature_names)] + [",".join(f"{v:g}" for v in r) for r in bunch.data[:3]]
+    (group_dir / "patients.csv").write_text("\n".join(rows) + "\n")
+    outputs = run_group("regression", group_dir)
+    predicted = outputs["nnforge predict runs/diabetes patients.csv"].splitlines()
+    assert len(predicted) == 3 and all(25 < float(line.split("progression ")[1]) < 350 for line in predicted), predicted
 
 
 @pytest.mark.slow

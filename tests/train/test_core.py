@@ -24,11 +24,13 @@ from nnforge.train.tasks import TASKS
 
 CLASSIFY = ["data.name=digits", "model.name=mlp", "model.hidden=[16]", "train.epochs=2", "data.batch_size=256",
             "train.optimizer.name=adam", "train.optimizer.lr=0.01", "train.progress=none"]
+REGRESS = ["task=regress", "data.name=diabetes", "model.name=mlp", "model.hidden=[8]", "train.epochs=2", "data.batch_size=128",
+           "train.optimizer.name=adam", "train.optimizer.lr=0.01", "train.progress=none"]
 FORECAST = ["task=forecast", "data.name=sunspots", "model.name=lstm", "model.hidden=8", "train.epochs=2", "data.batch_size=64",
             "train.optimizer.name=adam", "train.optimizer.lr=0.01", "train.progress=none"]
 CONTRASTIVE = ["task=contrastive", "data.name=digits", "data.augment.rotate=15", "model.name=mlp", "model.hidden=[16]", "train.epochs=2",
                "data.batch_size=256", "train.optimizer.name=adam", "train.optimizer.lr=0.01", "train.progress=none"]
-BASES = {"classify": CLASSIFY, "forecast": FORECAST, "contrastive": CONTRASTIVE}
+BASES = {"classify": CLASSIFY, "forecast": FORECAST, "regress": REGRESS, "contrastive": CONTRASTIVE}
 
 
 class Recorder(Callback):
@@ -64,7 +66,8 @@ def _expected(epochs: int, steps: int) -> list[str]:
     return calls + ["train_end"]
 
 
-@pytest.mark.parametrize("engine, task", [("torch", "classify"), ("scratch", "classify"), ("torch", "forecast"), ("torch", "contrastive")])
+@pytest.mark.parametrize("engine, task", [("torch", "classify"), ("scratch", "classify"), ("torch", "forecast"), ("torch", "regress"),
+                                          ("scratch", "regress"), ("torch", "contrastive")])
 def test_every_hook_fires_in_order_for_each_engine_and_task(tmp_path, engine, task):
     base = BASES[task]
     recorder = Recorder()

@@ -24,6 +24,8 @@ import torch
 from nnforge.config import leaf_paths, resolve
 from nnforge.errors import ConfigError, UserError
 from nnforge.train import Callback, run
+from nnforge.train.keys import CORE
+from nnforge.train.tasks import TASKS
 
 BASE = {"data": {"name": "digits", "batch_size": 128}, "model": {"name": "mlp", "hidden": [8]},
         "train": {"epochs": 2, "optimizer": {"name": "adam", "lr": 0.01}, "progress": "none"}}
@@ -321,3 +323,20 @@ def test_a_key_changes_the_run_or_is_refused(workspace, key, engine):
         return  # refused before a run folder exists, in one line
     before = _outcome(base, workspace, probe)
     assert after != before, f"'{key}' = {value!r} on engine {engine} changed nothing"
+
+
+REGRESS = {"task": "regress", "data": {"name": "diabetes", "batch_size": 64}, "model": {"name": "mlp", "hidden": [8]},
+           "train": {"epochs": 1, "optimizer": {"name": "adam", "lr": 0.01}, "progress": "none"}}
+
+
+@pytest.mark.parametrize("key", sorted(k for k in PROBES if k not in CORE and k not in TASKS["regress"].implements and k != "task"))
+def test_a_key_the_regression_task_does_not_have_is_refused(tmp_path, key):
+    """task: regress declares its keys; every other key of the schema, set on a regression, is refused in one line."""
+    probe = PROBES[key]
+    recipe = json.loads(json.dumps(REGRESS))
+    for dotted, value in probe.needs.items():
+        _set(recipe, dotted, _fill(value, tmp_path))
+    _set(recipe, key, _fill(probe.value, tmp_path))
+    with pytest.raises(ConfigError) as err:
+        run(recipe, tmp_path / "run")
+    assert "\n" not in str(err.value) and "task 'regress'" in str(err.value) and not (tmp_path / "run").exists()

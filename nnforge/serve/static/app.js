@@ -14,7 +14,25 @@
     const el = $("error"); el.textContent = message; el.hidden = !message;
   }
 
+  function renderValue(result) {
+    // A regression run: the predicted number(s) in the target's own units, no bars.
+    $("answer").innerHTML = "";
+    $("answer").classList.remove("muted");
+    $("answer").append(document.createTextNode(+result.value.toPrecision(5)));
+    const small = document.createElement("small"); small.textContent = meta.classes[0];
+    $("answer").append(small);
+    const bars = $("bars"); bars.innerHTML = "";
+    for (const [name, value] of Object.entries(result.values)) {
+      const row = document.createElement("div"); row.className = "bar";
+      row.innerHTML = '<span class="label"></span><span class="pct"></span>';
+      row.querySelector(".label").textContent = name;
+      row.querySelector(".pct").textContent = String(+value.toPrecision(5));
+      bars.append(row);
+    }
+  }
+
   function renderBars(result) {
+    if (meta.task === "regress") { renderValue(result); return; }
     const probs = new Map(result.top.map((t) => [t.index, t.probability]));
     const shown = meta.classes.length <= 20 ? meta.classes.map((c, i) => ({ class: c, index: i, probability: probs.get(i) || 0 }))
                                             : result.top;
@@ -107,7 +125,11 @@
     const shown = result.features.slice(0, 12);
     const scale = Math.max(...shown.map((f) => Math.abs(f.attribution)), 1e-9);
     const pct = (p) => (100 * p).toFixed(1) + "%";
-    $("method").textContent = `Each feature's share in moving P(${result.explained_class}) from ${pct(result.baseline_probability)} ` +
+    const regress = meta.task === "regress", num = (v) => String(+v.toPrecision(4));
+    if (regress) {
+      $("method").textContent = `Each feature's share in moving ${result.explained_target} from ${num(result.baseline_value)} ` +
+        `for the average training row to ${num(result.value)} for this row (integrated gradients; red raised it, blue lowered it).`;
+    } else $("method").textContent = `Each feature's share in moving P(${result.explained_class}) from ${pct(result.baseline_probability)} ` +
       `for the average training row to ${pct(result.baseline_probability + result.features.reduce((s, f) => s + f.attribution, 0))} ` +
       "for this row (integrated gradients; red raised it, blue lowered it).";
     const box = $("features"); box.innerHTML = "";
@@ -116,7 +138,7 @@
       row.innerHTML = '<span class="label"></span><span class="track"><span class="fill"></span></span><span class="pct"></span>';
       const label = row.querySelector(".label");
       label.textContent = label.title = `${f.feature} = ${+f.value.toPrecision(4)}`;
-      row.querySelector(".pct").textContent = (f.attribution >= 0 ? "+" : "") + (100 * f.attribution).toFixed(1);
+      row.querySelector(".pct").textContent = (f.attribution >= 0 ? "+" : "") + (regress ? num(f.attribution) : (100 * f.attribution).toFixed(1));
       row.querySelector(".fill").style.width = (50 * Math.abs(f.attribution) / scale).toFixed(2) + "%";
       box.append(row);
     }
@@ -127,15 +149,17 @@
     try {
       const result = await post("/v1/explain", JSON.stringify({ inputs: row }), { "Content-Type": "application/json" });
       showError(""); renderBars(result); renderFeatures(result);
-      document.body.dataset.predicted = result.class;
+      document.body.dataset.predicted = meta.task === "regress" ? String(result.value) : result.class;
     } catch (err) { showError(String(err.message || err)); }
   });
 
   fetch("/metadata").then((r) => r.json()).then((m) => {
     meta = m;
-    const acc = m.test_accuracy != null ? ` · test accuracy ${(100 * m.test_accuracy).toFixed(1)}%` : "";
+    const acc = m.test_accuracy != null ? ` · test accuracy ${(100 * m.test_accuracy).toFixed(1)}%`
+      : m.test_rmse != null ? ` · test RMSE ${+m.test_rmse.toPrecision(4)}` : "";
+    const outputs = m.task === "regress" ? `predicts ${m.classes.join(", ")}` : `${m.classes.length} classes`;
     $("model-info").textContent = `run ${m.run} · ${m.model && m.model.name || "model"} · ${m.kind} ${m.input_shape.join("×")} · ` +
-      `${m.classes.length} classes · ${m.backend} · version ${m.model_version}${acc}`;
+      `${outputs} · ${m.backend} · version ${m.model_version}${acc}`;
     if (m.kind !== "image") {
       $("image-input").hidden = true; $("tabular-input").hidden = false;
       $("image-explain").hidden = true; $("features").hidden = false;

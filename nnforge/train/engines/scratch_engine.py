@@ -58,7 +58,10 @@ def build_scheduler(optimizer: optim.Optimizer, cfg, epochs: int):
 def build_loss(spec: LossSpec):
     """The scratch loss a :class:`LossSpec` describes (same formulas as the torch engine's, soft targets included)."""
     if spec.kind == "regress":
-        return F.mse_loss
+        if spec.name not in ("mse", "l1"):
+            raise ConfigError(f"'train.loss.name' is '{spec.name}', which engine 'scratch' does not implement for regression; "
+                              "accepted with engine scratch: mse, l1 (or use engine: torch)")
+        return F.mse_loss if spec.name == "mse" else F.l1_loss
     if spec.kind == "contrastive":
         raise ConfigError("task=contrastive (NT-Xent over paired views) is not implemented on engine 'scratch'; use engine: torch")
     weight = spec.class_weight.astype(np.float32) if spec.class_weight is not None else None
@@ -129,8 +132,9 @@ class ScratchEngine(Engine):
         self.model = scratch_twin(recipe.model, data.input_shape, data.num_outputs, model)
         self.optimizer = build_optimizer(self.model.parameters(), train.optimizer)
         self.scheduler = build_scheduler(self.optimizer, train.scheduler, train.epochs)
-        self.loss_fn = build_loss(task.loss_spec(recipe, data))
-        self.regress = data.kind == "sequence"
+        spec = task.loss_spec(recipe, data)
+        self.loss_fn = build_loss(spec)
+        self.regress = spec.kind == "regress"
         if recipe.threads:
             from threadpoolctl import threadpool_limits  # honour the recipe's threads for NumPy's BLAS too
 

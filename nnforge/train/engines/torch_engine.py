@@ -19,8 +19,8 @@ from nnforge.train.tasks.base import LossSpec
 def build_loss(spec: LossSpec):
     """The torch loss a :class:`LossSpec` describes; classification targets are class indices (N,)
     or, from mixup and cutmix, probabilities (N, C) (``cross_entropy`` takes both as PyTorch does)."""
-    if spec.kind == "regress":
-        return F.mse_loss
+    if spec.kind == "regress":  # targets standardised by the task; huber's delta is in standard deviations
+        return {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}[spec.name]
     if spec.kind == "contrastive":
         from nnforge.train.tasks.contrastive import nt_xent
 

@@ -57,6 +57,12 @@ class Task:
     metrics: tuple[str, ...] = ()
     #: end every run with the weights of its best epoch by the monitor, even without early stopping
     keeps_best_epoch: bool = False
+    #: draw the run's pictures in finish(); ``run(..., pictures=False)`` skips them (nnforge.sklearn's
+    #: fits, whose run directory is temporary: the plots were over half of a small fit's time)
+    pictures: bool = True
+    #: (k, K): validate on fold k of K folds of the training split instead of data.val_fraction
+    #: (``nnforge tune --cv K``; set through ``run(..., fold=(k, K))``)
+    fold: tuple[int, int] | None = None
 
     def prepare(self, recipe, device) -> TaskData: raise NotImplementedError
     def build_model(self, recipe, data: TaskData): raise NotImplementedError

@@ -41,10 +41,12 @@ class Classify(Task):
                   | keys("train", "freeze unfreeze_epoch precision channels_last compile") | GUARDS | AVERAGING
                   | FEDERATED)
     metrics = ("accuracy",)
+    accepts = {"train.loss.name": ("cross_entropy", "mse", "focal")}
 
     def prepare(self, recipe, device) -> TaskData:
         data_cfg, seed = recipe.data, recipe.seed
-        ds = load_dataset(data_cfg, seed).split_validation(data_cfg.val_fraction, seed)
+        ds = load_dataset(data_cfg, seed)
+        ds = ds.fold(*self.fold, seed) if self.fold else ds.split_validation(data_cfg.val_fraction, seed)
         if data_cfg.imbalance:
             x, y = make_imbalanced(ds.x_train, ds.y_train, dict(data_cfg.imbalance), seed)
             ds = replace(ds, x_train=x, y_train=y)
@@ -113,9 +115,10 @@ class Classify(Task):
                 "kind": ds.kind, "input_shape": list(ds.input_shape), "num_classes": ds.num_classes, "classes": ds.classes,
                 "dataset": recipe.data.name, "preprocessing": data.preprocessing.to_dict()}
         save_model(out, model, meta)
-        if history:
+        if history and self.pictures:
             plot_curves(history, out / "curves.png", f"{recipe.model['name']} on {recipe.data.name}")
-        plot_confusion(confusion, ds.classes, out / "confusion.png")
+        if self.pictures:
+            plot_confusion(confusion, ds.classes, out / "confusion.png")
         return metrics
 
     def summary(self, metrics: dict) -> str:

@@ -121,8 +121,9 @@ class Forecast(Task):
                 "dataset": series.name, "series": {"mean": mean, "std": std, "window": fc.window, "horizon": fc.horizon},
                 "preprocessing": {"kind": "tabular", "input_shape": [fc.window, 1], "mean": [mean], "std": [std]}}
         save_model(out, model, meta)
-        plot_forecast(series, e["starts"][te], pred[:, 0], naive[:, 0], history, out / "forecast.png",
-                      f"{recipe.model['name']} forecast of {series.name}: MAE {ours['mae']:.2f} vs naive {base['mae']:.2f}")
+        if self.pictures:
+            plot_forecast(series, e["starts"][te], pred[:, 0], naive[:, 0], history, out / "forecast.png",
+                          f"{recipe.model['name']} forecast of {series.name}: MAE {ours['mae']:.2f} vs naive {base['mae']:.2f}")
         return metrics
 
     def summary(self, m: dict) -> str:

@@ -1,0 +1,86 @@
+"""Pictures and tables shared by the classifier and regression explain reports: tabular rows'
+attributions as signed bars, features ranked by importance, and the earlier calls' pictures kept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from nnforge import io
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    plt = _plt()
+    io.atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100, bbox_inches="tight"))
+    plt.close(fig)
+    return path
+
+
+def plot_feature_attributions(maps: np.ndarray, features: list[str], labels: list[str], method: str, path: Path,
+                              top: int = 8) -> Path:
+    """One panel per chosen row: its ``top`` strongest features, red for the class, blue against."""
+    plt = _plt()
+    n = len(maps)
+    cols = min(4, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 0.32 * top * rows + 1.0), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, m, label in zip(axes.flat, maps, labels):
+        ax.axis("on")
+        order = np.argsort(-np.abs(m), kind="stable")[:top][::-1]
+        ax.barh(range(len(order)), m[order], color=["#c0392b" if v > 0 else "#2e6da4" for v in m[order]])
+        ax.set_yticks(range(len(order)), [features[i] for i in order], fontsize=7)
+        ax.axvline(0, color="#888", linewidth=0.6)
+        ax.tick_params(axis="x", labelsize=6)
+        ax.set_title(label.replace("\n", ", "), fontsize=7)
+    fig.suptitle(f"{method}: strongest features for the predicted class (red: for, blue: against)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+def plot_importance(importance: list[dict], method: str, path: Path, top: int = 20) -> Path:
+    plt = _plt()
+    shown = importance[:top][::-1]
+    fig, ax = plt.subplots(figsize=(5.5, 0.3 * len(shown) + 1.0))
+    ax.barh(range(len(shown)), [r["mean_abs_attribution"] for r in shown], color="#c0392b")
+    ax.set_yticks(range(len(shown)), [r["feature"] for r in shown], fontsize=8)
+    ax.set_xlabel("mean |attribution| over the test rows explained")
+    ax.set_title(f"{method}: feature importance")
+    fig.tight_layout()
+    return _save(fig, path)
+
+def feature_importance(maps: np.ndarray, features: list[str]) -> list[dict]:
+    """Features ranked by mean absolute attribution (ties keep the column order)."""
+    mean_abs = np.abs(maps).mean(0)
+    order = np.argsort(-mean_abs, kind="stable")
+    return [{"feature": features[i], "mean_abs_attribution": float(mean_abs[i])} for i in order]
+
+def _keep_earlier_methods(report: dict, previous_path: Path) -> None:
+    """Keep the pictures earlier ``explain`` calls on this run made with methods not run this time.
+
+    ``explain --method gradcam`` then ``explain --method ig`` leaves both pictures in
+    ``explain/``; the report lists both (this call's first, the earlier ones named in
+    ``files_from_earlier_calls``), not only the last. Tables (importances) are this call's only.
+    """
+    try:
+        previous = json.loads(previous_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    earlier = []
+    for key, path in (previous.get("files") or {}).items():
+        if key not in report["files"] and isinstance(path, str) and Path(path).is_file():
+            report["files"][key] = path
+            earlier.append(key)
+    if earlier:
+        report["files_from_earlier_calls"] = earlier
