@@ -186,6 +186,12 @@ SCHEMA: dict[str, Any] = {
             "keep": _int(2, 1, help="recent checkpoints kept (besides best); an unreadable one falls back to the one before"),
         },
         "nonfinite": _str("stop", ["stop", "skip"], "a NaN/Inf loss or gradient stops the run, or skips that step"),
+        "loggers": Field((list,), [], choices=("tensorboard", "mlflow", "csv"),
+                         help="trackers besides metrics.jsonl (always written): tensorboard, mlflow, csv (metrics.csv)"),
+        "mlflow": {
+            "tracking_uri": _str(None, nullable=True, help="MLflow tracking URI (default: sqlite:///RUNS_ROOT/mlflow.db)"),
+            "experiment": _str("nnforge", help="MLflow experiment the run is logged to"),
+        },
     },
     "forecast": {
         "window": _int(24, 1, help="task=forecast: past steps the model sees"),
@@ -220,7 +226,12 @@ def check_value(path: str, value: Any, field: Field) -> Any:
         raise ConfigError(f"'{path}' is {value!r} ({type(value).__name__}); accepted: {field.accepted()}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"'{path}' is {value!r}; accepted: a finite number")
-    if field.choices and value not in field.choices:
+    if field.choices and isinstance(value, list):  # a list of choices: each item is one of them
+        for item in value:
+            if item not in field.choices:
+                raise ConfigError(f"'{path}' lists {item!r}{_nearest(str(item), map(str, field.choices))}; "
+                                  f"accepted: a list of {', '.join(map(str, field.choices))}")
+    elif field.choices and value not in field.choices:
         raise ConfigError(f"'{path}' is {value!r}{_nearest(str(value), map(str, field.choices))}; accepted: {field.accepted()}")
     if field.minimum is not None and value < field.minimum:
         raise ConfigError(f"'{path}' is {value!r}; accepted: {field.accepted()}")

@@ -20,12 +20,13 @@ from nnforge.config import dump_config, resolve
 from nnforge.errors import UserError
 from nnforge.rundir import (CHECKPOINTS, HISTORY, METRICS, Run, RunLock, check_empty, default_run_dir, read_history, read_metrics,
                             read_recipe, update_latest_link)
-from nnforge.train.callbacks import BestModelCheckpoint, Callback, CleanFinalEpochs, CSVLogger, EarlyStopping, JSONLLogger
+from nnforge.train.callbacks import BestModelCheckpoint, Callback, CleanFinalEpochs, EarlyStopping, JSONLLogger
 from nnforge.train.engines import ENGINES
 from nnforge.train.keys import check_recipe
 from nnforge.train.progress import Progress
 from nnforge.train.seeding import pick_device, seed_everything
 from nnforge.train.tasks import TASKS
+from nnforge.train.tracking import check_loggers, logger_callbacks
 
 
 def technique_callbacks(recipe, task, out: Path, frozen: list[str]) -> list[Callback]:
@@ -47,8 +48,6 @@ def technique_callbacks(recipe, task, out: Path, frozen: list[str]) -> list[Call
 
         cbs.append(GradientControl(g.clip_norm, g.clip_value, out / "grad_norms.jsonl" if g.log_norms else None,
                                    g.check, g.vanish_below, g.explode_above))
-    if train.log_csv:
-        cbs.append(CSVLogger(out / "metrics.csv"))
     monitor = task.monitor(recipe)
     if train.save_best:
         cbs.append(BestModelCheckpoint(out / "best_model.safetensors", monitor))
@@ -93,6 +92,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     recipe = resolve(recipe)
     engine_cls, task = ENGINES[recipe.engine], TASKS[recipe.task]()
     check_recipe(recipe, engine_cls, task)
+    check_loggers(recipe)
     if ddp.is_active() and recipe.engine != "torch":
         raise UserError(f"--nproc trains with DistributedDataParallel, which engine '{recipe.engine}' does not have; use engine: torch")
     device = pick_device(recipe.device)
@@ -130,7 +130,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         if ddp.is_active():
             ddp.setup_trainer(trainer, data)
         trainer.callbacks += [Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
-                              *technique_callbacks(recipe, task, out, _frozen(engine, recipe))]
+                              *technique_callbacks(recipe, task, out, _frozen(engine, recipe)), *logger_callbacks(recipe, out, writer)]
         if data.train.augmentation is not None and recipe.data.augment.clean_epochs:
             trainer.callbacks.append(CleanFinalEpochs(data.train.augmentation))
         trainer.callbacks += list(callbacks)
@@ -150,6 +150,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         train_seconds = time.perf_counter() - start
         metrics = task.finish(recipe, engine, data, history, out, train_seconds)
         io.write_json(out / METRICS, metrics)  # last: its presence marks the run complete
+        trainer.run_end(metrics)
     if writer:
         update_latest_link(out)  # runs/latest: the run trained last
     return Run(dir=out, model=engine.torch_model(), config=recipe, metrics=metrics, history=history)
