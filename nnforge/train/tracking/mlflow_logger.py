@@ -67,17 +67,22 @@ def experiment_id(client, name: str, uri: str, runs_root: Path) -> str:
 
 
 @contextlib.contextmanager
-def parent_run(recipe, out: Path, name: str):
-    """Nest the MLflow runs of the trainings inside this block under one parent run (a ``tune``
-    study: one parent per study, found again by its tag when a second worker or a resume joins)."""
-    if "mlflow" not in recipe.train.loggers:
-        yield None
-        return
-    uri = tracking_uri(recipe, out.parent)
+def parent_run(recipe, runs_root: Path, name: str):
+    """Nest the MLflow runs of the trainings inside this block (run directories in ``runs_root``)
+    under one parent run: a ``tune`` study's, found again by its tag when a second worker or a
+    resume joins the study."""
+    uri = tracking_uri(recipe, runs_root)
     client = client_for(uri)
-    exp = experiment_id(client, recipe.train.mlflow.experiment, uri, out.parent)
-    found = client.search_runs([exp], f"tags.`nnforge.study` = '{name}'", max_results=1, order_by=["attributes.start_time ASC"])
-    run_id = found[0].info.run_id if found else client.create_run(exp, tags={"nnforge.study": name}, run_name=f"study {name}").info.run_id
+    exp = experiment_id(client, recipe.train.mlflow.experiment, uri, runs_root)
+    query = f"tags.`nnforge.study` = '{name}'"
+    found = client.search_runs([exp], query, max_results=1, order_by=["attributes.start_time ASC"])
+    if found:
+        run_id = found[0].info.run_id
+    else:  # two workers starting together may both create one: the earlier stays, the other is deleted
+        ours = client.create_run(exp, tags={"nnforge.study": name}, run_name=f"study {name}").info.run_id
+        run_id = client.search_runs([exp], query, max_results=1, order_by=["attributes.start_time ASC"])[0].info.run_id
+        if run_id != ours:
+            client.delete_run(ours)
     token = _PARENT.set(run_id)
     try:
         yield run_id
