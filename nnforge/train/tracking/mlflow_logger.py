@@ -42,14 +42,27 @@ def tracking_uri(recipe, runs_root: Path) -> str:
 
 
 def client_for(uri: str):
-    """An :class:`mlflow.MlflowClient` for ``uri``, quiet about its schema migrations."""
+    """An :class:`mlflow.MlflowClient` for ``uri`` with its store ready, quiet about its schema migrations.
+
+    Two workers meeting a new database both try to create MLflow's tables; the one that loses the
+    race gets an integrity error, waits, and finds them made (as Optuna's storage does in tune)."""
     import logging
 
     import mlflow
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
 
     for name in ("alembic", "mlflow.store.db.utils", "mlflow.store.tracking.sqlalchemy_store"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    return mlflow.MlflowClient(tracking_uri=uri)
+    for attempt in range(6):
+        try:
+            client = mlflow.MlflowClient(tracking_uri=uri)
+            client.search_experiments(max_results=1)
+            return client
+        except (SQLAlchemyError, MlflowException):
+            if attempt == 5:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def experiment_id(client, name: str, uri: str, runs_root: Path) -> str:
