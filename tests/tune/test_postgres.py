@@ -62,7 +62,9 @@ def test_two_workers_share_a_postgres_study_and_log_nested_mlflow_runs(tmp_path)
         assert set(by_dir) == {str(Path(t.user_attrs["run_dir"]).resolve()) for t in finished}
         for trial in finished:
             logged = by_dir[str(Path(trial.user_attrs["run_dir"]).resolve())]
-            assert float(logged.data.params["train.optimizer.lr"]) == trial.params["train.optimizer.lr"]
+            trained = yaml.safe_load((Path(trial.user_attrs["run_dir"]) / "config.yaml").read_text())
+            assert float(logged.data.params["train.optimizer.lr"]) == trained["train"]["optimizer"]["lr"]
+            assert float(logged.data.params["train.optimizer.lr"]) == pytest.approx(trial.params["train.optimizer.lr"], rel=1e-2)
             history = client.get_metric_history(logged.info.run_id, "val_accuracy")
             assert [(h.step, h.value) for h in history] == [(1, pytest.approx(trial.value))]
             assert logged.info.status == "FINISHED"
