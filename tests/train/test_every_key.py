@@ -127,6 +127,10 @@ PROBES: dict[str, Probe] = {
     "train.checkpoint.every_steps": Probe(3),
     "train.checkpoint.keep": Probe(1),
     "train.nonfinite": Probe("skip", {"train.optimizer.lr": 1e30, "train.optimizer.name": "sgd"}),
+    "train.loggers": Probe(["tensorboard"]),
+    # where the MLflow run went is written to mlflow.json before training starts
+    "train.mlflow.tracking_uri": Probe("sqlite:///{tmp}/probe-mlflow.db", {"train.loggers": ["mlflow"]}, stop_at_begin=True),
+    "train.mlflow.experiment": Probe("probe", {"train.loggers": ["mlflow"]}, stop_at_begin=True),
     "forecast.window": Probe(12, base=FORECAST),
     "forecast.horizon": Probe(2, base=FORECAST),
     "forecast.test_fraction": Probe(0.3, base=FORECAST),
@@ -243,6 +247,8 @@ def _measure(recipe: dict, out: Path, probe: Probe):
         elif path.suffix == ".jsonl" or path.name in ("metrics.json", "lr_find.json"):
             data = _untimed(path.read_text())
             files[rel] = {k: v for k, v in data.items() if k not in _CLOCK} if isinstance(data, dict) else data
+        elif path.name == "mlflow.json":  # where the run was logged; its run id is new every time
+            files[rel] = {k: v for k, v in json.loads(path.read_text()).items() if k != "run_id"}
         elif path.suffix == ".csv":
             lines = [line.split(",") for line in path.read_text().splitlines()]
             keep = [i for i, name in enumerate(lines[0]) if name not in _CLOCK]
