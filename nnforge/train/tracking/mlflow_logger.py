@@ -30,7 +30,7 @@ import torch
 
 from nnforge import io
 from nnforge.train.callbacks import Callback
-from nnforge.train.tracking import as_text, final_scalars, flat_recipe
+from nnforge.train.tracking.params import as_text, final_scalars, flat_recipe
 
 _PARENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("mlflow_parent_run", default=None)
 DB_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")

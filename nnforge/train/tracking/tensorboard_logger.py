@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from nnforge.train.callbacks import Callback
-from nnforge.train.tracking import final_scalars, flat_recipe
+from nnforge.train.tracking.params import final_scalars, flat_recipe
 
 #: the plots a task leaves in the run directory, shown under Images
 PLOTS = ("curves.png", "confusion.png", "forecast.png")
