@@ -10,6 +10,7 @@ recipe, and saving and loading the model.
     .lock                held (flock) by the process training the run
     curves.png, confusion.png (classify), forecast.png (forecast)
     checkpoints/         resumable training state
+    tensorboard/, mlflow.json, metrics.csv   with train.loggers (see nnforge.train.tracking)
 """
 
 from __future__ import annotations
