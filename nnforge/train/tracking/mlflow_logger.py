@@ -24,6 +24,7 @@ import contextvars
 import json
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -151,7 +152,11 @@ class MLflowLogger(Callback):
             rel = path.relative_to(self.out)
             if path.is_file() and rel.parts[0] not in SKIPPED:
                 self.client.log_artifact(self.run_id, str(path), None if len(rel.parts) == 1 else rel.parent.as_posix())
-        self._log_model()
+        try:
+            self._log_model()
+        except Exception as exc:  # a finished run stays finished: its files are logged, the model is named missing
+            warnings.warn(f"mlflow: the model could not be exported with torch.export ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''}); the run's files, model.safetensors included, are logged")
         self.client.set_terminated(self.run_id)
         print(f"mlflow: run {self.run_id} in {self.uri}, experiment '{self.recipe.train.mlflow.experiment}'")
 
@@ -159,7 +164,9 @@ class MLflowLogger(Callback):
         import mlflow.pytorch
 
         module, example = served_model(self.out)
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+            # torch.export notes that nn.LSTM re-assigns its flat weight list while tracing; the graph is right
+            warnings.filterwarnings("ignore", message="The tensor attributes .*_flat_weights")
             # requirements given, not inferred: inference imports the model in a subprocess (seconds)
             mlflow.pytorch.save_model(module, str(Path(tmp) / "model"), serialization_format="pt2", input_example=example,
                                       pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy"])

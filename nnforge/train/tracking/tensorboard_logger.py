@@ -31,11 +31,18 @@ class TensorBoardLogger(Callback):
         self.logdir, self.recipe = Path(logdir), recipe
         self.writer = None
 
-    def on_train_begin(self, trainer):
-        from torch.utils.tensorboard import SummaryWriter
+    def _open(self, trainer):
+        """Opened at the first epoch, once a resumed run knows its step from the checkpoint (the
+        checkpoint callback restores it after the loggers begin): the events a killed run wrote
+        after that step are dropped, so no step appears twice."""
+        if self.writer is None:
+            from torch.utils.tensorboard import SummaryWriter
 
-        # a resumed run drops the events written after its checkpoint, so no step appears twice
-        self.writer = SummaryWriter(str(self.logdir), purge_step=trainer.global_step if trainer.resumed else None)
+            self.writer = SummaryWriter(str(self.logdir), purge_step=trainer.global_step + 1 if trainer.resumed else None)
+        return self.writer
+
+    def on_epoch_begin(self, trainer, epoch):
+        self._open(trainer)
 
     def on_batch_end(self, trainer, step, logs):
         if logs.get("skipped"):
@@ -53,7 +60,7 @@ class TensorBoardLogger(Callback):
         self.writer.flush()
 
     def on_train_end(self, trainer):
-        self.writer.flush()
+        self._open(trainer).flush()
 
     def on_run_end(self, trainer, metrics):
         from PIL import Image
