@@ -214,6 +214,12 @@ SCHEMA: dict[str, Any] = {
         "overfit_batches": _int(0, 0, help="debugging: train on N fixed batches; a healthy model drives their loss to ~0"),
         "fast_dev_run": _bool(False, "debugging: one batch of train/val/test through every part of the run; nothing is kept"),
         "log_lr": _str("epoch", ["epoch", "step"], "step: also log the learning rate of every optimizer step to metrics.jsonl"),
+        "loggers": Field((list,), [], choices=("tensorboard", "mlflow", "csv"),
+                         help="trackers besides metrics.jsonl (always written): tensorboard, mlflow, csv (metrics.csv)"),
+        "mlflow": {
+            "tracking_uri": _str(None, nullable=True, help="MLflow tracking URI (default: sqlite:///RUNS_ROOT/mlflow.db)"),
+            "experiment": _str("nnforge", help="MLflow experiment the run is logged to"),
+        },
     },
     "forecast": {
         "window": _int(24, 1, help="task=forecast: past steps the model sees"),
@@ -260,7 +266,12 @@ def check_value(path: str, value: Any, field: Field) -> Any:
         raise ConfigError(f"'{path}' is {value!r} ({type(value).__name__}); accepted: {field.accepted()}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"'{path}' is {value!r}; accepted: a finite number")
-    if field.choices and value not in field.choices:
+    if field.choices and isinstance(value, list):  # a list of choices: each item is one of them
+        for item in value:
+            if item not in field.choices:
+                raise ConfigError(f"'{path}' lists {item!r}{_nearest(str(item), map(str, field.choices))}; "
+                                  f"accepted: a list of {', '.join(map(str, field.choices))}")
+    elif field.choices and value not in field.choices:
         raise ConfigError(f"'{path}' is {value!r}{_nearest(str(value), map(str, field.choices))}; accepted: {field.accepted()}")
     if field.minimum is not None and value < field.minimum:
         raise ConfigError(f"'{path}' is {value!r}; accepted: {field.accepted()}")

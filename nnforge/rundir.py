@@ -12,6 +12,7 @@ recipe, and saving and loading the model.
     curves.png, confusion.png (classify), forecast.png (forecast)
     summary.json         the model's layers, parameters, MACs, activation memory and measured latency
     checkpoints/         resumable training state
+    tensorboard/, mlflow.json, metrics.csv   with train.loggers (see nnforge.train.tracking)
 """
 
 from __future__ import annotations

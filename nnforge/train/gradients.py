@@ -47,6 +47,7 @@ class GradientControl(Callback):
         self.count = 0
         self.last_norm_after_clip: float | None = None
         self.max_norm_after_clip = 0.0
+        self.epoch_norms: dict[str, float] = {}
 
     def on_train_begin(self, trainer):
         if self.log_path and not trainer.resumed:
@@ -85,7 +86,8 @@ class GradientControl(Callback):
                 warnings.warn(msg, GradientWarning, stacklevel=2)
 
     def on_epoch_end(self, trainer, epoch, logs):
+        self.epoch_norms = {k: v / self.count for k, v in self.sums.items()} if self.count else {}  # loggers read it
         if self.log_path and self.count:
-            io.append_jsonl(self.log_path, {"epoch": epoch + 1, "layers": {k: v / self.count for k, v in self.sums.items()}})
+            io.append_jsonl(self.log_path, {"epoch": epoch + 1, "layers": self.epoch_norms})
         self.sums.clear()
         self.count = 0

@@ -31,7 +31,8 @@ DATA = keys("data", "name root target url download batch_size eval_batch_size im
 #: the callbacks of the one loop, which act through the engine interface
 LOOP = keys("train", "monitor save_best log_csv l1 nonfinite") | keys("train.early_stopping", "patience min_delta restore_best") | \
     keys("train.gradients", "clip_norm clip_value log_norms check vanish_below explode_above") | \
-    keys("train.checkpoint", "enabled every_steps keep") | keys("train.lr_finder", "start end steps") | keys("train.init", "weights skip")
+    keys("train.checkpoint", "enabled every_steps keep") | keys("train.lr_finder", "start end steps") | keys("train.init", "weights skip") | \
+    keys("train", "loggers") | keys("train.mlflow", "tracking_uri experiment")
 #: guard rails and gradient accumulation, which act through the loop and any engine
 GUARDS = keys("train", "accumulate max_time overfit_batches fast_dev_run log_lr")
 #: weight averaging and distillation, built on torch modules (torch.optim.swa_utils, a torch teacher)

@@ -21,12 +21,13 @@ from nnforge.config import dump_config, resolve
 from nnforge.errors import ConfigError, UserError
 from nnforge.rundir import (CHECKPOINTS, FAILED, HISTORY, METRICS, Run, RunLock, check_empty, default_run_dir, read_history, read_metrics,
                             mark_failed, read_recipe, update_latest_link)
-from nnforge.train.callbacks import BestModelCheckpoint, Callback, CleanFinalEpochs, CSVLogger, EarlyStopping, JSONLLogger
+from nnforge.train.callbacks import BestModelCheckpoint, Callback, CleanFinalEpochs, EarlyStopping, JSONLLogger
 from nnforge.train.engines import ENGINES
 from nnforge.train.keys import check_recipe
 from nnforge.train.progress import Progress
 from nnforge.train.seeding import pick_device, seed_everything
 from nnforge.train.tasks import TASKS
+from nnforge.train.tracking import check_loggers, logger_callbacks
 
 
 def technique_callbacks(recipe, task, out: Path, frozen: list[str]) -> list[Callback]:
@@ -48,8 +49,6 @@ def technique_callbacks(recipe, task, out: Path, frozen: list[str]) -> list[Call
 
         cbs.append(GradientControl(g.clip_norm, g.clip_value, out / "grad_norms.jsonl" if g.log_norms else None,
                                    g.check, g.vanish_below, g.explode_above))
-    if train.log_csv:
-        cbs.append(CSVLogger(out / "metrics.csv"))
     monitor = task.monitor(recipe)
     if train.save_best:
         cbs.append(BestModelCheckpoint(out / "best_model.safetensors", monitor))
@@ -155,6 +154,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         from nnforge.train.averaging import check_averaging
 
         check_averaging(recipe)
+    check_loggers(recipe)
     if ddp.is_active() and recipe.engine != "torch":
         raise UserError(f"--nproc trains with DistributedDataParallel, which engine '{recipe.engine}' does not have; use engine: torch")
     if ddp.is_active() and recipe.train.max_time is not None:  # each process would stop at its own step, and the others wait
@@ -205,7 +205,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
             ddp.setup_trainer(trainer, data)
         trainer.callbacks += [Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
                               *technique_callbacks(recipe, task, out, _frozen(engine, recipe)),
-                              *loop_callbacks(recipe, data, teacher, out, hint)]
+                              *loop_callbacks(recipe, data, teacher, out, hint), *logger_callbacks(recipe, out, writer)]
         if recipe.data.augment.clean_epochs:
             for transform in (data.train.augmentation, data.train.mix):
                 if transform is not None:
@@ -230,6 +230,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         if writer:
             _write_summary(out, recipe, engine, data)
         io.write_json(out / METRICS, metrics)  # last: its presence marks the run complete
+        trainer.run_end(metrics)
     if writer:
         update_latest_link(out)  # runs/latest: the run trained last
     return Run(dir=out, model=engine.torch_model(), config=recipe, metrics=metrics, history=history)

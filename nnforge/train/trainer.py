@@ -12,6 +12,7 @@ checkpoints, logging, gradient checks, pruning, signals) is a callback. Hooks, i
         on_validation_end          after it
       on_epoch_end(epoch, logs)    logs: epoch, train_*, val_*, lr, seconds, samples_per_second
     on_train_end
+    on_run_end(metrics)            called by train.run once the run directory is complete
 
 ``trainer.stop_training`` ends the run after the current epoch, ``trainer.stop_now`` after the
 current step (an LR sweep that is done, a SIGTERM). With ``accumulate`` K > 1 a step is one batch's
@@ -51,6 +52,10 @@ class Trainer:
     def _call(self, hook: str, *args) -> None:
         for cb in self.callbacks:
             getattr(cb, hook)(self, *args)
+
+    def run_end(self, metrics: dict) -> None:
+        """Tell the callbacks the run directory is complete (``metrics.json`` written)."""
+        self._call("on_run_end", metrics)
 
     def train_step(self, x, y):
         """One optimisation step; returns the loss (a float) and the detached outputs."""

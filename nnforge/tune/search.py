@@ -13,6 +13,7 @@ epoch, evaluates and saves, so every trial folder is a complete run directory.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import warnings
@@ -126,6 +127,18 @@ def _encode_baseline(spec: TuneSpec, resolved: dict) -> dict | None:
     return values
 
 
+def study_tracking(recipe, out: Path, name: str):
+    """With ``train.loggers: [mlflow]`` the study is one parent MLflow run and each trial a run nested
+    under it (every worker of the study finds the same parent); otherwise nothing."""
+    if "mlflow" not in recipe.train.loggers:
+        return contextlib.nullcontext()
+    from nnforge.train.tracking import check_loggers
+    from nnforge.train.tracking.mlflow_logger import parent_run
+
+    check_loggers(recipe)
+    return parent_run(recipe, out, name)
+
+
 def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tpe", storage: str = DEFAULT_STORAGE,
               study_name: str = "study", seed: int | None = None, log: Callable[[str], None] = print,
               cv: int | None = None) -> StudyResult:
@@ -189,8 +202,9 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
         log(f"study '{study_name}' already has {done} finished trials (asked for {trials}); nothing to run")
     else:
         log(f"study '{study_name}' in {storage}: {done} finished, running up to {trials} ({sampler} sampler)")
-        study.optimize(objective, callbacks=[optuna.study.MaxTrialsCallback(trials, states=finished)],
-                       catch=(), gc_after_trial=False)
+        with study_tracking(resolved, out, study_name):
+            study.optimize(objective, callbacks=[optuna.study.MaxTrialsCallback(trials, states=finished)],
+                           catch=(), gc_after_trial=False)
     return summarize(study, raw_recipe, spec, out)
 
 

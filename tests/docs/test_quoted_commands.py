@@ -85,6 +85,7 @@ CNN_WORKFLOW = [
     T("nnforge train --resume runs/cnn"),  # a finished run: says it is complete, exit 0, nothing changed
     T("nnforge train configs/mnist_cnn.yaml --out runs/cnn --resume"),
     T("nnforge train configs/mnist_cnn.yaml --find-lr --out runs/lr", extra=("--set", "train.lr_finder.steps=20")),
+    T("nnforge train configs/mnist_cnn.yaml --set 'train.loggers=[tensorboard,mlflow,csv]' --out runs/tracked", extra=SMALL),
     T("nnforge train configs/quickstart.yaml --find-lr --out runs/lr", extra=("--set", "train.lr_finder.steps=20")),
     T(None, "nnforge train configs/quickstart.yaml --out runs/qs", extra=SMALL),  # a third run for the ensembles below
     S("nnforge eval runs/cnn runs/mlp --tta"),
@@ -187,6 +188,9 @@ SKIPPED = {
         "houses.csv is the reader's own table; tests/train/test_regress.py trains this recipe on diabetes as a CSV",
     "nnforge train configs/cifar10_cnn.yaml --set data.root=DIR": "needs the CIFAR-10 python batches (163 MiB), not on this machine",
     "nnforge tune digits_mlp_tune --trials 24 --storage postgresql://host/db": "needs a PostgreSQL server",
+    "nnforge tune digits_mlp_tune --trials 48 --storage postgresql://team@dbhost/optuna --set 'train.loggers=[mlflow]' "
+    "--set train.mlflow.tracking_uri=postgresql://team@dbhost/mlflow":
+        "needs a PostgreSQL server at dbhost; tests/tune/test_postgres.py runs the same with a server it starts",
     "torchrun --nnodes 2 --node-rank '$NODE_RANK' --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint HOST0:29500 "
     "--rdzv-id myrun -m nnforge.train.distributed configs/cifar10_cnn.yaml --out /shared/runs/r1":
         "needs two nodes with 4 GPUs each, and the CIFAR-10 batches",

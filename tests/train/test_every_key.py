@@ -149,6 +149,10 @@ PROBES: dict[str, Probe] = {
     "train.overfit_batches": Probe(2),
     "train.fast_dev_run": Probe(True),
     "train.log_lr": Probe("step"),
+    "train.loggers": Probe(["tensorboard"]),
+    # where the MLflow run went is written to mlflow.json before training starts
+    "train.mlflow.tracking_uri": Probe("sqlite:///{tmp}/probe-mlflow.db", {"train.loggers": ["mlflow"]}, stop_at_begin=True),
+    "train.mlflow.experiment": Probe("probe", {"train.loggers": ["mlflow"]}, stop_at_begin=True),
     "forecast.window": Probe(12, base=FORECAST),
     "forecast.horizon": Probe(2, base=FORECAST),
     "forecast.test_fraction": Probe(0.3, base=FORECAST),
@@ -273,6 +277,8 @@ def _measure(recipe: dict, out: Path, probe: Probe):
         elif path.suffix == ".jsonl" or path.name in ("metrics.json", "lr_find.json", "summary.json"):
             data = _untimed(path.read_text())
             files[rel] = {k: v for k, v in data.items() if k not in _CLOCK} if isinstance(data, dict) else data
+        elif path.name == "mlflow.json":  # where the run was logged; its run id is new every time
+            files[rel] = {k: v for k, v in json.loads(path.read_text()).items() if k != "run_id"}
         elif path.suffix == ".csv":
             lines = [line.split(",") for line in path.read_text().splitlines()]
             keep = [i for i, name in enumerate(lines[0]) if name not in _CLOCK]

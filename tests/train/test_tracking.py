@@ -1,0 +1,120 @@
+"""Loggers read back with the trackers' own readers: TensorBoard's EventAccumulator and MLflow's
+client and model loader, never nnforge's code. One torch run, one scratch run, one forecast run."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+import nnforge
+from nnforge.errors import ConfigError
+from nnforge.train import run
+from nnforge.train.run import prepare
+
+mlflow = pytest.importorskip("mlflow", reason="the track extra (mlflow) is not installed")
+event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator",
+                                        reason="the track extra (tensorboard) is not installed")
+
+DIGITS = {"data": {"name": "digits", "batch_size": 128}, "model": {"name": "mlp", "hidden": [16]},
+          "train": {"epochs": 2, "optimizer": {"name": "adam", "lr": 0.01}, "progress": "none",
+                    "loggers": ["tensorboard", "mlflow", "csv"], "gradients": {"log_norms": True}}}
+SUNSPOTS = {"task": "forecast", "data": {"name": "sunspots", "batch_size": 64}, "model": {"name": "lstm", "hidden": 4},
+            "train": {"epochs": 2, "optimizer": {"name": "adam", "lr": 0.01}, "progress": "none",
+                      "loggers": ["tensorboard", "mlflow"]}}
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _mlflow_run(run_dir):
+    """The run MLflow holds for a run directory, found by the tag it carries, and its client."""
+    uri = f"sqlite:///{run_dir.parent / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("nnforge")
+    found = client.search_runs([exp.experiment_id], f"tags.`nnforge.run_dir` = '{run_dir.resolve()}'")
+    assert len(found) == 1
+    return client, found[0], uri
+
+
+def _check_mlflow(run_dir, metric_names):
+    client, logged, uri = _mlflow_run(run_dir)
+    recipe = yaml.safe_load((run_dir / "config.yaml").read_text())
+    expected = {k: v if isinstance(v, str) else json.dumps(v) for k, v in _flatten(recipe).items()}
+    assert logged.data.params == expected  # every key of the resolved recipe: text as is, other values as JSON
+    history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    for name in metric_names:
+        points = client.get_metric_history(logged.info.run_id, name)
+        assert [p.step for p in points] == [h["epoch"] for h in history]
+        assert [p.value for p in points] == pytest.approx([h[name] for h in history])
+    artifacts = {a.path for a in client.list_artifacts(logged.info.run_id)}
+    assert {"config.yaml", "metrics.json", "metrics.jsonl", "model.json", "model.safetensors", "model"} <= artifacts
+    assert "checkpoints" not in artifacts
+    assert logged.info.status == "FINISHED"
+    mlflow.set_tracking_uri(uri)
+    return mlflow.pyfunc.load_model(f"runs:/{logged.info.run_id}/model"), logged
+
+
+def _check_tensorboard(run_dir, steps: int, epochs: int, images: set[str]):
+    acc = event_accumulator.EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
+    acc.Reload()
+    tags = acc.Tags()
+    assert len(acc.Scalars("step/loss")) == steps and len(acc.Scalars("step/lr")) == steps
+    assert [e.step for e in acc.Scalars("epoch/train_loss")] == list(range(1, epochs + 1))
+    assert len(acc.Scalars("epoch/val_loss")) == epochs
+    assert images <= set(tags["images"])
+    assert "_hparams_/session_start_info" in acc.PluginTagToContent("hparams")
+    return acc
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["torch", "scratch"])
+def test_a_classifier_run_is_read_back_by_tensorboard_and_mlflow(tmp_path, engine):
+    recipe = {**DIGITS, "engine": engine}
+    result = run(recipe, tmp_path / "run")
+    out, data = result.dir, prepare(result.config)
+    acc = _check_tensorboard(out, 2 * len(data.train), 2, {"plots/confusion", "plots/curves"})
+    assert any(tag.startswith("grad_norm/") for tag in acc.Tags()["scalars"])  # train.gradients.log_norms
+    assert len((out / "metrics.csv").read_text().splitlines()) == 3  # csv: a header and one row per epoch
+
+    model, logged = _check_mlflow(out, ["train_loss", "val_loss", "train_accuracy", "val_accuracy"])
+    assert logged.data.metrics["test_accuracy"] == result.metrics["test_accuracy"]
+    x_test = data.test.x.numpy()
+    predictor = nnforge.load(out)
+    expected = np.array([[p.probabilities[c] for c in predictor.classes] for p in predictor.predict(x_test)])
+    np.testing.assert_allclose(model.predict(x_test), expected, atol=1e-5)
+    assert (model.predict(x_test).argmax(1) == expected.argmax(1)).all()
+
+
+@pytest.mark.slow
+def test_a_forecast_run_logs_a_model_that_forecasts_in_the_series_units(tmp_path):
+    result = run(SUNSPOTS, tmp_path / "run")
+    out, data = result.dir, prepare(result.config)
+    acc = _check_tensorboard(out, 2 * len(data.train), 2, {"plots/forecast"})
+    assert acc.Scalars("final/test_mae")[0].value == pytest.approx(result.metrics["test_mae"])
+    model, _ = _check_mlflow(out, ["train_loss", "val_loss"])
+    windows, truth = data.extra["x"][data.extra["masks"][2]], data.extra["y"][data.extra["masks"][2]]
+    forecast = model.predict(windows.astype(np.float32))
+    assert np.abs(forecast - truth).mean() == pytest.approx(result.metrics["test_mae"], abs=1e-3)
+
+
+def test_a_logger_whose_package_is_missing_is_refused_before_the_run_folder(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    with pytest.raises(ConfigError, match=r"nnforge\[track\]") as err:
+        run({**DIGITS, "train": {**DIGITS["train"], "loggers": ["mlflow"]}}, tmp_path / "run")
+    assert "\n" not in str(err.value) and not (tmp_path / "run").exists()
+
+
+def test_an_unknown_logger_is_refused_naming_the_accepted_ones():
+    with pytest.raises(ConfigError, match="'train.loggers' lists 'tensorbord' \\(did you mean 'tensorboard'\\?\\)"):
+        nnforge.config.resolve({"train": {"loggers": ["tensorbord"]}})
