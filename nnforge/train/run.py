@@ -94,11 +94,13 @@ def loop_callbacks(recipe, data, teacher, out: Path, hint: str) -> list[Callback
 
 def _loop_metrics(callbacks) -> dict:
     """What the guard rails add to ``metrics.json``: why the run stopped early, the overfit check's loss."""
+    from nnforge.train.guards import MaxTime, OverfitCheck
+
     out = {}
     for cb in callbacks:
-        if getattr(cb, "stopped", None):
+        if isinstance(cb, MaxTime) and cb.stopped:
             out["stopped"] = cb.stopped
-        if getattr(cb, "final_loss", None) is not None:
+        if isinstance(cb, OverfitCheck) and cb.final_loss is not None:
             out["overfit_batches_loss"] = cb.final_loss
     return out
 
