@@ -131,8 +131,7 @@ class CSVLogger(Callback):
         buf = _io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
-        for row in rows:
-            writer.writerow({k: "" if row.get(k) is None else row[k] for k in columns})
+        writer.writerows(rows)  # None, or a column a row lacks, is an empty field
         io.write_text(self.path, buf.getvalue())
 
 

@@ -42,10 +42,8 @@ class GradientControl(Callback):
         self.log_path = Path(log_path) if log_path else None
         self.check, self.vanish_below, self.explode_above = check, vanish_below, explode_above
         self.warned: set[tuple[str, str]] = set()
-        self.messages: list[str] = []
         self.sums: dict[str, float] = defaultdict(float)
         self.count = 0
-        self.last_norm_after_clip: float | None = None
         self.max_norm_after_clip = 0.0
 
     def on_train_begin(self, trainer):
@@ -67,8 +65,7 @@ class GradientControl(Callback):
         if self.clip_norm is not None:
             engine.clip_grad_norm(self.clip_norm)
         if self.clip_norm is not None or self.clip_value is not None:
-            self.last_norm_after_clip = engine.total_grad_norm()
-            self.max_norm_after_clip = max(self.max_norm_after_clip, self.last_norm_after_clip)
+            self.max_norm_after_clip = max(self.max_norm_after_clip, engine.total_grad_norm())
 
     def _check(self, norms: dict[str, float], step: int) -> None:
         for layer, n in norms.items():
@@ -80,9 +77,7 @@ class GradientControl(Callback):
                 continue
             if (layer, kind) not in self.warned:
                 self.warned.add((layer, kind))
-                msg = f"gradients {kind} in layer '{layer}' at step {step}: {why}"
-                self.messages.append(msg)
-                warnings.warn(msg, GradientWarning, stacklevel=2)
+                warnings.warn(f"gradients {kind} in layer '{layer}' at step {step}: {why}", GradientWarning, stacklevel=2)
 
     def on_epoch_end(self, trainer, epoch, logs):
         if self.log_path and self.count:

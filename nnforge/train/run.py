@@ -8,7 +8,6 @@ resolves the recipe, picks the engine and the task, refuses keys either does not
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Sequence
@@ -28,7 +27,7 @@ from nnforge.train.seeding import pick_device, seed_everything
 from nnforge.train.tasks import TASKS
 
 
-def technique_callbacks(recipe, task, out: Path, frozen: list[str]) -> list[Callback]:
+def technique_callbacks(recipe, task, out: Path) -> list[Callback]:
     """The callbacks a recipe's technique keys ask for, in the order they must run after backward:
     the L1 penalty joins the gradient before it is measured and clipped."""
     train = recipe.train
@@ -36,7 +35,7 @@ def technique_callbacks(recipe, task, out: Path, frozen: list[str]) -> list[Call
     if train.freeze and train.unfreeze_epoch:
         from nnforge.train.transfer import Unfreeze
 
-        cbs.append(Unfreeze(frozen, train.unfreeze_epoch))
+        cbs.append(Unfreeze(train.freeze, train.unfreeze_epoch))
     if train.l1:
         from nnforge.train.regularization import L1Penalty
 
@@ -79,6 +78,16 @@ def _start(recipe, engine_cls, task, device):
     return data, engine_cls(recipe, task, data, model, device)
 
 
+def check(recipe, distributed: bool = False):
+    """The engine class and the task a recipe picks, once neither is asked for a key it does not
+    implement (``distributed``: under ``--nproc``, which only the torch engine has)."""
+    engine_cls, task = ENGINES[recipe.engine], TASKS[recipe.task]()
+    check_recipe(recipe, engine_cls, task)
+    if distributed and recipe.engine != "torch":
+        raise UserError(f"--nproc trains with DistributedDataParallel, which engine '{recipe.engine}' does not have; use engine: torch")
+    return engine_cls, task
+
+
 def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: Sequence[Callback] = (),
         name: str = "run", find_lr: bool = False, hint: str | None = None) -> Run:
     """Train the model a recipe describes; write the run directory ``out``; return the :class:`Run`.
@@ -91,10 +100,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     from nnforge.train import ddp
 
     recipe = resolve(recipe)
-    engine_cls, task = ENGINES[recipe.engine], TASKS[recipe.task]()
-    check_recipe(recipe, engine_cls, task)
-    if ddp.is_active() and recipe.engine != "torch":
-        raise UserError(f"--nproc trains with DistributedDataParallel, which engine '{recipe.engine}' does not have; use engine: torch")
+    engine_cls, task = check(recipe, distributed=ddp.is_active())
     device = pick_device(recipe.device)
     if find_lr:
         from nnforge.train.lr_finder import find_lr_run
@@ -110,8 +116,6 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
             saved = read_recipe(out)
             print(f"'{out}' is already complete; nothing to do")
             return Run(out, None, saved, read_metrics(out), read_history(out))
-        if action == "restart":
-            shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
     else:
         check_empty(out)
     data, engine = _start(recipe, engine_cls, task, device)  # a user error here leaves no half-made run folder
@@ -130,7 +134,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         if ddp.is_active():
             ddp.setup_trainer(trainer, data)
         trainer.callbacks += [Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
-                              *technique_callbacks(recipe, task, out, _frozen(engine, recipe))]
+                              *technique_callbacks(recipe, task, out)]
         if data.train.augmentation is not None and recipe.data.augment.clean_epochs:
             trainer.callbacks.append(CleanFinalEpochs(data.train.augmentation))
         trainer.callbacks += list(callbacks)
@@ -153,14 +157,6 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     if writer:
         update_latest_link(out)  # runs/latest: the run trained last
     return Run(dir=out, model=engine.torch_model(), config=recipe, metrics=metrics, history=history)
-
-
-def _frozen(engine, recipe) -> list[str]:
-    if not recipe.train.freeze:
-        return []
-    from nnforge.train.transfer import frozen_names
-
-    return frozen_names(engine.torch_model(), recipe.train)
 
 
 def fit(config, out_dir: str | Path | None = None, callbacks: Sequence[Callback] = (), name: str = "run", resume: bool = False) -> Run:
