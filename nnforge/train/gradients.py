@@ -1,6 +1,14 @@
-"""Gradients: clipping by norm or value, per-layer norms, and vanishing/exploding warnings.
+"""What happens to the gradients between backward and the optimizer step: the L1 penalty, clipping
+by norm or value, per-layer norms, and vanishing/exploding warnings.
 
-One callback runs after every backward pass. It measures each layer's gradient norm *before*
+L2 is the optimizer's ``weight_decay``; L1 is :class:`L1Penalty`. Its (sub)gradient ``l1 * sign(w)``
+is added to the weights' gradients after backward — the same update as adding ``l1 * sum(|w|)`` to
+the loss, without a second pass over the parameters in the forward. Only weight matrices and
+kernels are penalised (parameters with 2+ dimensions): biases and normalisation scales are left
+alone, as is usual. It runs before :class:`GradientControl`, so the penalty is measured and clipped
+with the rest of the gradient.
+
+:class:`GradientControl` runs after every backward pass. It measures each layer's gradient norm *before*
 clipping (what the network actually produced), warns once per layer and kind when a norm is
 below ``vanish_below`` or above ``explode_above`` (or not finite), then clips. Per-layer norms
 averaged over each epoch go to ``grad_norms.jsonl``.
@@ -33,6 +41,14 @@ def layer_grad_norms(model: torch.nn.Module) -> dict[str, float]:
     for (name, _), norm in zip(named, torch.stack(norms).tolist()):
         squares[name.rsplit(".", 1)[0] if "." in name else name] += norm * norm
     return {layer: math.sqrt(s) for layer, s in squares.items()}
+
+
+class L1Penalty(Callback):
+    def __init__(self, strength: float):
+        self.strength = strength
+
+    def on_after_backward(self, trainer):
+        trainer.engine.add_l1_grad(self.strength)
 
 
 class GradientControl(Callback):

@@ -19,10 +19,9 @@ from nnforge.config import dump_config, resolve
 from nnforge.errors import UserError
 from nnforge.rundir import (CHECKPOINTS, HISTORY, METRICS, Run, RunLock, check_empty, default_run_dir, read_history, read_metrics,
                             read_recipe, update_latest_link)
-from nnforge.train.callbacks import BestModelCheckpoint, Callback, CleanFinalEpochs, CSVLogger, EarlyStopping, JSONLLogger
+from nnforge.train.callbacks import BestModelCheckpoint, Callback, CleanFinalEpochs, CSVLogger, EarlyStopping, JSONLLogger, Progress
 from nnforge.train.engines import ENGINES
 from nnforge.train.keys import check_recipe
-from nnforge.train.progress import Progress
 from nnforge.train.seeding import pick_device, seed_everything
 from nnforge.train.tasks import TASKS
 
@@ -37,7 +36,7 @@ def technique_callbacks(recipe, task, out: Path) -> list[Callback]:
 
         cbs.append(Unfreeze(train.freeze, train.unfreeze_epoch))
     if train.l1:
-        from nnforge.train.regularization import L1Penalty
+        from nnforge.train.gradients import L1Penalty
 
         cbs.append(L1Penalty(train.l1))
     g = train.gradients
