@@ -115,9 +115,6 @@ class ScratchEngine(Engine):
         self.model.train(was)
         return np.concatenate(outs), np.concatenate(targets)
 
-    def epoch_end(self, logs: dict) -> None:
-        self.schedule.epoch_end(logs)
-
     # callbacks
     def _params(self):
         return [p for p in self.model.parameters() if p.grad is not None]
@@ -153,21 +150,10 @@ class ScratchEngine(Engine):
     def snapshot(self) -> dict:
         return self.model.state_dict()
 
-    def restore(self, snapshot: dict) -> None:
-        self.model.load_state_dict(snapshot)
-
     def weights(self) -> dict:
         return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.model.state_dict().items()}
 
     # checkpoints
-    def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "scheduler": self.schedule.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.schedule.load_state_dict(state["scheduler"])
-
     def rng_state(self) -> dict:
         return {"scratch": generator().bit_generator.state}
 

@@ -17,25 +17,13 @@ import numpy as np
 import torch
 
 from nnforge.data import TensorLoader
-from nnforge.data.series import load_series, windows
+from nnforge.data.series import load_series, split_windows, windows
 from nnforge.errors import ConfigError
 from nnforge.models import build_model
 from nnforge.report.plots import plot_forecast
 from nnforge.rundir import save_model
 from nnforge.train.keys import LOOP, keys
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
-
-
-def split_windows(n_values: int, starts: np.ndarray, test_fraction: float, val_fraction: float):
-    """Boolean masks (train, val, test) over windows, by the time of their targets."""
-    test_start = int(round(n_values * (1 - test_fraction)))
-    test = starts >= test_start
-    rest = np.nonzero(~test)[0]
-    n_val = int(round(len(rest) * val_fraction))
-    val = np.zeros_like(test)
-    val[rest[len(rest) - n_val:]] = n_val > 0
-    train = ~test & ~val
-    return train, val, test, test_start
 
 
 def _errors(pred: np.ndarray, truth: np.ndarray) -> dict:
