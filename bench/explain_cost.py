@@ -43,7 +43,7 @@ def main() -> None:
     from captum.attr import Saliency
 
     from nnforge.predictor import load
-    from nnforge.train.evaluate import load_run_test_split
+    from nnforge.rundir import load_run_test_split
 
     run = _run_dir(args.run)
     torch.set_num_threads(1)

@@ -1,6 +1,6 @@
 """The run directory: what ``nnforge train`` writes and every other command reads. This module is
 its one owner: the layout, default names, the emptiness check, the lock, reading the resolved
-recipe, and saving and loading the model.
+recipe (and the test split it was trained against), and saving and loading the model.
 
     config.yaml          the resolved recipe
     model.safetensors    the weights (no pickle anywhere)
@@ -228,6 +228,22 @@ def read_failure(run_dir: str | Path) -> dict | None:
     except (OSError, ValueError):
         return {"error": "?", "message": f"{FAILED} is not readable JSON"}
     return found if isinstance(found, dict) else {"error": "?", "message": f"{FAILED} holds no object"}
+
+
+def load_run_test_split(run_dir, data: str | None = None, root: str | None = None):
+    """The test split a run was trained against (or another dataset of the same shape), reshaped by
+    the run's ``data`` keys exactly as training reshaped it (denoising travels in ``model.json``)."""
+    from nnforge.config import default_config
+    from nnforge.data import load_dataset
+    from nnforge.data.subset import apply_data_config  # image_size, fit_content: the model's input as trained
+
+    run_dir = Path(run_dir)
+    recipe = read_recipe(run_dir) if (run_dir / CONFIG).is_file() else default_config()
+    if data:
+        # the run's own data folder still applies when --data names the dataset it was trained on
+        same_dataset = data == recipe.data.name
+        recipe = recipe.with_overrides({"data.name": data, "data.root": root or (recipe.data.root if same_dataset else None)})
+    return apply_data_config(load_dataset(recipe.data), recipe.data, recipe.seed)
 
 
 def save_model(run_dir: Path, model: torch.nn.Module, meta: dict) -> None:

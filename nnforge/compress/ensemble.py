@@ -15,7 +15,8 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
     from nnforge.compress.tta import predict_tta
     from nnforge.errors import DataError
     from nnforge.predictor import load
-    from nnforge.train.evaluate import evaluation_from_probabilities, load_run_test_split
+    from nnforge.rundir import load_run_test_split
+    from nnforge.train.evaluate import evaluation_from_probabilities
 
     predictors = [load(r) for r in runs]
     first = predictors[0]

@@ -2,8 +2,9 @@
 
 ``sunspots``: yearly mean sunspot numbers 1700-2008 (309 values); ``co2``: weekly Mauna Loa CO2
 1958-2001, averaged by month with gaps filled by interpolation (526 values). A forecasting run
-cuts the series into (window -> next ``horizon`` values) examples; the last ``test_fraction`` of
-the series is held out and only forecast, never trained on.
+cuts the series into (window -> next ``horizon`` values) examples (:func:`windows`) and splits them
+in time (:func:`split_windows`); the last ``test_fraction`` of the series is held out and only
+forecast, never trained on.
 """
 
 from __future__ import annotations
@@ -60,3 +61,15 @@ def windows(values: np.ndarray, window: int, horizon: int) -> tuple[np.ndarray, 
     x = values[idx + np.arange(window)][..., None]
     y = values[idx + window + np.arange(horizon)]
     return x.astype(np.float32), y.astype(np.float32), np.arange(n) + window
+
+
+def split_windows(n_values: int, starts: np.ndarray, test_fraction: float, val_fraction: float):
+    """Boolean masks (train, val, test) over windows, by the time of their targets."""
+    test_start = int(round(n_values * (1 - test_fraction)))
+    test = starts >= test_start
+    rest = np.nonzero(~test)[0]
+    n_val = int(round(len(rest) * val_fraction))
+    val = np.zeros_like(test)
+    val[rest[len(rest) - n_val:]] = n_val > 0
+    train = ~test & ~val
+    return train, val, test, test_start

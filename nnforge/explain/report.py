@@ -83,7 +83,7 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
                 layer: str | None = None, top_k: int = 16, log: Callable[[str], None] = print) -> dict:
     from nnforge.explain.attribution import METHODS, attribute
     from nnforge.predictor import load
-    from nnforge.train.evaluate import load_run_test_split
+    from nnforge.rundir import load_run_test_split
 
     run_dir = Path(run_dir)
     predictor = load(run_dir)

@@ -1,4 +1,5 @@
-"""The run's pictures: training curves and the confusion matrix (matplotlib, no display needed)."""
+"""The run's pictures: training curves, the confusion matrix, a forecast against the truth and the
+learning-rate range test (matplotlib, no display needed)."""
 
 from __future__ import annotations
 
@@ -69,3 +70,55 @@ def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path, title: st
     ax.set_title(f"{title} (accuracy {acc:.2%})")
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def plot_forecast(series, target_index, pred, naive, history, path: Path, title: str) -> None:
+    """The held-out end of the series: truth, the model's one-step forecasts and the naive ones; plus the loss curves."""
+    plt = _pyplot()
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(8, 6), gridspec_kw={"height_ratios": [2, 1]})
+    ax.plot(series.times, series.values, color="0.75", lw=1, label="series (training part in grey)")
+    t = series.times[target_index]
+    ax.plot(t, series.values[target_index], color="black", lw=1.5, label="truth (held out)")
+    ax.plot(t, pred, color="tab:red", lw=1.5, label="model forecast")
+    ax.plot(t, naive, color="tab:blue", lw=1, ls="--", label="naive: last value")
+    ax.axvline(t[0], color="0.5", ls=":")
+    ax.set_ylabel(series.unit)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    ax2.plot([h["epoch"] for h in history], [h["train_loss"] for h in history], label="train MSE (standardised)")
+    if any(h["val_loss"] is not None for h in history):
+        ax2.plot([h["epoch"] for h in history], [h["val_loss"] for h in history], label="validation MSE")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("MSE")
+    ax2.set_yscale("log")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    io.atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
+    plt.close(fig)
+
+
+def plot_lr_find(result, path: Path, title: str = "learning-rate range test") -> None:
+    fig = lr_find_figure(result, title)
+    io.atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
+    _pyplot().close(fig)
+
+
+def lr_find_figure(result, title: str = "learning-rate range test"):
+    """The sweep's chart: both curves inside it, the suggestion and the minimum marked, the key beside it."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 4.2), layout="constrained")
+    low = min(result.losses) * 0.9 if result.losses else 0
+    high = min(1.5 * result.losses[0], 4 * min(result.losses)) if result.losses else 1  # fastai's view: the start to the divergence
+    if result.raw_losses:  # the noisy per-batch curve, clipped to the chart (marked where it leaves it)
+        raw = np.clip(result.raw_losses, low, high)
+        ax.plot(result.lrs, raw, color="0.8", lw=0.8, label="loss per batch (clipped to the chart)")
+    ax.plot(result.lrs, np.clip(result.losses, low, high), lw=1.8, label="smoothed loss")
+    ax.axvline(result.suggestion, color="tab:red", ls="--", label=f"suggested lr {result.suggestion:.2g}")
+    ax.axvline(result.min_loss_lr, color="tab:gray", ls=":", label=f"minimum at {result.min_loss_lr:.2g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("training loss")
+    ax.set_ylim(low, high * 1.05)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig

@@ -46,37 +46,23 @@ def rank_share(order: torch.Tensor, global_batch: int, world: int, r: int) -> to
 
 
 class ShardedLoader(TensorLoader):
-    """A :class:`TensorLoader` that yields one rank's part of each global batch (same generator)."""
+    """A :class:`TensorLoader` that yields one rank's part of each global batch of ``base`` (same generator)."""
 
     def __init__(self, base: TensorLoader, r: int, world: int):
         if base.batch_size % world:
             raise ConfigError(f"'data.batch_size' is {base.batch_size}; with --nproc {world} it must be divisible by {world}")
         super().__init__(base.x, base.y, base.batch_size // world, shuffle=base.shuffle, generator=base.generator,
                          transform=base.transform, drop_last=base.drop_last, mix=base.mix)
-        self.augment_generator = getattr(base, "augment_generator", None)
+        self.augment_generator = base.augment_generator
         self.augmentation = base.augmentation  # switched off for data.augment.clean_epochs, as on one process
-        self.global_batch, self.rank, self.world = base.batch_size, r, world
-        self.global_sampler = base.sampler
-        self.sampler = self._share
-
-    def global_order(self, generator: torch.Generator) -> torch.Tensor:
-        if self.global_sampler is not None:
-            return self.global_sampler(generator)
-        if self.shuffle:
-            return torch.randperm(len(self.x), generator=generator)
-        return torch.arange(len(self.x))
-
-    def _share(self, generator: torch.Generator) -> torch.Tensor:
-        return rank_share(self.global_order(generator), self.global_batch, self.world, self.rank)
-
-    def tail(self, n: int) -> int:
-        return n % self.global_batch if n % self.global_batch >= self.world else 0
+        self.base, self.world = base, world
+        self.sampler = lambda generator: rank_share(base.epoch_order(), base.batch_size, world, r)
 
     def __len__(self) -> int:
-        if self.global_sampler is not None:
+        if self.base.sampler is not None:
             return super().__len__()
-        n = len(self.x)
-        return n // self.global_batch + (1 if self.tail(n) else 0)
+        n, global_batch = len(self.x), self.base.batch_size
+        return n // global_batch + (n % global_batch >= self.world)  # a tail shorter than world is left out
 
 
 class GlobalMeanLoss:
@@ -106,13 +92,8 @@ class GlobalEpochMetrics(Callback):
         self.keys = ["train_loss", *(f"train_{m}" for m in metrics)]
         self.seen = 0
 
-    def on_epoch_begin(self, trainer, epoch):
-        if trainer.resume_position is None:
-            self.seen = 0
-
     def on_batch_end(self, trainer, step, logs):
-        if not logs.get("skipped"):
-            self.seen += logs["batch_size"]
+        self.seen = logs["seen"]  # this rank's examples in the epoch so far (skipped steps left out)
 
     def on_epoch_end(self, trainer, epoch, logs):
         device = torch.device("cuda") if dist.get_backend() == "nccl" else torch.device("cpu")
@@ -121,11 +102,7 @@ class GlobalEpochMetrics(Callback):
         seen = max(1.0, sums[-1].item())
         for i, k in enumerate(self.keys):
             logs[k] = sums[i].item() / seen
-        logs["samples_per_second"] = round(logs["samples_per_second"] * self.world, 1)
-
-    @property
-    def world(self) -> int:
-        return world_size()
+        logs["samples_per_second"] = round(logs["samples_per_second"] * world_size(), 1)
 
 
 def setup_trainer(trainer, data) -> None:

@@ -66,18 +66,13 @@ def launch(args) -> int:
     """``nnforge train CONFIG --nproc N``: check the recipe here, then start N ranks with torchrun."""
     from nnforge.config import load_config
     from nnforge.rundir import check_empty, default_run_dir, recipe_path
-    from nnforge.train.engines import ENGINES
-    from nnforge.train.keys import check_recipe
-    from nnforge.train.tasks import TASKS
+    from nnforge.train.run import check
 
     if args.resume and args.out is None and Path(args.config).is_dir():
         args.out, config_path = args.config, Path(args.config) / "config.yaml"
     else:
         config_path = recipe_path(args.config)
-    recipe = load_config(config_path, args.set)  # a recipe mistake shows once, as one line
-    check_recipe(recipe, ENGINES[recipe.engine], TASKS[recipe.task]())
-    if recipe.engine != "torch":
-        raise UserError(f"--nproc trains with DistributedDataParallel, which engine '{recipe.engine}' does not have; use engine: torch")
+    check(load_config(config_path, args.set), distributed=True)  # a recipe mistake shows once, as one line
     out = Path(args.out) if args.out else default_run_dir(config_path.stem)
     if not args.resume:
         check_empty(out)

@@ -65,25 +65,6 @@ def per_class_report(confusion: np.ndarray, classes: list[str]) -> list[dict]:
     ]
 
 
-def load_run_test_split(run_dir, data: str | None = None, root: str | None = None):
-    """The test split a run was trained against (or another dataset of the same shape), reshaped by
-    the run's ``data`` keys exactly as training reshaped it (denoising travels in ``model.json``)."""
-    from pathlib import Path
-
-    from nnforge.config import default_config
-    from nnforge.data import load_dataset
-    from nnforge.data.subset import apply_data_config  # image_size, fit_content: the model's input as trained
-    from nnforge.rundir import read_recipe
-
-    run_dir = Path(run_dir)
-    recipe = read_recipe(run_dir) if (run_dir / "config.yaml").is_file() else default_config()
-    if data:
-        # the run's own data folder still applies when --data names the dataset it was trained on
-        same_dataset = data == recipe.data.name
-        recipe = recipe.with_overrides({"data.name": data, "data.root": root or (recipe.data.root if same_dataset else None)})
-    return apply_data_config(load_dataset(recipe.data), recipe.data, recipe.seed)
-
-
 def format_per_class(rows: list[dict]) -> str:
     """The per-class precision/recall/F1 table as aligned text (what ``nnforge train`` prints)."""
     width = max([len("class")] + [len(str(r["class"])) for r in rows])

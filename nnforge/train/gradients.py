@@ -1,6 +1,14 @@
-"""Gradients: clipping by norm or value, per-layer norms, and vanishing/exploding warnings.
+"""What happens to the gradients between backward and the optimizer step: the L1 penalty, clipping
+by norm or value, per-layer norms, and vanishing/exploding warnings.
 
-One callback runs after every backward pass. It measures each layer's gradient norm *before*
+L2 is the optimizer's ``weight_decay``; L1 is :class:`L1Penalty`. Its (sub)gradient ``l1 * sign(w)``
+is added to the weights' gradients after backward — the same update as adding ``l1 * sum(|w|)`` to
+the loss, without a second pass over the parameters in the forward. Only weight matrices and
+kernels are penalised (parameters with 2+ dimensions): biases and normalisation scales are left
+alone, as is usual. It runs before :class:`GradientControl`, so the penalty is measured and clipped
+with the rest of the gradient.
+
+:class:`GradientControl` runs after every backward pass. It measures each layer's gradient norm *before*
 clipping (what the network actually produced), warns once per layer and kind when a norm is
 below ``vanish_below`` or above ``explode_above`` (or not finite), then clips. Per-layer norms
 averaged over each epoch go to ``grad_norms.jsonl``.
@@ -35,6 +43,14 @@ def layer_grad_norms(model: torch.nn.Module) -> dict[str, float]:
     return {layer: math.sqrt(s) for layer, s in squares.items()}
 
 
+class L1Penalty(Callback):
+    def __init__(self, strength: float):
+        self.strength = strength
+
+    def on_after_backward(self, trainer):
+        trainer.engine.add_l1_grad(self.strength)
+
+
 class GradientControl(Callback):
     def __init__(self, clip_norm: float | None = None, clip_value: float | None = None, log_path: str | Path | None = None,
                  check: bool = False, vanish_below: float = 1e-7, explode_above: float = 1e3):
@@ -42,10 +58,8 @@ class GradientControl(Callback):
         self.log_path = Path(log_path) if log_path else None
         self.check, self.vanish_below, self.explode_above = check, vanish_below, explode_above
         self.warned: set[tuple[str, str]] = set()
-        self.messages: list[str] = []
         self.sums: dict[str, float] = defaultdict(float)
         self.count = 0
-        self.last_norm_after_clip: float | None = None
         self.max_norm_after_clip = 0.0
         self.epoch_norms: dict[str, float] = {}
 
@@ -68,8 +82,7 @@ class GradientControl(Callback):
         if self.clip_norm is not None:
             engine.clip_grad_norm(self.clip_norm)
         if self.clip_norm is not None or self.clip_value is not None:
-            self.last_norm_after_clip = engine.total_grad_norm()
-            self.max_norm_after_clip = max(self.max_norm_after_clip, self.last_norm_after_clip)
+            self.max_norm_after_clip = max(self.max_norm_after_clip, engine.total_grad_norm())
 
     def _check(self, norms: dict[str, float], step: int) -> None:
         for layer, n in norms.items():
@@ -81,9 +94,7 @@ class GradientControl(Callback):
                 continue
             if (layer, kind) not in self.warned:
                 self.warned.add((layer, kind))
-                msg = f"gradients {kind} in layer '{layer}' at step {step}: {why}"
-                self.messages.append(msg)
-                warnings.warn(msg, GradientWarning, stacklevel=2)
+                warnings.warn(f"gradients {kind} in layer '{layer}' at step {step}: {why}", GradientWarning, stacklevel=2)
 
     def on_epoch_end(self, trainer, epoch, logs):
         self.epoch_norms = {k: v / self.count for k, v in self.sums.items()} if self.count else {}  # loggers read it

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from nnforge import io
+from nnforge.report.plots import plot_lr_find
 from nnforge.train.callbacks import Callback
 
 
@@ -86,39 +87,6 @@ def analyse(lrs: list[float], losses: list[float], raw: list[float] | None = Non
               f"it is lowest at {at_min:.2g} and rises after it, so a rate near the steepest descent — "
               f"about a tenth of the minimum's ({at_min / 10:.2g}) — learns fast without diverging")
     return LRFinderResult(lrs, losses, suggestion, steepest, at_min, reason, raw or [])
-
-
-def plot_lr_find(result: LRFinderResult, path: Path, title: str = "learning-rate range test") -> None:
-    import matplotlib.pyplot as plt
-
-    fig = lr_find_figure(result, title)
-    io.atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
-    plt.close(fig)
-
-
-def lr_find_figure(result: LRFinderResult, title: str = "learning-rate range test"):
-    """The sweep's chart: both curves inside it, the suggestion and the minimum marked, the key beside it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 4.2), layout="constrained")
-    low = min(result.losses) * 0.9 if result.losses else 0
-    high = min(1.5 * result.losses[0], 4 * min(result.losses)) if result.losses else 1  # fastai's view: the start to the divergence
-    if result.raw_losses:  # the noisy per-batch curve, clipped to the chart (marked where it leaves it)
-        raw = np.clip(result.raw_losses, low, high)
-        ax.plot(result.lrs, raw, color="0.8", lw=0.8, label="loss per batch (clipped to the chart)")
-    ax.plot(result.lrs, np.clip(result.losses, low, high), lw=1.8, label="smoothed loss")
-    ax.axvline(result.suggestion, color="tab:red", ls="--", label=f"suggested lr {result.suggestion:.2g}")
-    ax.axvline(result.min_loss_lr, color="tab:gray", ls=":", label=f"minimum at {result.min_loss_lr:.2g}")
-    ax.set_xscale("log")
-    ax.set_xlabel("learning rate (log scale)")
-    ax.set_ylabel("training loss")
-    ax.set_ylim(low, high * 1.05)
-    ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return fig
 
 
 def find_lr_run(recipe, out: Path, data, engine, task) -> LRFinderResult:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from nnforge.train.monitor import monitor_mode, monitored_value
 
 
-def build_optimizer(model: nn.Module, train) -> torch.optim.Optimizer:
+def build_optimizer(model, train, lib=torch.optim):
     """SGD (momentum, Nesterov), Adam, AdamW or RMSprop, as the seed describes them, over the
-    model's parameters (grouped by ``train.optimizer.lr_mult``; frozen ones kept for unfreezing)."""
+    model's parameters (grouped by ``train.optimizer.lr_mult``; frozen ones kept for unfreezing).
+    ``lib`` is ``torch.optim`` or :mod:`nnforge.scratch.optim` (same classes, same arguments)."""
     from nnforge.train.transfer import param_groups
 
     cfg = train.optimizer
@@ -20,27 +20,33 @@ def build_optimizer(model: nn.Module, train) -> torch.optim.Optimizer:
         params = [p for p in model.parameters() if p.requires_grad]
     name, lr, wd = cfg.name, cfg.lr, cfg.weight_decay
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=wd)
+        return lib.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=wd)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd)
+        return lib.Adam(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd)
-    return torch.optim.RMSprop(params, lr=lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum, weight_decay=wd)
+        return lib.AdamW(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd)
+    return lib.RMSprop(params, lr=lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum, weight_decay=wd)
 
 
 class Schedule:
-    """A torch LR scheduler plus when to step it: after every batch or after every epoch."""
+    """An LR scheduler plus when to step it: after every batch, or after every epoch — with the
+    epoch's value of ``monitor`` for reduce-on-plateau (the recipe's ``train.monitor``, falling back
+    to the training metric of the same name when there is no validation split)."""
 
-    def __init__(self, scheduler, per_batch: bool):
-        self.scheduler, self.per_batch = scheduler, per_batch
+    def __init__(self, scheduler=None, per_batch: bool = False, monitor: str | None = None):
+        self.scheduler, self.per_batch, self.monitor = scheduler, per_batch, monitor
 
     def batch_end(self):
         if self.scheduler is not None and self.per_batch:
             self.scheduler.step()
 
     def epoch_end(self, metrics: dict | None = None):
-        if self.scheduler is not None and not self.per_batch:
+        if self.scheduler is None or self.per_batch:
+            return
+        if self.monitor is None:
             self.scheduler.step()
+        elif (value := monitored_value(metrics or {}, self.monitor)) is not None:
+            self.scheduler.step(value)
 
     def state_dict(self):
         return self.scheduler.state_dict() if self.scheduler is not None else {}
@@ -48,25 +54,6 @@ class Schedule:
     def load_state_dict(self, state):
         if self.scheduler is not None and state:
             self.scheduler.load_state_dict(state)
-
-
-class PlateauSchedule(Schedule):
-    """Reduce-on-plateau: cut the lr by ``gamma`` when the monitored metric stops improving.
-
-    Steps once per epoch with that epoch's logs; the metric is the recipe's ``train.monitor``
-    (falling back to the training metric of the same name when there is no validation split).
-    """
-
-    def __init__(self, optimizer, monitor: str, factor: float, patience: int, min_lr: float):
-        mode = monitor_mode(monitor)
-        super().__init__(torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode=mode, factor=factor, patience=patience, min_lr=min_lr), False)
-        self.monitor = monitor
-
-    def epoch_end(self, metrics: dict | None = None):
-        value = monitored_value(metrics or {}, self.monitor)
-        if value is not None:
-            self.scheduler.step(value)
 
 
 class WarmupSchedule(Schedule):
@@ -117,41 +104,40 @@ class WarmupSchedule(Schedule):
             self.inner.load_state_dict(state["inner"])
 
 
-def build_scheduler(optimizer, cfg, epochs: int, steps_per_epoch: int, base_lr: float, monitor: str = "val_loss") -> Schedule:
-    """The schedule ``train.scheduler`` names (typed, or a mapping), wrapped in a linear warm-up when ``warmup_epochs`` > 0."""
+def build_scheduler(optimizer, cfg, epochs: int, steps_per_epoch: int, base_lr: float, monitor: str = "val_loss",
+                    lib=torch.optim) -> Schedule:
+    """The schedule ``train.scheduler`` names (typed, or a mapping), wrapped in a linear warm-up when
+    ``warmup_epochs`` > 0. ``lib``: ``torch.optim`` or :mod:`nnforge.scratch.optim`, which has step and cosine."""
     from nnforge.config import section
 
     cfg = section("train.scheduler", cfg)
-    inner = _build_inner(optimizer, cfg, epochs, steps_per_epoch, base_lr, monitor)
+    inner = _build_inner(optimizer, cfg, epochs, steps_per_epoch, base_lr, monitor, lib.lr_scheduler)
     warmup = cfg.warmup_epochs
     if warmup > 0:
         return WarmupSchedule(optimizer, inner, int(round(warmup * steps_per_epoch)))
     return inner
 
 
-def _build_inner(optimizer, cfg, epochs: int, steps_per_epoch: int, base_lr: float, monitor: str) -> Schedule:
+def _build_inner(optimizer, cfg, epochs: int, steps_per_epoch: int, base_lr: float, monitor: str, schedulers) -> Schedule:
     name = cfg.name
     if name == "none":
-        return Schedule(None, False)
+        return Schedule()
     if name == "step":
-        return Schedule(torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma), False)
+        return Schedule(schedulers.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma))
     if name == "cosine":
-        return Schedule(torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=cfg.min_lr), False)
+        return Schedule(schedulers.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=cfg.min_lr))
     if name == "plateau":
-        return PlateauSchedule(optimizer, monitor, cfg.gamma, cfg.patience, cfg.min_lr)
+        return Schedule(schedulers.ReduceLROnPlateau(optimizer, mode=monitor_mode(monitor), factor=cfg.gamma,
+                                                     patience=cfg.patience, min_lr=cfg.min_lr), monitor=monitor)
     if name == "onecycle":
         peak = cfg.max_lr or base_lr
         # Discriminative LRs keep their ratios at the peak: each group's max_lr is scaled by its multiplier.
         max_lr = [peak * g.get("lr_mult", 1.0) for g in optimizer.param_groups]
-        sched = torch.optim.lr_scheduler.OneCycleLR(
+        sched = schedulers.OneCycleLR(
             optimizer,
             max_lr=max_lr if len(max_lr) > 1 else peak,
             total_steps=max(1, epochs * steps_per_epoch),
             pct_start=cfg.pct_start,
         )
-        return Schedule(sched, True)
+        return Schedule(sched, per_batch=True)
     raise ValueError(f"unknown scheduler {name}")
-
-
-def current_lr(optimizer: torch.optim.Optimizer) -> float:
-    return optimizer.param_groups[0]["lr"]

@@ -9,7 +9,6 @@ resolves the recipe, picks the engine and the task, refuses keys either does not
 from __future__ import annotations
 
 import contextlib
-import shutil
 import time
 from pathlib import Path
 from typing import Sequence
@@ -21,16 +20,15 @@ from nnforge.config import dump_config, resolve
 from nnforge.errors import ConfigError, UserError
 from nnforge.rundir import (CHECKPOINTS, FAILED, HISTORY, METRICS, Run, RunLock, check_empty, default_run_dir, read_history, read_metrics,
                             mark_failed, read_recipe, update_latest_link)
-from nnforge.train.callbacks import BestModelCheckpoint, Callback, CleanFinalEpochs, EarlyStopping, JSONLLogger
+from nnforge.train.callbacks import BestModelCheckpoint, Callback, CleanFinalEpochs, EarlyStopping, JSONLLogger, Progress
 from nnforge.train.engines import ENGINES
 from nnforge.train.keys import check_recipe
-from nnforge.train.progress import Progress
 from nnforge.train.seeding import pick_device, seed_everything
 from nnforge.train.tasks import TASKS
 from nnforge.train.tracking import check_loggers, logger_callbacks
 
 
-def technique_callbacks(recipe, task, out: Path, frozen: list[str]) -> list[Callback]:
+def technique_callbacks(recipe, task, out: Path) -> list[Callback]:
     """The callbacks a recipe's technique keys ask for, in the order they must run after backward:
     the L1 penalty joins the gradient before it is measured and clipped."""
     train = recipe.train
@@ -38,9 +36,9 @@ def technique_callbacks(recipe, task, out: Path, frozen: list[str]) -> list[Call
     if train.freeze and train.unfreeze_epoch:
         from nnforge.train.transfer import Unfreeze
 
-        cbs.append(Unfreeze(frozen, train.unfreeze_epoch))
+        cbs.append(Unfreeze(train.freeze, train.unfreeze_epoch))
     if train.l1:
-        from nnforge.train.regularization import L1Penalty
+        from nnforge.train.gradients import L1Penalty
 
         cbs.append(L1Penalty(train.l1))
     g = train.gradients
@@ -126,6 +124,28 @@ def _start(recipe, engine_cls, task, device):
     return data, engine_cls(recipe, task, data, model, device)
 
 
+def check(recipe, distributed: bool = False, find_lr: bool = False):
+    """The engine class and the task a recipe picks, once neither is asked for a key it does not
+    implement and the techniques it combines can run together (``distributed``: under ``--nproc``,
+    which only the torch engine has; ``find_lr``: the LR range test instead of training)."""
+    engine_cls, task = ENGINES[recipe.engine], TASKS[recipe.task]()
+    check_recipe(recipe, engine_cls, task)
+    from nnforge.train import federated
+
+    federated.check(recipe, find_lr)
+    if recipe.train.ema.decay is not None or recipe.train.swa.start_epoch:
+        from nnforge.train.averaging import check_averaging
+
+        check_averaging(recipe)
+    check_loggers(recipe)
+    if distributed and recipe.engine != "torch":
+        raise UserError(f"--nproc trains with DistributedDataParallel, which engine '{recipe.engine}' does not have; use engine: torch")
+    if distributed and recipe.train.max_time is not None:  # each process would stop at its own step, and the others wait
+        raise UserError("'train.max_time' stops one process at a time, which --nproc cannot do; stop the job with SIGTERM instead "
+                        "(it checkpoints and resumes)")
+    return engine_cls, task
+
+
 def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: Sequence[Callback] = (),
         name: str = "run", find_lr: bool = False, hint: str | None = None, pictures: bool = True,
         fold: tuple[int, int] | None = None) -> Run:
@@ -141,27 +161,13 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     from nnforge.train import ddp
 
     recipe = resolve(recipe)
-    engine_cls, task = ENGINES[recipe.engine], TASKS[recipe.task]()
+    engine_cls, task = check(recipe, distributed=ddp.is_active(), find_lr=find_lr)
     task.pictures = pictures
     if fold is not None:
         if recipe.task not in ("classify", "regress"):
             raise ConfigError(f"k-fold cross-validation is for task classify or regress, not {recipe.task} "
                               "(a series is validated on its latest part)")
         task.fold = fold
-    check_recipe(recipe, engine_cls, task)
-    from nnforge.train import federated
-
-    federated.check(recipe, find_lr)
-    if recipe.train.ema.decay is not None or recipe.train.swa.start_epoch:
-        from nnforge.train.averaging import check_averaging
-
-        check_averaging(recipe)
-    check_loggers(recipe)
-    if ddp.is_active() and recipe.engine != "torch":
-        raise UserError(f"--nproc trains with DistributedDataParallel, which engine '{recipe.engine}' does not have; use engine: torch")
-    if ddp.is_active() and recipe.train.max_time is not None:  # each process would stop at its own step, and the others wait
-        raise UserError("'train.max_time' stops one process at a time, which --nproc cannot do; stop the job with SIGTERM instead "
-                        "(it checkpoints and resumes)")
     device = pick_device(recipe.device)
     if find_lr:
         from nnforge.train.lr_finder import find_lr_run
@@ -182,8 +188,6 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
             saved = read_recipe(out)
             print(f"'{out}' is already complete; nothing to do")
             return Run(out, None, saved, read_metrics(out), read_history(out))
-        if action == "restart":
-            shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
     else:
         check_empty(out)
     data, engine = _start(recipe, engine_cls, task, device)  # a user error here leaves no half-made run folder
@@ -197,6 +201,8 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     with RunLock(out), _marks_failure(out, writer):
         if checkpoint is None:
             io.write_text(out / "config.yaml", dump_config(recipe))
+        from nnforge.train import federated
+
         trainer = federated.make_trainer(engine, task, recipe, data, engine_cls)  # a Trainer, or FedAvg's server
         if checkpoint is not None:
             from nnforge.train.checkpoint.resume import prepare_resumed_dir
@@ -206,7 +212,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         if ddp.is_active():
             ddp.setup_trainer(trainer, data)
         trainer.callbacks += [Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
-                              *technique_callbacks(recipe, task, out, _frozen(engine, recipe)),
+                              *technique_callbacks(recipe, task, out),
                               *loop_callbacks(recipe, data, teacher, out, hint), *logger_callbacks(recipe, out, writer)]
         if recipe.data.augment.clean_epochs:
             for transform in (data.train.augmentation, data.train.mix):
@@ -264,14 +270,6 @@ def _write_summary(out: Path, recipe, engine, data) -> None:
     summary = model_summary(engine.torch_model(), recipe.model, data.input_shape, data.num_outputs, recipe.data.batch_size,
                             budget_s=0.0)
     io.write_json(out / SUMMARY, summary)
-
-
-def _frozen(engine, recipe) -> list[str]:
-    if not recipe.train.freeze:
-        return []
-    from nnforge.train.transfer import frozen_names
-
-    return frozen_names(engine.torch_model(), recipe.train)
 
 
 def fit(config, out_dir: str | Path | None = None, callbacks: Sequence[Callback] = (), name: str = "run", resume: bool = False) -> Run:

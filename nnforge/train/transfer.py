@@ -95,14 +95,16 @@ def freeze(model: nn.Module, patterns) -> list[str]:
 
 
 class Unfreeze(Callback):
-    """Turn gradients back on for the frozen parameters at the start of ``epoch`` (1-based)."""
+    """Turn gradients back on, at the start of ``epoch`` (1-based), for the parameters that the
+    ``patterns`` of ``train.freeze`` froze."""
 
-    def __init__(self, names: list[str], epoch: int):
-        self.names, self.epoch = sorted(names), epoch
+    def __init__(self, patterns, epoch: int):
+        self.patterns, self.epoch = list(patterns), epoch
 
     def on_epoch_begin(self, trainer, epoch):
         if epoch + 1 == self.epoch:
-            trainer.engine.set_trainable(self.names, True)
+            model = trainer.engine.torch_model()
+            trainer.engine.set_trainable([n for n, _ in model.named_parameters() if _matches(n, self.patterns)], True)
 
 
 def init_weights(model: nn.Module, init) -> None:
@@ -123,11 +125,6 @@ def setup_model(model: nn.Module, train) -> nn.Module:
         check_compile_backend(next(model.parameters()).device)
         model.compile()  # in place: parameter names (and saved weights) stay unprefixed
     return model
-
-
-def frozen_names(model: nn.Module, train) -> list[str]:
-    """The parameters ``train.freeze`` names (for :class:`Unfreeze`)."""
-    return [n for n, _ in model.named_parameters() if _matches(n, train.freeze)]
 
 
 def check_compile_backend(device: torch.device) -> None:

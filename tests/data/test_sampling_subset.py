@@ -5,7 +5,7 @@ import torch
 
 from nnforge.data import Preprocessing, TensorLoader, load_dataset
 from nnforge.data.subset import keep_train_fraction, resize_dataset
-from nnforge.train.imbalance import balanced_sampler, make_imbalanced
+from nnforge.data.sampling import balanced_sampler, make_imbalanced
 
 
 def test_oversample_and_undersample_balance_classes():

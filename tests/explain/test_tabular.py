@@ -11,7 +11,7 @@ import torch
 from nnforge.cli import main
 from nnforge.explain.report import explain_run
 from nnforge.predictor import load
-from nnforge.train.evaluate import load_run_test_split
+from nnforge.rundir import load_run_test_split
 from tests.explain.conftest import NOISE_COLUMNS
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from nnforge.train import fit
 from nnforge.compress.ensemble import evaluate_runs
-from nnforge.train.evaluate import load_run_test_split
+from nnforge.rundir import load_run_test_split
 
 from .conftest import fast_config
 

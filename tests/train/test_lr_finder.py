@@ -41,7 +41,7 @@ def test_the_chart_holds_both_curves_and_reads_cleanly():
     import math
 
     from nnforge.lessons._figcheck import figure_problems
-    from nnforge.train.lr_finder import lr_find_figure
+    from nnforge.report.plots import lr_find_figure
 
     lrs = [1e-5 * 1.2**i for i in range(60)]
     raw = [2.3 - 1.5 / (1 + math.exp(-(i - 30) / 4)) + (0.4 if i % 3 == 0 else -0.2) + (50 if i > 55 else 0) for i in range(60)]

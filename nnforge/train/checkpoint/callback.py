@@ -116,7 +116,6 @@ class Checkpointer(Callback):
         loader_gen = self.epoch_start_generator if mid else self.loader.generator.get_state()
         aug = getattr(self.loader, "augment_generator", None)
         others = [cb for cb in trainer.callbacks if cb is not self]
-        sampler = self.loader.sampler
         return {
             "position": {"epoch": trainer.epoch, "step_in_epoch": step_in_epoch, "global_step": trainer.global_step,
                          "epochs": trainer.epochs},
@@ -126,7 +125,6 @@ class Checkpointer(Callback):
             "best": self.monitor.state_dict(),
             "engine": trainer.engine.state_dict(),
             "callbacks": {_callback_key(others, cb): callback_state(cb) for cb in others},
-            "sampler": sampler.state_dict() if hasattr(sampler, "state_dict") else None,
             "generators": {"data_order": loader_gen, "augment": aug.get_state() if aug is not None else None},
             "rng": {**rng_state(), "engine": trainer.engine.rng_state()},
         }
@@ -163,9 +161,6 @@ class Checkpointer(Callback):
                 key = _callback_key(others, cb)
                 if key in s["callbacks"]:
                     load_callback_state(cb, s["callbacks"][key])
-            sampler = self.loader.sampler
-            if s.get("sampler") is not None and hasattr(sampler, "load_state_dict"):
-                sampler.load_state_dict(s["sampler"])
             self.loader.generator.set_state(s["generators"]["data_order"])
             aug = getattr(self.loader, "augment_generator", None)
             if aug is not None and s["generators"]["augment"] is not None:
@@ -180,7 +175,6 @@ class Checkpointer(Callback):
         trainer.epoch, trainer.global_step = pos["epoch"], pos["global_step"]
         trainer.history = list(s["history"])
         trainer.stop_training = bool(s["stop_training"])
-        trainer.resumed = True
         if pos["step_in_epoch"]:
             t = s["epoch_totals"]
             self.totals, self.seen = dict(t["totals"]), t["seen"]

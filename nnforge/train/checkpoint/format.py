@@ -181,30 +181,25 @@ def step_checkpoints(folder: Path) -> list[tuple[int, Path]]:
 
 
 def latest_checkpoint(run_dir: str | Path, stream=None) -> Checkpoint:
-    """The newest readable checkpoint of a run; unreadable ones are reported and skipped."""
+    """The newest readable checkpoint of a run; unreadable ones are reported and skipped, and
+    ``best.safetensors`` is the last resort."""
     stream = stream or sys.stderr
     folder = Path(run_dir) / "checkpoints"
+    best = folder / BEST_FILE
     problems = []
-    for _, path in step_checkpoints(folder):
+    for path in [p for _, p in step_checkpoints(folder)] + ([best] if best.is_file() else []):
         try:
             ckpt = load_run_checkpoint(path)
         except RunError as exc:
             problems.append(str(exc))
-            stream.write(f"warning: {exc}; trying the previous checkpoint\n")
+            if path != best:
+                stream.write(f"warning: {exc}; trying the previous checkpoint\n")
             continue
+        if path == best and problems:
+            pos = ckpt.position
+            stream.write(f"warning: every step checkpoint is damaged; restarting from {BEST_FILE} "
+                         f"(epoch {pos['epoch']}, step {pos['global_step']})\n")
         return ckpt
-    best = folder / BEST_FILE
-    if best.is_file():
-        try:
-            ckpt = load_run_checkpoint(best)
-        except RunError as exc:
-            problems.append(str(exc))
-        else:
-            if problems:
-                pos = ckpt.position
-                stream.write(f"warning: every step checkpoint is damaged; restarting from {BEST_FILE} "
-                             f"(epoch {pos['epoch']}, step {pos['global_step']})\n")
-            return ckpt
     if problems:
         raise RunError(f"no usable checkpoint in {folder}: {'; '.join(problems)}")
     raise RunError(f"no checkpoint in {folder}; a run writes them during training unless train.checkpoint.enabled is false")

@@ -11,13 +11,14 @@ A resumed run keeps its recipe: only the keys in :data:`RESUMABLE_CHANGES` may d
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
 from nnforge import io
 from nnforge.errors import RunError
 from nnforge.rundir import CHECKPOINTS, CONFIG, HISTORY, METRICS, read_recipe, state
-from nnforge.train.checkpoint.format import Checkpoint, latest_checkpoint, step_checkpoints
+from nnforge.train.checkpoint.format import BEST_FILE, Checkpoint, latest_checkpoint, step_checkpoints
 
 # keys a resumed run may change: how long it trains, where and how it reports, how it checkpoints
 RESUMABLE_CHANGES = ("train.epochs", "train.progress", "train.checkpoint", "device", "threads", "train.max_time")
@@ -39,7 +40,8 @@ def check_same_recipe(recipe, saved, run_dir: Path) -> None:
 
 
 def plan_resume(recipe, out: Path, stream=None) -> tuple[str, Checkpoint | None]:
-    """``("start", None)``, ``("continue", checkpoint)`` or ``("done", None)`` for ``--resume`` on ``out``."""
+    """``("start", None)``, ``("continue", checkpoint)`` or ``("done", None)`` for ``--resume`` on ``out``
+    (a run stopped before its first checkpoint starts again)."""
     stream = stream or sys.stderr
     kind = state(out)
     if kind == "empty":
@@ -50,9 +52,10 @@ def plan_resume(recipe, out: Path, stream=None) -> tuple[str, Checkpoint | None]
     check_same_recipe(recipe, saved, out)
     if kind == "complete" and not stopped_by_time_budget(out):
         return "done", None
-    if not step_checkpoints(out / CHECKPOINTS) and not (out / CHECKPOINTS / "best.safetensors").is_file():
+    if not step_checkpoints(out / CHECKPOINTS) and not (out / CHECKPOINTS / BEST_FILE).is_file():
         stream.write(f"note: '{out}' stopped before its first checkpoint; starting it again\n")
-        return "restart", None
+        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # what a crash mid-write left behind
+        return "start", None
     return "continue", latest_checkpoint(out, stream)
 
 

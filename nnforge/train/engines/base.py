@@ -10,8 +10,9 @@ for safetensors), ``predict`` (outputs and targets of a split, as NumPy), ``stat
 ``load_state_dict`` and ``rng_state`` for checkpoints, and ``torch_model()``: the trained network
 as a torch module, which is what the run directory saves and serves.
 
-Both engines' optimizers keep torch's ``param_groups``, so the step and the learning rate are
-written once, here. Each engine declares, key by key, the recipe keys it implements
+Both engines' optimizers keep torch's ``param_groups`` and both schedules are a
+:class:`~nnforge.train.optim.Schedule`, so the step, the learning rate and checkpoint state are
+written once, here, over ``network()`` (the model without a DDP or compile wrapper). Each engine declares, key by key, the recipe keys it implements
 (``implements``, and ``accepts`` for keys implemented only for some values);
 :func:`nnforge.train.keys.check_recipe` refuses any other key set away from its default.
 """
@@ -29,6 +30,7 @@ class Engine:
     optimizer: Any = None
     loss_fn: Any = None
     device: Any = None
+    schedule: Any = None  # the LR schedule (:class:`nnforge.train.optim.Schedule`)
 
     def forward(self, x):
         return self.model(x)
@@ -53,6 +55,22 @@ class Engine:
 
     def epoch_end(self, logs: dict) -> None:
         """After each epoch (per-epoch schedules), with the epoch's logs."""
+        self.schedule.epoch_end(logs)
+
+    def network(self):
+        """The network whose weights train, without a DDP or compile wrapper: what snapshots and checkpoints hold."""
+        return self.model
+
+    def restore(self, snapshot: dict) -> None:
+        self.network().load_state_dict(snapshot)
+
+    def state_dict(self) -> dict:
+        return {"model": self.network().state_dict(), "optimizer": self.optimizer.state_dict(), "scheduler": self.schedule.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.network().load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["scheduler"])
 
     def lr(self) -> float:
         return self.optimizer.param_groups[0]["lr"]

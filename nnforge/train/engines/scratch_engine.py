@@ -27,32 +27,12 @@ from nnforge.scratch.nn.utils import clip_grad_norm_, clip_grad_value_
 from nnforge.scratch.tensor import Tensor
 from nnforge.train.engines.base import Engine
 from nnforge.train.keys import DATA, GUARDS, LOOP, keys
+from nnforge.train.optim import build_optimizer, build_scheduler
 from nnforge.train.tasks.base import LossSpec
-
 
 
 def _np(t) -> np.ndarray:
     return t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
-
-
-def build_optimizer(params, cfg) -> optim.Optimizer:
-    """The scratch optimizer ``train.optimizer`` names, with the same hyperparameters."""
-    params, lr, wd = list(params), cfg.lr, cfg.weight_decay
-    if cfg.name == "sgd":
-        return optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=wd, nesterov=cfg.nesterov and cfg.momentum > 0)
-    if cfg.name == "adam":
-        return optim.Adam(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd)
-    if cfg.name == "adamw":
-        return optim.AdamW(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd)
-    return optim.RMSprop(params, lr=lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum, weight_decay=wd)
-
-
-def build_scheduler(optimizer: optim.Optimizer, cfg, epochs: int):
-    if cfg.name == "step":
-        return optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
-    if cfg.name == "cosine":
-        return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=cfg.min_lr)
-    return None
 
 
 def build_loss(spec: LossSpec):
@@ -130,8 +110,9 @@ class ScratchEngine(Engine):
         train = recipe.train
         manual_seed(recipe.seed)
         self.model = scratch_twin(recipe.model, data.input_shape, data.num_outputs, model)
-        self.optimizer = build_optimizer(self.model.parameters(), train.optimizer)
-        self.scheduler = build_scheduler(self.optimizer, train.scheduler, train.epochs)
+        self.optimizer = build_optimizer(self.model, train, optim)
+        # step and cosine only (ScratchEngine.accepts): no per-batch schedule, so no steps per epoch
+        self.schedule = build_scheduler(self.optimizer, train.scheduler, train.epochs, 0, train.optimizer.lr, lib=optim)
         spec = task.loss_spec(recipe, data)
         self.loss_fn = build_loss(spec)
         self.regress = spec.kind == "regress"
@@ -166,10 +147,6 @@ class ScratchEngine(Engine):
                 targets.append(y)
         self.model.train(was)
         return np.concatenate(outs), np.concatenate(targets)
-
-    def epoch_end(self, logs: dict) -> None:
-        if self.scheduler is not None:
-            self.scheduler.step()
 
     # callbacks
     def _params(self):
@@ -206,23 +183,10 @@ class ScratchEngine(Engine):
     def snapshot(self) -> dict:
         return self.model.state_dict()
 
-    def restore(self, snapshot: dict) -> None:
-        self.model.load_state_dict(snapshot)
-
     def weights(self) -> dict:
         return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.model.state_dict().items()}
 
     # checkpoints
-    def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {}}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state["scheduler"]:
-            self.scheduler.load_state_dict(state["scheduler"])
-
     def rng_state(self) -> dict:
         return {"scratch": generator().bit_generator.state}
 

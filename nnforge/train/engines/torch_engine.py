@@ -100,12 +100,8 @@ class TorchEngine(Engine):
         self.model.train(was)
         return torch.cat(outs).numpy(), torch.cat(targets).numpy()
 
-    # schedule
     def batch_end(self) -> None:
         self.schedule.batch_end()
-
-    def epoch_end(self, logs: dict) -> None:
-        self.schedule.epoch_end(logs)
 
     # callbacks
     def _grads(self):
@@ -139,27 +135,17 @@ class TorchEngine(Engine):
 
     def set_trainable(self, names, trainable: bool) -> None:
         names = set(names)
-        for n, p in unwrap(self.model).named_parameters():
+        for n, p in self.network().named_parameters():
             if n in names:
                 p.requires_grad_(trainable)
 
     def snapshot(self) -> dict:
-        return {k: v.detach().clone() for k, v in unwrap(self.model).state_dict().items()}
-
-    def restore(self, snapshot: dict) -> None:
-        unwrap(self.model).load_state_dict(snapshot)
+        return {k: v.detach().clone() for k, v in self.network().state_dict().items()}
 
     def weights(self) -> dict:
-        return {k: v.detach().cpu().contiguous() for k, v in unwrap(self.model).state_dict().items()}
+        return {k: v.detach().cpu().contiguous() for k, v in self.network().state_dict().items()}
 
-    # checkpoints
-    def state_dict(self) -> dict:
-        return {"model": unwrap(self.model).state_dict(), "optimizer": self.optimizer.state_dict(), "scheduler": self.schedule.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        unwrap(self.model).load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.schedule.load_state_dict(state["scheduler"])
-
-    def torch_model(self) -> torch.nn.Module:
+    def network(self) -> torch.nn.Module:
         return unwrap(self.model)
+
+    torch_model = network  # the trained network is a torch module already

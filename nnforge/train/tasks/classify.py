@@ -17,12 +17,13 @@ from nnforge.version import __version__
 from nnforge.data import Preprocessing, TensorLoader, build_augmentation, dataset_info, load_dataset
 from nnforge.data.augment import AugmentThenPreprocess
 from nnforge.data.mix import build_mix
+from nnforge.data.sampling import balanced_sampler, make_imbalanced
 from nnforge.data.subset import apply_data_config
 from nnforge.models import build_model
 from nnforge.report import plot_confusion, plot_curves
 from nnforge.rundir import save_model
 from nnforge.train.evaluate import evaluate, evaluation_from_probabilities, per_class_report
-from nnforge.train.imbalance import balanced_sampler, class_weights, make_imbalanced
+from nnforge.train.imbalance import class_weights
 from nnforge.train.keys import AVERAGING, DATA, FEDERATED, GUARDS, LOOP, keys
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
 

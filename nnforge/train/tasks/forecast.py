@@ -16,27 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nnforge import io
 from nnforge.data import TensorLoader
-from nnforge.data.series import load_series, windows
+from nnforge.data.series import load_series, split_windows, windows
 from nnforge.errors import ConfigError
 from nnforge.models import build_model
+from nnforge.report.plots import plot_forecast
 from nnforge.rundir import save_model
 from nnforge.train.keys import GUARDS, LOOP, keys
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
-
-
-
-def split_windows(n_values: int, starts: np.ndarray, test_fraction: float, val_fraction: float):
-    """Boolean masks (train, val, test) over windows, by the time of their targets."""
-    test_start = int(round(n_values * (1 - test_fraction)))
-    test = starts >= test_start
-    rest = np.nonzero(~test)[0]
-    n_val = int(round(len(rest) * val_fraction))
-    val = np.zeros_like(test)
-    val[rest[len(rest) - n_val:]] = n_val > 0
-    train = ~test & ~val
-    return train, val, test, test_start
 
 
 def _errors(pred: np.ndarray, truth: np.ndarray) -> dict:
@@ -130,32 +117,3 @@ class Forecast(Task):
         return (f"{m['series']}: test MAE {m['test_mae']:.2f} (RMSE {m['test_rmse']:.2f}) vs naive last-value MAE "
                 f"{m['naive_mae']:.2f} (RMSE {m['naive_rmse']:.2f}); skill {m['skill_vs_naive']:+.1%}\n"
                 f"trained in {m['train_seconds']:.1f} s")
-
-
-def plot_forecast(series, target_index, pred, naive, history, path: Path, title: str) -> None:
-    """The held-out end of the series: truth, the model's one-step forecasts and the naive ones; plus the loss curves."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(8, 6), gridspec_kw={"height_ratios": [2, 1]})
-    ax.plot(series.times, series.values, color="0.75", lw=1, label="series (training part in grey)")
-    t = series.times[target_index]
-    ax.plot(t, series.values[target_index], color="black", lw=1.5, label="truth (held out)")
-    ax.plot(t, pred, color="tab:red", lw=1.5, label="model forecast")
-    ax.plot(t, naive, color="tab:blue", lw=1, ls="--", label="naive: last value")
-    ax.axvline(t[0], color="0.5", ls=":")
-    ax.set_ylabel(series.unit)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
-    ax2.plot([h["epoch"] for h in history], [h["train_loss"] for h in history], label="train MSE (standardised)")
-    if any(h["val_loss"] is not None for h in history):
-        ax2.plot([h["epoch"] for h in history], [h["val_loss"] for h in history], label="validation MSE")
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("MSE")
-    ax2.set_yscale("log")
-    ax2.legend(fontsize=8)
-    fig.tight_layout()
-    io.atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
-    plt.close(fig)
