@@ -142,6 +142,9 @@ def side_lightning(model_name, x, y, epochs, seed):
     import lightning as L
     from torch.utils.data import DataLoader, TensorDataset
 
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # lightning 2.6 on torch 2.13: its own deprecation
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
 

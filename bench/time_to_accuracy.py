@@ -90,6 +90,9 @@ def lightning_recipe(target: float, max_epochs: int) -> tuple[float | None, floa
 
     import lightning as L
 
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # lightning 2.6 on torch 2.13: its own deprecation
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
     torch.manual_seed(0)
