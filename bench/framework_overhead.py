@@ -13,9 +13,9 @@ digits of the MNIST sample), optimiser (Adam 1e-3) and batch size (64), trained 
 - ``torch-fused``: the floor with ``Adam(fused=True)``, the optimiser step nnforge uses: what is
   left between it and ``nnforge`` is nnforge's own cost.
 
-The nnforge sides run as child processes (one per round, as ``nnforge train`` does), the others in
-this process; ``--before DIR`` adds both nnforge sides again from another checkout (its
-``PYTHONPATH``), for a before/after table from one run. The sides alternate, round by round, so
+Every side runs in a fresh child process per round (as ``nnforge train`` does), so none inherits
+another's threads, allocator or imports; ``--before DIR`` adds both nnforge sides again from another
+checkout (its ``PYTHONPATH``), for a before/after table from one run. The sides alternate, round by round, so
 background load hits each alike. Every round trains each side afresh for ``--epochs`` epochs; an epoch is timed from its
 start to the next one's (so everything the framework does at an epoch's end counts). Prints each
 side's median seconds per epoch and its ratio to the floor. Lightning and Keras come with the
@@ -244,7 +244,7 @@ def side_nnforge(model_name, x, y, epochs, seed, engine="torch", threads=0):
 
 
 def in_child(side: str, model_name: str, epochs: int, seed: int, threads: int, pythonpath: str) -> list[float]:
-    """An nnforge side in a fresh interpreter (the checkout on ``pythonpath``); its epoch seconds."""
+    """One side in a fresh interpreter (the checkout on ``pythonpath``); its epoch seconds."""
     env = dict(os.environ, PYTHONPATH=pythonpath)
     cmd = [sys.executable, __file__, "--child", side, "--models", model_name, "--epochs", str(epochs), "--seed", str(seed),
            "--threads", str(threads)]
@@ -267,9 +267,13 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.child:  # one nnforge side, in this (child) process
+    runners = {"torch": side_torch, "torch-fused": lambda *a: side_torch(*a, fused=True), "seed": side_seed,
+               "lightning": side_lightning, "keras": side_keras,
+               "nnforge": lambda *a: side_nnforge(*a, engine="torch", threads=args.threads),
+               "scratch": lambda *a: side_nnforge(*a, engine="scratch", threads=args.threads)}
+    if args.child:  # one side, in this (child) process
         x, y = load_data()
-        print(json.dumps(side_nnforge(args.models, x, y, args.epochs, args.seed, engine={"nnforge": "torch", "scratch": "scratch"}[args.child], threads=args.threads)))
+        print(json.dumps(runners[args.child](args.models, x, y, args.epochs, args.seed)))
         return
     sides = [s for s in args.sides.split(",") if s]
     missing = {s: NEEDS[s] for s in sides if s in NEEDS and importlib.util.find_spec(NEEDS[s]) is None}
@@ -277,26 +281,21 @@ def main() -> None:
         print(f"{side}: not run, '{pkg}' is not installed (pip install -e '.[bench]')")
     sides = [s for s in sides if s not in missing]
     here = str(Path(__file__).resolve().parents[1])
-    children = {s: here for s in sides if s in ("nnforge", "scratch")}
+    children = {s: here for s in sides}
     if args.before:
         for s in [s for s in sides if s in ("nnforge", "scratch")]:
             sides.append(f"{s}@before")
             children[f"{s}@before"] = str(Path(args.before).resolve())
     versions = [f"torch {torch.__version__}"] + [f"{p} {__import__(p).__version__}" for p in ("lightning", "keras") if p in sides]
-    x, y = load_data()
+    x, _ = load_data()
     print(f"{', '.join(versions)}; {torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs; batch {BATCH}, Adam {LR:g}, "
           f"{len(x)} training digits; {args.rounds} rounds x {args.epochs} epochs per side (first not counted), alternating")
-    runners = {"torch": side_torch, "torch-fused": lambda *a: side_torch(*a, fused=True), "seed": side_seed,
-               "lightning": side_lightning, "keras": side_keras}
     for model_name in args.models.split(","):
         times: dict[str, list[float]] = {s: [] for s in sides}
         for r in range(args.rounds):
             order = sides if r % 2 == 0 else sides[::-1]  # alternate who goes first
             for side in order:
-                if side in children:
-                    got = in_child(side.split("@")[0], model_name, args.epochs, r, args.threads, children[side])
-                else:
-                    got = runners[side](model_name, x, y, args.epochs, r)
+                got = in_child(side.split("@")[0], model_name, args.epochs, r, args.threads, children[side])
                 times[side] += got[1:] if len(got) > 1 else got
         floor = statistics.median(times["torch"]) if "torch" in times else None
         print(f"\n{model_name}: median s/epoch over {len(times[sides[0]])} epochs (ratio to the floor) [fastest-slowest]")
