@@ -126,14 +126,30 @@ def write_json(path: str | Path, obj: Any) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
 
 
-def append_jsonl(path: str | Path, obj: Any) -> None:
-    """Append one JSON line; a line is written with one ``write`` call and flushed."""
+def append_jsonl(path: str | Path, obj: Any, fsync: bool = True) -> None:
+    """Append one JSON line; a line is written with one ``write`` call and flushed (and fsync'd,
+    unless ``fsync=False``: readers see it at once, only a crash of the machine may lose it)."""
     line = json.dumps(obj, default=_jsonable) + "\n"
     try:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(line)
             fh.flush()
+            if fsync:
+                os.fsync(fh.fileno())
+    except OSError as exc:
+        error = _storage_error(Path(path), exc)
+        if error is None:
+            raise
+        raise error from None
+
+
+def fsync_file(path: str | Path) -> None:
+    """Make what was appended to ``path`` durable (nothing to do when it does not exist)."""
+    try:
+        with open(path, "rb") as fh:
             os.fsync(fh.fileno())
+    except FileNotFoundError:
+        pass
     except OSError as exc:
         error = _storage_error(Path(path), exc)
         if error is None:

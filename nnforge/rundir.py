@@ -22,14 +22,13 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any
 
 from nnforge import io
 from nnforge.errors import ConfigError, RunError
+
+if TYPE_CHECKING:  # torch is imported by what uses it: `nnforge --help` reads this module and needs none of it
+    import torch
 
 MODEL_FORMAT = 1
 CONFIG = "config.yaml"
@@ -248,6 +247,8 @@ def load_run_test_split(run_dir, data: str | None = None, root: str | None = Non
 
 def save_model(run_dir: Path, model: torch.nn.Module, meta: dict) -> None:
     """Write ``model.safetensors`` and ``model.json`` (weights first, so metadata never points at nothing)."""
+    from safetensors.torch import save_file
+
     state_dict = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     io.atomic_write(run_dir / "model.safetensors", lambda p: save_file(state_dict, str(p), metadata={"format": "pt"}))
     io.write_json(run_dir / "model.json", {"format": MODEL_FORMAT, **meta})
@@ -293,6 +294,9 @@ def _check_meta(meta: dict, meta_path: Path) -> None:
 
 
 def load_state(path: str | Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:

@@ -33,7 +33,7 @@ def accumulating_step(trainer, x, y):
     engine.backward(loss * (1.0 / size))
     trainer.step_loss, trainer.skip_step = engine.item(loss), False
     if i + 1 == group_start + size:  # the group's last batch: the gradient is complete
-        trainer._call("on_after_backward")
+        trainer.after_backward()
         if not trainer.skip_step:
             engine.step()
             engine.batch_end()

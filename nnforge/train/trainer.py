@@ -13,6 +13,10 @@ checkpoints, logging, gradient checks, pruning, signals) is a callback. Hooks, i
       on_epoch_end(epoch, logs)    logs: epoch, train_*, val_*, lr, seconds, samples_per_second
     on_train_end
     on_run_end(metrics)            called by train.run once the run directory is complete
+    on_exception(exc)              instead of the rest, when anything above raises (then it propagates)
+
+Only the callbacks that override a per-step hook are called for it: the loop's own cost per step
+is a few dictionary operations, which matters when a small model's step takes a millisecond.
 
 ``trainer.stop_training`` ends the run after the current epoch, ``trainer.stop_now`` after the
 current step (an LR sweep that is done, a SIGTERM). With ``accumulate`` K > 1 a step is one batch's
@@ -43,6 +47,7 @@ class Trainer:
         self.resume_position = None  # set by the checkpoint callback to continue an epoch mid-way
         self.step_loss: float | None = None
         self.skip_step = False
+        self._after_backward: list | None = None  # set per epoch by fit()
         self.accumulate = accumulate  # train.accumulate: batches per optimizer step
 
     @property
@@ -57,6 +62,16 @@ class Trainer:
         """Tell the callbacks the run directory is complete (``metrics.json`` written)."""
         self._call("on_run_end", metrics)
 
+    def after_backward(self) -> None:
+        """The callbacks that act between backward and the optimizer step (clipping, L1, the guard)."""
+        for hook in self._after_backward if self._after_backward is not None else self._overriding("on_after_backward"):
+            hook(self)
+
+    def _overriding(self, hook: str) -> list:
+        """The bound ``hook`` of each callback that does something in it (not the base class's no-op)."""
+        base = getattr(Callback, hook)
+        return [getattr(cb, hook) for cb in self.callbacks if getattr(type(cb), hook, None) is not base]
+
     def train_step(self, x, y):
         """One optimisation step; returns the loss (a float) and the detached outputs."""
         if self.accumulate > 1:
@@ -67,57 +82,71 @@ class Trainer:
         engine.zero_grad()
         engine.backward(loss)
         self.step_loss, self.skip_step = engine.item(loss), False  # a callback may refuse the step (train.nonfinite=skip)
-        self._call("on_after_backward")
+        self.after_backward()
         if not self.skip_step:
             engine.step()
             engine.batch_end()
         return self.step_loss, engine.outputs(out)
 
     def fit(self, train_batches, val_batches=None, epochs: int = 1) -> list[dict]:
-        engine, task = self.engine, self.task
         self.epochs = epochs
         self.steps_per_epoch = len(train_batches)
         self.stop_training = self.stop_now = False
-        self._call("on_train_begin")
-        while self.epoch < epochs and not self.stop_training and not self.stop_now:
-            epoch = self.epoch
-            self._call("on_epoch_begin", epoch)
-            engine.train_mode(True)
-            start = time.perf_counter()
-            totals, first, batches = {"loss": 0.0, **{m: 0.0 for m in task.metrics}}, 0, train_batches
-            seen, step = 0, first - 1
-            if self.resume_position is not None:  # mid-epoch resume: skip the trained batches, carry the totals
-                batches, first, totals, seen = self.resume_position.continue_epoch(train_batches)
-                step, self.resume_position = first - 1, None
-            for step, (xb, yb) in enumerate(batches, start=first):
-                x, y = engine.batch(xb, yb)
-                loss, out = self.train_step(x, y)
-                n = len(yb)
-                sums = task.batch_metrics(out, y)
-                if not self.skip_step:  # a skipped step stays out of the epoch's averages
-                    totals["loss"] += loss * n
-                    for m, v in sums.items():
-                        totals[m] += v
-                    seen += n
-                self.global_step += 1
-                self._call("on_batch_end", step, {"loss": loss, **{m: v / n for m, v in sums.items()}, "batch_size": n,
-                                                  "skipped": self.skip_step, "totals": totals, "seen": seen})
-                if self.stop_now:
+        try:
+            self._call("on_train_begin")
+            while self.epoch < epochs and not self.stop_training and not self.stop_now:
+                if not self._epoch(train_batches, val_batches):
                     break
-            if self.stop_now and step + 1 < self.steps_per_epoch:
-                break  # stopped mid-epoch: no epoch end (a checkpoint callback saved the position)
-            seconds = time.perf_counter() - start
-            logs = {"epoch": epoch + 1, "train_loss": totals["loss"] / max(1, seen)}
-            logs.update({f"train_{m}": totals[m] / max(1, seen) for m in task.metrics})
-            logs.update({"val_loss": None, **{f"val_{m}": None for m in task.metrics}})
-            if val_batches is not None:
-                self._call("on_validation_begin")
-                logs.update({f"val_{k}": v for k, v in task.evaluate(*engine.predict(val_batches)).items()})
-                self._call("on_validation_end")
-            logs.update({"lr": engine.lr(), "seconds": round(seconds, 4), "samples_per_second": round(seen / max(seconds, 1e-9), 1)})
-            engine.epoch_end(logs)
-            self.epoch = epoch + 1
-            self.history.append(logs)
-            self._call("on_epoch_end", epoch, logs)
-        self._call("on_train_end")
+            self._call("on_train_end")
+        except BaseException as exc:
+            for cb in self.callbacks:
+                if hasattr(cb, "on_exception"):
+                    cb.on_exception(self, exc)
+            raise
         return self.history
+
+    def _epoch(self, train_batches, val_batches) -> bool:
+        """One epoch; False when it was stopped mid-way (no epoch end)."""
+        engine, task, epoch = self.engine, self.task, self.epoch
+        self._call("on_epoch_begin", epoch)
+        self._after_backward, batch_end = self._overriding("on_after_backward"), self._overriding("on_batch_end")
+        engine.train_mode(True)
+        start = time.perf_counter()
+        totals, first, batches = {"loss": 0.0, **{m: 0.0 for m in task.metrics}}, 0, train_batches
+        seen, step = 0, first - 1
+        if self.resume_position is not None:  # mid-epoch resume: skip the trained batches, carry the totals
+            batches, first, totals, seen = self.resume_position.continue_epoch(train_batches)
+            step, self.resume_position = first - 1, None
+        for step, (xb, yb) in enumerate(batches, start=first):
+            x, y = engine.batch(xb, yb)
+            loss, out = self.train_step(x, y)
+            n = len(yb)
+            sums = task.batch_metrics(out, y)
+            if not self.skip_step:  # a skipped step stays out of the epoch's averages
+                totals["loss"] += loss * n
+                for m, v in sums.items():
+                    totals[m] += v
+                seen += n
+            self.global_step += 1
+            logs = {"loss": loss, **{m: v / n for m, v in sums.items()}, "batch_size": n, "skipped": self.skip_step,
+                    "totals": totals, "seen": seen}
+            for hook in batch_end:
+                hook(self, step, logs)
+            if self.stop_now:
+                break
+        if self.stop_now and step + 1 < self.steps_per_epoch:
+            return False  # stopped mid-epoch: no epoch end (a checkpoint callback saved the position)
+        seconds = time.perf_counter() - start
+        logs = {"epoch": epoch + 1, "train_loss": totals["loss"] / max(1, seen)}
+        logs.update({f"train_{m}": totals[m] / max(1, seen) for m in task.metrics})
+        logs.update({"val_loss": None, **{f"val_{m}": None for m in task.metrics}})
+        if val_batches is not None:
+            self._call("on_validation_begin")
+            logs.update({f"val_{k}": v for k, v in task.evaluate(*engine.predict(val_batches)).items()})
+            self._call("on_validation_end")
+        logs.update({"lr": engine.lr(), "seconds": round(seconds, 4), "samples_per_second": round(seen / max(seconds, 1e-9), 1)})
+        engine.epoch_end(logs)
+        self.epoch = epoch + 1
+        self.history.append(logs)
+        self._call("on_epoch_end", epoch, logs)
+        return True

@@ -93,3 +93,36 @@ def test_scratch_engine_trains_a_vision_transformer(tmp_path):
                              "model.dim=32", "model.depth=2", "train.epochs=8", "train.optimizer.name=adamw",
                              "train.optimizer.lr=0.003", "train.progress=none"])
     assert fit(cfg, tmp_path / "run").metrics["test_accuracy"] >= 0.85
+
+
+def test_blas_threads_are_measured_and_the_measurement_changes_nothing(tmp_path):
+    """threads: 0 picks NumPy's BLAS threads by timing this model's passes; the run is then the one
+    the measured count gives when the recipe names it, bit for bit (weights, RNG and BatchNorm
+    statistics are put back after measuring)."""
+    import os
+
+    import torch
+
+    from nnforge.config import load_config
+    from nnforge.train import fit
+    from nnforge.train.engines.scratch_engine import ScratchEngine
+
+    chosen = []
+    original = ScratchEngine.measure_blas_threads
+
+    def spy(self, data, repeats=2):
+        chosen.append(original(self, data, repeats))
+        return chosen[-1]
+
+    keys = ["engine=scratch", "data.name=digits", "model.name=cnn", "model.channels=[4]", "model.hidden=16", "model.batch_norm=true",
+            "model.dropout=0.2", "train.epochs=1", "train.progress=none", "train.checkpoint.enabled=false"]
+    ScratchEngine.measure_blas_threads = spy
+    try:
+        measured = fit(load_config(None, keys), tmp_path / "measured")
+    finally:
+        ScratchEngine.measure_blas_threads = original
+    cpus = len(os.sched_getaffinity(0))
+    assert len(chosen) == 1 and 1 <= chosen[0] <= cpus
+    named = fit(load_config(None, keys + [f"threads={chosen[0]}"]), tmp_path / "named")
+    for key, value in named.model.state_dict().items():
+        assert torch.equal(measured.model.state_dict()[key], value), key

@@ -148,3 +148,52 @@ def test_a_run_whose_config_yaml_is_damaged_is_one_line_for_eval_and_report(refe
         assert main(command) == 2, command
         err = capsys.readouterr().err
         assert err.startswith(f"error: {run / 'config.yaml'}") and len(err.strip().splitlines()) == 1, err
+
+
+def test_the_background_writer_runs_jobs_in_order_and_raises_their_errors_here():
+    import threading
+    import time
+
+    from nnforge.errors import StorageError
+    from nnforge.train.checkpoint.writer import BackgroundWriter
+
+    done, threads = [], set()
+
+    def job(i):
+        time.sleep(0.02 * (3 - i))  # the first job is the slowest: order must still hold
+        threads.add(threading.current_thread().name)
+        done.append(i)
+
+    writer = BackgroundWriter()
+    for i in range(3):
+        writer.submit(lambda i=i: job(i))
+    writer.wait()
+    assert done == [0, 1, 2] and threading.current_thread().name not in threads
+
+    def full_disk():
+        raise StorageError("cannot write step-00000010.safetensors: no space left on device (errno 28)")
+
+    writer.submit(full_disk)
+    with pytest.raises(StorageError, match="no space left"):
+        writer.submit(lambda: done.append("after"))  # the failure is raised at the next checkpoint
+    writer.close()
+    assert "after" not in done
+
+
+def test_a_checkpoint_that_cannot_be_written_fails_the_run_and_leaves_the_earlier_ones(tmp_path):
+    from nnforge.train import Callback
+
+    class BlockFolder(Callback):
+        """After step 6 (the step-5 file written), the checkpoint folder's place is taken by a file: the step-10 write fails."""
+
+        def on_batch_end(self, trainer, step, logs):
+            if trainer.global_step == 6:
+                next(cb for cb in trainer.callbacks if hasattr(cb, "writer")).writer.wait()
+                folder = tmp_path / "run" / "checkpoints"
+                folder.rename(tmp_path / "kept")
+                folder.write_text("in the way")
+
+    with pytest.raises(OSError):
+        fit(load_config(None, FAST), tmp_path / "run", callbacks=[BlockFolder()])
+    assert [s for s, _ in step_checkpoints(tmp_path / "kept")] == [5]
+    assert not (tmp_path / "run" / "metrics.json").exists()

@@ -15,14 +15,15 @@ FAST = ["data.name=digits", "data.batch_size=64", "model.name=mlp", "model.hidde
 
 
 class PoisonGradients(Callback):
-    """Sets one gradient to NaN at the given (1-based) steps, as an overflow in backward would."""
+    """Sets one gradient to NaN (or ``value``) at the given (1-based) steps, as an overflow in backward would."""
 
-    def __init__(self, steps):
-        self.steps = set(steps)
+    def __init__(self, steps, value=math.nan, last=False):
+        self.steps, self.value, self.last = set(steps), value, last
 
     def on_after_backward(self, trainer):
         if trainer.global_step + 1 in self.steps:
-            next(trainer.model.parameters()).grad[0, 0] = math.nan
+            params = list(trainer.model.parameters())
+            params[-1 if self.last else 0].grad.view(-1)[-1] = self.value
 
 
 def test_nan_at_step_k_stops_there_and_last_checkpoint_is_finite(tmp_path):
@@ -39,6 +40,12 @@ def test_nan_at_step_k_stops_there_and_last_checkpoint_is_finite(tmp_path):
     assert last.position["global_step"] == 30
     assert all_finite(last.state["engine"]["model"].values())
     assert all_finite(t for s in last.state["engine"]["optimizer"]["state"].values() for t in s.values())
+
+
+def test_inf_in_the_last_layers_bias_gradient_stops_the_run(tmp_path):
+    with pytest.raises(NonFiniteError, match=r"non-finite gradient at step 7 \(epoch 1, batch 7/21\)"):
+        fit(load_config(None, FAST), tmp_path / "run", callbacks=[PoisonGradients([7], -math.inf, last=True)])
+    assert [s for s, _ in step_checkpoints(tmp_path / "run" / "checkpoints")] == [5]
 
 
 def test_skip_mode_leaves_out_bad_steps_and_finishes(tmp_path):
@@ -60,3 +67,11 @@ def test_all_finite_sees_nan_and_inf_but_not_large_values():
     assert all_finite([torch.full((3,), 1e38)])
     assert not all_finite([torch.tensor([1.0, math.inf])])
     assert not all_finite([torch.zeros(2), torch.tensor([math.nan])])
+
+
+def test_all_finite_is_exact_where_its_one_reduction_overflows():
+    huge = [torch.full((1000,), 3e38), torch.full((7, 3), -3e38)]  # their norms overflow to inf; every value is finite
+    assert all_finite(huge)
+    assert not all_finite(huge + [torch.tensor([0.0, -math.inf])])
+    assert not all_finite([torch.ones(4, dtype=torch.bfloat16), torch.tensor([math.nan], dtype=torch.float16)])
+    assert all_finite([torch.ones(3, dtype=torch.bfloat16), torch.arange(3), None, torch.empty(0)])

@@ -12,17 +12,21 @@ lists, dicts, tensors) saved and restored as they are.
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from nnforge import io
 from nnforge.errors import RunError
 from nnforge.train.callbacks import Callback
-from nnforge.train.checkpoint.format import (BEST_FILE, Checkpoint, _fault, clean_partial_writes, encode_state, save_checkpoint,
-                                             step_checkpoints)
+from nnforge.train.checkpoint.format import (BEST_FILE, Checkpoint, _fault, clean_partial_writes, encode_checkpoint, encode_state,
+                                             step_checkpoints, write_encoded)
+from nnforge.train.checkpoint.writer import BackgroundWriter
 from nnforge.train.monitor import Monitor
 
 
@@ -110,6 +114,8 @@ class Checkpointer(Callback):
         self.epoch_start_generator: torch.Tensor | None = None
         self.totals: dict = {}
         self.seen = 0
+        self.writer = BackgroundWriter()
+        self.faults = bool(os.environ.get("NNFORGE_FAULT"))  # crash tests; read once, not every step
 
     def capture(self, trainer, step_in_epoch: int) -> dict:
         mid = step_in_epoch > 0
@@ -137,10 +143,15 @@ class Checkpointer(Callback):
                                  f"no checkpoint was written with them, the last good one is kept; lower train.optimizer.lr")
         if not self.write:
             return
-        state = self.capture(trainer, step_in_epoch)
-        if best:
-            save_checkpoint(self.folder / BEST_FILE, state)
-        save_checkpoint(self.folder / f"step-{trainer.global_step:08d}.safetensors", state)
+        tensors, body = encode_checkpoint(self.capture(trainer, step_in_epoch))  # copies: training goes on
+        path = self.folder / f"step-{trainer.global_step:08d}.safetensors"
+        self.writer.submit(lambda: self._write(path, tensors, body, best))
+
+    def _write(self, path: Path, tensors: dict, body, best: bool) -> None:
+        """On the writer's thread: the step file, a copy as the best one, then the old ones out."""
+        write_encoded(path, tensors, body)
+        if best:  # a copy, not a link: the fallback must survive damage to the step file
+            io.atomic_write(self.folder / BEST_FILE, lambda tmp: shutil.copyfile(path, tmp))
         for _, old in step_checkpoints(self.folder)[self.keep:]:
             old.unlink(missing_ok=True)
 
@@ -185,7 +196,8 @@ class Checkpointer(Callback):
 
     def on_batch_end(self, trainer, step, logs):
         self.totals, self.seen = logs["totals"], logs["seen"]  # the loop's running sums (copied when saved)
-        _fault("kill_at_step", trainer.global_step)
+        if self.faults:
+            _fault("kill_at_step", trainer.global_step)
         last = step + 1 >= trainer.steps_per_epoch
         if trainer.stop_now and not last:
             self._save(trainer, step + 1)
@@ -194,3 +206,9 @@ class Checkpointer(Callback):
 
     def on_epoch_end(self, trainer, epoch, logs):
         self._save(trainer, 0, best=self.monitor.update(logs))
+
+    def on_train_end(self, trainer):
+        self.writer.close()  # the run ends with its checkpoints on disk
+
+    def on_exception(self, trainer, exc):
+        self.writer.close()  # also when it fails: the last good checkpoint is complete before the error is seen

@@ -107,9 +107,18 @@ _writes = 0
 
 def save_checkpoint(path: str | Path, state: dict) -> Path:
     """Write ``state`` atomically as one safetensors file (tensors + a JSON header entry)."""
-    global _writes
+    return write_encoded(path, *encode_checkpoint(state))
+
+
+def encode_checkpoint(state: dict) -> tuple[dict[str, torch.Tensor], object]:
+    """``state`` as (tensors, JSON body), both copies: the live state may change while they are written."""
     tensors: dict[str, torch.Tensor] = {}
-    body = encode_state(state, tensors)
+    return tensors, encode_state(state, tensors)
+
+
+def write_encoded(path: str | Path, tensors: dict[str, torch.Tensor], body) -> Path:
+    """Write an :func:`encode_checkpoint` result atomically (the CRCs are computed here)."""
+    global _writes
     header = {"format": FORMAT, "state": body, "crc32": {k: _crc(t) for k, t in tensors.items()}}
     meta = {META_KEY: json.dumps(header), "format": "pt"}
     _writes += 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import torch
 import torch.nn.functional as F
 
@@ -66,7 +65,8 @@ class TorchEngine(Engine):
                                         monitor=task.monitor(recipe))
         self.loss_fn = build_loss(task.loss_spec(recipe, data))
         self.autocast = (lambda: torch.autocast(device.type if device.type in ("cuda", "cpu", "mps") else "cpu", dtype=torch.bfloat16)) \
-            if train.precision == "bf16" else contextlib.nullcontext
+            if train.precision == "bf16" else None
+        self._params: tuple[object, list] = (None, [])  # (the model they belong to, its parameters)
 
     def batch(self, xb, yb):
         xb, yb = xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
@@ -75,10 +75,14 @@ class TorchEngine(Engine):
         return xb, yb
 
     def forward(self, x):
+        if self.autocast is None:
+            return self.model(x)
         with self.autocast():
             return self.model(x)
 
     def loss(self, out, y):
+        if self.autocast is None:
+            return self.loss_fn(out, y)
         with self.autocast():
             return self.loss_fn(out, y)
 
@@ -105,7 +109,11 @@ class TorchEngine(Engine):
 
     # callbacks
     def _grads(self):
-        return [p for p in self.model.parameters() if p.grad is not None]
+        """The parameters that have a gradient (the list of parameters is walked once per model, not every step)."""
+        model, params = self._params
+        if model is not self.model:
+            self._params = (self.model, params := list(self.model.parameters()))
+        return [p for p in params if p.grad is not None]
 
     def grad_norms(self) -> dict[str, float]:
         return layer_grad_norms(self.model)
@@ -121,7 +129,7 @@ class TorchEngine(Engine):
         return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))) if grads else 0.0
 
     def grads_finite(self) -> bool:
-        return _all_finite(p.grad for p in self._grads())
+        return _all_finite([p.grad for p in self._grads()])
 
     def weights_finite(self) -> bool:
         opt = [t for s in self.optimizer.state.values() for t in s.values() if isinstance(t, torch.Tensor)]

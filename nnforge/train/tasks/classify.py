@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from nnforge.version import __version__
-from nnforge.data import Preprocessing, TensorLoader, build_augmentation, dataset_info, load_dataset
+from nnforge.data import Preprocessing, TensorLoader, transformed_once, build_augmentation, dataset_info, load_dataset
 from nnforge.data.augment import AugmentThenPreprocess
 from nnforge.data.mix import build_mix
 from nnforge.data.sampling import balanced_sampler, make_imbalanced
@@ -60,7 +60,10 @@ class Classify(Task):
         aug_gen = torch.Generator().manual_seed(seed + 1)
         train_tf = AugmentThenPreprocess(augment, pre, aug_gen, data_cfg.augment.clean_epochs) if augment else pre
         to = (lambda t: t.to(device)) if device.type != "cpu" else (lambda t: t)
-        train = TensorLoader(to(ds.x_train), to(ds.y_train), data_cfg.batch_size, shuffle=True,
+        x_train = to(ds.x_train)
+        if not augment:
+            x_train, train_tf = transformed_once(x_train, pre)  # every epoch would redo it batch by batch
+        train = TensorLoader(x_train, to(ds.y_train), data_cfg.batch_size, shuffle=True,
                              generator=torch.Generator().manual_seed(seed), transform=train_tf)
         train.augment_generator = aug_gen  # checkpoints save its state (mid-epoch resume)
         train.augmentation = train_tf if augment else None  # switched off for data.augment.clean_epochs
@@ -69,7 +72,8 @@ class Classify(Task):
             train.sampler = balanced_sampler(ds.y_train, data_cfg.sampling)
         val = None
         if ds.x_val is not None:
-            val = TensorLoader(to(ds.x_val), to(ds.y_val), data_cfg.eval_batch_size, transform=pre)
+            x_val, val_tf = transformed_once(to(ds.x_val), pre)
+            val = TensorLoader(x_val, to(ds.y_val), data_cfg.eval_batch_size, transform=val_tf)
         test = TensorLoader(to(ds.x_test), to(ds.y_test), data_cfg.eval_batch_size, transform=pre)
         return TaskData(train, val, test, tuple(ds.input_shape), ds.num_classes, ds.kind, device, ds, pre)
 
