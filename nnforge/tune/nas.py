@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import socket
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -60,6 +61,7 @@ class FrontResult:
 def run_nas(raw_recipe: dict, out: str | Path, trials: int, storage: str, study_name: str = "nas", seed: int | None = None,
             log: Callable[[str], None] = print) -> FrontResult:
     """Run (or resume) a multi-objective study until it holds ``trials`` finished trials; write the front."""
+    warnings.filterwarnings("ignore", message="IProgress not found")  # optuna imports tqdm.auto; in a kernel without ipywidgets it warns
     import optuna
     from optuna.trial import TrialState
 
@@ -69,6 +71,7 @@ def run_nas(raw_recipe: dict, out: str | Path, trials: int, storage: str, study_
     from nnforge.tune.search import make_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # the storage's heartbeat, as in search.py
     if trials < 1:
         raise UserError(f"--trials is {trials}; accepted: a positive number")
     resolved = resolve({k: v for k, v in raw_recipe.items() if k != "tune"})
@@ -174,7 +177,7 @@ def front_table(front: list[dict], spec: TuneSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_front(complete: list[dict], front: list[dict], over: list[dict], spec: TuneSpec, path: Path) -> None:
+def front_figure(complete: list[dict], front: list[dict], over: list[dict], spec: TuneSpec):
     """Every trained trial as a grey dot, the front as a red staircase, budget refusals counted in the title."""
     from matplotlib.figure import Figure
 
@@ -193,4 +196,9 @@ def plot_front(complete: list[dict], front: list[dict], over: list[dict], spec: 
     refused = f"; {len(over)} over budget, not trained" if over else ""
     ax.set_title(f"architecture search: {len(complete)} architectures trained, {len(front)} on the front{refused}", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def plot_front(complete: list[dict], front: list[dict], over: list[dict], spec: TuneSpec, path: Path) -> None:
+    fig = front_figure(complete, front, over, spec)
     io.atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=110))

@@ -25,7 +25,7 @@ EXPECTED_PNGS = {
     "gan": ["gan_samples.png", "gan_training.png"],
     "reinforcement": ["q_learning.png"],
     "federated": ["federated.png"],
-    "selfsupervised": ["ssl_embedding.png"],
+    "selfsupervised": ["ssl_embedding.png", "ssl_comparison.png"],
     "nas": ["nas_front.png"],
 }
 

@@ -113,7 +113,7 @@ def test_swa_averages_its_epochs_and_recomputes_batchnorm(tmp_path):
     from nnforge.train.run import prepare
 
     data = prepare(recipe)
-    x = data.train.transform(data.train.x).flatten(1)
+    x = (data.train.x if data.train.transform is None else data.train.transform(data.train.x)).flatten(1)  # stored preprocessed
     linear = next(k for k in saved if k.endswith("weight") and saved[k].dim() == 2)
     prefix = linear.rsplit(".", 1)[0]
     pre_bn = x @ saved[linear].T + saved[f"{prefix}.bias"]

@@ -19,9 +19,9 @@ import tempfile
 from pathlib import Path
 
 from nnforge.config import read_yaml
-from nnforge.lessons._common import heading, lesson_folder, show_png
+from nnforge.lessons._common import heading, lesson_folder, save
 from nnforge.rundir import recipe_path
-from nnforge.tune.nas import front_table, run_nas
+from nnforge.tune.nas import front_figure, front_table, run_nas
 from nnforge.tune.space import parse_tune
 
 OUT = lesson_folder("nas")
@@ -55,8 +55,10 @@ result = run_nas(raw, WORK / "study", TRIALS, storage=f"sqlite:///{WORK / 'nas.d
 # parameters; the steps show where that purchase is worth it and where it is not.
 
 # %%
-print(front_table(result.front, parse_tune(raw["tune"])), end="")
-show_png(WORK / "study" / "front.png", OUT, "nas_front.png")
+spec = parse_tune(raw["tune"])
+print(front_table(result.front, spec), end="")
+trained = [r for r in result.trials if r["state"] == "complete" and r["same_as"] is None]
+save(front_figure(trained, result.front, [r for r in result.trials if r["over_budget"]], spec), OUT, "nas_front.png")
 cheapest, best = result.front[0], result.front[-1]
 print(f"the smallest front member has {cheapest['cost']['params']:,.0f} parameters and {cheapest['metric']:.1%} validation accuracy; "
       f"the most accurate has {best['cost']['params']:,.0f} and {best['metric']:.1%}")

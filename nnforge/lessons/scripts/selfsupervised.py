@@ -18,7 +18,7 @@
 import tempfile
 from pathlib import Path
 
-from nnforge.lessons._common import heading, lesson_folder, show_png, table
+from nnforge.lessons._common import figure, heading, lesson_folder, save, show_png, table
 from nnforge.lessons.selfsupervised import LABELS, PRETRAIN_EPOCHS, finetune, pretrain, supervised_pretrain
 
 OUT = lesson_folder("selfsupervised")
@@ -64,6 +64,25 @@ results = {
 table(["start from", "test accuracy"], [(k, f"{r.metrics['test_accuracy']:.1%}") for k, r in results.items()], fmt="{:>30}")
 gain = results["self-supervised (no labels)"].metrics["test_accuracy"] - results["random weights"].metrics["test_accuracy"]
 print(f"pretraining without labels is worth {gain * 100:+.1f} points with {LABELS} labels")
+
+# %% [markdown]
+# ## The comparison in one picture
+# Left: what a linear probe reads from frozen features. Right: fine-tuning every weight. Both
+# with the same 100 labelled digits, scored on the 1,000 test digits.
+
+# %%
+fig, axes = figure(1, 2, size=(10, 3.8))
+probes = {"untrained encoder": m["random_encoder_probe_accuracy"], "self-supervised encoder": m["probe_accuracy"]}
+for ax, values, title in ((axes[0, 0], probes, "linear probe on frozen features"),
+                          (axes[0, 1], {k: r.metrics["test_accuracy"] for k, r in results.items()}, "fine-tuning every weight")):
+    bars = ax.bar(range(len(values)), [100 * v for v in values.values()], color=["#999999", "#1f77b4", "#2ca02c"][:len(values)])
+    ax.bar_label(bars, fmt="%.1f %%", fontsize=8)
+    ax.set_xticks(range(len(values)), [k.replace(" (", "\n(") for k in values], fontsize=8)
+    ax.set_ylim(50, 100)
+    ax.set_xlabel("starting weights")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title, fontsize=10)
+save(fig, OUT, "ssl_comparison.png")
 import shutil
 
 shutil.rmtree(RUNS, ignore_errors=True)
