@@ -131,7 +131,9 @@ class ScratchEngine(Engine):
         from threadpoolctl import threadpool_limits
 
         # the recipe's threads for NumPy's BLAS too; without them, the count that trains this model fastest here
-        self.blas_threads = recipe.threads or self.measure_blas_threads(data)
+        # (deterministic: BLAS's own count, the same every run on this machine, since a timed choice
+        # can differ between a run and its rerun and a matmul's bits with it)
+        self.blas_threads = recipe.threads or (None if recipe.deterministic else self.measure_blas_threads(data))
         self._threads = threadpool_limits(limits=self.blas_threads, user_api="blas")
 
     def measure_blas_threads(self, data, repeats: int = 2) -> int:
