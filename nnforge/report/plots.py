@@ -26,22 +26,27 @@ def save_figure(fig, path: Path) -> Path:
     return path
 
 
-def plot_curves(history: list[dict], path: Path, title: str = "", metric: str = "accuracy") -> Path:
-    """Loss and the task's metric (accuracy for classifiers) per epoch, training against validation, side by side."""
+def plot_curves(history: list[dict], path: Path, title: str = "", metric: str = "accuracy", *, metric_label: str | None = None,
+                transform=None, loss_label: str = "loss") -> Path:
+    """Loss and the task's metric (accuracy for classifiers) per epoch, training against validation, side by side.
+
+    ``transform`` maps the logged metric to what is drawn (a regression logs MSE and draws its root,
+    RMSE in the target's units, under ``metric_label``)."""
     plt = _pyplot()
     epochs = [h["epoch"] for h in history]
+    label = metric_label or metric.replace("_", " ")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, key, label in ((axes[0], "loss", "loss"), (axes[1], metric, metric.replace("_", " "))):
-        ax.plot(epochs, [h[f"train_{key}"] for h in history], "o-", label="train", color="#1f77b4")
+    for ax, key, shown, how in ((axes[0], "loss", loss_label, None), (axes[1], metric, label, transform)):
+        how = how or (lambda v: v)
+        ax.plot(epochs, [how(h[f"train_{key}"]) for h in history], "o-", label="train", color="#1f77b4")
         val = [h.get(f"val_{key}") for h in history]
         if any(v is not None for v in val):
-            ax.plot(epochs, [np.nan if v is None else v for v in val], "s-", label="validation", color="#ff7f0e")
+            ax.plot(epochs, [np.nan if v is None else how(v) for v in val], "s-", label="validation", color="#ff7f0e")
         ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
+        ax.set_ylabel(shown)
+        ax.set_title(shown)
         ax.grid(alpha=0.3)
         ax.legend()
-    axes[0].set_title("loss")
-    axes[1].set_title(metric.replace("_", " "))
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -46,23 +46,3 @@ def plot_regression(pred: np.ndarray, truth: np.ndarray, names: list[str], path:
     fig.tight_layout()
     return save_figure(fig, path)
 
-
-def plot_curves_regression(history: list[dict], path: Path, title: str = "") -> Path:
-    """The loss (standardised) and the RMSE in the target's units per epoch, training against validation."""
-    plt = _pyplot()
-    epochs = [h["epoch"] for h in history]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    train = {"loss": [h["train_loss"] for h in history], "rmse": [np.sqrt(h["train_mse"]) for h in history]}
-    for ax, key, label in ((axes[0], "loss", "loss (standardised target)"), (axes[1], "rmse", "RMSE (target units)")):
-        ax.plot(epochs, train[key], "o-", label="train", color="#1f77b4")
-        val = [h.get(f"val_{key}") for h in history]
-        if any(v is not None for v in val):
-            ax.plot(epochs, [np.nan if v is None else v for v in val], "s-", label="validation", color="#ff7f0e")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return save_figure(fig, path)

@@ -132,10 +132,12 @@ class Regress(Task):
         save_model(out, model, meta)
         if not self.pictures:
             return metrics
-        from nnforge.report.regression import plot_curves_regression, plot_regression
+        from nnforge.report import plot_curves
+        from nnforge.report.regression import plot_regression
 
         if history:
-            plot_curves_regression(history, out / "curves.png", f"{recipe.model['name']} on {recipe.data.name}")
+            plot_curves(history, out / "curves.png", f"{recipe.model['name']} on {recipe.data.name}", "mse",
+                        metric_label="RMSE (target units)", transform=np.sqrt, loss_label="loss (standardised target)")
         plot_regression(pred, truth, table.target_names, out / "regression.png",
                         f"{recipe.model['name']} on {recipe.data.name}: test RMSE {ours['rmse']:.3g}, R² {ours['r2']:.3f}")
         return metrics
