@@ -123,11 +123,14 @@ def test_a_tab_dropped_mid_stream_ends_its_session_quietly(playground):
     client.next("frame")
     client.ws.socket.shutdown(socket.SHUT_RDWR)  # no closing handshake: a crashed tab or a lost network
     client.ws.socket.close()
+    # ours is gone when the count is back to what it was (or below: a session an earlier test left
+    # in this shared server may end meanwhile, which once made an exact count fail)
     for _ in range(100):
-        if playground.get("/api/health")["sessions"] == before:
+        health = playground.get("/api/health")
+        if health["sessions"] <= before and health["playing"] == 0:
             break
         time.sleep(0.1)
-    assert playground.get("/api/health") == {"sessions": before, "playing": 0, "max_sessions": 8}
+    assert health["sessions"] <= before and health["playing"] == 0 and health["max_sessions"] == 8, health
 
 
 @pytest.mark.parametrize("message, words", [
