@@ -8,23 +8,19 @@ from pathlib import Path
 
 import numpy as np
 
-from nnforge import io
 
 
 def _plt():
-    import matplotlib
+    from nnforge.report.plots import _pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return _pyplot()
 
 
 def _save(fig, path: Path) -> Path:
-    plt = _plt()
-    io.atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100, bbox_inches="tight"))
-    plt.close(fig)
-    return path
+    """The report's writer (atomic, Agg), at explain's 100 dpi."""
+    from nnforge.report.plots import save_figure
+
+    return save_figure(fig, path, dpi=100)
 
 
 def plot_feature_attributions(maps: np.ndarray, features: list[str], labels: list[str], method: str, path: Path,
