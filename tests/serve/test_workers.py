@@ -89,6 +89,19 @@ def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(run_dir, 
                      ["PROMETHEUS_MULTIPROC_DIR"])
         assert share.name.startswith("nnforge-metrics-") and share.is_dir()
 
+        def counted() -> str:
+            status, text = server.request("GET", "/metrics")
+            assert status == 200
+            return text
+
+        def settled(predicts: int):
+            # A worker counts a request just after its answer leaves, so a reader can be a moment ahead.
+            return lambda: ((text := counted())
+                            and metric(text, 'nnforge_requests_total{endpoint="health",status="200"}') == asked[0]
+                            and metric(text, 'nnforge_requests_total{endpoint="predict",status="200"}') == predicts
+                            and text)
+
+        wait_until(settled(1), 30)  # every answer so far counted before the kill, whichever worker gave it
         victim = next(iter(pids))
         os.kill(victim, signal.SIGKILL)
         fresh = wait_until(lambda: (p := set(spread(16))) and victim not in p and len(p) == 2 and p)
@@ -100,10 +113,7 @@ def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(run_dir, 
 
         # One /metrics answer adds up every worker, the killed one's counts included (prometheus_client's
         # multiprocess mode); the supervisor marked the killed one dead, so its in-flight gauge is gone.
-        status, text = server.request("GET", "/metrics")
-        assert status == 200
-        assert metric(text, 'nnforge_requests_total{endpoint="health",status="200"}') == asked[0]
-        assert metric(text, 'nnforge_requests_total{endpoint="predict",status="200"}') == 5
+        text = wait_until(settled(5), 30)
         assert metric(text, "nnforge_requests_in_flight") == 1  # the /metrics request itself
         assert not list(share.glob(f"gauge_livesum_{victim}.db"))
         assert list(share.glob(f"counter_{victim}.db"))
