@@ -33,6 +33,10 @@ LOOP = keys("train", "monitor save_best log_csv l1 nonfinite") | keys("train.ear
     keys("train.gradients", "clip_norm clip_value log_norms check vanish_below explode_above") | \
     keys("train.checkpoint", "enabled every_steps keep") | keys("train.lr_finder", "start end steps") | keys("train.init", "weights skip") | \
     keys("train", "loggers") | keys("train.mlflow", "tracking_uri experiment")
+#: the torch engine's losses, optimizers and schedules (the scratch engine has a subset)
+LOSS = keys("train.loss", "name label_smoothing class_weight focal_gamma")
+OPTIMIZATION = keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult") | \
+    keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
 #: guard rails and gradient accumulation, which act through the loop and any engine
 GUARDS = keys("train", "accumulate max_time overfit_batches fast_dev_run log_lr")
 #: weight averaging and distillation, built on torch modules (torch.optim.swa_utils, a torch teacher)

@@ -26,7 +26,7 @@ from nnforge.scratch.nn import functional as F
 from nnforge.scratch.nn.utils import clip_grad_norm_, clip_grad_value_
 from nnforge.scratch.tensor import Tensor
 from nnforge.train.engines.base import Engine
-from nnforge.train.keys import DATA, GUARDS, LOOP, keys
+from nnforge.train.keys import DATA, GUARDS, LOOP, LOSS, keys
 from nnforge.train.optim import build_optimizer, build_scheduler
 from nnforge.train.tasks.base import LossSpec
 
@@ -103,8 +103,7 @@ class ScratchEngine(Engine):
     # not (yet): train.optimizer.lr_mult, train.scheduler.warmup_epochs, freeze/unfreeze_epoch, precision,
     # channels_last, compile, weight averaging and distillation (torch modules) — each refused in one line;
     # and no recurrent model, so no forecasting
-    implements = (keys("", "deterministic device") | DATA | LOOP | GUARDS
-                  | keys("train.loss", "name label_smoothing class_weight focal_gamma")
+    implements = (keys("", "deterministic device") | DATA | LOOP | GUARDS | LOSS
                   | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha")
                   | keys("train.scheduler", "name step_size gamma min_lr"))
     accepts = {"device": ("auto", "cpu"), "train.scheduler.name": ("none", "step", "cosine")}

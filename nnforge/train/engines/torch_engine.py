@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from nnforge.train.accumulate import optimizer_steps
-from nnforge.train.keys import AVERAGING, DATA, FEDERATED, GUARDS, LOOP, keys
+from nnforge.train.keys import AVERAGING, DATA, FEDERATED, GUARDS, LOOP, LOSS, OPTIMIZATION, keys
 from nnforge.train.engines.base import Engine
 from nnforge.train.gradients import layer_grad_norms
 from nnforge.train.imbalance import focal_loss
@@ -45,12 +45,9 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 class TorchEngine(Engine):
     name = "torch"
-    implements = (keys("", "deterministic device") | DATA | LOOP | keys("forecast", "window horizon test_fraction") | keys("contrastive", "temperature projection_dim probe_labels")
-                  | keys("train.loss", "name label_smoothing class_weight focal_gamma")
-                  | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult")
-                  | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
-                  | keys("train", "freeze unfreeze_epoch precision channels_last compile") | GUARDS | AVERAGING
-                  | FEDERATED)
+    implements = (keys("", "deterministic device") | DATA | LOOP | LOSS | OPTIMIZATION | GUARDS | AVERAGING | FEDERATED
+                  | keys("forecast", "window horizon test_fraction") | keys("contrastive", "temperature projection_dim probe_labels")
+                  | keys("train", "freeze unfreeze_epoch precision channels_last compile"))
 
     def __init__(self, recipe, task, data, model: torch.nn.Module, device: torch.device):
         from nnforge.train.transfer import setup_model

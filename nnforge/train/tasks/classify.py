@@ -19,12 +19,11 @@ from nnforge.data.augment import AugmentThenPreprocess
 from nnforge.data.mix import build_mix
 from nnforge.data.sampling import balanced_sampler, make_imbalanced
 from nnforge.data.subset import apply_data_config
-from nnforge.models import build_model
 from nnforge.report import plot_confusion, plot_curves
 from nnforge.rundir import save_model
 from nnforge.train.evaluate import evaluate, evaluation_from_probabilities, per_class_report
 from nnforge.train.imbalance import class_weights
-from nnforge.train.keys import AVERAGING, DATA, FEDERATED, GUARDS, LOOP, keys
+from nnforge.train.keys import AVERAGING, DATA, FEDERATED, GUARDS, LOOP, LOSS, OPTIMIZATION, keys
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
 
 
@@ -36,11 +35,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 class Classify(Task):
     name = "classify"
-    implements = (DATA | LOOP | keys("", "deterministic device") | keys("train.loss", "name label_smoothing class_weight focal_gamma")
-                  | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult")
-                  | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
-                  | keys("train", "freeze unfreeze_epoch precision channels_last compile") | GUARDS | AVERAGING
-                  | FEDERATED)
+    implements = (DATA | LOOP | keys("", "deterministic device") | LOSS | OPTIMIZATION
+                  | keys("train", "freeze unfreeze_epoch precision channels_last compile") | GUARDS | AVERAGING | FEDERATED)
     metrics = ("accuracy",)
     accepts = {"train.loss.name": ("cross_entropy", "mse", "focal")}
 
@@ -76,9 +72,6 @@ class Classify(Task):
             val = TensorLoader(x_val, to(ds.y_val), data_cfg.eval_batch_size, transform=val_tf)
         test = TensorLoader(to(ds.x_test), to(ds.y_test), data_cfg.eval_batch_size, transform=pre)
         return TaskData(train, val, test, tuple(ds.input_shape), ds.num_classes, ds.kind, device, ds, pre)
-
-    def build_model(self, recipe, data: TaskData):
-        return build_model(recipe.model, data.input_shape, data.num_outputs, data.kind)
 
     def loss_spec(self, recipe, data: TaskData) -> LossSpec:
         loss = recipe.train.loss

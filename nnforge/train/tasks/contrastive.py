@@ -28,10 +28,9 @@ import torch
 from nnforge.data import Preprocessing, TensorLoader, build_augmentation, load_dataset
 from nnforge.data.subset import apply_data_config
 from nnforge.errors import ConfigError
-from nnforge.models import build_model
 from nnforge.report import plot_curves
 from nnforge.rundir import save_model
-from nnforge.train.keys import LOOP, keys
+from nnforge.train.keys import LOOP, OPTIMIZATION, keys
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
 from nnforge.version import __version__
 
@@ -116,9 +115,7 @@ class Contrastive(Task):
                                  "denoise denoise_size val_fraction normalize")
                   | keys("data.augment", "rotate shift scale shear hflip crop_padding noise cutout")
                   | keys("contrastive", "temperature projection_dim probe_labels") | keys("train.loss", "name")
-                  | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult")
-                  | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
-                  | keys("train", "freeze unfreeze_epoch precision channels_last compile"))
+                  | OPTIMIZATION | keys("train", "freeze unfreeze_epoch precision channels_last compile"))
     accepts = {"train.loss.name": ("nt_xent",)}
     metrics = ("pair_accuracy",)
 
@@ -149,9 +146,6 @@ class Contrastive(Task):
         test = TensorLoader(fixed_pairs(ds.x_test, 3), ds.y_test, data_cfg.eval_batch_size, transform=_unstack)
         return TaskData(train, val, test, tuple(ds.input_shape), recipe.contrastive.projection_dim, ds.kind, device, ds, pre,
                         extra={"eval_batch": data_cfg.eval_batch_size})
-
-    def build_model(self, recipe, data: TaskData):
-        return build_model(recipe.model, data.input_shape, data.num_outputs, data.kind)
 
     def loss_spec(self, recipe, data: TaskData) -> LossSpec:
         self.temperature = recipe.contrastive.temperature
