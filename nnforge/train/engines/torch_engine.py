@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 
@@ -62,7 +64,7 @@ class TorchEngine(Engine):
                                         monitor=task.monitor(recipe))
         self.loss_fn = build_loss(task.loss_spec(recipe, data))
         self.autocast = (lambda: torch.autocast(device.type if device.type in ("cuda", "cpu", "mps") else "cpu", dtype=torch.bfloat16)) \
-            if train.precision == "bf16" else None
+            if train.precision == "bf16" else contextlib.nullcontext
         self._params: tuple[object, list] = (None, [])  # (the model they belong to, its parameters)
 
     def batch(self, xb, yb):
@@ -72,14 +74,10 @@ class TorchEngine(Engine):
         return xb, yb
 
     def forward(self, x):
-        if self.autocast is None:
-            return self.model(x)
         with self.autocast():
             return self.model(x)
 
     def loss(self, out, y):
-        if self.autocast is None:
-            return self.loss_fn(out, y)
         with self.autocast():
             return self.loss_fn(out, y)
 
