@@ -12,7 +12,8 @@ metrics per epoch with step = epoch, the final numbers of ``metrics.json`` at st
 run directory's files as artifacts (``checkpoints/`` left out), and the model as ``model`` in
 MLflow's PyTorch flavour saved with ``torch.export`` (``pt2``, no pickle). The logged model
 takes inputs in stored form (uint8 images, raw table rows, raw series windows) and returns what
-``nnforge.load(run).predict`` returns (class probabilities), or the forecast in the series' units.
+``nnforge.load(run).predict`` returns (class probabilities; a regression's values in the target's
+units), or the forecast in the series' units (:func:`nnforge.predictor.served_model`).
 Inside a ``tune`` study every trial is a run nested under the study's parent run (:func:`parent_run`).
 The client API is used throughout (no global active run), so trials and threads do not interfere.
 """
@@ -163,6 +164,8 @@ class MLflowLogger(Callback):
     def _log_model(self) -> None:
         import mlflow.pytorch
 
+        from nnforge.predictor import served_model
+
         module, example = served_model(self.out)
         with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
             # torch.export notes that nn.LSTM re-assigns its flat weight list while tracing; the graph is right
@@ -171,48 +174,4 @@ class MLflowLogger(Callback):
             mlflow.pytorch.save_model(module, str(Path(tmp) / "model"), serialization_format="pt2", input_example=example,
                                       pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy"])
             self.client.log_artifacts(self.run_id, str(Path(tmp) / "model"), "model")
-
-
-class ServedClassifier(torch.nn.Module):
-    """Stored inputs -> class probabilities: the preprocessing, the network and a softmax in one
-    module, so the exported graph predicts exactly as :meth:`nnforge.predictor.Predictor.predict_stored`."""
-
-    def __init__(self, predictor):
-        super().__init__()
-        self.model, self.preprocessing = predictor.model, predictor.preprocessing
-
-    def forward(self, x):
-        return torch.softmax(self.model(self.preprocessing(x)).float(), 1)
-
-
-class ServedForecaster(torch.nn.Module):
-    """Raw series windows ``(N, window, 1)`` -> the next ``horizon`` values in the series' units."""
-
-    def __init__(self, model, mean: float, std: float):
-        super().__init__()
-        self.model, self.mean, self.std = model, mean, std
-
-    def forward(self, x):
-        return self.model((x - self.mean) / self.std) * self.std + self.mean
-
-
-def served_model(run_dir: Path) -> tuple[torch.nn.Module, "object"]:
-    """The run's model, rebuilt from its run directory alone as a module over stored inputs, and an
-    input example of two rows (two, so that the exported batch dimension stays dynamic)."""
-    import numpy as np
-
-    from nnforge.models import build_model
-    from nnforge.predictor import Predictor
-    from nnforge.rundir import load_state, read_model_meta
-
-    meta = read_model_meta(run_dir)
-    if meta.get("task") == "forecast":
-        s = meta["series"]
-        model = build_model(meta["model"], tuple(meta["input_shape"]), s["horizon"], "sequence")
-        model.load_state_dict(load_state(run_dir / "model.safetensors"))
-        module = ServedForecaster(model.eval(), float(s["mean"]), float(s["std"]))
-        return module, np.full((2, *meta["input_shape"]), s["mean"], np.float32)
-    predictor = Predictor(run_dir)
-    dtype = np.uint8 if predictor.kind == "image" else np.float32
-    return ServedClassifier(predictor).eval(), np.zeros((2, *predictor.input_shape), dtype)
 
