@@ -210,26 +210,19 @@ class FederatedTrainer(Trainer):
                     break
                 steps += client.trainer.global_step - before
                 states.append(client.engine.snapshot())  # the client sends its model back
-                last = client.trainer.history[-1]
-                totals["loss"] += last["train_loss"] * client.size
-                for m in task.metrics:
-                    totals[m] += last[f"train_{m}"] * client.size
+                for k in totals:
+                    totals[k] += client.trainer.history[-1][f"train_{k}"] * client.size
                 seen += client.size
             if self.stop_now:
                 break  # the round is lost; the checkpoint of the round before stays
             engine.restore(average(states, [c.size for c in clients]))
             self.global_step += steps
             seconds = time.perf_counter() - start
-            logs = {"epoch": rnd + 1, "train_loss": totals["loss"] / seen, **{f"train_{m}": totals[m] / seen for m in task.metrics},
-                    "val_loss": None, **{f"val_{m}": None for m in task.metrics}}
-            if val_batches is not None:
-                logs.update({f"val_{k}": v for k, v in task.evaluate(*engine.predict(val_batches)).items()})
+            logs = self.validate(rnd, totals, seen, val_batches)
             logs.update({"lr": lr, "seconds": round(seconds, 4),
                          "samples_per_second": round(seen * self.local_epochs / max(seconds, 1e-9), 1),
                          "bytes_sent": (rnd + 1) * 2 * len(clients) * self.model_bytes})
-            self.epoch = rnd + 1
-            self.history.append(logs)
-            self._call("on_epoch_end", rnd, logs)
+            self.end_epoch(rnd, logs)
         self._call("on_train_end")
         return self.history
 

@@ -45,10 +45,8 @@ def summarize(path: str | Path, overrides=(), budget_s: float = 0.3) -> dict:
         saved = read_summary(path)
         if saved is not None and not overrides:
             return saved
-        if overrides:
-            read_recipe(path)  # a one-line error for a folder that is not a run
-            return summarize_recipe(load_config(path / CONFIG, list(overrides)), budget_s)
-        return summarize_recipe(read_recipe(path), budget_s)
+        recipe = read_recipe(path)  # a one-line error for a folder that is not a run
+        return summarize_recipe(load_config(path / CONFIG, list(overrides)) if overrides else recipe, budget_s)
     return summarize_recipe(load_config(recipe_path(str(path)), list(overrides)), budget_s)
 
 
