@@ -28,9 +28,11 @@ from nnforge.train.tasks import TASKS
 from nnforge.train.tracking import check_loggers, logger_callbacks
 
 
-def technique_callbacks(recipe, task, out: Path) -> list[Callback]:
-    """The callbacks a recipe's technique keys ask for, in the order they must run after backward:
-    the L1 penalty joins the gradient before it is measured and clipped."""
+def technique_callbacks(recipe, task, data, teacher, out: Path, hint: str) -> list[Callback]:
+    """The callbacks a recipe's technique keys ask for, in the order they must run after backward
+    (the L1 penalty joins the gradient before it is measured and clipped), then weight averaging,
+    distillation, the LR monitor and the guard rails. (Gradient accumulation needs none: it is the
+    trainer's ``accumulate``.)"""
     train = recipe.train
     cbs: list[Callback] = []
     if train.freeze and train.unfreeze_epoch:
@@ -55,14 +57,6 @@ def technique_callbacks(recipe, task, out: Path) -> list[Callback]:
         cbs.append(EarlyStopping(monitor, es.patience, es.min_delta, es.restore_best))
     elif task.keeps_best_epoch:  # never stops; ends holding the best epoch's weights
         cbs.append(EarlyStopping(monitor, None, 0.0, True, verbose=False))
-    return cbs
-
-
-def loop_callbacks(recipe, data, teacher, out: Path, hint: str) -> list[Callback]:
-    """The callbacks of the loop's newer techniques (gradient accumulation needs none; it is the
-    trainer's ``accumulate``): weight averaging, distillation, the LR monitor and the guard rails."""
-    train = recipe.train
-    cbs: list[Callback] = []
     if train.ema.decay is not None:
         from nnforge.train.averaging import EMA
 
@@ -114,9 +108,8 @@ def prepare(recipe, task=None, device=None):
 
 def _start(recipe, engine_cls, task, device):
     """Seed, prepare the task's data, build the model and the engine."""
-    from nnforge.train.transfer import init_weights
-
     from nnforge.train.guards import limit_batches
+    from nnforge.train.transfer import init_weights
 
     data = limit_batches(recipe.train, prepare(recipe, task, device))  # train.overfit_batches, train.fast_dev_run
     model = task.build_model(recipe, data)
@@ -212,8 +205,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         if ddp.is_active():
             ddp.setup_trainer(trainer, data)
         trainer.callbacks += [Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
-                              *technique_callbacks(recipe, task, out),
-                              *loop_callbacks(recipe, data, teacher, out, hint), *logger_callbacks(recipe, out, writer)]
+                              *technique_callbacks(recipe, task, data, teacher, out, hint), *logger_callbacks(recipe, out, writer)]
         if recipe.data.augment.clean_epochs:
             for transform in (data.train.augmentation, data.train.mix):
                 if transform is not None:

@@ -32,7 +32,8 @@ import torch
 
 from nnforge import io
 from nnforge.train.callbacks import Callback
-from nnforge.train.tracking.params import as_text, final_scalars, flat_recipe
+from nnforge.runlist import flatten
+from nnforge.train.tracking.params import as_text, scalars
 
 _PARENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("mlflow_parent_run", default=None)
 DB_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
@@ -131,7 +132,7 @@ class MLflowLogger(Callback):
         io.write_json(self.out / "mlflow.json", {"tracking_uri": uri, "experiment_id": exp, "run_id": self.run_id})
         from mlflow.entities import Param
 
-        params = [Param(k, as_text(v)) for k, v in flat_recipe(self.recipe).items()]
+        params = [Param(k, as_text(v)) for k, v in flatten(self.recipe.to_dict()).items()]
         for start in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
             self.client.log_batch(self.run_id, params=params[start:start + 100])
 
@@ -139,8 +140,7 @@ class MLflowLogger(Callback):
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        metrics = [Metric(k, float(v), now, step) for k, v in values.items()
-                   if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        metrics = [Metric(k, v, now, step) for k, v in scalars(values).items()]
         if metrics:
             self.client.log_batch(self.run_id, metrics=metrics)
 
@@ -148,7 +148,7 @@ class MLflowLogger(Callback):
         self._log_metrics({k: v for k, v in logs.items() if k != "epoch"}, epoch + 1)
 
     def on_run_end(self, trainer, metrics):
-        self._log_metrics(final_scalars(metrics), trainer.epoch)
+        self._log_metrics(metrics, trainer.epoch)
         for path in sorted(self.out.rglob("*")):
             rel = path.relative_to(self.out)
             if path.is_file() and rel.parts[0] not in SKIPPED:
