@@ -14,7 +14,7 @@ import signal
 import sys
 
 from nnforge.errors import RunError
-from nnforge.train.callbacks import Callback
+from nnforge.train.callbacks import Callback, Stateless
 
 
 class Interrupted(RunError):
@@ -23,7 +23,7 @@ class Interrupted(RunError):
     exit_code = 130
 
 
-class StopOnSignal(Callback):
+class StopOnSignal(Stateless, Callback):
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self, out, resume_hint: str, checkpointing: bool = True):
@@ -55,8 +55,3 @@ class StopOnSignal(Callback):
             if not self.checkpointing:
                 raise Interrupted(f"{where}; train.checkpoint.enabled is false, so there is nothing to resume from")
             raise Interrupted(f"{where} after writing a checkpoint; continue with: {self.hint}")
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None: ...

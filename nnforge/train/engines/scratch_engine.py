@@ -144,12 +144,13 @@ class ScratchEngine(Engine):
         for the first. The model's weights, gradients, BatchNorm statistics and random generator
         are left as they were, so the run is the same whatever count is chosen.
         """
-        import os
         import time
 
         from threadpoolctl import threadpool_limits
 
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        from nnforge.cpus import usable_cpus
+
+        cpus = usable_cpus()
         if cpus <= 1:
             return 1
         n = data.train.batch_size
@@ -173,7 +174,7 @@ class ScratchEngine(Engine):
 
     def batch(self, xb, yb):
         x = np.ascontiguousarray(_np(xb), dtype=np.float32)
-        soft = yb.dim() == 2 if hasattr(yb, "dim") else np.ndim(yb) == 2  # mixup/cutmix probabilities
+        soft = np.ndim(yb) == 2  # mixup/cutmix probabilities
         y = _np(yb).astype(np.float32 if self.regress or soft else np.int64, copy=False)
         return x, y
 
