@@ -91,13 +91,6 @@ def all_finite(arrays) -> bool:
     return math.isfinite(total) or all(bool(np.isfinite(a).all()) for a in arrays)
 
 
-def copy_weights_into(torch_model, scratch_model) -> None:
-    """Write scratch weights into a torch model in place (same names and shapes)."""
-    ours = scratch_model.state_dict()
-    for key, tensor in torch_model.state_dict().items():
-        _np(tensor)[...] = ours[key]  # state_dict tensors share storage with the parameters
-
-
 class ScratchEngine(Engine):
     name = "scratch"
     # not (yet): train.optimizer.lr_mult, train.scheduler.warmup_epochs, freeze/unfreeze_epoch, precision,
@@ -245,5 +238,5 @@ class ScratchEngine(Engine):
         generator().bit_generator.state = state["scratch"]
 
     def torch_model(self):
-        copy_weights_into(self.torch, self.model)
+        self.torch.load_state_dict(self.weights())  # same names and shapes
         return self.torch
