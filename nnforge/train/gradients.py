@@ -39,7 +39,7 @@ def layer_grad_norms(model: torch.nn.Module) -> dict[str, float]:
         return {}
     norms = torch._foreach_norm([p.grad.float() for _, p in named])
     for (name, _), norm in zip(named, torch.stack(norms).tolist()):
-        squares[name.rsplit(".", 1)[0] if "." in name else name] += norm * norm
+        squares[name.rsplit(".", 1)[0]] += norm * norm
     return {layer: math.sqrt(s) for layer, s in squares.items()}
 
 

@@ -178,9 +178,8 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
 
         action, checkpoint = plan_resume(recipe, out)
         if action == "done":
-            saved = read_recipe(out)
             print(f"'{out}' is already complete; nothing to do")
-            return Run(out, None, saved, read_metrics(out), read_history(out))
+            return Run(out, None, read_recipe(out), read_metrics(out), read_history(out))
     else:
         check_empty(out)
     data, engine = _start(recipe, engine_cls, task, device)  # a user error here leaves no half-made run folder

@@ -200,7 +200,7 @@ class ScratchEngine(Engine):
         squares: dict[str, float] = {}
         for name, p in self.model.named_parameters():
             if p.grad is not None:
-                layer = name.rsplit(".", 1)[0] if "." in name else name
+                layer = name.rsplit(".", 1)[0]
                 squares[layer] = squares.get(layer, 0.0) + float((p.grad.data.astype(np.float64) ** 2).sum())
         return {k: math.sqrt(v) for k, v in squares.items()}
 

@@ -91,12 +91,12 @@ def parent_run(recipe, runs_root: Path, name: str):
     client = client_for(uri)
     exp = experiment_id(client, recipe.train.mlflow.experiment, uri, runs_root)
     query = f"tags.`nnforge.study` = '{name}'"
-    found = client.search_runs([exp], query, max_results=1, order_by=["attributes.start_time ASC"])
-    if found:
+    first = lambda: client.search_runs([exp], query, max_results=1, order_by=["attributes.start_time ASC"])  # noqa: E731
+    if found := first():
         run_id = found[0].info.run_id
     else:  # two workers starting together may both create one: the earlier stays, the other is deleted
         ours = client.create_run(exp, tags={"nnforge.study": name}, run_name=f"study {name}").info.run_id
-        run_id = client.search_runs([exp], query, max_results=1, order_by=["attributes.start_time ASC"])[0].info.run_id
+        run_id = first()[0].info.run_id
         if run_id != ours:
             client.delete_run(ours)
     token = _PARENT.set(run_id)
