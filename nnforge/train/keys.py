@@ -46,13 +46,7 @@ AVERAGING = keys("train.ema", "decay every") | keys("train.swa", "start_epoch lr
 def changed_keys(recipe: Recipe) -> list[str]:
     """Leaf keys whose resolved value differs from the schema default (the task's loss counts as default)."""
     defaults = resolve({"task": recipe.task})
-    out = []
-    for path in leaf_paths():
-        if field_at(path) is OPEN:
-            continue
-        if plain(recipe.at(path)) != plain(defaults.at(path)):
-            out.append(path)
-    return out
+    return [path for path in leaf_paths() if field_at(path) is not OPEN and plain(recipe.at(path)) != plain(defaults.at(path))]
 
 
 def check_recipe(recipe: Recipe, engine, task) -> None:

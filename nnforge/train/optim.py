@@ -22,10 +22,8 @@ def build_optimizer(model, train, lib=torch.optim):
     fast = {"fused": True} if lib is torch.optim and _fusable(model) else {}  # torch's one-kernel step
     if name == "sgd":
         return lib.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=wd, **fast)
-    if name == "adam":
-        return lib.Adam(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd, **fast)
-    if name == "adamw":
-        return lib.AdamW(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd, **fast)
+    if name in ("adam", "adamw"):
+        return (lib.Adam if name == "adam" else lib.AdamW)(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd, **fast)
     return lib.RMSprop(params, lr=lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum, weight_decay=wd)
 
 

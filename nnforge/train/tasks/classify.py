@@ -75,11 +75,9 @@ class Classify(Task):
 
     def loss_spec(self, recipe, data: TaskData) -> LossSpec:
         loss = recipe.train.loss
-        spec = loss.class_weight
-        weight = None
-        if spec is not None:
-            weight = class_weights(spec if isinstance(spec, str) else list(spec), data.dataset.y_train, data.num_outputs).numpy()
-        return LossSpec("classify", loss.name, data.num_outputs, loss.label_smoothing, weight, loss.focal_gamma)
+        weight = class_weights(loss.class_weight, data.dataset.y_train, data.num_outputs)  # None: no class weights
+        return LossSpec("classify", loss.name, data.num_outputs, loss.label_smoothing, None if weight is None else weight.numpy(),
+                        loss.focal_gamma)
 
     def batch_metrics(self, out, y) -> dict[str, float]:
         if y.ndim == 2:  # mixed (soft) targets: the class with the larger share
