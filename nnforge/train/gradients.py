@@ -58,7 +58,7 @@ class GradientControl(Callback):
         self.log_path = Path(log_path) if log_path else None
         self.check, self.vanish_below, self.explode_above = check, vanish_below, explode_above
         self.warned: set[tuple[str, str]] = set()
-        self.sums: dict[str, float] = defaultdict(float)
+        self.sums: dict[str, float] = {}  # a plain dict: the checkpoint restores it as one
         self.count = 0
         self.max_norm_after_clip = 0.0
         self.epoch_norms: dict[str, float] = {}
@@ -73,7 +73,7 @@ class GradientControl(Callback):
             norms = engine.grad_norms()
             if self.log_path:
                 for layer, n in norms.items():
-                    self.sums[layer] += n
+                    self.sums[layer] = self.sums.get(layer, 0.0) + n
                 self.count += 1
             if self.check:
                 self._check(norms, trainer.global_step + 1)
