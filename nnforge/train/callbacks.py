@@ -5,6 +5,8 @@ final epochs."""
 
 from __future__ import annotations
 
+import csv
+import io as _io
 import sys
 import time
 from pathlib import Path
@@ -196,9 +198,6 @@ class CSVLogger(Callback):
         self.path = Path(path)
 
     def on_epoch_end(self, trainer, epoch, logs):
-        import csv
-        import io as _io
-
         rows = trainer.history or [logs]
         columns = list(dict.fromkeys(k for row in rows for k in row))
         buf = _io.StringIO()

@@ -21,13 +21,12 @@ import torch
 import torch.nn.functional as F
 
 from nnforge.errors import ConfigError, UserError
+from nnforge.predictor import Predictor
 from nnforge.train.callbacks import Callback, Stateless
 
 
 def load_teacher(path: str, data, device) -> "Teacher":
     """The teacher run at ``path``, checked against the student's data; a one-line ConfigError otherwise."""
-    from nnforge.predictor import Predictor
-
     try:
         predictor = Predictor(Path(path))
     except UserError as exc:

@@ -29,7 +29,9 @@ import torch
 
 from nnforge.config import plain
 from nnforge.errors import ConfigError
+from nnforge.train import ddp
 from nnforge.train.callbacks import Callback
+from nnforge.train.keys import changed_keys
 from nnforge.train.trainer import Trainer
 
 #: keys that act inside a step or on the one shared loader, which clients' local training does not offer
@@ -55,9 +57,6 @@ NOT_WITH_CLIENTS = {
 
 def check(recipe, find_lr: bool = False) -> None:
     """One-line :class:`ConfigError` for a federated recipe that cannot run as written."""
-    from nnforge.train import ddp
-    from nnforge.train.keys import changed_keys
-
     fed = recipe.federated
     changed = changed_keys(recipe)
     if not fed.clients:

@@ -25,6 +25,7 @@ from dataclasses import replace
 
 from nnforge.config import duration_seconds
 from nnforge.data import TensorLoader
+from nnforge.rundir import Run
 from nnforge.train.callbacks import Callback, Stateless
 
 #: ``overfit_batches``: a final training loss below this counts as "went to ~0"
@@ -115,8 +116,6 @@ class FastDevRun(Callback):
 
 def fast_dev_run(recipe, train):
     """Run ``train(recipe, folder, marker)`` for one epoch in a temporary folder, delete it, and say what went through."""
-    from nnforge.rundir import Run
-
     marker = FastDevRun()
     with tempfile.TemporaryDirectory(prefix="nnforge-fast-dev-run-") as tmp:
         result = train(recipe.with_overrides({"train.epochs": 1}), Path(tmp) / "run", marker)

@@ -18,6 +18,7 @@ import numpy as np
 from nnforge import io
 from nnforge.report.plots import plot_lr_find
 from nnforge.train.callbacks import Callback
+from nnforge.train.trainer import Trainer
 
 
 @dataclass
@@ -91,8 +92,6 @@ def analyse(lrs: list[float], losses: list[float], raw: list[float] | None = Non
 def find_lr_run(recipe, out: Path, data, engine, task) -> LRFinderResult:
     """``nnforge train CONFIG --find-lr``: the sweep on a fresh model through the one loop (any engine
     and task), then lr_find.png, lr_find.json and the suggestion printed."""
-    from nnforge.train.trainer import Trainer
-
     sweep = recipe.train.lr_finder
     test = LRRangeTest(sweep.start, sweep.end, sweep.steps)
     epochs = -(-sweep.steps // max(1, len(data.train)))  # enough passes over the data for every step

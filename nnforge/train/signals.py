@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 
 from nnforge.errors import RunError
 from nnforge.train.callbacks import Callback, Stateless
@@ -39,8 +40,6 @@ class StopOnSignal(Stateless, Callback):
         self.trainer.stop_now = True
 
     def on_train_begin(self, trainer):
-        import threading
-
         self.trainer = trainer
         if threading.current_thread() is threading.main_thread():
             self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import torch
 
+from nnforge.config import load_config, resolve
+from nnforge.rundir import CONFIG, read_recipe, read_summary, recipe_path
 from nnforge.train.model_summary import model_summary
+from nnforge.train.run import prepare
+from nnforge.train.tasks import TASKS
+from nnforge.train.transfer import freeze
 
 
 def summarize_recipe(recipe, budget_s: float = 0.3) -> dict:
     """The summary of the model a recipe would train, built without training it."""
-    from nnforge.config import resolve
-    from nnforge.train.run import prepare
-    from nnforge.train.tasks import TASKS
-    from nnforge.train.transfer import freeze
-
     recipe = resolve(recipe)
     task = TASKS[recipe.task]()
     data = prepare(recipe, task, torch.device("cpu"))
@@ -37,9 +37,6 @@ def summarize_recipe(recipe, budget_s: float = 0.3) -> dict:
 def summarize(path: str | Path, overrides=(), budget_s: float = 0.3) -> dict:
     """``nnforge summary``: a run directory's ``summary.json`` (computed from its recipe when an older run
     has none), or the summary of a recipe file (``overrides``: ``--set key=value``)."""
-    from nnforge.config import load_config
-    from nnforge.rundir import CONFIG, read_recipe, read_summary, recipe_path
-
     path = Path(path)
     if path.is_dir():
         saved = read_summary(path)

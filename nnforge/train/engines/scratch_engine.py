@@ -13,10 +13,12 @@ NumPy library with a PyTorch-shaped API and no training driver.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import torch
 
+from nnforge.cpus import usable_cpus
 from nnforge.errors import ConfigError
 from nnforge.scratch import optim
 from nnforge.scratch.autograd import no_grad
@@ -137,11 +139,7 @@ class ScratchEngine(Engine):
         for the first. The model's weights, gradients, BatchNorm statistics and random generator
         are left as they were, so the run is the same whatever count is chosen.
         """
-        import time
-
         from threadpoolctl import threadpool_limits
-
-        from nnforge.cpus import usable_cpus
 
         cpus = usable_cpus()
         if cpus <= 1:

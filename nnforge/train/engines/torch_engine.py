@@ -15,6 +15,8 @@ from nnforge.train.imbalance import focal_loss
 from nnforge.train.nonfinite import all_finite as _all_finite
 from nnforge.train.optim import build_optimizer, build_scheduler
 from nnforge.train.tasks.base import LossSpec
+from nnforge.train.tasks.contrastive import nt_xent
+from nnforge.train.transfer import setup_model
 
 
 def build_loss(spec: LossSpec):
@@ -23,8 +25,6 @@ def build_loss(spec: LossSpec):
     if spec.kind == "regress":  # targets standardised by the task; huber's delta is in standard deviations
         return {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}[spec.name]
     if spec.kind == "contrastive":
-        from nnforge.train.tasks.contrastive import nt_xent
-
         return lambda z, _y: nt_xent(z, spec.temperature)
     weight = torch.from_numpy(spec.class_weight).float() if spec.class_weight is not None else None
     if spec.name == "cross_entropy":
@@ -52,8 +52,6 @@ class TorchEngine(Engine):
                   | keys("train", "freeze unfreeze_epoch precision channels_last compile"))
 
     def __init__(self, recipe, task, data, model: torch.nn.Module, device: torch.device):
-        from nnforge.train.transfer import setup_model
-
         train = recipe.train
         self.device = device
         self.model = setup_model(model.to(device), train)  # train.freeze, channels_last, compile

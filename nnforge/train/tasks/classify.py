@@ -21,7 +21,7 @@ from nnforge.data.sampling import balanced_sampler, make_imbalanced
 from nnforge.data.subset import apply_data_config
 from nnforge.report import plot_confusion, plot_curves
 from nnforge.rundir import save_model
-from nnforge.train.evaluate import evaluate, evaluation_from_probabilities, per_class_report
+from nnforge.train.evaluate import evaluate, evaluation_from_probabilities, format_per_class, per_class_report
 from nnforge.train.imbalance import class_weights
 from nnforge.train.keys import AVERAGING, DATA, FEDERATED, GUARDS, LOOP, LOSS, OPTIMIZATION, keys
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
@@ -118,7 +118,5 @@ class Classify(Task):
         return metrics
 
     def summary(self, metrics: dict) -> str:
-        from nnforge.train.evaluate import format_per_class
-
         return (f"test accuracy {metrics['test_accuracy']:.2%} on {metrics['dataset']}\n"
                 f"trained in {metrics['train_seconds']:.1f} s\n{format_per_class(metrics['per_class'])}")

@@ -19,6 +19,8 @@ import torch
 
 from nnforge.data import TensorLoader
 from nnforge.data.registry import load_table
+from nnforge.report import plot_curves
+from nnforge.report.regression import plot_regression
 from nnforge.rundir import save_model
 from nnforge.train.keys import LOOP, OPTIMIZATION, keys
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
@@ -125,9 +127,6 @@ class Regress(Task):
         save_model(out, model, meta)
         if not self.pictures:
             return metrics
-        from nnforge.report import plot_curves
-        from nnforge.report.regression import plot_regression
-
         if history:
             plot_curves(history, out / "curves.png", f"{recipe.model['name']} on {recipe.data.name}", "mse",
                         metric_label="RMSE (target units)", transform=np.sqrt, loss_label="loss (standardised target)")
