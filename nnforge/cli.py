@@ -254,10 +254,11 @@ def cmd_compare(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    from nnforge.train.summary import format_summary, summarize
+    from nnforge.report.summary import summary_text
+    from nnforge.train.summary import summarize
 
     result = summarize(args.target, args.set)
-    print(json.dumps(result, indent=2) if args.json else format_summary(result))
+    print(json.dumps(result, indent=2) if args.json else summary_text(result))
     return 0
 
 

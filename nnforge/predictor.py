@@ -281,6 +281,57 @@ def open_image(path: Path):
         raise DataError(f"'{path}': not a readable image ({exc})") from None
 
 
+class Pipeline(torch.nn.Module):
+    """Stored batch -> class probabilities: the training pipeline's preprocessing, the model, softmax.
+    ``target`` (a regression run's ``model.json`` scaler): values in the target's units instead."""
+
+    def __init__(self, preprocessing, model: torch.nn.Module, target: dict | None = None):
+        super().__init__()
+        self.preprocessing = preprocessing
+        self.model = model
+        self.target_std = torch.tensor(target["std"], dtype=torch.float32) if target else None
+        self.target_mean = torch.tensor(target["mean"], dtype=torch.float32) if target else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model(self.preprocessing(x)).float()
+        if self.target_std is not None:  # a regression run: values in the target's units
+            return out * self.target_std + self.target_mean
+        return torch.softmax(out, 1)
+
+
+def target_of(predictor) -> dict | None:
+    """A regression run's target scaler (None for a classifier)."""
+    return predictor.meta["target"] if getattr(predictor, "regression", False) else None
+
+
+class ServedForecaster(torch.nn.Module):
+    """Raw series windows ``(N, window, 1)`` -> the next ``horizon`` values in the series' units."""
+
+    def __init__(self, model, mean: float, std: float):
+        super().__init__()
+        self.model, self.mean, self.std = model, mean, std
+
+    def forward(self, x):
+        return self.model((x - self.mean) / self.std) * self.std + self.mean
+
+
+def served_model(run_dir: Path) -> tuple[torch.nn.Module, np.ndarray]:
+    """The run's model, rebuilt from its run directory alone as one module over stored inputs
+    (:class:`Pipeline`, or :class:`ServedForecaster` for a forecast run), and an input example of
+    two rows (two, so that an exported batch dimension stays dynamic)."""
+    meta = read_model_meta(run_dir)
+    if meta.get("task") == "forecast":
+        s = meta["series"]
+        model = build_model(meta["model"], tuple(meta["input_shape"]), s["horizon"], "sequence")
+        model.load_state_dict(load_state(run_dir / "model.safetensors"))
+        module = ServedForecaster(model.eval(), float(s["mean"]), float(s["std"]))
+        return module, np.full((2, *meta["input_shape"]), s["mean"], np.float32)
+    predictor = Predictor(run_dir)
+    dtype = np.uint8 if predictor.kind == "image" else np.float32
+    module = Pipeline(predictor.preprocessing, predictor.model, target_of(predictor))
+    return module.eval(), np.zeros((2, *predictor.input_shape), dtype)
+
+
 def load(run_dir: str | Path, device: str = "cpu") -> Predictor:
     """Rebuild a trained model from its run directory."""
     return Predictor(run_dir, device)

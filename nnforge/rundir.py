@@ -188,20 +188,21 @@ def read_summary(run_dir: str | Path) -> dict | None:
         raise RunError(f"{path}: not readable JSON ({exc})") from None
 
 
-def read_history(run_dir: str | Path) -> list[dict]:
-    """The epochs in ``metrics.jsonl`` (a torn last line, from a killed run, is left out; so are the
-    per-step rows of ``train.log_lr: step``, which have no ``epoch``)."""
-    path = Path(run_dir) / HISTORY
+def read_jsonl(path: Path) -> list:
+    """The lines of a JSON Lines file that parse (a torn last line, from a killed run, is left out);
+    none when the file is missing."""
     rows = []
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(row, dict) or "epoch" in row:
-                rows.append(row)
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if path.is_file() else []:
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
     return rows
+
+
+def read_history(run_dir: str | Path) -> list[dict]:
+    """The epochs in ``metrics.jsonl``, without the per-step rows of ``train.log_lr: step`` (no ``epoch``)."""
+    return [row for row in read_jsonl(Path(run_dir) / HISTORY) if not isinstance(row, dict) or "epoch" in row]
 
 
 def mark_failed(run_dir: str | Path, exc: BaseException) -> None:

@@ -13,29 +13,7 @@ import numpy as np
 import torch
 
 from nnforge.errors import RunError
-
-
-class Pipeline(torch.nn.Module):
-    """Stored batch -> class probabilities: the training pipeline's preprocessing, the model, softmax.
-    ``target`` (a regression run's ``model.json`` scaler): values in the target's units instead."""
-
-    def __init__(self, preprocessing, model: torch.nn.Module, target: dict | None = None):
-        super().__init__()
-        self.preprocessing = preprocessing
-        self.model = model
-        self.target_std = torch.tensor(target["std"], dtype=torch.float32) if target else None
-        self.target_mean = torch.tensor(target["mean"], dtype=torch.float32) if target else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.model(self.preprocessing(x)).float()
-        if self.target_std is not None:  # a regression run: values in the target's units
-            return out * self.target_std + self.target_mean
-        return torch.softmax(out, 1)
-
-
-def target_of(predictor) -> dict | None:
-    """A regression run's target scaler (None for a classifier)."""
-    return predictor.meta["target"] if getattr(predictor, "regression", False) else None
+from nnforge.predictor import Pipeline, target_of
 
 
 class TorchBackend:

@@ -44,10 +44,6 @@ def check_averaging(recipe) -> None:
                           "nothing would be averaged")
 
 
-def _torch_model(trainer) -> torch.nn.Module:
-    return trainer.engine.torch_model()
-
-
 class EMA(Callback):
     """Exponential moving average of the weights; evaluation and the saved model use it."""
 
@@ -59,13 +55,13 @@ class EMA(Callback):
 
     def on_train_begin(self, trainer):
         if self.average is None:
-            self.average = AveragedModel(_torch_model(trainer), multi_avg_fn=get_ema_multi_avg_fn(self.decay), use_buffers=True)
+            self.average = AveragedModel(trainer.engine.torch_model(), multi_avg_fn=get_ema_multi_avg_fn(self.decay), use_buffers=True)
 
     def on_batch_end(self, trainer, step, logs):
         if stepped(trainer, step, logs):
             self.steps += 1
             if self.steps % self.every == 0:
-                self.average.update_parameters(_torch_model(trainer))
+                self.average.update_parameters(trainer.engine.torch_model())
 
     def averaged_weights(self) -> dict:
         return self.average.module.state_dict()
@@ -73,7 +69,7 @@ class EMA(Callback):
     def on_validation_begin(self, trainer):
         if int(self.average.n_averaged):
             self._raw = trainer.engine.snapshot()
-            _torch_model(trainer).load_state_dict(self.averaged_weights())
+            trainer.engine.torch_model().load_state_dict(self.averaged_weights())
 
     def on_validation_end(self, trainer):
         if self._raw is not None:
@@ -82,7 +78,7 @@ class EMA(Callback):
 
     def on_train_end(self, trainer):
         if int(self.average.n_averaged):  # the test split and the run directory get the average
-            _torch_model(trainer).load_state_dict(self.averaged_weights())
+            trainer.engine.torch_model().load_state_dict(self.averaged_weights())
 
     def state_dict(self) -> dict:
         return {"average": dict(self.average.state_dict()), "steps": self.steps}
@@ -102,7 +98,7 @@ class SWA(Callback):
 
     def on_train_begin(self, trainer):
         if self.average is None:
-            self.average = AveragedModel(_torch_model(trainer))
+            self.average = AveragedModel(trainer.engine.torch_model())
 
     def _active(self, epoch: int) -> bool:
         return epoch + 1 >= self.start
@@ -115,24 +111,25 @@ class SWA(Callback):
         if self._active(trainer.epoch):
             trainer.engine.set_lr(self.lr)  # after the schedule's own per-batch step
 
-    def on_validation_begin(self, trainer):  # the epoch's weights, before any other callback sees the epoch's end
-        if self._active(trainer.epoch):
-            self.average.update_parameters(_torch_model(trainer))
-            self.averaged_epoch = trainer.epoch
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        if self._active(epoch) and self.averaged_epoch != epoch:  # no validation split
-            self.average.update_parameters(_torch_model(trainer))
+    def _add(self, trainer, epoch: int) -> None:
+        """Average in the epoch's weights, once an epoch."""
+        if self._active(epoch) and self.averaged_epoch != epoch:
+            self.average.update_parameters(trainer.engine.torch_model())
             self.averaged_epoch = epoch
+
+    def on_validation_begin(self, trainer):  # the epoch's weights, before any other callback sees the epoch's end
+        self._add(trainer, trainer.epoch)
+
+    def on_epoch_end(self, trainer, epoch, logs):  # no validation split
+        self._add(trainer, epoch)
 
     def on_train_end(self, trainer):
         if not int(self.average.n_averaged):
             return
-        model = _torch_model(trainer)
+        model = trainer.engine.torch_model()
         model.load_state_dict(self.average.module.state_dict())
-        engine = trainer.engine
         with torch.no_grad():
-            update_bn((engine.batch(xb, yb)[0] for xb, yb in self.batches), model)
+            update_bn((trainer.engine.batch(xb, yb)[0] for xb, yb in self.batches), model)
 
     def state_dict(self) -> dict:
         return {"average": dict(self.average.state_dict()), "averaged_epoch": self.averaged_epoch}

@@ -1,13 +1,12 @@
-"""Callbacks: hooks into the training loop, so techniques plug in without editing the loop.
-
-A callback overrides any of the ``on_*`` methods. Here are the ones most runs use: progress,
-``metrics.jsonl``/``metrics.csv`` logging, early stopping, best-model saving, clean final epochs. ``trainer.stop_training = True`` ends the run
-after the current epoch. ``logs`` dictionaries carry the epoch's metrics (``train_loss``,
-``train_accuracy``, ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``).
-"""
+"""Callbacks: hooks into the training loop, so techniques plug in without editing the loop (the
+hooks, their order and their ``logs``: :mod:`nnforge.train.trainer`). Here are the ones most runs
+use: progress, ``metrics.jsonl``/``metrics.csv`` logging, early stopping, best-model saving, clean
+final epochs."""
 
 from __future__ import annotations
 
+import csv
+import io as _io
 import sys
 import time
 from pathlib import Path
@@ -31,6 +30,16 @@ class Callback:
         """After the task wrote the run directory (model, plots, ``metrics.json``): loggers ship it."""
 
     def on_exception(self, trainer, exc: BaseException) -> None: ...
+
+
+class Stateless:
+    """Mixed into a callback whose state a checkpoint must not keep: it starts afresh on resume
+    (a checkpoint otherwise saves a callback's plain attributes)."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None: ...
 
 
 class JSONLLogger(Callback):
@@ -189,9 +198,6 @@ class CSVLogger(Callback):
         self.path = Path(path)
 
     def on_epoch_end(self, trainer, epoch, logs):
-        import csv
-        import io as _io
-
         rows = trainer.history or [logs]
         columns = list(dict.fromkeys(k for row in rows for k in row))
         buf = _io.StringIO()

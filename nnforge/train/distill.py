@@ -21,13 +21,12 @@ import torch
 import torch.nn.functional as F
 
 from nnforge.errors import ConfigError, UserError
-from nnforge.train.callbacks import Callback
+from nnforge.predictor import Predictor
+from nnforge.train.callbacks import Callback, Stateless
 
 
 def load_teacher(path: str, data, device) -> "Teacher":
     """The teacher run at ``path``, checked against the student's data; a one-line ConfigError otherwise."""
-    from nnforge.predictor import Predictor
-
     try:
         predictor = Predictor(Path(path))
     except UserError as exc:
@@ -71,7 +70,7 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature:
                     reduction="batchmean") * (t * t)
 
 
-class Distillation(Callback):
+class Distillation(Stateless, Callback):
     """Wraps the engine's forward (to run the teacher on the same batch) and loss (to add the soft term)."""
 
     def __init__(self, teacher: Teacher, temperature: float, alpha: float):
@@ -99,8 +98,3 @@ class Distillation(Callback):
         if self._saved is not None:
             trainer.engine.forward, trainer.engine.loss_fn = self._saved
             self._saved = None
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None: ...

@@ -21,9 +21,13 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from nnforge.config import load_config
 from nnforge.cpus import usable_cpus
 from nnforge.errors import UserError
+from nnforge.rundir import check_empty, default_run_dir, recipe_path
 from nnforge.train.ddp import world_size
+from nnforge.train.run import check, run
+from nnforge.train.tasks import TASKS
 
 ERROR_FILE_ENV = "NNFORGE_ERROR_FILE"
 
@@ -64,10 +68,6 @@ def torchrun(argv: list[str]) -> int:
 
 def launch(args) -> int:
     """``nnforge train CONFIG --nproc N``: check the recipe here, then start N ranks with torchrun."""
-    from nnforge.config import load_config
-    from nnforge.rundir import check_empty, default_run_dir, recipe_path
-    from nnforge.train.run import check
-
     if args.resume and args.out is None and Path(args.config).is_dir():
         args.out, config_path = args.config, Path(args.config) / "config.yaml"
     else:
@@ -98,10 +98,6 @@ def _backend(device: str) -> str:
 
 def worker(argv: list[str] | None = None) -> int:
     """One rank: join the process group, train with :func:`nnforge.train.run`, rank 0 reports."""
-    from nnforge.config import load_config
-    from nnforge.train.run import run
-    from nnforge.train.tasks import TASKS
-
     p = argparse.ArgumentParser(prog="python -m nnforge.train.distributed", description="one rank of a DDP run (start with torchrun)")
     p.add_argument("config")
     p.add_argument("--out", required=True)

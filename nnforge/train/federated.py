@@ -29,7 +29,9 @@ import torch
 
 from nnforge.config import plain
 from nnforge.errors import ConfigError
+from nnforge.train import ddp
 from nnforge.train.callbacks import Callback
+from nnforge.train.keys import changed_keys
 from nnforge.train.trainer import Trainer
 
 #: keys that act inside a step or on the one shared loader, which clients' local training does not offer
@@ -55,9 +57,6 @@ NOT_WITH_CLIENTS = {
 
 def check(recipe, find_lr: bool = False) -> None:
     """One-line :class:`ConfigError` for a federated recipe that cannot run as written."""
-    from nnforge.train import ddp
-    from nnforge.train.keys import changed_keys
-
     fed = recipe.federated
     changed = changed_keys(recipe)
     if not fed.clients:
@@ -170,7 +169,7 @@ class ClientStates(Callback):
 
 
 class FederatedTrainer(Trainer):
-    """The server: its engine holds the global model; ``fit`` runs rounds instead of epochs."""
+    """The server: its engine holds the global model; the one loop runs rounds instead of epochs."""
 
     def __init__(self, engine, task, recipe, data, engine_cls):
         super().__init__(engine, task)
@@ -190,49 +189,36 @@ class FederatedTrainer(Trainer):
         self.callbacks.append(ClientStates(self.clients))
 
     def fit(self, train_batches, val_batches=None, epochs: int = 1) -> list[dict]:
-        engine, task, clients = self.engine, self.task, self.clients
-        self.epochs = self.rounds or epochs
-        self.steps_per_epoch = sum(len(c.loader) for c in clients) * self.local_epochs
-        self.stop_training = self.stop_now = False
-        self._call("on_train_begin")
-        while self.epoch < self.epochs and not self.stop_training and not self.stop_now:
-            rnd = self.epoch
-            self._call("on_epoch_begin", rnd)
-            start = time.perf_counter()
-            server_weights = engine.snapshot()
-            lr = clients[0].engine.lr()  # the rate this round trains with (as an epoch logs it)
-            states, totals, seen, steps = [], {"loss": 0.0, **{m: 0.0 for m in task.metrics}}, 0, 0
-            for client in clients:
-                client.engine.restore(server_weights)  # the server sends the global model
-                before = client.trainer.global_step
-                client.trainer.fit(client.loader, None, client.trainer.epoch + self.local_epochs)
-                if self.stop_now:
-                    break
-                steps += client.trainer.global_step - before
-                states.append(client.engine.snapshot())  # the client sends its model back
-                last = client.trainer.history[-1]
-                totals["loss"] += last["train_loss"] * client.size
-                for m in task.metrics:
-                    totals[m] += last[f"train_{m}"] * client.size
-                seen += client.size
-            if self.stop_now:
-                break  # the round is lost; the checkpoint of the round before stays
-            engine.restore(average(states, [c.size for c in clients]))
-            self.global_step += steps
-            seconds = time.perf_counter() - start
-            logs = {"epoch": rnd + 1, "train_loss": totals["loss"] / seen, **{f"train_{m}": totals[m] / seen for m in task.metrics},
-                    "val_loss": None, **{f"val_{m}": None for m in task.metrics}}
-            if val_batches is not None:
-                logs.update({f"val_{k}": v for k, v in task.evaluate(*engine.predict(val_batches)).items()})
-            logs.update({"lr": lr, "seconds": round(seconds, 4),
-                         "samples_per_second": round(seen * self.local_epochs / max(seconds, 1e-9), 1),
-                         "bytes_sent": (rnd + 1) * 2 * len(clients) * self.model_bytes})
-            self.epoch = rnd + 1
-            self.history.append(logs)
-            self._call("on_epoch_end", rnd, logs)
-        self._call("on_train_end")
-        return self.history
+        return super().fit(train_batches, val_batches, self.rounds or epochs)
 
+    def _epoch(self, train_batches, val_batches) -> bool:
+        """One round; False when it was stopped mid-way (the round is lost; the checkpoint of the round before stays)."""
+        engine, task, clients, rnd = self.engine, self.task, self.clients, self.epoch
+        self.steps_per_epoch = sum(len(c.loader) for c in clients) * self.local_epochs
+        self._call("on_epoch_begin", rnd)
+        start = time.perf_counter()
+        server_weights = engine.snapshot()
+        lr = clients[0].engine.lr()  # the rate this round trains with (as an epoch logs it)
+        states, totals, seen, steps = [], {"loss": 0.0, **{m: 0.0 for m in task.metrics}}, 0, 0
+        for client in clients:
+            client.engine.restore(server_weights)  # the server sends the global model
+            before = client.trainer.global_step
+            client.trainer.fit(client.loader, None, client.trainer.epoch + self.local_epochs)
+            if self.stop_now:
+                return False
+            steps += client.trainer.global_step - before
+            states.append(client.engine.snapshot())  # the client sends its model back
+            for k in totals:
+                totals[k] += client.trainer.history[-1][f"train_{k}"] * client.size
+            seen += client.size
+        engine.restore(average(states, [c.size for c in clients]))
+        self.global_step += steps
+        seconds = time.perf_counter() - start
+        logs = self.validate(rnd, totals, seen, val_batches)
+        logs.update({"lr": lr, "seconds": round(seconds, 4), "samples_per_second": round(seen * self.local_epochs / max(seconds, 1e-9), 1),
+                     "bytes_sent": (rnd + 1) * 2 * len(clients) * self.model_bytes})
+        self.end_epoch(rnd, logs)
+        return True
 
 def make_trainer(engine, task, recipe, data, engine_cls) -> Trainer:
     """The trainer a run drives: the plain one, or the FedAvg server when ``federated.clients`` is set."""

@@ -39,7 +39,7 @@ def layer_grad_norms(model: torch.nn.Module) -> dict[str, float]:
         return {}
     norms = torch._foreach_norm([p.grad.float() for _, p in named])
     for (name, _), norm in zip(named, torch.stack(norms).tolist()):
-        squares[name.rsplit(".", 1)[0] if "." in name else name] += norm * norm
+        squares[name.rsplit(".", 1)[0]] += norm * norm
     return {layer: math.sqrt(s) for layer, s in squares.items()}
 
 
@@ -58,7 +58,7 @@ class GradientControl(Callback):
         self.log_path = Path(log_path) if log_path else None
         self.check, self.vanish_below, self.explode_above = check, vanish_below, explode_above
         self.warned: set[tuple[str, str]] = set()
-        self.sums: dict[str, float] = defaultdict(float)
+        self.sums: dict[str, float] = {}  # a plain dict: the checkpoint restores it as one
         self.count = 0
         self.max_norm_after_clip = 0.0
         self.epoch_norms: dict[str, float] = {}
@@ -73,7 +73,7 @@ class GradientControl(Callback):
             norms = engine.grad_norms()
             if self.log_path:
                 for layer, n in norms.items():
-                    self.sums[layer] += n
+                    self.sums[layer] = self.sums.get(layer, 0.0) + n
                 self.count += 1
             if self.check:
                 self._check(norms, trainer.global_step + 1)

@@ -25,7 +25,8 @@ from dataclasses import replace
 
 from nnforge.config import duration_seconds
 from nnforge.data import TensorLoader
-from nnforge.train.callbacks import Callback
+from nnforge.rundir import Run
+from nnforge.train.callbacks import Callback, Stateless
 
 #: ``overfit_batches``: a final training loss below this counts as "went to ~0"
 OVERFIT_LOSS = 0.01
@@ -53,8 +54,9 @@ def limit_batches(train_cfg, data):
     return data
 
 
-class MaxTime(Callback):
-    """Stop after the step that reaches the wall-clock budget (seconds since this start)."""
+class MaxTime(Stateless, Callback):
+    """Stop after the step that reaches the wall-clock budget (seconds since this start: a resumed
+    run gets it afresh)."""
 
     def __init__(self, budget, hint: str, checkpointing: bool = True):
         self.budget, self.seconds = budget, duration_seconds(budget)
@@ -81,11 +83,6 @@ class MaxTime(Callback):
             print(f"{where} with a checkpoint; the model is saved as it is; continue with: {self.hint}")
         else:
             print(f"{where}; the model is saved as it is (train.checkpoint.enabled is false: nothing to resume from)")
-
-    def state_dict(self) -> dict:
-        return {}  # the budget is per start: a resumed run gets it afresh
-
-    def load_state_dict(self, state: dict) -> None: ...
 
 
 class OverfitCheck(Callback):
@@ -119,8 +116,6 @@ class FastDevRun(Callback):
 
 def fast_dev_run(recipe, train):
     """Run ``train(recipe, folder, marker)`` for one epoch in a temporary folder, delete it, and say what went through."""
-    from nnforge.rundir import Run
-
     marker = FastDevRun()
     with tempfile.TemporaryDirectory(prefix="nnforge-fast-dev-run-") as tmp:
         result = train(recipe.with_overrides({"train.epochs": 1}), Path(tmp) / "run", marker)

@@ -33,6 +33,10 @@ LOOP = keys("train", "monitor save_best log_csv l1 nonfinite") | keys("train.ear
     keys("train.gradients", "clip_norm clip_value log_norms check vanish_below explode_above") | \
     keys("train.checkpoint", "enabled every_steps keep") | keys("train.lr_finder", "start end steps") | keys("train.init", "weights skip") | \
     keys("train", "loggers") | keys("train.mlflow", "tracking_uri experiment")
+#: the torch engine's losses, optimizers and schedules (the scratch engine has a subset)
+LOSS = keys("train.loss", "name label_smoothing class_weight focal_gamma")
+OPTIMIZATION = keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult") | \
+    keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
 #: guard rails and gradient accumulation, which act through the loop and any engine
 GUARDS = keys("train", "accumulate max_time overfit_batches fast_dev_run log_lr")
 #: weight averaging and distillation, built on torch modules (torch.optim.swa_utils, a torch teacher)
@@ -42,13 +46,7 @@ AVERAGING = keys("train.ema", "decay every") | keys("train.swa", "start_epoch lr
 def changed_keys(recipe: Recipe) -> list[str]:
     """Leaf keys whose resolved value differs from the schema default (the task's loss counts as default)."""
     defaults = resolve({"task": recipe.task})
-    out = []
-    for path in leaf_paths():
-        if field_at(path) is OPEN:
-            continue
-        if plain(recipe.at(path)) != plain(defaults.at(path)):
-            out.append(path)
-    return out
+    return [path for path in leaf_paths() if field_at(path) is not OPEN and plain(recipe.at(path)) != plain(defaults.at(path))]
 
 
 def check_recipe(recipe: Recipe, engine, task) -> None:

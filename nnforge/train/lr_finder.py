@@ -18,6 +18,7 @@ import numpy as np
 from nnforge import io
 from nnforge.report.plots import plot_lr_find
 from nnforge.train.callbacks import Callback
+from nnforge.train.trainer import Trainer
 
 
 @dataclass
@@ -82,18 +83,15 @@ def analyse(lrs: list[float], losses: list[float], raw: list[float] | None = Non
     window = slopes[skip : max(skip + 1, i_min)]
     i_steep = skip + int(np.argmin(window))
     steepest, at_min = lrs[i_steep], lrs[i_min]
-    suggestion = steepest
     reason = (f"the smoothed loss falls fastest at lr {steepest:.2g} (slope {slopes[i_steep]:.3g} per decade); "
               f"it is lowest at {at_min:.2g} and rises after it, so a rate near the steepest descent — "
               f"about a tenth of the minimum's ({at_min / 10:.2g}) — learns fast without diverging")
-    return LRFinderResult(lrs, losses, suggestion, steepest, at_min, reason, raw or [])
+    return LRFinderResult(lrs, losses, steepest, steepest, at_min, reason, raw or [])
 
 
 def find_lr_run(recipe, out: Path, data, engine, task) -> LRFinderResult:
     """``nnforge train CONFIG --find-lr``: the sweep on a fresh model through the one loop (any engine
     and task), then lr_find.png, lr_find.json and the suggestion printed."""
-    from nnforge.train.trainer import Trainer
-
     sweep = recipe.train.lr_finder
     test = LRRangeTest(sweep.start, sweep.end, sweep.steps)
     epochs = -(-sweep.steps // max(1, len(data.train)))  # enough passes over the data for every step

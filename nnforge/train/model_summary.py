@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from nnforge.models.summary import layer_summary, measure_latency
+from nnforge.train.engines.scratch_engine import scratch_forward, scratch_twin
 
 #: batch sizes the latency is measured at
 LATENCY_BATCHES = (1, 64)
@@ -20,8 +21,6 @@ LATENCY_BATCHES = (1, 64)
 def model_summary(model: torch.nn.Module, model_cfg, input_shape, num_outputs: int, batch_size: int,
                   budget_s: float = 0.3) -> dict:
     """The summary of a built torch model (any device; measured on a CPU copy) as plain data."""
-    from nnforge.train.engines.scratch_engine import scratch_forward, scratch_twin
-
     cpu = copy.deepcopy(model).cpu().float()
     for module in cpu.modules():  # measure the eager model: Module.compile() (train.compile) has no public undo
         if getattr(module, "_compiled_call_impl", None) is not None:

@@ -93,11 +93,3 @@ class NonFiniteGuard(Callback):
             return (f"the loss was diverging ({min(self.recent):.3g} -> {self.recent[-1]:.3g}): "
                     f"{lr} is likely too high")
         return f"NaN/Inf in the inputs or labels, a loss that overflows, or {lr} too high"
-
-    def state_dict(self) -> dict:
-        return {"recent": self.recent, "skipped": self.skipped, "consecutive": self.consecutive}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.recent = list(state["recent"])
-        self.skipped = int(state["skipped"])
-        self.consecutive = int(state["consecutive"])

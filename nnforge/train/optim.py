@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import torch
 
+from nnforge.config import section
 from nnforge.train.monitor import monitor_mode, monitored_value
+from nnforge.train.transfer import param_groups
 
 
 def build_optimizer(model, train, lib=torch.optim):
     """SGD (momentum, Nesterov), Adam, AdamW or RMSprop, as the seed describes them, over the
     model's parameters (grouped by ``train.optimizer.lr_mult``; frozen ones kept for unfreezing).
     ``lib`` is ``torch.optim`` or :mod:`nnforge.scratch.optim` (same classes, same arguments)."""
-    from nnforge.train.transfer import param_groups
-
     cfg = train.optimizer
     if cfg.lr_mult or train.freeze:
         params = param_groups(model, cfg.lr, dict(cfg.lr_mult))
@@ -22,10 +22,8 @@ def build_optimizer(model, train, lib=torch.optim):
     fast = {"fused": True} if lib is torch.optim and _fusable(model) else {}  # torch's one-kernel step
     if name == "sgd":
         return lib.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=wd, **fast)
-    if name == "adam":
-        return lib.Adam(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd, **fast)
-    if name == "adamw":
-        return lib.AdamW(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd, **fast)
+    if name in ("adam", "adamw"):
+        return (lib.Adam if name == "adam" else lib.AdamW)(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd, **fast)
     return lib.RMSprop(params, lr=lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum, weight_decay=wd)
 
 
@@ -119,8 +117,6 @@ def build_scheduler(optimizer, cfg, epochs: int, steps_per_epoch: int, base_lr: 
                     lib=torch.optim) -> Schedule:
     """The schedule ``train.scheduler`` names (typed, or a mapping), wrapped in a linear warm-up when
     ``warmup_epochs`` > 0. ``lib``: ``torch.optim`` or :mod:`nnforge.scratch.optim`, which has step and cosine."""
-    from nnforge.config import section
-
     cfg = section("train.scheduler", cfg)
     inner = _build_inner(optimizer, cfg, epochs, steps_per_epoch, base_lr, monitor, lib.lr_scheduler)
     warmup = cfg.warmup_epochs

@@ -17,34 +17,42 @@ import torch
 
 from nnforge import io
 from nnforge.config import dump_config, resolve
-from nnforge.errors import ConfigError, UserError
-from nnforge.rundir import (CHECKPOINTS, FAILED, HISTORY, METRICS, Run, RunLock, check_empty, default_run_dir, read_history, read_metrics,
-                            mark_failed, read_recipe, update_latest_link)
+from nnforge.errors import ConfigError, RunError, UserError
+from nnforge.rundir import (CHECKPOINTS, FAILED, HISTORY, METRICS, SUMMARY, Run, RunLock, check_empty, default_run_dir, read_history,
+                            read_metrics, mark_failed, read_recipe, update_latest_link)
+from nnforge.train import ddp, federated
+from nnforge.train.averaging import EMA, SWA, check_averaging
 from nnforge.train.callbacks import BestModelCheckpoint, Callback, CleanFinalEpochs, EarlyStopping, JSONLLogger, Progress
+from nnforge.train.checkpoint import Checkpointer, plan_resume
+from nnforge.train.checkpoint.resume import prepare_resumed_dir
+from nnforge.train.distill import Distillation, load_teacher
 from nnforge.train.engines import ENGINES
+from nnforge.train.gradients import GradientControl, L1Penalty
+from nnforge.train.guards import FastDevRun, MaxTime, OverfitCheck, fast_dev_run, limit_batches
 from nnforge.train.keys import check_recipe
+from nnforge.train.lr_finder import find_lr_run
+from nnforge.train.lr_monitor import LearningRateMonitor
+from nnforge.train.nonfinite import NonFiniteGuard
 from nnforge.train.seeding import pick_device, seed_everything
+from nnforge.train.signals import Interrupted, StopOnSignal
 from nnforge.train.tasks import TASKS
 from nnforge.train.tracking import check_loggers, logger_callbacks
+from nnforge.train.transfer import Unfreeze, init_weights
 
 
-def technique_callbacks(recipe, task, out: Path) -> list[Callback]:
-    """The callbacks a recipe's technique keys ask for, in the order they must run after backward:
-    the L1 penalty joins the gradient before it is measured and clipped."""
+def technique_callbacks(recipe, task, data, teacher, out: Path, hint: str) -> list[Callback]:
+    """The callbacks a recipe's technique keys ask for, in the order they must run after backward
+    (the L1 penalty joins the gradient before it is measured and clipped), then weight averaging,
+    distillation, the LR monitor and the guard rails. (Gradient accumulation needs none: it is the
+    trainer's ``accumulate``.)"""
     train = recipe.train
     cbs: list[Callback] = []
     if train.freeze and train.unfreeze_epoch:
-        from nnforge.train.transfer import Unfreeze
-
         cbs.append(Unfreeze(train.freeze, train.unfreeze_epoch))
     if train.l1:
-        from nnforge.train.gradients import L1Penalty
-
         cbs.append(L1Penalty(train.l1))
     g = train.gradients
     if g.clip_norm is not None or g.clip_value is not None or g.log_norms or g.check:
-        from nnforge.train.gradients import GradientControl
-
         cbs.append(GradientControl(g.clip_norm, g.clip_value, out / "grad_norms.jsonl" if g.log_norms else None,
                                    g.check, g.vanish_below, g.explode_above))
     monitor = task.monitor(recipe)
@@ -55,45 +63,23 @@ def technique_callbacks(recipe, task, out: Path) -> list[Callback]:
         cbs.append(EarlyStopping(monitor, es.patience, es.min_delta, es.restore_best))
     elif task.keeps_best_epoch:  # never stops; ends holding the best epoch's weights
         cbs.append(EarlyStopping(monitor, None, 0.0, True, verbose=False))
-    return cbs
-
-
-def loop_callbacks(recipe, data, teacher, out: Path, hint: str) -> list[Callback]:
-    """The callbacks of the loop's newer techniques (gradient accumulation needs none; it is the
-    trainer's ``accumulate``): weight averaging, distillation, the LR monitor and the guard rails."""
-    train = recipe.train
-    cbs: list[Callback] = []
     if train.ema.decay is not None:
-        from nnforge.train.averaging import EMA
-
         cbs.append(EMA(train.ema.decay, train.ema.every))
     if train.swa.start_epoch:
-        from nnforge.train.averaging import SWA
-
         cbs.append(SWA(train.swa.start_epoch, train.swa.lr if train.swa.lr is not None else train.optimizer.lr, data.train))
     if teacher is not None:
-        from nnforge.train.distill import Distillation
-
         cbs.append(Distillation(teacher, train.distill.temperature, train.distill.alpha))
     if train.log_lr == "step":
-        from nnforge.train.lr_monitor import LearningRateMonitor
-
         cbs.append(LearningRateMonitor(out / HISTORY))
     if train.overfit_batches:
-        from nnforge.train.guards import OverfitCheck
-
         cbs.append(OverfitCheck(train.overfit_batches))
     if train.max_time is not None:
-        from nnforge.train.guards import MaxTime
-
         cbs.append(MaxTime(train.max_time, hint, train.checkpoint.enabled))
     return cbs
 
 
 def _loop_metrics(callbacks) -> dict:
     """What the guard rails add to ``metrics.json``: why the run stopped early, the overfit check's loss."""
-    from nnforge.train.guards import MaxTime, OverfitCheck
-
     out = {}
     for cb in callbacks:
         if isinstance(cb, MaxTime) and cb.stopped:
@@ -114,10 +100,6 @@ def prepare(recipe, task=None, device=None):
 
 def _start(recipe, engine_cls, task, device):
     """Seed, prepare the task's data, build the model and the engine."""
-    from nnforge.train.transfer import init_weights
-
-    from nnforge.train.guards import limit_batches
-
     data = limit_batches(recipe.train, prepare(recipe, task, device))  # train.overfit_batches, train.fast_dev_run
     model = task.build_model(recipe, data)
     init_weights(model, recipe.train.init)
@@ -130,13 +112,8 @@ def check(recipe, distributed: bool = False, find_lr: bool = False):
     which only the torch engine has; ``find_lr``: the LR range test instead of training)."""
     engine_cls, task = ENGINES[recipe.engine], TASKS[recipe.task]()
     check_recipe(recipe, engine_cls, task)
-    from nnforge.train import federated
-
     federated.check(recipe, find_lr)
-    if recipe.train.ema.decay is not None or recipe.train.swa.start_epoch:
-        from nnforge.train.averaging import check_averaging
-
-        check_averaging(recipe)
+    check_averaging(recipe)
     check_loggers(recipe)
     if distributed and recipe.engine != "torch":
         raise UserError(f"--nproc trains with DistributedDataParallel, which engine '{recipe.engine}' does not have; use engine: torch")
@@ -158,8 +135,6 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     ``pictures``: False leaves out the task's plots (a run directory nobody will look at).
     ``fold``: (k, K) validates on fold k (0-based) of K folds of the training split (``tune --cv``).
     """
-    from nnforge.train import ddp
-
     recipe = resolve(recipe)
     engine_cls, task = check(recipe, distributed=ddp.is_active(), find_lr=find_lr)
     task.pictures = pictures
@@ -170,64 +145,42 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         task.fold = fold
     device = pick_device(recipe.device)
     if find_lr:
-        from nnforge.train.lr_finder import find_lr_run
-
         return find_lr_run(recipe, Path(out) if out else default_run_dir("lr_find"), *_start(recipe, engine_cls, task, device), task)
-    if recipe.train.fast_dev_run:
-        from nnforge.train.guards import FastDevRun, fast_dev_run
-
-        if not any(isinstance(cb, FastDevRun) for cb in callbacks):  # this call is the smoke test, not the run inside it
-            return fast_dev_run(recipe, lambda r, tmp, cb: run(r, tmp, callbacks=[*callbacks, cb]))
+    if recipe.train.fast_dev_run and not any(isinstance(cb, FastDevRun) for cb in callbacks):  # not the run inside the smoke test
+        return fast_dev_run(recipe, lambda r, tmp, cb: run(r, tmp, callbacks=[*callbacks, cb]))
     out = Path(out) if out is not None else default_run_dir(name)
     checkpoint = None
     if resume:
-        from nnforge.train.checkpoint import plan_resume
-
         action, checkpoint = plan_resume(recipe, out)
         if action == "done":
-            saved = read_recipe(out)
             print(f"'{out}' is already complete; nothing to do")
-            return Run(out, None, saved, read_metrics(out), read_history(out))
+            return Run(out, None, read_recipe(out), read_metrics(out), read_history(out))
     else:
         check_empty(out)
     data, engine = _start(recipe, engine_cls, task, device)  # a user error here leaves no half-made run folder
-    teacher = None
-    if recipe.train.distill.teacher:
-        from nnforge.train.distill import load_teacher
-
-        teacher = load_teacher(recipe.train.distill.teacher, data, device)
+    teacher = load_teacher(recipe.train.distill.teacher, data, device) if recipe.train.distill.teacher else None
     hint = hint or f"nnforge train {out / 'config.yaml'} --out {out} --resume"
     writer = not ddp.is_active() or ddp.rank() == 0
     with RunLock(out), _marks_failure(out, writer):
         if checkpoint is None:
             io.write_text(out / "config.yaml", dump_config(recipe))
-        from nnforge.train import federated
-
         trainer = federated.make_trainer(engine, task, recipe, data, engine_cls)  # a Trainer, or FedAvg's server
         if checkpoint is not None:
-            from nnforge.train.checkpoint.resume import prepare_resumed_dir
-
             prepare_resumed_dir(out, checkpoint)
             trainer.resumed = True
         if ddp.is_active():
             ddp.setup_trainer(trainer, data)
         trainer.callbacks += [Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
-                              *technique_callbacks(recipe, task, out),
-                              *loop_callbacks(recipe, data, teacher, out, hint), *logger_callbacks(recipe, out, writer)]
+                              *technique_callbacks(recipe, task, data, teacher, out, hint), *logger_callbacks(recipe, out, writer)]
         if recipe.data.augment.clean_epochs:
             for transform in (data.train.augmentation, data.train.mix):
                 if transform is not None:
                     trainer.callbacks.append(CleanFinalEpochs(transform))
         trainer.callbacks += list(callbacks)
-        from nnforge.train.nonfinite import NonFiniteGuard
-        from nnforge.train.signals import StopOnSignal
-
         trainer.callbacks.append(NonFiniteGuard(recipe.train.nonfinite, recipe.train.optimizer.lr))
         ck = recipe.train.checkpoint
         trainer.callbacks.append(StopOnSignal(out, hint, ck.enabled))
         if ck.enabled or checkpoint is not None:
-            from nnforge.train.checkpoint import Checkpointer
-
             trainer.callbacks.append(Checkpointer(out / CHECKPOINTS, data.train, task.monitor(recipe), ck.every_steps, ck.keep,
                                                   checkpoint, write=ck.enabled and writer))
         start = time.perf_counter()
@@ -249,8 +202,6 @@ def _marks_failure(out: Path, writer: bool):
     """Write ``failed.json`` when training raises, so ``nnforge runs`` can tell a crash from a run
     stopped on purpose; a signal's :class:`~nnforge.train.signals.Interrupted` leaves a partial run
     (it resumes). A run that starts again (``--resume`` on a failed one) clears the marker."""
-    from nnforge.train.signals import Interrupted
-
     if writer:
         (out / FAILED).unlink(missing_ok=True)
     try:
@@ -264,7 +215,6 @@ def _marks_failure(out: Path, writer: bool):
 def _write_summary(out: Path, recipe, engine, data) -> None:
     """``summary.json``: the trained model's layers, MACs and CPU latency (a few timed calls, so a run
     pays little for it; ``nnforge summary`` measures longer)."""
-    from nnforge.rundir import SUMMARY
     from nnforge.train.model_summary import model_summary
 
     summary = model_summary(engine.torch_model(), recipe.model, data.input_shape, data.num_outputs, recipe.data.batch_size,
@@ -279,8 +229,6 @@ def fit(config, out_dir: str | Path | None = None, callbacks: Sequence[Callback]
 
 def resume_run(recipe, out: str | Path | None) -> Run:
     """Continue the run in ``out`` (``recipe`` None: the run's own ``config.yaml``)."""
-    from nnforge.errors import RunError
-
     if out is None:
         raise RunError("--resume needs the run directory: nnforge train --resume RUN (or CONFIG --out RUN --resume)")
     out = Path(out)

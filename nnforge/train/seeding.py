@@ -8,6 +8,8 @@ import random
 import numpy as np
 import torch
 
+from nnforge.errors import ConfigError
+
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
     """Seed Python, NumPy and torch. ``deterministic`` also forbids non-deterministic kernels."""
@@ -25,11 +27,7 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 
 def pick_device(name: str) -> torch.device:
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("cpu")
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        from nnforge.errors import ConfigError
-
         raise ConfigError("'device' is cuda but no CUDA GPU is available; accepted here: auto, cpu")
     return torch.device(name)

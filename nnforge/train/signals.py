@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 
 from nnforge.errors import RunError
-from nnforge.train.callbacks import Callback
+from nnforge.train.callbacks import Callback, Stateless
 
 
 class Interrupted(RunError):
@@ -23,7 +24,7 @@ class Interrupted(RunError):
     exit_code = 130
 
 
-class StopOnSignal(Callback):
+class StopOnSignal(Stateless, Callback):
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self, out, resume_hint: str, checkpointing: bool = True):
@@ -39,8 +40,6 @@ class StopOnSignal(Callback):
         self.trainer.stop_now = True
 
     def on_train_begin(self, trainer):
-        import threading
-
         self.trainer = trainer
         if threading.current_thread() is threading.main_thread():
             self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
@@ -55,8 +54,3 @@ class StopOnSignal(Callback):
             if not self.checkpointing:
                 raise Interrupted(f"{where}; train.checkpoint.enabled is false, so there is nothing to resume from")
             raise Interrupted(f"{where} after writing a checkpoint; continue with: {self.hint}")
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None: ...

@@ -137,16 +137,23 @@ class Trainer:
         if self.stop_now and step + 1 < self.steps_per_epoch:
             return False  # stopped mid-epoch: no epoch end (a checkpoint callback saved the position)
         seconds = time.perf_counter() - start
-        logs = {"epoch": epoch + 1, "train_loss": totals["loss"] / max(1, seen)}
-        logs.update({f"train_{m}": totals[m] / max(1, seen) for m in task.metrics})
-        logs.update({"val_loss": None, **{f"val_{m}": None for m in task.metrics}})
-        if val_batches is not None:
-            self._call("on_validation_begin")
-            logs.update({f"val_{k}": v for k, v in task.evaluate(*engine.predict(val_batches)).items()})
-            self._call("on_validation_end")
+        logs = self.validate(epoch, totals, seen, val_batches)
         logs.update({"lr": engine.lr(), "seconds": round(seconds, 4), "samples_per_second": round(seen / max(seconds, 1e-9), 1)})
         engine.epoch_end(logs)
+        self.end_epoch(epoch, logs)
+        return True
+
+    def validate(self, epoch: int, totals: dict, seen: int, val_batches) -> dict:
+        """The epoch's logs so far: the training averages, then the validation split's metrics."""
+        logs = {"epoch": epoch + 1, **{f"train_{k}": v / max(1, seen) for k, v in totals.items()}}
+        logs.update({"val_loss": None, **{f"val_{m}": None for m in self.task.metrics}})
+        if val_batches is not None:
+            self._call("on_validation_begin")
+            logs.update({f"val_{k}": v for k, v in self.task.evaluate(*self.engine.predict(val_batches)).items()})
+            self._call("on_validation_end")
+        return logs
+
+    def end_epoch(self, epoch: int, logs: dict) -> None:
         self.epoch = epoch + 1
         self.history.append(logs)
         self._call("on_epoch_end", epoch, logs)
-        return True

@@ -19,7 +19,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nnforge.errors import RunError, UserError
+from nnforge.errors import ConfigError, RunError, UserError
+from nnforge.rundir import load_state
+from nnforge.safe_load import load_weights
 from nnforge.train.callbacks import Callback
 
 
@@ -48,9 +50,6 @@ def _matches(name: str, patterns) -> bool:
 def read_weights(source: str | Path) -> dict[str, torch.Tensor]:
     """A state dict from a run directory, or a weights file read by :func:`nnforge.safe_load.load_weights`
     (``.safetensors``; ``.pt``/``.pth``/``.bin`` only as tensors, never running pickled code)."""
-    from nnforge.rundir import load_state
-    from nnforge.safe_load import load_weights
-
     path = Path(source)
     if path.is_dir():
         if not (path / "model.safetensors").is_file():
@@ -132,8 +131,6 @@ def check_compile_backend(device: torch.device) -> None:
     batch; without one the run would die mid-epoch with a long traceback. Say so before training."""
     if device.type != "cpu":
         return
-    from nnforge.errors import ConfigError
-
     try:
         from torch._inductor.cpp_builder import get_cpp_compiler
 

@@ -45,3 +45,27 @@ def test_vanishing_gradients_warning_names_the_layer(tmp_path):
     messages = [str(w.message) for w in caught if issubclass(w.category, GradientWarning)]
     assert messages and "vanishing in layer 'layers.0'" in messages[0]
     assert not any("layers.16" in m for m in messages)  # the head still learns
+
+
+def test_a_resumed_run_goes_on_logging_gradient_norms(tmp_path):
+    """The per-layer sums come back from the checkpoint as a plain dict (they were a defaultdict,
+    and the first step after ``--resume`` raised KeyError)."""
+    import os
+    import signal
+
+    import pytest
+
+    from nnforge.train import Callback, resume_run
+    from nnforge.train.signals import Interrupted
+
+    class SigtermAtStep(Callback):
+        def on_batch_end(self, trainer, step, logs):
+            if trainer.global_step == 13:  # mid-way through the second epoch
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    recipe = fast_config("train.gradients.log_norms=true")  # three epochs
+    with pytest.raises(Interrupted):
+        fit(recipe, tmp_path / "run", callbacks=[SigtermAtStep()])
+    resume_run(None, tmp_path / "run")
+    lines = [json.loads(line) for line in (tmp_path / "run" / "grad_norms.jsonl").read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == [1, 2, 3]

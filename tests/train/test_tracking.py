@@ -118,3 +118,16 @@ def test_a_logger_whose_package_is_missing_is_refused_before_the_run_folder(tmp_
 def test_an_unknown_logger_is_refused_naming_the_accepted_ones():
     with pytest.raises(ConfigError, match="'train.loggers' lists 'tensorbord' \\(did you mean 'tensorboard'\\?\\)"):
         nnforge.config.resolve({"train": {"loggers": ["tensorbord"]}})
+
+
+
+@pytest.mark.slow
+def test_a_regression_run_logs_a_model_that_predicts_in_the_target_units(tmp_path):
+    recipe = {"task": "regress", "data": {"name": "diabetes", "batch_size": 64}, "model": {"name": "mlp", "hidden": [8]},
+              "train": {"epochs": 2, "optimizer": {"name": "adam", "lr": 0.01}, "progress": "none", "loggers": ["mlflow"]}}
+    result = run(recipe, tmp_path / "run")
+    model, _ = _check_mlflow(result.dir, ["train_loss", "val_loss"])
+    table = prepare(result.config).extra["table"]
+    predicted = model.predict(table.x_test.astype(np.float32))  # raw rows in, values in the target's units out
+    assert predicted.shape == table.y_test.shape
+    assert np.abs(predicted - table.y_test).mean() == pytest.approx(result.metrics["test_mae"], abs=1e-2)

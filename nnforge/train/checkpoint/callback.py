@@ -28,6 +28,7 @@ from nnforge.train.checkpoint.format import (BEST_FILE, Checkpoint, _fault, clea
                                              step_checkpoints, write_encoded)
 from nnforge.train.checkpoint.writer import BackgroundWriter
 from nnforge.train.monitor import Monitor
+from nnforge.train.nonfinite import NonFiniteError
 
 
 def rng_state() -> dict:
@@ -137,8 +138,6 @@ class Checkpointer(Callback):
 
     def _save(self, trainer, step_in_epoch: int, best: bool = False) -> None:
         if not trainer.engine.weights_finite():
-            from nnforge.train.nonfinite import NonFiniteError
-
             raise NonFiniteError(f"the weights became non-finite by step {trainer.global_step} (epoch {trainer.epoch + 1}); "
                                  f"no checkpoint was written with them, the last good one is kept; lower train.optimizer.lr")
         if not self.write:

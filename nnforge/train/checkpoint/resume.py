@@ -17,7 +17,7 @@ from pathlib import Path
 
 from nnforge import io
 from nnforge.errors import RunError
-from nnforge.rundir import CHECKPOINTS, CONFIG, HISTORY, METRICS, read_recipe, state
+from nnforge.rundir import CHECKPOINTS, CONFIG, HISTORY, METRICS, read_jsonl, read_recipe, state
 from nnforge.train.checkpoint.format import BEST_FILE, Checkpoint, latest_checkpoint, step_checkpoints
 
 # keys a resumed run may change: how long it trains, where and how it reports, how it checkpoints
@@ -74,21 +74,11 @@ def prepare_resumed_dir(out: Path, ckpt: Checkpoint) -> None:
     The per-step rows of ``train.log_lr`` up to the checkpoint stay; a ``metrics.json`` written when
     ``train.max_time`` stopped the run goes (the run is not complete any more)."""
     history = ckpt.state["history"]
-    steps = [row for row in _rows(out / HISTORY) if "epoch" not in row and row.get("step", 1 << 62) <= ckpt.position["global_step"]]
+    steps = [row for row in read_jsonl(out / HISTORY)
+             if isinstance(row, dict) and "epoch" not in row and row.get("step", 1 << 62) <= ckpt.position["global_step"]]
     io.write_text(out / HISTORY, "".join(json.dumps(h) + "\n" for h in history + steps))
     (out / METRICS).unlink(missing_ok=True)
     for step, path in step_checkpoints(out / CHECKPOINTS):
         if step > ckpt.position["global_step"] and path != ckpt.path:
             path.unlink(missing_ok=True)
 
-
-def _rows(path: Path) -> list[dict]:
-    rows = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if path.is_file() else []:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows

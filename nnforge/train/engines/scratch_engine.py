@@ -13,10 +13,12 @@ NumPy library with a PyTorch-shaped API and no training driver.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import torch
 
+from nnforge.cpus import usable_cpus
 from nnforge.errors import ConfigError
 from nnforge.scratch import optim
 from nnforge.scratch.autograd import no_grad
@@ -26,7 +28,7 @@ from nnforge.scratch.nn import functional as F
 from nnforge.scratch.nn.utils import clip_grad_norm_, clip_grad_value_
 from nnforge.scratch.tensor import Tensor
 from nnforge.train.engines.base import Engine
-from nnforge.train.keys import DATA, GUARDS, LOOP, keys
+from nnforge.train.keys import DATA, GUARDS, LOOP, LOSS, keys
 from nnforge.train.optim import build_optimizer, build_scheduler
 from nnforge.train.tasks.base import LossSpec
 
@@ -91,20 +93,12 @@ def all_finite(arrays) -> bool:
     return math.isfinite(total) or all(bool(np.isfinite(a).all()) for a in arrays)
 
 
-def copy_weights_into(torch_model, scratch_model) -> None:
-    """Write scratch weights into a torch model in place (same names and shapes)."""
-    ours = scratch_model.state_dict()
-    for key, tensor in torch_model.state_dict().items():
-        _np(tensor)[...] = ours[key]  # state_dict tensors share storage with the parameters
-
-
 class ScratchEngine(Engine):
     name = "scratch"
     # not (yet): train.optimizer.lr_mult, train.scheduler.warmup_epochs, freeze/unfreeze_epoch, precision,
     # channels_last, compile, weight averaging and distillation (torch modules) — each refused in one line;
     # and no recurrent model, so no forecasting
-    implements = (keys("", "deterministic device") | DATA | LOOP | GUARDS
-                  | keys("train.loss", "name label_smoothing class_weight focal_gamma")
+    implements = (keys("", "deterministic device") | DATA | LOOP | GUARDS | LOSS
                   | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha")
                   | keys("train.scheduler", "name step_size gamma min_lr"))
     accepts = {"device": ("auto", "cpu"), "train.scheduler.name": ("none", "step", "cosine")}
@@ -145,12 +139,9 @@ class ScratchEngine(Engine):
         for the first. The model's weights, gradients, BatchNorm statistics and random generator
         are left as they were, so the run is the same whatever count is chosen.
         """
-        import os
-        import time
-
         from threadpoolctl import threadpool_limits
 
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        cpus = usable_cpus()
         if cpus <= 1:
             return 1
         n = data.train.batch_size
@@ -174,7 +165,7 @@ class ScratchEngine(Engine):
 
     def batch(self, xb, yb):
         x = np.ascontiguousarray(_np(xb), dtype=np.float32)
-        soft = yb.dim() == 2 if hasattr(yb, "dim") else np.ndim(yb) == 2  # mixup/cutmix probabilities
+        soft = np.ndim(yb) == 2  # mixup/cutmix probabilities
         y = _np(yb).astype(np.float32 if self.regress or soft else np.int64, copy=False)
         return x, y
 
@@ -207,7 +198,7 @@ class ScratchEngine(Engine):
         squares: dict[str, float] = {}
         for name, p in self.model.named_parameters():
             if p.grad is not None:
-                layer = name.rsplit(".", 1)[0] if "." in name else name
+                layer = name.rsplit(".", 1)[0]
                 squares[layer] = squares.get(layer, 0.0) + float((p.grad.data.astype(np.float64) ** 2).sum())
         return {k: math.sqrt(v) for k, v in squares.items()}
 
@@ -245,5 +236,5 @@ class ScratchEngine(Engine):
         generator().bit_generator.state = state["scratch"]
 
     def torch_model(self):
-        copy_weights_into(self.torch, self.model)
+        self.torch.load_state_dict(self.weights())  # same names and shapes
         return self.torch

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 
 from nnforge.train.accumulate import optimizer_steps
-from nnforge.train.keys import AVERAGING, DATA, FEDERATED, GUARDS, LOOP, keys
+from nnforge.train.keys import AVERAGING, DATA, FEDERATED, GUARDS, LOOP, LOSS, OPTIMIZATION, keys
 from nnforge.train.engines.base import Engine
 from nnforge.train.gradients import layer_grad_norms
 from nnforge.train.imbalance import focal_loss
 from nnforge.train.nonfinite import all_finite as _all_finite
 from nnforge.train.optim import build_optimizer, build_scheduler
 from nnforge.train.tasks.base import LossSpec
+from nnforge.train.tasks.contrastive import nt_xent
+from nnforge.train.transfer import setup_model
 
 
 def build_loss(spec: LossSpec):
@@ -21,8 +25,6 @@ def build_loss(spec: LossSpec):
     if spec.kind == "regress":  # targets standardised by the task; huber's delta is in standard deviations
         return {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}[spec.name]
     if spec.kind == "contrastive":
-        from nnforge.train.tasks.contrastive import nt_xent
-
         return lambda z, _y: nt_xent(z, spec.temperature)
     weight = torch.from_numpy(spec.class_weight).float() if spec.class_weight is not None else None
     if spec.name == "cross_entropy":
@@ -45,16 +47,11 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 class TorchEngine(Engine):
     name = "torch"
-    implements = (keys("", "deterministic device") | DATA | LOOP | keys("forecast", "window horizon test_fraction") | keys("contrastive", "temperature projection_dim probe_labels")
-                  | keys("train.loss", "name label_smoothing class_weight focal_gamma")
-                  | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult")
-                  | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
-                  | keys("train", "freeze unfreeze_epoch precision channels_last compile") | GUARDS | AVERAGING
-                  | FEDERATED)
+    implements = (keys("", "deterministic device") | DATA | LOOP | LOSS | OPTIMIZATION | GUARDS | AVERAGING | FEDERATED
+                  | keys("forecast", "window horizon test_fraction") | keys("contrastive", "temperature projection_dim probe_labels")
+                  | keys("train", "freeze unfreeze_epoch precision channels_last compile"))
 
     def __init__(self, recipe, task, data, model: torch.nn.Module, device: torch.device):
-        from nnforge.train.transfer import setup_model
-
         train = recipe.train
         self.device = device
         self.model = setup_model(model.to(device), train)  # train.freeze, channels_last, compile
@@ -65,7 +62,7 @@ class TorchEngine(Engine):
                                         monitor=task.monitor(recipe))
         self.loss_fn = build_loss(task.loss_spec(recipe, data))
         self.autocast = (lambda: torch.autocast(device.type if device.type in ("cuda", "cpu", "mps") else "cpu", dtype=torch.bfloat16)) \
-            if train.precision == "bf16" else None
+            if train.precision == "bf16" else contextlib.nullcontext
         self._params: tuple[object, list] = (None, [])  # (the model they belong to, its parameters)
 
     def batch(self, xb, yb):
@@ -75,14 +72,10 @@ class TorchEngine(Engine):
         return xb, yb
 
     def forward(self, x):
-        if self.autocast is None:
-            return self.model(x)
         with self.autocast():
             return self.model(x)
 
     def loss(self, out, y):
-        if self.autocast is None:
-            return self.loss_fn(out, y)
         with self.autocast():
             return self.loss_fn(out, y)
 

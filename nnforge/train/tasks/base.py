@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from nnforge.models import build_model
+
 
 @dataclass(frozen=True)
 class LossSpec:
@@ -65,8 +67,11 @@ class Task:
     fold: tuple[int, int] | None = None
 
     def prepare(self, recipe, device) -> TaskData: raise NotImplementedError
-    def build_model(self, recipe, data: TaskData): raise NotImplementedError
     def loss_spec(self, recipe, data: TaskData) -> LossSpec: raise NotImplementedError
+
+    def build_model(self, recipe, data: TaskData):
+        """The zoo model the recipe names, for this data's inputs and outputs."""
+        return build_model(recipe.model, data.input_shape, data.num_outputs, data.kind)
 
     def batch_metrics(self, out, y) -> dict[str, float]:
         """Sums over one batch of each of :data:`metrics` (divided by the epoch's examples later)."""

@@ -19,12 +19,11 @@ from nnforge.data.augment import AugmentThenPreprocess
 from nnforge.data.mix import build_mix
 from nnforge.data.sampling import balanced_sampler, make_imbalanced
 from nnforge.data.subset import apply_data_config
-from nnforge.models import build_model
 from nnforge.report import plot_confusion, plot_curves
 from nnforge.rundir import save_model
-from nnforge.train.evaluate import evaluate, evaluation_from_probabilities, per_class_report
+from nnforge.train.evaluate import evaluate, evaluation_from_probabilities, format_per_class, per_class_report
 from nnforge.train.imbalance import class_weights
-from nnforge.train.keys import AVERAGING, DATA, FEDERATED, GUARDS, LOOP, keys
+from nnforge.train.keys import AVERAGING, DATA, FEDERATED, GUARDS, LOOP, LOSS, OPTIMIZATION, keys
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
 
 
@@ -36,11 +35,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 class Classify(Task):
     name = "classify"
-    implements = (DATA | LOOP | keys("", "deterministic device") | keys("train.loss", "name label_smoothing class_weight focal_gamma")
-                  | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult")
-                  | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
-                  | keys("train", "freeze unfreeze_epoch precision channels_last compile") | GUARDS | AVERAGING
-                  | FEDERATED)
+    implements = (DATA | LOOP | keys("", "deterministic device") | LOSS | OPTIMIZATION
+                  | keys("train", "freeze unfreeze_epoch precision channels_last compile") | GUARDS | AVERAGING | FEDERATED)
     metrics = ("accuracy",)
     accepts = {"train.loss.name": ("cross_entropy", "mse", "focal")}
 
@@ -77,16 +73,11 @@ class Classify(Task):
         test = TensorLoader(to(ds.x_test), to(ds.y_test), data_cfg.eval_batch_size, transform=pre)
         return TaskData(train, val, test, tuple(ds.input_shape), ds.num_classes, ds.kind, device, ds, pre)
 
-    def build_model(self, recipe, data: TaskData):
-        return build_model(recipe.model, data.input_shape, data.num_outputs, data.kind)
-
     def loss_spec(self, recipe, data: TaskData) -> LossSpec:
         loss = recipe.train.loss
-        spec = loss.class_weight
-        weight = None
-        if spec is not None:
-            weight = class_weights(spec if isinstance(spec, str) else list(spec), data.dataset.y_train, data.num_outputs).numpy()
-        return LossSpec("classify", loss.name, data.num_outputs, loss.label_smoothing, weight, loss.focal_gamma)
+        weight = class_weights(loss.class_weight, data.dataset.y_train, data.num_outputs)  # None: no class weights
+        return LossSpec("classify", loss.name, data.num_outputs, loss.label_smoothing, None if weight is None else weight.numpy(),
+                        loss.focal_gamma)
 
     def batch_metrics(self, out, y) -> dict[str, float]:
         if y.ndim == 2:  # mixed (soft) targets: the class with the larger share
@@ -127,7 +118,5 @@ class Classify(Task):
         return metrics
 
     def summary(self, metrics: dict) -> str:
-        from nnforge.train.evaluate import format_per_class
-
         return (f"test accuracy {metrics['test_accuracy']:.2%} on {metrics['dataset']}\n"
                 f"trained in {metrics['train_seconds']:.1f} s\n{format_per_class(metrics['per_class'])}")

@@ -28,31 +28,33 @@ import torch
 from nnforge.data import Preprocessing, TensorLoader, build_augmentation, load_dataset
 from nnforge.data.subset import apply_data_config
 from nnforge.errors import ConfigError
-from nnforge.models import build_model
 from nnforge.report import plot_curves
+from nnforge.report.plots import plot_embedding
 from nnforge.rundir import save_model
-from nnforge.train.keys import LOOP, keys
+from nnforge.train.keys import LOOP, OPTIMIZATION, keys
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
 from nnforge.version import __version__
 
 
-def nt_xent(z: torch.Tensor, temperature: float) -> torch.Tensor:
-    """SimCLR's loss for a batch laid out as ``[view 1 of N images; view 2 of the same N]`` (2N rows)."""
+def _similarities(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosine similarities of a batch laid out as ``[view 1 of N images; view 2 of the same N]`` (2N
+    rows), and the row of each view's pair."""
     n = len(z) // 2
     z = torch.nn.functional.normalize(z.float(), dim=1)
-    sim = z @ z.T / temperature
-    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))  # a view is not its own pair
-    pair = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
+    return z @ z.T, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
+
+
+def nt_xent(z: torch.Tensor, temperature: float) -> torch.Tensor:
+    """SimCLR's loss for a batch of paired views (see :func:`_similarities`)."""
+    sim, pair = _similarities(z)
+    sim = (sim / temperature).masked_fill(torch.eye(len(z), dtype=torch.bool, device=z.device), float("-inf"))  # a view is not its own pair
     return torch.nn.functional.cross_entropy(sim, pair)
 
 
 def pair_hits(z: torch.Tensor) -> float:
     """How many of the 2N views find their own pair as their nearest neighbour, halved (per image)."""
-    n = len(z) // 2
-    z = torch.nn.functional.normalize(z.float(), dim=1)
-    sim = (z @ z.T).fill_diagonal_(-2.0)
-    pair = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
-    return float((sim.argmax(1) == pair).sum()) / 2
+    sim, pair = _similarities(z)
+    return float((sim.fill_diagonal_(-2.0).argmax(1) == pair).sum()) / 2
 
 
 class TwoViews:
@@ -116,9 +118,7 @@ class Contrastive(Task):
                                  "denoise denoise_size val_fraction normalize")
                   | keys("data.augment", "rotate shift scale shear hflip crop_padding noise cutout")
                   | keys("contrastive", "temperature projection_dim probe_labels") | keys("train.loss", "name")
-                  | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult")
-                  | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
-                  | keys("train", "freeze unfreeze_epoch precision channels_last compile"))
+                  | OPTIMIZATION | keys("train", "freeze unfreeze_epoch precision channels_last compile"))
     accepts = {"train.loss.name": ("nt_xent",)}
     metrics = ("pair_accuracy",)
 
@@ -150,9 +150,6 @@ class Contrastive(Task):
         return TaskData(train, val, test, tuple(ds.input_shape), recipe.contrastive.projection_dim, ds.kind, device, ds, pre,
                         extra={"eval_batch": data_cfg.eval_batch_size})
 
-    def build_model(self, recipe, data: TaskData):
-        return build_model(recipe.model, data.input_shape, data.num_outputs, data.kind)
-
     def loss_spec(self, recipe, data: TaskData) -> LossSpec:
         self.temperature = recipe.contrastive.temperature
         self.eval_batch = data.extra["eval_batch"]
@@ -181,18 +178,15 @@ class Contrastive(Task):
         y_lab, y_test = ds.y_train[labelled].numpy(), ds.y_test.numpy()
         torch.manual_seed(recipe.seed)
         untrained = self.build_model(recipe, data).to(device)  # the same architecture and seed, before pretraining
-        probe = {}
-        for name, m in (("pretrained", model), ("random", untrained)):
-            probe[name] = (features(m, x_lab), features(m, x_test))
-        ours = linear_probe(probe["pretrained"][0], y_lab, probe["pretrained"][1], y_test)
-        base = linear_probe(probe["random"][0], y_lab, probe["random"][1], y_test)
+        probe = {name: (features(m, x_lab), features(m, x_test)) for name, m in (("pretrained", model), ("random", untrained))}
+        accuracy = {name: linear_probe(lab, y_lab, test, y_test) for name, (lab, test) in probe.items()}
         metrics = {
             "task": "contrastive",
             "test_loss": round(test_eval["loss"], 6),
             "test_pair_accuracy": round(test_eval["pair_accuracy"], 6),
             "probe_labels": len(labelled),
-            "probe_accuracy": round(ours, 6),
-            "random_encoder_probe_accuracy": round(base, 6),
+            "probe_accuracy": round(accuracy["pretrained"], 6),
+            "random_encoder_probe_accuracy": round(accuracy["random"], 6),
             "train_seconds": round(train_seconds, 3),
             "epochs": len(history),
             "dataset": ds.describe(),
@@ -205,7 +199,7 @@ class Contrastive(Task):
         if history:
             plot_curves(history, out / "curves.png", f"{recipe.model['name']} pretrained on {recipe.data.name} (no labels)",
                         metric="pair_accuracy")
-        plot_embedding({k: v[1] for k, v in probe.items()}, y_test, {"pretrained": ours, "random": base}, out / "embedding.png")
+        plot_embedding({k: v[1] for k, v in probe.items()}, y_test, accuracy, out / "embedding.png")
         return metrics
 
     def summary(self, m: dict) -> str:
@@ -215,28 +209,3 @@ class Contrastive(Task):
                 f"(the same probe on the untrained encoder: {m['random_encoder_probe_accuracy']:.2%})\n"
                 f"trained in {m['train_seconds']:.1f} s")
 
-
-def plot_embedding(feats: dict[str, np.ndarray], labels: np.ndarray, probes: dict[str, float], path) -> None:
-    """The test digits' features in 2-D (t-SNE) — untrained encoder beside pretrained — coloured by the hidden labels.
-
-    t-SNE rather than PCA: it keeps who is near whom, which is what the probe exploits; the two
-    directions of largest variance mostly show stroke thickness.
-    """
-    from matplotlib.figure import Figure
-    from sklearn.manifold import TSNE
-
-    from nnforge import io
-
-    fig = Figure(figsize=(10, 4.8), layout="constrained")
-    axes = fig.subplots(1, 2)
-    for ax, name, title in zip(axes, ("random", "pretrained"), ("untrained encoder", "after contrastive pretraining")):
-        xy = TSNE(2, init="pca", perplexity=30, random_state=0).fit_transform(feats[name])
-        sc = ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab10", s=6, vmin=-0.5, vmax=9.5)
-        ax.set_title(f"{title}: linear probe {probes[name]:.1%}", fontsize=10)
-        ax.set_xlabel("t-SNE 1")
-        ax.set_ylabel("t-SNE 2")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.colorbar(sc, ax=axes, ticks=range(10), fraction=0.03).set_label("digit (never seen in pretraining)")
-    fig.suptitle("Test digits' features in 2-D, coloured by the labels the encoder never saw", fontsize=11)
-    io.atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))

@@ -19,10 +19,9 @@ import torch
 from nnforge.data import TensorLoader
 from nnforge.data.series import load_series, split_windows, windows
 from nnforge.errors import ConfigError
-from nnforge.models import build_model
 from nnforge.report.plots import plot_forecast
 from nnforge.rundir import save_model
-from nnforge.train.keys import GUARDS, LOOP, keys
+from nnforge.train.keys import GUARDS, LOOP, OPTIMIZATION, keys
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
 
 
@@ -38,9 +37,7 @@ class Forecast(Task):
     # test split is judged as a whole)
     implements = (LOOP | keys("", "deterministic device") | keys("data", "name batch_size eval_batch_size val_fraction")
                   | keys("forecast", "window horizon test_fraction") | keys("train.loss", "name")
-                  | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult")
-                  | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
-                  | keys("train", "freeze unfreeze_epoch precision compile") | (GUARDS - keys("train", "fast_dev_run")))
+                  | OPTIMIZATION | keys("train", "freeze unfreeze_epoch precision compile") | (GUARDS - keys("train", "fast_dev_run")))
     accepts = {"train.loss.name": ("mse",), "train.monitor": ("val_loss", "train_loss")}
     keeps_best_epoch = True  # a forecaster is chosen by its best validation epoch
 
@@ -71,9 +68,6 @@ class Forecast(Task):
         extra = {"series": series, "mean": mean, "std": std, "x": x, "y": y, "starts": starts, "masks": (tr, va, te),
                  "test_start": test_start}
         return TaskData(train, val, test, (fc.window, 1), fc.horizon, "sequence", device, extra=extra)
-
-    def build_model(self, recipe, data: TaskData):
-        return build_model(recipe.model, data.input_shape, data.num_outputs, "sequence")
 
     def loss_spec(self, recipe, data: TaskData) -> LossSpec:
         return LossSpec("regress", "mse", data.num_outputs)

@@ -19,9 +19,10 @@ import torch
 
 from nnforge.data import TensorLoader
 from nnforge.data.registry import load_table
-from nnforge.models import build_model
+from nnforge.report import plot_curves
+from nnforge.report.regression import plot_regression
 from nnforge.rundir import save_model
-from nnforge.train.keys import LOOP, keys
+from nnforge.train.keys import LOOP, OPTIMIZATION, keys
 from nnforge.train.tasks.base import LossSpec, Task, TaskData
 from nnforge.version import __version__
 
@@ -48,10 +49,7 @@ def standardised_loss(name: str, diff: np.ndarray) -> float:
 class Regress(Task):
     name = "regress"
     implements = (LOOP | keys("", "deterministic device") | keys("data", "name target batch_size eval_batch_size val_fraction normalize")
-                  | keys("train.loss", "name")
-                  | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha lr_mult")
-                  | keys("train.scheduler", "name step_size gamma max_lr pct_start min_lr patience warmup_epochs")
-                  | keys("train", "freeze unfreeze_epoch precision compile"))
+                  | keys("train.loss", "name") | OPTIMIZATION | keys("train", "freeze unfreeze_epoch precision compile"))
     accepts = {"train.loss.name": ("mse", "l1", "huber"), "train.monitor": ("val_loss", "train_loss")}
     metrics = ("mae", "mse")  # per batch, in the target's units; val_ also gets rmse and r2
     keeps_best_epoch = True
@@ -76,9 +74,6 @@ class Regress(Task):
         test = TensorLoader(*tensors(table.x_test, table.y_test), data.eval_batch_size)
         extra = {"table": table, "x_mean": x_mean.astype(np.float32).tolist(), "x_std": x_std.astype(np.float32).tolist()}
         return TaskData(train, val, test, (table.x_train.shape[1],), table.y_train.shape[1], "tabular", device, extra=extra)
-
-    def build_model(self, recipe, data: TaskData):
-        return build_model(recipe.model, data.input_shape, data.num_outputs, "tabular")
 
     def loss_spec(self, recipe, data: TaskData) -> LossSpec:
         return LossSpec("regress", recipe.train.loss.name, data.num_outputs)
@@ -132,9 +127,6 @@ class Regress(Task):
         save_model(out, model, meta)
         if not self.pictures:
             return metrics
-        from nnforge.report import plot_curves
-        from nnforge.report.regression import plot_regression
-
         if history:
             plot_curves(history, out / "curves.png", f"{recipe.model['name']} on {recipe.data.name}", "mse",
                         metric_label="RMSE (target units)", transform=np.sqrt, loss_label="loss (standardised target)")

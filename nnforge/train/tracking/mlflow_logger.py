@@ -12,7 +12,8 @@ metrics per epoch with step = epoch, the final numbers of ``metrics.json`` at st
 run directory's files as artifacts (``checkpoints/`` left out), and the model as ``model`` in
 MLflow's PyTorch flavour saved with ``torch.export`` (``pt2``, no pickle). The logged model
 takes inputs in stored form (uint8 images, raw table rows, raw series windows) and returns what
-``nnforge.load(run).predict`` returns (class probabilities), or the forecast in the series' units.
+``nnforge.load(run).predict`` returns (class probabilities; a regression's values in the target's
+units), or the forecast in the series' units (:func:`nnforge.predictor.served_model`).
 Inside a ``tune`` study every trial is a run nested under the study's parent run (:func:`parent_run`).
 The client API is used throughout (no global active run), so trials and threads do not interfere.
 """
@@ -31,7 +32,8 @@ import torch
 
 from nnforge import io
 from nnforge.train.callbacks import Callback
-from nnforge.train.tracking.params import as_text, final_scalars, flat_recipe
+from nnforge.runlist import flatten
+from nnforge.train.tracking.params import as_text, scalars
 
 _PARENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("mlflow_parent_run", default=None)
 DB_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
@@ -89,12 +91,12 @@ def parent_run(recipe, runs_root: Path, name: str):
     client = client_for(uri)
     exp = experiment_id(client, recipe.train.mlflow.experiment, uri, runs_root)
     query = f"tags.`nnforge.study` = '{name}'"
-    found = client.search_runs([exp], query, max_results=1, order_by=["attributes.start_time ASC"])
-    if found:
+    first = lambda: client.search_runs([exp], query, max_results=1, order_by=["attributes.start_time ASC"])  # noqa: E731
+    if found := first():
         run_id = found[0].info.run_id
     else:  # two workers starting together may both create one: the earlier stays, the other is deleted
         ours = client.create_run(exp, tags={"nnforge.study": name}, run_name=f"study {name}").info.run_id
-        run_id = client.search_runs([exp], query, max_results=1, order_by=["attributes.start_time ASC"])[0].info.run_id
+        run_id = first()[0].info.run_id
         if run_id != ours:
             client.delete_run(ours)
     token = _PARENT.set(run_id)
@@ -130,7 +132,7 @@ class MLflowLogger(Callback):
         io.write_json(self.out / "mlflow.json", {"tracking_uri": uri, "experiment_id": exp, "run_id": self.run_id})
         from mlflow.entities import Param
 
-        params = [Param(k, as_text(v)) for k, v in flat_recipe(self.recipe).items()]
+        params = [Param(k, as_text(v)) for k, v in flatten(self.recipe.to_dict()).items()]
         for start in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
             self.client.log_batch(self.run_id, params=params[start:start + 100])
 
@@ -138,8 +140,7 @@ class MLflowLogger(Callback):
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        metrics = [Metric(k, float(v), now, step) for k, v in values.items()
-                   if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        metrics = [Metric(k, v, now, step) for k, v in scalars(values).items()]
         if metrics:
             self.client.log_batch(self.run_id, metrics=metrics)
 
@@ -147,7 +148,7 @@ class MLflowLogger(Callback):
         self._log_metrics({k: v for k, v in logs.items() if k != "epoch"}, epoch + 1)
 
     def on_run_end(self, trainer, metrics):
-        self._log_metrics(final_scalars(metrics), trainer.epoch)
+        self._log_metrics(metrics, trainer.epoch)
         for path in sorted(self.out.rglob("*")):
             rel = path.relative_to(self.out)
             if path.is_file() and rel.parts[0] not in SKIPPED:
@@ -163,6 +164,8 @@ class MLflowLogger(Callback):
     def _log_model(self) -> None:
         import mlflow.pytorch
 
+        from nnforge.predictor import served_model
+
         module, example = served_model(self.out)
         with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
             # torch.export notes that nn.LSTM re-assigns its flat weight list while tracing; the graph is right
@@ -171,48 +174,4 @@ class MLflowLogger(Callback):
             mlflow.pytorch.save_model(module, str(Path(tmp) / "model"), serialization_format="pt2", input_example=example,
                                       pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy"])
             self.client.log_artifacts(self.run_id, str(Path(tmp) / "model"), "model")
-
-
-class ServedClassifier(torch.nn.Module):
-    """Stored inputs -> class probabilities: the preprocessing, the network and a softmax in one
-    module, so the exported graph predicts exactly as :meth:`nnforge.predictor.Predictor.predict_stored`."""
-
-    def __init__(self, predictor):
-        super().__init__()
-        self.model, self.preprocessing = predictor.model, predictor.preprocessing
-
-    def forward(self, x):
-        return torch.softmax(self.model(self.preprocessing(x)).float(), 1)
-
-
-class ServedForecaster(torch.nn.Module):
-    """Raw series windows ``(N, window, 1)`` -> the next ``horizon`` values in the series' units."""
-
-    def __init__(self, model, mean: float, std: float):
-        super().__init__()
-        self.model, self.mean, self.std = model, mean, std
-
-    def forward(self, x):
-        return self.model((x - self.mean) / self.std) * self.std + self.mean
-
-
-def served_model(run_dir: Path) -> tuple[torch.nn.Module, "object"]:
-    """The run's model, rebuilt from its run directory alone as a module over stored inputs, and an
-    input example of two rows (two, so that the exported batch dimension stays dynamic)."""
-    import numpy as np
-
-    from nnforge.models import build_model
-    from nnforge.predictor import Predictor
-    from nnforge.rundir import load_state, read_model_meta
-
-    meta = read_model_meta(run_dir)
-    if meta.get("task") == "forecast":
-        s = meta["series"]
-        model = build_model(meta["model"], tuple(meta["input_shape"]), s["horizon"], "sequence")
-        model.load_state_dict(load_state(run_dir / "model.safetensors"))
-        module = ServedForecaster(model.eval(), float(s["mean"]), float(s["std"]))
-        return module, np.full((2, *meta["input_shape"]), s["mean"], np.float32)
-    predictor = Predictor(run_dir)
-    dtype = np.uint8 if predictor.kind == "image" else np.float32
-    return ServedClassifier(predictor).eval(), np.zeros((2, *predictor.input_shape), dtype)
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from nnforge.train.callbacks import Callback
-from nnforge.train.tracking.params import final_scalars, flat_recipe
+from nnforge.runlist import flatten
+from nnforge.train.tracking.params import scalars
 
 #: the plots a task leaves in the run directory, shown under Images
 PLOTS = ("curves.png", "confusion.png", "forecast.png")
@@ -51,8 +52,8 @@ class TensorBoardLogger(Callback):
         self.writer.add_scalar("step/lr", trainer.engine.lr(), trainer.global_step)
 
     def on_epoch_end(self, trainer, epoch, logs):
-        for key, value in logs.items():
-            if key != "epoch" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        for key, value in scalars(logs).items():
+            if key != "epoch":
                 self.writer.add_scalar(f"epoch/{key}", value, epoch + 1)
         for cb in trainer.callbacks:
             for layer, norm in getattr(cb, "epoch_norms", {}).items():
@@ -72,8 +73,8 @@ class TensorBoardLogger(Callback):
                 with Image.open(out / name) as im:
                     pixels = np.asarray(im.convert("RGB"))
                 self.writer.add_image(f"plots/{Path(name).stem}", pixels, trainer.epoch, dataformats="HWC")
-        finals = {f"final/{k}": v for k, v in final_scalars(metrics).items()}
-        params = {k: _hparam(v) for k, v in flat_recipe(self.recipe).items()}
+        finals = {f"final/{k}": v for k, v in scalars(metrics).items()}
+        params = {k: _hparam(v) for k, v in flatten(self.recipe.to_dict()).items()}
         for summary in hparams(params, finals):
             self.writer.file_writer.add_summary(summary)
         for key, value in finals.items():
