@@ -64,6 +64,13 @@ def test_pooling(k, stride, h, w, seed, data):
     compare(lambda x: F.avg_pool2d(x, k, stride, padding), lambda x: TF.avg_pool2d(x, k, stride, padding), a)
 
 
+@pytest.mark.parametrize("k, stride", [(2, None), (3, 3), (2, 1), (3, 2)])
+def test_max_pooling_ties_send_the_gradient_to_the_first_maximum_as_torch_does(k, stride):
+    # ReLU outputs are full of equal zeros: windows with ties, disjoint (k, k) and overlapping ones
+    a = np.random.default_rng(k).integers(0, 2, size=(2, 3, 7, 8)).astype(np.float64)
+    compare(lambda x: F.max_pool2d(x, k, stride), lambda x: TF.max_pool2d(x, k, stride), a)
+
+
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (3, 2, 4, 4)])
 @pytest.mark.parametrize("training", [True, False])
 def test_batch_norm(shape, training):
