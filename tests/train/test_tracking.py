@@ -13,6 +13,7 @@ import yaml
 import nnforge
 from nnforge.errors import ConfigError
 from nnforge.train import run
+from nnforge.train.callbacks import Callback
 from nnforge.train.run import prepare
 
 mlflow = pytest.importorskip("mlflow", reason="the track extra (mlflow) is not installed")
@@ -131,3 +132,20 @@ def test_a_regression_run_logs_a_model_that_predicts_in_the_target_units(tmp_pat
     predicted = model.predict(table.x_test.astype(np.float32))  # raw rows in, values in the target's units out
     assert predicted.shape == table.y_test.shape
     assert np.abs(predicted - table.y_test).mean() == pytest.approx(result.metrics["test_mae"], abs=1e-2)
+
+
+class _RaiseAtEpochEnd(Callback):
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        raise self.exc
+
+
+@pytest.mark.parametrize("exc, status", [(RuntimeError("disk on fire"), "FAILED"), (KeyboardInterrupt(), "KILLED")])
+def test_a_run_that_raises_ends_its_mlflow_run_failed_or_killed(tmp_path, exc, status):
+    recipe = {**DIGITS, "train": {**DIGITS["train"], "loggers": ["mlflow"], "checkpoint": {"enabled": False}}}
+    with pytest.raises(type(exc)):
+        run(recipe, tmp_path / "run", callbacks=[_RaiseAtEpochEnd(exc)])
+    _, logged, _ = _mlflow_run(tmp_path / "run")
+    assert logged.info.status == status  # not RUNNING forever

@@ -161,6 +161,19 @@ class MLflowLogger(Callback):
         self.client.set_terminated(self.run_id)
         print(f"mlflow: run {self.run_id} in {self.uri}, experiment '{self.recipe.train.mlflow.experiment}'")
 
+    def on_exception(self, trainer, exc: BaseException) -> None:
+        """A run that raises ends its MLflow run too: KILLED when it was interrupted (a signal, Ctrl-C:
+        ``--resume`` continues it, and sets it RUNNING again), FAILED otherwise; never left RUNNING."""
+        if self.run_id is None:
+            return
+        from nnforge.train.signals import Interrupted
+
+        status = "KILLED" if isinstance(exc, (Interrupted, KeyboardInterrupt)) else "FAILED"
+        try:
+            self.client.set_terminated(self.run_id, status=status)
+        except Exception as err:  # the run's own error is what the user must see; this one is a note
+            warnings.warn(f"mlflow: could not mark run {self.run_id} {status} ({type(err).__name__}: {err})")
+
     def _log_model(self) -> None:
         import mlflow.pytorch
 
