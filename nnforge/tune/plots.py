@@ -4,27 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nnforge import io
+from nnforge.report.plots import _pyplot
+from nnforge.report.plots import save_figure as _save
 
 # Optuna's fANOVA fits a random forest to the completed trials. With a handful of them the
 # forest's first split takes all the variance, and the plot shows one parameter at 1.0 and the
 # rest at 0: an artefact of too little data, not a finding. Below this many, the picture says so.
 MIN_TRIALS_FOR_IMPORTANCES = 10
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> None:
-    plt = _pyplot()
-    io.atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=110, bbox_inches="tight"))
-    plt.close(fig)
 
 
 def _last_reported(trial) -> float | None:
