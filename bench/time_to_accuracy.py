@@ -34,19 +34,7 @@ from nnforge.train.callbacks import Callback  # noqa: E402
 from nnforge.train.evaluate import evaluate  # noqa: E402
 
 
-class SeedSimpleCNN(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
-        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
-        self.pool = nn.MaxPool2d(2, 2)
-        self.fc1 = nn.Linear(64 * 7 * 7, 128)
-        self.fc2 = nn.Linear(128, 10)
-
-    def forward(self, x):
-        x = self.pool(torch.relu(self.conv1(x)))
-        x = self.pool(torch.relu(self.conv2(x)))
-        return self.fc2(torch.relu(self.fc1(x.view(-1, 64 * 7 * 7))))
+from framework_overhead import SimpleCNN as SeedSimpleCNN  # noqa: E402  (the seed's network, written once in bench/)
 
 
 def seed_data():
