@@ -1,13 +1,16 @@
 """Pictures and tables shared by the classifier and regression explain reports: tabular rows'
-attributions as signed bars, features ranked by importance, and the earlier calls' pictures kept."""
+attributions as signed bars, features ranked by importance, and the report written with the earlier
+calls' pictures kept."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
+from nnforge import io
 
 
 def _plt():
@@ -80,3 +83,13 @@ def _keep_earlier_methods(report: dict, previous_path: Path) -> None:
             earlier.append(key)
     if earlier:
         report["files_from_earlier_calls"] = earlier
+
+
+def write_report(out: Path, report: dict, files: dict, markdown: Callable[[dict], str]) -> dict:
+    """``report.json`` and ``report.md`` in ``out``: this call's ``files``, plus the pictures earlier
+    calls left there; ``markdown`` renders the finished report."""
+    report["files"] = files
+    _keep_earlier_methods(report, out / "report.json")
+    io.write_json(out / "report.json", report)
+    io.write_text(out / "report.md", markdown(report))
+    return report

@@ -20,7 +20,6 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from nnforge import io
 from nnforge.errors import UserError
 
 METHODS = ("ig", "shap", "lime", "permutation")
@@ -50,7 +49,7 @@ def explain_regression(predictor, methods: Sequence[str] | None = None, examples
     from nnforge.config import default_config
     from nnforge.data.registry import load_table
     from nnforge.explain.attribution import attribute
-    from nnforge.explain.figures import _keep_earlier_methods, feature_importance, plot_feature_attributions, plot_importance
+    from nnforge.explain.figures import feature_importance, plot_feature_attributions, plot_importance, write_report
     from nnforge.rundir import read_recipe
     from nnforge.train.tasks.regress import scores
 
@@ -96,11 +95,7 @@ def explain_regression(predictor, methods: Sequence[str] | None = None, examples
         report["feature_importance"][method] = importance
         files[f"importance-{method}"] = str(plot_importance(importance, method, out / f"importance-{method}.png"))
         log(f"{method}: most important features {', '.join(r['feature'] for r in importance[:3])} ({files[f'importance-{method}']})")
-    report["files"] = files
-    _keep_earlier_methods(report, out / "report.json")
-    io.write_json(out / "report.json", report)
-    io.write_text(out / "report.md", markdown(report, run_dir))
-    return report
+    return write_report(out, report, files, lambda r: markdown(r, run_dir))
 
 
 def _plot_errors(truth: np.ndarray, pred: np.ndarray, worst: np.ndarray, name: str, path: Path) -> Path:

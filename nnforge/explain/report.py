@@ -18,11 +18,10 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from nnforge import io
 from nnforge.errors import UserError
 from nnforge.explain.errors import error_analysis
-from nnforge.explain.figures import (_keep_earlier_methods, _plt, _save, feature_importance, plot_feature_attributions,  # noqa: F401
-                                     plot_importance)
+from nnforge.explain.figures import (_plt, _save, feature_importance, plot_feature_attributions,  # noqa: F401
+                                     plot_importance, write_report)
 
 BACKGROUND_ROWS = 64  # training inputs that SHAP draws its baselines from
 IMPORTANCE_ROWS = 200  # tabular runs: test rows averaged for the feature importance
@@ -140,11 +139,7 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
                                     background=background).numpy()
             files[method] = str(plot_feature_attributions(chosen_maps, features, labels, method, out / f"attributions-{method}.png"))
             log(f"{method}: most important features {', '.join(r['feature'] for r in importance[:3])} ({files[f'importance-{method}']})")
-    report["files"] = files
-    _keep_earlier_methods(report, out / "report.json")
-    io.write_json(out / "report.json", report)
-    io.write_text(out / "report.md", markdown(report, run_dir))
-    return report
+    return write_report(out, report, files, lambda r: markdown(r, run_dir))
 
 
 def markdown(report: dict, run_dir: Path) -> str:
