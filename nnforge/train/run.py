@@ -186,12 +186,16 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         start = time.perf_counter()
         history = trainer.fit(data.train, data.val, recipe.train.epochs)
         train_seconds = time.perf_counter() - start
-        metrics = task.finish(recipe, engine, data, history, out, train_seconds)
-        metrics.update(_loop_metrics(trainer.callbacks))
-        if writer:
-            _write_summary(out, recipe, engine, data)
-        io.write_json(out / METRICS, metrics)  # last: its presence marks the run complete
-        trainer.run_end(metrics)
+        try:
+            metrics = task.finish(recipe, engine, data, history, out, train_seconds)
+            metrics.update(_loop_metrics(trainer.callbacks))
+            if writer:
+                _write_summary(out, recipe, engine, data)
+            io.write_json(out / METRICS, metrics)  # last: its presence marks the run complete
+            trainer.run_end(metrics)
+        except BaseException as exc:  # finishing failed after training: the callbacks hear of it as of a failed step
+            trainer.exception(exc)
+            raise
     if writer:
         update_latest_link(out)  # runs/latest: the run trained last
     return Run(dir=out, model=engine.torch_model(), config=recipe, metrics=metrics, history=history)

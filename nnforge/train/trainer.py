@@ -99,11 +99,15 @@ class Trainer:
                     break
             self._call("on_train_end")
         except BaseException as exc:
-            for cb in self.callbacks:
-                if hasattr(cb, "on_exception"):
-                    cb.on_exception(self, exc)
+            self.exception(exc)
             raise
         return self.history
+
+    def exception(self, exc: BaseException) -> None:
+        """Tell the callbacks the run failed: in training, or (from train.run) while the run directory is finished."""
+        for cb in self.callbacks:
+            if hasattr(cb, "on_exception"):
+                cb.on_exception(self, exc)
 
     def _epoch(self, train_batches, val_batches) -> bool:
         """One epoch; False when it was stopped mid-way (no epoch end)."""

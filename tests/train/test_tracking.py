@@ -14,6 +14,7 @@ import nnforge
 from nnforge.errors import ConfigError
 from nnforge.train import run
 from nnforge.train.callbacks import Callback
+from nnforge.train.signals import Interrupted
 from nnforge.train.run import prepare
 
 mlflow = pytest.importorskip("mlflow", reason="the track extra (mlflow) is not installed")
@@ -134,18 +135,25 @@ def test_a_regression_run_logs_a_model_that_predicts_in_the_target_units(tmp_pat
     assert np.abs(predicted - table.y_test).mean() == pytest.approx(result.metrics["test_mae"], abs=1e-2)
 
 
-class _RaiseAtEpochEnd(Callback):
-    def __init__(self, exc: BaseException):
-        self.exc = exc
+class _Raise(Callback):
+    def __init__(self, exc: BaseException, hook: str):
+        self.exc, self.hook = exc, hook
 
     def on_epoch_end(self, trainer, epoch, logs):
-        raise self.exc
+        if self.hook == "on_epoch_end":
+            raise self.exc
+
+    def on_run_end(self, trainer, metrics):  # after training, while the run directory is finished
+        if self.hook == "on_run_end":
+            raise self.exc
 
 
-@pytest.mark.parametrize("exc, status", [(RuntimeError("disk on fire"), "FAILED"), (KeyboardInterrupt(), "KILLED")])
-def test_a_run_that_raises_ends_its_mlflow_run_failed_or_killed(tmp_path, exc, status):
+@pytest.mark.parametrize("exc, hook, status", [(RuntimeError("disk on fire"), "on_epoch_end", "FAILED"),
+                                               (Interrupted("SIGTERM"), "on_epoch_end", "KILLED"),
+                                               (OSError("disk full"), "on_run_end", "FAILED")])
+def test_a_run_that_raises_ends_its_mlflow_run_failed_or_killed(tmp_path, exc, hook, status):
     recipe = {**DIGITS, "train": {**DIGITS["train"], "loggers": ["mlflow"], "checkpoint": {"enabled": False}}}
     with pytest.raises(type(exc)):
-        run(recipe, tmp_path / "run", callbacks=[_RaiseAtEpochEnd(exc)])
+        run(recipe, tmp_path / "run", callbacks=[_Raise(exc, hook)])
     _, logged, _ = _mlflow_run(tmp_path / "run")
     assert logged.info.status == status  # not RUNNING forever
