@@ -74,10 +74,9 @@ class Adam(Optimizer):
             state["step"] = 0
             state["exp_avg"] = np.zeros_like(p.data)
             state["exp_avg_sq"] = np.zeros_like(p.data)
-            state["scratch"] = np.empty_like(p.data)  # reused every step: no allocation
         state["step"] += 1
         t = state["step"]
-        m, v, tmp = state["exp_avg"], state["exp_avg_sq"], state["scratch"]
+        m, v, tmp = state["exp_avg"], state["exp_avg_sq"], self._work_buffer(p)
         dt = p.data.dtype.type
         # m <- b1 m + (1 - b1) g ; v <- b2 v + (1 - b2) g^2, all in place
         np.multiply(grad, dt(1 - b1), out=tmp)

@@ -25,6 +25,15 @@ class Optimizer:
             group = {**defaults, **g, "params": list(g["params"])}
             self.param_groups.append(group)
         self.state: dict[int, dict[str, Any]] = {}
+        self._work: dict[int, np.ndarray] = {}  # per-parameter temporaries: reused, never checkpointed
+
+    def _work_buffer(self, p: Tensor) -> np.ndarray:
+        """A preallocated array shaped like ``p`` for an update's intermediate values (not part of
+        the optimizer's state: a checkpoint need not copy or store it)."""
+        buf = self._work.get(id(p))
+        if buf is None:
+            buf = self._work[id(p)] = np.empty_like(p.data)
+        return buf
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for group in self.param_groups:
