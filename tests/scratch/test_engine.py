@@ -131,3 +131,22 @@ def test_blas_threads_are_measured_and_the_measurement_changes_nothing(tmp_path)
         ScratchEngine.measure_blas_threads = original
     for key, value in named.model.state_dict().items():
         assert torch.equal(measured.model.state_dict()[key], value), key
+
+
+def test_a_scratch_run_stopped_mid_epoch_resumes_bit_identical(tmp_path):
+    """Adam's moments, the step count, the data order and dropout's generator go through the
+    checkpoint: stopped after its first step and resumed, a run ends with the weights of one that
+    was never stopped (and the checkpoint holds the optimizer's state, not its work buffers)."""
+    from nnforge.train import resume_run
+    from nnforge.train.checkpoint import latest_checkpoint
+
+    keys = ["engine=scratch", "data.name=digits", "model.name=mlp", "model.hidden=[32]", "model.dropout=0.2",
+            "train.optimizer.name=adam", "train.epochs=2", "train.progress=none", "threads=1"]
+    whole = fit(load_config(None, keys), tmp_path / "whole")
+    stopped = fit(load_config(None, keys + ["train.max_time=0"]), tmp_path / "stopped")
+    assert stopped.metrics["stopped"]["global_step"] == 1
+    saved = latest_checkpoint(tmp_path / "stopped").state["engine"]["optimizer"]["state"]
+    assert {name for s in saved.values() for name in s} == {"step", "exp_avg", "exp_avg_sq"}
+    resumed = resume_run(load_config(None, keys), tmp_path / "stopped")  # without the budget
+    for key, value in whole.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value), key
