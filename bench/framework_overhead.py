@@ -215,15 +215,16 @@ def nnforge_recipe(model_name: str, engine: str, epochs: int, seed: int, threads
             "model": model, "train": {"epochs": epochs, "optimizer": {"name": "adam", "lr": LR}, "progress": "lines"}}
 
 
-def side_nnforge(model_name, x, y, epochs, seed, engine="torch", threads=0):
+def nnforge_epoch_seconds(recipe) -> list[float]:
+    """Train ``recipe`` through nnforge.train.run in a temporary folder; the seconds of each epoch,
+    from its start to the next one's, so the epoch-end work (checkpoints, logs) counts. The per-epoch
+    lines are written (and cost) as usual, into a buffer."""
     import io
 
     from nnforge.train import run
     from nnforge.train.callbacks import Callback
 
     class Clock(Callback):
-        """An epoch runs from its start to the next one's, so the epoch-end work (checkpoints, logs) counts."""
-
         def __init__(self):
             self.marks = []
 
@@ -235,12 +236,16 @@ def side_nnforge(model_name, x, y, epochs, seed, engine="torch", threads=0):
 
     clock = Clock()
     with tempfile.TemporaryDirectory() as tmp:
-        stderr, sys.stderr = sys.stderr, io.StringIO()  # the per-epoch lines are written (and cost) as usual
+        stderr, sys.stderr = sys.stderr, io.StringIO()
         try:
-            run(nnforge_recipe(model_name, engine, epochs, seed, threads), Path(tmp) / "run", callbacks=[clock])
+            run(recipe, Path(tmp) / "run", callbacks=[clock])
         finally:
             sys.stderr = stderr
     return [b - a for a, b in zip(clock.marks, clock.marks[1:])]
+
+
+def side_nnforge(model_name, x, y, epochs, seed, engine="torch", threads=0):
+    return nnforge_epoch_seconds(nnforge_recipe(model_name, engine, epochs, seed, threads))
 
 
 def in_child(side: str, model_name: str, epochs: int, seed: int, threads: int, pythonpath: str) -> list[float]:

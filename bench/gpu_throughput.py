@@ -24,7 +24,6 @@ Without a CUDA device it says so and exits; ``--device cpu`` runs the same code 
 from __future__ import annotations
 
 import argparse
-import io
 import pickle
 import statistics
 import sys
@@ -66,23 +65,10 @@ def recipe(model: str, root: Path, device: str, epochs: int, compile_: bool, see
 
 def side_nnforge(model: str, root: Path, device: str, epochs: int, compile_: bool, seed: int) -> list[float]:
     """Seconds of each epoch but the first, through nnforge.train.run."""
-    from nnforge.train import run
-    from nnforge.train.callbacks import Callback
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from framework_overhead import nnforge_epoch_seconds
 
-    class Clock(Callback):
-        def __init__(self):
-            self.marks = []
-
-        def on_epoch_begin(self, trainer, epoch):
-            self.marks.append(time.perf_counter())
-
-        def on_train_end(self, trainer):
-            self.marks.append(time.perf_counter())
-
-    clock = Clock()
-    with tempfile.TemporaryDirectory() as tmp:
-        run(recipe(model, root, device, epochs, compile_, seed), Path(tmp) / "run", callbacks=[clock])
-    return [b - a for a, b in zip(clock.marks, clock.marks[1:])][1:]
+    return nnforge_epoch_seconds(recipe(model, root, device, epochs, compile_, seed))[1:]
 
 
 def side_bare(model: str, root: Path, device: str, epochs: int, compile_: bool, seed: int) -> list[float]:
@@ -142,11 +128,7 @@ def main() -> None:
             for r in range(args.rounds):
                 for side, fn in (("bare", side_bare), ("nnforge", side_nnforge)) if r % 2 == 0 else \
                         (("nnforge", side_nnforge), ("bare", side_bare)):
-                    quiet, sys.stderr = sys.stderr, io.StringIO()  # per-epoch lines and compile chatter
-                    try:
-                        seconds[side] += fn(model, root, args.device, args.epochs, not args.no_compile, r)
-                    finally:
-                        sys.stderr = quiet
+                    seconds[side] += fn(model, root, args.device, args.epochs, not args.no_compile, r)
             rate = {side: args.train_images / statistics.median(s) for side, s in seconds.items()}
             print(f"{model:<9} bare loop {rate['bare']:9,.0f} samples/s ({CIFAR_EPOCH / rate['bare']:.2f} s per CIFAR-10 epoch) | "
                   f"nnforge {rate['nnforge']:9,.0f} samples/s ({CIFAR_EPOCH / rate['nnforge']:.2f} s) | "
