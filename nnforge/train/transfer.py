@@ -146,11 +146,11 @@ def param_groups(model: nn.Module, base_lr: float, lr_mult: dict) -> list[dict]:
     """Optimizer parameter groups: every parameter (frozen ones too, so they can be unfrozen
     later; they have no gradient while frozen and the optimizer skips them), grouped by the
     first ``lr_mult`` pattern each name matches."""
+    for pat, m in lr_mult.items():  # before any is used: float("abc") would be a traceback
+        if not isinstance(m, (int, float)) or isinstance(m, bool) or m < 0:
+            raise UserError(f"'train.optimizer.lr_mult' for '{pat}' is {m!r}; accepted: a non-negative number")
     groups: dict[float, list] = {}
     for name, p in model.named_parameters():
         mult = next((float(m) for pat, m in lr_mult.items() if fnmatch.fnmatchcase(name, str(pat))), 1.0)
         groups.setdefault(mult, []).append(p)
-    for pat, m in lr_mult.items():
-        if not isinstance(m, (int, float)) or isinstance(m, bool) or m < 0:
-            raise UserError(f"'train.optimizer.lr_mult' for '{pat}' is {m!r}; accepted: a non-negative number")
     return [{"params": ps, "lr": base_lr * m, "lr_mult": m} for m, ps in groups.items()]

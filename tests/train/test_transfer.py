@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nnforge.config import load_config
-from nnforge.errors import UnsafeFileError
+from nnforge.errors import UnsafeFileError, UserError
 from nnforge.models import build_model, check_model_config
 from nnforge.train import fit
 from nnforge.train.transfer import load_pretrained, param_groups
@@ -44,6 +44,13 @@ def test_discriminative_learning_rates():
     groups = {g["lr_mult"]: g for g in param_groups(model, 0.01, {"layers.0.*": 0.1})}
     assert groups[0.1]["lr"] == pytest.approx(0.001) and len(groups[0.1]["params"]) == 2
     assert groups[1.0]["lr"] == 0.01 and len(groups[1.0]["params"]) == 2
+
+
+@pytest.mark.parametrize("mult", ["abc", -1, True])
+def test_a_bad_lr_multiplier_is_one_line_even_when_its_pattern_matches(mult):
+    model = build_model(check_model_config({"name": "mlp", "hidden": [16]}), (1, 8, 8), 10)
+    with pytest.raises(UserError, match="'train.optimizer.lr_mult' for 'layers.0.\\*'"):
+        param_groups(model, 0.01, {"layers.0.*": mult})
 
 
 @pytest.mark.slow
