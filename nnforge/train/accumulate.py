@@ -17,7 +17,7 @@ import math
 
 def optimizer_steps(batches: int, accumulate: int) -> int:
     """Optimizer steps in an epoch of ``batches`` batches."""
-    return math.ceil(batches / max(1, accumulate))
+    return math.ceil(batches / accumulate)
 
 
 def accumulating_step(trainer, x, y):

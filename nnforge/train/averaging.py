@@ -63,13 +63,10 @@ class EMA(Callback):
             if self.steps % self.every == 0:
                 self.average.update_parameters(trainer.engine.torch_model())
 
-    def averaged_weights(self) -> dict:
-        return self.average.module.state_dict()
-
     def on_validation_begin(self, trainer):
         if int(self.average.n_averaged):
             self._raw = trainer.engine.snapshot()
-            trainer.engine.torch_model().load_state_dict(self.averaged_weights())
+            trainer.engine.torch_model().load_state_dict(self.average.module.state_dict())
 
     def on_validation_end(self, trainer):
         if self._raw is not None:
@@ -78,7 +75,7 @@ class EMA(Callback):
 
     def on_train_end(self, trainer):
         if int(self.average.n_averaged):  # the test split and the run directory get the average
-            trainer.engine.torch_model().load_state_dict(self.averaged_weights())
+            trainer.engine.torch_model().load_state_dict(self.average.module.state_dict())
 
     def state_dict(self) -> dict:
         return {"average": dict(self.average.state_dict()), "steps": self.steps}

@@ -26,8 +26,8 @@ class Evaluation:
 
 
 @torch.inference_mode()
-def predict_proba(model: torch.nn.Module, batches, device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """Class probabilities for every batch of a loader, with the model in eval mode."""
+def evaluate(model: torch.nn.Module, batches, device: torch.device | str = "cpu") -> Evaluation:
+    """The model (in eval mode) on every batch of a loader: loss and accuracy from its class probabilities."""
     was_training = model.training
     model.eval()
     probs, targets = [], []
@@ -36,12 +36,7 @@ def predict_proba(model: torch.nn.Module, batches, device: torch.device | str = 
         probs.append(torch.softmax(logits.float(), 1).cpu())
         targets.append(yb)
     model.train(was_training)
-    return torch.cat(probs).numpy(), torch.cat(targets).numpy()
-
-
-def evaluate(model: torch.nn.Module, batches, device="cpu") -> Evaluation:
-    probs, targets = predict_proba(model, batches, device)
-    return evaluation_from_probabilities(probs, targets)
+    return evaluation_from_probabilities(torch.cat(probs).numpy(), torch.cat(targets).numpy())
 
 
 def evaluation_from_probabilities(probs: np.ndarray, targets: np.ndarray) -> Evaluation:

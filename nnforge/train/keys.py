@@ -9,7 +9,6 @@ at least one engine and one task, and that on each engine it changes the run or 
 
 from __future__ import annotations
 
-
 from nnforge.config import OPEN, Recipe, field_at, leaf_paths, plain, resolve
 from nnforge.errors import ConfigError
 

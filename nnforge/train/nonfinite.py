@@ -80,7 +80,7 @@ class NonFiniteGuard(Callback):
             self.recent = (self.recent + [logs["loss"]])[-50:]
 
     def _where(self, trainer) -> str:
-        batch = trainer.global_step - trainer.epoch * trainer.steps_per_epoch if trainer.steps_per_epoch else 0
+        batch = trainer.global_step - trainer.epoch * trainer.steps_per_epoch
         return f"step {trainer.global_step + 1} (epoch {trainer.epoch + 1}, batch {batch + 1}/{trainer.steps_per_epoch})"
 
     def _cause(self, trainer, loss_ok: bool) -> str:

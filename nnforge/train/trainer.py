@@ -47,7 +47,7 @@ class Trainer:
         self.resume_position = None  # set by the checkpoint callback to continue an epoch mid-way
         self.step_loss: float | None = None
         self.skip_step = False
-        self._after_backward: list | None = None  # set per epoch by fit()
+        self._after_backward: list = []  # set per epoch by fit()
         self.accumulate = accumulate  # train.accumulate: batches per optimizer step
 
     @property
@@ -64,7 +64,7 @@ class Trainer:
 
     def after_backward(self) -> None:
         """The callbacks that act between backward and the optimizer step (clipping, L1, the guard)."""
-        for hook in self._after_backward if self._after_backward is not None else self._overriding("on_after_backward"):
+        for hook in self._after_backward:
             hook(self)
 
     def _overriding(self, hook: str) -> list:
@@ -105,9 +105,7 @@ class Trainer:
 
     def exception(self, exc: BaseException) -> None:
         """Tell the callbacks the run failed: in training, or (from train.run) while the run directory is finished."""
-        for cb in self.callbacks:
-            if hasattr(cb, "on_exception"):
-                cb.on_exception(self, exc)
+        self._call("on_exception", exc)
 
     def _epoch(self, train_batches, val_batches) -> bool:
         """One epoch; False when it was stopped mid-way (no epoch end)."""
@@ -116,11 +114,11 @@ class Trainer:
         self._after_backward, batch_end = self._overriding("on_after_backward"), self._overriding("on_batch_end")
         engine.train_mode(True)
         start = time.perf_counter()
-        totals, first, batches = {"loss": 0.0, **{m: 0.0 for m in task.metrics}}, 0, train_batches
-        seen, step = 0, first - 1
+        batches, first, totals, seen = train_batches, 0, {"loss": 0.0, **{m: 0.0 for m in task.metrics}}, 0
         if self.resume_position is not None:  # mid-epoch resume: skip the trained batches, carry the totals
             batches, first, totals, seen = self.resume_position.continue_epoch(train_batches)
-            step, self.resume_position = first - 1, None
+            self.resume_position = None
+        step = first - 1
         for step, (xb, yb) in enumerate(batches, start=first):
             x, y = engine.batch(xb, yb)
             loss, out = self.train_step(x, y)

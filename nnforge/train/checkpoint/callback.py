@@ -185,9 +185,8 @@ class Checkpointer(Callback):
         trainer.epoch, trainer.global_step = pos["epoch"], pos["global_step"]
         trainer.history = list(s["history"])
         trainer.stop_training = bool(s["stop_training"])
-        if pos["step_in_epoch"]:
+        if pos["step_in_epoch"]:  # the loop carries the epoch's totals on (on_batch_end hands them back)
             t = s["epoch_totals"]
-            self.totals, self.seen = dict(t["totals"]), t["seen"]
             trainer.resume_position = EpochPosition(pos["step_in_epoch"], dict(t["totals"]), t["seen"])
 
     def on_epoch_begin(self, trainer, epoch):
