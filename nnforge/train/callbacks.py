@@ -198,7 +198,7 @@ class CSVLogger(Callback):
         self.path = Path(path)
 
     def on_epoch_end(self, trainer, epoch, logs):
-        rows = trainer.history or [logs]
+        rows = trainer.history  # this epoch's logs included
         columns = list(dict.fromkeys(k for row in rows for k in row))
         buf = _io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")

@@ -119,9 +119,8 @@ def build_scheduler(optimizer, cfg, epochs: int, steps_per_epoch: int, base_lr: 
     ``warmup_epochs`` > 0. ``lib``: ``torch.optim`` or :mod:`nnforge.scratch.optim`, which has step and cosine."""
     cfg = section("train.scheduler", cfg)
     inner = _build_inner(optimizer, cfg, epochs, steps_per_epoch, base_lr, monitor, lib.lr_scheduler)
-    warmup = cfg.warmup_epochs
-    if warmup > 0:
-        return WarmupSchedule(optimizer, inner, int(round(warmup * steps_per_epoch)))
+    if cfg.warmup_epochs > 0:
+        return WarmupSchedule(optimizer, inner, int(round(cfg.warmup_epochs * steps_per_epoch)))
     return inner
 
 
@@ -140,11 +139,7 @@ def _build_inner(optimizer, cfg, epochs: int, steps_per_epoch: int, base_lr: flo
         peak = cfg.max_lr or base_lr
         # Discriminative LRs keep their ratios at the peak: each group's max_lr is scaled by its multiplier.
         max_lr = [peak * g.get("lr_mult", 1.0) for g in optimizer.param_groups]
-        sched = schedulers.OneCycleLR(
-            optimizer,
-            max_lr=max_lr if len(max_lr) > 1 else peak,
-            total_steps=max(1, epochs * steps_per_epoch),
-            pct_start=cfg.pct_start,
-        )
+        sched = schedulers.OneCycleLR(optimizer, max_lr=max_lr if len(max_lr) > 1 else peak,
+                                      total_steps=max(1, epochs * steps_per_epoch), pct_start=cfg.pct_start)
         return Schedule(sched, per_batch=True)
     raise ValueError(f"unknown scheduler {name}")

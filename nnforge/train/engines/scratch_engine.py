@@ -144,9 +144,7 @@ class ScratchEngine(Engine):
         cpus = usable_cpus()
         if cpus <= 1:
             return 1
-        n = data.train.batch_size
-        x = np.ascontiguousarray(_np(data.train.x[:n]), dtype=np.float32)
-        y = _np(data.train.y[:n]).astype(np.float32 if self.regress else np.int64, copy=False)
+        x, y = self.batch(data.train.x[:data.train.batch_size], data.train.y[:data.train.batch_size])
         saved, rng = self.model.state_dict(), generator().bit_generator.state
         best, best_time = 1, math.inf
         for threads in range(1, min(cpus, 8) + 1):

@@ -12,7 +12,7 @@ from nnforge.train.keys import AVERAGING, DATA, FEDERATED, GUARDS, LOOP, LOSS, O
 from nnforge.train.engines.base import Engine
 from nnforge.train.gradients import layer_grad_norms
 from nnforge.train.imbalance import focal_loss
-from nnforge.train.nonfinite import all_finite as _all_finite
+from nnforge.train.nonfinite import all_finite
 from nnforge.train.optim import build_optimizer, build_scheduler
 from nnforge.train.tasks.base import LossSpec
 from nnforge.train.tasks.contrastive import nt_xent
@@ -28,10 +28,8 @@ def build_loss(spec: LossSpec):
         return lambda z, _y: nt_xent(z, spec.temperature)
     weight = torch.from_numpy(spec.class_weight).float() if spec.class_weight is not None else None
     if spec.name == "cross_entropy":
-        smoothing = spec.label_smoothing
-        if weight is not None:
-            return lambda logits, y: F.cross_entropy(logits, y, weight=weight.to(logits.device, logits.dtype), label_smoothing=smoothing)
-        return lambda logits, y: F.cross_entropy(logits, y, label_smoothing=smoothing)
+        return lambda logits, y: F.cross_entropy(logits, y, label_smoothing=spec.label_smoothing,
+                                                 weight=None if weight is None else weight.to(logits.device, logits.dtype))
     if spec.name == "focal":
         return lambda logits, y: focal_loss(logits, y, spec.focal_gamma, weight)
     # mse: the seed's regression loss applied to classification: probabilities against one-hot (or mixed) targets
@@ -58,8 +56,7 @@ class TorchEngine(Engine):
         self.channels_last = train.channels_last and data.kind == "image"
         self.optimizer = build_optimizer(self.model, train)
         self.schedule = build_scheduler(self.optimizer, train.scheduler, train.epochs, optimizer_steps(len(data.train), train.accumulate),
-                                        train.optimizer.lr,
-                                        monitor=task.monitor(recipe))
+                                        train.optimizer.lr, monitor=task.monitor(recipe))
         self.loss_fn = build_loss(task.loss_spec(recipe, data))
         self.autocast = (lambda: torch.autocast(device.type if device.type in ("cuda", "cpu", "mps") else "cpu", dtype=torch.bfloat16)) \
             if train.precision == "bf16" else contextlib.nullcontext
@@ -122,11 +119,11 @@ class TorchEngine(Engine):
         return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))) if grads else 0.0
 
     def grads_finite(self) -> bool:
-        return _all_finite([p.grad for p in self._grads()])
+        return all_finite([p.grad for p in self._grads()])
 
     def weights_finite(self) -> bool:
         opt = [t for s in self.optimizer.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
-        return _all_finite(list(self.model.parameters()) + opt)
+        return all_finite(list(self.model.parameters()) + opt)
 
     @torch.no_grad()
     def add_l1_grad(self, strength: float) -> None:

@@ -113,21 +113,20 @@ class MLflowLogger(Callback):
         self.client = self.run_id = None
 
     def on_train_begin(self, trainer):
-        uri = tracking_uri(self.recipe, self.out.parent)
+        self.uri = uri = tracking_uri(self.recipe, self.out.parent)
         self.client = client_for(uri)
         exp = experiment_id(self.client, self.recipe.train.mlflow.experiment, uri, self.out.parent)
         previous = self.out / "mlflow.json"
         if trainer.resumed and previous.is_file():  # a resumed run goes on logging into its MLflow run
             known = json.loads(previous.read_text())
             if known.get("tracking_uri") == uri:
-                self.uri, self.run_id = uri, known["run_id"]
+                self.run_id = known["run_id"]
                 self.client.update_run(self.run_id, status="RUNNING")
                 return
         tags = {"nnforge.run_dir": str(self.out.resolve()), "nnforge.engine": self.recipe.engine, "nnforge.task": self.recipe.task}
         if _PARENT.get() is not None:
             tags["mlflow.parentRunId"] = _PARENT.get()
         self.run_id = self.client.create_run(exp, tags=tags, run_name=self.out.name).info.run_id
-        self.uri = uri
         # where to find this run again (nnforge runs/compare, a person): written before anything is logged
         io.write_json(self.out / "mlflow.json", {"tracking_uri": uri, "experiment_id": exp, "run_id": self.run_id})
         from mlflow.entities import Param
