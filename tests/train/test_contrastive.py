@@ -94,3 +94,13 @@ def test_what_the_task_cannot_do_is_refused_in_one_line(tmp_path, sets, message)
 def test_contrastive_keys_are_refused_on_other_tasks():
     with pytest.raises(ConfigError, match="'contrastive.temperature' is 0.1, but task 'classify' does not implement it"):
         run(resolve({"data": {"name": "digits"}, "model": {"name": "mlp"}, "contrastive": {"temperature": 0.1}}))
+
+
+@pytest.mark.slow
+def test_a_run_without_pictures_draws_neither_curves_nor_the_embedding(tmp_path):
+    """``run(..., pictures=False)`` (a run directory nobody looks at) skips the t-SNE plot too, and still judges the encoder."""
+    recipe = load_config(recipe_path("ssl_pretrain_mnist"), ["train.epochs=1", "data.train_fraction=0.05", "data.batch_size=64",
+                                                             "contrastive.probe_labels=50", "train.progress=none"])
+    result = run(recipe, tmp_path / "run", pictures=False)
+    assert not (tmp_path / "run" / "embedding.png").exists() and not (tmp_path / "run" / "curves.png").exists()
+    assert (tmp_path / "run" / "model.safetensors").is_file() and 0 < result.metrics["probe_accuracy"] <= 1

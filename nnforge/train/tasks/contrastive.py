@@ -196,6 +196,8 @@ class Contrastive(Task):
                 "kind": ds.kind, "input_shape": list(ds.input_shape), "num_classes": data.num_outputs, "classes": [],
                 "dataset": recipe.data.name, "preprocessing": pre.to_dict()}
         save_model(out, model, meta)
+        if not self.pictures:
+            return metrics
         if history:
             plot_curves(history, out / "curves.png", f"{recipe.model['name']} pretrained on {recipe.data.name} (no labels)",
                         metric="pair_accuracy")
