@@ -128,11 +128,6 @@ def average(states: list[dict], sizes: list[int]) -> dict:
     return out
 
 
-def state_bytes(state: dict) -> int:
-    """Bytes one copy of a model's state takes on the wire (raw tensor data)."""
-    return sum(t.numel() * t.element_size() for t in state.values())
-
-
 @dataclass
 class Client:
     engine: object
@@ -185,7 +180,7 @@ class FederatedTrainer(Trainer):
             model = copy.deepcopy(engine.torch_model())  # the global model's start, drawing no random numbers
             client_engine = engine_cls(recipe, task, replace(data, train=loader, val=None), model, data.device)
             self.clients.append(Client(client_engine, Trainer(client_engine, task, [_FollowServer(self)]), loader, len(rows)))
-        self.model_bytes = state_bytes(engine.snapshot())
+        self.model_bytes = sum(t.numel() * t.element_size() for t in engine.snapshot().values())  # one copy on the wire
         self.callbacks.append(ClientStates(self.clients))
 
     def fit(self, train_batches, val_batches=None, epochs: int = 1) -> list[dict]:
@@ -219,6 +214,7 @@ class FederatedTrainer(Trainer):
                      "bytes_sent": (rnd + 1) * 2 * len(clients) * self.model_bytes})
         self.end_epoch(rnd, logs)
         return True
+
 
 def make_trainer(engine, task, recipe, data, engine_cls) -> Trainer:
     """The trainer a run drives: the plain one, or the FedAvg server when ``federated.clients`` is set."""

@@ -189,8 +189,11 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         try:
             metrics = task.finish(recipe, engine, data, history, out, train_seconds)
             metrics.update(_loop_metrics(trainer.callbacks))
-            if writer:
-                _write_summary(out, recipe, engine, data)
+            if writer:  # summary.json: layers, MACs and CPU latency from a few timed calls (`nnforge summary` times longer)
+                from nnforge.train.model_summary import model_summary  # torch's FLOP counter: imported once a run has trained
+
+                io.write_json(out / SUMMARY, model_summary(engine.torch_model(), recipe.model, data.input_shape, data.num_outputs,
+                                                           recipe.data.batch_size, budget_s=0.0))
             io.write_json(out / METRICS, metrics)  # last: its presence marks the run complete
             trainer.run_end(metrics)
         except BaseException as exc:  # finishing failed after training: the callbacks hear of it as of a failed step
@@ -214,16 +217,6 @@ def _marks_failure(out: Path, writer: bool):
         if writer and not isinstance(exc, Interrupted):
             mark_failed(out, exc)
         raise
-
-
-def _write_summary(out: Path, recipe, engine, data) -> None:
-    """``summary.json``: the trained model's layers, MACs and CPU latency (a few timed calls, so a run
-    pays little for it; ``nnforge summary`` measures longer)."""
-    from nnforge.train.model_summary import model_summary
-
-    summary = model_summary(engine.torch_model(), recipe.model, data.input_shape, data.num_outputs, recipe.data.batch_size,
-                            budget_s=0.0)
-    io.write_json(out / SUMMARY, summary)
 
 
 def fit(config, out_dir: str | Path | None = None, callbacks: Sequence[Callback] = (), name: str = "run", resume: bool = False) -> Run:
