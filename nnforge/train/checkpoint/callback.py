@@ -196,10 +196,8 @@ class Checkpointer(Callback):
         self.totals, self.seen = logs["totals"], logs["seen"]  # the loop's running sums (copied when saved)
         if self.faults:
             _fault("kill_at_step", trainer.global_step)
-        last = step + 1 >= trainer.steps_per_epoch
-        if trainer.stop_now and not last:
-            self._save(trainer, step + 1)
-        elif self.every_steps and trainer.global_step % self.every_steps == 0 and not last:
+        due = trainer.stop_now or (self.every_steps and trainer.global_step % self.every_steps == 0)
+        if due and step + 1 < trainer.steps_per_epoch:  # an epoch's last step is saved by on_epoch_end
             self._save(trainer, step + 1)
 
     def on_epoch_end(self, trainer, epoch, logs):
