@@ -47,7 +47,7 @@ class Trainer:
         self.resume_position = None  # set by the checkpoint callback to continue an epoch mid-way
         self.step_loss: float | None = None
         self.skip_step = False
-        self._after_backward: list = []  # set per epoch by fit()
+        self._after_backward: list = []  # the callbacks that override it, found at each epoch's start
         self.accumulate = accumulate  # train.accumulate: batches per optimizer step
 
     @property
