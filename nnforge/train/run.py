@@ -145,7 +145,9 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         task.fold = fold
     device = pick_device(recipe.device)
     if find_lr:
-        return find_lr_run(recipe, Path(out) if out else default_run_dir("lr_find"), *_start(recipe, engine_cls, task, device), task)
+        data, engine = _start(recipe, engine_cls, task, device)
+        with contextlib.closing(engine):
+            return find_lr_run(recipe, Path(out) if out else default_run_dir("lr_find"), data, engine, task)
     if recipe.train.fast_dev_run and not any(isinstance(cb, FastDevRun) for cb in callbacks):  # not the run inside the smoke test
         return fast_dev_run(recipe, lambda r, tmp, cb: run(r, tmp, callbacks=[*callbacks, cb]))
     out = Path(out) if out is not None else default_run_dir(name)
@@ -161,7 +163,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     teacher = load_teacher(recipe.train.distill.teacher, data, device) if recipe.train.distill.teacher else None
     hint = hint or f"nnforge train {out / 'config.yaml'} --out {out} --resume"
     writer = not ddp.is_active() or ddp.rank() == 0
-    with RunLock(out), _marks_failure(out, writer):
+    with RunLock(out), _marks_failure(out, writer), contextlib.closing(engine):  # closed: what it set for the process is undone
         if checkpoint is None:
             io.write_text(out / "config.yaml", dump_config(recipe))
         trainer = federated.make_trainer(engine, task, recipe, data, engine_cls)  # a Trainer, or FedAvg's server

@@ -150,3 +150,22 @@ def test_a_scratch_run_stopped_mid_epoch_resumes_bit_identical(tmp_path):
     resumed = resume_run(load_config(None, keys), tmp_path / "stopped")  # without the budget
     for key, value in whole.model.state_dict().items():
         assert torch.equal(resumed.model.state_dict()[key], value), key
+
+
+def test_a_scratch_run_gives_blas_its_threads_back(tmp_path):
+    """The engine limits NumPy's BLAS to the run's thread count (``threads`` here, else the measured
+    one) while it trains; afterwards the process has the count it had before, so a later run or a
+    notebook's next cell does not inherit it."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return sorted(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+
+    keys = ["engine=scratch", "data.name=digits", "model.name=mlp", "model.hidden=[16]", "train.epochs=1", "train.progress=none",
+            "threads=1"]
+    fit(load_config(None, keys), tmp_path / "first")  # every BLAS library a run loads is loaded now
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        assert 2 in before
+        fit(load_config(None, keys), tmp_path / "run")
+        assert blas_threads() == before

@@ -35,6 +35,9 @@ class Engine:
     def forward(self, x):
         return self.model(x)
 
+    def close(self) -> None:
+        """When the run is over (finished or failed): undo what the engine set for the whole process."""
+
     def loss(self, out, y):
         return self.loss_fn(out, y)
 

@@ -128,7 +128,7 @@ class ScratchEngine(Engine):
         # (deterministic: BLAS's own count, the same every run on this machine, since a timed choice
         # can differ between a run and its rerun and a matmul's bits with it)
         self.blas_threads = recipe.threads or (None if recipe.deterministic else self.measure_blas_threads(data))
-        self._threads = threadpool_limits(limits=self.blas_threads, user_api="blas")
+        self._threads = threadpool_limits(limits=self.blas_threads, user_api="blas")  # undone by close()
 
     def measure_blas_threads(self, data, repeats: int = 2) -> int:
         """BLAS threads by measurement: forward and backward passes on one training batch with 1, 2, ...
@@ -160,6 +160,11 @@ class ScratchEngine(Engine):
         generator().bit_generator.state = rng
         self.model.zero_grad()
         return best
+
+    def close(self) -> None:
+        """Give NumPy's BLAS back the threads it had before this run: a later run or computation in the
+        same process (a tune trial, a notebook cell) must not inherit this run's count."""
+        self._threads.restore_original_limits()
 
     def batch(self, xb, yb):
         x = np.ascontiguousarray(_np(xb), dtype=np.float32)
