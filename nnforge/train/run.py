@@ -160,50 +160,51 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     else:
         check_empty(out)
     data, engine = _start(recipe, engine_cls, task, device)  # a user error here leaves no half-made run folder
-    teacher = load_teacher(recipe.train.distill.teacher, data, device) if recipe.train.distill.teacher else None
-    hint = hint or f"nnforge train {out / 'config.yaml'} --out {out} --resume"
-    writer = not ddp.is_active() or ddp.rank() == 0
-    with RunLock(out), _marks_failure(out, writer), contextlib.closing(engine):  # closed: what it set for the process is undone
-        if checkpoint is None:
-            io.write_text(out / "config.yaml", dump_config(recipe))
-        trainer = federated.make_trainer(engine, task, recipe, data, engine_cls)  # a Trainer, or FedAvg's server
-        if checkpoint is not None:
-            prepare_resumed_dir(out, checkpoint)
-            trainer.resumed = True
-        if ddp.is_active():
-            ddp.setup_trainer(trainer, data)
-        trainer.callbacks += [Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
-                              *technique_callbacks(recipe, task, data, teacher, out, hint), *logger_callbacks(recipe, out, writer)]
-        if recipe.data.augment.clean_epochs:
-            for transform in (data.train.augmentation, data.train.mix):
-                if transform is not None:
-                    trainer.callbacks.append(CleanFinalEpochs(transform))
-        trainer.callbacks += list(callbacks)
-        trainer.callbacks.append(NonFiniteGuard(recipe.train.nonfinite, recipe.train.optimizer.lr))
-        ck = recipe.train.checkpoint
-        trainer.callbacks.append(StopOnSignal(out, hint, ck.enabled))
-        if ck.enabled or checkpoint is not None:
-            trainer.callbacks.append(Checkpointer(out / CHECKPOINTS, data.train, task.monitor(recipe), ck.every_steps, ck.keep,
-                                                  checkpoint, write=ck.enabled and writer))
-        start = time.perf_counter()
-        history = trainer.fit(data.train, data.val, recipe.train.epochs)
-        train_seconds = time.perf_counter() - start
-        try:
-            metrics = task.finish(recipe, engine, data, history, out, train_seconds)
-            metrics.update(_loop_metrics(trainer.callbacks))
-            if writer:  # summary.json: layers, MACs and CPU latency from a few timed calls (`nnforge summary` times longer)
-                from nnforge.train.model_summary import model_summary  # torch's FLOP counter: imported once a run has trained
+    with contextlib.closing(engine):  # however the run ends, what the engine set for the whole process is undone
+        teacher = load_teacher(recipe.train.distill.teacher, data, device) if recipe.train.distill.teacher else None
+        hint = hint or f"nnforge train {out / 'config.yaml'} --out {out} --resume"
+        writer = not ddp.is_active() or ddp.rank() == 0
+        with RunLock(out), _marks_failure(out, writer):
+            if checkpoint is None:
+                io.write_text(out / "config.yaml", dump_config(recipe))
+            trainer = federated.make_trainer(engine, task, recipe, data, engine_cls)  # a Trainer, or FedAvg's server
+            if checkpoint is not None:
+                prepare_resumed_dir(out, checkpoint)
+                trainer.resumed = True
+            if ddp.is_active():
+                ddp.setup_trainer(trainer, data)
+            trainer.callbacks += [Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
+                                  *technique_callbacks(recipe, task, data, teacher, out, hint), *logger_callbacks(recipe, out, writer)]
+            if recipe.data.augment.clean_epochs:
+                for transform in (data.train.augmentation, data.train.mix):
+                    if transform is not None:
+                        trainer.callbacks.append(CleanFinalEpochs(transform))
+            trainer.callbacks += list(callbacks)
+            trainer.callbacks.append(NonFiniteGuard(recipe.train.nonfinite, recipe.train.optimizer.lr))
+            ck = recipe.train.checkpoint
+            trainer.callbacks.append(StopOnSignal(out, hint, ck.enabled))
+            if ck.enabled or checkpoint is not None:
+                trainer.callbacks.append(Checkpointer(out / CHECKPOINTS, data.train, task.monitor(recipe), ck.every_steps, ck.keep,
+                                                      checkpoint, write=ck.enabled and writer))
+            start = time.perf_counter()
+            history = trainer.fit(data.train, data.val, recipe.train.epochs)
+            train_seconds = time.perf_counter() - start
+            try:
+                metrics = task.finish(recipe, engine, data, history, out, train_seconds)
+                metrics.update(_loop_metrics(trainer.callbacks))
+                if writer:  # summary.json: layers, MACs and CPU latency from a few timed calls (`nnforge summary` times longer)
+                    from nnforge.train.model_summary import model_summary  # torch's FLOP counter: imported once a run has trained
 
-                io.write_json(out / SUMMARY, model_summary(engine.torch_model(), recipe.model, data.input_shape, data.num_outputs,
-                                                           recipe.data.batch_size, budget_s=0.0))
-            io.write_json(out / METRICS, metrics)  # last: its presence marks the run complete
-            trainer.run_end(metrics)
-        except BaseException as exc:  # finishing failed after training: the callbacks hear of it as of a failed step
-            trainer.exception(exc)
-            raise
-    if writer:
-        update_latest_link(out)  # runs/latest: the run trained last
-    return Run(dir=out, model=engine.torch_model(), config=recipe, metrics=metrics, history=history)
+                    io.write_json(out / SUMMARY, model_summary(engine.torch_model(), recipe.model, data.input_shape, data.num_outputs,
+                                                               recipe.data.batch_size, budget_s=0.0))
+                io.write_json(out / METRICS, metrics)  # last: its presence marks the run complete
+                trainer.run_end(metrics)
+            except BaseException as exc:  # finishing failed after training: the callbacks hear of it as of a failed step
+                trainer.exception(exc)
+                raise
+        if writer:
+            update_latest_link(out)  # runs/latest: the run trained last
+        return Run(dir=out, model=engine.torch_model(), config=recipe, metrics=metrics, history=history)
 
 
 @contextlib.contextmanager

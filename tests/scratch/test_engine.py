@@ -155,8 +155,12 @@ def test_a_scratch_run_stopped_mid_epoch_resumes_bit_identical(tmp_path):
 def test_a_scratch_run_gives_blas_its_threads_back(tmp_path):
     """The engine limits NumPy's BLAS to the run's thread count (``threads`` here, else the measured
     one) while it trains; afterwards the process has the count it had before, so a later run or a
-    notebook's next cell does not inherit it."""
+    notebook's next cell does not inherit it: also when the run fails after the engine was built
+    (here: its folder is locked by another run)."""
     from threadpoolctl import threadpool_info, threadpool_limits
+
+    from nnforge.errors import RunError
+    from nnforge.rundir import RunLock
 
     def blas_threads():
         return sorted(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
@@ -168,4 +172,7 @@ def test_a_scratch_run_gives_blas_its_threads_back(tmp_path):
         before = blas_threads()
         assert 2 in before
         fit(load_config(None, keys), tmp_path / "run")
+        assert blas_threads() == before
+        with RunLock(tmp_path / "held"), pytest.raises(RunError, match="in use by a training run"):
+            fit(load_config(None, keys), tmp_path / "held")
         assert blas_threads() == before
