@@ -34,6 +34,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from framework_overhead import nnforge_epoch_seconds  # noqa: E402
+
 CIFAR_EPOCH = 50_000
 BATCH = 128
 
@@ -65,9 +68,6 @@ def recipe(model: str, root: Path, device: str, epochs: int, compile_: bool, see
 
 def side_nnforge(model: str, root: Path, device: str, epochs: int, compile_: bool, seed: int) -> list[float]:
     """Seconds of each epoch but the first, through nnforge.train.run."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from framework_overhead import nnforge_epoch_seconds
-
     return nnforge_epoch_seconds(recipe(model, root, device, epochs, compile_, seed))[1:]
 
 

@@ -14,11 +14,14 @@ def _size(n: float, unit: str = "") -> str:
     return f"{n:g} {unit}".rstrip()
 
 
+def _macs(value) -> str:
+    return "not counted" if value is None else f"{value:,}"
+
+
 def _rows(s: dict, times: str) -> list[tuple[str, ...]]:
     """A row of text cells per layer, then the totals (``times`` joins an output shape's sizes)."""
-    macs = lambda v: "not counted" if v is None else f"{v:,}"  # noqa: E731
     rows = [(r["name"], r["type"], times.join(map(str, r["output_shape"] or [])) or "-", f"{r['trainable']:,}", f"{r['frozen']:,}",
-             macs(r["macs"]), _size(r["activation_bytes"], "B")) for r in s["rows"]]
+             _macs(r["macs"]), _size(r["activation_bytes"], "B")) for r in s["rows"]]
     rows.append(("total", "", "", f"{s['trainable']:,}", f"{s['frozen']:,}",
                  f"{s['total_macs']:,}" + ("" if s.get("macs_complete", True) else " + uncounted"), _size(s["activation_bytes"], "B")))
     return rows

@@ -91,7 +91,10 @@ def parent_run(recipe, runs_root: Path, name: str):
     client = client_for(uri)
     exp = experiment_id(client, recipe.train.mlflow.experiment, uri, runs_root)
     query = f"tags.`nnforge.study` = '{name}'"
-    first = lambda: client.search_runs([exp], query, max_results=1, order_by=["attributes.start_time ASC"])  # noqa: E731
+
+    def first():
+        return client.search_runs([exp], query, max_results=1, order_by=["attributes.start_time ASC"])
+
     if found := first():
         run_id = found[0].info.run_id
     else:  # two workers starting together may both create one: the earlier stays, the other is deleted
