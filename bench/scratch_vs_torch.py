@@ -5,13 +5,14 @@ normalised with MNIST's mean and std), same architecture, same initial weights (
 into scratch), same batch order, Adam lr 1e-3, batch 64. Prints seconds per epoch (median),
 the scratch/torch ratio and both test accuracies.
 
-    .venv/bin/python bench/scratch_vs_torch.py [--epochs 5] [--models mlp,cnn] [--threads N] [--through-fit]
+    .venv/bin/python bench/scratch_vs_torch.py [--epochs 5] [--models mlp,cnn] [--threads N] [--through-fit [--rounds 3]]
 
 ``--through-fit`` times a third side beside them: the same scratch network trained by
 ``nnforge train --set engine=scratch`` (through :func:`nnforge.train.run`, every default guard on:
 the non-finite check, checkpoints, ``metrics.jsonl``), fresh runs of ``--epochs`` epochs alternated
 with the hand loop, the first epoch of each run not counted; it prints that side's ratio to the
-scratch loop written by hand (target: 1.1x).
+scratch loop written by hand (target: 1.1x), over all epochs and run by run (each nnforge run
+against the hand loop timed just before it, which a drifting machine load hits alike).
 
 A last line times the floor: the seed's NumPy network (784-128-10, plain gradient descent) built
 from scratch layers, next to the anchor script itself when ``--anchor`` points at it.
@@ -133,7 +134,7 @@ def through_fit(name: str, Xtr, ytr, epochs: int, rounds: int = 3) -> None:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from framework_overhead import side_nnforge
 
-    hand, fit = [], []
+    hand, fit, pairs = [], [], []
     for r in range(rounds):
         scratch.manual_seed(r)
         model = build_mlp((1, 28, 28), 10) if name == "mlp" else build_cnn((1, 28, 28), 10)
@@ -142,9 +143,11 @@ def through_fit(name: str, Xtr, ytr, epochs: int, rounds: int = 3) -> None:
         got = side_nnforge(name, None, None, epochs, r, engine="scratch", threads=THREADS)
         hand += times[1:]
         fit += got[1:]
+        pairs.append(statistics.median(got[1:]) / statistics.median(times[1:]))
     h, f = statistics.median(hand), statistics.median(fit)
     print(f"{name:<4} scratch by hand {h:.3f} s/epoch | through nnforge train {f:.3f} s/epoch | ratio {f / h:.2f}x"
-          f" ({rounds} runs of {epochs} epochs each, first epochs not counted)")
+          f" ({rounds} runs of {epochs} epochs each, first epochs not counted); run by run "
+          f"{' '.join(f'{p:.2f}' for p in pairs)}, median {statistics.median(pairs):.2f}x")
 
 
 def main() -> None:
@@ -153,6 +156,7 @@ def main() -> None:
     ap.add_argument("--models", default="mlp,cnn")
     ap.add_argument("--threads", type=int, default=1, help="threads for torch and for NumPy's BLAS alike")
     ap.add_argument("--through-fit", action="store_true", help="also time scratch through nnforge train (see above)")
+    ap.add_argument("--rounds", type=int, default=3, help="--through-fit: hand-loop/nnforge pairs, alternated (more on a noisy machine)")
     ap.add_argument("--anchor", default="../shared/anchors/seed_numpy_mlp.py",
                     help="the seed's NumPy network script, timed as the floor (skipped if missing)")
     args = ap.parse_args()
@@ -178,7 +182,7 @@ def main() -> None:
         print(f"{name:<4} scratch {s_med:.3f} s/epoch acc {s_acc:.4f} | torch {t_med:.3f} s/epoch acc {t_acc:.4f}"
               f" | ratio {s_med / t_med:.2f}x | acc diff {100 * (s_acc - t_acc):+.2f} pts")
         if args.through_fit:
-            through_fit(name, Xtr, ytr, max(2, args.epochs))
+            through_fit(name, Xtr, ytr, max(2, args.epochs), args.rounds)
     floor(Xtr, ytr, Xte, yte, args.epochs, args.anchor)
 
 

@@ -7,11 +7,13 @@ Prints, as the median of ``--repeat`` fresh processes:
   (target: 2 s on a warm machine), and which heavy modules were imported by then;
 - a bare torch script to the end of its first optimizer step (the quickstart's network, AdamW, one
   batch of random digits): the floor, since it pays torch's own imports as every run does;
+- the same script with Python's garbage collector paused (``gc.disable()`` first), as nnforge's
+  training commands start (:mod:`nnforge.startup`): the floor for them;
 - ``python -c pass``: the interpreter alone, the floor both stand on (on a busy machine every
   number here grows; compare them with it).
 
-The train child is the real command line, with the loop's ``train_step`` wrapped to report the
-time after the first step and exit; nothing is written but the run folder in a temporary directory.
+The train child is the real command line, with the loop's ``train_step`` wrapped (once the command
+has started) to report the time after the first step and exit; nothing is written but the run folder in a temporary directory.
 
     python bench/startup.py [--recipe quickstart] [--repeat 5]
 """
@@ -29,21 +31,26 @@ from pathlib import Path
 
 CHILD = r"""
 import os, sys, time
-import nnforge.train.trainer as trainer
+import nnforge.cli as cli
 
 HEAVY = ("matplotlib", "scipy", "sklearn", "pandas", "torch._inductor", "torch._dynamo", "onnx", "onnxruntime", "PIL",
          "fastapi", "optuna", "captum", "statsmodels", "mlxtend")
+train = cli._train
 
-step = trainer.Trainer.train_step
+def patched_train(args):  # the trainer imported where the command imports it: after it paused the collector
+    import nnforge.train.trainer as trainer
+    step = trainer.Trainer.train_step
 
-def first_step(self, x, y):
-    step(self, x, y)
-    print(f"FIRST_BATCH {time.time():.6f} {time.process_time():.4f}", " ".join(m for m in HEAVY if m in sys.modules), flush=True)
-    os._exit(0)
+    def first_step(self, x, y):
+        step(self, x, y)
+        print(f"FIRST_BATCH {time.time():.6f} {time.process_time():.4f}", " ".join(m for m in HEAVY if m in sys.modules), flush=True)
+        os._exit(0)
 
-trainer.Trainer.train_step = first_step
-from nnforge.cli import main
-sys.exit(main(sys.argv[1:]))
+    trainer.Trainer.train_step = first_step
+    return train(args)
+
+cli._train = patched_train
+sys.exit(cli.main(sys.argv[1:]))
 """
 
 BARE = r"""
@@ -81,13 +88,18 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    names = ["python -c pass", "nnforge --help", "bare torch (to its first step)", f"nnforge train {args.recipe} (to its first step)"]
+    # a warm machine has nnforge's bytecode cached, as pip leaves it: with PYTHONDONTWRITEBYTECODE set
+    # (some sandboxes set it), every start would compile nnforge's ~120 modules again, 0.13 s here
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    names = ["python -c pass", "nnforge --help", "bare torch (to its first step)", "bare torch, collector paused",
+             f"nnforge train {args.recipe} (to its first step)"]
     wall: dict[str, list[float]] = {n: [] for n in names}
     cpu: dict[str, list[float]] = {n: [] for n in names}
     heavy = ""
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeat):  # interleaved, so load changes hit all three alike
             cmds = [[sys.executable, "-c", "pass"], [sys.executable, "-m", "nnforge.cli", "--help"], [sys.executable, "-c", BARE],
+                    [sys.executable, "-c", "import gc; gc.disable()\n" + BARE],
                     [sys.executable, "-c", CHILD, "train", args.recipe, "--out", str(Path(tmp) / f"run{i}"), "--set", "train.progress=none"]]
             for name, cmd in zip(names, cmds):
                 w, c, h = timed(cmd, env)
@@ -99,8 +111,9 @@ def main() -> None:
     for name in names:
         print(f"  {name:<48} {statistics.median(wall[name]):6.2f} s wall  [{min(wall[name]):.2f}-{max(wall[name]):.2f}]"
               f"  {statistics.median(cpu[name]):5.2f} s CPU")
-    bare, ours = (statistics.median(cpu[n]) for n in names[2:])
-    print(f"  nnforge's own start-up: {ours - bare:+.2f} s CPU over the bare torch script")
+    bare, paused, ours = (statistics.median(cpu[n]) for n in names[2:])
+    print(f"  nnforge's own start-up: {ours - bare:+.2f} s CPU over the bare torch script, {ours - paused:+.2f} s over it "
+          "with the collector paused")
     print(f"  heavy modules imported by the end of the first step: {heavy or 'none'}")
     print("  (torch._dynamo: torch.optim imports it when an optimizer is built and at every step; the bare script pays it too)")
 

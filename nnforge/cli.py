@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from nnforge.errors import UserError, command_line
-
 from nnforge.rundir import RECIPES, recipe_path
+from nnforge.startup import gc_paused
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -62,6 +62,11 @@ def _next_steps(run, config) -> str:
 # -- commands -----------------------------------------------------------------------------
 
 def cmd_quickstart(args) -> int:
+    with gc_paused():  # until the first training step: start-up 0.6 s sooner (nnforge.startup)
+        return _quickstart(args)
+
+
+def _quickstart(args) -> int:
     from nnforge.config import load_config
     from nnforge.train import run
 
@@ -74,6 +79,11 @@ def cmd_quickstart(args) -> int:
 
 
 def cmd_train(args) -> int:
+    with gc_paused():  # until the first training step: start-up 0.6 s sooner (nnforge.startup)
+        return _train(args)
+
+
+def _train(args) -> int:
     from nnforge.config import load_config
     from nnforge.errors import RunError
     from nnforge.train import run
@@ -127,16 +137,17 @@ def cmd_eval(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from nnforge.predictor import load
-    from nnforge.runpick import refuse_glob
+    with gc_paused():  # while torch is imported and the model loaded: 0.25 s sooner (nnforge.startup)
+        from nnforge.predictor import load
+        from nnforge.runpick import refuse_glob
 
-    runs = [args.run]
-    for name in args.files:  # predict runs/quickstart-* digit.png: the glob's other runs come first
-        if not Path(name).is_dir():
-            break
-        runs.append(name)
-    refuse_glob(runs)
-    predictor = load(args.run)
+        runs = [args.run]
+        for name in args.files:  # predict runs/quickstart-* digit.png: the glob's other runs come first
+            if not Path(name).is_dir():
+                break
+            runs.append(name)
+        refuse_glob(runs)
+        predictor = load(args.run)
     results = predictor.predict_files(args.files)
     for name, note in predictor.notes.items():
         print(f"nnforge predict: note: {name}: {note}, as in training", file=sys.stderr)

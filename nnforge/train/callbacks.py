@@ -1,7 +1,7 @@
 """Callbacks: hooks into the training loop, so techniques plug in without editing the loop (the
 hooks, their order and their ``logs``: :mod:`nnforge.train.trainer`). Here are the ones most runs
 use: progress, ``metrics.jsonl``/``metrics.csv`` logging, early stopping, best-model saving, clean
-final epochs."""
+final epochs, and the garbage collector's return after start-up."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from nnforge import io
+from nnforge.startup import resume_gc
 from nnforge.train.monitor import Monitor, monitored_value
 
 
@@ -40,6 +41,14 @@ class Stateless:
         return {}
 
     def load_state_dict(self, state: dict) -> None: ...
+
+
+class ResumeGC(Stateless, Callback):
+    """Turns Python's garbage collector back on once the first training step has run, when the
+    command paused it for its start-up (:mod:`nnforge.startup`); otherwise does nothing."""
+
+    def on_batch_end(self, trainer, step, logs):
+        resume_gc()
 
 
 class JSONLLogger(Callback):

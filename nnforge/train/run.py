@@ -22,7 +22,7 @@ from nnforge.rundir import (CHECKPOINTS, FAILED, HISTORY, METRICS, SUMMARY, Run,
                             read_metrics, mark_failed, read_recipe, update_latest_link)
 from nnforge.train import ddp, federated
 from nnforge.train.averaging import EMA, SWA, check_averaging
-from nnforge.train.callbacks import BestModelCheckpoint, Callback, CleanFinalEpochs, EarlyStopping, JSONLLogger, Progress
+from nnforge.train.callbacks import BestModelCheckpoint, Callback, CleanFinalEpochs, EarlyStopping, JSONLLogger, Progress, ResumeGC
 from nnforge.train.checkpoint import Checkpointer, plan_resume
 from nnforge.train.checkpoint.resume import prepare_resumed_dir
 from nnforge.train.distill import Distillation, load_teacher
@@ -173,7 +173,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
                 trainer.resumed = True
             if ddp.is_active():
                 ddp.setup_trainer(trainer, data)
-            trainer.callbacks += [Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
+            trainer.callbacks += [ResumeGC(), Progress(recipe.train.progress), JSONLLogger(out / HISTORY),
                                   *technique_callbacks(recipe, task, data, teacher, out, hint), *logger_callbacks(recipe, out, writer)]
             if recipe.data.augment.clean_epochs:
                 for transform in (data.train.augmentation, data.train.mix):
