@@ -169,12 +169,15 @@ def read_recipe(run_dir: str | Path):
 
 
 def read_metrics(run_dir: str | Path) -> dict:
-    """``metrics.json`` of a finished run."""
+    """``metrics.json`` of a finished run: a JSON object, or a one-line RunError naming the file."""
     path = Path(run_dir) / METRICS
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        metrics = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise RunError(f"{path}: not readable JSON ({exc})") from None
+    if not isinstance(metrics, dict):
+        raise RunError(f"{path}: holds a JSON {type(metrics).__name__}; expected an object of metrics")
+    return metrics
 
 
 def read_summary(run_dir: str | Path) -> dict | None:

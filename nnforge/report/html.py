@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 
 from nnforge import io
 from nnforge.config import dump_config
-from nnforge.rundir import read_recipe, read_summary
+from nnforge.rundir import read_metrics, read_recipe, read_summary
 from nnforge.errors import RunError
 
 CSS = """
@@ -132,7 +131,7 @@ def build_report(run_dir: str | Path) -> Path:
     metrics_path = run / "metrics.json"
     if not metrics_path.is_file():
         raise RunError(f"'{run}' has no metrics.json; pass a finished `nnforge train` run directory")
-    metrics = json.loads(metrics_path.read_text())
+    metrics = read_metrics(run)
     config = read_recipe(run) if (run / "config.yaml").is_file() else None
     model = config.model["name"] if config else "?"
     data = config.data.name if config else "?"

@@ -20,8 +20,10 @@ from urllib.parse import parse_qs
 import numpy as np
 
 from nnforge.cpus import usable_cpus
+from nnforge.errors import RunError
 from nnforge.predictor import conversion_note
 from nnforge.data.png import Pixels, read_plain_png
+from nnforge.rundir import read_metrics
 from nnforge.serve.batching import MicroBatcher
 from nnforge.serve.inputs import DECODE_INLINE_PIXELS, check_size, content_type_params, decode_image, json_inputs, open_image, parse_json, parse_multipart
 from nnforge.serve.limits import ApiError, Limits
@@ -109,12 +111,12 @@ class Service:
             "top_k": self.settings.top_k,
             "task": self.predictor.task,
         }
-        try:
-            scores = json.loads((run / "metrics.json").read_text())
+        try:  # the scores are extra: a run whose metrics.json is damaged is still served
+            scores = read_metrics(run)
             out["test_accuracy"] = scores.get("test_accuracy")
             if self.regression:
                 out["test_rmse"] = scores.get("test_rmse")
-        except (OSError, ValueError):
+        except RunError:
             pass
         return out
 

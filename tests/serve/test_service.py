@@ -367,3 +367,14 @@ def test_inference_threads_follow_the_cpus_the_server_may_use(run_dir):
     finally:
         os.sched_setaffinity(0, allowed)
         torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("content", ["[0.9]", '{"test_accuracy": 0.9', ""])
+def test_a_damaged_metrics_json_is_served_without_its_scores(run_dir, tmp_path, content):
+    """metrics.json only adds the test scores to /metadata: a damaged one must not stop the server starting."""
+    from nnforge.serve.app import create_app
+
+    run = shutil.copytree(run_dir, tmp_path / "run")
+    (run / "metrics.json").write_text(content)
+    meta = call(create_app(run), [("GET", "/metadata", {})])[0]
+    assert meta.status_code == 200 and meta.json()["test_accuracy"] is None
