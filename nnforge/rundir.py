@@ -180,15 +180,27 @@ def read_metrics(run_dir: str | Path) -> dict:
     return metrics
 
 
+# what the summary's readers (nnforge.report.summary) index: a file without them is not one nnforge wrote
+SUMMARY_KEYS = ("rows", "input_shape", "batch_size", "total_macs", "trainable", "frozen", "activation_bytes", "latency")
+SUMMARY_ROW_KEYS = ("name", "type", "output_shape", "trainable", "frozen", "macs", "activation_bytes")
+
+
 def read_summary(run_dir: str | Path) -> dict | None:
-    """``summary.json`` of a run (``None`` for a run trained before it was written)."""
+    """``summary.json`` of a run (``None`` for a run trained before it was written); one whose
+    layout is not the one nnforge writes is a one-line RunError, not a KeyError where it is shown."""
     path = Path(run_dir) / SUMMARY
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        found = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise RunError(f"{path}: not readable JSON ({exc})") from None
+    rows = found.get("rows") if isinstance(found, dict) else None
+    if (not isinstance(rows, list) or any(k not in found for k in SUMMARY_KEYS) or not isinstance(found["latency"], dict)
+            or not all(isinstance(r, dict) and all(k in r for k in SUMMARY_ROW_KEYS) for r in rows)):
+        raise RunError(f"{path}: not a model summary as nnforge writes it (damaged or edited); "
+                       f"delete it and `nnforge summary {run_dir}` computes it again from {CONFIG}")
+    return found
 
 
 def read_jsonl(path: Path) -> list:
