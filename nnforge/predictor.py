@@ -107,6 +107,13 @@ class Predictor:
         """The classes of a classifier; the target names of a regression run."""
         return self.classes
 
+    def check_dataset(self, dataset, hint: str = "") -> None:
+        """Refuse a test split this classifier cannot score (other classes or another input shape)
+        in one line: fed to the network, it would fail inside it with a shape error."""
+        if dataset.classes != self.classes or tuple(dataset.input_shape) != self.input_shape:
+            raise DataError(f"dataset '{dataset.name}' ({dataset.num_classes} classes, {dataset.input_shape}) does not match the model "
+                            f"({len(self.classes)} classes, {self.input_shape}){hint}")
+
     @torch.inference_mode()
     def predict_stored(self, x: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
         """Probabilities for inputs in stored form (uint8 images or raw float rows); for a

@@ -93,6 +93,7 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
         calibration_source = torch.from_numpy(np.concatenate([xb.numpy() for xb, _ in prepared.train]))
     else:
         ds = prepared.dataset
+        predictor.check_dataset(ds, f"; {run_dir}/config.yaml names another dataset than the one it was trained on")
         x = predictor.preprocessing(ds.x_test).numpy()
         y = ds.y_test.numpy()
         calibration_source = None
