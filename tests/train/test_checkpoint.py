@@ -197,3 +197,17 @@ def test_a_checkpoint_that_cannot_be_written_fails_the_run_and_leaves_the_earlie
         fit(load_config(None, FAST), tmp_path / "run", callbacks=[BlockFolder()])
     assert [s for s, _ in step_checkpoints(tmp_path / "kept")] == [5]
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_a_checkpoint_of_another_model_is_refused_before_the_run_folder_changes(reference, tmp_path):
+    """A step file copied in from another run (another hidden size): --resume refuses it, and the
+    run's metrics.jsonl, its later checkpoints and everything else stay as they were."""
+    other = fit(load_config(None, FAST + ["model.hidden=[16]", "train.epochs=1"]), tmp_path / "other")
+    run = _crashed_copy(reference, tmp_path / "run", keep_upto=30)
+    older = step_checkpoints(run / "checkpoints")[1][1]
+    shutil.copy(step_checkpoints(other.dir / "checkpoints")[0][1], older)
+    step_checkpoints(run / "checkpoints")[0][1].write_bytes(b"damaged")  # the newest is skipped: the foreign one is tried
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(RunError, match=f"checkpoint {older} does not fit this recipe's model"):
+        resume_run(None, run)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
