@@ -211,3 +211,17 @@ def test_a_checkpoint_of_another_model_is_refused_before_the_run_folder_changes(
     with pytest.raises(RunError, match=f"checkpoint {older} does not fit this recipe's model"):
         resume_run(None, run)
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_a_checkpoints_file_or_a_folder_named_like_a_step_file_is_no_traceback(reference, tmp_path):
+    run = _crashed_copy(reference, tmp_path / "run", keep_upto=30)
+    (run / "checkpoints" / "step-00000099.safetensors").mkdir()  # not a checkpoint: ignored, and left alone
+    resumed = resume_run(None, run)
+    assert resumed.metrics["epochs"] == reference.metrics["epochs"] and (run / "checkpoints" / "step-00000099.safetensors").is_dir()
+    run = _crashed_copy(reference, tmp_path / "run2", keep_upto=30)
+    shutil.rmtree(run / "checkpoints")
+    (run / "checkpoints").write_text("notes")
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(RunError, match="checkpoints' is not a folder"):
+        resume_run(None, run)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before

@@ -185,7 +185,7 @@ def step_checkpoints(folder: Path) -> list[tuple[int, Path]]:
     """``(global_step, path)`` for the step checkpoints in ``folder``, newest first."""
     if not folder.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := STEP_FILE.match(p.name))]
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := STEP_FILE.match(p.name)) and p.is_file()]
     return sorted(found, reverse=True)
 
 
