@@ -296,6 +296,8 @@ def _check_meta(meta: dict, meta_path: Path) -> None:
     from nnforge.data.preprocess_check import check_input_shape
     from nnforge.errors import DataError
 
+    if not isinstance(meta["model"], dict):
+        raise RunError(f"{meta_path}: 'model' must be an object (the model's name and parameters)")
     classes = meta["classes"]
     if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes) or len(classes) > 100_000:
         raise RunError(f"{meta_path}: 'classes' must be a list of class names (strings)")
