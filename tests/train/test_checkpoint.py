@@ -127,6 +127,8 @@ def _edit_header(path, edit):
     lambda h: h["state"].pop("engine"),
     lambda h: h["state"].update(history={"__tensor__": "t.999999"}),
     lambda h: h["state"]["engine"]["model"].update({"layers.0.weight": {"__tensor__": "nope"}}),
+    lambda h: h["state"]["rng"]["numpy"]["__tuple__"][1].update(dtype="S1000000000"),  # 624 GB if decoded
+    lambda h: h["state"]["rng"]["numpy"]["__tuple__"][1].update(dtype="O"),
 ])
 def test_an_edited_header_with_valid_crcs_is_one_line_and_falls_back(reference, tmp_path, capsys, edit):
     run = _crashed_copy(reference, tmp_path / "run", keep_upto=30)
