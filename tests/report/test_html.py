@@ -152,6 +152,9 @@ def test_a_thumbnail_opens_full_size_in_chromium(digits_run, tmp_path):
     ('{"test_accuracy": 0.9, "epo', "not readable JSON"),  # cut short
     ("", "not readable JSON"),
     ("[1, 2]", "holds a JSON list"),
+    ('{"train_seconds": "long"}', "a value is not of the kind nnforge writes"),  # edited by hand
+    ('{"per_class": [1]}', "a value is not of the kind nnforge writes"),
+    ('{"task": "regress", "baselines": [1]}', "a value is not of the kind nnforge writes"),
 ])
 def test_a_damaged_metrics_json_is_one_line_naming_it(digits_run, tmp_path, capsys, content, words):
     import shutil
