@@ -111,13 +111,13 @@ class Service:
             "top_k": self.settings.top_k,
             "task": self.predictor.task,
         }
-        try:  # the scores are extra: a run whose metrics.json is damaged is still served
+        try:  # the scores are extra: a run whose metrics.json is damaged is still served, without them
             scores = read_metrics(run)
-            out["test_accuracy"] = scores.get("test_accuracy")
-            if self.regression:
-                out["test_rmse"] = scores.get("test_rmse")
         except RunError:
-            pass
+            scores = {}
+        for key in ("test_accuracy", "test_rmse") if self.regression else ("test_accuracy",):
+            value = scores.get(key)  # a number, or null: an edited "high" would fail /metadata's schema on every call
+            out[key] = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
         return out
 
     # -- request bodies -> stored-form batches ------------------------------------------------

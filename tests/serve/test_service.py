@@ -369,7 +369,7 @@ def test_inference_threads_follow_the_cpus_the_server_may_use(run_dir):
         torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("content", ["[0.9]", '{"test_accuracy": 0.9', ""])
+@pytest.mark.parametrize("content", ["[0.9]", '{"test_accuracy": 0.9', "", '{"test_accuracy": "high"}', '{"test_accuracy": true}'])
 def test_a_damaged_metrics_json_is_served_without_its_scores(run_dir, tmp_path, content):
     """metrics.json only adds the test scores to /metadata: a damaged one must not stop the server starting."""
     from nnforge.serve.app import create_app
