@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nnforge import io
-from nnforge.errors import ConfigError, RunError
+from nnforge.errors import ConfigError, RunError, StorageError
 
 if TYPE_CHECKING:  # torch is imported by what uses it: `nnforge --help` reads this module and needs none of it
     import torch
@@ -112,8 +112,12 @@ class RunLock:
     def __enter__(self) -> "RunLock":
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a folder that cannot be written, a '.lock' that is a folder
+            raise StorageError(f"cannot create the run's lock file {self.path}: {exc.strerror or exc}; "
+                               "choose an --out folder you can write") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
