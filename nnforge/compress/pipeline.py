@@ -99,7 +99,7 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
         calibration_source = None
     metric = "test_rmse" if predictor.regression else "test_accuracy"
     out = run_dir / "compress"
-    out.mkdir(exist_ok=True)
+    io.make_dir(out)
     meta, model_cfg = predictor.meta, predictor.meta["model"]
     rows = [_row("original (fp32, torch)", "none", run_dir / "model.safetensors", measure.torch_runner(predictor.model), x, y, score,
                  parameters=sum(p.numel() for p in predictor.model.parameters()))]

@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from nnforge import io
 from nnforge.errors import UserError
 from nnforge.explain.errors import error_analysis
 from nnforge.explain.figures import (_plt, _save, feature_importance, plot_feature_attributions,  # noqa: F401
@@ -108,7 +109,7 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
     if bad:
         raise UserError(f"--examples {bad[0]} is outside the test split (0..{len(y) - 1})")
     out = run_dir / "explain"
-    out.mkdir(exist_ok=True)
+    io.make_dir(out)
     files = {}
     report["examples"] = chosen
     target = torch.from_numpy(probs[chosen].argmax(1))

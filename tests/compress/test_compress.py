@@ -69,3 +69,14 @@ def test_a_run_whose_config_names_another_dataset_is_one_line(digits_run, tmp_pa
     assert main(["compress", str(run), "--finetune-epochs", "0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not match the model" in err and "config.yaml" in err, err
+
+
+def test_a_file_in_the_way_of_the_compress_folder_is_one_line(digits_run, tmp_path, capsys):
+    import shutil
+
+    run = shutil.copytree(digits_run.dir, tmp_path / "run", ignore=shutil.ignore_patterns("compress"))
+    (run / "compress").write_text("my notes")
+    assert main(["compress", str(run), "--finetune-epochs", "0", "--method", "magnitude"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write {run / 'compress'}: a file of that name is in the way") and err.count("\n") == 1, err
+    assert (run / "compress").read_text() == "my notes"

@@ -82,3 +82,19 @@ def test_a_run_whose_config_names_another_dataset_is_one_line(digits_run, tmp_pa
     assert main(["explain", str(run)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not match the model" in err and "config.yaml" in err, err
+
+
+def test_a_file_or_folder_in_the_way_of_the_output_is_one_line(digits_run, tmp_path, capsys):
+    import shutil
+
+    run = shutil.copytree(digits_run.dir, tmp_path / "run", ignore=shutil.ignore_patterns("explain"))
+    (run / "explain").write_text("my notes")  # a file where explain/ goes
+    assert main(["explain", str(run), "--examples", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write {run / 'explain'}: a file of that name is in the way") and err.count("\n") == 1, err
+    assert (run / "explain").read_text() == "my notes"
+    (run / "explain").unlink()
+    (run / "explain" / "report.md").mkdir(parents=True)  # a folder where a file goes
+    assert main(["explain", str(run), "--examples", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {run / 'explain' / 'report.md'}: a folder of that name is in the way" in err and err.count("\n") == 1, err

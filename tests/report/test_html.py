@@ -166,3 +166,13 @@ def test_a_damaged_metrics_json_is_one_line_naming_it(digits_run, tmp_path, caps
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "metrics.json" in err and words in err, err
     assert not (run / "report.html").exists()
+
+
+def test_a_folder_where_report_html_goes_is_one_line(digits_run, tmp_path, capsys):
+    import shutil
+
+    run = shutil.copytree(digits_run.dir, tmp_path / "run", ignore=shutil.ignore_patterns("report.html"))
+    (run / "report.html").mkdir()
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write {run / 'report.html'}: a folder of that name is in the way") and err.count("\n") == 1, err
