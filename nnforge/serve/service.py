@@ -197,6 +197,9 @@ class Service:
         return k
 
     def describe(self, probs: np.ndarray, k: int, note: str | None = None) -> dict:
+        if not np.isfinite(probs).all():  # JSON has no NaN: answering one would be a body clients cannot parse
+            raise ApiError(422, "invalid values", "the model's output is not a finite number for this input: "
+                                                  "its values are too far outside the range it was trained on")
         if self.regression:  # ``probs`` are the predicted values
             values = [round(float(v), 6) for v in probs]
             return {"value": values[0], "values": dict(zip(self.classes, values))}

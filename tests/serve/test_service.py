@@ -378,3 +378,20 @@ def test_a_damaged_metrics_json_is_served_without_its_scores(run_dir, tmp_path, 
     (run / "metrics.json").write_text(content)
     meta = call(create_app(run), [("GET", "/metadata", {})])[0]
     assert meta.status_code == 200 and meta.json()["test_accuracy"] is None
+
+
+def test_rows_whose_answer_would_not_be_finite_are_422_not_a_nan_body(tabular_run):
+    """1e308 is a finite JSON number but infinite in the model's float32; 3e38 fits float32 and
+    overflows once standardised. Either way the answer would hold NaN, which JSON cannot carry."""
+    from nnforge.serve.app import create_app
+
+    app = create_app(tabular_run)
+    for row in ([1e308, 3.5, 1.4, 0.2], [3e38, 3e38, -3e38, 3e38]):
+        single, batch, explain = call(app, [("POST", "/v1/predict", {"json": {"inputs": row}}),
+                                            ("POST", "/v1/predict/batch", {"json": {"inputs": [[5.1, 3.5, 1.4, 0.2], row]}}),
+                                            ("POST", "/v1/explain", {"json": {"inputs": row}})])
+        for response in (single, batch, explain):
+            assert response.status_code == 422 and response.json()["error"] == "invalid values", response.text
+            assert "NaN" not in response.text
+    (ok,) = call(app, [("POST", "/v1/predict", {"json": {"inputs": [5.1, 3.5, 1.4, 0.2]}})])
+    assert ok.status_code == 200
