@@ -227,3 +227,16 @@ def test_a_checkpoints_file_or_a_folder_named_like_a_step_file_is_no_traceback(r
     with pytest.raises(RunError, match="checkpoints' is not a folder"):
         resume_run(None, run)
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("edit", [
+    lambda h: h["state"].update(epoch_totals=5),  # used: the newest checkpoint is mid-epoch
+    lambda h: h["state"]["callbacks"].update({key: "junk" for key in h["state"]["callbacks"]}),
+], ids=["epoch totals", "callback states"])
+def test_an_edited_section_that_does_not_restore_is_one_line(reference, tmp_path, edit):
+    run = _crashed_copy(reference, tmp_path / "run", keep_upto=30)
+    newest = step_checkpoints(run / "checkpoints")[0][1]
+    assert load_checkpoint(newest).position["step_in_epoch"] > 0
+    _edit_header(newest, edit)
+    with pytest.raises(RunError, match=f"checkpoint {newest} does not fit"):
+        resume_run(None, run)

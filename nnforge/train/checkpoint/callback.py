@@ -189,16 +189,16 @@ class Checkpointer(Callback):
             self.monitor.load_state_dict(s["best"])
             set_rng_state(s["rng"])
             trainer.engine.set_rng_state(s["rng"]["engine"])
-        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+            pos = ckpt.position
+            if pos["step_in_epoch"]:  # the loop carries the epoch's totals on (on_batch_end hands them back)
+                t = s["epoch_totals"]
+                trainer.resume_position = EpochPosition(pos["step_in_epoch"], dict(t["totals"]), t["seen"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise RunError(f"checkpoint {ckpt.path} does not fit this recipe's model or optimizer "
                            f"({str(exc).splitlines()[0][:200]})") from None
-        pos = ckpt.position
         trainer.epoch, trainer.global_step = pos["epoch"], pos["global_step"]
         trainer.history = list(s["history"])
         trainer.stop_training = bool(s["stop_training"])
-        if pos["step_in_epoch"]:  # the loop carries the epoch's totals on (on_batch_end hands them back)
-            t = s["epoch_totals"]
-            trainer.resume_position = EpochPosition(pos["step_in_epoch"], dict(t["totals"]), t["seen"])
 
     def on_epoch_begin(self, trainer, epoch):
         self.epoch_start_generator = self.loader.generator.get_state()
