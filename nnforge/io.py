@@ -38,7 +38,7 @@ PROBLEMS = {
     errno.EPERM: ("operation not permitted", "; choose a folder you can write (--out)"),
     errno.EISDIR: ("a folder of that name is in the way", "; move it away"),
     errno.ENOTDIR: ("a file is in the way of a folder on that path", "; move it away"),
-    errno.EEXIST: ("a file of that name is in the way of a folder", "; move it away"),
+    errno.EEXIST: ("a file is in the way of a folder on that path", "; move it away"),
 }
 
 

@@ -78,5 +78,5 @@ def test_a_file_in_the_way_of_the_compress_folder_is_one_line(digits_run, tmp_pa
     (run / "compress").write_text("my notes")
     assert main(["compress", str(run), "--finetune-epochs", "0", "--method", "magnitude"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: cannot write {run / 'compress'}: a file of that name is in the way") and err.count("\n") == 1, err
+    assert err.startswith(f"error: cannot write {run / 'compress'}: a file is in the way of a folder on that path") and err.count("\n") == 1, err
     assert (run / "compress").read_text() == "my notes"

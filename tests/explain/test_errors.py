@@ -91,7 +91,7 @@ def test_a_file_or_folder_in_the_way_of_the_output_is_one_line(digits_run, tmp_p
     (run / "explain").write_text("my notes")  # a file where explain/ goes
     assert main(["explain", str(run), "--examples", "1"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: cannot write {run / 'explain'}: a file of that name is in the way") and err.count("\n") == 1, err
+    assert err.startswith(f"error: cannot write {run / 'explain'}: a file is in the way of a folder on that path") and err.count("\n") == 1, err
     assert (run / "explain").read_text() == "my notes"
     (run / "explain").unlink()
     (run / "explain" / "report.md").mkdir(parents=True)  # a folder where a file goes

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from nnforge.config import load_config
-from nnforge.errors import RunError
+from nnforge.errors import RunError, StorageError
 from nnforge.train import fit
 from nnforge.train import resume_run
 from nnforge.train.checkpoint import (decode_state, encode_state, latest_checkpoint, load_checkpoint,
@@ -195,7 +195,7 @@ def test_a_checkpoint_that_cannot_be_written_fails_the_run_and_leaves_the_earlie
                 folder.rename(tmp_path / "kept")
                 folder.write_text("in the way")
 
-    with pytest.raises(OSError):
+    with pytest.raises(StorageError, match="step-00000010.safetensors: a file is in the way of a folder on that path"):
         fit(load_config(None, FAST), tmp_path / "run", callbacks=[BlockFolder()])
     assert [s for s, _ in step_checkpoints(tmp_path / "kept")] == [5]
     assert not (tmp_path / "run" / "metrics.json").exists()
