@@ -283,6 +283,31 @@ def test_auto_backend_is_onnx_runtime_only_where_it_gives_the_torch_answers(run_
     assert capfd.readouterr().err == ""
 
 
+def test_backend_onnx_refuses_a_damaged_or_stale_model_onnx_in_one_line(run_dir, tmp_path):
+    """--backend onnx serves model.onnx only as this run's model: a file cut short (onnx's parser
+    raised DecodeError) or one of other weights (it answered differently, silently) is a RunError."""
+    pytest.importorskip("onnxruntime")
+    import torch
+
+    import nnforge
+    from nnforge.compress.export import export_model
+    from nnforge.errors import RunError
+    from nnforge.serve.app import create_app
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("model.onnx", "checkpoints"))
+    other = nnforge.load(run)
+    with torch.no_grad():
+        for parameter in other.model.parameters():
+            parameter.add_(0.05)
+    export_model(other.model, other.input_shape, run / "model.onnx")
+    with pytest.raises(RunError, match="model.onnx does not give this run's answers"):
+        create_app(run, backend="onnx")
+    (run / "model.onnx").write_bytes((run / "model.onnx").read_bytes()[:3000])
+    with pytest.raises(RunError, match="model.onnx: ONNX Runtime cannot load it"):
+        create_app(run, backend="onnx")
+
+
 def test_cli_reports_a_bad_run_directory_in_one_line(tmp_path):
     nnforge = str(Path(sys.executable).with_name("nnforge"))
     result = subprocess.run([nnforge, "serve", str(tmp_path / "missing"), "--port", "0"], capture_output=True, text=True, timeout=120)
