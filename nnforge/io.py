@@ -36,6 +36,9 @@ PROBLEMS = {
     errno.EROFS: ("the file system is read-only", "; choose a writable folder (--out)"),
     errno.EACCES: ("permission denied", "; choose a folder you can write (--out)"),
     errno.EPERM: ("operation not permitted", "; choose a folder you can write (--out)"),
+    errno.EISDIR: ("a folder of that name is in the way", "; move it away"),
+    errno.ENOTDIR: ("a file is in the way of a folder on that path", "; move it away"),
+    errno.EEXIST: ("a file is in the way of a folder on that path", "; move it away"),
 }
 
 
@@ -112,6 +115,20 @@ def _errno(exc: Exception, path: Path) -> int | None:
         return errno.ENOSPC if os.statvfs(path.parent).f_bavail == 0 else None
     except OSError:
         return None
+
+
+def make_dir(path: str | Path) -> Path:
+    """``mkdir -p`` for a folder a command writes its results in; a file in the way or a folder that
+    cannot be written is a one-line :class:`~nnforge.errors.StorageError` naming it."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        error = _storage_error(path, exc)
+        if error is None:
+            raise
+        raise error from None
+    return path
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from nnforge.data.preprocess import Preprocessing
-from nnforge.errors import DataError, RunError
-from nnforge.models import build_model
+from nnforge.errors import ConfigError, DataError, RunError
+from nnforge.models import build_model, check_model_config
 from nnforge.rundir import load_state, read_model_meta
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -86,11 +86,7 @@ class Predictor:
         self.input_shape = tuple(self.meta["input_shape"])
         self.preprocessing = Preprocessing.from_dict(self.meta["preprocessing"])
         self.device = torch.device(device)
-        self.model = build_model(self.meta["model"], self.input_shape, len(self.classes), self.kind)
-        try:
-            self.model.load_state_dict(state)
-        except RuntimeError as exc:
-            raise RunError(f"{self.run_dir}: weights do not fit the architecture in model.json ({str(exc).splitlines()[0]})") from None
+        self.model = build_saved_model(self.meta["model"], self.input_shape, len(self.classes), self.kind, state, self.run_dir)
         self.model.to(self.device).eval()
         self.task: str = self.meta.get("task", "classify")
         self.regression = self.task == "regress"
@@ -106,6 +102,13 @@ class Predictor:
     def output_names(self) -> list[str]:
         """The classes of a classifier; the target names of a regression run."""
         return self.classes
+
+    def check_dataset(self, dataset, hint: str = "") -> None:
+        """Refuse a test split this classifier cannot score (other classes or another input shape)
+        in one line: fed to the network, it would fail inside it with a shape error."""
+        if dataset.classes != self.classes or tuple(dataset.input_shape) != self.input_shape:
+            raise DataError(f"dataset '{dataset.name}' ({dataset.num_classes} classes, {dataset.input_shape}) does not match the model "
+                            f"({len(self.classes)} classes, {self.input_shape}){hint}")
 
     @torch.inference_mode()
     def predict_stored(self, x: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
@@ -315,6 +318,33 @@ class ServedForecaster(torch.nn.Module):
         return self.model((x - self.mean) / self.std) * self.std + self.mean
 
 
+def build_saved_model(cfg: dict, input_shape, outputs: int, kind: str, state: dict, run_dir) -> torch.nn.Module:
+    """The network ``model.json``'s ``model`` section describes, holding the weights ``state``.
+
+    The section is checked as a recipe's would be, and the network is first built on the meta
+    device (no memory), its tensor shapes compared with the weights': an edited ``model.json`` (a
+    layer of 10^9 units, a negative size, a key the model lacks) is a one-line RunError naming the
+    file, before anything the size of what it asks for is allocated."""
+    where = f"{run_dir}/model.json" if run_dir is not None else "model.json"
+    try:
+        cfg = check_model_config(cfg)
+        with torch.device("meta"):
+            shapes = {k: tuple(v.shape) for k, v in build_model(cfg, input_shape, outputs, kind).state_dict().items()}
+    except ConfigError as exc:
+        raise RunError(f"{where}: {exc}") from None
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise RunError(f"{where}: its 'model' section does not build a network ({str(exc).splitlines()[0][:200]})") from None
+    saved = {k: tuple(v.shape) for k, v in state.items()}
+    if saved != shapes:
+        key = next(k for k in sorted(set(saved) | set(shapes)) if saved.get(k) != shapes.get(k))
+        shown = lambda shape: "absent" if shape is None else list(shape)  # noqa: E731
+        raise RunError(f"{where}: the weights do not fit the architecture it describes "
+                       f"('{key}' is {shown(saved.get(key))} in model.safetensors, {shown(shapes.get(key))} in the model)")
+    model = build_model(cfg, input_shape, outputs, kind)
+    model.load_state_dict(state)
+    return model
+
+
 def served_model(run_dir: Path) -> tuple[torch.nn.Module, np.ndarray]:
     """The run's model, rebuilt from its run directory alone as one module over stored inputs
     (:class:`Pipeline`, or :class:`ServedForecaster` for a forecast run), and an input example of
@@ -322,8 +352,8 @@ def served_model(run_dir: Path) -> tuple[torch.nn.Module, np.ndarray]:
     meta = read_model_meta(run_dir)
     if meta.get("task") == "forecast":
         s = meta["series"]
-        model = build_model(meta["model"], tuple(meta["input_shape"]), s["horizon"], "sequence")
-        model.load_state_dict(load_state(run_dir / "model.safetensors"))
+        model = build_saved_model(meta["model"], tuple(meta["input_shape"]), s["horizon"], "sequence",
+                                  load_state(run_dir / "model.safetensors"), run_dir)
         module = ServedForecaster(model.eval(), float(s["mean"]), float(s["std"]))
         return module, np.full((2, *meta["input_shape"]), s["mean"], np.float32)
     predictor = Predictor(run_dir)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nnforge import io
-from nnforge.errors import ConfigError, RunError
+from nnforge.errors import ConfigError, RunError, StorageError
 
 if TYPE_CHECKING:  # torch is imported by what uses it: `nnforge --help` reads this module and needs none of it
     import torch
@@ -112,8 +112,12 @@ class RunLock:
     def __enter__(self) -> "RunLock":
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a folder that cannot be written, a '.lock' that is a folder
+            raise StorageError(f"cannot create the run's lock file {self.path}: {exc.strerror or exc}; "
+                               "choose an --out folder you can write") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -169,23 +173,38 @@ def read_recipe(run_dir: str | Path):
 
 
 def read_metrics(run_dir: str | Path) -> dict:
-    """``metrics.json`` of a finished run."""
+    """``metrics.json`` of a finished run: a JSON object, or a one-line RunError naming the file."""
     path = Path(run_dir) / METRICS
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        metrics = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise RunError(f"{path}: not readable JSON ({exc})") from None
+    if not isinstance(metrics, dict):
+        raise RunError(f"{path}: holds a JSON {type(metrics).__name__}; expected an object of metrics")
+    return metrics
+
+
+# what the summary's readers (nnforge.report.summary) index: a file without them is not one nnforge wrote
+SUMMARY_KEYS = ("rows", "input_shape", "batch_size", "total_macs", "trainable", "frozen", "activation_bytes", "latency")
+SUMMARY_ROW_KEYS = ("name", "type", "output_shape", "trainable", "frozen", "macs", "activation_bytes")
 
 
 def read_summary(run_dir: str | Path) -> dict | None:
-    """``summary.json`` of a run (``None`` for a run trained before it was written)."""
+    """``summary.json`` of a run (``None`` for a run trained before it was written); one whose
+    layout is not the one nnforge writes is a one-line RunError, not a KeyError where it is shown."""
     path = Path(run_dir) / SUMMARY
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        found = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise RunError(f"{path}: not readable JSON ({exc})") from None
+    rows = found.get("rows") if isinstance(found, dict) else None
+    if (not isinstance(rows, list) or any(k not in found for k in SUMMARY_KEYS) or not isinstance(found["latency"], dict)
+            or not all(isinstance(r, dict) and all(k in r for k in SUMMARY_ROW_KEYS) for r in rows)):
+        raise RunError(f"{path}: not a model summary as nnforge writes it (damaged or edited); "
+                       f"delete it and `nnforge summary {run_dir}` computes it again from {CONFIG}")
+    return found
 
 
 def read_jsonl(path: Path) -> list:
@@ -281,6 +300,8 @@ def _check_meta(meta: dict, meta_path: Path) -> None:
     from nnforge.data.preprocess_check import check_input_shape
     from nnforge.errors import DataError
 
+    if not isinstance(meta["model"], dict):
+        raise RunError(f"{meta_path}: 'model' must be an object (the model's name and parameters)")
     classes = meta["classes"]
     if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes) or len(classes) > 100_000:
         raise RunError(f"{meta_path}: 'classes' must be a list of class names (strings)")

@@ -27,7 +27,7 @@ from typing import Any, Iterable
 import yaml
 
 from nnforge.errors import RunError, UserError
-from nnforge.rundir import CONFIG, FAILED, METRICS, lock_holder, read_failure, read_history, read_metrics, read_recipe, state
+from nnforge.rundir import CONFIG, FAILED, lock_holder, read_failure, read_history, read_metrics, read_recipe, state
 
 #: Each task's test metric, the one a run is judged by (tests/test_runlist.py checks every task has one).
 HEADLINE = {"classify": "test_accuracy", "forecast": "test_mae", "regress": "test_rmse", "contrastive": "probe_accuracy"}
@@ -167,9 +167,6 @@ def read_run(folder: Path, root: Path | None = None) -> RunInfo:
     if kind == "complete":
         try:
             metrics = read_metrics(folder)
-            if not isinstance(metrics, dict):
-                problems.append(f"{folder / METRICS}: holds no JSON object")
-                metrics = {}
         except RunError as exc:
             problems.append(str(exc))
     history = read_history(folder)

@@ -28,9 +28,7 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
         if p.classes != first.classes or p.input_shape != first.input_shape:
             raise DataError(f"runs '{runs[0]}' and '{p.run_dir}' have different classes or input shapes; an ensemble needs both equal")
     dataset = load_run_test_split(runs[0], data, root)
-    if dataset.classes != first.classes or tuple(dataset.input_shape) != first.input_shape:
-        raise DataError(f"dataset '{dataset.name}' ({dataset.num_classes} classes, {dataset.input_shape}) does not match the model "
-                        f"({len(first.classes)} classes, {first.input_shape})")
+    first.check_dataset(dataset, "" if data else f"; {runs[0]}/config.yaml names another dataset than the one it was trained on")
     y = dataset.y_test.numpy()
     if tta:  # test-time augmentation: each member averages over a few shifted (and mirrored) views
         member_probs = [predict_tta(p, dataset.x_test) for p in predictors]

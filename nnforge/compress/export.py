@@ -62,10 +62,12 @@ def export_onnx(run_dir: str | Path, path: str | Path | None = None) -> Path:
     """Export a run's model to ONNX (default ``RUN/model.onnx``); returns the written path."""
     from nnforge.predictor import load
 
+    out = Path(path) if path is not None else Path(run_dir) / "model.onnx"
+    if out.suffix != ".onnx":  # --out RUN/model.safetensors would replace the run's weights with the export
+        raise RunError(f"--out '{out}' must be a file name ending in .onnx; an export never writes over another kind of file")
     predictor = load(run_dir)
     if predictor.meta.get("engine", "torch") not in ("torch", "scratch"):
         raise RunError(f"'{run_dir}': only torch models can be exported to ONNX")
-    out = Path(path) if path is not None else Path(run_dir) / "model.onnx"
     meta = {
         "nnforge.classes": predictor.classes,
         "nnforge.preprocessing": predictor.meta["preprocessing"],

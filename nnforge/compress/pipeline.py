@@ -93,12 +93,13 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
         calibration_source = torch.from_numpy(np.concatenate([xb.numpy() for xb, _ in prepared.train]))
     else:
         ds = prepared.dataset
+        predictor.check_dataset(ds, f"; {run_dir}/config.yaml names another dataset than the one it was trained on")
         x = predictor.preprocessing(ds.x_test).numpy()
         y = ds.y_test.numpy()
         calibration_source = None
     metric = "test_rmse" if predictor.regression else "test_accuracy"
     out = run_dir / "compress"
-    out.mkdir(exist_ok=True)
+    io.make_dir(out)
     meta, model_cfg = predictor.meta, predictor.meta["model"]
     rows = [_row("original (fp32, torch)", "none", run_dir / "model.safetensors", measure.torch_runner(predictor.model), x, y, score,
                  parameters=sum(p.numel() for p in predictor.model.parameters()))]

@@ -40,6 +40,12 @@ def _digest(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
+def _read(path: Path) -> np.ndarray:
+    """A cached array, mapped first and then copied: a damaged header claiming a shape larger than
+    the file is refused (ValueError) instead of allocating what it claims."""
+    return np.array(np.load(path, mmap_mode="r", allow_pickle=False))
+
+
 def cached_arrays(name: str, source: Path, parse: Callable[[], dict[str, np.ndarray]], stream=None) -> dict[str, np.ndarray]:
     """``parse()``'s arrays, from the cache when it holds them for this exact ``source`` file."""
     stream = stream or sys.stderr
@@ -49,10 +55,10 @@ def cached_arrays(name: str, source: Path, parse: Callable[[], dict[str, np.ndar
     try:
         record = json.loads(record_path.read_text())
         if record["format"] == FORMAT and record["source_sha256"] == source_hash:
-            arrays = {k: np.load(folder / f"{k}.npy", allow_pickle=False) for k in record["arrays"]}
+            arrays = {k: _read(folder / f"{k}.npy") for k in record["arrays"]}
             if _digest(arrays) == record["arrays_sha256"]:
                 return arrays
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, EOFError, KeyError, TypeError):  # EOFError: an empty .npy
         pass  # missing, stale or damaged: parse again below
     arrays = parse()
     try:

@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from nnforge import io
 from nnforge.errors import UserError
 
 METHODS = ("ig", "shap", "lime", "permutation")
@@ -74,7 +75,7 @@ def explain_regression(predictor, methods: Sequence[str] | None = None, examples
                                  for i in worst],
               "feature_importance": {}}
     out = run_dir / "explain"
-    out.mkdir(exist_ok=True)
+    io.make_dir(out)
     files = {"errors": str(_plot_errors(y_test[:, 0], pred[:, 0], worst, names[0], out / "errors.png"))}
     features = predictor.preprocessing.feature_labels()
     pre, model = predictor.preprocessing, predictor.model

@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from nnforge import io
 from nnforge.errors import UserError
 from nnforge.explain.errors import error_analysis
 from nnforge.explain.figures import (_plt, _save, feature_importance, plot_feature_attributions,  # noqa: F401
@@ -99,6 +100,7 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
     if predictor.kind != "image" and "gradcam" in methods:
         raise UserError("--method gradcam needs an image model with a convolutional layer; this run is tabular: use ig, shap or lime")
     dataset = load_run_test_split(run_dir)
+    predictor.check_dataset(dataset, f"; {run_dir}/config.yaml names another dataset than the one it was trained on")
     probs = predictor.predict_stored(dataset.x_test)
     y = dataset.y_test.numpy()
     report = error_analysis(probs, y, predictor.classes, top_k)
@@ -107,7 +109,7 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
     if bad:
         raise UserError(f"--examples {bad[0]} is outside the test split (0..{len(y) - 1})")
     out = run_dir / "explain"
-    out.mkdir(exist_ok=True)
+    io.make_dir(out)
     files = {}
     report["examples"] = chosen
     target = torch.from_numpy(probs[chosen].argmax(1))

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 
 from nnforge import io
 from nnforge.config import dump_config
-from nnforge.rundir import read_recipe, read_summary
+from nnforge.rundir import read_metrics, read_recipe, read_summary
 from nnforge.errors import RunError
 
 CSS = """
@@ -132,28 +131,34 @@ def build_report(run_dir: str | Path) -> Path:
     metrics_path = run / "metrics.json"
     if not metrics_path.is_file():
         raise RunError(f"'{run}' has no metrics.json; pass a finished `nnforge train` run directory")
-    metrics = json.loads(metrics_path.read_text())
+    metrics = read_metrics(run)
     config = read_recipe(run) if (run / "config.yaml").is_file() else None
     model = config.model["name"] if config else "?"
     data = config.data.name if config else "?"
     forecast, regress = metrics.get("task") == "forecast", metrics.get("task") == "regress"
-    cards = _forecast_cards(metrics) if forecast else _regression_cards(metrics) if regress else _classification_cards(metrics)
-    cards.append(_card(f"{metrics.get('train_seconds', 0):.1f} s", f"training, {metrics.get('epochs', '?')} epochs"))
-    if metrics.get("parameters"):
-        cards.append(_card(f"{metrics['parameters']:,}", "parameters"))
+    try:  # everything drawn from metrics.json: a value of another type than nnforge writes fails here, in one line
+        cards = _forecast_cards(metrics) if forecast else _regression_cards(metrics) if regress else _classification_cards(metrics)
+        cards.append(_card(f"{metrics.get('train_seconds', 0):.1f} s", f"training, {metrics.get('epochs', '?')} epochs"))
+        if metrics.get("parameters"):
+            cards.append(_card(f"{metrics['parameters']:,}", "parameters"))
+        baselines = _baselines_table(metrics) if regress else None
+        per_class = _per_class_table(metrics["per_class"]) if metrics.get("per_class") else None
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise RunError(f"{metrics_path}: a value is not of the kind nnforge writes ({type(exc).__name__}: {exc}); "
+                       "was the file edited?") from None
     sections = []
     if forecast and (run / "forecast.png").is_file():
         sections.append(("Forecast (test)", _img(run / "forecast.png")))
     if regress:
-        sections.append(("Against the baselines (test, target units)", _baselines_table(metrics)))
+        sections.append(("Against the baselines (test, target units)", baselines))
         if (run / "regression.png").is_file():
             sections.append(("Predicted vs true, residuals, errors (test)", _img(run / "regression.png")))
     if (run / "curves.png").is_file():
         sections.append(("Training curves", _img(run / "curves.png")))
     if (run / "confusion.png").is_file():
         sections.append(("Confusion matrix (test)", _img(run / "confusion.png")))
-    if metrics.get("per_class"):
-        sections.append(("Per-class scores (test)", _per_class_table(metrics["per_class"])))
+    if per_class:
+        sections.append(("Per-class scores (test)", per_class))
     summary = read_summary(run)
     if summary is not None:
         from nnforge.report.summary import summary_html

@@ -98,11 +98,12 @@ class OnnxBackend:
         options.log_severity_level = 4  # failures surface as exceptions; ORT's own stderr log would repeat them
         self.preprocessing = predictor.preprocessing
         self.target = target_of(predictor)
-        model, self.whole_pipeline = _with_pipeline(path, predictor.preprocessing, self.target)
-        try:
+        try:  # a damaged file fails in onnx's parser (DecodeError) or in ONNX Runtime
+            model, self.whole_pipeline = _with_pipeline(path, predictor.preprocessing, self.target)
             self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         except Exception as exc:
             raise RunError(f"{path}: ONNX Runtime cannot load it ({str(exc).splitlines()[0]})") from None
+        self.path = path
         self.input_name = self.session.get_inputs()[0].name
         self.outputs_probabilities = "prob" in self.session.get_outputs()[0].name.lower()
 
@@ -179,6 +180,17 @@ def _export(run_dir) -> Path:
     return Path(export_onnx(run_dir))
 
 
+def _checked_onnx(predictor, threads: int = 1) -> OnnxBackend:
+    """ONNX Runtime on ``model.onnx`` once its probabilities match the eager PyTorch pipeline's on test
+    batches: a stale ``model.onnx`` (another run's, a model trained since) is refused, never served."""
+    backend = OnnxBackend(predictor, threads)
+    pipeline = Pipeline(predictor.preprocessing, predictor.model, target_of(predictor)).eval()
+    example = _example_batch(predictor.input_shape, predictor.preprocessing.kind)
+    if not _reproduces(lambda batch: backend(batch.numpy()), pipeline, example):
+        raise RunError(f"{backend.path} does not give this run's answers (re-export it: nnforge export RUN --format onnx)")
+    return backend
+
+
 def _auto(predictor, threads: int = 1):
     """ONNX Runtime when it is installed and gives the PyTorch pipeline's answers; else the PyTorch model.
 
@@ -195,19 +207,14 @@ def _auto(predictor, threads: int = 1):
     if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
         return TorchBackend(predictor, threads)
     try:
-        backend = OnnxBackend(predictor, threads)
-        pipeline = Pipeline(predictor.preprocessing, predictor.model, target_of(predictor)).eval()
-        example = _example_batch(predictor.input_shape, predictor.preprocessing.kind)
-        if not _reproduces(lambda batch: backend(batch.numpy()), pipeline, example):
-            raise RunError("model.onnx does not give this run's answers (re-export it: nnforge export RUN --format onnx)")
-        return backend
+        return _checked_onnx(predictor, threads)
     except Exception as exc:  # noqa: BLE001 - any failure here only means: serve with PyTorch
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"nnforge serve: serving with PyTorch, not ONNX Runtime: {reason}", file=sys.stderr, flush=True)
         return TorchBackend(predictor, threads)
 
 
-BACKENDS = {"auto": _auto, "torch": TorchBackend, "onnx": OnnxBackend}
+BACKENDS = {"auto": _auto, "torch": TorchBackend, "onnx": _checked_onnx}
 
 
 def build_backend(name: str, predictor, threads: int = 1):

@@ -265,4 +265,7 @@ def json_inputs(doc, kind: str, input_shape: tuple[int, ...], max_inputs: int, m
         if arr.min() < 0 or arr.max() > 255:
             raise ApiError(422, "invalid values", "pixel values must be in 0-255")
         return np.rint(arr).astype(np.uint8).reshape(len(arr), *input_shape)
+    limit = float(np.finfo(np.float32).max)
+    if np.abs(arr).max() > limit:  # 1e308 is a finite JSON number, and infinity once the model's float32 holds it
+        raise ApiError(422, "invalid values", f"inputs must be within ±{limit:.4g} (the model computes in 32-bit floats)")
     return arr.astype(np.float32)

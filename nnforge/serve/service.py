@@ -20,8 +20,10 @@ from urllib.parse import parse_qs
 import numpy as np
 
 from nnforge.cpus import usable_cpus
+from nnforge.errors import RunError
 from nnforge.predictor import conversion_note
 from nnforge.data.png import Pixels, read_plain_png
+from nnforge.rundir import read_metrics
 from nnforge.serve.batching import MicroBatcher
 from nnforge.serve.inputs import DECODE_INLINE_PIXELS, check_size, content_type_params, decode_image, json_inputs, open_image, parse_json, parse_multipart
 from nnforge.serve.limits import ApiError, Limits
@@ -109,13 +111,13 @@ class Service:
             "top_k": self.settings.top_k,
             "task": self.predictor.task,
         }
-        try:
-            scores = json.loads((run / "metrics.json").read_text())
-            out["test_accuracy"] = scores.get("test_accuracy")
-            if self.regression:
-                out["test_rmse"] = scores.get("test_rmse")
-        except (OSError, ValueError):
-            pass
+        try:  # the scores are extra: a run whose metrics.json is damaged is still served, without them
+            scores = read_metrics(run)
+        except RunError:
+            scores = {}
+        for key in ("test_accuracy", "test_rmse") if self.regression else ("test_accuracy",):
+            value = scores.get(key)  # a number, or null: an edited "high" would fail /metadata's schema on every call
+            out[key] = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
         return out
 
     # -- request bodies -> stored-form batches ------------------------------------------------
@@ -195,6 +197,9 @@ class Service:
         return k
 
     def describe(self, probs: np.ndarray, k: int, note: str | None = None) -> dict:
+        if not np.isfinite(probs).all():  # JSON has no NaN: answering one would be a body clients cannot parse
+            raise ApiError(422, "invalid values", "the model's output is not a finite number for this input: "
+                                                  "its values are too far outside the range it was trained on")
         if self.regression:  # ``probs`` are the predicted values
             values = [round(float(v), 6) for v in probs]
             return {"value": values[0], "values": dict(zip(self.classes, values))}

@@ -24,6 +24,7 @@ from nnforge.train import ddp, federated
 from nnforge.train.averaging import EMA, SWA, check_averaging
 from nnforge.train.callbacks import BestModelCheckpoint, Callback, CleanFinalEpochs, EarlyStopping, JSONLLogger, Progress, ResumeGC
 from nnforge.train.checkpoint import Checkpointer, plan_resume
+from nnforge.train.checkpoint.callback import restore_engine
 from nnforge.train.checkpoint.resume import prepare_resumed_dir
 from nnforge.train.distill import Distillation, load_teacher
 from nnforge.train.engines import ENGINES
@@ -161,6 +162,8 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         check_empty(out)
     data, engine = _start(recipe, engine_cls, task, device)  # a user error here leaves no half-made run folder
     with contextlib.closing(engine):  # however the run ends, what the engine set for the whole process is undone
+        if checkpoint is not None:  # one of another model is refused before prepare_resumed_dir rewrites the run's files
+            restore_engine(engine, checkpoint)
         teacher = load_teacher(recipe.train.distill.teacher, data, device) if recipe.train.distill.teacher else None
         hint = hint or f"nnforge train {out / 'config.yaml'} --out {out} --resume"
         writer = not ddp.is_active() or ddp.rank() == 0

@@ -55,3 +55,28 @@ def test_a_distilled_student_is_listed_beside_the_original(tmp_path):
     assert np.isclose(row["test_accuracy"], student.metrics["test_accuracy"], atol=1e-6)
     assert np.isclose(original["test_accuracy"], teacher.metrics["test_accuracy"], atol=1e-6)
     assert row["parameters"] < original["parameters"] / 3 and row["size_ratio"] < 0.5
+
+
+def test_a_run_whose_config_names_another_dataset_is_one_line(digits_run, tmp_path, capsys):
+    """config.yaml edited to another dataset: the model (8x8 digits) cannot score MNIST's 28x28 images."""
+    import shutil
+
+    from nnforge.config import dump_config
+    from nnforge.rundir import read_recipe
+
+    run = shutil.copytree(digits_run.dir, tmp_path / "run")
+    (run / "config.yaml").write_text(dump_config(read_recipe(run).with_overrides({"data.name": "mnist-sample"})))
+    assert main(["compress", str(run), "--finetune-epochs", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not match the model" in err and "config.yaml" in err, err
+
+
+def test_a_file_in_the_way_of_the_compress_folder_is_one_line(digits_run, tmp_path, capsys):
+    import shutil
+
+    run = shutil.copytree(digits_run.dir, tmp_path / "run", ignore=shutil.ignore_patterns("compress"))
+    (run / "compress").write_text("my notes")
+    assert main(["compress", str(run), "--finetune-epochs", "0", "--method", "magnitude"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write {run / 'compress'}: a file is in the way of a folder on that path") and err.count("\n") == 1, err
+    assert (run / "compress").read_text() == "my notes"

@@ -47,6 +47,12 @@ def test_export_command_for_an_mlp(tmp_path, capsys):
     assert np.abs(got - predictor.model(xb).detach().numpy()).max() < 1e-4
     assert main(["export", str(run), "--format", "tflite"]) == 2
     assert "accepted: onnx" in capsys.readouterr().err
+    for mistake in (run / "model.safetensors", run / "config.yaml", tmp_path):  # the run's own files, a folder
+        before = mistake.read_bytes() if mistake.is_file() else None
+        assert main(["export", str(run), "--out", str(mistake)]) == 2
+        assert "must be a file name ending in .onnx" in capsys.readouterr().err
+        assert (mistake.read_bytes() if mistake.is_file() else None) == before
+    assert load(run).classes == predictor.classes  # the weights are still there
 
 
 def test_static_int8_cnn_is_at_most_a_third_of_the_size_within_one_point(cnn_run):

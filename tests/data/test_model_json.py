@@ -56,6 +56,14 @@ def test_the_real_run_loads(run_dir):
     (lambda m: m["preprocessing"].update(mode="CMYK"), "'mode' is 'CMYK'; accepted: L, RGB"),
     (lambda m: m["preprocessing"].update(denoise_size=10**9), "'denoise_size' must be an integer"),
     (lambda m: m.update(preprocessing=[1, 2]), "'preprocessing' is a list"),
+    # the model section: checked as a recipe's, and built on the meta device before any memory is taken
+    (lambda m: m["model"].update(hidden=[10**7, 10**7]), r"'layers.0.bias' is \[16\] in model.safetensors, \[10000000\] in the model"),
+    (lambda m: m["model"].update(hidden=[-5]), "does not build a network .Trying to create tensor with negative dimension"),
+    (lambda m: m["model"].update(dropout=5), "does not build a network .dropout probability"),
+    (lambda m: m["model"].update(activation="os.system"), "'model.activation' is 'os.system'; accepted: relu"),
+    (lambda m: m["model"].update(hiden=[16]), "unknown key 'model.hiden' for model 'mlp' .did you mean 'hidden'"),
+    (lambda m: m.update(model=["mlp"]), "'model' must be an object"),
+    (lambda m: m.update(classes=m["classes"][:3]), r"'layers.2.bias' is \[10\] in model.safetensors, \[3\] in the model"),
 ])
 def test_edited_model_json_is_a_one_line_error_naming_it(run_dir, tmp_path, edit, problem):
     run = edited(run_dir, tmp_path, edit)

@@ -48,6 +48,20 @@ def test_csv_errors_name_the_problem(iris_csv, tmp_path):
         load_dataset({"name": f"csv:{tmp_path}/nope.csv", "target": "species"})
 
 
+def test_a_value_beyond_float32_is_one_error_not_a_warning_too(iris_csv, tmp_path):
+    """1e308 parses as a float but overflows the float32 matrix: refused in one line, with no RuntimeWarning printed."""
+    import warnings
+
+    text = iris_csv.read_text().splitlines()
+    text[3] = "1e308," + ",".join(text[3].split(",")[1:])
+    bad = tmp_path / "huge.csv"
+    bad.write_text("\n".join(text))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match="beyond ±3.4e38"):
+            load_dataset({"name": f"csv:{bad}", "target": "species"})
+
+
 def _write_digit_folder(root, per_class=12):
     from sklearn.datasets import load_digits
 

@@ -68,3 +68,33 @@ def test_an_image_model_without_convolutions_is_explained_by_default(digits_run,
     shutil.copytree(digits_run.dir, run)  # an MLP on 8x8 digit images: Grad-CAM has no layer to use
     assert main(["explain", str(run)]) == 0
     assert (run / "explain" / "attributions-shap.png").is_file()
+
+
+def test_a_run_whose_config_names_another_dataset_is_one_line(digits_run, tmp_path, capsys):
+    """config.yaml edited to another dataset: the model (8x8 digits) cannot score MNIST's 28x28 images."""
+    import shutil
+
+    from nnforge.config import dump_config
+    from nnforge.rundir import read_recipe
+
+    run = shutil.copytree(digits_run.dir, tmp_path / "run")
+    (run / "config.yaml").write_text(dump_config(read_recipe(run).with_overrides({"data.name": "mnist-sample"})))
+    assert main(["explain", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not match the model" in err and "config.yaml" in err, err
+
+
+def test_a_file_or_folder_in_the_way_of_the_output_is_one_line(digits_run, tmp_path, capsys):
+    import shutil
+
+    run = shutil.copytree(digits_run.dir, tmp_path / "run", ignore=shutil.ignore_patterns("explain"))
+    (run / "explain").write_text("my notes")  # a file where explain/ goes
+    assert main(["explain", str(run), "--examples", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write {run / 'explain'}: a file is in the way of a folder on that path") and err.count("\n") == 1, err
+    assert (run / "explain").read_text() == "my notes"
+    (run / "explain").unlink()
+    (run / "explain" / "report.md").mkdir(parents=True)  # a folder where a file goes
+    assert main(["explain", str(run), "--examples", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {run / 'explain' / 'report.md'}: a folder of that name is in the way" in err and err.count("\n") == 1, err

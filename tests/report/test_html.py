@@ -146,3 +146,33 @@ def test_a_thumbnail_opens_full_size_in_chromium(digits_run, tmp_path):
         assert big.size["width"] == natural
         driver.find_element(By.ID, "zoom").click()
         assert not driver.find_element(By.ID, "zoom").is_displayed()
+
+
+@pytest.mark.parametrize("content, words", [
+    ('{"test_accuracy": 0.9, "epo', "not readable JSON"),  # cut short
+    ("", "not readable JSON"),
+    ("[1, 2]", "holds a JSON list"),
+    ('{"train_seconds": "long"}', "a value is not of the kind nnforge writes"),  # edited by hand
+    ('{"per_class": [1]}', "a value is not of the kind nnforge writes"),
+    ('{"task": "regress", "baselines": [1]}', "a value is not of the kind nnforge writes"),
+])
+def test_a_damaged_metrics_json_is_one_line_naming_it(digits_run, tmp_path, capsys, content, words):
+    import shutil
+
+    run = shutil.copytree(digits_run.dir, tmp_path / "run")
+    (run / "report.html").unlink(missing_ok=True)  # another test's report
+    (run / "metrics.json").write_text(content)
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "metrics.json" in err and words in err, err
+    assert not (run / "report.html").exists()
+
+
+def test_a_folder_where_report_html_goes_is_one_line(digits_run, tmp_path, capsys):
+    import shutil
+
+    run = shutil.copytree(digits_run.dir, tmp_path / "run", ignore=shutil.ignore_patterns("report.html"))
+    (run / "report.html").mkdir()
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write {run / 'report.html'}: a folder of that name is in the way") and err.count("\n") == 1, err

@@ -283,6 +283,31 @@ def test_auto_backend_is_onnx_runtime_only_where_it_gives_the_torch_answers(run_
     assert capfd.readouterr().err == ""
 
 
+def test_backend_onnx_refuses_a_damaged_or_stale_model_onnx_in_one_line(run_dir, tmp_path):
+    """--backend onnx serves model.onnx only as this run's model: a file cut short (onnx's parser
+    raised DecodeError) or one of other weights (it answered differently, silently) is a RunError."""
+    pytest.importorskip("onnxruntime")
+    import torch
+
+    import nnforge
+    from nnforge.compress.export import export_model
+    from nnforge.errors import RunError
+    from nnforge.serve.app import create_app
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("model.onnx", "checkpoints"))
+    other = nnforge.load(run)
+    with torch.no_grad():
+        for parameter in other.model.parameters():
+            parameter.add_(0.05)
+    export_model(other.model, other.input_shape, run / "model.onnx")
+    with pytest.raises(RunError, match="model.onnx does not give this run's answers"):
+        create_app(run, backend="onnx")
+    (run / "model.onnx").write_bytes((run / "model.onnx").read_bytes()[:3000])
+    with pytest.raises(RunError, match="model.onnx: ONNX Runtime cannot load it"):
+        create_app(run, backend="onnx")
+
+
 def test_cli_reports_a_bad_run_directory_in_one_line(tmp_path):
     nnforge = str(Path(sys.executable).with_name("nnforge"))
     result = subprocess.run([nnforge, "serve", str(tmp_path / "missing"), "--port", "0"], capture_output=True, text=True, timeout=120)
@@ -367,3 +392,31 @@ def test_inference_threads_follow_the_cpus_the_server_may_use(run_dir):
     finally:
         os.sched_setaffinity(0, allowed)
         torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("content", ["[0.9]", '{"test_accuracy": 0.9', "", '{"test_accuracy": "high"}', '{"test_accuracy": true}'])
+def test_a_damaged_metrics_json_is_served_without_its_scores(run_dir, tmp_path, content):
+    """metrics.json only adds the test scores to /metadata: a damaged one must not stop the server starting."""
+    from nnforge.serve.app import create_app
+
+    run = shutil.copytree(run_dir, tmp_path / "run")
+    (run / "metrics.json").write_text(content)
+    meta = call(create_app(run), [("GET", "/metadata", {})])[0]
+    assert meta.status_code == 200 and meta.json()["test_accuracy"] is None
+
+
+def test_rows_whose_answer_would_not_be_finite_are_422_not_a_nan_body(tabular_run):
+    """1e308 is a finite JSON number but infinite in the model's float32; 3e38 fits float32 and
+    overflows once standardised. Either way the answer would hold NaN, which JSON cannot carry."""
+    from nnforge.serve.app import create_app
+
+    app = create_app(tabular_run)
+    for row in ([1e308, 3.5, 1.4, 0.2], [3e38, 3e38, -3e38, 3e38]):
+        single, batch, explain = call(app, [("POST", "/v1/predict", {"json": {"inputs": row}}),
+                                            ("POST", "/v1/predict/batch", {"json": {"inputs": [[5.1, 3.5, 1.4, 0.2], row]}}),
+                                            ("POST", "/v1/explain", {"json": {"inputs": row}})])
+        for response in (single, batch, explain):
+            assert response.status_code == 422 and response.json()["error"] == "invalid values", response.text
+            assert "NaN" not in response.text
+    (ok,) = call(app, [("POST", "/v1/predict", {"json": {"inputs": [5.1, 3.5, 1.4, 0.2]}})])
+    assert ok.status_code == 200

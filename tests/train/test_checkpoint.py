@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from nnforge.config import load_config
-from nnforge.errors import RunError
+from nnforge.errors import RunError, StorageError
 from nnforge.train import fit
 from nnforge.train import resume_run
 from nnforge.train.checkpoint import (decode_state, encode_state, latest_checkpoint, load_checkpoint,
@@ -127,6 +127,8 @@ def _edit_header(path, edit):
     lambda h: h["state"].pop("engine"),
     lambda h: h["state"].update(history={"__tensor__": "t.999999"}),
     lambda h: h["state"]["engine"]["model"].update({"layers.0.weight": {"__tensor__": "nope"}}),
+    lambda h: h["state"]["rng"]["numpy"]["__tuple__"][1].update(dtype="S1000000000"),  # 624 GB if decoded
+    lambda h: h["state"]["rng"]["numpy"]["__tuple__"][1].update(dtype="O"),
 ])
 def test_an_edited_header_with_valid_crcs_is_one_line_and_falls_back(reference, tmp_path, capsys, edit):
     run = _crashed_copy(reference, tmp_path / "run", keep_upto=30)
@@ -193,7 +195,48 @@ def test_a_checkpoint_that_cannot_be_written_fails_the_run_and_leaves_the_earlie
                 folder.rename(tmp_path / "kept")
                 folder.write_text("in the way")
 
-    with pytest.raises(OSError):
+    with pytest.raises(StorageError, match="step-00000010.safetensors: a file is in the way of a folder on that path"):
         fit(load_config(None, FAST), tmp_path / "run", callbacks=[BlockFolder()])
     assert [s for s, _ in step_checkpoints(tmp_path / "kept")] == [5]
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_a_checkpoint_of_another_model_is_refused_before_the_run_folder_changes(reference, tmp_path):
+    """A step file copied in from another run (another hidden size): --resume refuses it, and the
+    run's metrics.jsonl, its later checkpoints and everything else stay as they were."""
+    other = fit(load_config(None, FAST + ["model.hidden=[16]", "train.epochs=1"]), tmp_path / "other")
+    run = _crashed_copy(reference, tmp_path / "run", keep_upto=30)
+    older = step_checkpoints(run / "checkpoints")[1][1]
+    shutil.copy(step_checkpoints(other.dir / "checkpoints")[0][1], older)
+    step_checkpoints(run / "checkpoints")[0][1].write_bytes(b"damaged")  # the newest is skipped: the foreign one is tried
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(RunError, match=f"checkpoint {older} does not fit this recipe's model"):
+        resume_run(None, run)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_a_checkpoints_file_or_a_folder_named_like_a_step_file_is_no_traceback(reference, tmp_path):
+    run = _crashed_copy(reference, tmp_path / "run", keep_upto=30)
+    (run / "checkpoints" / "step-00000099.safetensors").mkdir()  # not a checkpoint: ignored, and left alone
+    resumed = resume_run(None, run)
+    assert resumed.metrics["epochs"] == reference.metrics["epochs"] and (run / "checkpoints" / "step-00000099.safetensors").is_dir()
+    run = _crashed_copy(reference, tmp_path / "run2", keep_upto=30)
+    shutil.rmtree(run / "checkpoints")
+    (run / "checkpoints").write_text("notes")
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(RunError, match="checkpoints' is not a folder"):
+        resume_run(None, run)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("edit", [
+    lambda h: h["state"].update(epoch_totals=5),  # used: the newest checkpoint is mid-epoch
+    lambda h: h["state"]["callbacks"].update({key: "junk" for key in h["state"]["callbacks"]}),
+], ids=["epoch totals", "callback states"])
+def test_an_edited_section_that_does_not_restore_is_one_line(reference, tmp_path, edit):
+    run = _crashed_copy(reference, tmp_path / "run", keep_upto=30)
+    newest = step_checkpoints(run / "checkpoints")[0][1]
+    assert load_checkpoint(newest).position["step_in_epoch"] > 0
+    _edit_header(newest, edit)
+    with pytest.raises(RunError, match=f"checkpoint {newest} does not fit"):
+        resume_run(None, run)

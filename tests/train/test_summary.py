@@ -2,6 +2,9 @@
 the scratch twin beside it, ``summary.json`` in every finished run, shown by ``nnforge report``."""
 
 import json
+import shutil
+
+import pytest
 
 from nnforge.cli import main
 from nnforge.rundir import read_summary
@@ -45,3 +48,14 @@ def test_summary_of_a_recipe_file_on_the_command_line(tmp_path, capsys):
     assert s["total_macs"] == 64 * 16 + 16 * 10
     assert main(["summary", str(tmp_path / "missing.yaml")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("edit", [lambda s: [s], lambda s: {k: v for k, v in s.items() if k != "batch_size"},
+                                  lambda s: {**s, "rows": [{"name": "x"}]}], ids=["a list", "a key missing", "a row cut down"])
+def test_a_damaged_summary_json_is_one_line_naming_it(digits_run, tmp_path, capsys, edit):
+    run = shutil.copytree(digits_run.dir, tmp_path / "run")
+    (run / "summary.json").write_text(json.dumps(edit(read_summary(run))))
+    for command in ("summary", "report"):
+        assert main([command, str(run)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "summary.json: not a model summary" in err, err

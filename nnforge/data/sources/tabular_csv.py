@@ -43,24 +43,25 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
 def parse_features(header: list[str], rows: list[list[str]], source: str, first_line: int = 2) -> np.ndarray:
     """Numeric matrix from text rows; the error names the line and column of the first bad cell."""
     out = np.empty((len(rows), len(header)), dtype=np.float32)
-    for i, row in enumerate(rows):
-        if len(row) != len(header):
-            raise DataError(f"{source}: line {i + first_line} has {len(row)} fields, the header has {len(header)}")
-        for j, cell in enumerate(row):
-            text = cell.strip()
-            if text == "" or text.lower() in ("na", "nan", "null", "none", "?"):
-                raise DataError(f"{source}: missing value at line {i + first_line}, {_column(source, header, j)}; fill or drop it first")
-            try:
-                out[i, j] = float(text)
-            except ValueError:
-                cell = file_excerpt(source, text)
-                shown = f": '{cell}'" if cell else ""
-                raise DataError(
-                    f"{source}: {_column(source, header, j)} is not numeric (line {i + first_line}{shown}); "
-                    f"encode it as numbers or drop it"
-                ) from None
+    with np.errstate(over="ignore"):  # beyond float32 (1e308) becomes inf: refused below in one line, not warned about
+        for i, row in enumerate(rows):
+            if len(row) != len(header):
+                raise DataError(f"{source}: line {i + first_line} has {len(row)} fields, the header has {len(header)}")
+            for j, cell in enumerate(row):
+                text = cell.strip()
+                if text == "" or text.lower() in ("na", "nan", "null", "none", "?"):
+                    raise DataError(f"{source}: missing value at line {i + first_line}, {_column(source, header, j)}; fill or drop it first")
+                try:
+                    out[i, j] = float(text)
+                except ValueError:
+                    cell = file_excerpt(source, text)
+                    shown = f": '{cell}'" if cell else ""
+                    raise DataError(
+                        f"{source}: {_column(source, header, j)} is not numeric (line {i + first_line}{shown}); "
+                        f"encode it as numbers or drop it"
+                    ) from None
     if not np.isfinite(out).all():
-        raise DataError(f"{source}: contains infinite values; accepted: finite numbers")
+        raise DataError(f"{source}: contains infinite values (or beyond ±3.4e38, the 32-bit float range); accepted: finite numbers")
     return out
 
 

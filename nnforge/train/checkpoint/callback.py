@@ -98,6 +98,17 @@ def _skip_batches(loader, skip: int):
     yield from it
 
 
+def restore_engine(engine, ckpt: Checkpoint) -> None:
+    """Load the checkpoint's model, optimizer and schedule into ``engine``; a checkpoint of another
+    model or optimizer (a file copied from another run) is a one-line RunError. ``train --resume``
+    calls it before it changes anything in the run directory, and the Checkpointer again on resume."""
+    try:
+        engine.load_state_dict(ckpt.state["engine"])
+    except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise RunError(f"checkpoint {ckpt.path} does not fit this recipe's model or optimizer "
+                       f"({str(exc).splitlines()[0][:200]})") from None
+
+
 class Checkpointer(Callback):
     """Saves resumable state every ``every_steps`` steps, at each epoch's end and when asked to stop
     (``trainer.stop_now``, e.g. on SIGTERM); restores a checkpoint on resume.
@@ -164,8 +175,8 @@ class Checkpointer(Callback):
 
     def _restore(self, trainer, ckpt: Checkpoint) -> None:
         s = ckpt.state
+        restore_engine(trainer.engine, ckpt)
         try:
-            trainer.engine.load_state_dict(s["engine"])
             others = [cb for cb in trainer.callbacks if cb is not self]
             for cb in others:
                 key = _callback_key(others, cb)
@@ -178,16 +189,16 @@ class Checkpointer(Callback):
             self.monitor.load_state_dict(s["best"])
             set_rng_state(s["rng"])
             trainer.engine.set_rng_state(s["rng"]["engine"])
-        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+            pos = ckpt.position
+            if pos["step_in_epoch"]:  # the loop carries the epoch's totals on (on_batch_end hands them back)
+                t = s["epoch_totals"]
+                trainer.resume_position = EpochPosition(pos["step_in_epoch"], dict(t["totals"]), t["seen"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise RunError(f"checkpoint {ckpt.path} does not fit this recipe's model or optimizer "
                            f"({str(exc).splitlines()[0][:200]})") from None
-        pos = ckpt.position
         trainer.epoch, trainer.global_step = pos["epoch"], pos["global_step"]
         trainer.history = list(s["history"])
         trainer.stop_training = bool(s["stop_training"])
-        if pos["step_in_epoch"]:  # the loop carries the epoch's totals on (on_batch_end hands them back)
-            t = s["epoch_totals"]
-            trainer.resume_position = EpochPosition(pos["step_in_epoch"], dict(t["totals"]), t["seen"])
 
     def on_epoch_begin(self, trainer, epoch):
         self.epoch_start_generator = self.loader.generator.get_state()

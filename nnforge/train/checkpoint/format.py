@@ -69,7 +69,10 @@ def decode_state(obj, tensors: dict[str, torch.Tensor]):
     if "__tensor__" in obj:
         return tensors[obj["__tensor__"]]
     if "__ndarray__" in obj:
-        return tensors[obj["__ndarray__"]].numpy().astype(obj["dtype"])
+        dtype = np.dtype(obj["dtype"])
+        if dtype.kind not in "biufc":  # what encode_state writes; an edited 'S1000000000' would allocate 1 GB per element
+            raise ValueError(f"array dtype {dtype} is not a number type")
+        return tensors[obj["__ndarray__"]].numpy().astype(dtype)
     if "__tuple__" in obj:
         return tuple(decode_state(v, tensors) for v in obj["__tuple__"])
     if "__dict__" in obj:
@@ -185,7 +188,7 @@ def step_checkpoints(folder: Path) -> list[tuple[int, Path]]:
     """``(global_step, path)`` for the step checkpoints in ``folder``, newest first."""
     if not folder.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := STEP_FILE.match(p.name))]
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := STEP_FILE.match(p.name)) and p.is_file()]
     return sorted(found, reverse=True)
 
 

@@ -50,6 +50,8 @@ def plan_resume(recipe, out: Path, stream=None) -> tuple[str, Checkpoint | None]
         raise RunError(f"'{out}' is not a run directory (no {CONFIG}); pass the --out folder of an earlier `nnforge train`")
     saved = read_recipe(out)
     check_same_recipe(recipe, saved, out)
+    if (out / CHECKPOINTS).exists() and not (out / CHECKPOINTS).is_dir():
+        raise RunError(f"'{out / CHECKPOINTS}' is not a folder; a run keeps its checkpoints there: move that file away to resume")
     if kind == "complete" and not stopped_by_time_budget(out):
         return "done", None
     if not step_checkpoints(out / CHECKPOINTS) and not (out / CHECKPOINTS / BEST_FILE).is_file():
