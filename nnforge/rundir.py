@@ -89,7 +89,13 @@ def state(run_dir: str | Path) -> str:
 
 
 def check_empty(out: Path) -> None:
-    """A new run needs an empty (or missing) folder; say what to do otherwise."""
+    """A new run needs an empty (or missing) folder; say what to do otherwise. A file where the folder
+    (or one above it) would be is said here, before the data is loaded, not as mkdir's traceback."""
+    for path in (Path(out), *Path(out).parents):
+        if path.exists():
+            if not path.is_dir():
+                raise RunError(f"'{path}' is a file, not a folder; choose another --out")
+            break
     kind = state(out)
     if kind in ("complete", "partial"):
         raise RunError(f"'{out}' already holds a run; choose a new --out (or --resume to continue it)")
@@ -112,8 +118,11 @@ class RunLock:
     def __enter__(self) -> "RunLock":
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only or forbidden place, a file in the way: one line, as for any write
+            raise io.storage_error(self.path, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
