@@ -169,6 +169,9 @@ class Predictor:
         from nnforge.data.sources.tabular_csv import _read_rows, parse_features
 
         header, rows = _read_rows(path)
+        for i, row in enumerate(rows):  # before picking columns by name: a short row was an IndexError, a long one cut silently
+            if len(row) != len(header):
+                raise DataError(f"{path}: line {i + 2} has {len(row)} fields, the header has {len(header)}")
         names = self.preprocessing.feature_names
         if names and all(n in header for n in names):
             idx = [header.index(n) for n in names]
@@ -277,6 +280,8 @@ def open_image(path: Path):
                 raise DataError(f"'{path}' is {im.format}; accepted: PNG or JPEG")
             im.load()
             return im.copy()
+    except Image.DecompressionBombError as exc:  # PIL refuses to decode more pixels than its bomb limit
+        raise DataError(f"'{path}': too large to read ({exc.args[0].split(',')[0]}); resize it first") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise DataError(f"'{path}': not a readable image ({exc})") from None
 

@@ -29,3 +29,34 @@ def test_csv_rows_of_the_right_width_are_pixels(tmp_path, digits_run, capsys):
     assert len(lines) == 4
     predicted = np.array([int(line.split(": ")[1].split()[0]) for line in lines])
     assert (predicted == ds.y_test[:4].numpy()).sum() >= 3
+
+
+def test_an_image_past_pils_decompression_bomb_limit_is_one_line(tmp_path, digits_run, monkeypatch, capsys):
+    """Before: PIL's DecompressionBombError (not an OSError) escaped as a traceback. The limit is
+    lowered so a small real PNG stands for a 20,000 x 20,000 one."""
+    from PIL import Image
+
+    Image.new("L", (64, 64)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    assert main(["predict", str(digits_run.dir), str(tmp_path / "big.png")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: '{tmp_path / 'big.png'}': too large to read (Image size (4096 pixels) exceeds limit of 2000 pixels); resize it first\n"
+
+
+def test_csv_rows_of_another_width_than_the_header_are_one_line(tmp_path, capsys):
+    """Before: with the columns found by name, a short row (or an unclosed quote) was an IndexError
+    and a long row's extra values were dropped silently."""
+    from sklearn.datasets import load_iris
+
+    from nnforge.config import load_config
+    from nnforge.train import fit
+    from tests.conftest import quick_overrides
+
+    iris = load_iris(as_frame=True).frame
+    iris.to_csv(tmp_path / "iris.csv", index=False)
+    run = fit(load_config(None, quick_overrides(f"data.name=csv:{tmp_path / 'iris.csv'}", "data.target=target")), tmp_path / "run")
+    header = ",".join(iris.columns[:4])
+    for name, row, fields in (("short", "5.1,3.5,1.4", 3), ("long", "5.1,3.5,1.4,0.2,9", 5), ("quote", '"5.1,3.5,1.4,0.2', 1)):
+        (tmp_path / f"{name}.csv").write_text(f"{header}\n5.0,3.4,1.5,0.2\n{row}\n")
+        assert main(["predict", str(run.dir), str(tmp_path / f"{name}.csv")]) == 2
+        assert capsys.readouterr().err == f"error: {tmp_path / name}.csv: line 3 has {fields} fields, the header has 4\n"

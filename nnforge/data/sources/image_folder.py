@@ -42,6 +42,8 @@ def _read_images(paths: list[Path], size: tuple[int, int] | None) -> tuple[np.nd
                     raise DataError(f"{p}: is {im.format}, only PNG and JPEG are read")
                 im.load()
                 images.append(im.copy())
+        except Image.DecompressionBombError as exc:  # more pixels than PIL will decode
+            raise DataError(f"{p}: too large to read ({excerpt(exc.args[0].split(',')[0], 100)}); resize it first") from None
         except (UnidentifiedImageError, OSError, SyntaxError) as exc:
             raise DataError(f"{p}: not a readable image ({excerpt(exc, 100)})") from None
     colour = any(im.mode not in ("L", "1", "I", "I;16", "LA") for im in images)
