@@ -60,8 +60,12 @@ def recipe_path(name: str | Path) -> Path:
     packaged = RECIPES / (path.name if str(name).endswith(".yaml") else f"{name}.yaml")
     if packaged.is_file() and path.parent == Path("."):
         return packaged
+    if (path / CONFIG).is_file():  # `nnforge train runs/x`: said to be "not found" before, though it is right there
+        raise ConfigError(f"'{name}' is a run directory, not a recipe; its recipe is {path / CONFIG} "
+                          f"(to continue the run: nnforge train --resume {name})")
     available = ", ".join(sorted(p.stem for p in RECIPES.glob("*.yaml")))
-    raise ConfigError(f"recipe '{name}' not found; pass a YAML file or one of: {available}")
+    what = "is a folder, not a recipe file" if path.is_dir() else "not found"
+    raise ConfigError(f"recipe '{name}' {what}; pass a YAML file or one of: {available}")
 
 
 def default_run_dir(name: str, root: str | Path = "runs") -> Path:

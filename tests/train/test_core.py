@@ -193,6 +193,15 @@ def test_a_run_folder_that_cannot_be_made_is_a_storage_error():
             pass
 
 
+def test_a_run_directory_given_as_the_recipe_is_named_as_one(tmp_path, capsys, digits_run):
+    """Before: 'recipe RUN not found', of a folder that is there."""
+    assert main(["train", str(digits_run.dir)]) == 2
+    assert capsys.readouterr().err == (f"error: '{digits_run.dir}' is a run directory, not a recipe; its recipe is "
+                                       f"{digits_run.dir / 'config.yaml'} (to continue the run: nnforge train --resume {digits_run.dir})\n")
+    assert main(["train", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: recipe '{tmp_path}' is a folder, not a recipe file; pass a YAML file or one of: ")
+
+
 def _train(args):
     env = dict(os.environ, PYTHONHASHSEED="0")
     return subprocess.Popen([sys.executable, "-m", "nnforge.cli", "train", *map(str, args)], env=env,
