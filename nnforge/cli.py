@@ -228,8 +228,9 @@ def cmd_lesson(args) -> int:
         near = difflib.get_close_matches(args.name, list(LESSONS), n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
         raise UserError(f"no lesson '{args.name}'{hint}; `nnforge lesson` lists them")
-    out = Path(args.out or Path("lessons_out") / args.name)
-    out.mkdir(parents=True, exist_ok=True)
+    from nnforge.rundir import make_folder
+
+    out = make_folder(Path(args.out or Path("lessons_out") / args.name))  # a file in the way: one line
     LESSONS[args.name].run(out)
     return 0
 

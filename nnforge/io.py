@@ -36,6 +36,10 @@ PROBLEMS = {
     errno.EROFS: ("the file system is read-only", "; choose a writable folder (--out)"),
     errno.EACCES: ("permission denied", "; choose a folder you can write (--out)"),
     errno.EPERM: ("operation not permitted", "; choose a folder you can write (--out)"),
+    # mkdir of the file's folder where a file is in the way (the folder itself, or one above it)
+    errno.EEXIST: ("a file is where its folder would be", "; choose another path (--out)"),
+    errno.ENOTDIR: ("a file is where one of its folders would be", "; choose another path (--out)"),
+    errno.EISDIR: ("it is a folder", "; name a file to write (--out)"),  # the rename onto a folder
 }
 
 

@@ -92,14 +92,30 @@ def state(run_dir: str | Path) -> str:
     return "other"
 
 
-def check_empty(out: Path) -> None:
-    """A new run needs an empty (or missing) folder; say what to do otherwise. A file where the folder
-    (or one above it) would be is said here, before the data is loaded, not as mkdir's traceback."""
+def check_no_file_in_the_way(out: Path) -> None:
+    """A file where the ``--out`` folder (or one above it) would be: one line, not mkdir's traceback."""
     for path in (Path(out), *Path(out).parents):
         if path.exists():
             if not path.is_dir():
                 raise RunError(f"'{path}' is a file, not a folder; choose another --out")
             break
+
+
+def make_folder(out: Path) -> Path:
+    """``mkdir -p`` of a folder the user named (``--out``): a file in the way, a read-only or forbidden
+    place is one line."""
+    check_no_file_in_the_way(out)
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise io.storage_error(Path(out), exc) from None
+    return Path(out)
+
+
+def check_empty(out: Path) -> None:
+    """A new run needs an empty (or missing) folder; say what to do otherwise (a file in the way is
+    said here, before the data is loaded)."""
+    check_no_file_in_the_way(out)
     kind = state(out)
     if kind in ("complete", "partial"):
         raise RunError(f"'{out}' already holds a run; choose a new --out (or --resume to continue it)")
