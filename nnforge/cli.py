@@ -137,6 +137,8 @@ def cmd_eval(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    if args.top < 1:  # before: 0 was an IndexError after the model loaded, -1 dropped the last class silently
+        raise UserError(f"--top is {args.top}; accepted: a positive whole number (how many classes to show)")
     with gc_paused():  # while torch is imported and the model loaded: 0.25 s sooner (nnforge.startup)
         from nnforge.predictor import load
         from nnforge.runpick import refuse_glob

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from nnforge.cli import main
 
@@ -60,3 +61,13 @@ def test_csv_rows_of_another_width_than_the_header_are_one_line(tmp_path, capsys
         (tmp_path / f"{name}.csv").write_text(f"{header}\n5.0,3.4,1.5,0.2\n{row}\n")
         assert main(["predict", str(run.dir), str(tmp_path / f"{name}.csv")]) == 2
         assert capsys.readouterr().err == f"error: {tmp_path / name}.csv: line 3 has {fields} fields, the header has 4\n"
+
+
+@pytest.mark.parametrize("top", ["0", "-1"])
+def test_a_top_below_one_is_one_line(tmp_path, digits_run, capsys, top):
+    """Before: --top 0 was an IndexError after the model loaded; -1 left out the last class silently."""
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(tmp_path / "digit.png")
+    assert main(["predict", str(digits_run.dir), str(tmp_path / "digit.png"), "--top", top]) == 2
+    assert capsys.readouterr().err == f"error: --top is {top}; accepted: a positive whole number (how many classes to show)\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from nnforge.cli import main
@@ -68,3 +69,10 @@ def test_an_image_model_without_convolutions_is_explained_by_default(digits_run,
     shutil.copytree(digits_run.dir, run)  # an MLP on 8x8 digit images: Grad-CAM has no layer to use
     assert main(["explain", str(run)]) == 0
     assert (run / "explain" / "attributions-shap.png").is_file()
+
+
+@pytest.mark.parametrize("top", ["0", "-5"])
+def test_a_top_below_one_is_one_line(digits_run, capsys, top):
+    """Before: --top 0 divided by zero drawing the top-loss grid; -5 was taken silently."""
+    assert main(["explain", str(digits_run.dir), "--top", top]) == 2
+    assert capsys.readouterr().err == f"error: --top is {top}; accepted: a positive whole number (how many top-loss examples to show)\n"
