@@ -167,6 +167,7 @@ class Predictor:
 
     def read_csv_rows(self, path: Path) -> np.ndarray:
         from nnforge.data.sources.tabular_csv import _read_rows, parse_features
+        from nnforge.errors import file_excerpt
 
         header, rows = _read_rows(path)
         for i, row in enumerate(rows):  # before picking columns by name: a short row was an IndexError, a long one cut silently
@@ -177,6 +178,11 @@ class Predictor:
             idx = [header.index(n) for n in names]
             rows = [[r[i] for i in idx] for r in rows]
             header = names
+        elif names and any(n in header for n in names):  # some named, some not: read by position, a misspelt column was silently another
+            missing = [n for n in names if n not in header]
+            shown = file_excerpt(path, ", ".join(missing), 120)
+            raise DataError(f"{path}: the header lacks {len(missing)} of the model's columns" + (f" ({shown})" if shown else "")
+                            + "; name every column as in training (their order does not matter)")
         return parse_features(header, rows, str(path))
 
     def predict(self, x: Any, top: int = 3) -> "Prediction | Estimate | list":
