@@ -132,7 +132,8 @@ def cmd_eval(args) -> int:
         return 0
     for member in result.get("members", []):
         print(f"  {member['run']}: accuracy {member['accuracy']:.2%}")
-    print(f"accuracy {result['accuracy']:.2%}  loss {result['loss']:.4f}")
+    loss = f"loss {result['loss']:.4f}" if result["loss"] is not None else "(no loss: a vote gives no probabilities)"
+    print(f"accuracy {result['accuracy']:.2%}  {loss}")
     return 0
 
 
