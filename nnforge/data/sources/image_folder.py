@@ -67,7 +67,8 @@ def _read_images(paths: list[Path], size: tuple[int, int] | None) -> tuple[np.nd
 def load_folder(path: str, image_size=None, seed: int = 0) -> Dataset:
     root = Path(path).expanduser()
     if not root.is_dir():
-        raise DataError(f"folder '{root}' not found; expected folder:PATH with one sub-folder per class")
+        what = "is a file, not a folder" if root.exists() else "not found"  # 'not found' of a file that is there misled
+        raise DataError(f"folder '{root}' {what}; expected folder:PATH with one sub-folder per class")
     size = None
     if image_size is not None:
         size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
