@@ -88,7 +88,9 @@ def _train(args) -> int:
     from nnforge.errors import RunError
     from nnforge.train import run
 
-    if args.nproc and args.nproc > 1:
+    if args.nproc < 1:  # before: 0 and -2 trained in one process without a word
+        raise UserError(f"--nproc is {args.nproc}; accepted: 1 or more processes")
+    if args.nproc > 1:
         from nnforge.train.distributed import launch  # torchrun + DistributedDataParallel
 
         return launch(args)

@@ -55,3 +55,9 @@ def test_a_distilled_student_is_listed_beside_the_original(tmp_path):
     assert np.isclose(row["test_accuracy"], student.metrics["test_accuracy"], atol=1e-6)
     assert np.isclose(original["test_accuracy"], teacher.metrics["test_accuracy"], atol=1e-6)
     assert row["parameters"] < original["parameters"] / 3 and row["size_ratio"] < 0.5
+
+
+def test_negative_finetune_epochs_are_one_line(digits_run, capsys):
+    """Before: --finetune-epochs -1 was taken as 0 without a word."""
+    assert main(["compress", str(digits_run.dir), "--prune", "0.5", "--finetune-epochs", "-1"]) == 2
+    assert capsys.readouterr().err == "error: --finetune-epochs is -1; accepted: 0 (none) or more\n"

@@ -202,6 +202,14 @@ def test_a_run_directory_given_as_the_recipe_is_named_as_one(tmp_path, capsys, d
     assert capsys.readouterr().err.startswith(f"error: recipe '{tmp_path}' is a folder, not a recipe file; pass a YAML file or one of: ")
 
 
+@pytest.mark.parametrize("nproc", ["0", "-2"])
+def test_nproc_below_one_is_one_line(tmp_path, capsys, nproc):
+    """Before: trained in one process without a word."""
+    assert main(["train", "digits_mlp", "--nproc", nproc, "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == f"error: --nproc is {nproc}; accepted: 1 or more processes\n"
+    assert not (tmp_path / "run").exists()
+
+
 def _train(args):
     env = dict(os.environ, PYTHONHASHSEED="0")
     return subprocess.Popen([sys.executable, "-m", "nnforge.cli", "train", *map(str, args)], env=env,
