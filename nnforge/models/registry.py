@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import math
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -131,4 +132,17 @@ def build_model(cfg: dict, input_shape, num_classes: int, kind: str = "image") -
             raise ConfigError(f"model '{info.name}' needs images of at least {min_side}x{min_side}; got {input_shape[1]}x{input_shape[2]}")
     params = {**info.defaults, **cfg}
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
-    return info.build(tuple(input_shape), num_classes, **params)
+    try:
+        return info.build(tuple(input_shape), num_classes, **params)
+    except RuntimeError as exc:  # model.hidden: [100000000000] asks torch for 25 TB: its allocator's error, as a traceback
+        if "can't allocate memory" not in str(exc):
+            raise
+        wanted = re.search(r"allocate (\d+) bytes", str(exc))
+        size = f" ({int(wanted.group(1)) / 2**30:,.0f} GiB for one layer)" if wanted else ""
+        raise ConfigError(f"model '{info.name}' with these parameters needs more memory than this machine has{size}; "
+                          f"make it smaller (its widths: {', '.join(k for k, v in params.items() if _is_size(v)) or 'none'})") from None
+
+
+def _is_size(value) -> bool:
+    values = value if isinstance(value, tuple) else (value,)
+    return bool(values) and all(isinstance(v, int) and not isinstance(v, bool) for v in values)

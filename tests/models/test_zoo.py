@@ -61,3 +61,15 @@ def test_a_zero_width_is_refused_before_a_run_folder_exists(tmp_path, capsys):
     assert main(["train", "digits_mlp", "--set", "model.hidden=[0]", "--out", str(out)]) == 2
     assert "'model.hidden' is [0]" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_model_larger_than_memory_is_one_line_before_a_run_folder_exists(tmp_path, capsys):
+    """Before: torch's allocator error (25 TB for hidden: [100000000000]) as a traceback. 10**15 units
+    ask for more than any address space holds, so no machine's overcommit lets it through."""
+    from nnforge.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "digits_mlp", "--set", "model.hidden=[1000000000000000]", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: model 'mlp' with these parameters needs more memory than this machine has (")
+    assert err.endswith("GiB for one layer); make it smaller (its widths: hidden)\n") and not out.exists()
