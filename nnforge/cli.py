@@ -88,7 +88,9 @@ def _train(args) -> int:
     from nnforge.errors import RunError
     from nnforge.train import run
 
-    if args.nproc and args.nproc > 1:
+    if args.nproc < 1:  # before: 0 and -2 trained in one process without a word
+        raise UserError(f"--nproc is {args.nproc}; accepted: 1 or more processes")
+    if args.nproc > 1:
         from nnforge.train.distributed import launch  # torchrun + DistributedDataParallel
 
         return launch(args)
@@ -132,11 +134,14 @@ def cmd_eval(args) -> int:
         return 0
     for member in result.get("members", []):
         print(f"  {member['run']}: accuracy {member['accuracy']:.2%}")
-    print(f"accuracy {result['accuracy']:.2%}  loss {result['loss']:.4f}")
+    loss = f"loss {result['loss']:.4f}" if result["loss"] is not None else "(no loss: a vote gives no probabilities)"
+    print(f"accuracy {result['accuracy']:.2%}  {loss}")
     return 0
 
 
 def cmd_predict(args) -> int:
+    if args.top < 1:  # before: 0 was an IndexError after the model loaded, -1 dropped the last class silently
+        raise UserError(f"--top is {args.top}; accepted: a positive whole number (how many classes to show)")
     with gc_paused():  # while torch is imported and the model loaded: 0.25 s sooner (nnforge.startup)
         from nnforge.predictor import load
         from nnforge.runpick import refuse_glob
@@ -228,8 +233,9 @@ def cmd_lesson(args) -> int:
         near = difflib.get_close_matches(args.name, list(LESSONS), n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
         raise UserError(f"no lesson '{args.name}'{hint}; `nnforge lesson` lists them")
-    out = Path(args.out or Path("lessons_out") / args.name)
-    out.mkdir(parents=True, exist_ok=True)
+    from nnforge.rundir import make_folder
+
+    out = make_folder(Path(args.out or Path("lessons_out") / args.name))  # a file in the way: one line
     LESSONS[args.name].run(out)
     return 0
 

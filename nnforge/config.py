@@ -26,7 +26,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from nnforge.errors import ConfigError
+from nnforge.errors import ConfigError, excerpt
 
 __all__ = ["Field", "SCHEMA", "Recipe", "FrozenMap", "load_config", "resolve", "plain", "set_value", "apply_overrides", "default_config", "dump_config",
            "leaf_paths"]
@@ -79,13 +79,14 @@ def _list(default, help="", nullable=False):
 
 TASK_LOSS = {"classify": "cross_entropy", "forecast": "mse", "contrastive": "nt_xent", "regress": "mse"}  # each task's loss when train.loss.name is not given
 OPEN = "open"  # marker: a section whose keys are checked by the component it configures
+MAX_THREADS = 1024  # torch.set_num_threads(100_000) crashes the process (a segfault at the first matmul)
 
 SCHEMA: dict[str, Any] = {
     "engine": _str("torch", ["torch", "scratch"], "torch: PyTorch; scratch: nnforge.scratch (NumPy)"),
-    "seed": _int(0, 0, help="seeds Python, NumPy and torch"),
+    "seed": _int(0, 0, 2**63 - 1, help="seeds Python, NumPy and torch (torch takes at most 2**63 - 1)"),
     "deterministic": _bool(False, "bit-identical reruns (torch deterministic algorithms)"),
     "device": _str("auto", ["auto", "cpu", "cuda", "mps"], "auto picks cuda when available"),
-    "threads": _int(0, 0, help="CPU threads for torch; 0 keeps torch's default"),
+    "threads": _int(0, 0, MAX_THREADS, help="CPU threads for torch; 0 keeps torch's default"),
     "task": _str("classify", ["classify", "forecast", "contrastive", "regress"], "classify: classes from images or tables; forecast: a sequence model on a time series (see forecast.*); "
                   "contrastive: self-supervised pretraining of an encoder on unlabelled images (see contrastive.*); regress: numbers from a table"),
     "data": {
@@ -323,7 +324,11 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"--set has an empty key in '{item}'; expected a dotted path like train.epochs")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = load_yaml(raw) if raw.strip() else None
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"--set {excerpt(item, 60)}: {exc.problem}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"--set {excerpt(item, 60)}: {exc}") from None
     except yaml.YAMLError:
         value = raw
     return key.split("."), value
@@ -388,6 +393,9 @@ def resolve(raw: dict | "Recipe" | None) -> "Recipe":
         raise ConfigError("'data.val_fraction' must be below 0.9 so that something is left to train on")
     if config["train"]["max_time"] is not None:
         duration_seconds(config["train"]["max_time"])  # a malformed budget is refused here, not at the first step
+    for path, patterns in (("train.freeze", config["train"]["freeze"]), ("train.init.skip", config["train"]["init"]["skip"])):
+        if not all(isinstance(p, str) for p in patterns):  # fnmatch of a number is a TypeError when the model is built
+            raise ConfigError(f"'{path}' is {patterns!r}; accepted: a list of parameter-name patterns (text), e.g. ['features.*']")
     betas = config["train"]["optimizer"]["betas"]
     if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
         raise ConfigError(f"'train.optimizer.betas' is {betas!r}; accepted: two numbers in [0, 1)")
@@ -525,19 +533,55 @@ def section(path: str, value: "Section | Mapping | None"):
     return resolve(raw).at(path)
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A key given twice in one mapping."""
+
+
+class _RecipeLoader(yaml.SafeLoader):
+    """``yaml.safe_load``'s loader, except that a key given twice in one mapping is an error.
+
+    The YAML spec requires unique keys, but PyYAML keeps the last value silently: a recipe with
+    ``epochs: 30`` near the top and ``epochs: 3`` added below would train 3 epochs with no word
+    said. Keys a merge (``<<: *base``) brings in may still be overridden, as YAML intends."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key, line = self.construct_object(key_node, deep=deep), key_node.start_mark.line + 1
+            if key in seen:
+                lines = f" (lines {seen[key]} and {line})" if seen[key] != line else ""
+                raise DuplicateKeyError(None, None, f"key '{excerpt(key)}' is given twice in one mapping{lines}; keep one",
+                                        key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str):
+    """YAML text as plain data: ``yaml.safe_load`` with unique keys (:class:`_RecipeLoader`); nesting deeper
+    than the parser's recursion allows is a :class:`ConfigError`, not a RecursionError."""
+    try:
+        return yaml.load(text, Loader=_RecipeLoader)  # a SafeLoader: plain data only
+    except RecursionError:
+        raise ConfigError("nested too deeply to read (hundreds of levels of [ or {); a recipe needs a few") from None
+
+
 def read_yaml(path: str | Path) -> dict:
     """Read a YAML recipe safely (no Python objects), with one-line errors."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"recipe '{path}' not found; pass a YAML file such as configs/mnist_cnn.yaml")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"recipe '{path}' is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"recipe '{path}' is not UTF-8 text") from None
+    except ConfigError as exc:
+        raise ConfigError(f"recipe '{path}': {exc}") from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):

@@ -98,6 +98,11 @@ def _storage_error(path: Path, exc: Exception) -> StorageError | None:
     return StorageError(f"cannot write {path}: {problem}")
 
 
+def storage_error(path: Path, exc: OSError) -> StorageError:
+    """A one-line :class:`StorageError` for any OSError writing ``path`` (the user's to fix: the place they chose)."""
+    return _storage_error(path, exc) or StorageError(f"cannot write {path}: {exc.strerror or exc}; choose another folder (--out)")
+
+
 def _errno(exc: Exception, path: Path) -> int | None:
     """The OS error behind ``exc``: Python's OSError carries it, safetensors (Rust) writes it as
     'os error N' in its message, and torch's C++ writer reports none, so a failed write into a
@@ -124,10 +129,7 @@ def make_dir(path: str | Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        error = _storage_error(path, exc)
-        if error is None:
-            raise
-        raise error from None
+        raise storage_error(path, exc) from None
     return path
 
 

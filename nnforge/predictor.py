@@ -170,13 +170,22 @@ class Predictor:
 
     def read_csv_rows(self, path: Path) -> np.ndarray:
         from nnforge.data.sources.tabular_csv import _read_rows, parse_features
+        from nnforge.errors import file_excerpt
 
         header, rows = _read_rows(path)
+        for i, row in enumerate(rows):  # before picking columns by name: a short row was an IndexError, a long one cut silently
+            if len(row) != len(header):
+                raise DataError(f"{path}: line {i + 2} has {len(row)} fields, the header has {len(header)}")
         names = self.preprocessing.feature_names
         if names and all(n in header for n in names):
             idx = [header.index(n) for n in names]
             rows = [[r[i] for i in idx] for r in rows]
             header = names
+        elif names and any(n in header for n in names):  # some named, some not: read by position, a misspelt column was silently another
+            missing = [n for n in names if n not in header]
+            shown = file_excerpt(path, ", ".join(missing), 120)
+            raise DataError(f"{path}: the header lacks {len(missing)} of the model's columns" + (f" ({shown})" if shown else "")
+                            + "; name every column as in training (their order does not matter)")
         return parse_features(header, rows, str(path))
 
     def predict(self, x: Any, top: int = 3) -> "Prediction | Estimate | list":
@@ -280,6 +289,8 @@ def open_image(path: Path):
                 raise DataError(f"'{path}' is {im.format}; accepted: PNG or JPEG")
             im.load()
             return im.copy()
+    except Image.DecompressionBombError as exc:  # PIL refuses to decode more pixels than its bomb limit
+        raise DataError(f"'{path}': too large to read ({exc.args[0].split(',')[0]}); resize it first") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise DataError(f"'{path}': not a readable image ({exc})") from None
 

@@ -60,8 +60,12 @@ def recipe_path(name: str | Path) -> Path:
     packaged = RECIPES / (path.name if str(name).endswith(".yaml") else f"{name}.yaml")
     if packaged.is_file() and path.parent == Path("."):
         return packaged
+    if (path / CONFIG).is_file():  # `nnforge train runs/x`: said to be "not found" before, though it is right there
+        raise ConfigError(f"'{name}' is a run directory, not a recipe; its recipe is {path / CONFIG} "
+                          f"(to continue the run: nnforge train --resume {name})")
     available = ", ".join(sorted(p.stem for p in RECIPES.glob("*.yaml")))
-    raise ConfigError(f"recipe '{name}' not found; pass a YAML file or one of: {available}")
+    what = "is a folder, not a recipe file" if path.is_dir() else "not found"
+    raise ConfigError(f"recipe '{name}' {what}; pass a YAML file or one of: {available}")
 
 
 def default_run_dir(name: str, root: str | Path = "runs") -> Path:
@@ -88,8 +92,26 @@ def state(run_dir: str | Path) -> str:
     return "other"
 
 
+def check_no_file_in_the_way(out: Path) -> None:
+    """A file where the ``--out`` folder (or one above it) would be: one line, not mkdir's traceback."""
+    for path in (Path(out), *Path(out).parents):
+        if path.exists():
+            if not path.is_dir():
+                raise RunError(f"'{path}' is a file, not a folder; choose another --out")
+            break
+
+
+def make_folder(out: Path) -> Path:
+    """``mkdir -p`` of a folder the user named (``--out``): a file in the way, a read-only or forbidden
+    place is one line."""
+    check_no_file_in_the_way(out)
+    return io.make_dir(out)
+
+
 def check_empty(out: Path) -> None:
-    """A new run needs an empty (or missing) folder; say what to do otherwise."""
+    """A new run needs an empty (or missing) folder; say what to do otherwise (a file in the way is
+    said here, before the data is loaded)."""
+    check_no_file_in_the_way(out)
     kind = state(out)
     if kind in ("complete", "partial"):
         raise RunError(f"'{out}' already holds a run; choose a new --out (or --resume to continue it)")

@@ -193,7 +193,7 @@ def _raw_recipe(folder: Path) -> dict:
     """config.yaml as plain YAML, when it no longer validates (a key renamed since): still worth showing."""
     try:
         raw = yaml.safe_load((folder / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
+    except (OSError, ValueError, yaml.YAMLError, RecursionError):  # RecursionError: nested hundreds deep
         return {}
     return raw if isinstance(raw, dict) else {}
 
@@ -269,7 +269,7 @@ def _matches(have: Any, op: str, raw: str) -> bool:
         return False
     try:
         wanted = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):  # RecursionError: [[[[... hundreds deep
         wanted = raw.strip()
     if isinstance(have, str) or isinstance(wanted, str) and not isinstance(have, (int, float)):
         have, wanted = str(have), raw.strip()

@@ -33,6 +33,15 @@ def test_overrides_are_typed_by_yaml():
         ("train.optimizer.betas=[0.9]", "two numbers"),
         ("train.epochs", "--set expects key=value"),
         ("train.epochs.x=1", "'train.epochs' is {'x': 1} (dict); accepted: int"),
+        # before: torch's manual_seed / set_num_threads overflowed (a traceback), 100,000 threads crashed the process
+        ("seed=99999999999999999999999", "'seed' is 99999999999999999999999; accepted: int >= 0 and <= 9223372036854775807"),
+        ("threads=100000", "'threads' is 100000; accepted: int >= 0 and <= 1024"),
+        # before: fnmatch of a number was a TypeError when the model was built (init.skip: silently kept)
+        ("train.freeze=[1]", "'train.freeze' is [1]; accepted: a list of parameter-name patterns (text)"),
+        ("train.init.skip=[{a: 1}]", "'train.init.skip' is [{'a': 1}]; accepted: a list of parameter-name patterns"),
+        # before: the last 'name' won silently; nesting hundreds deep was a RecursionError
+        ("model={name: mlp, name: cnn}", "--set model={name: mlp, name: cnn}: key 'name' is given twice in one mapping"),
+        ("tune.x=" + "[" * 2000, "nested too deeply to read"),
     ],
 )
 def test_bad_values_are_one_line_errors(override, message):
@@ -52,6 +61,26 @@ def test_bad_yaml_files(tmp_path):
         load_config(bad)
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_a_key_given_twice_in_a_recipe_file_is_refused_with_both_lines(tmp_path):
+    """PyYAML keeps the last of two equal keys silently: epochs 30 near the top and 3 added below trained 3."""
+    recipe = tmp_path / "twice.yaml"
+    recipe.write_text("data: {name: digits}\ntrain:\n  epochs: 30\n  optimizer: {lr: 0.1}\n  epochs: 3\n")
+    with pytest.raises(ConfigError, match=r"not valid YAML at line 5: key 'epochs' is given twice in one mapping \(lines 3 and 5\)"):
+        load_config(recipe)
+    recipe.write_text("base: &b {epochs: 3}\ntrain:\n  <<: *b\n  epochs: 5\n")  # a merged key may be overridden
+    from nnforge.config import read_yaml
+
+    assert read_yaml(recipe)["train"] == {"epochs": 5}
+
+
+def test_a_recipe_nested_too_deeply_is_one_line(tmp_path):
+    recipe = tmp_path / "deep.yaml"
+    recipe.write_text("tune: " + "{a: " * 2000 + "1" + "}" * 2000 + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(recipe)
+    assert str(info.value) == f"recipe '{recipe}': nested too deeply to read (hundreds of levels of [ or {{); a recipe needs a few"
 
 
 def test_packaged_recipes_are_valid():

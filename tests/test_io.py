@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from nnforge import io
+from nnforge.errors import StorageError
 from nnforge.rundir import save_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -157,3 +158,31 @@ def test_train_on_a_full_disk_exits_2_with_one_line_and_a_loadable_checkpoint(tm
     assert len(lines) == 1 and "no space left on the device (errno 28)" in lines[0], report["stderr"]
     assert "last good checkpoint are intact" in lines[0] and "Traceback" not in report["stderr"]
     assert report["checkpoints"] and all(report["tensors"])  # what was written before the disk filled still loads
+
+
+@pytest.mark.parametrize("where, problem", [
+    ("notes.txt/model.onnx", "a file is where its folder would be (errno 17); choose another path (--out)"),
+    ("notes.txt/sub/model.onnx", "a file is where one of its folders would be (errno 20); choose another path (--out)"),
+    ("folder", "it is a folder (errno 21); name a file to write (--out)"),
+])
+def test_a_file_or_folder_in_the_way_of_a_write_is_one_line_and_nothing_is_left(tmp_path, where, problem):
+    """Before: mkdir's FileExistsError / NotADirectoryError, or the rename's IsADirectoryError, as a
+    traceback (`nnforge export RUN --out notes.txt/model.onnx`, `--out an_existing_folder`)."""
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(StorageError) as info:
+        io.write_text(tmp_path / where, "data")
+    assert str(info.value) == f"cannot write {tmp_path / where}: {problem}"
+    assert (tmp_path / "notes.txt").read_text() == "mine" and not list((tmp_path / "folder").iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "notes.txt"]  # no temporary file left
+
+
+@pytest.mark.parametrize("command", [["lesson", "xor"], ["tune", "digits_mlp_tune", "--trials", "1"], ["tune", "digits_nas", "--trials", "1"]])
+def test_an_out_folder_that_is_a_file_is_one_line_for_every_command_that_makes_one(tmp_path, capsys, command):
+    """Before: mkdir's FileExistsError traceback from lesson and tune (train's is in tests/train/test_core.py)."""
+    from nnforge.cli import main
+
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main([*command, "--out", str(tmp_path / "notes.txt")]) == 2
+    assert capsys.readouterr().err == f"error: '{tmp_path / 'notes.txt'}' is a file, not a folder; choose another --out\n"
+    assert (tmp_path / "notes.txt").read_text() == "mine"

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from nnforge.cli import main
 
@@ -29,3 +30,62 @@ def test_csv_rows_of_the_right_width_are_pixels(tmp_path, digits_run, capsys):
     assert len(lines) == 4
     predicted = np.array([int(line.split(": ")[1].split()[0]) for line in lines])
     assert (predicted == ds.y_test[:4].numpy()).sum() >= 3
+
+
+def test_an_image_past_pils_decompression_bomb_limit_is_one_line(tmp_path, digits_run, monkeypatch, capsys):
+    """Before: PIL's DecompressionBombError (not an OSError) escaped as a traceback. The limit is
+    lowered so a small real PNG stands for a 20,000 x 20,000 one."""
+    from PIL import Image
+
+    Image.new("L", (64, 64)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    assert main(["predict", str(digits_run.dir), str(tmp_path / "big.png")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: '{tmp_path / 'big.png'}': too large to read (Image size (4096 pixels) exceeds limit of 2000 pixels); resize it first\n"
+
+
+@pytest.fixture(scope="module")
+def iris_run(tmp_path_factory):
+    """A run on scikit-learn's iris table, written as a CSV: a model with named feature columns."""
+    from sklearn.datasets import load_iris
+
+    from nnforge.config import load_config
+    from nnforge.train import fit
+    from tests.conftest import quick_overrides
+
+    folder = tmp_path_factory.mktemp("iris")
+    load_iris(as_frame=True).frame.to_csv(folder / "iris.csv", index=False)
+    return fit(load_config(None, quick_overrides(f"data.name=csv:{folder / 'iris.csv'}", "data.target=target")), folder / "run")
+
+
+def test_csv_rows_of_another_width_than_the_header_are_one_line(tmp_path, capsys, iris_run):
+    """Before: with the columns found by name, a short row (or an unclosed quote) was an IndexError
+    and a long row's extra values were dropped silently."""
+    run = iris_run
+    header = "sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)"
+    for name, row, fields in (("short", "5.1,3.5,1.4", 3), ("long", "5.1,3.5,1.4,0.2,9", 5), ("quote", '"5.1,3.5,1.4,0.2', 1)):
+        (tmp_path / f"{name}.csv").write_text(f"{header}\n5.0,3.4,1.5,0.2\n{row}\n")
+        assert main(["predict", str(run.dir), str(tmp_path / f"{name}.csv")]) == 2
+        assert capsys.readouterr().err == f"error: {tmp_path / name}.csv: line 3 has {fields} fields, the header has 4\n"
+
+
+@pytest.mark.parametrize("top", ["0", "-1"])
+def test_a_top_below_one_is_one_line(tmp_path, digits_run, capsys, top):
+    """Before: --top 0 was an IndexError after the model loaded; -1 left out the last class silently."""
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(tmp_path / "digit.png")
+    assert main(["predict", str(digits_run.dir), str(tmp_path / "digit.png"), "--top", top]) == 2
+    assert capsys.readouterr().err == f"error: --top is {top}; accepted: a positive whole number (how many classes to show)\n"
+
+
+def test_a_csv_naming_some_of_the_models_columns_but_not_all_is_one_line(tmp_path, capsys, iris_run):
+    """Before: a header with one column misspelt (or given twice) fell back to reading by position, so
+    a reordered file fed one feature's values to another, silently."""
+    path = tmp_path / "rows.csv"
+    path.write_text("petal width (cm),sepal length (cm),Sepal Width,petal length (cm)\n0.2,5.1,3.5,1.4\n")
+    assert main(["predict", str(iris_run.dir), str(path)]) == 2
+    assert capsys.readouterr().err == (f"error: {path}: the header lacks 1 of the model's columns (sepal width (cm)); "
+                                       "name every column as in training (their order does not matter)\n")
+    path.write_text("petal width (cm),sepal length (cm),sepal width (cm),petal length (cm)\n0.2,5.1,3.5,1.4\n")
+    assert main(["predict", str(iris_run.dir), str(path)]) == 0  # every name there, in another order: read by name

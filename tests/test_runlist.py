@@ -126,3 +126,18 @@ def test_a_run_whose_lock_is_held_is_running_and_partial_once_released(run_folde
 def test_sort_by_the_test_metric_column(run_folder, capsys):
     by_metric = _names(_runs(capsys, run_folder, "--sort", "metric")[1])
     assert by_metric[:2] == _names(_runs(capsys, run_folder, "--sort", "test_accuracy")[1])[:2]
+
+
+def test_a_config_yaml_or_a_filter_nested_hundreds_deep_is_no_traceback(digits_run, tmp_path, capsys):
+    """Before: PyYAML's RecursionError escaped both the listing of a run whose config.yaml was
+    rewritten so and a --filter value (``[[[[...``)."""
+    import shutil
+
+    run = tmp_path / "runs" / "deep"
+    shutil.copytree(digits_run.dir, run)
+    shutil.copytree(digits_run.dir, tmp_path / "runs" / "plain")
+    (run / "config.yaml").write_text("tune: " + "[" * 3000 + "\n")
+    rc, out, err = _runs(capsys, tmp_path / "runs")
+    assert rc == 0 and "damaged:" in out and "nested too deeply" in out
+    rc, out, err = _runs(capsys, tmp_path / "runs", "--filter", "model.hidden=" + "[" * 3000)
+    assert rc == 0 and "match the filters" in out and not err

@@ -27,6 +27,8 @@ def register(sub, add, add_set) -> None:
 def cmd_compress(args) -> int:
     from nnforge.compress.pipeline import compress_run
 
+    if args.finetune_epochs < 0:  # before: taken as 0 without a word
+        raise UserError(f"--finetune-epochs is {args.finetune_epochs}; accepted: 0 (none) or more")
     if args.prune is None and args.quantize is None:
         args.prune, args.quantize = 0.5, "int8"
     methods = ("magnitude", "channels") if args.method == "both" else (args.method,)

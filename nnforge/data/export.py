@@ -25,8 +25,11 @@ def export_test_images(name: str, count: int, out: str | Path) -> list[Path]:
     if ds.kind != "image":
         raise DataError(f"dataset '{name}' holds table rows, not images; --export writes image datasets as PNG")
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"'{out}' is a file; pass a folder to write the images into")
+    for path in (out, *out.parents):  # the folder, or one above it (before: mkdir's NotADirectoryError traceback)
+        if path.exists():
+            if not path.is_dir():
+                raise DataError(f"'{path}' is a file; pass a folder to write the images into")
+            break
     out.mkdir(parents=True, exist_ok=True)
     images = ds.x_test[:count].numpy()
     paths = []

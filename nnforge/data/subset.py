@@ -53,7 +53,7 @@ def resize_images(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def image_size_of(spec) -> tuple[int, int] | None:
     if spec is None:
         return None
-    if isinstance(spec, int):
+    if isinstance(spec, int) and not isinstance(spec, bool) and spec > 0:
         return (spec, spec)
     if isinstance(spec, list) and len(spec) == 2 and all(isinstance(v, int) and v > 0 for v in spec):
         return (spec[0], spec[1])

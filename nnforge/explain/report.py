@@ -85,6 +85,8 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
     from nnforge.predictor import load
     from nnforge.rundir import load_run_test_split
 
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:  # 0 divided by zero drawing the grid
+        raise UserError(f"--top is {top_k!r}; accepted: a positive whole number (how many top-loss examples to show)")
     run_dir = Path(run_dir)
     predictor = load(run_dir)
     if predictor.regression:

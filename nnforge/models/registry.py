@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -56,7 +58,7 @@ def _params(info: ModelInfo) -> dict:
 
 
 def model_info(name: str) -> ModelInfo:
-    if name not in MODELS:
+    if not isinstance(name, str) or name not in MODELS:
         near = difflib.get_close_matches(str(name), list(MODELS), n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
         raise ConfigError(f"'model.name' is '{name}'{hint}; accepted: {', '.join(MODELS)}")
@@ -79,6 +81,8 @@ def check_model_config(cfg: dict) -> dict:
             default = list(default)
         if default is not None and not _same_kind(value, default):
             raise ConfigError(f"'model.{key}' is {value!r}; accepted: a {type(default).__name__} like {default!r}")
+        if default is not None:
+            _check_range(key, value, default)
     if cfg.get("activation", "relu") not in ACTIVATIONS:
         raise ConfigError(f"'model.activation' is {cfg['activation']!r}; accepted: {', '.join(ACTIVATIONS)}")
     resolved = {"name": name}
@@ -86,6 +90,24 @@ def check_model_config(cfg: dict) -> dict:
         value = cfg.get(key, default)
         resolved[key] = list(value) if isinstance(value, tuple) else value
     return resolved
+
+
+def _check_range(key: str, value, default) -> None:
+    """Values of the right kind that no model can be built from are refused here, in one line, before
+    a run folder exists: a width, count or size (an int, or a list of them) is a whole number >= 1, a
+    dropout a probability in [0, 1), any other number finite (the builders would fail with a torch
+    traceback half-way into a run, or divide by a zero width)."""
+    whole = isinstance(default, int) and not isinstance(default, bool)
+    if isinstance(default, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in default):
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+            raise ConfigError(f"'model.{key}' is {value!r}; accepted: a list of whole numbers >= 1, like {default!r}")
+    elif whole and not (isinstance(value, int) and value >= 1):
+        raise ConfigError(f"'model.{key}' is {value!r}; accepted: a whole number >= 1, like {default!r}")
+    elif isinstance(default, float):
+        if not math.isfinite(value):
+            raise ConfigError(f"'model.{key}' is {value!r}; accepted: a finite number")
+        if key == "dropout" and not 0 <= value < 1:
+            raise ConfigError(f"'model.{key}' is {value!r}; accepted: a probability >= 0 and < 1")
 
 
 def _same_kind(value, default) -> bool:
@@ -110,4 +132,17 @@ def build_model(cfg: dict, input_shape, num_classes: int, kind: str = "image") -
             raise ConfigError(f"model '{info.name}' needs images of at least {min_side}x{min_side}; got {input_shape[1]}x{input_shape[2]}")
     params = {**info.defaults, **cfg}
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
-    return info.build(tuple(input_shape), num_classes, **params)
+    try:
+        return info.build(tuple(input_shape), num_classes, **params)
+    except RuntimeError as exc:  # model.hidden: [100000000000] asks torch for 25 TB: its allocator's error, as a traceback
+        if "can't allocate memory" not in str(exc):
+            raise
+        wanted = re.search(r"allocate (\d+) bytes", str(exc))
+        size = f" ({int(wanted.group(1)) / 2**30:,.0f} GiB for one layer)" if wanted else ""
+        raise ConfigError(f"model '{info.name}' with these parameters needs more memory than this machine has{size}; "
+                          f"make it smaller (its widths: {', '.join(k for k, v in params.items() if _is_size(v)) or 'none'})") from None
+
+
+def _is_size(value) -> bool:
+    values = value if isinstance(value, tuple) else (value,)
+    return bool(values) and all(isinstance(v, int) and not isinstance(v, bool) for v in values)

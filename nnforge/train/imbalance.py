@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -24,8 +26,11 @@ def class_weights(spec, targets: torch.Tensor, num_classes: int) -> torch.Tensor
             raise ConfigError(f"'train.loss.class_weight' is {spec!r}; accepted: balanced, a list of {num_classes} numbers, or null")
         counts = torch.bincount(targets.cpu(), minlength=num_classes).float()
         return torch.where(counts > 0, len(targets) / (num_classes * counts.clamp_min(1)), torch.zeros_like(counts))
-    if len(spec) != num_classes or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in spec):
+    if len(spec) != num_classes:
         raise ConfigError(f"'train.loss.class_weight' has {len(spec)} entries; accepted: {num_classes} non-negative numbers (one per class)")
+    for i, w in enumerate(spec):  # NaN and Inf too: either turns the first loss non-finite, after the run folder exists
+        if not isinstance(w, (int, float)) or isinstance(w, bool) or not 0 <= w < math.inf:
+            raise ConfigError(f"'train.loss.class_weight' entry {i} is {w!r}; accepted: {num_classes} finite non-negative numbers (one per class)")
     return torch.tensor([float(w) for w in spec])
 
 

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import fnmatch
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,8 +148,8 @@ def param_groups(model: nn.Module, base_lr: float, lr_mult: dict) -> list[dict]:
     later; they have no gradient while frozen and the optimizer skips them), grouped by the
     first ``lr_mult`` pattern each name matches."""
     for pat, m in lr_mult.items():  # before any is used: float("abc") would be a traceback
-        if not isinstance(m, (int, float)) or isinstance(m, bool) or m < 0:
-            raise UserError(f"'train.optimizer.lr_mult' for '{pat}' is {m!r}; accepted: a non-negative number")
+        if not isinstance(m, (int, float)) or isinstance(m, bool) or not 0 <= m < math.inf:  # NaN and Inf: non-finite weights at step 1
+            raise UserError(f"'train.optimizer.lr_mult' for '{pat}' is {m!r}; accepted: a finite non-negative number")
     groups: dict[float, list] = {}
     for name, p in model.named_parameters():
         mult = next((float(m) for pat, m in lr_mult.items() if fnmatch.fnmatchcase(name, str(pat))), 1.0)

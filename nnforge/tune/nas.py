@@ -29,6 +29,7 @@ import torch
 from nnforge import io
 from nnforge.config import dump_config, resolve
 from nnforge.errors import ConfigError, UserError
+from nnforge.rundir import make_folder
 from nnforge.tune.space import TuneSpec, check_tune_config, parse_tune, trial_recipe
 
 COST_LABELS = {"params": "parameters", "latency_ms": "CPU latency per image at batch 1 (ms)"}
@@ -83,8 +84,7 @@ def run_nas(raw_recipe: dict, out: str | Path, trials: int, storage: str, study_
     if spec.metric not in ("val_accuracy",) or spec.direction != "maximize":
         raise ConfigError(f"architecture search weighs accuracy against cost; 'tune.metric' must be val_accuracy (maximize), "
                           f"got {spec.metric} ({spec.direction})")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_folder(Path(out))  # a file in the way: one line
     data = prepare(resolved)  # the input shape and class count every candidate is built for
     needed = {spec.cost, *(k for k, _ in spec.budget)}
     population = max(4, min(20, trials // 3))

@@ -26,6 +26,7 @@ from typing import Callable
 from nnforge import io
 from nnforge.config import dump_config, plain, resolve
 from nnforge.errors import ConfigError, UserError
+from nnforge.rundir import make_folder
 from nnforge.train.callbacks import Callback
 from nnforge.tune.space import TuneSpec, check_tune_config, parse_tune, trial_recipe
 
@@ -164,8 +165,7 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
         raise UserError(f"--cv is {cv}; accepted: 2 to 20 folds")
     if cv is None and resolved.data.val_fraction <= 0:
         raise ConfigError("'data.val_fraction' is 0; a search needs a validation split (e.g. data.val_fraction=0.1)")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_folder(Path(out))  # a file in the way: one line
     base_seed = resolved.seed if seed is None else seed
     baseline = _encode_baseline(spec, resolved) if spec.baseline else None
     # The creator samples with the base seed (reproducible); a worker joining or resuming the

@@ -80,3 +80,9 @@ def test_a_file_in_the_way_of_the_compress_folder_is_one_line(digits_run, tmp_pa
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot write {run / 'compress'}: a file is in the way of a folder on that path") and err.count("\n") == 1, err
     assert (run / "compress").read_text() == "my notes"
+
+
+def test_negative_finetune_epochs_are_one_line(digits_run, capsys):
+    """Before: --finetune-epochs -1 was taken as 0 without a word."""
+    assert main(["compress", str(digits_run.dir), "--prune", "0.5", "--finetune-epochs", "-1"]) == 2
+    assert capsys.readouterr().err == "error: --finetune-epochs is -1; accepted: 0 (none) or more\n"

@@ -103,3 +103,15 @@ def test_nproc_batch_not_divisible_is_one_line(tmp_path, capsys):
 
     with pytest.raises(ConfigError, match="'data.batch_size' is 63; with --nproc 2"):
         ShardedLoader(TensorLoader(torch.zeros(10, 2), torch.zeros(10), 63), 0, 2)
+
+
+def test_an_image_past_pils_decompression_bomb_limit_is_one_line(tmp_path, capsys, monkeypatch):
+    """Before: DecompressionBombError (not an OSError) escaped reading a folder dataset. The limit is
+    lowered so a small real PNG stands for a huge one."""
+    for i in range(2):
+        _png(tmp_path / "imgs" / "cat" / f"{i}.png")
+        _png(tmp_path / "imgs" / "dog" / f"{i}.png")
+    _png(tmp_path / "imgs" / "dog" / "big.png", size=(64, 64))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    err = _train(capsys, tmp_path, f"data.name=folder:{tmp_path / 'imgs'}")
+    assert "big.png: too large to read (Image size (4096 pixels) exceeds limit of 2000 pixels); resize it first" in err

@@ -1,6 +1,7 @@
 """Over/under-sampling balances classes per epoch; train_fraction and image_size reshape the data;
 tabular standardisation uses training statistics only."""
 
+import pytest
 import torch
 
 from nnforge.data import Preprocessing, TensorLoader, load_dataset
@@ -31,6 +32,16 @@ def test_train_fraction_is_stratified_and_leaves_test_alone():
 def test_image_size_resizes_every_split():
     ds = resize_dataset(load_dataset({"name": "digits"}), 28)
     assert ds.input_shape == (1, 28, 28) and ds.x_test.shape[1:] == (1, 28, 28) and ds.x_train.dtype == torch.uint8
+
+
+@pytest.mark.parametrize("size", [0, -3, True])
+def test_an_image_size_below_one_pixel_is_one_line(size):
+    """Before: 0 and -3 reached torch's interpolate (a RuntimeError traceback), True resized to 1x1."""
+    from nnforge.data.subset import image_size_of
+    from nnforge.errors import DataError
+
+    with pytest.raises(DataError, match="accepted: N or \\[H, W\\] \\(positive integers\\)"):
+        image_size_of(size)
 
 
 def test_tabular_standardisation_uses_training_statistics(tmp_path):

@@ -178,3 +178,13 @@ def test_real_mnist_digits_pass_through_mnist_normalisation_nearly_unchanged():
         out = fit_to_frame(digit[:, :, None], (28, 28))[:, :, 0]
         corrs.append(np.corrcoef(out.ravel().astype(float), digit.ravel().astype(float))[0, 1])
     assert np.median(corrs) > 0.9 and np.mean(corrs) > 0.85
+
+
+def test_a_csv_that_is_a_folder_and_a_folder_that_is_a_file_are_named_so(tmp_path):
+    """Before: both were 'not found', of a path that is right there."""
+    (tmp_path / "table").mkdir()
+    (tmp_path / "images.png").write_bytes(b"not a folder")
+    with pytest.raises(DataError, match=f"csv file '{tmp_path / 'table'}' is a folder, not a file; expected csv:PATH"):
+        load_dataset({"name": f"csv:{tmp_path / 'table'}", "target": "y"})
+    with pytest.raises(DataError, match=f"folder '{tmp_path / 'images.png'}' is a file, not a folder; expected folder:PATH"):
+        load_dataset({"name": f"folder:{tmp_path / 'images.png'}"})

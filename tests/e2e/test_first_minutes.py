@@ -44,6 +44,13 @@ def test_export_mistakes_are_one_line_errors(tmp_path, args, message):
     assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
+def test_export_into_a_folder_under_a_file_is_one_line(tmp_path, capsys):
+    """Before: mkdir's NotADirectoryError traceback (a file was checked for only as the folder itself)."""
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["datasets", "--export", "digits", "--count", "2", str(tmp_path / "notes.txt" / "digits")]) == 2
+    assert capsys.readouterr().err == f"error: '{tmp_path / 'notes.txt'}' is a file; pass a folder to write the images into\n"
+
+
 @pytest.fixture
 def two_runs(tmp_path, digits_run):
     """Two default-named runs of one recipe, as two quickstarts leave them; the second is newer."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from nnforge.cli import main
@@ -98,3 +99,10 @@ def test_a_file_or_folder_in_the_way_of_the_output_is_one_line(digits_run, tmp_p
     assert main(["explain", str(run), "--examples", "1"]) == 2
     err = capsys.readouterr().err
     assert f"cannot write {run / 'explain' / 'report.md'}: a folder of that name is in the way" in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("top", ["0", "-5"])
+def test_a_top_below_one_is_one_line(digits_run, capsys, top):
+    """Before: --top 0 divided by zero drawing the top-loss grid; -5 was taken silently."""
+    assert main(["explain", str(digits_run.dir), "--top", top]) == 2
+    assert capsys.readouterr().err == f"error: --top is {top}; accepted: a positive whole number (how many top-loss examples to show)\n"

@@ -32,3 +32,44 @@ def test_tabular_input_needs_mlp():
 
     with pytest.raises(ConfigError, match="model.name=mlp"):
         build_model(load_config(None, []).model, (4,), 3, kind="tabular")
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["model.name=mlp", "model.hidden=[0]"], "'model.hidden' is [0]; accepted: a list of whole numbers >= 1"),
+    (["model.name=mlp", "model.hidden=[-5]"], "'model.hidden' is [-5]; accepted: a list of whole numbers >= 1"),
+    (["model.name=mlp", "model.hidden=[12.5]"], "'model.hidden' is [12.5]"),
+    (["model.name=cnn", "model.hidden=0"], "'model.hidden' is 0; accepted: a whole number >= 1"),
+    (["model.name=vit", "model.mlp_ratio=1.5"], "'model.mlp_ratio' is 1.5; accepted: a whole number >= 1"),
+    (["model.name=mlp", "model.dropout=1.5"], "'model.dropout' is 1.5; accepted: a probability >= 0 and < 1"),
+    (["model.name=mlp", "model.dropout=.nan"], "'model.dropout' is nan; accepted: a finite number"),
+    (["model.name=[mlp]"], "'model.name' is '['mlp']'"),
+])
+def test_model_values_no_model_can_be_built_from_are_one_line_errors(overrides, message):
+    """Before: a width of 0 divided by zero in the scratch twin after training, a negative one or a
+    dropout outside [0, 1) failed inside torch's constructors, a list as the name was a TypeError."""
+    from nnforge.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        load_config(None, overrides)
+    assert message in str(info.value)
+
+
+def test_a_zero_width_is_refused_before_a_run_folder_exists(tmp_path, capsys):
+    from nnforge.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "digits_mlp", "--set", "model.hidden=[0]", "--out", str(out)]) == 2
+    assert "'model.hidden' is [0]" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_model_larger_than_memory_is_one_line_before_a_run_folder_exists(tmp_path, capsys):
+    """Before: torch's allocator error (25 TB for hidden: [100000000000]) as a traceback. 10**15 units
+    ask for more than any address space holds, so no machine's overcommit lets it through."""
+    from nnforge.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "digits_mlp", "--set", "model.hidden=[1000000000000000]", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: model 'mlp' with these parameters needs more memory than this machine has (")
+    assert err.endswith("GiB for one layer); make it smaller (its widths: hidden)\n") and not out.exists()

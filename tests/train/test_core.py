@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -168,6 +169,45 @@ def test_resume_of_a_folder_that_does_not_exist_speaks_of_a_run(tmp_path, capsys
     assert main(["train", "--resume", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert "run directory" in err and "recipe" not in err.split(";")[0]
+
+
+@pytest.mark.parametrize("resume", [False, True])
+@pytest.mark.parametrize("below", ["", "sub/run"])
+def test_an_out_that_is_a_file_or_lies_under_one_is_one_line_and_the_file_is_kept(tmp_path, capsys, below, resume):
+    """Before: mkdir's FileExistsError / NotADirectoryError traceback, after the data was loaded."""
+    (tmp_path / "notes.txt").write_text("mine")
+    out = tmp_path / "notes.txt" / below if below else tmp_path / "notes.txt"
+    args = ["train", "digits_mlp", "--out", str(out), *(["--resume"] if resume else []), *sum((["--set", s] for s in CLASSIFY), [])]
+    assert main(args) == 2
+    assert capsys.readouterr().err == f"error: '{tmp_path / 'notes.txt'}' is a file, not a folder; choose another --out\n"
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no folder can be made")
+def test_a_run_folder_that_cannot_be_made_is_a_storage_error():
+    from nnforge.errors import StorageError
+    from nnforge.rundir import RunLock
+
+    with pytest.raises(StorageError, match="cannot create the run's lock file /proc/nnforge-run/.lock"):
+        with RunLock(Path("/proc/nnforge-run")):
+            pass
+
+
+def test_a_run_directory_given_as_the_recipe_is_named_as_one(tmp_path, capsys, digits_run):
+    """Before: 'recipe RUN not found', of a folder that is there."""
+    assert main(["train", str(digits_run.dir)]) == 2
+    assert capsys.readouterr().err == (f"error: '{digits_run.dir}' is a run directory, not a recipe; its recipe is "
+                                       f"{digits_run.dir / 'config.yaml'} (to continue the run: nnforge train --resume {digits_run.dir})\n")
+    assert main(["train", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: recipe '{tmp_path}' is a folder, not a recipe file; pass a YAML file or one of: ")
+
+
+@pytest.mark.parametrize("nproc", ["0", "-2"])
+def test_nproc_below_one_is_one_line(tmp_path, capsys, nproc):
+    """Before: trained in one process without a word."""
+    assert main(["train", "digits_mlp", "--nproc", nproc, "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == f"error: --nproc is {nproc}; accepted: 1 or more processes\n"
+    assert not (tmp_path / "run").exists()
 
 
 def _train(args):

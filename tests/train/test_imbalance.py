@@ -48,3 +48,16 @@ def test_class_weight_balanced_and_focal_loss_match_references():
     assert torch.allclose(focal_loss(logits, y, 0.0, w), F.cross_entropy(logits, y, weight=w), atol=1e-6)
     p = torch.softmax(logits, 1)[torch.arange(100), y]
     assert torch.allclose(focal_loss(logits, y, 2.0), (-(1 - p) ** 2 * p.log()).mean(), atol=1e-6)
+
+
+@pytest.mark.parametrize("weight, message", [(float("nan"), "entry 1 is nan"), (float("inf"), "entry 1 is inf")])
+def test_a_non_finite_class_weight_is_one_line_naming_the_entry(weight, message):
+    """Before: NaN was said to be a wrong count ("has 3 entries; accepted: 3 ..."), and Inf passed,
+    to stop the run at its first loss with a run folder already written."""
+    import torch
+
+    from nnforge.errors import ConfigError
+    from nnforge.train.imbalance import class_weights
+
+    with pytest.raises(ConfigError, match=f"'train.loss.class_weight' {message}; accepted: 3 finite non-negative numbers"):
+        class_weights([1.0, weight, 1.0], torch.tensor([0, 1, 2]), 3)

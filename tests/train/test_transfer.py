@@ -46,7 +46,7 @@ def test_discriminative_learning_rates():
     assert groups[1.0]["lr"] == 0.01 and len(groups[1.0]["params"]) == 2
 
 
-@pytest.mark.parametrize("mult", ["abc", -1, True])
+@pytest.mark.parametrize("mult", ["abc", -1, True, float("nan"), float("inf")])  # NaN/Inf: non-finite weights at step 1, before
 def test_a_bad_lr_multiplier_is_one_line_even_when_its_pattern_matches(mult):
     model = build_model(check_model_config({"name": "mlp", "hidden": [16]}), (1, 8, 8), 10)
     with pytest.raises(UserError, match="'train.optimizer.lr_mult' for 'layers.0.\\*'"):

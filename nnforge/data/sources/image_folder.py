@@ -42,6 +42,8 @@ def _read_images(paths: list[Path], size: tuple[int, int] | None) -> tuple[np.nd
                     raise DataError(f"{p}: is {im.format}, only PNG and JPEG are read")
                 im.load()
                 images.append(im.copy())
+        except Image.DecompressionBombError as exc:  # more pixels than PIL will decode
+            raise DataError(f"{p}: too large to read ({excerpt(exc.args[0].split(',')[0], 100)}); resize it first") from None
         except (UnidentifiedImageError, OSError, SyntaxError) as exc:
             raise DataError(f"{p}: not a readable image ({excerpt(exc, 100)})") from None
     colour = any(im.mode not in ("L", "1", "I", "I;16", "LA") for im in images)
@@ -65,7 +67,8 @@ def _read_images(paths: list[Path], size: tuple[int, int] | None) -> tuple[np.nd
 def load_folder(path: str, image_size=None, seed: int = 0) -> Dataset:
     root = Path(path).expanduser()
     if not root.is_dir():
-        raise DataError(f"folder '{root}' not found; expected folder:PATH with one sub-folder per class")
+        what = "is a file, not a folder" if root.exists() else "not found"  # 'not found' of a file that is there misled
+        raise DataError(f"folder '{root}' {what}; expected folder:PATH with one sub-folder per class")
     size = None
     if image_size is not None:
         size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)

@@ -68,7 +68,8 @@ def parse_features(header: list[str], rows: list[list[str]], source: str, first_
 def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
     given, path = path, Path(path).expanduser()  # quoting asks whether the user typed `given`
     if not path.is_file():
-        raise DataError(f"csv file '{path}' not found; expected csv:PATH to a CSV with a header row")
+        what = "is a folder, not a file" if path.is_dir() else "not found"  # 'not found' of a folder that is there misled
+        raise DataError(f"csv file '{path}' {what}; expected csv:PATH to a CSV with a header row")
     header, rows = _read_rows(path)
     if target is None:
         raise DataError(f"{path}: say which column to predict with --set data.target=COLUMN ({_columns(given, header)})")

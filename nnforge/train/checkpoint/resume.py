@@ -17,7 +17,7 @@ from pathlib import Path
 
 from nnforge import io
 from nnforge.errors import RunError
-from nnforge.rundir import CHECKPOINTS, CONFIG, HISTORY, METRICS, read_jsonl, read_recipe, state
+from nnforge.rundir import CHECKPOINTS, CONFIG, HISTORY, METRICS, check_empty, read_jsonl, read_recipe, state
 from nnforge.train.checkpoint.format import BEST_FILE, Checkpoint, latest_checkpoint, step_checkpoints
 
 # keys a resumed run may change: how long it trains, where and how it reports, how it checkpoints
@@ -45,6 +45,7 @@ def plan_resume(recipe, out: Path, stream=None) -> tuple[str, Checkpoint | None]
     stream = stream or sys.stderr
     kind = state(out)
     if kind == "empty":
+        check_empty(out)  # a file where the folder would be: said now, not by mkdir after the data is loaded
         return "start", None
     if kind == "other":
         raise RunError(f"'{out}' is not a run directory (no {CONFIG}); pass the --out folder of an earlier `nnforge train`")
