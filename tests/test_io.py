@@ -161,9 +161,9 @@ def test_train_on_a_full_disk_exits_2_with_one_line_and_a_loadable_checkpoint(tm
 
 
 @pytest.mark.parametrize("where, problem", [
-    ("notes.txt/model.onnx", "a file is where its folder would be (errno 17); choose another path (--out)"),
-    ("notes.txt/sub/model.onnx", "a file is where one of its folders would be (errno 20); choose another path (--out)"),
-    ("folder", "it is a folder (errno 21); name a file to write (--out)"),
+    ("notes.txt/model.onnx", "a file is in the way of a folder on that path (errno 17); move it away"),
+    ("notes.txt/sub/model.onnx", "a file is in the way of a folder on that path (errno 20); move it away"),
+    ("folder", "a folder of that name is in the way (errno 21); move it away"),
 ])
 def test_a_file_or_folder_in_the_way_of_a_write_is_one_line_and_nothing_is_left(tmp_path, where, problem):
     """Before: mkdir's FileExistsError / NotADirectoryError, or the rename's IsADirectoryError, as a

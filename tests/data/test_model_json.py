@@ -58,8 +58,8 @@ def test_the_real_run_loads(run_dir):
     (lambda m: m.update(preprocessing=[1, 2]), "'preprocessing' is a list"),
     # the model section: checked as a recipe's, and built on the meta device before any memory is taken
     (lambda m: m["model"].update(hidden=[10**7, 10**7]), r"'layers.0.bias' is \[16\] in model.safetensors, \[10000000\] in the model"),
-    (lambda m: m["model"].update(hidden=[-5]), "does not build a network .Trying to create tensor with negative dimension"),
-    (lambda m: m["model"].update(dropout=5), "does not build a network .dropout probability"),
+    (lambda m: m["model"].update(hidden=[-5]), r"'model.hidden' is \[-5\]; accepted: a list of whole numbers >= 1"),
+    (lambda m: m["model"].update(dropout=5), "'model.dropout' is 5; accepted: a probability >= 0 and < 1"),
     (lambda m: m["model"].update(activation="os.system"), "'model.activation' is 'os.system'; accepted: relu"),
     (lambda m: m["model"].update(hiden=[16]), "unknown key 'model.hiden' for model 'mlp' .did you mean 'hidden'"),
     (lambda m: m.update(model=["mlp"]), "'model' must be an object"),
