@@ -558,12 +558,26 @@ class _RecipeLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+#: deeper nesting than any recipe needs; PyYAML's composer recurses once per level, so without a
+#: limit of its own a deep enough file hits the interpreter's recursion limit (where that is, depends
+#: on what else the process imported: some libraries raise it) or, raised far enough, the C stack
+MAX_YAML_DEPTH = 100
+_OPENS = (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken, yaml.BlockSequenceStartToken,
+          yaml.BlockMappingStartToken)
+_CLOSES = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
+
+
 def load_yaml(text: str):
     """YAML text as plain data: ``yaml.safe_load`` with unique keys (:class:`_RecipeLoader`); nesting deeper
-    than the parser's recursion allows is a :class:`ConfigError`, not a RecursionError."""
+    than :data:`MAX_YAML_DEPTH` is a :class:`ConfigError`, found by the (iterative) scanner before parsing."""
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        depth += isinstance(token, _OPENS) - isinstance(token, _CLOSES)
+        if depth > MAX_YAML_DEPTH:
+            raise ConfigError(f"nested too deeply to read (more than {MAX_YAML_DEPTH} levels of [ or {{); a recipe needs a few")
     try:
         return yaml.load(text, Loader=_RecipeLoader)  # a SafeLoader: plain data only
-    except RecursionError:
+    except RecursionError:  # not reached below MAX_YAML_DEPTH; kept as the last line of defence
         raise ConfigError("nested too deeply to read (hundreds of levels of [ or {); a recipe needs a few") from None
 
 
