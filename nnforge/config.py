@@ -537,12 +537,31 @@ class DuplicateKeyError(yaml.constructor.ConstructorError):
     """A key given twice in one mapping."""
 
 
+#: deeper nesting than any recipe needs. PyYAML's composer recurses once per level, so without a
+#: limit of its own a deep enough file hits the interpreter's recursion limit (where that is depends
+#: on what else the process imported: some libraries raise it) or, raised far enough, the C stack.
+MAX_YAML_DEPTH = 100
+
+
 class _RecipeLoader(yaml.SafeLoader):
-    """``yaml.safe_load``'s loader, except that a key given twice in one mapping is an error.
+    """``yaml.safe_load``'s loader, except that a key given twice in one mapping is an error, and so is
+    nesting deeper than :data:`MAX_YAML_DEPTH`.
 
     The YAML spec requires unique keys, but PyYAML keeps the last value silently: a recipe with
     ``epochs: 30`` near the top and ``epochs: 3`` added below would train 3 epochs with no word
     said. Keys a merge (``<<: *base``) brings in may still be overridden, as YAML intends."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise ConfigError(f"nested too deeply to read (more than {MAX_YAML_DEPTH} levels of [ or {{); "
+                                  "a recipe needs a few")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node, deep=False):
         seen: dict = {}
@@ -558,23 +577,8 @@ class _RecipeLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-#: deeper nesting than any recipe needs; PyYAML's composer recurses once per level, so without a
-#: limit of its own a deep enough file hits the interpreter's recursion limit (where that is, depends
-#: on what else the process imported: some libraries raise it) or, raised far enough, the C stack
-MAX_YAML_DEPTH = 100
-_OPENS = (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken, yaml.BlockSequenceStartToken,
-          yaml.BlockMappingStartToken)
-_CLOSES = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
-
-
 def load_yaml(text: str):
-    """YAML text as plain data: ``yaml.safe_load`` with unique keys (:class:`_RecipeLoader`); nesting deeper
-    than :data:`MAX_YAML_DEPTH` is a :class:`ConfigError`, found by the (iterative) scanner before parsing."""
-    depth = 0
-    for token in yaml.scan(text, Loader=yaml.SafeLoader):
-        depth += isinstance(token, _OPENS) - isinstance(token, _CLOSES)
-        if depth > MAX_YAML_DEPTH:
-            raise ConfigError(f"nested too deeply to read (more than {MAX_YAML_DEPTH} levels of [ or {{); a recipe needs a few")
+    """YAML text as plain data: ``yaml.safe_load`` with unique keys and a depth limit (:class:`_RecipeLoader`)."""
     try:
         return yaml.load(text, Loader=_RecipeLoader)  # a SafeLoader: plain data only
     except RecursionError:  # not reached below MAX_YAML_DEPTH; kept as the last line of defence
