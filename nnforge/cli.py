@@ -7,11 +7,11 @@ status 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from nnforge.errors import UserError, command_line
+from nnforge.io import json_text
 from nnforge.rundir import RECIPES, recipe_path
 from nnforge.startup import gc_paused
 
@@ -123,7 +123,7 @@ def cmd_eval(args) -> int:
     result = evaluate_runs(args.runs, data=args.data, root=args.root, combine="vote" if args.vote else "mean",
                           tta=getattr(args, "tta", False))
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json_text(result))
         return 0
     label = "ensemble of " + str(len(args.runs)) + " runs" if len(args.runs) > 1 else args.runs[0]
     print(f"{label} on {result['dataset']} ({result['examples']} test examples)")
@@ -159,13 +159,13 @@ def cmd_predict(args) -> int:
     if predictor.regression:  # numbers in the target's own units
         estimates = [predictor.estimate(v, name) for name, v in results]
         if args.json:
-            print(json.dumps([{"input": e.source, "value": e.value, "values": e.values} for e in estimates], indent=2))
+            print(json_text([{"input": e.source, "value": e.value, "values": e.values} for e in estimates]))
             return 0
         for e in estimates:
             print(f"{e.source}: " + ", ".join(f"{n} {v:.6g}" for n, v in e.values.items()))
         return 0
     if args.json:
-        print(json.dumps([{"input": name, "top": predictor.top_k(p, args.top)} for name, p in results], indent=2))
+        print(json_text([{"input": name, "top": predictor.top_k(p, args.top)} for name, p in results]))
         return 0
     for name, probs in results:
         top = predictor.top_k(probs, args.top)
@@ -248,7 +248,7 @@ def cmd_runs(args) -> int:
     if args.sort:
         found = sort_runs(found, args.sort, args.reverse)
     if args.json:
-        print(json.dumps([r.to_json() for r in found], indent=2, default=str))
+        print(json_text([r.to_json() for r in found], default=str))
     elif found:
         print(runs_table(found))
     else:
@@ -275,7 +275,7 @@ def cmd_summary(args) -> int:
     from nnforge.train.summary import summarize
 
     result = summarize(args.target, args.set)
-    print(json.dumps(result, indent=2) if args.json else summary_text(result))
+    print(json_text(result) if args.json else summary_text(result))
     return 0
 
 

@@ -43,6 +43,7 @@ class Field:
     maximum: float | None = None
     nullable: bool = False
     help: str = ""
+    positive: bool = False  # the minimum (0) itself is refused: a learning rate or clipping bound of 0 stops all learning
 
     def accepted(self) -> str:
         if self.choices:
@@ -50,7 +51,7 @@ class Field:
         names = "/".join(t.__name__ for t in self.types)
         bounds = []
         if self.minimum is not None:
-            bounds.append(f">= {self.minimum}")
+            bounds.append(f"> {self.minimum}" if self.positive else f">= {self.minimum}")
         if self.maximum is not None:
             bounds.append(f"<= {self.maximum}")
         text = f"{names} {' and '.join(bounds)}".strip()
@@ -59,6 +60,10 @@ class Field:
 
 def _num(default, lo=None, hi=None, help="", nullable=False):
     return Field((int, float), default, minimum=lo, maximum=hi, help=help, nullable=nullable)
+
+
+def _positive(default, help="", nullable=False):
+    return Field((int, float), default, minimum=0.0, help=help, nullable=nullable, positive=True)
 
 
 def _int(default, lo=None, hi=None, help="", nullable=False):
@@ -137,7 +142,7 @@ SCHEMA: dict[str, Any] = {
         },
         "optimizer": {
             "name": _str("sgd", ["sgd", "adam", "adamw", "rmsprop"]),
-            "lr": _num(0.1, 0.0),
+            "lr": _positive(0.1),
             "momentum": _num(0.0, 0.0, 1.0),
             "nesterov": _bool(False),
             "weight_decay": _num(0.0, 0.0),
@@ -150,7 +155,7 @@ SCHEMA: dict[str, Any] = {
             "name": _str("none", ["none", "step", "cosine", "onecycle", "plateau"]),
             "step_size": _int(20, 1, help="step: epochs between decays"),
             "gamma": _num(0.1, 0.0, 1.0, "step: decay factor"),
-            "max_lr": _num(None, 0.0, nullable=True, help="onecycle: peak lr (default: optimizer.lr)"),
+            "max_lr": _positive(None, nullable=True, help="onecycle: peak lr (default: optimizer.lr)"),
             "pct_start": _num(0.25, 0.0, 1.0, "onecycle: fraction of steps spent warming up"),
             "min_lr": _num(0.0, 0.0, help="cosine: final lr; plateau: lowest lr"),
             "patience": _int(3, 0, help="plateau: epochs without improvement before the lr is cut by gamma"),
@@ -167,8 +172,8 @@ SCHEMA: dict[str, Any] = {
         "log_csv": _bool(False, "also write metrics.csv (one row per epoch)"),
         "l1": _num(0.0, 0.0, help="L1 penalty coefficient on weights (not biases or norm layers)"),
         "gradients": {
-            "clip_norm": _num(None, 0.0, nullable=True, help="clip the global gradient norm to this value"),
-            "clip_value": _num(None, 0.0, nullable=True, help="clip every gradient element to [-v, v]"),
+            "clip_norm": _positive(None, nullable=True, help="clip the global gradient norm to this value"),
+            "clip_value": _positive(None, nullable=True, help="clip every gradient element to [-v, v]"),
             "log_norms": _bool(False, "log per-layer gradient norms to grad_norms.jsonl"),
             "check": _bool(False, "warn, naming the layer, when gradients vanish or explode"),
             "vanish_below": _num(1e-7, 0.0, help="check: a layer's gradient norm below this is 'vanishing'"),
@@ -184,8 +189,8 @@ SCHEMA: dict[str, Any] = {
         "channels_last": _bool(False, "store image tensors and conv weights channels-last"),
         "compile": _bool(False, "torch.compile the model (opt-in; slow first epoch)"),
         "lr_finder": {
-            "start": _num(1e-7, 0.0, help="--find-lr: first lr of the sweep"),
-            "end": _num(10.0, 0.0, help="--find-lr: last lr of the sweep"),
+            "start": _positive(1e-7, help="--find-lr: first lr of the sweep"),
+            "end": _positive(10.0, help="--find-lr: last lr of the sweep"),
             "steps": _int(100, 5, help="--find-lr: number of batches in the sweep"),
         },
         "progress": _str("auto", ["auto", "bar", "lines", "none"], "auto: a bar on a terminal, else lines"),
@@ -203,7 +208,7 @@ SCHEMA: dict[str, Any] = {
         },
         "swa": {
             "start_epoch": _int(0, 0, help="stochastic weight averaging from this epoch on (1-based), BatchNorm recomputed at the end; 0: off"),
-            "lr": _num(None, 0.0, nullable=True, help="swa: the constant lr while averaging (default: optimizer.lr)"),
+            "lr": _positive(None, nullable=True, help="swa: the constant lr while averaging (default: optimizer.lr)"),
         },
         "distill": {
             "teacher": _str(None, nullable=True, help="knowledge distillation: learn from the soft targets of this trained run directory"),
@@ -238,7 +243,7 @@ SCHEMA: dict[str, Any] = {
         "rounds": _int(None, 1, nullable=True, help="federated: rounds of local training and averaging (default: train.epochs)"),
         "local_epochs": _int(1, 1, help="federated: epochs each client trains on its part per round"),
         "split": _str("iid", ["iid", "dirichlet"], "federated: iid parts, or dirichlet (non-IID: each client sees few classes)"),
-        "alpha": _num(0.5, 0.0, help="federated.split dirichlet: concentration; smaller gives each client fewer classes"),
+        "alpha": _positive(0.5, help="federated.split dirichlet: concentration; smaller gives each client fewer classes"),
     },
 }
 
@@ -274,7 +279,7 @@ def check_value(path: str, value: Any, field: Field) -> Any:
                                   f"accepted: a list of {', '.join(map(str, field.choices))}")
     elif field.choices and value not in field.choices:
         raise ConfigError(f"'{path}' is {value!r}{_nearest(str(value), map(str, field.choices))}; accepted: {field.accepted()}")
-    if field.minimum is not None and value < field.minimum:
+    if field.minimum is not None and (value < field.minimum or (field.positive and value == field.minimum)):
         raise ConfigError(f"'{path}' is {value!r}; accepted: {field.accepted()}")
     if field.maximum is not None and value > field.maximum:
         raise ConfigError(f"'{path}' is {value!r}; accepted: {field.accepted()}")

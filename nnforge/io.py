@@ -176,6 +176,27 @@ def fsync_file(path: str | Path) -> None:
         raise error from None
 
 
+def json_text(obj: Any, default: Callable | None = None) -> str:
+    """Strict JSON for a command's ``--json`` output: NaN and Inf become ``null``.
+
+    Python's ``json`` writes them as bare ``NaN``/``Infinity``, which ``jq``, JavaScript and most
+    other readers reject, so one diverged run would break a script reading ``nnforge runs --json``.
+    """
+    return json.dumps(_finite_or_none(obj), indent=2, default=default or _jsonable, allow_nan=False)
+
+
+def _finite_or_none(obj):
+    if isinstance(obj, float):
+        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return _finite_or_none(obj.tolist())
+    return obj
+
+
 def _jsonable(obj):
     if hasattr(obj, "tolist"):
         return obj.tolist()

@@ -351,6 +351,11 @@ def build_saved_model(cfg: dict, input_shape, outputs: int, kind: str, state: di
         shown = lambda shape: "absent" if shape is None else list(shape)  # noqa: E731
         raise RunError(f"{where}: the weights do not fit the architecture it describes "
                        f"('{key}' is {shown(saved.get(key))} in model.safetensors, {shown(shapes.get(key))} in the model)")
+    broken = next((k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
+    if broken is not None:  # NaN weights would answer NaN for every input, served as if they meant something
+        weights = f"{run_dir}/model.safetensors" if run_dir is not None else "model.safetensors"
+        raise RunError(f"{weights}: weight '{broken}' holds NaN or Inf, so every prediction would too; the run "
+                       f"diverged or the file was altered (retrain it, or use another run)")
     model = build_model(cfg, input_shape, outputs, kind)
     model.load_state_dict(state)
     return model

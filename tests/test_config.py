@@ -42,6 +42,10 @@ def test_overrides_are_typed_by_yaml():
         # before: the last 'name' won silently; nesting hundreds deep was a RecursionError
         ("model={name: mlp, name: cnn}", "--set model={name: mlp, name: cnn}: key 'name' is given twice in one mapping"),
         ("tune.x=" + "[" * 2000, "nested too deeply to read"),
+        # before: accepted, and the run trained for nothing (lr 0) or with every gradient clipped to 0
+        ("train.optimizer.lr=0", "'train.optimizer.lr' is 0; accepted: int/float > 0.0"),
+        ("train.gradients.clip_norm=0", "'train.gradients.clip_norm' is 0; accepted: int/float > 0.0 or null"),
+        ("train.scheduler.max_lr=0.0", "'train.scheduler.max_lr' is 0.0; accepted"),
     ],
 )
 def test_bad_values_are_one_line_errors(override, message):

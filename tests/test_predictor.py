@@ -89,3 +89,21 @@ def test_a_csv_naming_some_of_the_models_columns_but_not_all_is_one_line(tmp_pat
                                        "name every column as in training (their order does not matter)\n")
     path.write_text("petal width (cm),sepal length (cm),sepal width (cm),petal length (cm)\n0.2,5.1,3.5,1.4\n")
     assert main(["predict", str(iris_run.dir), str(path)]) == 0  # every name there, in another order: read by name
+
+
+def test_a_run_whose_weights_hold_nan_is_refused_at_load(tmp_path, digits_run, capsys):
+    """NaN weights would answer NaN for every digit; predict names the weight instead of printing garbage."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    run = tmp_path / "nan-run"
+    shutil.copytree(digits_run.dir, run)
+    state = load_file(str(run / "model.safetensors"))
+    name = sorted(k for k, v in state.items() if v.is_floating_point())[-1]
+    state[name][0] = float("nan")
+    save_file(state, str(run / "model.safetensors"))
+    (tmp_path / "digit.csv").write_text(",".join(f"p{i}" for i in range(64)) + "\n" + ",".join(["0"] * 64) + "\n")
+    assert main(["predict", str(run), str(tmp_path / "digit.csv")]) == 2
+    err = capsys.readouterr().err
+    assert f"weight '{name}' holds NaN or Inf" in err and len(err.strip().splitlines()) == 1

@@ -141,3 +141,20 @@ def test_a_config_yaml_or_a_filter_nested_hundreds_deep_is_no_traceback(digits_r
     assert rc == 0 and "damaged:" in out and "nested too deeply" in out
     rc, out, err = _runs(capsys, tmp_path / "runs", "--filter", "model.hidden=" + "[" * 3000)
     assert rc == 0 and "match the filters" in out and not err
+
+
+def test_json_is_strict_json_when_a_metric_is_not_a_number(run_folder, tmp_path, capsys):
+    """A diverged run's NaN loss is null in --json output (bare NaN breaks jq and JavaScript)."""
+    import shutil
+
+    shutil.copytree(run_folder / "strong", tmp_path / "diverged")
+    metrics = read_metrics(tmp_path / "diverged")
+    (tmp_path / "diverged" / "metrics.json").write_text(json.dumps({**metrics, "test_loss": float("nan")}))
+    rc, out, _ = _runs(capsys, tmp_path, "--json")
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    rows = json.loads(out, parse_constant=refuse)
+    assert rc == 0 and rows[0]["metrics"]["test_loss"] is None
+    assert rows[0]["metrics"]["test_accuracy"] == metrics["test_accuracy"]

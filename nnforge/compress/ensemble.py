@@ -27,6 +27,9 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
     for p in predictors[1:]:
         if p.classes != first.classes or p.input_shape != first.input_shape:
             raise DataError(f"runs '{runs[0]}' and '{p.run_dir}' have different classes or input shapes; an ensemble needs both equal")
+    if tta and first.kind != "image":
+        raise DataError(f"--tta needs image runs; '{runs[0]}' was trained on a table, whose rows have no "
+                        f"label-preserving views to average over (drop --tta)")
     dataset = load_run_test_split(runs[0], data, root)
     first.check_dataset(dataset, "" if data else f"; {runs[0]}/config.yaml names another dataset than the one it was trained on")
     y = dataset.y_test.numpy()

@@ -3,7 +3,7 @@
 The views are label-preserving for the data: the image itself and one-pixel shifts in the four
 directions (filled with the background colour), plus horizontal mirrors when the run was
 trained with ``data.augment.hflip`` (mirroring a digit changes its meaning; a cat stays a cat).
-Tabular inputs have no such views and are predicted once.
+Tabular inputs have no such views; ``nnforge eval --tta`` refuses them.
 """
 
 from __future__ import annotations

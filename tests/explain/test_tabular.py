@@ -58,3 +58,12 @@ def test_explain_command_on_a_tabular_run(wine_mlp, capsys):
     assert main(["explain", str(wine_mlp), "--method", "gradcam"]) == 2
     err = capsys.readouterr().err
     assert "tabular" in err and "ig, shap or lime" in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_on_a_table_refuses_tta_and_prints_strict_json(wine_mlp, capsys):
+    """A table's rows have no label-preserving views: --tta is refused, not silently a plain eval."""
+    assert main(["eval", str(wine_mlp), "--tta"]) == 2
+    err = capsys.readouterr().err
+    assert "--tta needs image runs" in err and "drop --tta" in err and len(err.strip().splitlines()) == 1
+    assert main(["eval", str(wine_mlp), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] > 0.8
