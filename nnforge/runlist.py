@@ -26,7 +26,8 @@ from typing import Any, Iterable
 
 import yaml
 
-from nnforge.errors import RunError, UserError
+from nnforge.config import load_yaml
+from nnforge.errors import ConfigError, RunError, UserError
 from nnforge.rundir import CONFIG, FAILED, lock_holder, read_failure, read_history, read_metrics, read_recipe, state
 
 #: Each task's test metric, the one a run is judged by (tests/test_runlist.py checks every task has one).
@@ -192,8 +193,8 @@ def read_run(folder: Path, root: Path | None = None) -> RunInfo:
 def _raw_recipe(folder: Path) -> dict:
     """config.yaml as plain YAML, when it no longer validates (a key renamed since): still worth showing."""
     try:
-        raw = yaml.safe_load((folder / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError, RecursionError):  # RecursionError: nested hundreds deep
+        raw = load_yaml((folder / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError, ConfigError):  # ConfigError: nested too deeply
         return {}
     return raw if isinstance(raw, dict) else {}
 
@@ -268,8 +269,8 @@ def _matches(have: Any, op: str, raw: str) -> bool:
     if have is _MISSING or have is None and op not in ("=", "==", "!="):
         return False
     try:
-        wanted = yaml.safe_load(raw) if raw.strip() else None
-    except (yaml.YAMLError, RecursionError):  # RecursionError: [[[[... hundreds deep
+        wanted = load_yaml(raw) if raw.strip() else None
+    except (yaml.YAMLError, ConfigError):  # ConfigError: [[[[... nested too deeply
         wanted = raw.strip()
     if isinstance(have, str) or isinstance(wanted, str) and not isinstance(have, (int, float)):
         have, wanted = str(have), raw.strip()
