@@ -243,7 +243,7 @@ SCHEMA: dict[str, Any] = {
         "rounds": _int(None, 1, nullable=True, help="federated: rounds of local training and averaging (default: train.epochs)"),
         "local_epochs": _int(1, 1, help="federated: epochs each client trains on its part per round"),
         "split": _str("iid", ["iid", "dirichlet"], "federated: iid parts, or dirichlet (non-IID: each client sees few classes)"),
-        "alpha": _positive(0.5, help="federated.split dirichlet: concentration; smaller gives each client fewer classes"),
+        "alpha": _num(0.5, 0.0, help="federated.split dirichlet: concentration; smaller gives each client fewer classes"),
     },
 }
 

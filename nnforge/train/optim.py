@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from nnforge.config import section
+from nnforge.train.eager_optim import eager
 from nnforge.train.monitor import monitor_mode, monitored_value
 from nnforge.train.transfer import param_groups
 
@@ -20,11 +21,12 @@ def build_optimizer(model, train, lib=torch.optim):
         params = [p for p in model.parameters() if p.requires_grad]
     name, lr, wd = cfg.name, cfg.lr, cfg.weight_decay
     fast = {"fused": True} if lib is torch.optim and _fusable(model) else {}  # torch's one-kernel step
+    make = eager if lib is torch.optim else lambda cls: cls  # torch's classes, minus a 1 s import (eager_optim.py)
     if name == "sgd":
-        return lib.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=wd, **fast)
+        return make(lib.SGD)(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=wd, **fast)
     if name in ("adam", "adamw"):
-        return (lib.Adam if name == "adam" else lib.AdamW)(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd, **fast)
-    return lib.RMSprop(params, lr=lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum, weight_decay=wd)
+        return make(lib.Adam if name == "adam" else lib.AdamW)(params, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=wd, **fast)
+    return make(lib.RMSprop)(params, lr=lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum, weight_decay=wd)
 
 
 def _fusable(model) -> bool:

@@ -73,7 +73,7 @@ def test_overfit_batches_drives_the_quickstart_cnns_loss_below_001(tmp_path, cac
 
 def test_overfit_batches_warns_when_the_model_cannot_fit_them(tmp_path):
     with pytest.warns(UserWarning, match="overfit_batches: the training loss on 2 fixed batches is still"):
-        metrics = run(_digits(overfit_batches=2, epochs=3, optimizer={"name": "sgd", "lr": 0.0}), tmp_path / "run").metrics
+        metrics = run(_digits(overfit_batches=2, epochs=3, optimizer={"name": "sgd", "lr": 1e-9}), tmp_path / "run").metrics
     assert metrics["overfit_batches_loss"] > 1.0
 
 
