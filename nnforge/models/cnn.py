@@ -6,9 +6,18 @@ import torch
 from torch import nn
 
 
-def _flat_size(features: nn.Module, input_shape) -> int:
-    with torch.no_grad():
-        return features(torch.zeros(1, *input_shape)).numel()
+def _flat_size(channels, input_shape) -> int:
+    """Size of the features after the conv blocks: a padded 3x3 conv keeps height and width, each
+    2x2 max-pool halves them (rounding down). Counted, not found by a forward pass: on the meta
+    device (the shape check of a loaded model, nnforge/predictor.py) such a pass runs torch's Python
+    decompositions, which import torch._dynamo (about 1 s of every predict, eval and serve)."""
+    height, width = input_shape[1] >> len(channels), input_shape[2] >> len(channels)
+    if not (height and width):
+        from nnforge.errors import ConfigError
+
+        raise ConfigError(f"'model.channels' has {len(channels)} blocks, each halving the input; a {input_shape[1]}x{input_shape[2]} "
+                          f"input allows at most {min(input_shape[1:]).bit_length() - 1}")
+    return channels[-1] * height * width
 
 
 class SimpleCNN(nn.Module):
@@ -30,7 +39,7 @@ class SimpleCNN(nn.Module):
             blocks += [nn.ReLU(), nn.MaxPool2d(2)]
             in_ch = out_ch
         self.features = nn.Sequential(*blocks)
-        head: list[nn.Module] = [nn.Flatten(), nn.Linear(_flat_size(self.features, input_shape), hidden), nn.ReLU()]
+        head: list[nn.Module] = [nn.Flatten(), nn.Linear(_flat_size(channels, input_shape), hidden), nn.ReLU()]
         if dropout:
             head.append(nn.Dropout(dropout))
         head.append(nn.Linear(hidden, num_classes))

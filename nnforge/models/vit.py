@@ -62,7 +62,7 @@ class VisionTransformer(nn.Module):
         tokens = (height // patch) * (width // patch)
         self.patchify = nn.Conv2d(channels, dim, patch, stride=patch)
         self.cls = nn.Parameter(torch.zeros(1, 1, dim))
-        self.pos = nn.Parameter(0.02 * torch.randn(1, tokens + 1, dim))
+        self.pos = nn.Parameter(torch.randn(1, tokens + 1, dim).mul_(0.02))  # = 0.02 * randn; in place, no torch._dynamo import when built on the meta device
         self.blocks = nn.Sequential(*[EncoderBlock(dim, heads, mlp_ratio, dropout) for _ in range(depth)])
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)

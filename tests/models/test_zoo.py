@@ -73,3 +73,27 @@ def test_a_model_larger_than_memory_is_one_line_before_a_run_folder_exists(tmp_p
     err = capsys.readouterr().err
     assert err.startswith("error: model 'mlp' with these parameters needs more memory than this machine has (")
     assert err.endswith("GiB for one layer); make it smaller (its widths: hidden)\n") and not out.exists()
+
+
+def test_building_on_the_meta_device_does_not_import_torch_dynamo():
+    """A loaded run's shapes are checked on the meta device (nnforge/predictor.py); a forward pass or
+    out-of-place arithmetic there runs torch's Python decompositions, which import torch._dynamo:
+    about 1 s of every predict, eval and serve start. Checked in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    child = ("import sys, torch\nfrom nnforge.models import MODELS, build_model\n"
+             "with torch.device('meta'):\n"
+             "    build_model({'name': 'cnn', 'batch_norm': True, 'channels': [8, 16]}, (1, 28, 28), 10)\n"
+             "    build_model({'name': 'vit'}, (1, 28, 28), 10)\n"
+             "    build_model({'name': 'resnet'}, (3, 32, 32), 10)\n"
+             "print('torch._dynamo' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "False", proc.stderr[-1500:]
+
+
+def test_a_cnn_with_more_poolings_than_the_input_allows_is_one_line():
+    from nnforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'model.channels' has 5 blocks, each halving the input; a 28x28 input allows at most 4"):
+        build_model({"name": "cnn", "channels": [4] * 5}, (1, 28, 28), 10)
