@@ -6,9 +6,11 @@ Prints, as the median of ``--repeat`` fresh processes:
 - ``nnforge train RECIPE``: from starting the process to the end of the first optimizer step
   (target: 2 s on a warm machine), and which heavy modules were imported by then;
 - a bare torch script to the end of its first optimizer step (the quickstart's network, AdamW, one
-  batch of random digits): the floor, since it pays torch's own imports as every run does;
+  batch of random digits): what a plain torch program pays, torch's imports and the
+  ``torch._dynamo`` import its ``torch.optim`` optimizer makes (nnforge's skip it:
+  :mod:`nnforge.train.eager_optim`);
 - the same script with Python's garbage collector paused (``gc.disable()`` first), as nnforge's
-  training commands start (:mod:`nnforge.startup`): the floor for them;
+  training commands start (:mod:`nnforge.startup`);
 - ``python -c pass``: the interpreter alone, the floor both stand on (on a busy machine every
   number here grows; compare them with it).
 
