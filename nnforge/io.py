@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import re
 import tempfile
@@ -122,6 +123,15 @@ def _errno(exc: Exception, path: Path) -> int | None:
         return None
 
 
+def file_in_the_way(path: str | Path) -> Path | None:
+    """The file standing where folder ``path`` (or a folder above it) would be, if any: checked
+    before anything is made, so the caller can say so in its own words instead of mkdir's traceback."""
+    for place in (Path(path), *Path(path).parents):
+        if place.exists():
+            return None if place.is_dir() else place
+    return None
+
+
 def make_dir(path: str | Path) -> Path:
     """``mkdir -p`` for a folder a command writes its results in; a file in the way or a folder that
     cannot be written is a one-line :class:`~nnforge.errors.StorageError` naming it."""
@@ -187,7 +197,7 @@ def json_text(obj: Any, default: Callable | None = None) -> str:
 
 def _finite_or_none(obj):
     if isinstance(obj, float):
-        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
+        return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
         return {k: _finite_or_none(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

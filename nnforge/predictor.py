@@ -169,13 +169,11 @@ class Predictor:
         return results
 
     def read_csv_rows(self, path: Path) -> np.ndarray:
-        from nnforge.data.sources.tabular_csv import _read_rows, parse_features
+        from nnforge.data.sources.tabular_csv import _read_rows, check_row_widths, parse_features
         from nnforge.errors import file_excerpt
 
         header, rows = _read_rows(path)
-        for i, row in enumerate(rows):  # before picking columns by name: a short row was an IndexError, a long one cut silently
-            if len(row) != len(header):
-                raise DataError(f"{path}: line {i + 2} has {len(row)} fields, the header has {len(header)}")
+        check_row_widths(header, rows, str(path))  # before picking columns by name: a short row was an IndexError, a long one cut silently
         names = self.preprocessing.feature_names
         if names and all(n in header for n in names):
             idx = [header.index(n) for n in names]

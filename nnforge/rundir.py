@@ -94,11 +94,8 @@ def state(run_dir: str | Path) -> str:
 
 def check_no_file_in_the_way(out: Path) -> None:
     """A file where the ``--out`` folder (or one above it) would be: one line, not mkdir's traceback."""
-    for path in (Path(out), *Path(out).parents):
-        if path.exists():
-            if not path.is_dir():
-                raise RunError(f"'{path}' is a file, not a folder; choose another --out")
-            break
+    if (path := io.file_in_the_way(out)) is not None:
+        raise RunError(f"'{path}' is a file, not a folder; choose another --out")
 
 
 def make_folder(out: Path) -> Path:

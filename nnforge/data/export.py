@@ -25,11 +25,8 @@ def export_test_images(name: str, count: int, out: str | Path) -> list[Path]:
     if ds.kind != "image":
         raise DataError(f"dataset '{name}' holds table rows, not images; --export writes image datasets as PNG")
     out = Path(out)
-    for path in (out, *out.parents):  # the folder, or one above it (before: mkdir's NotADirectoryError traceback)
-        if path.exists():
-            if not path.is_dir():
-                raise DataError(f"'{path}' is a file; pass a folder to write the images into")
-            break
+    if (path := io.file_in_the_way(out)) is not None:  # the folder, or one above it (before: mkdir's NotADirectoryError traceback)
+        raise DataError(f"'{path}' is a file; pass a folder to write the images into")
     out.mkdir(parents=True, exist_ok=True)
     images = ds.x_test[:count].numpy()
     paths = []

@@ -40,13 +40,19 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     return [h.strip() for h in rows[0]], rows[1:]
 
 
+def check_row_widths(header: list[str], rows: list[list[str]], source: str, first_line: int = 2) -> None:
+    """Every row has as many fields as the header; the error names the first line that does not."""
+    for i, row in enumerate(rows):
+        if len(row) != len(header):
+            raise DataError(f"{source}: line {i + first_line} has {len(row)} fields, the header has {len(header)}")
+
+
 def parse_features(header: list[str], rows: list[list[str]], source: str, first_line: int = 2) -> np.ndarray:
     """Numeric matrix from text rows; the error names the line and column of the first bad cell."""
     out = np.empty((len(rows), len(header)), dtype=np.float32)
+    check_row_widths(header, rows, source, first_line)
     with np.errstate(over="ignore"):  # beyond float32 (1e308) becomes inf: refused below in one line, not warned about
         for i, row in enumerate(rows):
-            if len(row) != len(header):
-                raise DataError(f"{source}: line {i + first_line} has {len(row)} fields, the header has {len(header)}")
             for j, cell in enumerate(row):
                 text = cell.strip()
                 if text == "" or text.lower() in ("na", "nan", "null", "none", "?"):
