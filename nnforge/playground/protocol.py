@@ -66,7 +66,7 @@ def parse(text: str) -> Configure | str:
     """A ``Configure`` or the name of a command; a PlaygroundError for anything else."""
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the decoder's stack
         raise PlaygroundError("messages are JSON objects, for example {\"type\": \"play\"}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("type"), str):
         raise PlaygroundError("messages are JSON objects with a \"type\"")

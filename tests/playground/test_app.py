@@ -148,6 +148,8 @@ def test_a_tab_dropped_mid_stream_ends_its_session_quietly(playground):
     ('{"type": "configure", "network": {"activation": "gelu"}}', "network.activation"),
     ('{"type": "configure", "colour": "red"}', "colour"),
     (json.dumps({"type": "configure", "data": {"kind": "x" * 9000}}), "message too large"),
+    ("[" * 3000, "JSON objects"),  # deeper than the JSON decoder's stack: was a RecursionError that ended the session
+    ('{"type": "configure", "network": {"hidden": ' + "[" * 2000 + "]}}", "JSON objects"),
 ])
 def test_bad_messages_get_one_line_errors_and_the_session_goes_on(playground, message, words):
     client = opened(playground)
