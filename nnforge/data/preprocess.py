@@ -150,6 +150,7 @@ class Preprocessing:
             from PIL import ImageOps
 
             image = ImageOps.exif_transpose(image)
+        image = eight_bit(image)
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
             # Transparent pixels take the canvas colour opposite to the background we expect
             # after conversion: drawings on transparent canvases usually have dark strokes.
@@ -193,6 +194,22 @@ class Preprocessing:
         if not np.isfinite(arr).all():
             raise DataError("inputs contain NaN or infinite values; accepted: finite numbers")
         return torch.from_numpy(arr)
+
+
+WIDE_GREY = ("I", "I;16", "I;16B", "I;16L", "I;16N")  # how Pillow opens a 16-bit greyscale PNG
+
+
+def eight_bit(image):
+    """A 16-bit greyscale image as 8-bit greyscale (``L``), its range scaled (65535 -> 255).
+
+    Pillow's ``convert("L")`` clamps instead: every value above 255 turns white, so a 16-bit
+    PNG of a digit became a white silhouette. Other images are returned as they are."""
+    if image.mode not in WIDE_GREY:
+        return image
+    from PIL import Image
+
+    arr = np.clip(np.asarray(image, dtype=np.int64), 0, 65535)
+    return Image.fromarray(((arr * 255 + 32767) // 65535).astype(np.uint8), "L")
 
 
 def _may_have_orientation(image) -> bool:

@@ -167,6 +167,46 @@ def test_every_upload_form_of_a_digit_reaches_the_model_as_the_same_array():
         assert np.array_equal(pre.image_to_array(image), np.zeros((1, 28, 28), np.uint8))
 
 
+def _sixteen_bit_png(arr: np.ndarray, path=None):
+    """``arr`` (uint8) saved as a 16-bit greyscale PNG (value * 257: 255 -> 65535), opened again."""
+    import io
+
+    raw = io.BytesIO()
+    Image.fromarray(arr.astype(np.uint16) * 257).save(raw, "PNG")
+    if path is not None:
+        path.write_bytes(raw.getvalue())
+    return Image.open(io.BytesIO(raw.getvalue()))
+
+
+def test_a_16_bit_greyscale_png_reaches_the_model_as_its_8_bit_twin():
+    """Pillow's convert("L") clamps 16-bit values (every one above 255 became white: a digit was
+    a white blob); the range is scaled instead."""
+    ds = load_dataset({"name": "mnist-sample"})
+    for fit_content in (True, False):
+        pre = Preprocessing.fit(ds, fit_content=fit_content)
+        for digit in ds.x_test[:5, 0].numpy():
+            wide = _sixteen_bit_png(digit)
+            assert wide.mode.startswith("I")
+            assert np.array_equal(pre.image_to_array(wide), pre.image_to_array(Image.fromarray(digit)))
+
+
+def test_a_folder_of_16_bit_pngs_loads_like_its_8_bit_twin(tmp_path):
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    for label in (0, 1):
+        for i, im in enumerate(d.images[d.target == label][:6]):
+            arr = (im * 255 / 16).astype(np.uint8)
+            for kind in ("eight", "wide"):
+                (tmp_path / kind / str(label)).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(arr).save(tmp_path / "eight" / str(label) / f"{i}.png")
+            _sixteen_bit_png(arr, tmp_path / "wide" / str(label) / f"{i}.png")
+    eight, wide = (load_dataset({"name": f"folder:{tmp_path / kind}"}) for kind in ("eight", "wide"))
+    assert wide.input_shape == (1, 8, 8) and int(wide.x_train.max()) > 200
+    assert np.array_equal(wide.x_train.numpy(), eight.x_train.numpy())
+    assert np.array_equal(wide.x_test.numpy(), eight.x_test.numpy())
+
+
 def test_real_mnist_digits_pass_through_mnist_normalisation_nearly_unchanged():
     """fit_to_frame re-does MNIST's own centring (20-pixel box, centre of mass), so an MNIST digit
     sent as a PNG reaches the model as it was stored; a box-centred crop would shift it."""

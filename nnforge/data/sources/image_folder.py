@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from nnforge.data.dataset import Dataset
+from nnforge.data.preprocess import eight_bit
 from nnforge.errors import DataError, excerpt
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -56,7 +57,7 @@ def _read_images(paths: list[Path], size: tuple[int, int] | None) -> tuple[np.nd
                 f"{p}: is {im.size[0]}x{im.size[1]} but {paths[0].name} is {target[1]}x{target[0]}; "
                 f"resize them all with --set data.image_size=[H,W]"
             )
-        im = im.convert(mode)
+        im = eight_bit(im).convert(mode)
         if im.size[::-1] != tuple(target):
             im = im.resize((target[1], target[0]), Image.Resampling.BILINEAR)
         arr = np.asarray(im, dtype=np.uint8)
