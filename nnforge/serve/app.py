@@ -83,6 +83,10 @@ class ServeApp:
                 return await self._lifespan(receive, send)
             return await self.api(scope, receive, send)
         started = time.perf_counter()
+        if scope["method"] == "HEAD":
+            # HEAD is GET without the body (RFC 9110; uptime monitors and `curl -I` use it): answered
+            # as GET on a copy of the scope, and the server, which still sees HEAD, sends no body.
+            scope = {**scope, "method": "GET"}
         route = FAST_ROUTES.get((scope["method"], scope["path"]))
         if route in PROBES:
             status = await self.probe(route, send)

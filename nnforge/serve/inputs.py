@@ -17,6 +17,7 @@ import threading
 
 import numpy as np
 
+from nnforge.errors import excerpt
 from nnforge.serve.limits import ApiError, Limits
 
 MAGIC = {
@@ -233,6 +234,9 @@ def json_inputs(doc, kind: str, input_shape: tuple[int, ...], max_inputs: int, m
     """
     if not isinstance(doc, dict) or "inputs" not in doc:
         raise ApiError(422, "missing field 'inputs'", 'expected a JSON object {"inputs": [...]}')
+    if len(doc) > 1:  # as the OpenAPI schema says (additionalProperties: false): a misspelt option is not ignored
+        unknown = next(key for key in doc if key != "inputs")
+        raise ApiError(422, "unknown field", f"{excerpt(repr(unknown), 60)}; the only field accepted is 'inputs'")
     inputs = doc["inputs"]
     if not isinstance(inputs, list) or not inputs:
         raise ApiError(422, "invalid field 'inputs'", "expected a non-empty list (one example, or a list of examples)")

@@ -222,9 +222,9 @@ class Service:
 
     async def explain(self, body: bytes, content_type: str, query: bytes) -> dict:
         k = self.top_k(query)
-        x, notes = await self.inputs(body, content_type, 1)
-        if len(x) != 1:
-            raise ApiError(422, "one input per request", f"got {len(x)}")
+        x, notes = await self.inputs(body, content_type, self.limits.max_inputs)
+        if len(x) != 1:  # as /v1/predict answers (it was 413 'too many inputs': nothing was too large)
+            raise ApiError(422, "one input per request", f"got {len(x)}; /v1/explain explains one input at a time")
         loop = asyncio.get_running_loop()
         out = await loop.run_in_executor(self.explain_pool, self._explain, x[0], k)
         if notes and notes[0]:

@@ -85,6 +85,8 @@ def cases(digit_png: bytes):
     yield "json deeply nested", "/v1/predict", *as_json("[" * 100000 + "]" * 100000), 400
     yield "json 10^6 rows", "/v1/predict/batch", *as_json("{\"inputs\": [" + ",".join(["[0]"] * 1_000_000) + "]}"), 413
     yield "json two inputs to /v1/predict", "/v1/predict", *as_json({"inputs": [blank, blank]}), 422
+    yield "json two inputs to /v1/explain", "/v1/explain", *as_json({"inputs": [blank, blank]}), 422  # was 413
+    yield "json unknown field", "/v1/predict", *as_json({"inputs": blank, "k": 1}), 422  # the schema forbids other keys; was 200
     yield "batch over max inputs", "/v1/predict/batch", *as_json({"inputs": [[0] * 784] * 300}), 413
     yield "bad k", "/v1/predict?k=abc", *upload(digit_png), 422
     yield "k too large", "/v1/predict?k=11", *upload(digit_png), 422
@@ -147,6 +149,25 @@ def test_huge_header(server, digit_png):
 def test_wrong_route(server, digit_png, method, path, expected):
     status, answer = server.request(method, path)
     assert_json_error(status, answer, expected)
+    check_still_serving(server, digit_png)
+
+
+@pytest.mark.parametrize("path, kind", [("/health", "application/json"), ("/ready", "application/json"),
+                                         ("/metadata", "application/json"), ("/", "text/html"), ("/static/app.js", "javascript")])
+def test_head_answers_like_get_without_a_body(server, digit_png, path, kind):
+    """HEAD (uptime monitors, curl -I) was 405 on every GET endpoint but the static files."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.request("HEAD", path)
+        response = conn.getresponse()
+        assert response.status == 200 and kind in response.getheader("content-type") and response.read() == b""
+        conn.request("HEAD", "/v1/predict")  # a POST endpoint: still 405, naming POST
+        response = conn.getresponse()
+        assert response.status == 405 and response.getheader("allow") == "POST" and response.read() == b""
+    finally:
+        conn.close()
     check_still_serving(server, digit_png)
 
 
