@@ -14,6 +14,10 @@ def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
+    # Labels are user text (run folders, class names, CSV target values): a pair of '$' would be
+    # parsed as TeX math, and "x$\\foo$y" failed the whole picture with a traceback. No nnforge
+    # picture uses math text.
+    matplotlib.rcParams["text.parse_math"] = False
     import matplotlib.pyplot as plt
 
     return plt

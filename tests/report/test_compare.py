@@ -129,3 +129,18 @@ def test_runs_of_different_datasets_are_refused_in_one_line(run_folder):
     elsewhere = replace(weak, recipe={**weak.recipe, "data": {**weak.recipe["data"], "name": "mnist-sample"}})
     with pytest.raises(NotComparable, match="a digits run and .* a mnist-sample run \\(datasets differ\\)"):
         check_comparable([strong, elsewhere])
+
+
+def test_run_names_with_dollars_and_markup_are_drawn_and_escaped_as_text(run_folder, tmp_path, capsys):
+    """Run folders are user text: "x$\\foo$y" was parsed as TeX math by matplotlib and the comparison
+    failed with a traceback; markup in a name is shown, never run, in the table and the SVG."""
+    import shutil
+
+    names = ["x$\\foo$y", "<img src=x onerror=alert(1)>"]
+    for source, name in zip(("strong", "weak"), names):
+        shutil.copytree(run_folder / source, tmp_path / name)
+    rc, out, err = _compare(capsys, *(tmp_path / n for n in names), "--out", tmp_path / "cmp")
+    assert rc == 0 and err == "", err
+    page = (tmp_path / "cmp" / "compare.html").read_text()
+    assert "<img src=x" not in page and page.count("&lt;img src=x onerror=alert(1)&gt;") >= 4
+    assert "x$\\foo$y (training)" in page  # the legend, as written

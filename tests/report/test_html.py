@@ -176,3 +176,14 @@ def test_a_folder_where_report_html_goes_is_one_line(digits_run, tmp_path, capsy
     assert main(["report", str(run)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot write {run / 'report.html'}: a folder of that name is in the way") and err.count("\n") == 1, err
+
+
+def test_class_names_with_dollars_are_drawn_as_written(tmp_path):
+    """A class named "$\\alpha$ ray" (a folder name or a CSV target value) was parsed as TeX math:
+    "$\\foo$" failed the confusion matrix, and with it the end of training, with a traceback."""
+    import numpy as np
+
+    from nnforge.report.plots import plot_confusion
+
+    path = plot_confusion(np.array([[3, 1], [0, 4]]), ["$\\foo$ ray", "$5 and $10"], tmp_path / "confusion.png")
+    assert path.stat().st_size > 1000
