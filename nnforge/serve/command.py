@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from nnforge.errors import UserError
 
 
@@ -61,12 +63,11 @@ def settings_from_args(args):
                         "--body-timeout": args.body_timeout, "--header-timeout": args.header_timeout,
                         "--read-timeout": args.read_timeout, "--min-body-rate": args.min_body_rate,
                         "--max-inflight-mb": args.max_inflight_mb}.items():
-        if not value > 0:
-            raise UserError(f"{flag} must be positive, got {value}")
-    if args.max_wait_ms < 0:
-        raise UserError(f"--max-wait-ms must be 0 or more, got {args.max_wait_ms}")
-    if args.grace_seconds < 0:
-        raise UserError(f"--grace-seconds must be 0 or more, got {args.grace_seconds}")
+        if not 0 < value < math.inf:  # inf: --max-body-mb failed with a traceback, a limit of inf is none
+            raise UserError(f"{flag} must be a positive number, got {value}")
+    for flag, value in {"--max-wait-ms": args.max_wait_ms, "--grace-seconds": args.grace_seconds}.items():
+        if not 0 <= value < math.inf:  # --max-wait-ms inf held every request until its 504
+            raise UserError(f"{flag} must be 0 or a positive number, got {value}")
     limits = Limits(max_body_bytes=int(args.max_body_mb * 1024 * 1024), max_pixels=args.max_pixels,
                     max_inputs=args.max_inputs, timeout_s=args.timeout,
                     body_timeout_s=args.body_timeout, max_concurrency=args.max_concurrency,

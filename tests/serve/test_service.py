@@ -420,3 +420,15 @@ def test_rows_whose_answer_would_not_be_finite_are_422_not_a_nan_body(tabular_ru
             assert "NaN" not in response.text
     (ok,) = call(app, [("POST", "/v1/predict", {"json": {"inputs": [5.1, 3.5, 1.4, 0.2]}})])
     assert ok.status_code == 200
+
+
+@pytest.mark.parametrize("flag, value", [("--max-body-mb", "inf"), ("--max-inflight-mb", "1e400"), ("--max-wait-ms", "inf"),
+                                         ("--timeout", "inf"), ("--grace-seconds", "inf"), ("--body-timeout", "inf")])
+def test_an_infinite_or_nan_limit_is_a_one_line_error(tmp_path, capsys, flag, value):
+    """--max-body-mb inf failed with an OverflowError traceback; --max-wait-ms inf started a server
+    that held every request until its 504."""
+    from nnforge.cli import main
+
+    assert main(["serve", str(tmp_path), flag, value]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
