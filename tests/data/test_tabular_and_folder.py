@@ -228,3 +228,17 @@ def test_a_csv_that_is_a_folder_and_a_folder_that_is_a_file_are_named_so(tmp_pat
         load_dataset({"name": f"csv:{tmp_path / 'table'}", "target": "y"})
     with pytest.raises(DataError, match=f"folder '{tmp_path / 'images.png'}' is a file, not a folder; expected folder:PATH"):
         load_dataset({"name": f"folder:{tmp_path / 'images.png'}"})
+
+
+def test_a_class_folder_whose_name_is_not_utf8_is_one_line(tmp_path):
+    """A Latin-1 folder name ('caf\\xe9') became a class name matplotlib could not draw: training
+    failed at its last step with a traceback (and /metadata could not encode it as JSON)."""
+    import os
+
+    _write_digit_folder(tmp_path / "imgs")
+    try:
+        os.rename(tmp_path / "imgs" / "digit_7", os.fsdecode(bytes(tmp_path / "imgs") + b"/caf\xe9"))
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes only UTF-8 names")
+    with pytest.raises(DataError, match=r"class folder 'caf\\xe9' .* not printable UTF-8 text; rename it"):
+        load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})

@@ -7,6 +7,7 @@ size unless ``data.image_size`` says what to resize to; colour images make the d
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,11 @@ def _class_files(root: Path) -> dict[str, list[Path]]:
         raise DataError(f"folder '{root}' needs one sub-folder per class (at least two); found {len(classes)}")
     files = {}
     for c in classes:
+        if not c.name.isprintable() or c.name != c.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"):
+            # A class name is shown in pictures, reports and served JSON: a Latin-1 folder name failed
+            # training at its last step (the confusion matrix) with a traceback.
+            raise DataError(f"class folder '{excerpt(os.fsencode(c.name), 60)}' in '{root}' has a name that is not "
+                            "printable UTF-8 text; rename it (the class names are shown in pictures, reports and the service)")
         images = sorted(p for p in c.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if not images:
             raise DataError(f"class folder '{c}' holds no PNG or JPEG images")
