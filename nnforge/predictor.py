@@ -260,7 +260,8 @@ def _is_pil(obj) -> bool:
 
 
 MODE_NAMES = {"L": "one channel (greyscale)", "1": "black and white (1 bit)", "P": "a palette", "RGB": "RGB",
-              "RGBA": "RGB with transparency", "LA": "greyscale with transparency", "CMYK": "CMYK"}
+              "RGBA": "RGB with transparency", "LA": "greyscale with transparency", "CMYK": "CMYK",
+              "I;16": "16-bit greyscale", "I": "16-bit greyscale"}  # I: how older Pillow opens a 16-bit PNG
 
 
 def conversion_note(mode: str, size: tuple[int, int], preprocessing: Preprocessing) -> str | None:

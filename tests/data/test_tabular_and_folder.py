@@ -188,6 +188,9 @@ def test_a_16_bit_greyscale_png_reaches_the_model_as_its_8_bit_twin():
             wide = _sixteen_bit_png(digit)
             assert wide.mode.startswith("I")
             assert np.array_equal(pre.image_to_array(wide), pre.image_to_array(Image.fromarray(digit)))
+    from nnforge.predictor import conversion_note
+
+    assert conversion_note(wide.mode, wide.size, pre) == "converted from 16-bit greyscale to one channel (greyscale)"
 
 
 def test_a_folder_of_16_bit_pngs_loads_like_its_8_bit_twin(tmp_path):
