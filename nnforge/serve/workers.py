@@ -43,10 +43,18 @@ def balanced_sockets_supported() -> bool:
 
 
 def bind_sockets(host: str, port: int, count: int, backlog: int = 2048) -> list[socket.socket]:
-    """``count`` listening sockets on one port (port 0: the port the first one was given)."""
+    """``count`` listening sockets on one port (port 0: the port the first one was given).
+
+    The port is first bound alone, without SO_REUSEPORT: the workers' sockets share it with each
+    other, and SO_REUSEPORT would share it just as quietly with another ``nnforge serve`` already
+    listening there (the kernel then splits the requests between two servers, maybe two models)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sockets: list[socket.socket] = []
     try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+            port = probe.getsockname()[1]
         for _ in range(count):
             sock = socket.socket(family, socket.SOCK_STREAM)
             sockets.append(sock)

@@ -145,6 +145,27 @@ def test_a_port_in_use_is_one_line(run_dir):
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "--port" in lines[0], result.stderr
 
 
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_port_another_nnforge_serve_listens_on_is_refused(count):
+    """Every socket set SO_REUSEPORT, so a second `nnforge serve` on a port the first one held
+    started without a word and the kernel split the requests between the two servers."""
+    from nnforge.errors import UserError
+    from nnforge.serve.workers import bind_sockets
+
+    first = bind_sockets("127.0.0.1", 0, 2)  # what a running server with two workers holds
+    try:
+        port = first[0].getsockname()[1]
+        with pytest.raises(UserError, match=f"cannot listen on 127.0.0.1:{port}: .*in use"):
+            bind_sockets("127.0.0.1", port, count)
+    finally:
+        for sock in first:
+            sock.close()
+    again = bind_sockets("127.0.0.1", port, count)  # free again once the first server is gone
+    assert {sock.getsockname()[1] for sock in again} == {port}
+    for sock in again:
+        sock.close()
+
+
 def holder_of_each(server_port: int, client_ports: list[int], pids: set[int]) -> dict[int, int]:
     """Which worker process holds the server side of each client port (from /proc, no request sent)."""
     inode_pid = {}
