@@ -13,6 +13,7 @@ import functools
 import io
 import json
 import math
+import re
 import threading
 
 import numpy as np
@@ -96,6 +97,61 @@ _cached_params = functools.lru_cache(maxsize=512)(_params)
 
 
 # -- images ---------------------------------------------------------------------------------
+
+# Pillow walks a PNG's chunks and a JPEG's marker segments in Python, on the event loop, before
+# any limit on pixels can apply: 5 MB of empty chunks or segments held the whole worker for 2-6 s
+# (every request waited, /health too). Real files have a few dozen; these caps are far above that.
+MAX_PNG_CHUNKS = 1024  # chunks other than IDAT (text, metadata, unknown)
+MAX_PNG_IDAT = 16384  # image data chunks: 8 MB of them at 512 bytes each (encoders write 8-64 KB)
+MAX_JPEG_SEGMENTS = 1024  # marker segments before the image data (start of scan)
+MAX_JPEG_PADDING = 64 * 1024  # fill bytes and junk between segments, which Pillow steps over a byte at a time
+_FILL = re.compile(rb"\xff+")
+_JUNK = re.compile(rb"[^\xff]+")
+
+
+def check_structure(data: bytes) -> None:
+    """Refuse a PNG or JPEG whose structure alone would cost seconds to walk (see MAX_PNG_CHUNKS)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        pos, end, other, idat = 8, len(data), 0, 0
+        while pos + 8 <= end:
+            kind = data[pos + 4 : pos + 8]
+            if kind == b"IEND":
+                return
+            if kind == b"IDAT":
+                idat += 1
+            else:
+                other += 1
+            if other > MAX_PNG_CHUNKS or idat > MAX_PNG_IDAT:
+                raise ApiError(400, "unreadable image", f"the PNG has more than {MAX_PNG_CHUNKS if other > MAX_PNG_CHUNKS else MAX_PNG_IDAT} "
+                                                       f"{'chunks' if other > MAX_PNG_CHUNKS else 'IDAT chunks'}; re-save it with an image editor")
+            pos += 12 + int.from_bytes(data[pos : pos + 4], "big")
+    elif data.startswith(b"\xff\xd8"):
+        pos, end, segments, padding = 2, len(data), 0, 0
+        while pos < end and segments <= MAX_JPEG_SEGMENTS and padding <= MAX_JPEG_PADDING:
+            junk = _JUNK.match(data, pos)
+            if junk:
+                padding += junk.end() - pos
+                pos = junk.end()
+                continue
+            fill = _FILL.match(data, pos).end()  # data[pos] is 0xff: a marker's first byte, and any fill before it
+            padding += fill - pos - 1
+            if fill >= end:
+                return
+            marker, pos = data[fill], fill + 1
+            if marker == 0xDA:  # start of scan: the rest is for the C decoder
+                return
+            if marker == 0x00 or 0xD0 <= marker <= 0xD9 or marker == 0x01:  # escaped 0xff, markers without a length
+                padding += 2
+                continue
+            segments += 1
+            pos += int.from_bytes(data[pos : pos + 2], "big")
+        if segments > MAX_JPEG_SEGMENTS:
+            raise ApiError(400, "unreadable image", f"the JPEG has more than {MAX_JPEG_SEGMENTS} marker segments before its "
+                                                   "image data; re-save it with an image editor")
+        if padding > MAX_JPEG_PADDING:
+            raise ApiError(400, "unreadable image", f"the JPEG has more than {MAX_JPEG_PADDING} bytes of padding between its "
+                                                   "segments; re-save it with an image editor")
+
 
 def open_image(data: bytes, limits: Limits):
     """A lazily decoded PIL image, after the format and pixel-count checks (nothing decoded yet)."""

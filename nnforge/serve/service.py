@@ -25,7 +25,7 @@ from nnforge.predictor import conversion_note
 from nnforge.data.png import Pixels, read_plain_png
 from nnforge.rundir import read_metrics
 from nnforge.serve.batching import MicroBatcher
-from nnforge.serve.inputs import DECODE_INLINE_PIXELS, check_size, content_type_params, decode_image, json_inputs, open_image, parse_json, parse_multipart
+from nnforge.serve.inputs import DECODE_INLINE_PIXELS, check_size, check_structure, content_type_params, decode_image, json_inputs, open_image, parse_json, parse_multipart
 from nnforge.serve.limits import ApiError, Limits
 from nnforge.serve.metrics import Metrics
 
@@ -155,6 +155,8 @@ class Service:
         # is only opened here (headers checked, nothing decoded yet) and decoded by Pillow below,
         # large images in the thread pool so that they never hold up the event loop.
         plain_limit = min(self.limits.max_pixels, DECODE_INLINE_PIXELS) if "PNG" in self.limits.image_formats else 0
+        for data in blobs:
+            check_structure(data)
         images = [read_plain_png(data, plain_limit) or open_image(data, self.limits) for data in blobs]
         for image in images:
             if isinstance(image, Pixels):

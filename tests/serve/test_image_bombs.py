@@ -100,3 +100,64 @@ def test_decoding_stops_when_the_request_is_abandoned(run_dir):
     with pytest.raises(RequestAbandoned):
         decode_image(Image.open(io.BytesIO(buf.getvalue())), preprocessing, abandoned)
     assert decode_image(Image.open(io.BytesIO(buf.getvalue())), preprocessing, threading.Event()).shape == (1, 28, 28)
+
+
+def _jpeg(**options) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    pixels = np.random.default_rng(0).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    Image.fromarray(pixels).convert(options.pop("mode", "RGB")).save(buf, format="JPEG", **options)
+    return buf.getvalue()
+
+
+def _png_with(middle: bytes = b"", tail: bytes = b"") -> bytes:
+    head = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0))
+    return head + middle + chunk(b"IDAT", zlib.compress(b"\x00" * 72)) + tail + chunk(b"IEND", b"")
+
+
+def costly_structures():
+    """Files Pillow walks chunk by chunk or byte by byte in Python before any pixel limit applies:
+    at 5-6 MB each of these held the worker's event loop for 1-6 s. Small versions here, each
+    just over its cap."""
+    jpeg = _jpeg()
+    yield "PNG text chunks", _png_with(chunk(b"tEXt", b"a\x00b") * 1100), "more than 1024 chunks"
+    yield "PNG chunks after the image data", _png_with(tail=chunk(b"zzZz", b"") * 1100), "more than 1024 chunks"
+    yield "PNG empty IDAT chunks", _png_with(chunk(b"IDAT", b"") * 16400), "more than 16384 IDAT chunks"
+    yield "JPEG comment segments", jpeg[:2] + b"\xff\xfe\x00\x02" * 1100 + jpeg[2:], "more than 1024 marker segments"
+    yield "JPEG fill bytes", jpeg[:2] + b"\xff" * 70_000 + jpeg[2:], "bytes of padding"
+    yield "JPEG junk between segments", jpeg[:2] + b"\xff\xfe\x00\x02" + b"\x00" * 70_000 + jpeg[2:], "bytes of padding"
+
+
+@pytest.mark.parametrize("name", [c[0] for c in costly_structures()])
+def test_images_costly_to_walk_are_refused_before_pillow_walks_them(server, digit_png, name):
+    data, words = next((d, w) for n, d, w in costly_structures() if n == name)
+    status, answer = server.upload("/v1/predict", data)
+    assert status == 400 and answer["error"] == "unreadable image" and words in answer["detail"], answer
+    assert server.upload("/v1/predict", digit_png)[0] == 200
+
+
+def test_real_images_pass_the_structure_check():
+    """Encoders' own output, with metadata: EXIF, ICC profile, comments, progressive scans,
+    restart markers, CMYK, animation frames, interlacing, text chunks."""
+    from PIL import Image, PngImagePlugin
+
+    from nnforge.serve.inputs import check_structure
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    icc = bytes(200_000)  # a large profile: spread over several APP2 segments
+    files = [_jpeg(), _jpeg(progressive=True, optimize=True), _jpeg(exif=exif.tobytes(), icc_profile=icc, comment=b"hi"),
+             _jpeg(mode="CMYK"), _jpeg(mode="L", restart_marker_blocks=1), _jpeg(quality=100, subsampling=0)]
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Description", "x" * 1000, zip=True)
+    frames = [Image.new("L", (20, 20), v) for v in (0, 128, 255)]
+    for image, options in [(frames[0], {"pnginfo": info}), (Image.new("RGBA", (300, 300)), {"optimize": True}),
+                           (frames[0], {"save_all": True, "append_images": frames[1:]}),
+                           (Image.new("P", (20, 20)), {"transparency": 0}), (Image.new("RGB", (64, 64)), {"interlace": 1})]:
+        buf = io.BytesIO()
+        image.save(buf, format="PNG", **options)
+        files.append(buf.getvalue())
+    for data in files:
+        check_structure(data)
+        Image.open(io.BytesIO(data)).load()  # and Pillow reads each
