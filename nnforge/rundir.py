@@ -218,12 +218,34 @@ def read_summary(run_dir: str | Path) -> dict | None:
         found = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise RunError(f"{path}: not readable JSON ({exc})") from None
-    rows = found.get("rows") if isinstance(found, dict) else None
-    if (not isinstance(rows, list) or any(k not in found for k in SUMMARY_KEYS) or not isinstance(found["latency"], dict)
-            or not all(isinstance(r, dict) and all(k in r for k in SUMMARY_ROW_KEYS) for r in rows)):
+    if not _is_summary(found):
         raise RunError(f"{path}: not a model summary as nnforge writes it (damaged or edited); "
                        f"delete it and `nnforge summary {run_dir}` computes it again from {CONFIG}")
     return found
+
+
+def _is_summary(found) -> bool:
+    """Whether ``found`` has the keys and the value types the summary's readers format (a count
+    formatted with ``:,`` that is text, a latency that is not a mapping of numbers, fails there)."""
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    def shape(v) -> bool:
+        return isinstance(v, list) and all(number(n) for n in v)
+
+    rows = found.get("rows") if isinstance(found, dict) else None
+    if not isinstance(rows, list) or any(k not in found for k in SUMMARY_KEYS):
+        return False
+    if not all(number(found[k]) for k in ("batch_size", "total_macs", "trainable", "frozen", "activation_bytes")) \
+            or not shape(found["input_shape"]) or not isinstance(found["latency"], dict):
+        return False
+    if not all(isinstance(t, dict) and all(number(v) for v in t.values()) for t in found["latency"].values()):
+        return False
+    if "scratch" in found["latency"] and not (isinstance(found.get("scratch"), dict) and number(found["scratch"].get("parameters"))):
+        return False
+    return all(isinstance(r, dict) and all(k in r for k in SUMMARY_ROW_KEYS) and isinstance(r["name"], str) and isinstance(r["type"], str)
+               and (r["output_shape"] is None or shape(r["output_shape"])) and (r["macs"] is None or number(r["macs"]))
+               and all(number(r[k]) for k in ("trainable", "frozen", "activation_bytes")) for r in rows)
 
 
 def read_jsonl(path: Path) -> list:
