@@ -195,7 +195,7 @@ def read_metrics(run_dir: str | Path) -> dict:
     """``metrics.json`` of a finished run: a JSON object, or a one-line RunError naming the file."""
     path = Path(run_dir) / METRICS
     try:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
+        metrics = io.loads_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise RunError(f"{path}: not readable JSON ({exc})") from None
     if not isinstance(metrics, dict):
@@ -215,7 +215,7 @@ def read_summary(run_dir: str | Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        found = json.loads(path.read_text(encoding="utf-8"))
+        found = io.loads_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise RunError(f"{path}: not readable JSON ({exc})") from None
     if not _is_summary(found):
@@ -254,7 +254,7 @@ def read_jsonl(path: Path) -> list:
     rows = []
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if path.is_file() else []:
         try:
-            rows.append(json.loads(line))
+            rows.append(io.loads_json(line))
         except ValueError:
             continue
     return rows
@@ -284,7 +284,7 @@ def read_failure(run_dir: str | Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        found = json.loads(path.read_text(encoding="utf-8"))
+        found = io.loads_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {"error": "?", "message": f"{FAILED} is not readable JSON"}
     return found if isinstance(found, dict) else {"error": "?", "message": f"{FAILED} holds no object"}
@@ -323,8 +323,8 @@ def read_model_meta(run_dir: str | Path) -> dict:
     if not meta_path.is_file() or not (run_dir / "model.safetensors").is_file():
         raise RunError(f"'{run_dir}' has no model.json/model.safetensors; is it a finished `nnforge train` run?")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        meta = io.loads_json(meta_path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, nesting too deep
         raise RunError(f"{meta_path}: not valid JSON ({exc})") from None
     if not isinstance(meta, dict):
         raise RunError(f"{meta_path}: holds a JSON {type(meta).__name__}; expected an object")

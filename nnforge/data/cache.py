@@ -11,7 +11,6 @@ parsed as before.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from nnforge import io
 from nnforge.data.download import sha256_of
 
 FORMAT = 1
@@ -53,7 +53,7 @@ def cached_arrays(name: str, source: Path, parse: Callable[[], dict[str, np.ndar
     record_path = folder / "record.json"
     source_hash = sha256_of(source)
     try:
-        record = json.loads(record_path.read_text())
+        record = io.loads_json(record_path.read_text())
         if record["format"] == FORMAT and record["source_sha256"] == source_hash:
             arrays = {k: _read(folder / f"{k}.npy") for k in record["arrays"]}
             if _digest(arrays) == record["arrays_sha256"]:
@@ -62,8 +62,6 @@ def cached_arrays(name: str, source: Path, parse: Callable[[], dict[str, np.ndar
         pass  # missing, stale or damaged: parse again below
     arrays = parse()
     try:
-        from nnforge import io
-
         folder.mkdir(parents=True, exist_ok=True)
         def writer(a):
             def write(tmp: Path) -> None:

@@ -40,7 +40,7 @@ def test_a_changed_source_is_parsed_again(source):
     assert cached_arrays("t", source, _parser(source, calls))["x"].tolist() == [7, 8, 9] and calls == [1, 1]
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "record", "empty", "huge shape"])
+@pytest.mark.parametrize("damage", ["truncate", "flip", "record", "empty", "huge shape", "deep record"])
 def test_a_damaged_cache_is_rebuilt(source, tmp_path, damage):
     calls = []
     cached_arrays("t", source, _parser(source, calls))
@@ -58,6 +58,8 @@ def test_a_damaged_cache_is_rebuilt(source, tmp_path, damage):
         with open(arr, "wb") as fh:
             np.lib.format.write_array_header_1_0(fh, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)})
             fh.write(bytes(6))
+    elif damage == "deep record":  # before: RecursionError out of json.loads, not caught as damage
+        (folder / "record.json").write_text("[" * 100_000 + "]" * 100_000)
     else:
         (folder / "record.json").write_text("{not json")
     assert cached_arrays("t", source, _parser(source, calls))["x"].tolist() == [[1, 2, 3], [4, 5, 6]] and calls == [1, 1]

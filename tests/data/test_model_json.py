@@ -77,3 +77,20 @@ def test_the_command_line_exits_2_with_one_line(run_dir, tmp_path):
     out = subprocess.run([sys.executable, "-m", "nnforge.cli", "predict", str(run), str(tmp_path / "x.png")],
                          capture_output=True, text=True, timeout=300, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "model.json" in out.stderr, out.stderr
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # 200 KB: far past the JSON parser's recursion limit
+
+
+@pytest.mark.parametrize("name, command", [("model.json", "eval"), ("metrics.json", "report"), ("summary.json", "summary")])
+def test_a_run_file_nested_too_deeply_for_the_json_parser_is_one_line(run_dir, tmp_path, capsys, name, command):
+    """Before: json.loads raised RecursionError (a RuntimeError, not the ValueError the readers catch):
+    eval, report and summary printed a traceback."""
+    from nnforge.cli import main
+
+    run = edited(run_dir, tmp_path, lambda m: None)
+    (run / "metrics.json").write_text('{"task": "classify"}')
+    (run / name).write_text(DEEP)
+    assert main([command, str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {run / name}: ") and "nested too deeply" in err and len(err.strip().splitlines()) == 1, err
