@@ -18,6 +18,7 @@ recipe (and the test split it was trained against), and saving and loading the m
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -328,7 +329,7 @@ def read_model_meta(run_dir: str | Path) -> dict:
         raise RunError(f"{meta_path}: not valid JSON ({exc})") from None
     if not isinstance(meta, dict):
         raise RunError(f"{meta_path}: holds a JSON {type(meta).__name__}; expected an object")
-    for key in ("model", "classes", "preprocessing"):
+    for key in ("model", "classes", "preprocessing", "input_shape", "kind"):  # what every reader indexes
         if key not in meta:
             raise RunError(f"{meta_path}: missing '{key}'; the run directory is incomplete")
     _check_meta(meta, meta_path)
@@ -343,6 +344,10 @@ def _check_meta(meta: dict, meta_path: Path) -> None:
 
     if not isinstance(meta["model"], dict):
         raise RunError(f"{meta_path}: 'model' must be an object (the model's name and parameters)")
+    if not isinstance(meta["kind"], str):
+        raise RunError(f"{meta_path}: 'kind' must be text (image, tabular or sequence)")
+    if meta.get("task") == "forecast" and not _is_series(meta.get("series")):
+        raise RunError(f"{meta_path}: a forecast run needs 'series' with its mean, std (> 0), window and horizon as numbers")
     classes = meta["classes"]
     if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes) or len(classes) > 100_000:
         raise RunError(f"{meta_path}: 'classes' must be a list of class names (strings)")
@@ -354,6 +359,15 @@ def _check_meta(meta: dict, meta_path: Path) -> None:
             raise DataError(f"the preprocessing's input_shape {pre.input_shape} is not the model's {meta['input_shape']}")
     except DataError as exc:
         raise RunError(f"{meta_path}: {exc}") from None
+
+
+def _is_series(series) -> bool:
+    """A forecast run's ``series`` scaler and window as :func:`nnforge.predictor.served_model` reads them."""
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    return (isinstance(series, dict) and all(number(series.get(k)) for k in ("mean", "std")) and series["std"] > 0
+            and all(isinstance(series.get(k), int) and not isinstance(series.get(k), bool) and series[k] >= 1 for k in ("window", "horizon")))
 
 
 def load_state(path: str | Path) -> dict[str, torch.Tensor]:
