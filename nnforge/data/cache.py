@@ -46,8 +46,13 @@ def _read(path: Path) -> np.ndarray:
     return np.array(np.load(path, mmap_mode="r", allow_pickle=False))
 
 
-def cached_arrays(name: str, source: Path, parse: Callable[[], dict[str, np.ndarray]], stream=None) -> dict[str, np.ndarray]:
-    """``parse()``'s arrays, from the cache when it holds them for this exact ``source`` file."""
+def cached_arrays(name: str, source: Path, parse: Callable[[], dict[str, np.ndarray]], stream=None,
+                  fits: Callable[[dict[str, np.ndarray]], bool] | None = None) -> dict[str, np.ndarray]:
+    """``parse()``'s arrays, from the cache when it holds them for this exact ``source`` file.
+
+    ``fits`` says whether cached arrays have the names, dtypes and shapes ``parse`` gives: the
+    digest proves the files unchanged since written, not that this nnforge wrote them so (another
+    version, or a hand-made cache); arrays that do not fit are parsed again like damaged ones."""
     stream = stream or sys.stderr
     folder = cache_dir() / name
     record_path = folder / "record.json"
@@ -56,7 +61,7 @@ def cached_arrays(name: str, source: Path, parse: Callable[[], dict[str, np.ndar
         record = io.loads_json(record_path.read_text())
         if record["format"] == FORMAT and record["source_sha256"] == source_hash:
             arrays = {k: _read(folder / f"{k}.npy") for k in record["arrays"]}
-            if _digest(arrays) == record["arrays_sha256"]:
+            if _digest(arrays) == record["arrays_sha256"] and (fits is None or fits(arrays)):
                 return arrays
     except (OSError, ValueError, EOFError, KeyError, TypeError):  # EOFError: an empty .npy
         pass  # missing, stale or damaged: parse again below
