@@ -26,7 +26,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from nnforge.errors import ConfigError, excerpt
+from nnforge.errors import ConfigError, excerpt, shown
 
 __all__ = ["Field", "SCHEMA", "Recipe", "FrozenMap", "load_config", "resolve", "plain", "set_value", "apply_overrides", "default_config", "dump_config",
            "leaf_paths"]
@@ -269,20 +269,20 @@ def check_value(path: str, value: Any, field: Field) -> Any:
         value = _yaml_float(value)
     ok = isinstance(value, field.types) and not (isinstance(value, bool) and bool not in field.types)
     if not ok:
-        raise ConfigError(f"'{path}' is {value!r} ({type(value).__name__}); accepted: {field.accepted()}")
+        raise ConfigError(f"'{path}' is {shown(value)} ({type(value).__name__}); accepted: {field.accepted()}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"'{path}' is {value!r}; accepted: a finite number")
+        raise ConfigError(f"'{path}' is {shown(value)}; accepted: a finite number")
     if field.choices and isinstance(value, list):  # a list of choices: each item is one of them
         for item in value:
             if item not in field.choices:
-                raise ConfigError(f"'{path}' lists {item!r}{_nearest(str(item), map(str, field.choices))}; "
+                raise ConfigError(f"'{path}' lists {shown(item)}{_nearest(str(item), map(str, field.choices))}; "
                                   f"accepted: a list of {', '.join(map(str, field.choices))}")
     elif field.choices and value not in field.choices:
-        raise ConfigError(f"'{path}' is {value!r}{_nearest(str(value), map(str, field.choices))}; accepted: {field.accepted()}")
+        raise ConfigError(f"'{path}' is {shown(value)}{_nearest(str(value), map(str, field.choices))}; accepted: {field.accepted()}")
     if field.minimum is not None and (value < field.minimum or (field.positive and value == field.minimum)):
-        raise ConfigError(f"'{path}' is {value!r}; accepted: {field.accepted()}")
+        raise ConfigError(f"'{path}' is {shown(value)}; accepted: {field.accepted()}")
     if field.maximum is not None and value > field.maximum:
-        raise ConfigError(f"'{path}' is {value!r}; accepted: {field.accepted()}")
+        raise ConfigError(f"'{path}' is {shown(value)}; accepted: {field.accepted()}")
     return value
 
 
@@ -296,7 +296,7 @@ def _yaml_float(text: str):
 
 def _validate(section: dict, schema: dict, prefix: str) -> dict:
     if not isinstance(section, dict):
-        raise ConfigError(f"'{prefix.rstrip('.') or 'recipe'}' must be a mapping of keys, got {section!r}")
+        raise ConfigError(f"'{prefix.rstrip('.') or 'recipe'}' must be a mapping of keys, got {shown(section)}")
     for key in section:
         if key not in schema:
             raise unknown_key_error(prefix + str(key), str(key), schema)
@@ -306,7 +306,7 @@ def _validate(section: dict, schema: dict, prefix: str) -> dict:
         if spec is OPEN:
             value = section.get(key, {}) or {}
             if not isinstance(value, dict):
-                raise ConfigError(f"'{path}' must be a mapping, got {value!r}")
+                raise ConfigError(f"'{path}' must be a mapping, got {shown(value)}")
             out[key] = copy.deepcopy(value)
         elif isinstance(spec, dict):
             out[key] = _validate(section.get(key, {}) or {}, spec, path + ".")
@@ -323,11 +323,11 @@ def default_config() -> "Recipe":
 def parse_override(item: str) -> tuple[list[str], Any]:
     """``a.b=value`` -> (['a', 'b'], value); the value is read as YAML (3 -> int, [1,2] -> list)."""
     if "=" not in item:
-        raise ConfigError(f"--set expects key=value (for example train.epochs=3), got '{item}'")
+        raise ConfigError(f"--set expects key=value (for example train.epochs=3), got '{excerpt(item, 60)}'")
     key, raw = item.split("=", 1)
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"--set has an empty key in '{item}'; expected a dotted path like train.epochs")
+        raise ConfigError(f"--set has an empty key in '{excerpt(item, 60)}'; expected a dotted path like train.epochs")
     try:
         value = load_yaml(raw) if raw.strip() else None
     except DuplicateKeyError as exc:
@@ -371,10 +371,10 @@ def duration_seconds(value: int | float | str) -> float:
         except ValueError:
             numbers = []
         if not 1 <= len(numbers) <= 3 or any(n < 0 or not math.isfinite(n) for n in numbers):
-            raise ConfigError(f"'train.max_time' is {value!r}; accepted: seconds (e.g. 3600) or 'HH:MM:SS' (e.g. '01:30:00')")
+            raise ConfigError(f"'train.max_time' is {shown(value)}; accepted: seconds (e.g. 3600) or 'HH:MM:SS' (e.g. '01:30:00')")
         return sum(n * 60 ** i for i, n in enumerate(reversed(numbers)))
     if value < 0:
-        raise ConfigError(f"'train.max_time' is {value!r}; accepted: seconds >= 0 or 'HH:MM:SS'")
+        raise ConfigError(f"'train.max_time' is {shown(value)}; accepted: seconds >= 0 or 'HH:MM:SS'")
     return float(value)
 
 
@@ -400,10 +400,10 @@ def resolve(raw: dict | "Recipe" | None) -> "Recipe":
         duration_seconds(config["train"]["max_time"])  # a malformed budget is refused here, not at the first step
     for path, patterns in (("train.freeze", config["train"]["freeze"]), ("train.init.skip", config["train"]["init"]["skip"])):
         if not all(isinstance(p, str) for p in patterns):  # fnmatch of a number is a TypeError when the model is built
-            raise ConfigError(f"'{path}' is {patterns!r}; accepted: a list of parameter-name patterns (text), e.g. ['features.*']")
+            raise ConfigError(f"'{path}' is {shown(patterns)}; accepted: a list of parameter-name patterns (text), e.g. ['features.*']")
     betas = config["train"]["optimizer"]["betas"]
     if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
-        raise ConfigError(f"'train.optimizer.betas' is {betas!r}; accepted: two numbers in [0, 1)")
+        raise ConfigError(f"'train.optimizer.betas' is {shown(betas)}; accepted: two numbers in [0, 1)")
     return _freeze(config, SCHEMA, RECIPE_TYPES[""])
 
 
@@ -588,6 +588,9 @@ def load_yaml(text: str):
         return yaml.load(text, Loader=_RecipeLoader)  # a SafeLoader: plain data only
     except RecursionError:  # not reached below MAX_YAML_DEPTH; kept as the last line of defence
         raise ConfigError("nested too deeply to read (hundreds of levels of [ or {); a recipe needs a few") from None
+    except ValueError as exc:  # a scalar YAML types but Python cannot build: an int of 5,000 digits, a date 2001-13-45
+        raise ConfigError(f"a value cannot be read ({excerpt(exc, 100)}); accepted: numbers of at most 4,300 digits, "
+                          f"real dates, or text in quotes") from None
 
 
 def read_yaml(path: str | Path) -> dict:

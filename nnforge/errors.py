@@ -55,6 +55,12 @@ def excerpt(value, limit: int = 40) -> str:
     return escaped + "..." if len(text) > limit else escaped
 
 
+def shown(value, limit: int = 60) -> str:
+    """``value`` as a message names a recipe value: like ``repr`` (text in quotes), at most ``limit``
+    characters, escaped by :func:`excerpt` (a 100 KB ``--set`` value is named, not printed back whole)."""
+    return f"'{excerpt(value, limit)}'" if isinstance(value, str) else excerpt(repr(value), limit)
+
+
 def file_excerpt(path, value, limit: int = 40) -> str | None:
     """:func:`excerpt` of ``value``, read from the file ``path``, or None where it may not be quoted.
 

@@ -186,6 +186,15 @@ def fsync_file(path: str | Path) -> None:
         raise error from None
 
 
+def loads_json(text: str | bytes) -> Any:
+    """``json.loads`` for a file someone may have edited: nesting deeper than the parser's recursion
+    limit (a 2 KB file of ``[``) is a ValueError, like any other malformed JSON, not a RecursionError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def json_text(obj: Any, default: Callable | None = None) -> str:
     """Strict JSON for a command's ``--json`` output: NaN and Inf become ``null``.
 

@@ -18,6 +18,7 @@ recipe (and the test split it was trained against), and saving and loading the m
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -195,7 +196,7 @@ def read_metrics(run_dir: str | Path) -> dict:
     """``metrics.json`` of a finished run: a JSON object, or a one-line RunError naming the file."""
     path = Path(run_dir) / METRICS
     try:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
+        metrics = io.loads_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise RunError(f"{path}: not readable JSON ({exc})") from None
     if not isinstance(metrics, dict):
@@ -215,15 +216,37 @@ def read_summary(run_dir: str | Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        found = json.loads(path.read_text(encoding="utf-8"))
+        found = io.loads_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise RunError(f"{path}: not readable JSON ({exc})") from None
-    rows = found.get("rows") if isinstance(found, dict) else None
-    if (not isinstance(rows, list) or any(k not in found for k in SUMMARY_KEYS) or not isinstance(found["latency"], dict)
-            or not all(isinstance(r, dict) and all(k in r for k in SUMMARY_ROW_KEYS) for r in rows)):
+    if not _is_summary(found):
         raise RunError(f"{path}: not a model summary as nnforge writes it (damaged or edited); "
                        f"delete it and `nnforge summary {run_dir}` computes it again from {CONFIG}")
     return found
+
+
+def _is_summary(found) -> bool:
+    """Whether ``found`` has the keys and the value types the summary's readers format (a count
+    formatted with ``:,`` that is text, a latency that is not a mapping of numbers, fails there)."""
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    def shape(v) -> bool:
+        return isinstance(v, list) and all(number(n) for n in v)
+
+    rows = found.get("rows") if isinstance(found, dict) else None
+    if not isinstance(rows, list) or any(k not in found for k in SUMMARY_KEYS):
+        return False
+    if not all(number(found[k]) for k in ("batch_size", "total_macs", "trainable", "frozen", "activation_bytes")) \
+            or not shape(found["input_shape"]) or not isinstance(found["latency"], dict):
+        return False
+    if not all(isinstance(t, dict) and all(number(v) for v in t.values()) for t in found["latency"].values()):
+        return False
+    if "scratch" in found["latency"] and not (isinstance(found.get("scratch"), dict) and number(found["scratch"].get("parameters"))):
+        return False
+    return all(isinstance(r, dict) and all(k in r for k in SUMMARY_ROW_KEYS) and isinstance(r["name"], str) and isinstance(r["type"], str)
+               and (r["output_shape"] is None or shape(r["output_shape"])) and (r["macs"] is None or number(r["macs"]))
+               and all(number(r[k]) for k in ("trainable", "frozen", "activation_bytes")) for r in rows)
 
 
 def read_jsonl(path: Path) -> list:
@@ -232,7 +255,7 @@ def read_jsonl(path: Path) -> list:
     rows = []
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if path.is_file() else []:
         try:
-            rows.append(json.loads(line))
+            rows.append(io.loads_json(line))
         except ValueError:
             continue
     return rows
@@ -262,7 +285,7 @@ def read_failure(run_dir: str | Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        found = json.loads(path.read_text(encoding="utf-8"))
+        found = io.loads_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {"error": "?", "message": f"{FAILED} is not readable JSON"}
     return found if isinstance(found, dict) else {"error": "?", "message": f"{FAILED} holds no object"}
@@ -301,12 +324,12 @@ def read_model_meta(run_dir: str | Path) -> dict:
     if not meta_path.is_file() or not (run_dir / "model.safetensors").is_file():
         raise RunError(f"'{run_dir}' has no model.json/model.safetensors; is it a finished `nnforge train` run?")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        meta = io.loads_json(meta_path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, nesting too deep
         raise RunError(f"{meta_path}: not valid JSON ({exc})") from None
     if not isinstance(meta, dict):
         raise RunError(f"{meta_path}: holds a JSON {type(meta).__name__}; expected an object")
-    for key in ("model", "classes", "preprocessing"):
+    for key in ("model", "classes", "preprocessing", "input_shape", "kind"):  # what every reader indexes
         if key not in meta:
             raise RunError(f"{meta_path}: missing '{key}'; the run directory is incomplete")
     _check_meta(meta, meta_path)
@@ -321,6 +344,10 @@ def _check_meta(meta: dict, meta_path: Path) -> None:
 
     if not isinstance(meta["model"], dict):
         raise RunError(f"{meta_path}: 'model' must be an object (the model's name and parameters)")
+    if not isinstance(meta["kind"], str):
+        raise RunError(f"{meta_path}: 'kind' must be text (image, tabular or sequence)")
+    if meta.get("task") == "forecast" and not _is_series(meta.get("series")):
+        raise RunError(f"{meta_path}: a forecast run needs 'series' with its mean, std (> 0), window and horizon as numbers")
     classes = meta["classes"]
     if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes) or len(classes) > 100_000:
         raise RunError(f"{meta_path}: 'classes' must be a list of class names (strings)")
@@ -332,6 +359,15 @@ def _check_meta(meta: dict, meta_path: Path) -> None:
             raise DataError(f"the preprocessing's input_shape {pre.input_shape} is not the model's {meta['input_shape']}")
     except DataError as exc:
         raise RunError(f"{meta_path}: {exc}") from None
+
+
+def _is_series(series) -> bool:
+    """A forecast run's ``series`` scaler and window as :func:`nnforge.predictor.served_model` reads them."""
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    return (isinstance(series, dict) and all(number(series.get(k)) for k in ("mean", "std")) and series["std"] > 0
+            and all(isinstance(series.get(k), int) and not isinstance(series.get(k), bool) and series[k] >= 1 for k in ("window", "horizon")))
 
 
 def load_state(path: str | Path) -> dict[str, torch.Tensor]:

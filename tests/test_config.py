@@ -119,3 +119,22 @@ def test_no_module_reads_a_resolved_recipe_with_a_fallback():
     offenders = [f"{p}:{i}" for p in Path("nnforge").rglob("*.py") if p.name != "config.py"
                  for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
     assert not offenders, offenders
+
+
+@pytest.mark.parametrize("value, problem", [("9" * 5000, "Exceeds the limit"), ("2001-13-45", "month must be in 1..12")])
+def test_a_scalar_yaml_types_but_python_cannot_build_is_one_line(tmp_path, value, problem):
+    """Before: ValueError out of PyYAML's int/date constructors, a traceback, from --set and from a recipe."""
+    with pytest.raises(ConfigError, match=f"--set seed=.*a value cannot be read .{problem}"):
+        load_config(None, [f"seed={value}"])
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"seed: {value}\n")
+    with pytest.raises(ConfigError, match=f"recipe '{recipe}': a value cannot be read .{problem}"):
+        load_config(recipe)
+
+
+@pytest.mark.parametrize("setting", ["train.epochs=", "model.name=", "model.hidden=", "train.max_time=", "tune="])
+def test_a_huge_value_is_named_in_a_short_message(setting):
+    """Before: the whole 100,000-character value was printed back in the one-line error."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [setting + "x" * 100_000])
+    assert len(str(caught.value)) < 600 and "xxx..." in str(caught.value)

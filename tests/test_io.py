@@ -186,3 +186,9 @@ def test_an_out_folder_that_is_a_file_is_one_line_for_every_command_that_makes_o
     assert main([*command, "--out", str(tmp_path / "notes.txt")]) == 2
     assert capsys.readouterr().err == f"error: '{tmp_path / 'notes.txt'}' is a file, not a folder; choose another --out\n"
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_loads_json_reports_nesting_too_deep_as_a_value_error():
+    assert io.loads_json('{"a": [1, 2]}') == {"a": [1, 2]}
+    with pytest.raises(ValueError, match="nested too deeply"):
+        io.loads_json("[" * 100_000 + "]" * 100_000)

@@ -11,7 +11,6 @@ parsed as before.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from nnforge import io
 from nnforge.data.download import sha256_of
 
 FORMAT = 1
@@ -46,24 +46,27 @@ def _read(path: Path) -> np.ndarray:
     return np.array(np.load(path, mmap_mode="r", allow_pickle=False))
 
 
-def cached_arrays(name: str, source: Path, parse: Callable[[], dict[str, np.ndarray]], stream=None) -> dict[str, np.ndarray]:
-    """``parse()``'s arrays, from the cache when it holds them for this exact ``source`` file."""
+def cached_arrays(name: str, source: Path, parse: Callable[[], dict[str, np.ndarray]], stream=None,
+                  fits: Callable[[dict[str, np.ndarray]], bool] | None = None) -> dict[str, np.ndarray]:
+    """``parse()``'s arrays, from the cache when it holds them for this exact ``source`` file.
+
+    ``fits`` says whether cached arrays have the names, dtypes and shapes ``parse`` gives: the
+    digest proves the files unchanged since written, not that this nnforge wrote them so (another
+    version, or a hand-made cache); arrays that do not fit are parsed again like damaged ones."""
     stream = stream or sys.stderr
     folder = cache_dir() / name
     record_path = folder / "record.json"
     source_hash = sha256_of(source)
     try:
-        record = json.loads(record_path.read_text())
+        record = io.loads_json(record_path.read_text())
         if record["format"] == FORMAT and record["source_sha256"] == source_hash:
             arrays = {k: _read(folder / f"{k}.npy") for k in record["arrays"]}
-            if _digest(arrays) == record["arrays_sha256"]:
+            if _digest(arrays) == record["arrays_sha256"] and (fits is None or fits(arrays)):
                 return arrays
     except (OSError, ValueError, EOFError, KeyError, TypeError):  # EOFError: an empty .npy
         pass  # missing, stale or damaged: parse again below
     arrays = parse()
     try:
-        from nnforge import io
-
         folder.mkdir(parents=True, exist_ok=True)
         def writer(a):
             def write(tmp: Path) -> None:

@@ -90,3 +90,16 @@ class Dataset:
             f"{self.name}: {len(self.x_train)} train{val}, {len(self.x_test)} test, "
             f"{self.kind} {self.input_shape}, {self.num_classes} classes"
         )
+
+
+def split_80_20(x: np.ndarray, y: np.ndarray, seed: int):
+    """The fixed 80/20 train/test split of a dataset that ships without one (``csv:``, ``folder:``):
+    stratified where every class can be in both parts, else a plain shuffle (a few rows: with 6 rows
+    of 3 classes the test part holds 2, and a stratified split of them is impossible)."""
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(y)
+    n_test = int(np.ceil(0.2 * len(y)))
+    classes = int((counts > 0).sum())
+    stratify = y if counts[counts > 0].min() >= 2 and min(n_test, len(y) - n_test) >= classes else None
+    return train_test_split(x, y, test_size=0.2, random_state=seed, stratify=stratify)

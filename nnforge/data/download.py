@@ -8,6 +8,7 @@ real file. ``data.url`` (or ``NNFORGE_DATA_URL``) points at a mirror holding the
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -59,28 +60,46 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download_file(url: str, dest: Path, sha256: str, timeout: float = 60.0) -> Path:
-    """Fetch ``url`` to ``dest`` atomically; raise DataError if it fails or the digest differs."""
+def download_file(url: str, dest: Path, sha256: str, timeout: float = 60.0, size: int | None = None) -> Path:
+    """Fetch ``url`` to ``dest`` atomically; raise DataError if it fails or the digest differs.
+
+    With ``size`` (the manifest's), a server announcing or sending more bytes than that is cut
+    off at once: a wrong or hostile mirror cannot fill the disk before the digest is checked."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
     digest = hashlib.sha256()
+    received = 0
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+            announced = response.headers.get("Content-Length", "") if response.headers else ""
+            if size is not None and announced.strip().isdigit() and int(announced) > size:
+                raise _TooLarge(int(announced))
             for chunk in iter(lambda: response.read(1 << 20), b""):
+                received += len(chunk)
+                if size is not None and received > size:
+                    raise _TooLarge(received)
                 digest.update(chunk)
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+    except _TooLarge as exc:
         tmp.unlink(missing_ok=True)
-        reason = getattr(exc, "reason", exc)
+        raise DataError(f"download of {url} is larger than expected ({exc.args[0]} bytes or more, expected {size}); file discarded") from None
+    except (urllib.error.URLError, http.client.HTTPException, ValueError, OSError, TimeoutError) as exc:
+        # HTTPException: a broken transfer (IncompleteRead of bad chunked encoding); ValueError: not a URL
+        tmp.unlink(missing_ok=True)
+        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
         raise DataError(f"could not download {url}: {reason}; place the file in {dest.parent} instead") from None
     if digest.hexdigest() != sha256:
         tmp.unlink(missing_ok=True)
         raise DataError(f"download of {url} has SHA-256 {digest.hexdigest()[:16]}..., expected {sha256[:16]}...; file discarded")
     os.replace(tmp, dest)
     return dest
+
+
+class _TooLarge(Exception):
+    """Raised inside :func:`download_file` when a transfer passes the manifest's size."""
 
 
 def ensure_files(dataset: str, root: Path, base_url: str | None = None, download: bool = False) -> Path:
@@ -97,5 +116,5 @@ def ensure_files(dataset: str, root: Path, base_url: str | None = None, download
                 f"{dataset}: '{remote.name}' not found in {root}; put the standard files there "
                 f"or add --set data.download=true to fetch them"
             )
-        download_file(base.rstrip("/") + "/" + remote.name, path, remote.sha256)
+        download_file(base.rstrip("/") + "/" + remote.name, path, remote.sha256, size=remote.size)
     return root

@@ -4,7 +4,6 @@ calls' pictures kept."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
@@ -73,7 +72,7 @@ def _keep_earlier_methods(report: dict, previous_path: Path) -> None:
     ``files_from_earlier_calls``), not only the last. Tables (importances) are this call's only.
     """
     try:
-        previous = json.loads(previous_path.read_text(encoding="utf-8"))
+        previous = io.loads_json(previous_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
     earlier = []

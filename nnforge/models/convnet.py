@@ -50,15 +50,15 @@ class ConvNet(nn.Module):
     def __init__(self, input_shape, num_classes: int, channels=(16, 32), kernel: int = 3, block: str = "plain",
                  norm: str = "batch", activation: str = "relu"):
         super().__init__()
-        from nnforge.errors import ConfigError
+        from nnforge.errors import ConfigError, shown
 
         for name, value, options in (("block", block, BLOCKS), ("norm", norm, NORMS), ("activation", activation, tuple(ACTIVATIONS))):
             if value not in options:
-                raise ConfigError(f"'model.{name}' is {value!r}; accepted: {', '.join(options)}")
+                raise ConfigError(f"'model.{name}' is {shown(value)}; accepted: {', '.join(options)}")
         if not (isinstance(kernel, int) and kernel % 2 == 1 and kernel > 0):
-            raise ConfigError(f"'model.kernel' is {kernel!r}; accepted: an odd positive integer (3, 5, 7)")
+            raise ConfigError(f"'model.kernel' is {shown(kernel)}; accepted: an odd positive integer (3, 5, 7)")
         if not channels or not all(isinstance(c, int) and c > 0 for c in channels):
-            raise ConfigError(f"'model.channels' is {channels!r}; accepted: a non-empty list of positive integers")
+            raise ConfigError(f"'model.channels' is {shown(channels)}; accepted: a non-empty list of positive integers")
         layers: list[nn.Module] = []
         in_ch, size = input_shape[0], min(input_shape[1:])
         for out_ch in channels:

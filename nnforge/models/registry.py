@@ -12,7 +12,7 @@ from typing import Callable
 
 from torch import nn
 
-from nnforge.errors import ConfigError
+from nnforge.errors import ConfigError, shown
 from nnforge.models.cnn import CIFAR10Net, SimpleCNN
 from nnforge.models.convnet import ConvNet
 from nnforge.models.mlp import ACTIVATIONS, MLP
@@ -61,7 +61,7 @@ def model_info(name: str) -> ModelInfo:
     if not isinstance(name, str) or name not in MODELS:
         near = difflib.get_close_matches(str(name), list(MODELS), n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
-        raise ConfigError(f"'model.name' is '{name}'{hint}; accepted: {', '.join(MODELS)}")
+        raise ConfigError(f"'model.name' is {shown(name)}{hint}; accepted: {', '.join(MODELS)}")
     return MODELS[name]
 
 
@@ -80,11 +80,11 @@ def check_model_config(cfg: dict) -> dict:
         if isinstance(default, tuple):
             default = list(default)
         if default is not None and not _same_kind(value, default):
-            raise ConfigError(f"'model.{key}' is {value!r}; accepted: a {type(default).__name__} like {default!r}")
+            raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a {type(default).__name__} like {shown(default)}")
         if default is not None:
             _check_range(key, value, default)
     if cfg.get("activation", "relu") not in ACTIVATIONS:
-        raise ConfigError(f"'model.activation' is {cfg['activation']!r}; accepted: {', '.join(ACTIVATIONS)}")
+        raise ConfigError(f"'model.activation' is {shown(cfg['activation'])}; accepted: {', '.join(ACTIVATIONS)}")
     resolved = {"name": name}
     for key, default in params.items():
         value = cfg.get(key, default)
@@ -100,14 +100,14 @@ def _check_range(key: str, value, default) -> None:
     whole = isinstance(default, int) and not isinstance(default, bool)
     if isinstance(default, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in default):
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
-            raise ConfigError(f"'model.{key}' is {value!r}; accepted: a list of whole numbers >= 1, like {default!r}")
+            raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a list of whole numbers >= 1, like {shown(default)}")
     elif whole and not (isinstance(value, int) and value >= 1):
-        raise ConfigError(f"'model.{key}' is {value!r}; accepted: a whole number >= 1, like {default!r}")
+        raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a whole number >= 1, like {shown(default)}")
     elif isinstance(default, float):
         if not math.isfinite(value):
-            raise ConfigError(f"'model.{key}' is {value!r}; accepted: a finite number")
+            raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a finite number")
         if key == "dropout" and not 0 <= value < 1:
-            raise ConfigError(f"'model.{key}' is {value!r}; accepted: a probability >= 0 and < 1")
+            raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a probability >= 0 and < 1")
 
 
 def _same_kind(value, default) -> bool:

@@ -22,9 +22,9 @@ class RecurrentNet(nn.Module):
                  dropout: float = 0.0, bidirectional: bool = False, batch_norm: bool = False):
         super().__init__()
         if cell not in CELLS:
-            from nnforge.errors import ConfigError
+            from nnforge.errors import ConfigError, shown
 
-            raise ConfigError(f"'model.cell' is {cell!r}; accepted: {', '.join(CELLS)}")
+            raise ConfigError(f"'model.cell' is {shown(cell)}; accepted: {', '.join(CELLS)}")
         shape = tuple(input_shape)
         self.features = shape[-1] if len(shape) == 2 else (shape[0] * shape[2] if len(shape) == 3 else 1)
         self.rnn = CELLS[cell](self.features, hidden, num_layers=layers, batch_first=True,

@@ -10,7 +10,7 @@ at least one engine and one task, and that on each engine it changes the run or 
 from __future__ import annotations
 
 from nnforge.config import OPEN, Recipe, field_at, leaf_paths, plain, resolve
-from nnforge.errors import ConfigError
+from nnforge.errors import ConfigError, shown
 
 #: keys every engine and task implements: they choose the run, or only say how it reports
 CORE = frozenset({"engine", "task", "seed", "model", "tune", "train.epochs", "train.progress", "threads"})
@@ -55,11 +55,11 @@ def check_recipe(recipe: Recipe, engine, task) -> None:
         for path in changed:
             value = recipe.at(path)
             if path not in owner.implements:
-                raise ConfigError(f"'{path}' is {plain(value)!r}, but {kind} '{owner.name}' does not implement it; "
+                raise ConfigError(f"'{path}' is {shown(plain(value))}, but {kind} '{owner.name}' does not implement it; "
                                   f"leave it at its default ({plain(field_at(path).default)!r}) or use {alternative}")
             accepted = owner.accepts.get(path)
             if accepted is not None and value not in accepted:
-                raise ConfigError(f"'{path}' is {value!r}, which {kind} '{owner.name}' does not implement; "
+                raise ConfigError(f"'{path}' is {shown(value)}, which {kind} '{owner.name}' does not implement; "
                                   f"accepted with {kind} {owner.name}: {', '.join(map(str, accepted))}")
     for owner in (task, engine):
         check = getattr(owner, "check_model", None)

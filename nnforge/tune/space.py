@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nnforge.config import unknown_key_error
-from nnforge.errors import ConfigError
+from nnforge.errors import ConfigError, shown
 
 METRICS = {"val_accuracy": "maximize", "val_loss": "minimize", "val_rmse": "minimize", "val_mae": "minimize", "val_r2": "maximize"}
 #: what each task measures on its validation split (a search must be judged on one of these)
@@ -139,7 +139,7 @@ def _number(path: str, value: Any) -> float:
         except ValueError:
             pass
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"'{path}' is {value!r}; accepted: a finite number")
+        raise ConfigError(f"'{path}' is {shown(value)}; accepted: a finite number")
     return value
 
 
@@ -148,7 +148,7 @@ def _param(path: str, spec: Any) -> Param:
     if isinstance(spec, list):
         spec = {"choices": spec}
     if not isinstance(spec, dict):
-        raise ConfigError(f"'{where}' is {spec!r}; accepted: {{low: A, high: B[, log: true]}} or {{choices: [...]}}")
+        raise ConfigError(f"'{where}' is {shown(spec)}; accepted: {{low: A, high: B[, log: true]}} or {{choices: [...]}}")
     for key in spec:
         if key not in PARAM_KEYS:
             raise unknown_key_error(f"{where}.{key}", str(key), PARAM_KEYS)
@@ -157,7 +157,7 @@ def _param(path: str, spec: Any) -> Param:
         if set(spec) - {"choices"}:
             raise ConfigError(f"'{where}' has choices and a range; accepted: one or the other")
         if not isinstance(choices, list) or not choices:
-            raise ConfigError(f"'{where}.choices' is {choices!r}; accepted: a non-empty list")
+            raise ConfigError(f"'{where}.choices' is {shown(choices)}; accepted: a non-empty list")
         return Param(path, choices=tuple(copy.deepcopy(choices)))
     if "low" not in spec or "high" not in spec:
         raise ConfigError(f"'{where}' needs low and high (or choices); got keys {', '.join(map(str, spec)) or 'none'}")
@@ -166,15 +166,15 @@ def _param(path: str, spec: Any) -> Param:
         raise ConfigError(f"'{where}': low ({low}) must be below high ({high})")
     log = spec.get("log", False)
     if not isinstance(log, bool):
-        raise ConfigError(f"'{where}.log' is {log!r}; accepted: true or false")
+        raise ConfigError(f"'{where}.log' is {shown(log)}; accepted: true or false")
     if log and low <= 0:
         raise ConfigError(f"'{where}': a log scale needs low > 0, got {low}")
     step = _number(f"{where}.step", spec["step"]) if spec.get("step") is not None else None
     if step is not None and (step <= 0 or log):
-        raise ConfigError(f"'{where}.step' is {step!r}; accepted: a positive number, without log: true")
+        raise ConfigError(f"'{where}.step' is {shown(step)}; accepted: a positive number, without log: true")
     points = spec.get("points", 3)
     if isinstance(points, bool) or not isinstance(points, int) or points < 2:
-        raise ConfigError(f"'{where}.points' is {points!r}; accepted: an integer >= 2")
+        raise ConfigError(f"'{where}.points' is {shown(points)}; accepted: an integer >= 2")
     integer = all(isinstance(spec[k], int) and not isinstance(spec[k], bool) for k in ("low", "high")) and (
         step is None or float(step).is_integer())
     return Param(path, low=low, high=high, log=log, step=step, points=points, integer=integer)
@@ -197,7 +197,7 @@ def parse_tune(section: dict | None, task: str = "classify") -> TuneSpec:
     default metric (validation RMSE for a regression) and the metrics it measures."""
     section = section or {}
     if not isinstance(section, dict):
-        raise ConfigError(f"'tune' must be a mapping, got {section!r}")
+        raise ConfigError(f"'tune' must be a mapping, got {shown(section)}")
     for key in section:
         if key not in SECTION_KEYS:
             raise unknown_key_error(f"tune.{key}", str(key), SECTION_KEYS)
@@ -205,19 +205,19 @@ def parse_tune(section: dict | None, task: str = "classify") -> TuneSpec:
     metric = section.get("metric", measured[0])
     if metric not in measured:
         hint = " (a search must be judged on held-out data, not on the training split)" if str(metric).startswith("train") else ""
-        raise ConfigError(f"'tune.metric' is {metric!r}{hint}; accepted for task {task}: {', '.join(measured)}")
+        raise ConfigError(f"'tune.metric' is {shown(metric)}{hint}; accepted for task {task}: {', '.join(measured)}")
     direction = section.get("direction", METRICS[metric])
     if direction not in ("maximize", "minimize"):
-        raise ConfigError(f"'tune.direction' is {direction!r}; accepted: maximize, minimize")
+        raise ConfigError(f"'tune.direction' is {shown(direction)}; accepted: maximize, minimize")
     pruner = section.get("pruner", "median")
     if pruner not in ("median", "none"):
-        raise ConfigError(f"'tune.pruner' is {pruner!r}; accepted: median, none")
+        raise ConfigError(f"'tune.pruner' is {shown(pruner)}; accepted: median, none")
     baseline = section.get("baseline", True)
     if not isinstance(baseline, bool):
-        raise ConfigError(f"'tune.baseline' is {baseline!r}; accepted: true or false")
+        raise ConfigError(f"'tune.baseline' is {shown(baseline)}; accepted: true or false")
     space = section.get("space") or {}
     if not isinstance(space, dict):
-        raise ConfigError(f"'tune.space' must map recipe keys to ranges or choices, got {space!r}")
+        raise ConfigError(f"'tune.space' must map recipe keys to ranges or choices, got {shown(space)}")
     params = []
     for path, spec in space.items():
         path = str(path)
@@ -235,7 +235,7 @@ def _objectives(section: dict, metric: str) -> str | None:
     if objectives is None:
         return None
     if not (isinstance(objectives, list) and len(objectives) == 2 and objectives[0] == metric and objectives[1] in COSTS):
-        raise ConfigError(f"'tune.objectives' is {objectives!r}; accepted: [{metric}, params] or [{metric}, latency_ms] "
+        raise ConfigError(f"'tune.objectives' is {shown(objectives)}; accepted: [{metric}, params] or [{metric}, latency_ms] "
                           "(the study's metric against the model's size or speed)")
     return objectives[1]
 
@@ -244,13 +244,13 @@ def _budget(budget) -> tuple[tuple[str, float], ...]:
     if budget is None:
         return ()
     if not isinstance(budget, dict) or not budget:
-        raise ConfigError(f"'tune.budget' is {budget!r}; accepted: a mapping such as {{params: 20000}} or {{latency_ms: 2.0}}")
+        raise ConfigError(f"'tune.budget' is {shown(budget)}; accepted: a mapping such as {{params: 20000}} or {{latency_ms: 2.0}}")
     out = []
     for key, value in budget.items():
         if key not in COSTS:
             raise unknown_key_error(f"tune.budget.{key}", str(key), COSTS)
         if _number(f"tune.budget.{key}", value) <= 0:
-            raise ConfigError(f"'tune.budget.{key}' is {value!r}; accepted: a positive number")
+            raise ConfigError(f"'tune.budget.{key}' is {shown(value)}; accepted: a positive number")
         out.append((key, float(value)))
     return tuple(out)
 
@@ -273,7 +273,7 @@ def check_tune_config(section: dict, raw_recipe: dict | None = None) -> dict:
                 try:
                     resolve(trial)
                 except ConfigError as exc:
-                    raise ConfigError(f"tune.space.{param.path} = {value!r}: {exc}") from None
+                    raise ConfigError(f"tune.space.{param.path} = {shown(value)}: {exc}") from None
     return section
 
 

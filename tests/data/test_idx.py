@@ -65,3 +65,24 @@ def test_missing_files_name_the_file_and_the_fix(tmp_path):
 def test_no_root_says_how_to_set_it():
     with pytest.raises(DataError, match="data.root"):
         load_dataset({"name": "mnist"})
+
+
+def test_a_gzip_bomb_is_refused_without_inflating_it_whole(tmp_path):
+    """Before: gzip.decompress inflated the whole file first: 64 KB of .gz declaring two 28x28 images
+    but holding 64 MB (or, as easily, 20 GB) was held in memory before its size was compared."""
+    import tracemalloc
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: the gzip format
+    header = struct.pack(">HBB3I", 0, 8, 3, 2, 28, 28)
+    bomb = packer.compress(header) + b"".join(packer.compress(bytes(1 << 20)) for _ in range(64)) + packer.flush()
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(bomb)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"says \(2, 28, 28\) \(1568 bytes of data\) but the file holds more than 1568"):
+            read_idx(path, 3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, f"{peak / 2**20:.0f} MiB held for a 64 MiB bomb"

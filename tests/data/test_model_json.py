@@ -77,3 +77,45 @@ def test_the_command_line_exits_2_with_one_line(run_dir, tmp_path):
     out = subprocess.run([sys.executable, "-m", "nnforge.cli", "predict", str(run), str(tmp_path / "x.png")],
                          capture_output=True, text=True, timeout=300, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "model.json" in out.stderr, out.stderr
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # 200 KB: far past the JSON parser's recursion limit
+
+
+@pytest.mark.parametrize("name, command", [("model.json", "eval"), ("metrics.json", "report"), ("summary.json", "summary")])
+def test_a_run_file_nested_too_deeply_for_the_json_parser_is_one_line(run_dir, tmp_path, capsys, name, command):
+    """Before: json.loads raised RecursionError (a RuntimeError, not the ValueError the readers catch):
+    eval, report and summary printed a traceback."""
+    from nnforge.cli import main
+
+    run = edited(run_dir, tmp_path, lambda m: None)
+    (run / "metrics.json").write_text('{"task": "classify"}')
+    (run / name).write_text(DEEP)
+    assert main([command, str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {run / name}: ") and "nested too deeply" in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda m: m.pop("input_shape"), "missing 'input_shape'"),
+    (lambda m: m.pop("kind"), "missing 'kind'"),
+    (lambda m: m.update(kind=["image"]), "'kind' must be text"),
+])
+def test_a_model_json_without_what_every_reader_indexes_is_one_line(run_dir, tmp_path, edit, problem):
+    """Before: KeyError 'input_shape' / 'kind' (TypeError for a list) escaped from eval, predict,
+    compress, export and explain."""
+    run = edited(run_dir, tmp_path, edit)
+    with pytest.raises(RunError, match=problem):
+        nnforge.load(run)
+
+
+@pytest.mark.parametrize("series", [None, {"mean": 0.0}, {"mean": "x", "std": 1.0, "window": 8, "horizon": 1},
+                                    {"mean": 0.0, "std": 0.0, "window": 8, "horizon": 1}])
+def test_a_forecast_model_json_with_a_damaged_series_is_one_line(run_dir, tmp_path, series):
+    """Before: served_model (export, serve) read meta['series']['mean'] unchecked: KeyError/TypeError,
+    or a zero std that made every forecast NaN."""
+    from nnforge.predictor import served_model
+
+    run = edited(run_dir, tmp_path, lambda m: m.update(task="forecast", series=series))
+    with pytest.raises(RunError, match="a forecast run needs 'series'"):
+        served_model(run)

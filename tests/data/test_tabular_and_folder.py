@@ -245,3 +245,23 @@ def test_a_class_folder_whose_name_is_not_utf8_is_one_line(tmp_path):
         pytest.skip("this file system takes only UTF-8 names")
     with pytest.raises(DataError, match=r"class folder 'caf\\xe9' .* not printable UTF-8 text; rename it"):
         load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})
+
+
+def test_a_few_rows_of_several_classes_split_without_stratifying(tmp_path):
+    """Before: 6 rows of 3 classes (2 each) gave sklearn's ValueError 'test_size = 2 should be greater
+    or equal to the number of classes = 3' as a traceback, for csv: and folder: alike."""
+    path = tmp_path / "t.csv"
+    path.write_text("a,y\n" + "".join(f"{i},{'xyz'[i % 3]}\n" for i in range(6)))
+    ds = load_dataset({"name": f"csv:{path}", "target": "y"})
+    assert (len(ds.x_train), len(ds.x_test)) == (4, 2)
+    for c in "abc":
+        for i in range(2):
+            (tmp_path / "imgs" / c).mkdir(parents=True, exist_ok=True)
+            Image.new("L", (4, 4), 40 * i).save(tmp_path / "imgs" / c / f"{i}.png")
+    ds = load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})
+    assert (len(ds.x_train), len(ds.x_test)) == (4, 2)
+
+
+def test_the_split_stays_stratified_where_it_can_be(iris_csv):
+    ds = load_dataset({"name": f"csv:{iris_csv}", "target": "species"})
+    assert np.bincount(ds.y_test.numpy()).tolist() == [10, 10, 10]

@@ -42,7 +42,7 @@ def test_tabular_input_needs_mlp():
     (["model.name=vit", "model.mlp_ratio=1.5"], "'model.mlp_ratio' is 1.5; accepted: a whole number >= 1"),
     (["model.name=mlp", "model.dropout=1.5"], "'model.dropout' is 1.5; accepted: a probability >= 0 and < 1"),
     (["model.name=mlp", "model.dropout=.nan"], "'model.dropout' is nan; accepted: a finite number"),
-    (["model.name=[mlp]"], "'model.name' is '['mlp']'"),
+    (["model.name=[mlp]"], "'model.name' is ['mlp']"),
 ])
 def test_model_values_no_model_can_be_built_from_are_one_line_errors(overrides, message):
     """Before: a width of 0 divided by zero in the scratch twin after training, a negative one or a

@@ -129,6 +129,9 @@ def _edit_header(path, edit):
     lambda h: h["state"]["engine"]["model"].update({"layers.0.weight": {"__tensor__": "nope"}}),
     lambda h: h["state"]["rng"]["numpy"]["__tuple__"][1].update(dtype="S1000000000"),  # 624 GB if decoded
     lambda h: h["state"]["rng"]["numpy"]["__tuple__"][1].update(dtype="O"),
+    # before: these were restored, and failed at the end of the run (AttributeError, TypeError in the task's metrics)
+    lambda h: h["state"].update(history=[1, 2]),
+    lambda h: h["state"].update(history=[{"epoch": 1, "val_accuracy": "high"}]),
 ])
 def test_an_edited_header_with_valid_crcs_is_one_line_and_falls_back(reference, tmp_path, capsys, edit):
     run = _crashed_copy(reference, tmp_path / "run", keep_upto=30)
@@ -232,7 +235,12 @@ def test_a_checkpoints_file_or_a_folder_named_like_a_step_file_is_no_traceback(r
 @pytest.mark.parametrize("edit", [
     lambda h: h["state"].update(epoch_totals=5),  # used: the newest checkpoint is mid-epoch
     lambda h: h["state"]["callbacks"].update({key: "junk" for key in h["state"]["callbacks"]}),
-], ids=["epoch totals", "callback states"])
+    # before: each of these escaped as a traceback (RuntimeError: generator raised StopIteration while
+    # skipping more batches than an epoch has; AttributeError in torch's optimizer; TypeError in training)
+    lambda h: h["state"]["position"].update(step_in_epoch=10**6),
+    lambda h: h["state"]["engine"].update(optimizer="junk"),
+    lambda h: h["state"]["callbacks"]["NonFiniteGuard#0"].update(recent="text"),
+], ids=["epoch totals", "callback states", "a step past the epoch", "optimizer state", "a callback attribute's type"])
 def test_an_edited_section_that_does_not_restore_is_one_line(reference, tmp_path, edit):
     run = _crashed_copy(reference, tmp_path / "run", keep_upto=30)
     newest = step_checkpoints(run / "checkpoints")[0][1]
@@ -240,3 +248,17 @@ def test_an_edited_section_that_does_not_restore_is_one_line(reference, tmp_path
     _edit_header(newest, edit)
     with pytest.raises(RunError, match=f"checkpoint {newest} does not fit"):
         resume_run(None, run)
+
+
+def test_a_header_nested_too_deeply_for_the_json_parser_is_one_line(reference, tmp_path):
+    """Before: a header of a few thousand '[' raised RecursionError out of load_checkpoint."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    newest = step_checkpoints(reference.dir / "checkpoints")[0][1]
+    with safe_open(str(newest), framework="pt") as fh:
+        meta, tensors = fh.metadata(), {k: fh.get_tensor(k) for k in fh.keys()}
+    path = tmp_path / "step-00000001.safetensors"
+    save_file(tensors, str(path), metadata={**meta, "nnforge.checkpoint": "[" * 100_000 + "]" * 100_000})
+    with pytest.raises(RunError, match="has no readable nnforge state"):
+        load_checkpoint(path)

@@ -51,7 +51,14 @@ def test_summary_of_a_recipe_file_on_the_command_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("edit", [lambda s: [s], lambda s: {k: v for k, v in s.items() if k != "batch_size"},
-                                  lambda s: {**s, "rows": [{"name": "x"}]}], ids=["a list", "a key missing", "a row cut down"])
+                                  lambda s: {**s, "rows": [{"name": "x"}]},
+                                  # before: these reached the formatting and escaped as ValueError / AttributeError
+                                  lambda s: {**s, "total_macs": "many"}, lambda s: {**s, "latency": {"torch": "fast"}},
+                                  lambda s: {**s, "rows": [{**r, "macs": "x"} for r in s["rows"]]},
+                                  lambda s: {**s, "rows": [{**r, "output_shape": 64} for r in s["rows"]]},
+                                  lambda s: {**s, "scratch": None}],
+                         ids=["a list", "a key missing", "a row cut down", "a total as text", "a latency as text",
+                              "a row's MACs as text", "an output shape as a number", "scratch parameters missing"])
 def test_a_damaged_summary_json_is_one_line_naming_it(digits_run, tmp_path, capsys, edit):
     run = shutil.copytree(digits_run.dir, tmp_path / "run")
     (run / "summary.json").write_text(json.dumps(edit(read_summary(run))))

@@ -157,3 +157,23 @@ def test_a_run_that_raises_ends_its_mlflow_run_failed_or_killed(tmp_path, exc, h
         run(recipe, tmp_path / "run", callbacks=[_Raise(exc, hook)])
     _, logged, _ = _mlflow_run(tmp_path / "run")
     assert logged.info.status == status  # not RUNNING forever
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", "[" * 100_000 + "]" * 100_000])
+def test_a_resumed_run_whose_mlflow_json_is_damaged_logs_into_a_new_mlflow_run(tmp_path, text):
+    """Before: json.loads of a damaged mlflow.json (or .get on a list, RecursionError on deep nesting)
+    escaped from the logger's on_train_begin as a traceback when the run was resumed."""
+    from types import SimpleNamespace
+
+    from nnforge.config import load_config
+    from nnforge.train.tracking.mlflow_logger import MLflowLogger
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "mlflow.json").write_text(text)
+    logger = MLflowLogger(out, load_config(None, ["train.loggers=[mlflow]"]))
+    logger.on_train_begin(SimpleNamespace(resumed=True, epochs=1))
+    try:
+        assert logger.run_id and logger.client.get_run(logger.run_id).info.status == "RUNNING"
+    finally:
+        logger.client.set_terminated(logger.run_id)

@@ -9,7 +9,11 @@ uint8 of shape (N, 3072), and ``labels``, N integers in 0-9.
 
 from __future__ import annotations
 
+import os
+import shutil
 import tarfile
+import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +22,7 @@ import torch
 from nnforge.data.dataset import Dataset
 from nnforge.data.download import ensure_files
 from nnforge.data.sources.batch_pickle import load_batch_pickle
-from nnforge.errors import DataError
+from nnforge.errors import DataError, excerpt
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 PIXELS = 3 * 32 * 32
@@ -87,9 +91,41 @@ def _batches_folder(root: Path, url: str | None, download: bool) -> Path:
         if not download:
             raise DataError(f"cifar10: '{root}' holds neither cifar-10-batches-py nor cifar-10-python.tar.gz; {WHAT_TO_DO}")
         ensure_files("cifar10", root, url, download)
-    with tarfile.open(archive) as tar:
-        tar.extractall(root, filter="data")
-    return root / "cifar-10-batches-py"
+    return _extract(archive, root)
+
+
+def _extract(archive: Path, root: Path) -> Path:
+    """``cifar-10-batches-py`` from the archive, extracted beside it and renamed into place whole:
+    a damaged or doctored archive (a member outside the folder, a link out of it) is one line and
+    leaves no half-extracted folder that a later run would take for the batches."""
+    from nnforge import io
+
+    target = root / "cifar-10-batches-py"
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=".cifar-10-extract-", dir=root))
+    except OSError as exc:
+        raise io.storage_error(target, exc) from None
+    try:
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(tmp, filter="data")
+        except OSError as exc:
+            if exc.errno is None:  # gzip.BadGzipFile: damage, not the disk
+                raise DataError(f"{archive}: not a readable cifar-10-python.tar.gz ({excerpt(exc, 100)}); "
+                                f"delete it and download it again") from None
+            raise io.storage_error(target, exc) from None
+        except (tarfile.TarError, EOFError, zlib.error) as exc:  # TarError: also the data filter's refusals
+            detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DataError(f"{archive}: not a readable cifar-10-python.tar.gz ({excerpt(detail, 100)}); "
+                            f"delete it and download it again") from None
+        if not (tmp / "cifar-10-batches-py" / "data_batch_1").is_file():
+            raise DataError(f"{archive}: holds no cifar-10-batches-py/data_batch_1; expected the python version of CIFAR-10")
+        if target.exists():
+            raise DataError(f"{target}: exists but holds no data_batch_1; remove it so the archive can be extracted")
+        os.replace(tmp / "cifar-10-batches-py", target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
 
 
 def load_cifar10(root: str | Path | None, url: str | None = None, download: bool = False) -> Dataset:

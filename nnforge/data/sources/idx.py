@@ -26,7 +26,7 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
     """Read an IDX file of unsigned bytes with ``ndim`` dimensions; reject anything else clearly."""
     path = Path(path)
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        raw = _read_gzip(path, ndim) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DataError(f"{path}: cannot read as IDX ({excerpt(exc, 100)})") from None
     if len(raw) < 4:
@@ -43,8 +43,27 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
     shape = struct.unpack(f">{dims}I", raw[4:header])
     expected = int(np.prod(shape))
     if len(raw) - header != expected:
-        raise DataError(f"{path}: IDX header says {shape} ({expected} bytes of data) but the file holds {len(raw) - header}; truncated or corrupt")
+        held = f"more than {expected}" if len(raw) - header > expected else len(raw) - header  # a .gz is read no further
+        raise DataError(f"{path}: IDX header says {shape} ({expected} bytes of data) but the file holds {held}; truncated or corrupt")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _read_gzip(path: Path, ndim: int) -> bytes:
+    """The decompressed file, read a chunk at a time and no further than its header's size + 1 byte:
+    a small .gz that inflates to gigabytes (a bomb, or a header that lies) is never held whole."""
+    out = bytearray()
+    with gzip.open(path, "rb") as fh:
+        limit = None
+        while chunk := fh.read(1 << 20):
+            out += chunk
+            if limit is None and len(out) >= 4 + 4 * ndim:
+                dims = out[3]
+                header = 4 + 4 * dims
+                if len(out) >= header:
+                    limit = header + int(np.prod(struct.unpack(f">{dims}I", bytes(out[4:header])), dtype=object))
+            if limit is not None and len(out) > limit:
+                break  # more data than the header declares: refused below by its size, without reading on
+    return bytes(out)
 
 
 def _find(root: Path, stem: str) -> Path:

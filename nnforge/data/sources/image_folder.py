@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nnforge.data.dataset import Dataset
+from nnforge.data.dataset import Dataset, split_80_20
 from nnforge.data.preprocess import eight_bit
 from nnforge.errors import DataError, excerpt
 
@@ -93,10 +93,7 @@ def load_folder(path: str, image_size=None, seed: int = 0) -> Dataset:
         paths = [p for c in classes for p in files[c]]
         labels = np.array([i for i, c in enumerate(classes) for _ in files[c]], dtype=np.int64)
         x, _ = _read_images(paths, size)
-        from sklearn.model_selection import train_test_split
-
-        stratify = labels if np.bincount(labels).min() >= 2 else None
-        x_tr, x_te, y_tr, y_te = train_test_split(x, labels, test_size=0.2, random_state=seed, stratify=stratify)
+        x_tr, x_te, y_tr, y_te = split_80_20(x, labels, seed)
     else:
         parts = {}
         for name, files in split.items():

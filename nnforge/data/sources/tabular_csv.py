@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nnforge.data.dataset import Dataset
+from nnforge.data.dataset import Dataset, split_80_20
 from nnforge.errors import DataError, excerpt, file_excerpt
 
 
@@ -97,11 +97,7 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
     if len(classes) < 2:
         raise DataError(f"{path}: target '{excerpt(target)}' has a single value; a classifier needs at least two classes")
     y = np.array([classes.index(v) for v in labels_text], dtype=np.int64)
-    from sklearn.model_selection import train_test_split
-
-    counts = np.bincount(y)
-    stratify = y if counts.min() >= 2 else None
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, random_state=seed, stratify=stratify)
+    x_tr, x_te, y_tr, y_te = split_80_20(x, y, seed)
     return Dataset(
         name=f"csv:{path}",
         kind="tabular",

@@ -66,11 +66,32 @@ def callback_state(cb) -> dict:
 
 
 def load_callback_state(cb, state: dict) -> None:
+    """Set the saved attributes back; one whose type is not the live attribute's (an edited header:
+    a list saved as text) is a TypeError here, which the resume reports in one line, not later in training."""
     if hasattr(cb, "load_state_dict"):
         cb.load_state_dict(state)
     else:
+        current = vars(cb)
+        for key, value in state.items():
+            if key in current and not _same_kind(value, current[key]):
+                raise TypeError(f"{type(cb).__name__}.{key} is a {type(value).__name__}, expected a {type(current[key]).__name__}")
         for key, value in state.items():
             setattr(cb, key, value)
+
+
+def _same_kind(value, current) -> bool:
+    """Whether a restored value can stand where ``current`` stood (numbers for numbers, None for anything,
+    lists whose items fit the live list's first item)."""
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if value is None or current is None or (number(value) and number(current)):
+        return True
+    if isinstance(current, (list, tuple)):
+        return type(value) is type(current) and (not current or all(_same_kind(v, current[0]) for v in value))
+    if isinstance(current, dict):
+        return isinstance(value, dict) and all(_same_kind(v, current[k]) for k, v in value.items() if k in current)
+    return type(value) is type(current)
 
 
 @dataclass
@@ -104,7 +125,7 @@ def restore_engine(engine, ckpt: Checkpoint) -> None:
     calls it before it changes anything in the run directory, and the Checkpointer again on resume."""
     try:
         engine.load_state_dict(ckpt.state["engine"])
-    except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+    except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:  # AttributeError: an edited optimizer state
         raise RunError(f"checkpoint {ckpt.path} does not fit this recipe's model or optimizer "
                        f"({str(exc).splitlines()[0][:200]})") from None
 
@@ -190,6 +211,8 @@ class Checkpointer(Callback):
             set_rng_state(s["rng"])
             trainer.engine.set_rng_state(s["rng"]["engine"])
             pos = ckpt.position
+            if pos["step_in_epoch"] >= trainer.steps_per_epoch:  # skipping that many batches would run out of them
+                raise ValueError(f"it was taken after batch {pos['step_in_epoch']} of an epoch of {trainer.steps_per_epoch}")
             if pos["step_in_epoch"]:  # the loop carries the epoch's totals on (on_batch_end hands them back)
                 t = s["epoch_totals"]
                 trainer.resume_position = EpochPosition(pos["step_in_epoch"], dict(t["totals"]), t["seen"])

@@ -148,7 +148,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise RunError(f"checkpoint {path} is truncated or corrupt ({exc})") from None
     try:
-        header = json.loads(meta[META_KEY])
+        header = io.loads_json(meta[META_KEY])
         state, crcs = header["state"], header["crc32"]
     except (KeyError, ValueError, TypeError):
         raise RunError(f"checkpoint {path} has no readable nnforge state; it is not an nnforge checkpoint or is damaged") from None
@@ -179,9 +179,19 @@ def load_run_checkpoint(path: str | Path) -> Checkpoint:
         bad, missing = True, []
     if missing:
         raise RunError(f"checkpoint {path} lacks {', '.join(missing)}; it is not a complete nnforge training checkpoint")
-    if bad or not isinstance(s["history"], list) or not isinstance(s["callbacks"], dict):
+    if bad or not _is_history(s["history"]) or not isinstance(s["callbacks"], dict):
         raise RunError(f"checkpoint {path} has a damaged header (position or history); it was edited or is not from this nnforge")
     return ckpt
+
+
+def _is_history(history) -> bool:
+    """Epoch rows as the loop writes them: an epoch number and numbers (or None, no validation) for the rest."""
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    return isinstance(history, list) and all(
+        isinstance(row, dict) and isinstance(row.get("epoch"), int) and all(v is None or number(v) for v in row.values())
+        for row in history)
 
 
 def step_checkpoints(folder: Path) -> list[tuple[int, Path]]:

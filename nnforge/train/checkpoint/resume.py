@@ -65,7 +65,7 @@ def plan_resume(recipe, out: Path, stream=None) -> tuple[str, Checkpoint | None]
 def stopped_by_time_budget(out: Path) -> bool:
     """A run that ``train.max_time`` stopped is finished but resumable: its checkpoint continues it."""
     try:
-        stopped = json.loads((out / METRICS).read_text(encoding="utf-8")).get("stopped")
+        stopped = io.loads_json((out / METRICS).read_text(encoding="utf-8")).get("stopped")
     except (OSError, ValueError, AttributeError):
         return False
     return isinstance(stopped, dict) and stopped.get("reason") == "max_time" and bool(step_checkpoints(out / CHECKPOINTS))

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import tempfile
 import time
 import warnings
@@ -121,8 +120,11 @@ class MLflowLogger(Callback):
         exp = experiment_id(self.client, self.recipe.train.mlflow.experiment, uri, self.out.parent)
         previous = self.out / "mlflow.json"
         if trainer.resumed and previous.is_file():  # a resumed run goes on logging into its MLflow run
-            known = json.loads(previous.read_text())
-            if known.get("tracking_uri") == uri:
+            try:
+                known = io.loads_json(previous.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                known = None  # damaged: log into a new MLflow run, as for a run that had none
+            if isinstance(known, dict) and known.get("tracking_uri") == uri and isinstance(known.get("run_id"), str):
                 self.run_id = known["run_id"]
                 self.client.update_run(self.run_id, status="RUNNING")
                 return
