@@ -16,6 +16,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 from fastapi import FastAPI, WebSocket
@@ -28,6 +29,7 @@ from nnforge.playground.session import TrainingSession
 
 STATIC = Path(__file__).parent / "static"
 TRY_AGAIN_LATER = 1013
+POLICY_VIOLATION = 1008
 DIVERGED = "training diverged (the loss is not finite): lower the learning rate and press Reset"
 
 
@@ -50,6 +52,19 @@ class Hub:
 
     def __init__(self, settings: PlaygroundSettings):
         self.settings, self.open, self.playing = settings, 0, 0
+
+
+def from_another_site(ws: WebSocket) -> bool:
+    """True when the handshake comes from a page another site served.
+
+    Browsers let any page open a WebSocket to any address, 127.0.0.1 included, and name the page's
+    site in ``Origin``: without this check, every web page the user visits could open playground
+    sessions (up to the cap, locking the user's own tabs out) and drive their training. A page the
+    playground served has the origin of the address it was reached at, which is the ``Host`` the
+    browser sends. Clients that are not browsers send no ``Origin`` and are let in.
+    """
+    origin = ws.headers.get("origin")
+    return origin is not None and urlsplit(origin).netloc.lower() != ws.headers.get("host", "").lower()
 
 
 def _gone(exc: BaseException) -> bool:
@@ -216,6 +231,9 @@ def create_app(settings: PlaygroundSettings | None = None) -> FastAPI:
 
     @app.websocket("/ws")
     async def session_socket(ws: WebSocket):
+        if from_another_site(ws):
+            await ws.close(POLICY_VIOLATION)  # before accepting: the handshake is answered 403
+            return
         await ws.accept()
         if hub.open >= settings.max_sessions:
             await ws.send_text(json.dumps({"type": "error", "message": f"the playground is full ({settings.max_sessions} "

@@ -55,10 +55,12 @@ class Playground:
             body = response.read()
             return json.loads(body) if response.headers.get_content_type() == "application/json" else body.decode()
 
-    def socket(self):
+    def socket(self, origin: str | None = None):
+        """A tab's WebSocket; ``origin``: the page's site, as a browser sends it (none: a client that is not a browser)."""
         from websockets.sync.client import connect
 
-        return Client(connect(f"ws://127.0.0.1:{self.port}/ws", open_timeout=10, max_size=None, max_queue=None))  # websockets' sync client
+        return Client(connect(f"ws://127.0.0.1:{self.port}/ws", open_timeout=10, max_size=None, max_queue=None,
+                              origin=origin))  # websockets' sync client
 
     def close(self) -> str:
         """Stop the server; returns everything it printed (tests check it holds no traceback)."""

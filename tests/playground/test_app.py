@@ -161,6 +161,24 @@ def test_bad_messages_get_one_line_errors_and_the_session_goes_on(playground, me
     client.close()
 
 
+@pytest.mark.parametrize("origin", ["http://evil.example", "http://127.0.0.1.evil.example", "null", "http://localhost:1"])
+def test_a_page_of_another_site_cannot_open_a_session(playground, origin):
+    """Before: any web page the user visited could open sessions on 127.0.0.1 (up to the cap, locking
+    the user's own tabs out) and drive them; browsers name the page's site in Origin."""
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus, match="403"):
+        playground.socket(origin=origin)
+    assert playground.get("/api/health")["sessions"] == 0
+
+
+def test_the_playground_s_own_page_and_clients_without_a_page_open_sessions(playground):
+    for origin in (f"http://127.0.0.1:{playground.port}", None):
+        client = playground.socket(origin=origin)
+        assert client.next("hello")["type"] == "hello"
+        client.close()
+
+
 def test_binary_messages_and_floods_are_refused_politely(playground):
     client = opened(playground)
     client.ws.send(b"\x00\x01")
