@@ -339,20 +339,24 @@ def build_saved_model(cfg: dict, input_shape, outputs: int, kind: str, state: di
     try:
         cfg = check_model_config(cfg)
         with torch.device("meta"):
-            shapes = {k: tuple(v.shape) for k, v in build_model(cfg, input_shape, outputs, kind).state_dict().items()}
+            expected = build_model(cfg, input_shape, outputs, kind).state_dict()
     except ConfigError as exc:
         raise RunError(f"{where}: {exc}") from None
     except (RuntimeError, ValueError, TypeError) as exc:
         raise RunError(f"{where}: its 'model' section does not build a network ({str(exc).splitlines()[0][:200]})") from None
-    saved = {k: tuple(v.shape) for k, v in state.items()}
+    saved, shapes = {k: tuple(v.shape) for k, v in state.items()}, {k: tuple(v.shape) for k, v in expected.items()}
     if saved != shapes:
         key = next(k for k in sorted(set(saved) | set(shapes)) if saved.get(k) != shapes.get(k))
         shown = lambda shape: "absent" if shape is None else list(shape)  # noqa: E731
         raise RunError(f"{where}: the weights do not fit the architecture it describes "
                        f"('{key}' is {shown(saved.get(key))} in model.safetensors, {shown(shapes.get(key))} in the model)")
+    weights = f"{run_dir}/model.safetensors" if run_dir is not None else "model.safetensors"
+    whole = next((k for k, v in expected.items() if v.is_floating_point() and not state[k].is_floating_point()), None)
+    if whole is not None:  # load_state_dict would convert them (3 for 3.14159): predictions that look like answers
+        raise RunError(f"{weights}: weight '{whole}' holds {str(state[whole].dtype).removeprefix('torch.')} values where the "
+                       f"model has real numbers; the file was altered (retrain the run, or use another run)")
     broken = next((k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
     if broken is not None:  # NaN weights would answer NaN for every input, served as if they meant something
-        weights = f"{run_dir}/model.safetensors" if run_dir is not None else "model.safetensors"
         raise RunError(f"{weights}: weight '{broken}' holds NaN or Inf, so every prediction would too; the run "
                        f"diverged or the file was altered (retrain it, or use another run)")
     model = build_model(cfg, input_shape, outputs, kind)

@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from nnforge.cli import main
 
@@ -107,3 +108,22 @@ def test_a_run_whose_weights_hold_nan_is_refused_at_load(tmp_path, digits_run, c
     assert main(["predict", str(run), str(tmp_path / "digit.csv")]) == 2
     err = capsys.readouterr().err
     assert f"weight '{name}' holds NaN or Inf" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_run_whose_weights_are_whole_numbers_is_refused_at_load(tmp_path, digits_run, capsys):
+    """Before: integer weights were converted by load_state_dict (0.73 stored as 0) and predict
+    answered with the wrong model's labels as if they meant something."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    run = tmp_path / "int-run"
+    shutil.copytree(digits_run.dir, run)
+    state = load_file(str(run / "model.safetensors"))
+    name = sorted(k for k, v in state.items() if v.is_floating_point())[0]
+    state[name] = state[name].round().to(torch.int32)
+    save_file(state, str(run / "model.safetensors"))
+    (tmp_path / "digit.csv").write_text(",".join(f"p{i}" for i in range(64)) + "\n" + ",".join(["0"] * 64) + "\n")
+    assert main(["predict", str(run), str(tmp_path / "digit.csv")]) == 2
+    err = capsys.readouterr().err
+    assert f"weight '{name}' holds int32 values where the model has real numbers" in err and len(err.strip().splitlines()) == 1
