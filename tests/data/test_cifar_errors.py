@@ -99,3 +99,22 @@ def test_a_damaged_or_doctored_archive_is_one_line_and_leaves_nothing_extracted(
         load_cifar10(tmp_path)
     assert problem in str(caught.value) and "\n" not in str(caught.value)
     assert [p.name for p in tmp_path.iterdir()] == ["cifar-10-python.tar.gz"]
+
+
+@pytest.mark.parametrize("bomb", ["bytes", "members"])
+def test_an_archive_that_would_fill_the_disk_is_refused_and_leaves_nothing(tmp_path, monkeypatch, bomb):
+    """Before: every member was written out, whatever the total (a few MB of gzip can hold
+    gigabytes of zeros). The budget is scaled down here; the real one is 400 MB and 100 files."""
+    from nnforge.data.sources import cifar
+
+    monkeypatch.setattr(cifar, "MAX_EXTRACTED_BYTES", 2**20)
+    monkeypatch.setattr(cifar, "MAX_EXTRACTED_MEMBERS", 10)
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    if bomb == "bytes":
+        _archive(archive, [("cifar-10-batches-py/data_batch_1", _batch_bytes()), ("cifar-10-batches-py/big", bytes(2**20))])
+    else:
+        _archive(archive, [("cifar-10-batches-py/data_batch_1", _batch_bytes())] + [(f"cifar-10-batches-py/f{i}", b"x") for i in range(10)])
+    with pytest.raises(DataError, match="would extract more than 1 MB or 10 files") as caught:
+        load_cifar10(tmp_path)
+    assert "\n" not in str(caught.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["cifar-10-python.tar.gz"]

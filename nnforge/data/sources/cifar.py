@@ -94,6 +94,28 @@ def _batches_folder(root: Path, url: str | None, download: bool) -> Path:
     return _extract(archive, root)
 
 
+MAX_EXTRACTED_BYTES = 400 * 2**20  # CIFAR-10's python archive holds 178 MB in 8 files
+MAX_EXTRACTED_MEMBERS = 100
+
+
+def _within_budget(archive: Path):
+    """tarfile's ``data`` filter, plus a budget: an archive that would write more than the real
+    one's size several times over, or more files, is refused before it fills the disk (a few MB of
+    gzip can hold gigabytes of zeros)."""
+    written = {"bytes": 0, "members": 0}
+
+    def check(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
+        member = tarfile.data_filter(member, path)
+        written["bytes"] += member.size
+        written["members"] += 1
+        if written["bytes"] > MAX_EXTRACTED_BYTES or written["members"] > MAX_EXTRACTED_MEMBERS:
+            raise DataError(f"{archive}: would extract more than {MAX_EXTRACTED_BYTES >> 20} MB or {MAX_EXTRACTED_MEMBERS} files; "
+                            f"CIFAR-10's python archive holds 178 MB in 8 files (delete it and download it again)")
+        return member
+
+    return check
+
+
 def _extract(archive: Path, root: Path) -> Path:
     """``cifar-10-batches-py`` from the archive, extracted beside it and renamed into place whole:
     a damaged or doctored archive (a member outside the folder, a link out of it) is one line and
@@ -108,7 +130,7 @@ def _extract(archive: Path, root: Path) -> Path:
     try:
         try:
             with tarfile.open(archive) as tar:
-                tar.extractall(tmp, filter="data")
+                tar.extractall(tmp, filter=_within_budget(archive))
         except OSError as exc:
             if exc.errno is None:  # gzip.BadGzipFile: damage, not the disk
                 raise DataError(f"{archive}: not a readable cifar-10-python.tar.gz ({excerpt(exc, 100)}); "
