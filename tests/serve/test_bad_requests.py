@@ -205,3 +205,11 @@ def test_bad_request_does_not_disturb_concurrent_good_ones(server, digit_png):
         bads = pool.map(bad, range(40))
         assert set(goods) == {200}
         assert set(bads) == {413}
+
+
+def test_a_number_of_thousands_of_digits_is_named_as_such(server, digit_png):
+    """Before: the detail was Python's advice to call sys.set_int_max_str_digits(), which a client cannot."""
+    status, answer = server.request("POST", "/v1/predict", *as_json('{"inputs": [' + "9" * 5000 + "]}"))
+    assert_json_error(status, answer, 400)
+    assert answer["detail"] == "a number with 5000 digits; inputs are numbers such as pixel values 0-255"
+    check_still_serving(server, digit_png)
