@@ -403,7 +403,17 @@ def _command_modules():
                 raise
 
 
+def print_any_file_name() -> None:
+    """Linux file names are bytes: one that is not UTF-8 (a Latin-1 'caf\\xe9') reaches Python with
+    surrogates, and printing it to a UTF-8 terminal raised UnicodeEncodeError after the command's
+    work was done. Its odd bytes are printed escaped instead (as Python does in the C locale)."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
+    print_any_file_name()
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # report runs/quickstart-*: the shell's glob gave one run too many

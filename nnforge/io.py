@@ -6,6 +6,7 @@ is renamed over the destination: readers see the old file or the new one, never 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -184,6 +185,27 @@ def fsync_file(path: str | Path) -> None:
         if error is None:
             raise
         raise error from None
+
+
+@contextlib.contextmanager
+def utf8_name(path: str | Path):
+    """A name for ``path`` that libraries taking UTF-8 text (safetensors) can open.
+
+    Linux names are bytes: a folder named in Latin-1 ('caf\\xe9') is a str with surrogates in
+    Python, which safetensors refuses ("not valid UTF-8"), so a run trained there could not be
+    evaluated or resumed. Such a file is opened here and named by its descriptor (/proc/self/fd/N,
+    memory-mapped as usual); other paths are passed through."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            yield f"/proc/self/fd/{fd}"
+        finally:
+            os.close(fd)
+        return
+    yield text
 
 
 def loads_json(text: str | bytes) -> Any:

@@ -375,7 +375,8 @@ def load_state(path: str | Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     try:
-        return load_file(str(path))
+        with io.utf8_name(path) as name:
+            return load_file(name)
     except (SafetensorError, OSError, ValueError) as exc:
         raise RunError(f"{path}: not a readable safetensors file ({exc})") from None
 

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,3 +128,22 @@ def test_a_run_whose_weights_are_whole_numbers_is_refused_at_load(tmp_path, digi
     assert main(["predict", str(run), str(tmp_path / "digit.csv")]) == 2
     err = capsys.readouterr().err
     assert f"weight '{name}' holds int32 values where the model has real numbers" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_run_in_a_folder_named_in_latin_1_is_evaluated_and_its_checkpoint_read(tmp_path, digits_run, capsys):
+    """Linux names are bytes: before, safetensors refused such a path ("not valid UTF-8"), so a run
+    trained into it could be neither evaluated, predicted with, served nor resumed."""
+    import os
+    import shutil
+
+    from nnforge.train.checkpoint.format import load_checkpoint
+
+    run = os.fsdecode(bytes(tmp_path) + b"/caf\xe9")
+    try:
+        shutil.copytree(digits_run.dir, run)
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes only UTF-8 names")
+    assert main(["eval", run]) == 0
+    assert "accuracy" in capsys.readouterr().out
+    step = sorted((Path(run) / "checkpoints").glob("step-*.safetensors"))[-1]
+    assert load_checkpoint(step).state["history"]

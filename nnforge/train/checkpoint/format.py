@@ -142,7 +142,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
 
     path = Path(path)
     try:
-        with safe_open(str(path), framework="pt") as fh:
+        with io.utf8_name(path) as name, safe_open(name, framework="pt") as fh:
             meta = fh.metadata() or {}
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
