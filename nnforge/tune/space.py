@@ -85,6 +85,16 @@ class Param:
             return trial.suggest_int(self.path, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
         return self.decode(trial.suggest_float(self.path, self.low, self.high, step=self.step, log=self.log), exact)
 
+    def distribution(self):
+        """The Optuna distribution :meth:`suggest` draws from (a resumed study checks its trials against it)."""
+        from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+        if self.choices is not None:
+            return CategoricalDistribution(self._encoded())
+        if self.integer:
+            return IntDistribution(int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
+        return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
+
     def grid(self) -> list:
         """The values the grid sampler visits (choices as they are; ranges at ``points`` values)."""
         if self.choices is not None:
