@@ -59,6 +59,14 @@ class _NNForgeEstimator(BaseEstimator):
     def __sklearn_clone__(self):
         return type(self)(**self.get_params(deep=False))
 
+    def __setattr__(self, name: str, value) -> None:
+        """``est.train__epochs = 3`` (or ``est.threads = 1``) sets that override, as ``set_params`` does:
+        every public name but ``recipe`` is a recipe key; fitted attributes end with ``_``."""
+        if "_overrides" in self.__dict__ and name != "recipe" and not name.startswith("_") and not name.endswith("_"):
+            self._overrides[name] = value
+        else:
+            super().__setattr__(name, value)
+
     def __getattr__(self, name: str):  # ``est.train__optimizer__lr`` reads an override
         overrides = self.__dict__.get("_overrides", {})
         if name in overrides:
@@ -152,7 +160,12 @@ def _check_rows(estimator, X, y, **kw):
     if len(x) < 2:
         raise ValueError(f"{type(estimator).__name__} needs at least 2 samples to train; got 1 sample")
     estimator._feature_names = [str(c) for c in getattr(estimator, "feature_names_in_", [])] or None
-    return np.asarray(x, dtype=np.float32), y
+    with np.errstate(over="ignore"):
+        x32 = np.asarray(x, dtype=np.float32)
+    if not np.isfinite(x32).all():  # training runs in float32: a value past its range would become inf
+        raise ValueError(f"{type(estimator).__name__} trains in float32; X has values beyond its range (about 3.4e38); "
+                         "scale the features (e.g. StandardScaler)")
+    return x32, y
 
 
 class NNForgeClassifier(ClassifierMixin, _NNForgeEstimator):
