@@ -160,12 +160,17 @@ def _check_rows(estimator, X, y, **kw):
     if len(x) < 2:
         raise ValueError(f"{type(estimator).__name__} needs at least 2 samples to train; got 1 sample")
     estimator._feature_names = [str(c) for c in getattr(estimator, "feature_names_in_", [])] or None
+    return _float32(estimator, "X", x), y
+
+
+def _float32(estimator, name: str, a) -> np.ndarray:
+    """``a`` in float32, the loop's precision; a value past its range would become inf there."""
     with np.errstate(over="ignore"):
-        x32 = np.asarray(x, dtype=np.float32)
-    if not np.isfinite(x32).all():  # training runs in float32: a value past its range would become inf
-        raise ValueError(f"{type(estimator).__name__} trains in float32; X has values beyond its range (about 3.4e38); "
-                         "scale the features (e.g. StandardScaler)")
-    return x32, y
+        a32 = np.asarray(a, dtype=np.float32)
+    if not np.isfinite(a32).all():
+        raise ValueError(f"{type(estimator).__name__} trains in float32; {name} has values beyond its range (about 3.4e38); "
+                         "scale it (e.g. StandardScaler)")
+    return a32
 
 
 class NNForgeClassifier(ClassifierMixin, _NNForgeEstimator):
@@ -208,7 +213,7 @@ class NNForgeRegressor(RegressorMixin, _NNForgeEstimator):
         x, y = _check_rows(self, X, y, multi_output=True, y_numeric=True)
         y = np.asarray(y, dtype=np.float64)
         self._y_ndim = y.ndim
-        self._train(x, y.reshape(len(y), -1).astype(np.float32))
+        self._train(x, _float32(self, "y", y.reshape(len(y), -1)))
         return self
 
     def predict(self, X) -> np.ndarray:

@@ -105,5 +105,7 @@ def test_setting_an_override_as_an_attribute_is_what_fit_trains_with():
 def test_values_beyond_float32_are_a_clear_value_error():
     """Before: 1e300 became inf in float32 and training stopped on a 'non-finite loss' blaming the lr."""
     x, y = load_linnerud(return_X_y=True)
-    with pytest.raises(ValueError, match="beyond its range"):
+    with pytest.raises(ValueError, match="X has values beyond its range"):
         NNForgeRegressor(train__epochs=1, **FAST).fit(x * 1e300, y)
+    with pytest.raises(ValueError, match="y has values beyond its range"):
+        NNForgeRegressor(train__epochs=1, **FAST).fit(x, y * 1e300)
