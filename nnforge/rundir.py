@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nnforge import io
-from nnforge.errors import ConfigError, RunError, StorageError
+from nnforge.errors import ConfigError, DataError, RunError, StorageError
 
 if TYPE_CHECKING:  # torch is imported by what uses it: `nnforge --help` reads this module and needs none of it
     import torch
@@ -280,7 +280,13 @@ def load_run_test_split(run_dir, data: str | None = None, root: str | None = Non
     if data:
         # the run's own data folder still applies when --data names the dataset it was trained on
         same_dataset = data == recipe.data.name
-        recipe = recipe.with_overrides({"data.name": data, "data.root": root or (recipe.data.root if same_dataset else None)})
+        # a csv: table's class column is the run's data.target; any other dataset has its own labels
+        target = recipe.data.target if data.startswith("csv:") else None
+        if data.startswith("csv:") and target is None:
+            raise DataError(f"--data {data}: a csv: table needs the column of classes, and '{run_dir}' was not trained on one; "
+                            "accepted: a dataset by name (e.g. digits), or a csv: table for a run trained on one (data.target)")
+        recipe = recipe.with_overrides({"data.name": data, "data.root": root or (recipe.data.root if same_dataset else None),
+                                        "data.target": target})
     return apply_data_config(load_dataset(recipe.data), recipe.data, recipe.seed)
 
 
