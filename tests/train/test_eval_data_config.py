@@ -48,5 +48,5 @@ def test_eval_data_of_another_kind_than_the_run_is_judged_by_its_own_labels(tmp_
         (folder / "config.yaml").write_text(dump_config(resolve({"data": data, "model": {"name": "mlp"}})))
     assert load_run_test_split(table, data="digits").input_shape == (1, 8, 8)
     assert load_run_test_split(table, data=f"csv:{csv}").classes == ["x", "y"]
-    with pytest.raises(DataError, match=f"--data csv:{csv}: a csv: table needs the column of classes, and '{image}' was not"):
+    with pytest.raises(DataError, match=f"--data csv:{csv}: a csv: table needs the column to predict, and '{image}' was not"):
         load_run_test_split(image, data=f"csv:{csv}")
