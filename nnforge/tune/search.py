@@ -25,7 +25,7 @@ from typing import Callable
 
 from nnforge import io
 from nnforge.config import dump_config, plain, resolve
-from nnforge.errors import ConfigError, StorageError, UserError
+from nnforge.errors import ConfigError, RunError, StorageError, UserError
 from nnforge.rundir import make_folder
 from nnforge.train.callbacks import Callback
 from nnforge.tune.space import TuneSpec, check_tune_config, parse_tune, trial_recipe
@@ -151,6 +151,18 @@ def check_same_space(study, spec: TuneSpec, storage_url: str) -> None:
                                   "the study was made with") from None
 
 
+def check_trial_folders(study, out: Path, storage_url: str) -> None:
+    """Every ``trial-NNN`` folder in ``out`` must be a trial of this study: a study started afresh
+    (a deleted study.db, another --study) numbers its trials from 0 again, and its first trial would
+    stop on a folder that already holds a run, after Optuna's traceback."""
+    ours = {Path(t.user_attrs["run_dir"]).name for t in study.get_trials(deepcopy=False) if "run_dir" in t.user_attrs}
+    foreign = sorted(p.name for p in out.glob("trial-*") if p.is_dir() and p.name not in ours)
+    if foreign:
+        raise RunError(f"'{out}' holds trial runs ({foreign[0]}{', ...' if len(foreign) > 1 else ''}) that study "
+                       f"'{study.study_name}' in {storage_url} did not make; choose a new --out, or pass the --storage "
+                       "and --study that made them to resume that study")
+
+
 def _shown(distribution) -> str:
     from optuna.distributions import CategoricalDistribution
 
@@ -218,6 +230,7 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
     # The creator samples with the base seed (reproducible); a worker joining or resuming the
     # study draws from another stream so that two workers never propose the same values.
     study, created = open_study(storage, study_name, spec, make_sampler(sampler, spec, base_seed, trials), baseline)
+    check_trial_folders(study, out, storage)
     if not created:
         study.sampler = make_sampler(sampler, spec, (base_seed * 1_000_003 + os.getpid() + len(study.trials)) % 2**31, trials)
     worker = f"{socket.gethostname()}:{os.getpid()}"

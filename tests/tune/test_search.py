@@ -164,3 +164,17 @@ def test_resuming_a_study_with_new_bounds_keeps_its_trials(tmp_path):
     result = run_study(_recipe({"train.optimizer.lr": {"low": 0.01, "high": 0.5, "log": True}}), tmp_path / "out", trials=1,
                        storage=storage, study_name="s", log=lambda _: None)
     assert result.best_params == {"train.optimizer.lr": 0.05}
+
+
+def test_an_out_folder_with_trials_of_another_study_is_one_line_before_any_trial(tmp_path):
+    """A deleted study.db (or another --study) with the same --out: the new study's trial 0 stopped on
+    'trial-000 already holds a run; ... --resume' (an option tune does not have) after Optuna's traceback."""
+    from nnforge.errors import RunError
+
+    (tmp_path / "out" / "trial-000").mkdir(parents=True)
+    (tmp_path / "out" / "trial-000" / "config.yaml").write_text("seed: 0\n")
+    storage = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with pytest.raises(RunError, match="'.*out' holds trial runs \\(trial-000\\) that study 's' in .* did not make"):
+        run_study(_recipe({"train.optimizer.lr": {"low": 0.001, "high": 0.1}}), tmp_path / "out", trials=1, storage=storage,
+                  study_name="s", log=lambda _: None)
+    assert all(t.state == TrialState.WAITING for t in _trials(storage, "s"))  # no trial was started (the baseline waits)
