@@ -57,11 +57,8 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        error = _storage_error(path, exc)
-        if error is None:
-            raise
-        raise error from None
+    except OSError as exc:  # nothing was written yet: the place is the user's to change, whatever the reason
+        raise storage_error(path, exc) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nnforge import io
-from nnforge.errors import ConfigError, RunError, StorageError
+from nnforge.errors import ConfigError, DataError, RunError, StorageError
 
 if TYPE_CHECKING:  # torch is imported by what uses it: `nnforge --help` reads this module and needs none of it
     import torch
@@ -300,11 +300,23 @@ def load_run_test_split(run_dir, data: str | None = None, root: str | None = Non
 
     run_dir = Path(run_dir)
     recipe = read_recipe(run_dir) if (run_dir / CONFIG).is_file() else default_config()
-    if data:
-        # the run's own data folder still applies when --data names the dataset it was trained on
-        same_dataset = data == recipe.data.name
-        recipe = recipe.with_overrides({"data.name": data, "data.root": root or (recipe.data.root if same_dataset else None)})
+    recipe = recipe_on_data(recipe, run_dir, data, root)
     return apply_data_config(load_dataset(recipe.data), recipe.data, recipe.seed)
+
+
+def recipe_on_data(recipe, run_dir, data: str | None, root: str | None = None):
+    """The run's recipe with ``--data NAME`` (and ``--root``) in place of its dataset: the run's own
+    data folder still applies to the dataset it was trained on; the column to predict (data.target)
+    travels only to another csv: table, since any other dataset has its own labels."""
+    if not data:
+        return recipe
+    same_dataset = data == recipe.data.name
+    target = recipe.data.target if data.startswith("csv:") else None
+    if data.startswith("csv:") and target is None:
+        raise DataError(f"--data {data}: a csv: table needs the column to predict, and '{run_dir}' was not trained on one; "
+                        "accepted: a dataset by name (e.g. digits), or a csv: table for a run trained on one (data.target)")
+    return recipe.with_overrides({"data.name": data, "data.root": root or (recipe.data.root if same_dataset else None),
+                                  "data.target": target})
 
 
 def save_model(run_dir: Path, model: torch.nn.Module, meta: dict) -> None:

@@ -59,6 +59,14 @@ class _NNForgeEstimator(BaseEstimator):
     def __sklearn_clone__(self):
         return type(self)(**self.get_params(deep=False))
 
+    def __setattr__(self, name: str, value) -> None:
+        """``est.train__epochs = 3`` (or ``est.threads = 1``) sets that override, as ``set_params`` does:
+        every public name but ``recipe`` is a recipe key; fitted attributes end with ``_``."""
+        if "_overrides" in self.__dict__ and name != "recipe" and not name.startswith("_") and not name.endswith("_"):
+            self._overrides[name] = value
+        else:
+            super().__setattr__(name, value)
+
     def __getattr__(self, name: str):  # ``est.train__optimizer__lr`` reads an override
         overrides = self.__dict__.get("_overrides", {})
         if name in overrides:
@@ -152,7 +160,17 @@ def _check_rows(estimator, X, y, **kw):
     if len(x) < 2:
         raise ValueError(f"{type(estimator).__name__} needs at least 2 samples to train; got 1 sample")
     estimator._feature_names = [str(c) for c in getattr(estimator, "feature_names_in_", [])] or None
-    return np.asarray(x, dtype=np.float32), y
+    return _float32(estimator, "X", x), y
+
+
+def _float32(estimator, name: str, a) -> np.ndarray:
+    """``a`` in float32, the loop's precision; a value past its range would become inf there."""
+    with np.errstate(over="ignore"):
+        a32 = np.asarray(a, dtype=np.float32)
+    if not np.isfinite(a32).all():
+        raise ValueError(f"{type(estimator).__name__} trains in float32; {name} has values beyond its range (about 3.4e38); "
+                         "scale it (e.g. StandardScaler)")
+    return a32
 
 
 class NNForgeClassifier(ClassifierMixin, _NNForgeEstimator):
@@ -195,7 +213,7 @@ class NNForgeRegressor(RegressorMixin, _NNForgeEstimator):
         x, y = _check_rows(self, X, y, multi_output=True, y_numeric=True)
         y = np.asarray(y, dtype=np.float64)
         self._y_ndim = y.ndim
-        self._train(x, y.reshape(len(y), -1).astype(np.float32))
+        self._train(x, _float32(self, "y", y.reshape(len(y), -1)))
         return self
 
     def predict(self, X) -> np.ndarray:

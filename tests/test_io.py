@@ -177,6 +177,13 @@ def test_a_file_or_folder_in_the_way_of_a_write_is_one_line_and_nothing_is_left(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "notes.txt"]  # no temporary file left
 
 
+def test_a_folder_that_cannot_be_made_is_one_line_for_any_reason():
+    """Before: mkdir's FileNotFoundError traceback for a reason outside the known list (a folder
+    below /proc cannot be made: ENOENT), e.g. `nnforge compare A B --out /proc/x`."""
+    with pytest.raises(StorageError, match=r"^cannot write /proc/nnforge-x/a.json: No such file or directory; choose another folder"):
+        io.write_json("/proc/nnforge-x/a.json", {})
+
+
 @pytest.mark.parametrize("command", [["lesson", "xor"], ["tune", "digits_mlp_tune", "--trials", "1"], ["tune", "digits_nas", "--trials", "1"]])
 def test_an_out_folder_that_is_a_file_is_one_line_for_every_command_that_makes_one(tmp_path, capsys, command):
     """Before: mkdir's FileExistsError traceback from lesson and tune (train's is in tests/train/test_core.py)."""

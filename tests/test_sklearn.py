@@ -88,3 +88,24 @@ def test_a_bad_recipe_key_is_the_usual_one_line_error():
     x, y = load_linnerud(return_X_y=True)
     with pytest.raises(ConfigError, match="train.optimiser"):
         NNForgeRegressor(train__optimiser__lr=0.1).fit(x, y)
+
+
+def test_setting_an_override_as_an_attribute_is_what_fit_trains_with():
+    """Before: ``est.train__epochs = 2`` landed in the instance's __dict__, get_params still said 50
+    and fit silently trained with the old value (clone and GridSearchCV copied the old one too)."""
+    x, y = load_linnerud(return_X_y=True)
+    est = NNForgeRegressor(model__hidden=[4], train__epochs=50, **FAST)
+    est.train__epochs = 2
+    est.seed = 1
+    assert est.get_params()["train__epochs"] == 2 and clone(est).get_params()["seed"] == 1
+    assert len(est.fit(x, y).history_) == 2
+    assert est.n_features_in_ == 3 and "n_features_in_" not in est.get_params()  # fitted attributes stay attributes
+
+
+def test_values_beyond_float32_are_a_clear_value_error():
+    """Before: 1e300 became inf in float32 and training stopped on a 'non-finite loss' blaming the lr."""
+    x, y = load_linnerud(return_X_y=True)
+    with pytest.raises(ValueError, match="X has values beyond its range"):
+        NNForgeRegressor(train__epochs=1, **FAST).fit(x * 1e300, y)
+    with pytest.raises(ValueError, match="y has values beyond its range"):
+        NNForgeRegressor(train__epochs=1, **FAST).fit(x, y * 1e300)

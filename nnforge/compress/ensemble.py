@@ -60,7 +60,7 @@ def evaluate_regression_runs(runs, predictors, data: str | None = None) -> dict:
     from nnforge.config import default_config
     from nnforge.data.registry import load_table
     from nnforge.errors import DataError
-    from nnforge.rundir import read_recipe
+    from nnforge.rundir import read_recipe, recipe_on_data
     from nnforge.train.tasks.regress import scores
 
     first = predictors[0]
@@ -68,8 +68,7 @@ def evaluate_regression_runs(runs, predictors, data: str | None = None) -> dict:
         if not p.regression or p.classes != first.classes or p.input_shape != first.input_shape:
             raise DataError(f"runs '{runs[0]}' and '{p.run_dir}' predict different targets or take different rows")
     recipe = read_recipe(first.run_dir) if (first.run_dir / "config.yaml").is_file() else default_config()
-    if data:
-        recipe = recipe.with_overrides({"data.name": data})
+    recipe = recipe_on_data(recipe, first.run_dir, data)
     table = load_table(recipe.data, recipe.seed)
     if table.x_test.shape[1:] != first.input_shape or table.y_test.shape[1] != len(first.classes):
         raise DataError(f"table '{table.name}' ({table.x_test.shape[1]} features, {table.y_test.shape[1]} targets) does not fit "

@@ -21,13 +21,15 @@ def export_test_images(name: str, count: int, out: str | Path) -> list[Path]:
 
     if count < 1:
         raise DataError(f"--count is {count}; accepted: a positive number")
+    if name.startswith("csv:"):  # before loading: a table asks for a target column that --export has no way to give
+        raise DataError(f"dataset '{name}' holds table rows, not images; --export writes image datasets as PNG")
     ds = load_dataset({"name": name})
     if ds.kind != "image":
         raise DataError(f"dataset '{name}' holds table rows, not images; --export writes image datasets as PNG")
     out = Path(out)
     if (path := io.file_in_the_way(out)) is not None:  # the folder, or one above it (before: mkdir's NotADirectoryError traceback)
         raise DataError(f"'{path}' is a file; pass a folder to write the images into")
-    out.mkdir(parents=True, exist_ok=True)
+    io.make_dir(out)  # a folder that cannot be made: one line
     images = ds.x_test[:count].numpy()
     paths = []
     for i, (image, label) in enumerate(zip(images, ds.y_test[:count].tolist())):

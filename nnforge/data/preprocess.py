@@ -45,6 +45,9 @@ class Preprocessing:
     def fit(cls, dataset, normalize: bool = True, fit_content: bool = False) -> "Preprocessing":
         """Statistics come from the training split only, never from validation or test."""
         x = dataset.x_train
+        if normalize and len(x) < 2:  # one example has no spread: its std is NaN and every input would be too
+            raise DataError(f"the training split holds {len(x)} example{'s' if len(x) != 1 else ''}; standardising the inputs "
+                            "needs at least 2: add examples or lower data.val_fraction")
         if dataset.kind == "image":
             xf = x.float() / 255.0
             dims = (0, 2, 3)

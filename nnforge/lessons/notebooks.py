@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nnforge import io
 from nnforge.errors import UserError
 
 from . import LESSONS
@@ -33,14 +34,13 @@ def lesson_notebook(name: str):
 
 
 def _write(nb, path: Path) -> Path:
-    if path.parent.exists() and not path.parent.is_dir():
-        raise UserError(f"cannot write notebooks into '{path.parent}': it is a file, not a folder")
+    blocker = io.file_in_the_way(path.parent)
+    if blocker is not None:
+        where = "" if blocker == path.parent else f" ('{blocker}' is in the way)"
+        raise UserError(f"cannot write notebooks into '{path.parent}'{where}: it is a file, not a folder")
     text = _jupytext().writes(nb, fmt="ipynb")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")  # never leave a half-written notebook behind
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    io.make_dir(path.parent)  # a folder that cannot be made: one line
+    return io.write_text(path, text)  # never a half-written notebook
 
 
 def write_notebook(name: str, folder: str | Path) -> Path:

@@ -69,7 +69,7 @@ def run_nas(raw_recipe: dict, out: str | Path, trials: int, storage: str, study_
     from nnforge.models import build_model
     from nnforge.train import run
     from nnforge.train.run import prepare
-    from nnforge.tune.search import make_storage
+    from nnforge.tune.search import check_same_space, make_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # the storage's heartbeat, as in search.py
@@ -94,6 +94,7 @@ def run_nas(raw_recipe: dict, out: str | Path, trials: int, storage: str, study_
                                     directions=["maximize", "minimize"])
     except ValueError as exc:  # an existing study of the same name with one objective
         raise UserError(f"study '{study_name}' in {storage} is not a two-objective study ({exc}); use another --study name") from None
+    check_same_space(study, spec, storage)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
 

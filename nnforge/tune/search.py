@@ -25,7 +25,7 @@ from typing import Callable
 
 from nnforge import io
 from nnforge.config import dump_config, plain, resolve
-from nnforge.errors import ConfigError, UserError
+from nnforge.errors import ConfigError, RunError, StorageError, UserError
 from nnforge.rundir import make_folder
 from nnforge.train.callbacks import Callback
 from nnforge.tune.space import TuneSpec, check_tune_config, parse_tune, trial_recipe
@@ -75,7 +75,7 @@ def make_sampler(name: str, spec: TuneSpec, seed: int, trials: int):
 def make_storage(url: str):
     """An Optuna RDB storage with a heartbeat, so trials of a killed worker are marked failed."""
     import optuna
-    from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+    from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
 
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     for attempt in range(6):
@@ -83,11 +83,29 @@ def make_storage(url: str):
             return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=10, grace_period=60)
         except (ArgumentError, ValueError, ImportError) as exc:
             raise UserError(f"--storage '{url}' is not a usable database URL ({exc}); e.g. sqlite:///study.db") from None
-        except (IntegrityError, OperationalError):
+        except (IntegrityError, OperationalError) as exc:
             # Two workers starting together race to create the schema; the loser finds it made.
-            if attempt == 5:
-                raise
+            if attempt == 5 or not _may_be_a_race(exc):
+                raise _storage_error(url, exc) from None
             time.sleep(0.5 * (attempt + 1))
+        except DatabaseError as exc:  # e.g. sqlite:///notes.txt: a file that is not a database
+            raise _storage_error(url, exc) from None
+
+
+def _may_be_a_race(exc) -> bool:
+    """Whether retrying may help: a schema race or a locked database, not a file or server that cannot be reached."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return not any(s in text for s in ("unable to open", "connection refused", "could not translate host", "is the server running",
+                                       "authentication failed", "does not exist", "readonly", "read-only"))
+
+
+def _storage_error(url: str, exc) -> StorageError:
+    from sqlalchemy.engine import make_url
+
+    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    shown = make_url(url).render_as_string(hide_password=True)  # a parsed URL: only a reachable one fails here
+    return StorageError(f"--storage '{shown}' cannot be opened ({reason}); pass a database URL this machine can reach and write, "
+                        "e.g. sqlite:///study.db")
 
 
 def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: dict | None):
@@ -105,11 +123,52 @@ def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: d
     if study.direction.name.lower() != spec.direction:
         raise UserError(f"study '{name}' in {storage_url} was created to {study.direction.name.lower()}; "
                         f"the recipe asks to {spec.direction}. Use another --study name")
+    if not created:
+        check_same_space(study, spec, storage_url)
     if created:
         study.set_user_attr("metric", spec.metric)
         if baseline:
             study.enqueue_trial(baseline, user_attrs={"baseline": True}, skip_if_exists=True)
     return study, created
+
+
+def check_same_space(study, spec: TuneSpec, storage_url: str) -> None:
+    """A study joined or resumed must search the space its trials were drawn from: Optuna refuses a key
+    whose kind (range or choices), log scale or list of choices changed, and earlier trials' values
+    would not decode. A range's bounds may change (Optuna allows it)."""
+    from optuna.distributions import check_distribution_compatibility
+
+    new = {p.path: p.distribution() for p in spec.params}
+    for trial in study.get_trials(deepcopy=False):
+        for path, old in trial.distributions.items():
+            if path not in new:
+                continue
+            try:
+                check_distribution_compatibility(old, new[path])
+            except ValueError:
+                raise ConfigError(f"study '{study.study_name}' in {storage_url} searched tune.space.{path} as {_shown(old)}; "
+                                  f"the recipe now gives {_shown(new[path])}. Use another --study name, or the space "
+                                  "the study was made with") from None
+
+
+def check_trial_folders(study, out: Path, storage_url: str) -> None:
+    """Every ``trial-NNN`` folder in ``out`` must be a trial of this study: a study started afresh
+    (a deleted study.db, another --study) numbers its trials from 0 again, and its first trial would
+    stop on a folder that already holds a run, after Optuna's traceback."""
+    ours = {Path(t.user_attrs["run_dir"]).name for t in study.get_trials(deepcopy=False) if "run_dir" in t.user_attrs}
+    foreign = sorted(p.name for p in out.glob("trial-*") if p.is_dir() and p.name not in ours)
+    if foreign:
+        raise RunError(f"'{out}' holds trial runs ({foreign[0]}{', ...' if len(foreign) > 1 else ''}) that study "
+                       f"'{study.study_name}' in {storage_url} did not make; choose a new --out, or pass the --storage "
+                       "and --study that made them to resume that study")
+
+
+def _shown(distribution) -> str:
+    from optuna.distributions import CategoricalDistribution
+
+    if isinstance(distribution, CategoricalDistribution):
+        return f"choices {list(distribution.choices)}"
+    return f"a range {distribution.low}..{distribution.high}{' (log)' if distribution.log else ''}"
 
 
 def _encode_baseline(spec: TuneSpec, resolved: dict) -> dict | None:
@@ -171,6 +230,7 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
     # The creator samples with the base seed (reproducible); a worker joining or resuming the
     # study draws from another stream so that two workers never propose the same values.
     study, created = open_study(storage, study_name, spec, make_sampler(sampler, spec, base_seed, trials), baseline)
+    check_trial_folders(study, out, storage)
     if not created:
         study.sampler = make_sampler(sampler, spec, (base_seed * 1_000_003 + os.getpid() + len(study.trials)) % 2**31, trials)
     worker = f"{socket.gethostname()}:{os.getpid()}"

@@ -38,6 +38,7 @@ TASK_METRICS = {"classify": ("val_accuracy", "val_loss"), "regress": ("val_rmse"
                 "forecast": ("val_loss",)}
 SECTION_KEYS = {"metric", "direction", "pruner", "space", "baseline", "objectives", "budget"}
 COSTS = ("params", "latency_ms")  # what architecture search minimises beside the metric, and what a budget caps
+GRID_LIMIT = 100_000  # grid combinations: Optuna's GridSampler holds them all in a list
 PARAM_KEYS = {"low", "high", "log", "step", "points", "choices"}
 
 
@@ -85,12 +86,23 @@ class Param:
             return trial.suggest_int(self.path, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
         return self.decode(trial.suggest_float(self.path, self.low, self.high, step=self.step, log=self.log), exact)
 
+    def distribution(self):
+        """The Optuna distribution :meth:`suggest` draws from (a resumed study checks its trials against it)."""
+        from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+        if self.choices is not None:
+            return CategoricalDistribution(self._encoded())
+        if self.integer:
+            return IntDistribution(int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
+        return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
+
     def grid(self) -> list:
         """The values the grid sampler visits (choices as they are; ranges at ``points`` values)."""
         if self.choices is not None:
             return self._encoded()
+        self.check_grid()
         if self.step:
-            n = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+            n = self.grid_size()
             values = [self.low + i * self.step for i in range(n)]
         elif self.log:
             values = [math.exp(math.log(self.low) + i * (math.log(self.high) - math.log(self.low)) / max(1, self.points - 1))
@@ -100,6 +112,20 @@ class Param:
         if self.integer:
             values = sorted({int(round(v)) for v in values})
         return values
+
+    def grid_size(self) -> int:
+        """How many values :meth:`grid` visits (an upper bound for an integer range)."""
+        if self.choices is not None:
+            return len(self.choices)
+        if self.step:
+            return int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+        return self.points
+
+    def check_grid(self) -> None:
+        """Before a grid is built: a step of 1e-300 or ``points: 1000000000`` would fill the memory."""
+        if self.grid_size() > GRID_LIMIT:
+            raise ConfigError(f"'tune.space.{self.path}' gives {self.grid_size():.3g} grid values; the grid sampler takes at most "
+                              f"{GRID_LIMIT:,} in all: a larger step, fewer points, or --sampler tpe")
 
     def extremes(self) -> list:
         if self.choices is not None:
@@ -123,6 +149,15 @@ class TuneSpec:
         return {p.path: p.suggest(trial, exact) for p in self.params}
 
     def grid(self) -> dict[str, list]:
+        """Every key's grid values; Optuna's grid sampler lists all their combinations, so their
+        number is capped at :data:`GRID_LIMIT` (a one-line error, not an exhausted memory)."""
+        for p in self.params:
+            p.check_grid()
+        total = math.prod(p.grid_size() for p in self.params)
+        if total > GRID_LIMIT:
+            sizes = " x ".join(f"{p.grid_size():.3g}" for p in self.params)
+            raise ConfigError(f"tune.space gives {sizes} = {total:.3g} grid combinations; the grid sampler takes at most "
+                              f"{GRID_LIMIT:,}: larger steps, fewer points or choices, or --sampler tpe")
         return {p.path: p.grid() for p in self.params}
 
     def decode(self, params: dict, exact: bool = False) -> dict[str, Any]:

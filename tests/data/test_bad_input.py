@@ -71,6 +71,15 @@ def test_csv_problems(tmp_path, capsys, rows, words):
         assert w in err
 
 
+def test_a_training_split_of_one_row_is_one_line(tmp_path, capsys):
+    """Before: the one row's std was NaN, every input NaN, and the run stopped on a 'non-finite loss'
+    blaming the learning rate."""
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,y\n1,2,x\n3,4,y\n")  # one row for the test split, one to train
+    err = _train(capsys, tmp_path, f"data.name=csv:{path}", "data.target=y", "data.val_fraction=0")
+    assert "the training split holds 1 example; standardising the inputs needs at least 2" in err
+
+
 def test_malformed_idx_file(tmp_path, capsys):
     root = tmp_path / "mnist"
     root.mkdir()

@@ -51,6 +51,16 @@ def test_export_into_a_folder_under_a_file_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err == f"error: '{tmp_path / 'notes.txt'}' is a file; pass a folder to write the images into\n"
 
 
+def test_export_into_a_folder_that_cannot_be_made_or_of_a_table_is_one_line(tmp_path, capsys):
+    """Before: mkdir's FileNotFoundError traceback under /proc, and for a CSV table a hint to pass
+    --set data.target, which `datasets` does not take."""
+    assert main(["datasets", "--export", "digits", "--count", "2", "/proc/nnforge-digits"]) == 2
+    assert capsys.readouterr().err.startswith("error: cannot write /proc/nnforge-digits")
+    (tmp_path / "t.csv").write_text("a,b,label\n1,2,x\n3,4,y\n")
+    assert main(["datasets", "--export", f"csv:{tmp_path / 't.csv'}", str(tmp_path / "out")]) == 2
+    assert "holds table rows, not images" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
 @pytest.fixture
 def two_runs(tmp_path, digits_run):
     """Two default-named runs of one recipe, as two quickstarts leave them; the second is newer."""

@@ -77,6 +77,17 @@ def test_cli_writes_one_notebook_and_all_with_an_index(tmp_path, capsys):
     assert "it is a file, not a folder" in capsys.readouterr().err
 
 
+def test_a_notebook_folder_below_a_file_or_unmakeable_is_one_line(tmp_path, capsys):
+    """--notebook afile/sub: a file is in the way of a folder above; a folder that cannot be made
+    (here: below /proc) is a StorageError line, not mkdir's traceback."""
+    (tmp_path / "afile").write_text("")
+    assert main(["lesson", "xor", "--notebook", str(tmp_path / "afile" / "sub")]) == 2
+    assert f"('{tmp_path / 'afile'}' is in the way): it is a file, not a folder" in capsys.readouterr().err
+    assert main(["lesson", "xor", "--notebook", "/proc/nnforge-notebooks"]) == 2
+    assert "cannot write /proc/nnforge-notebooks" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
 def outputs(cell, kind: str) -> str:
     return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("name") == kind)
 

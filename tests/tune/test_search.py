@@ -107,3 +107,74 @@ def test_two_processes_share_one_sqlite_study_without_running_a_trial_twice(tmp_
     dirs = [t.user_attrs["run_dir"] for t in finished]
     assert len(set(dirs)) == len(dirs) and all(os.path.exists(os.path.join(d, "model.json")) for d in dirs)
     assert len({t.user_attrs["worker"] for t in finished}) == 2  # both processes did work
+
+
+@pytest.mark.parametrize("where", ["missing/folder/study.db", "notes.txt", "."])
+def test_a_storage_that_cannot_be_opened_is_one_line_at_once(tmp_path, where):
+    """A folder that does not exist, a file that is not a database, a folder: no retries, no traceback."""
+    from nnforge.errors import StorageError
+    from nnforge.tune.search import make_storage
+
+    (tmp_path / "notes.txt").write_text("not a database\n")
+    url = f"sqlite:///{tmp_path / where}"
+    with pytest.raises(StorageError, match="--storage .* cannot be opened .*sqlite:///study.db"):
+        make_storage(url)
+
+
+def test_a_storage_error_hides_the_password(monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from nnforge.errors import StorageError
+    from nnforge.tune import search
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("connect", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", refuse)
+    with pytest.raises(StorageError, match="connection refused") as info:
+        search.make_storage("postgresql://me:s3cret@127.0.0.1:1/db")
+    assert "s3cret" not in str(info.value)
+
+
+@pytest.mark.parametrize("new", [{"choices": [0.01, 0.1]}, {"low": 0.001, "high": 0.3}])
+def test_resuming_a_study_with_a_different_space_is_one_line_before_any_trial(tmp_path, new):
+    """The study's trial drew train.optimizer.lr from a log range; choices (or a linear range) now
+    would make Optuna raise mid-trial, and the old trial's value would not decode."""
+    from nnforge.errors import ConfigError
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    study.add_trial(optuna.trial.create_trial(
+        params={"train.optimizer.lr": 0.05}, value=0.5,
+        distributions={"train.optimizer.lr": optuna.distributions.FloatDistribution(0.001, 0.3, log=True)}))
+    for trials in (1, 3):  # nothing left to run (summary only), and more to run
+        with pytest.raises(ConfigError, match="searched tune.space.train.optimizer.lr as a range 0.001..0.3 .log."):
+            run_study(_recipe({"train.optimizer.lr": new}), tmp_path / "out", trials=trials, storage=storage, study_name="s",
+                      log=lambda _: None)
+    assert not (tmp_path / "out" / "trial-001").exists()
+
+
+def test_resuming_a_study_with_new_bounds_keeps_its_trials(tmp_path):
+    """A range's bounds may change between runs of a study (Optuna allows it)."""
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    study.add_trial(optuna.trial.create_trial(
+        params={"train.optimizer.lr": 0.05}, value=0.5,
+        distributions={"train.optimizer.lr": optuna.distributions.FloatDistribution(0.001, 0.3, log=True)}))
+    result = run_study(_recipe({"train.optimizer.lr": {"low": 0.01, "high": 0.5, "log": True}}), tmp_path / "out", trials=1,
+                       storage=storage, study_name="s", log=lambda _: None)
+    assert result.best_params == {"train.optimizer.lr": 0.05}
+
+
+def test_an_out_folder_with_trials_of_another_study_is_one_line_before_any_trial(tmp_path):
+    """A deleted study.db (or another --study) with the same --out: the new study's trial 0 stopped on
+    'trial-000 already holds a run; ... --resume' (an option tune does not have) after Optuna's traceback."""
+    from nnforge.errors import RunError
+
+    (tmp_path / "out" / "trial-000").mkdir(parents=True)
+    (tmp_path / "out" / "trial-000" / "config.yaml").write_text("seed: 0\n")
+    storage = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with pytest.raises(RunError, match="'.*out' holds trial runs \\(trial-000\\) that study 's' in .* did not make"):
+        run_study(_recipe({"train.optimizer.lr": {"low": 0.001, "high": 0.1}}), tmp_path / "out", trials=1, storage=storage,
+                  study_name="s", log=lambda _: None)
+    assert all(t.state == TrialState.WAITING for t in _trials(storage, "s"))  # no trial was started (the baseline waits)

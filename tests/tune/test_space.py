@@ -60,3 +60,20 @@ def test_suggestions_are_typed_and_land_in_the_recipe():
     grid = spec.grid()
     assert grid["train.epochs"] == [2, 3, 4] and len(grid["train.optimizer.lr"]) == 3
     assert grid["train.optimizer.lr"][1] == pytest.approx(10 ** -1.5)  # log-spaced
+
+
+@pytest.mark.parametrize("space, message", [
+    ({"train.optimizer.lr": {"low": 0.01, "high": 0.1, "points": 10**9}}, "gives 1e\\+09 grid values"),
+    ({"train.optimizer.lr": {"low": 0.0001, "high": 0.1, "step": 1e-300}}, "gives 9.99e\\+298 grid values"),
+    ({"train.optimizer.lr": {"low": 0.01, "high": 0.1, "points": 1000}, "train.optimizer.momentum": {"low": 0.0, "high": 0.9, "points": 1000}},
+     "gives 1e\\+03 x 1e\\+03 = 1e\\+06 grid combinations"),
+])
+def test_a_grid_too_large_to_list_is_one_line(space, message):
+    """Before: the grid sampler built every value (and Optuna every combination) in memory; a step
+    of 1e-300 or points: 1000000000 ran the machine out of memory."""
+    from nnforge.tune.search import make_sampler
+
+    spec = parse_tune(_recipe(space)["tune"])
+    with pytest.raises(ConfigError, match=message + ".*at most 100,000"):
+        make_sampler("grid", spec, 0, 3)
+    make_sampler("tpe", spec, 0, 3)  # other samplers draw from the range: no limit
