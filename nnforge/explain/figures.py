@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 
 from nnforge import io
+from nnforge.report.plots import literal
 
 
 def _plt():
@@ -39,10 +40,10 @@ def plot_feature_attributions(maps: np.ndarray, features: list[str], labels: lis
         ax.axis("on")
         order = np.argsort(-np.abs(m), kind="stable")[:top][::-1]
         ax.barh(range(len(order)), m[order], color=["#c0392b" if v > 0 else "#2e6da4" for v in m[order]])
-        ax.set_yticks(range(len(order)), [features[i] for i in order], fontsize=7)
+        ax.set_yticks(range(len(order)), [literal(features[i]) for i in order], fontsize=7)
         ax.axvline(0, color="#888", linewidth=0.6)
         ax.tick_params(axis="x", labelsize=6)
-        ax.set_title(label.replace("\n", ", "), fontsize=7)
+        ax.set_title(literal(label.replace("\n", ", ")), fontsize=7)
     fig.suptitle(f"{method}: strongest features for the predicted class (red: for, blue: against)")
     fig.tight_layout()
     return _save(fig, path)
@@ -52,7 +53,7 @@ def plot_importance(importance: list[dict], method: str, path: Path, top: int = 
     shown = importance[:top][::-1]
     fig, ax = plt.subplots(figsize=(5.5, 0.3 * len(shown) + 1.0))
     ax.barh(range(len(shown)), [r["mean_abs_attribution"] for r in shown], color="#c0392b")
-    ax.set_yticks(range(len(shown)), [r["feature"] for r in shown], fontsize=8)
+    ax.set_yticks(range(len(shown)), [literal(r["feature"]) for r in shown], fontsize=8)
     ax.set_xlabel("mean |attribution| over the test rows explained")
     ax.set_title(f"{method}: feature importance")
     fig.tight_layout()

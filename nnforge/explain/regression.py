@@ -100,7 +100,7 @@ def explain_regression(predictor, methods: Sequence[str] | None = None, examples
 
 
 def _plot_errors(truth: np.ndarray, pred: np.ndarray, worst: np.ndarray, name: str, path: Path) -> Path:
-    from nnforge.report.plots import _pyplot, save_figure
+    from nnforge.report.plots import _pyplot, literal, save_figure
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5))
@@ -110,8 +110,8 @@ def _plot_errors(truth: np.ndarray, pred: np.ndarray, worst: np.ndarray, name: s
         ax.annotate(f"#{i}", (truth[i], pred[i]), fontsize=7)
     lo, hi = float(min(truth.min(), pred.min())), float(max(truth.max(), pred.max()))
     ax.plot([lo, hi], [lo, hi], "k--", lw=1)
-    ax.set_xlabel(f"true {name}")
-    ax.set_ylabel(f"predicted {name}")
+    ax.set_xlabel(f"true {literal(name)}")
+    ax.set_ylabel(f"predicted {literal(name)}")
     ax.legend(fontsize=8)
     ax.set_title("largest test errors")
     return save_figure(fig, path)

@@ -21,7 +21,7 @@ import torch
 from nnforge import io
 from nnforge.errors import UserError
 from nnforge.explain.errors import error_analysis
-from nnforge.explain.figures import (_plt, _save, feature_importance, plot_feature_attributions,  # noqa: F401
+from nnforge.explain.figures import (_plt, _save, feature_importance, literal, plot_feature_attributions,  # noqa: F401
                                      plot_importance, write_report)
 
 BACKGROUND_ROWS = 64  # training inputs that SHAP draws its baselines from
@@ -48,7 +48,7 @@ def plot_top_losses(images: np.ndarray, rows: list[dict], classes: list[str], pa
     for ax, row in zip(axes.flat, rows):
         ax.axis("on")
         _show(ax, images[row["index"]])
-        ax.set_title(f"true {classes[row['true']]}\npred {classes[row['predicted']]} ({row['probability']:.0%})\nloss {row['loss']:.2f}",
+        ax.set_title(f"true {literal(classes[row['true']])}\npred {literal(classes[row['predicted']])} ({row['probability']:.0%})\nloss {row['loss']:.2f}",
                      fontsize=7)
     fig.suptitle("top losses on the test split")
     return _save(fig, path)
@@ -61,7 +61,7 @@ def plot_attributions(images: np.ndarray, maps: np.ndarray, labels: list[str], m
     fig, axes = plt.subplots(2, n, figsize=(1.7 * n, 3.8), squeeze=False)
     for i in range(n):
         _show(axes[0, i], images[i])
-        axes[0, i].set_title(labels[i], fontsize=7)
+        axes[0, i].set_title(literal(labels[i]), fontsize=7)
         _show(axes[1, i], images[i])
         m = maps[i]
         bound = float(np.abs(m).max()) or 1.0

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 from nnforge import io
 from nnforge.errors import RunError, UserError
 from nnforge.report.html import CSS
-from nnforge.report.plots import _pyplot, save_figure
+from nnforge.report.plots import _pyplot, literal, save_figure
 from nnforge.rundir import read_history
 from nnforge.runlist import HEADLINE, RunInfo, direction, format_metric, is_run, read_run, text_table
 
@@ -240,7 +240,7 @@ def draw(c: Comparison):
                 points = [(h["epoch"], h[f"{split}_{metric}"]) for h in history if isinstance(h.get(f"{split}_{metric}"), (int, float))]
                 if points:
                     (line,) = ax.plot(*zip(*points), style, color=colour, marker="o" if split == "train" else "s", markersize=3,
-                                      label=f"{name} ({'training' if split == 'train' else 'validation'})")
+                                      label=f"{literal(name)} ({'training' if split == 'train' else 'validation'})")
                     line.set_gid(f"run{i}-{split}_{metric}")
         ax.set_title(metric)
         ax.set_xlabel("epoch")

@@ -14,13 +14,18 @@ def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
-    # Labels are user text (run folders, class names, CSV target values): a pair of '$' would be
-    # parsed as TeX math, and "x$\\foo$y" failed the whole picture with a traceback. No nnforge
-    # picture uses math text.
-    matplotlib.rcParams["text.parse_math"] = False
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def literal(text) -> str:
+    """User text (a run folder, a class name, a CSV column or target value) as matplotlib should draw
+    it: every '$' escaped, since a pair of them starts TeX math ("x$\\foo$y" failed the whole
+    picture with a traceback, "$5 or $10" came out in italics). Escaped here, where user text enters
+    a picture, rather than by turning math text off: log-scale axes label their ticks with it, and
+    matplotlib's settings are the whole process's (a notebook's own plots share them)."""
+    return str(text).replace("$", r"\$")
 
 
 def save_figure(fig, path: Path, dpi: int = 110) -> Path:
@@ -52,7 +57,7 @@ def plot_curves(history: list[dict], path: Path, title: str = "", metric: str = 
         ax.grid(alpha=0.3)
         ax.legend()
     if title:
-        fig.suptitle(title)
+        fig.suptitle(literal(title))
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -60,7 +65,7 @@ def plot_curves(history: list[dict], path: Path, title: str = "", metric: str = 
 def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path, title: str = "test confusion matrix") -> Path:
     """Counts with row-normalised colour, so a weak class stands out whatever its size."""
     plt = _pyplot()
-    n = len(classes)
+    n, classes = len(classes), [literal(c) for c in classes]
     size = max(4.5, 0.45 * n + 2)
     fig, ax = plt.subplots(figsize=(size, size * 0.9))
     rows = matrix.sum(1, keepdims=True).clip(min=1)
@@ -76,7 +81,7 @@ def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path, title: st
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     acc = np.trace(matrix) / max(1, matrix.sum())
-    ax.set_title(f"{title} (accuracy {acc:.2%})")
+    ax.set_title(f"{literal(title)} (accuracy {acc:.2%})")
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -92,7 +97,7 @@ def plot_forecast(series, target_index, pred, naive, history, path: Path, title:
     ax.plot(t, naive, color="tab:blue", lw=1, ls="--", label="naive: last value")
     ax.axvline(t[0], color="0.5", ls=":")
     ax.set_ylabel(series.unit)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(literal(title), fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
     ax2.plot([h["epoch"] for h in history], [h["train_loss"] for h in history], label="train MSE (standardised)")
     if any(h["val_loss"] is not None for h in history):
@@ -128,7 +133,7 @@ def lr_find_figure(result, title: str = "learning-rate range test"):
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("training loss")
     ax.set_ylim(low, high * 1.05)
-    ax.set_title(title)
+    ax.set_title(literal(title))
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 

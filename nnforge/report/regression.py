@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnforge.report.plots import _pyplot, save_figure
+from nnforge.report.plots import _pyplot, literal, save_figure
 
 
 def plot_regression(pred: np.ndarray, truth: np.ndarray, names: list[str], path: Path, title: str = "") -> Path:
@@ -17,7 +17,7 @@ def plot_regression(pred: np.ndarray, truth: np.ndarray, names: list[str], path:
     rows = min(4, truth.shape[1])
     fig, axes = plt.subplots(rows, 3, figsize=(12, 3.6 * rows), squeeze=False)
     for i in range(rows):
-        p, t, name = pred[:, i], truth[:, i], names[i] if i < len(names) else f"y{i}"
+        p, t, name = pred[:, i], truth[:, i], literal(names[i]) if i < len(names) else f"y{i}"
         res = t - p
         ax = axes[i, 0]
         ax.scatter(t, p, s=12, alpha=0.7)
@@ -42,7 +42,7 @@ def plot_regression(pred: np.ndarray, truth: np.ndarray, names: list[str], path:
         for a in axes[i]:
             a.grid(alpha=0.3)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(literal(title))
     fig.tight_layout()
     return save_figure(fig, path)
 

@@ -181,9 +181,12 @@ def test_a_folder_where_report_html_goes_is_one_line(digits_run, tmp_path, capsy
 def test_class_names_with_dollars_are_drawn_as_written(tmp_path):
     """A class named "$\\alpha$ ray" (a folder name or a CSV target value) was parsed as TeX math:
     "$\\foo$" failed the confusion matrix, and with it the end of training, with a traceback."""
+    import matplotlib
     import numpy as np
 
     from nnforge.report.plots import plot_confusion
 
     path = plot_confusion(np.array([[3, 1], [0, 4]]), ["$\\foo$ ray", "$5 and $10"], tmp_path / "confusion.png")
     assert path.stat().st_size > 1000
+    # Escaped where it is drawn; math text stays on for the process (log axes' ticks and a notebook's plots use it).
+    assert matplotlib.rcParams["text.parse_math"] is True
