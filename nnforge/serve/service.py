@@ -90,6 +90,7 @@ class Service:
         self.classes = self.predictor.classes
         self.regression = self.predictor.regression  # answers are values in the target's units, not classes
         self.model_version = file_digest(Path(settings.run_dir) / "model.safetensors")
+        self.default_k = min(self.settings.top_k, len(self.classes))  # --top-k 5 of a 3-class model answers 3
         self.metadata = self._metadata()
         self.health = json.dumps({"status": "ok", "model_version": self.model_version, "worker": os.getpid()}).encode()
 
@@ -108,7 +109,7 @@ class Service:
             "backend": self.backend.name,
             "batching": {"max_batch": self.settings.max_batch, "max_wait_ms": self.settings.max_wait_ms},
             "limits": self.limits.to_dict(),
-            "top_k": self.settings.top_k,
+            "top_k": self.default_k,
             "task": self.predictor.task,
         }
         try:  # the scores are extra: a run whose metrics.json is damaged is still served, without them
@@ -187,10 +188,10 @@ class Service:
     # -- answers ----------------------------------------------------------------------------
     def top_k(self, query: bytes) -> int:
         if not query:
-            return self.settings.top_k
+            return self.default_k
         values = parse_qs(query.decode("latin-1"), keep_blank_values=True).get("k")
         if not values:
-            return self.settings.top_k
+            return self.default_k
         # Digits only, as the OpenAPI integer says: Python's int() also takes " 3", "1_0" and "٣".
         value = values[-1]
         k = int(value) if value.isascii() and value.isdigit() and len(value) < 10 else 0

@@ -432,3 +432,15 @@ def test_an_infinite_or_nan_limit_is_a_one_line_error(tmp_path, capsys, flag, va
     assert main(["serve", str(tmp_path), flag, value]) == 2
     err = capsys.readouterr().err
     assert flag in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_default_k_above_the_class_count_is_reported_as_what_is_answered(run_dir):
+    """Before: /metadata said top_k 50 for a 10-class model, whose answers held 10 classes."""
+    from nnforge.serve.service import ServeSettings, Service
+
+    service = Service(ServeSettings(run_dir=str(run_dir), backend="torch", top_k=50))
+    try:
+        assert len(service.classes) == 10
+        assert service.metadata["top_k"] == 10 and service.top_k(b"") == 10
+    finally:
+        service.close()
