@@ -299,7 +299,14 @@ def load_run_test_split(run_dir, data: str | None = None, root: str | None = Non
     from nnforge.data.subset import apply_data_config  # image_size, fit_content: the model's input as trained
 
     run_dir = Path(run_dir)
-    recipe = read_recipe(run_dir) if (run_dir / CONFIG).is_file() else default_config()
+    if (run_dir / CONFIG).is_file():
+        recipe = read_recipe(run_dir)
+    else:  # a model folder (model.json and the weights): the dataset model.json names, unless --data says
+        recipe, named = default_config(), read_model_meta(run_dir).get("dataset")
+        if not data and (not isinstance(named, str) or ":" in named):  # csv:/folder: need keys only config.yaml holds
+            raise RunError(f"'{run_dir}' has no {CONFIG}, so the data it was trained on cannot be loaded from it; "
+                           f"pass --data NAME (for example --data digits)")
+        data = data or named
     recipe = recipe_on_data(recipe, run_dir, data, root)
     return apply_data_config(load_dataset(recipe.data), recipe.data, recipe.seed)
 

@@ -147,3 +147,15 @@ def test_a_run_in_a_folder_named_in_latin_1_is_evaluated_and_its_checkpoint_read
     assert "accuracy" in capsys.readouterr().out
     step = sorted((Path(run) / "checkpoints").glob("step-*.safetensors"))[-1]
     assert load_checkpoint(step).state["history"]
+
+
+def test_a_model_folder_without_its_recipe_is_evaluated_on_the_dataset_model_json_names(tmp_path, digits_run, capsys):
+    """Before: it fell back to mnist-sample and failed, saying that config.yaml (absent) named another dataset."""
+    import shutil
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in ("model.json", "model.safetensors"):
+        shutil.copy(Path(digits_run.dir) / name, folder / name)
+    assert main(["eval", str(folder)]) == 0
+    assert f"{folder} on digits" in capsys.readouterr().out
