@@ -294,21 +294,28 @@ def read_failure(run_dir: str | Path) -> dict | None:
 def load_run_test_split(run_dir, data: str | None = None, root: str | None = None):
     """The test split a run was trained against (or another dataset of the same shape), reshaped by
     the run's ``data`` keys exactly as training reshaped it (denoising travels in ``model.json``)."""
-    from nnforge.config import default_config
     from nnforge.data import load_dataset
     from nnforge.data.subset import apply_data_config  # image_size, fit_content: the model's input as trained
+
+    recipe = recipe_for_test_data(run_dir, data, root)
+    return apply_data_config(load_dataset(recipe.data), recipe.data, recipe.seed)
+
+
+def recipe_for_test_data(run_dir, data: str | None = None, root: str | None = None):
+    """The recipe that loads a run's test data: its ``config.yaml``, or for a model folder (``model.json``
+    and the weights) the dataset ``model.json`` names, with ``--data`` and ``--root`` applied."""
+    from nnforge.config import default_config
 
     run_dir = Path(run_dir)
     if (run_dir / CONFIG).is_file():
         recipe = read_recipe(run_dir)
-    else:  # a model folder (model.json and the weights): the dataset model.json names, unless --data says
+    else:
         recipe, named = default_config(), read_model_meta(run_dir).get("dataset")
         if not data and (not isinstance(named, str) or ":" in named):  # csv:/folder: need keys only config.yaml holds
             raise RunError(f"'{run_dir}' has no {CONFIG}, so the data it was trained on cannot be loaded from it; "
                            f"pass --data NAME (for example --data digits)")
         data = data or named
-    recipe = recipe_on_data(recipe, run_dir, data, root)
-    return apply_data_config(load_dataset(recipe.data), recipe.data, recipe.seed)
+    return recipe_on_data(recipe, run_dir, data, root)
 
 
 def recipe_on_data(recipe, run_dir, data: str | None, root: str | None = None):

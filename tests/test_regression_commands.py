@@ -175,3 +175,15 @@ def test_runs_lists_it_by_its_test_rmse(run_dir, capsys):
     out = capsys.readouterr().out
     rmse = json.loads((run_dir / "metrics.json").read_text())["test_rmse"]
     assert "diabetes" in out and f"RMSE {rmse:.4g}" in out
+
+
+def test_a_regression_model_folder_without_its_recipe_is_evaluated_on_its_dataset(run_dir, tmp_path, capsys):
+    """model.json names the dataset; before, a folder without config.yaml was scored on the default recipe's mnist-sample."""
+    import shutil
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in ("model.json", "model.safetensors"):
+        shutil.copy(run_dir / name, folder / name)
+    assert main(["eval", str(folder)]) == 0
+    assert "RMSE" in capsys.readouterr().out

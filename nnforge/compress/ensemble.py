@@ -23,7 +23,7 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
     if any(p.regression for p in predictors):
         if tta or combine == "vote":
             raise DataError("--tta and --vote are for classifiers; a regression ensemble averages its members' values")
-        return evaluate_regression_runs(runs, predictors, data)
+        return evaluate_regression_runs(runs, predictors, data, root)
     for p in predictors[1:]:
         if p.classes != first.classes or p.input_shape != first.input_shape:
             raise DataError(f"runs '{runs[0]}' and '{p.run_dir}' have different classes or input shapes; an ensemble needs both equal")
@@ -53,22 +53,20 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
     return result
 
 
-def evaluate_regression_runs(runs, predictors, data: str | None = None) -> dict:
+def evaluate_regression_runs(runs, predictors, data: str | None = None, root: str | None = None) -> dict:
     """MAE, RMSE and R² in the target's units of one regression run, or of several averaged."""
     import torch
 
-    from nnforge.config import default_config
     from nnforge.data.registry import load_table
     from nnforge.errors import DataError
-    from nnforge.rundir import read_recipe, recipe_on_data
+    from nnforge.rundir import recipe_for_test_data
     from nnforge.train.tasks.regress import scores
 
     first = predictors[0]
     for p in predictors[1:]:
         if not p.regression or p.classes != first.classes or p.input_shape != first.input_shape:
             raise DataError(f"runs '{runs[0]}' and '{p.run_dir}' predict different targets or take different rows")
-    recipe = read_recipe(first.run_dir) if (first.run_dir / "config.yaml").is_file() else default_config()
-    recipe = recipe_on_data(recipe, first.run_dir, data)
+    recipe = recipe_for_test_data(first.run_dir, data, root)
     table = load_table(recipe.data, recipe.seed)
     if table.x_test.shape[1:] != first.input_shape or table.y_test.shape[1] != len(first.classes):
         raise DataError(f"table '{table.name}' ({table.x_test.shape[1]} features, {table.y_test.shape[1]} targets) does not fit "
