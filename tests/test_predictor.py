@@ -93,41 +93,44 @@ def test_a_csv_naming_some_of_the_models_columns_but_not_all_is_one_line(tmp_pat
     assert main(["predict", str(iris_run.dir), str(path)]) == 0  # every name there, in another order: read by name
 
 
-def test_a_run_whose_weights_hold_nan_is_refused_at_load(tmp_path, digits_run, capsys):
-    """NaN weights would answer NaN for every digit; predict names the weight instead of printing garbage."""
+def predict_with_altered_weights(tmp_path, digits_run, capsys, alter) -> tuple[str, str]:
+    """``nnforge predict`` on a copy of the run whose first or last float weight ``alter(state, name)``
+    changed; the weight's name and what predict printed on stderr (it must exit 2)."""
     import shutil
 
     from safetensors.torch import load_file, save_file
 
-    run = tmp_path / "nan-run"
+    run = tmp_path / "altered-run"
     shutil.copytree(digits_run.dir, run)
     state = load_file(str(run / "model.safetensors"))
-    name = sorted(k for k, v in state.items() if v.is_floating_point())[-1]
-    state[name][0] = float("nan")
+    name = alter(state, sorted(k for k, v in state.items() if v.is_floating_point()))
     save_file(state, str(run / "model.safetensors"))
     (tmp_path / "digit.csv").write_text(",".join(f"p{i}" for i in range(64)) + "\n" + ",".join(["0"] * 64) + "\n")
     assert main(["predict", str(run), str(tmp_path / "digit.csv")]) == 2
     err = capsys.readouterr().err
-    assert f"weight '{name}' holds NaN or Inf" in err and len(err.strip().splitlines()) == 1
+    assert len(err.strip().splitlines()) == 1
+    return name, err
+
+
+def test_a_run_whose_weights_hold_nan_is_refused_at_load(tmp_path, digits_run, capsys):
+    """NaN weights would answer NaN for every digit; predict names the weight instead of printing garbage."""
+    def nan(state, names):
+        state[names[-1]][0] = float("nan")
+        return names[-1]
+
+    name, err = predict_with_altered_weights(tmp_path, digits_run, capsys, nan)
+    assert f"weight '{name}' holds NaN or Inf" in err
 
 
 def test_a_run_whose_weights_are_whole_numbers_is_refused_at_load(tmp_path, digits_run, capsys):
     """Before: integer weights were converted by load_state_dict (0.73 stored as 0) and predict
-    answered with the wrong model's labels as if they meant something."""
-    import shutil
+    answered with a different model's labels as if they meant something."""
+    def whole(state, names):
+        state[names[0]] = state[names[0]].round().to(torch.int32)
+        return names[0]
 
-    from safetensors.torch import load_file, save_file
-
-    run = tmp_path / "int-run"
-    shutil.copytree(digits_run.dir, run)
-    state = load_file(str(run / "model.safetensors"))
-    name = sorted(k for k, v in state.items() if v.is_floating_point())[0]
-    state[name] = state[name].round().to(torch.int32)
-    save_file(state, str(run / "model.safetensors"))
-    (tmp_path / "digit.csv").write_text(",".join(f"p{i}" for i in range(64)) + "\n" + ",".join(["0"] * 64) + "\n")
-    assert main(["predict", str(run), str(tmp_path / "digit.csv")]) == 2
-    err = capsys.readouterr().err
-    assert f"weight '{name}' holds int32 values where the model has real numbers" in err and len(err.strip().splitlines()) == 1
+    name, err = predict_with_altered_weights(tmp_path, digits_run, capsys, whole)
+    assert f"weight '{name}' holds int32 values where the model has real numbers" in err
 
 
 def test_a_run_in_a_folder_named_in_latin_1_is_evaluated_and_its_checkpoint_read(tmp_path, digits_run, capsys):
