@@ -117,17 +117,41 @@ def check_empty(out: Path) -> None:
         raise RunError(f"'{out}' exists and is not empty; choose a new or empty --out folder")
 
 
+def contents(run_dir: str | Path) -> tuple:
+    """What a run folder holds now (each file's name, size and change time, checkpoints included; the
+    lock left out), to tell whether another process wrote to it since: see :class:`RunLock`."""
+    found = []
+    for folder in (Path(run_dir), Path(run_dir) / CHECKPOINTS):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:  # missing, or not a folder
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if entry.name != LOCK:
+                found.append((folder.name, entry.name, st.st_size, st.st_mtime_ns))
+    return tuple(sorted(found))
+
+
 class RunLock:
     """An exclusive lock on a run directory for the life of a run (``fcntl.flock`` on ``.lock``).
 
     Two ``nnforge train`` processes on one ``--out`` would interleave their epochs in one
     ``metrics.jsonl``; the second one gets a one-line error naming the holder instead. The lock
     dies with its process, so a killed run never leaves a stale lock behind.
+
+    ``expect``: what :func:`contents` saw when the run was planned (before its data was loaded); a
+    folder that another process wrote since (a run that finished, or checkpointed further, in between)
+    is refused once the lock is held, instead of being started over or cut back to a stale checkpoint.
     """
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, expect: tuple | None = None):
         self.path = Path(run_dir) / LOCK
         self.fd: int | None = None
+        self.expect = expect
 
     def __enter__(self) -> "RunLock":
         import fcntl
@@ -145,9 +169,13 @@ class RunLock:
             os.close(fd)
             raise RunError(f"'{self.path.parent}' is in use by a training run (PID {holder}); "
                            "wait for it or choose another --out") from None
+        self.fd = fd
+        if self.expect is not None and contents(self.path.parent) != self.expect:
+            self.__exit__()
+            raise RunError(f"'{self.path.parent}' was written by another process while this run was starting "
+                           f"(now: {state(self.path.parent)} run); run the command again, or choose another --out")
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
-        self.fd = fd
         return self
 
     def __exit__(self, *exc) -> None:

@@ -18,7 +18,7 @@ import torch
 from nnforge import io
 from nnforge.config import dump_config, resolve
 from nnforge.errors import ConfigError, RunError, UserError
-from nnforge.rundir import (CHECKPOINTS, FAILED, HISTORY, METRICS, SUMMARY, Run, RunLock, check_empty, default_run_dir, read_history,
+from nnforge.rundir import (CHECKPOINTS, FAILED, HISTORY, METRICS, SUMMARY, Run, RunLock, check_empty, contents, default_run_dir, read_history,
                             read_metrics, mark_failed, read_recipe, update_latest_link)
 from nnforge.train import ddp, federated
 from nnforge.train.averaging import EMA, SWA, check_averaging
@@ -160,6 +160,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
             return Run(out, None, read_recipe(out), read_metrics(out), read_history(out))
     else:
         check_empty(out)
+    planned = contents(out)  # what the plan above saw; another process writing here while the data loads is refused below
     data, engine = _start(recipe, engine_cls, task, device)  # a user error here leaves no half-made run folder
     with contextlib.closing(engine):  # however the run ends, what the engine set for the whole process is undone
         if checkpoint is not None:  # one of another model is refused before prepare_resumed_dir rewrites the run's files
@@ -167,7 +168,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         teacher = load_teacher(recipe.train.distill.teacher, data, device) if recipe.train.distill.teacher else None
         hint = hint or f"nnforge train {out / 'config.yaml'} --out {out} --resume"
         writer = not ddp.is_active() or ddp.rank() == 0
-        with RunLock(out), _marks_failure(out, writer):
+        with RunLock(out, planned), _marks_failure(out, writer):
             if checkpoint is None:
                 io.write_text(out / "config.yaml", dump_config(recipe))
             trainer = federated.make_trainer(engine, task, recipe, data, engine_cls)  # a Trainer, or FedAvg's server

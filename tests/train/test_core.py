@@ -263,6 +263,41 @@ def test_two_runs_on_one_folder_the_second_is_refused_naming_the_holder(tmp_path
         pass
 
 
+def _finish_while_loading(monkeypatch, other_run: Path, out: Path):
+    """Another `nnforge train` on ``out`` finishes (copying ``other_run`` there) while this one loads its data."""
+    import shutil
+
+    run_module = sys.modules["nnforge.train.run"]
+    start = run_module._start
+
+    def slow_start(*args):
+        loaded = start(*args)
+        shutil.copytree(other_run, out, dirs_exist_ok=True)
+        return loaded
+
+    monkeypatch.setattr(run_module, "_start", slow_start)
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_run_another_process_finishes_while_this_one_starts_is_kept(tmp_path, monkeypatch, capsys, resume):
+    """Two trains on one --out: the second took the lock only after the first had finished, and trained the
+    finished run over again (resume: cut it back to the checkpoint it had planned from); now it is refused."""
+    other, out = tmp_path / "other", tmp_path / "run"
+    args = ["train", "digits_mlp", "--set", "train.epochs=1", "--set", "train.progress=none"]
+    assert main([*args, "--out", str(other)]) == 0
+    if resume:  # a run killed at its first checkpoint; the other process resumes and finishes it first
+        assert main([*args, "--out", str(out), "--set", "train.epochs=2"]) == 0
+        (out / "metrics.json").unlink()
+        assert list((out / "checkpoints").glob("step-*"))
+    capsys.readouterr()
+    _finish_while_loading(monkeypatch, other, out)
+    finished = (other / "metrics.json").read_bytes()
+    assert main([*args, "--out", str(out), *(["--resume"] if resume else [])]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: '{out}' was written by another process while this run was starting") and err.count("\n") == 1, err
+    assert (out / "metrics.json").read_bytes() == finished
+
+
 def test_a_run_folder_that_cannot_hold_its_lock_is_one_line(tmp_path, capsys):
     """A run whose .lock is a folder: a StorageError naming the lock file, not a traceback (an --out under
     a file is refused before that, by check_empty: see test_an_out_that_is_a_file_or_lies_under_one_is_one_line...)."""
