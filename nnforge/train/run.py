@@ -9,6 +9,7 @@ resolves the recipe, picks the engine and the task, refuses keys either does not
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from pathlib import Path
 from typing import Sequence
@@ -170,6 +171,8 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         writer = not ddp.is_active() or ddp.rank() == 0
         with RunLock(out, planned), _marks_failure(out, writer):
             if checkpoint is None:
+                if resume:  # stopped before its first checkpoint: what a crash mid-write left goes, now that no other process writes it
+                    shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
                 io.write_text(out / "config.yaml", dump_config(recipe))
             trainer = federated.make_trainer(engine, task, recipe, data, engine_cls)  # a Trainer, or FedAvg's server
             if checkpoint is not None:

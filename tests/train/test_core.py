@@ -298,6 +298,28 @@ def test_a_run_another_process_finishes_while_this_one_starts_is_kept(tmp_path, 
     assert (out / "metrics.json").read_bytes() == finished
 
 
+def test_resume_of_a_run_still_training_before_its_first_checkpoint_leaves_its_files(tmp_path, capsys):
+    """--resume on a run another process is training, before its first checkpoint: the in-use error, and the
+    trainer's checkpoints/ (a write under way) kept; before, it was deleted as a crash's leftovers first."""
+    from nnforge.rundir import RunLock
+
+    run = tmp_path / "run"
+    assert main(["train", "digits_mlp", "--out", str(run), "--set", "train.epochs=1", "--set", "train.progress=none"]) == 0
+    for name in ("metrics.json", "model.json", "model.safetensors"):
+        (run / name).unlink()
+    for path in (run / "checkpoints").iterdir():
+        path.unlink()
+    (run / "checkpoints" / ".step-00000010.safetensors.tmp").write_bytes(b"being written")
+    capsys.readouterr()
+    with RunLock(run):  # the trainer
+        assert main(["train", "--resume", str(run)]) == 2
+    assert f"error: '{run}' is in use by a training run (PID {os.getpid()})" in capsys.readouterr().err
+    assert (run / "checkpoints" / ".step-00000010.safetensors.tmp").read_bytes() == b"being written"
+    assert main(["train", "--resume", str(run)]) == 0  # the trainer was killed: the run starts again, the leftover gone
+    assert "stopped before its first checkpoint; starting it again" in capsys.readouterr().err
+    assert (run / "metrics.json").is_file() and not (run / "checkpoints" / ".step-00000010.safetensors.tmp").exists()
+
+
 def test_a_run_folder_that_cannot_hold_its_lock_is_one_line(tmp_path, capsys):
     """A run whose .lock is a folder: a StorageError naming the lock file, not a traceback (an --out under
     a file is refused before that, by check_empty: see test_an_out_that_is_a_file_or_lies_under_one_is_one_line...)."""

@@ -11,7 +11,6 @@ A resumed run keeps its recipe: only the keys in :data:`RESUMABLE_CHANGES` may d
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -57,8 +56,7 @@ def plan_resume(recipe, out: Path, stream=None) -> tuple[str, Checkpoint | None]
         return "done", None
     if not step_checkpoints(out / CHECKPOINTS) and not (out / CHECKPOINTS / BEST_FILE).is_file():
         stream.write(f"note: '{out}' stopped before its first checkpoint; starting it again\n")
-        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # what a crash mid-write left behind
-        return "start", None
+        return "start", None  # what a crash mid-write left in checkpoints/ goes once the run holds the lock (run)
     return "continue", latest_checkpoint(out, stream)
 
 
