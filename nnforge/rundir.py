@@ -97,6 +97,11 @@ def check_no_file_in_the_way(out: Path) -> None:
     """A file where the ``--out`` folder (or one above it) would be: one line, not mkdir's traceback."""
     if (path := io.file_in_the_way(out)) is not None:
         raise RunError(f"'{path}' is a file, not a folder; choose another --out")
+    for place in (out, *out.parents):  # a dangling link (runs/latest to a deleted run): mkdir's "File exists" after the data loaded
+        if place.exists():
+            break
+        if place.is_symlink():
+            raise RunError(f"'{place}' is a link to '{os.readlink(place)}', which does not exist; choose another --out")
 
 
 def make_folder(out: Path) -> Path:

@@ -184,6 +184,18 @@ def test_an_out_that_is_a_file_or_lies_under_one_is_one_line_and_the_file_is_kep
 
 
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no folder can be made")
+@pytest.mark.parametrize("resume", [False, True])
+def test_an_out_that_is_a_dangling_link_is_named_as_one(tmp_path, capsys, resume):
+    """--out runs/latest after its run was deleted: before, 'cannot create the run's lock file ...: File exists'
+    once the data had loaded; now the link and where it points, before anything is loaded."""
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "latest").symlink_to("gone")
+    out = tmp_path / "runs" / "latest"
+    assert main(["train", "digits_mlp", "--out", str(out), *(["--resume"] if resume else [])]) == 2
+    assert capsys.readouterr().err == f"error: '{out}' is a link to 'gone', which does not exist; choose another --out\n"
+    assert os.readlink(out) == "gone"
+
+
 def test_a_run_folder_that_cannot_be_made_is_a_storage_error():
     from nnforge.errors import StorageError
     from nnforge.rundir import RunLock
