@@ -118,7 +118,11 @@ def setup_model(model: nn.Module, train) -> nn.Module:
     """Frozen layers (``train.freeze``), channels-last memory and ``torch.compile``, in that order; the
     model is changed in place where it can be."""
     if train.freeze:
-        freeze(model, train.freeze)
+        frozen = freeze(model, train.freeze)
+        if len(frozen) == len(list(model.parameters())) and train.unfreeze_epoch != 1:  # backward would have no gradient to take
+            raise ConfigError(f"'train.freeze' patterns {list(train.freeze)} match every parameter, so nothing would train"
+                            f"{' before epoch ' + str(train.unfreeze_epoch) if train.unfreeze_epoch else ''}; "
+                            "freeze fewer layers (leave the head trainable)")
     if train.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if train.compile:

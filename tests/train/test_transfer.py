@@ -73,3 +73,19 @@ def test_pretrained_on_mnist_beats_scratch_on_50_digits(tmp_path, cached_mnist_s
         print(f"\n50 digits (28x28, MNIST-style), seeds 0/1: fine-tuned from MNIST {ft_acc} vs from scratch {sc_acc}")
     assert all(f > s for f, s in zip(ft_acc, sc_acc))
     assert sum(ft_acc) / 2 > sum(sc_acc) / 2 + 0.03
+
+
+@pytest.mark.parametrize("unfreeze", [0, 2])
+def test_freezing_every_parameter_is_one_line_before_the_run_folder(tmp_path, unfreeze):
+    """Before: every parameter frozen (train.freeze: ['*']), the first backward raised RuntimeError
+    ("element 0 of tensors does not require grad") after the run folder was written."""
+    from nnforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'train.freeze' patterns .* match every parameter, so nothing would train"):
+        fit(fast_config("train.epochs=2", "train.freeze=['*']", f"train.unfreeze_epoch={unfreeze}"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_freezing_every_parameter_until_epoch_1_trains(tmp_path):
+    run = fit(fast_config("train.epochs=1", "train.freeze=['*']", "train.unfreeze_epoch=1"), tmp_path / "run")
+    assert run.metrics["test_accuracy"] > 0.5
