@@ -155,7 +155,17 @@ def param_groups(model: nn.Module, base_lr: float, lr_mult: dict) -> list[dict]:
         if not isinstance(m, (int, float)) or isinstance(m, bool) or not 0 <= m < math.inf:  # NaN and Inf: non-finite weights at step 1
             raise UserError(f"'train.optimizer.lr_mult' for '{pat}' is {m!r}; accepted: a finite non-negative number")
     groups: dict[float, list] = {}
+    used = set()
     for name, p in model.named_parameters():
-        mult = next((float(m) for pat, m in lr_mult.items() if fnmatch.fnmatchcase(name, str(pat))), 1.0)
-        groups.setdefault(mult, []).append(p)
+        pat = next((pat for pat in lr_mult if fnmatch.fnmatchcase(name, str(pat))), None)
+        used.add(pat)
+        groups.setdefault(1.0 if pat is None else float(lr_mult[pat]), []).append(p)
+    unused = [pat for pat in lr_mult if pat not in used]
+    if unused:  # a misspelt pattern would leave the layers it meant at the base lr
+        available = ", ".join(n for n, _ in list(model.named_parameters())[:6])
+        raise ConfigError(f"'train.optimizer.lr_mult' patterns {unused} match no parameter (or only ones an earlier pattern took); "
+                          f"names look like: {available}, ...")
+    if set(groups) == {0.0}:
+        raise ConfigError("'train.optimizer.lr_mult' gives every parameter a multiplier of 0, so nothing would train; "
+                          "keep some layers above 0")
     return [{"params": ps, "lr": base_lr * m, "lr_mult": m} for m, ps in groups.items()]

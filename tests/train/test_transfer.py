@@ -53,6 +53,19 @@ def test_a_bad_lr_multiplier_is_one_line_even_when_its_pattern_matches(mult):
         param_groups(model, 0.01, {"layers.0.*": mult})
 
 
+@pytest.mark.parametrize("lr_mult, message", [({"layer.0.*": 0.1}, r"patterns \['layer.0.\*'\] match no parameter"),
+                                              ({"layers.*": 0.1, "layers.0.*": 0.5}, r"patterns \['layers.0.\*'\] match no parameter"),
+                                              ({"*": 0}, "gives every parameter a multiplier of 0, so nothing would train")])
+def test_an_lr_multiplier_that_changes_nothing_or_stops_everything_is_one_line_before_the_run_folder(tmp_path, lr_mult, message):
+    """Before: a misspelt pattern (or one an earlier pattern shadows) left its layers at the base lr, and
+    multipliers of 0 everywhere trained nothing (digits test accuracy ~0.07); both with no word said."""
+    from nnforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"'train.optimizer.lr_mult' {message}"):
+        fit(fast_config("train.epochs=1", f"train.optimizer.lr_mult={lr_mult}"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.slow
 def test_pretrained_on_mnist_beats_scratch_on_50_digits(tmp_path, cached_mnist_sample, capsys):
     """The recipes' comparison: the MNIST-pretrained CNN, fine-tuned on 50 MNIST-style digits,
