@@ -36,6 +36,9 @@ def check_averaging(recipe) -> None:
     if not (ema or swa):
         return
     which = "train.ema" if ema else "train.swa"
+    if ema and train.ema.decay >= 1:  # the average would stay the initial weights, and evaluation and the saved model use it
+        raise ConfigError(f"'train.ema.decay' is {train.ema.decay}; the average would never move from the untrained weights; "
+                          "accepted: a decay below 1 (e.g. 0.99)")
     if train.early_stopping.patience or train.save_best:
         raise ConfigError(f"'{which}' saves the averaged weights, while early stopping and save_best keep a raw epoch's; "
                           "use one or the other")

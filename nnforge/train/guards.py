@@ -118,7 +118,10 @@ def fast_dev_run(recipe, train):
     """Run ``train(recipe, folder, marker)`` for one epoch in a temporary folder, delete it, and say what went through."""
     marker = FastDevRun()
     with tempfile.TemporaryDirectory(prefix="nnforge-fast-dev-run-") as tmp:
-        result = train(recipe.with_overrides({"train.epochs": 1}), Path(tmp) / "run", marker)
+        one_epoch = {"train.epochs": 1}
+        if recipe.train.swa.start_epoch > 1:  # averaging from a later epoch: in the one epoch, so that it goes through too
+            one_epoch["train.swa.start_epoch"] = 1
+        result = train(recipe.with_overrides(one_epoch), Path(tmp) / "run", marker)
         written = sorted(p.name for p in (Path(tmp) / "run").iterdir() if p.name != ".lock")
     print(f"fast_dev_run: {marker.batches} training batch, one validation and one test batch went through the whole run "
           f"(it wrote {', '.join(written)}); nothing was kept")

@@ -118,7 +118,11 @@ def setup_model(model: nn.Module, train) -> nn.Module:
     """Frozen layers (``train.freeze``), channels-last memory and ``torch.compile``, in that order; the
     model is changed in place where it can be."""
     if train.freeze:
-        freeze(model, train.freeze)
+        frozen = freeze(model, train.freeze)
+        if len(frozen) == len(list(model.parameters())) and train.unfreeze_epoch != 1:  # backward would have no gradient to take
+            raise ConfigError(f"'train.freeze' patterns {list(train.freeze)} match every parameter, so nothing would train"
+                            f"{' before epoch ' + str(train.unfreeze_epoch) if train.unfreeze_epoch else ''}; "
+                            "freeze fewer layers (leave the head trainable)")
     if train.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if train.compile:
@@ -151,7 +155,17 @@ def param_groups(model: nn.Module, base_lr: float, lr_mult: dict) -> list[dict]:
         if not isinstance(m, (int, float)) or isinstance(m, bool) or not 0 <= m < math.inf:  # NaN and Inf: non-finite weights at step 1
             raise UserError(f"'train.optimizer.lr_mult' for '{pat}' is {m!r}; accepted: a finite non-negative number")
     groups: dict[float, list] = {}
+    used = set()
     for name, p in model.named_parameters():
-        mult = next((float(m) for pat, m in lr_mult.items() if fnmatch.fnmatchcase(name, str(pat))), 1.0)
-        groups.setdefault(mult, []).append(p)
+        pat = next((pat for pat in lr_mult if fnmatch.fnmatchcase(name, str(pat))), None)
+        used.add(pat)
+        groups.setdefault(1.0 if pat is None else float(lr_mult[pat]), []).append(p)
+    unused = [pat for pat in lr_mult if pat not in used]
+    if unused:  # a misspelt pattern would leave the layers it meant at the base lr
+        available = ", ".join(n for n, _ in list(model.named_parameters())[:6])
+        raise ConfigError(f"'train.optimizer.lr_mult' patterns {unused} match no parameter (or only ones an earlier pattern took); "
+                          f"names look like: {available}, ...")
+    if set(groups) == {0.0}:
+        raise ConfigError("'train.optimizer.lr_mult' gives every parameter a multiplier of 0, so nothing would train; "
+                          "keep some layers above 0")
     return [{"params": ps, "lr": base_lr * m, "lr_mult": m} for m, ps in groups.items()]

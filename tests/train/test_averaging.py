@@ -121,3 +121,11 @@ def test_swa_averages_its_epochs_and_recomputes_batchnorm(tmp_path):
     np.testing.assert_allclose(saved[bn_mean], pre_bn.mean(0), atol=1e-4)  # recomputed for the averaged weights
     raw_mean = rec.epoch_end[3][bn_mean]
     assert float((raw_mean - saved[bn_mean]).abs().max()) > 1e-2  # ... and not the raw run's statistics
+
+
+def test_an_ema_decay_of_1_is_refused_before_the_run_folder(tmp_path):
+    """Before: decay 1 kept the average at the initial weights, and the run evaluated and saved that
+    untrained model (digits test accuracy ~0.1) with no word said."""
+    with pytest.raises(ConfigError, match="^'train.ema.decay' is 1; the average would never move"):
+        run(_digits(ema={"decay": 1}), tmp_path / "x")
+    assert not (tmp_path / "x").exists()

@@ -95,6 +95,15 @@ def test_fast_dev_run_goes_through_one_batch_and_keeps_nothing(tmp_path, capsys,
     assert "fast_dev_run: 1 training batch" in capsys.readouterr().out
 
 
+def test_fast_dev_run_of_a_recipe_averaging_from_a_later_epoch_runs_its_one_epoch(tmp_path, capsys):
+    """Before: fast_dev_run of a 5-epoch recipe with swa.start_epoch 3 was refused, its one epoch
+    being "after the last epoch (1)", for a recipe that trains as it is."""
+    seen = Count()
+    result = run(_digits(fast_dev_run=True, swa={"start_epoch": 3}), tmp_path / "run", callbacks=[seen])
+    assert seen.batches == 1 and "test_accuracy" in result.metrics and not (tmp_path / "run").exists()
+    assert "fast_dev_run: 1 training batch" in capsys.readouterr().out
+
+
 def test_the_lr_monitor_logs_every_optimizer_step_of_the_schedule(tmp_path):
     from nnforge.train.run import prepare
 

@@ -61,3 +61,19 @@ def test_a_non_finite_class_weight_is_one_line_naming_the_entry(weight, message)
 
     with pytest.raises(ConfigError, match=f"'train.loss.class_weight' {message}; accepted: 3 finite non-negative numbers"):
         class_weights([1.0, weight, 1.0], torch.tensor([0, 1, 2]), 3)
+
+
+@pytest.mark.parametrize("engine", ["torch", "scratch"])
+@pytest.mark.parametrize("loss, option", [("mse", "train.loss.class_weight=balanced"), ("mse", "train.loss.label_smoothing=0.1"),
+                                          ("focal", "train.loss.label_smoothing=0.1"), ("cross_entropy", "train.loss.focal_gamma=1.0")])
+def test_a_loss_option_the_chosen_loss_does_not_use_is_refused_before_the_run_folder(tmp_path, engine, loss, option):
+    """Before: mse trained without the class weights or the smoothing asked for, focal without the
+    smoothing, cross-entropy without the gamma: the run looked like it had them, with no word said."""
+    from nnforge.errors import ConfigError
+
+    from .conftest import fast_config
+
+    key = option.split("=")[0]
+    with pytest.raises(ConfigError, match=f"'{key}' is .* which loss '{loss}' does not use"):
+        fit(fast_config(f"engine={engine}", "train.epochs=1", f"train.loss.name={loss}", option), tmp_path / "run")
+    assert not (tmp_path / "run").exists()

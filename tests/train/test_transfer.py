@@ -53,6 +53,19 @@ def test_a_bad_lr_multiplier_is_one_line_even_when_its_pattern_matches(mult):
         param_groups(model, 0.01, {"layers.0.*": mult})
 
 
+@pytest.mark.parametrize("lr_mult, message", [({"layer.0.*": 0.1}, r"patterns \['layer.0.\*'\] match no parameter"),
+                                              ({"layers.*": 0.1, "layers.0.*": 0.5}, r"patterns \['layers.0.\*'\] match no parameter"),
+                                              ({"*": 0}, "gives every parameter a multiplier of 0, so nothing would train")])
+def test_an_lr_multiplier_that_changes_nothing_or_stops_everything_is_one_line_before_the_run_folder(tmp_path, lr_mult, message):
+    """Before: a misspelt pattern (or one an earlier pattern shadows) left its layers at the base lr, and
+    multipliers of 0 everywhere trained nothing (digits test accuracy ~0.07); both with no word said."""
+    from nnforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"'train.optimizer.lr_mult' {message}"):
+        fit(fast_config("train.epochs=1", f"train.optimizer.lr_mult={lr_mult}"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.slow
 def test_pretrained_on_mnist_beats_scratch_on_50_digits(tmp_path, cached_mnist_sample, capsys):
     """The recipes' comparison: the MNIST-pretrained CNN, fine-tuned on 50 MNIST-style digits,
@@ -73,3 +86,19 @@ def test_pretrained_on_mnist_beats_scratch_on_50_digits(tmp_path, cached_mnist_s
         print(f"\n50 digits (28x28, MNIST-style), seeds 0/1: fine-tuned from MNIST {ft_acc} vs from scratch {sc_acc}")
     assert all(f > s for f, s in zip(ft_acc, sc_acc))
     assert sum(ft_acc) / 2 > sum(sc_acc) / 2 + 0.03
+
+
+@pytest.mark.parametrize("unfreeze", [0, 2])
+def test_freezing_every_parameter_is_one_line_before_the_run_folder(tmp_path, unfreeze):
+    """Before: every parameter frozen (train.freeze: ['*']), the first backward raised RuntimeError
+    ("element 0 of tensors does not require grad") after the run folder was written."""
+    from nnforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'train.freeze' patterns .* match every parameter, so nothing would train"):
+        fit(fast_config("train.epochs=2", "train.freeze=['*']", f"train.unfreeze_epoch={unfreeze}"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_freezing_every_parameter_until_epoch_1_trains(tmp_path):
+    run = fit(fast_config("train.epochs=1", "train.freeze=['*']", "train.unfreeze_epoch=1"), tmp_path / "run")
+    assert run.metrics["test_accuracy"] > 0.5

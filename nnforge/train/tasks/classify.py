@@ -14,6 +14,8 @@ import numpy as np
 import torch
 
 from nnforge.version import __version__
+from nnforge.config import field_at, plain
+from nnforge.errors import ConfigError, shown
 from nnforge.data import Preprocessing, TensorLoader, transformed_once, build_augmentation, dataset_info, load_dataset
 from nnforge.data.augment import AugmentThenPreprocess
 from nnforge.data.mix import build_mix
@@ -31,6 +33,20 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits.astype(np.float32) - logits.max(1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(1, keepdims=True)
+
+
+#: the loss options and the losses that use them (any other loss would leave them out without a word)
+LOSS_OPTIONS = {"label_smoothing": ("cross_entropy",), "class_weight": ("cross_entropy", "focal"), "focal_gamma": ("focal",)}
+
+
+def check_loss_options(loss) -> None:
+    """One-line :class:`ConfigError` for a ``train.loss`` option set away from its default that the chosen loss does not use."""
+    for key, losses in LOSS_OPTIONS.items():
+        value = getattr(loss, key)
+        if loss.name not in losses and plain(value) != field_at(f"train.loss.{key}").default:
+            raise ConfigError(f"'train.loss.{key}' is {shown(plain(value))}, which loss '{loss.name}' does not use; "
+                              f"use train.loss.name {' or '.join(losses)}, or leave it at its default "
+                              f"({field_at(f'train.loss.{key}').default!r})")
 
 
 class Classify(Task):
@@ -75,6 +91,7 @@ class Classify(Task):
 
     def loss_spec(self, recipe, data: TaskData) -> LossSpec:
         loss = recipe.train.loss
+        check_loss_options(loss)
         weight = class_weights(loss.class_weight, data.dataset.y_train, data.num_outputs)  # None: no class weights
         return LossSpec("classify", loss.name, data.num_outputs, loss.label_smoothing, None if weight is None else weight.numpy(),
                         loss.focal_gamma)
