@@ -262,15 +262,15 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+MAX_INT_DIGITS = 100
+
+
 def _parse_int(text: str) -> int:
     """An integer, short enough to be a value (Python refuses to convert one past 4,300 digits, with a
     message about ``sys.set_int_max_str_digits`` that means nothing to a client)."""
     if len(text) > MAX_INT_DIGITS:
         raise ValueError(f"a number with {len(text)} digits; inputs are numbers such as pixel values 0-255")
     return int(text)
-
-
-MAX_INT_DIGITS = 100
 
 
 def parse_json(body: bytes):

@@ -26,7 +26,7 @@ def _class_files(root: Path) -> dict[str, list[Path]]:
         raise DataError(f"folder '{root}' needs one sub-folder per class (at least two); found {len(classes)}")
     files = {}
     for c in classes:
-        if not c.name.isprintable() or c.name != c.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"):
+        if not c.name.isprintable():  # also False for the surrogates that stand for bytes that are not UTF-8
             # A class name is shown in pictures, reports and served JSON: a Latin-1 folder name failed
             # training at its last step (the confusion matrix) with a traceback.
             raise DataError(f"class folder '{excerpt(os.fsencode(c.name), 60)}' in '{root}' has a name that is not "

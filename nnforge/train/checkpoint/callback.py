@@ -25,7 +25,7 @@ from nnforge import io
 from nnforge.errors import RunError
 from nnforge.train.callbacks import Callback
 from nnforge.train.checkpoint.format import (BEST_FILE, Checkpoint, _fault, clean_partial_writes, encode_checkpoint, encode_state,
-                                             step_checkpoints, write_encoded)
+                                             is_number, step_checkpoints, write_encoded)
 from nnforge.train.checkpoint.writer import BackgroundWriter
 from nnforge.train.monitor import Monitor
 from nnforge.train.nonfinite import NonFiniteError
@@ -82,10 +82,7 @@ def load_callback_state(cb, state: dict) -> None:
 def _same_kind(value, current) -> bool:
     """Whether a restored value can stand where ``current`` stood (numbers for numbers, None for anything,
     lists whose items fit the live list's first item)."""
-    def number(v) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-    if value is None or current is None or (number(value) and number(current)):
+    if value is None or current is None or (is_number(value) and is_number(current)):
         return True
     if isinstance(current, (list, tuple)):
         return type(value) is type(current) and (not current or all(_same_kind(v, current[0]) for v in value))

@@ -184,13 +184,15 @@ def load_run_checkpoint(path: str | Path) -> Checkpoint:
     return ckpt
 
 
+def is_number(v) -> bool:
+    """An int or float as a checkpoint's JSON holds one (``True`` is not a number here)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _is_history(history) -> bool:
     """Epoch rows as the loop writes them: an epoch number and numbers (or None, no validation) for the rest."""
-    def number(v) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
-
     return isinstance(history, list) and all(
-        isinstance(row, dict) and isinstance(row.get("epoch"), int) and all(v is None or number(v) for v in row.values())
+        isinstance(row, dict) and isinstance(row.get("epoch"), int) and all(v is None or is_number(v) for v in row.values())
         for row in history)
 
 
