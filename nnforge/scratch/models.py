@@ -46,8 +46,9 @@ class MLP(M.Module):
 
 
 class SimpleCNN(M.Module):
-    """The seed's SimpleCNN: (Conv3x3 -> [BatchNorm2d] -> ReLU -> MaxPool2) per entry of
-    ``channels``, then Flatten -> Linear(hidden) -> ReLU -> [Dropout] -> Linear."""
+    """The seed's SimpleCNN: (Conv3x3 -> [BatchNorm2d] -> MaxPool2 -> ReLU) per entry of
+    ``channels`` (ReLU after the pool, as the torch model: the same function on a quarter of the
+    values, since max commutes with ReLU), then Flatten -> Linear(hidden) -> ReLU -> [Dropout] -> Linear."""
 
     def __init__(self, in_channels: int, num_classes: int, channels: Sequence[int] = (32, 64), hidden: int = 128,
                  batch_norm: bool = False, dropout: float = 0.0, image_size: tuple[int, int] = (28, 28)):
@@ -58,7 +59,7 @@ class SimpleCNN(M.Module):
             blocks.append(M.Conv2d(c, out_ch, 3, padding=1, bias=not batch_norm))
             if batch_norm:
                 blocks.append(M.BatchNorm2d(out_ch))
-            blocks += [M.ReLU(), M.MaxPool2d(2)]
+            blocks += [M.MaxPool2d(2), M.ReLU()]
             c = out_ch
         self.features = M.Sequential(*blocks)
         with no_grad():

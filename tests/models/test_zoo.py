@@ -97,3 +97,29 @@ def test_a_cnn_with_more_poolings_than_the_input_allows_is_one_line():
 
     with pytest.raises(ConfigError, match="'model.channels' has 5 blocks, each halving the input; a 28x28 input allows at most 4"):
         build_model({"name": "cnn", "channels": [4] * 5}, (1, 28, 28), 10)
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_cnn_pools_before_relu_as_the_seeds_order_computes(batch_norm):
+    """SimpleCNN pools before its ReLU (cheaper); the seed's Conv -> BN -> ReLU -> MaxPool must give
+    the same outputs and gradients for the same weights, in training mode (batch statistics)."""
+    from nnforge.models.cnn import SimpleCNN
+
+    torch.manual_seed(0)
+    model = SimpleCNN((1, 28, 28), 10, channels=(4, 8), hidden=16, batch_norm=batch_norm).train()
+    f = list(model.features)
+    assert [type(m).__name__ for m in f[-2:]] == ["MaxPool2d", "ReLU"]
+    per_block = 4 if batch_norm else 3
+    seed_order = torch.nn.Sequential(*[m for i in range(0, len(f), per_block)
+                                       for m in (*f[i:i + per_block - 2], f[i + per_block - 1], f[i + per_block - 2])])
+    x = torch.randn(8, 1, 28, 28)
+    outputs, grads = [], []
+    for features in (model.features, seed_order):
+        model.zero_grad()
+        out = model.classifier(features(x))
+        out.square().sum().backward()
+        outputs.append(out.detach())
+        grads.append([p.grad.clone() for p in model.parameters()])
+    torch.testing.assert_close(outputs[0], outputs[1])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b)
