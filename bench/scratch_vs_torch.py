@@ -9,10 +9,10 @@ the scratch/torch ratio and both test accuracies.
 
 ``--through-fit`` times a third side beside them: the same scratch network trained by
 ``nnforge train --set engine=scratch`` (through :func:`nnforge.train.run`, every default guard on:
-the non-finite check, checkpoints, ``metrics.jsonl``), fresh runs of ``--epochs`` epochs alternated
-with the hand loop, the first epoch of each run not counted; it prints that side's ratio to the
-scratch loop written by hand (target: 1.1x), over all epochs and run by run (each nnforge run
-against the hand loop timed just before it, which a drifting machine load hits alike).
+the non-finite check, checkpoints, ``metrics.jsonl``): ``--rounds`` fresh runs of ``--epochs``
+epochs, each epoch alternated with an epoch of the hand loop in the same process, the first epoch of
+each run not counted; it prints that side's ratio to the scratch loop written by hand (target:
+1.1x), over all epochs and epoch pair by pair.
 
 A last line times the floor: the seed's NumPy network (784-128-10, plain gradient descent) built
 from scratch layers, next to the anchor script itself when ``--anchor`` points at it.
@@ -23,10 +23,13 @@ network (../shared/anchors/seed_numpy_mlp.py) is the floor to beat.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import statistics
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 
 def _threads_from_argv(default: int = 1) -> int:
@@ -130,24 +133,50 @@ def floor(Xtr, ytr, Xte, yte, epochs: int, anchor: str) -> None:
 
 
 def through_fit(name: str, Xtr, ytr, epochs: int, rounds: int = 3) -> None:
-    """Scratch by hand against scratch through ``nnforge train``, alternated run by run."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from framework_overhead import side_nnforge
+    """Scratch by hand against scratch through ``nnforge train``, alternated epoch by epoch in one process.
 
-    hand, fit, pairs = [], [], []
+    A callback runs one hand-loop epoch (its own model and optimizer) at the start of each
+    *nnforge train* epoch, outside that epoch's clock: each front-door epoch is timed from its
+    start to the next one's (so the epoch-end checkpoint and logs count) and paired with the
+    hand epoch just before it, so a drifting machine load, and the cache the two share, hit
+    both sides of a pair alike.
+    """
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from framework_overhead import nnforge_recipe
+
+    from nnforge.train import run
+    from nnforge.train.callbacks import Callback
+
+    class HandEpochs(Callback):
+        def __init__(self, model, opt):
+            self.model, self.opt, self.hand, self.starts, self.ends = model, opt, [], [], []
+
+        def on_epoch_begin(self, trainer, epoch):
+            self.ends.append(time.perf_counter())  # the previous front-door epoch ends here
+            self.hand.append(scratch_epoch(self.model, self.opt, Xtr, ytr, epoch))
+            self.starts.append(time.perf_counter())
+
+        def on_train_end(self, trainer):
+            self.ends.append(time.perf_counter())
+
+    hand, fit = [], []
     for r in range(rounds):
         scratch.manual_seed(r)
         model = build_mlp((1, 28, 28), 10) if name == "mlp" else build_cnn((1, 28, 28), 10)
-        opt = scratch.optim.Adam(model.parameters(), lr=1e-3)
-        times = [scratch_epoch(model, opt, Xtr, ytr, epoch) for epoch in range(epochs)]
-        got = side_nnforge(name, None, None, epochs, r, engine="scratch", threads=THREADS)
-        hand += times[1:]
-        fit += got[1:]
-        pairs.append(statistics.median(got[1:]) / statistics.median(times[1:]))
+        clock = HandEpochs(model, scratch.optim.Adam(model.parameters(), lr=1e-3))
+        with tempfile.TemporaryDirectory() as tmp:
+            stderr, sys.stderr = sys.stderr, io.StringIO()  # the per-epoch lines are written (and cost) as usual
+            try:
+                run(nnforge_recipe(name, "scratch", epochs, r, THREADS), Path(tmp) / "run", callbacks=[clock])
+            finally:
+                sys.stderr = stderr
+        hand += clock.hand[1:]  # each run's first epoch is a warm-up on both sides
+        fit += [b - a for a, b in zip(clock.starts, clock.ends[1:])][1:]
+    pairs = [f / h for f, h in zip(fit, hand)]
     h, f = statistics.median(hand), statistics.median(fit)
     print(f"{name:<4} scratch by hand {h:.3f} s/epoch | through nnforge train {f:.3f} s/epoch | ratio {f / h:.2f}x"
-          f" ({rounds} runs of {epochs} epochs each, first epochs not counted); run by run "
-          f"{' '.join(f'{p:.2f}' for p in pairs)}, median {statistics.median(pairs):.2f}x")
+          f" ({rounds} runs of {epochs} epochs, first epochs not counted); epoch pairs from {min(pairs):.2f}x"
+          f" to {max(pairs):.2f}x, median {statistics.median(pairs):.2f}x")
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from nnforge.errors import UserError, command_line
 from nnforge.io import json_text
 from nnforge.rundir import RECIPES, recipe_path
-from nnforge.startup import gc_paused
+from nnforge.startup import gc_paused, seconds_since_start
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -75,6 +75,7 @@ def _quickstart(args) -> int:
     result = run(config, args.out, name="quickstart")
     _print_summary(result)
     print(_next_steps(result, config))
+    print(f"done in {seconds_since_start():.1f} s of wall time, start-up and evaluation included")
     return 0
 
 

@@ -85,3 +85,14 @@ def test_predict_pauses_it_only_to_load_the_model(tmp_path, monkeypatch, capsys)
     frozen = gc.get_freeze_count()
     assert main(["predict", str(tmp_path / "run"), str(tmp_path / "x.csv")]) == 0, capsys.readouterr().err
     assert seen == [False, True] and gc.isenabled() and gc.get_freeze_count() >= frozen
+
+
+def test_seconds_since_start_counts_from_the_process_start_not_the_import():
+    """The quickstart's wall time includes the interpreter's start and torch's import: a process that
+    waits 0.6 s before importing nnforge.startup reads at least that much."""
+    import subprocess
+    import sys
+
+    code = "import time; time.sleep(0.6); from nnforge.startup import seconds_since_start as s; print(s())"
+    seconds = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert 0.6 <= seconds < 30
