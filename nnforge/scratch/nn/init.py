@@ -17,7 +17,8 @@ from ..tensor import Tensor
 def _fans(t: Tensor) -> tuple[int, int]:
     shape = t.shape
     if len(shape) < 2:
-        raise ValueError("fan in/out need a tensor with at least 2 dimensions")
+        raise ValueError(f"fan in and fan out cannot be computed for a tensor with fewer than 2 dimensions "
+                         f"(got shape {shape})")
     receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
     return shape[1] * receptive, shape[0] * receptive
 
@@ -72,14 +73,20 @@ def xavier_normal_(t: Tensor, gain: float = 1.0) -> Tensor:
     return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
+def _fan(t: Tensor, mode: str) -> int:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode {mode!r} is not supported, use 'fan_in' or 'fan_out'")
+    return _fans(t)[0 if mode == "fan_in" else 1]
+
+
 def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
-    fan = _fans(t)[0 if mode == "fan_in" else 1]
+    fan = _fan(t, mode)
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
     return uniform_(t, -bound, bound)
 
 
 def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
-    fan = _fans(t)[0 if mode == "fan_in" else 1]
+    fan = _fan(t, mode)
     return normal_(t, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
 
 

@@ -5,6 +5,8 @@ a step allocates nothing after the first, which is most of what makes it fast in
 """
 from __future__ import annotations
 
+import numbers
+from collections.abc import Iterable as _Iterable
 from typing import Any, Iterable
 
 import numpy as np
@@ -18,11 +20,32 @@ class Optimizer:
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]):
         self.defaults = defaults
+        name = type(self).__name__
+        if isinstance(params, (Tensor, dict)) or not isinstance(params, _Iterable):
+            raise TypeError(f"{name}: params should be an iterable of Tensors or dicts (e.g. model.parameters()), "
+                            f"got {type(params).__name__}")
         params = list(params)
-        groups = params if params and isinstance(params[0], dict) else [{"params": params}]
+        if not params:
+            raise ValueError(f"{name} got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
         self.param_groups: list[dict[str, Any]] = []
         for g in groups:
-            group = {**defaults, **g, "params": list(g["params"])}
+            if not isinstance(g, dict) or "params" not in g:
+                raise TypeError(f"{name}: a parameter group must be a dict with a 'params' key, got {g!r:.80}")
+            ps = [g["params"]] if isinstance(g["params"], Tensor) else list(g["params"])
+            for p in ps:
+                if not isinstance(p, Tensor):
+                    raise TypeError(f"{name} can only optimize Tensors, but one of the params is {type(p).__name__}")
+            group = {**defaults, **g, "params": ps}
+            for key, low in (("lr", 0.0), ("eps", 0.0), ("weight_decay", 0.0), ("momentum", 0.0),
+                             ("alpha", 0.0), ("dampening", 0.0)):
+                v = group.get(key)
+                if v is not None and not (isinstance(v, numbers.Real) and not isinstance(v, bool) and v >= low):
+                    raise ValueError(f"{name}: invalid {key} {v!r}: it must be a number >= {low:g}")
+            if "betas" in group:
+                b = group["betas"]
+                if len(b) != 2 or not all(isinstance(x, numbers.Real) and 0.0 <= x < 1.0 for x in b):
+                    raise ValueError(f"{name}: invalid betas {b!r}: two numbers in [0, 1) are expected")
             self.param_groups.append(group)
         self.state: dict[int, dict[str, Any]] = {}
         self._work: dict[int, np.ndarray] = {}  # per-parameter temporaries: reused, never checkpointed
