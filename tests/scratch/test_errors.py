@@ -174,7 +174,7 @@ CASES = {
     "MultiheadAttention batch": (lambda: nn.MultiheadAttention(4, 2)(r(3, 2, 4), r(5, 3, 4), r(5, 3, 4)), ValueError,
                                  "must have the same batch size",
                                  lambda: torch.nn.MultiheadAttention(4, 2)(tr(3, 2, 4), tr(5, 3, 4), tr(5, 3, 4))),
-    "MultiheadAttention heads 0": (lambda: nn.MultiheadAttention(4, 0), ValueError, "num_heads must be a positive",
+    "MultiheadAttention heads 0": (lambda: nn.MultiheadAttention(4, 0), ValueError, "embed_dim and num_heads must be positive integers, got embed_dim=4 and num_heads=0",
                                    lambda: torch.nn.MultiheadAttention(4, 0)),
     "attention features": (lambda: F.scaled_dot_product_attention(r(2, 3, 4), r(2, 3, 5), r(2, 3, 5)), RuntimeError,
                            "must have the same last",
@@ -331,3 +331,28 @@ def test_valid_inputs_still_work():
     optim.lr_scheduler.StepLR(opt, np.int64(2))
     assert nn.BatchNorm1d(3).eval()(r(1, 3)).shape == (1, 3)
     assert nn.MaxPool2d(2, padding=1)(r(1, 1, 3, 3)).shape == (1, 1, 2, 2)
+
+
+@pytest.mark.parametrize("make, error, message, torch_make", [
+    (lambda: nn.LSTM(3, 0), ValueError, "hidden_size must be greater than zero, got 0", lambda: torch.nn.LSTM(3, 0)),
+    (lambda: nn.RNN(3, 4, num_layers=0), ValueError, "num_layers must be greater than zero, got 0",
+     lambda: torch.nn.RNN(3, 4, num_layers=0)),
+    (lambda: nn.MultiheadAttention(0, 1), ValueError, "got embed_dim=0 and num_heads=1",
+     lambda: torch.nn.MultiheadAttention(0, 1)),
+    (lambda: nn.Sequential(nn.ReLU())[3], IndexError, "index 3 is out of range for a Sequential of 1 modules",
+     lambda: torch.nn.Sequential(torch.nn.ReLU())[3]),
+    (lambda: nn.ModuleList([nn.ReLU()])[-2], IndexError, "index -2 is out of range for a ModuleList of 1 modules",
+     lambda: torch.nn.ModuleList([torch.nn.ReLU()])[-2]),
+], ids=["LSTM hidden 0", "RNN layers 0", "MultiheadAttention embed 0", "Sequential index", "ModuleList index"])
+def test_constructor_and_container_misuse(make, error, message, torch_make):
+    with pytest.raises(error, match=message):
+        make()
+    with pytest.raises(TORCH_ERRORS):
+        torch_make()
+
+
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
+def test_zero_element_layers_build_as_in_torch():
+    """``Linear(0, 3)`` used to die in Kaiming init with ZeroDivisionError; torch builds it (init is a no-op)."""
+    assert nn.Linear(0, 3).weight.shape == torch.nn.Linear(0, 3).weight.shape == (3, 0)
+    assert nn.init.xavier_normal_(scratch.zeros(0, 4)).shape == (0, 4)

@@ -37,6 +37,11 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     raise ValueError(f"unsupported nonlinearity {nonlinearity!r}")
 
 
+def _empty(t: Tensor) -> bool:
+    """A zero-element tensor (``Linear(0, n)``): initialising it is a no-op, as in torch, not a division by 0."""
+    return t.data.size == 0
+
+
 def _fill(t: Tensor, values: np.ndarray) -> Tensor:
     t.data[...] = values.astype(t.dtype)
     return t
@@ -63,12 +68,16 @@ def constant_(t: Tensor, value: float) -> Tensor:
 
 
 def xavier_uniform_(t: Tensor, gain: float = 1.0) -> Tensor:
+    if _empty(t):
+        return t
     fan_in, fan_out = _fans(t)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(t, -bound, bound)
 
 
 def xavier_normal_(t: Tensor, gain: float = 1.0) -> Tensor:
+    if _empty(t):
+        return t
     fan_in, fan_out = _fans(t)
     return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
@@ -81,12 +90,16 @@ def _fan(t: Tensor, mode: str) -> int:
 
 def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
     fan = _fan(t, mode)
+    if _empty(t):
+        return t
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
     return uniform_(t, -bound, bound)
 
 
 def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
     fan = _fan(t, mode)
+    if _empty(t):
+        return t
     return normal_(t, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
 
 

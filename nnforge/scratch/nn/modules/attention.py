@@ -29,8 +29,9 @@ class MultiheadAttention(Module):
 
     def __init__(self, embed_dim: int, num_heads: int, bias: bool = True, batch_first: bool = False, dtype=np.float32):
         super().__init__()
-        if num_heads <= 0:
-            raise ValueError(f"num_heads must be a positive integer, got {num_heads}")
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ValueError(f"embed_dim and num_heads must be positive integers, "
+                             f"got embed_dim={embed_dim} and num_heads={num_heads}")
         if embed_dim % num_heads:
             raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
         self.embed_dim, self.num_heads, self.batch_first = embed_dim, num_heads, batch_first

@@ -24,6 +24,10 @@ class _RNNBase(Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dtype=np.float32):
         super().__init__()
+        if hidden_size <= 0:
+            raise ValueError(f"{type(self).__name__}: hidden_size must be greater than zero, got {hidden_size}")
+        if num_layers <= 0:
+            raise ValueError(f"{type(self).__name__}: num_layers must be greater than zero, got {num_layers}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first = bias, batch_first
         bound = 1 / math.sqrt(hidden_size)
