@@ -356,3 +356,47 @@ def test_zero_element_layers_build_as_in_torch():
     """``Linear(0, 3)`` used to die in Kaiming init with ZeroDivisionError; torch builds it (init is a no-op)."""
     assert nn.Linear(0, 3).weight.shape == torch.nn.Linear(0, 3).weight.shape == (3, 0)
     assert nn.init.xavier_normal_(scratch.zeros(0, 4)).shape == (0, 4)
+
+
+def _adam_state(in_features):
+    model = nn.Linear(in_features, 3)
+    opt = optim.Adam(model.parameters())
+    model(scratch.randn(1, in_features)).sum().backward()
+    opt.step()
+    return opt
+
+
+@pytest.mark.parametrize("make, error, message, torch_make", [
+    (lambda: F.linear(r(2, 3), r(4, 3), r(3)), RuntimeError,
+     r"the bias of shape \(3,\) should have one entry per output feature \(4\)",
+     lambda: torch.nn.functional.linear(tr(2, 3), tr(4, 3), tr(3))),
+    (lambda: F.conv2d(r(1, 3, 5, 5), r(4, 3, 3, 3), r(3)), RuntimeError,
+     r"expected a bias of 4 elements \(one per output channel\), got shape \(3,\)",
+     lambda: torch.nn.functional.conv2d(tr(1, 3, 5, 5), tr(4, 3, 3, 3), tr(3))),
+    (lambda: _adam_state(4).load_state_dict(_adam_state(2).state_dict()), ValueError,
+     r"exp_avg of parameter 0 has shape \(3, 2\), the parameter has shape \(3, 4\)", None),  # torch fails at step()
+    (lambda: _adam_state(2).load_state_dict({"state": {}, "param_groups": [{}, {}]}), ValueError,
+     "the state has 2 parameter groups, this optimizer has 1", None),
+    (lambda: _adam_state(2).load_state_dict({"state": {5: {}}, "param_groups": [{}]}), ValueError,
+     "the state names parameter 5, this optimizer has 2 parameters", None),
+    (lambda: _adam_state(2).load_state_dict({"weight": 1}), ValueError,
+     r"expected a dict with 'state' and 'param_groups' .* with keys \['weight'\]",
+     lambda: torch.optim.Adam(torch.nn.Linear(2, 3).parameters()).load_state_dict({"weight": 1})),
+], ids=["linear bias", "conv2d bias", "optimizer state of another model", "optimizer groups",
+        "optimizer parameter index", "optimizer state not one"])
+def test_bias_and_optimizer_state_misuse(make, error, message, torch_make):
+    with pytest.raises(error, match=message):
+        make()
+    if torch_make is not None:
+        with pytest.raises(TORCH_ERRORS):
+            torch_make()
+
+
+def test_refused_optimizer_state_changes_nothing():
+    opt = _adam_state(2)
+    lr, state = opt.param_groups[0]["lr"], opt.state_dict()
+    bad = {"state": {0: {"step": 1, "exp_avg": np.zeros((9, 9))}}, "param_groups": [{"lr": 5.0}]}
+    with pytest.raises(ValueError):
+        opt.load_state_dict(bad)
+    assert opt.param_groups[0]["lr"] == lr
+    np.testing.assert_array_equal(opt.state_dict()["state"][0]["exp_avg"], state["state"][0]["exp_avg"])

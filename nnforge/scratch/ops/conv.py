@@ -80,7 +80,11 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     w2 = weight.data.transpose(0, 2, 3, 1).reshape(o, kh * kw * c)
     out = cols @ w2.T
     if bias is not None:
-        out += bias.data
+        try:
+            out += bias.data
+        except ValueError:
+            raise RuntimeError(f"conv2d: expected a bias of {o} elements (one per output channel), "
+                               f"got shape {bias.shape}") from None
     parents = (x, weight) if bias is None else (x, weight, bias)
 
     def backward(g):

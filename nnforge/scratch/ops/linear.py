@@ -21,7 +21,11 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                            f"the weight of shape {w.shape} expects {w.shape[-1]} "
                            f"(mat1 and mat2 shapes cannot be multiplied)") from None
     if bias is not None:
-        out += bias.data
+        try:
+            out += bias.data
+        except ValueError:
+            raise RuntimeError(f"linear: the bias of shape {bias.shape} should have one entry per output "
+                               f"feature ({w.shape[0]})") from None
     parents = (x, weight) if bias is None else (x, weight, bias)
 
     def backward(g):

@@ -86,9 +86,30 @@ class Optimizer:
                 "param_groups": [{k: v for k, v in g.items() if k != "params"} for g in self.param_groups]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s output; it is checked against this optimizer's parameters
+        first (group count, parameter positions, buffer shapes), so a refused one changes nothing."""
+        name = type(self).__name__
+        if not isinstance(state, dict) or not isinstance(state.get("state"), dict) \
+                or not isinstance(state.get("param_groups"), list):
+            raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups' "
+                             f"(from Optimizer.state_dict()), got {type(state).__name__}"
+                             + (f" with keys {sorted(map(str, state))}" if isinstance(state, dict) else ""))
+        if len(state["param_groups"]) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: the state has {len(state['param_groups'])} parameter "
+                             f"groups, this optimizer has {len(self.param_groups)}")
         params = [p for g in self.param_groups for p in g["params"]]
+        restored = {}
+        for i, s in state["state"].items():
+            if not 0 <= int(i) < len(params):
+                raise ValueError(f"{name}.load_state_dict: the state names parameter {i}, this optimizer "
+                                 f"has {len(params)} parameters")
+            p = params[int(i)]
+            buffers = {n: (np.array(v) if isinstance(v, (np.ndarray, list)) else v) for n, v in s.items()}
+            for n, v in buffers.items():
+                if isinstance(v, np.ndarray) and v.ndim and v.shape != p.shape:
+                    raise ValueError(f"{name}.load_state_dict: {n} of parameter {i} has shape {v.shape}, "
+                                     f"the parameter has shape {p.shape} (a state from another model?)")
+            restored[id(p)] = buffers
         for group, saved in zip(self.param_groups, state["param_groups"]):
             group.update(saved)
-        self.state = {id(params[int(i)]): {n: (np.array(v) if isinstance(v, (np.ndarray, list)) else v)
-                                           for n, v in s.items()}
-                      for i, s in state["state"].items()}
+        self.state = restored
