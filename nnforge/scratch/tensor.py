@@ -23,7 +23,13 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Convert to an array: floats become float32 unless ``dtype`` says otherwise."""
     if isinstance(data, Tensor):
         data = data.data
-    arr = np.asarray(data)
+    try:
+        arr = np.asarray(data)
+    except ValueError as e:  # ragged nested lists: NumPy's "inhomogeneous shape" says it less plainly
+        if "inhomogeneous" not in str(e):
+            raise
+        raise ValueError("tensor: the nested lists have rows of different lengths; "
+                         "every row at the same depth must have the same length") from None
     if dtype is not None:
         return arr.astype(dtype, copy=False)
     if arr.dtype.kind == "f" or arr.dtype.kind == "c":
@@ -46,11 +52,29 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad.reshape(shape)
 
 
+def _dim(d: int, ndim: int) -> int:
+    """``d`` as a non-negative axis of an ``ndim``-D tensor (a 0-D tensor takes 0 and -1), as torch."""
+    n = ndim or 1
+    if not -n <= d < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+    return d % n
+
+
 def _axes(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
     if dim is None:
         return tuple(range(ndim))
     dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
-    return tuple(d % ndim if ndim else 0 for d in dims)
+    axes = tuple(_dim(d, ndim) for d in dims)
+    return axes if ndim else ()  # a 0-d tensor's dim 0 (or -1) is the tensor itself, as in torch
+
+
+def _broadcast_error(a: tuple[int, ...], b: tuple[int, ...]) -> RuntimeError:
+    """torch's message for two shapes that do not broadcast: the first clashing dim from the right."""
+    for i in range(1, min(len(a), len(b)) + 1):
+        if a[-i] != b[-i] and a[-i] != 1 and b[-i] != 1:
+            return RuntimeError(f"The size of tensor a ({a[-i]}) must match the size of tensor b ({b[-i]}) "
+                                f"at non-singleton dimension {max(len(a), len(b)) - i}")
+    return RuntimeError(f"shapes {a} and {b} cannot be broadcast together")  # pragma: no cover
 
 
 class Tensor:
@@ -198,6 +222,9 @@ class Tensor:
             g = np.ones_like(self.data)
         else:
             g = np.array(_to_array(gradient, self.data.dtype), copy=True)
+            if g.shape != self.data.shape:
+                raise RuntimeError(f"Mismatch in shape: gradient has a shape of {g.shape} and "
+                                   f"the tensor has a shape of {self.data.shape}")
         run_backward(self, g)
 
     # ------------------------------------------------------------ arithmetic
@@ -209,7 +236,11 @@ class Tensor:
     def __add__(self, other: Any) -> "Tensor":
         other = self._other(other)
         a, b = self, other
-        return attach(Tensor._wrap(a.data + b.data), (a, b),
+        try:
+            out = a.data + b.data
+        except ValueError:
+            raise _broadcast_error(a.shape, b.shape) from None
+        return attach(Tensor._wrap(out), (a, b),
                       lambda g: (unbroadcast(g, a.shape), unbroadcast(g, b.shape)))
 
     __radd__ = __add__
@@ -217,7 +248,11 @@ class Tensor:
     def __sub__(self, other: Any) -> "Tensor":
         other = self._other(other)
         a, b = self, other
-        return attach(Tensor._wrap(a.data - b.data), (a, b),
+        try:
+            out = a.data - b.data
+        except ValueError:
+            raise _broadcast_error(a.shape, b.shape) from None
+        return attach(Tensor._wrap(out), (a, b),
                       lambda g: (unbroadcast(g, a.shape), unbroadcast(-g, b.shape)))
 
     def __rsub__(self, other: Any) -> "Tensor":
@@ -230,7 +265,11 @@ class Tensor:
         def backward(g):
             return (unbroadcast(g * b.data, a.shape) if a.requires_grad else None,
                     unbroadcast(g * a.data, b.shape) if b.requires_grad else None)
-        return attach(Tensor._wrap(a.data * b.data), (a, b), backward)
+        try:
+            out = a.data * b.data
+        except ValueError:
+            raise _broadcast_error(a.shape, b.shape) from None
+        return attach(Tensor._wrap(out), (a, b), backward)
 
     __rmul__ = __mul__
 
@@ -241,7 +280,11 @@ class Tensor:
         def backward(g):
             return (unbroadcast(g / b.data, a.shape) if a.requires_grad else None,
                     unbroadcast(-g * a.data / (b.data * b.data), b.shape) if b.requires_grad else None)
-        return attach(Tensor._wrap(a.data / b.data), (a, b), backward)
+        try:
+            out = a.data / b.data
+        except ValueError:
+            raise _broadcast_error(a.shape, b.shape) from None
+        return attach(Tensor._wrap(out), (a, b), backward)
 
     def __rtruediv__(self, other: Any) -> "Tensor":
         return self._other(other) / self
@@ -361,7 +404,7 @@ class Tensor:
                 out[flat_index] = g
                 return (out.reshape(x.shape),)
             return attach(Tensor._wrap(np.asarray(x.data.reshape(-1)[flat_index])), (x,), backward_all)
-        dim = dim % x.ndim
+        dim = _dim(dim, x.ndim)
         index = np.expand_dims(fn(x.data, axis=dim), dim)
         values = np.take_along_axis(x.data, index, axis=dim)
 
@@ -383,14 +426,18 @@ class Tensor:
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         if dim is None:
             return Tensor._wrap(np.asarray(self.data.argmax()))
-        return Tensor._wrap(np.argmax(self.data, axis=dim, keepdims=keepdim))
+        return Tensor._wrap(np.argmax(self.data, axis=_dim(dim, self.ndim), keepdims=keepdim))
 
     # ---------------------------------------------------------------- shape
     def reshape(self, *shape: Any) -> "Tensor":
         if len(shape) == 1 and not isinstance(shape[0], numbers.Integral):
             shape = tuple(shape[0])
         x = self
-        return attach(Tensor._wrap(x.data.reshape(shape)), (x,), lambda g: (g.reshape(x.shape),))
+        try:
+            out = x.data.reshape(shape)
+        except ValueError:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {x.data.size}") from None
+        return attach(Tensor._wrap(out), (x,), lambda g: (g.reshape(x.shape),))
 
     view = reshape
 
@@ -398,17 +445,19 @@ class Tensor:
         s = self.shape
         if not s:
             return self.reshape(1)
-        start, end = start_dim % len(s), end_dim % len(s)
+        start, end = _dim(start_dim, len(s)), _dim(end_dim, len(s))
+        if start > end:
+            raise RuntimeError(f"flatten() has invalid args: start_dim ({start_dim}) cannot come after end_dim ({end_dim})")
         return self.reshape(s[:start] + (-1,) + s[end + 1:])
 
     def unsqueeze(self, dim: int) -> "Tensor":
-        dim = dim % (self.ndim + 1)
+        dim = _dim(dim, self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def squeeze(self, dim: int | None = None) -> "Tensor":
         if dim is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
-        dim = dim % self.ndim
+        dim = _dim(dim, self.ndim)
         if self.shape[dim] != 1:
             return self
         return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
@@ -416,12 +465,16 @@ class Tensor:
     def permute(self, *dims: Any) -> "Tensor":
         if len(dims) == 1 and not isinstance(dims[0], numbers.Integral):
             dims = tuple(dims[0])
+        if len(dims) != self.ndim or len({_dim(d, self.ndim) for d in dims}) != self.ndim:
+            raise RuntimeError(f"permute: dims {list(dims)} must name each of the tensor's {self.ndim} "
+                               f"dimensions exactly once (shape {self.shape})")
         inverse = np.argsort(dims)
         return attach(Tensor._wrap(self.data.transpose(dims)), (self,),
                       lambda g: (g.transpose(inverse),))
 
     def transpose(self, dim0: int, dim1: int) -> "Tensor":
         dims = list(range(self.ndim))
+        dim0, dim1 = _dim(dim0, self.ndim), _dim(dim1, self.ndim)
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return self.permute(dims)
 
@@ -435,7 +488,12 @@ class Tensor:
         shape = tuple(s if n == -1 else n for n, s in
                       zip(shape, (1,) * (len(shape) - self.ndim) + self.shape))
         x = self
-        return attach(Tensor._wrap(np.broadcast_to(x.data, shape)), (x,),
+        try:
+            out = np.broadcast_to(x.data, shape)
+        except ValueError:
+            raise RuntimeError(f"expand: the shape {tuple(x.shape)} cannot be expanded to {shape}: "
+                               f"only dimensions of size 1 can grow") from None
+        return attach(Tensor._wrap(out), (x,),
                       lambda g: (unbroadcast(g, x.shape),))
 
     def __getitem__(self, index: Any) -> "Tensor":
@@ -486,7 +544,12 @@ def _along_axis_index(idx: np.ndarray, axis: int) -> tuple:
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product with NumPy's rules (1-D operands are promoted, batch dims broadcast)."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D")
     if a.ndim == 1 and b.ndim == 1:
+        if a.shape != b.shape:
+            raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] "
+                               f"to have the same number of elements")
         return (a * b).sum()
     if a.ndim == 1:
         return matmul(a.reshape(1, -1), b).squeeze(-2)
@@ -497,23 +560,48 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         ga = unbroadcast(g @ np.swapaxes(b.data, -1, -2), a.shape) if a.requires_grad else None
         gb = unbroadcast(np.swapaxes(a.data, -1, -2) @ g, b.shape) if b.requires_grad else None
         return ga, gb
-    return attach(Tensor._wrap(np.matmul(a.data, b.data)), (a, b), backward)
+    try:
+        out = np.matmul(a.data, b.data)
+    except ValueError:
+        if a.shape[-1] != b.shape[-2]:
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({'x'.join(map(str, a.shape))} and "
+                               f"{'x'.join(map(str, b.shape))})") from None
+        raise RuntimeError(f"matmul: the batch dimensions of {a.shape} and {b.shape} "
+                           f"do not broadcast together") from None
+    return attach(Tensor._wrap(out), (a, b), backward)
 
 
 def cat(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dimension."""
     tensors = tuple(tensors)
-    axis = dim % tensors[0].ndim
+    if not tensors:
+        raise RuntimeError("cat(): expected a non-empty list of Tensors")
+    axis = _dim(dim, tensors[0].ndim)
+    try:
+        out = np.concatenate([t.data for t in tensors], axis=axis)
+    except ValueError:
+        i = next(i for i, t in enumerate(tensors) if t.ndim != tensors[0].ndim or
+                 t.shape[:axis] + t.shape[axis + 1:] != tensors[0].shape[:axis] + tensors[0].shape[axis + 1:])
+        raise RuntimeError(f"cat(): tensors must have the same shape except in dimension {axis}: "
+                           f"tensor 0 has shape {tensors[0].shape}, tensor {i} has shape {tensors[i].shape}") from None
     bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
-    return attach(Tensor._wrap(np.concatenate([t.data for t in tensors], axis=axis)), tensors,
+    return attach(Tensor._wrap(out), tensors,
                   lambda g: tuple(np.split(g, bounds, axis=axis)))
 
 
 def stack(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along a new dimension."""
     tensors = tuple(tensors)
-    axis = dim % (tensors[0].ndim + 1)
-    return attach(Tensor._wrap(np.stack([t.data for t in tensors], axis=axis)), tensors,
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    axis = _dim(dim, tensors[0].ndim + 1)
+    try:
+        out = np.stack([t.data for t in tensors], axis=axis)
+    except ValueError:
+        i = next(i for i, t in enumerate(tensors) if t.shape != tensors[0].shape)
+        raise RuntimeError(f"stack expects each tensor to be equal size, but got {tensors[0].shape} "
+                           f"at entry 0 and {tensors[i].shape} at entry {i}") from None
+    return attach(Tensor._wrap(out), tensors,
                   lambda g: tuple(np.moveaxis(g, axis, 0)))
 
 
@@ -522,7 +610,12 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     cond = np.asarray(_raw(condition), dtype=bool)
     a = a if isinstance(a, Tensor) else Tensor(a)
     b = b if isinstance(b, Tensor) else Tensor(b, dtype=a.dtype)
-    return attach(Tensor._wrap(np.where(cond, a.data, b.data)), (a, b),
+    try:
+        out = np.where(cond, a.data, b.data)
+    except ValueError:
+        raise RuntimeError(f"where: the condition {cond.shape}, a {a.shape} and b {b.shape} "
+                           f"do not broadcast to one shape") from None
+    return attach(Tensor._wrap(out), (a, b),
                   lambda g: (unbroadcast(np.where(cond, g, 0), a.shape),
                              unbroadcast(np.where(cond, 0, g), b.shape)))
 

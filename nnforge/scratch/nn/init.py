@@ -17,7 +17,8 @@ from ..tensor import Tensor
 def _fans(t: Tensor) -> tuple[int, int]:
     shape = t.shape
     if len(shape) < 2:
-        raise ValueError("fan in/out need a tensor with at least 2 dimensions")
+        raise ValueError(f"fan in and fan out cannot be computed for a tensor with fewer than 2 dimensions "
+                         f"(got shape {shape})")
     receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
     return shape[1] * receptive, shape[0] * receptive
 
@@ -34,6 +35,11 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         slope = 0.01 if param is None else param
         return math.sqrt(2.0 / (1 + slope ** 2))
     raise ValueError(f"unsupported nonlinearity {nonlinearity!r}")
+
+
+def _empty(t: Tensor) -> bool:
+    """A zero-element tensor (``Linear(0, n)``): initialising it is a no-op, as in torch, not a division by 0."""
+    return t.data.size == 0
 
 
 def _fill(t: Tensor, values: np.ndarray) -> Tensor:
@@ -62,24 +68,38 @@ def constant_(t: Tensor, value: float) -> Tensor:
 
 
 def xavier_uniform_(t: Tensor, gain: float = 1.0) -> Tensor:
+    if _empty(t):
+        return t
     fan_in, fan_out = _fans(t)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(t, -bound, bound)
 
 
 def xavier_normal_(t: Tensor, gain: float = 1.0) -> Tensor:
+    if _empty(t):
+        return t
     fan_in, fan_out = _fans(t)
     return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
+def _fan(t: Tensor, mode: str) -> int:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode {mode!r} is not supported, use 'fan_in' or 'fan_out'")
+    return _fans(t)[0 if mode == "fan_in" else 1]
+
+
 def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
-    fan = _fans(t)[0 if mode == "fan_in" else 1]
+    fan = _fan(t, mode)
+    if _empty(t):
+        return t
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
     return uniform_(t, -bound, bound)
 
 
 def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
-    fan = _fans(t)[0 if mode == "fan_in" else 1]
+    fan = _fan(t, mode)
+    if _empty(t):
+        return t
     return normal_(t, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
 
 

@@ -20,6 +20,10 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
 
     Returns the norm before clipping, as ``torch.nn.utils.clip_grad_norm_`` does.
     """
+    if not max_norm >= 0:
+        raise ValueError(f"clip_grad_norm_: max_norm must be a non-negative number, got {max_norm}")
+    if not norm_type > 0:
+        raise ValueError(f"clip_grad_norm_: norm_type must be positive (2.0, 1.0 or inf), got {norm_type}")
     params = _with_grads(parameters)
     if not params:
         return Tensor(0.0)
@@ -37,5 +41,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
 
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
     """Clamp every gradient element into [-clip_value, clip_value]."""
+    if not clip_value >= 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be a non-negative number, got {clip_value}")
     for p in _with_grads(parameters):
         np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)

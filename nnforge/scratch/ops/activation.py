@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ..autograd import attach
-from ..tensor import Tensor
+from ..tensor import Tensor, _dim
 
 _erf = np.frompyfunc(math.erf, 1, 1)  # NumPy has no vectorised erf; exact GELU needs one
 
@@ -43,6 +43,8 @@ def tanh(x: Tensor) -> Tensor:
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x), Phi the standard normal CDF; ``approximate='tanh'`` is the fast variant."""
     v = x.data
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     if approximate == "tanh":
         k = math.sqrt(2 / math.pi)
         inner = k * (v + 0.044715 * v ** 3)
@@ -60,6 +62,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)), shifted by the max so exp never overflows."""
+    dim = _dim(dim, x.ndim)
     e = np.exp(x.data - x.data.max(axis=dim, keepdims=True))
     s = e / e.sum(axis=dim, keepdims=True)
     return attach(Tensor._wrap(s), (x,),
@@ -68,6 +71,7 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """x - logsumexp(x): the stable way to get log-probabilities."""
+    dim = _dim(dim, x.ndim)
     shifted = x.data - x.data.max(axis=dim, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
     return attach(Tensor._wrap(out), (x,),

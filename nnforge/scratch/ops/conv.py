@@ -30,6 +30,23 @@ def _out_size(size: int, k: int, s: int, p: int) -> int:
     return (size + 2 * p - k) // s + 1
 
 
+def _check_input(name: str, x: Tensor, k: tuple[int, int], s: tuple[int, int], p: tuple[int, int],
+                 max_pad: bool = False) -> None:
+    """A handful of integer comparisons per call: the misuses NumPy would report obscurely."""
+    if x.ndim != 4:
+        raise ValueError(f"{name}: expected a 4-D (N, C, H, W) input, got {x.ndim}-D input of shape {x.shape}")
+    if s[0] <= 0 or s[1] <= 0:
+        raise ValueError(f"{name}: stride should be greater than zero, got {s}")
+    if p[0] < 0 or p[1] < 0:
+        raise ValueError(f"{name}: padding should be non-negative, got {p}")
+    if max_pad and (2 * p[0] > k[0] or 2 * p[1] > k[1]):
+        raise ValueError(f"{name}: padding should be at most half of the kernel size, got padding={p} "
+                         f"and kernel_size={k}")
+    if x.shape[2] + 2 * p[0] < k[0] or x.shape[3] + 2 * p[1] < k[1]:
+        raise ValueError(f"{name}: the padded input of {x.shape[2] + 2 * p[0]}x{x.shape[3] + 2 * p[1]} pixels "
+                         f"is smaller than the {k[0]}x{k[1]} kernel")
+
+
 def _nhwc(a: np.ndarray) -> np.ndarray:
     """View an (N, C, H, W) array as (N, H, W, C).
 
@@ -48,6 +65,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
            stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0) -> Tensor:
     """Cross-correlate ``x`` (N, C, H, W) with ``weight`` (O, C, KH, KW), as ``torch.conv2d``."""
     (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d: expected a 4-D (out, in, kH, kW) weight, got shape {weight.shape}")
+    _check_input("conv2d", x, weight.shape[2:], (sh, sw), (ph, pw))
     n, c, h, w_ = x.shape
     o, c2, kh, kw = weight.shape
     if c != c2:
@@ -60,7 +80,11 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     w2 = weight.data.transpose(0, 2, 3, 1).reshape(o, kh * kw * c)
     out = cols @ w2.T
     if bias is not None:
-        out += bias.data
+        try:
+            out += bias.data
+        except ValueError:
+            raise RuntimeError(f"conv2d: expected a bias of {o} elements (one per output channel), "
+                               f"got shape {bias.shape}") from None
     parents = (x, weight) if bias is None else (x, weight, bias)
 
     def backward(g):
@@ -86,17 +110,18 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     return attach(Tensor._wrap(_nchw(out.reshape(n, oh, ow, o))), parents, backward)
 
 
-def _pool_geometry(x: Tensor, kernel_size, stride, padding):
+def _pool_geometry(x: Tensor, kernel_size, stride, padding, name: str):
     (kh, kw) = _pair(kernel_size)
     (sh, sw) = _pair(stride if stride is not None else kernel_size)
     (ph, pw) = _pair(padding)
+    _check_input(name, x, (kh, kw), (sh, sw), (ph, pw), max_pad=True)
     oh, ow = _out_size(x.shape[2], kh, sh, ph), _out_size(x.shape[3], kw, sw, pw)
     return kh, kw, sh, sw, ph, pw, oh, ow
 
 
 def max_pool2d(x: Tensor, kernel_size: int | tuple[int, int], stride=None, padding=0) -> Tensor:
     """Largest value in each window; the gradient goes to the first arg-max, as in PyTorch."""
-    kh, kw, sh, sw, ph, pw, oh, ow = _pool_geometry(x, kernel_size, stride, padding)
+    kh, kw, sh, sw, ph, pw, oh, ow = _pool_geometry(x, kernel_size, stride, padding, "max_pool2d")
     xp = _pad_nhwc(_nhwc(x.data), ph, pw, -np.inf)
 
     def offset(a: np.ndarray, k: int) -> np.ndarray:
@@ -130,7 +155,7 @@ def max_pool2d(x: Tensor, kernel_size: int | tuple[int, int], stride=None, paddi
 
 def avg_pool2d(x: Tensor, kernel_size: int | tuple[int, int], stride=None, padding=0) -> Tensor:
     """Mean of each window (zero padding counted, PyTorch's ``count_include_pad=True``)."""
-    kh, kw, sh, sw, ph, pw, oh, ow = _pool_geometry(x, kernel_size, stride, padding)
+    kh, kw, sh, sw, ph, pw, oh, ow = _pool_geometry(x, kernel_size, stride, padding, "avg_pool2d")
     xp = _pad_nhwc(_nhwc(x.data), ph, pw)
     scale = 1.0 / (kh * kw)
     out = np.zeros((x.shape[0], oh, ow, x.shape[1]), dtype=x.dtype)

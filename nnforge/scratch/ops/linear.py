@@ -14,9 +14,18 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     keeps a scratch MLP as fast as a framework one.
     """
     w = weight.data
-    out = x.data @ w.T
+    try:
+        out = x.data @ w.T
+    except ValueError:
+        raise RuntimeError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features, "
+                           f"the weight of shape {w.shape} expects {w.shape[-1]} "
+                           f"(mat1 and mat2 shapes cannot be multiplied)") from None
     if bias is not None:
-        out += bias.data
+        try:
+            out += bias.data
+        except ValueError:
+            raise RuntimeError(f"linear: the bias of shape {bias.shape} should have one entry per output "
+                               f"feature ({w.shape[0]})") from None
     parents = (x, weight) if bias is None else (x, weight, bias)
 
     def backward(g):
@@ -38,4 +47,11 @@ def embedding(indices: Tensor | np.ndarray, weight: Tensor) -> Tensor:
         out = np.zeros_like(table)
         np.add.at(out, idx.reshape(-1), g.reshape(-1, table.shape[1]))
         return (out,)
-    return attach(Tensor._wrap(table[idx]), (weight,), backward)
+    try:
+        rows = table[idx]
+    except IndexError:
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}") from None
+        raise IndexError(f"embedding: index out of range: the table has {table.shape[0]} rows "
+                         f"(valid indices 0..{table.shape[0] - 1})") from None
+    return attach(Tensor._wrap(rows), (weight,), backward)

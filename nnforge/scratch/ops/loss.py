@@ -22,6 +22,36 @@ def _raw(x: Any, dtype=None) -> np.ndarray:
     return arr if dtype is None else arr.astype(dtype, copy=False)
 
 
+def _check_classes(name: str, x: Tensor | np.ndarray, t: np.ndarray, w: np.ndarray | None) -> None:
+    """(N, C) scores, N class indices or (N, C) probabilities, C class weights: a few integer comparisons."""
+    if x.ndim != 2:
+        raise ValueError(f"{name}: expected input of shape (N, C) (a batch of class scores), got shape {x.shape}")
+    n, c = x.shape
+    if t.ndim == 1:
+        if t.shape[0] != n:
+            raise ValueError(f"{name}: expected input batch_size ({n}) to match target batch_size ({t.shape[0]})")
+        if t.dtype.kind not in "iu":
+            raise TypeError(f"{name}: class-index targets must be integers, got dtype {t.dtype} "
+                            f"(for class probabilities pass an (N, C) target)")
+    elif t.shape != x.shape:
+        raise ValueError(f"{name}: expected target of shape ({n},) (class indices) or {x.shape} "
+                         f"(class probabilities), got shape {t.shape}")
+    if w is not None and w.shape != (c,):
+        raise RuntimeError(f"{name}: weight should have one entry per class ({c}), got shape {w.shape}")
+
+
+def _target_error(t: np.ndarray, c: int) -> IndexError:
+    """Raised after NumPy refused an index: name the first target outside 0..C-1."""
+    bad = t[(t < -c) | (t >= c)]
+    return IndexError(f"Target {bad[0] if bad.size else t.max()} is out of bounds: "
+                      f"class indices must lie in 0..{c - 1}")
+
+
+def _check_same_shape(name: str, p: np.ndarray, y: np.ndarray) -> None:
+    if p.shape != y.shape:
+        raise ValueError(f"{name}: target of shape {y.shape} must have the same shape as the input {p.shape}")
+
+
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
@@ -54,9 +84,12 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, reduction: str
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     x = input.data
-    n, c = x.shape
     t = _raw(target)
     w = None if weight is None else _raw(weight, x.dtype)
+    _check_classes("cross_entropy", x, t, w)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    n, c = x.shape
     shifted = x - x.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
     sumexp = exp.sum(axis=1, keepdims=True)
@@ -65,7 +98,10 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, reduction: str
     if t.dtype.kind in "iu":  # class indices: q = (1-eps) w[y] onehot(y) + eps/C w
         rows = np.arange(n)
         q = np.zeros_like(x)
-        q[rows, t] = (1 - eps) * (w[t] if w is not None else 1)
+        try:
+            q[rows, t] = (1 - eps) * (w[t] if w is not None else 1)
+        except IndexError:
+            raise _target_error(t, c) from None
         if eps:
             q += (eps / c) * (w if w is not None else 1)
         denom = float(w[t].sum()) if (w is not None and reduction == "mean") else float(n)
@@ -94,11 +130,16 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, reduction: str
 
 def nll_loss(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities ``input`` (N, C) at class indices ``target``."""
-    t = _raw(target).astype(np.int64)
-    picked = input[np.arange(len(t)), t]
+    t = _raw(target)
+    w = None if weight is None else _raw(weight, input.dtype)
+    _check_classes("nll_loss", input, t, w)
+    try:
+        picked = input[np.arange(len(t)), t]
+    except IndexError:
+        raise _target_error(t, input.shape[1]) from None
     if weight is None:
         return _reduce(-picked, reduction)
-    wt = _raw(weight, input.dtype)[t]
+    wt = w[t]
     loss = -picked * Tensor._wrap(wt)
     if reduction == "mean":
         return loss.sum() * (1.0 / float(wt.sum()))
@@ -108,8 +149,11 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, reduction: str = "m
 def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
     """-[y log p + (1-y) log(1-p)] for probabilities ``input``; logs are clamped at -100 like
     PyTorch so a saturated sigmoid gives a large finite loss instead of ``inf``."""
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     p = input.data
     y = _raw(target, p.dtype)
+    _check_same_shape("binary_cross_entropy", p, y)
     w = None if weight is None else _raw(weight, p.dtype)
     with np.errstate(divide="ignore"):
         loss = -(y * np.maximum(np.log(p), -100) + (1 - y) * np.maximum(np.log1p(-p), -100))
@@ -131,8 +175,11 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, reducti
 def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,
                                      reduction: str = "mean") -> Tensor:
     """Binary cross-entropy on logits, computed as max(x,0) - x y + log(1 + e^-|x|) (stable)."""
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     x = input.data
     y = _raw(target, x.dtype)
+    _check_same_shape("binary_cross_entropy_with_logits", x, y)
     w = None if weight is None else _raw(weight, x.dtype)
     loss = np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
     sig = np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
@@ -157,6 +204,8 @@ def focal_loss(input: Tensor, target: Any, gamma: float = 2.0, alpha: Any = None
     all classes or a per-class weight vector. ``target`` is class indices (N,) or probabilities
     (N, C): then the per-class terms ``-alpha_c q_c (1 - p_c)^gamma log p_c`` are summed per example.
     """
+    a = None if alpha is None else np.asarray(_raw(alpha), dtype=input.dtype)
+    _check_classes("focal_loss", input, _raw(target), a if a is not None and a.ndim else None)
     if _raw(target).ndim == 2:
         q = _raw(target, input.dtype)
         if alpha is not None:
@@ -164,8 +213,11 @@ def focal_loss(input: Tensor, target: Any, gamma: float = 2.0, alpha: Any = None
         logp = log_softmax(input, dim=1)
         terms = ((1 - logp.exp()) ** gamma) * logp * Tensor._wrap(-q)
         return _reduce(terms.sum(dim=1), reduction)
-    t = _raw(target).astype(np.int64)
-    logp_t = log_softmax(input, dim=1)[np.arange(len(t)), t]
+    t = _raw(target)
+    try:
+        logp_t = log_softmax(input, dim=1)[np.arange(len(t)), t]
+    except IndexError:
+        raise _target_error(t, input.shape[1]) from None
     p_t = logp_t.exp()
     loss = -((1 - p_t) ** gamma) * logp_t
     if alpha is not None:

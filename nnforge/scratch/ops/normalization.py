@@ -15,14 +15,23 @@ def batch_norm(x: Tensor, running_mean: np.ndarray | Tensor | None, running_var:
     In training the batch statistics are used and the running estimates are updated in place
     (the variance unbiased, as PyTorch does); in evaluation the running estimates are used.
     """
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected an (N, C, ...) input of at least 2 dims, got shape {x.shape}")
     axes = (0,) + tuple(range(2, x.ndim))
     shape = [1] * x.ndim
     shape[1] = x.shape[1]
     rm = running_mean.data if isinstance(running_mean, Tensor) else running_mean
     rv = running_var.data if isinstance(running_var, Tensor) else running_var
+    for name, t in (("running_mean", rm), ("running_var", rv), ("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (x.shape[1],):
+            raise RuntimeError(f"batch_norm: {name} should contain {x.shape[1]} elements (one per channel of the "
+                               f"input of shape {x.shape}), not {t.shape[0] if t.ndim == 1 else t.shape}")
     v = x.data
     if training:
         count = v.size // v.shape[1]
+        if count <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+                             f"got input of shape {x.shape}")
         mean = v.mean(axis=axes)
         var = v.var(axis=axes)
         if rm is not None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 from .optimizer import Optimizer
 
@@ -10,6 +11,8 @@ class LRScheduler:
     """Sets ``group['lr']`` from the epoch counter; ``step()`` advances one epoch."""
 
     def __init__(self, optimizer: Optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__}: expected a scratch optimizer, got {type(optimizer).__name__}")
         self.optimizer = optimizer
         self.base_lrs = [g.setdefault("initial_lr", g["lr"]) for g in optimizer.param_groups]
         self.last_epoch = 0
@@ -41,6 +44,8 @@ class StepLR(LRScheduler):
     """lr = base * gamma ** (epoch // step_size): drop by ``gamma`` every ``step_size`` epochs."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
+        if not isinstance(step_size, numbers.Integral) or isinstance(step_size, bool) or step_size < 1:
+            raise ValueError(f"StepLR: step_size must be a positive integer (epochs between drops), got {step_size!r}")
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer)
 
@@ -52,6 +57,8 @@ class CosineAnnealingLR(LRScheduler):
     """lr = eta_min + (base - eta_min) (1 + cos(pi * epoch / T_max)) / 2 (Loshchilov & Hutter 2017)."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):
+        if not isinstance(T_max, numbers.Real) or isinstance(T_max, bool) or T_max <= 0:
+            raise ValueError(f"CosineAnnealingLR: T_max must be a positive number of epochs, got {T_max!r}")
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer)
 

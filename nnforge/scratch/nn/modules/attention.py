@@ -29,6 +29,9 @@ class MultiheadAttention(Module):
 
     def __init__(self, embed_dim: int, num_heads: int, bias: bool = True, batch_first: bool = False, dtype=np.float32):
         super().__init__()
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ValueError(f"embed_dim and num_heads must be positive integers, "
+                             f"got embed_dim={embed_dim} and num_heads={num_heads}")
         if embed_dim % num_heads:
             raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
         self.embed_dim, self.num_heads, self.batch_first = embed_dim, num_heads, batch_first
@@ -51,6 +54,18 @@ class MultiheadAttention(Module):
         return y.reshape(n, length, self.num_heads, e // self.num_heads).permute(0, 2, 1, 3)
 
     def forward(self, query: Tensor, key: Tensor, value: Tensor, need_weights: bool = True):
+        layout = "(batch, seq, embed)" if self.batch_first else "(seq, batch, embed)"
+        for name, t in (("query", query), ("key", key), ("value", value)):
+            if t.ndim != 3 or t.shape[2] != self.embed_dim:
+                raise ValueError(f"MultiheadAttention: expected a 3-D {layout} {name} with embed_dim "
+                                 f"{self.embed_dim}, got shape {t.shape}")
+        if key.shape != value.shape:
+            raise ValueError(f"MultiheadAttention: key of shape {key.shape} and value of shape {value.shape} "
+                             f"must have the same shape")
+        b = 0 if self.batch_first else 1
+        if query.shape[b] != key.shape[b]:
+            raise ValueError(f"MultiheadAttention: query of shape {query.shape} and key of shape {key.shape} "
+                             f"must have the same batch size")
         if not self.batch_first:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
         q, k, v = self._heads(query, 0), self._heads(key, 1), self._heads(value, 2)

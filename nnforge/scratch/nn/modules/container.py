@@ -6,6 +6,15 @@ from typing import Any, Iterable, Iterator
 from .module import Module
 
 
+def _item(container: Module, i: int) -> Module:
+    modules = list(container._modules.values())
+    try:
+        return modules[i]
+    except IndexError:
+        raise IndexError(f"index {i} is out of range for a {type(container).__name__} of "
+                         f"{len(modules)} modules") from None
+
+
 class Sequential(Module):
     """Calls its children in order; children are named '0', '1', ... as in PyTorch."""
 
@@ -20,7 +29,7 @@ class Sequential(Module):
         return x
 
     def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
+        return _item(self, i)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -44,7 +53,7 @@ class ModuleList(Module):
         return self
 
     def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
+        return _item(self, i)
 
     def __len__(self) -> int:
         return len(self._modules)

@@ -15,6 +15,12 @@ from ...tensor import Tensor
 from ..parameter import Parameter
 
 
+class StateDictError(KeyError):
+    """A KeyError (as before) whose message prints as a sentence, not as a quoted key."""
+
+    __str__ = BaseException.__str__
+
+
 class Module:
     """Base class of every layer and model; subclasses define ``forward``."""
 
@@ -152,7 +158,15 @@ class Module:
         return out
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
-        """Copy values in by name. Accepts NumPy arrays, scratch tensors or CPU torch tensors."""
+        """Copy values in by name. Accepts NumPy arrays, scratch tensors or CPU torch tensors.
+
+        Every key and shape is checked before anything is copied, so a refused state dict leaves
+        the module as it was.
+        """
+        cls_name = type(self).__name__
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict of {cls_name}: expected a dict-like state dict (name -> array), "
+                            f"got {type(state).__name__}")
         own: dict[str, Tensor] = {}
         for mod_name, module in self.named_modules():
             for table in (module._parameters, module._buffers):
@@ -162,7 +176,9 @@ class Module:
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         if strict and (missing or unexpected):
-            raise KeyError(f"state dict mismatch: missing={missing} unexpected={unexpected}")
+            raise StateDictError(f"Error(s) in loading state_dict for {cls_name}: missing keys {missing}, "
+                           f"unexpected keys {unexpected}")
+        arrays: dict[str, np.ndarray] = {}
         for key, t in own.items():
             if key not in state:
                 continue
@@ -170,7 +186,13 @@ class Module:
             arr = value.data if isinstance(value, Tensor) else np.asarray(
                 value.detach().cpu().numpy() if hasattr(value, "detach") else value)
             if arr.shape != t.data.shape:
-                raise ValueError(f"{key}: shape {arr.shape} does not fit {t.data.shape}")
+                raise ValueError(f"size mismatch for {key}: copying a value of shape {arr.shape} from the "
+                                 f"state dict, the shape in the current {cls_name} is {t.data.shape}")
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"{key}: expected a numeric array, got dtype {arr.dtype}")
+            arrays[key] = arr
+        for key, arr in arrays.items():
+            t = own[key]
             t.data = np.array(arr, dtype=t.data.dtype, copy=True)
 
     # ------------------------------------------------------------------- repr

@@ -32,7 +32,8 @@ class _BatchNorm(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self._dims:
-            raise ValueError(f"{type(self).__name__} expects {self._dims}-D input, got {x.ndim}-D")
+            raise ValueError(f"{type(self).__name__} expects {' or '.join(f'{d}-D' for d in self._dims)} input, "
+                             f"got {x.ndim}-D input of shape {x.shape}")
         use_batch = self.training or self.running_mean is None
         if self.training and self.running_mean is not None:
             self.num_batches_tracked.data = self.num_batches_tracked.data + 1

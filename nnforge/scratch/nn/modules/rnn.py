@@ -24,6 +24,10 @@ class _RNNBase(Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dtype=np.float32):
         super().__init__()
+        if hidden_size <= 0:
+            raise ValueError(f"{type(self).__name__}: hidden_size must be greater than zero, got {hidden_size}")
+        if num_layers <= 0:
+            raise ValueError(f"{type(self).__name__}: num_layers must be greater than zero, got {num_layers}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first = bias, batch_first
         bound = 1 / math.sqrt(hidden_size)
@@ -47,7 +51,19 @@ class _RNNBase(Module):
         return Tensor._wrap(np.zeros((self.num_layers, batch, self.hidden_size), dtype=like.dtype))
 
     def _time_major(self, x: Tensor) -> Tensor:
+        if x.ndim != 3:
+            layout = "(batch, seq, feature)" if self.batch_first else "(seq, batch, feature)"
+            raise ValueError(f"{type(self).__name__}: expected a 3-D {layout} input, got shape {x.shape}")
+        if x.shape[2] != self.input_size:
+            raise RuntimeError(f"{type(self).__name__}: input.size(-1) must be equal to input_size. "
+                               f"Expected {self.input_size}, got {x.shape[2]}")
         return x.transpose(0, 1) if self.batch_first else x
+
+    def _check_state(self, name: str, h: Tensor, batch: int) -> None:
+        expected = (self.num_layers, batch, self.hidden_size)
+        if tuple(h.shape) != expected:
+            raise RuntimeError(f"{type(self).__name__}: expected {name} of shape {expected} "
+                               f"(num_layers, batch, hidden_size), got {tuple(h.shape)}")
 
     def _output(self, steps: list[Tensor]) -> Tensor:
         return stack(steps, dim=1 if self.batch_first else 0)
@@ -58,12 +74,17 @@ class RNN(_RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False, dtype=np.float32):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity {nonlinearity!r}: select 'tanh' or 'relu'")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         seq = self._time_major(x)
-        h0 = h0 if h0 is not None else self._zeros(seq.shape[1], x)
+        if h0 is None:
+            h0 = self._zeros(seq.shape[1], x)
+        else:
+            self._check_state("h0", h0, seq.shape[1])
         act = tanh if self.nonlinearity == "tanh" else relu
         inputs = [seq[t] for t in range(seq.shape[0])]
         finals = []
@@ -86,7 +107,12 @@ class LSTM(_RNNBase):
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None):
         seq = self._time_major(x)
         n = seq.shape[1]
-        h0, c0 = state if state is not None else (self._zeros(n, x), self._zeros(n, x))
+        if state is None:
+            h0, c0 = self._zeros(n, x), self._zeros(n, x)
+        else:
+            h0, c0 = state
+            self._check_state("h0", h0, n)
+            self._check_state("c0", c0, n)
         hs = self.hidden_size
         inputs = [seq[t] for t in range(seq.shape[0])]
         final_h, final_c = [], []
