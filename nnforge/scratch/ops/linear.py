@@ -48,6 +48,8 @@ def embedding(indices: Tensor | np.ndarray, weight: Tensor) -> Tensor:
         np.add.at(out, idx.reshape(-1), g.reshape(-1, table.shape[1]))
         return (out,)
     try:
+        if idx.size and idx.dtype.kind == "i" and idx.min() < 0:  # NumPy would count it from the end; torch refuses it
+            raise IndexError
         rows = table[idx]
     except IndexError:
         if idx.dtype.kind not in "iu":

@@ -33,6 +33,8 @@ def _check_classes(name: str, x: Tensor | np.ndarray, t: np.ndarray, w: np.ndarr
         if t.dtype.kind not in "iu":
             raise TypeError(f"{name}: class-index targets must be integers, got dtype {t.dtype} "
                             f"(for class probabilities pass an (N, C) target)")
+        if n and t.min() < 0:  # NumPy would count it from the last class; torch refuses it (one pass over N targets)
+            raise _target_error(t, c)
     elif t.shape != x.shape:
         raise ValueError(f"{name}: expected target of shape ({n},) (class indices) or {x.shape} "
                          f"(class probabilities), got shape {t.shape}")
@@ -41,8 +43,8 @@ def _check_classes(name: str, x: Tensor | np.ndarray, t: np.ndarray, w: np.ndarr
 
 
 def _target_error(t: np.ndarray, c: int) -> IndexError:
-    """Raised after NumPy refused an index: name the first target outside 0..C-1."""
-    bad = t[(t < -c) | (t >= c)]
+    """Name the first target outside 0..C-1."""
+    bad = t[(t < 0) | (t >= c)]
     return IndexError(f"Target {bad[0] if bad.size else t.max()} is out of bounds: "
                       f"class indices must lie in 0..{c - 1}")
 
