@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nnforge import io
+from nnforge.io import is_number
 from nnforge.errors import ConfigError, DataError, RunError, StorageError
 
 if TYPE_CHECKING:  # torch is imported by what uses it: `nnforge --help` reads this module and needs none of it
@@ -261,25 +262,22 @@ def read_summary(run_dir: str | Path) -> dict | None:
 def _is_summary(found) -> bool:
     """Whether ``found`` has the keys and the value types the summary's readers format (a count
     formatted with ``:,`` that is text, a latency that is not a mapping of numbers, fails there)."""
-    def number(v) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
-
     def shape(v) -> bool:
-        return isinstance(v, list) and all(number(n) for n in v)
+        return isinstance(v, list) and all(is_number(n) for n in v)
 
     rows = found.get("rows") if isinstance(found, dict) else None
     if not isinstance(rows, list) or any(k not in found for k in SUMMARY_KEYS):
         return False
-    if not all(number(found[k]) for k in ("batch_size", "total_macs", "trainable", "frozen", "activation_bytes")) \
+    if not all(is_number(found[k]) for k in ("batch_size", "total_macs", "trainable", "frozen", "activation_bytes")) \
             or not shape(found["input_shape"]) or not isinstance(found["latency"], dict):
         return False
-    if not all(isinstance(t, dict) and all(number(v) for v in t.values()) for t in found["latency"].values()):
+    if not all(isinstance(t, dict) and all(is_number(v) for v in t.values()) for t in found["latency"].values()):
         return False
-    if "scratch" in found["latency"] and not (isinstance(found.get("scratch"), dict) and number(found["scratch"].get("parameters"))):
+    if "scratch" in found["latency"] and not (isinstance(found.get("scratch"), dict) and is_number(found["scratch"].get("parameters"))):
         return False
     return all(isinstance(r, dict) and all(k in r for k in SUMMARY_ROW_KEYS) and isinstance(r["name"], str) and isinstance(r["type"], str)
-               and (r["output_shape"] is None or shape(r["output_shape"])) and (r["macs"] is None or number(r["macs"]))
-               and all(number(r[k]) for k in ("trainable", "frozen", "activation_bytes")) for r in rows)
+               and (r["output_shape"] is None or shape(r["output_shape"])) and (r["macs"] is None or is_number(r["macs"]))
+               and all(is_number(r[k]) for k in ("trainable", "frozen", "activation_bytes")) for r in rows)
 
 
 def read_jsonl(path: Path) -> list:
@@ -423,7 +421,7 @@ def _check_meta(meta: dict, meta_path: Path) -> None:
 def _is_series(series) -> bool:
     """A forecast run's ``series`` scaler and window as :func:`nnforge.predictor.served_model` reads them."""
     def number(v) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        return is_number(v) and math.isfinite(v)
 
     return (isinstance(series, dict) and all(number(series.get(k)) for k in ("mean", "std")) and series["std"] > 0
             and all(isinstance(series.get(k), int) and not isinstance(series.get(k), bool) and series[k] >= 1 for k in ("window", "horizon")))
