@@ -171,7 +171,7 @@ class RunLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "another process"
+            holder = (os.read(fd, 64).decode("ascii", "replace").split() or ["another process"])[0]
             os.close(fd)
             raise RunError(f"'{self.path.parent}' is in use by a training run (PID {holder}); "
                            "wait for it or choose another --out") from None
@@ -181,7 +181,8 @@ class RunLock:
             raise RunError(f"'{self.path.parent}' was written by another process while this run was starting "
                            f"(now: {state(self.path.parent)} run); run the command again, or choose another --out")
         os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        start = process_start(os.getpid())  # beside the PID: a later process given the same PID is not this run
+        os.write(fd, f"{os.getpid()}{'' if start is None else f' {start}'}".encode())
         return self
 
     def __exit__(self, *exc) -> None:
@@ -191,18 +192,34 @@ class RunLock:
             self.fd = None
 
 
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot: field 22 of ``/proc/PID/stat``), or None
+    where there is no such file (not Linux, no such process)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        return int(stat[stat.rindex(")") + 2:].split()[19])  # after "PID (name) ", whose name may hold spaces
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def lock_holder(run_dir: str | Path) -> int | None:
     """The PID of the live process training ``run_dir`` now, else None.
 
     Read from ``.lock`` without taking the lock (probing it with ``flock`` could make a trainer
     starting at that instant fail): a released lock holds no PID, and a killed holder's PID names no
-    live process. Only a PID reused by another process since a kill can make this say yes wrongly.
+    live process. Beside the PID the holder writes its start time, so a process that was given the
+    same PID after a kill is not taken for it (a lock file of an older nnforge, PID only, is trusted
+    as it was).
     """
     try:
-        pid = int((Path(run_dir) / LOCK).read_text(encoding="ascii", errors="replace").strip() or 0)
+        fields = (Path(run_dir) / LOCK).read_text(encoding="ascii", errors="replace").split()
+        pid = int(fields[0]) if fields else 0
+        start = int(fields[1]) if len(fields) > 1 else None
     except (OSError, ValueError):
         return None
     if pid <= 0:
+        return None
+    if start is not None and process_start(pid) not in (start, None):  # that PID is another process now
         return None
     try:
         os.kill(pid, 0)
