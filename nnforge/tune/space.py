@@ -314,8 +314,11 @@ def check_tune_config(section: dict, raw_recipe: dict | None = None) -> dict:
 
 
 def trial_recipe(raw_recipe: dict, values: dict[str, Any]) -> dict:
-    """The raw recipe with the searched values set and the ``tune`` section removed."""
+    """The raw recipe with the searched values set and the ``tune`` section removed, without the
+    options the trial's values leave without effect (momentum for a trial of Adam: a run refuses them)."""
+    from nnforge.tune.best import applicable_recipe
+
     out = {k: v for k, v in copy.deepcopy(raw_recipe).items() if k != "tune"}
     for path, value in values.items():
         set_path(out, path, value)
-    return out
+    return applicable_recipe(out)
