@@ -205,6 +205,12 @@ def utf8_name(path: str | Path):
     yield text
 
 
+def is_number(v) -> bool:
+    """An int or float, as JSON and YAML hold numbers: ``True`` and ``False`` are not numbers here
+    (Python's bool is an int)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def loads_json(text: str | bytes) -> Any:
     """``json.loads`` for a file someone may have edited: nesting deeper than the parser's recursion
     limit (a 2 KB file of ``[``) is a ValueError, like any other malformed JSON, not a RecursionError."""

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nnforge import io
+from nnforge.io import is_number
 from nnforge.errors import ConfigError, DataError, RunError, StorageError
 
 if TYPE_CHECKING:  # torch is imported by what uses it: `nnforge --help` reads this module and needs none of it
@@ -170,7 +171,7 @@ class RunLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "another process"
+            holder = (os.read(fd, 64).decode("ascii", "replace").split() or ["another process"])[0]
             os.close(fd)
             raise RunError(f"'{self.path.parent}' is in use by a training run (PID {holder}); "
                            "wait for it or choose another --out") from None
@@ -180,7 +181,8 @@ class RunLock:
             raise RunError(f"'{self.path.parent}' was written by another process while this run was starting "
                            f"(now: {state(self.path.parent)} run); run the command again, or choose another --out")
         os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        start = process_start(os.getpid())  # beside the PID: a later process given the same PID is not this run
+        os.write(fd, f"{os.getpid()}{'' if start is None else f' {start}'}".encode())
         return self
 
     def __exit__(self, *exc) -> None:
@@ -190,18 +192,34 @@ class RunLock:
             self.fd = None
 
 
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot: field 22 of ``/proc/PID/stat``), or None
+    where there is no such file (not Linux, no such process)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        return int(stat[stat.rindex(")") + 2:].split()[19])  # after "PID (name) ", whose name may hold spaces
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def lock_holder(run_dir: str | Path) -> int | None:
     """The PID of the live process training ``run_dir`` now, else None.
 
     Read from ``.lock`` without taking the lock (probing it with ``flock`` could make a trainer
     starting at that instant fail): a released lock holds no PID, and a killed holder's PID names no
-    live process. Only a PID reused by another process since a kill can make this say yes wrongly.
+    live process. Beside the PID the holder writes its start time, so a process that was given the
+    same PID after a kill is not taken for it (a lock file of an older nnforge, PID only, is trusted
+    as it was).
     """
     try:
-        pid = int((Path(run_dir) / LOCK).read_text(encoding="ascii", errors="replace").strip() or 0)
+        fields = (Path(run_dir) / LOCK).read_text(encoding="ascii", errors="replace").split()
+        pid = int(fields[0]) if fields else 0
+        start = int(fields[1]) if len(fields) > 1 else None
     except (OSError, ValueError):
         return None
     if pid <= 0:
+        return None
+    if start is not None and process_start(pid) not in (start, None):  # that PID is another process now
         return None
     try:
         os.kill(pid, 0)
@@ -261,25 +279,22 @@ def read_summary(run_dir: str | Path) -> dict | None:
 def _is_summary(found) -> bool:
     """Whether ``found`` has the keys and the value types the summary's readers format (a count
     formatted with ``:,`` that is text, a latency that is not a mapping of numbers, fails there)."""
-    def number(v) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
-
     def shape(v) -> bool:
-        return isinstance(v, list) and all(number(n) for n in v)
+        return isinstance(v, list) and all(is_number(n) for n in v)
 
     rows = found.get("rows") if isinstance(found, dict) else None
     if not isinstance(rows, list) or any(k not in found for k in SUMMARY_KEYS):
         return False
-    if not all(number(found[k]) for k in ("batch_size", "total_macs", "trainable", "frozen", "activation_bytes")) \
+    if not all(is_number(found[k]) for k in ("batch_size", "total_macs", "trainable", "frozen", "activation_bytes")) \
             or not shape(found["input_shape"]) or not isinstance(found["latency"], dict):
         return False
-    if not all(isinstance(t, dict) and all(number(v) for v in t.values()) for t in found["latency"].values()):
+    if not all(isinstance(t, dict) and all(is_number(v) for v in t.values()) for t in found["latency"].values()):
         return False
-    if "scratch" in found["latency"] and not (isinstance(found.get("scratch"), dict) and number(found["scratch"].get("parameters"))):
+    if "scratch" in found["latency"] and not (isinstance(found.get("scratch"), dict) and is_number(found["scratch"].get("parameters"))):
         return False
     return all(isinstance(r, dict) and all(k in r for k in SUMMARY_ROW_KEYS) and isinstance(r["name"], str) and isinstance(r["type"], str)
-               and (r["output_shape"] is None or shape(r["output_shape"])) and (r["macs"] is None or number(r["macs"]))
-               and all(number(r[k]) for k in ("trainable", "frozen", "activation_bytes")) for r in rows)
+               and (r["output_shape"] is None or shape(r["output_shape"])) and (r["macs"] is None or is_number(r["macs"]))
+               and all(is_number(r[k]) for k in ("trainable", "frozen", "activation_bytes")) for r in rows)
 
 
 def read_jsonl(path: Path) -> list:
@@ -423,7 +438,7 @@ def _check_meta(meta: dict, meta_path: Path) -> None:
 def _is_series(series) -> bool:
     """A forecast run's ``series`` scaler and window as :func:`nnforge.predictor.served_model` reads them."""
     def number(v) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        return is_number(v) and math.isfinite(v)
 
     return (isinstance(series, dict) and all(number(series.get(k)) for k in ("mean", "std")) and series["std"] > 0
             and all(isinstance(series.get(k), int) and not isinstance(series.get(k), bool) and series[k] >= 1 for k in ("window", "horizon")))

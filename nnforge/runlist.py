@@ -28,6 +28,7 @@ import yaml
 
 from nnforge.config import load_yaml
 from nnforge.errors import ConfigError, RunError, UserError
+from nnforge.io import is_number
 from nnforge.rundir import CONFIG, FAILED, lock_holder, read_failure, read_history, read_metrics, read_recipe, state
 
 #: Each task's test metric, the one a run is judged by (tests/test_runlist.py checks every task has one).
@@ -143,7 +144,7 @@ class RunInfo:
 def format_metric(key: str | None, value: Any, label: bool = False) -> str:
     """``0.953`` -> ``95.30%`` for accuracy-like keys, 4 significant digits otherwise; ``label``
     prefixes the metric's name (``accuracy 95.30%``, ``MAE 12.4``)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
+    if not is_number(value):
         return "-" if value is None or value is _MISSING else str(value)
     name = (key or "").removeprefix("test_")
     text = f"{value:.2%}" if "accuracy" in name else f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
@@ -274,7 +275,7 @@ def _matches(have: Any, op: str, raw: str) -> bool:
         wanted = raw.strip()
     if isinstance(have, str) or isinstance(wanted, str) and not isinstance(have, (int, float)):
         have, wanted = str(have), raw.strip()
-    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (have, wanted))
+    numbers = all(is_number(v) for v in (have, wanted))
     if op in ("=", "=="):
         return math.isclose(have, wanted, rel_tol=1e-9) if numbers else have == wanted
     if op == "!=":
@@ -314,7 +315,7 @@ def sort_runs(runs: list[RunInfo], key: str, reverse: bool = False) -> list[RunI
 
     def order(r: RunInfo):
         v = r.value(key)
-        return (0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, str(v))
+        return (0, v, "") if is_number(v) else (1, 0, str(v))
 
     return sorted(have, key=order, reverse=descending) + rest
 

@@ -77,6 +77,17 @@ class _NNForgeEstimator(BaseEstimator):
     def _resolved(self, data_name: str):
         from nnforge.api import as_recipe
 
+        from nnforge.errors import ConfigError
+
+        for name, value in self._overrides.items():
+            key = dotted(name)
+            given = {key: value} if key != "data" or not isinstance(value, dict) else {f"data.{k}": v for k, v in value.items()}
+            fixed = [k for k in given if k in ("data.name", "data.target", "task")]
+            if fixed:
+                other = "NNForgeRegressor" if self._task == "classify" else "NNForgeClassifier"
+                why = (f"{type(self).__name__} always trains task {self._task} (for the other, use {other})" if fixed[0] == "task"
+                       else "the data is the X and y given to fit")
+                raise ConfigError(f"'{name}' is set on {type(self).__name__}, but {why}, so it would be ignored; remove it")
         recipe = DEFAULT_RECIPE if self.recipe is None else self.recipe
         # the arrays are the data: their name, their own target, this estimator's task
         overrides = {**FIT_DEFAULTS, **{dotted(k): v for k, v in self._overrides.items()}, "data.name": data_name,
@@ -173,6 +184,26 @@ def _float32(estimator, name: str, a) -> np.ndarray:
     return a32
 
 
+def _one_label_type(y) -> None:
+    """ValueError for class labels that mix numbers and text (``[1, "a", 2]``): NumPy would turn the
+    numbers into text (``predict`` answering ``"1"`` for 1), or scikit-learn refuse an 'unknown' label type."""
+    import numbers
+
+    if getattr(y, "dtype", object) != object:  # a NumPy/pandas array of one type
+        return
+    try:
+        values = np.asarray(y, dtype=object).ravel()
+    except (TypeError, ValueError):
+        return  # validation says what is wrong with it
+    first: dict[str, Any] = {}
+    for v in values:
+        first.setdefault("number" if isinstance(v, numbers.Number) else type(v).__name__, v)
+        if len(first) > 1:
+            (a, va), (b, vb) = first.items()
+            raise ValueError(f"NNForgeClassifier: y mixes class labels of types {a} and {b} (e.g. {va!r} and {vb!r}); "
+                             "use labels of one type (all numbers or all strings)")
+
+
 class NNForgeClassifier(ClassifierMixin, _NNForgeEstimator):
     """A recipe trained as a classifier: ``NNForgeClassifier("digits_mlp", train__optimizer__lr=0.01)``.
 
@@ -184,6 +215,7 @@ class NNForgeClassifier(ClassifierMixin, _NNForgeEstimator):
     _task = "classify"
 
     def fit(self, X, y):
+        _one_label_type(y)
         x, y = _check_rows(self, X, y)
         check_classification_targets(y)
         self.classes_, index = np.unique(y, return_inverse=True)

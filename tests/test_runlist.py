@@ -123,6 +123,35 @@ def test_a_run_whose_lock_is_held_is_running_and_partial_once_released(run_folde
     assert [r.status for r in nnforge.runs(tmp_path)] == ["partial"]
 
 
+def test_a_lock_naming_a_pid_another_process_was_given_since_is_not_running(run_folder, tmp_path):
+    """Before: .lock held only the PID, so after a SIGKILL a live unrelated process that got the same
+    PID made the run 'running' (and `nnforge runs` said so) for as long as that process lived."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from nnforge.rundir import RunLock, lock_holder
+
+    run = tmp_path / "killed"
+    shutil.copytree(run_folder / "stopped", run)
+    with RunLock(run):
+        written = (run / ".lock").read_text()  # what a trainer leaves in .lock when it is SIGKILLed
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        if not Path(f"/proc/{other.pid}/stat").exists():
+            pytest.skip("no /proc/PID/stat here")
+        (run / ".lock").write_text(written.replace(str(os.getpid()), str(other.pid), 1))  # the PID now names another process
+        assert lock_holder(run) is None
+        assert [r.status for r in nnforge.runs(tmp_path)] == ["partial"]
+        (run / ".lock").write_text(str(other.pid))  # a lock file of an older nnforge: the PID is trusted as before
+        assert lock_holder(run) == other.pid
+    finally:
+        other.kill()
+        other.wait()
+
+
 def test_sort_by_the_test_metric_column(run_folder, capsys):
     by_metric = _names(_runs(capsys, run_folder, "--sort", "metric")[1])
     assert by_metric[:2] == _names(_runs(capsys, run_folder, "--sort", "test_accuracy")[1])[:2]

@@ -109,3 +109,25 @@ def test_values_beyond_float32_are_a_clear_value_error():
         NNForgeRegressor(train__epochs=1, **FAST).fit(x * 1e300, y)
     with pytest.raises(ValueError, match="y has values beyond its range"):
         NNForgeRegressor(train__epochs=1, **FAST).fit(x, y * 1e300)
+
+
+@pytest.mark.parametrize("override", [{"data__name": "digits"}, {"data__target": "label"}, {"task": "regress"}, {"data": {"name": "digits"}}])
+def test_an_override_of_the_data_or_the_task_is_refused_not_ignored(override):
+    """Before: fit replaced data.name, data.target and task with its own without a word, so
+    ``data__name="digits"`` trained on X as if it were not there."""
+    from nnforge.errors import ConfigError
+
+    x, y = load_digits(return_X_y=True)
+    with pytest.raises(ConfigError, match=f"'{next(iter(override))}' is set on NNForgeClassifier, but .* remove it") as err:
+        NNForgeClassifier(train__epochs=1, **override, **FAST).fit(x[:40], y[:40])
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("labels", [[1, "a"], np.array([1, "a"], dtype=object)], ids=["list", "object-array"])
+def test_labels_that_mix_numbers_and_text_are_one_value_error(labels):
+    """Before: a list became text (predict answered '1' for the label 1), an object array ended in
+    scikit-learn's 'Unknown label type: unknown ... continuous values'."""
+    x, _ = load_digits(return_X_y=True)
+    y = np.resize(np.asarray(labels, dtype=object), 40)
+    with pytest.raises(ValueError, match=r"y mixes class labels of types number and str \(e.g. 1 and 'a'\)"):
+        NNForgeClassifier(train__epochs=1, **FAST).fit(x[:40], list(y) if isinstance(labels, list) else y)

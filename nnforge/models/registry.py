@@ -13,6 +13,7 @@ from typing import Callable
 from torch import nn
 
 from nnforge.errors import ConfigError, shown
+from nnforge.io import is_number
 from nnforge.models.cnn import CIFAR10Net, SimpleCNN
 from nnforge.models.convnet import ConvNet
 from nnforge.models.mlp import ACTIVATIONS, MLP
@@ -114,7 +115,7 @@ def _same_kind(value, default) -> bool:
     if isinstance(default, bool):
         return isinstance(value, bool)
     if isinstance(default, (int, float)):
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return is_number(value)
     if isinstance(default, list):
         return isinstance(value, list)
     return isinstance(value, type(default))

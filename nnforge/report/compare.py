@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 from nnforge import io
 from nnforge.errors import RunError, UserError
+from nnforge.io import is_number
 from nnforge.report.html import CSS
 from nnforge.report.plots import _pyplot, literal, save_figure
 from nnforge.rundir import read_history
@@ -139,7 +140,7 @@ def metric_columns(runs: list[RunInfo]) -> tuple[list[str], dict[str, Any]]:
     headline = HEADLINE.get(runs[0].task or "")
     keys: list[str] = [headline] if headline else []
     for r in runs:
-        keys += [k for k, v in r.metrics.items() if k not in keys and isinstance(v, (int, float)) and not isinstance(v, bool)]
+        keys += [k for k, v in r.metrics.items() if k not in keys and is_number(v)]
     keys = keys + ["epochs"] if "epochs" not in keys else keys
     if any(r.status != "finished" for r in runs):
         keys.append("status")
@@ -157,7 +158,7 @@ def best_of(values: list[Any], key: str) -> set[int]:
     """The indexes holding the best value of a column (ties all marked; none when all are equal or
     the name says no direction)."""
     sign = direction(key)
-    numbers = {i: v for i, v in enumerate(values) if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    numbers = {i: v for i, v in enumerate(values) if is_number(v)}
     if not sign or len(set(numbers.values())) < 2:
         return set()
     target = max(numbers.values()) if sign > 0 else min(numbers.values())

@@ -21,6 +21,7 @@ import numpy as np
 
 from nnforge.cpus import usable_cpus
 from nnforge.errors import RunError
+from nnforge.io import is_number
 from nnforge.predictor import conversion_note
 from nnforge.data.png import Pixels, read_plain_png
 from nnforge.rundir import read_metrics
@@ -118,7 +119,7 @@ class Service:
             scores = {}
         for key in ("test_accuracy", "test_rmse") if self.regression else ("test_accuracy",):
             value = scores.get(key)  # a number, or null: an edited "high" would fail /metadata's schema on every call
-            out[key] = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+            out[key] = value if is_number(value) else None
         return out
 
     # -- request bodies -> stored-form batches ------------------------------------------------

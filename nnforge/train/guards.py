@@ -121,6 +121,10 @@ def fast_dev_run(recipe, train):
         one_epoch = {"train.epochs": 1}
         if recipe.train.swa.start_epoch > 1:  # averaging from a later epoch: in the one epoch, so that it goes through too
             one_epoch["train.swa.start_epoch"] = 1
+        if recipe.data.augment.clean_epochs:  # the one epoch is augmented, so that augmentation goes through (not the clean part)
+            one_epoch["data.augment.clean_epochs"] = 0
+        if recipe.train.scheduler.warmup_epochs >= 1:  # warm-up over half the one epoch, then the schedule
+            one_epoch["train.scheduler.warmup_epochs"] = 0.5
         result = train(recipe.with_overrides(one_epoch), Path(tmp) / "run", marker)
         written = sorted(p.name for p in (Path(tmp) / "run").iterdir() if p.name != ".lock")
     print(f"fast_dev_run: {marker.batches} training batch, one validation and one test batch went through the whole run "

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from nnforge.errors import ConfigError
+from nnforge.io import is_number
 
 
 def class_weights(spec, targets: torch.Tensor, num_classes: int) -> torch.Tensor | None:
@@ -29,7 +30,7 @@ def class_weights(spec, targets: torch.Tensor, num_classes: int) -> torch.Tensor
     if len(spec) != num_classes:
         raise ConfigError(f"'train.loss.class_weight' has {len(spec)} entries; accepted: {num_classes} non-negative numbers (one per class)")
     for i, w in enumerate(spec):  # NaN and Inf too: either turns the first loss non-finite, after the run folder exists
-        if not isinstance(w, (int, float)) or isinstance(w, bool) or not 0 <= w < math.inf:
+        if not is_number(w) or not 0 <= w < math.inf:
             raise ConfigError(f"'train.loss.class_weight' entry {i} is {w!r}; accepted: {num_classes} finite non-negative numbers (one per class)")
     return torch.tensor([float(w) for w in spec])
 

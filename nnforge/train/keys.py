@@ -5,6 +5,9 @@ engine and the chosen task; otherwise the run is refused with one line naming th
 engine or task, and what to use instead. Nothing is silently ignored: a key added to the schema
 is refused everywhere until an engine and a task list it (a test checks each key is listed by
 at least one engine and one task, and that on each engine it changes the run or is refused).
+An option of a feature the recipe leaves off (``train.swa.lr`` without ``train.swa.start_epoch``,
+momentum for Adam) and a part of the run counted in epochs that takes all of them are refused the
+same way (:func:`check_feature_options`, :func:`check_epoch_counts`).
 """
 
 from __future__ import annotations
@@ -69,3 +72,102 @@ def check_recipe(recipe: Recipe, engine, task) -> None:
 
 #: FedAvg's simulated clients (nnforge.train.federated), for engines and tasks whose weights average
 FEDERATED = keys("federated", "clients rounds local_epochs split alpha")
+
+
+#: the optimizer and scheduler options only some of them read (every optimizer reads name, lr,
+#: weight_decay and lr_mult; every schedule name and warmup_epochs), as nnforge.train.optim passes them
+OPTIMIZER_KEYS = {
+    "sgd": {"momentum", "nesterov"},
+    "adam": {"betas", "eps"},
+    "adamw": {"betas", "eps"},
+    "rmsprop": {"alpha", "eps", "momentum"},
+}
+SCHEDULER_KEYS = {
+    "none": set(),
+    "step": {"step_size", "gamma"},
+    "cosine": {"min_lr"},
+    "onecycle": {"max_lr", "pct_start"},
+    "plateau": {"gamma", "patience", "min_lr"},
+}
+
+#: the data.augment keys that switch an augmentation on (clean_epochs switches them off at the end)
+AUGMENTING = keys("data.augment", "rotate shift scale shear hflip crop_padding noise cutout mixup cutmix policy")
+
+#: options that act only while another key turns their feature on:
+#: option -> (is the feature on?, why the option does nothing now, what to set instead). Not here:
+#: train.init.skip, which the shipped fine-tuning recipes keep for a --set train.init.weights=RUN
+FEATURE_OPTIONS = {
+    "train.unfreeze_epoch": (lambda r: bool(r.train.freeze), "train.freeze is empty, so no layer is frozen to unfreeze",
+                             "set train.freeze to the layers to train from that epoch"),
+    "train.swa.lr": (lambda r: r.train.swa.start_epoch > 0, "train.swa.start_epoch is 0, so no weights are averaged",
+                     "set train.swa.start_epoch"),
+    "train.distill.temperature": (lambda r: r.train.distill.teacher is not None, "train.distill.teacher is not set, so nothing is distilled",
+                                  "set train.distill.teacher to a trained run directory"),
+    "train.distill.alpha": (lambda r: r.train.distill.teacher is not None, "train.distill.teacher is not set, so nothing is distilled",
+                            "set train.distill.teacher to a trained run directory"),
+    "train.checkpoint.every_steps": (lambda r: r.train.checkpoint.enabled, "train.checkpoint.enabled is false, so no checkpoint is written",
+                                     "set train.checkpoint.enabled: true"),
+    "train.checkpoint.keep": (lambda r: r.train.checkpoint.enabled, "train.checkpoint.enabled is false, so no checkpoint is written",
+                              "set train.checkpoint.enabled: true"),
+    "train.ema.every": (lambda r: r.train.ema.decay is not None, "train.ema.decay is not set, so no average is kept",
+                        "set train.ema.decay (e.g. 0.99)"),
+    "train.early_stopping.min_delta": (lambda r: r.train.early_stopping.patience > 0, "train.early_stopping.patience is 0, so early "
+                                       "stopping is off", "set train.early_stopping.patience"),
+    "train.early_stopping.restore_best": (lambda r: r.train.early_stopping.patience > 0, "train.early_stopping.patience is 0, so early "
+                                          "stopping is off", "set train.early_stopping.patience"),
+    "train.gradients.vanish_below": (lambda r: r.train.gradients.check, "train.gradients.check is false, so no gradient is checked",
+                                     "set train.gradients.check: true"),
+    "train.gradients.explode_above": (lambda r: r.train.gradients.check, "train.gradients.check is false, so no gradient is checked",
+                                      "set train.gradients.check: true"),
+    "train.mlflow.tracking_uri": (lambda r: "mlflow" in r.train.loggers, "train.loggers does not list mlflow", "add mlflow to train.loggers"),
+    "train.mlflow.experiment": (lambda r: "mlflow" in r.train.loggers, "train.loggers does not list mlflow", "add mlflow to train.loggers"),
+    "data.denoise_size": (lambda r: r.data.denoise != "none", "data.denoise is none, so no image is filtered",
+                          "set data.denoise: median or gaussian"),
+    "data.augment.clean_epochs": (lambda r: any(plain(r.at(k)) != field_at(k).default for k in AUGMENTING),
+                                  "no augmentation is on, so every epoch is clean already",
+                                  "set an augmentation (e.g. data.augment.rotate, mixup or policy)"),
+    "train.optimizer.nesterov": (lambda r: r.train.optimizer.momentum > 0, "train.optimizer.momentum is 0, and Nesterov momentum "
+                                 "needs momentum", "set train.optimizer.momentum (e.g. 0.9)"),
+}
+
+
+def inapplicable_keys(recipe: Recipe) -> list[tuple[str, str]]:
+    """``(key, one-line reason)`` for each key set away from its default whose feature the recipe
+    leaves off (``train.swa.lr`` without ``train.swa.start_epoch``, ``train.optimizer.momentum``
+    with Adam, ...): it would train as if the key were not there."""
+    out = []
+    for path in changed_keys(recipe):
+        section, _, key = path.rpartition(".")
+        table = {"train.optimizer": OPTIMIZER_KEYS, "train.scheduler": SCHEDULER_KEYS}.get(section, {})
+        name = recipe.at(section + ".name") if table else None
+        if table and key in set().union(*table.values()) and key not in table[name]:
+            users = [n for n, ks in table.items() if key in ks]
+            why, instead = f"{section}.name is {name}, which does not read it", f"use {section}.name {' or '.join(users)}"
+        elif path in FEATURE_OPTIONS and not FEATURE_OPTIONS[path][0](recipe):
+            why, instead = FEATURE_OPTIONS[path][1:]
+        else:
+            continue
+        out.append((path, f"'{path}' is {shown(plain(recipe.at(path)))}, but {why}; {instead}, "
+                          f"or leave it at its default ({plain(field_at(path).default)!r})"))
+    return out
+
+
+def check_feature_options(recipe: Recipe) -> None:
+    """One-line :class:`ConfigError` for the first option whose feature is off (see :func:`inapplicable_keys`)."""
+    found = inapplicable_keys(recipe)
+    if found:
+        raise ConfigError(found[0][1])
+
+
+def check_epoch_counts(recipe: Recipe) -> None:
+    """One-line :class:`ConfigError` for a part of the run counted in epochs that takes all of them:
+    clean epochs that leave no augmented one, a warm-up the schedule never gets past. (The one-epoch
+    recipe ``train.fast_dev_run`` derives moves both inside its epoch; see :func:`nnforge.train.guards.fast_dev_run`.)"""
+    epochs, clean = recipe.train.epochs, recipe.data.augment.clean_epochs
+    if clean and clean >= epochs:
+        raise ConfigError(f"'data.augment.clean_epochs' is {clean}, but the run has {epochs} epoch{'s' * (epochs > 1)}, so augmentation "
+                          f"would never be used; accepted: fewer clean epochs than train.epochs (at most {epochs - 1}), or 0")
+    warmup = recipe.train.scheduler.warmup_epochs
+    if warmup and warmup >= epochs:
+        raise ConfigError(f"'train.scheduler.warmup_epochs' is {warmup}, but the run has {epochs} epoch{'s' * (epochs > 1)}, so the "
+                          f"learning rate would still be warming up when it ends; accepted: fewer warm-up epochs than train.epochs")

@@ -31,7 +31,7 @@ from nnforge.train.distill import Distillation, load_teacher
 from nnforge.train.engines import ENGINES
 from nnforge.train.gradients import GradientControl, L1Penalty
 from nnforge.train.guards import FastDevRun, MaxTime, OverfitCheck, fast_dev_run, limit_batches
-from nnforge.train.keys import check_recipe
+from nnforge.train.keys import check_epoch_counts, check_feature_options, check_recipe
 from nnforge.train.lr_finder import find_lr_run
 from nnforge.train.lr_monitor import LearningRateMonitor
 from nnforge.train.nonfinite import NonFiniteGuard
@@ -115,6 +115,8 @@ def check(recipe, distributed: bool = False, find_lr: bool = False):
     engine_cls, task = ENGINES[recipe.engine], TASKS[recipe.task]()
     check_recipe(recipe, engine_cls, task)
     federated.check(recipe, find_lr)
+    check_feature_options(recipe)
+    check_epoch_counts(recipe)
     check_averaging(recipe)
     check_loggers(recipe)
     if distributed and recipe.engine != "torch":

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from nnforge.errors import ConfigError, RunError, UserError
+from nnforge.io import is_number
 from nnforge.rundir import load_state
 from nnforge.safe_load import load_weights
 from nnforge.train.callbacks import Callback
@@ -152,7 +153,7 @@ def param_groups(model: nn.Module, base_lr: float, lr_mult: dict) -> list[dict]:
     later; they have no gradient while frozen and the optimizer skips them), grouped by the
     first ``lr_mult`` pattern each name matches."""
     for pat, m in lr_mult.items():  # before any is used: float("abc") would be a traceback
-        if not isinstance(m, (int, float)) or isinstance(m, bool) or not 0 <= m < math.inf:  # NaN and Inf: non-finite weights at step 1
+        if not is_number(m) or not 0 <= m < math.inf:  # NaN and Inf: non-finite weights at step 1
             raise UserError(f"'train.optimizer.lr_mult' for '{pat}' is {m!r}; accepted: a finite non-negative number")
     groups: dict[float, list] = {}
     used = set()

@@ -3,28 +3,15 @@
 A search over ``train.optimizer.name: [sgd, adam]`` starts from a recipe that may set
 ``momentum: 0.9`` for SGD; when Adam wins, writing that momentum into ``best.yaml`` suggests it
 does something (torch's Adam has no momentum; its betas play that part). :func:`applicable_recipe`
-drops the optimizer and scheduler keys the chosen one does not read. The tables mirror which
-arguments ``nnforge.train.optim`` passes to each torch optimizer and scheduler.
+drops the optimizer and scheduler keys the chosen one does not read (the tables of
+:mod:`nnforge.train.keys`, which mirror what ``nnforge.train.optim`` passes to torch), and every
+other option whose feature the trial leaves off (``train.swa.lr`` when it searched
+``train.swa.start_epoch`` down to 0), which a training run refuses.
 """
 
 from __future__ import annotations
 
 import copy
-
-OPTIMIZER_KEYS = {  # the keys only some optimizers read (every one reads name, lr, weight_decay, lr_mult)
-    "sgd": {"momentum", "nesterov"},
-    "adam": {"betas", "eps"},
-    "adamw": {"betas", "eps"},
-    "rmsprop": {"alpha", "eps", "momentum"},
-}
-SCHEDULER_KEYS = {  # the keys only some schedules read (every one reads name and warmup_epochs)
-    "none": set(),
-    "step": {"step_size", "gamma"},
-    "cosine": {"min_lr"},
-    "onecycle": {"max_lr", "pct_start"},
-    "plateau": {"gamma", "patience", "min_lr"},
-}
-
 
 def _prune(section: dict, default_name: str, specific: dict[str, set]) -> dict:
     name = section.get("name", default_name)
@@ -35,7 +22,13 @@ def _prune(section: dict, default_name: str, specific: dict[str, set]) -> dict:
 
 
 def applicable_recipe(recipe: dict) -> dict:
-    """``recipe`` without the optimizer/scheduler keys the chosen optimizer/scheduler ignores."""
+    """``recipe`` without the optimizer/scheduler keys the chosen optimizer/scheduler ignores, nor
+    the options of a feature it leaves off (a recipe that does not validate is returned as it is:
+    its run reports the mistake)."""
+    from nnforge.config import resolve
+    from nnforge.errors import ConfigError
+    from nnforge.train.keys import OPTIMIZER_KEYS, SCHEDULER_KEYS, inapplicable_keys  # imports nnforge.train: only when used
+
     out = copy.deepcopy(recipe)
     train = out.get("train")
     if isinstance(train, dict):
@@ -43,6 +36,17 @@ def applicable_recipe(recipe: dict) -> dict:
             train["optimizer"] = _prune(train["optimizer"], "sgd", OPTIMIZER_KEYS)
         if isinstance(train.get("scheduler"), dict):
             train["scheduler"] = _prune(train["scheduler"], "none", SCHEDULER_KEYS)
+    try:
+        resolved = resolve(out)
+    except ConfigError:
+        return out
+    for path, _ in inapplicable_keys(resolved):
+        *parents, leaf = path.split(".")
+        node = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
     return out
 
 

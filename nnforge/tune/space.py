@@ -31,6 +31,7 @@ from typing import Any
 
 from nnforge.config import unknown_key_error
 from nnforge.errors import ConfigError, shown
+from nnforge.io import is_number
 
 METRICS = {"val_accuracy": "maximize", "val_loss": "minimize", "val_rmse": "minimize", "val_mae": "minimize", "val_r2": "maximize"}
 #: what each task measures on its validation split (a search must be judged on one of these)
@@ -173,7 +174,7 @@ def _number(path: str, value: Any) -> float:
             value = float(value)
         except ValueError:
             pass
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_number(value) or not math.isfinite(value):
         raise ConfigError(f"'{path}' is {shown(value)}; accepted: a finite number")
     return value
 
@@ -313,8 +314,11 @@ def check_tune_config(section: dict, raw_recipe: dict | None = None) -> dict:
 
 
 def trial_recipe(raw_recipe: dict, values: dict[str, Any]) -> dict:
-    """The raw recipe with the searched values set and the ``tune`` section removed."""
+    """The raw recipe with the searched values set and the ``tune`` section removed, without the
+    options the trial's values leave without effect (momentum for a trial of Adam: a run refuses them)."""
+    from nnforge.tune.best import applicable_recipe
+
     out = {k: v for k, v in copy.deepcopy(raw_recipe).items() if k != "tune"}
     for path, value in values.items():
         set_path(out, path, value)
-    return out
+    return applicable_recipe(out)

@@ -346,3 +346,53 @@ def test_a_key_the_regression_task_does_not_have_is_refused(tmp_path, key):
     with pytest.raises(ConfigError) as err:
         run(recipe, tmp_path / "run")
     assert "\n" not in str(err.value) and "task 'regress'" in str(err.value) and not (tmp_path / "run").exists()
+
+
+#: an option set while the key that turns its feature on is off, what the refusal names (and what else the recipe sets)
+OFF = {
+    "train.unfreeze_epoch": (3, "train.freeze is empty"),
+    "train.swa.lr": (0.01, "train.swa.start_epoch is 0"),
+    "train.distill.alpha": (0.9, "train.distill.teacher is not set"),
+    "train.distill.temperature": (2.0, "train.distill.teacher is not set"),
+    "train.checkpoint.every_steps": (5, "train.checkpoint.enabled is false", {"train.checkpoint.enabled": False}),
+    "train.checkpoint.keep": (4, "train.checkpoint.enabled is false", {"train.checkpoint.enabled": False}),
+    "train.ema.every": (3, "train.ema.decay is not set"),
+    "train.early_stopping.min_delta": (0.1, "train.early_stopping.patience is 0"),
+    "train.early_stopping.restore_best": (False, "train.early_stopping.patience is 0"),
+    "train.gradients.vanish_below": (1e-3, "train.gradients.check is false"),
+    "train.gradients.explode_above": (10.0, "train.gradients.check is false"),
+    "train.mlflow.experiment": ("other", "train.loggers does not list mlflow"),
+    "data.denoise_size": (5, "data.denoise is none"),
+    "data.augment.clean_epochs": (1, "no augmentation is on"),
+    "train.optimizer.momentum": (0.9, "train.optimizer.name is adam, which does not read it; use train.optimizer.name sgd or rmsprop"),
+    "train.optimizer.alpha": (0.9, "train.optimizer.name is adam"),
+    "train.scheduler.step_size": (5, "train.scheduler.name is none, which does not read it; use train.scheduler.name step"),
+    "train.scheduler.min_lr": (0.001, "train.scheduler.name is none"),
+    "train.scheduler.pct_start": (0.5, "train.scheduler.name is none"),
+}
+
+
+@pytest.mark.parametrize("key", sorted(OFF))
+def test_an_option_of_a_feature_that_is_off_is_refused_in_one_line(tmp_path, key):
+    """Before: each of these trained as if it were not there (``train.swa.lr`` without
+    ``train.swa.start_epoch``, ``train.distill.alpha`` without a teacher, momentum with Adam, ...)."""
+    value, why, *needs = OFF[key]
+    recipe = json.loads(json.dumps(BASE))
+    for dotted, setting in {key: value, **(needs[0] if needs else {})}.items():
+        _set(recipe, dotted, setting)
+    with pytest.raises(ConfigError) as err:
+        run(recipe, tmp_path / "run")
+    message = str(err.value)
+    assert message.startswith(f"'{key}' is ") and why in message and "or leave it at its default" in message, message
+    assert "\n" not in message and not (tmp_path / "run").exists()
+
+
+def test_nesterov_without_momentum_is_refused_and_defaults_never_are(tmp_path):
+    from nnforge.train.keys import FEATURE_OPTIONS, check_feature_options, field_at
+
+    with pytest.raises(ConfigError, match="'train.optimizer.nesterov' is True, but train.optimizer.momentum is 0"):
+        run({**BASE, "train": {**BASE["train"], "optimizer": {"name": "sgd", "nesterov": True}}}, tmp_path / "run")
+    defaults = {}  # every option written out at its default, with every feature off
+    for key in [*FEATURE_OPTIONS, "train.optimizer.momentum", "train.optimizer.betas", "train.scheduler.gamma", "train.scheduler.max_lr"]:
+        _set(defaults, key, field_at(key).default)
+    check_feature_options(resolve(defaults))

@@ -11,6 +11,7 @@ import time
 import pytest
 import torch
 
+from nnforge.errors import ConfigError
 from nnforge.rundir import read_history
 from nnforge.train import Callback, run
 from nnforge.train.guards import MaxTime
@@ -102,6 +103,26 @@ def test_fast_dev_run_of_a_recipe_averaging_from_a_later_epoch_runs_its_one_epoc
     result = run(_digits(fast_dev_run=True, swa={"start_epoch": 3}), tmp_path / "run", callbacks=[seen])
     assert seen.batches == 1 and "test_accuracy" in result.metrics and not (tmp_path / "run").exists()
     assert "fast_dev_run: 1 training batch" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("train, augment, refused", [
+    ({"epochs": 3}, {"rotate": 10.0, "clean_epochs": 3}, "'data.augment.clean_epochs' is 3, but the run has 3 epochs, so augmentation would never"),
+    ({"epochs": 2, "scheduler": {"warmup_epochs": 2}}, {}, "'train.scheduler.warmup_epochs' is 2, but the run has 2 epochs"),
+    ({"epochs": 2, "scheduler": {"name": "cosine", "warmup_epochs": 2.5}}, {}, "'train.scheduler.warmup_epochs' is 2.5"),
+])
+def test_clean_epochs_or_a_warm_up_as_long_as_the_run_is_refused_but_not_in_its_fast_dev_run(tmp_path, capsys, train, augment, refused):
+    """Before: clean_epochs >= epochs trained without augmentation at all, and a warm-up of every
+    epoch never reached the schedule (nor, with one epoch too few, the lr), without a word."""
+    recipe = _digits(**train)
+    recipe["data"]["augment"] = augment
+    with pytest.raises(ConfigError, match=refused) as err:
+        run(recipe, tmp_path / "run")
+    assert "\n" not in str(err.value) and not (tmp_path / "run").exists()
+    recipe["train"]["epochs"] += 1  # one more epoch: a recipe that trains; its smoke test shortens it to one epoch
+    recipe["train"]["fast_dev_run"] = True
+    seen = Count()
+    result = run(recipe, tmp_path / "run", callbacks=[seen])
+    assert seen.batches == 1 and "test_accuracy" in result.metrics and not (tmp_path / "run").exists()
 
 
 def test_the_lr_monitor_logs_every_optimizer_step_of_the_schedule(tmp_path):

@@ -78,7 +78,7 @@ def test_pretrained_on_mnist_beats_scratch_on_50_digits(tmp_path, cached_mnist_s
     for seed in (0, 1):
         common = ["train.progress=none", f"seed={seed}", "train.checkpoint.enabled=false"]
         tuned.append(fit(load_config(recipe, [*common, f"train.init.weights={pre.dir}"]), tmp_path / f"ft{seed}"))
-        scratch.append(fit(load_config(recipe, [*common, "train.freeze=[]", "train.optimizer.lr_mult={}"]), tmp_path / f"sc{seed}"))
+        scratch.append(fit(load_config(recipe, [*common, "train.freeze=[]", "train.unfreeze_epoch=0", "train.optimizer.lr_mult={}"]), tmp_path / f"sc{seed}"))
     assert tuned[0].metrics["dataset"].startswith("digits: 50 train")
     ft_acc = [r.metrics["test_accuracy"] for r in tuned]
     sc_acc = [r.metrics["test_accuracy"] for r in scratch]

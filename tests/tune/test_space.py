@@ -77,3 +77,20 @@ def test_a_grid_too_large_to_list_is_one_line(space, message):
     with pytest.raises(ConfigError, match=message + ".*at most 100,000"):
         make_sampler("grid", spec, 0, 3)
     make_sampler("tpe", spec, 0, 3)  # other samplers draw from the range: no limit
+
+
+@pytest.mark.parametrize("base, values, dropped", [
+    ({"optimizer": {"name": "sgd", "momentum": 0.9}}, {"train.optimizer.name": "adam"}, "train.optimizer.momentum"),
+    ({"swa": {"start_epoch": 2, "lr": 0.01}}, {"train.swa.start_epoch": 0}, "train.swa.lr"),
+])
+def test_a_trial_leaves_out_the_options_its_values_switch_off(base, values, dropped):
+    """A training run refuses an option whose feature is off (momentum for Adam, swa.lr without
+    averaging); a search that switches the feature off in some trials runs those trials without it."""
+    from nnforge.config import resolve
+    from nnforge.train.keys import inapplicable_keys
+
+    raw = {**_recipe({}), "train": {"epochs": 3, **base}}
+    trial = resolve(trial_recipe(raw, values))
+    assert inapplicable_keys(trial) == [] and trial.at(dropped) == resolve({}).at(dropped)
+    kept = resolve(trial_recipe(raw, {}))  # the trial that keeps the feature on keeps its option
+    assert kept.at(dropped) != resolve({}).at(dropped)

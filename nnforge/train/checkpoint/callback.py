@@ -22,10 +22,11 @@ import numpy as np
 import torch
 
 from nnforge import io
+from nnforge.io import is_number
 from nnforge.errors import RunError
 from nnforge.train.callbacks import Callback
 from nnforge.train.checkpoint.format import (BEST_FILE, Checkpoint, _fault, clean_partial_writes, encode_checkpoint, encode_state,
-                                             is_number, step_checkpoints, write_encoded)
+                                             step_checkpoints, write_encoded)
 from nnforge.train.checkpoint.writer import BackgroundWriter
 from nnforge.train.monitor import Monitor
 from nnforge.train.nonfinite import NonFiniteError

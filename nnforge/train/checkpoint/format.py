@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from nnforge import io
+from nnforge.io import is_number
 from nnforge.errors import RunError
 
 FORMAT = 1
@@ -182,11 +183,6 @@ def load_run_checkpoint(path: str | Path) -> Checkpoint:
     if bad or not _is_history(s["history"]) or not isinstance(s["callbacks"], dict):
         raise RunError(f"checkpoint {path} has a damaged header (position or history); it was edited or is not from this nnforge")
     return ckpt
-
-
-def is_number(v) -> bool:
-    """An int or float as a checkpoint's JSON holds one (``True`` is not a number here)."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _is_history(history) -> bool:
