@@ -95,15 +95,15 @@ def check_model_config(cfg: dict) -> dict:
 
 def _check_range(key: str, value, default) -> None:
     """Values of the right kind that no model can be built from are refused here, in one line, before
-    a run folder exists: a width, count or size (an int, or a list of them) is a whole number >= 1, a
-    dropout a probability in [0, 1), any other number finite (the builders would fail with a torch
+    a run folder exists: a width, count or size (an int, or a list of them) is a whole number >= 1
+    (>= 0 for a count whose default is 0), a dropout a probability in [0, 1), any other number finite (the builders would fail with a torch
     traceback half-way into a run, or divide by a zero width)."""
     whole = isinstance(default, int) and not isinstance(default, bool)
     if isinstance(default, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in default):
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
             raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a list of whole numbers >= 1, like {shown(default)}")
-    elif whole and not (isinstance(value, int) and value >= 1):
-        raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a whole number >= 1, like {shown(default)}")
+    elif whole and not (isinstance(value, int) and value >= min(default, 1)):  # a count whose default is 0 may be 0
+        raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a whole number >= {min(default, 1)}, like {shown(default)}")
     elif isinstance(default, float):
         if not math.isfinite(value):
             raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a finite number")

@@ -48,18 +48,19 @@ class MLP(M.Module):
 class SimpleCNN(M.Module):
     """The seed's SimpleCNN: (Conv3x3 -> [BatchNorm2d] -> MaxPool2 -> ReLU) per entry of
     ``channels`` (ReLU after the pool, as the torch model: the same function on a quarter of the
-    values, since max commutes with ReLU), then Flatten -> Linear(hidden) -> ReLU -> [Dropout] -> Linear."""
+    values, since max commutes with ReLU; the first ``norm_after_pool`` blocks pool before their
+    BatchNorm too), then Flatten -> Linear(hidden) -> ReLU -> [Dropout] -> Linear."""
 
     def __init__(self, in_channels: int, num_classes: int, channels: Sequence[int] = (32, 64), hidden: int = 128,
-                 batch_norm: bool = False, dropout: float = 0.0, image_size: tuple[int, int] = (28, 28)):
+                 batch_norm: bool = False, dropout: float = 0.0, image_size: tuple[int, int] = (28, 28),
+                 norm_after_pool: int = 0):
         super().__init__()
         blocks: list[M.Module] = []
         c = in_channels
-        for out_ch in channels:
-            blocks.append(M.Conv2d(c, out_ch, 3, padding=1, bias=not batch_norm))
-            if batch_norm:
-                blocks.append(M.BatchNorm2d(out_ch))
-            blocks += [M.MaxPool2d(2), M.ReLU()]
+        for i, out_ch in enumerate(channels):
+            norm = [M.BatchNorm2d(out_ch)] if batch_norm else []
+            conv, pool = M.Conv2d(c, out_ch, 3, padding=1, bias=not batch_norm), M.MaxPool2d(2)
+            blocks += [conv, pool, *norm, M.ReLU()] if i < norm_after_pool else [conv, *norm, pool, M.ReLU()]
             c = out_ch
         self.features = M.Sequential(*blocks)
         with no_grad():
@@ -137,11 +138,11 @@ def build_mlp(in_features: int | Sequence[int], num_classes: int, hidden: Sequen
 
 def build_cnn(in_channels: int | Sequence[int], num_classes: int, channels: Sequence[int] = (32, 64),
               hidden: int = 128, batch_norm: bool = False, dropout: float = 0.0,
-              image_size: tuple[int, int] = (28, 28)) -> SimpleCNN:
+              image_size: tuple[int, int] = (28, 28), norm_after_pool: int = 0) -> SimpleCNN:
     """The scratch twin of the zoo's ``cnn``; ``in_channels`` may be an input shape (C, H, W)."""
     if not isinstance(in_channels, int):
         in_channels, image_size = in_channels[0], (in_channels[1], in_channels[2])
-    return SimpleCNN(in_channels, num_classes, tuple(channels), hidden, batch_norm, dropout, tuple(image_size))
+    return SimpleCNN(in_channels, num_classes, tuple(channels), hidden, batch_norm, dropout, tuple(image_size), norm_after_pool)
 
 
 def build_vit(input_shape: Sequence[int], num_classes: int, patch: int = 4, dim: int = 64, depth: int = 4, heads: int = 4,

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -39,6 +41,7 @@ def test_tabular_input_needs_mlp():
     (["model.name=mlp", "model.hidden=[-5]"], "'model.hidden' is [-5]; accepted: a list of whole numbers >= 1"),
     (["model.name=mlp", "model.hidden=[12.5]"], "'model.hidden' is [12.5]"),
     (["model.name=cnn", "model.hidden=0"], "'model.hidden' is 0; accepted: a whole number >= 1"),
+    (["model.name=cnn", "model.norm_after_pool=-1"], "'model.norm_after_pool' is -1; accepted: a whole number >= 0"),
     (["model.name=vit", "model.mlp_ratio=1.5"], "'model.mlp_ratio' is 1.5; accepted: a whole number >= 1"),
     (["model.name=mlp", "model.dropout=1.5"], "'model.dropout' is 1.5; accepted: a probability >= 0 and < 1"),
     (["model.name=mlp", "model.dropout=.nan"], "'model.dropout' is nan; accepted: a finite number"),
@@ -123,3 +126,29 @@ def test_cnn_pools_before_relu_as_the_seeds_order_computes(batch_norm):
     torch.testing.assert_close(outputs[0], outputs[1])
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["model.norm_after_pool=1"], "'model.norm_after_pool' moves BatchNorm, which is off; set model.batch_norm=true"),
+    (["model.batch_norm=true", "model.norm_after_pool=3"], "'model.norm_after_pool' is 3, but the network has 2 conv blocks"),
+])
+def test_norm_after_pool_names_blocks_that_exist_and_a_batch_norm_that_is_on(overrides, message):
+    from nnforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build_model(load_config(None, ["model.name=cnn", *overrides]).model, (1, 28, 28), 10)
+
+
+def test_norm_after_pool_normalises_the_pooled_values_of_its_first_blocks():
+    """norm_after_pool=1: block 1 is Conv -> MaxPool -> BN -> ReLU, block 2 keeps BN before its pool,
+    and the first BatchNorm's statistics are those of the pooled values."""
+    model = build_model(load_config(None, ["model.name=cnn", "model.batch_norm=true", "model.norm_after_pool=1"]).model,
+                        (1, 28, 28), 10).train()
+    kinds = [type(m).__name__ for m in model.features]
+    assert kinds == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU", "Conv2d", "BatchNorm2d", "MaxPool2d", "ReLU"]
+    x = torch.randn(8, 1, 28, 28)
+    with torch.no_grad():
+        pooled = torch.nn.functional.max_pool2d(model.features[0](x), 2)
+        model.features[2].momentum = 1.0  # running statistics = this batch's
+        model.features[:3](x)
+    torch.testing.assert_close(model.features[2].running_mean, pooled.mean((0, 2, 3)))

@@ -17,7 +17,9 @@ def test_twins_share_state_dict_layout(bn):
     for s_model, t_model in ((build_mlp((1, 28, 28), 10, batch_norm=bn, dropout=0.2),
                               MLP((1, 28, 28), 10, batch_norm=bn, dropout=0.2)),
                              (build_cnn((1, 28, 28), 10, batch_norm=bn, dropout=0.3),
-                              SimpleCNN((1, 28, 28), 10, batch_norm=bn, dropout=0.3))):
+                              SimpleCNN((1, 28, 28), 10, batch_norm=bn, dropout=0.3)),
+                             (build_cnn((1, 28, 28), 10, batch_norm=bn, norm_after_pool=int(bn)),
+                              SimpleCNN((1, 28, 28), 10, batch_norm=bn, norm_after_pool=int(bn)))):
         theirs = {k: tuple(v.shape) for k, v in t_model.state_dict().items()}
         assert {k: v.shape for k, v in s_model.state_dict().items()} == theirs
         s_model.load_state_dict(t_model.state_dict())
