@@ -98,12 +98,15 @@ def test_a_recipe_nested_too_deeply_is_one_line(tmp_path, recursion_limit):
 
 
 def test_packaged_recipes_are_valid():
+    """Each packaged recipe loads and passes the checks a run makes before its folder exists (keys its
+    engine and task implement, options whose feature is on, epochs longer than clean or warm-up ones)."""
     from nnforge.cli import RECIPES
+    from nnforge.train.run import check
 
     recipes = sorted(RECIPES.glob("*.yaml"))
     assert {"quickstart", "mnist_mlp", "mnist_cnn", "digits_mlp", "cifar10_cnn"} <= {p.stem for p in recipes}
     for path in recipes:
-        load_config(path)
+        check(load_config(path))
 
 
 def test_no_module_reads_a_resolved_recipe_with_a_fallback():
