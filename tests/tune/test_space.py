@@ -110,7 +110,7 @@ AUGMENTED = {"data": {"name": "digits", "val_fraction": 0.2, "augment": {"rotate
      r"'tune.space.train.epochs' \(3..8\) and 'tune.space.data.augment.clean_epochs' \(1..4\) reach a trial of 3 epochs"),
     ({"train.scheduler.warmup_epochs": {"low": 0, "high": 3}}, r"warmup_epochs = 3, .*warmup_epochs up to 2"),
     ({"train.swa.start_epoch": {"choices": [0, 4]}}, r"start_epoch = 4, .*must be at most train.epochs.*start_epoch up to 3"),
-])
+], ids=["epochs range", "epochs choices", "clean step range", "both", "warmup", "swa"])
 def test_a_space_reaching_epoch_counts_a_run_refuses_is_one_line_before_the_study(tmp_path, space, message):
     """Before: the trials that drew such values failed one by one after the study started (the first one
     stopped the study after Optuna's traceback, leaving study.db rows and trial folders); now the space's
