@@ -159,12 +159,10 @@ def check_feature_options(recipe: Recipe) -> None:
         raise ConfigError(found[0][1])
 
 
-#: the parts of a run counted in epochs, as the checks before a run bound them: the most epochs each
-#: may take in a run of E epochs is E - margin (:func:`check_epoch_counts`; SWA:
-#: :func:`nnforge.train.averaging.check_averaging`). ``nnforge tune`` checks its space's ranges with it.
-EPOCH_PARTS = {"data.augment.clean_epochs": (1, "fewer than train.epochs"),
-               "train.scheduler.warmup_epochs": (1, "fewer than train.epochs"),
-               "train.swa.start_epoch": (0, "at most train.epochs")}
+#: the parts of a run counted in epochs, as the checks before a run bound them: True where the part
+#: must be shorter than the run (:func:`check_epoch_counts`), False where it may take all of it
+#: (SWA: :func:`nnforge.train.averaging.check_averaging`). ``nnforge tune`` checks its space's ranges with it.
+EPOCH_PARTS = {"data.augment.clean_epochs": True, "train.scheduler.warmup_epochs": True, "train.swa.start_epoch": False}
 
 
 def check_epoch_counts(recipe: Recipe) -> None:

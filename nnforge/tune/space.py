@@ -352,16 +352,21 @@ def _check_epoch_parts(base: dict, spec: TuneSpec) -> None:
     else:
         return
     epochs = recipe.train.epochs
-    for path, (margin, rule) in EPOCH_PARTS.items():
+    for path, shorter in EPOCH_PARTS.items():
         part = recipe.at(path)
-        if not part or part <= epochs - margin or (path not in by_path and "train.epochs" not in by_path):
+        if not part or (part < epochs if shorter else part <= epochs) or (path not in by_path and "train.epochs" not in by_path):
             continue
         keys = [k for k in ("train.epochs", path) if k in by_path]
         given = " and ".join(f"'tune.space.{k}' ({by_path[k].shown_range()})" for k in keys)
-        most = f"{epochs - margin}{' (off)' * (epochs == margin)}"
-        fixes = [f"tune.space.train.epochs from {part + margin}" if "train.epochs" in by_path
-                 else f"train.epochs of at least {part + margin} in the recipe",
-                 f"tune.space.{path} up to {most}" if path in by_path else f"{path} of at most {most} in the recipe"]
+        least = math.floor(part) + 1 if shorter else math.ceil(part)
+        if shorter and not isinstance(part, int):  # a warm-up of 2.5 epochs
+            most = recipe_most = f"below {epochs}"
+        else:
+            most = f"{epochs - shorter}{' (off)' * (epochs == shorter)}"
+            most, recipe_most = f"up to {most}", f"of at most {most}"
+        fixes = [f"tune.space.train.epochs from {least}" if "train.epochs" in by_path else f"train.epochs of at least {least} in the recipe",
+                 f"tune.space.{path} {most}" if path in by_path else f"{path} {recipe_most} in the recipe"]
+        rule = "fewer than train.epochs" if shorter else "at most train.epochs"
         raise ConfigError(f"{given} reach{'es' * (len(keys) == 1)} a trial of {epochs} epoch{'s' * (epochs > 1)} with {path} = {part}, "
                           f"which a run refuses ({path} must be {rule}); accepted: {', or '.join(fixes)}")
     raise ConfigError(f"tune.space gives a trial with {', '.join(f'{k} = {v}' for k, v in worst.items())}: {error}")

@@ -155,3 +155,24 @@ def test_a_searched_augmentation_counts_its_clean_epochs():
               "tune": {"space": {"train.epochs": {"low": 1, "high": 4}, "data.augment.rotate": {"choices": [0, 10]}}}}
     with pytest.raises(ConfigError, match="reaches a trial of 1 epoch with data.augment.clean_epochs = 2"):
         check_tune_config(recipe["tune"], recipe)
+
+
+def test_a_fractional_warm_up_range_is_checked_against_the_fewest_epochs():
+    """train.scheduler.warmup_epochs may be a fraction: 2.5 fits a run of 3 epochs, 3.5 does not."""
+    from nnforge.tune.space import check_tune_config
+
+    fits = {**AUGMENTED, "tune": {"space": {"train.scheduler.warmup_epochs": {"low": 0.0, "high": 2.5}}}}
+    check_tune_config(fits["tune"], fits)
+    longer = {**AUGMENTED, "tune": {"space": {"train.scheduler.warmup_epochs": {"low": 0.0, "high": 3.5}}}}
+    with pytest.raises(ConfigError, match=r"warmup_epochs = 3.5, .*accepted: train.epochs of at least 4 in the recipe, "
+                                          r"or tune.space.train.scheduler.warmup_epochs below 3$"):
+        check_tune_config(longer["tune"], longer)
+
+
+def test_a_searched_swa_start_that_switches_on_a_refused_combination_is_one_line():
+    """SWA switched on by the space beside save_best: every trial that draws it would fail; said before the study."""
+    from nnforge.tune.space import check_tune_config
+
+    recipe = {**_recipe({"train.swa.start_epoch": {"choices": [0, 2]}}), "train": {"epochs": 3, "save_best": True}}
+    with pytest.raises(ConfigError, match="tune.space gives a trial with train.swa.start_epoch = 2: 'train.swa' saves the averaged weights"):
+        check_tune_config(recipe["tune"], recipe)
