@@ -176,3 +176,25 @@ def test_a_searched_swa_start_that_switches_on_a_refused_combination_is_one_line
     recipe = {**_recipe({"train.swa.start_epoch": {"choices": [0, 2]}}), "train": {"epochs": 3, "save_best": True}}
     with pytest.raises(ConfigError, match="tune.space gives a trial with train.swa.start_epoch = 2: 'train.swa' saves the averaged weights"):
         check_tune_config(recipe["tune"], recipe)
+
+
+@pytest.mark.parametrize("recipe, message", [
+    ({"engine": "scratch", "tune": {"space": {"train.scheduler.name": ["none", "onecycle"]}}},
+     r"^tune.space gives a trial with train.scheduler.name = 'onecycle': 'train.scheduler.name' is 'onecycle', which engine 'scratch'"),
+    ({"engine": "scratch", "train": {"scheduler": {"name": "onecycle"}}, "tune": {"space": {"train.optimizer.lr": {"low": 0.01, "high": 0.1}}}},
+     r"^every trial of tune.space would be refused: 'train.scheduler.name' is 'onecycle'"),
+    ({"data": {"name": "digits", "augment": {"rotate": 10, "clean_epochs": 3}}, "train": {"epochs": 3},
+      "tune": {"space": {"train.optimizer.lr": {"low": 0.01, "high": 0.1}}}},
+     r"^every trial of tune.space would be refused: 'data.augment.clean_epochs' is 3, but the run has 3 epochs"),
+], ids=["a searched value the engine lacks", "the recipe's own key the engine lacks", "the recipe's own clean epochs"])
+def test_a_space_whose_trials_a_run_refuses_is_one_line_before_the_study(recipe, message):
+    """Before: the study started and its first such trial failed after Optuna's traceback."""
+    from nnforge.tune.space import check_tune_config
+
+    recipe = {**_recipe({}), **recipe}
+    with pytest.raises(ConfigError, match=message):
+        check_tune_config(recipe["tune"], recipe)
+    # a recipe value outside the space is no trial: the search over [none, step] runs
+    fine = {**recipe, "tune": {"space": {"train.scheduler.name": ["none", "step"]}}}
+    if recipe.get("engine") == "scratch":
+        check_tune_config(fine["tune"], fine)
