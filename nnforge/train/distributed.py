@@ -26,7 +26,7 @@ from nnforge.cpus import usable_cpus
 from nnforge.errors import UserError
 from nnforge.rundir import check_empty, default_run_dir, recipe_path
 from nnforge.train.ddp import world_size
-from nnforge.train.run import check, run
+from nnforge.train.run import check, run, trained_recipe
 from nnforge.train.tasks import TASKS
 
 ERROR_FILE_ENV = "NNFORGE_ERROR_FILE"
@@ -72,8 +72,9 @@ def launch(args) -> int:
         args.out, config_path = args.config, Path(args.config) / "config.yaml"
     else:
         config_path = recipe_path(args.config)
-    check(load_config(config_path, args.set), distributed=True)  # a recipe mistake shows once, as one line
     out = Path(args.out) if args.out else default_run_dir(config_path.stem)
+    check(load_config(config_path, args.set), distributed=True,  # a recipe mistake shows once, as one line
+          trained=trained_recipe(out) if args.resume else None)
     if not args.resume:
         check_empty(out)
     worker_args = [str(config_path), "--out", str(out)] + [a for s in args.set for a in ("--set", s)]

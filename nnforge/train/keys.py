@@ -159,6 +159,12 @@ def check_feature_options(recipe: Recipe) -> None:
         raise ConfigError(found[0][1])
 
 
+#: the parts of a run counted in epochs, as the checks before a run bound them: True where the part
+#: must be shorter than the run (:func:`check_epoch_counts`), False where it may take all of it
+#: (SWA: :func:`nnforge.train.averaging.check_averaging`). ``nnforge tune`` checks its space's ranges with it.
+EPOCH_PARTS = {"data.augment.clean_epochs": True, "train.scheduler.warmup_epochs": True, "train.swa.start_epoch": False}
+
+
 def check_epoch_counts(recipe: Recipe) -> None:
     """One-line :class:`ConfigError` for a part of the run counted in epochs that takes all of them:
     clean epochs that leave no augmented one, a warm-up the schedule never gets past. (The one-epoch

@@ -19,7 +19,7 @@ import torch
 from nnforge import io
 from nnforge.config import dump_config, resolve
 from nnforge.errors import ConfigError, RunError, UserError
-from nnforge.rundir import (CHECKPOINTS, FAILED, HISTORY, METRICS, SUMMARY, Run, RunLock, check_empty, contents, default_run_dir, read_history,
+from nnforge.rundir import (CHECKPOINTS, CONFIG, FAILED, HISTORY, METRICS, SUMMARY, Run, RunLock, check_empty, contents, default_run_dir, read_history,
                             read_metrics, mark_failed, read_recipe, update_latest_link)
 from nnforge.train import ddp, federated
 from nnforge.train.averaging import EMA, SWA, check_averaging
@@ -108,15 +108,40 @@ def _start(recipe, engine_cls, task, device):
     return data, engine_cls(recipe, task, data, model, device)
 
 
-def check(recipe, distributed: bool = False, find_lr: bool = False):
+def trained_recipe(out) -> object | None:
+    """The recipe the run folder ``out`` was started with (its ``config.yaml``), for a resume; None
+    when there is none to read (:func:`~nnforge.train.checkpoint.plan_resume` says why)."""
+    if out is None or not (Path(out) / CONFIG).is_file():
+        return None
+    try:
+        return read_recipe(out)
+    except UserError:
+        return None
+
+
+def _passes(cross_check, recipe) -> bool:
+    try:
+        cross_check(recipe)
+    except ConfigError:
+        return False
+    return True
+
+
+def check(recipe, distributed: bool = False, find_lr: bool = False, trained=None):
     """The engine class and the task a recipe picks, once neither is asked for a key it does not
     implement and the techniques it combines can run together (``distributed``: under ``--nproc``,
-    which only the torch engine has; ``find_lr``: the LR range test instead of training)."""
+    which only the torch engine has; ``find_lr``: the LR range test instead of training).
+
+    ``trained``: the recipe of the run being resumed (:func:`trained_recipe`). A run started before
+    the cross-key checks existed (an older nnforge wrote momentum for Adam, or as many clean epochs
+    as epochs, into its resolved ``config.yaml``) resumes as it trained: a check its own recipe
+    already fails is not made again; one it passes still is (``--set train.epochs`` may change)."""
     engine_cls, task = ENGINES[recipe.engine], TASKS[recipe.task]()
     check_recipe(recipe, engine_cls, task)
     federated.check(recipe, find_lr)
-    check_feature_options(recipe)
-    check_epoch_counts(recipe)
+    for cross_check in (check_feature_options, check_epoch_counts):
+        if trained is None or _passes(cross_check, trained):
+            cross_check(recipe)
     check_averaging(recipe)
     check_loggers(recipe)
     if distributed and recipe.engine != "torch":
@@ -140,7 +165,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     ``fold``: (k, K) validates on fold k (0-based) of K folds of the training split (``tune --cv``).
     """
     recipe = resolve(recipe)
-    engine_cls, task = check(recipe, distributed=ddp.is_active(), find_lr=find_lr)
+    engine_cls, task = check(recipe, distributed=ddp.is_active(), find_lr=find_lr, trained=trained_recipe(out) if resume else None)
     task.pictures = pictures
     if fold is not None:
         if recipe.task not in ("classify", "regress"):

@@ -128,6 +128,18 @@ class Param:
             raise ConfigError(f"'tune.space.{self.path}' gives {self.grid_size():.3g} grid values; the grid sampler takes at most "
                               f"{GRID_LIMIT:,} in all: a larger step, fewer points, or --sampler tpe")
 
+    def reach(self) -> tuple:
+        """The smallest and the largest value a trial can draw (a step range stops at its last step)."""
+        if self.choices is not None:
+            return min(self.choices), max(self.choices)
+        high = self.low + (self.grid_size() - 1) * self.step if self.step else self.high
+        return (int(self.low), int(high)) if self.integer else (self.low, high)
+
+    def shown_range(self) -> str:
+        if self.choices is not None:
+            return f"choices {shown(list(self.choices))}"
+        return f"{self.low:g}..{self.high:g}" + (f" step {self.step:g}" if self.step else "")
+
     def extremes(self) -> list:
         if self.choices is not None:
             return list(self.choices)
@@ -310,7 +322,87 @@ def check_tune_config(section: dict, raw_recipe: dict | None = None) -> dict:
                     resolve(trial)
                 except ConfigError as exc:
                     raise ConfigError(f"tune.space.{param.path} = {shown(value)}: {exc}") from None
+        _check_trials(base, spec)
+        _check_epoch_parts(base, spec)
     return section
+
+
+def _trial_error(values: dict, error: ConfigError) -> ConfigError:
+    if not values:
+        return ConfigError(f"every trial of tune.space would be refused: {error}")
+    return ConfigError(f"tune.space gives a trial with {', '.join(f'{k} = {shown(v)}' for k, v in values.items())}: {error}")
+
+
+def _check_trials(base: dict, spec: TuneSpec) -> None:
+    """The first value of every key, then each other value at the ends of each range (and each
+    choice) beside them, must be a trial its engine and task implement (the scratch engine has no
+    onecycle schedule): trials of the space, not the recipe's own values, which may lie outside it."""
+    from nnforge.config import resolve
+    from nnforge.train.engines import ENGINES
+    from nnforge.train.keys import check_recipe
+    from nnforge.train.tasks import TASKS
+
+    def check(values):
+        recipe = resolve(trial_recipe(base, values))
+        check_recipe(recipe, ENGINES[recipe.engine], TASKS[recipe.task]())
+
+    first = {p.path: p.extremes()[0] for p in spec.params}
+    for values in [first, *({**first, p.path: value} for p in spec.params for value in p.extremes()[1:])]:
+        try:
+            check(values)
+        except ConfigError as exc:
+            try:
+                check({})
+            except ConfigError as own:  # the recipe's own mistake, in a key the space leaves alone
+                if str(own) == str(exc):
+                    raise _trial_error({}, exc) from None
+            raise _trial_error(values, exc) from None
+
+
+def _check_epoch_parts(base: dict, spec: TuneSpec) -> None:
+    """The trial with the fewest epochs and the most clean, warm-up and pre-SWA epochs the space
+    reaches must pass the checks a run makes (:data:`nnforge.train.keys.EPOCH_PARTS`); otherwise
+    the trials that draw such values would each fail after the study started."""
+    from nnforge.config import field_at, plain, resolve
+    from nnforge.train.averaging import check_averaging
+    from nnforge.train.keys import AUGMENTING, EPOCH_PARTS, check_epoch_counts
+
+    by_path = {p.path: p for p in spec.params}
+    worst = {p.path: p.extremes()[0] for p in spec.params}  # a trial of the space (the recipe's values may lie outside it)
+    for path in ("train.epochs", *EPOCH_PARTS):
+        if path in by_path:
+            worst[path] = by_path[path].reach()[0 if path == "train.epochs" else 1]
+    for path in AUGMENTING.intersection(by_path):  # clean epochs count while a searched augmentation is on in some trial
+        on = [v for v in by_path[path].extremes() if plain(v) != field_at(path).default]
+        worst[path] = (on or by_path[path].extremes())[0]
+    recipe = resolve(trial_recipe(base, worst))  # as a trial runs it: an option its values switch off is left out
+    try:
+        check_epoch_counts(recipe)
+        check_averaging(recipe)
+    except ConfigError as exc:
+        error = exc
+    else:
+        return
+    epochs = recipe.train.epochs
+    shown_values = {k: v for k, v in worst.items() if k in ("train.epochs", *EPOCH_PARTS) or k in AUGMENTING}
+    for path, shorter in EPOCH_PARTS.items():
+        part = recipe.at(path)
+        if not part or (part < epochs if shorter else part <= epochs) or (path not in by_path and "train.epochs" not in by_path):
+            continue
+        keys = [k for k in ("train.epochs", path) if k in by_path]
+        given = " and ".join(f"'tune.space.{k}' ({by_path[k].shown_range()})" for k in keys)
+        least = math.floor(part) + 1 if shorter else math.ceil(part)
+        if shorter and not isinstance(part, int):  # a warm-up of 2.5 epochs
+            most = recipe_most = f"below {epochs}"
+        else:
+            most = f"{epochs - shorter}{' (off)' * (epochs == shorter)}"
+            most, recipe_most = f"up to {most}", f"of at most {most}"
+        fixes = [f"tune.space.train.epochs from {least}" if "train.epochs" in by_path else f"train.epochs of at least {least} in the recipe",
+                 f"tune.space.{path} {most}" if path in by_path else f"{path} {recipe_most} in the recipe"]
+        rule = "fewer than train.epochs" if shorter else "at most train.epochs"
+        raise ConfigError(f"{given} reach{'es' * (len(keys) == 1)} a trial of {epochs} epoch{'s' * (epochs > 1)} with {path} = {part}, "
+                          f"which a run refuses ({path} must be {rule}); accepted: {', or '.join(fixes)}")
+    raise _trial_error(shown_values, error)
 
 
 def trial_recipe(raw_recipe: dict, values: dict[str, Any]) -> dict:

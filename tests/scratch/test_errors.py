@@ -362,6 +362,10 @@ def test_zero_element_layers_build_as_in_torch():
     """``Linear(0, 3)`` used to die in Kaiming init with ZeroDivisionError; torch builds it (init is a no-op)."""
     assert nn.Linear(0, 3).weight.shape == torch.nn.Linear(0, 3).weight.shape == (3, 0)
     assert nn.init.xavier_normal_(scratch.zeros(0, 4)).shape == (0, 4)
+    # Conv2d(0, ...) and a 0x0 kernel died on the bias bound 1/sqrt(0); torch builds them with a zero bias
+    for args in ((0, 4, 3), (3, 4, 0)):
+        conv, reference = nn.Conv2d(*args), torch.nn.Conv2d(*args)
+        assert conv.weight.shape == tuple(reference.weight.shape) and not conv.bias.data.any() and not reference.bias.any()
 
 
 def _adam_state(in_features):
@@ -406,3 +410,22 @@ def test_refused_optimizer_state_changes_nothing():
         opt.load_state_dict(bad)
     assert opt.param_groups[0]["lr"] == lr
     np.testing.assert_array_equal(opt.state_dict()["state"][0]["exp_avg"], state["state"][0]["exp_avg"])
+
+
+@pytest.mark.parametrize("state", [{}, {"last_epoch": 2}, {"last_epoch": "2", "base_lrs": [0.1]}, {"last_epoch": -1, "base_lrs": [0.1]},
+                                   {"last_epoch": 2, "base_lrs": [0.1, 0.2]}, {"last_epoch": 2, "base_lrs": ["x"]}, [("last_epoch", 2)]],
+                         ids=["empty", "no base_lrs", "epoch text", "epoch negative", "two groups", "lr text", "not a dict"])
+def test_a_scheduler_state_that_is_not_one_is_one_error_and_changes_nothing(state):
+    """Before: {} gave a bare KeyError: 'last_epoch', a text epoch loaded and failed at the next step(),
+    and base_lrs of another group count were zipped away."""
+    opt = optim.SGD(_params(), lr=0.1)
+    scheduler = optim.lr_scheduler.StepLR(opt, 1, gamma=0.5)
+    scheduler.step()
+    before = (scheduler.state_dict(), scheduler.get_last_lr())
+    with pytest.raises(ValueError, match=r"StepLR.load_state_dict: expected a dict with 'last_epoch' .* and 'base_lrs' \(1 number, one "
+                                         r"per parameter group\), from LRScheduler.state_dict\(\); got "):
+        scheduler.load_state_dict(state)
+    assert (scheduler.state_dict(), scheduler.get_last_lr()) == before
+    fresh = optim.lr_scheduler.StepLR(optim.SGD(_params(), lr=0.1), 1, gamma=0.5)
+    fresh.load_state_dict(before[0])  # its own state loads as before
+    assert fresh.get_last_lr() == before[1]

@@ -262,3 +262,27 @@ def test_a_header_nested_too_deeply_for_the_json_parser_is_one_line(reference, t
     save_file(tensors, str(path), metadata={**meta, "nnforge.checkpoint": "[" * 100_000 + "]" * 100_000})
     with pytest.raises(RunError, match="has no readable nnforge state"):
         load_checkpoint(path)
+
+
+def test_a_run_whose_config_yaml_predates_the_cross_key_checks_resumes(reference, tmp_path, capsys):
+    """An older nnforge wrote the resolved recipe, options its features left off included (momentum for
+    Adam), and ran as many clean epochs as epochs. Before, --resume refused such a run's own
+    config.yaml (and its recipe may not change on resume), so it could never finish; now a check the
+    run's own recipe fails is not made again, and one it passes still is."""
+    from nnforge.config import dump_config
+    from nnforge.errors import ConfigError
+
+    run = _crashed_copy(reference, tmp_path / "run", keep_upto=30)
+    old = load_config(run / "config.yaml").with_overrides({"train.optimizer.momentum": 0.9, "data.augment.noise": 0.01,
+                                                           "data.augment.clean_epochs": 2})
+    (run / "config.yaml").write_text(dump_config(old))
+    resumed = resume_run(None, run)
+    assert resumed.metrics["epochs"] == reference.metrics["epochs"] and (run / "metrics.json").is_file()
+    assert "already complete" in (resume_run(None, run), capsys.readouterr().out)[1]
+    with pytest.raises(ConfigError, match="'train.optimizer.momentum' is 0.9, but train.optimizer.name is adam"):
+        fit(old, tmp_path / "new")  # a new run of that recipe is refused as before
+    # a check the run's own recipe passes is still made: train.epochs may change on resume, not past the clean epochs
+    fewer = _crashed_copy(reference, tmp_path / "fewer", keep_upto=30)
+    (fewer / "config.yaml").write_text(dump_config(old.with_overrides({"data.augment.clean_epochs": 1})))
+    with pytest.raises(ConfigError, match="'data.augment.clean_epochs' is 1, but the run has 1 epoch"):
+        resume_run(load_config(fewer / "config.yaml", ["train.epochs=1"]), fewer)

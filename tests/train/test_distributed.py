@@ -58,3 +58,27 @@ def test_a_data_mistake_under_nproc_is_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: csv file") and len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-3000:]
     assert not (tmp_path / "ddp").exists()
+
+
+def test_nproc_resume_of_a_run_from_before_the_cross_key_checks_starts_its_ranks(tmp_path, monkeypatch):
+    """The launcher checks the recipe before torchrun as run() does: a run whose config.yaml an older
+    nnforge wrote (momentum beside Adam) resumes; before, --nproc --resume refused the run's own recipe."""
+    from types import SimpleNamespace
+
+    from nnforge.config import dump_config
+    from nnforge.errors import ConfigError
+    from nnforge.train import distributed
+
+    run = tmp_path / "run"
+    run.mkdir()
+    old = load_config(None, ["data.name=digits", "train.optimizer.name=adam", "train.optimizer.momentum=0.9"])
+    (run / "config.yaml").write_text(dump_config(old))
+    started = []
+    monkeypatch.setattr(distributed.subprocess, "run", lambda cmd, env: started.append(cmd) or SimpleNamespace(returncode=0))
+    assert distributed.launch(SimpleNamespace(config=str(run), out=None, resume=True, set=[], nproc=2)) == 0
+    assert started and "--resume" in started[0]
+    fresh = tmp_path / "recipe.yaml"
+    fresh.write_text(dump_config(old))
+    with pytest.raises(ConfigError, match="'train.optimizer.momentum' is 0.9"):  # a new run of it is refused before torchrun
+        distributed.launch(SimpleNamespace(config=str(fresh), out=str(tmp_path / "new"), resume=False, set=[], nproc=2))
+    assert len(started) == 1

@@ -94,3 +94,107 @@ def test_a_trial_leaves_out_the_options_its_values_switch_off(base, values, drop
     assert inapplicable_keys(trial) == [] and trial.at(dropped) == resolve({}).at(dropped)
     kept = resolve(trial_recipe(raw, {}))  # the trial that keeps the feature on keeps its option
     assert kept.at(dropped) != resolve({}).at(dropped)
+
+
+AUGMENTED = {"data": {"name": "digits", "val_fraction": 0.2, "augment": {"rotate": 10, "clean_epochs": 2}},
+             "model": {"name": "mlp", "hidden": [8]}, "train": {"epochs": 3, "progress": "none"}}
+
+
+@pytest.mark.parametrize("space, message", [
+    ({"train.epochs": {"low": 1, "high": 10}}, r"'tune.space.train.epochs' \(1..10\) reaches a trial of 1 epoch with "
+     r"data.augment.clean_epochs = 2, .*accepted: tune.space.train.epochs from 3, or data.augment.clean_epochs of at most 0 \(off\)"),
+    ({"train.epochs": {"choices": [1, 2, 5]}}, r"\(choices \[1, 2, 5\]\) reaches a trial of 1 epoch.*train.epochs from 3"),
+    ({"data.augment.clean_epochs": {"low": 0, "high": 4, "step": 2}}, r"\(0..4 step 2\) reaches a trial of 3 epochs with "
+     r"data.augment.clean_epochs = 4.*train.epochs of at least 5 in the recipe, or tune.space.data.augment.clean_epochs up to 2"),
+    ({"train.epochs": {"low": 3, "high": 8}, "data.augment.clean_epochs": {"low": 1, "high": 4}},
+     r"'tune.space.train.epochs' \(3..8\) and 'tune.space.data.augment.clean_epochs' \(1..4\) reach a trial of 3 epochs"),
+    ({"train.scheduler.warmup_epochs": {"low": 0, "high": 3}}, r"warmup_epochs = 3, .*warmup_epochs up to 2"),
+    ({"train.swa.start_epoch": {"choices": [0, 4]}}, r"start_epoch = 4, .*must be at most train.epochs.*start_epoch up to 3"),
+], ids=["epochs range", "epochs choices", "clean step range", "both", "warmup", "swa"])
+def test_a_space_reaching_epoch_counts_a_run_refuses_is_one_line_before_the_study(tmp_path, space, message):
+    """Before: the trials that drew such values failed one by one after the study started (the first one
+    stopped the study after Optuna's traceback, leaving study.db rows and trial folders); now the space's
+    bounds are checked against the recipe and the study is never made."""
+    from nnforge.tune.search import run_study
+
+    recipe = {**AUGMENTED, "tune": {"space": space}}
+    storage = tmp_path / "study.db"
+    with pytest.raises(ConfigError, match=message):
+        run_study(recipe, tmp_path / "out", trials=2, sampler="grid", storage=f"sqlite:///{storage}", log=lambda line: None)
+    assert not (tmp_path / "out").exists() and not storage.exists()
+
+
+@pytest.mark.parametrize("space", [
+    {"train.epochs": {"low": 3, "high": 10}},
+    {"train.epochs": {"low": 5, "high": 8}, "data.augment.clean_epochs": {"low": 0, "high": 4}},
+    {"train.epochs": {"low": 1, "high": 4}, "data.augment.rotate": {"choices": [0]}},  # no augmentation: clean_epochs is left out
+    {"train.swa.start_epoch": {"choices": [0, 3]}, "train.scheduler.warmup_epochs": {"low": 0, "high": 2, "step": 1}},
+])
+def test_a_space_whose_every_trial_fits_its_epochs_is_accepted(space):
+    from nnforge.tune.space import check_tune_config
+
+    recipe = {**AUGMENTED, "tune": {"space": space}}
+    check_tune_config(recipe["tune"], recipe)
+
+
+def test_every_packaged_search_passes_its_own_checks():
+    from nnforge.config import read_yaml
+    from nnforge.rundir import recipe_path
+    from nnforge.tune.space import check_tune_config
+
+    for name in ("digits_mlp_tune", "diabetes_mlp_tune", "digits_grid_cv", "digits_nas"):
+        raw = read_yaml(recipe_path(name))
+        check_tune_config(raw["tune"], raw)
+
+
+def test_a_searched_augmentation_counts_its_clean_epochs():
+    """clean_epochs is left out of a trial without augmentation, and checked in one that has it."""
+    from nnforge.tune.space import check_tune_config
+
+    recipe = {**AUGMENTED, "data": {"name": "digits", "val_fraction": 0.2, "augment": {"clean_epochs": 2}},
+              "tune": {"space": {"train.epochs": {"low": 1, "high": 4}, "data.augment.rotate": {"choices": [0, 10]}}}}
+    with pytest.raises(ConfigError, match="reaches a trial of 1 epoch with data.augment.clean_epochs = 2"):
+        check_tune_config(recipe["tune"], recipe)
+
+
+def test_a_fractional_warm_up_range_is_checked_against_the_fewest_epochs():
+    """train.scheduler.warmup_epochs may be a fraction: 2.5 fits a run of 3 epochs, 3.5 does not."""
+    from nnforge.tune.space import check_tune_config
+
+    fits = {**AUGMENTED, "tune": {"space": {"train.scheduler.warmup_epochs": {"low": 0.0, "high": 2.5}}}}
+    check_tune_config(fits["tune"], fits)
+    longer = {**AUGMENTED, "tune": {"space": {"train.scheduler.warmup_epochs": {"low": 0.0, "high": 3.5}}}}
+    with pytest.raises(ConfigError, match=r"warmup_epochs = 3.5, .*accepted: train.epochs of at least 4 in the recipe, "
+                                          r"or tune.space.train.scheduler.warmup_epochs below 3$"):
+        check_tune_config(longer["tune"], longer)
+
+
+def test_a_searched_swa_start_that_switches_on_a_refused_combination_is_one_line():
+    """SWA switched on by the space beside save_best: every trial that draws it would fail; said before the study."""
+    from nnforge.tune.space import check_tune_config
+
+    recipe = {**_recipe({"train.swa.start_epoch": {"choices": [0, 2]}}), "train": {"epochs": 3, "save_best": True}}
+    with pytest.raises(ConfigError, match="tune.space gives a trial with train.swa.start_epoch = 2: 'train.swa' saves the averaged weights"):
+        check_tune_config(recipe["tune"], recipe)
+
+
+@pytest.mark.parametrize("recipe, message", [
+    ({"engine": "scratch", "tune": {"space": {"train.scheduler.name": ["none", "onecycle"]}}},
+     r"^tune.space gives a trial with train.scheduler.name = 'onecycle': 'train.scheduler.name' is 'onecycle', which engine 'scratch'"),
+    ({"engine": "scratch", "train": {"scheduler": {"name": "onecycle"}}, "tune": {"space": {"train.optimizer.lr": {"low": 0.01, "high": 0.1}}}},
+     r"^every trial of tune.space would be refused: 'train.scheduler.name' is 'onecycle'"),
+    ({"data": {"name": "digits", "augment": {"rotate": 10, "clean_epochs": 3}}, "train": {"epochs": 3},
+      "tune": {"space": {"train.optimizer.lr": {"low": 0.01, "high": 0.1}}}},
+     r"^every trial of tune.space would be refused: 'data.augment.clean_epochs' is 3, but the run has 3 epochs"),
+], ids=["a searched value the engine lacks", "the recipe's own key the engine lacks", "the recipe's own clean epochs"])
+def test_a_space_whose_trials_a_run_refuses_is_one_line_before_the_study(recipe, message):
+    """Before: the study started and its first such trial failed after Optuna's traceback."""
+    from nnforge.tune.space import check_tune_config
+
+    recipe = {**_recipe({}), **recipe}
+    with pytest.raises(ConfigError, match=message):
+        check_tune_config(recipe["tune"], recipe)
+    # a recipe value outside the space is no trial: the search over [none, step] runs
+    fine = {**recipe, "tune": {"space": {"train.scheduler.name": ["none", "step"]}}}
+    if recipe.get("engine") == "scratch":
+        check_tune_config(fine["tune"], fine)

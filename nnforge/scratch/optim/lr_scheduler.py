@@ -36,8 +36,23 @@ class LRScheduler:
         return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs)}
 
     def load_state_dict(self, state: dict) -> None:
-        self.last_epoch, self.base_lrs = state["last_epoch"], list(state["base_lrs"])
+        """Restore :meth:`state_dict`'s output; a state that is not one changes nothing."""
+        name, groups = type(self).__name__, len(self.optimizer.param_groups)
+        epoch, base_lrs = (state.get("last_epoch"), state.get("base_lrs")) if isinstance(state, dict) else (None, None)
+        if not (isinstance(epoch, numbers.Integral) and not isinstance(epoch, bool) and epoch >= 0) \
+                or not isinstance(base_lrs, (list, tuple)) or len(base_lrs) != groups \
+                or not all(isinstance(lr, numbers.Real) and not isinstance(lr, bool) for lr in base_lrs):
+            raise ValueError(f"{name}.load_state_dict: expected a dict with 'last_epoch' (an epoch count >= 0) and 'base_lrs' "
+                             f"({groups} number{'s' * (groups != 1)}, one per parameter group), from LRScheduler.state_dict(); "
+                             f"got {type(state).__name__}" + (f" with {_described(state)}" if isinstance(state, dict) else ""))
+        self.last_epoch, self.base_lrs = int(epoch), [float(lr) for lr in base_lrs]
         self._apply()
+
+
+def _described(state: dict) -> str:
+    if not state:
+        return "no keys"
+    return ", ".join(f"{k}={state[k]!r}" if k in ("last_epoch", "base_lrs") else repr(k) for k in sorted(state, key=str))[:200]
 
 
 class StepLR(LRScheduler):

@@ -24,7 +24,8 @@ class Conv2d(Module):
         self.weight = Parameter(np.empty((out_channels, in_channels, kh, kw), dtype=dtype))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if bias:
-            bound = 1 / math.sqrt(in_channels * kh * kw)
+            fan_in = in_channels * kh * kw  # 0 for Conv2d(0, ...): torch builds it, with a zero bias
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             self.bias = Parameter(np.empty(out_channels, dtype=dtype))
             init.uniform_(self.bias, -bound, bound)
         else:
