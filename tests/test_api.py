@@ -19,7 +19,8 @@ QUICK = {"data.name": "digits", "model.name": "mlp", "model.hidden": [32], "trai
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     return nnforge.fit("mnist_mlp", out=tmp_path_factory.mktemp("api") / "run", overrides={**QUICK, "data.augment.rotate": 0.0,
-                                                                                              "data.augment.shift": 0.0})
+                                                                                              "data.augment.shift": 0.0,
+                                                                                              "data.augment.clean_epochs": 0})
 
 
 def test_fit_takes_a_recipe_name_a_path_a_dict_or_a_typed_recipe(tmp_path, digits_run):
