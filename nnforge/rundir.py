@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from nnforge import io
 from nnforge.io import is_number
+from nnforge.startup import process_start
 from nnforge.errors import ConfigError, DataError, RunError, StorageError
 
 if TYPE_CHECKING:  # torch is imported by what uses it: `nnforge --help` reads this module and needs none of it
@@ -190,16 +191,6 @@ class RunLock:
             os.ftruncate(self.fd, 0)  # released: the PID no longer names a holder (see lock_holder)
             os.close(self.fd)
             self.fd = None
-
-
-def process_start(pid: int) -> int | None:
-    """When process ``pid`` started (clock ticks since boot: field 22 of ``/proc/PID/stat``), or None
-    where there is no such file (not Linux, no such process)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-        return int(stat[stat.rindex(")") + 2:].split()[19])  # after "PID (name) ", whose name may hold spaces
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def lock_holder(run_dir: str | Path) -> int | None:

@@ -14,6 +14,9 @@ for one digit), not while it reads the files, however many. Resuming
 freezes what start-up created (``gc.freeze``: later collections skip those objects instead of
 walking them again) rather than collecting it: a full collection there costs 0.2 s and finds a few
 thousand objects. A command that ends or fails before its first step resumes it too.
+
+It also tells when a process started (:func:`process_start`): the quickstart's wall time, and the
+run lock's way to tell its holder from a later process given the same PID.
 """
 
 from __future__ import annotations
@@ -27,18 +30,30 @@ _paused = False
 _IMPORTED = time.monotonic()  # the fallback start, where /proc is not there to say when the process began
 
 
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot: field 22 of ``/proc/PID/stat``), or None
+    where there is no such file (not Linux, no such process)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(")") + 2:].split()[19])  # after "PID (name) ", whose name may hold spaces
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def seconds_since_start() -> float:
     """Wall-clock seconds since this process started (the interpreter's own start-up included), as
     ``/usr/bin/time`` would count them, so the quickstart can print its wall time itself. Linux
     tells from ``/proc`` (to 0.01 s); elsewhere it counts from the first import of this module."""
+    started = process_start(os.getpid())
     try:
-        with open("/proc/self/stat", encoding="ascii", errors="replace") as f:
-            started_ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22; the name before ')' may hold spaces
         with open("/proc/uptime", encoding="ascii") as f:
             uptime = float(f.read().split()[0])
-        return max(0.0, uptime - started_ticks / os.sysconf("SC_CLK_TCK"))
     except (OSError, ValueError, IndexError):
+        started = None
+    if started is None:
         return time.monotonic() - _IMPORTED
+    return max(0.0, uptime - started / os.sysconf("SC_CLK_TCK"))
 
 
 def pause_gc() -> None:
