@@ -77,6 +77,14 @@ def _broadcast_error(a: tuple[int, ...], b: tuple[int, ...]) -> RuntimeError:
     return RuntimeError(f"shapes {a} and {b} cannot be broadcast together")  # pragma: no cover
 
 
+def _broadcasting(op, a: "Tensor", b: "Tensor") -> np.ndarray:
+    """``op(a, b)`` on the arrays, with torch's message when their shapes do not broadcast."""
+    try:
+        return op(a.data, b.data)
+    except ValueError:
+        raise _broadcast_error(a.shape, b.shape) from None
+
+
 class Tensor:
     """An n-dimensional array with optional gradient tracking, shaped like ``torch.Tensor``."""
 
@@ -236,10 +244,7 @@ class Tensor:
     def __add__(self, other: Any) -> "Tensor":
         other = self._other(other)
         a, b = self, other
-        try:
-            out = a.data + b.data
-        except ValueError:
-            raise _broadcast_error(a.shape, b.shape) from None
+        out = _broadcasting(np.add, a, b)
         return attach(Tensor._wrap(out), (a, b),
                       lambda g: (unbroadcast(g, a.shape), unbroadcast(g, b.shape)))
 
@@ -248,10 +253,7 @@ class Tensor:
     def __sub__(self, other: Any) -> "Tensor":
         other = self._other(other)
         a, b = self, other
-        try:
-            out = a.data - b.data
-        except ValueError:
-            raise _broadcast_error(a.shape, b.shape) from None
+        out = _broadcasting(np.subtract, a, b)
         return attach(Tensor._wrap(out), (a, b),
                       lambda g: (unbroadcast(g, a.shape), unbroadcast(-g, b.shape)))
 
@@ -265,10 +267,7 @@ class Tensor:
         def backward(g):
             return (unbroadcast(g * b.data, a.shape) if a.requires_grad else None,
                     unbroadcast(g * a.data, b.shape) if b.requires_grad else None)
-        try:
-            out = a.data * b.data
-        except ValueError:
-            raise _broadcast_error(a.shape, b.shape) from None
+        out = _broadcasting(np.multiply, a, b)
         return attach(Tensor._wrap(out), (a, b), backward)
 
     __rmul__ = __mul__
@@ -280,10 +279,7 @@ class Tensor:
         def backward(g):
             return (unbroadcast(g / b.data, a.shape) if a.requires_grad else None,
                     unbroadcast(-g * a.data / (b.data * b.data), b.shape) if b.requires_grad else None)
-        try:
-            out = a.data / b.data
-        except ValueError:
-            raise _broadcast_error(a.shape, b.shape) from None
+        out = _broadcasting(np.divide, a, b)
         return attach(Tensor._wrap(out), (a, b), backward)
 
     def __rtruediv__(self, other: Any) -> "Tensor":
