@@ -37,11 +37,10 @@ class Optimizer:
                 if not isinstance(p, Tensor):
                     raise TypeError(f"{name} can only optimize Tensors, but one of the params is {type(p).__name__}")
             group = {**defaults, **g, "params": ps}
-            for key, low in (("lr", 0.0), ("eps", 0.0), ("weight_decay", 0.0), ("momentum", 0.0),
-                             ("alpha", 0.0), ("dampening", 0.0)):
+            for key in ("lr", "eps", "weight_decay", "momentum", "alpha", "dampening"):
                 v = group.get(key)
-                if v is not None and not (isinstance(v, numbers.Real) and not isinstance(v, bool) and v >= low):
-                    raise ValueError(f"{name}: invalid {key} {v!r}: it must be a number >= {low:g}")
+                if v is not None and not (isinstance(v, numbers.Real) and not isinstance(v, bool) and v >= 0):
+                    raise ValueError(f"{name}: invalid {key} {v!r}: it must be a number >= 0")
             if "betas" in group:
                 b = group["betas"]
                 if len(b) != 2 or not all(isinstance(x, numbers.Real) and 0.0 <= x < 1.0 for x in b):
