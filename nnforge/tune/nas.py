@@ -138,7 +138,6 @@ def write_front(study, raw_recipe: dict, spec: TuneSpec, out: Path) -> FrontResu
     """``front/trial-NNN.yaml`` per front member, ``front.md``, ``front.png`` and ``study.json``."""
     from optuna.trial import TrialState
 
-    from nnforge.tune.best import applicable_recipe
 
     rows = []
     for t in study.get_trials(deepcopy=False):
@@ -155,7 +154,7 @@ def write_front(study, raw_recipe: dict, spec: TuneSpec, out: Path) -> FrontResu
     folder = out / "front"
     folder.mkdir(exist_ok=True)
     for r in front:
-        recipe = applicable_recipe(trial_recipe(raw_recipe, r["params"]))
+        recipe = trial_recipe(raw_recipe, r["params"])
         header = (f"# Pareto front of study '{study.study_name}', trial {r['number']}: {spec.metric} {r['metric']:.4f}, "
                   f"{spec.cost} {r['cost'][spec.cost]:,.4g}\n")
         r["recipe"] = str(io.write_text(folder / f"trial-{r['number']:03d}.yaml", header + dump_config(recipe)))

@@ -289,7 +289,6 @@ def summarize(study, raw_recipe: dict, spec: TuneSpec, out: Path) -> StudyResult
     plots; return the result."""
     from optuna.trial import TrialState
 
-    from nnforge.tune.best import applicable_recipe
     from nnforge.tune.plots import plot_history, plot_importances
 
     trials = study.get_trials(deepcopy=False)
@@ -307,7 +306,7 @@ def summarize(study, raw_recipe: dict, spec: TuneSpec, out: Path) -> StudyResult
     if complete:
         best = study.best_trial
         best_value, best_params = best.value, spec.decode(best.params, exact=bool(best.user_attrs.get("baseline")))
-        recipe = applicable_recipe(trial_recipe(raw_recipe, best_params))
+        recipe = trial_recipe(raw_recipe, best_params)
         header = (f"# best of study '{study.study_name}': {spec.metric} {best_value:.4f} (trial {best.number}"
                   f"{', the recipe as given' if best.user_attrs.get('baseline') else ''})\n")
         best_path = io.write_text(out / "best.yaml", header + dump_config(recipe))
