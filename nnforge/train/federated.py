@@ -15,7 +15,9 @@ A round is an epoch of the run: ``federated.rounds`` (default ``train.epochs``) 
 validated on the global model and logged, checkpointed and resumable like an epoch (the
 clients' optimizer states and data orders are saved with the checkpoint, so a resumed run goes
 on as if it had not stopped). With one client and one local epoch, a round is exactly one
-centralised epoch: the test checks the two runs step for step.
+centralised epoch: the test checks the two runs step for step. Each client's learning-rate schedule
+spans its whole local training, ``rounds x local_epochs`` epochs (``warmup_epochs`` and a step
+schedule's ``step_size`` count those); ``data.augment.clean_epochs`` counts rounds.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from nnforge.config import plain
 from nnforge.errors import ConfigError
 from nnforge.train import ddp
 from nnforge.train.callbacks import Callback
-from nnforge.train.keys import changed_keys
+from nnforge.train.keys import changed_keys, epoch_counts
 from nnforge.train.trainer import Trainer
 
 #: keys that act inside a step or on the one shared loader, which clients' local training does not offer
@@ -172,13 +174,14 @@ class FederatedTrainer(Trainer):
         self.local_epochs, self.rounds = fed.local_epochs, fed.rounds
         train = data.train
         parts = split_clients(train.y.cpu().numpy(), fed.clients, fed.split, fed.alpha, recipe.seed)
+        client_recipe = recipe.with_overrides({"train.epochs": epoch_counts(recipe)[1]})  # its schedule spans all its local epochs
         self.clients: list[Client] = []
         for k, rows in enumerate(parts):
             index = torch.from_numpy(rows).to(train.x.device)
             loader = type(train)(train.x[index], train.y[index], train.batch_size, shuffle=True,
                                  generator=torch.Generator().manual_seed(recipe.seed + k), transform=train.transform)
             model = copy.deepcopy(engine.torch_model())  # the global model's start, drawing no random numbers
-            client_engine = engine_cls(recipe, task, replace(data, train=loader, val=None), model, data.device)
+            client_engine = engine_cls(client_recipe, task, replace(data, train=loader, val=None), model, data.device)
             self.clients.append(Client(client_engine, Trainer(client_engine, task, [_FollowServer(self)]), loader, len(rows)))
         self.model_bytes = sum(t.numel() * t.element_size() for t in engine.snapshot().values())  # one copy on the wire
         self.callbacks.append(ClientStates(self.clients))

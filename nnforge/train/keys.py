@@ -158,15 +158,30 @@ def check_feature_options(recipe: Recipe) -> None:
 EPOCH_PARTS = {"data.augment.clean_epochs": True, "train.scheduler.warmup_epochs": True, "train.swa.start_epoch": False}
 
 
+def epoch_counts(recipe: Recipe) -> tuple[int, int]:
+    """(the epochs a run logs, the epochs its learning-rate schedule spans). They differ only for a
+    federated run: it logs ``federated.rounds`` rounds (``train.epochs`` when unset), and every client
+    trains ``federated.local_epochs`` epochs per round, each on its own schedule over all of them."""
+    fed = recipe.federated
+    if not fed.clients:
+        return recipe.train.epochs, recipe.train.epochs
+    rounds = fed.rounds or recipe.train.epochs
+    return rounds, rounds * fed.local_epochs
+
+
 def check_epoch_counts(recipe: Recipe) -> None:
     """One-line :class:`ConfigError` for a part of the run counted in epochs that takes all of them:
     clean epochs that leave no augmented one, a warm-up the schedule never gets past. (The one-epoch
     recipe ``train.fast_dev_run`` derives moves both inside its epoch; see :func:`nnforge.train.guards.fast_dev_run`.)"""
-    epochs, clean = recipe.train.epochs, recipe.data.augment.clean_epochs
+    (epochs, schedule_epochs), clean = epoch_counts(recipe), recipe.data.augment.clean_epochs
+    federated = bool(recipe.federated.clients)
     if clean and clean >= epochs:
-        raise ConfigError(f"'data.augment.clean_epochs' is {clean}, but the run has {epochs} epoch{'s' * (epochs > 1)}, so augmentation "
-                          f"would never be used; accepted: fewer clean epochs than train.epochs (at most {epochs - 1}), or 0")
+        run, bound = (f"{epochs} round", "federated.rounds") if federated else (f"{epochs} epoch", "train.epochs")
+        raise ConfigError(f"'data.augment.clean_epochs' is {clean}, but the run has {run}{'s' * (epochs > 1)}, so augmentation "
+                          f"would never be used; accepted: fewer clean epochs than {bound} (at most {epochs - 1}), or 0")
     warmup = recipe.train.scheduler.warmup_epochs
-    if warmup and warmup >= epochs:
-        raise ConfigError(f"'train.scheduler.warmup_epochs' is {warmup}, but the run has {epochs} epoch{'s' * (epochs > 1)}, so the "
-                          f"learning rate would still be warming up when it ends; accepted: fewer warm-up epochs than train.epochs")
+    if warmup and warmup >= schedule_epochs:
+        run, bound = (f"each client's schedule spans {schedule_epochs} epoch", "federated.rounds x federated.local_epochs") if federated \
+            else (f"the run has {epochs} epoch", "train.epochs")
+        raise ConfigError(f"'train.scheduler.warmup_epochs' is {warmup}, but {run}{'s' * (schedule_epochs > 1)}, so the learning rate "
+                          f"would still be warming up when it ends; accepted: fewer warm-up epochs than {bound}")

@@ -121,6 +121,52 @@ def test_a_federated_run_resumes_by_round_as_if_never_stopped(tmp_path):
         assert torch.equal(value, resumed.model.state_dict()[name]), name
 
 
+class RoundStarts(Callback):
+    """The learning rate each round starts with, and whether the clients' augmentation is on."""
+
+    def __init__(self):
+        self.lrs, self.augmenting = [], []
+
+    def on_epoch_begin(self, trainer, epoch):
+        self.lrs.append(trainer.clients[0].engine.lr())
+        transform = trainer.clients[0].loader.transform
+        self.augmenting.append(getattr(transform, "active", None))
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "onecycle"])
+def test_each_clients_schedule_spans_all_its_local_epochs(tmp_path, schedule):
+    # 3 rounds of 2 local epochs: 6 epochs of client training against train.epochs 3. Before, the
+    # schedule spanned 3 epochs: cosine came back up in the last round and one-cycle raised
+    # "Tried to step 40 times" from torch in the middle of the run.
+    r = recipe(clients=2, local_epochs=2, rounds=3)
+    r["train"]["scheduler"] = {"name": schedule}
+    seen = RoundStarts()
+    done = quiet_run(r, tmp_path / "run", callbacks=[seen])
+    assert len(done.history) == 3
+    if schedule == "cosine":
+        assert seen.lrs == pytest.approx([0.005, 0.005 * 0.75, 0.005 * 0.25])  # cosine over 6 epochs, at epochs 0, 2 and 4
+    else:
+        assert seen.lrs[0] < seen.lrs[1] > seen.lrs[2]  # up to the peak (30 % of 6 epochs), then down
+
+
+def test_clean_epochs_count_rounds_in_a_federated_run(tmp_path):
+    r = recipe(clients=2, rounds=4)  # train.epochs is 3: before, two clean epochs were checked against it
+    r["data"]["augment"] = {"rotate": 10, "clean_epochs": 2}
+    seen = RoundStarts()
+    quiet_run(r, tmp_path / "run", callbacks=[seen])
+    assert seen.augmenting == [True, True, False, False]
+    r = recipe(clients=2, rounds=2)
+    r["data"]["augment"] = {"rotate": 10, "clean_epochs": 2}  # before: accepted against train.epochs 3, and no round augmented
+    with pytest.raises(ConfigError, match=r"^'data.augment.clean_epochs' is 2, but the run has 2 rounds.*federated.rounds \(at most 1\)"):
+        quiet_run(r, tmp_path / "short")
+    r = recipe(clients=2, rounds=2, local_epochs=2)
+    r["train"]["scheduler"]["warmup_epochs"] = 3  # 3 of each client's 4 epochs: accepted (before: refused against train.epochs 3)
+    quiet_run(r, tmp_path / "warm")
+    r["train"]["scheduler"]["warmup_epochs"] = 4
+    with pytest.raises(ConfigError, match="each client's schedule spans 4 epochs"):
+        quiet_run(r, tmp_path / "warmer")
+
+
 @pytest.mark.parametrize("changes, words", [
     ({"federated": {"rounds": 3}}, "federated.clients is 0"),
     ({"federated": {"clients": 2}, "train": {"l1": 0.001}}, "'train.l1'"),
