@@ -24,6 +24,7 @@ by resolving the recipe with each parameter at its extremes, so a typo fails bef
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -333,10 +334,30 @@ def _trial_error(values: dict, error: ConfigError) -> ConfigError:
     return ConfigError(f"tune.space gives a trial with {', '.join(f'{k} = {shown(v)}' for k, v in values.items())}: {error}")
 
 
+#: up to this many combinations of the space's end values, every one is checked (about 5 ms each)
+EVERY_COMBINATION = 256
+
+
+def _trial_values(spec: TuneSpec) -> list[dict]:
+    """The trials :func:`_check_trials` checks, the first values of every key first: every combination
+    of the keys' end values (each range's ends, each choice) while there are at most
+    :data:`EVERY_COMBINATION`; beyond that, every pair of keys at every pair of their end values, the
+    others at their first, which still finds any refusal that two keys make together (a key an
+    engine does not implement, an option without its feature)."""
+    paths, ends = [p.path for p in spec.params], [p.extremes() for p in spec.params]
+    if math.prod(len(e) for e in ends) <= EVERY_COMBINATION:
+        return [dict(zip(paths, values)) for values in itertools.product(*ends)]
+    first = {path: e[0] for path, e in zip(paths, ends)}
+    out = [first]
+    for i, j in itertools.combinations(range(len(paths)), 2):
+        out += [{**first, paths[i]: a, paths[j]: b} for a in ends[i] for b in ends[j]]
+    return out
+
+
 def _check_trials(base: dict, spec: TuneSpec) -> None:
-    """The first value of every key, then each other value at the ends of each range (and each
-    choice) beside them, must be a trial its engine and task implement (the scratch engine has no
-    onecycle schedule): trials of the space, not the recipe's own values, which may lie outside it."""
+    """Every trial of :func:`_trial_values` must be one its engine and task implement (the scratch
+    engine has no onecycle schedule): trials of the space, not the recipe's own values, which may lie
+    outside it. Otherwise the study would start and stop at the first such trial."""
     from nnforge.config import resolve
     from nnforge.train.engines import ENGINES
     from nnforge.train.keys import check_recipe
@@ -346,8 +367,7 @@ def _check_trials(base: dict, spec: TuneSpec) -> None:
         recipe = resolve(trial_recipe(base, values))
         check_recipe(recipe, ENGINES[recipe.engine], TASKS[recipe.task]())
 
-    first = {p.path: p.extremes()[0] for p in spec.params}
-    for values in [first, *({**first, p.path: value} for p in spec.params for value in p.extremes()[1:])]:
+    for values in _trial_values(spec):
         try:
             check(values)
         except ConfigError as exc:

@@ -186,7 +186,14 @@ def test_a_searched_swa_start_that_switches_on_a_refused_combination_is_one_line
     ({"data": {"name": "digits", "augment": {"rotate": 10, "clean_epochs": 3}}, "train": {"epochs": 3},
       "tune": {"space": {"train.optimizer.lr": {"low": 0.01, "high": 0.1}}}},
      r"^every trial of tune.space would be refused: 'data.augment.clean_epochs' is 3, but the run has 3 epochs"),
-], ids=["a searched value the engine lacks", "the recipe's own key the engine lacks", "the recipe's own clean epochs"])
+    ({"tune": {"space": {"engine": ["torch", "scratch"], "train.scheduler.name": ["cosine", "onecycle"]}}},
+     r"^tune.space gives a trial with engine = 'scratch', train.scheduler.name = 'onecycle': .* engine 'scratch' does not implement"),
+    ({"tune": {"space": {"engine": ["torch", "scratch"], "train.scheduler.name": ["cosine", "onecycle"],
+                         **{k: {"low": 0.001, "high": 0.01} for k in ("train.optimizer.lr", "train.optimizer.weight_decay", "train.l1")},
+                         **{f"data.augment.{k}": {"low": 0.0, "high": 0.1} for k in ("shift", "scale", "rotate", "noise")}}}},
+     r"^tune.space gives a trial with engine = 'scratch', train.scheduler.name = 'onecycle'"),
+], ids=["a searched value the engine lacks", "the recipe's own key the engine lacks", "the recipe's own clean epochs",
+        "two searched values together (every combination)", "two searched values together (every pair of 512 combinations)"])
 def test_a_space_whose_trials_a_run_refuses_is_one_line_before_the_study(recipe, message):
     """Before: the study started and its first such trial failed after Optuna's traceback."""
     from nnforge.tune.space import check_tune_config
