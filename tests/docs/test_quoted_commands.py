@@ -358,7 +358,7 @@ def run_group(name: str, cwd: Path) -> dict[str, str]:
         label = step.quoted or shlex.join(words)
         if step.serve:
             with _serving(words, cwd) as base:
-                assert _get(base + "/") == 200
+                assert _get(base + "/", timeout=30) == 200  # the page's first request may wait on a busy machine (2 s timed out under load 5)
                 for command in step.during:
                     outputs[command] = _curl(command, base, cwd)
             continue
