@@ -86,3 +86,11 @@ def test_a_gzip_bomb_is_refused_without_inflating_it_whole(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 16 << 20, f"{peak / 2**20:.0f} MiB held for a 64 MiB bomb"
+
+
+def test_sizes_whose_product_overflows_64_bits_are_refused(tmp_path):
+    """Before: np.prod of the header's sizes wrapped in int64, 2**31 x 2**31 x 4 -> 0, so a header with
+    no data 'matched' and reshape raised a bare ValueError."""
+    (tmp_path / "f").write_bytes(struct.pack(">HBB3I", 0, 8, 3, 2**31, 2**31, 4))
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        read_idx(tmp_path / "f", 3)
