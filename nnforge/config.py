@@ -546,6 +546,10 @@ class DuplicateKeyError(yaml.constructor.ConstructorError):
 #: limit of its own a deep enough file hits the interpreter's recursion limit (where that is depends
 #: on what else the process imported: some libraries raise it) or, raised far enough, the C stack.
 MAX_YAML_DEPTH = 100
+#: values in a recipe once aliases are expanded: a real one has a few hundred. Each ``*name`` repeats
+#: what its anchor holds, so nine lines of aliases make a list of 9**9 items ("billion laughs") that
+#: every reader of the value (freezing, an error message's excerpt) would walk in full.
+MAX_YAML_VALUES = 100_000
 
 
 class _RecipeLoader(yaml.SafeLoader):
@@ -583,14 +587,29 @@ class _RecipeLoader(yaml.SafeLoader):
 
 
 def load_yaml(text: str):
-    """YAML text as plain data: ``yaml.safe_load`` with unique keys and a depth limit (:class:`_RecipeLoader`)."""
+    """YAML text as plain data: ``yaml.safe_load`` with unique keys and a depth limit (:class:`_RecipeLoader`),
+    the same depth limit and :data:`MAX_YAML_VALUES` applying to the data once its aliases are expanded."""
     try:
-        return yaml.load(text, Loader=_RecipeLoader)  # a SafeLoader: plain data only
+        data = yaml.load(text, Loader=_RecipeLoader)  # a SafeLoader: plain data only
+        _check_expanded(data, 0, [MAX_YAML_VALUES])
+        return data
     except RecursionError:  # not reached below MAX_YAML_DEPTH; kept as the last line of defence
         raise ConfigError("nested too deeply to read (hundreds of levels of [ or {); a recipe needs a few") from None
     except ValueError as exc:  # a scalar YAML types but Python cannot build: an int of 5,000 digits, a date 2001-13-45
         raise ConfigError(f"a value cannot be read ({excerpt(exc, 100)}); accepted: numbers of at most 4,300 digits, "
                           f"real dates, or text in quotes") from None
+
+
+def _check_expanded(value, depth: int, budget: list[int]) -> None:
+    """Refuse data that aliases make too large or too deep (an alias inside its own anchor: endless)."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ConfigError(f"more than {MAX_YAML_VALUES:,} values once its aliases (*name) are expanded; a recipe needs a few hundred")
+    if depth > MAX_YAML_DEPTH:
+        raise ConfigError(f"nested too deeply to read (more than {MAX_YAML_DEPTH} levels once its aliases (*name) are "
+                          "expanded, or an alias inside its own anchor); a recipe needs a few")
+    for item in value.values() if isinstance(value, dict) else value if isinstance(value, list) else ():
+        _check_expanded(item, depth + 1, budget)
 
 
 def read_yaml(path: str | Path) -> dict:
