@@ -411,6 +411,8 @@ def _check_meta(meta: dict, meta_path: Path) -> None:
         raise RunError(f"{meta_path}: 'model' must be an object (the model's name and parameters)")
     if not isinstance(meta["kind"], str):
         raise RunError(f"{meta_path}: 'kind' must be text (image, tabular or sequence)")
+    if not isinstance(meta.get("task", "classify"), str):  # looked up in dicts by its readers: a list was a TypeError
+        raise RunError(f"{meta_path}: 'task' must be text (classify, regress, forecast or contrastive)")
     if meta.get("task") == "forecast" and not _is_series(meta.get("series")):
         raise RunError(f"{meta_path}: a forecast run needs 'series' with its mean, std (> 0), window and horizon as numbers")
     classes = meta["classes"]

@@ -100,6 +100,7 @@ def test_a_run_file_nested_too_deeply_for_the_json_parser_is_one_line(run_dir, t
     (lambda m: m.pop("input_shape"), "missing 'input_shape'"),
     (lambda m: m.pop("kind"), "missing 'kind'"),
     (lambda m: m.update(kind=["image"]), "'kind' must be text"),
+    (lambda m: m.update(task=["forecast"]), "'task' must be text"),  # before: TypeError (unhashable) in nnforge.load
 ])
 def test_a_model_json_without_what_every_reader_indexes_is_one_line(run_dir, tmp_path, edit, problem):
     """Before: KeyError 'input_shape' / 'kind' (TypeError for a list) escaped from eval, predict,
