@@ -186,7 +186,11 @@ def _number(path: str, value: Any) -> float:
             value = float(value)
         except ValueError:
             pass
-    if not is_number(value) or not math.isfinite(value):
+    try:
+        finite = is_number(value) and math.isfinite(value)
+    except OverflowError:  # an int past a float's range (400 digits of YAML)
+        finite = False
+    if not finite:
         raise ConfigError(f"'{path}' is {shown(value)}; accepted: a finite number")
     return value
 
@@ -220,6 +224,8 @@ def _param(path: str, spec: Any) -> Param:
     step = _number(f"{where}.step", spec["step"]) if spec.get("step") is not None else None
     if step is not None and (step <= 0 or log):
         raise ConfigError(f"'{where}.step' is {shown(step)}; accepted: a positive number, without log: true")
+    if step is not None and not math.isfinite((high - low) / step):  # counting the steps was an OverflowError
+        raise ConfigError(f"'{where}.step' is {shown(step)}: the range {low} to {high} holds too many steps to count; accepted: a larger step")
     points = spec.get("points", 3)
     if isinstance(points, bool) or not isinstance(points, int) or points < 2:
         raise ConfigError(f"'{where}.points' is {shown(points)}; accepted: an integer >= 2")
