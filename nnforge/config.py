@@ -19,6 +19,7 @@ import dataclasses
 import difflib
 import json
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -373,8 +374,8 @@ def duration_seconds(value: int | float | str) -> float:
         if not 1 <= len(numbers) <= 3 or any(n < 0 or not math.isfinite(n) for n in numbers):
             raise ConfigError(f"'train.max_time' is {shown(value)}; accepted: seconds (e.g. 3600) or 'HH:MM:SS' (e.g. '01:30:00')")
         return sum(n * 60 ** i for i, n in enumerate(reversed(numbers)))
-    if value < 0:
-        raise ConfigError(f"'train.max_time' is {shown(value)}; accepted: seconds >= 0 or 'HH:MM:SS'")
+    if value < 0 or value > sys.float_info.max:  # float() of a 400-digit int was an OverflowError
+        raise ConfigError(f"'train.max_time' is {shown(value)}; accepted: seconds >= 0 (a float's range) or 'HH:MM:SS'")
     return float(value)
 
 
