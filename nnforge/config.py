@@ -19,7 +19,6 @@ import dataclasses
 import difflib
 import json
 import math
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -260,6 +259,9 @@ def unknown_key_error(path: str, key: str, valid: Iterable[str]) -> ConfigError:
     return ConfigError(f"unknown key '{path}'{_nearest(key, valid)}; valid keys here: {', '.join(valid)}")
 
 
+FLOAT_MAX = 1.7976931348623157e308  # sys.float_info.max
+
+
 def check_value(path: str, value: Any, field: Field) -> Any:
     """Validate one value against its field and return it (ints are accepted where floats are)."""
     if value is None:
@@ -273,6 +275,8 @@ def check_value(path: str, value: Any, field: Field) -> Any:
         raise ConfigError(f"'{path}' is {shown(value)} ({type(value).__name__}); accepted: {field.accepted()}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"'{path}' is {shown(value)}; accepted: a finite number")
+    if isinstance(value, int) and not -FLOAT_MAX <= value <= FLOAT_MAX:  # a 400-digit int: OverflowError wherever it met a float
+        raise ConfigError(f"'{path}' is {shown(value)}; accepted: {field.accepted()}, within a float's range (1.8e308)")
     if field.choices and isinstance(value, list):  # a list of choices: each item is one of them
         for item in value:
             if item not in field.choices:
@@ -374,8 +378,8 @@ def duration_seconds(value: int | float | str) -> float:
         if not 1 <= len(numbers) <= 3 or any(n < 0 or not math.isfinite(n) for n in numbers):
             raise ConfigError(f"'train.max_time' is {shown(value)}; accepted: seconds (e.g. 3600) or 'HH:MM:SS' (e.g. '01:30:00')")
         return sum(n * 60 ** i for i, n in enumerate(reversed(numbers)))
-    if value < 0 or value > sys.float_info.max:  # float() of a 400-digit int was an OverflowError
-        raise ConfigError(f"'train.max_time' is {shown(value)}; accepted: seconds >= 0 (a float's range) or 'HH:MM:SS'")
+    if value < 0:
+        raise ConfigError(f"'train.max_time' is {shown(value)}; accepted: seconds >= 0 or 'HH:MM:SS'")
     return float(value)
 
 

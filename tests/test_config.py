@@ -165,6 +165,14 @@ def test_a_scalar_yaml_types_but_python_cannot_build_is_one_line(tmp_path, value
         load_config(recipe)
 
 
+@pytest.mark.parametrize("key", ["train.max_time", "train.epochs", "train.optimizer.lr", "data.batch_size"])
+def test_an_int_past_a_floats_range_is_one_line(key):
+    """Before: accepted, then an OverflowError where it first met a float (resolving max_time, the
+    learning-rate schedule's first epoch, the optimizer's first step)."""
+    with pytest.raises(ConfigError, match=f"'{key}' is 1000.*within a float's range"):
+        load_config(None, [f"{key}=1{'0' * 400}"])
+
+
 @pytest.mark.parametrize("setting", ["train.epochs=", "model.name=", "model.hidden=", "train.max_time=", "tune="])
 def test_a_huge_value_is_named_in_a_short_message(setting):
     """Before: the whole 100,000-character value was printed back in the one-line error."""

@@ -57,8 +57,6 @@ def test_max_time_reads_hours_minutes_seconds():
     assert duration_seconds("01:30:05") == 5405 and duration_seconds("2:30") == 150 and duration_seconds(90) == 90
     with pytest.raises(ConfigError, match="'train.max_time' is 'soon'"):
         resolve({"train": {"max_time": "soon"}})
-    with pytest.raises(ConfigError, match="'train.max_time' is 1000.*a float's range"):  # before: OverflowError
-        resolve({"train": {"max_time": 10**400}})
 
 
 @pytest.mark.slow
