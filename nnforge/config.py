@@ -27,6 +27,7 @@ from typing import Any, Iterable
 import yaml
 
 from nnforge.errors import ConfigError, excerpt, shown
+from nnforge.io import is_finite, is_number
 
 __all__ = ["Field", "SCHEMA", "Recipe", "FrozenMap", "load_config", "resolve", "plain", "set_value", "apply_overrides", "default_config", "dump_config",
            "leaf_paths"]
@@ -259,9 +260,6 @@ def unknown_key_error(path: str, key: str, valid: Iterable[str]) -> ConfigError:
     return ConfigError(f"unknown key '{path}'{_nearest(key, valid)}; valid keys here: {', '.join(valid)}")
 
 
-FLOAT_MAX = 1.7976931348623157e308  # sys.float_info.max
-
-
 def check_value(path: str, value: Any, field: Field) -> Any:
     """Validate one value against its field and return it (ints are accepted where floats are)."""
     if value is None:
@@ -275,7 +273,7 @@ def check_value(path: str, value: Any, field: Field) -> Any:
         raise ConfigError(f"'{path}' is {shown(value)} ({type(value).__name__}); accepted: {field.accepted()}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"'{path}' is {shown(value)}; accepted: a finite number")
-    if isinstance(value, int) and not -FLOAT_MAX <= value <= FLOAT_MAX:  # a 400-digit int: OverflowError wherever it met a float
+    if is_number(value) and not is_finite(value):  # a 400-digit int: OverflowError wherever it met a float
         raise ConfigError(f"'{path}' is {shown(value)}; accepted: {field.accepted()}, within a float's range (1.8e308)")
     if field.choices and isinstance(value, list):  # a list of choices: each item is one of them
         for item in value:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import difflib
 import inspect
 import re
-import sys
 from dataclasses import dataclass
 from typing import Callable
 
 from torch import nn
 
 from nnforge.errors import ConfigError, shown
-from nnforge.io import is_number
+from nnforge.io import is_finite, is_number
 from nnforge.models.cnn import CIFAR10Net, SimpleCNN
 from nnforge.models.convnet import ConvNet
 from nnforge.models.mlp import ACTIVATIONS, MLP
@@ -108,7 +107,7 @@ def _check_range(key: str, value, default) -> None:
     elif whole and not (isinstance(value, int) and min(default, 1) <= value <= INT64_MAX):  # a count whose default is 0 may be 0
         raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a whole number >= {min(default, 1)} (64-bit), like {shown(default)}")
     elif isinstance(default, float):
-        if not -sys.float_info.max <= value <= sys.float_info.max:  # NaN, inf, and an int math.isfinite cannot take (OverflowError)
+        if not is_finite(value):  # also an int past a float's range, which math.isfinite raised OverflowError for
             raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a finite number")
         if key == "dropout" and not 0 <= value < 1:
             raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a probability >= 0 and < 1")
