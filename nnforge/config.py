@@ -27,6 +27,7 @@ from typing import Any, Iterable
 import yaml
 
 from nnforge.errors import ConfigError, excerpt, shown
+from nnforge.io import is_finite, is_number
 
 __all__ = ["Field", "SCHEMA", "Recipe", "FrozenMap", "load_config", "resolve", "plain", "set_value", "apply_overrides", "default_config", "dump_config",
            "leaf_paths"]
@@ -272,6 +273,8 @@ def check_value(path: str, value: Any, field: Field) -> Any:
         raise ConfigError(f"'{path}' is {shown(value)} ({type(value).__name__}); accepted: {field.accepted()}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"'{path}' is {shown(value)}; accepted: a finite number")
+    if is_number(value) and not is_finite(value):  # a 400-digit int: OverflowError wherever it met a float
+        raise ConfigError(f"'{path}' is {shown(value)}; accepted: {field.accepted()}, within a float's range (1.8e308)")
     if field.choices and isinstance(value, list):  # a list of choices: each item is one of them
         for item in value:
             if item not in field.choices:
@@ -546,6 +549,10 @@ class DuplicateKeyError(yaml.constructor.ConstructorError):
 #: limit of its own a deep enough file hits the interpreter's recursion limit (where that is depends
 #: on what else the process imported: some libraries raise it) or, raised far enough, the C stack.
 MAX_YAML_DEPTH = 100
+#: values in a recipe once aliases are expanded: a real one has a few hundred. Each ``*name`` repeats
+#: what its anchor holds, so nine lines of aliases make a list of 9**9 items ("billion laughs") that
+#: every reader of the value (freezing, an error message's excerpt) would walk in full.
+MAX_YAML_VALUES = 100_000
 
 
 class _RecipeLoader(yaml.SafeLoader):
@@ -583,14 +590,29 @@ class _RecipeLoader(yaml.SafeLoader):
 
 
 def load_yaml(text: str):
-    """YAML text as plain data: ``yaml.safe_load`` with unique keys and a depth limit (:class:`_RecipeLoader`)."""
+    """YAML text as plain data: ``yaml.safe_load`` with unique keys and a depth limit (:class:`_RecipeLoader`),
+    the same depth limit and :data:`MAX_YAML_VALUES` applying to the data once its aliases are expanded."""
     try:
-        return yaml.load(text, Loader=_RecipeLoader)  # a SafeLoader: plain data only
+        data = yaml.load(text, Loader=_RecipeLoader)  # a SafeLoader: plain data only
+        _check_expanded(data, 0, [MAX_YAML_VALUES])
+        return data
     except RecursionError:  # not reached below MAX_YAML_DEPTH; kept as the last line of defence
         raise ConfigError("nested too deeply to read (hundreds of levels of [ or {); a recipe needs a few") from None
     except ValueError as exc:  # a scalar YAML types but Python cannot build: an int of 5,000 digits, a date 2001-13-45
         raise ConfigError(f"a value cannot be read ({excerpt(exc, 100)}); accepted: numbers of at most 4,300 digits, "
                           f"real dates, or text in quotes") from None
+
+
+def _check_expanded(value, depth: int, budget: list[int]) -> None:
+    """Refuse data that aliases make too large or too deep (an alias inside its own anchor: endless)."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ConfigError(f"more than {MAX_YAML_VALUES:,} values once its aliases (*name) are expanded; a recipe needs a few hundred")
+    if depth > MAX_YAML_DEPTH:
+        raise ConfigError(f"nested too deeply to read (more than {MAX_YAML_DEPTH} levels once its aliases (*name) are "
+                          "expanded, or an alias inside its own anchor); a recipe needs a few")
+    for item in value.values() if isinstance(value, dict) else value if isinstance(value, list) else ():
+        _check_expanded(item, depth + 1, budget)
 
 
 def read_yaml(path: str | Path) -> dict:

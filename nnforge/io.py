@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -209,6 +210,14 @@ def is_number(v) -> bool:
     """An int or float, as JSON and YAML hold numbers: ``True`` and ``False`` are not numbers here
     (Python's bool is an int)."""
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def is_finite(v) -> bool:
+    """:func:`is_number` and finite; an int past a float's range (JSON and YAML hold ints of any size)
+    is not, where ``math.isfinite`` of it raises OverflowError."""
+    if not is_number(v):
+        return False
+    return math.isfinite(v) if isinstance(v, float) else -sys.float_info.max <= v <= sys.float_info.max
 
 
 def loads_json(text: str | bytes) -> Any:

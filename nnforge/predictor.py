@@ -7,6 +7,7 @@ through the same :class:`~nnforge.data.Preprocessing` the model was trained with
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,7 +161,10 @@ class Predictor:
                 note = conversion_note(image.mode, image.size, self.preprocessing)
                 if note:
                     self.notes[str(path)] = note
-                results.append((str(path), self.predict_images([image])[0]))
+                try:
+                    results.append((str(path), self.predict_images([image])[0]))
+                except DataError as exc:  # the image's own problem (damaged EXIF): say which file
+                    raise DataError(f"'{path}': {exc}") from None
             elif suffix == ".csv":
                 for i, probs in enumerate(self.predict_rows(self.read_csv_rows(path))):
                     results.append((f"{path}:{i + 2}", probs))
@@ -288,10 +292,12 @@ def open_image(path: Path):
                 raise DataError(f"'{path}' is {im.format}; accepted: PNG or JPEG")
             im.load()
             return im.copy()
+    except DataError:
+        raise
     except Image.DecompressionBombError as exc:  # PIL refuses to decode more pixels than its bomb limit
         raise DataError(f"'{path}': too large to read ({exc.args[0].split(',')[0]}); resize it first") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise DataError(f"'{path}': not a readable image ({exc})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:  # ValueError: 'Truncated IHDR chunk'
+        raise DataError(f"'{path}': not a readable image ({exc or type(exc).__name__})") from None
 
 
 class Pipeline(torch.nn.Module):

@@ -18,7 +18,6 @@ recipe (and the test split it was trained against), and saving and loading the m
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nnforge import io
-from nnforge.io import is_number
+from nnforge.io import is_finite, is_number
 from nnforge.startup import process_start
 from nnforge.errors import ConfigError, DataError, RunError, StorageError
 
@@ -411,6 +410,8 @@ def _check_meta(meta: dict, meta_path: Path) -> None:
         raise RunError(f"{meta_path}: 'model' must be an object (the model's name and parameters)")
     if not isinstance(meta["kind"], str):
         raise RunError(f"{meta_path}: 'kind' must be text (image, tabular or sequence)")
+    if not isinstance(meta.get("task", "classify"), str):  # looked up in dicts by its readers: a list was a TypeError
+        raise RunError(f"{meta_path}: 'task' must be text (classify, regress, forecast or contrastive)")
     if meta.get("task") == "forecast" and not _is_series(meta.get("series")):
         raise RunError(f"{meta_path}: a forecast run needs 'series' with its mean, std (> 0), window and horizon as numbers")
     classes = meta["classes"]
@@ -428,10 +429,7 @@ def _check_meta(meta: dict, meta_path: Path) -> None:
 
 def _is_series(series) -> bool:
     """A forecast run's ``series`` scaler and window as :func:`nnforge.predictor.served_model` reads them."""
-    def number(v) -> bool:
-        return is_number(v) and math.isfinite(v)
-
-    return (isinstance(series, dict) and all(number(series.get(k)) for k in ("mean", "std")) and series["std"] > 0
+    return (isinstance(series, dict) and all(is_finite(series.get(k)) for k in ("mean", "std")) and series["std"] > 0
             and all(isinstance(series.get(k), int) and not isinstance(series.get(k), bool) and series[k] >= 1 for k in ("window", "horizon")))
 
 

@@ -277,12 +277,19 @@ def _matches(have: Any, op: str, raw: str) -> bool:
         have, wanted = str(have), raw.strip()
     numbers = all(is_number(v) for v in (have, wanted))
     if op in ("=", "=="):
-        return math.isclose(have, wanted, rel_tol=1e-9) if numbers else have == wanted
+        return _close(have, wanted) if numbers else have == wanted
     if op == "!=":
-        return not (math.isclose(have, wanted, rel_tol=1e-9) if numbers else have == wanted)
+        return not (_close(have, wanted) if numbers else have == wanted)
     if not numbers and not (isinstance(have, str) and isinstance(wanted, str)):
         return False
     return {">": have > wanted, "<": have < wanted, ">=": have >= wanted, "<=": have <= wanted}[op]
+
+
+def _close(a, b) -> bool:
+    try:
+        return math.isclose(a, b, rel_tol=1e-9)
+    except OverflowError:  # an int past a float's range (--filter epochs=<400 digits>): compared exactly
+        return a == b
 
 
 def filter_runs(runs: list[RunInfo], filters: Iterable[str]) -> list[RunInfo]:

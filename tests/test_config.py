@@ -97,6 +97,36 @@ def test_a_recipe_nested_too_deeply_is_one_line(tmp_path, recursion_limit):
     assert str(info.value) == f"recipe '{recipe}': nested too deeply to read (more than 100 levels of [ or {{); a recipe needs a few"
 
 
+def _laughs(levels: int) -> str:
+    """A list whose aliases expand it to 9**levels items, in a few hundred bytes ("billion laughs")."""
+    lists = ['&a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lists += [f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "[" + ", ".join(lists) + "]"
+
+
+@pytest.mark.parametrize("key", ["data.image_size", "train.loggers", "train.loss.class_weight"])
+def test_aliases_that_expand_a_recipe_past_its_size_limit_are_one_line(tmp_path, key):
+    """Before: accepted, or refused only after walking every expanded item: at 9 levels (9**9 items,
+    a 1 KB recipe) a minute and gigabytes of memory, then MemoryError."""
+    section, name = key.rsplit(".", 1)
+    recipe = tmp_path / "laughs.yaml"
+    recipe.write_text(f"{section}:\n  {name}: {_laughs(6)}\n".replace("train.loss:", "train:\n  loss:").replace("\n  class_weight", "\n    class_weight"))
+    with pytest.raises(ConfigError, match="more than 100,000 values once its aliases"):
+        load_config(recipe)
+    with pytest.raises(ConfigError, match="more than 100,000 values once its aliases"):
+        load_config(None, [f"{key}={_laughs(6)}"])
+
+
+def test_an_alias_inside_its_own_anchor_is_one_line(tmp_path):
+    """Before: the recursive list was frozen item by item: a RecursionError traceback."""
+    recipe = tmp_path / "loop.yaml"
+    recipe.write_text("data:\n  image_size: &a [*a]\n")
+    with pytest.raises(ConfigError, match="alias inside its own anchor"):
+        load_config(recipe)
+    with pytest.raises(ConfigError, match="alias inside its own anchor"):
+        load_config(None, ["data.image_size=&a [*a]"])
+
+
 def test_packaged_recipes_are_valid():
     """Each packaged recipe loads and passes the checks a run makes before its folder exists (keys its
     engine and task implement, options whose feature is on, epochs longer than clean or warm-up ones)."""
@@ -133,6 +163,14 @@ def test_a_scalar_yaml_types_but_python_cannot_build_is_one_line(tmp_path, value
     recipe.write_text(f"seed: {value}\n")
     with pytest.raises(ConfigError, match=f"recipe '{recipe}': a value cannot be read .{problem}"):
         load_config(recipe)
+
+
+@pytest.mark.parametrize("key", ["train.max_time", "train.epochs", "train.optimizer.lr", "data.batch_size"])
+def test_an_int_past_a_floats_range_is_one_line(key):
+    """Before: accepted, then an OverflowError where it first met a float (resolving max_time, the
+    learning-rate schedule's first epoch, the optimizer's first step)."""
+    with pytest.raises(ConfigError, match=f"'{key}' is 1000.*within a float's range"):
+        load_config(None, [f"{key}=1{'0' * 400}"])
 
 
 @pytest.mark.parametrize("setting", ["train.epochs=", "model.name=", "model.hidden=", "train.max_time=", "tune="])

@@ -46,6 +46,39 @@ def test_an_image_past_pils_decompression_bomb_limit_is_one_line(tmp_path, digit
     assert err == f"error: '{tmp_path / 'big.png'}': too large to read (Image size (4096 pixels) exceeds limit of 2000 pixels); resize it first\n"
 
 
+def _truncated_ihdr_png() -> bytes:
+    """A PNG whose IHDR chunk is 12 bytes (13 are needed): Pillow's Image.open raises ValueError."""
+    import struct
+    import zlib
+
+    body = struct.pack(">IIBBBB", 8, 8, 8, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 12) + b"IHDR" + body + struct.pack(">I", zlib.crc32(b"IHDR" + body))
+
+
+def _jpeg_with_exif(exif: bytes) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "white").save(buffer, "JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, data, problem", [
+    ("short.png", _truncated_ihdr_png(), "not a readable image .Truncated IHDR chunk."),
+    ("exif.jpg", _jpeg_with_exif(b"Exif\x00\x00MM\x00\x01\x00\x00\x00\x08"), "the image's EXIF data is damaged .not a TIFF"),  # SyntaxError
+    ("ifd.jpg", _jpeg_with_exif(b"Exif\x00\x00MM\x00*\x00\x00"), "the image's EXIF data is damaged .unpack"),  # struct.error
+])
+def test_an_image_pillow_fails_on_with_another_exception_is_one_line(tmp_path, digits_run, capsys, name, data, problem):
+    """Before: ValueError out of Image.open, SyntaxError out of exif_transpose: tracebacks (found by fuzzing)."""
+    (tmp_path / name).write_bytes(data)
+    assert main(["predict", str(digits_run.dir), str(tmp_path / name)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: '{tmp_path / name}': ") and err.count("\n") == 1
+    assert __import__("re").search(problem, err), err
+
+
 @pytest.fixture(scope="module")
 def iris_run(tmp_path_factory):
     """A run on scikit-learn's iris table, written as a CSV: a model with named feature columns."""

@@ -56,6 +56,13 @@ def test_filter_takes_recipe_keys_metrics_and_columns(run_folder, capsys):
     assert _names(_runs(capsys, run_folder, "--filter", "status=failed")[1]) == ["crashed"]
 
 
+def test_a_filter_number_past_a_floats_range_matches_nothing_without_a_traceback(run_folder, capsys):
+    """Before: math.isclose(2, 10**400) raised OverflowError out of `nnforge runs --filter`."""
+    big = "1" + "0" * 400
+    assert _names(_runs(capsys, run_folder, "--filter", f"train.epochs={big}")[1]) == []
+    assert set(_names(_runs(capsys, run_folder, "--filter", f"train.epochs!={big}")[1])) == {"strong", "weak", "stopped", "crashed"}
+
+
 def test_json_holds_columns_metrics_and_recipe(run_folder, capsys):
     rc, out, _ = _runs(capsys, run_folder, "--json", "--filter", "status=finished")
     rows = {row["name"]: row for row in json.loads(out)}

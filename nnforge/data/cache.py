@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import tokenize
 from pathlib import Path
 from typing import Callable
 
@@ -63,7 +64,8 @@ def cached_arrays(name: str, source: Path, parse: Callable[[], dict[str, np.ndar
             arrays = {k: _read(folder / f"{k}.npy") for k in record["arrays"]}
             if _digest(arrays) == record["arrays_sha256"] and (fits is None or fits(arrays)):
                 return arrays
-    except (OSError, ValueError, EOFError, KeyError, TypeError):  # EOFError: an empty .npy
+    except (OSError, ValueError, EOFError, KeyError, TypeError, SyntaxError, tokenize.TokenError):  # EOFError: an empty .npy;
+        # SyntaxError, TokenError: np.load parses a header ("'descr': ',u1'", "(2, 3 ") as Python literals
         pass  # missing, stale or damaged: parse again below
     arrays = parse()
     try:

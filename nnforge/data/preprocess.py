@@ -8,12 +8,13 @@ of a digit, uploaded at any size or in any mode, reach the network the way train
 from __future__ import annotations
 
 import importlib
+import struct
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
 
-from nnforge.errors import DataError
+from nnforge.errors import DataError, excerpt
 
 try:  # Preprocessing._frame in C (setup.py); absent without a compiler. By name: the package would import itself
     _framing = importlib.import_module("nnforge.data._framing")
@@ -152,7 +153,10 @@ class Preprocessing:
         if _may_have_orientation(image):  # exif_transpose copies even when there is nothing to do
             from PIL import ImageOps
 
-            image = ImageOps.exif_transpose(image)
+            try:
+                image = ImageOps.exif_transpose(image)
+            except (SyntaxError, ValueError, OSError, EOFError, struct.error) as exc:  # 'not a TIFF file', a cut-off IFD offset
+                raise DataError(f"the image's EXIF data is damaged ({excerpt(exc, 100)}); save the image again without it") from None
         image = eight_bit(image)
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
             # Transparent pixels take the canvas colour opposite to the background we expect

@@ -13,7 +13,7 @@ import math
 
 from nnforge.data.filters import FILTERS
 from nnforge.errors import DataError, excerpt
-from nnforge.io import is_number
+from nnforge.io import is_finite
 
 MAX_SIDE = 4096  # pixels along one side of an image input
 MAX_VALUES = 2**24  # numbers in one input (an image's C x H x W, a row's features)
@@ -39,7 +39,7 @@ def check_preprocessing(data, accepted: list[str]) -> dict:
     shape = check_input_shape(data["input_shape"], data["kind"] == "image", "preprocessing 'input_shape'")
     for key in ("mean", "std"):
         values = data.get(key, [])
-        if not isinstance(values, list) or not all(is_number(v) and math.isfinite(v) for v in values):
+        if not isinstance(values, list) or not all(is_finite(v) for v in values):  # is_finite: no OverflowError for a 400-digit int
             raise DataError(f"preprocessing '{key}' must be a list of finite numbers")
         if data["kind"] == "image" and len(values) != shape[0]:
             raise DataError(f"preprocessing '{key}' has {len(values)} values for {shape[0]} image channels")

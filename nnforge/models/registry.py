@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import math
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -13,7 +12,7 @@ from typing import Callable
 from torch import nn
 
 from nnforge.errors import ConfigError, shown
-from nnforge.io import is_number
+from nnforge.io import is_finite, is_number
 from nnforge.models.cnn import CIFAR10Net, SimpleCNN
 from nnforge.models.convnet import ConvNet
 from nnforge.models.mlp import ACTIVATIONS, MLP
@@ -93,6 +92,9 @@ def check_model_config(cfg: dict) -> dict:
     return resolved
 
 
+INT64_MAX = 2**63 - 1  # torch's sizes: a larger width was a TypeError ("Overflow when unpacking long long") from torch.empty
+
+
 def _check_range(key: str, value, default) -> None:
     """Values of the right kind that no model can be built from are refused here, in one line, before
     a run folder exists: a width, count or size (an int, or a list of them) is a whole number >= 1
@@ -100,12 +102,12 @@ def _check_range(key: str, value, default) -> None:
     traceback half-way into a run, or divide by a zero width)."""
     whole = isinstance(default, int) and not isinstance(default, bool)
     if isinstance(default, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in default):
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
-            raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a list of whole numbers >= 1, like {shown(default)}")
-    elif whole and not (isinstance(value, int) and value >= min(default, 1)):  # a count whose default is 0 may be 0
-        raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a whole number >= {min(default, 1)}, like {shown(default)}")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= INT64_MAX for v in value):
+            raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a list of whole numbers >= 1 (64-bit), like {shown(default)}")
+    elif whole and not (isinstance(value, int) and min(default, 1) <= value <= INT64_MAX):  # a count whose default is 0 may be 0
+        raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a whole number >= {min(default, 1)} (64-bit), like {shown(default)}")
     elif isinstance(default, float):
-        if not math.isfinite(value):
+        if not is_finite(value):  # also an int past a float's range, which math.isfinite raised OverflowError for
             raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a finite number")
         if key == "dropout" and not 0 <= value < 1:
             raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a probability >= 0 and < 1")

@@ -32,7 +32,7 @@ from typing import Any
 
 from nnforge.config import unknown_key_error
 from nnforge.errors import ConfigError, shown
-from nnforge.io import is_number
+from nnforge.io import is_finite
 
 METRICS = {"val_accuracy": "maximize", "val_loss": "minimize", "val_rmse": "minimize", "val_mae": "minimize", "val_r2": "maximize"}
 #: what each task measures on its validation split (a search must be judged on one of these)
@@ -187,7 +187,7 @@ def _number(path: str, value: Any) -> float:
             value = float(value)
         except ValueError:
             pass
-    if not is_number(value) or not math.isfinite(value):
+    if not is_finite(value):  # an int past a float's range (400 digits of YAML) too: an OverflowError before
         raise ConfigError(f"'{path}' is {shown(value)}; accepted: a finite number")
     return value
 
@@ -221,6 +221,8 @@ def _param(path: str, spec: Any) -> Param:
     step = _number(f"{where}.step", spec["step"]) if spec.get("step") is not None else None
     if step is not None and (step <= 0 or log):
         raise ConfigError(f"'{where}.step' is {shown(step)}; accepted: a positive number, without log: true")
+    if step is not None and not math.isfinite((float(high) - float(low)) / step):  # counting the steps was an OverflowError
+        raise ConfigError(f"'{where}.step' is {shown(step)}: the range {low} to {high} holds too many steps to count; accepted: a larger step")
     points = spec.get("points", 3)
     if isinstance(points, bool) or not isinstance(points, int) or points < 2:
         raise ConfigError(f"'{where}.points' is {shown(points)}; accepted: an integer >= 2")

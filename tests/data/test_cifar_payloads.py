@@ -205,3 +205,18 @@ def test_mutated_batches_read_or_are_one_line_data_errors(tmp_path):
             assert "\n" not in str(exc)
             outcomes["refused"] += 1
     assert outcomes["read"] > 0 and outcomes["refused"] > 0
+
+
+ARRAY = pickle.dumps(np.arange(2, dtype=np.uint8), protocol=2)[2:-1]  # an array's opcodes, no PROTO or STOP
+RECONSTRUCT = b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
+
+
+@pytest.mark.parametrize("raw", [
+    RECONSTRUCT + ARRAY + b"C\x01b\x87R.",  # _reconstruct(ndarray, <array>, b"b")
+    b"cnumpy\ndtype\nC\x02u1" + ARRAY + b"\x88\x87R.",  # dtype("u1", <array>, True)
+    RECONSTRUCT + b"K\x00\x85C\x01b\x87R(" + ARRAY + b"K\x00K\x00K\x00K\x00tb.",  # BUILD state (<array>, ...)
+], ids=["reconstruct-shape", "dtype-flag", "build-version"])
+def test_an_array_where_a_constant_is_expected_is_refused(tmp_path, raw):
+    """Before: the checks compared with != / in, which an array answers element-wise: a bare ValueError
+    ("truth value of an array ... is ambiguous")."""
+    refused(tmp_path, raw=b"\x80\x02" + raw, match="not a readable CIFAR batch")

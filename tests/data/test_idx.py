@@ -86,3 +86,44 @@ def test_a_gzip_bomb_is_refused_without_inflating_it_whole(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 16 << 20, f"{peak / 2**20:.0f} MiB held for a 64 MiB bomb"
+
+
+def test_sizes_whose_product_overflows_64_bits_are_refused(tmp_path):
+    """Before: np.prod of the header's sizes wrapped in int64, 2**31 x 2**31 x 4 -> 0, so a header with
+    no data 'matched' and reshape raised a bare ValueError."""
+    (tmp_path / "f").write_bytes(struct.pack(">HBB3I", 0, 8, 3, 2**31, 2**31, 4))
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        read_idx(tmp_path / "f", 3)
+
+
+SIZES = [0, 1, 3, 4, 2**16, 2**31, 2**32 - 1]
+
+
+def test_any_header_and_data_length_reads_or_is_one_line(tmp_path):
+    """Property: whatever the header claims and however many bytes follow, read_idx returns the
+    array the header describes or raises a one-line DataError (a bare ValueError from numpy was
+    how the int64 overflow above showed)."""
+    import math
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=50, deadline=None, derandomize=True, database=None)
+    @given(zero=st.sampled_from([0, 1]), dtype=st.sampled_from([0x08, 0x09, 0x0D]), dims=st.sampled_from([1, 3, 0, 255]),
+           sizes=st.lists(st.sampled_from(SIZES), min_size=3, max_size=3), extra=st.sampled_from([-1, 0, 1, None]))
+    def check(zero, dtype, dims, sizes, extra):
+        shape = sizes[:dims] if dims <= 3 else sizes
+        declared = math.prod(shape)
+        length = min(declared, 64) if extra is None else max(0, min(declared, 64) + extra)
+        raw = struct.pack(">HBB", zero, dtype, dims) + struct.pack(f">{len(shape)}I", *shape) + bytes(length)
+        path = tmp_path / "f"
+        path.write_bytes(raw)
+        for ndim in (1, 3):
+            try:
+                array = read_idx(path, ndim)
+            except DataError as exc:
+                assert "\n" not in str(exc)
+            else:
+                assert array.shape == tuple(shape) and array.dtype == np.uint8
+
+    check()

@@ -53,6 +53,7 @@ def test_the_real_run_loads(run_dir):
     (lambda m: m["preprocessing"].update(input_shape="28x28"), "must be a list of 1 to 3 positive integers"),
     (lambda m: m["preprocessing"].update(mean=["a"]), "'mean' must be a list of finite numbers"),
     (lambda m: m["preprocessing"].update(std=[0.0]), "'std' must be positive"),
+    (lambda m: m["preprocessing"].update(mean=[10**400]), "'mean' must be a list of finite numbers"),  # before: OverflowError
     (lambda m: m["preprocessing"].update(mode="CMYK"), "'mode' is 'CMYK'; accepted: L, RGB"),
     (lambda m: m["preprocessing"].update(denoise_size=10**9), "'denoise_size' must be an integer"),
     (lambda m: m.update(preprocessing=[1, 2]), "'preprocessing' is a list"),
@@ -100,6 +101,7 @@ def test_a_run_file_nested_too_deeply_for_the_json_parser_is_one_line(run_dir, t
     (lambda m: m.pop("input_shape"), "missing 'input_shape'"),
     (lambda m: m.pop("kind"), "missing 'kind'"),
     (lambda m: m.update(kind=["image"]), "'kind' must be text"),
+    (lambda m: m.update(task=["forecast"]), "'task' must be text"),  # before: TypeError (unhashable) in nnforge.load
 ])
 def test_a_model_json_without_what_every_reader_indexes_is_one_line(run_dir, tmp_path, edit, problem):
     """Before: KeyError 'input_shape' / 'kind' (TypeError for a list) escaped from eval, predict,
@@ -110,7 +112,8 @@ def test_a_model_json_without_what_every_reader_indexes_is_one_line(run_dir, tmp
 
 
 @pytest.mark.parametrize("series", [None, {"mean": 0.0}, {"mean": "x", "std": 1.0, "window": 8, "horizon": 1},
-                                    {"mean": 0.0, "std": 0.0, "window": 8, "horizon": 1}])
+                                    {"mean": 0.0, "std": 0.0, "window": 8, "horizon": 1},
+                                    {"mean": 10**400, "std": 1.0, "window": 8, "horizon": 1}])  # before: OverflowError
 def test_a_forecast_model_json_with_a_damaged_series_is_one_line(run_dir, tmp_path, series):
     """Before: served_model (export, serve) read meta['series']['mean'] unchecked: KeyError/TypeError,
     or a zero std that made every forecast NaN."""

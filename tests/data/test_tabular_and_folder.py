@@ -96,6 +96,11 @@ def test_folder_errors(tmp_path):
     (tmp_path / "imgs" / "digit_1" / "odd.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     with pytest.raises(DataError, match="odd.png: not a readable image"):
         load_dataset({"name": f"folder:{tmp_path / 'imgs'}", "image_size": 16})
+    from tests.test_predictor import _truncated_ihdr_png
+
+    (tmp_path / "imgs" / "digit_1" / "odd.png").write_bytes(_truncated_ihdr_png())  # before: ValueError out of Image.open
+    with pytest.raises(DataError, match="odd.png: not a readable image .Truncated IHDR chunk."):
+        load_dataset({"name": f"folder:{tmp_path / 'imgs'}", "image_size": 16})
 
 
 def test_mnist_sample_split_matches_the_anchors():

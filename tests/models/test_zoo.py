@@ -46,6 +46,10 @@ def test_tabular_input_needs_mlp():
     (["model.name=mlp", "model.dropout=1.5"], "'model.dropout' is 1.5; accepted: a probability >= 0 and < 1"),
     (["model.name=mlp", "model.dropout=.nan"], "'model.dropout' is nan; accepted: a finite number"),
     (["model.name=[mlp]"], "'model.name' is ['mlp']"),
+    # before: OverflowError in math.isfinite, TypeError ("Overflow when unpacking long long") from torch.empty
+    (["model.name=mlp", f"model.dropout=1{'0' * 400}"], "'model.dropout' is 1000"),
+    (["model.name=mlp", f"model.hidden=[1{'0' * 400}]"], "accepted: a list of whole numbers >= 1 (64-bit)"),
+    (["model.name=cnn", f"model.hidden={2**63}"], "'model.hidden' is 9223372036854775808; accepted: a whole number >= 1 (64-bit)"),
 ])
 def test_model_values_no_model_can_be_built_from_are_one_line_errors(overrides, message):
     """Before: a width of 0 divided by zero in the scratch twin after training, a negative one or a

@@ -264,6 +264,16 @@ def test_a_header_nested_too_deeply_for_the_json_parser_is_one_line(reference, t
         load_checkpoint(path)
 
 
+@pytest.mark.parametrize("crcs", [[1], 5, "x", None])
+def test_a_header_whose_crc32_is_not_an_object_is_one_line(reference, tmp_path, crcs):
+    """Before: load_checkpoint called crcs.get(...) on whatever the header held: an AttributeError."""
+    path = tmp_path / "step-00000001.safetensors"
+    shutil.copy(step_checkpoints(reference.dir / "checkpoints")[0][1], path)
+    _edit_header(path, lambda h: h.update(crc32=crcs))
+    with pytest.raises(RunError, match="has no readable nnforge state"):
+        load_checkpoint(path)
+
+
 def test_a_run_whose_config_yaml_predates_the_cross_key_checks_resumes(reference, tmp_path, capsys):
     """An older nnforge wrote the resolved recipe, options its features left off included (momentum for
     Adam), and ran as many clean epochs as epochs. Before, --resume refused such a run's own

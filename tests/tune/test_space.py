@@ -36,6 +36,10 @@ def test_a_tune_section_loads_and_defaults_to_validation_accuracy(tmp_path):
     ({"train.optimizer.lr": {"lo": 0.1, "high": 1}}, {}, "did you mean 'low'"),
     ({"train.epochs": {"low": 1, "high": 3}}, {"metric": "train_accuracy"}, "held-out data"),
     ({"seed": {"low": 0, "high": 3}}, {}, "cannot change 'seed'"),
+    # before: OverflowError (an int of 400 digits is no float; 1.0 / 5e-324 steps is infinitely many)
+    ({"train.optimizer.lr": {"low": 0, "high": 10**400}}, {}, "'tune.space.train.optimizer.lr.high' is 1000.*accepted: a finite number"),
+    ({"train.optimizer.weight_decay": {"low": 0, "high": 1.0, "step": 5e-324}}, {}, "holds too many steps to count"),
+    ({"train.optimizer.weight_decay": {"low": -10**308, "high": 10**308, "step": 1}}, {}, "holds too many steps to count"),
 ])
 def test_mistakes_in_the_space_fail_before_any_trial(space, extra, message):
     """The tune section's owner checks it (run_study does this before any trial)."""

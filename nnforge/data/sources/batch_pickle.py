@@ -324,14 +324,14 @@ class _Machine:
         self.arrays += 1
         if self.arrays > MAX_ARRAYS:
             raise _Refused(f"more than {MAX_ARRAYS} arrays")
-        if type(state) is not tuple or len(state) != 5 or state[0] != 1:
+        if type(state) is not tuple or len(state) != 5 or not _is_one_of(state[0], 1):
             raise _Refused("an array's state is not (1, shape, dtype, fortran, data)")
         _, shape, dtype, fortran, data = state
         if type(shape) is not tuple or len(shape) > MAX_NDIM or any(type(d) is not int or d < 0 for d in shape):
             raise _Refused(f"an array's shape is not a tuple of at most {MAX_NDIM} non-negative integers")
         if not isinstance(dtype, np.dtype):
             raise _Refused("an array's dtype is not one of the plain integer dtypes")
-        if fortran not in (0, 1) or type(data) is not bytes:
+        if not _is_one_of(fortran, False, True, 0, 1) or type(data) is not bytes:
             raise _Refused("an array's data is not a plain byte string")
         expected = math.prod(shape) * dtype.itemsize
         if len(data) != expected:
@@ -340,8 +340,23 @@ class _Machine:
         return np.ascontiguousarray(array).copy() if fortran else array.copy()
 
 
+def _is_one_of(value, *options) -> bool:
+    """Whether ``value`` is one of ``options``, compared only with values of the same type (tuples item
+    by item): a NumPy array the file placed there compares element-wise, and ``if`` of that raised a
+    bare ValueError (an array of one 0 passed for ``0``)."""
+    for option in options:
+        if type(value) is not type(option):
+            continue
+        if type(option) is tuple:
+            if len(value) == len(option) and all(_is_one_of(v, o) for v, o in zip(value, option)):
+                return True
+        elif value == option:
+            return True
+    return False
+
+
 def _reduce_encode(machine: _Machine, args: tuple) -> bytes:
-    if len(args) != 2 or type(args[0]) is not str or args[1] not in ("latin1", "latin-1"):
+    if len(args) != 2 or type(args[0]) is not str or not _is_one_of(args[1], "latin1", "latin-1"):
         raise _Refused("_codecs.encode is only read as encode(text, 'latin1'), pickle's form of bytes")
     try:
         return args[0].encode("latin1")
@@ -356,7 +371,7 @@ def _reduce_bytes(machine: _Machine, args: tuple) -> bytes:
 
 
 def _reduce_dtype(machine: _Machine, args: tuple) -> _Pending:
-    if len(args) != 3 or type(args[0]) not in (str, bytes) or args[1] not in (0, False) or args[2] not in (1, True):
+    if len(args) != 3 or type(args[0]) not in (str, bytes) or not _is_one_of(args[1], 0, False) or not _is_one_of(args[2], 1, True):
         raise _Refused("numpy.dtype is only read as dtype(name, False, True)")
     name = args[0].decode("ascii", "replace") if type(args[0]) is bytes else args[0]
     if name not in INTEGER_DTYPES:
@@ -366,7 +381,7 @@ def _reduce_dtype(machine: _Machine, args: tuple) -> _Pending:
 
 def _reduce_reconstruct(machine: _Machine, args: tuple) -> _Pending:
     if (len(args) != 3 or not isinstance(args[0], _Global) or args[0].name != NDARRAY
-            or args[1] != (0,) or args[2] not in (b"b", "b")):
+            or not _is_one_of(args[1], (0,)) or not _is_one_of(args[2], b"b", "b")):
         raise _Refused("_reconstruct is only read as _reconstruct(ndarray, (0,), b'b'), pickle's form of an array")
     return _Pending(NDARRAY)
 
@@ -374,8 +389,8 @@ def _reduce_reconstruct(machine: _Machine, args: tuple) -> _Pending:
 def _build_dtype(pending: _Pending, state) -> np.dtype:
     order = state[1] if type(state) is tuple and len(state) == 8 else None
     order = order.decode("ascii", "replace") if type(order) is bytes else order
-    if (type(state) is not tuple or len(state) != 8 or state[0] != 3 or state[2:] != (None, None, None, -1, -1, 0)
-            or order not in ("|", "<", ">", "=") or (pending.name[1] == "1") != (order == "|")):
+    if (type(state) is not tuple or len(state) != 8 or not _is_one_of(state[0], 3) or not _is_one_of(state[2:], (None, None, None, -1, -1, 0))
+            or not _is_one_of(order, "|", "<", ">", "=") or (pending.name[1] == "1") != (order == "|")):
         raise _Refused("a dtype's state is not that of a plain integer type (no fields, no sub-arrays, no metadata)")
     return np.dtype(pending.name if order == "|" else order + pending.name)
 

@@ -8,6 +8,7 @@ these datasets, so only those are accepted.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -41,7 +42,7 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
     if len(raw) < header:
         raise DataError(f"{path}: truncated IDX header")
     shape = struct.unpack(f">{dims}I", raw[4:header])
-    expected = int(np.prod(shape))
+    expected = math.prod(shape)  # Python ints: three 32-bit sizes overflow int64 (2**31 * 2**31 * 4 wraps to 0)
     if len(raw) - header != expected:
         held = f"more than {expected}" if len(raw) - header > expected else len(raw) - header  # a .gz is read no further
         raise DataError(f"{path}: IDX header says {shape} ({expected} bytes of data) but the file holds {held}; truncated or corrupt")

@@ -8,6 +8,7 @@ size unless ``data.image_size`` says what to resize to; colour images make the d
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,7 @@ def _read_images(paths: list[Path], size: tuple[int, int] | None) -> tuple[np.nd
                 images.append(im.copy())
         except Image.DecompressionBombError as exc:  # more pixels than PIL will decode
             raise DataError(f"{p}: too large to read ({excerpt(exc.args[0].split(',')[0], 100)}); resize it first") from None
-        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:  # ValueError: 'Truncated IHDR chunk'
             raise DataError(f"{p}: not a readable image ({excerpt(exc, 100)})") from None
     colour = any(im.mode not in ("L", "1", "I", "I;16", "LA") for im in images)
     mode = "RGB" if colour else "L"

@@ -151,6 +151,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     try:
         header = io.loads_json(meta[META_KEY])
         state, crcs = header["state"], header["crc32"]
+        if not isinstance(crcs, dict):  # crcs.get() below: a list or a number was an AttributeError
+            raise TypeError("crc32 is not an object")
     except (KeyError, ValueError, TypeError):
         raise RunError(f"checkpoint {path} has no readable nnforge state; it is not an nnforge checkpoint or is damaged") from None
     if header.get("format") != FORMAT:
