@@ -17,7 +17,6 @@ recipe (and the test split it was trained against), and saving and loading the m
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
