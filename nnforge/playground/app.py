@@ -40,6 +40,7 @@ class PlaygroundSettings:
     fps: float = 15.0
     max_message_bytes: int = 8192
     messages_per_s: float = 50.0  # sustained; bursts up to twice this are let through
+    header_timeout_s: float = 10.0  # for a request's headers to arrive (nnforge.playground.deadline)
 
 
 def quiet():
@@ -254,8 +255,13 @@ def create_app(settings: PlaygroundSettings | None = None) -> FastAPI:
 
 
 def serve(settings: PlaygroundSettings, host: str, port: int, log_level: str = "warning") -> int:
+    import importlib.util
+
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, ws="wsproto",
+    from nnforge.playground.deadline import header_deadline_protocol
+
+    http = header_deadline_protocol(settings.header_timeout_s) if importlib.util.find_spec("httptools") else "auto"
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, ws="wsproto", http=http,
                 ws_max_size=settings.max_message_bytes * 2, ws_ping_interval=20.0, ws_ping_timeout=20.0)
     return 0
