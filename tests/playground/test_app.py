@@ -279,3 +279,40 @@ def test_connections_whose_headers_never_finish_are_closed_and_sessions_are_not(
     finally:
         log = srv.close()
     assert "Traceback" not in log, log
+
+
+def test_a_tab_that_never_reads_its_frames_loses_its_session():
+    """A tab that pressed Play and never read (its socket's buffers full) held its session for ever:
+    each frame's send waited, without limit, for the buffers to drain, and neither the idle timeout nor
+    uvicorn's ping timeout could end it, so max-sessions such tabs locked the playground. Now a send the
+    socket takes no message for send_timeout_s ends the session, and its place is free again."""
+    import asyncio
+
+    from nnforge.playground.app import Connection, Hub, PlaygroundSettings
+
+    class Unread:
+        """A WebSocket whose buffers fill after the greeting: later sends wait, as uvicorn's do."""
+
+        def __init__(self):
+            self.sent = 0
+            self.messages = [{"type": "websocket.receive", "text": json.dumps({"type": "play"})}]
+
+        async def send_text(self, text):
+            self.sent += 1
+            if self.sent > 4:  # hello, points, frame, and the first frame of play
+                await asyncio.Event().wait()
+
+        async def receive(self):
+            if self.messages:
+                return self.messages.pop()
+            await asyncio.Event().wait()
+
+    async def session():
+        hub = Hub(PlaygroundSettings(send_timeout_s=0.2, idle_timeout_s=900))
+        connection = Connection(Unread(), hub)
+        with pytest.raises(Exception) as ended:  # old code: still waiting when wait_for gives up
+            await asyncio.wait_for(connection.run(), 10)
+        return hub, ended.value
+
+    hub, ended = asyncio.run(session())
+    assert type(ended).__name__ == "NotReading" and hub.playing == 0
