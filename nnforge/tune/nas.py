@@ -69,7 +69,12 @@ def run_nas(raw_recipe: dict, out: str | Path, trials: int, storage: str, study_
     from nnforge.models import build_model
     from nnforge.train import run
     from nnforge.train.run import prepare
-    from nnforge.tune.search import check_same_space, make_storage, quiet_optuna_failures, study_stop_on_signal
+    from nnforge.tune.search import (
+        check_same_space,
+        make_storage,
+        quiet_optuna_failures,
+        study_stop_on_signal,
+    )
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     quiet_optuna_failures()

@@ -211,6 +211,6 @@ def test_a_signal_during_a_trial_is_one_line_naming_the_tune_command(tmp_path, m
         logging.getLogger("optuna").removeHandler(handler)
     err = capsys.readouterr().err
     assert code == 130
-    assert err.strip().splitlines() == ["error: SIGINT: the search stopped during trial 0; its finished trials are kept in the "
-                                        "study: run the same `nnforge tune` command again to continue"]
+    assert err.strip().splitlines() == [("error: SIGINT: the search stopped during trial 0; its finished trials are kept in the "
+                                         "study: run the same `nnforge tune` command again to continue")]
     assert not [r for r in records if "failed" in r.getMessage()]
