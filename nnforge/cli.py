@@ -7,7 +7,10 @@ status 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from nnforge.errors import UserError, command_line
@@ -413,6 +416,31 @@ def print_any_file_name() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, as Ctrl-C is: a KeyboardInterrupt, so whatever cleans up
+    after Ctrl-C (an unfinished file's temporary copy, a tune trial's state) does so for SIGTERM too."""
+
+
+def _terminated(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM (``kill``, a service manager, a scheduler) killed a command on the spot: no message, exit
+    status -15, and a temporary file of a write in progress left behind. Commands with their own handling
+    (train checkpoints and stops; serve drains) install theirs over this one while they run. A SIGTERM
+    the parent set to be ignored stays ignored; outside the main thread nothing changes."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def main(argv: list[str] | None = None) -> int:
     print_any_file_name()
     parser = build_parser()
@@ -431,11 +459,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        with command_line(sys.argv[1:] if argv is None else argv):  # which files' content errors may quote
+        with sigterm_as_interrupt(), command_line(sys.argv[1:] if argv is None else argv):  # which files' content errors may quote
             return args.func(args) or 0
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print("terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

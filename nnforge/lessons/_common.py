@@ -17,6 +17,8 @@ from typing import Iterator, Sequence
 
 from matplotlib.figure import Figure
 
+from nnforge import io as files
+
 from ._figcheck import FigureWarning, figure_problems
 
 _OUT: ContextVar[Path | None] = ContextVar("lesson_out", default=None)
@@ -88,11 +90,10 @@ def save(fig: Figure, out_dir: Path, name: str) -> None:
     """Check the figure (a :class:`FigureWarning` per problem), write it as PNG, show it in a notebook."""
     for problem in figure_problems(fig):
         warnings.warn(f"{name}: {problem}", FigureWarning, stacklevel=2)
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / name
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
-    path.write_bytes(buffer.getvalue())
+    files.write_bytes(path, buffer.getvalue())  # atomic: a lesson stopped mid-write leaves no torn PNG
     print(f"wrote {path}")
     if _in_notebook():
         from IPython.display import Image, display
@@ -103,8 +104,7 @@ def save(fig: Figure, out_dir: Path, name: str) -> None:
 def show_png(source: Path, out_dir: Path, name: str) -> None:
     """Copy a picture a run wrote (a run directory's plot) into the lesson's folder and show it in a notebook."""
     data = Path(source).read_bytes()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / name).write_bytes(data)
+    files.write_bytes(out_dir / name, data)
     print(f"wrote {out_dir / name}")
     if _in_notebook():
         from IPython.display import Image, display

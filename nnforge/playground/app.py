@@ -40,6 +40,8 @@ class PlaygroundSettings:
     fps: float = 15.0
     max_message_bytes: int = 8192
     messages_per_s: float = 50.0  # sustained; bursts up to twice this are let through
+    header_timeout_s: float = 10.0  # for a request's headers to arrive (nnforge.playground.deadline)
+    send_timeout_s: float = 30.0  # a tab whose socket takes no message for this long is not reading: its session ends
 
 
 def quiet():
@@ -67,9 +69,13 @@ def from_another_site(ws: WebSocket) -> bool:
     return origin is not None and urlsplit(origin).netloc.lower() != ws.headers.get("host", "").lower()
 
 
+class NotReading(Exception):
+    """A message could not be handed to the tab's socket within ``send_timeout_s``: the tab takes none."""
+
+
 def _gone(exc: BaseException) -> bool:
-    """A send or receive on a tab that has just gone (closed, reloaded, dropped): the session ends."""
-    return type(exc).__name__ in ("WebSocketDisconnect", "ClientDisconnected", "ConnectionClosed", "ConnectionClosedError") or (
+    """A send or receive on a tab that has just gone (closed, reloaded, dropped, not reading): the session ends."""
+    return isinstance(exc, NotReading) or type(exc).__name__ in ("WebSocketDisconnect", "ClientDisconnected", "ConnectionClosed", "ConnectionClosedError") or (
         isinstance(exc, RuntimeError) and "close" in str(exc))
 
 
@@ -106,7 +112,15 @@ class Connection:
             self._playing = value
 
     async def send(self, message: dict) -> None:
-        await self.ws.send_text(json.dumps(_finite(message)))
+        """Send one message; :class:`NotReading` when the socket took none for ``send_timeout_s``.
+
+        uvicorn waits, with no limit, for a socket whose buffers are full to drain, and a tab that
+        never reads never drains it: its session (and place among ``max_sessions``) was held for
+        ever, as neither the idle timeout nor uvicorn's ping timeout can end a session whose sends wait."""
+        try:
+            await asyncio.wait_for(self.ws.send_text(json.dumps(_finite(message))), self.settings.send_timeout_s)
+        except asyncio.TimeoutError:
+            raise NotReading(f"the tab took no message for {self.settings.send_timeout_s:g} s") from None
 
     async def send_frame(self) -> None:
         with quiet():
@@ -124,9 +138,8 @@ class Connection:
         ticker = asyncio.create_task(self.tick())
         try:
             while True:
-                try:
-                    message = await asyncio.wait_for(self.ws.receive(), self.settings.idle_timeout_s)
-                except asyncio.TimeoutError:
+                message = await self.receive(ticker)
+                if message is None:
                     await self.error(f"this session was idle for {self.settings.idle_timeout_s:g} s and has ended; reload the page")
                     await self.ws.close(1000)
                     return
@@ -139,6 +152,22 @@ class Connection:
             for result in await asyncio.gather(ticker, return_exceptions=True):
                 if isinstance(result, Exception) and not _gone(result):
                     raise result
+
+    async def receive(self, ticker: asyncio.Task) -> dict | None:
+        """The tab's next message, or None after ``idle_timeout_s`` without one; the ticker's error
+        (the tab stopped reading its frames) ends the session as soon as it happens."""
+        receiving = asyncio.ensure_future(self.ws.receive())
+        try:
+            done, _ = await asyncio.wait((receiving, ticker), timeout=self.settings.idle_timeout_s,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not receiving.done():
+                receiving.cancel()
+        if receiving in done:
+            return receiving.result()
+        if ticker in done:
+            ticker.result()  # raises what stopped it
+        return None
 
     def _allow(self) -> bool:
         now = self.loop.time()
@@ -254,8 +283,13 @@ def create_app(settings: PlaygroundSettings | None = None) -> FastAPI:
 
 
 def serve(settings: PlaygroundSettings, host: str, port: int, log_level: str = "warning") -> int:
+    import importlib.util
+
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, ws="wsproto",
+    from nnforge.playground.deadline import header_deadline_protocol
+
+    http = header_deadline_protocol(settings.header_timeout_s) if importlib.util.find_spec("httptools") else "auto"
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, ws="wsproto", http=http,
                 ws_max_size=settings.max_message_bytes * 2, ws_ping_interval=20.0, ws_ping_timeout=20.0)
     return 0

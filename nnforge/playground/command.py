@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from nnforge.errors import UserError
 
 
@@ -12,6 +14,8 @@ def register(sub, add, add_set) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--max-sessions", type=int, default=8, help="browser tabs training at once; more are refused (default 8)")
     p.add_argument("--idle-timeout", type=float, default=900.0, help="end a session after this many seconds without a message (default 900)")
+    p.add_argument("--header-timeout", type=float, default=10.0,
+                   help="seconds for a request's headers to arrive, from connecting or the previous answer (default 10): 408")
     p.add_argument("--fps", type=float, default=15.0, help="frames per second sent to a playing tab (default 15; 1-30)")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
 
@@ -25,9 +29,12 @@ def settings_from_args(args):
         raise UserError(f"--max-sessions {args.max_sessions} is out of range; accepted: 1 to 64")
     if not args.idle_timeout > 0:
         raise UserError(f"--idle-timeout must be positive, got {args.idle_timeout}")
+    if not 0 < args.header_timeout < math.inf:
+        raise UserError(f"--header-timeout must be a positive number, got {args.header_timeout}")
     if not 1 <= args.fps <= 30:
         raise UserError(f"--fps {args.fps} is out of range; accepted: 1 to 30")
-    return PlaygroundSettings(max_sessions=args.max_sessions, idle_timeout_s=args.idle_timeout, fps=args.fps)
+    return PlaygroundSettings(max_sessions=args.max_sessions, idle_timeout_s=args.idle_timeout, fps=args.fps,
+                              header_timeout_s=args.header_timeout)
 
 
 def cmd_playground(args) -> int:

@@ -33,6 +33,8 @@ def register(sub, add, add_set) -> None:
                    help="seconds for a request's headers to arrive, from connecting or the previous answer (default 10): 408")
     p.add_argument("--read-timeout", type=float, default=30.0,
                    help="seconds for a whole request (headers and body) to arrive, from its first byte (default 30): 408")
+    p.add_argument("--write-timeout", type=float, default=10.0,
+                   help="seconds an answer may wait for a client that reads nothing before its connection is closed (default 10)")
     p.add_argument("--min-body-rate", type=float, default=1024.0,
                    help="slowest accepted body, bytes/s averaged, after the first 2 s (default 1024): 408")
     p.add_argument("--max-connections", type=int, default=4096,
@@ -61,7 +63,8 @@ def settings_from_args(args):
             raise UserError(f"{flag} {value} is out of range; accepted: {lo} to {hi}")
     for flag, value in {"--max-body-mb": args.max_body_mb, "--timeout": args.timeout, "--max-pixels": args.max_pixels,
                         "--body-timeout": args.body_timeout, "--header-timeout": args.header_timeout,
-                        "--read-timeout": args.read_timeout, "--min-body-rate": args.min_body_rate,
+                        "--read-timeout": args.read_timeout, "--write-timeout": args.write_timeout,
+                        "--min-body-rate": args.min_body_rate,
                         "--max-inflight-mb": args.max_inflight_mb}.items():
         if not 0 < value < math.inf:  # inf: --max-body-mb failed with a traceback, a limit of inf is none
             raise UserError(f"{flag} must be a positive number, got {value}")
@@ -71,7 +74,8 @@ def settings_from_args(args):
     limits = Limits(max_body_bytes=int(args.max_body_mb * 1024 * 1024), max_pixels=args.max_pixels,
                     max_inputs=args.max_inputs, timeout_s=args.timeout,
                     body_timeout_s=args.body_timeout, max_concurrency=args.max_concurrency,
-                    header_timeout_s=args.header_timeout, read_timeout_s=args.read_timeout, min_body_rate=args.min_body_rate,
+                    header_timeout_s=args.header_timeout, read_timeout_s=args.read_timeout,
+                    write_timeout_s=args.write_timeout, min_body_rate=args.min_body_rate,
                     max_connections=args.max_connections, max_connections_per_client=args.max_connections_per_client,
                     max_bytes_in_flight=int(args.max_inflight_mb * 1024 * 1024))
     return ServeSettings(run_dir=args.run, backend=args.backend, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,

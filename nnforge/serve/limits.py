@@ -11,7 +11,9 @@ costing its sender nothing: headers must arrive within ``header_timeout_s``; hea
 together within ``read_timeout_s``; after ``body_grace_s`` the body must have averaged at least
 ``min_body_rate`` bytes/s; one client address may hold ``max_connections_per_client`` connections,
 and past ``max_connections`` a new connection evicts the connection that has waited longest for
-its headers. Requests still sending their body do not hold a slot of ``max_concurrency`` (they
+its headers. A client that does not read its answers (the socket's buffers full) may keep one
+waiting ``write_timeout_s``; then the connection is closed, which frees the request's slot and
+memory. Requests still sending their body do not hold a slot of ``max_concurrency`` (they
 cost no CPU yet); what they hold is memory, and the bytes of all bodies being read or served
 are capped by ``max_bytes_in_flight`` (503 past it). ``/health`` and ``/ready`` pass no cap.
 """
@@ -34,6 +36,7 @@ class Limits:
     body_timeout_s: float = 5.0  # longest pause between two body chunks (slow clients: 408)
     header_timeout_s: float = 10.0  # from connecting (or the previous answer) to the end of the headers
     read_timeout_s: float = 30.0  # from the request's first byte to the end of its body (408)
+    write_timeout_s: float = 10.0  # longest an answer may wait for the client to read (its socket full); then closed
     min_body_rate: float = 1024.0  # bytes/s, averaged over the body so far, once body_grace_s have passed (408)
     body_grace_s: float = 2.0
     max_concurrency: int = 256  # requests being answered per worker (body received); beyond it: 503

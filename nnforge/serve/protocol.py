@@ -12,6 +12,10 @@ everybody: 1,200 stalled half-headers made every ``/health`` and prediction 503.
 * eviction instead of refusal at the total cap (``Limits.max_connections``): the new connection
   stays and the connection that has waited longest for its headers is closed, so a flood of
   stalled connections cannot lock out a client that sends its request promptly;
+* a write deadline (``Limits.write_timeout_s``): an answer that cannot be written because the
+  client reads nothing (the socket's buffers full) waits at most this long, then the connection is
+  dropped; uvicorn waited for ever, and the request held its ``max_concurrency`` slot and its body's
+  memory meanwhile, so a few clients pipelining requests they never read locked everyone out (503);
 * the time the request's first byte arrived, in the ASGI scope (``nnforge.started``), so the app
   can enforce the whole-request (headers + body) deadline and the minimum body rate.
 
@@ -108,6 +112,7 @@ class KeepAliveHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc) -> None:
         super().connection_lost(exc)
         self._cancel_header_timer()
+        self._cancel_write_timer()
         if self.peer in PEERS:
             left = PEERS[self.peer] - 1
             if left > 0:
@@ -152,6 +157,27 @@ class KeepAliveHttpToolsProtocol(HttpToolsProtocol):
             self._refuse(408, b"Request Timeout", "request headers too slow",
                          f"the headers must arrive within {LIMITS.header_timeout_s:g} s")
 
+    write_timer = None
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.write_timer is None:
+            self.write_timer = self.loop.call_later(LIMITS.write_timeout_s, self._write_timeout)
+
+    def resume_writing(self) -> None:
+        self._cancel_write_timer()
+        super().resume_writing()
+
+    def _cancel_write_timer(self) -> None:
+        if self.write_timer is not None:
+            self.write_timer.cancel()
+            self.write_timer = None
+
+    def _write_timeout(self) -> None:
+        """The client has read nothing for ``write_timeout_s``: drop the connection and what it has not read."""
+        self.write_timer = None
+        self.transport.abort()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.scope[STARTED] = self.loop.time()
@@ -172,10 +198,27 @@ class KeepAliveHttpToolsProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if cycle is None or cycle.scope is not self.scope:
             return
+        self._drop_sends_once_closed(cycle)
         if not cycle.keep_alive and self.scope.get("http_version") == "1.0" and self.parser.should_keep_alive():
             self._keep_http10_alive(cycle)
         if cycle.keep_alive and BALANCE is not None and over_share(*BALANCE, len(self.connections)):
             _close_after_answer(cycle)
+
+    def _drop_sends_once_closed(self, cycle) -> None:
+        """An answer waiting for the client to read, when the connection is closed meanwhile (the write
+        deadline, shutdown), ends quietly. uvicorn wakes it when the connection is lost but marks only
+        the newest request's cycle disconnected; with pipelined requests the one waiting is an older
+        one, which then wrote into the closed socket: a RuntimeError and two tracebacks in the log."""
+        send, flow, transport = cycle.send, self.flow, self.transport
+
+        async def send_unless_closed(message):
+            if flow.write_paused:
+                await flow.drain()
+                if transport.is_closing():
+                    cycle.disconnected = True  # uvicorn's send then returns without writing
+            await send(message)
+
+        cycle.send = send_unless_closed
 
     @staticmethod
     def _keep_http10_alive(cycle) -> None:

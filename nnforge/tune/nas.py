@@ -69,9 +69,15 @@ def run_nas(raw_recipe: dict, out: str | Path, trials: int, storage: str, study_
     from nnforge.models import build_model
     from nnforge.train import run
     from nnforge.train.run import prepare
-    from nnforge.tune.search import check_same_space, make_storage
+    from nnforge.tune.search import (
+        check_same_space,
+        make_storage,
+        quiet_optuna_failures,
+        study_stop_on_signal,
+    )
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    quiet_optuna_failures()
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # the storage's heartbeat, as in search.py
     if trials < 1:
         raise UserError(f"--trials is {trials}; accepted: a positive number")
@@ -118,7 +124,8 @@ def run_nas(raw_recipe: dict, out: str | Path, trials: int, storage: str, study_
             return tuple(twin.values)
         run_dir = out / f"trial-{trial.number:03d}"
         trial.set_user_attr("run_dir", str(run_dir))
-        result = run(config, run_dir, name=f"trial-{trial.number}")
+        with study_stop_on_signal(trial.number):
+            result = run(config, run_dir, name=f"trial-{trial.number}")
         value = float(result.history[-1][spec.metric])
         trial.set_user_attr("test_accuracy", result.metrics.get("test_accuracy"))
         log(f"trial {trial.number}: {spec.metric} {value:.4f}, {spec.cost} {cost[spec.cost]:,.4g}  {shown}")

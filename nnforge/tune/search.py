@@ -199,6 +199,37 @@ def study_tracking(recipe, out: Path, name: str):
     return parent_run(recipe, out, name)
 
 
+class _ReportedByTheCaller(logging.Filter):
+    """Drops Optuna's "Trial N failed" warnings for an exception out of the objective: with
+    ``catch=()`` it stops the study and reaches the caller, which reports it (the CLI: one line for
+    a user's error or Ctrl-C, a traceback for a bug), so Optuna's copy was a second report, with a
+    traceback, even for Ctrl-C. A trial that failed without an exception (a NaN value) keeps its warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info or record.getMessage().endswith("failed with value None."))
+
+
+def quiet_optuna_failures() -> None:
+    """Install :class:`_ReportedByTheCaller` on Optuna's optimize logger (once)."""
+    logger = logging.getLogger("optuna.study._optimize")
+    if not any(isinstance(f, _ReportedByTheCaller) for f in logger.filters):
+        logger.addFilter(_ReportedByTheCaller())
+
+
+@contextlib.contextmanager
+def study_stop_on_signal(number: int):
+    """A trial's run stopped by SIGINT/SIGTERM ends the study's command with a tune hint: the run's own
+    (``nnforge train ... --resume`` of the trial folder) would finish a run the study never hears of."""
+    from nnforge.train.signals import Interrupted
+
+    try:
+        yield
+    except Interrupted as exc:
+        signal_name = str(exc).split(":", 1)[0]
+        raise Interrupted(f"{signal_name}: the search stopped during trial {number}; its finished trials are kept in "
+                          "the study: run the same `nnforge tune` command again to continue") from None
+
+
 def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tpe", storage: str = DEFAULT_STORAGE,
               study_name: str = "study", seed: int | None = None, log: Callable[[str], None] = print,
               cv: int | None = None) -> StudyResult:
@@ -214,6 +245,7 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     logging.getLogger("optuna").setLevel(logging.WARNING)
+    quiet_optuna_failures()
     if trials < 1:
         raise UserError(f"--trials is {trials}; accepted: a positive number")
     resolved = resolve({k: v for k, v in raw_recipe.items() if k != "tune"})
@@ -244,9 +276,11 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
         trial.set_user_attr("worker", worker)
         shown = ", ".join(f"{k}={v}" for k, v in values.items())
         if cv:
-            return _cross_validated_trial(trial, config, run_dir, cv, spec.metric, shown, log)
+            with study_stop_on_signal(trial.number):
+                return _cross_validated_trial(trial, config, run_dir, cv, spec.metric, shown, log)
         pruning = PruningCallback(trial, spec.metric)
-        result = run(config, run_dir, callbacks=[pruning], name=f"trial-{trial.number}")
+        with study_stop_on_signal(trial.number):
+            result = run(config, run_dir, callbacks=[pruning], name=f"trial-{trial.number}")
         value = result.history[-1][spec.metric]
         trial.set_user_attr("test_accuracy", result.metrics.get("test_accuracy"))
         if "test_rmse" in result.metrics:

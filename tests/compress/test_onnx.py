@@ -70,3 +70,27 @@ def test_static_int8_cnn_is_at_most_a_third_of_the_size_within_one_point(cnn_run
     saved = json.loads((cnn_run / "compress" / "compress.json").read_text())
     assert [r["model"] for r in saved["rows"]] == [r["model"] for r in table["rows"]]
     assert "| int8 static (ONNX Runtime) |" in (cnn_run / "compress" / "compress.md").read_text()
+
+
+def test_sigterm_during_an_export_is_one_line_and_leaves_no_partial_file(mlp_run):
+    """SIGTERM (kill, a service manager) killed a command on the spot: exit status -15, no message,
+    and the temporary file of the write in progress left in the run folder. Now it ends like Ctrl-C:
+    one line, exit status 143, the temporary file removed, model.onnx never written."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal, sys\n"
+        "import nnforge.compress.export as export\n"
+        "def half_then_sigterm(model, example, path):\n"
+        "    path.write_bytes(b'half an onnx file')\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "export._export = half_then_sigterm\n"
+        "from nnforge.cli import main\n"
+        "sys.exit(main(['export', sys.argv[1], '--format', 'onnx']))\n")
+    before = sorted(p.name for p in mlp_run.iterdir())
+    result = subprocess.run([sys.executable, "-c", script, str(mlp_run)], capture_output=True, text=True, timeout=120, check=False,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert (result.returncode, result.stderr) == (143, "terminated (SIGTERM)\n")
+    assert sorted(p.name for p in mlp_run.iterdir()) == before

@@ -185,3 +185,32 @@ def test_class_weights_and_oversampling_find_the_rare_class():
     for method in ("class weights", "oversampling", "focal + weights"):
         recall, accuracy = fit(method)
         assert recall > plain_recall + 0.25 and accuracy > plain_accuracy - 0.02, (method, recall, plain_recall)
+
+
+def test_a_lesson_picture_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    """A lesson stopped (killed, disk full) while writing a picture left a torn PNG in place of the
+    previous one; the write is atomic now: the previous picture stays and nothing else is left."""
+    import errno
+    from pathlib import Path
+
+    from matplotlib.figure import Figure
+
+    from nnforge.errors import StorageError
+    from nnforge.lessons._common import save
+
+    (tmp_path / "plot.png").write_bytes(b"the previous picture")
+    fig = Figure()
+    fig.add_subplot().plot([0, 1], [0, 1])
+    real = Path.write_bytes
+
+    def torn(self, data):
+        real(self, data[:10])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", torn)
+    with warnings.catch_warnings(), pytest.raises(StorageError, match="no space left"):
+        warnings.simplefilter("ignore", FigureWarning)
+        save(fig, tmp_path, "plot.png")
+    monkeypatch.undo()
+    assert (tmp_path / "plot.png").read_bytes() == b"the previous picture"
+    assert [p.name for p in tmp_path.iterdir()] == ["plot.png"]

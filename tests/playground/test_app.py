@@ -250,3 +250,69 @@ def test_eight_sessions_play_at_once_and_a_ninth_is_refused(playground):
         assert steps == sorted(steps) and steps[-1] > steps[0]
     for client in clients:
         client.close()
+
+
+def test_connections_whose_headers_never_finish_are_closed_and_sessions_are_not():
+    """A slowloris (half a header, then nothing) and a connection that sends nothing held their socket for
+    ever (uvicorn has no header deadline), so enough of them used up the process's file descriptors.
+    Now they get a 408 after --header-timeout; an open session's WebSocket is past its headers and stays."""
+    import socket
+    import time
+
+    srv = Playground("--header-timeout", "1")
+    try:
+        tab = opened(srv)
+        half = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        half.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        silent = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        assert srv.get("/api/health")["sessions"] == 1  # others are served meanwhile
+        for sock in (half, silent):
+            answer = b""
+            while chunk := sock.recv(4096):  # the server closes it: recv returns b"" (old code: timed out)
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 408 ") and b"request headers too slow" in answer
+            sock.close()
+        time.sleep(0.5)  # the tab has now been open longer than the header deadline
+        tab.send(type="step")
+        assert tab.next("frame")["step"] == 1
+        tab.close()
+    finally:
+        log = srv.close()
+    assert "Traceback" not in log, log
+
+
+def test_a_tab_that_never_reads_its_frames_loses_its_session():
+    """A tab that pressed Play and never read (its socket's buffers full) held its session for ever:
+    each frame's send waited, without limit, for the buffers to drain, and neither the idle timeout nor
+    uvicorn's ping timeout could end it, so max-sessions such tabs locked the playground. Now a send the
+    socket takes no message for send_timeout_s ends the session, and its place is free again."""
+    import asyncio
+
+    from nnforge.playground.app import Connection, Hub, PlaygroundSettings
+
+    class Unread:
+        """A WebSocket whose buffers fill after the greeting: later sends wait, as uvicorn's do."""
+
+        def __init__(self):
+            self.sent = 0
+            self.messages = [{"type": "websocket.receive", "text": json.dumps({"type": "play"})}]
+
+        async def send_text(self, text):
+            self.sent += 1
+            if self.sent > 4:  # hello, points, frame, and the first frame of play
+                await asyncio.Event().wait()
+
+        async def receive(self):
+            if self.messages:
+                return self.messages.pop()
+            await asyncio.Event().wait()
+
+    async def session():
+        hub = Hub(PlaygroundSettings(send_timeout_s=0.2, idle_timeout_s=900))
+        connection = Connection(Unread(), hub)
+        with pytest.raises(Exception) as ended:  # old code: still waiting when wait_for gives up
+            await asyncio.wait_for(connection.run(), 10)
+        return hub, ended.value
+
+    hub, ended = asyncio.run(session())
+    assert type(ended).__name__ == "NotReading" and hub.playing == 0

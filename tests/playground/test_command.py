@@ -17,6 +17,7 @@ def test_the_command_is_registered_with_its_defaults():
     (["--max-sessions", "0"], "--max-sessions 0 is out of range"),
     (["--idle-timeout", "0"], "--idle-timeout must be positive"),
     (["--fps", "100"], "--fps 100.0 is out of range"),
+    (["--header-timeout", "nan"], "--header-timeout must be a positive number"),
 ])
 def test_bad_flags_are_one_line_errors(flags, words, capsys):
     assert main(["playground", *flags]) == 2

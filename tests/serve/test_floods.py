@@ -254,3 +254,55 @@ def test_concurrent_large_uploads_stay_within_the_memory_budget_and_rss_returns(
               f"{statuses.count(200)} answered, {statuses.count(503)} over budget")
     finally:
         srv.close()
+
+
+def test_a_connection_whose_client_reads_nothing_is_dropped_after_the_write_timeout(monkeypatch):
+    """A client that asks for large answers (pipelined requests for the 1.5 MB Swagger UI bundle) and
+    reads none fills the socket's buffers: the transport pauses writing, and the answer being written
+    waited for ever, holding its --max-concurrency slot and its memory (observed: one such connection
+    made every request 503 for as long as it stayed). Now a pause longer than --write-timeout drops
+    the connection, which wakes the waiting answer; a pause that ends in time changes nothing."""
+    import asyncio
+
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    from nnforge.serve import protocol
+    from nnforge.serve.limits import Limits
+
+    monkeypatch.setattr(protocol, "LIMITS", Limits(write_timeout_s=0.2))
+
+    class Transport(asyncio.Transport):
+        aborted = closing = False
+
+        def get_extra_info(self, name, default=None):
+            return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+
+        def is_closing(self):
+            return self.closing
+
+        def write(self, data):
+            pass
+
+        def close(self):
+            self.closing = True
+
+        def abort(self):
+            self.aborted = self.closing = True
+
+    async def connection(resume_after: float | None) -> Transport:
+        config = Config(app=None)
+        config.load()
+        conn = protocol.KeepAliveHttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
+        transport = Transport()
+        conn.connection_made(transport)
+        conn.pause_writing()  # the socket's buffers are full
+        if resume_after is not None:
+            await asyncio.sleep(resume_after)
+            conn.resume_writing()  # the client read in time
+        await asyncio.sleep(0.5)
+        conn.connection_lost(None)
+        return transport
+
+    assert asyncio.run(connection(None)).aborted
+    assert not asyncio.run(connection(0.05)).aborted

@@ -178,3 +178,39 @@ def test_an_out_folder_with_trials_of_another_study_is_one_line_before_any_trial
         run_study(_recipe({"train.optimizer.lr": {"low": 0.001, "high": 0.1}}), tmp_path / "out", trials=1, storage=storage,
                   study_name="s", log=lambda _: None)
     assert all(t.state == TrialState.WAITING for t in _trials(storage, "s"))  # no trial was started (the baseline waits)
+
+
+def test_a_signal_during_a_trial_is_one_line_naming_the_tune_command(tmp_path, monkeypatch, capsys):
+    """SIGINT or SIGTERM while a trial trains: the run stops at a step (as a train would), and the command
+    ends with one line that says to rerun the tune command. It printed Optuna's "Trial 0 failed" warning
+    with a traceback, then the trial run's own hint (`nnforge train trial-000/... --resume`), which would
+    finish a run the study never hears of."""
+    import logging
+    import signal
+
+    from nnforge.cli import main
+    from nnforge.train.trainer import Trainer
+
+    step = Trainer.train_step
+
+    def signalled(self, x, y):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, handled by the run's StopOnSignal at the step's end
+        return step(self, x, y)
+
+    monkeypatch.setattr(Trainer, "train_step", signalled)
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("optuna").addHandler(handler)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(_recipe({"train.optimizer.lr": {"low": 0.001, "high": 0.5, "log": True}})))
+    try:
+        code = main(["tune", str(path), "--trials", "2", "--storage", f"sqlite:///{tmp_path / 'study.db'}",
+                     "--out", str(tmp_path / "out")])
+    finally:
+        logging.getLogger("optuna").removeHandler(handler)
+    err = capsys.readouterr().err
+    assert code == 130
+    assert err.strip().splitlines() == [("error: SIGINT: the search stopped during trial 0; its finished trials are kept in the "
+                                         "study: run the same `nnforge tune` command again to continue")]
+    assert not [r for r in records if "failed" in r.getMessage()]
