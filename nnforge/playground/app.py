@@ -40,7 +40,7 @@ class PlaygroundSettings:
     fps: float = 15.0
     max_message_bytes: int = 8192
     messages_per_s: float = 50.0  # sustained; bursts up to twice this are let through
-    header_timeout_s: float = 10.0  # for a request's headers to arrive (nnforge.playground.deadline)
+    header_timeout_s: float = 10.0  # for a request's headers to arrive (nnforge.header_deadline)
     send_timeout_s: float = 30.0  # a tab whose socket takes no message for this long is not reading: its session ends
 
 
@@ -287,7 +287,7 @@ def serve(settings: PlaygroundSettings, host: str, port: int, log_level: str = "
 
     import uvicorn
 
-    from nnforge.playground.deadline import header_deadline_protocol
+    from nnforge.header_deadline import header_deadline_protocol
 
     http = header_deadline_protocol(settings.header_timeout_s) if importlib.util.find_spec("httptools") else "auto"
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, ws="wsproto", http=http,

@@ -4,9 +4,9 @@ uvicorn (0.54) has no deadline on request headers (a connection that sends half 
 place for ever), no per-client cap, and one cap on connections *and* tasks whose answer is 503 for
 everybody: 1,200 stalled half-headers made every ``/health`` and prediction 503. This subclass adds
 
-* a header deadline (``Limits.header_timeout_s``): from connecting, or from the previous answer on
-  a keep-alive connection, to the end of the headers; past it the connection gets a JSON 408 and
-  is closed;
+* a header deadline (``Limits.header_timeout_s``; :mod:`nnforge.header_deadline`, which the
+  playground shares): from connecting, or from the previous answer on a keep-alive connection, to
+  the end of the headers; past it the connection gets a JSON 408 and is closed;
 * a per-client cap (``Limits.max_connections_per_client``, by client address): the connection
   past it is answered 503 and closed at once, before it can hold anything;
 * eviction instead of refusal at the total cap (``Limits.max_connections``): the new connection
@@ -46,11 +46,9 @@ the kernel deals that connection again, so the counts even out within a second o
 
 from __future__ import annotations
 
-import json
 import time
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
+from nnforge.header_deadline import HeaderDeadlineProtocol
 from nnforge.serve.limits import Limits
 
 KEEP_ALIVE = (b"connection", b"keep-alive")
@@ -59,13 +57,6 @@ BALANCE: tuple | None = None
 LIMITS = Limits()  # this worker's limits; set by nnforge.serve.app.prepare_serving_process
 PEERS: dict[str, int] = {}  # open connections per client address in this worker
 STARTED = "nnforge.started"  # scope key: loop time of the request's first byte
-
-
-def _refusal(status: int, reason: bytes, error: str, detail: str) -> bytes:
-    body = json.dumps({"error": error, "detail": detail}).encode()
-    extra = b"retry-after: 1\r\n" if status == 503 else b""
-    return (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n%sconnection: close\r\n\r\n"
-            % (status, reason, len(body), extra) + body)
 
 
 REBALANCE_INTERVAL_S = 0.1  # a worker closes at most one connection this often
@@ -90,28 +81,30 @@ def over_share(counts, index: int, mine: int) -> bool:
     return True
 
 
-class KeepAliveHttpToolsProtocol(HttpToolsProtocol):
+class KeepAliveHttpToolsProtocol(HeaderDeadlineProtocol):
     peer: str | None = None
-    header_timer = None
-    waiting_since = 0.0  # loop time since which the connection waits for a request's headers
 
-    def connection_made(self, transport) -> None:
-        super().connection_made(transport)
+    @property
+    def header_timeout_s(self) -> float:  # this worker's limits, set after the class is defined
+        return LIMITS.header_timeout_s
+
+    def admit(self) -> bool:
         self._publish_count()
         limits = LIMITS
         self.peer = self.client[0] if self.client else None
         count = PEERS.get(self.peer, 0) + 1
         PEERS[self.peer] = count
         if count > limits.max_connections_per_client:
-            return self._refuse(503, b"Service Unavailable", "too many connections from this client",
-                                f"at most {limits.max_connections_per_client} open connections per client address")
+            self._refuse(503, b"Service Unavailable", "too many connections from this client",
+                         f"at most {limits.max_connections_per_client} open connections per client address")
+            return False
         if len(self.connections) > limits.max_connections and not self._evict_one():
-            return self._refuse(503, b"Service Unavailable", "server busy", "too many open connections; retry shortly")
-        self._wait_for_headers()
+            self._refuse(503, b"Service Unavailable", "server busy", "too many open connections; retry shortly")
+            return False
+        return True
 
     def connection_lost(self, exc) -> None:
         super().connection_lost(exc)
-        self._cancel_header_timer()
         self._cancel_write_timer()
         if self.peer in PEERS:
             left = PEERS[self.peer] - 1
@@ -122,15 +115,6 @@ class KeepAliveHttpToolsProtocol(HttpToolsProtocol):
             self.peer = None
         self._publish_count()
 
-    def _refuse(self, status: int, reason: bytes, error: str, detail: str) -> None:
-        self._cancel_header_timer()
-        if not self.transport.is_closing():
-            self.transport.write(_refusal(status, reason, error, detail))
-            self.transport.close()
-
-    def _waiting_for_headers(self) -> bool:
-        return self.cycle is None or self.cycle.response_complete
-
     def _evict_one(self) -> bool:
         """Close the connection that has waited longest for its headers; False if none is waiting."""
         waiting = [c for c in self.connections if c is not self and getattr(c, "header_timer", None) is not None
@@ -140,22 +124,6 @@ class KeepAliveHttpToolsProtocol(HttpToolsProtocol):
         oldest = min(waiting, key=lambda c: c.waiting_since)
         oldest._refuse(503, b"Service Unavailable", "server busy", "too many open connections; this one waited longest")
         return True
-
-    def _wait_for_headers(self) -> None:
-        self._cancel_header_timer()
-        self.waiting_since = self.loop.time()
-        self.header_timer = self.loop.call_later(LIMITS.header_timeout_s, self._header_timeout)
-
-    def _cancel_header_timer(self) -> None:
-        if self.header_timer is not None:
-            self.header_timer.cancel()
-            self.header_timer = None
-
-    def _header_timeout(self) -> None:
-        self.header_timer = None
-        if self._waiting_for_headers():
-            self._refuse(408, b"Request Timeout", "request headers too slow",
-                         f"the headers must arrive within {LIMITS.header_timeout_s:g} s")
 
     write_timer = None
 
@@ -182,18 +150,12 @@ class KeepAliveHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self.scope[STARTED] = self.loop.time()
 
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
-            self._wait_for_headers()
-
     def _publish_count(self) -> None:
         if BALANCE is not None:
             counts, index = BALANCE
             counts[index] = len(self.connections)
 
     def on_headers_complete(self) -> None:
-        self._cancel_header_timer()
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is None or cycle.scope is not self.scope:

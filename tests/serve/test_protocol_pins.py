@@ -24,8 +24,12 @@ def test_installed_version_is_the_pinned_one(package):
 def test_the_protocol_still_finds_the_uvicorn_internals_it_overrides():
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+    from nnforge.header_deadline import HeaderDeadlineProtocol
     from nnforge.serve.protocol import KeepAliveHttpToolsProtocol
 
-    for name in ("connection_made", "connection_lost", "on_message_begin", "on_headers_complete", "on_response_complete"):
+    ours = KeepAliveHttpToolsProtocol.__mro__[:KeepAliveHttpToolsProtocol.__mro__.index(HttpToolsProtocol)]
+    assert HeaderDeadlineProtocol in ours  # the playground's protocol too
+    for name in ("connection_made", "connection_lost", "on_message_begin", "on_headers_complete", "on_response_complete",
+                 "pause_writing", "resume_writing"):
         assert name in vars(HttpToolsProtocol), name
-        assert name in vars(KeepAliveHttpToolsProtocol), name
+        assert any(name in vars(cls) for cls in ours), name
