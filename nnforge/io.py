@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import tempfile
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, Callable
 
@@ -57,7 +58,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:  # nothing was written yet: the place is the user's to change, whatever the reason
         raise storage_error(path, exc) from None
     os.close(fd)
@@ -74,6 +75,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         if error is not None:
             raise error from None
         raise
+    _remove_orphans(path)
     try:  # make the rename itself durable
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -83,6 +85,26 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     except OSError:
         pass
     return path
+
+
+def _remove_orphans(path: Path) -> None:
+    """Remove the temporary files of earlier writes of ``path`` whose process is gone (killed
+    mid-write: SIGKILL, a power cut), so a killed export or compress leaves no model-sized hidden
+    file behind for good. A live process's (another command writing the same file) is left alone."""
+    for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
 
 
 def _storage_error(path: Path, exc: Exception) -> StorageError | None:

@@ -199,3 +199,29 @@ def test_loads_json_reports_nesting_too_deep_as_a_value_error():
     assert io.loads_json('{"a": [1, 2]}') == {"a": [1, 2]}
     with pytest.raises(ValueError, match="nested too deeply"):
         io.loads_json("[" * 100_000 + "]" * 100_000)
+
+
+def test_a_write_removes_what_a_killed_write_of_the_same_file_left_and_nothing_else(tmp_path):
+    """A process killed mid-write (SIGKILL: no cleanup runs) leaves its hidden temporary file; the
+    next write of that file removes it. Another process's write in progress, and other files' leftovers, stay."""
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = int(ended.stdout)
+    killed = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import os, sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+        from nnforge import io
+        def write(tmp):
+            tmp.write_bytes(b"half an ONNX file")
+            os.kill(os.getpid(), 9)
+        io.atomic_write({str(tmp_path / 'model.onnx')!r}, write)
+        """)])
+    assert killed.wait(timeout=60) == -9
+    left = list(tmp_path.glob(".model.onnx.*.tmp"))
+    assert len(left) == 1 and left[0].read_bytes() == b"half an ONNX file"  # what SIGKILL leaves
+    live = tmp_path / f".model.onnx.{os.getpid()}.inflight.tmp"  # this process writing it at the same time
+    other = tmp_path / f".report.html.{dead}.x.tmp"
+    for path in (live, other):
+        path.write_bytes(b"x")
+    io.write_bytes(tmp_path / "model.onnx", b"whole")
+    assert (tmp_path / "model.onnx").read_bytes() == b"whole"
+    assert not left[0].exists() and live.exists() and other.exists()
