@@ -124,7 +124,7 @@ def run_nas(raw_recipe: dict, out: str | Path, trials: int, storage: str, study_
             return tuple(twin.values)
         run_dir = out / f"trial-{trial.number:03d}"
         trial.set_user_attr("run_dir", str(run_dir))
-        with study_stop_on_signal(trial.number):
+        with study_stop_on_signal(trial):
             result = run(config, run_dir, name=f"trial-{trial.number}")
         value = float(result.history[-1][spec.metric])
         trial.set_user_attr("test_accuracy", result.metrics.get("test_accuracy"))

@@ -125,11 +125,20 @@ def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: d
                         f"the recipe asks to {spec.direction}. Use another --study name")
     if not created:
         check_same_space(study, spec, storage_url)
+        if baseline and _baseline_interrupted(study):  # Ctrl-C during the recipe's own trial: it runs again
+            study.enqueue_trial(baseline, user_attrs={"baseline": True})
     if created:
         study.set_user_attr("metric", spec.metric)
         if baseline:
             study.enqueue_trial(baseline, user_attrs={"baseline": True}, skip_if_exists=True)
     return study, created
+
+
+def _baseline_interrupted(study) -> bool:
+    """Whether the study's trials of the recipe's own values were all stopped by a signal (none
+    finished, waits or runs): a study stopped during its first trial would otherwise lose it for good."""
+    baseline = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("baseline")]
+    return bool(baseline) and all(t.user_attrs.get("interrupted") for t in baseline)
 
 
 def check_same_space(study, spec: TuneSpec, storage_url: str) -> None:
@@ -217,16 +226,18 @@ def quiet_optuna_failures() -> None:
 
 
 @contextlib.contextmanager
-def study_stop_on_signal(number: int):
+def study_stop_on_signal(trial):
     """A trial's run stopped by SIGINT/SIGTERM ends the study's command with a tune hint: the run's own
-    (``nnforge train ... --resume`` of the trial folder) would finish a run the study never hears of."""
+    (``nnforge train ... --resume`` of the trial folder) would finish a run the study never hears of.
+    The trial is marked ``interrupted``, so that the recipe's own trial is queued again (:func:`open_study`)."""
     from nnforge.train.signals import Interrupted
 
     try:
         yield
     except Interrupted as exc:
+        trial.set_user_attr("interrupted", True)
         signal_name = str(exc).split(":", 1)[0]
-        raise Interrupted(f"{signal_name}: the search stopped during trial {number}; its finished trials are kept in "
+        raise Interrupted(f"{signal_name}: the search stopped during trial {trial.number}; its finished trials are kept in "
                           "the study: run the same `nnforge tune` command again to continue") from None
 
 
@@ -276,10 +287,10 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
         trial.set_user_attr("worker", worker)
         shown = ", ".join(f"{k}={v}" for k, v in values.items())
         if cv:
-            with study_stop_on_signal(trial.number):
+            with study_stop_on_signal(trial):
                 return _cross_validated_trial(trial, config, run_dir, cv, spec.metric, shown, log)
         pruning = PruningCallback(trial, spec.metric)
-        with study_stop_on_signal(trial.number):
+        with study_stop_on_signal(trial):
             result = run(config, run_dir, callbacks=[pruning], name=f"trial-{trial.number}")
         value = result.history[-1][spec.metric]
         trial.set_user_attr("test_accuracy", result.metrics.get("test_accuracy"))

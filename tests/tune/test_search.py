@@ -214,3 +214,10 @@ def test_a_signal_during_a_trial_is_one_line_naming_the_tune_command(tmp_path, m
     assert err.strip().splitlines() == [("error: SIGINT: the search stopped during trial 0; its finished trials are kept in the "
                                          "study: run the same `nnforge tune` command again to continue")]
     assert not [r for r in records if "failed" in r.getMessage()]
+    # the same command again: the study goes on, and the recipe's own trial it stopped in runs again
+    monkeypatch.undo()
+    assert main(["tune", str(path), "--trials", "2", "--storage", f"sqlite:///{tmp_path / 'study.db'}",
+                 "--out", str(tmp_path / "out")]) == 0
+    assert "the recipe as given" in capsys.readouterr().out
+    trials = _trials(f"sqlite:///{tmp_path / 'study.db'}", "recipe")
+    assert [(t.user_attrs.get("baseline", False), t.state.name) for t in trials if t.state.name == "COMPLETE"].count((True, "COMPLETE")) == 1
