@@ -10,12 +10,18 @@ import contextlib
 
 
 class UserError(Exception):
-    """A mistake in what the user asked for; the message is shown as-is, on one line."""
+    """A mistake in what the user asked for; the message is shown as-is, on one line: whitespace
+    (a newline in a file name) becomes a space and other control characters (an ANSI escape a value
+    quoted from the command line carried) are escaped, so it can neither break the line nor rewrite
+    the terminal, whichever value a message quotes."""
 
     exit_code = 2
 
     def __init__(self, message: str):
-        super().__init__(" ".join(str(message).split()))
+        text = " ".join(str(message).split())
+        if not text.isprintable():
+            text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        super().__init__(text)
 
 
 class ConfigError(UserError):

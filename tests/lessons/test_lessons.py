@@ -214,3 +214,15 @@ def test_a_lesson_picture_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch)
     monkeypatch.undo()
     assert (tmp_path / "plot.png").read_bytes() == b"the previous picture"
     assert [p.name for p in tmp_path.iterdir()] == ["plot.png"]
+
+
+@pytest.mark.parametrize("name, shown", [("\x1b[31mred", "\\x1b[31mred"), ("two\nlines", "two lines"), ("bell\a", "bell\\x07")])
+def test_a_value_from_the_command_line_cannot_break_the_line_or_rewrite_the_terminal(capsys, name, shown):
+    """A user error quoting what was typed (here an unknown lesson name): before, an ANSI escape in it reached
+    the terminal as is (the rest of the terminal turned red) and a bell rang; now control characters are escaped."""
+    from nnforge.cli import main
+
+    assert main(["lesson", name]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("\n") and err[:-1].isprintable()
+    assert f"'{shown}'" in err
