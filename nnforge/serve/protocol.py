@@ -12,6 +12,8 @@ everybody: 1,200 stalled half-headers made every ``/health`` and prediction 503.
 * eviction instead of refusal at the total cap (``Limits.max_connections``): the new connection
   stays and the connection that has waited longest for its headers is closed, so a flood of
   stalled connections cannot lock out a client that sends its request promptly;
+* a bound on pipelined requests (:data:`MAX_PIPELINED`): while that many wait, the connection is
+  not read, where uvicorn read on after every answer and queued every request it parsed;
 * a write deadline (``Limits.write_timeout_s``): an answer that cannot be written because the
   client reads nothing (the socket's buffers full) waits at most this long, then the connection is
   dropped; uvicorn waited for ever, and the request held its ``max_concurrency`` slot and its body's
@@ -60,6 +62,12 @@ STARTED = "nnforge.started"  # scope key: loop time of the request's first byte
 
 
 REBALANCE_INTERVAL_S = 0.1  # a worker closes at most one connection this often
+#: requests a connection may have queued for reading to resume. uvicorn pauses reading while it
+#: answers a request, but resumes after every answer, whatever is queued, and one chunk read then is
+#: parsed whole (64 KiB: some 1,700 small GETs, one queued request object each): two clients
+#: pipelining 180,000 GETs grew a worker to 630 MB. Reading now stays paused (TCP pushing back on
+#: the client) until fewer than this many wait.
+MAX_PIPELINED = 32
 
 
 _last_close = 0.0
@@ -149,6 +157,11 @@ class KeepAliveHttpToolsProtocol(HeaderDeadlineProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.scope[STARTED] = self.loop.time()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # uvicorn resumes reading after every answer
+        if len(self.pipeline) >= MAX_PIPELINED:  # read on, and one chunk would queue hundreds more
+            self.flow.pause_reading()
 
     def _publish_count(self) -> None:
         if BALANCE is not None:

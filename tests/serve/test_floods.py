@@ -306,3 +306,71 @@ def test_a_connection_whose_client_reads_nothing_is_dropped_after_the_write_time
 
     assert asyncio.run(connection(None)).aborted
     assert not asyncio.run(connection(0.05)).aborted
+
+
+def test_a_client_pipelining_requests_is_not_read_past_a_bounded_queue():
+    """uvicorn parses every pipelined request it reads into a queued request object, and read on with
+    no limit: two connections pipelining 180,000 GETs each grew a worker to 630 MB. Now reading the
+    connection pauses once MAX_PIPELINED requests wait behind the one being answered (TCP then pushes
+    back on the client), and an answer going out resumes it."""
+    import asyncio
+
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    from nnforge.serve import protocol
+
+    class Transport(asyncio.Transport):
+        reading = True
+
+        def get_extra_info(self, name, default=None):
+            return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+
+        def is_closing(self):
+            return False
+
+        def write(self, data):
+            pass
+
+        def pause_reading(self):
+            self.reading = False
+
+        def resume_reading(self):
+            self.reading = True
+
+        def close(self):
+            pass
+
+    async def pipelining() -> tuple[int, bool, int]:
+        first = asyncio.Event()
+        answered = []
+
+        async def app(scope, receive, send):  # answers the first request when the test says, the others never
+            if scope["type"] != "http":
+                return
+            if answered:
+                await asyncio.Event().wait()
+            await first.wait()
+            answered.append(scope["path"])
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+
+        config = Config(app=app, lifespan="off", access_log=False)
+        config.load()
+        conn = protocol.KeepAliveHttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
+        transport = Transport()
+        conn.connection_made(transport)
+        conn.data_received(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" * 200)  # one read: 200 requests
+        await asyncio.sleep(0.01)
+        first.set()
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+            if answered:
+                break
+        await asyncio.sleep(0.01)
+        seen = (len(answered), transport.reading, len(conn.pipeline))
+        conn.connection_lost(None)
+        return seen
+
+    answered, reading, queued = asyncio.run(pipelining())
+    assert answered == 1 and queued == 198 and not reading  # before: reading again, with 198 queued
