@@ -27,6 +27,8 @@ MISSING_CATEGORY = "(missing)"
 MAX_CATEGORIES = 50  # more distinct values in one column is an ID or free text, not a category
 MAX_COLUMNS = 10_000  # raw columns a saved encoding may describe
 MAX_TEXT = 1000  # characters in a saved column name or category
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+VALUE_LIMIT = 1e15  # a served row's numbers (|value|): far beyond a real table's, and the network's output stays finite
 
 
 def is_missing(text: str) -> bool:
@@ -59,7 +61,7 @@ class TabularEncoding:
 
     # -- learning ------------------------------------------------------------------------
     @classmethod
-    def fit(cls, header: list[str], rows: list[list[str]], source) -> "TabularEncoding":
+    def fit(cls, header: list[str], rows: list[list[str]], source) -> TabularEncoding:
         """The encoding of the training ``rows`` (text cells, one per ``header`` column)."""
         columns = []
         for j, name in enumerate(header):
@@ -160,44 +162,66 @@ class TabularEncoding:
         idx = [header.index(n) for n in self.raw_names]
         return self.transform([[r[i] for i in idx] for r in rows], source)
 
-    def transform_records(self, records: list[dict]) -> np.ndarray:
-        """JSON objects ``{column: number, text or null}`` (the server's tabular input) -> features.
-        A missing or unknown column is a DataError naming it."""
-        rows = []
-        for n, record in enumerate(records):
-            if not isinstance(record, dict):
-                raise DataError(f"input {n} is a {type(record).__name__}; expected an object {{column: value}}")
-            unknown = next((key for key in record if key not in self._index), None)
-            if unknown is not None:
-                raise DataError(f"input {n}: unknown column '{excerpt(unknown, 60)}'; accepted: {excerpt(', '.join(self.raw_names), 200)}")
-            absent = next((name for name in self.raw_names if name not in record), None)
-            if absent is not None:
-                raise DataError(f"input {n}: missing column '{excerpt(absent, 60)}' (send null for a missing value)")
-            row = []
-            for name in self.raw_names:
-                value = record[name]
-                if value is None:
-                    row.append("")
-                elif isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                    raise DataError(f"input {n}: column '{excerpt(name, 60)}' is a {type(value).__name__}; accepted: a number, text or null")
-                elif isinstance(value, str) and len(value) > MAX_TEXT:
+    def transform_records(self, records: list[dict], start: int = 0) -> np.ndarray:
+        """JSON objects ``{column: number, text or null}`` (the server's tabular input) -> features
+        (``start``: the first record's number in the messages); see :meth:`record_cells`."""
+        rows = [self.record_cells(record, n) for n, record in enumerate(records, start)]
+        return self.transform(rows, "input", list(range(start, start + len(rows))))
+
+    def record_cells(self, record, n: int = 0) -> list[str]:
+        """One JSON object ``{column: value}`` as the text cells of a CSV row, checked: every column
+        present and no other; a numeric column takes a number (within ±:data:`VALUE_LIMIT`) or null,
+        a categorical one text, a number or null. Anything else is a DataError naming input ``n``."""
+        if not isinstance(record, dict):
+            raise DataError(f"input {n} is a {_json_type(record)}; expected an object {{column: value}}")
+        unknown = next((key for key in record if key not in self._index), None)
+        if unknown is not None:
+            raise DataError(f"input {n}: unknown column '{excerpt(unknown, 60)}'; accepted: {excerpt(', '.join(self.raw_names), 200)}")
+        absent = next((name for name in self.raw_names if name not in record), None)
+        if absent is not None:
+            raise DataError(f"input {n}: missing column '{excerpt(absent, 60)}' (send null for a missing value)")
+        row = []
+        for c in self.columns:
+            name, value = c["name"], record[c["name"]]
+            if value is None:
+                row.append("")
+            elif isinstance(value, bool) or not isinstance(value, (int, float, str)) or (isinstance(value, str) and c["kind"] == "numeric"):
+                accepted = "a number or null" if c["kind"] == "numeric" else "text, a number or null"
+                raise DataError(f"input {n}: column '{excerpt(name, 60)}' is a {_json_type(value)}; accepted: {accepted}")
+            elif isinstance(value, str):
+                if len(value) > MAX_TEXT:
                     raise DataError(f"input {n}: column '{excerpt(name, 60)}' holds {len(value)} characters; at most {MAX_TEXT}")
-                else:
-                    row.append(value if isinstance(value, str) else repr(float(value)) if isinstance(value, float) else _int_text(value))
-            rows.append(row)
-        return self.transform(rows, "input", list(range(len(rows))))
+                row.append(value)
+            elif not abs(value) <= VALUE_LIMIT:
+                raise DataError(f"input {n}: column '{excerpt(name, 60)}' is {excerpt(value, 30)}; accepted: numbers within "
+                                f"±{VALUE_LIMIT:.0e}")
+            else:
+                row.append(repr(float(value)) if isinstance(value, float) else str(value))
+        return row
+
+    def record_schema(self) -> dict:
+        """JSON Schema of one ``{column: value}`` row, exactly as :meth:`transform_records` accepts it."""
+        number = {"type": "number", "minimum": -VALUE_LIMIT, "maximum": VALUE_LIMIT}
+        properties = {}
+        for c in self.columns:
+            kinds = [number, {"type": "null"}]
+            if c["kind"] == "categorical":
+                kinds.insert(0, {"type": "string", "maxLength": MAX_TEXT, "description": f"one of {len(c['categories'])} categories "
+                                 "seen in training (another encodes as none of them)"})
+            properties[c["name"]] = {"anyOf": kinds}
+        return {"type": "object", "required": self.raw_names, "additionalProperties": False, "properties": properties}
 
     # -- saving --------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {"columns": [dict(c) for c in self.columns]}
 
     @classmethod
-    def from_dict(cls, data) -> "TabularEncoding":
+    def from_dict(cls, data) -> TabularEncoding:
         return cls(check_encoding(data)["columns"])
 
 
-def _int_text(value: int) -> str:
-    return str(value) if abs(value) < 10**40 else "inf"  # past float32 anyway: refused as infinite
+def _json_type(value) -> str:
+    return {bool: "boolean", str: "string", list: "list", dict: "object"}.get(type(value), type(value).__name__)
 
 
 def _column(source, name: str, j: int) -> str:

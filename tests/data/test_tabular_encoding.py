@@ -70,8 +70,8 @@ def test_the_encoding_is_sklearns_one_hot_and_median_imputer_on_the_training_row
         want[f"{GAPPY}_missing"] = filled[:, 4]
         got = dict(zip(ds.feature_names, x.T))
         assert set(got) == set(want)
-        for name in got:
-            np.testing.assert_allclose(got[name], want[name].astype(np.float32), rtol=1e-6, err_msg=name)
+        for name, values in got.items():
+            np.testing.assert_allclose(values, want[name].astype(np.float32), rtol=1e-6, err_msg=name)
     assert ds.encoding["columns"][4]["median"] == float(df.iloc[train][GAPPY].median())
 
 
@@ -193,7 +193,7 @@ def test_a_row_with_an_unseen_category_and_empty_cells_is_predicted(iris_run, tm
 def test_a_crafted_encoding_in_model_json_is_one_line(iris_run, tmp_path, capsys, change, words):
     import shutil
 
-    result, path = iris_run
+    result, _ = iris_run
     copy = tmp_path / "run"
     shutil.copytree(result.dir, copy)
     meta = json.loads((copy / "model.json").read_text())
@@ -224,3 +224,16 @@ def test_regression_on_a_csv_with_a_text_column_and_missing_cells(tmp_path, caps
     frame.drop(columns="target").head(4).to_csv(rows, index=False)
     assert main(["predict", str(result.dir), str(rows)]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 4
+
+
+def test_eval_on_another_csv_encoded_differently_is_one_line(iris_run, tmp_path, capsys):
+    """Another file of the same width whose categories differ would put its columns in the model's
+    slots for other categories: refused, where it would have scored silently wrong numbers."""
+    result, _ = iris_run
+    df = iris_frame()
+    df["color"] = df["color"].replace({"red": "yellow"})  # still 3 categories, 8 features
+    other = tmp_path / "other.csv"
+    df.to_csv(other, index=False)
+    assert main(["eval", str(result.dir), "--data", f"csv:{other}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "encodes its text columns or missing cells differently" in err

@@ -103,7 +103,13 @@ def load_csv_table(path: str, target: str | None, seed: int = 0) -> Table:
     missing cells encoded with training statistics, :mod:`nnforge.data.tabular_encoding`)."""
     from pathlib import Path
 
-    from nnforge.data.sources.tabular_csv import _columns, _read_rows, check_row_widths, encode_split, parse_features
+    from nnforge.data.sources.tabular_csv import (
+        _columns,
+        _read_rows,
+        check_row_widths,
+        encode_split,
+        parse_features,
+    )
     from nnforge.data.tabular_encoding import needs_encoding
 
     given, file = path, Path(path).expanduser()
