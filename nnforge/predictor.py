@@ -110,6 +110,9 @@ class Predictor:
         if dataset.classes != self.classes or tuple(dataset.input_shape) != self.input_shape:
             raise DataError(f"dataset '{dataset.name}' ({dataset.num_classes} classes, {dataset.input_shape}) does not match the model "
                             f"({len(self.classes)} classes, {self.input_shape}){hint}")
+        if getattr(dataset, "encoding", None) != self.preprocessing.encoding:  # same width, other categories or medians
+            raise DataError(f"dataset '{dataset.name}' encodes its text columns or missing cells differently from the model's "
+                            f"training data{hint}; predict its rows instead (nnforge predict RUN FILE.csv)")
 
     @torch.inference_mode()
     def predict_stored(self, x: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
@@ -142,6 +145,14 @@ class Predictor:
                 raise DataError("pixel values must be finite numbers in 0-255")
             return self.predict_stored(torch.from_numpy(arr))
         return self.predict_stored(self.preprocessing.rows_to_tensor(rows))
+
+    def predict_records(self, records: list[dict]) -> np.ndarray:
+        """Rows as ``{column: value}`` (numbers, text, None for a missing cell) for a model trained on
+        a CSV with text columns or missing cells, encoded as in training."""
+        encoder = self.preprocessing.encoder()
+        if encoder is None:
+            raise DataError("this model takes rows of numbers (a NumPy array or CSV files), not {column: value} objects")
+        return self.predict_stored(torch.from_numpy(encoder.transform_records(records)))
 
     def predict_files(self, paths) -> list[tuple[str, np.ndarray]]:
         """(label, probabilities) per image file, or per row of each CSV file.
@@ -178,6 +189,9 @@ class Predictor:
 
         header, rows = _read_rows(path)
         check_row_widths(header, rows, str(path))  # before picking columns by name: a short row was an IndexError, a long one cut silently
+        encoder = self.preprocessing.encoder()
+        if encoder is not None:  # text columns and missing cells, encoded as in training
+            return encoder.transform_table(header, rows, str(path))
         names = self.preprocessing.feature_names
         if names and all(n in header for n in names):
             idx = [header.index(n) for n in names]
@@ -197,7 +211,8 @@ class Predictor:
         or torch tensor in the dataset's stored form — for an image model pixels 0-255 shaped
         (H, W) or (C, H, W) for one image and (N, H, W) or (N, C, H, W) for a batch, for a table
         model (features,) or (N, features). One input gives a :class:`Prediction`, a batch or a
-        list gives a list of them.
+        list gives a list of them. A model trained on a CSV with text columns or missing cells also
+        takes rows as dicts ``{column: value}`` (None: missing), encoded as in training.
         """
         if isinstance(top, bool) or not isinstance(top, int) or top < 1:
             raise DataError(f"top is {top!r}; accepted: a positive whole number")
@@ -208,6 +223,9 @@ class Predictor:
         if all(isinstance(i, (str, Path)) for i in items):
             results = [self._prediction(p, top, name) for name, p in self.predict_files(items)]
             return results[0] if single and len(results) == 1 else results
+        if all(isinstance(i, dict) for i in items):
+            results = [self._prediction(p, top) for p in self.predict_records(items)]
+            return results[0] if single else results
         if all(_is_pil(i) for i in items):
             results = [self._prediction(p, top) for p in self.predict_images(items)]
             return results[0] if single else results

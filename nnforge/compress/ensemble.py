@@ -71,6 +71,9 @@ def evaluate_regression_runs(runs, predictors, data: str | None = None, root: st
     if table.x_test.shape[1:] != first.input_shape or table.y_test.shape[1] != len(first.classes):
         raise DataError(f"table '{table.name}' ({table.x_test.shape[1]} features, {table.y_test.shape[1]} targets) does not fit "
                         f"the model ({first.input_shape[0]} features, {len(first.classes)} targets)")
+    if table.encoding != first.preprocessing.encoding:  # same width, other categories or medians
+        raise DataError(f"table '{table.name}' encodes its text columns or missing cells differently from the model's training "
+                        "data; predict its rows instead (nnforge predict RUN FILE.csv)")
     members = [p.predict_stored(torch.from_numpy(table.x_test)) for p in predictors]
     result = {"dataset": table.name, "examples": int(len(table.y_test)), "task": "regress", "targets": first.classes,
               **scores(np.mean(members, axis=0), table.y_test)}

@@ -30,6 +30,7 @@ class Dataset:
     feature_names: list[str] = field(default_factory=list)
     x_val: torch.Tensor | None = None
     y_val: torch.Tensor | None = None
+    encoding: dict | None = None  # csv: text columns and missing cells, as nnforge.data.tabular_encoding encoded them
 
     def __post_init__(self):
         if self.kind not in ("image", "tabular"):

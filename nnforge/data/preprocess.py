@@ -40,6 +40,7 @@ class Preprocessing:
     feature_names: list[str] = field(default_factory=list)
     denoise: str = "none"  # image: "median" or "gaussian" filter before standardising (data.denoise)
     denoise_size: int = 3
+    encoding: dict | None = None  # tabular csv: text columns and missing cells (nnforge.data.tabular_encoding); omitted when None
 
     # -- building -------------------------------------------------------------------------
     @classmethod
@@ -67,10 +68,23 @@ class Preprocessing:
         mean = x.mean(dim=0).tolist() if normalize else [0.0] * x.shape[1]
         std = x.std(dim=0).clamp_min(1e-6).tolist() if normalize else [1.0] * x.shape[1]
         return cls(kind="tabular", input_shape=list(x.shape[1:]), mean=mean, std=std,
-                   feature_names=list(dataset.feature_names))
+                   feature_names=list(dataset.feature_names), encoding=getattr(dataset, "encoding", None))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if data["encoding"] is None:  # a table without text or missing cells: model.json as before
+            del data["encoding"]
+        return data
+
+    def encoder(self):
+        """The :class:`~nnforge.data.tabular_encoding.TabularEncoding` of raw rows, or None (numbers as they are)."""
+        if self.encoding is None:
+            return None
+        if "_encoder" not in self.__dict__:
+            from nnforge.data.tabular_encoding import TabularEncoding
+
+            self.__dict__["_encoder"] = TabularEncoding(self.encoding["columns"])
+        return self.__dict__["_encoder"]
 
     @classmethod
     def from_dict(cls, data: dict) -> "Preprocessing":

@@ -54,6 +54,17 @@ def check_preprocessing(data, accepted: list[str]) -> dict:
     names = data.get("feature_names", [])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(names) not in (0, math.prod(shape)):
         raise DataError(f"preprocessing 'feature_names' must be a list of {math.prod(shape)} strings (or empty)")
+    encoding = data.get("encoding")
+    if encoding is not None:
+        from nnforge.data.tabular_encoding import TabularEncoding, check_encoding
+
+        if data["kind"] != "tabular":
+            raise DataError("preprocessing 'encoding' belongs to tabular models only")
+        width = TabularEncoding(check_encoding(encoding)["columns"]).width
+        if width != math.prod(shape):
+            raise DataError(f"preprocessing 'encoding' makes {width} features for inputs of shape {shape}")
+        if names and names != TabularEncoding(encoding["columns"]).feature_names():
+            raise DataError("preprocessing 'feature_names' are not the ones its 'encoding' makes")
     size = data.get("denoise_size", 3)
     if type(size) is not int or not 1 <= size <= 15:
         raise DataError("preprocessing 'denoise_size' must be an integer from 1 to 15")

@@ -293,7 +293,8 @@ def refuse_booleans(inputs) -> None:
             stack.extend(item)
 
 
-def json_inputs(doc, kind: str, input_shape: tuple[int, ...], max_inputs: int, may_hold_booleans: bool = True) -> np.ndarray:
+def json_inputs(doc, kind: str, input_shape: tuple[int, ...], max_inputs: int, may_hold_booleans: bool = True,
+                limit: float | None = None) -> np.ndarray:
     """``{"inputs": ...}`` -> stored-form batch: uint8 (N, C, H, W) images or float32 (N, F) rows.
 
     One example may be sent bare or in a list; images as (C, H, W), (H, W) for one channel, or
@@ -336,7 +337,48 @@ def json_inputs(doc, kind: str, input_shape: tuple[int, ...], max_inputs: int, m
         if arr.min() < 0 or arr.max() > 255:
             raise ApiError(422, "invalid values", "pixel values must be in 0-255")
         return np.rint(arr).astype(np.uint8).reshape(len(arr), *input_shape)
+    if limit is not None:  # a model with a tabular encoding: as its {column: value} rows
+        if np.abs(arr).max() > limit:
+            raise ApiError(422, "invalid values", f"inputs must be within ±{limit:.0e}")
+        return arr.astype(np.float32)
     limit = float(np.finfo(np.float32).max)
     if np.abs(arr).max() > limit:  # 1e308 is a finite JSON number, and infinity once the model's float32 holds it
         raise ApiError(422, "invalid values", f"inputs must be within ±{limit:.4g} (the model computes in 32-bit floats)")
     return arr.astype(np.float32)
+
+
+def record_inputs(doc, encoder, input_shape: tuple[int, ...], max_inputs: int) -> np.ndarray:
+    """``{"inputs": [{"column": value, ...}, ...]}`` -> float32 (N, F) rows, encoded as in training
+    (a model trained on a CSV with text columns or missing cells; ``encoder``: its
+    :class:`~nnforge.data.tabular_encoding.TabularEncoding`). Values: numbers, text, or null for a
+    missing cell; a missing or unknown column is a 422 naming it. An example may also be a list of
+    the encoded features' numbers, as for a model without an encoding."""
+    from nnforge.data.tabular_encoding import VALUE_LIMIT
+    from nnforge.errors import DataError
+
+    inputs = doc["inputs"]
+    cells, numbers = {}, {}  # every example checked before the count: a malformed request is 422 whatever its length
+    for n, item in enumerate(inputs):
+        try:
+            if isinstance(item, dict):
+                cells[n] = encoder.record_cells(item, n)
+            else:
+                numbers[n] = json_inputs({"inputs": [item]}, "tabular", input_shape, 1, limit=VALUE_LIMIT)[0]
+        except DataError as exc:
+            raise ApiError(422, "invalid field 'inputs'", str(exc)) from None
+        except ApiError as exc:
+            raise ApiError(exc.status, exc.error, f"input {n}: {exc.detail}") from None
+    if len(inputs) > max_inputs:
+        raise ApiError(413, "too many inputs", f"{len(inputs)} examples; the limit is {max_inputs} per request")
+    try:
+        encoded = encoder.transform(list(cells.values()), "input", list(cells))
+    except DataError as exc:
+        raise ApiError(422, "invalid field 'inputs'", str(exc)) from None
+    rows = dict(zip(cells, encoded)) | numbers
+    return np.stack([rows[n] for n in range(len(inputs))]).astype(np.float32)
+
+
+def holds_records(doc) -> bool:
+    """A JSON body ``{"inputs": [...]}`` whose examples are objects (``{column: value}``)."""
+    return (isinstance(doc, dict) and set(doc) == {"inputs"} and isinstance(doc["inputs"], list)
+            and any(isinstance(item, dict) for item in doc["inputs"]))

@@ -117,6 +117,9 @@ def example_input(service) -> list:
     picture of a vertical stroke in the training images' colours; for a tabular model the training
     mean row (the values the model was standardised around)."""
     preprocessing = service.predictor.preprocessing
+    encoder = preprocessing.encoder() if service.kind != "image" else None
+    if encoder is not None:  # a row as {column: value}: the training medians and each column's first category
+        return {c["name"]: c["median"] if c["kind"] == "numeric" else c["categories"][0] for c in encoder.columns}
     if service.kind != "image":
         return [round(float(m), 3) for m in preprocessing.mean]
     channels, height, width = service.input_shape
@@ -135,7 +138,13 @@ def example_schema(service) -> dict:
     """JSON Schema of one example for the served model, as the service accepts it: exactly what
     is valid, so that a schema-valid request is answered 200 (Schemathesis checks it)."""
     if service.kind != "image":
-        return _array({"type": "number"}, service.input_shape[0])
+        encoder = service.predictor.preprocessing.encoder()
+        if encoder is None:
+            return _array({"type": "number"}, service.input_shape[0])
+        from nnforge.data.tabular_encoding import VALUE_LIMIT
+
+        row = _array({"type": "number", "minimum": -VALUE_LIMIT, "maximum": VALUE_LIMIT}, service.input_shape[0])
+        return {"oneOf": [encoder.record_schema(), row]}
     channels, height, width = service.input_shape
     pixel = {"type": "number", "minimum": 0, "maximum": 255}
     image = _array(_array(_array(pixel, width), height), channels)
@@ -158,11 +167,16 @@ def request_body(batch: bool, service) -> dict:
         shape = "x".join(map(str, service.input_shape))
         described = (f"{many}: pixels 0-255 (numbers, not booleans) as ({shape}) (C, H, W), (H, W) for one channel, or flat; "
                      "an upload may be any PNG/JPEG, converted as in training")
+    elif service.predictor.preprocessing.encoder() is not None:
+        names = service.predictor.preprocessing.encoder().raw_names
+        described = (f"{many}: rows as objects {{column: value}} with every training column ({', '.join(names)}): numbers, "
+                     f"text for a text column, or null for a missing value, encoded as in training; or rows of the "
+                     f"{service.input_shape[0]} encoded numbers ({', '.join(service.predictor.preprocessing.feature_labels())})")
     else:
         described = f"{many}: rows of {service.input_shape[0]} numbers (features: {', '.join(service.predictor.preprocessing.feature_labels())})"
     several = {"type": "array", "items": one, "minItems": 1, "maxItems": service.limits.max_inputs if batch else 1}
     inputs = {"oneOf": [one, several]} if service.kind == "image" else several
-    return {"requestBody": {"required": True, "content": {
+    content = {
         "multipart/form-data": {"schema": {"type": "object", "required": [field], "properties": files},
                                 "encoding": {field: {"contentType": "image/png, image/jpeg"}}},
         "application/json": {"schema": {
@@ -171,4 +185,7 @@ def request_body(batch: bool, service) -> dict:
             "example": {"inputs": [example] if batch or service.kind != "image" else example}},
         "image/png": {"schema": {"type": "string", "format": "binary"}},
         "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
-    }}}
+    }
+    if service.kind != "image":  # a table model refuses uploads (422): only JSON rows are documented
+        content = {"application/json": content["application/json"]}
+    return {"requestBody": {"required": True, "content": content}}

@@ -24,9 +24,11 @@ from nnforge.errors import RunError
 from nnforge.io import is_number
 from nnforge.predictor import conversion_note
 from nnforge.data.png import Pixels, read_plain_png
+from nnforge.data.tabular_encoding import VALUE_LIMIT
 from nnforge.rundir import read_metrics
 from nnforge.serve.batching import MicroBatcher
-from nnforge.serve.inputs import DECODE_INLINE_PIXELS, check_size, check_structure, content_type_params, decode_image, json_inputs, open_image, parse_json, parse_multipart
+from nnforge.serve.inputs import (DECODE_INLINE_PIXELS, check_size, check_structure, content_type_params, decode_image, holds_records,
+                                  json_inputs, open_image, parse_json, parse_multipart, record_inputs)
 from nnforge.serve.limits import ApiError, Limits
 from nnforge.serve.metrics import Metrics
 
@@ -147,8 +149,16 @@ class Service:
                        f"got '{shown}'; accepted: multipart/form-data (file), image/png, image/jpeg, application/json")
 
     def _json_inputs(self, body: bytes, max_inputs: int) -> np.ndarray:
+        doc = parse_json(body)
+        encoder = self.predictor.preprocessing.encoder() if self.kind == "tabular" else None
+        if holds_records(doc):  # {column: value} rows: a model trained on text columns or missing cells encodes them
+            if encoder is None:
+                raise ApiError(422, "invalid field 'inputs'", f"this model takes rows of {self.input_shape[0]} numbers, "
+                                                              "not {column: value} objects")
+            return record_inputs(doc, encoder, self.input_shape, max_inputs)
         # Only a body with the words true or false can hold a boolean: the others skip the walk.
-        return json_inputs(parse_json(body), self.kind, self.input_shape, max_inputs, b"true" in body or b"false" in body)
+        limit = None if encoder is None else VALUE_LIMIT  # the encoded numbers, within the objects' bounds
+        return json_inputs(doc, self.kind, self.input_shape, max_inputs, b"true" in body or b"false" in body, limit)
 
     async def images(self, blobs: list[bytes]) -> tuple[np.ndarray, list]:
         if self.kind != "image":

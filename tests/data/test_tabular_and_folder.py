@@ -33,17 +33,6 @@ def test_csv_errors_name_the_problem(iris_csv, tmp_path):
         load_dataset({"name": f"csv:{iris_csv}"})
     with pytest.raises(DataError, match="no column 'kind'"):
         load_dataset({"name": f"csv:{iris_csv}", "target": "kind"})
-    text = iris_csv.read_text().splitlines()
-    text[5] = text[5].replace("5.0", "", 1) if "5.0" in text[5] else ",".join([""] + text[5].split(",")[1:])
-    bad = tmp_path / "missing.csv"
-    bad.write_text("\n".join(text))
-    with pytest.raises(DataError, match="missing value at line 6"):
-        load_dataset({"name": f"csv:{bad}", "target": "species"})
-    text = iris_csv.read_text().splitlines()
-    text[3] = "abc," + ",".join(text[3].split(",")[1:])
-    bad.write_text("\n".join(text))
-    with pytest.raises(DataError, match="column 'sepal_length' is not numeric"):
-        load_dataset({"name": f"csv:{bad}", "target": "species"})
     with pytest.raises(DataError, match="not found"):
         load_dataset({"name": f"csv:{tmp_path}/nope.csv", "target": "species"})
 

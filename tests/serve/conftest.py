@@ -169,3 +169,20 @@ def tabular_run(tmp_path_factory):
                                 "train.optimizer.lr=0.02", "train.progress=none"])
     fit(config, tmp / "run")
     return tmp / "run"
+
+
+@pytest.fixture(scope="session")
+def encoded_run(tmp_path_factory):
+    """A small MLP on iris with a text column ``color`` and empty petal widths (a run whose
+    model.json holds a tabular encoding: nnforge/data/tabular_encoding.py)."""
+    from nnforge.config import load_config
+    from nnforge.train import fit
+    from tests.data.test_tabular_encoding import iris_frame
+
+    tmp = tmp_path_factory.mktemp("encoded")
+    iris_frame().to_csv(tmp / "iris_color.csv", index=False)
+    config = load_config(None, [f"data.name=csv:{tmp / 'iris_color.csv'}", "data.target=target", "model.name=mlp",
+                                "model.hidden=[16]", "train.epochs=30", "train.optimizer.name=adam",
+                                "train.optimizer.lr=0.02", "train.progress=none"])
+    fit(config, tmp / "run")
+    return tmp / "run"

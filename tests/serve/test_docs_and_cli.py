@@ -100,3 +100,19 @@ def test_cli_predict_says_a_colour_photo_was_converted(run_dir, digits, tmp_path
     assert notes == [f"nnforge predict: note: {photo}: converted from RGB to one channel (greyscale) "
                      "and resized from 112x112 to 28x28, as in training"]
     assert len(result.stdout.splitlines()) == 2
+
+
+def test_the_openapi_schema_of_a_model_with_an_encoding_describes_rows_as_objects(encoded_run):
+    from nnforge.serve.app import create_app
+
+    app = create_app(encoded_run)
+    schema = call(app, [("GET", "/openapi.json", {})])[0].json()
+    body = schema["paths"]["/v1/predict/batch"]["post"]["requestBody"]["content"]["application/json"]
+    record = body["schema"]["properties"]["inputs"]["items"]["oneOf"][0]
+    assert record["required"] == ["sepal length (cm)", "sepal width (cm)", "color", "petal length (cm)", "petal width (cm)"]
+    assert record["additionalProperties"] is False and {"type": "null"} in record["properties"]["color"]["anyOf"]
+    assert body["example"]["inputs"][0]["color"] == "blue"
+    for path in ("/v1/predict", "/v1/predict/batch", "/v1/explain"):
+        example = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]["example"]
+        response, = call(app, [("POST", path, {"json": example})])
+        assert response.status_code == 200, response.text

@@ -47,9 +47,10 @@ schemathesis.openapi.media_type("image/png", real_images("PNG"))
 schemathesis.openapi.media_type("image/jpeg", real_images("JPEG"))
 
 
-@pytest.fixture(scope="module")
-def api(run_dir):
-    srv = Server(run_dir)
+@pytest.fixture(scope="module", params=["run_dir", "encoded_run"])
+def api(request):
+    """The image model, and a table model whose rows are objects with text and nulls (a tabular encoding)."""
+    srv = Server(request.getfixturevalue(request.param))
     try:
         yield srv, schemathesis.openapi.from_url(f"http://127.0.0.1:{srv.port}/openapi.json")
     finally:

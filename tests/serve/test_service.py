@@ -444,3 +444,45 @@ def test_a_default_k_above_the_class_count_is_reported_as_what_is_answered(run_d
         assert service.metadata["top_k"] == 10 and service.top_k(b"") == 10
     finally:
         service.close()
+
+
+IRIS_ROW = {"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "color": "red", "petal length (cm)": 1.4, "petal width (cm)": 0.2}
+
+
+def test_a_model_with_an_encoding_takes_rows_as_objects_with_text_and_nulls(encoded_run):
+    """Rows {column: value} are encoded as in training (nnforge.load(run) gives the same numbers);
+    a missing or unknown column, or text in a numeric column, is a 422 naming it."""
+    import nnforge
+    from nnforge.serve.app import create_app
+
+    predictor = nnforge.load(encoded_run)
+    virginica = {**IRIS_ROW, "sepal length (cm)": 6.7, "sepal width (cm)": 3.0, "color": "purple", "petal length (cm)": 5.2,
+                 "petal width (cm)": None}
+    app = create_app(encoded_run)
+    one, batch, numbers, absent, unknown, text, meta = call(app, [
+        ("POST", "/v1/predict", {"json": {"inputs": [IRIS_ROW]}}),
+        ("POST", "/v1/predict/batch?k=3", {"json": {"inputs": [IRIS_ROW, virginica]}}),
+        ("POST", "/v1/predict", {"json": {"inputs": [[5.1, 3.5, 0, 0, 1, 1.4, 0.2, 0]]}}),  # the encoded numbers still work
+        ("POST", "/v1/predict", {"json": {"inputs": [{k: v for k, v in IRIS_ROW.items() if k != "color"}]}}),
+        ("POST", "/v1/predict", {"json": {"inputs": [{**IRIS_ROW, "colour": "red"}]}}),
+        ("POST", "/v1/predict", {"json": {"inputs": [{**IRIS_ROW, "sepal width (cm)": "wide"}]}}),
+        ("GET", "/metadata", {}),
+    ])
+    assert one.status_code == 200 and one.json()["class"] == "setosa"
+    expected = predictor.predict([IRIS_ROW, virginica])
+    got = batch.json()["predictions"]
+    assert [p["class"] for p in got] == [e.label for e in expected] == ["setosa", "virginica"]
+    for p, e in zip(got, expected):
+        assert {t["class"]: t["probability"] for t in p["top"]} == pytest.approx(e.probabilities, abs=1e-5)
+    assert numbers.status_code == 200 and numbers.json()["probability"] == pytest.approx(one.json()["probability"], abs=1e-6)
+    assert absent.status_code == 422 and "missing column 'color'" in absent.json()["detail"]
+    assert unknown.status_code == 422 and "unknown column 'colour'" in unknown.json()["detail"]
+    assert text.status_code == 422 and "'sepal width (cm)' is a string; accepted: a number or null" in text.json()["detail"]
+    assert meta.json()["preprocessing"]["encoding"]["columns"][2]["categories"] == ["blue", "green", "red"]
+
+
+def test_objects_sent_to_a_model_without_an_encoding_are_422(tabular_run):
+    from nnforge.serve.app import create_app
+
+    (response,) = call(create_app(tabular_run), [("POST", "/v1/predict", {"json": {"inputs": [{"sepal_length": 5.1}]}})])
+    assert response.status_code == 422 and "not {column: value} objects" in response.json()["detail"]

@@ -31,6 +31,7 @@ class Table:
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
     notes: dict = field(default_factory=dict)
+    encoding: dict | None = None  # csv: text columns and missing cells, as nnforge.data.tabular_encoding encoded them
 
     def __post_init__(self):
         for split in ("train", "test"):
@@ -98,10 +99,18 @@ TABLES = {
 
 
 def load_csv_table(path: str, target: str | None, seed: int = 0) -> Table:
-    """A CSV whose ``target`` column is numeric; every other column is a numeric feature."""
+    """A CSV whose ``target`` column is numeric; the other columns are its features (text columns and
+    missing cells encoded with training statistics, :mod:`nnforge.data.tabular_encoding`)."""
     from pathlib import Path
 
-    from nnforge.data.sources.tabular_csv import _columns, _read_rows, parse_features
+    from nnforge.data.sources.tabular_csv import (
+        _columns,
+        _read_rows,
+        check_row_widths,
+        encode_split,
+        parse_features,
+    )
+    from nnforge.data.tabular_encoding import needs_encoding
 
     given, file = path, Path(path).expanduser()
     if not file.is_file():
@@ -111,15 +120,27 @@ def load_csv_table(path: str, target: str | None, seed: int = 0) -> Table:
         raise DataError(f"{file}: say which column to predict with --set data.target=COLUMN ({_columns(given, header)})")
     if target not in header:
         raise DataError(f"{file}: no column '{excerpt(target)}' in the header row ({_columns(given, header)})")
-    table = parse_features(header, rows, given)
     t = header.index(target)
     features = [h for j, h in enumerate(header) if j != t]
     if not features:
         raise DataError(f"{file}: no feature columns besides the target '{excerpt(target)}'")
-    y = table[:, t]
+    check_row_widths(header, rows, given)
+    cells = [[c for j, c in enumerate(r) if j != t] for r in rows]
+    if not needs_encoding(cells):
+        table = parse_features(header, rows, given)
+        y = table[:, t]
+        if np.unique(y).size < 2:
+            raise DataError(f"{file}: target '{excerpt(target)}' has a single value; nothing to regress")
+        return split(f"csv:{file}", np.delete(table, t, axis=1), y, features, [target], seed)
+    from sklearn.model_selection import train_test_split
+
+    y = parse_features([target], [[r[t]] for r in rows], given)[:, 0]  # the target keeps its rules: numeric, never missing
     if np.unique(y).size < 2:
         raise DataError(f"{file}: target '{excerpt(target)}' has a single value; nothing to regress")
-    return split(f"csv:{file}", np.delete(table, t, axis=1), y, features, [target], seed)
+    train, test = train_test_split(np.arange(len(rows)), test_size=0.2, random_state=seed)  # split()'s rows exactly
+    x_tr, x_te, encoding = encode_split(features, cells, train, test, given)
+    return Table(f"csv:{file}", x_tr, y[train].reshape(-1, 1), x_te, y[test].reshape(-1, 1), encoding.feature_names(), [target],
+                 encoding=encoding.to_dict())
 
 
 def load_named_table(cfg, seed: int = 0) -> Table:

@@ -1,8 +1,9 @@
 """Tabular classification from a CSV file with a named target column (``csv:PATH``).
 
-Every feature column must be numeric and complete; a missing value or a text column is an
-error that names the row and column, because silently dropping or guessing would change what
-the model learns. Errors quote the file's header and cells (short and escaped) only where the
+A complete, all-numeric table is read as it is. Text columns and missing cells are encoded
+with statistics of the training rows alone (:mod:`nnforge.data.tabular_encoding`: one-hot
+categories, the median and a missing indicator), and the encoding is saved with the model.
+Errors quote the file's header and cells (short and escaped) only where the
 user named the file on the command line: a path in a run's ``config.yaml`` may be any file
 (``csv:/etc/passwd``), so those messages give line and column numbers alone. The target may be text or numbers; classes are its sorted distinct values.
 A fixed stratified 80/20 split gives the test set.
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from nnforge.data.dataset import Dataset, split_80_20
+from nnforge.data.tabular_encoding import is_missing, needs_encoding
 from nnforge.errors import DataError, excerpt, file_excerpt
 
 
@@ -92,12 +94,18 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
     feature_names = [h for j, h in enumerate(header) if j != t]
     if not feature_names:
         raise DataError(f"{path}: no feature columns besides the target '{excerpt(target)}'")
-    x = parse_features(feature_names, [[c for j, c in enumerate(r) if j != t] for r in rows], given)
+    features = [[c for j, c in enumerate(r) if j != t] for r in rows]
     classes = sorted(set(labels_text), key=_natural_key)
     if len(classes) < 2:
         raise DataError(f"{path}: target '{excerpt(target)}' has a single value; a classifier needs at least two classes")
     y = np.array([classes.index(v) for v in labels_text], dtype=np.int64)
-    x_tr, x_te, y_tr, y_te = split_80_20(x, y, seed)
+    encoding = None
+    if needs_encoding(features):  # text columns or missing cells: encoded with the training rows' statistics
+        train, test, y_tr, y_te = split_80_20(np.arange(len(rows)), y, seed)  # the same split as of the rows themselves
+        x_tr, x_te, encoding = encode_split(feature_names, features, train, test, given)
+        feature_names = encoding.feature_names()
+    else:
+        x_tr, x_te, y_tr, y_te = split_80_20(parse_features(feature_names, features, given), y, seed)
     return Dataset(
         name=f"csv:{path}",
         kind="tabular",
@@ -107,7 +115,24 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
         y_test=torch.from_numpy(y_te),
         classes=classes,
         feature_names=feature_names,
+        encoding=encoding.to_dict() if encoding else None,
     )
+
+
+def encode_split(header: list[str], rows: list[list[str]], train, test, source):
+    """Features of the ``train`` and ``test`` rows (indices into ``rows``), encoded with an encoding
+    learned from the training rows alone; prints what was encoded, in one line."""
+    from nnforge.data.tabular_encoding import TabularEncoding
+
+    train_rows = [rows[i] for i in train]
+    encoding = TabularEncoding.fit(header, train_rows, source)
+    x_train = encoding.transform(train_rows, source, [int(i) + 2 for i in train])
+    x_test = encoding.transform([rows[i] for i in test], source, [int(i) + 2 for i in test])
+    filled = sum(is_missing(r[j]) for r in train_rows for j, c in enumerate(encoding.columns) if c["kind"] == "numeric")
+    line = encoding.summary(filled, source)
+    if line:
+        print(line, flush=True)
+    return x_train, x_test, encoding
 
 
 def _column(source, header: list[str], j: int) -> str:

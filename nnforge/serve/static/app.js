@@ -145,7 +145,16 @@
   }
 
   $("predict-row").addEventListener("click", async () => {
-    const row = $("row").value.split(/[\s,;]+/).filter(Boolean).map(Number);
+    const encoding = meta && meta.preprocessing && meta.preprocessing.encoding;
+    let row = $("row").value.split(/[\s,;]+/).filter(Boolean).map(Number);
+    if (encoding) {  // raw values in the training columns' order: text stays text, an empty cell is missing (null)
+      const cells = $("row").value.trim().split(/[,;\t]/).map((c) => c.trim());
+      row = {};
+      encoding.columns.forEach((c, i) => {
+        const cell = cells[i] === undefined ? "" : cells[i];
+        row[c.name] = cell === "" ? null : c.kind === "numeric" && cell !== "" && !isNaN(Number(cell)) ? Number(cell) : cell;
+      });
+    }
     try {
       const result = await post("/v1/explain", JSON.stringify({ inputs: row }), { "Content-Type": "application/json" });
       showError(""); renderBars(result); renderFeatures(result);
@@ -165,7 +174,9 @@
       $("image-explain").hidden = true; $("features").hidden = false;
       $("explain-card").querySelector("h2").textContent = "What moved the prediction";
       $("method").textContent = "Predict a row to see each feature's share.";
-      $("row").placeholder = (m.preprocessing.feature_names || []).join(", ") || `${m.input_shape[0]} numbers`;
+      const encoding = m.preprocessing.encoding;
+      $("row").placeholder = encoding ? encoding.columns.map((c) => c.name).join(", ") + " (text and empty cells welcome)"
+        : (m.preprocessing.feature_names || []).join(", ") || `${m.input_shape[0]} numbers`;
     } else if (m.preprocessing.background === "light") { ink = "#000"; paper = "#fff"; }
     clearCanvas();
     document.body.dataset.ready = "1";

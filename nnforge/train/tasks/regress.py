@@ -124,6 +124,8 @@ class Regress(Task):
                 "target": {"names": table.target_names, "mean": self.y_mean.tolist(), "std": self.y_std.tolist()},
                 "preprocessing": {"kind": "tabular", "input_shape": [table.x_train.shape[1]], "mean": data.extra["x_mean"],
                                   "std": data.extra["x_std"], "feature_names": table.feature_names}}
+        if table.encoding:  # text columns and missing cells: predict, eval and serve encode raw rows the same way
+            meta["preprocessing"]["encoding"] = table.encoding
         save_model(out, model, meta)
         if not self.pictures:
             return metrics

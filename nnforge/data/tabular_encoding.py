@@ -1,0 +1,263 @@
+"""Text columns and missing values of a CSV table, encoded as numbers with training statistics.
+
+A column whose non-missing cells in the training rows are not all numbers is *categorical*: it
+becomes one 0/1 feature per category seen in training (sorted), named ``col=value``; a category
+not seen in training (a test row, a row to predict) encodes as all zeros, and a missing cell is
+the category ``(missing)``. A numeric column with missing cells in training gets the training
+median in their place and a 0/1 indicator feature ``col_missing``; a missing cell in a numeric
+column that had none in training gets the median (no indicator). A column with more than
+:data:`MAX_CATEGORIES` categories (an ID, free text) is refused.
+
+The encoding is learned from the training rows only and travels with the model in
+``model.json``'s ``preprocessing.encoding``, so that ``nnforge predict``, ``nnforge.load(run)``
+and ``nnforge serve`` encode new rows exactly as training did. A complete, all-numeric table
+needs no encoding (:func:`needs_encoding`) and is read as before.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnforge.errors import DataError, excerpt, file_excerpt
+
+MISSING = ("", "na", "nan", "null", "none", "?")  # the spellings of a missing cell (lower case, stripped)
+MISSING_CATEGORY = "(missing)"
+MAX_CATEGORIES = 50  # more distinct values in one column is an ID or free text, not a category
+MAX_COLUMNS = 10_000  # raw columns a saved encoding may describe
+MAX_TEXT = 1000  # characters in a saved column name or category
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+VALUE_LIMIT = 1e15  # a served row's numbers (|value|): far beyond a real table's, and the network's output stays finite
+
+
+def is_missing(text: str) -> bool:
+    return text.strip().lower() in MISSING
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def needs_encoding(rows: list[list[str]]) -> bool:
+    """True when any cell is missing or not a number: a complete numeric table is read as before."""
+    for row in rows:
+        for cell in row:
+            text = cell.strip()
+            if text.lower() in MISSING or _number(text) is None:
+                return True
+    return False
+
+
+class TabularEncoding:
+    """Raw text cells -> float32 features; built by :meth:`fit`, saved by :meth:`to_dict`."""
+
+    def __init__(self, columns: list[dict]):
+        self.columns = columns
+        self._index = {c["name"]: j for j, c in enumerate(columns)}
+
+    # -- learning ------------------------------------------------------------------------
+    @classmethod
+    def fit(cls, header: list[str], rows: list[list[str]], source) -> TabularEncoding:
+        """The encoding of the training ``rows`` (text cells, one per ``header`` column)."""
+        columns = []
+        for j, name in enumerate(header):
+            cells = [row[j].strip() for row in rows]
+            present = [c for c in cells if c.lower() not in MISSING]
+            if not present:
+                raise DataError(f"{source}: {_column(source, name, j)} is empty in every training row; drop it")
+            numbers = [_number(c) for c in present]
+            if all(n is not None for n in numbers):
+                median = float(np.median(np.asarray(numbers, dtype=np.float64)))
+                if not math.isfinite(median) or not np.isfinite(np.float32(median)):
+                    raise DataError(f"{source}: {_column(source, name, j)} holds infinite values (or beyond ±3.4e38, "
+                                    "the 32-bit float range); accepted: finite numbers")
+                columns.append({"name": name, "kind": "numeric", "median": median, "indicator": len(present) < len(cells)})
+                continue
+            categories = sorted({c if c.lower() not in MISSING else MISSING_CATEGORY for c in cells})
+            if len(categories) > MAX_CATEGORIES:
+                raise DataError(f"{source}: {_column(source, name, j)} holds text with {len(categories)} distinct values in the "
+                                f"training rows (more than {MAX_CATEGORIES}: an ID or free text); drop it or encode it as numbers")
+            columns.append({"name": name, "kind": "categorical", "categories": categories})
+        return cls(columns)
+
+    # -- describing ----------------------------------------------------------------------
+    @property
+    def raw_names(self) -> list[str]:
+        return [c["name"] for c in self.columns]
+
+    def feature_names(self) -> list[str]:
+        names = []
+        for c in self.columns:
+            if c["kind"] == "categorical":
+                names += [f"{c['name']}={v}" for v in c["categories"]]
+            else:
+                names += [c["name"]] + ([f"{c['name']}_missing"] if c["indicator"] else [])
+        return names
+
+    @property
+    def width(self) -> int:
+        return sum(len(c["categories"]) if c["kind"] == "categorical" else 1 + c["indicator"] for c in self.columns)
+
+    def summary(self, filled: int, source) -> str | None:
+        """The one line training prints (None when nothing changed); ``filled``: the training rows' missing numeric cells."""
+        parts = []
+        cats = [c for c in self.columns if c["kind"] == "categorical"]
+        if cats:
+            shown = file_excerpt(source, ", ".join(f"{c['name']}: {len(c['categories'])} values" for c in cats), 120)
+            parts.append(f"{len(cats)} categorical column{'s' if len(cats) != 1 else ''} one-hot encoded" + (f" ({shown})" if shown else ""))
+        flagged = [c for c in self.columns if c["kind"] == "numeric" and c["indicator"]]
+        if flagged:
+            parts.append(f"{filled} missing value{'s' if filled != 1 else ''} in {len(flagged)} column{'s' if len(flagged) != 1 else ''} "
+                         f"filled with the training median (+{len(flagged)} indicator{'s' if len(flagged) != 1 else ''})")
+        return f"csv: {'; '.join(parts)}" if parts else None
+
+    # -- encoding ------------------------------------------------------------------------
+    def transform(self, rows: list[list[str]], source, lines: list[int] | None = None) -> np.ndarray:
+        """Text rows in the training column order -> float32 (N, width); a text cell in a
+        numeric column is a one-line error naming its line and column."""
+        out = np.zeros((len(rows), self.width), dtype=np.float32)
+        k = 0
+        for j, c in enumerate(self.columns):
+            if c["kind"] == "categorical":
+                slot = {v: i for i, v in enumerate(c["categories"])}
+                for i, row in enumerate(rows):
+                    text = row[j].strip()
+                    hit = slot.get(MISSING_CATEGORY if text.lower() in MISSING else text)
+                    if hit is not None:
+                        out[i, k + hit] = 1.0
+                k += len(c["categories"])
+                continue
+            with np.errstate(over="ignore"):
+                for i, row in enumerate(rows):
+                    text = row[j].strip()
+                    if text.lower() in MISSING:
+                        out[i, k] = c["median"]
+                        if c["indicator"]:
+                            out[i, k + 1] = 1.0
+                        continue
+                    value = _number(text)
+                    if value is None:
+                        line = lines[i] if lines is not None else i + 2
+                        cell = file_excerpt(source, text)
+                        shown = f": '{cell}'" if cell else ""
+                        raise DataError(f"{source}: {_column(source, c['name'], j)} holds numbers in training but line {line} "
+                                        f"has text{shown}; accepted: a number or an empty cell")
+                    out[i, k] = value
+            k += 1 + c["indicator"]
+        if not np.isfinite(out).all():
+            raise DataError(f"{source}: contains infinite values (or beyond ±3.4e38, the 32-bit float range); accepted: finite numbers")
+        return out
+
+    def transform_table(self, header: list[str], rows: list[list[str]], source) -> np.ndarray:
+        """Rows with their own ``header`` (any order, extra columns ignored) -> features."""
+        missing = [n for n in self.raw_names if n not in header]
+        if missing:
+            shown = file_excerpt(source, ", ".join(missing), 120)
+            raise DataError(f"{source}: the header lacks {len(missing)} of the model's columns" + (f" ({shown})" if shown else "")
+                            + "; name every column as in training (their order does not matter)")
+        idx = [header.index(n) for n in self.raw_names]
+        return self.transform([[r[i] for i in idx] for r in rows], source)
+
+    def transform_records(self, records: list[dict], start: int = 0) -> np.ndarray:
+        """JSON objects ``{column: number, text or null}`` (the server's tabular input) -> features
+        (``start``: the first record's number in the messages); see :meth:`record_cells`."""
+        rows = [self.record_cells(record, n) for n, record in enumerate(records, start)]
+        return self.transform(rows, "input", list(range(start, start + len(rows))))
+
+    def record_cells(self, record, n: int = 0) -> list[str]:
+        """One JSON object ``{column: value}`` as the text cells of a CSV row, checked: every column
+        present and no other; a numeric column takes a number (within ±:data:`VALUE_LIMIT`) or null,
+        a categorical one text, a number or null. Anything else is a DataError naming input ``n``."""
+        if not isinstance(record, dict):
+            raise DataError(f"input {n} is a {_json_type(record)}; expected an object {{column: value}}")
+        unknown = next((key for key in record if key not in self._index), None)
+        if unknown is not None:
+            raise DataError(f"input {n}: unknown column '{excerpt(unknown, 60)}'; accepted: {excerpt(', '.join(self.raw_names), 200)}")
+        absent = next((name for name in self.raw_names if name not in record), None)
+        if absent is not None:
+            raise DataError(f"input {n}: missing column '{excerpt(absent, 60)}' (send null for a missing value)")
+        row = []
+        for c in self.columns:
+            name, value = c["name"], record[c["name"]]
+            if value is None:
+                row.append("")
+            elif isinstance(value, bool) or not isinstance(value, (int, float, str)) or (isinstance(value, str) and c["kind"] == "numeric"):
+                accepted = "a number or null" if c["kind"] == "numeric" else "text, a number or null"
+                raise DataError(f"input {n}: column '{excerpt(name, 60)}' is a {_json_type(value)}; accepted: {accepted}")
+            elif isinstance(value, str):
+                if len(value) > MAX_TEXT:
+                    raise DataError(f"input {n}: column '{excerpt(name, 60)}' holds {len(value)} characters; at most {MAX_TEXT}")
+                row.append(value)
+            elif not abs(value) <= VALUE_LIMIT:
+                raise DataError(f"input {n}: column '{excerpt(name, 60)}' is {excerpt(value, 30)}; accepted: numbers within "
+                                f"±{VALUE_LIMIT:.0e}")
+            else:
+                row.append(repr(float(value)) if isinstance(value, float) else str(value))
+        return row
+
+    def record_schema(self) -> dict:
+        """JSON Schema of one ``{column: value}`` row, exactly as :meth:`transform_records` accepts it."""
+        number = {"type": "number", "minimum": -VALUE_LIMIT, "maximum": VALUE_LIMIT}
+        properties = {}
+        for c in self.columns:
+            kinds = [number, {"type": "null"}]
+            if c["kind"] == "categorical":
+                kinds.insert(0, {"type": "string", "maxLength": MAX_TEXT, "description": f"one of {len(c['categories'])} categories "
+                                 "seen in training (another encodes as none of them)"})
+            properties[c["name"]] = {"anyOf": kinds}
+        return {"type": "object", "required": self.raw_names, "additionalProperties": False, "properties": properties}
+
+    # -- saving --------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"columns": [dict(c) for c in self.columns]}
+
+    @classmethod
+    def from_dict(cls, data) -> TabularEncoding:
+        return cls(check_encoding(data)["columns"])
+
+
+def _json_type(value) -> str:
+    return {bool: "boolean", str: "string", list: "list", dict: "object"}.get(type(value), type(value).__name__)
+
+
+def _column(source, name: str, j: int) -> str:
+    """``column 'age'`` where the file may be quoted, else ``column 3``."""
+    shown = file_excerpt(source, name)
+    return f"column '{shown}'" if shown else f"column {j + 1}"
+
+
+def check_encoding(data) -> dict:
+    """``data`` if it describes a valid encoding (as :meth:`TabularEncoding.to_dict` writes it), else a one-line DataError."""
+    if not isinstance(data, dict) or set(data) != {"columns"}:
+        raise DataError("preprocessing 'encoding' must be an object with one key, 'columns'")
+    columns = data["columns"]
+    if not isinstance(columns, list) or not 1 <= len(columns) <= MAX_COLUMNS:
+        raise DataError(f"preprocessing 'encoding.columns' must be a list of 1 to {MAX_COLUMNS} columns")
+    seen = set()
+    for j, c in enumerate(columns):
+        where = f"preprocessing 'encoding.columns[{j}]'"
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str) or not 0 < len(c["name"]) <= MAX_TEXT:
+            raise DataError(f"{where} must be an object with a 'name' of 1 to {MAX_TEXT} characters")
+        if c["name"] in seen:
+            raise DataError(f"{where}: column '{excerpt(c['name'])}' is described twice")
+        seen.add(c["name"])
+        if c.get("kind") == "numeric":
+            if set(c) != {"name", "kind", "median", "indicator"} or type(c["indicator"]) is not bool:
+                raise DataError(f"{where}: a numeric column has 'name', 'kind', 'median' and 'indicator' (true or false)")
+            from nnforge.io import is_finite
+
+            if not is_finite(c["median"]) or not abs(c["median"]) <= 3.4e38:
+                raise DataError(f"{where}: 'median' must be a finite number")
+        elif c.get("kind") == "categorical":
+            cats = c.get("categories")
+            if set(c) != {"name", "kind", "categories"} or not isinstance(cats, list) or not 1 <= len(cats) <= MAX_CATEGORIES \
+                    or not all(isinstance(v, str) and len(v) <= MAX_TEXT for v in cats) or len(set(cats)) != len(cats):
+                raise DataError(f"{where}: a categorical column has 'name', 'kind' and 'categories' "
+                                f"(1 to {MAX_CATEGORIES} distinct strings)")
+        else:
+            raise DataError(f"{where}: 'kind' must be numeric or categorical")
+    return data

@@ -1,0 +1,239 @@
+"""CSV tables with a text column and missing cells (nnforge/data/tabular_encoding.py): the encoding
+against scikit-learn's OneHotEncoder and SimpleImputer on the same training rows, the test rows
+encoded with training statistics only, and the encoding carried by the run to predict and eval."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nnforge.api import as_recipe
+from nnforge.cli import main
+from nnforge.data import Preprocessing, load_dataset
+from nnforge.errors import DataError
+from nnforge.train import run
+
+NUMERIC = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
+GAPPY = "petal width (cm)"
+QUICK = {"train.progress": "none", "train.checkpoint.enabled": False, "train.epochs": 40, "data.val_fraction": 0.0}
+
+
+def iris_frame(seed: int = 0) -> pd.DataFrame:
+    """Iris with the species by name, a text column ``color`` of 3 values and 10 empty petal widths."""
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris(as_frame=True)
+    df = bunch.frame.copy()
+    df["target"] = df["target"].map(dict(enumerate(bunch.target_names)))
+    rng = np.random.RandomState(seed)
+    df.insert(2, "color", rng.choice(["red", "green", "blue"], len(df)))
+    df.loc[rng.choice(len(df), 10, replace=False), GAPPY] = np.nan
+    return df
+
+
+def the_split(df: pd.DataFrame, seed: int = 0):
+    """The documented fixed split: scikit-learn's stratified 80/20 with random_state=seed."""
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(np.arange(len(df)), test_size=0.2, random_state=seed, stratify=df["target"])
+
+
+@pytest.fixture
+def iris_color(tmp_path):
+    path = tmp_path / "iris_color.csv"
+    iris_frame().to_csv(path, index=False)
+    return path
+
+
+def test_the_encoding_is_sklearns_one_hot_and_median_imputer_on_the_training_rows(iris_color, capsys):
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder
+
+    ds = load_dataset({"name": f"csv:{iris_color}", "target": "target"})
+    assert capsys.readouterr().out.strip() == ("csv: 1 categorical column one-hot encoded (color: 3 values); "
+                                               f"{iris_frame().iloc[the_split(iris_frame())[0]][GAPPY].isna().sum()} missing "
+                                               "values in 1 column filled with the training median (+1 indicator)")
+    df = iris_frame()
+    train, test = the_split(df)
+    hot = OneHotEncoder(handle_unknown="ignore").fit(df.iloc[train][["color"]])
+    imputer = SimpleImputer(strategy="median", add_indicator=True).fit(df.iloc[train][NUMERIC])
+    assert ds.feature_names == ["sepal length (cm)", "sepal width (cm)", "color=blue", "color=green", "color=red",
+                                "petal length (cm)", "petal width (cm)", "petal width (cm)_missing"]
+    for rows, x in ((train, ds.x_train.numpy()), (test, ds.x_test.numpy())):
+        part = df.iloc[rows]
+        want = dict(zip([f"color={c}" for c in hot.categories_[0]], hot.transform(part[["color"]]).toarray().T))
+        filled = imputer.transform(part[NUMERIC])
+        want.update(zip(NUMERIC, filled[:, :4].T))
+        want[f"{GAPPY}_missing"] = filled[:, 4]
+        got = dict(zip(ds.feature_names, x.T))
+        assert set(got) == set(want)
+        for name, values in got.items():
+            np.testing.assert_allclose(values, want[name].astype(np.float32), rtol=1e-6, err_msg=name)
+    assert ds.encoding["columns"][4]["median"] == float(df.iloc[train][GAPPY].median())
+
+
+def test_the_test_rows_are_encoded_with_training_statistics_only(tmp_path):
+    df = iris_frame()
+    train, test = the_split(df)
+    df.loc[test[0], "color"] = "purple"  # a category only a test row has
+    df.loc[test[1], "sepal length (cm)"] = np.nan  # a column complete in training
+    df.loc[test, "sepal width (cm)"] = 100.0  # test values that would move a median taken over every row
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    ds = load_dataset({"name": f"csv:{path}", "target": "target"})
+    names = ds.feature_names
+    assert "color=purple" not in names and "sepal length (cm)_missing" not in names
+    colors = [names.index(n) for n in ("color=blue", "color=green", "color=red")]
+    assert ds.x_test[0, colors].tolist() == [0.0, 0.0, 0.0]
+    assert ds.x_test[1, names.index("sepal length (cm)")].item() == pytest.approx(df.iloc[train]["sepal length (cm)"].median())
+    medians = {c["name"]: c.get("median") for c in ds.encoding["columns"]}
+    assert medians["sepal width (cm)"] == df.iloc[train]["sepal width (cm)"].median() < 100
+
+
+def test_a_complete_numeric_csv_gives_the_same_bytes_as_before_and_no_encoding(tmp_path):
+    from sklearn.datasets import load_wine
+    from sklearn.model_selection import train_test_split
+
+    frame = load_wine(as_frame=True).frame
+    path = tmp_path / "wine.csv"
+    frame.to_csv(path, index=False)
+    ds = load_dataset({"name": f"csv:{path}", "target": "target"})
+    x = np.array([[float(v) for v in line.split(",")[:-1]] for line in path.read_text().splitlines()[1:]], dtype=np.float32)
+    x_tr, x_te = train_test_split(x, test_size=0.2, random_state=0, stratify=frame["target"])
+    assert ds.x_train.numpy().tobytes() == x_tr.tobytes() and ds.x_test.numpy().tobytes() == x_te.tobytes()
+    assert ds.encoding is None and ds.feature_names == list(frame.columns[:-1])
+    assert "encoding" not in Preprocessing.fit(ds).to_dict()
+
+
+def test_a_text_column_of_many_values_is_one_line_naming_it(tmp_path):
+    df = iris_frame()
+    df["id"] = [f"row-{i}" for i in range(len(df))]
+    path = tmp_path / "ids.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"column 'id' holds text with 120 distinct values .*more than 50.*drop it or encode it"):
+        load_dataset({"name": f"csv:{path}", "target": "target"})
+    df = iris_frame().drop(columns="color")
+    df[GAPPY] = np.nan
+    df.to_csv(path, index=False)
+    with pytest.raises(DataError, match="column 'petal width \\(cm\\)' is empty in every training row; drop it"):
+        load_dataset({"name": f"csv:{path}", "target": "target"})
+
+
+@pytest.fixture(scope="module")
+def iris_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("encoded")
+    path = folder / "iris_color.csv"
+    iris_frame().to_csv(path, index=False)
+    recipe, _ = as_recipe("digits_mlp", {**QUICK, "data.name": f"csv:{path}", "data.target": "target"})
+    return run(recipe, folder / "run"), path
+
+
+def test_training_on_the_encoded_csv_learns_iris(iris_run):
+    result, _ = iris_run
+    assert result.metrics["test_accuracy"] >= 0.85
+    pre = json.loads((result.dir / "model.json").read_text())["preprocessing"]
+    assert pre["input_shape"] == [8] and [c["kind"] for c in pre["encoding"]["columns"]] == [
+        "numeric", "numeric", "categorical", "numeric", "numeric"]
+
+
+def test_predict_on_raw_rows_equals_the_runs_own_predictions(iris_run, tmp_path, capsys):
+    import nnforge
+
+    result, path = iris_run
+    predictor = nnforge.load(result.dir)
+    ds = load_dataset({"name": f"csv:{path}", "target": "target"})
+    expected = predictor.predict_stored(ds.x_test)
+    capsys.readouterr()
+    df = iris_frame()
+    raw = df.iloc[the_split(df)[1]].drop(columns="target")
+    rows = tmp_path / "rows.csv"
+    raw[list(reversed(raw.columns))].to_csv(rows, index=False)  # columns by name: any order
+    np.testing.assert_allclose(np.stack([p for _, p in predictor.predict_files([rows])]), expected, rtol=1e-5, atol=1e-6)
+    records = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in raw.to_dict("records")]
+    got = predictor.predict(records)
+    assert [g.label for g in got] == [predictor.classes[i] for i in expected.argmax(1)]
+    assert main(["predict", str(result.dir), str(rows)]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == len(raw)
+    assert main(["eval", str(result.dir)]) == 0
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_a_row_with_an_unseen_category_and_empty_cells_is_predicted(iris_run, tmp_path, capsys):
+    result, _ = iris_run
+    rows = tmp_path / "new.csv"
+    rows.write_text("sepal length (cm),sepal width (cm),color,petal length (cm),petal width (cm)\n"
+                    "5.1,3.5,purple,1.4,\n,,,6.0,2.2\n")
+    assert main(["predict", str(result.dir), str(rows)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{rows}:2: setosa") and out[1].startswith(f"{rows}:3: virginica")
+    rows.write_text("sepal length (cm),sepal width (cm),color,petal length (cm),petal width (cm)\n5.1,abc,red,1.4,0.2\n")
+    assert main(["predict", str(result.dir), str(rows)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("column 'sepal width (cm)' holds numbers in training but line 2 has text: 'abc'; "
+                        "accepted: a number or an empty cell") and len(err.splitlines()) == 1
+    rows.write_text("sepal length (cm),color\n5.1,red\n")
+    assert main(["predict", str(result.dir), str(rows)]) == 2
+    assert "the header lacks 3 of the model's columns" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda e: e["columns"][0].update(median=1e999), "'median' must be a finite number"),
+    (lambda e: e["columns"][0].update(median="5.8"), "'median' must be a finite number"),
+    (lambda e: e["columns"][2].update(categories=[f"c{i}" for i in range(100_000)]), "1 to 50 distinct strings"),
+    (lambda e: e["columns"][2].update(categories=["red", "red", "blue"]), "1 to 50 distinct strings"),
+    (lambda e: e["columns"][2].update(kind="ordinal"), "'kind' must be numeric or categorical"),
+    (lambda e: e["columns"][4].update(indicator="yes"), "'indicator' (true or false)"),
+    (lambda e: e["columns"][4].update(indicator=False), "makes 7 features for inputs of shape [8]"),
+    (lambda e: e.update(columns={"a": 1}), "'encoding.columns' must be a list"),
+    (lambda e: e["columns"].append(dict(e["columns"][0])), "described twice"),
+])
+def test_a_crafted_encoding_in_model_json_is_one_line(iris_run, tmp_path, capsys, change, words):
+    import shutil
+
+    result, _ = iris_run
+    copy = tmp_path / "run"
+    shutil.copytree(result.dir, copy)
+    meta = json.loads((copy / "model.json").read_text())
+    change(meta["preprocessing"]["encoding"])
+    (copy / "model.json").write_text(json.dumps(meta))
+    rows = tmp_path / "rows.csv"
+    iris_frame().drop(columns="target").head(3).to_csv(rows, index=False)
+    assert main(["predict", str(copy), str(rows)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err and "model.json" in err, err
+
+
+def test_regression_on_a_csv_with_a_text_column_and_missing_cells(tmp_path, capsys):
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(scaled=False, as_frame=True).frame
+    frame["sex"] = frame["sex"].map({1.0: "female", 2.0: "male"})
+    frame.loc[np.random.RandomState(1).choice(len(frame), 20, replace=False), "bmi"] = np.nan
+    path = tmp_path / "diabetes.csv"
+    frame.to_csv(path, index=False)
+    recipe, _ = as_recipe("diabetes_mlp", {**QUICK, "task": "regress", "train.epochs": 5, "data.name": f"csv:{path}",
+                                           "data.target": "target"})
+    result = run(recipe, tmp_path / "run")
+    assert "csv: 1 categorical column one-hot encoded (sex: 2 values); " in capsys.readouterr().out
+    pre = json.loads((result.dir / "model.json").read_text())["preprocessing"]
+    assert "sex=female" in pre["feature_names"] and "bmi_missing" in pre["feature_names"]
+    rows = tmp_path / "rows.csv"
+    frame.drop(columns="target").head(4).to_csv(rows, index=False)
+    assert main(["predict", str(result.dir), str(rows)]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 4
+
+
+def test_eval_on_another_csv_encoded_differently_is_one_line(iris_run, tmp_path, capsys):
+    """Another file of the same width whose categories differ would put its columns in the model's
+    slots for other categories: refused, where it would have scored silently wrong numbers."""
+    result, _ = iris_run
+    df = iris_frame()
+    df["color"] = df["color"].replace({"red": "yellow"})  # still 3 categories, 8 features
+    other = tmp_path / "other.csv"
+    df.to_csv(other, index=False)
+    assert main(["eval", str(result.dir), "--data", f"csv:{other}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "encodes its text columns or missing cells differently" in err
