@@ -21,13 +21,13 @@ import math
 import numpy as np
 
 from nnforge.errors import DataError, excerpt, file_excerpt
+from nnforge.io import is_finite
 
 MISSING = ("", "na", "nan", "null", "none", "?")  # the spellings of a missing cell (lower case, stripped)
 MISSING_CATEGORY = "(missing)"
 MAX_CATEGORIES = 50  # more distinct values in one column is an ID or free text, not a category
 MAX_COLUMNS = 10_000  # raw columns a saved encoding may describe
 MAX_TEXT = 1000  # characters in a saved column name or category
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 VALUE_LIMIT = 1e15  # a served row's numbers (|value|): far beyond a real table's, and the network's output stays finite
 
 
@@ -248,9 +248,7 @@ def check_encoding(data) -> dict:
         if c.get("kind") == "numeric":
             if set(c) != {"name", "kind", "median", "indicator"} or type(c["indicator"]) is not bool:
                 raise DataError(f"{where}: a numeric column has 'name', 'kind', 'median' and 'indicator' (true or false)")
-            from nnforge.io import is_finite
-
-            if not is_finite(c["median"]) or not abs(c["median"]) <= 3.4e38:
+            if not is_finite(c["median"]) or not abs(c["median"]) <= 3.4e38:  # a float32 feature
                 raise DataError(f"{where}: 'median' must be a finite number")
         elif c.get("kind") == "categorical":
             cats = c.get("categories")
