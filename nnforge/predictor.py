@@ -223,7 +223,7 @@ class Predictor:
         if all(isinstance(i, (str, Path)) for i in items):
             results = [self._prediction(p, top, name) for name, p in self.predict_files(items)]
             return results[0] if single and len(results) == 1 else results
-        if all(isinstance(i, dict) for i in items):
+        if all(isinstance(i, dict) for i in items) and self.preprocessing.encoder() is not None:
             results = [self._prediction(p, top) for p in self.predict_records(items)]
             return results[0] if single else results
         if all(_is_pil(i) for i in items):
