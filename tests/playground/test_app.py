@@ -167,6 +167,7 @@ def test_a_page_of_another_site_cannot_open_a_session(playground, origin):
     the user's own tabs out) and drive them; browsers name the page's site in Origin."""
     from websockets.exceptions import InvalidStatus
 
+    wait_for_no_sessions(playground)  # an earlier test's tab, closed, may still be ending its session
     with pytest.raises(InvalidStatus, match="403"):
         playground.socket(origin=origin)
     assert playground.get("/api/health")["sessions"] == 0
@@ -316,3 +317,12 @@ def test_a_tab_that_never_reads_its_frames_loses_its_session():
 
     hub, ended = asyncio.run(session())
     assert type(ended).__name__ == "NotReading" and hub.playing == 0
+
+
+def wait_for_no_sessions(playground, seconds: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while playground.get("/api/health")["sessions"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert playground.get("/api/health")["sessions"] == 0

@@ -19,11 +19,8 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.errors import Unsatisfiable  # noqa: E402
 
 from schemathesis.generation import GenerationMode  # noqa: E402
-# Imported here, while pytest collects, not by from_url in the first test: pytest rewrites a plugin's
-# modules with ast.parse, whose node conversion in CPython 3.11 keeps its depth count in one state
-# per interpreter; an ast.parse in another thread at the same moment (a traceback formatted by a
-# server thread an earlier test left running: 3.11's carets call ast.parse) made one full run's
-# import fail with "SystemError: AST constructor recursion depth mismatch".
+# Imported while pytest collects, not by from_url in the first test: pytest rewrites a plugin's
+# modules with ast.parse (see the fixture below for why that may fail later in a run).
 import schemathesis.specs.openapi.schemas  # noqa: E402,F401
 
 from tests.serve.conftest import Server  # noqa: E402
@@ -55,7 +52,15 @@ schemathesis.openapi.media_type("image/jpeg", real_images("JPEG"))
 
 @pytest.fixture(scope="module", params=["run_dir", "encoded_run"])
 def api(request):
-    """The image model, and a table model whose rows are objects with text and nulls (a tabular encoding)."""
+    """The image model, and a table model whose rows are objects with text and nulls (a tabular encoding).
+
+    Garbage is collected first: CPython 3.11's ast.parse keeps one depth count per interpreter, and a
+    finalizer that formats a traceback (3.11's carets call ast.parse) run by a collection in the middle
+    of one of Hypothesis' ast.parse calls broke it: "SystemError: AST constructor recursion depth
+    mismatch" (seen twice in full runs, from request coroutines an earlier in-process test left)."""
+    import gc
+
+    gc.collect()
     srv = Server(request.getfixturevalue(request.param))
     try:
         yield srv, schemathesis.openapi.from_url(f"http://127.0.0.1:{srv.port}/openapi.json")
