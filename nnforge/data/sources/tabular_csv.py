@@ -57,7 +57,7 @@ def parse_features(header: list[str], rows: list[list[str]], source: str, first_
         for i, row in enumerate(rows):
             for j, cell in enumerate(row):
                 text = cell.strip()
-                if text == "" or text.lower() in ("na", "nan", "null", "none", "?"):
+                if is_missing(text):
                     raise DataError(f"{source}: missing value at line {i + first_line}, {_column(source, header, j)}; fill or drop it first")
                 try:
                     out[i, j] = float(text)
