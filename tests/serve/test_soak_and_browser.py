@@ -1,6 +1,7 @@
 """Slow end-to-end checks on a real server: memory stays flat under 10,000 bad requests, and the
 web page works in headless Chromium (draw a stroke, get a prediction, a non-blank screenshot; for a
-tabular run, paste a row and see each feature's share)."""
+tabular run, paste a row and see each feature's share; for a run trained on a CSV with a text column
+and empty cells, fill in its fields)."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def assert_not_blank(driver, path: Path) -> None:
 
 @contextlib.contextmanager
 def served_page(run_dir, tmp_path):
-    """`nnforge serve RUN` in a process of its own, and its page loaded in headless Chromium."""
+    """`nnforge serve RUN` in a process of its own, and its page loaded in headless Chromium: (driver, server)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     srv = Server(run_dir)
@@ -83,7 +84,7 @@ def served_page(run_dir, tmp_path):
         with browser(tmp_path) as driver:
             driver.get(f"http://127.0.0.1:{srv.port}/")
             WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.body.dataset.ready === '1'"))
-            yield driver
+            yield driver, srv
     finally:
         srv.close()
 
@@ -134,7 +135,7 @@ def test_page_draw_predict_and_screenshot(run_dir, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    with served_page(run_dir, tmp_path) as driver:
+    with served_page(run_dir, tmp_path) as (driver, _):
         canvas = driver.find_element(By.ID, "canvas")
         # A "1": one vertical stroke through the middle of the 280x280 canvas (offsets from its centre).
         ActionChains(driver).move_to_element_with_offset(canvas, 0, -90).click_and_hold() \
@@ -161,7 +162,7 @@ def test_page_explains_a_tabular_row(tabular_run, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    with served_page(tabular_run, tmp_path) as driver:
+    with served_page(tabular_run, tmp_path) as (driver, _):
         assert not driver.find_element(By.ID, "canvas").is_displayed()
         driver.find_element(By.ID, "row").send_keys("5.1, 3.5, 1.4, 0.2")
         driver.find_element(By.ID, "predict-row").click()
@@ -174,3 +175,57 @@ def test_page_explains_a_tabular_row(tabular_run, tmp_path):
         assert "P(setosa)" in driver.find_element(By.ID, "method").text
         assert not driver.find_element(By.ID, "seen").is_displayed()
         assert_not_blank(driver, tmp_path / "page.png")
+
+
+@pytest.mark.slow
+def test_page_predicts_a_csv_row_with_a_category_and_an_empty_cell(encoded_run, tmp_path):
+    """A run trained on a CSV with a text column and empty cells: the page has a field per training
+    column (a list of the categories seen in training for the text column); a row with a category
+    chosen and a number left empty shows what POST /v1/predict answers for the same record (the page
+    sent {"inputs": {...}}, a 422 'expected a non-empty list'); text in a number field is a message
+    naming the column, and nothing is sent; the server's refusal is shown as its words."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    record = {"sepal length (cm)": 6.3, "sepal width (cm)": 2.9, "color": "green", "petal length (cm)": 5.0, "petal width (cm)": None}
+    explains = "return performance.getEntriesByType('resource').filter(e => e.name.includes('/v1/explain')).length"
+    with served_page(encoded_run, tmp_path) as (driver, srv):
+        assert not driver.find_element(By.ID, "row").is_displayed()
+        labels = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#fields label")]
+        assert labels == list(record)
+        color = Select(driver.find_element(By.ID, "field-2"))
+        assert [o.text for o in color.options] == ["(missing)", "blue", "green", "red"]
+        for i, (name, value) in enumerate(record.items()):
+            if name == "color":
+                color.select_by_visible_text(value)
+            elif value is not None:
+                driver.find_element(By.ID, f"field-{i}").send_keys(str(value))
+        driver.find_element(By.ID, "predict-row").click()
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script("return !!document.body.dataset.predicted"))
+        status, api = srv.request("POST", "/v1/predict?k=3", json.dumps({"inputs": [record]}).encode(),
+                                  {"Content-Type": "application/json"})
+        assert status == 200
+        assert driver.execute_script("return document.body.dataset.predicted") == api["class"]
+        assert driver.find_element(By.CSS_SELECTOR, "#answer small").text == f"{100 * api['probability']:.1f}%"
+        shown = {b.find_element(By.CSS_SELECTOR, ".label").text: b.find_element(By.CSS_SELECTOR, ".pct").text
+                 for b in driver.find_elements(By.CSS_SELECTOR, "#bars .bar")}
+        assert shown == {t["class"]: f"{100 * t['probability']:.1f}%" for t in api["top"]}
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#features .feature")) == 8
+        assert driver.find_element(By.ID, "error").get_attribute("hidden") is not None
+
+        sent = driver.execute_script(explains)
+        driver.find_element(By.ID, "field-1").send_keys("abc")  # "2.9abc"
+        driver.find_element(By.ID, "predict-row").click()
+        error = driver.find_element(By.ID, "error")
+        WebDriverWait(driver, 10).until(lambda d: error.is_displayed())
+        assert error.text == ("sepal width (cm): '2.9abc' is not a number; enter a number such as 5.8, "
+                              "or leave it empty for a missing value")
+        assert driver.find_element(By.ID, "field-1").get_attribute("aria-invalid") == "true"
+        assert driver.execute_script(explains) == sent
+
+        driver.find_element(By.ID, "field-1").clear()
+        driver.find_element(By.ID, "field-0").send_keys("e30")  # "6.3e30": a number, beyond what the server takes
+        driver.find_element(By.ID, "predict-row").click()
+        WebDriverWait(driver, 10).until(lambda d: "1e+15" in error.text)
+        assert error.text == ("invalid field 'inputs': input 0: column 'sepal length (cm)' is 6.3e+30; "
+                              "accepted: numbers within ±1e+15")

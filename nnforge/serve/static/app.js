@@ -56,7 +56,10 @@
     const t0 = performance.now();
     const response = await fetch(path + "?k=" + meta.classes.length, { method: "POST", body, headers });
     const data = await response.json();
-    if (!response.ok) throw new Error(data.error + (data.detail ? ": " + JSON.stringify(data.detail) : ""));
+    if (!response.ok) {
+      const detail = typeof data.detail === "string" ? data.detail : data.detail ? JSON.stringify(data.detail) : "";
+      throw new Error(data.error + (detail ? ": " + detail : ""));
+    }
     $("latency").textContent = "· " + Math.round(performance.now() - t0) + " ms";
     return data;
   }
@@ -144,22 +147,66 @@
     }
   }
 
-  $("predict-row").addEventListener("click", async () => {
+  // A model trained on a CSV with text columns or empty cells (model.json's preprocessing.encoding)
+  // takes rows as {column: value}: one field per training column, a list of the categories seen in
+  // training for a text column, and an empty number field for a missing value (the server fills it
+  // with the training median, as training did).
+  const MISSING_CATEGORY = "(missing)";
+  const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+  function buildFields(encoding) {
+    const form = $("fields"); form.innerHTML = "";
+    encoding.columns.forEach((c, i) => {
+      const label = document.createElement("label"); label.htmlFor = "field-" + i;
+      label.textContent = label.title = c.name;
+      let input;
+      if (c.kind === "categorical") {
+        input = document.createElement("select");
+        input.append(new Option(MISSING_CATEGORY, ""));
+        for (const v of c.categories) if (v !== MISSING_CATEGORY) input.append(new Option(v, v));
+      } else {
+        input = document.createElement("input"); input.type = "text"; input.inputMode = "decimal"; input.autocomplete = "off";
+        input.placeholder = `empty: median ${+c.median.toPrecision(4)}`;
+      }
+      input.id = "field-" + i; input.name = c.name;
+      form.append(label, input);
+    });
+  }
+
+  function readRecord(encoding) {
+    // The fields as one {column: value} row; a number field holding anything but a number is a
+    // one-line message naming its column, and nothing is sent.
+    const record = {};
+    let bad = null;
+    encoding.columns.forEach((c, i) => {
+      const input = $("field-" + i), text = input.value.trim();
+      input.removeAttribute("aria-invalid");
+      if (text === "") record[c.name] = null;
+      else if (c.kind === "categorical") record[c.name] = text;
+      else if (NUMBER.test(text) && Number.isFinite(Number(text))) record[c.name] = Number(text);
+      else {
+        input.setAttribute("aria-invalid", "true");
+        bad = bad || { input, message: `${c.name}: '${text.length > 40 ? text.slice(0, 40) + "…" : text}' is not a number; ` +
+                                         "enter a number such as 5.8, or leave it empty for a missing value" };
+      }
+    });
+    if (bad) { bad.input.focus(); throw new Error(bad.message); }
+    return record;
+  }
+
+  async function predictRow() {
     const encoding = meta && meta.preprocessing && meta.preprocessing.encoding;
-    let row = $("row").value.split(/[\s,;]+/).filter(Boolean).map(Number);
-    if (encoding) {  // raw values in the training columns' order: text stays text, an empty cell is missing (null)
-      const cells = $("row").value.trim().split(/[,;\t]/).map((c) => c.trim());
-      row = {};
-      encoding.columns.forEach((c, i) => {
-        const cell = cells[i] === undefined ? "" : cells[i];
-        row[c.name] = cell === "" ? null : c.kind === "numeric" && cell !== "" && !isNaN(Number(cell)) ? Number(cell) : cell;
-      });
-    }
     try {
-      const result = await post("/v1/explain", JSON.stringify({ inputs: row }), { "Content-Type": "application/json" });
+      const inputs = encoding ? [readRecord(encoding)] : $("row").value.split(/[\s,;]+/).filter(Boolean).map(Number);
+      const result = await post("/v1/explain", JSON.stringify({ inputs }), { "Content-Type": "application/json" });
       showError(""); renderBars(result); renderFeatures(result);
       document.body.dataset.predicted = meta.task === "regress" ? String(result.value) : result.class;
     } catch (err) { showError(String(err.message || err)); }
+  }
+  $("predict-row").addEventListener("click", predictRow);
+  $("fields").addEventListener("submit", (e) => { e.preventDefault(); predictRow(); });
+  $("fields").addEventListener("keydown", (e) => {  // Enter in any field predicts (a form of several fields does not submit on Enter)
+    if (e.key === "Enter" && e.target.tagName === "INPUT") { e.preventDefault(); predictRow(); }
   });
 
   fetch("/metadata").then((r) => r.json()).then((m) => {
@@ -175,8 +222,12 @@
       $("explain-card").querySelector("h2").textContent = "What moved the prediction";
       $("method").textContent = "Predict a row to see each feature's share.";
       const encoding = m.preprocessing.encoding;
-      $("row").placeholder = encoding ? encoding.columns.map((c) => c.name).join(", ") + " (text and empty cells welcome)"
-        : (m.preprocessing.feature_names || []).join(", ") || `${m.input_shape[0]} numbers`;
+      if (encoding) {
+        buildFields(encoding);
+        $("row").hidden = true; $("fields").hidden = false;
+        $("row-hint").textContent = "This model takes one row of its training table: choose or type each column's value " +
+          "(leave a number empty if it is missing).";
+      } else $("row").placeholder = (m.preprocessing.feature_names || []).join(", ") || `${m.input_shape[0]} numbers`;
     } else if (m.preprocessing.background === "light") { ink = "#000"; paper = "#fff"; }
     clearCanvas();
     document.body.dataset.ready = "1";
