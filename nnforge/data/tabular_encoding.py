@@ -17,6 +17,7 @@ needs no encoding (:func:`needs_encoding`) and is read as before.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -165,18 +166,23 @@ class TabularEncoding:
     def transform_records(self, records: list[dict], start: int = 0) -> np.ndarray:
         """JSON objects ``{column: number, text or null}`` (the server's tabular input) -> features
         (``start``: the first record's number in the messages); see :meth:`record_cells`."""
+        if not isinstance(records, (list, tuple)):
+            what = "one object (put it in a list)" if isinstance(records, dict) else _json_type(records)
+            raise DataError(f"rows are a list of objects {{column: value}}; got {what}")
         rows = [self.record_cells(record, n) for n, record in enumerate(records, start)]
         return self.transform(rows, "input", list(range(start, start + len(rows))))
 
     def record_cells(self, record, n: int = 0) -> list[str]:
         """One JSON object ``{column: value}`` as the text cells of a CSV row, checked: every column
-        present and no other; a numeric column takes a number (within ±:data:`VALUE_LIMIT`) or null,
-        a categorical one text, a number or null. Anything else is a DataError naming input ``n``."""
+        present and no other; a numeric column takes a number (within ±:data:`VALUE_LIMIT`; NumPy's
+        too) or null, a categorical one text, a number or null. Anything else is a DataError naming
+        input ``n``."""
         if not isinstance(record, dict):
-            raise DataError(f"input {n} is a {_json_type(record)}; expected an object {{column: value}}")
-        unknown = next((key for key in record if key not in self._index), None)
-        if unknown is not None:
-            raise DataError(f"input {n}: unknown column '{excerpt(unknown, 60)}'; accepted: {excerpt(', '.join(self.raw_names), 200)}")
+            raise DataError(f"input {n} is {_json_type(record)}; expected an object {{column: value}}")
+        for key in record:  # every key: an unknown one that is None was taken for "none unknown"
+            if not isinstance(key, str) or key not in self._index:
+                named = f"unknown column '{excerpt(key, 60)}'" if isinstance(key, str) else f"a column name is {_json_type(key)}, not text"
+                raise DataError(f"input {n}: {named}; accepted: {excerpt(', '.join(self.raw_names), 200)}")
         absent = next((name for name in self.raw_names if name not in record), None)
         if absent is not None:
             raise DataError(f"input {n}: missing column '{excerpt(absent, 60)}' (send null for a missing value)")
@@ -185,18 +191,23 @@ class TabularEncoding:
             name, value = c["name"], record[c["name"]]
             if value is None:
                 row.append("")
-            elif isinstance(value, bool) or not isinstance(value, (int, float, str)) or (isinstance(value, str) and c["kind"] == "numeric"):
-                accepted = "a number or null" if c["kind"] == "numeric" else "text, a number or null"
-                raise DataError(f"input {n}: column '{excerpt(name, 60)}' is a {_json_type(value)}; accepted: {accepted}")
-            elif isinstance(value, str):
+            elif isinstance(value, str) and c["kind"] == "categorical":
                 if len(value) > MAX_TEXT:
                     raise DataError(f"input {n}: column '{excerpt(name, 60)}' holds {len(value)} characters; at most {MAX_TEXT}")
                 row.append(value)
-            elif not abs(value) <= VALUE_LIMIT:
-                raise DataError(f"input {n}: column '{excerpt(name, 60)}' is {excerpt(value, 30)}; accepted: numbers within "
-                                f"±{VALUE_LIMIT:.0e}")
+            elif isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+                try:
+                    value = int(value) if isinstance(value, numbers.Integral) else float(value)
+                except (OverflowError, ValueError):  # a Fraction past a float's range
+                    value = math.inf
+                if not abs(value) <= VALUE_LIMIT:
+                    hint = " (null for a missing value)" if isinstance(value, float) and math.isnan(value) else ""
+                    raise DataError(f"input {n}: column '{excerpt(name, 60)}' is {_shown(value, 30)}; accepted: numbers within "
+                                    f"±{VALUE_LIMIT:.0e}{hint}")
+                row.append(repr(value) if isinstance(value, float) else str(value))
             else:
-                row.append(repr(float(value)) if isinstance(value, float) else str(value))
+                accepted = "a number or null" if c["kind"] == "numeric" else "text, a number or null"
+                raise DataError(f"input {n}: column '{excerpt(name, 60)}' is {_json_type(value)}; accepted: {accepted}")
         return row
 
     def record_schema(self) -> dict:
@@ -221,7 +232,18 @@ class TabularEncoding:
 
 
 def _json_type(value) -> str:
-    return {bool: "boolean", str: "string", list: "list", dict: "object"}.get(type(value), type(value).__name__)
+    """``a string``, ``an object``, ``a float32``: what a value is, as a message says it."""
+    name = {bool: "boolean", str: "string", list: "list", dict: "object", int: "whole number", float: "number",
+            type(None): "null"}.get(type(value), type(value).__name__)
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+def _shown(value, limit: int) -> str:
+    """:func:`~nnforge.errors.excerpt` of a value, and a whole number too long to write out (``str``
+    refuses one of 4,300 digits and more: a ValueError) by its size."""
+    if isinstance(value, int) and value.bit_length() > 1000:
+        return f"a whole number of about {int(value.bit_length() * math.log10(2))} digits"
+    return excerpt(value, limit)
 
 
 def _column(source, name: str, j: int) -> str:

@@ -9,11 +9,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nnforge.api import as_recipe
 from nnforge.cli import main
 from nnforge.data import Preprocessing, load_dataset
-from nnforge.errors import DataError
+from nnforge.data.tabular_encoding import TabularEncoding, check_encoding
+from nnforge.errors import DataError, UserError
 from nnforge.train import run
 
 NUMERIC = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
@@ -237,3 +240,121 @@ def test_eval_on_another_csv_encoded_differently_is_one_line(iris_run, tmp_path,
     assert main(["eval", str(result.dir), "--data", f"csv:{other}"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "encodes its text columns or missing cells differently" in err
+
+
+# -- Hypothesis: the record path and crafted encodings ------------------------------------------
+FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow])
+ENCODING = {"columns": [{"name": "age", "kind": "numeric", "median": 38.5, "indicator": True},
+                        {"name": "city", "kind": "categorical", "categories": ["(missing)", "Lyon", "Paris", "7"]},
+                        {"name": "income", "kind": "numeric", "median": 1200.0, "indicator": False}]}
+any_scalar = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.just(10**5000), st.just(-(10**4400)), st.floats(),
+    st.sampled_from([np.float32(1.5), np.int64(3), np.float64(2.0), np.bool_(True), np.nan, b"Lyon", 1j, Ellipsis]),
+    st.sampled_from(["Lyon", "Paris", "7", "Berlin", "", "  ", "NA", "(missing)", "12", "1e3", "\ud800", "x" * 1001]),
+    st.text(max_size=12),
+)
+any_value = st.one_of(any_scalar, st.lists(any_scalar, max_size=2), st.dictionaries(st.text(max_size=3), any_scalar, max_size=2),
+                      st.tuples(any_scalar), st.frozensets(st.integers(), max_size=2))
+any_key = st.one_of(st.sampled_from(["age", "city", "income", "Age", "city ", ""]), st.text(max_size=6),
+                    st.none(), st.integers(), st.floats(allow_nan=False), st.tuples(st.integers()), st.just(10**5000))
+
+
+@st.composite
+def records(draw):
+    record = {}
+    for name in ("age", "city", "income"):
+        if draw(st.integers(0, 5)):  # most columns present
+            record[name] = draw(st.one_of(any_value, st.sampled_from([None, 30, 41.5, "Lyon", "Paris"])))
+    for _ in range(draw(st.integers(0, 2) if draw(st.booleans()) else st.just(0))):
+        record[draw(any_key)] = draw(any_value)
+    return record
+
+
+def one_line_user_error(call):
+    """The call's result, or None where it raised a UserError of one line (anything else fails the test)."""
+    try:
+        return call()
+    except UserError as exc:
+        assert str(exc) and "\n" not in str(exc) and len(str(exc)) < 600, str(exc)
+        return None
+
+
+@FUZZ
+@given(rows=st.one_of(st.lists(st.one_of(records(), any_value), min_size=0, max_size=3), records(), any_value))
+def test_any_records_encode_or_are_a_one_line_user_error(rows):
+    """transform_records takes a list of {column: value}: anything else, any wrong key or value, is a
+    one-line DataError (it was a ValueError for a whole number of 4,300 digits and more, a TypeError for
+    records that are not a list; an unknown key None was ignored)."""
+    enc = TabularEncoding.from_dict(ENCODING)
+    out = one_line_user_error(lambda: enc.transform_records(rows))
+    if out is None:
+        return
+    assert isinstance(rows, list) and all(isinstance(r, dict) and set(r) == {"age", "city", "income"} for r in rows)
+    assert out.dtype == np.float32 and out.shape == (len(rows), enc.width) and np.isfinite(out).all()
+    for record, encoded in zip(rows, out):
+        assert encoded[3:7].sum() <= 1  # one category at most
+        if record["age"] is None:
+            assert encoded[:2].tolist() == [38.5, 1.0]
+
+
+crafted_column = st.one_of(
+    st.fixed_dictionaries({"name": st.one_of(st.text(max_size=4), st.none(), st.integers()),
+                           "kind": st.sampled_from(["numeric", "categorical", "ordinal", None, ["numeric"]])},
+                          optional={"median": st.one_of(st.floats(), st.integers(), st.just(10**5000), st.booleans(), st.text(max_size=3)),
+                                    "indicator": st.one_of(st.booleans(), st.integers(0, 1), st.none()),
+                                    "categories": st.one_of(st.lists(st.one_of(st.text(max_size=3), st.integers()), max_size=4),
+                                                            st.text(max_size=3), st.none()),
+                                    "extra": st.integers()}),
+    any_value,
+)
+
+
+@FUZZ
+@given(encoding=st.one_of(st.fixed_dictionaries({"columns": st.lists(crafted_column, max_size=3)}),
+                          st.dictionaries(st.text(max_size=8), any_value, max_size=2), any_value))
+def test_a_crafted_encoding_is_accepted_whole_or_is_one_line(encoding):
+    """check_encoding on a model.json 'encoding' as anyone may have edited it: a one-line DataError, or
+    an encoding that encodes a row of missing cells into finite numbers."""
+    checked = one_line_user_error(lambda: check_encoding(encoding))
+    if checked is None:
+        return
+    enc = TabularEncoding.from_dict(checked)
+    assert len(enc.feature_names()) == enc.width
+    out = enc.transform_records([dict.fromkeys(enc.raw_names)])
+    assert out.shape == (1, enc.width) and np.isfinite(out).all()
+    json.dumps(enc.record_schema())
+
+
+ROW = {"age": 41, "city": "Lyon", "income": None}
+
+
+@pytest.mark.parametrize("records, words", [
+    ([{**ROW, "age": 10**5000}], "column 'age' is a whole number of about 5000 digits; accepted: numbers within ±1e+15"),
+    ([{**ROW, "city": -(10**4400)}], "column 'city' is a whole number of about 4400 digits"),
+    ([{**ROW, None: 1}], "input 0: a column name is a null, not text; accepted: age, city, income"),
+    ([{**ROW, 10**5000: 1}], "input 0: a column name is a whole number, not text"),
+    ([{**ROW, "age": float("nan")}], "column 'age' is nan; accepted: numbers within ±1e+15 (null for a missing value)"),
+    (None, "rows are a list of objects {column: value}; got a null"),
+    (5, "rows are a list of objects {column: value}; got a whole number"),
+    (ROW, "got one object (put it in a list)"),
+    ([ROW, "Lyon"], "input 1 is a string; expected an object {column: value}"),
+])
+def test_bad_records_are_one_line_data_errors(records, words):
+    """A whole number of 4,300 digits or more was a ValueError from str() (writing the message), rows that
+    are not a list a TypeError (a dict was read as its keys: 'input 0 is a string'), an unknown key None
+    was taken for 'no unknown key' and ignored."""
+    with pytest.raises(DataError) as info:
+        TabularEncoding.from_dict(ENCODING).transform_records(records)
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_numpy_numbers_in_records_are_numbers():
+    """np.int64 and np.float32 (a row from a DataFrame's iterrows) were refused: 'column 'age' is a int64;
+    accepted: a number or null'. NumPy's booleans are still refused."""
+    enc = TabularEncoding.from_dict(ENCODING)
+    plain = enc.transform_records([{"age": 41, "city": 7, "income": 1500.5}])
+    got = enc.transform_records([{"age": np.int64(41), "city": np.int32(7), "income": np.float32(1500.5)}])
+    assert got.tolist() == plain.tolist() and plain[0, 5] == 1.0  # city "7" is a category seen in training
+    with pytest.raises(DataError, match="column 'age' is a bool; accepted: a number or null"):
+        enc.transform_records([{**ROW, "age": np.bool_(True)}])
