@@ -273,11 +273,22 @@ def _parse_int(text: str) -> int:
     return int(text)
 
 
+def _unique_keys(pairs: list) -> dict:
+    """An object whose keys are all different: ``{"color": "red", "color": null}`` meant one of them,
+    and parsers disagree on which (Python's keeps the last); refused, where the last was used silently."""
+    found = dict(pairs)
+    if len(found) < len(pairs):
+        seen: set = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"the key '{excerpt(twice, 60)}' appears twice in one object; send each key once")
+    return found
+
+
 def parse_json(body: bytes):
     if not body:
         raise ApiError(400, "empty body", 'send a JSON object {"inputs": [...]} or a multipart image upload')
     try:
-        return json.loads(body, parse_constant=_reject_constant, parse_int=_parse_int)
+        return json.loads(body, parse_constant=_reject_constant, parse_int=_parse_int, object_pairs_hook=_unique_keys)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ApiError(400, "invalid JSON", str(exc)[:200]) from None
 
