@@ -269,7 +269,8 @@ def _parse_int(text: str) -> int:
     """An integer, short enough to be a value (Python refuses to convert one past 4,300 digits, with a
     message about ``sys.set_int_max_str_digits`` that means nothing to a client)."""
     if len(text) > MAX_INT_DIGITS:
-        raise ValueError(f"a number with {len(text)} digits; inputs are numbers such as pixel values 0-255")
+        digits = len(text.lstrip("-"))
+        raise ValueError(f"a whole number of {digits} digits; inputs are numbers of at most {MAX_INT_DIGITS} digits")
     return int(text)
 
 

@@ -211,5 +211,8 @@ def test_a_number_of_thousands_of_digits_is_named_as_such(server, digit_png):
     """Before: the detail was Python's advice to call sys.set_int_max_str_digits(), which a client cannot."""
     status, answer = server.request("POST", "/v1/predict", *as_json('{"inputs": [' + "9" * 5000 + "]}"))
     assert_json_error(status, answer, 400)
-    assert answer["detail"] == "a number with 5000 digits; inputs are numbers such as pixel values 0-255"
+    assert answer["detail"] == "a whole number of 5000 digits; inputs are numbers of at most 100 digits"
+    status, answer = server.request("POST", "/v1/predict", *as_json('{"inputs": [-' + "9" * 101 + "]}"))
+    assert_json_error(status, answer, 400)
+    assert answer["detail"] == "a whole number of 101 digits; inputs are numbers of at most 100 digits"  # the sign is no digit
     check_still_serving(server, digit_png)
