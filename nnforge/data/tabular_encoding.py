@@ -263,8 +263,8 @@ class TabularRows:
         kept = TabularRows(self.header, self.source, [self.train[i] for i in train], [self.train_lines[i] for i in train],
                            self.test, self.test_lines)
         encoding, x_train, x_test = kept.encoded()
-        kept.announce(encoding)
         x_val = encoding.transform([self.train[i] for i in val], self.source, [self.train_lines[i] for i in val])
+        kept.announce(encoding)
         return encoding, x_train, x_val, x_test
 
     def announce(self, encoding: TabularEncoding) -> None:

@@ -318,7 +318,7 @@ def test_the_validation_rows_and_a_fold_are_encoded_with_the_remaining_training_
     assert capsys.readouterr().out.count("csv:") == 1
 
 
-def test_a_column_only_validation_rows_fill_is_one_line(tmp_path):
+def test_a_column_only_validation_rows_fill_or_hold_text_in_is_one_line(tmp_path):
     import torch
 
     df = iris_frame().drop(columns="color")
@@ -330,6 +330,15 @@ def test_a_column_only_validation_rows_fill_is_one_line(tmp_path):
     df.to_csv(path, index=False)
     ds = load_dataset({"name": f"csv:{path}", "target": "target"})
     with pytest.raises(DataError, match=r"^.*iris.csv: column 'note' is empty in every training row; drop it$"):
+        ds.split_validation(0.2, 0)
+    df = df.drop(columns="note").astype({"sepal width (cm)": object})
+    row = train[order[0]]
+    df.loc[row, "sepal width (cm)"] = "wide"  # text in a column numeric in every row that trains: as in a row to predict
+    df.to_csv(path, index=False)
+    ds = load_dataset({"name": f"csv:{path}", "target": "target"})
+    assert "sepal width (cm)=wide" in ds.feature_names
+    with pytest.raises(DataError, match=rf"^.*iris.csv: column 'sepal width \(cm\)' holds numbers in training but line {row + 2} "
+                                        "has text: 'wide'; accepted: a number or an empty cell$"):
         ds.split_validation(0.2, 0)
 
 
