@@ -328,14 +328,15 @@ def read_failure(run_dir: str | Path) -> dict | None:
     return found if isinstance(found, dict) else {"error": "?", "message": f"{FAILED} holds no object"}
 
 
-def load_run_test_split(run_dir, data: str | None = None, root: str | None = None):
+def load_run_test_split(run_dir, data: str | None = None, root: str | None = None, encoding: dict | None = None):
     """The test split a run was trained against (or another dataset of the same shape), reshaped by
-    the run's ``data`` keys exactly as training reshaped it (denoising travels in ``model.json``)."""
+    the run's ``data`` keys exactly as training reshaped it (denoising travels in ``model.json``);
+    a csv's rows encoded with ``encoding``, the model's (``model.json``'s ``preprocessing.encoding``)."""
     from nnforge.data import load_dataset
     from nnforge.data.subset import apply_data_config  # image_size, fit_content: the model's input as trained
 
     recipe = recipe_for_test_data(run_dir, data, root)
-    return apply_data_config(load_dataset(recipe.data), recipe.data, recipe.seed)
+    return apply_data_config(load_dataset(recipe.data).encoded_with(encoding), recipe.data, recipe.seed)
 
 
 def recipe_for_test_data(run_dir, data: str | None = None, root: str | None = None):

@@ -30,7 +30,7 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
     if tta and first.kind != "image":
         raise DataError(f"--tta needs image runs; '{runs[0]}' was trained on a table, whose rows have no "
                         f"label-preserving views to average over (drop --tta)")
-    dataset = load_run_test_split(runs[0], data, root)
+    dataset = load_run_test_split(runs[0], data, root, first.preprocessing.encoding)
     first.check_dataset(dataset, "" if data else f"; {runs[0]}/config.yaml names another dataset than the one it was trained on")
     y = dataset.y_test.numpy()
     if tta:  # test-time augmentation: each member averages over a few shifted (and mirrored) views
@@ -67,7 +67,7 @@ def evaluate_regression_runs(runs, predictors, data: str | None = None, root: st
         if not p.regression or p.classes != first.classes or p.input_shape != first.input_shape:
             raise DataError(f"runs '{runs[0]}' and '{p.run_dir}' predict different targets or take different rows")
     recipe = recipe_for_test_data(first.run_dir, data, root)
-    table = load_table(recipe.data, recipe.seed)
+    table = load_table(recipe.data, recipe.seed).encoded_with(first.preprocessing.encoding)  # a csv: as the model trained
     if table.x_test.shape[1:] != first.input_shape or table.y_test.shape[1] != len(first.classes):
         raise DataError(f"table '{table.name}' ({table.x_test.shape[1]} features, {table.y_test.shape[1]} targets) does not fit "
                         f"the model ({first.input_shape[0]} features, {len(first.classes)} targets)")

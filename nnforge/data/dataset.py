@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from nnforge.data.tabular_encoding import TabularEncoding, TabularRows
 from nnforge.errors import DataError
 
 
@@ -31,6 +32,9 @@ class Dataset:
     x_val: torch.Tensor | None = None
     y_val: torch.Tensor | None = None
     encoding: dict | None = None  # csv: text columns and missing cells, as nnforge.data.tabular_encoding encoded them
+    # csv with an encoding: the text rows of x_train and x_test as read; split_validation and fold learn
+    # the encoding again from the rows left to train, and the parts they make carry none
+    text_rows: TabularRows | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         if self.kind not in ("image", "tabular"):
@@ -56,20 +60,15 @@ class Dataset:
         The test split is never touched, so test accuracy stays comparable across recipes.
         """
         if fraction <= 0:
-            return replace(self, x_val=None, y_val=None)
+            if self.text_rows is not None:
+                self.text_rows.announce(TabularEncoding(self.encoding["columns"]))
+            return replace(self, x_val=None, y_val=None, text_rows=None)
         n = len(self.x_train)
         n_val = max(1, int(round(n * fraction)))
         if n - n_val < 1:
             raise DataError(f"dataset '{self.name}' has {n} training examples: too few to hold out {fraction:.0%}")
         order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-        val, train = order[:n_val], order[n_val:]
-        return replace(
-            self,
-            x_train=self.x_train[train],
-            y_train=self.y_train[train],
-            x_val=self.x_train[val],
-            y_val=self.y_train[val],
-        )
+        return self._held_out(order[n_val:], order[:n_val])
 
     def fold(self, k: int, folds: int, seed: int) -> "Dataset":
         """Fold ``k`` (0-based) of ``folds`` stratified folds of the training split as the validation
@@ -82,8 +81,27 @@ class Dataset:
         if folds < 2 or counts[counts > 0].min() < folds:
             raise DataError(f"dataset '{self.name}': a class has fewer than {folds} training examples; use fewer folds")
         train, val = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))[k]
-        train, val = torch.from_numpy(train), torch.from_numpy(val)
-        return replace(self, x_train=self.x_train[train], y_train=self.y_train[train], x_val=self.x_train[val], y_val=self.y_train[val])
+        return self._held_out(torch.from_numpy(train), torch.from_numpy(val))
+
+    def _held_out(self, train: torch.Tensor, val: torch.Tensor) -> "Dataset":
+        """The training examples at ``train`` to train on, those at ``val`` to validate; a csv's
+        encoding is learned again from the ``train`` rows alone (it then prints what it encoded)."""
+        if self.text_rows is None:
+            return replace(self, x_train=self.x_train[train], y_train=self.y_train[train], x_val=self.x_train[val], y_val=self.y_train[val])
+        encoding, x_train, x_val, x_test = self.text_rows.held_out(train.tolist(), val.tolist())
+        return replace(self, x_train=torch.from_numpy(x_train), y_train=self.y_train[train], x_val=torch.from_numpy(x_val),
+                       y_val=self.y_train[val], x_test=torch.from_numpy(x_test), feature_names=encoding.feature_names(),
+                       encoding=encoding.to_dict(), text_rows=None)
+
+    def encoded_with(self, encoding: dict | None) -> "Dataset":
+        """This dataset with its csv rows encoded by ``encoding`` (a saved model's: learned from the
+        rows that trained, after the validation part was held out), so that a run is scored on rows
+        encoded as in training; itself where it has no text rows, or no other encoding is asked for."""
+        if self.text_rows is None or encoding is None or encoding == self.encoding:
+            return self
+        coded, x_train, x_test = self.text_rows.encoded(TabularEncoding(encoding["columns"]))
+        return replace(self, x_train=torch.from_numpy(x_train), x_test=torch.from_numpy(x_test),
+                       feature_names=coded.feature_names(), encoding=encoding)
 
     def describe(self) -> str:
         val = f", {len(self.x_val)} val" if self.x_val is not None else ""

@@ -8,7 +8,9 @@ median in their place and a 0/1 indicator feature ``col_missing``; a missing cel
 column that had none in training gets the median (no indicator). A column with more than
 :data:`MAX_CATEGORIES` categories (an ID, free text) is refused.
 
-The encoding is learned from the training rows only and travels with the model in
+The encoding is learned from the rows that train alone — not the test rows, and not the
+validation rows: a source keeps its text rows (:class:`TabularRows`), and holding out a validation
+part (``split_validation``, ``fold``) learns the encoding again from what is left. It travels with the model in
 ``model.json``'s ``preprocessing.encoding``, so that ``nnforge predict``, ``nnforge.load(run)``
 and ``nnforge serve`` encode new rows exactly as training did. A complete, all-numeric table
 needs no encoding (:func:`needs_encoding`) and is read as before.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -153,7 +156,7 @@ class TabularEncoding:
             raise DataError(f"{source}: contains infinite values (or beyond ±3.4e38, the 32-bit float range); accepted: finite numbers")
         return out
 
-    def transform_table(self, header: list[str], rows: list[list[str]], source) -> np.ndarray:
+    def transform_table(self, header: list[str], rows: list[list[str]], source, lines: list[int] | None = None) -> np.ndarray:
         """Rows with their own ``header`` (any order, extra columns ignored) -> features."""
         missing = [n for n in self.raw_names if n not in header]
         if missing:
@@ -161,7 +164,9 @@ class TabularEncoding:
             raise DataError(f"{source}: the header lacks {len(missing)} of the model's columns" + (f" ({shown})" if shown else "")
                             + "; name every column as in training (their order does not matter)")
         idx = [header.index(n) for n in self.raw_names]
-        return self.transform([[r[i] for i in idx] for r in rows], source)
+        if idx == list(range(len(header))):  # the training file's own columns: no copy
+            return self.transform(rows, source, lines)
+        return self.transform([[r[i] for i in idx] for r in rows], source, lines)
 
     def transform_records(self, records: list[dict], start: int = 0) -> np.ndarray:
         """JSON objects ``{column: number, text or null}`` (the server's tabular input) -> features
@@ -229,6 +234,56 @@ class TabularEncoding:
     @classmethod
     def from_dict(cls, data) -> TabularEncoding:
         return cls(check_encoding(data)["columns"])
+
+
+@dataclass(frozen=True)
+class TabularRows:
+    """The text rows behind a table's encoded training and test parts, with their lines in the file.
+
+    A source keeps them so that the encoding can be learned again from the rows that train once a
+    validation part is held out (:meth:`held_out`), and so that evaluation encodes the test rows
+    with a saved model's encoding (:meth:`encoded`)."""
+
+    header: list[str]
+    source: object  # the file as named: messages quote it only where the user typed it (errors.file_excerpt)
+    train: list[list[str]]
+    train_lines: list[int]
+    test: list[list[str]]
+    test_lines: list[int]
+
+    @classmethod
+    def of(cls, header: list[str], rows: list[list[str]], train, test, source) -> TabularRows:
+        """The ``train`` and ``test`` rows (indices into a file's data ``rows``, which start at line 2)."""
+        train, test = [int(i) for i in train], [int(i) for i in test]
+        return cls(header, source, [rows[i] for i in train], [i + 2 for i in train], [rows[i] for i in test], [i + 2 for i in test])
+
+    def encoded(self, encoding: TabularEncoding | None = None) -> tuple[TabularEncoding, np.ndarray, np.ndarray]:
+        """(encoding, training features, test features): ``encoding`` (a saved model's), or else
+        the one learned from the training rows."""
+        if encoding is None:
+            encoding = TabularEncoding.fit(self.header, self.train, self.source)
+        return (encoding, encoding.transform_table(self.header, self.train, self.source, self.train_lines),
+                encoding.transform_table(self.header, self.test, self.source, self.test_lines))
+
+    def held_out(self, train, val) -> tuple[TabularEncoding, np.ndarray, np.ndarray, np.ndarray]:
+        """(encoding, training, validation and test features) once the training rows at ``val`` are
+        held out for validation: the encoding is learned from the rows at ``train`` alone, and a
+        category that only validation rows hold encodes as all zeros, as it does in a row to predict.
+        Prints what was encoded, in one line."""
+        train, val = [int(i) for i in train], [int(i) for i in val]
+        kept = TabularRows(self.header, self.source, [self.train[i] for i in train], [self.train_lines[i] for i in train],
+                           self.test, self.test_lines)
+        encoding, x_train, x_test = kept.encoded()
+        x_val = encoding.transform([self.train[i] for i in val], self.source, [self.train_lines[i] for i in val])
+        kept.announce(encoding)
+        return encoding, x_train, x_val, x_test
+
+    def announce(self, encoding: TabularEncoding) -> None:
+        """Print :meth:`TabularEncoding.summary` of the training rows' own ``encoding`` (nothing when it changed nothing)."""
+        numeric = [j for j, c in enumerate(encoding.columns) if c["kind"] == "numeric"]
+        line = encoding.summary(sum(is_missing(r[j]) for r in self.train for j in numeric), self.source)
+        if line:
+            print(line, flush=True)
 
 
 def _json_type(value) -> str:

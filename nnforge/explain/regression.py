@@ -60,7 +60,7 @@ def explain_regression(predictor, methods: Sequence[str] | None = None, examples
         if m not in METHODS:
             raise UserError(f"--method '{m}' does not explain a regression run; accepted: {', '.join(METHODS)}")
     recipe = read_recipe(run_dir) if (run_dir / "config.yaml").is_file() else default_config()
-    table = load_table(recipe.data, recipe.seed)
+    table = load_table(recipe.data, recipe.seed).encoded_with(predictor.preprocessing.encoding)  # a csv: as the model trained
     x_test, y_test = torch.from_numpy(table.x_test), table.y_test.astype(np.float64)
     pred = predictor.predict_stored(x_test).astype(np.float64)
     err = np.abs(pred - y_test).mean(1)

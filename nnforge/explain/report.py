@@ -101,7 +101,7 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
             raise UserError(f"--method '{m}' is not known; accepted: {', '.join(METHODS)}")
     if predictor.kind != "image" and "gradcam" in methods:
         raise UserError("--method gradcam needs an image model with a convolutional layer; this run is tabular: use ig, shap or lime")
-    dataset = load_run_test_split(run_dir)
+    dataset = load_run_test_split(run_dir, encoding=predictor.preprocessing.encoding)
     predictor.check_dataset(dataset, f"; {run_dir}/config.yaml names another dataset than the one it was trained on")
     probs = predictor.predict_stored(dataset.x_test)
     y = dataset.y_test.numpy()

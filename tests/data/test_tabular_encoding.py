@@ -56,6 +56,8 @@ def test_the_encoding_is_sklearns_one_hot_and_median_imputer_on_the_training_row
     from sklearn.preprocessing import OneHotEncoder
 
     ds = load_dataset({"name": f"csv:{iris_color}", "target": "target"})
+    assert capsys.readouterr().out == ""  # said once, by the split that trains (test_the_encoding_is_learned_after...)
+    assert ds.split_validation(0.0, 0).encoding == ds.encoding
     assert capsys.readouterr().out.strip() == ("csv: 1 categorical column one-hot encoded (color: 3 values); "
                                                f"{iris_frame().iloc[the_split(iris_frame())[0]][GAPPY].isna().sum()} missing "
                                                "values in 1 column filled with the training median (+1 indicator)")
@@ -229,17 +231,36 @@ def test_regression_on_a_csv_with_a_text_column_and_missing_cells(tmp_path, caps
     assert len(capsys.readouterr().out.strip().splitlines()) == 4
 
 
-def test_eval_on_another_csv_encoded_differently_is_one_line(iris_run, tmp_path, capsys):
-    """Another file of the same width whose categories differ would put its columns in the model's
-    slots for other categories: refused, where it would have scored silently wrong numbers."""
+def test_eval_on_another_csv_encodes_its_rows_as_the_model_does(iris_run, tmp_path, capsys):
+    """Another file whose categories differ is scored with the model's encoding, its columns by
+    name as predict reads them (a category the model never saw is none of its slots)."""
+    import nnforge
+
     result, _ = iris_run
     df = iris_frame()
     df["color"] = df["color"].replace({"red": "yellow"})  # still 3 categories, 8 features
     other = tmp_path / "other.csv"
     df.to_csv(other, index=False)
-    assert main(["eval", str(result.dir), "--data", f"csv:{other}"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "encodes its text columns or missing cells differently" in err
+    predictor = nnforge.load(result.dir)
+    rows = tmp_path / "rows.csv"
+    df.iloc[the_split(df)[1]].drop(columns="target").to_csv(rows, index=False)
+    predicted = np.stack([p for _, p in predictor.predict_files([rows])]).argmax(1)
+    truth = [predictor.classes.index(v) for v in df.iloc[the_split(df)[1]]["target"]]
+    capsys.readouterr()
+    assert main(["eval", str(result.dir), "--data", f"csv:{other}"]) == 0
+    assert f"accuracy {np.mean(predicted == truth):.2%}" in capsys.readouterr().out
+
+
+def expected_encoding(frame: pd.DataFrame) -> dict:
+    """The encoding of ``frame``'s feature columns (iris_frame's), worked out with pandas."""
+    columns = []
+    for name in frame.columns.drop("target"):
+        if name == "color":
+            columns.append({"name": name, "kind": "categorical", "categories": sorted(frame[name].unique())})
+        else:
+            columns.append({"name": name, "kind": "numeric", "median": float(frame[name].median()),
+                            "indicator": bool(frame[name].isna().any())})
+    return {"columns": columns}
 
 
 # -- Hypothesis: the record path and crafted encodings ------------------------------------------
@@ -358,3 +379,116 @@ def test_numpy_numbers_in_records_are_numbers():
     assert got.tolist() == plain.tolist() and plain[0, 5] == 1.0  # city "7" is a category seen in training
     with pytest.raises(DataError, match="column 'age' is a bool; accepted: a number or null"):
         enc.transform_records([{**ROW, "age": np.bool_(True)}])
+
+
+def test_the_encoding_is_learned_after_the_validation_rows_are_held_out(tmp_path, capsys):
+    """Validation rows with a category of their own, values that would move a median and a gap in a
+    column complete elsewhere: the saved encoding is that of the rows that train, where it was the
+    whole 80 % training split's (the validation score saw statistics of its own rows)."""
+    import torch
+
+    import nnforge
+
+    df = iris_frame()
+    train, _ = the_split(df)
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0)).numpy()  # Dataset.split_validation's
+    n_val = round(len(train) * 0.2)
+    val, kept = train[order[:n_val]], train[order[n_val:]]
+    df.loc[val[:3], "color"] = "purple"  # a category only validation rows have
+    df.loc[val, "sepal width (cm)"] = 100.0  # would move the median
+    df.loc[val[3], "sepal length (cm)"] = np.nan  # would add an indicator
+    assert df.loc[kept, GAPPY].isna().any()
+    path = tmp_path / "iris.csv"
+    df.to_csv(path, index=False)
+    recipe, _ = as_recipe("digits_mlp", {**QUICK, "train.epochs": 1, "data.val_fraction": 0.2, "data.name": f"csv:{path}",
+                                         "data.target": "target"})
+    result = run(recipe, tmp_path / "run")
+    assert capsys.readouterr().out.count("csv: 1 categorical column one-hot encoded") == 1
+    pre = json.loads((result.dir / "model.json").read_text())["preprocessing"]
+    want = expected_encoding(df.loc[kept])
+    assert pre["encoding"] == want and want != expected_encoding(df.loc[train])
+    assert "color=purple" not in pre["feature_names"] and "sepal length (cm)_missing" not in pre["feature_names"]
+    assert result.history[-1]["val_accuracy"] is not None
+
+    predictor = nnforge.load(result.dir)  # eval encodes the test rows with the saved encoding, as predict does
+    rows = tmp_path / "rows.csv"
+    df.iloc[the_split(df)[1]].drop(columns="target").to_csv(rows, index=False)
+    predicted = np.stack([p for _, p in predictor.predict_files([rows])]).argmax(1)
+    truth = [predictor.classes.index(v) for v in df.iloc[the_split(df)[1]]["target"]]
+    capsys.readouterr()
+    assert main(["eval", str(result.dir)]) == 0
+    assert f"accuracy {np.mean(predicted == truth):.2%}" in capsys.readouterr().out
+
+
+def test_the_validation_rows_and_a_fold_are_encoded_with_the_remaining_training_rows(tmp_path, capsys):
+    df = iris_frame()
+    train, test = the_split(df)
+    df.loc[train[:30], "sepal width (cm)"] = 100.0
+    path = tmp_path / "iris.csv"
+    df.to_csv(path, index=False)
+    ds = load_dataset({"name": f"csv:{path}", "target": "target"})
+    from sklearn.model_selection import StratifiedKFold
+
+    k_train, k_val = list(StratifiedKFold(3, shuffle=True, random_state=0).split(np.zeros(len(train)), ds.y_train.numpy()))[1]
+    part = ds.fold(1, 3, 0)
+    assert part.encoding == expected_encoding(df.iloc[train[k_train]]) != ds.encoding
+    width = part.feature_names.index("sepal width (cm)")
+    np.testing.assert_array_equal(part.x_val[:, width].numpy(), df.iloc[train[k_val]]["sepal width (cm)"].to_numpy(np.float32))
+    median = df.iloc[train[k_train]][GAPPY].median()
+    gap = part.feature_names.index(GAPPY)
+    assert part.x_test.numpy()[df.iloc[test][GAPPY].isna().to_numpy(), gap].tolist() == pytest.approx([median] * df.iloc[test][GAPPY].isna().sum())
+    assert capsys.readouterr().out.count("csv:") == 1
+
+
+def test_a_column_only_validation_rows_fill_or_hold_text_in_is_one_line(tmp_path):
+    import torch
+
+    df = iris_frame().drop(columns="color")
+    train, _ = the_split(df)
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0)).numpy()
+    df["note"] = np.nan
+    df.loc[train[order[:5]], "note"] = 1.0  # filled in validation rows alone
+    path = tmp_path / "iris.csv"
+    df.to_csv(path, index=False)
+    ds = load_dataset({"name": f"csv:{path}", "target": "target"})
+    with pytest.raises(DataError, match=r"^.*iris.csv: column 'note' is empty in every training row; drop it$"):
+        ds.split_validation(0.2, 0)
+    df = df.drop(columns="note").astype({"sepal width (cm)": object})
+    row = train[order[0]]
+    df.loc[row, "sepal width (cm)"] = "wide"  # text in a column numeric in every row that trains: as in a row to predict
+    df.to_csv(path, index=False)
+    ds = load_dataset({"name": f"csv:{path}", "target": "target"})
+    assert "sepal width (cm)=wide" in ds.feature_names
+    with pytest.raises(DataError, match=rf"^.*iris.csv: column 'sepal width \(cm\)' holds numbers in training but line {row + 2} "
+                                        "has text: 'wide'; accepted: a number or an empty cell$"):
+        ds.split_validation(0.2, 0)
+
+
+def test_regression_learns_the_encoding_from_the_rows_left_after_validation(tmp_path, capsys):
+    from nnforge.data.registry import load_table
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"a": rng.normal(size=60).round(3), "kind": rng.choice(["x", "y"], 60), "target": rng.normal(size=60).round(3)})
+    from sklearn.model_selection import train_test_split
+
+    train, _ = train_test_split(np.arange(60), test_size=0.2, random_state=0)  # regression's fixed split
+    order = np.random.RandomState(0).permutation(len(train))  # Table.split_validation's
+    val, kept = train[order[:10]], train[order[10:]]
+    frame.loc[val, "a"] = 50.0
+    frame.loc[val[:2], "kind"] = "z"
+    frame.loc[kept[:3], "a"] = np.nan
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    want = {"columns": [{"name": "a", "kind": "numeric", "median": float(frame.loc[kept, "a"].median()), "indicator": True},
+                        {"name": "kind", "kind": "categorical", "categories": ["x", "y"]}]}
+    cfg = {"name": f"csv:{path}", "target": "target"}
+    table = load_table(cfg).split_validation(0.2, 0)
+    assert table.encoding == want and table.feature_names == ["a", "a_missing", "kind=x", "kind=y"]
+    assert table.x_val[:2, 2:].tolist() == [[0.0, 0.0], [0.0, 0.0]]  # 'z': unseen in training, as in a row to predict
+    assert load_table(cfg).fold(0, 3, 0).encoding["columns"][0]["median"] != load_table(cfg).encoding["columns"][0]["median"]
+    recipe, _ = as_recipe("diabetes_mlp", {**QUICK, "task": "regress", "train.epochs": 1, "data.val_fraction": 0.2,
+                                           "data.name": f"csv:{path}", "data.target": "target"})
+    result = run(recipe, tmp_path / "run")
+    assert json.loads((result.dir / "model.json").read_text())["preprocessing"]["encoding"] == want
+    capsys.readouterr()
+    assert main(["eval", str(result.dir)]) == 0 and "rmse" in capsys.readouterr().out.lower()

@@ -6,6 +6,8 @@ multi-output target). ``csv:PATH`` with ``data.target=COLUMN``: any table whose 
 numeric. A fixed 80/20 split (``random_state=0``) holds out the test rows, as for ``digits``.
 
 Rows stay raw (the target in its own units); the task standardises with training-split statistics.
+A csv's text columns and missing cells are encoded with the statistics of the rows that train
+(learned again once ``split_validation`` or ``fold`` holds out the validation rows).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from nnforge.data.tabular_encoding import TabularEncoding, TabularRows
 from nnforge.errors import DataError, excerpt
 
 
@@ -32,6 +35,9 @@ class Table:
     y_val: np.ndarray | None = None
     notes: dict = field(default_factory=dict)
     encoding: dict | None = None  # csv: text columns and missing cells, as nnforge.data.tabular_encoding encoded them
+    # csv with an encoding: the text rows of x_train and x_test as read; split_validation and fold learn
+    # the encoding again from the rows left to train, and the parts they make carry none
+    text_rows: TabularRows | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         for split in ("train", "test"):
@@ -44,15 +50,15 @@ class Table:
     def split_validation(self, fraction: float, seed: int) -> "Table":
         """A seeded part of the training rows held out for validation (the test rows untouched)."""
         if fraction <= 0:
-            return replace(self, x_val=None, y_val=None)
+            if self.text_rows is not None:
+                self.text_rows.announce(TabularEncoding(self.encoding["columns"]))
+            return replace(self, x_val=None, y_val=None, text_rows=None)
         n = len(self.x_train)
         n_val = max(1, int(round(n * fraction)))
         if n - n_val < 2:
             raise DataError(f"table '{self.name}' has {n} training rows: too few to hold out {fraction:.0%}")
         order = np.random.RandomState(seed).permutation(n)
-        val, train = order[:n_val], order[n_val:]
-        return replace(self, x_train=self.x_train[train], y_train=self.y_train[train],
-                       x_val=self.x_train[val], y_val=self.y_train[val])
+        return self._held_out(order[n_val:], order[:n_val])
 
     def fold(self, k: int, folds: int, seed: int) -> "Table":
         """Fold ``k`` of ``folds`` of the training rows as validation (scikit-learn's ``KFold(folds,
@@ -62,7 +68,25 @@ class Table:
         if folds < 2 or len(self.x_train) < 2 * folds:
             raise DataError(f"table '{self.name}': {len(self.x_train)} training rows cannot make {folds} folds")
         train, val = list(KFold(folds, shuffle=True, random_state=seed).split(self.x_train))[k]
-        return replace(self, x_train=self.x_train[train], y_train=self.y_train[train], x_val=self.x_train[val], y_val=self.y_train[val])
+        return self._held_out(train, val)
+
+    def _held_out(self, train: np.ndarray, val: np.ndarray) -> "Table":
+        """The training rows at ``train`` to train on, those at ``val`` to validate; a csv's encoding
+        is learned again from the ``train`` rows alone (it then prints what it encoded)."""
+        if self.text_rows is None:
+            return replace(self, x_train=self.x_train[train], y_train=self.y_train[train], x_val=self.x_train[val], y_val=self.y_train[val])
+        encoding, x_train, x_val, x_test = self.text_rows.held_out(train, val)
+        return replace(self, x_train=x_train, y_train=self.y_train[train], x_val=x_val, y_val=self.y_train[val], x_test=x_test,
+                       feature_names=encoding.feature_names(), encoding=encoding.to_dict(), text_rows=None)
+
+    def encoded_with(self, encoding: dict | None) -> "Table":
+        """This table with its csv rows encoded by ``encoding`` (a saved model's: learned from the rows
+        that trained, after the validation part was held out), so that a run is scored on rows encoded
+        as in training; itself where it has no text rows, or no other encoding is asked for."""
+        if self.text_rows is None or encoding is None or encoding == self.encoding:
+            return self
+        coded, x_train, x_test = self.text_rows.encoded(TabularEncoding(encoding["columns"]))
+        return replace(self, x_train=x_train, x_test=x_test, feature_names=coded.feature_names(), encoding=encoding)
 
     def describe(self) -> str:
         val = f", {len(self.x_val)} val" if self.x_val is not None else ""
@@ -107,7 +131,6 @@ def load_csv_table(path: str, target: str | None, seed: int = 0) -> Table:
         _columns,
         _read_rows,
         check_row_widths,
-        encode_split,
         parse_features,
     )
     from nnforge.data.tabular_encoding import needs_encoding
@@ -138,9 +161,10 @@ def load_csv_table(path: str, target: str | None, seed: int = 0) -> Table:
     if np.unique(y).size < 2:
         raise DataError(f"{file}: target '{excerpt(target)}' has a single value; nothing to regress")
     train, test = train_test_split(np.arange(len(rows)), test_size=0.2, random_state=seed)  # split()'s rows exactly
-    x_tr, x_te, encoding = encode_split(features, cells, train, test, given)
+    text = TabularRows.of(features, cells, train, test, given)
+    encoding, x_tr, x_te = text.encoded()
     return Table(f"csv:{file}", x_tr, y[train].reshape(-1, 1), x_te, y[test].reshape(-1, 1), encoding.feature_names(), [target],
-                 encoding=encoding.to_dict())
+                 encoding=encoding.to_dict(), text_rows=text)
 
 
 def load_named_table(cfg, seed: int = 0) -> Table:

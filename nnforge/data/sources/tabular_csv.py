@@ -2,7 +2,8 @@
 
 A complete, all-numeric table is read as it is. Text columns and missing cells are encoded
 with statistics of the training rows alone (:mod:`nnforge.data.tabular_encoding`: one-hot
-categories, the median and a missing indicator), and the encoding is saved with the model.
+categories, the median and a missing indicator; learned again once a validation part is held out,
+from the rows that train), and the encoding is saved with the model.
 Errors quote the file's header and cells (short and escaped) only where the
 user named the file on the command line: a path in a run's ``config.yaml`` may be any file
 (``csv:/etc/passwd``), so those messages give line and column numbers alone. The target may be text or numbers; classes are its sorted distinct values.
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from nnforge.data.dataset import Dataset, split_80_20
-from nnforge.data.tabular_encoding import is_missing, needs_encoding
+from nnforge.data.tabular_encoding import TabularRows, _column, is_missing, needs_encoding
 from nnforge.errors import DataError, excerpt, file_excerpt
 
 
@@ -58,14 +59,14 @@ def parse_features(header: list[str], rows: list[list[str]], source: str, first_
             for j, cell in enumerate(row):
                 text = cell.strip()
                 if is_missing(text):
-                    raise DataError(f"{source}: missing value at line {i + first_line}, {_column(source, header, j)}; fill or drop it first")
+                    raise DataError(f"{source}: missing value at line {i + first_line}, {_column(source, header[j], j)}; fill or drop it first")
                 try:
                     out[i, j] = float(text)
                 except ValueError:
                     cell = file_excerpt(source, text)
                     shown = f": '{cell}'" if cell else ""
                     raise DataError(
-                        f"{source}: {_column(source, header, j)} is not numeric (line {i + first_line}{shown}); "
+                        f"{source}: {_column(source, header[j], j)} is not numeric (line {i + first_line}{shown}); "
                         f"encode it as numbers or drop it"
                     ) from None
     if not np.isfinite(out).all():
@@ -99,10 +100,11 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
     if len(classes) < 2:
         raise DataError(f"{path}: target '{excerpt(target)}' has a single value; a classifier needs at least two classes")
     y = np.array([classes.index(v) for v in labels_text], dtype=np.int64)
-    encoding = None
+    encoding = text = None
     if needs_encoding(features):  # text columns or missing cells: encoded with the training rows' statistics
         train, test, y_tr, y_te = split_80_20(np.arange(len(rows)), y, seed)  # the same split as of the rows themselves
-        x_tr, x_te, encoding = encode_split(feature_names, features, train, test, given)
+        text = TabularRows.of(feature_names, features, train, test, given)
+        encoding, x_tr, x_te = text.encoded()
         feature_names = encoding.feature_names()
     else:
         x_tr, x_te, y_tr, y_te = split_80_20(parse_features(feature_names, features, given), y, seed)
@@ -116,29 +118,8 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
         classes=classes,
         feature_names=feature_names,
         encoding=encoding.to_dict() if encoding else None,
+        text_rows=text,
     )
-
-
-def encode_split(header: list[str], rows: list[list[str]], train, test, source):
-    """Features of the ``train`` and ``test`` rows (indices into ``rows``), encoded with an encoding
-    learned from the training rows alone; prints what was encoded, in one line."""
-    from nnforge.data.tabular_encoding import TabularEncoding
-
-    train_rows = [rows[i] for i in train]
-    encoding = TabularEncoding.fit(header, train_rows, source)
-    x_train = encoding.transform(train_rows, source, [int(i) + 2 for i in train])
-    x_test = encoding.transform([rows[i] for i in test], source, [int(i) + 2 for i in test])
-    filled = sum(is_missing(r[j]) for r in train_rows for j, c in enumerate(encoding.columns) if c["kind"] == "numeric")
-    line = encoding.summary(filled, source)
-    if line:
-        print(line, flush=True)
-    return x_train, x_test, encoding
-
-
-def _column(source, header: list[str], j: int) -> str:
-    """``column 'age'`` where the file may be quoted, else ``column 3``."""
-    name = file_excerpt(source, header[j])
-    return f"column '{name}'" if name else f"column {j + 1}"
 
 
 def _columns(source, header: list[str]) -> str:
