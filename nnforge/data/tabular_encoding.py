@@ -128,9 +128,14 @@ class TabularEncoding:
         for j, c in enumerate(self.columns):
             if c["kind"] == "categorical":
                 slot = {v: i for i, v in enumerate(c["categories"])}
+                # a category that reads as a number also matches another spelling of it: a JSON 7.0 or a
+                # CSV written by pandas ("7.0") is the training file's "7", not an unseen category
+                by_number = {_number(v): i for i, v in reversed(list(enumerate(c["categories"]))) if _number(v) is not None}
                 for i, row in enumerate(rows):
                     text = row[j].strip()
                     hit = slot.get(MISSING_CATEGORY if text.lower() in MISSING else text)
+                    if hit is None and by_number:
+                        hit = by_number.get(_number(text))
                     if hit is not None:
                         out[i, k + hit] = 1.0
                 k += len(c["categories"])

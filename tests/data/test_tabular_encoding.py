@@ -492,3 +492,17 @@ def test_regression_learns_the_encoding_from_the_rows_left_after_validation(tmp_
     assert json.loads((result.dir / "model.json").read_text())["preprocessing"]["encoding"] == want
     capsys.readouterr()
     assert main(["eval", str(result.dir)]) == 0 and "rmse" in capsys.readouterr().out.lower()
+
+
+def test_a_number_category_matches_its_other_spellings():
+    """Before: a JSON 7.0, or a CSV cell "7.0" written by pandas, was an unseen category (all zeros)
+    beside the training file's "7"; text that is no number of a category stays unseen."""
+    enc = TabularEncoding.from_dict(ENCODING)
+    seven = enc.transform_records([{**ROW, "city": "7"}])
+    assert seven[0, 5] == 1.0
+    for spelling in (7, 7.0, "7.0", " 7.00 ", np.float32(7.0)):
+        assert enc.transform_records([{**ROW, "city": spelling}]).tolist() == seven.tolist(), spelling
+    for other in (7.5, "seven", 8):
+        assert enc.transform_records([{**ROW, "city": other}])[0, 2:6].tolist() == [0, 0, 0, 0], other
+    rows = enc.transform_table(["income", "city", "age"], [["", "7.0", "41"]], "rows.csv")
+    assert rows.tolist() == seven.tolist()
