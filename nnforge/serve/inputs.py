@@ -263,13 +263,15 @@ def _reject_constant(name: str):
 
 
 MAX_INT_DIGITS = 100
+# a run of more digits anywhere in a body: only then is every integer parsed by _parse_int
+_LONG_DIGITS = re.compile(rb"\d{%d}" % (MAX_INT_DIGITS + 1))
 
 
 def _parse_int(text: str) -> int:
     """An integer, short enough to be a value (Python refuses to convert one past 4,300 digits, with a
     message about ``sys.set_int_max_str_digits`` that means nothing to a client)."""
-    if len(text) > MAX_INT_DIGITS:
-        digits = len(text.lstrip("-"))
+    digits = len(text) - text.startswith("-")
+    if digits > MAX_INT_DIGITS:
         raise ValueError(f"a whole number of {digits} digits; inputs are numbers of at most {MAX_INT_DIGITS} digits")
     return int(text)
 
@@ -289,7 +291,10 @@ def parse_json(body: bytes):
     if not body:
         raise ApiError(400, "empty body", 'send a JSON object {"inputs": [...]} or a multipart image upload')
     try:
-        return json.loads(body, parse_constant=_reject_constant, parse_int=_parse_int, object_pairs_hook=_unique_keys)
+        # _parse_int is a Python call per integer: 300 MNIST images as JSON parsed in 82 ms with it, 24 ms
+        # without; so it runs only where a long run of digits (in a number or a string) could need it
+        long_digits = _parse_int if _LONG_DIGITS.search(body) else None
+        return json.loads(body, parse_constant=_reject_constant, parse_int=long_digits, object_pairs_hook=_unique_keys)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ApiError(400, "invalid JSON", str(exc)[:200]) from None
 

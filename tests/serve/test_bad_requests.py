@@ -216,3 +216,16 @@ def test_a_number_of_thousands_of_digits_is_named_as_such(server, digit_png):
     assert_json_error(status, answer, 400)
     assert answer["detail"] == "a whole number of 101 digits; inputs are numbers of at most 100 digits"  # the sign is no digit
     check_still_serving(server, digit_png)
+
+
+def test_integer_limits_count_digits_not_the_sign_and_long_digit_text_is_no_number():
+    """Before: -(a 100-digit number) was refused as 'a whole number of 100 digits' (the sign was counted
+    against the limit of 100). Digits inside a string are text, whatever their length."""
+    from nnforge.serve.inputs import parse_json
+    from nnforge.serve.limits import ApiError
+
+    assert parse_json(b'{"inputs": [-' + b"9" * 100 + b"]}")["inputs"] == [-int("9" * 100)]
+    assert parse_json(b'{"inputs": ["' + b"7" * 300 + b'", 12]}')["inputs"] == ["7" * 300, 12]
+    with pytest.raises(ApiError) as refused:
+        parse_json(b'{"inputs": [1, "' + b"7" * 300 + b'", -' + b"9" * 101 + b"]}")
+    assert (refused.value.status, refused.value.detail) == (400, "a whole number of 101 digits; inputs are numbers of at most 100 digits")
