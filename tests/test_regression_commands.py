@@ -159,7 +159,7 @@ def test_the_page_shows_the_value(run_dir, table, tmp_path):
     from tests.serve.test_soak_and_browser import served_page
 
     expected = float(load(run_dir).predict_stored(torch.from_numpy(table.x_test[:1]))[0, 0])
-    with served_page(run_dir, tmp_path) as driver:
+    with served_page(run_dir, tmp_path) as (driver, _):
         assert "predicts progression" in driver.find_element(By.ID, "model-info").text
         driver.find_element(By.ID, "row").send_keys(", ".join(repr(float(v)) for v in table.x_test[0]))
         driver.find_element(By.ID, "predict-row").click()
