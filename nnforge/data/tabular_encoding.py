@@ -8,7 +8,7 @@ median in their place and a 0/1 indicator feature ``col_missing``; a missing cel
 column that had none in training gets the median (no indicator). A column with more than
 :data:`MAX_CATEGORIES` categories (an ID, free text) is refused.
 
-The encoding is learned from the rows that train alone — not the test rows, and not the
+The encoding is learned from the training split alone — not the test rows, and not the
 validation rows: a source keeps its text rows (:class:`TabularRows`), and holding out a validation
 part (``split_validation``, ``fold``) learns the encoding again from what is left. It travels with the model in
 ``model.json``'s ``preprocessing.encoding``, so that ``nnforge predict``, ``nnforge.load(run)``
