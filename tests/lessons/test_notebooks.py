@@ -6,7 +6,8 @@ one real ipykernel (reset between notebooks) and checks the numbers each lesson 
 executed outputs. It leaves out the few lessons that train for tens of seconds
 (:data:`TRAIN_FOR_LONG`): their cells are the script's cells (checked above) and
 tests/lessons/test_lessons.py runs each of those scripts, so a kernel run would repeat a minute of
-training to learn nothing new about the kernel.
+training to learn nothing new about the kernel. The others run only here, with the checks the
+script test makes (printed lines, every promised picture, no figure warning).
 """
 import json
 import os
@@ -19,9 +20,9 @@ import pytest
 from nnforge.cli import main
 from nnforge.lessons import LESSONS
 from nnforge.lessons.notebooks import lesson_notebook, write_all, write_notebook
+from tests.lessons.test_lessons import TRAIN_FOR_LONG, check_lesson_output
 
 REPO = Path(__file__).resolve().parents[2]
-TRAIN_FOR_LONG = {"selfsupervised", "gan", "nas", "overfitting"}  # 14-100 s each on 2 cores; their scripts run in test_lessons
 
 
 def script_cells(path: Path) -> list[tuple[str, str]]:
@@ -116,6 +117,7 @@ def test_every_notebook_runs_in_a_real_kernel(tmp_path):
                     assert any("image/png" in o.get("data", {}) for o in cell.outputs), (path.name, cell.source[:80])
                 assert "Warning" not in outputs(cell, "stderr"), (path.name, outputs(cell, "stderr"))
             printed[path.stem] = "".join(outputs(c, "stdout") for c in nb.cells)
+            check_lesson_output(path.stem, tmp_path / "lessons_out" / path.stem, printed[path.stem])
     finally:
         km.shutdown_kernel(now=True)
 
