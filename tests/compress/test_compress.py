@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
+import pytest
 
 from nnforge.cli import main
 from nnforge.compress.ensemble import evaluate_runs
@@ -66,7 +68,7 @@ def test_a_run_whose_config_names_another_dataset_is_one_line(digits_run, tmp_pa
 
     run = shutil.copytree(digits_run.dir, tmp_path / "run")
     (run / "config.yaml").write_text(dump_config(read_recipe(run).with_overrides({"data.name": "mnist-sample"})))
-    assert main(["compress", str(run), "--finetune-epochs", "0"]) == 2
+    assert main(["compress", str(run), "--finetune-epochs", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not match the model" in err and "config.yaml" in err, err
 
@@ -86,3 +88,35 @@ def test_negative_finetune_epochs_are_one_line(digits_run, capsys):
     """Before: --finetune-epochs -1 was taken as 0 without a word."""
     assert main(["compress", str(digits_run.dir), "--prune", "0.5", "--finetune-epochs", "-1"]) == 2
     assert capsys.readouterr().err == "error: --finetune-epochs is -1; accepted: 0 (none) or more\n"
+
+
+@pytest.mark.parametrize("task, recipe", [("classify", "digits_mlp"), ("regress", "diabetes_mlp")])
+def test_compress_of_a_cross_validation_fold_run_scores_it_as_eval_does(tmp_path, capsys, task, recipe):
+    """A trial run of `tune --cv` on a csv with a text column and gaps: compress prepared the data
+    again by data.val_fraction, not the run's fold, so it learned another encoding (a classifier:
+    'encodes ... differently', exit 2) and other scalers (a regressor: a test RMSE other than the
+    run's). Now it encodes and scales the rows with the model's own, and scores the original as
+    training did."""
+    from nnforge.api import as_recipe
+    from nnforge.train import run
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"a": rng.normal(size=150).round(3), "kind": rng.choice(["x", "y", "z"], 150),
+                          "b": rng.normal(size=150).round(3)})
+    frame.loc[rng.choice(150, 15, replace=False), "a"] = np.nan
+    value = frame["b"] + (frame["kind"] == "x") + frame["a"].fillna(0)
+    frame["target"] = value.round(3) if task == "regress" else np.where(value > 0.3, "high", "low")
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    config, _ = as_recipe(recipe, {"task": task, "data.name": f"csv:{path}", "data.target": "target", "data.val_fraction": 0.15,
+                                   "train.epochs": 2, "train.progress": "none", "train.checkpoint.enabled": False})
+    result = run(config, tmp_path / "fold", fold=(0, 3), pictures=False)
+    trained = json.loads((result.dir / "model.json").read_text())["preprocessing"]["encoding"]
+    assert trained["columns"][0]["median"] != float(frame["a"].median())  # the fold's, not the whole file's
+    capsys.readouterr()
+    assert main(["compress", str(result.dir), "--prune", "0.5", "--method", "magnitude", "--finetune-epochs", "1"]) == 0, \
+        capsys.readouterr().err
+    metric = "test_rmse" if task == "regress" else "test_accuracy"
+    rows = json.loads((result.dir / "compress" / "compress.json").read_text())["rows"]
+    assert rows[0][metric] == pytest.approx(result.metrics[metric], abs=1e-4)
+    assert rows[1][metric] > (0 if task == "regress" else 0.3)  # the pruned network, fine-tuned on rows encoded as it expects
