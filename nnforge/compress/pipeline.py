@@ -185,7 +185,14 @@ def _student_row(student_dir: Path, teacher, ds, y: np.ndarray) -> dict:
     if student.meta.get("dataset") != teacher.meta.get("dataset") or student.classes != teacher.classes:
         raise UserError(f"--student {student_dir} was trained on '{student.meta.get('dataset')}', not on this run's "
                         f"'{teacher.meta.get('dataset')}' with the same classes; pass a run of the same data")
-    x = student.preprocessing(ds.x_test).numpy()
+    rows = ds.x_test
+    if student.preprocessing.encoding != teacher.preprocessing.encoding:  # a csv: the same test rows, encoded as the student trained
+        from nnforge.rundir import load_run_test_split
+
+        own = load_run_test_split(teacher.run_dir, encoding=student.preprocessing.encoding)
+        student.check_dataset(own, f"; --student {student_dir} was trained on other data than this run")
+        rows = own.x_test
+    x = student.preprocessing(rows).numpy()
     source = read_recipe(student_dir).train.distill.teacher
     how = f"distilled from {source}" if source else "trained without a teacher"
     return _row(f"student {student.meta['model']['name']} ({how})", "knowledge distillation" if source else "smaller model",
