@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from nnforge.data.preprocess import Preprocessing
-from nnforge.errors import ConfigError, DataError, RunError
+from nnforge.errors import ConfigError, DataError, RunError, excerpt
 from nnforge.models import build_model, check_model_config
 from nnforge.rundir import load_state, read_model_meta
 
@@ -107,6 +107,11 @@ class Predictor:
     def check_dataset(self, dataset, hint: str = "") -> None:
         """Refuse a test split this classifier cannot score (other classes or another input shape)
         in one line: fed to the network, it would fail inside it with a shape error."""
+        if dataset.classes != self.classes and dataset.num_classes == len(self.classes):  # as many, other names: say which
+            other, theirs = [str(c) for c in dataset.classes if c not in self.classes], excerpt(", ".join(map(str, self.classes)), 120)
+            what = (f"it holds the class{'es' if len(other) > 1 else ''} {excerpt(', '.join(other), 120)}, which the model does not "
+                    f"predict (the model's: {theirs})") if other else f"its classes are in another order than the model's ({theirs})"
+            raise DataError(f"dataset '{dataset.name}' does not match the model: {what}{hint}")
         if dataset.classes != self.classes or tuple(dataset.input_shape) != self.input_shape:
             raise DataError(f"dataset '{dataset.name}' ({dataset.num_classes} classes, {dataset.input_shape}) does not match the model "
                             f"({len(self.classes)} classes, {self.input_shape}){hint}")

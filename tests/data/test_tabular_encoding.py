@@ -274,6 +274,19 @@ def test_eval_on_another_csv_encodes_its_rows_as_the_model_does(iris_run, tmp_pa
     assert f"accuracy {np.mean(predicted == truth):.2%}" in capsys.readouterr().out
 
 
+def test_eval_on_a_csv_with_as_many_classes_but_another_names_them(iris_run, tmp_path, capsys):
+    """Before: "dataset 'csv:...' (3 classes, (8,)) does not match the model (3 classes, (8,))": the
+    same numbers on both sides, and not a word of what differs."""
+    result, _ = iris_run
+    df = iris_frame()
+    df["target"] = df["target"].replace({"virginica": "virginia", "setosa": "sitosa"})
+    other = tmp_path / "other.csv"
+    df.to_csv(other, index=False)
+    assert main(["eval", str(result.dir), "--data", f"csv:{other}"]) == 2
+    assert capsys.readouterr().err == (f"error: dataset 'csv:{other}' does not match the model: it holds the classes sitosa, "
+                                       "virginia, which the model does not predict (the model's: setosa, versicolor, virginica)\n")
+
+
 def expected_encoding(frame: pd.DataFrame) -> dict:
     """The encoding of ``frame``'s feature columns (iris_frame's), worked out with pandas."""
     columns = []
