@@ -299,11 +299,11 @@ def _is_frame(obj) -> bool:
 
 def _is_nan(value) -> bool:
     """NaN (Python's, NumPy's), or pandas' NA and NaT: how pandas spells a missing cell."""
-    import numbers
+    import math
 
     if type(value).__name__ in ("NAType", "NaTType"):
         return True
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and value != value
+    return isinstance(value, (float, np.floating)) and math.isnan(value)  # an int, even of 400 digits, is never NaN
 
 
 def _is_pil(obj) -> bool:

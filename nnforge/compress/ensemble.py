@@ -88,9 +88,8 @@ def evaluate_regression_runs(runs, predictors, data: str | None = None, root: st
         return table.x_test
 
     members = [p.predict_stored(torch.from_numpy(rows_for(p))) for p in predictors]
-    table = loaded
-    result = {"dataset": table.name, "examples": int(len(table.y_test)), "task": "regress", "targets": first.classes,
-              **scores(np.mean(members, axis=0), table.y_test)}
+    result = {"dataset": loaded.name, "examples": int(len(loaded.y_test)), "task": "regress", "targets": first.classes,
+              **scores(np.mean(members, axis=0), loaded.y_test)}
     if len(predictors) > 1:
-        result["members"] = [{"run": str(r), **scores(m, table.y_test)} for r, m in zip(runs, members)]
+        result["members"] = [{"run": str(r), **scores(m, loaded.y_test)} for r, m in zip(runs, members)]
     return result

@@ -67,10 +67,10 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
     from nnforge.compress.export import export_model
     from nnforge.compress.prune import CHANNEL_MODELS, channel_prune, finalize, finetune, magnitude_prune, sparsity
     from nnforge.compress.quantize import quantize_int8
+    from nnforge.data.loader import TensorLoader
     from nnforge.models import build_model
     from nnforge.predictor import load
     from nnforge.rundir import read_recipe
-    from nnforge.data.loader import TensorLoader
     from nnforge.train import prepare
     from nnforge.train.tasks import TASKS
 
