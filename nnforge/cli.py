@@ -105,7 +105,7 @@ def _train(args) -> int:
         args.out, args.config = args.config, str(Path(args.config) / "config.yaml")
     path = recipe_path(args.config)
     config = load_config(path, args.set)
-    hint = f"nnforge train {path} --out {args.out} --resume" if args.out else None
+    hint = f"nnforge train --resume {args.out}" if args.out else None  # the run's config.yaml holds every --set
     result = run(config, args.out, resume=args.resume, name=path.stem, find_lr=args.find_lr, hint=hint)
     if args.find_lr:
         return 0

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from nnforge.data.preprocess import Preprocessing
-from nnforge.errors import ConfigError, DataError, RunError
+from nnforge.errors import ConfigError, DataError, RunError, excerpt
 from nnforge.models import build_model, check_model_config
 from nnforge.rundir import load_state, read_model_meta
 
@@ -107,6 +107,11 @@ class Predictor:
     def check_dataset(self, dataset, hint: str = "") -> None:
         """Refuse a test split this classifier cannot score (other classes or another input shape)
         in one line: fed to the network, it would fail inside it with a shape error."""
+        if dataset.classes != self.classes and dataset.num_classes == len(self.classes):  # as many, other names: say which
+            other, theirs = [str(c) for c in dataset.classes if c not in self.classes], excerpt(", ".join(map(str, self.classes)), 120)
+            what = (f"it holds the class{'es' if len(other) > 1 else ''} {excerpt(', '.join(other), 120)}, which the model does not "
+                    f"predict (the model's: {theirs})") if other else f"its classes are in another order than the model's ({theirs})"
+            raise DataError(f"dataset '{dataset.name}' does not match the model: {what}{hint}")
         if dataset.classes != self.classes or tuple(dataset.input_shape) != self.input_shape:
             raise DataError(f"dataset '{dataset.name}' ({dataset.num_classes} classes, {dataset.input_shape}) does not match the model "
                             f"({len(self.classes)} classes, {self.input_shape}){hint}")
@@ -152,7 +157,17 @@ class Predictor:
         encoder = self.preprocessing.encoder()
         if encoder is None:
             raise DataError("this model takes rows of numbers (a NumPy array or CSV files), not {column: value} objects")
+        records = [{k: None if _is_nan(v) else v for k, v in r.items()} if isinstance(r, dict) else r for r in records]
         return self.predict_stored(torch.from_numpy(encoder.transform_records(records)))
+
+    def predict_frame(self, frame) -> np.ndarray:
+        """A pandas DataFrame's rows, read as a CSV file's are (:meth:`predict_files`): columns matched
+        by name, in any order, others (the target) ignored, NaN or None a missing cell."""
+        encoder = self.preprocessing.encoder()
+        if encoder is None:
+            raise DataError("this model takes rows of numbers: pass frame.to_numpy() with the training columns in their order")
+        rows = [["" if v is None or _is_nan(v) else str(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+        return self.predict_stored(torch.from_numpy(encoder.transform_table([str(c) for c in frame.columns], rows, "DataFrame")))
 
     def predict_files(self, paths) -> list[tuple[str, np.ndarray]]:
         """(label, probabilities) per image file, or per row of each CSV file.
@@ -212,10 +227,13 @@ class Predictor:
         (H, W) or (C, H, W) for one image and (N, H, W) or (N, C, H, W) for a batch, for a table
         model (features,) or (N, features). One input gives a :class:`Prediction`, a batch or a
         list gives a list of them. A model trained on a CSV with text columns or missing cells also
-        takes rows as dicts ``{column: value}`` (None: missing), encoded as in training.
+        takes rows as dicts ``{column: value}`` (None or NaN: missing), encoded as in training, and a
+        pandas DataFrame, read as a CSV file (:meth:`predict_frame`); a DataFrame gives a list.
         """
         if isinstance(top, bool) or not isinstance(top, int) or top < 1:
             raise DataError(f"top is {top!r}; accepted: a positive whole number")
+        if _is_frame(x):  # a pandas DataFrame: its rows, as those of a CSV file
+            return [self._prediction(p, top) for p in self.predict_frame(x)]
         single = not isinstance(x, (list, tuple))
         items = [x] if single else list(x)
         if not items:
@@ -234,7 +252,8 @@ class Predictor:
             results = [self._prediction(p, top) for p in self.predict_stored(arr)]
             return results[0] if one else results
         kinds = sorted({type(i).__name__ for i in items})
-        raise DataError(f"cannot predict from {', '.join(kinds)}; accepted: file paths, PIL images, a NumPy array or a torch tensor")
+        rows = ", {column: value} dicts, a pandas DataFrame" if self.preprocessing.encoder() is not None else ""
+        raise DataError(f"cannot predict from {', '.join(kinds)}; accepted: file paths, PIL images{rows}, a NumPy array or a torch tensor")
 
     def _stored_batch(self, x) -> tuple[torch.Tensor, bool]:
         arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
@@ -271,6 +290,20 @@ class Predictor:
         order = sorted(range(len(values)), key=values.__getitem__, reverse=True)[:k]
         return [{"class": self.classes[i], "index": i, "probability": values[i] if digits is None else round(values[i], digits)}
                 for i in order]
+
+
+def _is_frame(obj) -> bool:
+    """A pandas DataFrame, told without importing pandas (which nnforge does not need)."""
+    return type(obj).__name__ == "DataFrame" and hasattr(obj, "itertuples") and hasattr(obj, "columns")
+
+
+def _is_nan(value) -> bool:
+    """NaN (Python's, NumPy's), or pandas' NA and NaT: how pandas spells a missing cell."""
+    import math
+
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return True
+    return isinstance(value, (float, np.floating)) and math.isnan(value)  # an int, even of 400 digits, is never NaN
 
 
 def _is_pil(obj) -> bool:

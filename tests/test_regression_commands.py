@@ -187,3 +187,44 @@ def test_a_regression_model_folder_without_its_recipe_is_evaluated_on_its_datase
         shutil.copy(run_dir / name, folder / name)
     assert main(["eval", str(folder)]) == 0
     assert "RMSE" in capsys.readouterr().out
+
+
+def test_permutation_importance_of_a_csv_shuffles_each_raw_column_whole(tmp_path):
+    """Before: each one-hot category (and each missing indicator) was shuffled alone, making rows with
+    two categories or none, and the ranking listed 'kind=x', 'kind=y' where the table has 'kind'. Now
+    each raw column is shuffled with the features it was encoded as, as scikit-learn's
+    permutation_importance does on the raw table (checked against it)."""
+    import pandas as pd
+    from sklearn.inspection import permutation_importance
+    from sklearn.model_selection import train_test_split
+
+    import nnforge
+    from nnforge.api import as_recipe
+    from nnforge.explain.report import explain_run
+    from nnforge.train import run
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"a": rng.normal(size=200).round(2), "kind": rng.choice(["x", "y", "z"], 200)})
+    frame.loc[rng.choice(200, 20, replace=False), "a"] = np.nan
+    frame["target"] = (3.0 * (frame["kind"] == "x") - 2.0 * (frame["kind"] == "z") + rng.normal(0, 0.3, 200)).round(3)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    recipe, _ = as_recipe("diabetes_mlp", {**QUICK, "train.epochs": 30, "data.name": f"csv:{tmp_path / 't.csv'}",
+                                           "data.target": "target"})
+    run_dir = run(recipe, tmp_path / "run").dir
+    perm = explain_run(run_dir, ["permutation"], log=lambda _: None)["feature_importance"]["permutation"]
+    assert [r["feature"] for r in perm] == ["kind", "a"]
+
+    predictor = nnforge.load(run_dir)
+    test = frame.iloc[train_test_split(np.arange(200), test_size=0.2, random_state=0)[1]]  # regression's fixed split
+
+    class Raw:  # the raw table's rows, encoded by the run itself
+        def fit(self, *a):
+            return self
+
+    def rmse(_est, rows, y):
+        records = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in rows.to_dict("records")]
+        return -float(np.sqrt(np.mean((np.array([e.value for e in predictor.predict(records)]) - y) ** 2)))
+
+    want = permutation_importance(Raw(), test[["a", "kind"]], test["target"].to_numpy(), scoring=rmse, n_repeats=10, random_state=0)
+    assert perm[0]["rmse_increase"] == pytest.approx(want.importances_mean[1], rel=0.2)
+    assert abs(perm[1]["rmse_increase"]) < 0.1 * perm[0]["rmse_increase"]

@@ -24,8 +24,8 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
         if tta or combine == "vote":
             raise DataError("--tta and --vote are for classifiers; a regression ensemble averages its members' values")
         return evaluate_regression_runs(runs, predictors, data, root)
-    for p in predictors[1:]:
-        if p.classes != first.classes or p.input_shape != first.input_shape:
+    for p in predictors[1:]:  # a csv member's own encoding may make its rows wider: its rows are checked below
+        if p.classes != first.classes or (p.input_shape != first.input_shape and p.preprocessing.encoding is None):
             raise DataError(f"runs '{runs[0]}' and '{p.run_dir}' have different classes or input shapes; an ensemble needs both equal")
     if tta and first.kind != "image":
         raise DataError(f"--tta needs image runs; '{runs[0]}' was trained on a table, whose rows have no "
@@ -33,10 +33,18 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
     dataset = load_run_test_split(runs[0], data, root, first.preprocessing.encoding)
     first.check_dataset(dataset, "" if data else f"; {runs[0]}/config.yaml names another dataset than the one it was trained on")
     y = dataset.y_test.numpy()
+
+    def rows_for(p):  # a csv's test rows as each member trained: encoded with its own encoding (a run's, a fold's)
+        if p.preprocessing.encoding == first.preprocessing.encoding:
+            return dataset.x_test
+        own = load_run_test_split(runs[0], data, root, p.preprocessing.encoding)
+        p.check_dataset(own, f"; '{p.run_dir}' was trained on other data than '{runs[0]}'")
+        return own.x_test
+
     if tta:  # test-time augmentation: each member averages over a few shifted (and mirrored) views
         member_probs = [predict_tta(p, dataset.x_test) for p in predictors]
     else:
-        member_probs = [p.predict_stored(dataset.x_test) for p in predictors]
+        member_probs = [p.predict_stored(rows_for(p)) for p in predictors]
     if combine == "vote":
         votes = np.stack([m.argmax(1) for m in member_probs])
         probs = np.stack([(votes == c).mean(0) for c in range(len(first.classes))], 1)
@@ -63,20 +71,25 @@ def evaluate_regression_runs(runs, predictors, data: str | None = None, root: st
     from nnforge.train.tasks.regress import scores
 
     first = predictors[0]
-    for p in predictors[1:]:
-        if not p.regression or p.classes != first.classes or p.input_shape != first.input_shape:
+    for p in predictors[1:]:  # a csv member's own encoding may make its rows wider: its rows are checked below
+        if not p.regression or p.classes != first.classes or (p.input_shape != first.input_shape and p.preprocessing.encoding is None):
             raise DataError(f"runs '{runs[0]}' and '{p.run_dir}' predict different targets or take different rows")
     recipe = recipe_for_test_data(first.run_dir, data, root)
-    table = load_table(recipe.data, recipe.seed).encoded_with(first.preprocessing.encoding)  # a csv: as the model trained
-    if table.x_test.shape[1:] != first.input_shape or table.y_test.shape[1] != len(first.classes):
-        raise DataError(f"table '{table.name}' ({table.x_test.shape[1]} features, {table.y_test.shape[1]} targets) does not fit "
-                        f"the model ({first.input_shape[0]} features, {len(first.classes)} targets)")
-    if table.encoding != first.preprocessing.encoding:  # same width, other categories or medians
-        raise DataError(f"table '{table.name}' encodes its text columns or missing cells differently from the model's training "
-                        "data; predict its rows instead (nnforge predict RUN FILE.csv)")
-    members = [p.predict_stored(torch.from_numpy(table.x_test)) for p in predictors]
-    result = {"dataset": table.name, "examples": int(len(table.y_test)), "task": "regress", "targets": first.classes,
-              **scores(np.mean(members, axis=0), table.y_test)}
+    loaded = load_table(recipe.data, recipe.seed)
+
+    def rows_for(p) -> np.ndarray:  # a csv's test rows as each member trained: encoded with its own encoding
+        table = loaded.encoded_with(p.preprocessing.encoding)
+        if table.x_test.shape[1:] != p.input_shape or table.y_test.shape[1] != len(p.classes):
+            raise DataError(f"table '{table.name}' ({table.x_test.shape[1]} features, {table.y_test.shape[1]} targets) does not fit "
+                            f"the model ({p.input_shape[0]} features, {len(p.classes)} targets)")
+        if table.encoding != p.preprocessing.encoding:  # same width, other categories or medians
+            raise DataError(f"table '{table.name}' encodes its text columns or missing cells differently from the model's training "
+                            "data; predict its rows instead (nnforge predict RUN FILE.csv)")
+        return table.x_test
+
+    members = [p.predict_stored(torch.from_numpy(rows_for(p))) for p in predictors]
+    result = {"dataset": loaded.name, "examples": int(len(loaded.y_test)), "task": "regress", "targets": first.classes,
+              **scores(np.mean(members, axis=0), loaded.y_test)}
     if len(predictors) > 1:
-        result["members"] = [{"run": str(r), **scores(m, table.y_test)} for r, m in zip(runs, members)]
+        result["members"] = [{"run": str(r), **scores(m, loaded.y_test)} for r, m in zip(runs, members)]
     return result

@@ -13,6 +13,7 @@ Writes into ``RUN/compress/``:
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -66,10 +67,12 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
     from nnforge.compress.export import export_model
     from nnforge.compress.prune import CHANNEL_MODELS, channel_prune, finalize, finetune, magnitude_prune, sparsity
     from nnforge.compress.quantize import quantize_int8
+    from nnforge.data.loader import TensorLoader
     from nnforge.models import build_model
     from nnforge.predictor import load
     from nnforge.rundir import read_recipe
     from nnforge.train import prepare
+    from nnforge.train.tasks import TASKS
 
     run_dir = Path(run_dir)
     predictor = load(run_dir)
@@ -82,15 +85,23 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
         raise UserError(f"'{run_dir}' is a {config.task} run; compress measures classifiers (test accuracy) and regressors (test RMSE)")
     if students and predictor.regression:
         raise UserError("--student compares classifiers (test accuracy); this is a regression run")
-    prepared = prepare(config)
+    task = TASKS[config.task]()
+    task.encoding = predictor.preprocessing.encoding  # a csv's rows as the model trained on them, whatever part or fold it held out
+    prepared = prepare(config, task)
     score, loss = None, None
-    if predictor.regression:  # the loaders hold standardised rows and targets; scores are in the target's units
-        x = np.concatenate([xb.numpy() for xb, _ in prepared.test])
-        y = np.concatenate([yb.numpy() for _, yb in prepared.test])
+    if predictor.regression:  # standardised by the model's own scalers (a fold's differ); scores are in the target's units
+        ds = prepared.extra["table"]
+
+        def standardised(rows: np.ndarray, targets: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+            return (predictor.preprocessing(torch.from_numpy(rows)),
+                    torch.from_numpy(((targets - predictor.target_mean) / predictor.target_std).astype(np.float32)))
+
+        x, y = (t.numpy() for t in standardised(ds.x_test, ds.y_test))
         score = lambda runner: {"test_rmse": measure.rmse(runner, x, y, predictor.target_std)}  # noqa: E731
         loss = torch.nn.functional.mse_loss
-        ds = prepared.extra["table"]
-        calibration_source = torch.from_numpy(np.concatenate([xb.numpy() for xb, _ in prepared.train]))
+        prepared = replace(prepared, train=TensorLoader(*standardised(ds.x_train, ds.y_train), config.data.batch_size, shuffle=True,
+                                                        generator=torch.Generator().manual_seed(config.seed)))
+        calibration_source = prepared.train.x
     else:
         ds = prepared.dataset
         predictor.check_dataset(ds, f"; {run_dir}/config.yaml names another dataset than the one it was trained on")
@@ -174,7 +185,14 @@ def _student_row(student_dir: Path, teacher, ds, y: np.ndarray) -> dict:
     if student.meta.get("dataset") != teacher.meta.get("dataset") or student.classes != teacher.classes:
         raise UserError(f"--student {student_dir} was trained on '{student.meta.get('dataset')}', not on this run's "
                         f"'{teacher.meta.get('dataset')}' with the same classes; pass a run of the same data")
-    x = student.preprocessing(ds.x_test).numpy()
+    rows = ds.x_test
+    if student.preprocessing.encoding != teacher.preprocessing.encoding:  # a csv: the same test rows, encoded as the student trained
+        from nnforge.rundir import load_run_test_split
+
+        own = load_run_test_split(teacher.run_dir, encoding=student.preprocessing.encoding)
+        student.check_dataset(own, f"; --student {student_dir} was trained on other data than this run")
+        rows = own.x_test
+    x = student.preprocessing(rows).numpy()
     source = read_recipe(student_dir).train.distill.teacher
     how = f"distilled from {source}" if source else "trained without a teacher"
     return _row(f"student {student.meta['model']['name']} ({how})", "knowledge distillation" if source else "smaller model",

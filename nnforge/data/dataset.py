@@ -96,12 +96,15 @@ class Dataset:
     def encoded_with(self, encoding: dict | None) -> "Dataset":
         """This dataset with its csv rows encoded by ``encoding`` (a saved model's: learned from the
         rows that trained, after the validation part was held out), so that a run is scored on rows
-        encoded as in training; itself where it has no text rows, or no other encoding is asked for."""
-        if self.text_rows is None or encoding is None or encoding == self.encoding:
+        encoded as in training; itself where it has no text rows, or no encoding is asked for. The
+        encoding is then fixed: a validation part or fold held out afterwards does not learn another."""
+        if self.text_rows is None or encoding is None:
             return self
+        if encoding == self.encoding:
+            return replace(self, text_rows=None)
         coded, x_train, x_test = self.text_rows.encoded(TabularEncoding(encoding["columns"]))
         return replace(self, x_train=torch.from_numpy(x_train), x_test=torch.from_numpy(x_test),
-                       feature_names=coded.feature_names(), encoding=encoding)
+                       feature_names=coded.feature_names(), encoding=encoding, text_rows=None)
 
     def describe(self) -> str:
         val = f", {len(self.x_val)} val" if self.x_val is not None else ""

@@ -4,7 +4,8 @@
     errors.png                    the largest test errors (true against predicted)
     importance-METHOD.png         features ranked by mean |attribution| (``ig``, ``shap``, ``lime``: Captum,
                                   on the predicted value) or by how much shuffling a feature raises the RMSE
-                                  (``permutation``: scikit-learn's ``permutation_importance``)
+                                  (``permutation``: scikit-learn's ``permutation_importance``; a csv's
+                                  raw columns, each shuffled with all the features it was encoded as)
     attributions-METHOD.png       the chosen rows' strongest features, signed (Captum methods)
 
 Attributions are turned into the target's units (the network sees a standardised target), so
@@ -45,6 +46,38 @@ def permutation_importance_rmse(predict: Callable[[np.ndarray], np.ndarray], x: 
              "rmse_increase": float(result.importances_mean[i]), "std": float(result.importances_std[i])} for i in order]
 
 
+def column_groups(encoding: dict) -> dict[str, list[int]]:
+    """A csv's raw columns -> the encoded features each one became (its one-hot categories; a numeric
+    value and its ``_missing`` indicator), in the encoded order."""
+    groups, k = {}, 0
+    for c in encoding["columns"]:
+        width = len(c["categories"]) if c["kind"] == "categorical" else 1 + c["indicator"]
+        groups[c["name"]], k = list(range(k, k + width)), k + width
+    return groups
+
+
+def permutation_importance_columns(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, y: np.ndarray,
+                                   groups: dict[str, list[int]], repeats: int = 10, seed: int = 0) -> list[dict]:
+    """Each raw column's rise in test RMSE when its rows are shuffled, its encoded features together
+    (a one-hot column's categories, a value and its missing indicator): shuffling one category's 0/1
+    feature alone makes rows with two categories or none, which no table holds, and splits a column's
+    importance over its categories. Ranked; scikit-learn's scheme (mean and std over ``repeats``)."""
+    from nnforge.train.tasks.regress import scores
+
+    rng = np.random.RandomState(seed)
+    base = scores(predict(x), y)["rmse"]
+    rows = []
+    for name, features in groups.items():
+        rises = []
+        for _ in range(repeats):
+            shuffled = x.copy()
+            shuffled[:, features] = x[rng.permutation(len(x))][:, features]
+            rises.append(scores(predict(shuffled), y)["rmse"] - base)
+        rows.append({"feature": name, "mean_abs_attribution": float(np.mean(rises)), "rmse_increase": float(np.mean(rises)),
+                     "std": float(np.std(rises))})
+    return sorted(rows, key=lambda r: -r["rmse_increase"])
+
+
 def explain_regression(predictor, methods: Sequence[str] | None = None, examples: Sequence[int] | None = None,
                        top_k: int = 16, log: Callable[[str], None] = print) -> dict:
     from nnforge.config import default_config
@@ -82,8 +115,11 @@ def explain_regression(predictor, methods: Sequence[str] | None = None, examples
     background = pre(torch.from_numpy(table.x_train[:BACKGROUND_ROWS]))
     for method in methods:
         if method == "permutation":
-            importance = permutation_importance_rmse(lambda xs: predictor.predict_stored(torch.from_numpy(np.asarray(xs, np.float32))),
-                                                     table.x_test, y_test, features)
+            predict = lambda xs: predictor.predict_stored(torch.from_numpy(np.asarray(xs, np.float32)))  # noqa: E731
+            if pre.encoding is not None:  # a csv's text and gappy columns: each raw column shuffled whole
+                importance = permutation_importance_columns(predict, table.x_test, y_test, column_groups(pre.encoding))
+            else:
+                importance = permutation_importance_rmse(predict, table.x_test, y_test, features)
         else:
             # attributions of the first target's value, in its units (the network's output times the target's std)
             scale = float(predictor.target_std[0])

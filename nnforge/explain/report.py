@@ -97,6 +97,9 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
         has_conv = any(isinstance(m, torch.nn.Conv2d) for m in predictor.model.modules())
         methods = ("gradcam",) if predictor.kind == "image" and has_conv else ("shap",)
     for m in methods:
+        if m == "permutation":  # the regression methods' own: how much shuffling a column raises the test RMSE
+            raise UserError(f"--method permutation ranks the features of regression runs (test RMSE); this run is a classifier: "
+                            f"use {'ig, shap or lime' if predictor.kind != 'image' else ', '.join(METHODS)}")
         if m not in METHODS:
             raise UserError(f"--method '{m}' is not known; accepted: {', '.join(METHODS)}")
     if predictor.kind != "image" and "gradcam" in methods:

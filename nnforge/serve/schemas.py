@@ -118,8 +118,11 @@ def example_input(service) -> list:
     mean row (the values the model was standardised around)."""
     preprocessing = service.predictor.preprocessing
     encoder = preprocessing.encoder() if service.kind != "image" else None
-    if encoder is not None:  # a row as {column: value}: the training medians and each column's first category
-        return {c["name"]: c["median"] if c["kind"] == "numeric" else c["categories"][0] for c in encoder.columns}
+    if encoder is not None:  # a row as {column: value}: the training medians and each column's first category (not "(missing)")
+        from nnforge.data.tabular_encoding import MISSING_CATEGORY
+
+        return {c["name"]: c["median"] if c["kind"] == "numeric" else next((v for v in c["categories"] if v != MISSING_CATEGORY), None)
+                for c in encoder.columns}
     if service.kind != "image":
         return [round(float(m), 3) for m in preprocessing.mean]
     channels, height, width = service.input_shape

@@ -151,6 +151,8 @@ class Service:
     def _json_inputs(self, body: bytes, max_inputs: int) -> np.ndarray:
         doc = parse_json(body)
         encoder = self.predictor.preprocessing.encoder() if self.kind == "tabular" else None
+        if encoder is not None and isinstance(doc, dict) and isinstance(doc.get("inputs"), dict):  # one row, not in a list
+            raise ApiError(422, "invalid field 'inputs'", 'got one {column: value} object; put it in a list: {"inputs": [{...}]}')
         if holds_records(doc):  # {column: value} rows: a model trained on text columns or missing cells encodes them
             if encoder is None:
                 raise ApiError(422, "invalid field 'inputs'", f"this model takes rows of {self.input_shape[0]} numbers, "

@@ -38,6 +38,9 @@ def load_teacher(path: str, data, device) -> "Teacher":
                         f"{getattr(ours, 'kind', data.kind)} of shape {list(data.input_shape)}")
     elif (pre.fit_content, pre.denoise) != (ours.fit_content, ours.denoise):
         problems.append("its images are prepared differently (fit_content/denoise)")
+    elif pre.encoding != ours.encoding:  # same width, other medians or categories: it would read other features
+        problems.append("it encodes the csv's text columns and empty cells differently (learned from other training rows: "
+                        "train both with the same data.val_fraction and seed)")
     if len(predictor.classes) != data.num_outputs:
         problems.append(f"it predicts {len(predictor.classes)} classes, this run {data.num_outputs}")
     if problems:

@@ -11,6 +11,7 @@ folder that is removed. Backend: NCCL on GPUs, gloo on CPUs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -93,6 +94,15 @@ def launch(args) -> int:
     return 0
 
 
+def said_by_processes(summary: str, processes: int) -> str:
+    """A task's summary with the process count on its ``trained in`` line (not after a classifier's
+    last per-class row, where it read as part of the table)."""
+    lines = summary.splitlines()
+    at = next((i for i, line in enumerate(lines) if line.startswith("trained in ")), len(lines) - 1)
+    lines[at] += f" ({processes} processes)"
+    return "\n".join(lines)
+
+
 def _backend(device: str) -> str:
     return "nccl" if device != "cpu" and torch.cuda.is_available() else "gloo"
 
@@ -114,14 +124,15 @@ def worker(argv: list[str] | None = None) -> int:
         dist.init_process_group(_backend(recipe.device))
         if r == 0:
             result = run(recipe, args.out, resume=args.resume, name=Path(args.config).stem)
-            print(f"{TASKS[recipe.task]().summary(result.metrics)} ({world_size()} processes)\nrun directory: {result.dir}")
+            print(f"{said_by_processes(TASKS[recipe.task]().summary(result.metrics), world_size())}\nrun directory: {result.dir}")
         else:
             recipe = recipe.with_overrides({"train.progress": "none"})
             scratch = tempfile.mkdtemp(prefix=f"nnforge-rank{r}-")
             if args.resume:  # continue from rank 0's checkpoint, writing nothing of our own
                 shutil.copytree(Path(args.out) / "checkpoints", Path(scratch) / "run" / "checkpoints")
                 shutil.copy(Path(args.out) / "config.yaml", Path(scratch) / "run" / "config.yaml")
-            run(recipe, Path(scratch) / "run", resume=args.resume)
+            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # rank 0 says what the data and run did
+                run(recipe, Path(scratch) / "run", resume=args.resume)
         return 0
     except UserError as exc:
         if r == 0:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
+import pytest
 
 from nnforge.cli import main
 from nnforge.compress.ensemble import evaluate_runs
@@ -66,7 +68,7 @@ def test_a_run_whose_config_names_another_dataset_is_one_line(digits_run, tmp_pa
 
     run = shutil.copytree(digits_run.dir, tmp_path / "run")
     (run / "config.yaml").write_text(dump_config(read_recipe(run).with_overrides({"data.name": "mnist-sample"})))
-    assert main(["compress", str(run), "--finetune-epochs", "0"]) == 2
+    assert main(["compress", str(run), "--finetune-epochs", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not match the model" in err and "config.yaml" in err, err
 
@@ -86,3 +88,60 @@ def test_negative_finetune_epochs_are_one_line(digits_run, capsys):
     """Before: --finetune-epochs -1 was taken as 0 without a word."""
     assert main(["compress", str(digits_run.dir), "--prune", "0.5", "--finetune-epochs", "-1"]) == 2
     assert capsys.readouterr().err == "error: --finetune-epochs is -1; accepted: 0 (none) or more\n"
+
+
+def _gappy_table(tmp_path, task: str = "classify", recipe: str = "digits_mlp", **keys):
+    """A csv of 150 rows with a text column and empty cells, and the recipe of a 2-epoch run on it."""
+    from nnforge.api import as_recipe
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"a": rng.normal(size=150).round(3), "kind": rng.choice(["x", "y", "z"], 150),
+                          "b": rng.normal(size=150).round(3)})
+    frame.loc[rng.choice(150, 15, replace=False), "a"] = np.nan
+    frame.loc[1, "kind"] = "rare"  # in the rows that train with val_fraction 0.15, not with 0.5
+    value = frame["b"] + (frame["kind"] == "x") + frame["a"].fillna(0)
+    frame["target"] = value.round(3) if task == "regress" else np.where(value > 0.3, "high", "low")
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    config, _ = as_recipe(recipe, {"task": task, "data.name": f"csv:{path}", "data.target": "target", "data.val_fraction": 0.15,
+                                   "train.epochs": 2, "train.progress": "none", "train.checkpoint.enabled": False, **keys})
+    return frame, config
+
+
+def test_a_student_of_a_csv_is_scored_on_the_rows_encoded_as_it_trained(tmp_path, capsys):
+    """A student trained on the same csv without a validation part learned other medians. Before, it
+    was scored on the test rows encoded with the teacher's encoding (another accuracy than its own
+    eval's, or a shape error inside the network); now with its own."""
+    from nnforge.train import run
+
+    _, teacher = _gappy_table(tmp_path)
+    _, student = _gappy_table(tmp_path, **{"data.val_fraction": 0.5, "model.hidden": [8]})
+    teacher, student = run(teacher, tmp_path / "teacher", pictures=False), run(student, tmp_path / "student", pictures=False)
+    shapes = [json.loads((r.dir / "model.json").read_text())["preprocessing"]["input_shape"] for r in (teacher, student)]
+    assert shapes[0] != shapes[1]  # 'kind=rare' in one run's features only
+    capsys.readouterr()
+    assert main(["compress", str(teacher.dir), "--quantize", "int8", "--student", str(student.dir)]) == 0, capsys.readouterr().err
+    rows = json.loads((teacher.dir / "compress" / "compress.json").read_text())["rows"]
+    assert rows[-1]["method"] == "smaller model" and rows[-1]["test_accuracy"] == pytest.approx(student.metrics["test_accuracy"], abs=1e-4)
+
+
+@pytest.mark.parametrize("task, recipe", [("classify", "digits_mlp"), ("regress", "diabetes_mlp")])
+def test_compress_of_a_cross_validation_fold_run_scores_it_as_eval_does(tmp_path, capsys, task, recipe):
+    """A trial run of `tune --cv` on a csv with a text column and gaps: compress prepared the data
+    again by data.val_fraction, not the run's fold, so it learned another encoding (a classifier:
+    'encodes ... differently', exit 2) and other scalers (a regressor: a test RMSE other than the
+    run's). Now it encodes and scales the rows with the model's own, and scores the original as
+    training did."""
+    from nnforge.train import run
+
+    frame, config = _gappy_table(tmp_path, task, recipe)
+    result = run(config, tmp_path / "fold", fold=(0, 3), pictures=False)
+    trained = json.loads((result.dir / "model.json").read_text())["preprocessing"]["encoding"]
+    assert trained["columns"][0]["median"] != float(frame["a"].median())  # the fold's, not the whole file's
+    capsys.readouterr()
+    assert main(["compress", str(result.dir), "--prune", "0.5", "--method", "magnitude", "--finetune-epochs", "1"]) == 0, \
+        capsys.readouterr().err
+    metric = "test_rmse" if task == "regress" else "test_accuracy"
+    rows = json.loads((result.dir / "compress" / "compress.json").read_text())["rows"]
+    assert rows[0][metric] == pytest.approx(result.metrics[metric], abs=1e-4)
+    assert rows[1][metric] > (0 if task == "regress" else 0.3)  # the pruned network, fine-tuned on rows encoded as it expects

@@ -166,6 +166,29 @@ def test_predict_on_raw_rows_equals_the_runs_own_predictions(iris_run, tmp_path,
     assert "accuracy" in capsys.readouterr().out
 
 
+def test_a_dataframe_and_its_records_with_nan_predict_as_the_csv_file_does(iris_run, tmp_path):
+    """Before: predict(df) was 'cannot predict from DataFrame; accepted: file paths, PIL images, ...'
+    (dicts not named), and df.to_dict('records') stopped on pandas' NaN ('column ... is nan'): each
+    NaN had to become None by hand. Now a DataFrame reads as a CSV file (columns by name, the target
+    ignored) and NaN, like None, is a missing cell."""
+    import nnforge
+
+    result, _ = iris_run
+    predictor = nnforge.load(result.dir)
+    df = iris_frame()
+    raw = df.iloc[the_split(df)[1]]  # with the target column, as a CSV to predict may hold it
+    rows = tmp_path / "rows.csv"
+    raw.to_csv(rows, index=False)
+    expected = np.stack([p for _, p in predictor.predict_files([rows])])
+    assert raw[GAPPY].isna().any()
+    frame = [p.probabilities for p in predictor.predict(raw[list(reversed(raw.columns))])]
+    records = [p.probabilities for p in predictor.predict(raw.drop(columns="target").to_dict("records"))]
+    for got in (frame, records):
+        np.testing.assert_allclose([[g[c] for c in predictor.classes] for g in got], expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(DataError, match=r"^cannot predict from set; accepted: file paths, PIL images, \{column: value\} dicts, "):
+        predictor.predict({1, 2})
+
+
 def test_a_row_with_an_unseen_category_and_empty_cells_is_predicted(iris_run, tmp_path, capsys):
     result, _ = iris_run
     rows = tmp_path / "new.csv"
@@ -249,6 +272,19 @@ def test_eval_on_another_csv_encodes_its_rows_as_the_model_does(iris_run, tmp_pa
     capsys.readouterr()
     assert main(["eval", str(result.dir), "--data", f"csv:{other}"]) == 0
     assert f"accuracy {np.mean(predicted == truth):.2%}" in capsys.readouterr().out
+
+
+def test_eval_on_a_csv_with_as_many_classes_but_another_names_them(iris_run, tmp_path, capsys):
+    """Before: "dataset 'csv:...' (3 classes, (8,)) does not match the model (3 classes, (8,))": the
+    same numbers on both sides, and not a word of what differs."""
+    result, _ = iris_run
+    df = iris_frame()
+    df["target"] = df["target"].replace({"virginica": "virginia", "setosa": "sitosa"})
+    other = tmp_path / "other.csv"
+    df.to_csv(other, index=False)
+    assert main(["eval", str(result.dir), "--data", f"csv:{other}"]) == 2
+    assert capsys.readouterr().err == (f"error: dataset 'csv:{other}' does not match the model: it holds the classes sitosa, "
+                                       "virginia, which the model does not predict (the model's: setosa, versicolor, virginica)\n")
 
 
 def expected_encoding(frame: pd.DataFrame) -> dict:

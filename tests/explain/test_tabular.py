@@ -58,6 +58,9 @@ def test_explain_command_on_a_tabular_run(wine_mlp, capsys):
     assert main(["explain", str(wine_mlp), "--method", "gradcam"]) == 2
     err = capsys.readouterr().err
     assert "tabular" in err and "ig, shap or lime" in err and len(err.strip().splitlines()) == 1
+    assert main(["explain", str(wine_mlp), "--method", "permutation"]) == 2  # before: "'permutation' is not known"
+    assert capsys.readouterr().err == ("error: --method permutation ranks the features of regression runs (test RMSE); "
+                                       "this run is a classifier: use ig, shap or lime\n")
 
 
 def test_eval_on_a_table_refuses_tta_and_prints_strict_json(wine_mlp, capsys):

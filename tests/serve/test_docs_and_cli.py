@@ -102,6 +102,31 @@ def test_cli_predict_says_a_colour_photo_was_converted(run_dir, digits, tmp_path
     assert len(result.stdout.splitlines()) == 2
 
 
+def test_the_openapi_example_of_a_text_column_with_empty_cells_is_a_category_not_the_missing_slot(tmp_path):
+    """Before: the example row sent a text column with empty cells as "(missing)", the encoding's name
+    for its empty-cell slot (sorted first), teaching clients to send that text for a missing value."""
+    import numpy as np
+    import pandas as pd
+
+    from nnforge.config import load_config
+    from nnforge.serve.app import create_app
+    from nnforge.train import fit
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"a": rng.normal(size=40).round(2), "kind": rng.choice(["x", "y"], 40)})
+    frame.loc[:4, "kind"] = np.nan
+    frame["target"] = np.where(frame["a"] > 0, "up", "down")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    fit(load_config(None, [f"data.name=csv:{tmp_path / 't.csv'}", "data.target=target", "model.name=mlp", "model.hidden=[4]",
+                           "train.epochs=1", "train.progress=none", "data.val_fraction=0"]), tmp_path / "run")
+    app = create_app(tmp_path / "run")
+    schema = call(app, [("GET", "/openapi.json", {})])[0].json()
+    example = schema["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]["example"]
+    assert example["inputs"][0]["kind"] == "x"
+    response, = call(app, [("POST", "/v1/predict", {"json": example})])
+    assert response.status_code == 200, response.text
+
+
 def test_the_openapi_schema_of_a_model_with_an_encoding_describes_rows_as_objects(encoded_run):
     from nnforge.serve.app import create_app
 

@@ -481,6 +481,15 @@ def test_a_model_with_an_encoding_takes_rows_as_objects_with_text_and_nulls(enco
     assert meta.json()["preprocessing"]["encoding"]["columns"][2]["categories"] == ["blue", "green", "red"]
 
 
+def test_one_row_object_not_in_a_list_is_told_to_go_in_one(encoded_run):
+    """Before: 'expected a non-empty list (one example, or a list of examples)', though one example was sent."""
+    from nnforge.serve.app import create_app
+
+    (response,) = call(create_app(encoded_run), [("POST", "/v1/predict", {"json": {"inputs": IRIS_ROW}})])
+    assert response.status_code == 422
+    assert response.json()["detail"] == 'got one {column: value} object; put it in a list: {"inputs": [{...}]}'
+
+
 def test_objects_sent_to_a_model_without_an_encoding_are_422(tabular_run):
     from nnforge.serve.app import create_app
 

@@ -254,7 +254,7 @@ def test_sigterm_writes_a_checkpoint_at_the_next_step_and_resume_continues_bit_i
     assert reference.wait(timeout=300) == 0, reference.stderr.read()
     assert rc == 130, err
     last = err.strip().splitlines()[-1]
-    assert last.startswith("error: SIGTERM: stopped at step") and f"--out {run} --resume" in last
+    assert last.startswith("error: SIGTERM: stopped at step") and f"continue with: nnforge train --resume {run}" in last
     assert not (run / "metrics.json").exists() and list((run / "checkpoints").glob("step-*.safetensors"))
     resumed = _train(["--resume", run])
     assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
@@ -357,3 +357,18 @@ def test_tune_prunes_a_scratch_and_a_forecast_study(tmp_path):
                            study_name=name, log=lambda _: None)
         states = [t.state.name for t in result.study.trials]
         assert "PRUNED" in states, (name, states)
+
+
+def test_the_resume_command_a_stopped_run_prints_continues_it_with_its_set_keys(tmp_path, capsys):
+    """Before: 'continue with: nnforge train RECIPE --out RUN --resume' left out the --set keys, so a
+    run on another dataset (--set data.name=csv:...) was refused: 'data.name' differs from config.yaml."""
+    import shlex
+
+    path = tmp_path / "t.csv"
+    path.write_text("a,kind,target\n" + "".join(f"{i % 7},{'xy'[i % 2]},{'no' if i % 3 else 'yes'}\n" for i in range(60)))
+    out = tmp_path / "run"
+    sets = [f"data.name=csv:{path}", "data.target=target", "train.max_time=0", *CLASSIFY[1:]]
+    assert main(["train", "digits_mlp", "--out", str(out), *sum((["--set", s] for s in sets), [])]) == 0
+    hint = capsys.readouterr().out.split("continue with: ")[1].splitlines()[0]
+    assert main([*shlex.split(hint)[1:], "--set", "train.max_time=null"]) == 0, capsys.readouterr().err
+    assert (out / "metrics.json").is_file()

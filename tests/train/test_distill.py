@@ -59,3 +59,28 @@ def test_a_teacher_for_other_inputs_is_refused(tmp_path, teacher):
     with pytest.raises(ConfigError, match="does not fit this run: it takes image inputs of shape \\[1, 28, 28\\]") as info:
         run(digits, tmp_path / "out")
     assert "\n" not in str(info.value) and not (tmp_path / "out").exists()
+
+
+def test_a_teacher_whose_csv_encoding_differs_is_refused(tmp_path):
+    """A teacher trained on the same csv with another validation part learned other medians: before,
+    it was fed the student's encoded rows (its empty cells holding the student's medians) without a
+    word; now a one-line error says why and what to do."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"a": rng.normal(size=80).round(2), "kind": rng.choice(["x", "y"], 80)})
+    frame.loc[rng.choice(80, 20, replace=False), "a"] = np.nan
+    frame["target"] = np.where(frame["kind"] == "x", "yes", "no")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+
+    def recipe(val_fraction: float, **train) -> dict:
+        return {"data": {"name": f"csv:{tmp_path / 't.csv'}", "target": "target", "val_fraction": val_fraction},
+                "model": {"name": "mlp", "hidden": [8]}, "train": {"epochs": 1, "progress": "none", **train}}
+
+    teacher = run(recipe(0.5), tmp_path / "teacher").dir
+    run(recipe(0.5, distill={"teacher": str(teacher)}), tmp_path / "same")  # the same rows train: the same encoding
+    with pytest.raises(ConfigError, match=r"does not fit this run: it encodes the csv's text columns and empty cells differently "
+                                          r"\(learned from other training rows: train both with the same data.val_fraction and seed\)$"):
+        run(recipe(0.1, distill={"teacher": str(teacher)}), tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -82,3 +82,33 @@ def test_nproc_resume_of_a_run_from_before_the_cross_key_checks_starts_its_ranks
     with pytest.raises(ConfigError, match="'train.optimizer.momentum' is 0.9"):  # a new run of it is refused before torchrun
         distributed.launch(SimpleNamespace(config=str(fresh), out=str(tmp_path / "new"), resume=False, set=[], nproc=2))
     assert len(started) == 1
+
+
+def test_rank_0_alone_says_what_the_run_did_and_the_process_count_is_on_its_trained_in_line(tmp_path, monkeypatch, capsys):
+    """Before: every rank printed a csv's encoding line (twice under --nproc 2), and '(2 processes)'
+    ended a classifier's last per-class row, as if it were part of the table."""
+    import numpy as np
+    import pandas as pd
+
+    from nnforge.train import distributed
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"a": rng.normal(size=60).round(2), "kind": rng.choice(["x", "y"], 60)})
+    frame.loc[:5, "a"] = np.nan
+    frame["target"] = np.where(frame["kind"] == "x", "yes", "no")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    monkeypatch.setattr(distributed.dist, "init_process_group", lambda backend: None)  # each rank's run, without the group
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)
+    from nnforge.rundir import recipe_path
+
+    args = [str(recipe_path("digits_mlp")), "--set", f"data.name=csv:{tmp_path / 't.csv'}", "--set", "data.target=target", "--set", "train.epochs=1",
+            "--set", "train.progress=none", "--set", "train.checkpoint.enabled=false"]
+    monkeypatch.setenv("RANK", "1")
+    assert distributed.worker([*args, "--out", str(tmp_path / "rank1")]) == 0
+    assert capsys.readouterr().out == ""
+    monkeypatch.setenv("RANK", "0")
+    assert distributed.worker([*args, "--out", str(tmp_path / "rank0")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith("csv: 1 categorical column") for line in out) == 1
+    assert [line for line in out if "processes" in line] == [next(line for line in out if line.startswith("trained in "))]
+    assert out[-1].startswith("run directory: ")

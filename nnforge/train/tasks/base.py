@@ -65,6 +65,10 @@ class Task:
     #: (k, K): validate on fold k of K folds of the training split instead of data.val_fraction
     #: (``nnforge tune --cv K``; set through ``run(..., fold=(k, K))``)
     fold: tuple[int, int] | None = None
+    #: a saved model's csv encoding (``model.json``'s ``preprocessing.encoding``) to encode the rows with
+    #: instead of learning one from the rows that train: re-preparing a run's data (``nnforge compress``)
+    #: then gives the model the features it trained on, whichever validation part or fold it held out
+    encoding: dict | None = None
 
     def prepare(self, recipe, device) -> TaskData: raise NotImplementedError
     def loss_spec(self, recipe, data: TaskData) -> LossSpec: raise NotImplementedError

@@ -58,7 +58,7 @@ class Classify(Task):
 
     def prepare(self, recipe, device) -> TaskData:
         data_cfg, seed = recipe.data, recipe.seed
-        ds = load_dataset(data_cfg, seed)
+        ds = load_dataset(data_cfg, seed).encoded_with(self.encoding)
         ds = ds.fold(*self.fold, seed) if self.fold else ds.split_validation(data_cfg.val_fraction, seed)
         if data_cfg.imbalance:
             x, y = make_imbalanced(ds.x_train, ds.y_train, dict(data_cfg.imbalance), seed)

@@ -56,7 +56,7 @@ class Regress(Task):
 
     def prepare(self, recipe, device) -> TaskData:
         data = recipe.data
-        table = load_table(data, recipe.seed)
+        table = load_table(data, recipe.seed).encoded_with(self.encoding)
         table = table.fold(*self.fold, recipe.seed) if self.fold else table.split_validation(data.val_fraction, recipe.seed)
         x_mean = table.x_train.mean(0) if data.normalize else np.zeros(table.x_train.shape[1], np.float32)
         x_std = np.maximum(table.x_train.std(0), 1e-6) if data.normalize else np.ones(table.x_train.shape[1], np.float32)
