@@ -10,7 +10,7 @@ import torch
 import nnforge
 from nnforge import scratch
 from nnforge.config import load_config
-from nnforge.errors import ConfigError, DataError, UserError
+from nnforge.errors import DataError, UserError
 
 QUICK = {"data.name": "digits", "model.name": "mlp", "model.hidden": [32], "train.epochs": 3, "train.optimizer.name": "adam",
          "train.optimizer.lr": 0.01, "train.progress": "none"}

@@ -13,7 +13,7 @@ import zlib
 import numpy as np
 import pytest
 
-from tests.serve.conftest import multipart, png_bytes, read_response
+from tests.serve.conftest import multipart, read_response
 
 BOUNDARY = "testBoundary1234"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"

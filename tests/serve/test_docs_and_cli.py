@@ -3,7 +3,6 @@ OpenAPI examples of the served model, booleans refused as pixels, and the colour
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.serve.conftest import png_bytes
-from tests.serve.test_service import call, upload
+from tests.serve.test_service import call
 
 NNFORGE = str(Path(sys.executable).with_name("nnforge"))
 

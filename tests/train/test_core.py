@@ -121,7 +121,7 @@ def test_a_forecast_recipe_resolves_to_the_loss_it_trains_with():
 def test_balanced_class_weights_are_the_same_on_both_engines_even_for_an_absent_class():
     from nnforge.train.engines.scratch_engine import build_loss as scratch_loss
     from nnforge.train.engines.torch_engine import build_loss as torch_loss
-    from nnforge.train.tasks.base import LossSpec, TaskData
+    from nnforge.train.tasks.base import TaskData
     from nnforge.data import load_dataset
 
     ds = load_dataset({"name": "digits"})
