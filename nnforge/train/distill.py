@@ -33,19 +33,30 @@ def load_teacher(path: str, data, device) -> "Teacher":
         raise ConfigError(f"'train.distill.teacher': {exc}") from None
     pre, ours = predictor.preprocessing, data.preprocessing
     problems = []
-    if ours is None or pre.kind != ours.kind or list(pre.input_shape) != list(ours.input_shape):
+    other_shape = ours is None or pre.kind != ours.kind or list(pre.input_shape) != list(ours.input_shape)
+    if _same_columns(pre, ours) and pre.encoding != ours.encoding:  # the same csv, other rows trained: other medians or categories
+        width = f"; it takes {pre.input_shape[0]} features, this run {ours.input_shape[0]}" if other_shape else ""
+        problems.append("it encodes the csv's text columns and empty cells differently (learned from other training rows: "
+                        f"train both with the same data.val_fraction and seed){width}")
+    elif other_shape:
         problems.append(f"it takes {pre.kind} inputs of shape {pre.input_shape}, this run "
                         f"{getattr(ours, 'kind', data.kind)} of shape {list(data.input_shape)}")
     elif (pre.fit_content, pre.denoise) != (ours.fit_content, ours.denoise):
         problems.append("its images are prepared differently (fit_content/denoise)")
-    elif pre.encoding != ours.encoding:  # same width, other medians or categories: it would read other features
-        problems.append("it encodes the csv's text columns and empty cells differently (learned from other training rows: "
-                        "train both with the same data.val_fraction and seed)")
+    elif pre.encoding != ours.encoding:
+        problems.append("it encodes the csv's text columns and empty cells differently (one of the two has no encoding)")
     if len(predictor.classes) != data.num_outputs:
         problems.append(f"it predicts {len(predictor.classes)} classes, this run {data.num_outputs}")
     if problems:
         raise ConfigError(f"'train.distill.teacher' {path} does not fit this run: {'; '.join(problems)}")
     return Teacher(predictor.model.to(device).eval(), ours.mean, ours.std, pre.mean, pre.std, pre.kind)
+
+
+def _same_columns(pre, ours) -> bool:
+    """Both encode a csv with the same raw columns (so a difference is in what their training rows held)."""
+    if ours is None or not pre.encoding or not ours.encoding:
+        return False
+    return [c["name"] for c in pre.encoding["columns"]] == [c["name"] for c in ours.encoding["columns"]]
 
 
 class Teacher:

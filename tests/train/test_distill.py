@@ -84,3 +84,29 @@ def test_a_teacher_whose_csv_encoding_differs_is_refused(tmp_path):
                                           r"\(learned from other training rows: train both with the same data.val_fraction and seed\)$"):
         run(recipe(0.1, distill={"teacher": str(teacher)}), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_teacher_whose_csv_encoding_is_wider_is_refused_for_its_encoding(tmp_path):
+    """The same csv, and the student's training rows hold the one empty cell of column 'b' (a
+    missing indicator more: 6 features against the teacher's 5). Before: 'it takes tabular inputs
+    of shape [5], this run tabular of shape [6]', no word of why; now the encoding, and the widths."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"a": rng.normal(size=80).round(2), "kind": rng.choice(["x", "y"], 80), "b": rng.normal(size=80).round(2)})
+    frame.loc[rng.choice(80, 20, replace=False), "a"] = np.nan
+    frame.loc[[28], "b"] = np.nan  # in the rows that train with val_fraction 0.1, held out with 0.5
+    frame["target"] = np.where(frame["kind"] == "x", "yes", "no")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+
+    def recipe(val_fraction: float, **train) -> dict:
+        return {"data": {"name": f"csv:{tmp_path / 't.csv'}", "target": "target", "val_fraction": val_fraction},
+                "model": {"name": "mlp", "hidden": [8]}, "train": {"epochs": 1, "progress": "none", **train}}
+
+    teacher = run(recipe(0.5), tmp_path / "teacher").dir
+    with pytest.raises(ConfigError, match=r"it encodes the csv's text columns and empty cells differently \(learned from other "
+                                          r"training rows: train both with the same data.val_fraction and seed\); "
+                                          r"it takes 5 features, this run 6$"):
+        run(recipe(0.1, distill={"teacher": str(teacher)}), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
