@@ -8,17 +8,17 @@ tabular rows are ``float32`` (N, F).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from nnforge.data.tabular_encoding import TabularEncoding, TabularRows
+from nnforge.data.tabular_encoding import HoldsTextRows, TabularRows
 from nnforge.errors import DataError
 
 
 @dataclass
-class Dataset:
+class Dataset(HoldsTextRows):
     """A train/test pair with the facts a model and a served model need about the inputs."""
 
     name: str
@@ -60,9 +60,7 @@ class Dataset:
         The test split is never touched, so test accuracy stays comparable across recipes.
         """
         if fraction <= 0:
-            if self.text_rows is not None:
-                self.text_rows.announce(TabularEncoding(self.encoding["columns"]))
-            return replace(self, x_val=None, y_val=None, text_rows=None)
+            return self._without_validation()
         n = len(self.x_train)
         n_val = max(1, int(round(n * fraction)))
         if n - n_val < 1:
@@ -83,28 +81,9 @@ class Dataset:
         train, val = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))[k]
         return self._held_out(torch.from_numpy(train), torch.from_numpy(val))
 
-    def _held_out(self, train: torch.Tensor, val: torch.Tensor) -> "Dataset":
-        """The training examples at ``train`` to train on, those at ``val`` to validate; a csv's
-        encoding is learned again from the ``train`` rows alone (it then prints what it encoded)."""
-        if self.text_rows is None:
-            return replace(self, x_train=self.x_train[train], y_train=self.y_train[train], x_val=self.x_train[val], y_val=self.y_train[val])
-        encoding, x_train, x_val, x_test = self.text_rows.held_out(train.tolist(), val.tolist())
-        return replace(self, x_train=torch.from_numpy(x_train), y_train=self.y_train[train], x_val=torch.from_numpy(x_val),
-                       y_val=self.y_train[val], x_test=torch.from_numpy(x_test), feature_names=encoding.feature_names(),
-                       encoding=encoding.to_dict(), text_rows=None)
-
-    def encoded_with(self, encoding: dict | None) -> "Dataset":
-        """This dataset with its csv rows encoded by ``encoding`` (a saved model's: learned from the
-        rows that trained, after the validation part was held out), so that a run is scored on rows
-        encoded as in training; itself where it has no text rows, or no encoding is asked for. The
-        encoding is then fixed: a validation part or fold held out afterwards does not learn another."""
-        if self.text_rows is None or encoding is None:
-            return self
-        if encoding == self.encoding:
-            return replace(self, text_rows=None)
-        coded, x_train, x_test = self.text_rows.encoded(TabularEncoding(encoding["columns"]))
-        return replace(self, x_train=torch.from_numpy(x_train), x_test=torch.from_numpy(x_test),
-                       feature_names=coded.feature_names(), encoding=encoding, text_rows=None)
+    @staticmethod
+    def _array(values: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(values)
 
     def describe(self) -> str:
         val = f", {len(self.x_val)} val" if self.x_val is not None else ""

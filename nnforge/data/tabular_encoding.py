@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -341,3 +341,44 @@ def check_encoding(data) -> dict:
         else:
             raise DataError(f"{where}: 'kind' must be numeric or categorical")
     return data
+
+
+class HoldsTextRows:
+    """How a table of encoded csv rows (:class:`~nnforge.data.Dataset`, the regression ``Table``)
+    holds out validation rows and takes a saved model's encoding: one piece for both, which differ
+    only in their arrays (torch tensors, NumPy arrays: :meth:`_array` turns NumPy into theirs).
+
+    Expects the fields ``x_train, y_train, x_val, y_val, x_test, feature_names, encoding, text_rows``
+    (``text_rows``: the :class:`TabularRows` behind a csv with an encoding, else None)."""
+
+    @staticmethod
+    def _array(values: np.ndarray):
+        return values
+
+    def _without_validation(self):
+        """No validation part: the encoding learned at loading is the one used; say what it encoded."""
+        if self.text_rows is not None:
+            self.text_rows.announce(TabularEncoding(self.encoding["columns"]))
+        return replace(self, x_val=None, y_val=None, text_rows=None)
+
+    def _held_out(self, train, val):
+        """The training rows at ``train`` to train on, those at ``val`` to validate; a csv's encoding
+        is learned again from the ``train`` rows alone (it then prints what it encoded)."""
+        if self.text_rows is None:
+            return replace(self, x_train=self.x_train[train], y_train=self.y_train[train], x_val=self.x_train[val], y_val=self.y_train[val])
+        encoding, x_train, x_val, x_test = self.text_rows.held_out(np.asarray(train), np.asarray(val))
+        return replace(self, x_train=self._array(x_train), y_train=self.y_train[train], x_val=self._array(x_val), y_val=self.y_train[val],
+                       x_test=self._array(x_test), feature_names=encoding.feature_names(), encoding=encoding.to_dict(), text_rows=None)
+
+    def encoded_with(self, encoding: dict | None):
+        """These rows encoded by ``encoding`` (a saved model's: learned from the rows that trained,
+        after the validation part was held out), so that a run is scored on rows encoded as in
+        training; itself where it has no text rows, or no encoding is asked for. The encoding is then
+        fixed: a validation part or fold held out afterwards does not learn another."""
+        if self.text_rows is None or encoding is None:
+            return self
+        if encoding == self.encoding:
+            return replace(self, text_rows=None)
+        coded, x_train, x_test = self.text_rows.encoded(TabularEncoding(encoding["columns"]))
+        return replace(self, x_train=self._array(x_train), x_test=self._array(x_test), feature_names=coded.feature_names(),
+                       encoding=encoding, text_rows=None)

@@ -12,16 +12,16 @@ A csv's text columns and missing cells are encoded with the statistics of the ro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnforge.data.tabular_encoding import TabularEncoding, TabularRows
+from nnforge.data.tabular_encoding import HoldsTextRows, TabularRows
 from nnforge.errors import DataError, excerpt
 
 
 @dataclass
-class Table:
+class Table(HoldsTextRows):
     """Train/test rows of float32 features and an (N, targets) float32 target in its own units."""
 
     name: str
@@ -50,9 +50,7 @@ class Table:
     def split_validation(self, fraction: float, seed: int) -> "Table":
         """A seeded part of the training rows held out for validation (the test rows untouched)."""
         if fraction <= 0:
-            if self.text_rows is not None:
-                self.text_rows.announce(TabularEncoding(self.encoding["columns"]))
-            return replace(self, x_val=None, y_val=None, text_rows=None)
+            return self._without_validation()
         n = len(self.x_train)
         n_val = max(1, int(round(n * fraction)))
         if n - n_val < 2:
@@ -69,27 +67,6 @@ class Table:
             raise DataError(f"table '{self.name}': {len(self.x_train)} training rows cannot make {folds} folds")
         train, val = list(KFold(folds, shuffle=True, random_state=seed).split(self.x_train))[k]
         return self._held_out(train, val)
-
-    def _held_out(self, train: np.ndarray, val: np.ndarray) -> "Table":
-        """The training rows at ``train`` to train on, those at ``val`` to validate; a csv's encoding
-        is learned again from the ``train`` rows alone (it then prints what it encoded)."""
-        if self.text_rows is None:
-            return replace(self, x_train=self.x_train[train], y_train=self.y_train[train], x_val=self.x_train[val], y_val=self.y_train[val])
-        encoding, x_train, x_val, x_test = self.text_rows.held_out(train, val)
-        return replace(self, x_train=x_train, y_train=self.y_train[train], x_val=x_val, y_val=self.y_train[val], x_test=x_test,
-                       feature_names=encoding.feature_names(), encoding=encoding.to_dict(), text_rows=None)
-
-    def encoded_with(self, encoding: dict | None) -> "Table":
-        """This table with its csv rows encoded by ``encoding`` (a saved model's: learned from the rows
-        that trained, after the validation part was held out), so that a run is scored on rows encoded
-        as in training; itself where it has no text rows, or no encoding is asked for. The
-        encoding is then fixed: a validation part or fold held out afterwards does not learn another."""
-        if self.text_rows is None or encoding is None:
-            return self
-        if encoding == self.encoding:
-            return replace(self, text_rows=None)
-        coded, x_train, x_test = self.text_rows.encoded(TabularEncoding(encoding["columns"]))
-        return replace(self, x_train=x_train, x_test=x_test, feature_names=coded.feature_names(), encoding=encoding, text_rows=None)
 
     def describe(self) -> str:
         val = f", {len(self.x_val)} val" if self.x_val is not None else ""
