@@ -28,9 +28,16 @@ METHODS = ("ig", "shap", "lime", "permutation")
 BACKGROUND_ROWS = 64
 
 
-def permutation_importance_rmse(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, y: np.ndarray, features: list[str],
-                                repeats: int = 10, seed: int = 0) -> list[dict]:
-    """Each feature's rise in test RMSE (target units) when its column is shuffled, ranked, through scikit-learn."""
+def permutation_importance_rmse(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, y: np.ndarray,
+                                groups: dict[str, list[int]], repeats: int = 10, seed: int = 0) -> list[dict]:
+    """Each group's rise in test RMSE (target units) when its features are shuffled together, ranked,
+    through scikit-learn's ``permutation_importance``. A group is one feature, or a csv's raw column
+    with every feature it was encoded as (:func:`column_groups`): shuffling one category's 0/1 feature
+    alone makes rows with two categories or none, which no table holds.
+
+    scikit-learn shuffles columns one at a time, so it is handed one column of row numbers per group
+    (all ``arange(n)``); a shuffled column says which rows that group's features come from. Its
+    shuffles are then those it makes of the raw table itself."""
     from sklearn.inspection import permutation_importance
 
     from nnforge.train.tasks.regress import scores
@@ -39,10 +46,20 @@ def permutation_importance_rmse(predict: Callable[[np.ndarray], np.ndarray], x: 
         def fit(self, *a):
             return self
 
-    scorer = lambda _est, xs, ys: -scores(predict(xs), ys)["rmse"]  # noqa: E731 - higher is better
-    result = permutation_importance(_Fitted(), x, y, scoring=scorer, n_repeats=repeats, random_state=seed)
+    members = list(groups.values())
+    sources = np.tile(np.arange(len(x))[:, None], (1, len(members)))
+
+    def rows(shuffled: np.ndarray) -> np.ndarray:  # the encoded rows, each group's features taken from its source rows
+        out = x.copy()
+        for g in np.flatnonzero((shuffled != sources).any(0)):  # the one group scikit-learn shuffled (none: the baseline)
+            out[:, members[g]] = x[shuffled[:, g]][:, members[g]]
+        return out
+
+    scorer = lambda _est, idx, ys: -scores(predict(rows(idx)), ys)["rmse"]  # noqa: E731 - higher is better
+    result = permutation_importance(_Fitted(), sources, y, scoring=scorer, n_repeats=repeats, random_state=seed)
+    names = list(groups)
     order = np.argsort(-result.importances_mean, kind="stable")
-    return [{"feature": features[i], "mean_abs_attribution": float(result.importances_mean[i]),
+    return [{"feature": names[i], "mean_abs_attribution": float(result.importances_mean[i]),
              "rmse_increase": float(result.importances_mean[i]), "std": float(result.importances_std[i])} for i in order]
 
 
@@ -54,28 +71,6 @@ def column_groups(encoding: dict) -> dict[str, list[int]]:
         width = len(c["categories"]) if c["kind"] == "categorical" else 1 + c["indicator"]
         groups[c["name"]], k = list(range(k, k + width)), k + width
     return groups
-
-
-def permutation_importance_columns(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, y: np.ndarray,
-                                   groups: dict[str, list[int]], repeats: int = 10, seed: int = 0) -> list[dict]:
-    """Each raw column's rise in test RMSE when its rows are shuffled, its encoded features together
-    (a one-hot column's categories, a value and its missing indicator): shuffling one category's 0/1
-    feature alone makes rows with two categories or none, which no table holds, and splits a column's
-    importance over its categories. Ranked; scikit-learn's scheme (mean and std over ``repeats``)."""
-    from nnforge.train.tasks.regress import scores
-
-    rng = np.random.RandomState(seed)
-    base = scores(predict(x), y)["rmse"]
-    rows = []
-    for name, features in groups.items():
-        rises = []
-        for _ in range(repeats):
-            shuffled = x.copy()
-            shuffled[:, features] = x[rng.permutation(len(x))][:, features]
-            rises.append(scores(predict(shuffled), y)["rmse"] - base)
-        rows.append({"feature": name, "mean_abs_attribution": float(np.mean(rises)), "rmse_increase": float(np.mean(rises)),
-                     "std": float(np.std(rises))})
-    return sorted(rows, key=lambda r: -r["rmse_increase"])
 
 
 def explain_regression(predictor, methods: Sequence[str] | None = None, examples: Sequence[int] | None = None,
@@ -116,10 +111,9 @@ def explain_regression(predictor, methods: Sequence[str] | None = None, examples
     for method in methods:
         if method == "permutation":
             predict = lambda xs: predictor.predict_stored(torch.from_numpy(np.asarray(xs, np.float32)))  # noqa: E731
-            if pre.encoding is not None:  # a csv's text and gappy columns: each raw column shuffled whole
-                importance = permutation_importance_columns(predict, table.x_test, y_test, column_groups(pre.encoding))
-            else:
-                importance = permutation_importance_rmse(predict, table.x_test, y_test, features)
+            # a csv's text and gappy columns: each raw column shuffled whole; else each feature alone
+            groups = column_groups(pre.encoding) if pre.encoding is not None else {f: [i] for i, f in enumerate(features)}
+            importance = permutation_importance_rmse(predict, table.x_test, y_test, groups)
         else:
             # attributions of the first target's value, in its units (the network's output times the target's std)
             scale = float(predictor.target_std[0])
