@@ -61,6 +61,21 @@ def test_a_teacher_for_other_inputs_is_refused(tmp_path, teacher):
     assert "\n" not in str(info.value) and not (tmp_path / "out").exists()
 
 
+def csv_recipes(frame, tmp_path):
+    """``frame`` (with a text column 'kind' of x and y) written as t.csv with the target yes where
+    kind is x; gives ``recipe(val_fraction, **train)``: a one-epoch MLP run classifying it."""
+    import numpy as np
+
+    frame["target"] = np.where(frame["kind"] == "x", "yes", "no")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+
+    def recipe(val_fraction: float, **train) -> dict:
+        return {"data": {"name": f"csv:{tmp_path / 't.csv'}", "target": "target", "val_fraction": val_fraction},
+                "model": {"name": "mlp", "hidden": [8]}, "train": {"epochs": 1, "progress": "none", **train}}
+
+    return recipe
+
+
 def test_a_teacher_whose_csv_encoding_differs_is_refused(tmp_path):
     """A teacher trained on the same csv with another validation part learned other medians: before,
     it was fed the student's encoded rows (its empty cells holding the student's medians) without a
@@ -71,12 +86,7 @@ def test_a_teacher_whose_csv_encoding_differs_is_refused(tmp_path):
     rng = np.random.RandomState(0)
     frame = pd.DataFrame({"a": rng.normal(size=80).round(2), "kind": rng.choice(["x", "y"], 80)})
     frame.loc[rng.choice(80, 20, replace=False), "a"] = np.nan
-    frame["target"] = np.where(frame["kind"] == "x", "yes", "no")
-    frame.to_csv(tmp_path / "t.csv", index=False)
-
-    def recipe(val_fraction: float, **train) -> dict:
-        return {"data": {"name": f"csv:{tmp_path / 't.csv'}", "target": "target", "val_fraction": val_fraction},
-                "model": {"name": "mlp", "hidden": [8]}, "train": {"epochs": 1, "progress": "none", **train}}
+    recipe = csv_recipes(frame, tmp_path)
 
     teacher = run(recipe(0.5), tmp_path / "teacher").dir
     run(recipe(0.5, distill={"teacher": str(teacher)}), tmp_path / "same")  # the same rows train: the same encoding
@@ -97,12 +107,7 @@ def test_a_teacher_whose_csv_encoding_is_wider_is_refused_for_its_encoding(tmp_p
     frame = pd.DataFrame({"a": rng.normal(size=80).round(2), "kind": rng.choice(["x", "y"], 80), "b": rng.normal(size=80).round(2)})
     frame.loc[rng.choice(80, 20, replace=False), "a"] = np.nan
     frame.loc[[28], "b"] = np.nan  # in the rows that train with val_fraction 0.1, held out with 0.5
-    frame["target"] = np.where(frame["kind"] == "x", "yes", "no")
-    frame.to_csv(tmp_path / "t.csv", index=False)
-
-    def recipe(val_fraction: float, **train) -> dict:
-        return {"data": {"name": f"csv:{tmp_path / 't.csv'}", "target": "target", "val_fraction": val_fraction},
-                "model": {"name": "mlp", "hidden": [8]}, "train": {"epochs": 1, "progress": "none", **train}}
+    recipe = csv_recipes(frame, tmp_path)
 
     teacher = run(recipe(0.5), tmp_path / "teacher").dir
     with pytest.raises(ConfigError, match=r"it encodes the csv's text columns and empty cells differently \(learned from other "
