@@ -55,7 +55,9 @@ def answer(sock: socket.socket) -> tuple[int, bool]:
     return json.loads(body)["worker"], b"connection: close" in head
 
 
-def wait_until(condition, timeout: float = 60.0):
+def wait_until(condition, timeout: float = 180.0):
+    """``condition()``'s first truthy value, polled; the default allows for a worker process starting
+    (importing torch, loading the model) on a loaded 2-core machine, which took 20 s at load 5."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         value = condition()
