@@ -16,17 +16,19 @@ from pathlib import Path
 import torch
 
 from nnforge.config import load_config, resolve
-from nnforge.rundir import CONFIG, read_recipe, read_summary, recipe_path
+from nnforge.rundir import CONFIG, read_model_meta, read_recipe, read_summary, recipe_path
 from nnforge.train.model_summary import model_summary
 from nnforge.train.run import prepare
 from nnforge.train.tasks import TASKS
 from nnforge.train.transfer import freeze
 
 
-def summarize_recipe(recipe, budget_s: float = 0.3) -> dict:
-    """The summary of the model a recipe would train, built without training it."""
+def summarize_recipe(recipe, budget_s: float = 0.3, encoding: dict | None = None) -> dict:
+    """The summary of the model a recipe would train, built without training it (``encoding``: a run's
+    csv encoding, whose width is the model's input, whatever part or fold the run held out)."""
     recipe = resolve(recipe)
     task = TASKS[recipe.task]()
+    task.encoding = encoding
     data = prepare(recipe, task, torch.device("cpu"))
     model = task.build_model(recipe, data)
     if recipe.train.freeze:
@@ -43,6 +45,7 @@ def summarize(path: str | Path, overrides=(), budget_s: float = 0.3) -> dict:
         if saved is not None and not overrides:
             return saved
         recipe = read_recipe(path)  # a one-line error for a folder that is not a run
-        return summarize_recipe(load_config(path / CONFIG, list(overrides)) if overrides else recipe, budget_s)
+        encoding = read_model_meta(path)["preprocessing"].get("encoding") if (path / "model.json").is_file() else None
+        return summarize_recipe(load_config(path / CONFIG, list(overrides)) if overrides else recipe, budget_s, encoding)
     return summarize_recipe(load_config(recipe_path(str(path)), list(overrides)), budget_s)
 

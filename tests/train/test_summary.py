@@ -66,3 +66,19 @@ def test_a_damaged_summary_json_is_one_line_naming_it(digits_run, tmp_path, caps
         assert main([command, str(run)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "summary.json: not a model summary" in err, err
+
+
+def test_a_fold_run_summarised_with_overrides_has_the_models_input_width(tmp_path):
+    """A `tune --cv` trial run on a csv whose held-out fold had the only 'rare' row: its model takes 6
+    features. `nnforge summary RUN --set ...` built the data again by data.val_fraction, whose
+    encoding has 7; now it encodes as the run's model does."""
+    from nnforge.train import run
+    from nnforge.train.summary import summarize
+    from tests.compress.test_compress import _gappy_table
+
+    _, config = _gappy_table(tmp_path)
+    result = run(config, tmp_path / "fold", fold=(1, 3), pictures=False)
+    width = json.loads((result.dir / "model.json").read_text())["preprocessing"]["input_shape"]
+    assert width == [6]  # the table's seed puts 'kind=rare' in this fold's validation rows
+    s = summarize(result.dir, ["model.hidden=[8]"], budget_s=0.0)
+    assert s["input_shape"] == width and next(r for r in s["rows"] if r["trainable"])["trainable"] == (6 + 1) * 8
