@@ -192,21 +192,21 @@ class Predictor:
                 except DataError as exc:  # the image's own problem (damaged EXIF): say which file
                     raise DataError(f"'{path}': {exc}") from None
             elif suffix == ".csv":
-                for i, probs in enumerate(self.predict_rows(self.read_csv_rows(path))):
-                    results.append((f"{path}:{i + 2}", probs))
+                rows, lines = self.read_csv_rows(path)
+                results += [(f"{path}:{line}", probs) for line, probs in zip(lines, self.predict_rows(rows))]
             else:
                 raise DataError(f"'{path}': unsupported file type '{suffix}'; accepted: .png, .jpg, .jpeg, .csv")
         return results
 
-    def read_csv_rows(self, path: Path) -> np.ndarray:
+    def read_csv_rows(self, path: Path) -> tuple[np.ndarray, list[int]]:
         from nnforge.data.sources.tabular_csv import _read_rows, check_row_widths, parse_features
         from nnforge.errors import file_excerpt
 
-        header, rows = _read_rows(path)
-        check_row_widths(header, rows, str(path))  # before picking columns by name: a short row was an IndexError, a long one cut silently
+        header, rows, lines = _read_rows(path)
+        check_row_widths(header, rows, str(path), lines)  # before picking columns by name: a short row was an IndexError, a long one cut silently
         encoder = self.preprocessing.encoder()
         if encoder is not None:  # text columns and missing cells, encoded as in training
-            return encoder.transform_table(header, rows, str(path))
+            return encoder.transform_table(header, rows, str(path), lines), lines
         names = self.preprocessing.feature_names
         if names and all(n in header for n in names):
             idx = [header.index(n) for n in names]
@@ -217,7 +217,7 @@ class Predictor:
             shown = file_excerpt(path, ", ".join(missing), 120)
             raise DataError(f"{path}: the header lacks {len(missing)} of the model's columns" + (f" ({shown})" if shown else "")
                             + "; name every column as in training (their order does not matter)")
-        return parse_features(header, rows, str(path))
+        return parse_features(header, rows, str(path), lines), lines
 
     def predict(self, x: Any, top: int = 3) -> "Prediction | Estimate | list":
         """Classes for one input or a batch (a regression run: an :class:`Estimate` of its values).

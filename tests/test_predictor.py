@@ -104,6 +104,20 @@ def test_csv_rows_of_another_width_than_the_header_are_one_line(tmp_path, capsys
         assert capsys.readouterr().err == f"error: {tmp_path / name}.csv: line 3 has {fields} fields, the header has 4\n"
 
 
+def test_predictions_for_csv_rows_name_their_lines_in_the_file(tmp_path, capsys, iris_run):
+    """A header cell with a line break in it (quoted) and blank lines: before, the rows were labelled
+    file:index+2 (file:2, file:3), and a bad cell's error named line 4 for line 8."""
+    path = tmp_path / "rows.csv"
+    header = '"row\nid",sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)'
+    path.write_text(f"{header}\n\n1,5.0,3.4,1.5,0.2\n\n2,6.7,3.0,5.2,2.3\n")  # the rows are at lines 4 and 6
+    assert main(["predict", str(iris_run.dir), str(path)]) == 0, capsys.readouterr().err
+    labels = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith(str(path))]
+    assert labels == [f"{path}:4:", f"{path}:6:"]
+    path.write_text(path.read_text() + "\n3,6.1,x,4.7,1.4\n")
+    assert main(["predict", str(iris_run.dir), str(path)]) == 2
+    assert "is not numeric (line 8" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("top", ["0", "-1"])
 def test_a_top_below_one_is_one_line(tmp_path, digits_run, capsys, top):
     """Before: --top 0 was an IndexError after the model loaded; -1 left out the last class silently."""

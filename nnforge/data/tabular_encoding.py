@@ -150,7 +150,7 @@ class TabularEncoding:
                         continue
                     value = _number(text)
                     if value is None:
-                        line = lines[i] if lines is not None else i + 2
+                        line = line_of(lines, i)
                         cell = file_excerpt(source, text)
                         shown = f": '{cell}'" if cell else ""
                         raise DataError(f"{source}: {_column(source, c['name'], j)} holds numbers in training but line {line} "
@@ -241,6 +241,12 @@ class TabularEncoding:
         return cls(check_encoding(data)["columns"])
 
 
+def line_of(lines: list[int] | None, i: int) -> int:
+    """The file line of data row ``i`` (``lines``: where the csv reader saw each row start, blank rows
+    and cells spanning lines counted; None: rows with no gaps from line 2)."""
+    return lines[i] if lines is not None else i + 2
+
+
 @dataclass(frozen=True)
 class TabularRows:
     """The text rows behind a table's encoded training and test parts, with their lines in the file.
@@ -257,10 +263,12 @@ class TabularRows:
     test_lines: list[int]
 
     @classmethod
-    def of(cls, header: list[str], rows: list[list[str]], train, test, source) -> TabularRows:
-        """The ``train`` and ``test`` rows (indices into a file's data ``rows``, which start at line 2)."""
+    def of(cls, header: list[str], rows: list[list[str]], train, test, source, lines: list[int] | None = None) -> TabularRows:
+        """The ``train`` and ``test`` rows (indices into a file's data ``rows``; ``lines``: the line each
+        starts at, as the csv reader counted; None: rows with no gaps from line 2)."""
         train, test = [int(i) for i in train], [int(i) for i in test]
-        return cls(header, source, [rows[i] for i in train], [i + 2 for i in train], [rows[i] for i in test], [i + 2 for i in test])
+        return cls(header, source, [rows[i] for i in train], [line_of(lines, i) for i in train], [rows[i] for i in test],
+                   [line_of(lines, i) for i in test])
 
     def encoded(self, encoding: TabularEncoding | None = None) -> tuple[TabularEncoding, np.ndarray, np.ndarray]:
         """(encoding, training features, test features): ``encoding`` (a saved model's), or else

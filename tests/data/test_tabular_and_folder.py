@@ -259,3 +259,28 @@ def test_a_few_rows_of_several_classes_split_without_stratifying(tmp_path):
 def test_the_split_stays_stratified_where_it_can_be(iris_csv):
     ds = load_dataset({"name": f"csv:{iris_csv}", "target": "species"})
     assert np.bincount(ds.y_test.numpy()).tolist() == [10, 10, 10]
+
+
+
+def _gapped(tmp_path, last_row: str):
+    """A csv whose data rows do not start at line index+2: a blank line, and a quoted cell spanning two lines."""
+    path = tmp_path / "gapped.csv"
+    rows = [f"{i % 7}.5,{i % 3},{'ab'[i % 2]}" for i in range(20)]
+    path.write_text("a,b,y\n" + "\n".join(rows[:10]) + '\n\n"1\n",2,a\n' + "\n".join(rows[10:]) + "\n" + last_row + "\n")
+    return path  # header line 1, rows at 2-11, blank line 12, the quoted row at 13-14, rows at 15-24, the last row at line 25
+
+
+@pytest.mark.parametrize("last_row, message", [("1,2", "line 25 has 2 fields"), ("1,2,", "missing target at line 25")])
+def test_csv_errors_name_the_line_in_the_file_past_blank_lines_and_quoted_line_breaks(tmp_path, last_row, message):
+    """Before, the line was the row's index + 2, which a blank line or a cell with a line break in it
+    put off (here: line 23 for line 25)."""
+    with pytest.raises(DataError, match=message):
+        load_dataset({"name": f"csv:{_gapped(tmp_path, last_row)}", "target": "y"})
+
+
+@pytest.mark.parametrize("last_row, message", [("1,x,a", r"column 'b' is not numeric \(line 25"), ("1,2", "line 25 has 2 fields")])
+def test_a_regression_csvs_errors_name_the_line_in_the_file_too(tmp_path, last_row, message):
+    from nnforge.data.sources.regression import load_csv_table
+
+    with pytest.raises(DataError, match=message):
+        load_csv_table(str(_gapped(tmp_path, last_row)), "b")

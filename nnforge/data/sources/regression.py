@@ -118,7 +118,7 @@ def load_csv_table(path: str, target: str | None, seed: int = 0) -> Table:
     given, file = path, Path(path).expanduser()
     if not file.is_file():
         raise DataError(f"csv file '{file}' not found; expected csv:PATH to a CSV with a header row")
-    header, rows = _read_rows(file)
+    header, rows, lines = _read_rows(file)
     if target is None:
         raise DataError(f"{file}: say which column to predict with --set data.target=COLUMN ({_columns(given, header)})")
     if target not in header:
@@ -127,21 +127,21 @@ def load_csv_table(path: str, target: str | None, seed: int = 0) -> Table:
     features = [h for j, h in enumerate(header) if j != t]
     if not features:
         raise DataError(f"{file}: no feature columns besides the target '{excerpt(target)}'")
-    check_row_widths(header, rows, given)
+    check_row_widths(header, rows, given, lines)
     cells = [[c for j, c in enumerate(r) if j != t] for r in rows]
     if not needs_encoding(cells):
-        table = parse_features(header, rows, given)
+        table = parse_features(header, rows, given, lines)
         y = table[:, t]
         if np.unique(y).size < 2:
             raise DataError(f"{file}: target '{excerpt(target)}' has a single value; nothing to regress")
         return split(f"csv:{file}", np.delete(table, t, axis=1), y, features, [target], seed)
     from sklearn.model_selection import train_test_split
 
-    y = parse_features([target], [[r[t]] for r in rows], given)[:, 0]  # the target keeps its rules: numeric, never missing
+    y = parse_features([target], [[r[t]] for r in rows], given, lines)[:, 0]  # the target keeps its rules: numeric, never missing
     if np.unique(y).size < 2:
         raise DataError(f"{file}: target '{excerpt(target)}' has a single value; nothing to regress")
     train, test = train_test_split(np.arange(len(rows)), test_size=0.2, random_state=seed)  # split()'s rows exactly
-    text = TabularRows.of(features, cells, train, test, given)
+    text = TabularRows.of(features, cells, train, test, given, lines)
     encoding, x_tr, x_te = text.encoded()
     return Table(f"csv:{file}", x_tr, y[train].reshape(-1, 1), x_te, y[test].reshape(-1, 1), encoding.feature_names(), [target],
                  encoding=encoding.to_dict(), text_rows=text)

@@ -19,11 +19,13 @@ import numpy as np
 import torch
 
 from nnforge.data.dataset import Dataset, split_80_20
-from nnforge.data.tabular_encoding import TabularRows, _column, is_missing, needs_encoding
+from nnforge.data.tabular_encoding import TabularRows, _column, is_missing, line_of, needs_encoding
 from nnforge.errors import DataError, excerpt, file_excerpt
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+    """(header, data rows, the line in the file where each data row starts). Blank rows are skipped
+    and a quoted cell may span lines, so a row's line is counted by the reader, not from its index."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             sample = fh.read(4096)
@@ -32,41 +34,46 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
                 dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
             except csv.Error:
                 dialect = csv.excel
-            rows = list(csv.reader(fh, dialect))
+            reader = csv.reader(fh, dialect)
+            rows, lines, start = [], [], 1
+            for row in reader:
+                if any(cell.strip() for cell in row):
+                    rows.append(row)
+                    lines.append(start)
+                start = reader.line_num + 1
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text; expected a CSV file") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
     if len(rows) < 2:
         raise DataError(f"{path}: expected a header row and at least one data row")
-    return [h.strip() for h in rows[0]], rows[1:]
+    return [h.strip() for h in rows[0]], rows[1:], lines[1:]
 
 
-def check_row_widths(header: list[str], rows: list[list[str]], source: str, first_line: int = 2) -> None:
+def check_row_widths(header: list[str], rows: list[list[str]], source: str, lines: list[int] | None = None) -> None:
     """Every row has as many fields as the header; the error names the first line that does not."""
     for i, row in enumerate(rows):
         if len(row) != len(header):
-            raise DataError(f"{source}: line {i + first_line} has {len(row)} fields, the header has {len(header)}")
+            raise DataError(f"{source}: line {line_of(lines, i)} has {len(row)} fields, the header has {len(header)}")
 
 
-def parse_features(header: list[str], rows: list[list[str]], source: str, first_line: int = 2) -> np.ndarray:
+def parse_features(header: list[str], rows: list[list[str]], source: str, lines: list[int] | None = None) -> np.ndarray:
     """Numeric matrix from text rows; the error names the line and column of the first bad cell."""
     out = np.empty((len(rows), len(header)), dtype=np.float32)
-    check_row_widths(header, rows, source, first_line)
+    check_row_widths(header, rows, source, lines)
     with np.errstate(over="ignore"):  # beyond float32 (1e308) becomes inf: refused below in one line, not warned about
         for i, row in enumerate(rows):
             for j, cell in enumerate(row):
                 text = cell.strip()
                 if is_missing(text):
-                    raise DataError(f"{source}: missing value at line {i + first_line}, {_column(source, header[j], j)}; fill or drop it first")
+                    raise DataError(f"{source}: missing value at line {line_of(lines, i)}, {_column(source, header[j], j)}; fill or drop it first")
                 try:
                     out[i, j] = float(text)
                 except ValueError:
                     cell = file_excerpt(source, text)
                     shown = f": '{cell}'" if cell else ""
                     raise DataError(
-                        f"{source}: {_column(source, header[j], j)} is not numeric (line {i + first_line}{shown}); "
+                        f"{source}: {_column(source, header[j], j)} is not numeric (line {line_of(lines, i)}{shown}); "
                         f"encode it as numbers or drop it"
                     ) from None
     if not np.isfinite(out).all():
@@ -79,7 +86,7 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
     if not path.is_file():
         what = "is a folder, not a file" if path.is_dir() else "not found"  # 'not found' of a folder that is there misled
         raise DataError(f"csv file '{path}' {what}; expected csv:PATH to a CSV with a header row")
-    header, rows = _read_rows(path)
+    header, rows, lines = _read_rows(path)
     if target is None:
         raise DataError(f"{path}: say which column to predict with --set data.target=COLUMN ({_columns(given, header)})")
     if target not in header:
@@ -88,9 +95,9 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
     labels_text = []
     for i, row in enumerate(rows):
         if len(row) != len(header):
-            raise DataError(f"{path}: line {i + 2} has {len(row)} fields, the header has {len(header)}")
+            raise DataError(f"{path}: line {lines[i]} has {len(row)} fields, the header has {len(header)}")
         if not row[t].strip():
-            raise DataError(f"{path}: missing target at line {i + 2}")
+            raise DataError(f"{path}: missing target at line {lines[i]}")
         labels_text.append(row[t].strip())
     feature_names = [h for j, h in enumerate(header) if j != t]
     if not feature_names:
@@ -103,11 +110,11 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
     encoding = text = None
     if needs_encoding(features):  # text columns or missing cells: encoded with the training rows' statistics
         train, test, y_tr, y_te = split_80_20(np.arange(len(rows)), y, seed)  # the same split as of the rows themselves
-        text = TabularRows.of(feature_names, features, train, test, given)
+        text = TabularRows.of(feature_names, features, train, test, given, lines)
         encoding, x_tr, x_te = text.encoded()
         feature_names = encoding.feature_names()
     else:
-        x_tr, x_te, y_tr, y_te = split_80_20(parse_features(feature_names, features, given), y, seed)
+        x_tr, x_te, y_tr, y_te = split_80_20(parse_features(feature_names, features, given, lines), y, seed)
     return Dataset(
         name=f"csv:{path}",
         kind="tabular",
