@@ -211,8 +211,11 @@ def test_permutation_importance_of_a_csv_shuffles_each_raw_column_whole(tmp_path
     recipe, _ = as_recipe("diabetes_mlp", {**QUICK, "train.epochs": 30, "data.name": f"csv:{tmp_path / 't.csv'}",
                                            "data.target": "target"})
     run_dir = run(recipe, tmp_path / "run").dir
-    perm = explain_run(run_dir, ["permutation"], log=lambda _: None)["feature_importance"]["permutation"]
+    report = explain_run(run_dir, ["permutation"], log=lambda _: None)
+    perm = report["feature_importance"]["permutation"]
     assert [r["feature"] for r in perm] == ["kind", "a"]
+    for row in report["largest_errors"]:  # each names the line of the file its test row came from (the header is line 1)
+        assert frame["target"].iloc[int(row["source"].removeprefix("line ")) - 2] == pytest.approx(row["true"][0])
 
     predictor = nnforge.load(run_dir)
     test = frame.iloc[train_test_split(np.arange(200), test_size=0.2, random_state=0)[1]]  # regression's fixed split

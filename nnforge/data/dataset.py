@@ -35,6 +35,9 @@ class Dataset(HoldsTextRows):
     # csv with an encoding: the text rows of x_train and x_test as read; split_validation and fold learn
     # the encoding again from the rows left to train, and the parts they make carry none
     text_rows: TabularRows | None = field(default=None, repr=False, compare=False)
+    # where each test example came from, for error analysis to point at it: a csv's "line N", a
+    # folder's image file (relative to the folder); None for packaged datasets (the index is all)
+    test_sources: list[str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         if self.kind not in ("image", "tabular"):

@@ -13,6 +13,19 @@ from nnforge import io
 from nnforge.report.plots import literal
 
 
+def md_cell(text) -> str:
+    """``text`` as one Markdown table cell: a pipe escaped, a line break a space (a file or class name may hold either)."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def where_from(sources: list[str] | None, i: int) -> str:
+    """`` (line 17)``, `` (cat/003.png)``: where test example ``i`` came from, for a picture's label
+    (a long path keeps its end); nothing for a packaged dataset, whose index is all there is."""
+    if sources is None:
+        return ""
+    return f" ({sources[i] if len(sources[i]) <= 24 else '...' + sources[i][-21:]})"
+
+
 def _plt():
     from nnforge.report.plots import _pyplot
 

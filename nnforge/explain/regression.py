@@ -23,6 +23,7 @@ import torch
 
 from nnforge import io
 from nnforge.errors import UserError
+from nnforge.explain.figures import md_cell, where_from
 
 METHODS = ("ig", "shap", "lime", "permutation")
 BACKGROUND_ROWS = 64
@@ -99,8 +100,8 @@ def explain_regression(predictor, methods: Sequence[str] | None = None, examples
         raise UserError(f"--examples {bad[0]} is outside the test split (0..{len(y_test) - 1})")
     names = predictor.classes
     report = {"task": "regress", "targets": names, **scores(pred, y_test), "examples": chosen,
-              "largest_errors": [{"index": int(i), "true": y_test[i].tolist(), "predicted": pred[i].tolist(), "abs_error": float(err[i])}
-                                 for i in worst],
+              "largest_errors": [{"index": int(i), "true": y_test[i].tolist(), "predicted": pred[i].tolist(), "abs_error": float(err[i]),
+                                  **({"source": table.test_sources[i]} if table.test_sources is not None else {})} for i in worst],
               "feature_importance": {}}
     out = run_dir / "explain"
     io.make_dir(out)
@@ -121,7 +122,7 @@ def explain_regression(predictor, methods: Sequence[str] | None = None, examples
             maps = attribute(model, pre(x_test), target, method, background=background, probabilities=False).numpy() * scale
             importance = feature_importance(maps, features)
             chosen_maps = maps[chosen]
-            labels = [f"#{i} true {y_test[i, 0]:.4g}\npred {pred[i, 0]:.4g}" for i in chosen]
+            labels = [f"#{i}{where_from(table.test_sources, i)} true {y_test[i, 0]:.4g}\npred {pred[i, 0]:.4g}" for i in chosen]
             files[method] = str(plot_feature_attributions(chosen_maps, features, labels, method, out / f"attributions-{method}.png"))
         report["feature_importance"][method] = importance
         files[f"importance-{method}"] = str(plot_importance(importance, method, out / f"importance-{method}.png"))
@@ -149,9 +150,12 @@ def _plot_errors(truth: np.ndarray, pred: np.ndarray, worst: np.ndarray, name: s
 
 def markdown(report: dict, run_dir: Path) -> str:
     lines = [f"# Error analysis of {run_dir}", "", f"test RMSE {report['rmse']:.4g}, MAE {report['mae']:.4g}, R² {report['r2']:.3f} "
-             f"({', '.join(report['targets'])})", "", "## Largest errors", "", "| test row | true | predicted | abs error |",
-             "| ---: | --- | --- | ---: |"]
-    lines += [f"| {r['index']} | {', '.join(f'{v:.4g}' for v in r['true'])} | {', '.join(f'{v:.4g}' for v in r['predicted'])} | "
+             f"({', '.join(report['targets'])})", "", "## Largest errors", ""]
+    where = any("source" in r for r in report["largest_errors"])
+    lines += ["| test row |" + (" source |" if where else "") + " true | predicted | abs error |",
+              "| ---: |" + (" --- |" if where else "") + " --- | --- | ---: |"]
+    lines += [f"| {r['index']} |" + (f" {md_cell(r.get('source', ''))} |" if where else "")
+              + f" {', '.join(f'{v:.4g}' for v in r['true'])} | {', '.join(f'{v:.4g}' for v in r['predicted'])} | "
               f"{r['abs_error']:.4g} |" for r in report["largest_errors"]]
     for method, importance in report["feature_importance"].items():
         what = "RMSE increase when shuffled" if method == "permutation" else "mean abs attribution (target units)"

@@ -21,8 +21,8 @@ import torch
 from nnforge import io
 from nnforge.errors import UserError
 from nnforge.explain.errors import error_analysis
-from nnforge.explain.figures import (_plt, _save, feature_importance, literal, plot_feature_attributions,  # noqa: F401
-                                     plot_importance, write_report)
+from nnforge.explain.figures import (_plt, _save, feature_importance, literal, md_cell, plot_feature_attributions,  # noqa: F401
+                                     plot_importance, where_from, write_report)
 
 BACKGROUND_ROWS = 64  # training inputs that SHAP draws its baselines from
 IMPORTANCE_ROWS = 200  # tabular runs: test rows averaged for the feature importance
@@ -48,7 +48,7 @@ def plot_top_losses(images: np.ndarray, rows: list[dict], classes: list[str], pa
     for ax, row in zip(axes.flat, rows):
         ax.axis("on")
         _show(ax, images[row["index"]])
-        ax.set_title(f"true {literal(classes[row['true']])}\npred {literal(classes[row['predicted']])} ({row['probability']:.0%})\nloss {row['loss']:.2f}",
+        ax.set_title(f"{literal(row['source'][-24:]) + chr(10) if 'source' in row else ''}true {literal(classes[row['true']])}\npred {literal(classes[row['predicted']])} ({row['probability']:.0%})\nloss {row['loss']:.2f}",
                      fontsize=7)
     fig.suptitle("top losses on the test split")
     return _save(fig, path)
@@ -109,6 +109,10 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
     probs = predictor.predict_stored(dataset.x_test)
     y = dataset.y_test.numpy()
     report = error_analysis(probs, y, predictor.classes, top_k)
+    sources = dataset.test_sources  # a csv's lines, a folder's files: where to look at an example
+    if sources is not None:
+        for row in report["top_losses"]:
+            row["source"] = sources[row["index"]]
     chosen = list(examples) if examples else choose_examples(probs, y)
     bad = [i for i in chosen if not 0 <= i < len(y)]
     if bad:
@@ -118,7 +122,7 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
     files = {}
     report["examples"] = chosen
     target = torch.from_numpy(probs[chosen].argmax(1))
-    labels = [f"#{i} true {predictor.classes[y[i]]}\npred {predictor.classes[int(t)]}" for i, t in zip(chosen, target)]
+    labels = [f"#{i}{where_from(sources, i)} true {predictor.classes[y[i]]}\npred {predictor.classes[int(t)]}" for i, t in zip(chosen, target)]
     background = predictor.preprocessing(dataset.x_train[:BACKGROUND_ROWS]) if getattr(dataset, "x_train", None) is not None else None
     if predictor.kind == "image":
         images = dataset.x_test.numpy()
@@ -152,9 +156,15 @@ def explain_run(run_dir: str | Path, methods: Sequence[str] | None = None, examp
 def markdown(report: dict, run_dir: Path) -> str:
     lines = [f"# Error analysis of {run_dir}", "", f"test accuracy {report['accuracy']:.2%}", "",
              "| class | precision | recall | F1 | support |", "| --- | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {r['class']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |" for r in report["per_class"]]
+    lines += [f"| {md_cell(r['class'])} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |" for r in report["per_class"]]
     lines += ["", "## Most confused pairs", "", "| true | predicted | count | share of true |", "| --- | --- | ---: | ---: |"]
-    lines += [f"| {p['true']} | {p['predicted']} | {p['count']} | {p['share_of_true']:.1%} |" for p in report["confused_pairs"]]
+    lines += [f"| {md_cell(p['true'])} | {md_cell(p['predicted'])} | {p['count']} | {p['share_of_true']:.1%} |" for p in report["confused_pairs"]]
+    classes = [r["class"] for r in report["per_class"]]
+    where = any("source" in r for r in report["top_losses"])
+    lines += ["", "## Top losses", "", "| test example |" + (" source |" if where else "") + " true | predicted | confidence | loss |",
+              "| ---: |" + (" --- |" if where else "") + " --- | --- | ---: | ---: |"]
+    lines += [f"| {r['index']} |" + (f" {md_cell(r.get('source', ''))} |" if where else "")
+              + f" {md_cell(classes[r['true']])} | {md_cell(classes[r['predicted']])} | {r['probability']:.1%} | {r['loss']:.3f} |" for r in report["top_losses"]]
     for method, importance in report.get("feature_importance", {}).items():
         lines += ["", f"## Feature importance ({method})", "", "| rank | feature | mean abs attribution |", "| ---: | --- | ---: |"]
         lines += [f"| {i} | {r['feature']} | {r['mean_abs_attribution']:.4g} |" for i, r in enumerate(importance[:15], 1)]

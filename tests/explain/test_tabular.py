@@ -63,6 +63,24 @@ def test_explain_command_on_a_tabular_run(wine_mlp, capsys):
                                        "this run is a classifier: use ig, shap or lime\n")
 
 
+def test_the_top_losses_name_their_line_in_the_csv(wine_mlp, capsys):
+    """A csv classifier's error analysis had no top losses at all (only image runs drew them); now
+    report.md and report.json list them with the line of the file each row came from."""
+    assert main(["explain", str(wine_mlp), "--method", "ig", "--top", "5"]) == 0
+    report = json.loads((wine_mlp / "explain" / "report.json").read_text())
+    csv_lines = (wine_mlp.parent / "wine-with-noise.csv").read_text().splitlines()
+    x_test = load_run_test_split(wine_mlp).x_test.numpy()
+    classes = load(wine_mlp).classes
+    assert len(report["top_losses"]) == 5
+    for row in report["top_losses"]:
+        cells = csv_lines[int(row["source"].removeprefix("line ")) - 1].split(",")
+        assert cells[-1] == classes[row["true"]]  # the line holds that test row: its label and its values
+        assert np.allclose([float(c) for c in cells[:-1]], x_test[row["index"]], rtol=1e-5)
+    md = (wine_mlp / "explain" / "report.md").read_text()
+    first = report["top_losses"][0]
+    assert "## Top losses" in md and f"| {first['index']} | {first['source']} | {classes[first['true']]} |" in md
+
+
 def test_eval_on_a_table_refuses_tta_and_prints_strict_json(wine_mlp, capsys):
     """A table's rows have no label-preserving views: --tta is refused, not silently a plain eval."""
     assert main(["eval", str(wine_mlp), "--tta"]) == 2

@@ -94,7 +94,8 @@ def load_folder(path: str, image_size=None, seed: int = 0) -> Dataset:
         paths = [p for c in classes for p in files[c]]
         labels = np.array([i for i, c in enumerate(classes) for _ in files[c]], dtype=np.int64)
         x, _ = _read_images(paths, size)
-        x_tr, x_te, y_tr, y_te = split_80_20(x, labels, seed)
+        train, test, y_tr, y_te = split_80_20(np.arange(len(paths)), labels, seed)  # the same split as of the images themselves
+        x_tr, x_te, test_paths = x[train], x[test], [paths[i] for i in test]
     else:
         parts = {}
         for name, files in split.items():
@@ -102,6 +103,7 @@ def load_folder(path: str, image_size=None, seed: int = 0) -> Dataset:
             labels = np.array([i for i, c in enumerate(classes) for _ in files[c]], dtype=np.int64)
             parts[name] = (_read_images(paths, size)[0], labels)
         (x_tr, y_tr), (x_te, y_te) = parts["train"], parts["test"]
+        test_paths = paths  # the test folder's, read last
         if x_tr.shape[1:] != x_te.shape[1:]:
             raise DataError(f"{root}: train images are {x_tr.shape[1:]} but test images {x_te.shape[1:]}; set data.image_size")
     return Dataset(
@@ -112,4 +114,5 @@ def load_folder(path: str, image_size=None, seed: int = 0) -> Dataset:
         x_test=torch.from_numpy(np.ascontiguousarray(x_te)),
         y_test=torch.from_numpy(y_te),
         classes=classes,
+        test_sources=[str(p.relative_to(root)) for p in test_paths],
     )

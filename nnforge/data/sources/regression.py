@@ -12,7 +12,7 @@ A csv's text columns and missing cells are encoded with the statistics of the ro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -38,6 +38,7 @@ class Table(HoldsTextRows):
     # csv with an encoding: the text rows of x_train and x_test as read; split_validation and fold learn
     # the encoding again from the rows left to train, and the parts they make carry none
     text_rows: TabularRows | None = field(default=None, repr=False, compare=False)
+    test_sources: list[str] | None = field(default=None, repr=False, compare=False)  # a csv's: "line N" of each test row
 
     def __post_init__(self):
         for split in ("train", "test"):
@@ -129,22 +130,23 @@ def load_csv_table(path: str, target: str | None, seed: int = 0) -> Table:
         raise DataError(f"{file}: no feature columns besides the target '{excerpt(target)}'")
     check_row_widths(header, rows, given, lines)
     cells = [[c for j, c in enumerate(r) if j != t] for r in rows]
+    from sklearn.model_selection import train_test_split
+
+    train, test = train_test_split(np.arange(len(rows)), test_size=0.2, random_state=seed)  # split()'s rows exactly
+    sources = [f"line {lines[i]}" for i in test]
     if not needs_encoding(cells):
         table = parse_features(header, rows, given, lines)
         y = table[:, t]
         if np.unique(y).size < 2:
             raise DataError(f"{file}: target '{excerpt(target)}' has a single value; nothing to regress")
-        return split(f"csv:{file}", np.delete(table, t, axis=1), y, features, [target], seed)
-    from sklearn.model_selection import train_test_split
-
+        return replace(split(f"csv:{file}", np.delete(table, t, axis=1), y, features, [target], seed), test_sources=sources)
     y = parse_features([target], [[r[t]] for r in rows], given, lines)[:, 0]  # the target keeps its rules: numeric, never missing
     if np.unique(y).size < 2:
         raise DataError(f"{file}: target '{excerpt(target)}' has a single value; nothing to regress")
-    train, test = train_test_split(np.arange(len(rows)), test_size=0.2, random_state=seed)  # split()'s rows exactly
     text = TabularRows.of(features, cells, train, test, given, lines)
     encoding, x_tr, x_te = text.encoded()
     return Table(f"csv:{file}", x_tr, y[train].reshape(-1, 1), x_te, y[test].reshape(-1, 1), encoding.feature_names(), [target],
-                 encoding=encoding.to_dict(), text_rows=text)
+                 encoding=encoding.to_dict(), text_rows=text, test_sources=sources)
 
 
 def load_named_table(cfg, seed: int = 0) -> Table:

@@ -108,13 +108,14 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
         raise DataError(f"{path}: target '{excerpt(target)}' has a single value; a classifier needs at least two classes")
     y = np.array([classes.index(v) for v in labels_text], dtype=np.int64)
     encoding = text = None
+    train, test, y_tr, y_te = split_80_20(np.arange(len(rows)), y, seed)  # the same split as of the rows themselves
     if needs_encoding(features):  # text columns or missing cells: encoded with the training rows' statistics
-        train, test, y_tr, y_te = split_80_20(np.arange(len(rows)), y, seed)  # the same split as of the rows themselves
         text = TabularRows.of(feature_names, features, train, test, given, lines)
         encoding, x_tr, x_te = text.encoded()
         feature_names = encoding.feature_names()
     else:
-        x_tr, x_te, y_tr, y_te = split_80_20(parse_features(feature_names, features, given, lines), y, seed)
+        x = parse_features(feature_names, features, given, lines)
+        x_tr, x_te = x[train], x[test]
     return Dataset(
         name=f"csv:{path}",
         kind="tabular",
@@ -126,6 +127,7 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
         feature_names=feature_names,
         encoding=encoding.to_dict() if encoding else None,
         text_rows=text,
+        test_sources=[f"line {lines[i]}" for i in test],
     )
 
 
