@@ -113,6 +113,13 @@ def test_keys_a_forecast_does_not_have_are_refused(tmp_path):
         fit(load_config(None, [*FORECAST, "train.loss.name=cross_entropy"]), tmp_path / "run")
 
 
+def test_a_forecast_without_a_test_window_says_to_raise_the_test_fraction(tmp_path):
+    with pytest.raises(ConfigError, match=r"test_fraction 0 holds out 0 of the 309 values of 'sunspots', fewer than "
+                                          r"forecast.horizon 1: no test window; raise forecast.test_fraction$"):
+        fit(load_config(None, [*FORECAST, "forecast.test_fraction=0"]), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_forecast_recipe_resolves_to_the_loss_it_trains_with():
     assert load_config("nnforge/configs/sunspots_lstm.yaml").train.loss.name == "mse"
     assert load_config(None).train.loss.name == "cross_entropy"

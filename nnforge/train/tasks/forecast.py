@@ -3,10 +3,11 @@
 The series is standardised with the mean and std of its training part only, cut into windows
 (``forecast.window`` past values -> the next ``forecast.horizon``), and split in time: windows
 whose targets fall in the last ``forecast.test_fraction`` of the series form the test set, the
-latest ``data.val_fraction`` of the rest the validation set. The model trained with MSE is
-compared with the naive forecast (repeat the last observed value), which any useful model must
-beat; ``forecast.png`` draws both against the truth. The weights of the best epoch (validation
-loss, else training loss) are kept, as a forecaster is usually chosen.
+latest ``data.val_fraction`` of the windows whose targets all precede it the validation set (with
+``horizon`` > 1, those in between are left out). The model trained with MSE is compared with the
+naive forecast (repeat the last observed value), which any useful model must beat;
+``forecast.png`` draws both against the truth. The weights of the best epoch (validation loss,
+else training loss) are kept, as a forecaster is usually chosen.
 """
 
 from __future__ import annotations
@@ -50,8 +51,13 @@ class Forecast(Task):
         fc, data = recipe.forecast, recipe.data
         series = load_series(data.name)
         x, y, starts = windows(series.values, fc.window, fc.horizon)
-        tr, va, te, test_start = split_windows(len(series.values), starts, fc.test_fraction, data.val_fraction)
-        if tr.sum() < 2 or te.sum() < 1:
+        tr, va, te, test_start = split_windows(len(series.values), starts, fc.test_fraction, data.val_fraction,
+                                                horizon=fc.horizon)
+        if te.sum() < 1:
+            held = len(series.values) - test_start
+            raise ConfigError(f"forecast.test_fraction {fc.test_fraction} holds out {held} of the {len(series.values)} values of "
+                              f"'{series.name}', fewer than forecast.horizon {fc.horizon}: no test window; raise forecast.test_fraction")
+        if tr.sum() < 2:
             raise ConfigError(f"series '{series.name}' ({len(series.values)} values) leaves too few windows; "
                               "lower forecast.window or forecast.test_fraction")
         train_part = series.values[:test_start]
