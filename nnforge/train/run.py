@@ -152,6 +152,13 @@ def check(recipe, distributed: bool = False, find_lr: bool = False, trained=None
     return engine_cls, task
 
 
+def check_folds(recipe) -> None:
+    """One-line ConfigError unless the recipe's task can be cross-validated (``tune --cv``)."""
+    if recipe.task not in ("classify", "regress"):
+        raise ConfigError(f"k-fold cross-validation is for task classify or regress, not {recipe.task} "
+                          "(a series is validated on its latest part)")
+
+
 def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: Sequence[Callback] = (),
         name: str = "run", find_lr: bool = False, hint: str | None = None, pictures: bool = True,
         fold: tuple[int, int] | None = None) -> Run:
@@ -168,9 +175,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     engine_cls, task = check(recipe, distributed=ddp.is_active(), find_lr=find_lr, trained=trained_recipe(out) if resume else None)
     task.pictures = pictures
     if fold is not None:
-        if recipe.task not in ("classify", "regress"):
-            raise ConfigError(f"k-fold cross-validation is for task classify or regress, not {recipe.task} "
-                              "(a series is validated on its latest part)")
+        check_folds(recipe)
         task.fold = fold
     device = pick_device(recipe.device)
     if find_lr:
