@@ -34,6 +34,7 @@ from nnforge.train.guards import FastDevRun, MaxTime, OverfitCheck, fast_dev_run
 from nnforge.train.keys import check_epoch_counts, check_feature_options, check_recipe
 from nnforge.train.lr_finder import find_lr_run
 from nnforge.train.lr_monitor import LearningRateMonitor
+from nnforge.train.monitor import Monitor
 from nnforge.train.nonfinite import NonFiniteGuard
 from nnforge.train.seeding import pick_device, seed_everything
 from nnforge.train.signals import Interrupted, StopOnSignal
@@ -78,6 +79,20 @@ def technique_callbacks(recipe, task, data, teacher, out: Path, hint: str) -> li
     if train.max_time is not None:
         cbs.append(MaxTime(train.max_time, hint, train.checkpoint.enabled))
     return cbs
+
+
+def kept_epoch(recipe, history: list[dict]) -> dict:
+    """The row of ``history`` whose weights a finished run's model holds: the best epoch by
+    ``train.monitor`` when early stopping restores it or the task keeps its best epoch (a forecast, a
+    regression), else the last. What a tune trial is scored by, so that its value is its model's."""
+    recipe = resolve(recipe)
+    task, es = TASKS[recipe.task](), recipe.train.early_stopping
+    if not history or not ((es.patience and es.restore_best) or (not es.patience and task.keeps_best_epoch)):
+        return history[-1] if history else {}
+    monitor = Monitor(task.monitor(recipe), es.min_delta if es.patience else 0.0)
+    for row in history:
+        monitor.update(row)
+    return next((row for row in history if row["epoch"] == monitor.best_epoch), history[-1])
 
 
 def _loop_metrics(callbacks) -> dict:

@@ -252,7 +252,7 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
     from optuna.trial import TrialState
 
     from nnforge.train import run
-    from nnforge.train.run import check_folds
+    from nnforge.train.run import check_folds, kept_epoch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -295,7 +295,7 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
         pruning = PruningCallback(trial, spec.metric)
         with study_stop_on_signal(trial):
             result = run(config, run_dir, callbacks=[pruning], name=f"trial-{trial.number}")
-        value = result.history[-1][spec.metric]
+        value = kept_epoch(config, result.history)[spec.metric]  # the epoch the trial's model holds
         trial.set_user_attr("test_accuracy", result.metrics.get("test_accuracy"))
         if "test_rmse" in result.metrics:
             trial.set_user_attr("test_rmse", result.metrics["test_rmse"])
