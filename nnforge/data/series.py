@@ -67,12 +67,14 @@ def split_windows(n_values: int, starts: np.ndarray, test_fraction: float, val_f
     """Boolean masks (train, val, test) over windows, by the time of their targets, and the index
     where the test part starts. A window whose targets begin before the test part but reach into
     it (``horizon`` > 1) is in no split: trained or validated on, it would show the model values it
-    is then judged on."""
+    is then judged on; so is a window whose targets reach from the training part into the
+    validation part."""
     test_start = int(round(n_values * (1 - test_fraction)))
     test = starts >= test_start
     rest = np.nonzero(starts + horizon <= test_start)[0]
     n_val = int(round(len(rest) * val_fraction))
     train, val = np.zeros_like(test), np.zeros_like(test)
-    train[rest[:len(rest) - n_val]] = True
     val[rest[len(rest) - n_val:]] = True
+    val_start = starts[val].min() if n_val else test_start
+    train[rest[starts[rest] + horizon <= val_start]] = True
     return train, val, test, test_start

@@ -4,7 +4,7 @@ The series is standardised with the mean and std of its training part only, cut 
 (``forecast.window`` past values -> the next ``forecast.horizon``), and split in time: windows
 whose targets fall in the last ``forecast.test_fraction`` of the series form the test set, the
 latest ``data.val_fraction`` of the windows whose targets all precede it the validation set (with
-``horizon`` > 1, those in between are left out). The model trained with MSE is compared with the
+``horizon`` > 1, a window whose targets reach from one part into the next is left out). The model trained with MSE is compared with the
 naive forecast (repeat the last observed value), which any useful model must beat;
 ``forecast.png`` draws both against the truth. The weights of the best epoch (validation loss,
 else training loss) are kept, as a forecaster is usually chosen.
