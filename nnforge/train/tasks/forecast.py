@@ -109,8 +109,9 @@ class Forecast(Task):
                 "preprocessing": {"kind": "tabular", "input_shape": [fc.window, 1], "mean": [mean], "std": [std]}}
         save_model(out, model, meta)
         if self.pictures:
+            steps = f" over steps 1-{fc.horizon} (drawn: 1 step ahead)" if fc.horizon > 1 else ""  # the lines show pred[:, 0]
             plot_forecast(series, e["starts"][te], pred[:, 0], naive[:, 0], history, out / "forecast.png",
-                          f"{recipe.model['name']} forecast of {series.name}: MAE {ours['mae']:.2f} vs naive {base['mae']:.2f}")
+                          f"{recipe.model['name']} forecast of {series.name}: MAE {ours['mae']:.2f} vs naive {base['mae']:.2f}{steps}")
         return metrics
 
     def summary(self, m: dict) -> str:
