@@ -12,7 +12,7 @@ def test_no_trained_or_validated_window_has_a_target_in_a_later_part():
     fall in it were trained on (or validated on): the model was shown values it was then judged on.
     The values are their own indices, so a target's value says where it lies."""
     values = np.arange(40, dtype=np.float32)
-    x, y, starts = windows(values, 4, 3)
+    _, y, starts = windows(values, 4, 3)
     train, val, test, test_start = split_windows(len(values), starts, 0.25, 0.0, horizon=3)
     assert test_start == 30 and (y[test] >= 30).all() and test.sum() == 40 - 3 + 1 - 30
     assert (y[train] < 30).all() and not val.any() and train.sum() == 30 - 4 - 3 + 1  # every window wholly before it
