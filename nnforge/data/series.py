@@ -63,13 +63,18 @@ def windows(values: np.ndarray, window: int, horizon: int) -> tuple[np.ndarray, 
     return x.astype(np.float32), y.astype(np.float32), np.arange(n) + window
 
 
-def split_windows(n_values: int, starts: np.ndarray, test_fraction: float, val_fraction: float):
-    """Boolean masks (train, val, test) over windows, by the time of their targets."""
+def split_windows(n_values: int, starts: np.ndarray, test_fraction: float, val_fraction: float, *, horizon: int):
+    """Boolean masks (train, val, test) over windows, by the time of their targets, and the index
+    where the test part starts. A window whose targets begin before the test part but reach into
+    it (``horizon`` > 1) is in no split: trained or validated on, it would show the model values it
+    is then judged on; so is a window whose targets reach from the training part into the
+    validation part."""
     test_start = int(round(n_values * (1 - test_fraction)))
     test = starts >= test_start
-    rest = np.nonzero(~test)[0]
+    rest = np.nonzero(starts + horizon <= test_start)[0]
     n_val = int(round(len(rest) * val_fraction))
-    val = np.zeros_like(test)
-    val[rest[len(rest) - n_val:]] = n_val > 0
-    train = ~test & ~val
+    train, val = np.zeros_like(test), np.zeros_like(test)
+    val[rest[len(rest) - n_val:]] = True
+    val_start = starts[val].min() if n_val else test_start
+    train[rest[starts[rest] + horizon <= val_start]] = True
     return train, val, test, test_start

@@ -42,7 +42,14 @@ class RecurrentNet(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.rnn(self.as_sequence(x))
+        seq = self.as_sequence(x)
+        if seq.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            # CPU autocast sends an LSTM to oneDNN's bfloat16 kernel, which many CPUs lack ("could not
+            # create a primitive descriptor"); the recurrence runs in float32 there, as a GRU's already does
+            with torch.autocast("cpu", enabled=False):
+                out, _ = self.rnn(seq.float())
+        else:
+            out, _ = self.rnn(seq)
         return self.head(self.dropout(self.norm(out[:, -1])))
 
 

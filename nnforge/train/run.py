@@ -34,6 +34,7 @@ from nnforge.train.guards import FastDevRun, MaxTime, OverfitCheck, fast_dev_run
 from nnforge.train.keys import check_epoch_counts, check_feature_options, check_recipe
 from nnforge.train.lr_finder import find_lr_run
 from nnforge.train.lr_monitor import LearningRateMonitor
+from nnforge.train.monitor import Monitor
 from nnforge.train.nonfinite import NonFiniteGuard
 from nnforge.train.seeding import pick_device, seed_everything
 from nnforge.train.signals import Interrupted, StopOnSignal
@@ -78,6 +79,20 @@ def technique_callbacks(recipe, task, data, teacher, out: Path, hint: str) -> li
     if train.max_time is not None:
         cbs.append(MaxTime(train.max_time, hint, train.checkpoint.enabled))
     return cbs
+
+
+def kept_epoch(recipe, history: list[dict]) -> dict:
+    """The row of ``history`` whose weights a finished run's model holds: the best epoch by
+    ``train.monitor`` when early stopping restores it or the task keeps its best epoch (a forecast, a
+    regression), else the last. What a tune trial is scored by, so that its value is its model's."""
+    recipe = resolve(recipe)
+    task, es = TASKS[recipe.task](), recipe.train.early_stopping
+    if not history or not ((es.patience and es.restore_best) or (not es.patience and task.keeps_best_epoch)):
+        return history[-1] if history else {}
+    monitor = Monitor(task.monitor(recipe), es.min_delta if es.patience else 0.0)
+    for row in history:
+        monitor.update(row)
+    return next((row for row in history if row["epoch"] == monitor.best_epoch), history[-1])
 
 
 def _loop_metrics(callbacks) -> dict:
@@ -152,6 +167,13 @@ def check(recipe, distributed: bool = False, find_lr: bool = False, trained=None
     return engine_cls, task
 
 
+def check_folds(recipe) -> None:
+    """One-line ConfigError unless the recipe's task can be cross-validated (``tune --cv``)."""
+    if recipe.task not in ("classify", "regress"):
+        raise ConfigError(f"k-fold cross-validation is for task classify or regress, not {recipe.task} "
+                          "(a series is validated on its latest part)")
+
+
 def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: Sequence[Callback] = (),
         name: str = "run", find_lr: bool = False, hint: str | None = None, pictures: bool = True,
         fold: tuple[int, int] | None = None) -> Run:
@@ -168,9 +190,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     engine_cls, task = check(recipe, distributed=ddp.is_active(), find_lr=find_lr, trained=trained_recipe(out) if resume else None)
     task.pictures = pictures
     if fold is not None:
-        if recipe.task not in ("classify", "regress"):
-            raise ConfigError(f"k-fold cross-validation is for task classify or regress, not {recipe.task} "
-                              "(a series is validated on its latest part)")
+        check_folds(recipe)
         task.fold = fold
     device = pick_device(recipe.device)
     if find_lr:

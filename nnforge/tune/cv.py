@@ -29,14 +29,16 @@ class CVResult:
 
 
 def cross_validate(config, run_dir: Path, folds: int, metric: str, trial=None) -> CVResult:
-    """The validation ``metric`` after the last epoch of each of ``folds`` runs under ``run_dir/fold-N``."""
+    """The validation ``metric`` of each of ``folds`` runs under ``run_dir/fold-N``, at the epoch each
+    run's model holds (the last, or the best one a regression or early stopping keeps)."""
     from nnforge.errors import ConfigError
     from nnforge.train import run
+    from nnforge.train.run import kept_epoch
 
     scores: list[float] = []
     for k in range(folds):
         result = run(config, run_dir / f"fold-{k + 1}", name=f"fold-{k + 1}", fold=(k, folds), pictures=False)
-        value = result.history[-1].get(metric) if result.history else None
+        value = kept_epoch(config, result.history).get(metric)
         if value is None:
             raise ConfigError(f"'tune.metric' {metric} was not measured on the folds; task {config.task} measures other metrics")
         scores.append(float(value))

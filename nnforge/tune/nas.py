@@ -68,7 +68,7 @@ def run_nas(raw_recipe: dict, out: str | Path, trials: int, storage: str, study_
 
     from nnforge.models import build_model
     from nnforge.train import run
-    from nnforge.train.run import prepare
+    from nnforge.train.run import kept_epoch, prepare
     from nnforge.tune.search import (
         check_same_space,
         make_storage,
@@ -126,7 +126,7 @@ def run_nas(raw_recipe: dict, out: str | Path, trials: int, storage: str, study_
         trial.set_user_attr("run_dir", str(run_dir))
         with study_stop_on_signal(trial):
             result = run(config, run_dir, name=f"trial-{trial.number}")
-        value = float(result.history[-1][spec.metric])
+        value = float(kept_epoch(config, result.history)[spec.metric])
         trial.set_user_attr("test_accuracy", result.metrics.get("test_accuracy"))
         log(f"trial {trial.number}: {spec.metric} {value:.4f}, {spec.cost} {cost[spec.cost]:,.4g}  {shown}")
         return value, float(cost[spec.cost])

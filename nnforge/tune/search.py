@@ -252,6 +252,7 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
     from optuna.trial import TrialState
 
     from nnforge.train import run
+    from nnforge.train.run import check_folds, kept_epoch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -265,6 +266,8 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
         raise ConfigError("the recipe has no 'tune.space'; add e.g. tune: {space: {train.optimizer.lr: {low: 0.0001, high: 0.1, log: true}}}")
     if cv is not None and (cv < 2 or cv > 20):
         raise UserError(f"--cv is {cv}; accepted: 2 to 20 folds")
+    if cv is not None:
+        check_folds(resolved)  # before the study and its folder exist
     if cv is None and resolved.data.val_fraction <= 0:
         raise ConfigError("'data.val_fraction' is 0; a search needs a validation split (e.g. data.val_fraction=0.1)")
     out = make_folder(Path(out))  # a file in the way: one line
@@ -292,7 +295,7 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
         pruning = PruningCallback(trial, spec.metric)
         with study_stop_on_signal(trial):
             result = run(config, run_dir, callbacks=[pruning], name=f"trial-{trial.number}")
-        value = result.history[-1][spec.metric]
+        value = kept_epoch(config, result.history)[spec.metric]  # the epoch the trial's model holds
         trial.set_user_attr("test_accuracy", result.metrics.get("test_accuracy"))
         if "test_rmse" in result.metrics:
             trial.set_user_attr("test_rmse", result.metrics["test_rmse"])

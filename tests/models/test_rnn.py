@@ -21,6 +21,23 @@ def test_lstm_beats_naive_forecast_on_sunspots(tmp_path, capsys):
     assert (tmp_path / "run" / "forecast.png").stat().st_size > 20_000
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_recurrent_net_runs_under_cpu_bf16_autocast(cell):
+    """train.precision=bf16 on a CPU: the LSTM raised oneDNN's 'could not create a primitive descriptor'
+    on CPUs without bfloat16 support; the recurrence runs in float32, the head autocast."""
+    import torch
+
+    from nnforge.models.rnn import RecurrentNet
+
+    torch.manual_seed(0)
+    net, x = RecurrentNet((12, 1), 2, cell=cell, hidden=8), torch.randn(4, 12, 1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = net(x)
+    out.float().sum().backward()
+    assert out.dtype == torch.bfloat16 and all(p.grad is not None for p in net.parameters())
+    assert torch.allclose(out.float(), net(x), atol=0.05)
+
+
 def test_gru_classifies_digits_row_by_row(tmp_path):
     cfg = load_config(None, ["data.name=digits", "model.name=gru", "model.hidden=48", "train.epochs=8", "train.optimizer.name=adam",
                              "train.optimizer.lr=0.01", "train.progress=none"])

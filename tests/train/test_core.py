@@ -113,6 +113,13 @@ def test_keys_a_forecast_does_not_have_are_refused(tmp_path):
         fit(load_config(None, [*FORECAST, "train.loss.name=cross_entropy"]), tmp_path / "run")
 
 
+def test_a_forecast_without_a_test_window_says_to_raise_the_test_fraction(tmp_path):
+    with pytest.raises(ConfigError, match=r"test_fraction 0 holds out 0 of the 309 values of 'sunspots', fewer than "
+                                          r"forecast.horizon 1: no test window; raise forecast.test_fraction$"):
+        fit(load_config(None, [*FORECAST, "forecast.test_fraction=0"]), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_forecast_recipe_resolves_to_the_loss_it_trains_with():
     assert load_config("nnforge/configs/sunspots_lstm.yaml").train.loss.name == "mse"
     assert load_config(None).train.loss.name == "cross_entropy"
@@ -372,3 +379,15 @@ def test_the_resume_command_a_stopped_run_prints_continues_it_with_its_set_keys(
     hint = capsys.readouterr().out.split("continue with: ")[1].splitlines()[0]
     assert main([*shlex.split(hint)[1:], "--set", "train.max_time=null"]) == 0, capsys.readouterr().err
     assert (out / "metrics.json").is_file()
+
+
+def test_a_multi_step_forecast_plot_says_its_lines_are_one_step_ahead(tmp_path, monkeypatch):
+    """With horizon 3 the title gave the MAE over 3 steps above lines drawn 1 step ahead: the naive line
+    hugged the truth under a naive MAE twice the 1-step one."""
+    from nnforge.train.tasks import forecast
+
+    titles = []
+    monkeypatch.setattr(forecast, "plot_forecast", lambda *args: titles.append(args[-1]))
+    run = fit(load_config(None, [*FORECAST, "forecast.horizon=3", "train.epochs=1"]), tmp_path / "run")
+    assert titles == [f"lstm forecast of sunspots: MAE {run.metrics['test_mae']:.2f} vs naive {run.metrics['naive_mae']:.2f} "
+                      "over steps 1-3 (drawn: 1 step ahead)"]

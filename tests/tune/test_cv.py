@@ -105,3 +105,9 @@ def test_folds_are_refused_for_a_forecast_and_a_bad_k(tmp_path):
     forecast, _ = as_recipe({"task": "forecast", "data": {"name": "sunspots"}, "model": {"name": "lstm"}})
     with pytest.raises(ConfigError, match="k-fold cross-validation is for task classify or regress"):
         run(forecast, tmp_path / "f", fold=(0, 3))
+    # `tune --cv` on a forecast: refused before a study, its database or its folder exist (not by its first trial)
+    raw = {"task": "forecast", "data": {"name": "sunspots"}, "model": {"name": "lstm"},
+           "tune": {"space": {"train.optimizer.lr": {"low": 0.001, "high": 0.1}}}}
+    with pytest.raises(ConfigError, match="k-fold cross-validation is for task classify or regress"):
+        run_study(raw, tmp_path / "fs", 1, storage=f"sqlite:///{tmp_path}/fs.db", cv=3, log=lambda line: None)
+    assert not (tmp_path / "fs").exists() and not (tmp_path / "fs.db").exists()

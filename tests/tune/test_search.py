@@ -221,3 +221,31 @@ def test_a_signal_during_a_trial_is_one_line_naming_the_tune_command(tmp_path, m
     assert "the recipe as given" in capsys.readouterr().out
     trials = _trials(f"sqlite:///{tmp_path / 'study.db'}", "recipe")
     assert [(t.user_attrs.get("baseline", False), t.state.name) for t in trials if t.state.name == "COMPLETE"].count((True, "COMPLETE")) == 1
+
+
+def test_a_forecast_trial_is_scored_by_the_epoch_its_model_keeps(tmp_path):
+    """A forecaster keeps its best validation epoch, but its trial was scored by its last: a trial
+    whose model was good enough was ranked by a worse epoch it did not keep."""
+    recipe = {"task": "forecast", "seed": 0, "threads": 1, "forecast": {"window": 6},
+              "data": {"name": "sunspots", "batch_size": 32, "val_fraction": 0.2}, "model": {"name": "lstm", "hidden": 4},
+              "train": {"epochs": 3, "optimizer": {"name": "adam", "lr": 1.0}, "progress": "none"},
+              "tune": {"space": {"train.optimizer.lr": {"choices": [1.0]}}}}
+    result = run_study(recipe, tmp_path / "s", 1, storage=f"sqlite:///{tmp_path / 's.db'}", log=lambda _: None)
+    history = [json.loads(line)["val_loss"] for line in (tmp_path / "s" / "trial-000" / "metrics.jsonl").read_text().splitlines()]
+    assert history[-1] > min(history)  # this recipe's validation loss rises after its best epoch
+    assert result.study.best_value == pytest.approx(min(history))
+
+
+def test_the_kept_epoch_is_the_best_one_only_where_the_run_restores_it():
+    from nnforge.train.run import kept_epoch
+
+    history = [{"epoch": 1, "val_loss": 0.5, "val_accuracy": 0.8}, {"epoch": 2, "val_loss": 0.3, "val_accuracy": 0.9},
+               {"epoch": 3, "val_loss": 0.4, "val_accuracy": 0.85}]
+    forecast = {"task": "forecast", "data": {"name": "sunspots"}, "model": {"name": "lstm"}}
+    assert kept_epoch(forecast, history)["epoch"] == 2
+    assert kept_epoch({"task": "regress", "data": {"name": "diabetes"}}, history)["epoch"] == 2
+    assert kept_epoch(BASE, history)["epoch"] == 3  # a classifier keeps its last epoch
+    stopping = {**BASE, "train": {**BASE["train"], "early_stopping": {"patience": 5}}}
+    assert kept_epoch(stopping, history)["epoch"] == 2
+    no_restore = {**BASE, "train": {**BASE["train"], "early_stopping": {"patience": 5, "restore_best": False}}}
+    assert kept_epoch(no_restore, history)["epoch"] == 3

@@ -3,10 +3,11 @@
 The series is standardised with the mean and std of its training part only, cut into windows
 (``forecast.window`` past values -> the next ``forecast.horizon``), and split in time: windows
 whose targets fall in the last ``forecast.test_fraction`` of the series form the test set, the
-latest ``data.val_fraction`` of the rest the validation set. The model trained with MSE is
-compared with the naive forecast (repeat the last observed value), which any useful model must
-beat; ``forecast.png`` draws both against the truth. The weights of the best epoch (validation
-loss, else training loss) are kept, as a forecaster is usually chosen.
+latest ``data.val_fraction`` of the windows whose targets all precede it the validation set (with
+``horizon`` > 1, a window whose targets reach from one part into the next is left out). The model trained with MSE is compared with the
+naive forecast (repeat the last observed value), which any useful model must beat;
+``forecast.png`` draws both against the truth. The weights of the best epoch (validation loss,
+else training loss) are kept, as a forecaster is usually chosen.
 """
 
 from __future__ import annotations
@@ -50,8 +51,13 @@ class Forecast(Task):
         fc, data = recipe.forecast, recipe.data
         series = load_series(data.name)
         x, y, starts = windows(series.values, fc.window, fc.horizon)
-        tr, va, te, test_start = split_windows(len(series.values), starts, fc.test_fraction, data.val_fraction)
-        if tr.sum() < 2 or te.sum() < 1:
+        tr, va, te, test_start = split_windows(len(series.values), starts, fc.test_fraction, data.val_fraction,
+                                                horizon=fc.horizon)
+        if te.sum() < 1:
+            held = len(series.values) - test_start
+            raise ConfigError(f"forecast.test_fraction {fc.test_fraction} holds out {held} of the {len(series.values)} values of "
+                              f"'{series.name}', fewer than forecast.horizon {fc.horizon}: no test window; raise forecast.test_fraction")
+        if tr.sum() < 2:
             raise ConfigError(f"series '{series.name}' ({len(series.values)} values) leaves too few windows; "
                               "lower forecast.window or forecast.test_fraction")
         train_part = series.values[:test_start]
@@ -103,8 +109,9 @@ class Forecast(Task):
                 "preprocessing": {"kind": "tabular", "input_shape": [fc.window, 1], "mean": [mean], "std": [std]}}
         save_model(out, model, meta)
         if self.pictures:
+            steps = f" over steps 1-{fc.horizon} (drawn: 1 step ahead)" if fc.horizon > 1 else ""  # the lines show pred[:, 0]
             plot_forecast(series, e["starts"][te], pred[:, 0], naive[:, 0], history, out / "forecast.png",
-                          f"{recipe.model['name']} forecast of {series.name}: MAE {ours['mae']:.2f} vs naive {base['mae']:.2f}")
+                          f"{recipe.model['name']} forecast of {series.name}: MAE {ours['mae']:.2f} vs naive {base['mae']:.2f}{steps}")
         return metrics
 
     def summary(self, m: dict) -> str:
