@@ -204,8 +204,12 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     if resume:
         action, checkpoint = plan_resume(recipe, out)
         if action == "done":
-            print(f"'{out}' is already complete; nothing to do")
-            return Run(out, None, read_recipe(out), read_metrics(out), read_history(out))
+            trained = read_recipe(out)
+            longer = recipe.train.epochs != trained.train.epochs  # --set train.epochs=M: continues a stopped run, not a finished one
+            print(f"'{out}' is already complete; nothing to do" + (
+                f" (train.epochs={recipe.train.epochs} does not extend a finished run of {trained.train.epochs}: "
+                f"train a new one with another --out)" if longer else ""))
+            return Run(out, None, trained, read_metrics(out), read_history(out))
     else:
         check_empty(out)
     planned = contents(out)  # what the plan above saw; another process writing here while the data loads is refused below

@@ -168,7 +168,10 @@ def test_resume_on_an_empty_folder_starts_and_on_a_finished_run_changes_nothing(
     before = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
     capsys.readouterr()
     assert main(args) == 0  # complete: says so, exits 0
-    assert "already complete" in capsys.readouterr().out
+    assert capsys.readouterr().out == f"'{run}' is already complete; nothing to do\n"
+    assert main([*args, "--set", "train.epochs=5"]) == 0  # before: the same words, as if 5 epochs had been trained
+    assert capsys.readouterr().out == (f"'{run}' is already complete; nothing to do (train.epochs=5 does not extend a finished "
+                                       f"run of 2: train a new one with another --out)\n")
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()} == before
 
 
