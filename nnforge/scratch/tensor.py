@@ -102,7 +102,10 @@ class Tensor:
 
     @classmethod
     def _wrap(cls, data: np.ndarray) -> "Tensor":
-        """Wrap an array without conversion (internal fast path)."""
+        """Wrap an array without conversion (internal fast path). A NumPy scalar (what arithmetic on a
+        0-d array returns) becomes a 0-d array: ``np.asarray(loss)`` and ``loss.numpy()`` need one."""
+        if type(data) is not np.ndarray:
+            data = np.asarray(data)
         t = Tensor.__new__(Tensor)
         t.data, t.grad, t.requires_grad = data, None, False
         t._parents, t._backward, t._retains_grad = (), None, False
@@ -393,13 +396,12 @@ class Tensor:
 
     def _extreme(self, dim: int | None, keepdim: bool, fn) -> Any:
         x = self
-        if dim is None:
-            flat_index = fn(x.data.reshape(-1))
+        if dim is None:  # as torch's max()/min(): the gradient is shared evenly among tied extremes
+            value = np.asarray(x.data.reshape(-1)[fn(x.data.reshape(-1))])
             def backward_all(g):
-                out = np.zeros(x.data.size, dtype=g.dtype)
-                out[flat_index] = g
-                return (out.reshape(x.shape),)
-            return attach(Tensor._wrap(np.asarray(x.data.reshape(-1)[flat_index])), (x,), backward_all)
+                ties = x.data == value
+                return (ties * (g / np.count_nonzero(ties)),)
+            return attach(Tensor._wrap(value), (x,), backward_all)
         dim = _dim(dim, x.ndim)
         index = np.expand_dims(fn(x.data, axis=dim), dim)
         values = np.take_along_axis(x.data, index, axis=dim)

@@ -154,3 +154,15 @@ def test_retain_grad_on_intermediate():
     h.retain_grad()
     (h * h).sum().backward()
     np.testing.assert_allclose(h.grad.data, 2 * h.data)
+
+
+def test_full_max_and_min_share_the_gradient_among_ties_as_torch():
+    a = np.array([[1.0, 3.0], [3.0, 0.0], [0.0, 3.0]])
+    compare(lambda x: x.max(), lambda x: x.max(), a)  # torch gives each of the three 3s a third; before, the first took all
+    compare(lambda x: x.min() * 2, lambda x: x.min() * 2, a)
+
+
+def test_a_scalar_result_is_a_0d_array_as_numpy_expects():
+    loss = scratch.tensor([[1.0, 2.0], [3.0, 4.0]]).mean()  # arithmetic on a 0-d array gives a NumPy scalar
+    assert np.asarray(loss).shape == () and float(np.asarray(loss)) == 2.5  # was: "object __array__ method not producing an array"
+    assert isinstance(loss.numpy(), np.ndarray) and isinstance(scratch.tensor([1.0, 2.0]).var().detach().numpy(), np.ndarray)
