@@ -247,10 +247,10 @@ class Predictor:
         if all(_is_pil(i) for i in items):
             results = [self._prediction(p, top) for p in self.predict_images(items)]
             return results[0] if single else results
-        if single and (isinstance(x, np.ndarray) or isinstance(x, torch.Tensor)):
-            arr, one = self._stored_batch(x)
-            results = [self._prediction(p, top) for p in self.predict_stored(arr)]
-            return results[0] if one else results
+        if all(isinstance(i, (np.ndarray, torch.Tensor)) for i in items):  # one array, or a list of them (each one input or a batch)
+            batches = [self._stored_batch(i) for i in items]
+            results = [self._prediction(p, top) for p in self.predict_stored(torch.cat([arr for arr, _ in batches]))]
+            return results[0] if single and batches[0][1] else results
         kinds = sorted({type(i).__name__ for i in items})
         rows = ", {column: value} dicts, a pandas DataFrame" if self.preprocessing.encoder() is not None else ""
         raise DataError(f"cannot predict from {', '.join(kinds)}; accepted: file paths, PIL images{rows}, a NumPy array or a torch tensor")

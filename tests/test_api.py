@@ -72,6 +72,17 @@ def test_predict_takes_files_images_arrays_and_tensors_one_or_a_batch(digits_run
     assert [p.label for p in model.predict([path, path])] == [from_file.label] * 2
 
 
+def test_predict_takes_a_list_of_arrays_or_tensors_as_a_batch(digits_run):
+    from nnforge.data import load_dataset
+
+    model, x = nnforge.load(digits_run.dir), load_dataset({"name": "digits"}).x_test[:3].numpy()
+    whole = [p.label for p in model.predict(x)]
+    assert [p.label for p in model.predict([x[0], x[1], x[2]])] == whole  # was: "cannot predict from ndarray; accepted: ... a NumPy array"
+    assert [p.label for p in model.predict([torch.from_numpy(x[0, 0]), x[1:]])] == whole  # one (H, W) tensor, then a batch of two
+    with pytest.raises(DataError, match=r"shape \(3, 3\) does not fit"):
+        model.predict([x[0], np.zeros((3, 3))])
+
+
 @pytest.mark.parametrize("bad, words", [
     (np.zeros((3, 3)), r"shape \(3, 3\) does not fit"), (np.full((8, 8), 300.0), "0-255"), (np.array([True] * 64).reshape(8, 8), "bool"),
     ([], "nothing to predict"), ({"a": 1}, "cannot predict from dict"),
