@@ -99,6 +99,12 @@ class Predictor:
             self.target_mean = np.asarray(target["mean"], np.float32)
             self.target_std = np.asarray(target["std"], np.float32)
 
+    def __repr__(self) -> str:
+        names = self.classes if len(self.classes) <= 10 else [*self.classes[:10], "..."]
+        what = "targets" if self.regression else "classes"
+        where = f"'{self.run_dir}'" if self.run_dir is not None else "in memory"
+        return f"Predictor({where}: {self.task}, {self.kind} input {self.input_shape}, {len(self.classes)} {what} {names})"
+
     @property
     def output_names(self) -> list[str]:
         """The classes of a classifier; the target names of a regression run."""

@@ -56,6 +56,13 @@ class Run:
     metrics: dict
     history: list[dict] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        """One line a notebook can show: the folder, the epochs and the test metrics (the dataclass's
+        own repr printed the whole model, the recipe and the confusion matrix)."""
+        shown = [f"epochs={len(self.history)}"] + [f"{k}={v:.4g}" for k, v in self.metrics.items()
+                                                     if k.startswith("test_") and is_number(v)]
+        return f"Run('{self.dir}', {', '.join(shown)})"
+
 
 def recipe_path(name: str | Path) -> Path:
     """A recipe file, or the name of a packaged one (``mnist_cnn`` -> configs/mnist_cnn.yaml)."""

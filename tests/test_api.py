@@ -98,6 +98,15 @@ def test_runs_lists_runs_newest_first(digits_run):
     assert listed[0].score.startswith("test accuracy") and listed[0].epochs == 3
 
 
+def test_a_run_a_listed_run_and_a_model_show_as_one_short_line(digits_run):
+    # before: the dataclasses' own reprs (the whole model, recipe, per-class table and confusion matrix: kilobytes in a notebook)
+    # and "<nnforge.predictor.Predictor object at 0x...>"
+    shown = [repr(digits_run), repr(nnforge.runs(digits_run.dir.parent)[0]), repr(nnforge.load(digits_run.dir))]
+    assert all("\n" not in s and len(s) < 200 and str(digits_run.dir) in s for s in shown), shown
+    assert "epochs=3" in shown[0] and "test_accuracy=0." in shown[0] and "score='test accuracy" in shown[1]
+    assert "classify, image input (1, 8, 8), 10 classes" in shown[2]
+
+
 def test_public_functions_say_what_a_caller_may_rely_on(digits_run):
     for obj in (nnforge.fit, nnforge.load, nnforge.runs, nnforge.load(digits_run.dir).predict, type(nnforge.load(digits_run.dir))):
         assert obj.__doc__ and len(obj.__doc__.split()) > 8, obj
