@@ -100,6 +100,29 @@ def test_train_fit_takes_a_recipe_name_or_path_as_nnforge_fit_does(tmp_path):
     assert fit(str(path), tmp_path / "run").config.model["hidden"] == [4]
 
 
+def test_a_callback_failing_in_on_exception_neither_hides_the_error_nor_silences_the_others(tmp_path):
+    class Crash(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            raise ValueError("the real problem")
+
+    class BadCleanup(Callback):
+        def on_exception(self, trainer, exc):
+            raise RuntimeError("cleanup broke")
+
+    class Listener(Callback):
+        heard = None
+
+        def on_exception(self, trainer, exc):
+            Listener.heard = exc
+
+    # before: RuntimeError('cleanup broke') was raised and recorded in failed.json, and the callbacks after it
+    # (the Listener here; nnforge's checkpoint writer and MLflow logger in a real run) never heard of the failure
+    with pytest.raises(ValueError, match="the real problem") as err:
+        fit(load_config(None, CLASSIFY), tmp_path / "run", callbacks=[Crash(), BadCleanup(), Listener()])
+    assert Listener.heard is err.value and "BadCleanup.on_exception then failed too: RuntimeError: cleanup broke" in err.value.__notes__
+    assert json.loads((tmp_path / "run" / "failed.json").read_text())["message"] == "the real problem"
+
+
 def test_a_pair_no_engine_has_is_refused_in_one_line_before_a_folder_exists(tmp_path, capsys):
     assert main(["train", "sunspots_lstm", "--set", "engine=scratch", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
