@@ -39,7 +39,7 @@ def runs(root: str | Path = "runs", *, sort: str | None = None, filters: Sequenc
     metrics; ``filters``: ``"key=value"`` strings (also ``!=``, ``>=``, ...), all of which must hold."""
     from nnforge.runlist import filter_runs, list_runs, sort_runs
 
-    found = filter_runs(list_runs(root), filters)
+    found = filter_runs(list_runs(root), [filters] if isinstance(filters, str) else filters)  # one "key=value", or a list of them
     return sort_runs(found, sort, reverse) if sort else found
 
 

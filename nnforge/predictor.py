@@ -7,6 +7,7 @@ through the same :class:`~nnforge.data.Preprocessing` the model was trained with
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -444,6 +445,27 @@ def served_model(run_dir: Path) -> tuple[torch.nn.Module, np.ndarray]:
     return module.eval(), np.zeros((2, *predictor.input_shape), dtype)
 
 
-def load(run_dir: str | Path, device: str = "cpu") -> Predictor:
-    """Rebuild a trained model from its run directory."""
-    return Predictor(run_dir, device)
+def load(run_dir, device: str = "cpu") -> Predictor:
+    """Rebuild a trained model from its run directory: a path, or the :class:`~nnforge.rundir.Run`
+    that ``nnforge.fit`` returned (or a :class:`~nnforge.runlist.RunInfo` from ``nnforge.runs``).
+    ``device``: cpu, cuda (one GPU, or cuda:N), mps or auto (cuda when there is one)."""
+    run_dir = getattr(run_dir, "dir", run_dir)
+    if not isinstance(run_dir, (str, os.PathLike)):
+        raise RunError(f"load takes a run directory (a path, or the Run that nnforge.fit returned); got {type(run_dir).__name__}")
+    return Predictor(run_dir, _device(device))
+
+
+def _device(name) -> str:
+    """``name`` once torch can place a model there: a misspelt or absent device is one line, not
+    torch's list of every device type or its 'Torch not compiled with CUDA enabled' assertion."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(name).type
+    except (RuntimeError, TypeError):
+        kind = None
+    if kind not in ("cpu", "cuda", "mps"):
+        raise RunError(f"device {name!r} is not one nnforge runs models on; accepted: cpu, cuda (or cuda:N), mps, auto")
+    if (kind == "cuda" and not torch.cuda.is_available()) or (kind == "mps" and not torch.backends.mps.is_available()):
+        raise RunError(f"device {name!r}: no {'CUDA GPU' if kind == 'cuda' else 'Apple GPU (mps)'} is available here; use cpu (or auto)")
+    return name

@@ -88,7 +88,11 @@ def as_recipe(recipe: str | Path | Mapping | Recipe | None, overrides: Mapping[s
 
     from nnforge.config import Recipe, read_yaml, resolve, set_value
 
-    overrides = dict(overrides or {})
+    try:
+        overrides = dict(overrides or {})
+    except (TypeError, ValueError):  # "train.epochs=3", the command line's spelling
+        raise ConfigError(f"overrides map dotted keys to values, like {{'train.epochs': 3}}; got {type(overrides).__name__} "
+                          f"{str(overrides)[:60]!r}") from None
     if not all(isinstance(k, str) and k for k in overrides):
         raise ConfigError(f"overrides map dotted keys to values, like {{'train.epochs': 3}}; got keys {list(overrides)!r}")
     if isinstance(recipe, Recipe):

@@ -41,6 +41,10 @@ def test_fit_takes_a_recipe_name_a_path_a_dict_or_a_typed_recipe(tmp_path, digit
     (lambda: nnforge.fit(42), "a recipe is a YAML path"),
     (lambda: nnforge.load("no/such/run"), "not found"),
     (lambda: nnforge.runs("no/such/folder"), "not a folder of runs"),
+    # before: tracebacks (ValueError from dict(), TypeError from Path(), TypeError from Path(None))
+    (lambda: nnforge.fit("digits_mlp", overrides="train.epochs=2"), "overrides map dotted keys to values.*got str 'train.epochs=2'"),
+    (lambda: nnforge.fit({"data": {"name": "digits"}}, out=3), "out is the run directory to write, a path; got int 3"),
+    (lambda: nnforge.load(None), r"load takes a run directory \(a path, or the Run that nnforge.fit returned\); got NoneType"),
 ])
 def test_bad_arguments_are_one_line_user_errors(call, words):
     with pytest.raises(UserError, match=words) as err:
@@ -105,6 +109,18 @@ def test_a_run_a_listed_run_and_a_model_show_as_one_short_line(digits_run):
     assert all("\n" not in s and len(s) < 200 and str(digits_run.dir) in s for s in shown), shown
     assert "epochs=3" in shown[0] and "test_accuracy=0." in shown[0] and "score='test accuracy" in shown[1]
     assert "classify, image input (1, 8, 8), 10 classes" in shown[2]
+
+
+def test_load_takes_the_run_fit_returned_and_refuses_an_unknown_device_in_one_line(digits_run):
+    assert nnforge.load(digits_run).run_dir == digits_run.dir  # was: TypeError 'expected str, bytes or os.PathLike object, not Run'
+    assert nnforge.load(nnforge.runs(digits_run.dir.parent)[0]).run_dir == digits_run.dir
+    with pytest.raises(UserError, match="device 'tpu' is not one nnforge runs models on; accepted: cpu, cuda"):
+        nnforge.load(digits_run.dir, device="tpu")  # was torch's RuntimeError listing every device type
+
+
+def test_runs_takes_one_filter_as_a_string(digits_run):
+    # before: the string was read letter by letter ("--filter expects KEY=VALUE ...; got 's'")
+    assert [r.dir for r in nnforge.runs(digits_run.dir.parent, filters="status=finished")] == [digits_run.dir]
 
 
 def test_public_functions_say_what_a_caller_may_rely_on(digits_run):

@@ -9,6 +9,7 @@ resolves the recipe, picks the engine and the task, refuses keys either does not
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import time
 from pathlib import Path
@@ -166,6 +167,8 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     """
     recipe = resolve(recipe)
     callbacks = _checked_callbacks(callbacks)
+    if out is not None and not isinstance(out, (str, os.PathLike)):
+        raise RunError(f"out is the run directory to write, a path; got {type(out).__name__} {out!r}")
     engine_cls, task = check(recipe, distributed=ddp.is_active(), find_lr=find_lr, trained=trained_recipe(out) if resume else None)
     task.pictures = pictures
     if fold is not None:
