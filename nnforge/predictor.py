@@ -232,7 +232,7 @@ class Predictor:
         ``x``: an image or CSV file path (or a list of them); a PIL image (or a list); a NumPy array
         or torch tensor in the dataset's stored form — for an image model pixels 0-255 shaped
         (H, W) or (C, H, W) for one image and (N, H, W) or (N, C, H, W) for a batch, for a table
-        model (features,) or (N, features). One input gives a :class:`Prediction`, a batch or a
+        model (features,) or (N, features); nested lists of numbers are read as such an array. One input gives a :class:`Prediction`, a batch or a
         list gives a list of them. A model trained on a CSV with text columns or missing cells also
         takes rows as dicts ``{column: value}`` (None or NaN: missing), encoded as in training, and a
         pandas DataFrame, read as a CSV file (:meth:`predict_frame`); a DataFrame gives a list.
@@ -254,6 +254,12 @@ class Predictor:
         if all(_is_pil(i) for i in items):
             results = [self._prediction(p, top) for p in self.predict_images(items)]
             return results[0] if single else results
+        if not single and all(_is_number(i) or isinstance(i, (list, tuple)) for i in items):  # numbers in nested lists: as NumPy reads them
+            try:
+                x, single, items = np.asarray(x, dtype=np.float64), True, [np.asarray(x, dtype=np.float64)]
+            except (TypeError, ValueError):
+                raise DataError("nested lists must hold numbers, in rows of one length; "
+                                "accepted: a row [x1, x2, ...], a batch of rows, or a NumPy array") from None
         if all(isinstance(i, (np.ndarray, torch.Tensor)) for i in items):  # one array, or a list of them (each one input or a batch)
             batches = [self._stored_batch(i) for i in items]
             results = [self._prediction(p, top) for p in self.predict_stored(torch.cat([arr for arr, _ in batches]))]
@@ -302,6 +308,10 @@ class Predictor:
 def _is_frame(obj) -> bool:
     """A pandas DataFrame, told without importing pandas (which nnforge does not need)."""
     return type(obj).__name__ == "DataFrame" and hasattr(obj, "itertuples") and hasattr(obj, "columns")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
 
 
 def _is_nan(value) -> bool:

@@ -85,6 +85,10 @@ def test_predict_takes_a_list_of_arrays_or_tensors_as_a_batch(digits_run):
     assert [p.label for p in model.predict([torch.from_numpy(x[0, 0]), x[1:]])] == whole  # one (H, W) tensor, then a batch of two
     with pytest.raises(DataError, match=r"shape \(3, 3\) does not fit"):
         model.predict([x[0], np.zeros((3, 3))])
+    # nested lists of numbers are read as NumPy reads them; before: "cannot predict from list" / "from float"
+    assert model.predict(x[0, 0].tolist()).label == whole[0] and [p.label for p in model.predict(x[:, 0].tolist())] == whole
+    with pytest.raises(DataError, match="nested lists must hold numbers, in rows of one length"):
+        model.predict([[1, 2], [3]])
 
 
 @pytest.mark.parametrize("bad, words", [
