@@ -12,7 +12,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .autograd import attach, run_backward
+from .autograd import attach, is_grad_enabled, run_backward
 
 float32 = np.float32
 float64 = np.float64
@@ -252,6 +252,48 @@ class Tensor:
                       lambda g: (unbroadcast(g, a.shape), unbroadcast(g, b.shape)))
 
     __radd__ = __add__
+
+    # ------------------------------------------------ in place: the same tensor, changed (as torch)
+    def _inplace(self, other: Any, op, sign: str) -> "Tensor":
+        """``w -= lr * w.grad`` under ``no_grad()`` changes ``w`` itself, as in torch, so the leaf keeps
+        its place in the model and its ``.grad`` (before, Python rebound ``w`` to a new tensor without
+        a gradient: the hand-written gradient-descent loop broke on its second step). Where autograd
+        records the op, a leaf that requires grad is refused as torch refuses it, and any other tensor
+        gets the out-of-place result (the graph stays right). Unlike torch, changing a tensor that a
+        graph saved for its backward is not detected."""
+        if is_grad_enabled() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            if self.requires_grad and self.is_leaf:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation "
+                                   f"(x {sign}= ...); do it under scratch.no_grad(), as an optimizer step does")
+            return NotImplemented  # Python falls back to the out-of-place operator
+        b = other.data if isinstance(other, Tensor) else np.asarray(other)
+        try:
+            op(self.data, b, out=self.data, casting="same_kind")
+        except TypeError:  # NumPy's UFuncTypeError: an int tensor divided, a float added to an int tensor
+            raise RuntimeError(f"result type {np.asarray(op(self.data, b)).dtype} can't be cast to the desired output type "
+                               f"{self.data.dtype} (x {sign}= ...)") from None
+        except ValueError:
+            if not self.data.flags.writeable:
+                raise RuntimeError(f"x {sign}= ...: this tensor is a read-only view (of expand, or of a read-only array); "
+                                   "change a copy: x = x.clone() or x * 1") from None
+            try:
+                shape = np.broadcast_shapes(self.shape, np.shape(b))
+            except ValueError:
+                raise _broadcast_error(self.shape, np.shape(b)) from None
+            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(shape)}") from None
+        return self
+
+    def __iadd__(self, other: Any) -> "Tensor":
+        return self._inplace(other, np.add, "+")
+
+    def __isub__(self, other: Any) -> "Tensor":
+        return self._inplace(other, np.subtract, "-")
+
+    def __imul__(self, other: Any) -> "Tensor":
+        return self._inplace(other, np.multiply, "*")
+
+    def __itruediv__(self, other: Any) -> "Tensor":
+        return self._inplace(other, np.true_divide, "/")
 
     def __sub__(self, other: Any) -> "Tensor":
         other = self._other(other)

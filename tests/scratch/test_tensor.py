@@ -166,3 +166,35 @@ def test_a_scalar_result_is_a_0d_array_as_numpy_expects():
     loss = scratch.tensor([[1.0, 2.0], [3.0, 4.0]]).mean()  # arithmetic on a 0-d array gives a NumPy scalar
     assert np.asarray(loss).shape == () and float(np.asarray(loss)) == 2.5  # was: "object __array__ method not producing an array"
     assert isinstance(loss.numpy(), np.ndarray) and isinstance(scratch.tensor([1.0, 2.0]).var().detach().numpy(), np.ndarray)
+
+
+def test_the_hand_written_gradient_descent_step_changes_the_leaf_in_place_as_torch():
+    x, y = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0], [2.0]])
+    losses = {}
+    for lib, w in (("scratch", s64(np.zeros((2, 1)))), ("torch", torch.zeros(2, 1, dtype=torch.float64, requires_grad=True))):
+        mod, start, losses[lib] = scratch if lib == "scratch" else torch, w, []
+        xs, ys = (s64(x, grad=False), s64(y, grad=False)) if lib == "scratch" else (torch.tensor(x), torch.tensor(y))
+        for _ in range(3):
+            loss = ((xs @ w - ys) ** 2).mean()
+            loss.backward()
+            losses[lib].append(loss.item())
+            with mod.no_grad():
+                w -= 0.05 * w.grad  # before: rebound w to a new tensor with no .grad ('NoneType' object has no attribute 'zero_')
+                w.grad.zero_()
+        assert w is start
+    np.testing.assert_allclose(losses["scratch"], losses["torch"], rtol=1e-12)
+
+
+def test_in_place_ops_refuse_what_torch_refuses():
+    leaf = scratch.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place operation"):
+        leaf += 1
+    h = leaf * 2
+    h += 1  # a non-leaf in the graph: the out-of-place result, gradients still right
+    h.sum().backward()
+    assert leaf.grad.tolist() == [2.0, 2.0]
+    ints = scratch.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="result type float64 can't be cast to the desired output type int64"):
+        ints /= 2
+    with pytest.raises(RuntimeError, match=r"output with shape \[2\] doesn't match the broadcast shape \[3, 2\]"):
+        ints += scratch.tensor(np.ones((3, 2), dtype=np.int64))
