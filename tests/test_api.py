@@ -52,6 +52,14 @@ def test_bad_arguments_are_one_line_user_errors(call, words):
     assert "\n" not in str(err.value)
 
 
+def test_resume_without_out_is_refused_not_a_new_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="resume continues the run in out; pass out=RUN"):
+        nnforge.fit({"data": {"name": "digits"}, "model": {"name": "mlp", "hidden": [4]}, "train": {"epochs": 1, "progress": "none"}},
+                    resume=True)
+    assert not (tmp_path / "runs").exists()  # before: a fresh run was trained into runs/run-TIMESTAMP
+
+
 def test_predict_takes_files_images_arrays_and_tensors_one_or_a_batch(digits_run, tmp_path):
     from PIL import Image
 

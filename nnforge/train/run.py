@@ -169,6 +169,8 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     callbacks = _checked_callbacks(callbacks)
     if out is not None and not isinstance(out, (str, os.PathLike)):
         raise RunError(f"out is the run directory to write, a path; got {type(out).__name__} {out!r}")
+    if resume and out is None:  # before: a new run folder was started, as if resume had not been asked for
+        raise RunError("resume continues the run in out; pass out=RUN (the folder the stopped run wrote)")
     engine_cls, task = check(recipe, distributed=ddp.is_active(), find_lr=find_lr, trained=trained_recipe(out) if resume else None)
     task.pictures = pictures
     if fold is not None:
