@@ -240,8 +240,15 @@ class Tensor:
 
     # ------------------------------------------------------------ arithmetic
     def _other(self, other: Any) -> "Tensor":
+        """A number or array met in arithmetic, in this tensor's dtype (a float32 tensor stays float32),
+        except that an integer or boolean tensor meeting a float is promoted, as torch promotes it:
+        ``tensor([1, 2]) * 0.5`` was ``[0, 0]`` (the 0.5 cast to an integer), ``tensor([1, 2]).mean()`` 0."""
         if isinstance(other, Tensor):
             return other
+        if self.data.dtype.kind in "biu":
+            arr = np.asarray(other)
+            if arr.dtype.kind == "f" or (arr.dtype.kind in "iu" and self.data.dtype.kind == "b"):
+                return Tensor._wrap(arr)
         return Tensor._wrap(np.asarray(other, dtype=self.data.dtype))
 
     def __add__(self, other: Any) -> "Tensor":

@@ -198,3 +198,11 @@ def test_in_place_ops_refuse_what_torch_refuses():
         ints /= 2
     with pytest.raises(RuntimeError, match=r"output with shape \[2\] doesn't match the broadcast shape \[3, 2\]"):
         ints += scratch.tensor(np.ones((3, 2), dtype=np.int64))
+
+
+def test_an_integer_tensor_meeting_a_float_is_promoted_not_the_float_truncated():
+    t = scratch.tensor([1, 2])  # before: the float was cast to int64: * 0.5 gave [0, 0], + 0.5 [1, 2], mean() 0
+    assert (t * 0.5).tolist() == [0.5, 1.0] and (t + 0.5).tolist() == [1.5, 2.5] and (0.5 * t).tolist() == [0.5, 1.0]
+    assert t.mean().item() == 1.5 and (t + np.array([0.5, 0.5])).tolist() == [1.5, 2.5]
+    assert ((t > 1) * 2.5).tolist() == [0.0, 2.5] and ((t > 1) + 1).tolist() == [1, 2]
+    assert (t * 2).dtype == np.int64 and (scratch.tensor([1.0]) * np.float64(0.5)).dtype == np.float32  # what stays as it was
