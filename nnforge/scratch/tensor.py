@@ -668,5 +668,15 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Make a tensor. Floating data becomes float32 unless ``dtype=scratch.float64`` is asked."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    """Make a tensor. Floating data becomes float32 unless ``dtype=scratch.float64`` is asked.
+
+    As ``torch.tensor``, it copies: an optimizer step or ``w -= ...`` changes the tensor, never the
+    NumPy array (or tensor) it was made from (two runs started from one ``w0`` began the second
+    from the first's result). A torch tensor is read detached."""
+    if type(data).__module__.startswith("torch"):
+        data = data.detach().cpu().numpy()
+    t = Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    source = data.data if isinstance(data, Tensor) else data
+    if isinstance(source, np.ndarray) and np.shares_memory(t.data, source):
+        t.data = t.data.copy()
+    return t

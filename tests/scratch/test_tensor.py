@@ -206,3 +206,13 @@ def test_an_integer_tensor_meeting_a_float_is_promoted_not_the_float_truncated()
     assert t.mean().item() == 1.5 and (t + np.array([0.5, 0.5])).tolist() == [1.5, 2.5]
     assert ((t > 1) * 2.5).tolist() == [0.0, 2.5] and ((t > 1) + 1).tolist() == [1, 2]
     assert (t * 2).dtype == np.int64 and (scratch.tensor([1.0]) * np.float64(0.5)).dtype == np.float32  # what stays as it was
+
+
+def test_tensor_copies_its_data_as_torch_tensor_does():
+    w0 = np.array([1.0, 2.0], dtype=np.float32)
+    w = scratch.tensor(w0, requires_grad=True)
+    (w * w).sum().backward()
+    scratch.optim.SGD([w], lr=0.5).step()  # before: the step changed w0 too (the tensor shared its memory)
+    assert w0.tolist() == [1.0, 2.0] and w.tolist() == [0.0, 0.0]
+    assert scratch.tensor(w).data is not w.data
+    assert scratch.tensor(torch.ones(2, requires_grad=True)).tolist() == [1.0, 1.0]  # was torch's "Can't call numpy() ..."
