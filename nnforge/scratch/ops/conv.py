@@ -50,6 +50,8 @@ def _out_size(size: int, k: int, s: int, p: int) -> int:
 def _check_input(name: str, x: Tensor, k: tuple[int, int], s: tuple[int, int], p: tuple[int, int],
                  max_pad: bool = False) -> None:
     """A handful of integer comparisons per call: the misuses NumPy would report obscurely."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(x).__name__}; wrap it: scratch.tensor(x)")
     if x.ndim != 4:
         raise ValueError(f"{name}: expected a 4-D (N, C, H, W) input, got {x.ndim}-D input of shape {x.shape}")
     if s[0] <= 0 or s[1] <= 0:
