@@ -216,3 +216,19 @@ def test_tensor_copies_its_data_as_torch_tensor_does():
     assert w0.tolist() == [1.0, 2.0] and w.tolist() == [0.0, 0.0]
     assert scratch.tensor(w).data is not w.data
     assert scratch.tensor(torch.ones(2, requires_grad=True)).tolist() == [1.0, 1.0]  # was torch's "Can't call numpy() ..."
+
+
+def test_no_grad_and_enable_grad_are_bare_decorators_too_as_in_torch():
+    x = scratch.tensor([1.0], requires_grad=True)
+
+    @scratch.no_grad  # before: "no_grad() takes 0 positional arguments but 1 was given"
+    def frozen(a):
+        return a * 2
+
+    @scratch.enable_grad
+    def tracked(a):
+        return a * 2
+
+    assert not frozen(x).requires_grad and tracked(x).requires_grad
+    with scratch.no_grad():
+        assert tracked(x).requires_grad and not (x * 2).requires_grad
