@@ -7,6 +7,7 @@ through the same :class:`~nnforge.data.Preprocessing` the model was trained with
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,12 @@ class Predictor:
                 raise RunError(f"{self.run_dir}/model.json: a regression run needs 'target' with one mean and std per output")
             self.target_mean = np.asarray(target["mean"], np.float32)
             self.target_std = np.asarray(target["std"], np.float32)
+
+    def __repr__(self) -> str:
+        names = self.classes if len(self.classes) <= 10 else [*self.classes[:10], "..."]
+        what = "targets" if self.regression else "classes"
+        where = f"'{self.run_dir}'" if self.run_dir is not None else "in memory"
+        return f"Predictor({where}: {self.task}, {self.kind} input {self.input_shape}, {len(self.classes)} {what} {names})"
 
     @property
     def output_names(self) -> list[str]:
@@ -225,7 +232,7 @@ class Predictor:
         ``x``: an image or CSV file path (or a list of them); a PIL image (or a list); a NumPy array
         or torch tensor in the dataset's stored form — for an image model pixels 0-255 shaped
         (H, W) or (C, H, W) for one image and (N, H, W) or (N, C, H, W) for a batch, for a table
-        model (features,) or (N, features). One input gives a :class:`Prediction`, a batch or a
+        model (features,) or (N, features); nested lists of numbers are read as such an array. One input gives a :class:`Prediction`, a batch or a
         list gives a list of them. A model trained on a CSV with text columns or missing cells also
         takes rows as dicts ``{column: value}`` (None or NaN: missing), encoded as in training, and a
         pandas DataFrame, read as a CSV file (:meth:`predict_frame`); a DataFrame gives a list.
@@ -247,10 +254,16 @@ class Predictor:
         if all(_is_pil(i) for i in items):
             results = [self._prediction(p, top) for p in self.predict_images(items)]
             return results[0] if single else results
-        if single and (isinstance(x, np.ndarray) or isinstance(x, torch.Tensor)):
-            arr, one = self._stored_batch(x)
-            results = [self._prediction(p, top) for p in self.predict_stored(arr)]
-            return results[0] if one else results
+        if not single and all(_is_number(i) or isinstance(i, (list, tuple)) for i in items):  # numbers in nested lists: as NumPy reads them
+            try:
+                x, single, items = np.asarray(x, dtype=np.float64), True, [np.asarray(x, dtype=np.float64)]
+            except (TypeError, ValueError):
+                raise DataError("nested lists must hold numbers, in rows of one length; "
+                                "accepted: a row [x1, x2, ...], a batch of rows, or a NumPy array") from None
+        if all(isinstance(i, (np.ndarray, torch.Tensor)) for i in items):  # one array, or a list of them (each one input or a batch)
+            batches = [self._stored_batch(i) for i in items]
+            results = [self._prediction(p, top) for p in self.predict_stored(torch.cat([arr for arr, _ in batches]))]
+            return results[0] if single and batches[0][1] else results
         kinds = sorted({type(i).__name__ for i in items})
         rows = ", {column: value} dicts, a pandas DataFrame" if self.preprocessing.encoder() is not None else ""
         raise DataError(f"cannot predict from {', '.join(kinds)}; accepted: file paths, PIL images{rows}, a NumPy array or a torch tensor")
@@ -295,6 +308,10 @@ class Predictor:
 def _is_frame(obj) -> bool:
     """A pandas DataFrame, told without importing pandas (which nnforge does not need)."""
     return type(obj).__name__ == "DataFrame" and hasattr(obj, "itertuples") and hasattr(obj, "columns")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
 
 
 def _is_nan(value) -> bool:
@@ -438,6 +455,27 @@ def served_model(run_dir: Path) -> tuple[torch.nn.Module, np.ndarray]:
     return module.eval(), np.zeros((2, *predictor.input_shape), dtype)
 
 
-def load(run_dir: str | Path, device: str = "cpu") -> Predictor:
-    """Rebuild a trained model from its run directory."""
-    return Predictor(run_dir, device)
+def load(run_dir, device: str = "cpu") -> Predictor:
+    """Rebuild a trained model from its run directory: a path, or the :class:`~nnforge.rundir.Run`
+    that ``nnforge.fit`` returned (or a :class:`~nnforge.runlist.RunInfo` from ``nnforge.runs``).
+    ``device``: cpu, cuda (one GPU, or cuda:N), mps or auto (cuda when there is one)."""
+    run_dir = getattr(run_dir, "dir", run_dir)
+    if not isinstance(run_dir, (str, os.PathLike)):
+        raise RunError(f"load takes a run directory (a path, or the Run that nnforge.fit returned); got {type(run_dir).__name__}")
+    return Predictor(run_dir, _device(device))
+
+
+def _device(name) -> str:
+    """``name`` once torch can place a model there: a misspelt or absent device is one line, not
+    torch's list of every device type or its 'Torch not compiled with CUDA enabled' assertion."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(name).type
+    except (RuntimeError, TypeError):
+        kind = None
+    if kind not in ("cpu", "cuda", "mps"):
+        raise RunError(f"device {name!r} is not one nnforge runs models on; accepted: cpu, cuda (or cuda:N), mps, auto")
+    if (kind == "cuda" and not torch.cuda.is_available()) or (kind == "mps" and not torch.backends.mps.is_available()):
+        raise RunError(f"device {name!r}: no {'CUDA GPU' if kind == 'cuda' else 'Apple GPU (mps)'} is available here; use cpu (or auto)")
+    return name

@@ -29,7 +29,11 @@ from nnforge.startup import process_start
 from nnforge.errors import ConfigError, DataError, RunError, StorageError
 
 if TYPE_CHECKING:  # torch is imported by what uses it: `nnforge --help` reads this module and needs none of it
+    from collections.abc import Mapping
+
     import torch
+
+    from nnforge.config import Recipe
 
 MODEL_FORMAT = 1
 CONFIG = "config.yaml"
@@ -52,6 +56,13 @@ class Run:
     metrics: dict
     history: list[dict] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        """One line a notebook can show: the folder, the epochs and the test metrics (the dataclass's
+        own repr printed the whole model, the recipe and the confusion matrix)."""
+        shown = [f"epochs={len(self.history)}"] + [f"{k}={v:.4g}" for k, v in self.metrics.items()
+                                                     if k.startswith("test_") and is_number(v)]
+        return f"Run('{self.dir}', {', '.join(shown)})"
+
 
 def recipe_path(name: str | Path) -> Path:
     """A recipe file, or the name of a packaged one (``mnist_cnn`` -> configs/mnist_cnn.yaml)."""
@@ -67,6 +78,37 @@ def recipe_path(name: str | Path) -> Path:
     available = ", ".join(sorted(p.stem for p in RECIPES.glob("*.yaml")))
     what = "is a folder, not a recipe file" if path.is_dir() else "not found"
     raise ConfigError(f"recipe '{name}' {what}; pass a YAML file or one of: {available}")
+
+
+def as_recipe(recipe: str | Path | Mapping | Recipe | None, overrides: Mapping[str, Any] | None = None) -> tuple[Recipe, str]:
+    """A resolved recipe and a name for its run folder, from a path, a packaged recipe's name, a
+    mapping (resolved here) or a resolved recipe; ``overrides`` are dotted keys (``{"train.epochs": 3}``)."""
+    import copy
+    from collections.abc import Mapping
+
+    from nnforge.config import Recipe, read_yaml, resolve, set_value
+
+    try:
+        overrides = dict(overrides or {})
+    except (TypeError, ValueError):  # "train.epochs=3", the command line's spelling
+        raise ConfigError(f"overrides map dotted keys to values, like {{'train.epochs': 3}}; got {type(overrides).__name__} "
+                          f"{str(overrides)[:60]!r}") from None
+    if not all(isinstance(k, str) and k for k in overrides):
+        raise ConfigError(f"overrides map dotted keys to values, like {{'train.epochs': 3}}; got keys {list(overrides)!r}")
+    if isinstance(recipe, Recipe):
+        return (recipe.with_overrides(overrides) if overrides else recipe), "run"
+    if recipe is None or isinstance(recipe, Mapping):
+        raw = dict(recipe or {})
+        name = "run"
+    elif isinstance(recipe, (str, Path)):
+        path = recipe_path(recipe)
+        raw, name = read_yaml(path), path.stem
+    else:
+        raise ConfigError(f"a recipe is a YAML path, a packaged recipe's name, a dict or a resolved recipe; got {type(recipe).__name__}")
+    raw = copy.deepcopy(raw)
+    for dotted, value in overrides.items():
+        set_value(raw, dotted.split("."), copy.deepcopy(value), f"override {dotted}")
+    return resolve(raw), name
 
 
 def default_run_dir(name: str, root: str | Path = "runs") -> Path:

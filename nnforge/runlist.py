@@ -94,6 +94,12 @@ class RunInfo:
     started: datetime | None = None  # when config.yaml was written
     problem: str | None = None  # why it failed or is damaged, in one line
 
+    def __repr__(self) -> str:
+        """One line per run, as ``nnforge runs`` shows it (the dataclass's own repr held the whole
+        recipe and metrics: ``nnforge.runs()`` in a notebook printed kilobytes per run)."""
+        problem = f", problem={self.problem!r}" if self.problem else ""
+        return f"RunInfo('{self.dir}', status={self.status!r}, score={self.score!r}, epochs={self.epochs}{problem})"
+
     @property
     def headline(self) -> tuple[str | None, float | None]:
         """The task's test metric and its value (None where the run has none)."""

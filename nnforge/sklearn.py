@@ -89,6 +89,8 @@ class _NNForgeEstimator(BaseEstimator):
                        else "the data is the X and y given to fit")
                 raise ConfigError(f"'{name}' is set on {type(self).__name__}, but {why}, so it would be ignored; remove it")
         recipe = DEFAULT_RECIPE if self.recipe is None else self.recipe
+        if self.recipe is None and self._overrides.get("model__name", "mlp") != "mlp":  # the default MLP's hidden sizes are not another model's
+            recipe = {**DEFAULT_RECIPE, "model": {"name": self._overrides["model__name"]}}
         # the arrays are the data: their name, their own target, this estimator's task
         overrides = {**FIT_DEFAULTS, **{dotted(k): v for k, v in self._overrides.items()}, "data.name": data_name,
                      "data.target": None, "task": self._task}

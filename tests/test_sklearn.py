@@ -90,6 +90,15 @@ def test_a_bad_recipe_key_is_the_usual_one_line_error():
         NNForgeRegressor(train__optimiser__lr=0.1).fit(x, y)
 
 
+def test_another_model_than_the_default_mlp_does_not_inherit_its_hidden_sizes():
+    from nnforge.errors import ConfigError
+
+    X, y = np.random.default_rng(0).normal(size=(20, 4)), np.arange(20) % 2
+    # before: "'model.hidden' is [64]; accepted: a int like 128", about a key the caller never set (the default MLP's)
+    with pytest.raises(ConfigError, match="model 'cnn' takes image inputs but the dataset is tabular"):
+        NNForgeClassifier(model__name="cnn").fit(X, y)
+
+
 def test_setting_an_override_as_an_attribute_is_what_fit_trains_with():
     """Before: ``est.train__epochs = 2`` landed in the instance's __dict__, get_params still said 50
     and fit silently trained with the old value (clone and GridSearchCV copied the old one too)."""

@@ -34,14 +34,15 @@ def _grad_mode(enabled: bool) -> Iterator[None]:
         _GRAD_ENABLED = previous
 
 
-def no_grad() -> contextlib.AbstractContextManager:
-    """Stop recording: evaluation and optimizer updates need values, not graphs."""
-    return _grad_mode(False)
+def no_grad(func: Callable | None = None):
+    """Stop recording: evaluation and optimizer updates need values, not graphs. As in torch, a
+    ``with`` block, a decorator ``@no_grad()``, or the bare decorator ``@no_grad``."""
+    return _grad_mode(False) if func is None else _grad_mode(False)(func)
 
 
-def enable_grad() -> contextlib.AbstractContextManager:
-    """Record again inside a ``no_grad`` block."""
-    return _grad_mode(True)
+def enable_grad(func: Callable | None = None):
+    """Record again inside a ``no_grad`` block (``with``, ``@enable_grad()`` or ``@enable_grad``)."""
+    return _grad_mode(True) if func is None else _grad_mode(True)(func)
 
 
 BackwardFn = Callable[[np.ndarray], Sequence["np.ndarray | None"]]

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .autograd import attach, run_backward
+from .autograd import attach, is_grad_enabled, run_backward
 
 float32 = np.float32
 float64 = np.float64
@@ -102,7 +102,10 @@ class Tensor:
 
     @classmethod
     def _wrap(cls, data: np.ndarray) -> "Tensor":
-        """Wrap an array without conversion (internal fast path)."""
+        """Wrap an array without conversion (internal fast path). A NumPy scalar (what arithmetic on a
+        0-d array returns) becomes a 0-d array: ``np.asarray(loss)`` and ``loss.numpy()`` need one."""
+        if type(data) is not np.ndarray:
+            data = np.asarray(data)
         t = Tensor.__new__(Tensor)
         t.data, t.grad, t.requires_grad = data, None, False
         t._parents, t._backward, t._retains_grad = (), None, False
@@ -237,8 +240,15 @@ class Tensor:
 
     # ------------------------------------------------------------ arithmetic
     def _other(self, other: Any) -> "Tensor":
+        """A number or array met in arithmetic, in this tensor's dtype (a float32 tensor stays float32),
+        except that an integer or boolean tensor meeting a float is promoted, as torch promotes it:
+        ``tensor([1, 2]) * 0.5`` was ``[0, 0]`` (the 0.5 cast to an integer), ``tensor([1, 2]).mean()`` 0."""
         if isinstance(other, Tensor):
             return other
+        if self.data.dtype.kind in "biu":
+            arr = np.asarray(other)
+            if arr.dtype.kind == "f" or (arr.dtype.kind in "iu" and self.data.dtype.kind == "b"):
+                return Tensor._wrap(arr)
         return Tensor._wrap(np.asarray(other, dtype=self.data.dtype))
 
     def __add__(self, other: Any) -> "Tensor":
@@ -249,6 +259,48 @@ class Tensor:
                       lambda g: (unbroadcast(g, a.shape), unbroadcast(g, b.shape)))
 
     __radd__ = __add__
+
+    # ------------------------------------------------ in place: the same tensor, changed (as torch)
+    def _inplace(self, other: Any, op, sign: str) -> "Tensor":
+        """``w -= lr * w.grad`` under ``no_grad()`` changes ``w`` itself, as in torch, so the leaf keeps
+        its place in the model and its ``.grad`` (before, Python rebound ``w`` to a new tensor without
+        a gradient: the hand-written gradient-descent loop broke on its second step). Where autograd
+        records the op, a leaf that requires grad is refused as torch refuses it, and any other tensor
+        gets the out-of-place result (the graph stays right). Unlike torch, changing a tensor that a
+        graph saved for its backward is not detected."""
+        if is_grad_enabled() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            if self.requires_grad and self.is_leaf:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation "
+                                   f"(x {sign}= ...); do it under scratch.no_grad(), as an optimizer step does")
+            return NotImplemented  # Python falls back to the out-of-place operator
+        b = other.data if isinstance(other, Tensor) else np.asarray(other)
+        try:
+            op(self.data, b, out=self.data, casting="same_kind")
+        except TypeError:  # NumPy's UFuncTypeError: an int tensor divided, a float added to an int tensor
+            raise RuntimeError(f"result type {np.asarray(op(self.data, b)).dtype} can't be cast to the desired output type "
+                               f"{self.data.dtype} (x {sign}= ...)") from None
+        except ValueError:
+            if not self.data.flags.writeable:
+                raise RuntimeError(f"x {sign}= ...: this tensor is a read-only view (of expand, or of a read-only array); "
+                                   "change a copy: x = x.clone() or x * 1") from None
+            try:
+                shape = np.broadcast_shapes(self.shape, np.shape(b))
+            except ValueError:
+                raise _broadcast_error(self.shape, np.shape(b)) from None
+            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(shape)}") from None
+        return self
+
+    def __iadd__(self, other: Any) -> "Tensor":
+        return self._inplace(other, np.add, "+")
+
+    def __isub__(self, other: Any) -> "Tensor":
+        return self._inplace(other, np.subtract, "-")
+
+    def __imul__(self, other: Any) -> "Tensor":
+        return self._inplace(other, np.multiply, "*")
+
+    def __itruediv__(self, other: Any) -> "Tensor":
+        return self._inplace(other, np.true_divide, "/")
 
     def __sub__(self, other: Any) -> "Tensor":
         other = self._other(other)
@@ -393,13 +445,12 @@ class Tensor:
 
     def _extreme(self, dim: int | None, keepdim: bool, fn) -> Any:
         x = self
-        if dim is None:
-            flat_index = fn(x.data.reshape(-1))
+        if dim is None:  # as torch's max()/min(): the gradient is shared evenly among tied extremes
+            value = np.asarray(x.data.reshape(-1)[fn(x.data.reshape(-1))])
             def backward_all(g):
-                out = np.zeros(x.data.size, dtype=g.dtype)
-                out[flat_index] = g
-                return (out.reshape(x.shape),)
-            return attach(Tensor._wrap(np.asarray(x.data.reshape(-1)[flat_index])), (x,), backward_all)
+                ties = x.data == value
+                return (ties * (g / np.count_nonzero(ties)),)
+            return attach(Tensor._wrap(value), (x,), backward_all)
         dim = _dim(dim, x.ndim)
         index = np.expand_dims(fn(x.data, axis=dim), dim)
         values = np.take_along_axis(x.data, index, axis=dim)
@@ -617,5 +668,15 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Make a tensor. Floating data becomes float32 unless ``dtype=scratch.float64`` is asked."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    """Make a tensor. Floating data becomes float32 unless ``dtype=scratch.float64`` is asked.
+
+    As ``torch.tensor``, it copies: an optimizer step or ``w -= ...`` changes the tensor, never the
+    NumPy array (or tensor) it was made from (two runs started from one ``w0`` began the second
+    from the first's result). A torch tensor is read detached."""
+    if type(data).__module__.startswith("torch"):
+        data = data.detach().cpu().numpy()
+    t = Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    source = data.data if isinstance(data, Tensor) else data
+    if isinstance(source, np.ndarray) and np.shares_memory(t.data, source):
+        t.data = t.data.copy()
+    return t

@@ -9,6 +9,7 @@ resolves the recipe, picks the engine and the task, refuses keys either does not
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ import torch
 from nnforge import io
 from nnforge.config import dump_config, resolve
 from nnforge.errors import ConfigError, RunError, UserError
-from nnforge.rundir import (CHECKPOINTS, CONFIG, FAILED, HISTORY, METRICS, SUMMARY, Run, RunLock, check_empty, contents, default_run_dir, read_history,
+from nnforge.rundir import (CHECKPOINTS, CONFIG, FAILED, HISTORY, METRICS, SUMMARY, Run, RunLock, as_recipe, check_empty, contents, default_run_dir, read_history,
                             read_metrics, mark_failed, read_recipe, update_latest_link)
 from nnforge.train import ddp, federated
 from nnforge.train.averaging import EMA, SWA, check_averaging
@@ -187,6 +188,11 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
     ``fold``: (k, K) validates on fold k (0-based) of K folds of the training split (``tune --cv``).
     """
     recipe = resolve(recipe)
+    callbacks = _checked_callbacks(callbacks)
+    if out is not None and not isinstance(out, (str, os.PathLike)):
+        raise RunError(f"out is the run directory to write, a path; got {type(out).__name__} {out!r}")
+    if resume and out is None:  # before: a new run folder was started, as if resume had not been asked for
+        raise RunError("resume continues the run in out; pass out=RUN (the folder the stopped run wrote)")
     engine_cls, task = check(recipe, distributed=ddp.is_active(), find_lr=find_lr, trained=trained_recipe(out) if resume else None)
     task.pictures = pictures
     if fold is not None:
@@ -265,6 +271,28 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
         return Run(dir=out, model=engine.torch_model(), config=recipe, metrics=metrics, history=history)
 
 
+_HOOKS = [name for name in vars(Callback) if name.startswith("on_")]
+
+
+def _checked_callbacks(callbacks) -> list[Callback]:
+    """The caller's callbacks as a list, each a :class:`Callback` (or an object with every hook the
+    loop calls): anything else is refused before a run folder exists, not an AttributeError at the
+    first hook that left a failed run behind."""
+    if callbacks is None:
+        return []
+    if hasattr(callbacks, "on_train_begin") or isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
+        raise ConfigError(f"callbacks is a list of nnforge.train.Callback instances, like callbacks=[MyCallback()]; "
+                          f"got {type(callbacks).__name__}")
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        if isinstance(cb, type) and issubclass(cb, Callback):
+            raise ConfigError(f"callbacks takes instances: pass {cb.__name__}(), not the class {cb.__name__}")
+        if not all(hasattr(cb, hook) for hook in _HOOKS):
+            raise ConfigError(f"each callback must subclass nnforge.train.Callback (the loop calls every one of its hooks); "
+                              f"got {type(cb).__name__}")
+    return callbacks
+
+
 @contextlib.contextmanager
 def _marks_failure(out: Path, writer: bool):
     """Write ``failed.json`` when training raises, so ``nnforge runs`` can tell a crash from a run
@@ -280,9 +308,12 @@ def _marks_failure(out: Path, writer: bool):
         raise
 
 
-def fit(config, out_dir: str | Path | None = None, callbacks: Sequence[Callback] = (), name: str = "run", resume: bool = False) -> Run:
-    """``nnforge.train.fit(recipe) -> Run``: the public name of :func:`run` (same arguments)."""
-    return run(config, out_dir, resume=resume, callbacks=callbacks, name=name)
+def fit(config, out_dir: str | Path | None = None, callbacks: Sequence[Callback] = (), name: str | None = None, resume: bool = False) -> Run:
+    """``nnforge.train.fit(recipe) -> Run``: the public name of :func:`run`, taking a recipe in any
+    form :func:`nnforge.fit` takes (a packaged recipe's name, a YAML path, a dict or a resolved recipe).
+    ``name``: the run folder's prefix when ``out_dir`` is not given (default: the recipe file's name)."""
+    recipe, stem = as_recipe(config)
+    return run(recipe, out_dir, resume=resume, callbacks=callbacks, name=name or stem)
 
 
 def resume_run(recipe, out: str | Path | None) -> Run:

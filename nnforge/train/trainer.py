@@ -104,8 +104,16 @@ class Trainer:
         return self.history
 
     def exception(self, exc: BaseException) -> None:
-        """Tell the callbacks the run failed: in training, or (from train.run) while the run directory is finished."""
-        self._call("on_exception", exc)
+        """Tell the callbacks the run failed: in training, or (from train.run) while the run directory is finished.
+
+        Every callback hears of it, even when one of them fails in ``on_exception``: that failure
+        becomes a note on ``exc``, which stays the error the run raises and ``failed.json`` records
+        (the checkpoint writer closes, an MLflow run is marked FAILED, whatever a user's hook did)."""
+        for cb in self.callbacks:
+            try:
+                cb.on_exception(self, exc)
+            except Exception as hook_error:
+                exc.add_note(f"{type(cb).__name__}.on_exception then failed too: {type(hook_error).__name__}: {hook_error}")
 
     def _epoch(self, train_batches, val_batches) -> bool:
         """One epoch; False when it was stopped mid-way (no epoch end)."""

@@ -33,6 +33,12 @@ def _tparams():
 
 
 CASES = {
+    # a NumPy array where a tensor belongs: before, an AttributeError from deep in autograd ('requires_grad')
+    "array into linear": (lambda: nn.Linear(2, 2)(np.ones((1, 2), np.float32)), TypeError,
+                          r"linear\(\): argument 'input' must be Tensor, not ndarray; wrap it: scratch.tensor\(x\)",
+                          lambda: torch.nn.Linear(2, 2)(np.ones((1, 2), np.float32))),
+    "array into conv2d": (lambda: nn.Conv2d(1, 1, 3)(np.ones((1, 1, 4, 4), np.float32)), TypeError, "must be Tensor, not ndarray",
+                          lambda: torch.nn.Conv2d(1, 1, 3)(np.ones((1, 1, 4, 4), np.float32))),
     # tensors and their ops
     "ragged tensor": (lambda: scratch.tensor([[1, 2], [3]]), ValueError, "rows of different lengths",
                       lambda: torch.tensor([[1, 2], [3]])),

@@ -54,6 +54,18 @@ def test_conv2d_rectangular_kernel_and_tuple_args():
             rand(rng, 2, 3, 7, 9), rand(rng, 4, 3, 3, 2))
 
 
+def test_conv2d_takes_torchs_padding_words():
+    rng = np.random.default_rng(0)
+    x, wt = rand(rng, 1, 2, 5, 6), rand(rng, 3, 2, 3, 5)
+    for word in ("same", "valid"):  # before: "invalid literal for int() with base 10: 's'"
+        compare(lambda x, wt: F.conv2d(x, wt, padding=word), lambda x, wt: TF.conv2d(x, wt, padding=word), x, wt)
+    assert scratch.nn.Conv2d(2, 3, 3, padding="same").padding == (1, 1)
+    with pytest.raises(ValueError, match="padding='same' is not supported for strided convolutions"):
+        scratch.nn.Conv2d(2, 3, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="Invalid padding string 'full'"):
+        F.conv2d(s64(x), s64(wt), padding="full")
+
+
 @FAST
 @given(k=st.integers(1, 3), stride=st.one_of(st.none(), st.integers(1, 3)), h=st.integers(3, 9),
        w=st.integers(3, 9), seed=st.integers(0, 2**16), data=st.data())

@@ -1,4 +1,6 @@
 """Losses against PyTorch: values and gradients, every reduction, weights and smoothing."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -92,3 +94,13 @@ def test_focal_loss(gamma, alpha):
             lambda x: _torch_focal(x, torch.tensor(y), gamma, ta), logits)
     if gamma == 0.0 and alpha is None:  # reduces to cross-entropy
         compare(lambda x: F.focal_loss(x, y, 0.0), lambda x: TF.cross_entropy(x, torch.tensor(y)), logits)
+
+
+@pytest.mark.parametrize("loss", ["mse_loss", "l1_loss"])
+def test_regression_loss_on_broadcasting_shapes_warns_as_torch(loss):
+    pred, target = s64(np.zeros((3, 1))), np.arange(3.0)  # (N, 1) against (N,): an (N, N) table, silently before
+    with pytest.warns(UserWarning, match=r"target size \(3,\) that is different to the input size \(3, 1\)"):
+        getattr(F, loss)(pred, target)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        getattr(F, loss)(pred, np.zeros((3, 1)))

@@ -154,3 +154,81 @@ def test_retain_grad_on_intermediate():
     h.retain_grad()
     (h * h).sum().backward()
     np.testing.assert_allclose(h.grad.data, 2 * h.data)
+
+
+def test_full_max_and_min_share_the_gradient_among_ties_as_torch():
+    a = np.array([[1.0, 3.0], [3.0, 0.0], [0.0, 3.0]])
+    compare(lambda x: x.max(), lambda x: x.max(), a)  # torch gives each of the three 3s a third; before, the first took all
+    compare(lambda x: x.min() * 2, lambda x: x.min() * 2, a)
+
+
+def test_a_scalar_result_is_a_0d_array_as_numpy_expects():
+    loss = scratch.tensor([[1.0, 2.0], [3.0, 4.0]]).mean()  # arithmetic on a 0-d array gives a NumPy scalar
+    assert np.asarray(loss).shape == () and float(np.asarray(loss)) == 2.5  # was: "object __array__ method not producing an array"
+    assert isinstance(loss.numpy(), np.ndarray) and isinstance(scratch.tensor([1.0, 2.0]).var().detach().numpy(), np.ndarray)
+
+
+def test_the_hand_written_gradient_descent_step_changes_the_leaf_in_place_as_torch():
+    x, y = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0], [2.0]])
+    losses = {}
+    for lib, w in (("scratch", s64(np.zeros((2, 1)))), ("torch", torch.zeros(2, 1, dtype=torch.float64, requires_grad=True))):
+        mod, start, losses[lib] = scratch if lib == "scratch" else torch, w, []
+        xs, ys = (s64(x, grad=False), s64(y, grad=False)) if lib == "scratch" else (torch.tensor(x), torch.tensor(y))
+        for _ in range(3):
+            loss = ((xs @ w - ys) ** 2).mean()
+            loss.backward()
+            losses[lib].append(loss.item())
+            with mod.no_grad():
+                w -= 0.05 * w.grad  # before: rebound w to a new tensor with no .grad ('NoneType' object has no attribute 'zero_')
+                w.grad.zero_()
+        assert w is start
+    np.testing.assert_allclose(losses["scratch"], losses["torch"], rtol=1e-12)
+
+
+def test_in_place_ops_refuse_what_torch_refuses():
+    leaf = scratch.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place operation"):
+        leaf += 1
+    h = leaf * 2
+    h += 1  # a non-leaf in the graph: the out-of-place result, gradients still right
+    h.sum().backward()
+    assert leaf.grad.tolist() == [2.0, 2.0]
+    ints = scratch.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="result type float64 can't be cast to the desired output type int64"):
+        ints /= 2
+    with pytest.raises(RuntimeError, match=r"output with shape \[2\] doesn't match the broadcast shape \[3, 2\]"):
+        ints += scratch.tensor(np.ones((3, 2), dtype=np.int64))
+
+
+def test_an_integer_tensor_meeting_a_float_is_promoted_not_the_float_truncated():
+    t = scratch.tensor([1, 2])  # before: the float was cast to int64: * 0.5 gave [0, 0], + 0.5 [1, 2], mean() 0
+    assert (t * 0.5).tolist() == [0.5, 1.0] and (t + 0.5).tolist() == [1.5, 2.5] and (0.5 * t).tolist() == [0.5, 1.0]
+    assert t.mean().item() == 1.5 and (t + np.array([0.5, 0.5])).tolist() == [1.5, 2.5]
+    assert ((t > 1) * 2.5).tolist() == [0.0, 2.5] and ((t > 1) + 1).tolist() == [1, 2]
+    assert (t * 2).dtype == np.int64 and (scratch.tensor([1.0]) * np.float64(0.5)).dtype == np.float32  # what stays as it was
+
+
+def test_tensor_copies_its_data_as_torch_tensor_does():
+    w0 = np.array([1.0, 2.0], dtype=np.float32)
+    w = scratch.tensor(w0, requires_grad=True)
+    (w * w).sum().backward()
+    scratch.optim.SGD([w], lr=0.5).step()  # before: the step changed w0 too (the tensor shared its memory)
+    assert w0.tolist() == [1.0, 2.0] and w.tolist() == [0.0, 0.0]
+    assert scratch.tensor(w).data is not w.data
+    assert scratch.tensor(torch.ones(2, requires_grad=True)).tolist() == [1.0, 1.0]  # was torch's "Can't call numpy() ..."
+
+
+def test_no_grad_and_enable_grad_are_bare_decorators_too_as_in_torch():
+    x = scratch.tensor([1.0], requires_grad=True)
+
+    @scratch.no_grad  # before: "no_grad() takes 0 positional arguments but 1 was given"
+    def frozen(a):
+        return a * 2
+
+    @scratch.enable_grad
+    def tracked(a):
+        return a * 2
+
+    assert not frozen(x).requires_grad and tracked(x).requires_grad
+    with scratch.no_grad():
+        assert tracked(x).requires_grad and not (x * 2).requires_grad

@@ -80,6 +80,49 @@ def test_every_hook_fires_in_order_for_each_engine_and_task(tmp_path, engine, ta
     assert [r["epoch"] for r in rows] == [1, 2] and all(r["val_loss"] is not None for r in rows)
 
 
+@pytest.mark.parametrize("callbacks, words", [
+    ([lambda trainer: None], "must subclass nnforge.train.Callback; got function"), (Recorder(), "a list of nnforge.train.Callback"),
+    ([Recorder], r"pass Recorder\(\), not the class"),
+])
+def test_callbacks_that_are_not_callbacks_are_one_line_before_a_folder_exists(tmp_path, callbacks, words):
+    # before: an AttributeError (or TypeError) traceback, after the data loaded, and a failed run folder left behind
+    with pytest.raises(ConfigError, match=words.replace("; got", r".*; got")):
+        fit(load_config(None, CLASSIFY), tmp_path / "run", callbacks=callbacks)
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_fit_takes_a_recipe_name_or_path_as_nnforge_fit_does(tmp_path):
+    # before: "'recipe' must be a mapping of keys, got 'no_such_recipe'" for any name or path
+    with pytest.raises(ConfigError, match="recipe 'no_such_recipe' not found; pass a YAML file or one of: .*digits_mlp"):
+        fit("no_such_recipe", tmp_path / "run")
+    path = tmp_path / "r.yaml"
+    path.write_text("data: {name: digits}\nmodel: {name: mlp, hidden: [4]}\ntrain: {epochs: 1, progress: none, checkpoint: {enabled: false}}\n")
+    assert fit(str(path), tmp_path / "run").config.model["hidden"] == [4]
+
+
+def test_a_callback_failing_in_on_exception_neither_hides_the_error_nor_silences_the_others(tmp_path):
+    class Crash(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            raise ValueError("the real problem")
+
+    class BadCleanup(Callback):
+        def on_exception(self, trainer, exc):
+            raise RuntimeError("cleanup broke")
+
+    class Listener(Callback):
+        heard = None
+
+        def on_exception(self, trainer, exc):
+            Listener.heard = exc
+
+    # before: RuntimeError('cleanup broke') was raised and recorded in failed.json, and the callbacks after it
+    # (the Listener here; nnforge's checkpoint writer and MLflow logger in a real run) never heard of the failure
+    with pytest.raises(ValueError, match="the real problem") as err:
+        fit(load_config(None, CLASSIFY), tmp_path / "run", callbacks=[Crash(), BadCleanup(), Listener()])
+    assert Listener.heard is err.value and "BadCleanup.on_exception then failed too: RuntimeError: cleanup broke" in err.value.__notes__
+    assert json.loads((tmp_path / "run" / "failed.json").read_text())["message"] == "the real problem"
+
+
 def test_a_pair_no_engine_has_is_refused_in_one_line_before_a_folder_exists(tmp_path, capsys):
     assert main(["train", "sunspots_lstm", "--set", "engine=scratch", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err

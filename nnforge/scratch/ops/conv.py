@@ -20,6 +20,23 @@ def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
     return (v, v) if isinstance(v, (int, np.integer)) else (int(v[0]), int(v[1]))
 
 
+def conv_padding(padding, kernel: tuple[int, int], stride: tuple[int, int]) -> tuple[int, int]:
+    """Padding per side as torch's conv2d takes it: a number, a pair, ``'valid'`` (none) or ``'same'``
+    (the output as large as the input; stride 1, and here an odd kernel: an even one pads unevenly)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return 0, 0
+        if padding != "same":
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of ('valid', 'same')")
+        if stride != (1, 1):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+        if kernel[0] % 2 == 0 or kernel[1] % 2 == 0:
+            raise ValueError(f"padding='same' with the even kernel {kernel} pads one side more than the other, which scratch's "
+                             "conv2d does not do; use an odd kernel or pad by a number")
+        return (kernel[0] - 1) // 2, (kernel[1] - 1) // 2
+    return _pair(padding)
+
+
 def _pad_nhwc(x: np.ndarray, ph: int, pw: int, value: float = 0.0) -> np.ndarray:
     if ph == 0 and pw == 0:
         return x
@@ -33,6 +50,8 @@ def _out_size(size: int, k: int, s: int, p: int) -> int:
 def _check_input(name: str, x: Tensor, k: tuple[int, int], s: tuple[int, int], p: tuple[int, int],
                  max_pad: bool = False) -> None:
     """A handful of integer comparisons per call: the misuses NumPy would report obscurely."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(x).__name__}; wrap it: scratch.tensor(x)")
     if x.ndim != 4:
         raise ValueError(f"{name}: expected a 4-D (N, C, H, W) input, got {x.ndim}-D input of shape {x.shape}")
     if s[0] <= 0 or s[1] <= 0:
@@ -62,11 +81,12 @@ def _nchw(a: np.ndarray) -> np.ndarray:
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
-           stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0) -> Tensor:
+           stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] | str = 0) -> Tensor:
     """Cross-correlate ``x`` (N, C, H, W) with ``weight`` (O, C, KH, KW), as ``torch.conv2d``."""
-    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
     if weight.ndim != 4:
         raise ValueError(f"conv2d: expected a 4-D (out, in, kH, kW) weight, got shape {weight.shape}")
+    (sh, sw) = _pair(stride)
+    (ph, pw) = conv_padding(padding, weight.shape[2:], (sh, sw))
     _check_input("conv2d", x, weight.shape[2:], (sh, sw), (ph, pw))
     n, c, h, w_ = x.shape
     o, c2, kh, kw = weight.shape

@@ -13,6 +13,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     One fused node instead of three: the backward is two matmuls and a column sum, which is what
     keeps a scratch MLP as fast as a framework one.
     """
+    if not isinstance(x, Tensor):  # a NumPy array's .data is a memoryview: it multiplied, then failed in autograd
+        raise TypeError(f"linear(): argument 'input' must be Tensor, not {type(x).__name__}; wrap it: scratch.tensor(x)")
     w = weight.data
     try:
         out = x.data @ w.T

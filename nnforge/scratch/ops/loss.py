@@ -6,6 +6,7 @@ weights), which is both stable and about three times cheaper than composing the 
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -64,15 +65,25 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     return loss
 
 
+def _difference(input: Tensor, target: Any, name: str) -> Tensor:
+    """``input - target``; as torch, a warning when their shapes differ: predictions (N, 1) against
+    targets (N,) broadcast to an (N, N) table of every pair, a loss that trains to the mean."""
+    target = target if isinstance(target, Tensor) else Tensor._wrap(_raw(target, input.dtype))
+    if target.shape != input.shape:
+        warnings.warn(f"{name}: using a target size {target.shape} that is different to the input size {input.shape}. "
+                      "This will likely lead to incorrect results due to broadcasting. Please ensure they have the same size.",
+                      UserWarning, stacklevel=3)
+    return input - target
+
+
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Mean squared error, the regression loss of the seed's section 2.1."""
-    diff = input - (target if isinstance(target, Tensor) else Tensor._wrap(_raw(target, input.dtype)))
+    diff = _difference(input, target, "mse_loss")
     return _reduce(diff * diff, reduction)
 
 
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    diff = input - (target if isinstance(target, Tensor) else Tensor._wrap(_raw(target, input.dtype)))
-    return _reduce(diff.abs(), reduction)
+    return _reduce(_difference(input, target, "l1_loss").abs(), reduction)
 
 
 def cross_entropy(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean",

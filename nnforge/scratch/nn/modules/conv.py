@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ...ops.conv import _pair, avg_pool2d, conv2d, max_pool2d
+from ...ops.conv import _pair, avg_pool2d, conv2d, conv_padding, max_pool2d
 from ...tensor import Tensor
 from .. import init
 from ..parameter import Parameter
@@ -20,7 +20,8 @@ class Conv2d(Module):
         super().__init__()
         kh, kw = _pair(kernel_size)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = (kh, kw), _pair(stride), _pair(padding)
+        self.kernel_size, self.stride = (kh, kw), _pair(stride)
+        self.padding = conv_padding(padding, self.kernel_size, self.stride)  # 'same' and 'valid' as numbers
         self.weight = Parameter(np.empty((out_channels, in_channels, kh, kw), dtype=dtype))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if bias:
