@@ -14,6 +14,7 @@ epoch, evaluates and saves, so every trial folder is a complete run directory.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 import warnings
@@ -25,7 +26,7 @@ from typing import Callable
 
 from nnforge import io
 from nnforge.config import dump_config, plain, resolve
-from nnforge.errors import ConfigError, RunError, StorageError, UserError
+from nnforge.errors import ConfigError, RunError, StorageError, UserError, shown
 from nnforge.rundir import make_folder
 from nnforge.train.callbacks import Callback
 from nnforge.tune.space import TuneSpec, check_tune_config, parse_tune, trial_recipe
@@ -108,8 +109,10 @@ def _storage_error(url: str, exc) -> StorageError:
                         "e.g. sqlite:///study.db")
 
 
-def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: dict | None):
-    """Create the study, or join it; only its creator queues the recipe's own values as trial 0."""
+def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: dict | None, recipe: dict | None = None):
+    """Create the study, or join it; only its creator queues the recipe's own values as trial 0.
+    ``recipe`` (:func:`study_recipe`): what every trial shares; the creator stores it, and a run that
+    joins or resumes the study must bring the same."""
     import optuna
 
     storage = make_storage(storage_url)
@@ -125,10 +128,14 @@ def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: d
                         f"the recipe asks to {spec.direction}. Use another --study name")
     if not created:
         check_same_space(study, spec, storage_url)
+        if recipe is not None:
+            check_same_recipe(study, recipe, storage_url)
         if baseline and _baseline_interrupted(study):  # Ctrl-C during the recipe's own trial: it runs again
             study.enqueue_trial(baseline, user_attrs={"baseline": True})
     if created:
         study.set_user_attr("metric", spec.metric)
+        if recipe is not None:
+            study.set_user_attr("recipe", recipe)
         if baseline:
             study.enqueue_trial(baseline, user_attrs={"baseline": True}, skip_if_exists=True)
     return study, created
@@ -158,6 +165,46 @@ def check_same_space(study, spec: TuneSpec, storage_url: str) -> None:
                 raise ConfigError(f"study '{study.study_name}' in {storage_url} searched tune.space.{path} as {_shown(old)}; "
                                   f"the recipe now gives {_shown(new[path])}. Use another --study name, or the space "
                                   "the study was made with") from None
+
+
+#: recipe keys a study's trials may differ in: they change what a run shows, not what it scores
+UNSCORED_KEYS = ("train.progress",)
+
+
+def study_recipe(resolved, spec: TuneSpec, cv: int | None) -> dict:
+    """What every trial of a study shares, as flat ``{dotted key: value}``: the resolved recipe outside
+    ``tune.space``, ``tune.metric`` and ``--cv`` (``check_same_recipe`` compares it on each rerun)."""
+    from nnforge.runlist import flatten
+
+    searched = tuple(p.path for p in spec.params)
+    keys = {k: v for k, v in flatten(resolved.to_dict()).items()
+            if k not in UNSCORED_KEYS and not any(k == s or k.startswith(s + ".") for s in searched)}
+    return json.loads(json.dumps({**keys, "tune.metric": spec.metric, "--cv": cv}))  # as the storage gives it back
+
+
+def check_same_recipe(study, recipe: dict, storage_url: str) -> None:
+    """A study joined or resumed must train its trials as its first trials were trained: with another
+    ``train.epochs`` (or metric, or ``--cv``) the new trials' scores would be ranked against the old
+    ones, and ``best.yaml`` would pair the best old trial's values with the new recipe. A study made
+    before the recipe was stored is not checked."""
+    before = study.user_attrs.get("recipe")
+    if not isinstance(before, dict) or before == recipe:
+        return
+    changed = [k for k in (*before, *(k for k in recipe if k not in before)) if before.get(k, _UNSET) != recipe.get(k, _UNSET)]
+
+    def value(data, key):
+        v = data.get(key, _UNSET)
+        return "not set" if v is _UNSET or (key == "--cv" and v is None) else shown(v)
+
+    key = changed[0]
+    more = f" (and {len(changed) - 1} other key{'s' * (len(changed) > 2)}: {', '.join(changed[1:4])}{', ...' * (len(changed) > 4)})" \
+        if len(changed) > 1 else ""
+    raise ConfigError(f"study '{study.study_name}' in {storage_url} ran its trials with {key} = {value(before, key)}; this run "
+                      f"gives {value(recipe, key)}{more}. Its trials would be ranked with trials of another recipe: run it "
+                      "as it was made, or use another --study name")
+
+
+_UNSET = object()
 
 
 def check_trial_folders(study, out: Path, storage_url: str) -> None:
@@ -270,9 +317,15 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
     out = make_folder(Path(out))  # a file in the way: one line
     base_seed = resolved.seed if seed is None else seed
     baseline = _encode_baseline(spec, resolved) if spec.baseline else None
+    on_grid = None  # the recipe's own values, where the grid sampler visits them itself
+    if sampler == "grid" and baseline is not None and all(v in spec.grid()[k] for k, v in baseline.items()):
+        # Queued as well, they were trained twice (Optuna's grid does not count a queued trial) and a
+        # grid point was left out of a --trials that covers the grid; the grid's own trial is marked instead.
+        on_grid, baseline = baseline, None
     # The creator samples with the base seed (reproducible); a worker joining or resuming the
     # study draws from another stream so that two workers never propose the same values.
-    study, created = open_study(storage, study_name, spec, make_sampler(sampler, spec, base_seed, trials), baseline)
+    study, created = open_study(storage, study_name, spec, make_sampler(sampler, spec, base_seed, trials), baseline,
+                                study_recipe(resolved, spec, cv))
     check_trial_folders(study, out, storage)
     if not created:
         study.sampler = make_sampler(sampler, spec, (base_seed * 1_000_003 + os.getpid() + len(study.trials)) % 2**31, trials)
@@ -281,6 +334,9 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
 
     def objective(trial):
         values = spec.suggest(trial)
+        if on_grid is not None and trial.params == on_grid:
+            trial.set_user_attr("baseline", True)
+            values = spec.decode(trial.params, exact=True)
         config = resolve(trial_recipe(raw_recipe, values)).with_overrides({"train.progress": "none"})
         run_dir = out / f"trial-{trial.number:03d}"
         trial.set_user_attr("run_dir", str(run_dir))

@@ -221,3 +221,39 @@ def test_a_signal_during_a_trial_is_one_line_naming_the_tune_command(tmp_path, m
     assert "the recipe as given" in capsys.readouterr().out
     trials = _trials(f"sqlite:///{tmp_path / 'study.db'}", "recipe")
     assert [(t.user_attrs.get("baseline", False), t.state.name) for t in trials if t.state.name == "COMPLETE"].count((True, "COMPLETE")) == 1
+
+
+def test_resuming_a_study_with_another_recipe_or_cv_is_one_line_before_any_trial(tmp_path):
+    """The study's trial trained 1 epoch; a rerun with train.epochs=2 ran its new trials with 2 epochs, ranked
+    them with the old one, and wrote the old best trial's values into best.yaml with epochs: 2 (a score that
+    recipe never had). A rerun that only changes what a run shows (train.progress) goes on."""
+    from nnforge.errors import ConfigError
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    recipe = _recipe({"train.optimizer.lr": {"low": 0.001, "high": 0.1, "log": True}})
+    recipe["train"] = {**recipe["train"], "epochs": 1}
+    run_study(recipe, tmp_path / "out", trials=1, storage=storage, study_name="s", log=lambda _: None)
+    longer = {**recipe, "train": {**recipe["train"], "epochs": 2}}
+    with pytest.raises(ConfigError, match="study 's' in .* ran its trials with train.epochs = 1; this run gives 2"):
+        run_study(longer, tmp_path / "out", trials=2, storage=storage, study_name="s", log=lambda _: None)
+    with pytest.raises(ConfigError, match="ran its trials with --cv = not set; this run gives 3"):
+        run_study(recipe, tmp_path / "out", trials=1, storage=storage, study_name="s", log=lambda _: None, cv=3)
+    assert len(_trials(storage, "s")) == 1 and not (tmp_path / "out" / "trial-001").exists()
+    shown = {**recipe, "train": {**recipe["train"], "progress": "lines"}}
+    assert run_study(shown, tmp_path / "out", trials=1, storage=storage, study_name="s", log=lambda _: None).best_value is not None
+    assert "epochs: 1" in (tmp_path / "out" / "best.yaml").read_text()
+
+
+def test_a_grid_search_trains_the_recipes_own_values_once_and_every_grid_point(tmp_path):
+    """The recipe's own values were queued as trial 0 and the grid sampler, which does not count a queued
+    trial, trained them again: `--trials 2` over a grid of 2 trained lr 0.01 twice and never tried 0.1
+    (diabetes_mlp_tune --trials 6 --sampler grid left out its best point). Now the grid's own trial of those
+    values is the recipe as given."""
+    recipe = _recipe({"train.optimizer.lr": {"choices": [0.01, 0.1]}})  # seed 0 shuffles the grid to 0.1, 0.01
+    recipe["train"] = {**recipe["train"], "epochs": 1}
+    result = run_study(recipe, tmp_path / "out", trials=2, sampler="grid", storage=f"sqlite:///{tmp_path / 'study.db'}",
+                       study_name="s", log=lambda _: None)
+    trials = _trials(f"sqlite:///{tmp_path / 'study.db'}", "s")
+    assert sorted(t.params["train.optimizer.lr"] for t in trials) == [0.01, 0.1]
+    assert [t.params["train.optimizer.lr"] for t in trials if t.user_attrs.get("baseline")] == [0.01]
+    assert result.baseline_value == next(t.value for t in trials if t.params["train.optimizer.lr"] == 0.01)
