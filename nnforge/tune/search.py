@@ -130,8 +130,9 @@ def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: d
         check_same_space(study, spec, storage_url)
         if recipe is not None:
             check_same_recipe(study, recipe, storage_url)
-        if baseline and _baseline_interrupted(study):  # Ctrl-C during the recipe's own trial: it runs again
-            study.enqueue_trial(baseline, user_attrs={"baseline": True})
+        grid = isinstance(sampler, optuna.samplers.GridSampler)
+        for params, attrs in _interrupted(study, grid):  # Ctrl-C during the recipe's own trial, or a grid's: it runs again
+            study.enqueue_trial(params, user_attrs=attrs)
     if created:
         study.set_user_attr("metric", spec.metric)
         if recipe is not None:
@@ -141,11 +142,21 @@ def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: d
     return study, created
 
 
-def _baseline_interrupted(study) -> bool:
-    """Whether the study's trials of the recipe's own values were all stopped by a signal (none
-    finished, waits or runs): a study stopped during its first trial would otherwise lose it for good."""
-    baseline = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("baseline")]
-    return bool(baseline) and all(t.user_attrs.get("interrupted") for t in baseline)
+def _interrupted(study, grid: bool) -> list[tuple[dict, dict]]:
+    """The values (and user attributes) of trials stopped by a signal that no other trial holds,
+    finished, queued or running: the recipe's own, which a study stopped during its first trial
+    would otherwise lose for good, and, under the grid sampler, any: Optuna's grid counts a failed
+    trial's point as visited, so a resumed grid search never tried it and stopped short of --trials."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    held = [t.params for t in trials if t.state != TrialState.FAIL]
+    out = []
+    for t in trials:
+        if t.user_attrs.get("interrupted") and (grid or t.user_attrs.get("baseline")) and t.params not in held:
+            held.append(t.params)
+            out.append((dict(t.params), {"baseline": True} if t.user_attrs.get("baseline") else {}))
+    return out
 
 
 def check_same_space(study, spec: TuneSpec, storage_url: str) -> None:
@@ -276,7 +287,7 @@ def quiet_optuna_failures() -> None:
 def study_stop_on_signal(trial):
     """A trial's run stopped by SIGINT/SIGTERM ends the study's command with a tune hint: the run's own
     (``nnforge train ... --resume`` of the trial folder) would finish a run the study never hears of.
-    The trial is marked ``interrupted``, so that the recipe's own trial is queued again (:func:`open_study`)."""
+    The trial is marked ``interrupted``, so that the recipe's own trial, or a grid's, is queued again (:func:`open_study`)."""
     from nnforge.train.signals import Interrupted
 
     try:
@@ -286,6 +297,9 @@ def study_stop_on_signal(trial):
         signal_name = str(exc).split(":", 1)[0]
         raise Interrupted(f"{signal_name}: the search stopped during trial {trial.number}; its finished trials are kept in "
                           "the study: run the same `nnforge tune` command again to continue") from None
+    except KeyboardInterrupt:  # Ctrl-C outside the run's training loop (loading the data, say): the same trial
+        trial.set_user_attr("interrupted", True)
+        raise
 
 
 def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tpe", storage: str = DEFAULT_STORAGE,
@@ -327,7 +341,11 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
     study, created = open_study(storage, study_name, spec, make_sampler(sampler, spec, base_seed, trials), baseline,
                                 study_recipe(resolved, spec, cv))
     check_trial_folders(study, out, storage)
-    if not created:
+    if created:
+        study.set_user_attr("seed", base_seed)
+    elif sampler == "grid":  # the seed orders the grid, whose points the study knows by number: every worker orders it alike
+        study.sampler = make_sampler(sampler, spec, study.user_attrs.get("seed", base_seed), trials)
+    else:
         study.sampler = make_sampler(sampler, spec, (base_seed * 1_000_003 + os.getpid() + len(study.trials)) % 2**31, trials)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     finished = (TrialState.COMPLETE, TrialState.PRUNED)

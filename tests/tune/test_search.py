@@ -257,3 +257,30 @@ def test_a_grid_search_trains_the_recipes_own_values_once_and_every_grid_point(t
     assert sorted(t.params["train.optimizer.lr"] for t in trials) == [0.01, 0.1]
     assert [t.params["train.optimizer.lr"] for t in trials if t.user_attrs.get("baseline")] == [0.01]
     assert result.baseline_value == next(t.value for t in trials if t.params["train.optimizer.lr"] == 0.01)
+
+
+def test_a_grid_search_stopped_during_a_trial_resumes_to_every_grid_point(tmp_path, monkeypatch):
+    """Ctrl-C during a grid's trial: Optuna's grid counts the failed trial's point as visited, and the rerun
+    ordered the grid by another seed, so it trained a point again, never the stopped one, and ended with 2
+    of the 3 points. Now the stopped point is queued again and the rerun orders the grid as the study did."""
+    import nnforge.train
+    from nnforge.train.signals import Interrupted
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    recipe = _recipe({"train.optimizer.lr": {"choices": [0.01, 0.1, 0.3]}}, baseline=False)
+    recipe["train"] = {**recipe["train"], "epochs": 1}
+    real, calls = nnforge.train.run, []
+
+    def stopped_in_the_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Interrupted("SIGINT: stopped")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nnforge.train, "run", stopped_in_the_second)
+    with pytest.raises(Interrupted):
+        run_study(recipe, tmp_path / "out", trials=3, sampler="grid", storage=storage, study_name="s", log=lambda _: None)
+    monkeypatch.undo()
+    run_study(recipe, tmp_path / "out", trials=3, sampler="grid", storage=storage, study_name="s", log=lambda _: None)
+    done = [t.params["train.optimizer.lr"] for t in _trials(storage, "s") if t.state == TrialState.COMPLETE]
+    assert sorted(done) == [0.01, 0.1, 0.3]
