@@ -90,10 +90,15 @@ def expand(paths: Sequence[str | Path], notes: list[str]) -> list[Path]:
         if not matches:
             raise RunError(f"'{text}' matched no run directory")
         for path in matches:
-            if not path.is_dir():
+            if not path.exists():
                 raise RunError(f"run directory '{path}' not found; pass folders written by `nnforge train`")
+            if not path.is_dir():  # runs/tune-STUDY/* also names its best.yaml and pictures
+                notes.append(f"skipped '{path}': a file, not a run directory")
+                continue
             if not is_run(path):
-                notes.append(f"skipped '{path}': not a run directory")
+                inner = sorted(p for p in path.iterdir() if p.is_dir() and is_run(p))
+                notes.append(f"skipped '{path}': not a run directory" + (
+                    f" (it holds runs, such as '{inner[0]}': pass them, or a glob such as '{path}/*')" if inner else ""))
                 continue
             if path.resolve() in seen:
                 continue
@@ -101,6 +106,7 @@ def expand(paths: Sequence[str | Path], notes: list[str]) -> list[Path]:
             found.append(path)
     if len(found) < 2:
         raise RunError(f"compare needs two runs or more; got {len(found)}" + (f" ({found[0]})" if found else "")
+                       + "".join(f"; {note}" for note in notes[-2:])
                        + "; e.g. nnforge compare runs/cnn runs/mlp, or a glob such as runs/digits_mlp-*")
     return found
 

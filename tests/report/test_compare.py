@@ -144,3 +144,14 @@ def test_run_names_with_dollars_and_markup_are_drawn_and_escaped_as_text(run_fol
     page = (tmp_path / "cmp" / "compare.html").read_text()
     assert "<img src=x" not in page and page.count("&lt;img src=x onerror=alert(1)&gt;") >= 4
     assert "x$\\foo$y (training)" in page  # the legend, as written
+
+
+def test_a_file_among_the_runs_is_skipped_and_a_folder_of_runs_is_named(run_folder, tmp_path, capsys):
+    """`compare runs/tune-STUDY/*` names the study's best.yaml and pictures too: it stopped on "run directory
+    '.../best.yaml' not found" (the file is there). `compare runs/tune-STUDY` said "got 0", without why."""
+    notes = tmp_path / "best.yaml"
+    notes.write_text("seed: 0\n")
+    rc, out, err = _compare(capsys, run_folder / "strong", run_folder / "weak", notes, "--out", tmp_path / "cmp")
+    assert rc == 0 and f"skipped '{notes}': a file, not a run directory" in err
+    rc, _, err = _compare(capsys, run_folder)
+    assert rc == 2 and f"skipped '{run_folder}': not a run directory (it holds runs, such as '{run_folder}/" in err
