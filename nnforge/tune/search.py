@@ -238,6 +238,22 @@ def _shown(distribution) -> str:
     return f"a range {distribution.low}..{distribution.high}{' (log)' if distribution.log else ''}"
 
 
+def _grid_point(spec: TuneSpec, values: dict) -> dict | None:
+    """The grid sampler's point holding ``values`` (a range's grid value within rounding of the
+    recipe's: 0.1 + 2 * 0.1 for 0.3), or None when the grid does not hold them."""
+    import math
+
+    point = {}
+    for path, grid in spec.grid().items():
+        value = values[path]
+        same = [g for g in grid if g == value or (isinstance(g, float) and isinstance(value, (int, float))
+                                                  and not isinstance(value, bool) and math.isclose(g, value, rel_tol=1e-9))]
+        if not same:
+            return None
+        point[path] = same[0]
+    return point
+
+
 def _encode_baseline(spec: TuneSpec, resolved: dict) -> dict | None:
     """The recipe's current value for each searched key, if it lies inside the space."""
     values = {}
@@ -331,11 +347,12 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
     out = make_folder(Path(out))  # a file in the way: one line
     base_seed = resolved.seed if seed is None else seed
     baseline = _encode_baseline(spec, resolved) if spec.baseline else None
-    on_grid = None  # the recipe's own values, where the grid sampler visits them itself
-    if sampler == "grid" and baseline is not None and all(v in spec.grid()[k] for k, v in baseline.items()):
-        # Queued as well, they were trained twice (Optuna's grid does not count a queued trial) and a
-        # grid point was left out of a --trials that covers the grid; the grid's own trial is marked instead.
-        on_grid, baseline = baseline, None
+    on_grid = _grid_point(spec, baseline) if sampler == "grid" and baseline is not None else None
+    if on_grid is not None:
+        # The grid sampler visits the recipe's own values itself. Queued as well, they were trained twice
+        # (Optuna's grid does not count a queued trial) and a grid point was left out of a --trials that
+        # covers the grid; the grid's own trial of them is the recipe's instead.
+        own, baseline = baseline, None
     # The creator samples with the base seed (reproducible); a worker joining or resuming the
     # study draws from another stream so that two workers never propose the same values.
     study, created = open_study(storage, study_name, spec, make_sampler(sampler, spec, base_seed, trials), baseline,
@@ -354,7 +371,7 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
         values = spec.suggest(trial)
         if on_grid is not None and trial.params == on_grid:
             trial.set_user_attr("baseline", True)
-            values = spec.decode(trial.params, exact=True)
+            values = spec.decode(own, exact=True)  # 0.3, not the grid's 0.1 + 2 * 0.1
         config = resolve(trial_recipe(raw_recipe, values)).with_overrides({"train.progress": "none"})
         run_dir = out / f"trial-{trial.number:03d}"
         trial.set_user_attr("run_dir", str(run_dir))

@@ -284,3 +284,18 @@ def test_a_grid_search_stopped_during_a_trial_resumes_to_every_grid_point(tmp_pa
     run_study(recipe, tmp_path / "out", trials=3, sampler="grid", storage=storage, study_name="s", log=lambda _: None)
     done = [t.params["train.optimizer.lr"] for t in _trials(storage, "s") if t.state == TrialState.COMPLETE]
     assert sorted(done) == [0.01, 0.1, 0.3]
+
+
+def test_the_recipes_own_values_are_found_on_a_grid_of_computed_floats():
+    """A step grid holds 0.1 + 2 * 0.1 = 0.30000000000000004 and a log grid exp(log(0.001)) = 0.0010000000000000002:
+    a recipe's 0.3 or 0.001 is that grid point (else it is queued besides the grid and trained twice)."""
+    from nnforge.tune.search import _grid_point
+    from nnforge.tune.space import parse_tune
+
+    spec = parse_tune({"space": {"train.optimizer.lr": {"low": 0.1, "high": 0.5, "step": 0.1},
+                                 "train.optimizer.weight_decay": {"low": 0.001, "high": 0.1, "log": True},
+                                 "model.hidden": {"choices": [[8], [16]]}}})
+    point = _grid_point(spec, {"train.optimizer.lr": 0.3, "train.optimizer.weight_decay": 0.001, "model.hidden": "[16]"})
+    assert point == {"train.optimizer.lr": spec.grid()["train.optimizer.lr"][2],
+                     "train.optimizer.weight_decay": spec.grid()["train.optimizer.weight_decay"][0], "model.hidden": "[16]"}
+    assert _grid_point(spec, {"train.optimizer.lr": 0.35, "train.optimizer.weight_decay": 0.001, "model.hidden": "[16]"}) is None
