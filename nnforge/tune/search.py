@@ -184,13 +184,14 @@ UNSCORED_KEYS = ("train.progress",)
 
 def study_recipe(resolved, spec: TuneSpec, cv: int | None) -> dict:
     """What every trial of a study shares, as flat ``{dotted key: value}``: the resolved recipe outside
-    ``tune.space``, ``tune.metric`` and ``--cv`` (``check_same_recipe`` compares it on each rerun)."""
+    ``tune.space``, ``tune.metric`` (and ``tune.objectives``) and ``--cv`` (``check_same_recipe`` compares it on each rerun)."""
     from nnforge.runlist import flatten
 
     searched = tuple(p.path for p in spec.params)
     keys = {k: v for k, v in flatten(resolved.to_dict()).items()
             if k not in UNSCORED_KEYS and not any(k == s or k.startswith(s + ".") for s in searched)}
-    return json.loads(json.dumps({**keys, "tune.metric": spec.metric, "--cv": cv}))  # as the storage gives it back
+    shared = {**keys, "tune.metric": spec.metric, "--cv": cv, **({"tune.objectives": [spec.metric, spec.cost]} if spec.cost else {})}
+    return json.loads(json.dumps(shared))  # as the storage gives it back
 
 
 def check_same_recipe(study, recipe: dict, storage_url: str) -> None:
