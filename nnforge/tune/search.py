@@ -178,8 +178,10 @@ def check_same_space(study, spec: TuneSpec, storage_url: str) -> None:
                                   "the study was made with") from None
 
 
-#: recipe keys a study's trials may differ in: they change what a run shows, not what it scores
-UNSCORED_KEYS = ("train.progress",)
+#: recipe keys a study's trials may differ in: where and how fast a worker runs, what it logs and
+#: keeps, not what a trial scores (workers on several machines set them each their own way)
+UNSCORED_KEYS = ("device", "threads", "data.root", "train.progress", "train.log_csv", "train.log_lr", "train.gradients.log_norms",
+                 "train.loggers", "train.mlflow", "train.checkpoint")
 
 
 def study_recipe(resolved, spec: TuneSpec, cv: int | None) -> dict:
@@ -189,7 +191,7 @@ def study_recipe(resolved, spec: TuneSpec, cv: int | None) -> dict:
 
     searched = tuple(p.path for p in spec.params)
     keys = {k: v for k, v in flatten(resolved.to_dict()).items()
-            if k not in UNSCORED_KEYS and not any(k == s or k.startswith(s + ".") for s in searched)}
+            if not any(k == s or k.startswith(s + ".") for s in (*UNSCORED_KEYS, *searched))}
     shared = {**keys, "tune.metric": spec.metric, "--cv": cv, **({"tune.objectives": [spec.metric, spec.cost]} if spec.cost else {})}
     return json.loads(json.dumps(shared))  # as the storage gives it back
 

@@ -226,7 +226,8 @@ def test_a_signal_during_a_trial_is_one_line_naming_the_tune_command(tmp_path, m
 def test_resuming_a_study_with_another_recipe_or_cv_is_one_line_before_any_trial(tmp_path):
     """The study's trial trained 1 epoch; a rerun with train.epochs=2 ran its new trials with 2 epochs, ranked
     them with the old one, and wrote the old best trial's values into best.yaml with epochs: 2 (a score that
-    recipe never had). A rerun that only changes what a run shows (train.progress) goes on."""
+    recipe never had). A rerun that only changes how a worker runs or what it logs (threads, train.progress,
+    train.loggers) goes on."""
     from nnforge.errors import ConfigError
 
     storage = f"sqlite:///{tmp_path / 'study.db'}"
@@ -239,7 +240,7 @@ def test_resuming_a_study_with_another_recipe_or_cv_is_one_line_before_any_trial
     with pytest.raises(ConfigError, match="ran its trials with --cv = not set; this run gives 3"):
         run_study(recipe, tmp_path / "out", trials=1, storage=storage, study_name="s", log=lambda _: None, cv=3)
     assert len(_trials(storage, "s")) == 1 and not (tmp_path / "out" / "trial-001").exists()
-    shown = {**recipe, "train": {**recipe["train"], "progress": "lines"}}
+    shown = {**recipe, "threads": 1, "train": {**recipe["train"], "progress": "lines", "loggers": ["csv"]}}
     assert run_study(shown, tmp_path / "out", trials=1, storage=storage, study_name="s", log=lambda _: None).best_value is not None
     assert "epochs: 1" in (tmp_path / "out" / "best.yaml").read_text()
 
