@@ -32,6 +32,17 @@ from nnforge.rundir import read_history
 from nnforge.runlist import HEADLINE, RunInfo, direction, format_metric, is_run, read_run, text_table
 
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def colours(n: int) -> list[str]:
+    """A colour per run: :data:`COLOURS` for up to 10 runs; for more, ``n`` colours spread over a
+    rainbow, so that no two runs share a line colour (and a swatch) in the picture and the page."""
+    if n <= len(COLOURS):
+        return list(COLOURS[:n])
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    return [to_hex(colormaps["turbo"](0.05 + 0.9 * i / (n - 1))) for i in range(n)]
 MISSING = object()
 EXTRA_CSS = """
 td.best{color:#1a7f37;font-weight:700}td.best::after{content:" \\2605"}
@@ -240,9 +251,10 @@ def draw(c: Comparison):
     plt = _pyplot()
     panels = history_metrics(c.histories)
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False)
+    palette = colours(len(c.runs))
     for ax, metric in zip(axes[0], panels):
         for i, (name, history) in enumerate(zip(c.names, c.histories)):
-            colour = COLOURS[i % len(COLOURS)]
+            colour = palette[i]
             for split, style in (("train", "-"), ("val", "--")):
                 points = [(h["epoch"], h[f"{split}_{metric}"]) for h in history if isinstance(h.get(f"{split}_{metric}"), (int, float))]
                 if points:
@@ -280,7 +292,8 @@ def default_out(runs: list[RunInfo]) -> Path:
 def as_html(c: Comparison, svg: str) -> str:
     """The self-contained page, in ``nnforge report``'s look."""
     esc = html.escape
-    swatch = lambda i: f"<span class='swatch' style='background:{COLOURS[i % len(COLOURS)]}'></span>"  # noqa: E731
+    palette = colours(len(c.runs))
+    swatch = lambda i: f"<span class='swatch' style='background:{palette[i]}'></span>"  # noqa: E731
     head = "".join(f"<th>{swatch(i)}{esc(n)}</th>" for i, n in enumerate(c.names))
     if c.diff:
         diff = (f"<table class='diff'><tr><th>key</th>{head}</tr>"

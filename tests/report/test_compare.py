@@ -155,3 +155,17 @@ def test_a_file_among_the_runs_is_skipped_and_a_folder_of_runs_is_named(run_fold
     assert rc == 0 and f"skipped '{notes}': a file, not a run directory" in err
     rc, _, err = _compare(capsys, run_folder)
     assert rc == 2 and f"skipped '{run_folder}': not a run directory (it holds runs, such as '{run_folder}/" in err
+
+
+def test_eleven_runs_have_eleven_colours_in_the_picture_and_the_page(run_folder, tmp_path, capsys):
+    """Ten colours went round: the 11th run was drawn, and its swatch shown, in the 1st run's colour."""
+    import shutil
+
+    for i in range(11):
+        shutil.copytree(run_folder / "strong", tmp_path / "runs" / f"r{i:02d}")
+    rc, _, _ = _compare(capsys, f"{tmp_path}/runs/r*", "--out", tmp_path / "cmp")
+    page = (tmp_path / "cmp" / "compare.html").read_text()
+    header = page.split("<table class='metrics'>")[1].split("</table>")[0]
+    assert rc == 0 and len(set(re.findall(r"background:(#[0-9a-f]{6})", header))) == 11
+    lines = {re.search(r'stroke: (#[0-9a-f]{6})', part).group(1) for part in page.split('<g id="run')[1:] if "-train_loss" in part[:20]}
+    assert len(lines) == 11
