@@ -202,6 +202,12 @@ def compare_runs(paths: Sequence[str | Path]) -> Comparison:
     histories = [[h for h in read_history(r.dir) if isinstance(h, dict) and isinstance(h.get("epoch"), (int, float))] for r in runs]
     comparison = Comparison(runs, histories, recipe_diff([r.recipe for r in runs]), columns, same, {}, notes)
     comparison.best = {c: best_of([comparison.cell(i, c) for i in range(len(runs))], c) for c in columns}
+    losses = sorted({k for k, _ in comparison.diff if k.startswith("train.loss.")})
+    if losses:  # an MSE and a Huber loss are on different scales: the smaller is not the better run
+        unmarked = [c for c in columns if "loss" in c.split("_") and comparison.best.pop(c, None)]
+        if unmarked:
+            notes.append(f"no best marked for {', '.join(unmarked)}: the runs differ in {', '.join(losses)}, so their losses "
+                         "are different measures")
     return comparison
 
 
