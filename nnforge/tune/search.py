@@ -267,7 +267,7 @@ def _encode_baseline(spec: TuneSpec, resolved: dict) -> dict | None:
                 return None
             values[p.path] = p._encoded()[list(p.choices).index(value)]
         else:
-            if not isinstance(value, (int, float)) or not p.low <= value <= p.high:
+            if not p.holds(value):  # off the range, or between its steps (Optuna warned, and trained it anyway)
                 return None
             values[p.path] = value
     return values

@@ -98,6 +98,15 @@ class Param:
             return IntDistribution(int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
         return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
 
+    def holds(self, value: Any) -> bool:
+        """Whether a range's trial can draw ``value``: inside it, on a step of it, an integer for an integer range."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not self.low <= value <= self.high:
+            return False
+        if self.integer and not float(value).is_integer():
+            return False
+        steps = (value - self.low) / self.step if self.step else 0
+        return abs(steps - round(steps)) < 1e-8  # Optuna's own tolerance
+
     def grid(self) -> list:
         """The values the grid sampler visits (choices as they are; ranges at ``points`` values)."""
         if self.choices is not None:

@@ -300,3 +300,18 @@ def test_the_recipes_own_values_are_found_on_a_grid_of_computed_floats():
     assert point == {"train.optimizer.lr": spec.grid()["train.optimizer.lr"][2],
                      "train.optimizer.weight_decay": spec.grid()["train.optimizer.weight_decay"][0], "model.hidden": "[16]"}
     assert _grid_point(spec, {"train.optimizer.lr": 0.35, "train.optimizer.weight_decay": 0.001, "model.hidden": "[16]"}) is None
+
+
+@pytest.mark.parametrize("lr, epochs, queued", [(0.3, 3, True), (0.25, 3, False), (0.3, 2, False)])
+def test_the_recipes_own_values_between_a_ranges_steps_are_not_queued(lr, epochs, queued):
+    """lr 0.25 in {low: 0.1, high: 0.5, step: 0.1} (or 2 epochs in 1..3 step 2) was queued as trial 0: Optuna
+    printed two 'UserWarning: Fixed parameter ... is out of range' with its file paths, and the study held a
+    value none of its trials can draw. Only values on a step are the recipe's own trial."""
+    from nnforge.config import resolve
+    from nnforge.tune.search import _encode_baseline
+    from nnforge.tune.space import parse_tune
+
+    spec = parse_tune({"space": {"train.optimizer.lr": {"low": 0.1, "high": 0.5, "step": 0.1},
+                                 "train.epochs": {"low": 1, "high": 3, "step": 2}}})
+    recipe = resolve({**BASE, "train": {**BASE["train"], "epochs": epochs, "optimizer": {"name": "sgd", "lr": lr}}})
+    assert (_encode_baseline(spec, recipe) is not None) is queued
