@@ -73,6 +73,7 @@ def run_nas(raw_recipe: dict, out: str | Path, trials: int, storage: str, study_
         check_same_recipe,
         check_same_space,
         make_storage,
+        outside_space,
         quiet_optuna_failures,
         study_recipe,
         study_stop_on_signal,
@@ -107,7 +108,7 @@ def run_nas(raw_recipe: dict, out: str | Path, trials: int, storage: str, study_
     if study.trials:
         check_same_recipe(study, recipe, storage)
     else:
-        study.set_user_attr("recipe", recipe)
+        study.set_user_attr("recipe", outside_space(recipe, spec))
     worker = f"{socket.gethostname()}:{os.getpid()}"
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
 

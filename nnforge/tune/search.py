@@ -136,7 +136,7 @@ def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: d
     if created:
         study.set_user_attr("metric", spec.metric)
         if recipe is not None:
-            study.set_user_attr("recipe", recipe)
+            study.set_user_attr("recipe", outside_space(recipe, spec))
         if baseline:
             study.enqueue_trial(baseline, user_attrs={"baseline": True}, skip_if_exists=True)
     return study, created
@@ -185,26 +185,38 @@ UNSCORED_KEYS = ("device", "threads", "data.root", "train.progress", "train.log_
 
 
 def study_recipe(resolved, spec: TuneSpec, cv: int | None) -> dict:
-    """What every trial of a study shares, as flat ``{dotted key: value}``: the resolved recipe outside
-    ``tune.space``, ``tune.metric`` (and ``tune.objectives``) and ``--cv`` (``check_same_recipe`` compares it on each rerun)."""
+    """What trials of a study share, as flat ``{dotted key: value}``: the resolved recipe (less
+    :data:`UNSCORED_KEYS`), ``tune.metric`` (and ``tune.objectives``) and ``--cv``. The study keeps
+    the keys outside its ``tune.space`` (:func:`outside_space`); :func:`check_same_recipe` compares them on each rerun."""
     from nnforge.runlist import flatten
 
-    searched = tuple(p.path for p in spec.params)
-    keys = {k: v for k, v in flatten(resolved.to_dict()).items()
-            if not any(k == s or k.startswith(s + ".") for s in (*UNSCORED_KEYS, *searched))}
+    keys = {k: v for k, v in flatten(resolved.to_dict()).items() if not _under(k, UNSCORED_KEYS)}
     shared = {**keys, "tune.metric": spec.metric, "--cv": cv, **({"tune.objectives": [spec.metric, spec.cost]} if spec.cost else {})}
     return json.loads(json.dumps(shared))  # as the storage gives it back
+
+
+def _under(key: str, paths) -> bool:
+    return any(key == p or key.startswith(p + ".") for p in paths)
+
+
+def outside_space(recipe: dict, spec: TuneSpec) -> dict:
+    """:func:`study_recipe` without the keys ``tune.space`` searches (their trials' values are their own)."""
+    return {k: v for k, v in recipe.items() if not _under(k, [p.path for p in spec.params])}
 
 
 def check_same_recipe(study, recipe: dict, storage_url: str) -> None:
     """A study joined or resumed must train its trials as its first trials were trained: with another
     ``train.epochs`` (or metric, or ``--cv``) the new trials' scores would be ranked against the old
-    ones, and ``best.yaml`` would pair the best old trial's values with the new recipe. A study made
+    ones, and ``best.yaml`` would pair the best old trial's values with the new recipe. Every key the
+    study kept must hold its value in ``recipe`` (:func:`study_recipe`), one it searches now too (its
+    earlier trials trained with that value); a key it searched before may now be fixed. A study made
     before the recipe was stored is not checked."""
     before = study.user_attrs.get("recipe")
-    if not isinstance(before, dict) or before == recipe:
+    if not isinstance(before, dict):
         return
-    changed = [k for k in (*before, *(k for k in recipe if k not in before)) if before.get(k, _UNSET) != recipe.get(k, _UNSET)]
+    changed = [k for k in before if before[k] != recipe.get(k, _UNSET)]
+    if not changed:
+        return
 
     def value(data, key):
         v = data.get(key, _UNSET)

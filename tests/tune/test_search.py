@@ -243,6 +243,12 @@ def test_resuming_a_study_with_another_recipe_or_cv_is_one_line_before_any_trial
     shown = {**recipe, "threads": 1, "train": {**recipe["train"], "progress": "lines", "loggers": ["csv"]}}
     assert run_study(shown, tmp_path / "out", trials=1, storage=storage, study_name="s", log=lambda _: None).best_value is not None
     assert "epochs: 1" in (tmp_path / "out" / "best.yaml").read_text()
+    # train.epochs searched from now on: the study's trial trained 1 epoch, which the recipe must still give
+    widened = {**recipe, "tune": {"space": {**recipe["tune"]["space"], "train.epochs": {"low": 1, "high": 2}}}}
+    assert run_study(widened, tmp_path / "out", trials=1, storage=storage, study_name="s", log=lambda _: None).best_value is not None
+    widened["train"] = longer["train"]
+    with pytest.raises(ConfigError, match="ran its trials with train.epochs = 1; this run gives 2"):
+        run_study(widened, tmp_path / "out", trials=1, storage=storage, study_name="s", log=lambda _: None)
 
 
 def test_a_grid_search_trains_the_recipes_own_values_once_and_every_grid_point(tmp_path):
