@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import time
 import warnings
 import os
@@ -214,7 +215,7 @@ def check_same_recipe(study, recipe: dict, storage_url: str) -> None:
     before = study.user_attrs.get("recipe")
     if not isinstance(before, dict):
         return
-    changed = [k for k in before if before[k] != recipe.get(k, _UNSET)]
+    changed = [k for k in before if before[k] != recipe.get(k, _UNSET) and not _under(k, UNSCORED_KEYS)]
     if not changed:
         return
 
@@ -256,7 +257,6 @@ def _shown(distribution) -> str:
 def _grid_point(spec: TuneSpec, values: dict) -> dict | None:
     """The grid sampler's point holding ``values`` (a range's grid value within rounding of the
     recipe's: 0.1 + 2 * 0.1 for 0.3), or None when the grid does not hold them."""
-    import math
 
     point = {}
     for path, grid in spec.grid().items():
@@ -411,6 +411,10 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
     done = sum(t.state in finished for t in study.get_trials(deepcopy=False))
     if done >= trials:
         log(f"study '{study_name}' already has {done} finished trials (asked for {trials}); nothing to run")
+    elif sampler == "grid" and study.sampler.is_exhausted(study) and not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        # Optuna would warn that it re-evaluates a configuration, and train a grid point again
+        log(f"study '{study_name}' has tried all {math.prod(map(len, spec.grid().values()))} points of its grid ({done} finished "
+            f"trials; asked for {trials}); nothing to run")
     else:
         log(f"study '{study_name}' in {storage}: {done} finished, running up to {trials} ({sampler} sampler)")
         with study_tracking(resolved, out, study_name):

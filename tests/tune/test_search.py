@@ -255,7 +255,7 @@ def test_a_grid_search_trains_the_recipes_own_values_once_and_every_grid_point(t
     """The recipe's own values were queued as trial 0 and the grid sampler, which does not count a queued
     trial, trained them again: `--trials 2` over a grid of 2 trained lr 0.01 twice and never tried 0.1
     (diabetes_mlp_tune --trials 6 --sampler grid left out its best point). Now the grid's own trial of those
-    values is the recipe as given."""
+    values is the recipe as given. A rerun asking for more trials than the grid holds runs none."""
     recipe = _recipe({"train.optimizer.lr": {"choices": [0.01, 0.1]}})  # seed 0 shuffles the grid to 0.1, 0.01
     recipe["train"] = {**recipe["train"], "epochs": 1}
     result = run_study(recipe, tmp_path / "out", trials=2, sampler="grid", storage=f"sqlite:///{tmp_path / 'study.db'}",
@@ -264,6 +264,12 @@ def test_a_grid_search_trains_the_recipes_own_values_once_and_every_grid_point(t
     assert sorted(t.params["train.optimizer.lr"] for t in trials) == [0.01, 0.1]
     assert [t.params["train.optimizer.lr"] for t in trials if t.user_attrs.get("baseline")] == [0.01]
     assert result.baseline_value == next(t.value for t in trials if t.params["train.optimizer.lr"] == 0.01)
+    # asked for more than the grid holds: Optuna warned that it re-evaluates a configuration and trained one again
+    lines = []
+    run_study(recipe, tmp_path / "out", trials=3, sampler="grid", storage=f"sqlite:///{tmp_path / 'study.db'}", study_name="s",
+              log=lines.append)
+    assert len(_trials(f"sqlite:///{tmp_path / 'study.db'}", "s")) == 2
+    assert lines == ["study 's' has tried all 2 points of its grid (2 finished trials; asked for 3); nothing to run"]
 
 
 def test_a_grid_search_stopped_during_a_trial_resumes_to_every_grid_point(tmp_path, monkeypatch):
