@@ -124,6 +124,9 @@ def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: d
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(storage=storage, study_name=name, sampler=sampler, pruner=pruner)
         created = False
+    if len(study.directions) != 1:  # Study.direction raised a RuntimeError
+        raise UserError(f"study '{name}' in {storage_url} weighs {len(study.directions)} objectives (an architecture search, "
+                        "tune.objectives); the recipe has one, tune.metric. Use another --study name, or the recipe's tune.objectives")
     if study.direction.name.lower() != spec.direction:
         raise UserError(f"study '{name}' in {storage_url} was created to {study.direction.name.lower()}; "
                         f"the recipe asks to {spec.direction}. Use another --study name")

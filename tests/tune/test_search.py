@@ -327,3 +327,15 @@ def test_the_recipes_own_values_between_a_ranges_steps_are_not_queued(lr, epochs
                                  "train.epochs": {"low": 1, "high": 3, "step": 2}}})
     recipe = resolve({**BASE, "train": {**BASE["train"], "epochs": epochs, "optimizer": {"name": "sgd", "lr": lr}}})
     assert (_encode_baseline(spec, recipe) is not None) is queued
+
+
+def test_a_single_objective_search_on_an_architecture_searchs_study_is_one_line(tmp_path):
+    """digits_nas run again without tune.objectives: Optuna's RuntimeError 'A single direction cannot be
+    retrieved from a multi-objective study', with a traceback."""
+    from nnforge.errors import UserError
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    optuna.create_study(study_name="s", storage=storage, directions=["maximize", "minimize"])
+    with pytest.raises(UserError, match="study 's' in .* weighs 2 objectives .*; the recipe has one, tune.metric"):
+        run_study(_recipe({"train.optimizer.lr": {"low": 0.001, "high": 0.1}}), tmp_path / "out", trials=1, storage=storage,
+                  study_name="s", log=lambda _: None)
