@@ -224,7 +224,9 @@ def check_same_recipe(study, recipe: dict, storage_url: str) -> None:
 
     def value(data, key):
         v = data.get(key, _UNSET)
-        return "not set" if v is _UNSET or (key == "--cv" and v is None) else shown(v)
+        if key == "--cv" and v is None:
+            return "none (scored on the validation split)"
+        return "not set" if v is _UNSET else shown(v)
 
     key = changed[0]
     more = f" (and {len(changed) - 1} other key{'s' * (len(changed) > 2)}: {', '.join(changed[1:4])}{', ...' * (len(changed) > 4)})" \

@@ -237,7 +237,7 @@ def test_resuming_a_study_with_another_recipe_or_cv_is_one_line_before_any_trial
     longer = {**recipe, "train": {**recipe["train"], "epochs": 2}}
     with pytest.raises(ConfigError, match="study 's' in .* ran its trials with train.epochs = 1; this run gives 2"):
         run_study(longer, tmp_path / "out", trials=2, storage=storage, study_name="s", log=lambda _: None)
-    with pytest.raises(ConfigError, match="ran its trials with --cv = not set; this run gives 3"):
+    with pytest.raises(ConfigError, match="ran its trials with --cv = none \\(scored on the validation split\\); this run gives 3"):
         run_study(recipe, tmp_path / "out", trials=1, storage=storage, study_name="s", log=lambda _: None, cv=3)
     assert len(_trials(storage, "s")) == 1 and not (tmp_path / "out" / "trial-001").exists()
     shown = {**recipe, "threads": 1, "train": {**recipe["train"], "progress": "lines", "loggers": ["csv"]}}
