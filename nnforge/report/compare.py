@@ -43,6 +43,8 @@ def colours(n: int) -> list[str]:
     from matplotlib.colors import to_hex
 
     return [to_hex(colormaps["turbo"](0.05 + 0.9 * i / (n - 1))) for i in range(n)]
+
+
 MISSING = object()
 EXTRA_CSS = """
 td.best{color:#1a7f37;font-weight:700}td.best::after{content:" \\2605"}

@@ -262,7 +262,6 @@ def _shown(distribution) -> str:
 def _grid_point(spec: TuneSpec, values: dict) -> dict | None:
     """The grid sampler's point holding ``values`` (a range's grid value within rounding of the
     recipe's: 0.1 + 2 * 0.1 for 0.3), or None when the grid does not hold them."""
-
     point = {}
     for path, grid in spec.grid().items():
         value = values[path]

@@ -152,7 +152,7 @@ def test_a_file_among_the_runs_is_skipped_and_a_folder_of_runs_is_named(run_fold
     '.../best.yaml' not found" (the file is there). `compare runs/tune-STUDY` said "got 0", without why."""
     notes = tmp_path / "best.yaml"
     notes.write_text("seed: 0\n")
-    rc, out, err = _compare(capsys, run_folder / "strong", run_folder / "weak", notes, "--out", tmp_path / "cmp")
+    rc, _, err = _compare(capsys, run_folder / "strong", run_folder / "weak", notes, "--out", tmp_path / "cmp")
     assert rc == 0 and f"skipped '{notes}': a file, not a run directory" in err
     rc, _, err = _compare(capsys, run_folder)
     assert rc == 2 and f"skipped '{run_folder}': not a run directory (it holds runs, such as '{run_folder}/" in err
