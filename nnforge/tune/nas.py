@@ -73,7 +73,6 @@ def run_nas(raw_recipe: dict, out: str | Path, trials: int, storage: str, study_
         check_same_recipe,
         check_same_space,
         make_storage,
-        outside_space,
         quiet_optuna_failures,
         study_recipe,
         study_stop_on_signal,
@@ -104,11 +103,7 @@ def run_nas(raw_recipe: dict, out: str | Path, trials: int, storage: str, study_
     except ValueError as exc:  # an existing study of the same name with one objective
         raise UserError(f"study '{study_name}' in {storage} is not a two-objective study ({exc}); use another --study name") from None
     check_same_space(study, spec, storage)
-    recipe = study_recipe(resolved, spec, None)
-    if study.trials:
-        check_same_recipe(study, recipe, storage)
-    else:
-        study.set_user_attr("recipe", outside_space(recipe, spec))
+    check_same_recipe(study, study_recipe(resolved, spec, None), spec, storage)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
 

@@ -130,17 +130,15 @@ def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: d
     if study.direction.name.lower() != spec.direction:
         raise UserError(f"study '{name}' in {storage_url} was created to {study.direction.name.lower()}; "
                         f"the recipe asks to {spec.direction}. Use another --study name")
+    if recipe is not None:
+        check_same_recipe(study, recipe, spec, storage_url)
     if not created:
         check_same_space(study, spec, storage_url)
-        if recipe is not None:
-            check_same_recipe(study, recipe, storage_url)
         grid = isinstance(sampler, optuna.samplers.GridSampler)
         for params, attrs in _interrupted(study, grid):  # Ctrl-C during the recipe's own trial, or a grid's: it runs again
             study.enqueue_trial(params, user_attrs=attrs)
     if created:
         study.set_user_attr("metric", spec.metric)
-        if recipe is not None:
-            study.set_user_attr("recipe", outside_space(recipe, spec))
         if baseline:
             study.enqueue_trial(baseline, user_attrs={"baseline": True}, skip_if_exists=True)
     return study, created
@@ -208,14 +206,23 @@ def outside_space(recipe: dict, spec: TuneSpec) -> dict:
     return {k: v for k, v in recipe.items() if not _under(k, [p.path for p in spec.params])}
 
 
-def check_same_recipe(study, recipe: dict, storage_url: str) -> None:
+def check_same_recipe(study, recipe: dict, spec: TuneSpec, storage_url: str) -> None:
     """A study joined or resumed must train its trials as its first trials were trained: with another
     ``train.epochs`` (or metric, or ``--cv``) the new trials' scores would be ranked against the old
     ones, and ``best.yaml`` would pair the best old trial's values with the new recipe. Every key the
     study kept must hold its value in ``recipe`` (:func:`study_recipe`), one it searches now too (its
-    earlier trials trained with that value); a key it searched before may now be fixed. A study made
-    before the recipe was stored is not checked."""
+    earlier trials trained with that value); a key it searched before may now be fixed. A study with
+    no trial finished or running (a new one, or one whose trials all failed) takes this recipe as
+    its own; one made before the recipe was stored is not checked."""
+    from optuna.trial import TrialState
+
     before = study.user_attrs.get("recipe")
+    scored = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    if not any(t.state in scored for t in study.get_trials(deepcopy=False)):
+        if before != outside_space(recipe, spec):
+            study.set_user_attr("recipe", outside_space(recipe, spec))
+            study.set_user_attr("metric", spec.metric)
+        return
     if not isinstance(before, dict):
         return
     changed = [k for k in before if before[k] != recipe.get(k, _UNSET) and not _under(k, UNSCORED_KEYS)]

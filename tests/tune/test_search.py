@@ -339,3 +339,22 @@ def test_a_single_objective_search_on_an_architecture_searchs_study_is_one_line(
     with pytest.raises(UserError, match="study 's' in .* weighs 2 objectives .*; the recipe has one, tune.metric"):
         run_study(_recipe({"train.optimizer.lr": {"low": 0.001, "high": 0.1}}), tmp_path / "out", trials=1, storage=storage,
                   study_name="s", log=lambda _: None)
+
+
+def test_a_study_whose_trials_all_failed_takes_the_corrected_recipe(tmp_path, monkeypatch):
+    """Its first trial failed on the recipe's mistake: the corrected recipe reruns the same study (nothing of
+    the old recipe was scored), and from then on the study keeps the corrected one."""
+    import nnforge.train
+    from nnforge.errors import RunError
+
+    def failing(*args, **kwargs):
+        raise RunError("the data is on fire")
+
+    monkeypatch.setattr(nnforge.train, "run", failing)
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    recipe = _recipe({"train.optimizer.lr": {"low": 0.001, "high": 0.1}})
+    for epochs in (1, 2):  # the rerun with other epochs reaches its trial (which fails again), not a refusal
+        with pytest.raises(RunError, match="the data is on fire"):
+            run_study({**recipe, "train": {**recipe["train"], "epochs": epochs}}, tmp_path / "out", trials=1, storage=storage,
+                      study_name="s", log=lambda _: None)
+    assert optuna.load_study(study_name="s", storage=storage).user_attrs["recipe"]["train.epochs"] == 2
