@@ -153,7 +153,8 @@ class Param:
     def extremes(self) -> list:
         if self.choices is not None:
             return list(self.choices)
-        return [int(self.low), int(self.high)] if self.integer else [self.low, self.high]
+        # a range that is not all integers draws floats (3.0, 1.5), which an integer key refuses
+        return [int(self.low), int(self.high)] if self.integer else [float(self.low), float(self.high)]
 
 
 @dataclass(frozen=True)
@@ -333,7 +334,9 @@ def check_tune_config(section: dict, raw_recipe: dict | None = None) -> dict:
                 try:
                     resolve(trial)
                 except ConfigError as exc:
-                    raise ConfigError(f"tune.space.{param.path} = {shown(value)}: {exc}") from None
+                    hint = ("; its low, high and step must all be integers for it to draw integers"
+                            if param.choices is None and not param.integer and "(float)" in str(exc) else "")
+                    raise ConfigError(f"tune.space.{param.path} = {shown(value)}: {exc}{hint}") from None
         _check_trials(base, spec)
         _check_epoch_parts(base, spec)
     return section
