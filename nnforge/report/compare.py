@@ -32,6 +32,19 @@ from nnforge.rundir import read_history
 from nnforge.runlist import HEADLINE, RunInfo, direction, format_metric, is_run, read_run, text_table
 
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def colours(n: int) -> list[str]:
+    """A colour per run: :data:`COLOURS` for up to 10 runs; for more, ``n`` colours spread over a
+    rainbow, so that no two runs share a line colour (and a swatch) in the picture and the page."""
+    if n <= len(COLOURS):
+        return list(COLOURS[:n])
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    return [to_hex(colormaps["turbo"](0.05 + 0.9 * i / (n - 1))) for i in range(n)]
+
+
 MISSING = object()
 EXTRA_CSS = """
 td.best{color:#1a7f37;font-weight:700}td.best::after{content:" \\2605"}
@@ -90,10 +103,15 @@ def expand(paths: Sequence[str | Path], notes: list[str]) -> list[Path]:
         if not matches:
             raise RunError(f"'{text}' matched no run directory")
         for path in matches:
-            if not path.is_dir():
+            if not path.exists():
                 raise RunError(f"run directory '{path}' not found; pass folders written by `nnforge train`")
+            if not path.is_dir():  # runs/tune-STUDY/* also names its best.yaml and pictures
+                notes.append(f"skipped '{path}': a file, not a run directory")
+                continue
             if not is_run(path):
-                notes.append(f"skipped '{path}': not a run directory")
+                inner = sorted(p for p in path.iterdir() if p.is_dir() and is_run(p))
+                notes.append(f"skipped '{path}': not a run directory" + (
+                    f" (it holds runs, such as '{inner[0]}': pass them, or a glob such as '{path}/*')" if inner else ""))
                 continue
             if path.resolve() in seen:
                 continue
@@ -101,6 +119,7 @@ def expand(paths: Sequence[str | Path], notes: list[str]) -> list[Path]:
             found.append(path)
     if len(found) < 2:
         raise RunError(f"compare needs two runs or more; got {len(found)}" + (f" ({found[0]})" if found else "")
+                       + "".join(f"; {note}" for note in notes[-2:])
                        + "; e.g. nnforge compare runs/cnn runs/mlp, or a glob such as runs/digits_mlp-*")
     return found
 
@@ -185,6 +204,12 @@ def compare_runs(paths: Sequence[str | Path]) -> Comparison:
     histories = [[h for h in read_history(r.dir) if isinstance(h, dict) and isinstance(h.get("epoch"), (int, float))] for r in runs]
     comparison = Comparison(runs, histories, recipe_diff([r.recipe for r in runs]), columns, same, {}, notes)
     comparison.best = {c: best_of([comparison.cell(i, c) for i in range(len(runs))], c) for c in columns}
+    losses = sorted({k for k, _ in comparison.diff if k.startswith("train.loss.")})
+    if losses:  # an MSE and a Huber loss are on different scales: the smaller is not the better run
+        unmarked = [c for c in columns if "loss" in c.split("_") and comparison.best.pop(c, None)]
+        if unmarked:
+            notes.append(f"no best marked for {', '.join(unmarked)}: the runs differ in {', '.join(losses)}, so their losses "
+                         "are different measures")
     return comparison
 
 
@@ -234,9 +259,10 @@ def draw(c: Comparison):
     plt = _pyplot()
     panels = history_metrics(c.histories)
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False)
+    palette = colours(len(c.runs))
     for ax, metric in zip(axes[0], panels):
         for i, (name, history) in enumerate(zip(c.names, c.histories)):
-            colour = COLOURS[i % len(COLOURS)]
+            colour = palette[i]
             for split, style in (("train", "-"), ("val", "--")):
                 points = [(h["epoch"], h[f"{split}_{metric}"]) for h in history if isinstance(h.get(f"{split}_{metric}"), (int, float))]
                 if points:
@@ -274,7 +300,8 @@ def default_out(runs: list[RunInfo]) -> Path:
 def as_html(c: Comparison, svg: str) -> str:
     """The self-contained page, in ``nnforge report``'s look."""
     esc = html.escape
-    swatch = lambda i: f"<span class='swatch' style='background:{COLOURS[i % len(COLOURS)]}'></span>"  # noqa: E731
+    palette = colours(len(c.runs))
+    swatch = lambda i: f"<span class='swatch' style='background:{palette[i]}'></span>"  # noqa: E731
     head = "".join(f"<th>{swatch(i)}{esc(n)}</th>" for i, n in enumerate(c.names))
     if c.diff:
         diff = (f"<table class='diff'><tr><th>key</th>{head}</tr>"

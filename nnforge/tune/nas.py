@@ -70,9 +70,11 @@ def run_nas(raw_recipe: dict, out: str | Path, trials: int, storage: str, study_
     from nnforge.train import run
     from nnforge.train.run import kept_epoch, prepare
     from nnforge.tune.search import (
+        check_same_recipe,
         check_same_space,
         make_storage,
         quiet_optuna_failures,
+        study_recipe,
         study_stop_on_signal,
     )
 
@@ -101,6 +103,7 @@ def run_nas(raw_recipe: dict, out: str | Path, trials: int, storage: str, study_
     except ValueError as exc:  # an existing study of the same name with one objective
         raise UserError(f"study '{study_name}' in {storage} is not a two-objective study ({exc}); use another --study name") from None
     check_same_space(study, spec, storage)
+    check_same_recipe(study, study_recipe(resolved, spec, None), spec, storage)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
 

@@ -14,7 +14,9 @@ epoch, evaluates and saves, so every trial folder is a complete run directory.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import math
 import time
 import warnings
 import os
@@ -25,7 +27,7 @@ from typing import Callable
 
 from nnforge import io
 from nnforge.config import dump_config, plain, resolve
-from nnforge.errors import ConfigError, RunError, StorageError, UserError
+from nnforge.errors import ConfigError, RunError, StorageError, UserError, shown
 from nnforge.rundir import make_folder
 from nnforge.train.callbacks import Callback
 from nnforge.tune.space import TuneSpec, check_tune_config, parse_tune, trial_recipe
@@ -108,8 +110,10 @@ def _storage_error(url: str, exc) -> StorageError:
                         "e.g. sqlite:///study.db")
 
 
-def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: dict | None):
-    """Create the study, or join it; only its creator queues the recipe's own values as trial 0."""
+def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: dict | None, recipe: dict | None = None):
+    """Create the study, or join it; only its creator queues the recipe's own values as trial 0.
+    ``recipe`` (:func:`study_recipe`): what every trial shares; the creator stores it, and a run that
+    joins or resumes the study must bring the same."""
     import optuna
 
     storage = make_storage(storage_url)
@@ -120,13 +124,19 @@ def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: d
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(storage=storage, study_name=name, sampler=sampler, pruner=pruner)
         created = False
+    if len(study.directions) != 1:  # Study.direction raised a RuntimeError
+        raise UserError(f"study '{name}' in {storage_url} weighs {len(study.directions)} objectives (an architecture search, "
+                        "tune.objectives); the recipe has one, tune.metric. Use another --study name, or the recipe's tune.objectives")
     if study.direction.name.lower() != spec.direction:
         raise UserError(f"study '{name}' in {storage_url} was created to {study.direction.name.lower()}; "
                         f"the recipe asks to {spec.direction}. Use another --study name")
+    if recipe is not None:
+        check_same_recipe(study, recipe, spec, storage_url)
     if not created:
         check_same_space(study, spec, storage_url)
-        if baseline and _baseline_interrupted(study):  # Ctrl-C during the recipe's own trial: it runs again
-            study.enqueue_trial(baseline, user_attrs={"baseline": True})
+        grid = isinstance(sampler, optuna.samplers.GridSampler)
+        for params, attrs in _interrupted(study, grid):  # Ctrl-C during the recipe's own trial, or a grid's: it runs again
+            study.enqueue_trial(params, user_attrs=attrs)
     if created:
         study.set_user_attr("metric", spec.metric)
         if baseline:
@@ -134,11 +144,21 @@ def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: d
     return study, created
 
 
-def _baseline_interrupted(study) -> bool:
-    """Whether the study's trials of the recipe's own values were all stopped by a signal (none
-    finished, waits or runs): a study stopped during its first trial would otherwise lose it for good."""
-    baseline = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("baseline")]
-    return bool(baseline) and all(t.user_attrs.get("interrupted") for t in baseline)
+def _interrupted(study, grid: bool) -> list[tuple[dict, dict]]:
+    """The values (and user attributes) of trials stopped by a signal that no other trial holds,
+    finished, queued or running: the recipe's own, which a study stopped during its first trial
+    would otherwise lose for good, and, under the grid sampler, any: Optuna's grid counts a failed
+    trial's point as visited, so a resumed grid search never tried it and stopped short of --trials."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    held = [t.params for t in trials if t.state != TrialState.FAIL]
+    out = []
+    for t in trials:
+        if t.user_attrs.get("interrupted") and (grid or t.user_attrs.get("baseline")) and t.params not in held:
+            held.append(t.params)
+            out.append((dict(t.params), {"baseline": True} if t.user_attrs.get("baseline") else {}))
+    return out
 
 
 def check_same_space(study, spec: TuneSpec, storage_url: str) -> None:
@@ -158,6 +178,72 @@ def check_same_space(study, spec: TuneSpec, storage_url: str) -> None:
                 raise ConfigError(f"study '{study.study_name}' in {storage_url} searched tune.space.{path} as {_shown(old)}; "
                                   f"the recipe now gives {_shown(new[path])}. Use another --study name, or the space "
                                   "the study was made with") from None
+
+
+#: recipe keys a study's trials may differ in: where and how fast a worker runs, what it logs and
+#: keeps, not what a trial scores (workers on several machines set them each their own way)
+UNSCORED_KEYS = ("device", "threads", "data.root", "train.progress", "train.log_csv", "train.log_lr", "train.gradients.log_norms",
+                 "train.loggers", "train.mlflow", "train.checkpoint")
+
+
+def study_recipe(resolved, spec: TuneSpec, cv: int | None) -> dict:
+    """What trials of a study share, as flat ``{dotted key: value}``: the resolved recipe (less
+    :data:`UNSCORED_KEYS`), ``tune.metric`` (and ``tune.objectives``) and ``--cv``. The study keeps
+    the keys outside its ``tune.space`` (:func:`outside_space`); :func:`check_same_recipe` compares them on each rerun."""
+    from nnforge.runlist import flatten
+
+    keys = {k: v for k, v in flatten(resolved.to_dict()).items() if not _under(k, UNSCORED_KEYS)}
+    shared = {**keys, "tune.metric": spec.metric, "--cv": cv, **({"tune.objectives": [spec.metric, spec.cost]} if spec.cost else {})}
+    return json.loads(json.dumps(shared))  # as the storage gives it back
+
+
+def _under(key: str, paths) -> bool:
+    return any(key == p or key.startswith(p + ".") for p in paths)
+
+
+def outside_space(recipe: dict, spec: TuneSpec) -> dict:
+    """:func:`study_recipe` without the keys ``tune.space`` searches (their trials' values are their own)."""
+    return {k: v for k, v in recipe.items() if not _under(k, [p.path for p in spec.params])}
+
+
+def check_same_recipe(study, recipe: dict, spec: TuneSpec, storage_url: str) -> None:
+    """A study joined or resumed must train its trials as its first trials were trained: with another
+    ``train.epochs`` (or metric, or ``--cv``) the new trials' scores would be ranked against the old
+    ones, and ``best.yaml`` would pair the best old trial's values with the new recipe. Every key the
+    study kept must hold its value in ``recipe`` (:func:`study_recipe`), one it searches now too (its
+    earlier trials trained with that value); a key it searched before may now be fixed. A study with
+    no trial finished or running (a new one, or one whose trials all failed) takes this recipe as
+    its own; one made before the recipe was stored is not checked."""
+    from optuna.trial import TrialState
+
+    before = study.user_attrs.get("recipe")
+    scored = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    if not any(t.state in scored for t in study.get_trials(deepcopy=False)):
+        if before != outside_space(recipe, spec):
+            study.set_user_attr("recipe", outside_space(recipe, spec))
+            study.set_user_attr("metric", spec.metric)
+        return
+    if not isinstance(before, dict):
+        return
+    changed = [k for k in before if before[k] != recipe.get(k, _UNSET) and not _under(k, UNSCORED_KEYS)]
+    if not changed:
+        return
+
+    def value(data, key):
+        v = data.get(key, _UNSET)
+        if key == "--cv" and v is None:
+            return "none (scored on the validation split)"
+        return "not set" if v is _UNSET else shown(v)
+
+    key = changed[0]
+    more = f" (and {len(changed) - 1} other key{'s' * (len(changed) > 2)}: {', '.join(changed[1:4])}{', ...' * (len(changed) > 4)})" \
+        if len(changed) > 1 else ""
+    raise ConfigError(f"study '{study.study_name}' in {storage_url} ran its trials with {key} = {value(before, key)}; this run "
+                      f"gives {value(recipe, key)}{more}. Its trials would be ranked with trials of another recipe: run it "
+                      "as it was made, or use another --study name")
+
+
+_UNSET = object()
 
 
 def check_trial_folders(study, out: Path, storage_url: str) -> None:
@@ -180,6 +266,20 @@ def _shown(distribution) -> str:
     return f"a range {distribution.low}..{distribution.high}{' (log)' if distribution.log else ''}"
 
 
+def _grid_point(spec: TuneSpec, values: dict) -> dict | None:
+    """The grid sampler's point holding ``values`` (a range's grid value within rounding of the
+    recipe's: 0.1 + 2 * 0.1 for 0.3), or None when the grid does not hold them."""
+    point = {}
+    for path, grid in spec.grid().items():
+        value = values[path]
+        same = [g for g in grid if g == value or (isinstance(g, float) and isinstance(value, (int, float))
+                                                  and not isinstance(value, bool) and math.isclose(g, value, rel_tol=1e-9))]
+        if not same:
+            return None
+        point[path] = same[0]
+    return point
+
+
 def _encode_baseline(spec: TuneSpec, resolved: dict) -> dict | None:
     """The recipe's current value for each searched key, if it lies inside the space."""
     values = {}
@@ -190,7 +290,7 @@ def _encode_baseline(spec: TuneSpec, resolved: dict) -> dict | None:
                 return None
             values[p.path] = p._encoded()[list(p.choices).index(value)]
         else:
-            if not isinstance(value, (int, float)) or not p.low <= value <= p.high:
+            if not p.holds(value):  # off the range, or between its steps (Optuna warned, and trained it anyway)
                 return None
             values[p.path] = value
     return values
@@ -229,7 +329,7 @@ def quiet_optuna_failures() -> None:
 def study_stop_on_signal(trial):
     """A trial's run stopped by SIGINT/SIGTERM ends the study's command with a tune hint: the run's own
     (``nnforge train ... --resume`` of the trial folder) would finish a run the study never hears of.
-    The trial is marked ``interrupted``, so that the recipe's own trial is queued again (:func:`open_study`)."""
+    The trial is marked ``interrupted``, so that the recipe's own trial, or a grid's, is queued again (:func:`open_study`)."""
     from nnforge.train.signals import Interrupted
 
     try:
@@ -239,6 +339,9 @@ def study_stop_on_signal(trial):
         signal_name = str(exc).split(":", 1)[0]
         raise Interrupted(f"{signal_name}: the search stopped during trial {trial.number}; its finished trials are kept in "
                           "the study: run the same `nnforge tune` command again to continue") from None
+    except KeyboardInterrupt:  # Ctrl-C outside the run's training loop (loading the data, say): the same trial
+        trial.set_user_attr("interrupted", True)
+        raise
 
 
 def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tpe", storage: str = DEFAULT_STORAGE,
@@ -273,17 +376,31 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
     out = make_folder(Path(out))  # a file in the way: one line
     base_seed = resolved.seed if seed is None else seed
     baseline = _encode_baseline(spec, resolved) if spec.baseline else None
+    on_grid = _grid_point(spec, baseline) if sampler == "grid" and baseline is not None else None
+    if on_grid is not None:
+        # The grid sampler visits the recipe's own values itself. Queued as well, they were trained twice
+        # (Optuna's grid does not count a queued trial) and a grid point was left out of a --trials that
+        # covers the grid; the grid's own trial of them is the recipe's instead.
+        own, baseline = baseline, None
     # The creator samples with the base seed (reproducible); a worker joining or resuming the
     # study draws from another stream so that two workers never propose the same values.
-    study, created = open_study(storage, study_name, spec, make_sampler(sampler, spec, base_seed, trials), baseline)
+    study, created = open_study(storage, study_name, spec, make_sampler(sampler, spec, base_seed, trials), baseline,
+                                study_recipe(resolved, spec, cv))
     check_trial_folders(study, out, storage)
-    if not created:
+    if created:
+        study.set_user_attr("seed", base_seed)
+    elif sampler == "grid":  # the seed orders the grid, whose points the study knows by number: every worker orders it alike
+        study.sampler = make_sampler(sampler, spec, study.user_attrs.get("seed", base_seed), trials)
+    else:
         study.sampler = make_sampler(sampler, spec, (base_seed * 1_000_003 + os.getpid() + len(study.trials)) % 2**31, trials)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
 
     def objective(trial):
         values = spec.suggest(trial)
+        if on_grid is not None and trial.params == on_grid:
+            trial.set_user_attr("baseline", True)
+            values = spec.decode(own, exact=True)  # 0.3, not the grid's 0.1 + 2 * 0.1
         config = resolve(trial_recipe(raw_recipe, values)).with_overrides({"train.progress": "none"})
         run_dir = out / f"trial-{trial.number:03d}"
         trial.set_user_attr("run_dir", str(run_dir))
@@ -308,6 +425,10 @@ def run_study(raw_recipe: dict, out: str | Path, trials: int, sampler: str = "tp
     done = sum(t.state in finished for t in study.get_trials(deepcopy=False))
     if done >= trials:
         log(f"study '{study_name}' already has {done} finished trials (asked for {trials}); nothing to run")
+    elif sampler == "grid" and study.sampler.is_exhausted(study) and not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        # Optuna would warn that it re-evaluates a configuration, and train a grid point again
+        log(f"study '{study_name}' has tried all {math.prod(map(len, spec.grid().values()))} points of its grid ({done} finished "
+            f"trials; asked for {trials}); nothing to run")
     else:
         log(f"study '{study_name}' in {storage}: {done} finished, running up to {trials} ({sampler} sampler)")
         with study_tracking(resolved, out, study_name):

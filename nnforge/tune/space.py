@@ -98,6 +98,15 @@ class Param:
             return IntDistribution(int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
         return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
 
+    def holds(self, value: Any) -> bool:
+        """Whether a range's trial can draw ``value``: inside it, on a step of it, an integer for an integer range."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not self.low <= value <= self.high:
+            return False
+        if self.integer and not float(value).is_integer():
+            return False
+        steps = (value - self.low) / self.step if self.step else 0
+        return abs(steps - round(steps)) < 1e-8  # Optuna's own tolerance
+
     def grid(self) -> list:
         """The values the grid sampler visits (choices as they are; ranges at ``points`` values)."""
         if self.choices is not None:
@@ -144,7 +153,8 @@ class Param:
     def extremes(self) -> list:
         if self.choices is not None:
             return list(self.choices)
-        return [int(self.low), int(self.high)] if self.integer else [self.low, self.high]
+        # a range that is not all integers draws floats (3.0, 1.5), which an integer key refuses
+        return [int(self.low), int(self.high)] if self.integer else [float(self.low), float(self.high)]
 
 
 @dataclass(frozen=True)
@@ -324,7 +334,9 @@ def check_tune_config(section: dict, raw_recipe: dict | None = None) -> dict:
                 try:
                     resolve(trial)
                 except ConfigError as exc:
-                    raise ConfigError(f"tune.space.{param.path} = {shown(value)}: {exc}") from None
+                    hint = ("; its low, high and step must all be integers for it to draw integers"
+                            if param.choices is None and not param.integer and "(float)" in str(exc) else "")
+                    raise ConfigError(f"tune.space.{param.path} = {shown(value)}: {exc}{hint}") from None
         _check_trials(base, spec)
         _check_epoch_parts(base, spec)
     return section

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import pytest
@@ -144,3 +145,53 @@ def test_run_names_with_dollars_and_markup_are_drawn_and_escaped_as_text(run_fol
     page = (tmp_path / "cmp" / "compare.html").read_text()
     assert "<img src=x" not in page and page.count("&lt;img src=x onerror=alert(1)&gt;") >= 4
     assert "x$\\foo$y (training)" in page  # the legend, as written
+
+
+def test_a_file_among_the_runs_is_skipped_and_a_folder_of_runs_is_named(run_folder, tmp_path, capsys):
+    """`compare runs/tune-STUDY/*` names the study's best.yaml and pictures too: it stopped on "run directory
+    '.../best.yaml' not found" (the file is there). `compare runs/tune-STUDY` said "got 0", without why."""
+    notes = tmp_path / "best.yaml"
+    notes.write_text("seed: 0\n")
+    rc, _, err = _compare(capsys, run_folder / "strong", run_folder / "weak", notes, "--out", tmp_path / "cmp")
+    assert rc == 0 and f"skipped '{notes}': a file, not a run directory" in err
+    rc, _, err = _compare(capsys, run_folder)
+    assert rc == 2 and f"skipped '{run_folder}': not a run directory (it holds runs, such as '{run_folder}/" in err
+
+
+def test_eleven_runs_have_eleven_colours_in_the_picture_and_the_page(run_folder, tmp_path, capsys):
+    """Ten colours went round: the 11th run was drawn, and its swatch shown, in the 1st run's colour."""
+    import shutil
+
+    for i in range(11):
+        shutil.copytree(run_folder / "strong", tmp_path / "runs" / f"r{i:02d}")
+    rc, _, _ = _compare(capsys, f"{tmp_path}/runs/r*", "--out", tmp_path / "cmp")
+    page = (tmp_path / "cmp" / "compare.html").read_text()
+    header = page.split("<table class='metrics'>")[1].split("</table>")[0]
+    assert rc == 0 and len(set(re.findall(r"background:(#[0-9a-f]{6})", header))) == 11
+    lines = {re.search(r'stroke: (#[0-9a-f]{6})', part).group(1) for part in page.split('<g id="run')[1:] if "-train_loss" in part[:20]}
+    assert len(lines) == 11
+
+
+def test_losses_of_different_loss_functions_are_not_ranked(run_folder, tmp_path, capsys):
+    """A focal-loss run beside a cross-entropy one: test_loss marked the focal run best, for a smaller number
+    on another scale. The loss columns are left unmarked, with a note; the accuracy still is marked."""
+    import shutil
+
+    shutil.copytree(run_folder / "strong", tmp_path / "focal")
+    config = tmp_path / "focal" / "config.yaml"
+    config.write_text(config.read_text().replace("name: cross_entropy", "name: focal", 1))
+    metrics = json.loads((tmp_path / "focal" / "metrics.json").read_text())
+    metrics.update(test_loss=metrics["test_loss"] / 3, test_accuracy=metrics["test_accuracy"] - 0.01)  # focal loss is smaller
+    (tmp_path / "focal" / "metrics.json").write_text(json.dumps(metrics))
+    rc, out, err = _compare(capsys, run_folder / "strong", tmp_path / "focal", "--out", tmp_path / "cmp")
+    assert rc == 0 and "train.loss.name" in _differing_keys(out)
+    assert "no best marked for test_loss: the runs differ in train.loss.name" in err
+    header, *rows = out.split("metrics (* the best of each column):\n")[1].split("\n\n")[0].splitlines()
+    rows = [row for row in rows if row.startswith(("strong ", "focal "))]
+    column = header.split().index("test_loss")
+    assert not any("*" in _cells(row)[column] for row in rows)
+    assert "*" in _cells(next(row for row in rows if row.startswith("strong")))[header.split().index("test_accuracy")]
+
+
+def _cells(row: str) -> list[str]:
+    return re.split(r"\s{2,}", row.strip())

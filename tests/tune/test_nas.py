@@ -86,3 +86,17 @@ def test_a_wrong_objective_or_budget_is_one_line(tune, message):
     with pytest.raises(ConfigError, match=message) as err:
         parse_tune({**tune, "space": {"model.kernel": [3, 5]}})
     assert "\n" not in str(err.value)
+
+
+def test_resuming_with_another_recipe_or_cost_is_one_line_before_any_trial(tmp_path):
+    """A rerun with train.epochs=2, or latency_ms for params, ranked its trials with the study's 1-epoch ones
+    (and latencies with parameter counts) on one front."""
+    storage = f"sqlite:///{tmp_path / 'nas.db'}"
+    run_nas(RECIPE, tmp_path / "out", 1, storage=storage, study_name="t", log=lambda _: None)
+    longer = {**RECIPE, "train": {**RECIPE["train"], "epochs": 2}}
+    with pytest.raises(ConfigError, match="study 't' in .* ran its trials with train.epochs = 1; this run gives 2"):
+        run_nas(longer, tmp_path / "out", 2, storage=storage, study_name="t", log=lambda _: None)
+    slower = {**RECIPE, "tune": {**RECIPE["tune"], "objectives": ["val_accuracy", "latency_ms"], "budget": {"latency_ms": 5}}}
+    with pytest.raises(ConfigError, match="ran its trials with tune.objectives = \\['val_accuracy', 'params'\\]"):
+        run_nas(slower, tmp_path / "out", 2, storage=storage, study_name="t", log=lambda _: None)
+    assert len(run_nas(RECIPE, tmp_path / "out", 1, storage=storage, study_name="t", log=lambda _: None).trials) == 1

@@ -249,3 +249,140 @@ def test_the_kept_epoch_is_the_best_one_only_where_the_run_restores_it():
     assert kept_epoch(stopping, history)["epoch"] == 2
     no_restore = {**BASE, "train": {**BASE["train"], "early_stopping": {"patience": 5, "restore_best": False}}}
     assert kept_epoch(no_restore, history)["epoch"] == 3
+
+
+def test_resuming_a_study_with_another_recipe_or_cv_is_one_line_before_any_trial(tmp_path):
+    """The study's trial trained 1 epoch; a rerun with train.epochs=2 ran its new trials with 2 epochs, ranked
+    them with the old one, and wrote the old best trial's values into best.yaml with epochs: 2 (a score that
+    recipe never had). A rerun that only changes how a worker runs or what it logs (threads, train.progress,
+    train.loggers) goes on."""
+    from nnforge.errors import ConfigError
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    recipe = _recipe({"train.optimizer.lr": {"low": 0.001, "high": 0.1, "log": True}})
+    recipe["train"] = {**recipe["train"], "epochs": 1}
+    run_study(recipe, tmp_path / "out", trials=1, storage=storage, study_name="s", log=lambda _: None)
+    longer = {**recipe, "train": {**recipe["train"], "epochs": 2}}
+    with pytest.raises(ConfigError, match="study 's' in .* ran its trials with train.epochs = 1; this run gives 2"):
+        run_study(longer, tmp_path / "out", trials=2, storage=storage, study_name="s", log=lambda _: None)
+    with pytest.raises(ConfigError, match="ran its trials with --cv = none \\(scored on the validation split\\); this run gives 3"):
+        run_study(recipe, tmp_path / "out", trials=1, storage=storage, study_name="s", log=lambda _: None, cv=3)
+    assert len(_trials(storage, "s")) == 1 and not (tmp_path / "out" / "trial-001").exists()
+    shown = {**recipe, "threads": 1, "train": {**recipe["train"], "progress": "lines", "loggers": ["csv"]}}
+    assert run_study(shown, tmp_path / "out", trials=1, storage=storage, study_name="s", log=lambda _: None).best_value is not None
+    assert "epochs: 1" in (tmp_path / "out" / "best.yaml").read_text()
+    # train.epochs searched from now on: the study's trial trained 1 epoch, which the recipe must still give
+    widened = {**recipe, "tune": {"space": {**recipe["tune"]["space"], "train.epochs": {"low": 1, "high": 2}}}}
+    assert run_study(widened, tmp_path / "out", trials=1, storage=storage, study_name="s", log=lambda _: None).best_value is not None
+    widened["train"] = longer["train"]
+    with pytest.raises(ConfigError, match="ran its trials with train.epochs = 1; this run gives 2"):
+        run_study(widened, tmp_path / "out", trials=1, storage=storage, study_name="s", log=lambda _: None)
+
+
+def test_a_grid_search_trains_the_recipes_own_values_once_and_every_grid_point(tmp_path):
+    """The recipe's own values were queued as trial 0 and the grid sampler, which does not count a queued
+    trial, trained them again: `--trials 2` over a grid of 2 trained lr 0.01 twice and never tried 0.1
+    (diabetes_mlp_tune --trials 6 --sampler grid left out its best point). Now the grid's own trial of those
+    values is the recipe as given. A rerun asking for more trials than the grid holds runs none."""
+    recipe = _recipe({"train.optimizer.lr": {"choices": [0.01, 0.1]}})  # seed 0 shuffles the grid to 0.1, 0.01
+    recipe["train"] = {**recipe["train"], "epochs": 1}
+    result = run_study(recipe, tmp_path / "out", trials=2, sampler="grid", storage=f"sqlite:///{tmp_path / 'study.db'}",
+                       study_name="s", log=lambda _: None)
+    trials = _trials(f"sqlite:///{tmp_path / 'study.db'}", "s")
+    assert sorted(t.params["train.optimizer.lr"] for t in trials) == [0.01, 0.1]
+    assert [t.params["train.optimizer.lr"] for t in trials if t.user_attrs.get("baseline")] == [0.01]
+    assert result.baseline_value == next(t.value for t in trials if t.params["train.optimizer.lr"] == 0.01)
+    # asked for more than the grid holds: Optuna warned that it re-evaluates a configuration and trained one again
+    lines = []
+    run_study(recipe, tmp_path / "out", trials=3, sampler="grid", storage=f"sqlite:///{tmp_path / 'study.db'}", study_name="s",
+              log=lines.append)
+    assert len(_trials(f"sqlite:///{tmp_path / 'study.db'}", "s")) == 2
+    assert lines == ["study 's' has tried all 2 points of its grid (2 finished trials; asked for 3); nothing to run"]
+
+
+def test_a_grid_search_stopped_during_a_trial_resumes_to_every_grid_point(tmp_path, monkeypatch):
+    """Ctrl-C during a grid's trial: Optuna's grid counts the failed trial's point as visited, and the rerun
+    ordered the grid by another seed, so it trained a point again, never the stopped one, and ended with 2
+    of the 3 points. Now the stopped point is queued again and the rerun orders the grid as the study did."""
+    import nnforge.train
+    from nnforge.train.signals import Interrupted
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    recipe = _recipe({"train.optimizer.lr": {"choices": [0.01, 0.1, 0.3]}}, baseline=False)
+    recipe["train"] = {**recipe["train"], "epochs": 1}
+    real, calls = nnforge.train.run, []
+
+    def stopped_in_the_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Interrupted("SIGINT: stopped")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nnforge.train, "run", stopped_in_the_second)
+    with pytest.raises(Interrupted):
+        run_study(recipe, tmp_path / "out", trials=3, sampler="grid", storage=storage, study_name="s", log=lambda _: None)
+    monkeypatch.undo()
+    run_study(recipe, tmp_path / "out", trials=3, sampler="grid", storage=storage, study_name="s", log=lambda _: None)
+    done = [t.params["train.optimizer.lr"] for t in _trials(storage, "s") if t.state == TrialState.COMPLETE]
+    assert sorted(done) == [0.01, 0.1, 0.3]
+
+
+def test_the_recipes_own_values_are_found_on_a_grid_of_computed_floats():
+    """A step grid holds 0.1 + 2 * 0.1 = 0.30000000000000004 and a log grid exp(log(0.001)) = 0.0010000000000000002:
+    a recipe's 0.3 or 0.001 is that grid point (else it is queued besides the grid and trained twice)."""
+    from nnforge.tune.search import _grid_point
+    from nnforge.tune.space import parse_tune
+
+    spec = parse_tune({"space": {"train.optimizer.lr": {"low": 0.1, "high": 0.5, "step": 0.1},
+                                 "train.optimizer.weight_decay": {"low": 0.001, "high": 0.1, "log": True},
+                                 "model.hidden": {"choices": [[8], [16]]}}})
+    point = _grid_point(spec, {"train.optimizer.lr": 0.3, "train.optimizer.weight_decay": 0.001, "model.hidden": "[16]"})
+    assert point == {"train.optimizer.lr": spec.grid()["train.optimizer.lr"][2],
+                     "train.optimizer.weight_decay": spec.grid()["train.optimizer.weight_decay"][0], "model.hidden": "[16]"}
+    assert _grid_point(spec, {"train.optimizer.lr": 0.35, "train.optimizer.weight_decay": 0.001, "model.hidden": "[16]"}) is None
+
+
+@pytest.mark.parametrize("lr, epochs, queued", [(0.3, 3, True), (0.25, 3, False), (0.3, 2, False)])
+def test_the_recipes_own_values_between_a_ranges_steps_are_not_queued(lr, epochs, queued):
+    """lr 0.25 in {low: 0.1, high: 0.5, step: 0.1} (or 2 epochs in 1..3 step 2) was queued as trial 0: Optuna
+    printed two 'UserWarning: Fixed parameter ... is out of range' with its file paths, and the study held a
+    value none of its trials can draw. Only values on a step are the recipe's own trial."""
+    from nnforge.config import resolve
+    from nnforge.tune.search import _encode_baseline
+    from nnforge.tune.space import parse_tune
+
+    spec = parse_tune({"space": {"train.optimizer.lr": {"low": 0.1, "high": 0.5, "step": 0.1},
+                                 "train.epochs": {"low": 1, "high": 3, "step": 2}}})
+    recipe = resolve({**BASE, "train": {**BASE["train"], "epochs": epochs, "optimizer": {"name": "sgd", "lr": lr}}})
+    assert (_encode_baseline(spec, recipe) is not None) is queued
+
+
+def test_a_single_objective_search_on_an_architecture_searchs_study_is_one_line(tmp_path):
+    """digits_nas run again without tune.objectives: Optuna's RuntimeError 'A single direction cannot be
+    retrieved from a multi-objective study', with a traceback."""
+    from nnforge.errors import UserError
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    optuna.create_study(study_name="s", storage=storage, directions=["maximize", "minimize"])
+    with pytest.raises(UserError, match="study 's' in .* weighs 2 objectives .*; the recipe has one, tune.metric"):
+        run_study(_recipe({"train.optimizer.lr": {"low": 0.001, "high": 0.1}}), tmp_path / "out", trials=1, storage=storage,
+                  study_name="s", log=lambda _: None)
+
+
+def test_a_study_whose_trials_all_failed_takes_the_corrected_recipe(tmp_path, monkeypatch):
+    """Its first trial failed on the recipe's mistake: the corrected recipe reruns the same study (nothing of
+    the old recipe was scored), and from then on the study keeps the corrected one."""
+    import nnforge.train
+    from nnforge.errors import RunError
+
+    def failing(*args, **kwargs):
+        raise RunError("the data is on fire")
+
+    monkeypatch.setattr(nnforge.train, "run", failing)
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    recipe = _recipe({"train.optimizer.lr": {"low": 0.001, "high": 0.1}})
+    for epochs in (1, 2):  # the rerun with other epochs reaches its trial (which fails again), not a refusal
+        with pytest.raises(RunError, match="the data is on fire"):
+            run_study({**recipe, "train": {**recipe["train"], "epochs": epochs}}, tmp_path / "out", trials=1, storage=storage,
+                      study_name="s", log=lambda _: None)
+    assert optuna.load_study(study_name="s", storage=storage).user_attrs["recipe"]["train.epochs"] == 2

@@ -40,6 +40,9 @@ def test_a_tune_section_loads_and_defaults_to_validation_accuracy(tmp_path):
     ({"train.optimizer.lr": {"low": 0, "high": 10**400}}, {}, "'tune.space.train.optimizer.lr.high' is 1000.*accepted: a finite number"),
     ({"train.optimizer.weight_decay": {"low": 0, "high": 1.0, "step": 5e-324}}, {}, "holds too many steps to count"),
     ({"train.optimizer.weight_decay": {"low": -10**308, "high": 10**308, "step": 1}}, {}, "holds too many steps to count"),
+    # before: accepted, and the study stopped at its first trial of 1.5 (or 2.0) epochs
+    ({"train.epochs": {"low": 1, "high": 3, "step": 0.5}}, {}, "'train.epochs' is 1.0 \\(float\\).*must all be integers"),
+    ({"train.epochs": {"low": 1, "high": 3.0}}, {}, "'train.epochs' is 1.0 \\(float\\)"),
 ])
 def test_mistakes_in_the_space_fail_before_any_trial(space, extra, message):
     """The tune section's owner checks it (run_study does this before any trial)."""
