@@ -274,6 +274,10 @@ class Predictor:
             raise DataError(f"an array of {arr.dtype} cannot be a model input; accepted: numbers")
         if not np.isfinite(arr).all() or (self.kind == "image" and arr.size and (arr.min() < 0 or arr.max() > 255)):
             raise DataError("inputs must be finite" + (" pixel values in 0-255 (the stored form)" if self.kind == "image" else " numbers"))
+        if self.kind == "image" and arr.dtype.kind == "f" and arr.size and arr.max() <= 1.0 and (arr != np.round(arr)).any():
+            # images scaled to 0-1 (torchvision's ToTensor, Keras' rescale): read as 0-255 they are all but black
+            raise DataError("these pixels are all within 0-1, with fractions: the model takes pixels in 0-255 (the stored form); "
+                            "multiply them by 255")
         want = self.input_shape
         if arr.shape == want or (self.kind == "image" and want[0] == 1 and arr.shape == want[1:]):
             return torch.from_numpy(arr.reshape(1, *want).astype(np.float32)), True

@@ -100,7 +100,9 @@ def test_predict_takes_a_list_of_arrays_or_tensors_as_a_batch(digits_run):
 
 
 @pytest.mark.parametrize("bad, words", [
-    (np.zeros((3, 3)), r"shape \(3, 3\) does not fit"), (np.full((8, 8), 300.0), "0-255"), (np.array([True] * 64).reshape(8, 8), "bool"),
+    (np.zeros((3, 3)), r"shape \(3, 3\) does not fit"), (np.full((8, 8), 300.0), "0-255"),
+    (np.array([True] * 64).reshape(8, 8), "bool"),
+    (np.linspace(0, 1, 64).reshape(8, 8), "within 0-1, with fractions.*multiply them by 255"),  # before: read as a black image
     ([], "nothing to predict"), ({"a": 1}, "cannot predict from dict"),
 ])
 def test_predict_refuses_what_does_not_fit_in_one_line(digits_run, bad, words):
