@@ -297,13 +297,15 @@ def _checked_callbacks(callbacks) -> list[Callback]:
 def _marks_failure(out: Path, writer: bool):
     """Write ``failed.json`` when training raises, so ``nnforge runs`` can tell a crash from a run
     stopped on purpose; a signal's :class:`~nnforge.train.signals.Interrupted` leaves a partial run
-    (it resumes). A run that starts again (``--resume`` on a failed one) clears the marker."""
+    (it resumes). A run that starts again (``--resume`` on a failed one) clears the marker. A failure
+    once ``metrics.json`` is written (a logger shipping the finished run) is raised, but the run is
+    complete: it is not marked failed."""
     if writer:
         (out / FAILED).unlink(missing_ok=True)
     try:
         yield
     except Exception as exc:
-        if writer and not isinstance(exc, Interrupted):
+        if writer and not isinstance(exc, Interrupted) and not (out / METRICS).is_file():
             mark_failed(out, exc)
         raise
 

@@ -157,6 +157,8 @@ def test_a_run_that_raises_ends_its_mlflow_run_failed_or_killed(tmp_path, exc, h
         run(recipe, tmp_path / "run", callbacks=[_Raise(exc, hook)])
     _, logged, _ = _mlflow_run(tmp_path / "run")
     assert logged.info.status == status  # not RUNNING forever
+    # a logger failing once metrics.json is written leaves a complete run, not one marked failed as well
+    assert (tmp_path / "run" / "failed.json").is_file() == (status == "FAILED" and hook != "on_run_end")
 
 
 @pytest.mark.parametrize("text", ["{not json", "[1, 2]", "[" * 100_000 + "]" * 100_000])
