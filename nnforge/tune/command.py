@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections import Counter
 from pathlib import Path
 
 
@@ -19,7 +21,7 @@ def cmd_tune(args) -> int:
     result = run_study(raw, out, args.trials, sampler=args.sampler, storage=args.storage, study_name=name, seed=args.seed,
                         cv=args.cv)
     if result.best_recipe is None:
-        print("no trial finished; nothing to report")
+        print(_nothing_completed(result.study), file=sys.stderr)
         return 1
     base = "" if result.baseline_value is None else f" (the recipe as given: {result.baseline_value:.4f})"
     print(f"best {result.study.user_attrs.get('metric', 'value')} {result.best_value:.4f}{base}")
@@ -27,6 +29,15 @@ def cmd_tune(args) -> int:
     print(f"ready recipe: {result.best_recipe}   plots: {out / 'history.png'}, {out / 'importances.png'}")
     print(f"next: nnforge train {result.best_recipe}")
     return 0
+
+
+def _nothing_completed(study) -> str:
+    """Why a study has no best trial, by its trials' states: "no trial completed: 3 pruned, 1 failed" (was
+    "no trial finished", when every trial had finished, pruned)."""
+    words = {"FAIL": "failed", "PRUNED": "pruned", "RUNNING": "running", "WAITING": "waiting", "COMPLETE": "complete"}
+    states = Counter(words.get(t.state.name, t.state.name.lower()) for t in study.trials)
+    held = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+    return f"no trial completed ({held or 'the study holds none'}); nothing to report"
 
 
 def register(sub, add, add_set) -> None:
@@ -56,7 +67,7 @@ def _architecture_search(raw: dict, out: Path, args, name: str) -> int:
         raise UserError(f"--sampler {args.sampler}: a study with tune.objectives uses NSGA-II; leave --sampler out")
     result = run_nas(raw, out, args.trials, storage=args.storage, study_name=name, seed=args.seed)
     if not result.front:
-        print("no trial finished; nothing to report")
+        print(_nothing_completed(result.study), file=sys.stderr)
         return 1
     trained = sum(r["state"] == "complete" and r["same_as"] is None for r in result.trials)
     print(f"Pareto front: {len(result.front)} of {trained} architectures trained")

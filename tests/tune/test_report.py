@@ -103,3 +103,19 @@ def test_scheduler_keys_that_do_not_apply_are_dropped(scheduler, kept):
     from nnforge.tune.best import applicable_recipe
 
     assert applicable_recipe({"train": {"scheduler": scheduler}})["train"]["scheduler"] == kept
+
+
+def test_a_study_without_a_completed_trial_says_what_its_trials_became():
+    """Before: "no trial finished; nothing to report", also when every trial had finished, pruned."""
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from nnforge.tune.command import _nothing_completed
+
+    study = optuna.create_study()
+    assert _nothing_completed(study) == "no trial completed (the study holds none); nothing to report"
+    lr = {"lr": FloatDistribution(0.001, 0.1)}
+    for state in (TrialState.PRUNED, TrialState.PRUNED, TrialState.FAIL):
+        study.add_trial(create_trial(state=state, params={"lr": 0.01}, distributions=lr, intermediate_values={0: 0.5}))
+    assert _nothing_completed(study) == "no trial completed (1 failed, 2 pruned); nothing to report"
