@@ -64,7 +64,7 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
                  finetune_epochs: int = 1, calibration_images: int = 256, log: Callable[[str], None] = print,
                  students: tuple = ()) -> dict:
     """Build the requested compressed variants of a run and measure them all; returns the table as a dict."""
-    from nnforge.compress.export import export_model
+    from nnforge.compress.export import export_model, onnx_metadata
     from nnforge.compress.prune import CHANNEL_MODELS, channel_prune, finalize, finetune, magnitude_prune, sparsity
     from nnforge.compress.quantize import quantize_int8
     from nnforge.data.loader import TensorLoader
@@ -143,7 +143,7 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
                 log(f"channel pruning skipped: supported for {', '.join(CHANNEL_MODELS)}, not '{model_cfg['name']}'")
 
     if quantize == "int8":
-        fp32 = export_model(predictor.model, predictor.input_shape, out / "model-fp32.onnx")
+        fp32 = export_model(predictor.model, predictor.input_shape, out / "model-fp32.onnx", onnx_metadata(predictor))
         rows.append(_row("fp32 (ONNX Runtime)", "export", fp32, measure.onnx_runner(fp32), x, y, score))
         if calibration_source is None:
             n = min(calibration_images, len(ds.x_train))
