@@ -85,6 +85,17 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
         raise UserError(f"'{run_dir}' is a {config.task} run; compress measures classifiers (test accuracy) and regressors (test RMSE)")
     if students and predictor.regression:
         raise UserError("--student compares classifiers (test accuracy); this is a regression run")
+    channels, skip_channels = None, None  # the smaller network (config, weights), or why there is none
+    if prune is not None and "channels" in methods:
+        name = predictor.meta["model"]["name"]
+        if name not in CHANNEL_MODELS:
+            skip_channels = f"channel pruning is for models {', '.join(CHANNEL_MODELS)}, not '{name}'"
+        else:
+            channels = channel_prune(predictor.model, predictor.meta["model"], prune)
+            if sum(v.numel() for v in channels[1].values()) == sum(v.numel() for v in predictor.model.state_dict().values()):
+                channels, skip_channels = None, f"this '{name}' has no hidden layer with a channel to remove at --prune {prune:g}"
+        if skip_channels and tuple(methods) == ("channels",):  # asked for nothing else: not a table of the original alone
+            raise UserError(f"--method channels: {skip_channels}; use --method magnitude")
     task = TASKS[config.task]()
     task.encoding = predictor.preprocessing.encoding  # a csv's rows as the model trained on them, whatever part or fold it held out
     prepared = prepare(config, task)
@@ -130,8 +141,8 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
                              parameters=sum(int((p != 0).sum()) for p in model.parameters())))
             log(f"magnitude pruning {pct}%: sparsity {rows[-1]['sparsity']:.1%}, {_said(rows[-1])}")
         if "channels" in methods:
-            if model_cfg["name"] in CHANNEL_MODELS:
-                new_cfg, state = channel_prune(predictor.model, model_cfg, prune)
+            if channels is not None:
+                new_cfg, state = channels
                 model = build_model(new_cfg, predictor.input_shape, len(predictor.classes), predictor.kind)
                 model.load_state_dict(state)
                 finetune(model, config, prepared, finetune_epochs, loss=loss)
@@ -140,7 +151,7 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
                                  x, y, score, parameters=sum(p.numel() for p in model.parameters()), architecture=new_cfg))
                 log(f"channel pruning {pct}%: {rows[-1]['parameters']} parameters, {_said(rows[-1])}")
             else:
-                log(f"channel pruning skipped: supported for {', '.join(CHANNEL_MODELS)}, not '{model_cfg['name']}'")
+                log(f"channel pruning skipped ({skip_channels})")
 
     if quantize == "int8":
         fp32 = export_model(predictor.model, predictor.input_shape, out / "model-fp32.onnx", onnx_metadata(predictor))
