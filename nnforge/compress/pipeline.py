@@ -96,6 +96,7 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
                 channels, skip_channels = None, f"this '{name}' has no hidden layer with a channel to remove at --prune {prune:g}"
         if skip_channels and tuple(methods) == ("channels",):  # asked for nothing else: not a table of the original alone
             raise UserError(f"--method channels: {skip_channels}; use --method magnitude")
+    students = [(Path(s), _load_student(Path(s), predictor)) for s in students]  # a wrong one said before minutes of pruning
     task = TASKS[config.task]()
     task.encoding = predictor.preprocessing.encoding  # a csv's rows as the model trained on them, whatever part or fold it held out
     prepared = prepare(config, task)
@@ -165,8 +166,8 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
         rows.append(_row(f"int8 {mode} (ONNX Runtime)", f"int8 {mode}", int8, measure.onnx_runner(int8), x, y, score))
         log(f"int8 ({mode}): {_said(rows[-1])}")
 
-    for student in students:
-        rows.append(_student_row(Path(student), predictor, ds, y))
+    for student_dir, student in students:
+        rows.append(_student_row(student_dir, student, predictor, ds, y))
         log(f"{rows[-1]['model']}: {rows[-1]['parameters']} parameters, test accuracy {rows[-1]['test_accuracy']:.2%}")
 
     base = rows[0]
@@ -187,15 +188,20 @@ def _said(row: dict) -> str:
     return f"test RMSE {row['test_rmse']:.4g}" if "test_rmse" in row else f"test accuracy {row['test_accuracy']:.2%}"
 
 
-def _student_row(student_dir: Path, teacher, ds, y: np.ndarray) -> dict:
-    """A smaller run of the same data, measured on the same test images through its own preprocessing."""
+def _load_student(student_dir: Path, teacher):
     from nnforge.predictor import load
-    from nnforge.rundir import read_recipe
 
     student = load(student_dir)
     if student.meta.get("dataset") != teacher.meta.get("dataset") or student.classes != teacher.classes:
         raise UserError(f"--student {student_dir} was trained on '{student.meta.get('dataset')}', not on this run's "
                         f"'{teacher.meta.get('dataset')}' with the same classes; pass a run of the same data")
+    return student
+
+
+def _student_row(student_dir: Path, student, teacher, ds, y: np.ndarray) -> dict:
+    """A smaller run of the same data, measured on the same test images through its own preprocessing."""
+    from nnforge.rundir import read_recipe
+
     rows = ds.x_test
     if student.preprocessing.encoding != teacher.preprocessing.encoding:  # a csv: the same test rows, encoded as the student trained
         from nnforge.rundir import load_run_test_split
