@@ -177,7 +177,8 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
             row["accuracy_change_points"] = round(100 * (row["test_accuracy"] - base["test_accuracy"]), 2)
         else:
             row["rmse_change"] = round(row["test_rmse"] - base["test_rmse"], 6)
-    table = {"run": str(run_dir), "dataset": ds.describe(), "latency": "median ms per image on 1 CPU thread", "metric": metric,
+    table = {"run": str(run_dir), "dataset": ds.describe(), "metric": metric,
+             "latency": f"median ms per {'row' if predictor.kind == 'tabular' else 'image'} on 1 CPU thread",
              "rows": rows}
     io.write_json(out / "compress.json", table)
     io.write_text(out / "compress.md", markdown_table(table))
@@ -226,8 +227,9 @@ def markdown_table(table: dict) -> str:
             lines.append(f"| {r['model']} | {r['size_bytes'] / 1024:.1f} | {r['size_ratio']:.2f} | {r['gzip_bytes'] / 1024:.1f} | "
                          f"{r['latency_ms_batch1']:.3f} | {r['latency_ms_batch64']:.4f} | {r['test_rmse']:.4g} | {r['rmse_change']:+.4g} |")
         return "\n".join(lines) + "\n"
+    unit = "row" if "per row" in table["latency"] else "image"
     lines = [f"# Compression of {table['run']}", "", f"{table['dataset']}; latency: {table['latency']}.", "",
-             "| model | size KiB | x original | gzip KiB | ms/image batch 1 | ms/image batch 64 | test accuracy | change (points) |",
+             f"| model | size KiB | x original | gzip KiB | ms/{unit} batch 1 | ms/{unit} batch 64 | test accuracy | change (points) |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in table["rows"]:
         lines.append(f"| {r['model']} | {r['size_bytes'] / 1024:.1f} | {r['size_ratio']:.2f} | {r['gzip_bytes'] / 1024:.1f} | "

@@ -145,6 +145,9 @@ def test_compress_of_a_cross_validation_fold_run_scores_it_as_eval_does(tmp_path
     rows = json.loads((result.dir / "compress" / "compress.json").read_text())["rows"]
     assert rows[0][metric] == pytest.approx(result.metrics[metric], abs=1e-4)
     assert rows[1][metric] > (0 if task == "regress" else 0.3)  # the pruned network, fine-tuned on rows encoded as it expects
+    # latency of csv rows is per row (before: 'per image' in the table's line, and 'ms/image' for a classifier)
+    assert "ms per row" in (result.dir / "compress" / "compress.md").read_text()
+    assert "| ms/row batch 1 |" in (result.dir / "compress" / "compress.md").read_text()
 
 
 @pytest.mark.parametrize("model", [{"name": "mlp", "hidden": []}, {"name": "vit", "patch": 4, "dim": 8, "depth": 1, "heads": 1}])
