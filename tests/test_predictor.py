@@ -209,3 +209,12 @@ def test_a_model_folder_without_its_recipe_is_evaluated_on_the_dataset_model_jso
         shutil.copy(Path(digits_run.dir) / name, folder / name)
     assert main(["eval", str(folder)]) == 0
     assert f"{folder} on digits" in capsys.readouterr().out
+
+
+def test_an_onnx_file_given_as_the_run_is_a_file_not_a_missing_folder(tmp_path, capsys):
+    """`nnforge eval RUN/compress/model-int8.onnx`: before, 'run directory ... not found' of a file that is there."""
+    onnx_file = tmp_path / "model-int8.onnx"
+    onnx_file.write_bytes(b"an onnx file")
+    assert main(["eval", str(onnx_file)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: '{onnx_file}' is a file, not a run directory;") and "ONNX Runtime" in err and err.count("\n") == 1, err

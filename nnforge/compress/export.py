@@ -68,6 +68,11 @@ def export_onnx(run_dir: str | Path, path: str | Path | None = None) -> Path:
     predictor = load(run_dir)
     if predictor.meta.get("engine", "torch") not in ("torch", "scratch"):
         raise RunError(f"'{run_dir}': only torch models can be exported to ONNX")
+    return export_model(predictor.model, predictor.input_shape, out, onnx_metadata(predictor))
+
+
+def onnx_metadata(predictor) -> dict:
+    """What a consumer of the .onnx file alone needs: classes, preprocessing (a csv's encoding), the target's scale."""
     meta = {
         "nnforge.classes": predictor.classes,
         "nnforge.preprocessing": predictor.meta["preprocessing"],
@@ -77,7 +82,7 @@ def export_onnx(run_dir: str | Path, path: str | Path | None = None) -> Path:
     }
     if predictor.regression:  # the output is the standardised target: value = output * std + mean
         meta["nnforge.target"] = predictor.meta["target"]
-    return export_model(predictor.model, predictor.input_shape, out, meta)
+    return meta
 
 
 def onnx_session(path: str | Path):

@@ -64,7 +64,7 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
                  finetune_epochs: int = 1, calibration_images: int = 256, log: Callable[[str], None] = print,
                  students: tuple = ()) -> dict:
     """Build the requested compressed variants of a run and measure them all; returns the table as a dict."""
-    from nnforge.compress.export import export_model
+    from nnforge.compress.export import export_model, onnx_metadata
     from nnforge.compress.prune import CHANNEL_MODELS, channel_prune, finalize, finetune, magnitude_prune, sparsity
     from nnforge.compress.quantize import quantize_int8
     from nnforge.data.loader import TensorLoader
@@ -85,6 +85,18 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
         raise UserError(f"'{run_dir}' is a {config.task} run; compress measures classifiers (test accuracy) and regressors (test RMSE)")
     if students and predictor.regression:
         raise UserError("--student compares classifiers (test accuracy); this is a regression run")
+    channels, skip_channels = None, None  # the smaller network (config, weights), or why there is none
+    if prune is not None and "channels" in methods:
+        name = predictor.meta["model"]["name"]
+        if name not in CHANNEL_MODELS:
+            skip_channels = f"channel pruning is for models {', '.join(CHANNEL_MODELS)}, not '{name}'"
+        else:
+            channels = channel_prune(predictor.model, predictor.meta["model"], prune)
+            if sum(v.numel() for v in channels[1].values()) == sum(v.numel() for v in predictor.model.state_dict().values()):
+                channels, skip_channels = None, f"this '{name}' has no hidden layer with a channel to remove at --prune {prune:g}"
+        if skip_channels and tuple(methods) == ("channels",):  # asked for nothing else: not a table of the original alone
+            raise UserError(f"--method channels: {skip_channels}; use --method magnitude")
+    students = [(Path(s), _load_student(Path(s), predictor)) for s in students]  # a wrong one said before minutes of pruning
     task = TASKS[config.task]()
     task.encoding = predictor.preprocessing.encoding  # a csv's rows as the model trained on them, whatever part or fold it held out
     prepared = prepare(config, task)
@@ -130,8 +142,8 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
                              parameters=sum(int((p != 0).sum()) for p in model.parameters())))
             log(f"magnitude pruning {pct}%: sparsity {rows[-1]['sparsity']:.1%}, {_said(rows[-1])}")
         if "channels" in methods:
-            if model_cfg["name"] in CHANNEL_MODELS:
-                new_cfg, state = channel_prune(predictor.model, model_cfg, prune)
+            if channels is not None:
+                new_cfg, state = channels
                 model = build_model(new_cfg, predictor.input_shape, len(predictor.classes), predictor.kind)
                 model.load_state_dict(state)
                 finetune(model, config, prepared, finetune_epochs, loss=loss)
@@ -140,10 +152,10 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
                                  x, y, score, parameters=sum(p.numel() for p in model.parameters()), architecture=new_cfg))
                 log(f"channel pruning {pct}%: {rows[-1]['parameters']} parameters, {_said(rows[-1])}")
             else:
-                log(f"channel pruning skipped: supported for {', '.join(CHANNEL_MODELS)}, not '{model_cfg['name']}'")
+                log(f"channel pruning skipped ({skip_channels})")
 
     if quantize == "int8":
-        fp32 = export_model(predictor.model, predictor.input_shape, out / "model-fp32.onnx")
+        fp32 = export_model(predictor.model, predictor.input_shape, out / "model-fp32.onnx", onnx_metadata(predictor))
         rows.append(_row("fp32 (ONNX Runtime)", "export", fp32, measure.onnx_runner(fp32), x, y, score))
         if calibration_source is None:
             n = min(calibration_images, len(ds.x_train))
@@ -154,8 +166,8 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
         rows.append(_row(f"int8 {mode} (ONNX Runtime)", f"int8 {mode}", int8, measure.onnx_runner(int8), x, y, score))
         log(f"int8 ({mode}): {_said(rows[-1])}")
 
-    for student in students:
-        rows.append(_student_row(Path(student), predictor, ds, y))
+    for student_dir, student in students:
+        rows.append(_student_row(student_dir, student, predictor, ds, y))
         log(f"{rows[-1]['model']}: {rows[-1]['parameters']} parameters, test accuracy {rows[-1]['test_accuracy']:.2%}")
 
     base = rows[0]
@@ -165,7 +177,8 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
             row["accuracy_change_points"] = round(100 * (row["test_accuracy"] - base["test_accuracy"]), 2)
         else:
             row["rmse_change"] = round(row["test_rmse"] - base["test_rmse"], 6)
-    table = {"run": str(run_dir), "dataset": ds.describe(), "latency": "median ms per image on 1 CPU thread", "metric": metric,
+    table = {"run": str(run_dir), "dataset": ds.describe(), "metric": metric,
+             "latency": f"median ms per {'row' if predictor.kind == 'tabular' else 'image'} on 1 CPU thread",
              "rows": rows}
     io.write_json(out / "compress.json", table)
     io.write_text(out / "compress.md", markdown_table(table))
@@ -176,15 +189,20 @@ def _said(row: dict) -> str:
     return f"test RMSE {row['test_rmse']:.4g}" if "test_rmse" in row else f"test accuracy {row['test_accuracy']:.2%}"
 
 
-def _student_row(student_dir: Path, teacher, ds, y: np.ndarray) -> dict:
-    """A smaller run of the same data, measured on the same test images through its own preprocessing."""
+def _load_student(student_dir: Path, teacher):
     from nnforge.predictor import load
-    from nnforge.rundir import read_recipe
 
     student = load(student_dir)
     if student.meta.get("dataset") != teacher.meta.get("dataset") or student.classes != teacher.classes:
         raise UserError(f"--student {student_dir} was trained on '{student.meta.get('dataset')}', not on this run's "
                         f"'{teacher.meta.get('dataset')}' with the same classes; pass a run of the same data")
+    return student
+
+
+def _student_row(student_dir: Path, student, teacher, ds, y: np.ndarray) -> dict:
+    """A smaller run of the same data, measured on the same test images through its own preprocessing."""
+    from nnforge.rundir import read_recipe
+
     rows = ds.x_test
     if student.preprocessing.encoding != teacher.preprocessing.encoding:  # a csv: the same test rows, encoded as the student trained
         from nnforge.rundir import load_run_test_split
@@ -209,8 +227,9 @@ def markdown_table(table: dict) -> str:
             lines.append(f"| {r['model']} | {r['size_bytes'] / 1024:.1f} | {r['size_ratio']:.2f} | {r['gzip_bytes'] / 1024:.1f} | "
                          f"{r['latency_ms_batch1']:.3f} | {r['latency_ms_batch64']:.4f} | {r['test_rmse']:.4g} | {r['rmse_change']:+.4g} |")
         return "\n".join(lines) + "\n"
+    unit = "row" if "per row" in table["latency"] else "image"
     lines = [f"# Compression of {table['run']}", "", f"{table['dataset']}; latency: {table['latency']}.", "",
-             "| model | size KiB | x original | gzip KiB | ms/image batch 1 | ms/image batch 64 | test accuracy | change (points) |",
+             f"| model | size KiB | x original | gzip KiB | ms/{unit} batch 1 | ms/{unit} batch 64 | test accuracy | change (points) |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in table["rows"]:
         lines.append(f"| {r['model']} | {r['size_bytes'] / 1024:.1f} | {r['size_ratio']:.2f} | {r['gzip_bytes'] / 1024:.1f} | "

@@ -1,7 +1,7 @@
 """Pruning: removing the weights (unstructured) or whole channels (structured) that matter least.
 
 * :func:`magnitude_prune` — global magnitude pruning (Han et al., 2015): the fraction ``F`` of
-  smallest-magnitude weights across all Conv/Linear layers is set to zero, the same threshold
+  smallest-magnitude weights across all Conv/Linear layers (and LSTM/GRU matrices) is set to zero, the same threshold
   for every layer. The tensor keeps its shape, so the file only shrinks once compressed, and
   dense CPU kernels run no faster; it shows how much redundancy the network has.
 * :func:`channel_prune` — structured pruning (Li et al., 2017): in each hidden Conv/Linear layer,
@@ -31,11 +31,18 @@ CHANNEL_MODELS = ("mlp", "cnn", "resnet", "resnet18")
 
 
 def _weights(model: nn.Module) -> list[tuple[nn.Module, str]]:
-    return [(m, "weight") for m in model.modules() if isinstance(m, PRUNABLE)]
+    """Every weight matrix magnitude pruning ranks: Conv/Linear weights and an LSTM/GRU's input and recurrent matrices."""
+    out = []
+    for m in model.modules():
+        if isinstance(m, PRUNABLE):
+            out.append((m, "weight"))
+        elif isinstance(m, nn.RNNBase):  # while pruned, 'weight_ih_l0' is 'weight_ih_l0_orig' times a mask
+            out.extend((m, n.removesuffix("_orig")) for n, _ in m.named_parameters(recurse=False) if n.startswith("weight_"))
+    return out
 
 
 def magnitude_prune(model: nn.Module, fraction: float) -> nn.Module:
-    """Zero the globally smallest ``fraction`` of Conv/Linear weights; masks stay attached (see :func:`finalize`)."""
+    """Zero the globally smallest ``fraction`` of Conv/Linear (and LSTM/GRU) weights; masks stay attached (see :func:`finalize`)."""
     if not 0 < fraction < 1:
         raise UserError(f"--prune is {fraction}; accepted: a fraction between 0 and 1 (e.g. 0.5)")
     torch_prune.global_unstructured(_weights(model), pruning_method=torch_prune.L1Unstructured, amount=fraction)
@@ -51,10 +58,10 @@ def finalize(model: nn.Module) -> nn.Module:
 
 
 def sparsity(model: nn.Module) -> float:
-    """Fraction of Conv/Linear weights that are exactly zero."""
+    """Fraction of the weights magnitude pruning ranks (Conv/Linear, LSTM/GRU matrices) that are exactly zero."""
     total = zeros = 0
-    for module, _ in _weights(model):
-        w = module.weight
+    for module, name in _weights(model):
+        w = getattr(module, name)
         total += w.numel()
         zeros += int((w == 0).sum())
     return zeros / max(1, total)

@@ -145,3 +145,41 @@ def test_compress_of_a_cross_validation_fold_run_scores_it_as_eval_does(tmp_path
     rows = json.loads((result.dir / "compress" / "compress.json").read_text())["rows"]
     assert rows[0][metric] == pytest.approx(result.metrics[metric], abs=1e-4)
     assert rows[1][metric] > (0 if task == "regress" else 0.3)  # the pruned network, fine-tuned on rows encoded as it expects
+    # latency of csv rows is per row (before: 'per image' in the table's line, and 'ms/image' for a classifier)
+    assert "ms per row" in (result.dir / "compress" / "compress.md").read_text()
+    assert "| ms/row batch 1 |" in (result.dir / "compress" / "compress.md").read_text()
+
+
+@pytest.mark.parametrize("model", [{"name": "mlp", "hidden": []}, {"name": "vit", "patch": 4, "dim": 8, "depth": 1, "heads": 1}])
+def test_channels_asked_alone_of_a_model_with_none_to_remove_is_one_line(tmp_path, capsys, model):
+    """--method channels on a linear mlp (no hidden layer) printed a 'channel pruned 50%' row that
+    was the original, unchanged; on a vit only the original's row. Both exited 0. Now one line;
+    with --method both the channel row is skipped with a word, as before for a vit."""
+    from nnforge.train import run
+
+    recipe = {"data": {"name": "digits"}, "model": model, "train": {"epochs": 1, "progress": "none",
+                                                                     "checkpoint": {"enabled": False}}}
+    trained = run(recipe, tmp_path / "run", pictures=False)
+    capsys.readouterr()
+    assert main(["compress", str(trained.dir), "--method", "channels", "--prune", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --method channels: ") and "use --method magnitude" in err and err.count("\n") == 1, err
+    assert not (trained.dir / "compress").exists()
+    if model["name"] == "mlp":
+        assert main(["compress", str(trained.dir), "--prune", "0.5", "--finetune-epochs", "0"]) == 0
+        methods = [r["method"] for r in json.loads((trained.dir / "compress" / "compress.json").read_text())["rows"]]
+        assert "L1 channels, structured" not in methods and "global magnitude, unstructured" in methods
+        assert "channel pruning skipped (this 'mlp' has no hidden layer" in capsys.readouterr().out
+
+
+def test_a_wrong_student_is_said_before_any_pruning(digits_run, tmp_path, capsys):
+    """Before, a --student that is not a run (or of other data) was found only after the pruning,
+    fine-tuning and quantizing: minutes later, with the variants rewritten beside the old table."""
+    import shutil
+
+    run = shutil.copytree(digits_run.dir, tmp_path / "run", ignore=shutil.ignore_patterns("compress"))
+    (tmp_path / "notes").mkdir()
+    assert main(["compress", str(run), "--prune", "0.5", "--method", "magnitude", "--student", str(tmp_path / "notes")]) == 2
+    err = capsys.readouterr().err
+    assert "has no model.json/model.safetensors" in err and err.count("\n") == 1, err
+    assert not (run / "compress").exists()

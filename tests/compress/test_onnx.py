@@ -94,3 +94,17 @@ def test_sigterm_during_an_export_is_one_line_and_leaves_no_partial_file(mlp_run
                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert (result.returncode, result.stderr) == (143, "terminated (SIGTERM)\n")
     assert sorted(p.name for p in mlp_run.iterdir()) == before
+
+
+def test_the_onnx_files_of_compress_carry_classes_and_preprocessing_as_export_does(mlp_run, tmp_path):
+    """Before, compress wrote model-fp32.onnx and model-int8.onnx with no nnforge metadata: a user
+    shipping the int8 file had no classes, no preprocessing (nor a regressor's target scale)."""
+    import shutil
+
+    run = shutil.copytree(mlp_run, tmp_path / "run", ignore=shutil.ignore_patterns("compress"))
+    compress_run(run, prune=None, quantize="int8", log=lambda _: None)
+    predictor = load(run)
+    for name in ("model-fp32.onnx", "model-int8.onnx"):
+        meta = {p.key: p.value for p in onnx.load(str(run / "compress" / name)).metadata_props}
+        assert json.loads(meta["nnforge.classes"]) == predictor.classes
+        assert json.loads(meta["nnforge.preprocessing"]) == predictor.meta["preprocessing"]
