@@ -29,7 +29,7 @@ def cmd_compress(args) -> int:
 
     if args.finetune_epochs < 0:  # before: taken as 0 without a word
         raise UserError(f"--finetune-epochs is {args.finetune_epochs}; accepted: 0 (none) or more")
-    if args.prune is None and args.quantize is None:
+    if args.prune is None and args.quantize is None and not args.student:  # --student alone: the comparison asked for, no more
         args.prune, args.quantize = 0.5, "int8"
     methods = ("magnitude", "channels") if args.method == "both" else (args.method,)
     table = compress_run(args.run, prune=args.prune, quantize=args.quantize, methods=methods, finetune_epochs=args.finetune_epochs,
@@ -50,4 +50,5 @@ def register_compress(sub, add, add_set) -> None:
     p.add_argument("--quantize", choices=("int8",), help="quantize to int8 (static with calibration for CNNs, dynamic otherwise)")
     p.add_argument("--finetune-epochs", type=int, default=1, help="fine-tuning epochs after pruning (default 1)")
     p.add_argument("--student", action="append", metavar="RUN",
-                   help="also measure this smaller run of the same data (e.g. trained with train.distill.teacher=RUN); repeatable")
+                   help="also measure this smaller run of the same data (e.g. trained with train.distill.teacher=RUN); repeatable; "
+                        "given alone, without --prune or --quantize, it is the only comparison made")

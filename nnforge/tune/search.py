@@ -206,26 +206,26 @@ def outside_space(recipe: dict, spec: TuneSpec) -> dict:
     return {k: v for k, v in recipe.items() if not _under(k, [p.path for p in spec.params])}
 
 
-def check_same_recipe(study, recipe: dict, spec: TuneSpec, storage_url: str) -> None:
+def check_same_recipe(study, flat: dict, spec: TuneSpec, storage_url: str) -> None:
     """A study joined or resumed must train its trials as its first trials were trained: with another
     ``train.epochs`` (or metric, or ``--cv``) the new trials' scores would be ranked against the old
     ones, and ``best.yaml`` would pair the best old trial's values with the new recipe. Every key the
-    study kept must hold its value in ``recipe`` (:func:`study_recipe`), one it searches now too (its
-    earlier trials trained with that value); a key it searched before may now be fixed. A study with
-    no trial finished or running (a new one, or one whose trials all failed) takes this recipe as
-    its own; one made before the recipe was stored is not checked."""
+    study kept must hold its value in ``flat`` (the recipe by dotted key, :func:`study_recipe`), one it
+    searches now too (its earlier trials trained with that value); a key it searched before may now
+    be fixed. A study with no trial finished or running (a new one, or one whose trials all failed)
+    takes this recipe as its own; one made before the recipe was stored is not checked."""
     from optuna.trial import TrialState
 
     before = study.user_attrs.get("recipe")
     scored = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
     if not any(t.state in scored for t in study.get_trials(deepcopy=False)):
-        if before != outside_space(recipe, spec):
-            study.set_user_attr("recipe", outside_space(recipe, spec))
+        if before != outside_space(flat, spec):
+            study.set_user_attr("recipe", outside_space(flat, spec))
             study.set_user_attr("metric", spec.metric)
         return
     if not isinstance(before, dict):
         return
-    changed = [k for k in before if before[k] != recipe.get(k, _UNSET) and not _under(k, UNSCORED_KEYS)]
+    changed = [k for k in before if before[k] != flat.get(k, _UNSET) and not _under(k, UNSCORED_KEYS)]
     if not changed:
         return
 
@@ -239,7 +239,7 @@ def check_same_recipe(study, recipe: dict, spec: TuneSpec, storage_url: str) -> 
     more = f" (and {len(changed) - 1} other key{'s' * (len(changed) > 2)}: {', '.join(changed[1:4])}{', ...' * (len(changed) > 4)})" \
         if len(changed) > 1 else ""
     raise ConfigError(f"study '{study.study_name}' in {storage_url} ran its trials with {key} = {value(before, key)}; this run "
-                      f"gives {value(recipe, key)}{more}. Its trials would be ranked with trials of another recipe: run it "
+                      f"gives {value(flat, key)}{more}. Its trials would be ranked with trials of another recipe: run it "
                       "as it was made, or use another --study name")
 
 

@@ -183,3 +183,16 @@ def test_a_wrong_student_is_said_before_any_pruning(digits_run, tmp_path, capsys
     err = capsys.readouterr().err
     assert "has no model.json/model.safetensors" in err and err.count("\n") == 1, err
     assert not (run / "compress").exists()
+
+
+def test_a_student_given_alone_is_the_only_comparison(mlp_run, tmp_path, capsys):
+    """`compress RUN --student S` without --prune or --quantize: before, it pruned, fine-tuned and
+    quantized as well (the defaults when neither is given), minutes of work nobody asked for."""
+    import shutil
+
+    student = shutil.copytree(mlp_run, tmp_path / "student", ignore=shutil.ignore_patterns("compress"))
+    teacher = shutil.copytree(mlp_run, tmp_path / "teacher", ignore=shutil.ignore_patterns("compress"))
+    assert main(["compress", str(teacher), "--student", str(student)]) == 0, capsys.readouterr().err
+    rows = json.loads((teacher / "compress" / "compress.json").read_text())["rows"]
+    assert [r["method"] for r in rows] == ["none", "smaller model"]  # the original, and the student
+    assert sorted(p.name for p in (teacher / "compress").iterdir()) == ["compress.json", "compress.md"]
