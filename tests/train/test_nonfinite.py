@@ -75,3 +75,15 @@ def test_all_finite_is_exact_where_its_one_reduction_overflows():
     assert not all_finite(huge + [torch.tensor([0.0, -math.inf])])
     assert not all_finite([torch.ones(4, dtype=torch.bfloat16), torch.tensor([math.nan], dtype=torch.float16)])
     assert all_finite([torch.ones(3, dtype=torch.bfloat16), torch.arange(3), None, torch.empty(0)])
+
+
+def test_a_diverging_scratch_run_ends_in_the_one_line_error_without_numpy_warnings(tmp_path):
+    """Before: NumPy's 'overflow encountered in matmul' and 'invalid value encountered in subtract'
+    warnings, quoting nnforge.scratch's source lines, came before the guard's one-line error."""
+    import warnings
+
+    cfg = load_config(None, FAST + ["engine=scratch", "train.optimizer.name=sgd", "train.optimizer.lr=1e9", "train.checkpoint.every_steps=0"])
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(NonFiniteError, match=r"train\.optimizer\.lr=1e\+09"):
+        warnings.simplefilter("always")
+        fit(cfg, tmp_path / "run")
+    assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
