@@ -87,3 +87,17 @@ def test_a_diverging_scratch_run_ends_in_the_one_line_error_without_numpy_warnin
         warnings.simplefilter("always")
         fit(cfg, tmp_path / "run")
     assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
+
+
+def test_an_optimizer_moment_that_overflowed_keeps_the_checkpoint_out_on_scratch_too(tmp_path):
+    """A gradient of 1e30 is finite, but Adam's float32 second moment (1e60) is Inf, and its weight then
+    never moves again. The torch engine refused to checkpoint it; before, the scratch engine checked only
+    the weights and wrote the checkpoint (the run went on with that weight frozen)."""
+    class Huge(Callback):
+        def on_after_backward(self, trainer):
+            if trainer.global_step + 1 == 2:
+                g = next(iter(trainer.engine.model.parameters())).grad
+                g.data.reshape(-1)[0] = 1e30
+
+    with pytest.raises(NonFiniteError, match="no checkpoint was written"):
+        fit(load_config(None, FAST + ["engine=scratch", "train.checkpoint.every_steps=3"]), tmp_path / "run", callbacks=[Huge()])

@@ -237,7 +237,10 @@ class ScratchEngine(Engine):
         return all_finite([p.grad.data for p in self._params()])
 
     def weights_finite(self) -> bool:
-        return all_finite([p.data for p in self.model.parameters()])
+        """The weights and the optimizer's moments, as the torch engine checks them: an Adam second moment
+        that overflowed to Inf freezes its weight silently, and must not reach a checkpoint either."""
+        moments = [v for s in self.optimizer.state.values() for v in s.values() if isinstance(v, np.ndarray)]
+        return all_finite([p.data for p in self.model.parameters()] + moments)
 
     def add_l1_grad(self, strength: float) -> None:
         for p in self._params():
