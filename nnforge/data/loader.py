@@ -73,7 +73,16 @@ class TensorLoader:
 
     @property
     def num_samples(self) -> int:
-        return len(self.x) if self.sampler is None else len(self.epoch_order())
+        """Examples per epoch. A sampler's count is that of one draw, taken without moving the generator:
+        before, each ``len(loader)`` drew an order and so changed every later epoch's (an engine that
+        asked for the length trained on other batches than one that did not)."""
+        if self.sampler is None:
+            return len(self.x)
+        state = self.generator.get_state()
+        try:
+            return len(self.epoch_order())
+        finally:
+            self.generator.set_state(state)
 
     def epoch_order(self) -> torch.Tensor:
         if self.sampler is not None:

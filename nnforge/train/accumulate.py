@@ -40,8 +40,14 @@ def accumulating_step(trainer, x, y):
     return trainer.step_loss, engine.outputs(out)
 
 
+def group_end(trainer, step: int) -> bool:
+    """Is the batch ``step`` (its index in the epoch) the last of its group, where the optimizer steps?
+    Only there can a run stop or be checkpointed mid-epoch: the gradient of a group's earlier batches
+    lives in no checkpoint, so a run resumed mid-group would step on a part of the group alone."""
+    k = trainer.accumulate
+    return (step + 1) % k == 0 or step + 1 == trainer.steps_per_epoch
+
+
 def stepped(trainer, step: int, logs: dict) -> bool:
     """Did the batch ``step`` (its index in the epoch, as ``on_batch_end`` gets it) end with an optimizer step?"""
-    k = trainer.accumulate
-    group_end = (step + 1) % k == 0 or step + 1 == trainer.steps_per_epoch
-    return group_end and not logs["skipped"]
+    return group_end(trainer, step) and not logs["skipped"]

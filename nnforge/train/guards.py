@@ -78,6 +78,7 @@ class MaxTime(Stateless, Callback):
     def on_train_end(self, trainer):
         if self.stopped is None:
             return
+        self.stopped["global_step"] = trainer.global_step  # with train.accumulate, the loop stops at the group's end
         where = f"train.max_time ({self.budget}) reached: stopped after step {self.stopped['global_step']} (epoch {self.stopped['epoch']})"
         if self.checkpointing:
             print(f"{where} with a checkpoint; the model is saved as it is; continue with: {self.hint}")

@@ -50,6 +50,12 @@ class LRRangeTest(Callback):
     def on_train_begin(self, trainer):
         self._set(trainer)
 
+    def on_epoch_begin(self, trainer, epoch):
+        """Again after an epoch boundary, where the recipe's schedule has just stepped (a per-epoch step
+        or cosine schedule would otherwise train the next batch at its own lr, a different one on each
+        engine since torch's schedules scale the lr they find)."""
+        self._set(trainer)
+
     def on_batch_end(self, trainer, step, logs):
         value, lr = logs["loss"], self.start * self.factor ** self.i
         if not math.isfinite(value):

@@ -28,7 +28,7 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
-from nnforge.train.accumulate import accumulating_step
+from nnforge.train.accumulate import accumulating_step, group_end
 from nnforge.train.callbacks import Callback
 
 
@@ -142,7 +142,7 @@ class Trainer:
                     "totals": totals, "seen": seen}
             for hook in batch_end:
                 hook(self, step, logs)
-            if self.stop_now:
+            if self.stop_now and (self.accumulate == 1 or group_end(self, step)):  # a step is a whole group
                 break
         if self.stop_now and step + 1 < self.steps_per_epoch:
             return False  # stopped mid-epoch: no epoch end (a checkpoint callback saved the position)

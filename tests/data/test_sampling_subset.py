@@ -55,3 +55,17 @@ def test_tabular_standardisation_uses_training_statistics(tmp_path):
     z = pre(ds.x_train)
     assert torch.allclose(z.mean(0), torch.zeros(2), atol=1e-4) and torch.allclose(z.std(0), torch.ones(2), atol=1e-3)
     assert torch.allclose(pre(ds.x_test), (ds.x_test - ds.x_train.mean(0)) / ds.x_train.std(0), atol=1e-4)
+
+
+def test_the_length_of_a_sampled_loader_leaves_its_order_alone():
+    """Before: len(loader) drew an epoch's order from the loader's generator, so the torch engine (which
+    asks for it to size its schedule) and the scratch engine (which does not) trained on other batches."""
+    y = torch.tensor([0] * 6 + [1] * 2)
+    orders = []
+    for ask in (False, True):
+        loader = TensorLoader(torch.arange(8.0)[:, None], y, 4, shuffle=True)
+        loader.sampler = balanced_sampler(y, "oversample")
+        if ask:
+            assert len(loader) == 3 and loader.num_samples == 12
+        orders.append(torch.cat([xb for xb, _ in loader]))
+    assert torch.equal(orders[0], orders[1])

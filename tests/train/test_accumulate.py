@@ -70,3 +70,19 @@ def test_the_schedule_counts_optimizer_steps(accumulate):
     assert engine.schedule.scheduler.total_steps == 2 * steps
     Trainer(engine, task, accumulate=accumulate).fit(data.train, None, 2)
     assert engine.schedule.scheduler.last_epoch == 2 * steps  # stepped once per optimizer step, to the schedule's end
+
+
+def test_a_run_stopped_inside_an_accumulation_group_stops_at_its_end_and_resumes_exactly(tmp_path):
+    """Before: a stop (train.max_time, SIGTERM) or train.checkpoint.every_steps inside a group of K
+    batches checkpointed there; the group's gradient so far was in no checkpoint, so the resumed run
+    stepped on the rest of the group alone and ended with other weights than a run never stopped."""
+    from nnforge.train import run
+
+    recipe = {"data": {"name": "digits", "batch_size": 256}, "model": {"name": "mlp", "hidden": [8]}, "threads": 1,
+              "train": {"accumulate": 3, "optimizer": {"name": "adam"}, "epochs": 1, "progress": "none"}}
+    whole = run(recipe, tmp_path / "whole", pictures=False)
+    stopped = run({**recipe, "train": {**recipe["train"], "max_time": 0}}, tmp_path / "stopped", pictures=False)
+    assert stopped.metrics["stopped"]["global_step"] == 3  # the first group's end, not its first batch
+    resumed = run(recipe, tmp_path / "stopped", resume=True, pictures=False)
+    for key, value in whole.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value), key

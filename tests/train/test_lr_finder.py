@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import torch
 
 from nnforge.cli import main
 from nnforge.train import fit
@@ -53,3 +54,24 @@ def test_the_chart_holds_both_curves_and_reads_cleanly():
         y = np.asarray(line.get_ydata(), dtype=float)
         if y.size > 2:
             assert low <= y.min() and y.max() <= high, line.get_label()
+
+
+def test_the_recipes_schedule_does_not_act_during_the_sweep():
+    """Before: at each epoch boundary a per-epoch schedule (step, cosine) stepped and the next batch
+    trained at its lr instead of the sweep's (with torch's chainable schedules and the scratch
+    engine's closed-form ones, at different lrs on the two engines)."""
+    from nnforge.config import resolve
+    from nnforge.train.lr_finder import LRRangeTest
+    from nnforge.train.run import _start, check
+    from nnforge.train.trainer import Trainer
+
+    def raw(scheduler):
+        recipe = resolve({"seed": 0, "data": {"name": "digits", "batch_size": 400}, "model": {"name": "mlp", "hidden": [8]},
+                          "train": {"optimizer": {"name": "sgd"}, "scheduler": scheduler, "progress": "none"}})
+        engine_cls, task = check(recipe, find_lr=True)
+        data, engine = _start(recipe, engine_cls, task, torch.device("cpu"))
+        sweep = LRRangeTest(0.01, 1.0, 6)
+        Trainer(engine, task, [sweep]).fit(data.train, None, 2)  # 4 batches an epoch
+        return sweep.raw
+
+    assert raw({"name": "step", "step_size": 1, "gamma": 0.01}) == raw({"name": "none"})

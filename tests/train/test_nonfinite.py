@@ -75,3 +75,29 @@ def test_all_finite_is_exact_where_its_one_reduction_overflows():
     assert not all_finite(huge + [torch.tensor([0.0, -math.inf])])
     assert not all_finite([torch.ones(4, dtype=torch.bfloat16), torch.tensor([math.nan], dtype=torch.float16)])
     assert all_finite([torch.ones(3, dtype=torch.bfloat16), torch.arange(3), None, torch.empty(0)])
+
+
+def test_a_diverging_scratch_run_ends_in_the_one_line_error_without_numpy_warnings(tmp_path):
+    """Before: NumPy's 'overflow encountered in matmul' and 'invalid value encountered in subtract'
+    warnings, quoting nnforge.scratch's source lines, came before the guard's one-line error."""
+    import warnings
+
+    cfg = load_config(None, FAST + ["engine=scratch", "train.optimizer.name=sgd", "train.optimizer.lr=1e9", "train.checkpoint.every_steps=0"])
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(NonFiniteError, match=r"train\.optimizer\.lr=1e\+09"):
+        warnings.simplefilter("always")
+        fit(cfg, tmp_path / "run")
+    assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
+
+
+def test_an_optimizer_moment_that_overflowed_keeps_the_checkpoint_out_on_scratch_too(tmp_path):
+    """A gradient of 1e30 is finite, but Adam's float32 second moment (1e60) is Inf, and its weight then
+    never moves again. The torch engine refused to checkpoint it; before, the scratch engine checked only
+    the weights and wrote the checkpoint (the run went on with that weight frozen)."""
+    class Huge(Callback):
+        def on_after_backward(self, trainer):
+            if trainer.global_step + 1 == 2:
+                g = next(iter(trainer.engine.model.parameters())).grad
+                g.data.reshape(-1)[0] = 1e30
+
+    with pytest.raises(NonFiniteError, match="no checkpoint was written"):
+        fit(load_config(None, FAST + ["engine=scratch", "train.checkpoint.every_steps=3"]), tmp_path / "run", callbacks=[Huge()])

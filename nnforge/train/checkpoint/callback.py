@@ -24,6 +24,7 @@ import torch
 from nnforge import io
 from nnforge.io import is_number
 from nnforge.errors import RunError
+from nnforge.train.accumulate import group_end
 from nnforge.train.callbacks import Callback
 from nnforge.train.checkpoint.format import (BEST_FILE, Checkpoint, _fault, clean_partial_writes, encode_checkpoint, encode_state,
                                              step_checkpoints, write_encoded)
@@ -146,6 +147,7 @@ class Checkpointer(Callback):
         self.totals: dict = {}
         self.seen = 0
         self.writer = BackgroundWriter()
+        self.due = False  # train.checkpoint.every_steps came due inside an accumulation group: saved at its end
         self.faults = bool(os.environ.get("NNFORGE_FAULT"))  # crash tests; read once, not every step
 
     def capture(self, trainer, step_in_epoch: int) -> dict:
@@ -228,9 +230,13 @@ class Checkpointer(Callback):
         self.totals, self.seen = logs["totals"], logs["seen"]  # the loop's running sums (copied when saved)
         if self.faults:
             _fault("kill_at_step", trainer.global_step)
-        due = trainer.stop_now or (self.every_steps and trainer.global_step % self.every_steps == 0)
-        if due and step + 1 < trainer.steps_per_epoch:  # an epoch's last step is saved by on_epoch_end
-            self._save(trainer, step + 1)
+        if self.every_steps and trainer.global_step % self.every_steps == 0:
+            self.due = True
+        # with train.accumulate, at the end of the group (an optimizer step), where the loop also stops
+        if (trainer.stop_now or self.due) and group_end(trainer, step):
+            self.due = False
+            if step + 1 < trainer.steps_per_epoch:  # an epoch's last step is saved by on_epoch_end
+                self._save(trainer, step + 1)
 
     def on_epoch_end(self, trainer, epoch, logs):
         self._save(trainer, 0, best=self.monitor.update(logs))

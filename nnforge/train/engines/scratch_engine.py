@@ -81,6 +81,10 @@ def scratch_forward(twin):
     return forward
 
 
+def _quiet():
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
 def all_finite(arrays) -> bool:
     """True when no array holds NaN or Inf: one BLAS dot product per array (NaN and Inf propagate
     through it), and an element-by-element look only when that sum overflows or is not finite.
@@ -172,8 +176,23 @@ class ScratchEngine(Engine):
         y = _np(yb).astype(np.float32 if self.regress or soft else np.int64, copy=False)
         return x, y
 
+    # NumPy's overflow and invalid-value warnings are left out of the training step, as torch gives none:
+    # a diverging run is reported in one line by the non-finite guard, not by warnings quoting nnforge.scratch's source
     def forward(self, x):
-        return self.model(Tensor._wrap(x))
+        with _quiet():
+            return self.model(Tensor._wrap(x))
+
+    def loss(self, out, y):
+        with _quiet():
+            return self.loss_fn(out, y)
+
+    def backward(self, loss) -> None:
+        with _quiet():
+            loss.backward()
+
+    def step(self) -> None:
+        with _quiet():
+            self.optimizer.step()
 
     def zero_grad(self) -> None:
         self.optimizer.zero_grad()
@@ -218,7 +237,10 @@ class ScratchEngine(Engine):
         return all_finite([p.grad.data for p in self._params()])
 
     def weights_finite(self) -> bool:
-        return all_finite([p.data for p in self.model.parameters()])
+        """The weights and the optimizer's moments, as the torch engine checks them: an Adam second moment
+        that overflowed to Inf freezes its weight silently, and must not reach a checkpoint either."""
+        moments = [v for s in self.optimizer.state.values() for v in s.values() if isinstance(v, np.ndarray)]
+        return all_finite([p.data for p in self.model.parameters()] + moments)
 
     def add_l1_grad(self, strength: float) -> None:
         for p in self._params():
