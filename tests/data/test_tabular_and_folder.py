@@ -284,3 +284,56 @@ def test_a_regression_csvs_errors_name_the_line_in_the_file_too(tmp_path, last_r
 
     with pytest.raises(DataError, match=message):
         load_csv_table(str(_gapped(tmp_path, last_row)), "b")
+
+
+def _grey_folder(root, per_class=3, size=(6, 6)):
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.new("L", size, 30 * i + (60 if c == "b" else 10)).save(root / c / f"{i}.png")
+
+
+def test_one_colour_image_in_test_makes_both_splits_rgb(tmp_path):
+    """Before: train/ all grey and one RGB image in test/ read train as 1 channel and test as 3,
+    then refused with 'train images are (1, 6, 6) but test images (3, 6, 6); set data.image_size',
+    an option that cannot help."""
+    _grey_folder(tmp_path / "imgs" / "train")
+    _grey_folder(tmp_path / "imgs" / "test", per_class=1)
+    Image.new("RGB", (6, 6), (200, 10, 10)).save(tmp_path / "imgs" / "test" / "b" / "0.png")
+    ds = load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})
+    assert ds.input_shape == (3, 6, 6) and ds.x_test.shape[1:] == (3, 6, 6)
+    assert ds.test_sources == ["test/a/0.png", "test/b/0.png"]
+    assert ds.x_test[1, :, 0, 0].tolist() == [200, 10, 10]
+
+
+def test_hidden_files_and_folders_in_a_class_folder_are_skipped(tmp_path):
+    """Before: macOS' AppleDouble '._0.png' stopped loading ('not a readable image'), and a copy in
+    '.ipynb_checkpoints/' was trained on as one more example."""
+    _grey_folder(tmp_path / "imgs")
+    (tmp_path / "imgs" / "a" / "._0.png").write_bytes(b"\x00\x05\x16\x07 resource fork")
+    (tmp_path / "imgs" / "a" / ".ipynb_checkpoints").mkdir()
+    Image.new("L", (6, 6)).save(tmp_path / "imgs" / "a" / ".ipynb_checkpoints" / "0-checkpoint.png")
+    ds = load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})
+    assert len(ds.x_train) + len(ds.x_test) == 6
+
+
+def test_folder_images_are_converted_as_predict_converts_them(tmp_path):
+    """Training pixels are the file converted as predict and the service convert it (before they
+    match its background to training's).
+    Before: transparency was dropped (a transparent canvas, black beneath, trained as black and served
+    as white) and EXIF orientation ignored (a phone photo trained sideways, served upright)."""
+    root = tmp_path / "imgs"
+    _grey_folder(root)
+    Image.new("LA", (6, 6), (0, 0)).save(root / "a" / "clear.png")  # fully transparent, black beneath
+    turned = Image.new("L", (6, 6), 0)
+    turned.paste(255, (0, 0, 6, 2))  # a white band along the top
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise: the band on the right
+    turned.save(root / "b" / "turned.jpg", exif=exif.tobytes(), quality=100)
+    ds = load_dataset({"name": f"folder:{root}"})
+    pre = Preprocessing.fit(ds)
+    everything = np.concatenate([ds.x_train.numpy(), ds.x_test.numpy()])
+    for name in ("a/clear.png", "b/turned.jpg"):
+        with Image.open(root / name) as im:
+            served = np.asarray(pre._in_mode(im))[None]
+        assert any(np.array_equal(served, arr) for arr in everything), name
