@@ -337,3 +337,26 @@ def test_folder_images_are_converted_as_predict_converts_them(tmp_path):
         with Image.open(root / name) as im:
             served = np.asarray(pre._in_mode(im))[None]
         assert any(np.array_equal(served, arr) for arr in everything), name
+
+
+def test_a_header_naming_two_columns_alike_is_refused(tmp_path):
+    """Before: 'a,c,c' with target c took the target from the first c and kept the second as a
+    feature; 'a,a,c' trained, and predict (columns by name) read the first 'a' twice."""
+    from nnforge.data.sources.regression import load_csv_table
+
+    path = tmp_path / "t.csv"
+    path.write_text("a,c,c\n" + "".join(f"{i},{i % 2},{'xy'[i % 2]}\n" for i in range(10)))
+    with pytest.raises(DataError, match=r"columns 2 and 3 of the header are both named 'c'; give each column its own name"):
+        load_dataset({"name": f"csv:{path}", "target": "c"})
+    path.write_text("a,a,y\n" + "".join(f"{i},{i * 2},{i % 2}\n" for i in range(10)))
+    with pytest.raises(DataError, match=r"columns 1 and 2 of the header are both named 'a'"):
+        load_csv_table(str(path), "y")
+
+
+def test_numbers_with_a_decimal_comma_are_named_not_one_hot_encoded(tmp_path):
+    """A European spreadsheet's ';' CSV: before, '0,25' made column a categorical, each number a
+    one-hot category (the model saw no magnitudes), silently."""
+    path = tmp_path / "t.csv"
+    path.write_text("a;b;y\n" + "".join(f"0,{i}5;{i};{'xy'[i % 2]}\n" for i in range(10)))
+    with pytest.raises(DataError, match=r"column 'a' writes numbers with a comma \('0,05'\); save the file with a decimal point"):
+        load_dataset({"name": f"csv:{path}", "target": "y"})
