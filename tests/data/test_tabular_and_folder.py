@@ -360,3 +360,22 @@ def test_numbers_with_a_decimal_comma_are_named_not_one_hot_encoded(tmp_path):
     path.write_text("a;b;y\n" + "".join(f"0,{i}5;{i};{'xy'[i % 2]}\n" for i in range(10)))
     with pytest.raises(DataError, match=r"column 'a' writes numbers with a comma \('0,05'\); save the file with a decimal point"):
         load_dataset({"name": f"csv:{path}", "target": "y"})
+
+
+@pytest.mark.parametrize("key, value", [("image_size", 8), ("denoise", "median"), ("augment", {"rotate": 10.0}),
+                                        ("augment", {"policy": "randaugment"})])
+def test_an_image_key_on_a_table_is_refused(iris_csv, key, value):
+    """Before: image_size, denoise and the image augmentations set for a csv: table were silently
+    ignored (only cutmix was refused), so a run looked augmented that was not."""
+    with pytest.raises(DataError, match=rf"'data\.{key}.*' acts on images, but dataset 'csv:.*' is tabular; remove data\."):
+        load_dataset({"name": f"csv:{iris_csv}", "target": "species", key: value})
+    load_dataset({"name": f"csv:{iris_csv}", "target": "species", "augment": {"mixup": 0.2}})
+
+
+def test_train_and_test_with_different_class_folders_are_named(tmp_path):
+    """Before: 'train/ and test/ have different class folders', without saying which."""
+    _grey_folder(tmp_path / "imgs" / "train")
+    _grey_folder(tmp_path / "imgs" / "test", per_class=1)
+    (tmp_path / "imgs" / "test" / "b").rename(tmp_path / "imgs" / "test" / "c")
+    with pytest.raises(DataError, match=r"different class folders \(only in train/: b; only in test/: c\); give both the same"):
+        load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})

@@ -101,7 +101,10 @@ def load_folder(path: str, image_size=None, seed: int = 0) -> Dataset:
     if (root / "train").is_dir() and (root / "test").is_dir():
         train, test = _class_files(root / "train"), _class_files(root / "test")
         if sorted(train) != sorted(test):
-            raise DataError(f"{root}: train/ and test/ have different class folders")
+            only = [f"only in {part}/: {', '.join(sorted(set(a) - set(b)))}" for part, a, b in (("train", train, test), ("test", test, train))
+                    if set(a) - set(b)]
+            raise DataError(f"{root}: train/ and test/ have different class folders ({excerpt('; '.join(only), 120)}); "
+                            "give both the same class folders")
         classes = sorted(train)
         split = {"train": train, "test": test}
     else:
