@@ -379,3 +379,12 @@ def test_train_and_test_with_different_class_folders_are_named(tmp_path):
     (tmp_path / "imgs" / "test" / "b").rename(tmp_path / "imgs" / "test" / "c")
     with pytest.raises(DataError, match=r"different class folders \(only in train/: b; only in test/: c\); give both the same"):
         load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})
+
+
+def test_a_train_and_val_layout_is_not_read_as_two_classes(tmp_path):
+    """Before: train/ + val/ (each with a folder per class) trained a classifier of two classes,
+    'train' and 'val', silently."""
+    _grey_folder(tmp_path / "imgs" / "train")
+    _grey_folder(tmp_path / "imgs" / "val", per_class=1)
+    with pytest.raises(DataError, match=r"holds train/, val/: read as a split, it needs exactly train/ and test/"):
+        load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})

@@ -90,6 +90,19 @@ def _to_array(paths: list[Path], images: list, size: tuple[int, int] | None, mod
     return np.stack(out)
 
 
+SPLIT_NAMES = ("train", "training", "test", "testing", "val", "valid", "validation")
+
+
+def _refuse_a_split_layout(root: Path) -> None:
+    """A tree split as train/ + val/ (or train/ alone) is not one folder per class: its splits were
+    read as two classes, 'train' and 'val', each holding every class's images, and trained on silently."""
+    splits = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.lower() in SPLIT_NAMES)
+    if splits:
+        raise DataError(f"folder '{root}' holds {', '.join(s + '/' for s in splits)}: read as a split, it needs exactly "
+                        "train/ and test/ (each with one sub-folder per class; validation is carved from train/ by "
+                        "data.val_fraction); as classes, rename them")
+
+
 def load_folder(path: str, image_size=None, seed: int = 0) -> Dataset:
     root = Path(path).expanduser()
     if not root.is_dir():
@@ -108,6 +121,7 @@ def load_folder(path: str, image_size=None, seed: int = 0) -> Dataset:
         classes = sorted(train)
         split = {"train": train, "test": test}
     else:
+        _refuse_a_split_layout(root)
         files = _class_files(root)
         classes = sorted(files)
         split = None
