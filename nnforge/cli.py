@@ -186,12 +186,12 @@ def cmd_datasets(args) -> int:
 
         if not args.dir:
             raise UserError("--export needs a folder to write into, e.g. nnforge datasets --export mnist-sample --count 10 digits")
-        paths = export_test_images(args.export, args.count, args.dir)
+        paths = export_test_images(args.export, args.count, args.dir, args.root)
         print(f"wrote {len(paths)} test images of {args.export} to {args.dir}/ ({paths[0].name} ... {paths[-1].name}); "
               f"try: nnforge predict RUN {Path(args.dir) / '*.png'}")
         return 0
-    if args.dir:
-        raise UserError(f"'{args.dir}': a folder is only taken with --export NAME")
+    if args.dir or args.root:
+        raise UserError(f"'{args.dir or args.root}': a folder is only taken with --export NAME")
 
     width = max(map(len, list(DATASETS) + list(PATTERNS)))
     for name, info in DATASETS.items():
@@ -348,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", metavar="DIR", help="with --export: the folder to write the PNG files into")
     p.add_argument("--export", metavar="NAME", help="write the first --count test images of image dataset NAME to DIR")
     p.add_argument("--count", type=int, default=10, help="how many test images --export writes (default 10)")
+    p.add_argument("--root", metavar="DIR", help="with --export mnist, fashion-mnist or cifar10: the folder holding its standard files")
     _add(sub, "models", "list the models in the zoo", "nnforge models", cmd_models)
 
     p = _add(sub, "lesson", "the curriculum: runnable chapters of the seed documents; without NAME, the list",

@@ -13,8 +13,9 @@ from nnforge import io
 from nnforge.errors import DataError
 
 
-def export_test_images(name: str, count: int, out: str | Path) -> list[Path]:
-    """Write the first ``count`` test images of dataset ``name`` to ``out``; return their paths."""
+def export_test_images(name: str, count: int, out: str | Path, root: str | None = None) -> list[Path]:
+    """Write the first ``count`` test images of dataset ``name`` to ``out``; return their paths.
+    ``root``: the folder holding the standard files of mnist, fashion-mnist and cifar10 (``data.root``)."""
     from PIL import Image
 
     from nnforge.data import load_dataset
@@ -23,7 +24,13 @@ def export_test_images(name: str, count: int, out: str | Path) -> list[Path]:
         raise DataError(f"--count is {count}; accepted: a positive number")
     if name.startswith("csv:"):  # before loading: a table asks for a target column that --export has no way to give
         raise DataError(f"dataset '{name}' holds table rows, not images; --export writes image datasets as PNG")
-    ds = load_dataset({"name": name})
+    from nnforge.data.registry import FROM_FILES
+
+    if name in FROM_FILES and root is None:  # before: 'add --set data.root=DIR', an option this command has not
+        raise DataError(f"dataset '{name}' is read from its standard files: add --root DIR, the folder holding them")
+    if root is not None and name not in FROM_FILES:
+        raise DataError(f"--root is for datasets read from standard files ({', '.join(FROM_FILES)}); '{name}' does not use it")
+    ds = load_dataset({"name": name, "root": root})
     if ds.kind != "image":
         raise DataError(f"dataset '{name}' holds table rows, not images; --export writes image datasets as PNG")
     out = Path(out)

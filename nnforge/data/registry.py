@@ -104,6 +104,26 @@ def _refuse_what_does_not_apply(cfg) -> None:
                                 f"'{cfg.name}' does not use it (remove data.{key})")
 
 
+#: the data keys that act on images alone (set for a table they were silently ignored)
+IMAGE_KEYS = ("image_size", "fit_content", "denoise", "denoise_size", "augment.rotate", "augment.shift", "augment.scale",
+              "augment.shear", "augment.hflip", "augment.crop_padding", "augment.noise", "augment.cutout", "augment.policy",
+              "augment.magnitude", "augment.num_ops")
+
+
+def _refuse_image_keys(cfg, kind: str) -> None:
+    from nnforge.config import field_at, plain
+
+    if kind == "image":
+        return
+    for key in IMAGE_KEYS:
+        value = cfg
+        for part in key.split("."):
+            value = getattr(value, part)
+        if plain(value) != field_at(f"data.{key}").default:
+            raise DataError(f"'data.{key}' acts on images, but dataset '{excerpt(cfg.name)}' is {kind}; remove data.{key}"
+                            + (" (data.augment.mixup also blends table rows)" if key.startswith("augment.") else ""))
+
+
 def dataset_info(name: str) -> DatasetInfo | None:
     return DATASETS.get(name)
 
@@ -111,9 +131,17 @@ def dataset_info(name: str) -> DatasetInfo | None:
 def load_dataset(cfg, seed: int = 0) -> Dataset:
     """The dataset a recipe's ``data`` section names (typed, or a mapping such as ``{"name": "digits"}``),
     with its test split fixed."""
-    from nnforge.config import plain, section
+    from nnforge.config import section
 
     cfg = section("data", cfg)
+    ds = _load(cfg, seed)
+    _refuse_image_keys(cfg, ds.kind)
+    return ds
+
+
+def _load(cfg, seed: int) -> Dataset:
+    from nnforge.config import plain
+
     name = cfg.name
     _refuse_what_does_not_apply(cfg)
     if name.startswith("csv:"):

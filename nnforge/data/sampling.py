@@ -39,8 +39,10 @@ def balanced_sampler(targets: torch.Tensor, mode: str) -> Callable[[torch.Genera
     return sample
 
 
-def make_imbalanced(x: torch.Tensor, y: torch.Tensor, keep: dict, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Keep only a fraction of some classes' examples (``{class_index: fraction}``), seeded."""
+def make_imbalanced(x: torch.Tensor, y: torch.Tensor, keep: dict, seed: int,
+                    num_classes: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keep only a fraction of some classes' examples (``{class_index: fraction}``), seeded; a class
+    index outside ``range(num_classes)`` is an error (it cut nothing, silently)."""
     gen = torch.Generator().manual_seed(seed)
     mask = torch.ones(len(y), dtype=torch.bool)
     for cls, fraction in keep.items():
@@ -48,6 +50,9 @@ def make_imbalanced(x: torch.Tensor, y: torch.Tensor, keep: dict, seed: int) -> 
             c, f = int(cls), float(fraction)
         except (TypeError, ValueError):
             raise ConfigError(f"'data.imbalance' entry {cls}: {fraction!r}; accepted: class index -> fraction in [0, 1]") from None
+        if num_classes is not None and not 0 <= c < num_classes:
+            raise ConfigError(f"'data.imbalance' names class {c}, but the dataset's classes are 0-{num_classes - 1}; "
+                              "accepted: class index -> fraction in [0, 1]")
         if not 0 <= f <= 1:
             raise ConfigError(f"'data.imbalance' fraction for class {c} is {f}; accepted: a number in [0, 1]")
         idx = torch.nonzero(y == c).flatten()

@@ -81,6 +81,14 @@ class TabularEncoding:
                                     "the 32-bit float range); accepted: finite numbers")
                 columns.append({"name": name, "kind": "numeric", "median": median, "indicator": len(present) < len(cells)})
                 continue
+            if all(n is not None or _number(c.replace(",", ".", 1)) is not None for c, n in zip(present, numbers)):
+                # '0,5' (a European spreadsheet's ';' CSV) one-hot encoded each number as a category,
+                # silently, or was refused as 'an ID or free text'
+                comma = next(c for c, n in zip(present, numbers) if n is None)
+                shown = file_excerpt(source, comma)
+                raise DataError(f"{source}: {_column(source, name, j)} writes numbers with a comma"
+                                + (f" ('{shown}')" if shown else "") + "; save the file with a decimal point (0.5), "
+                                "and no thousands separator")
             categories = sorted({c if c.lower() not in MISSING else MISSING_CATEGORY for c in cells})
             if len(categories) > MAX_CATEGORIES:
                 raise DataError(f"{source}: {_column(source, name, j)} holds text with {len(categories)} distinct values in the "

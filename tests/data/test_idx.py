@@ -127,3 +127,18 @@ def test_any_header_and_data_length_reads_or_is_one_line(tmp_path):
                 assert array.shape == tuple(shape) and array.dtype == np.uint8
 
     check()
+
+
+def test_datasets_export_of_mnist_takes_its_root(tmp_path, capsys):
+    """Before: `nnforge datasets --export mnist DIR` said 'add --set data.root=DIR', an option the
+    command does not take: mnist could not be exported at all. Now --root names the folder."""
+    from nnforge.cli import main
+
+    x = np.arange(3 * 28 * 28).reshape(3, 28, 28) % 256
+    for prefix in ("train", "t10k"):
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", x)
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", np.array([4, 0, 9]))
+    assert main(["datasets", "--export", "mnist", str(tmp_path / "out")]) == 2
+    assert "add --root DIR, the folder holding them" in capsys.readouterr().err
+    assert main(["datasets", "--export", "mnist", "--root", str(tmp_path), "--count", "2", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["test-0000-label-4.png", "test-0001-label-0.png"]

@@ -284,3 +284,107 @@ def test_a_regression_csvs_errors_name_the_line_in_the_file_too(tmp_path, last_r
 
     with pytest.raises(DataError, match=message):
         load_csv_table(str(_gapped(tmp_path, last_row)), "b")
+
+
+def _grey_folder(root, per_class=3, size=(6, 6)):
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.new("L", size, 30 * i + (60 if c == "b" else 10)).save(root / c / f"{i}.png")
+
+
+def test_one_colour_image_in_test_makes_both_splits_rgb(tmp_path):
+    """Before: train/ all grey and one RGB image in test/ read train as 1 channel and test as 3,
+    then refused with 'train images are (1, 6, 6) but test images (3, 6, 6); set data.image_size',
+    an option that cannot help."""
+    _grey_folder(tmp_path / "imgs" / "train")
+    _grey_folder(tmp_path / "imgs" / "test", per_class=1)
+    Image.new("RGB", (6, 6), (200, 10, 10)).save(tmp_path / "imgs" / "test" / "b" / "0.png")
+    ds = load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})
+    assert ds.input_shape == (3, 6, 6) and ds.x_test.shape[1:] == (3, 6, 6)
+    assert ds.test_sources == ["test/a/0.png", "test/b/0.png"]
+    assert ds.x_test[1, :, 0, 0].tolist() == [200, 10, 10]
+
+
+def test_hidden_files_and_folders_in_a_class_folder_are_skipped(tmp_path):
+    """Before: macOS' AppleDouble '._0.png' stopped loading ('not a readable image'), and a copy in
+    '.ipynb_checkpoints/' was trained on as one more example."""
+    _grey_folder(tmp_path / "imgs")
+    (tmp_path / "imgs" / "a" / "._0.png").write_bytes(b"\x00\x05\x16\x07 resource fork")
+    (tmp_path / "imgs" / "a" / ".ipynb_checkpoints").mkdir()
+    Image.new("L", (6, 6)).save(tmp_path / "imgs" / "a" / ".ipynb_checkpoints" / "0-checkpoint.png")
+    ds = load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})
+    assert len(ds.x_train) + len(ds.x_test) == 6
+
+
+def test_folder_images_are_converted_as_predict_converts_them(tmp_path):
+    """Training pixels are the file converted as predict and the service convert it (before they
+    match its background to training's).
+    Before: transparency was dropped (a transparent canvas, black beneath, trained as black and served
+    as white) and EXIF orientation ignored (a phone photo trained sideways, served upright)."""
+    root = tmp_path / "imgs"
+    _grey_folder(root)
+    Image.new("LA", (6, 6), (0, 0)).save(root / "a" / "clear.png")  # fully transparent, black beneath
+    turned = Image.new("L", (6, 6), 0)
+    turned.paste(255, (0, 0, 6, 2))  # a white band along the top
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise: the band on the right
+    turned.save(root / "b" / "turned.jpg", exif=exif.tobytes(), quality=100)
+    ds = load_dataset({"name": f"folder:{root}"})
+    pre = Preprocessing.fit(ds)
+    everything = np.concatenate([ds.x_train.numpy(), ds.x_test.numpy()])
+    for name in ("a/clear.png", "b/turned.jpg"):
+        with Image.open(root / name) as im:
+            served = np.asarray(pre._in_mode(im))[None]
+        assert any(np.array_equal(served, arr) for arr in everything), name
+
+
+def test_a_header_naming_two_columns_alike_is_refused(tmp_path):
+    """Before: 'a,c,c' with target c took the target from the first c and kept the second as a
+    feature; 'a,a,c' trained, and predict (columns by name) read the first 'a' twice."""
+    from nnforge.data.sources.regression import load_csv_table
+
+    path = tmp_path / "t.csv"
+    path.write_text("a,c,c\n" + "".join(f"{i},{i % 2},{'xy'[i % 2]}\n" for i in range(10)))
+    with pytest.raises(DataError, match=r"columns 2 and 3 of the header are both named 'c'; give each column its own name"):
+        load_dataset({"name": f"csv:{path}", "target": "c"})
+    path.write_text("a,a,y\n" + "".join(f"{i},{i * 2},{i % 2}\n" for i in range(10)))
+    with pytest.raises(DataError, match=r"columns 1 and 2 of the header are both named 'a'"):
+        load_csv_table(str(path), "y")
+
+
+def test_numbers_with_a_decimal_comma_are_named_not_one_hot_encoded(tmp_path):
+    """A European spreadsheet's ';' CSV: before, '0,25' made column a categorical, each number a
+    one-hot category (the model saw no magnitudes), silently."""
+    path = tmp_path / "t.csv"
+    path.write_text("a;b;y\n" + "".join(f"0,{i}5;{i};{'xy'[i % 2]}\n" for i in range(10)))
+    with pytest.raises(DataError, match=r"column 'a' writes numbers with a comma \('0,05'\); save the file with a decimal point"):
+        load_dataset({"name": f"csv:{path}", "target": "y"})
+
+
+@pytest.mark.parametrize("key, value", [("image_size", 8), ("denoise", "median"), ("augment", {"rotate": 10.0}),
+                                        ("augment", {"policy": "randaugment"})])
+def test_an_image_key_on_a_table_is_refused(iris_csv, key, value):
+    """Before: image_size, denoise and the image augmentations set for a csv: table were silently
+    ignored (only cutmix was refused), so a run looked augmented that was not."""
+    with pytest.raises(DataError, match=rf"'data\.{key}.*' acts on images, but dataset 'csv:.*' is tabular; remove data\."):
+        load_dataset({"name": f"csv:{iris_csv}", "target": "species", key: value})
+    load_dataset({"name": f"csv:{iris_csv}", "target": "species", "augment": {"mixup": 0.2}})
+
+
+def test_train_and_test_with_different_class_folders_are_named(tmp_path):
+    """Before: 'train/ and test/ have different class folders', without saying which."""
+    _grey_folder(tmp_path / "imgs" / "train")
+    _grey_folder(tmp_path / "imgs" / "test", per_class=1)
+    (tmp_path / "imgs" / "test" / "b").rename(tmp_path / "imgs" / "test" / "c")
+    with pytest.raises(DataError, match=r"different class folders \(only in train/: b; only in test/: c\); give both the same"):
+        load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})
+
+
+def test_a_train_and_val_layout_is_not_read_as_two_classes(tmp_path):
+    """Before: train/ + val/ (each with a folder per class) trained a classifier of two classes,
+    'train' and 'val', silently."""
+    _grey_folder(tmp_path / "imgs" / "train")
+    _grey_folder(tmp_path / "imgs" / "val", per_class=1)
+    with pytest.raises(DataError, match=r"holds train/, val/: read as a split, it needs exactly train/ and test/"):
+        load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})

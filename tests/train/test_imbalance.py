@@ -77,3 +77,13 @@ def test_a_loss_option_the_chosen_loss_does_not_use_is_refused_before_the_run_fo
     with pytest.raises(ConfigError, match=f"'{key}' is .* which loss '{loss}' does not use"):
         fit(fast_config(f"engine={engine}", "train.epochs=1", f"train.loss.name={loss}", option), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_data_imbalance_naming_a_class_the_dataset_lacks_is_refused(tmp_path):
+    """Before: digits has classes 0-9, and {12: 0.1} cut nothing: the run trained on balanced data."""
+    from nnforge.errors import ConfigError
+
+    from .conftest import fast_config
+
+    with pytest.raises(ConfigError, match=r"'data.imbalance' names class 12, but the dataset's classes are 0-9"):
+        fit(fast_config("train.epochs=1", "data.imbalance={12: 0.1}"), tmp_path / "run")

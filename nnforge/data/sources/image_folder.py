@@ -1,8 +1,12 @@
 """Images from a folder tree: one sub-folder per class (``folder:PATH``).
 
 If PATH holds ``train/`` and ``test/`` sub-folders, those are the splits; otherwise a fixed
-stratified 80/20 split is drawn. Only PNG and JPEG files are read. All images must share one
-size unless ``data.image_size`` says what to resize to; colour images make the dataset RGB.
+stratified 80/20 split is drawn. Only PNG and JPEG files are read; hidden files and folders
+(``.DS_Store``, macOS' ``._name.png``, ``.ipynb_checkpoints/``) are skipped. All images must share one
+size unless ``data.image_size`` says what to resize to; a colour image in either split makes the
+dataset RGB. Each image is converted the way ``predict`` and the service convert an upload
+(:class:`~nnforge.data.preprocess.Preprocessing`: EXIF orientation, transparency onto white,
+16-bit grey scaled, Lanczos resize), so a model sees its training images as it sees requests.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import numpy as np
 import torch
 
 from nnforge.data.dataset import Dataset, split_80_20
-from nnforge.data.preprocess import eight_bit
+from nnforge.data.preprocess import WIDE_GREY
 from nnforge.errors import DataError, excerpt
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -32,14 +36,16 @@ def _class_files(root: Path) -> dict[str, list[Path]]:
             # training at its last step (the confusion matrix) with a traceback.
             raise DataError(f"class folder '{excerpt(os.fsencode(c.name), 60)}' in '{root}' has a name that is not "
                             "printable UTF-8 text; rename it (the class names are shown in pictures, reports and the service)")
-        images = sorted(p for p in c.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        images = sorted(p for p in c.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
+                        and not any(part.startswith(".") for part in p.relative_to(c).parts))
         if not images:
             raise DataError(f"class folder '{c}' holds no PNG or JPEG images")
         files[c.name] = images
     return files
 
 
-def _read_images(paths: list[Path], size: tuple[int, int] | None) -> tuple[np.ndarray, str]:
+def _open_images(paths: list[Path]) -> list:
+    """The decoded images, as they are in the files."""
     from PIL import Image, UnidentifiedImageError
 
     images = []
@@ -54,22 +60,47 @@ def _read_images(paths: list[Path], size: tuple[int, int] | None) -> tuple[np.nd
             raise DataError(f"{p}: too large to read ({excerpt(exc.args[0].split(',')[0], 100)}); resize it first") from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:  # ValueError: 'Truncated IHDR chunk'
             raise DataError(f"{p}: not a readable image ({excerpt(exc, 100)})") from None
-    colour = any(im.mode not in ("L", "1", "I", "I;16", "LA") for im in images)
-    mode = "RGB" if colour else "L"
-    target = size or images[0].size[::-1]
+    return images
+
+
+def _is_colour(images: list) -> bool:
+    return any(im.mode not in ("L", "1", "LA", *WIDE_GREY) for im in images)
+
+
+def _to_array(paths: list[Path], images: list, size: tuple[int, int] | None, mode: str) -> np.ndarray:
+    from nnforge.data.preprocess import Preprocessing, _lanczos
+
+    convert = Preprocessing(kind="image", input_shape=[1, 1, 1], mode=mode)
+    target = size
     out = []
     for p, im in zip(paths, images):
+        try:
+            im = convert._in_mode(im)  # upright (EXIF), transparency onto white, 16-bit grey scaled, in mode
+        except DataError as exc:  # damaged EXIF
+            raise DataError(f"{p}: {exc}") from None
+        target = target or im.size[::-1]  # the first image's, upright
         if size is None and im.size[::-1] != tuple(target):
             raise DataError(
                 f"{p}: is {im.size[0]}x{im.size[1]} but {paths[0].name} is {target[1]}x{target[0]}; "
                 f"resize them all with --set data.image_size=[H,W]"
             )
-        im = eight_bit(im).convert(mode)
-        if im.size[::-1] != tuple(target):
-            im = im.resize((target[1], target[0]), Image.Resampling.BILINEAR)
+        im = _lanczos(im, target[1], target[0])
         arr = np.asarray(im, dtype=np.uint8)
         out.append(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))
-    return np.stack(out), mode
+    return np.stack(out)
+
+
+SPLIT_NAMES = ("train", "training", "test", "testing", "val", "valid", "validation")
+
+
+def _refuse_a_split_layout(root: Path) -> None:
+    """A tree split as train/ + val/ (or train/ alone) is not one folder per class: its splits were
+    read as two classes, 'train' and 'val', each holding every class's images, and trained on silently."""
+    splits = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.lower() in SPLIT_NAMES)
+    if splits:
+        raise DataError(f"folder '{root}' holds {', '.join(s + '/' for s in splits)}: read as a split, it needs exactly "
+                        "train/ and test/ (each with one sub-folder per class; validation is carved from train/ by "
+                        "data.val_fraction); as classes, rename them")
 
 
 def load_folder(path: str, image_size=None, seed: int = 0) -> Dataset:
@@ -83,29 +114,38 @@ def load_folder(path: str, image_size=None, seed: int = 0) -> Dataset:
     if (root / "train").is_dir() and (root / "test").is_dir():
         train, test = _class_files(root / "train"), _class_files(root / "test")
         if sorted(train) != sorted(test):
-            raise DataError(f"{root}: train/ and test/ have different class folders")
+            only = [f"only in {part}/: {', '.join(sorted(set(a) - set(b)))}" for part, a, b in (("train", train, test), ("test", test, train))
+                    if set(a) - set(b)]
+            raise DataError(f"{root}: train/ and test/ have different class folders ({excerpt('; '.join(only), 120)}); "
+                            "give both the same class folders")
         classes = sorted(train)
         split = {"train": train, "test": test}
     else:
+        _refuse_a_split_layout(root)
         files = _class_files(root)
         classes = sorted(files)
         split = None
     if split is None:
         paths = [p for c in classes for p in files[c]]
         labels = np.array([i for i, c in enumerate(classes) for _ in files[c]], dtype=np.int64)
-        x, _ = _read_images(paths, size)
+        images = _open_images(paths)
+        x = _to_array(paths, images, size, "RGB" if _is_colour(images) else "L")
         train, test, y_tr, y_te = split_80_20(np.arange(len(paths)), labels, seed)  # the same split as of the images themselves
         x_tr, x_te, test_paths = x[train], x[test], [paths[i] for i in test]
     else:
-        parts = {}
+        read = {}
         for name, files in split.items():
             paths = [p for c in classes for p in files[c]]
             labels = np.array([i for i, c in enumerate(classes) for _ in files[c]], dtype=np.int64)
-            parts[name] = (_read_images(paths, size)[0], labels)
+            read[name] = (paths, _open_images(paths), labels)
+        # one mode for both splits: a single colour image in test/ made its split RGB and the other grey
+        mode = "RGB" if any(_is_colour(images) for _, images, _ in read.values()) else "L"
+        parts = {name: (_to_array(paths, images, size, mode), labels) for name, (paths, images, labels) in read.items()}
         (x_tr, y_tr), (x_te, y_te) = parts["train"], parts["test"]
-        test_paths = paths  # the test folder's, read last
+        test_paths = read["test"][0]
         if x_tr.shape[1:] != x_te.shape[1:]:
-            raise DataError(f"{root}: train images are {x_tr.shape[1:]} but test images {x_te.shape[1:]}; set data.image_size")
+            raise DataError(f"{root}: train images are {x_tr.shape[2]}x{x_tr.shape[3]} (HxW) but test images "
+                            f"{x_te.shape[2]}x{x_te.shape[3]}; resize them all with --set data.image_size=[H,W]")
     return Dataset(
         name=f"folder:{root}",
         kind="image",

@@ -50,6 +50,20 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
     return [h.strip() for h in rows[0]], rows[1:], lines[1:]
 
 
+def check_unique_header(header: list[str], source) -> None:
+    """Every column has its own name: columns are picked by name (the target, and every column of a
+    file given to predict or the service), so of two columns named alike the second was silently
+    read as the first, or the target taken from one and the other kept as a feature."""
+    seen: dict[str, int] = {}
+    for j, name in enumerate(header):
+        if name in seen:
+            shown = file_excerpt(source, name)
+            named = f"'{shown}'" if shown else "the same name"
+            raise DataError(f"{source}: columns {seen[name] + 1} and {j + 1} of the header are both named {named}; "
+                            "give each column its own name")
+        seen[name] = j
+
+
 def check_row_widths(header: list[str], rows: list[list[str]], source: str, lines: list[int] | None = None) -> None:
     """Every row has as many fields as the header; the error names the first line that does not."""
     for i, row in enumerate(rows):
@@ -87,6 +101,7 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
         what = "is a folder, not a file" if path.is_dir() else "not found"  # 'not found' of a folder that is there misled
         raise DataError(f"csv file '{path}' {what}; expected csv:PATH to a CSV with a header row")
     header, rows, lines = _read_rows(path)
+    check_unique_header(header, given)
     if target is None:
         raise DataError(f"{path}: say which column to predict with --set data.target=COLUMN ({_columns(given, header)})")
     if target not in header:
@@ -106,7 +121,8 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
     classes = sorted(set(labels_text), key=_natural_key)
     if len(classes) < 2:
         raise DataError(f"{path}: target '{excerpt(target)}' has a single value; a classifier needs at least two classes")
-    y = np.array([classes.index(v) for v in labels_text], dtype=np.int64)
+    index = {c: i for i, c in enumerate(classes)}  # classes.index per row took seconds with thousands of classes
+    y = np.array([index[v] for v in labels_text], dtype=np.int64)
     encoding = text = None
     train, test, y_tr, y_te = split_80_20(np.arange(len(rows)), y, seed)  # the same split as of the rows themselves
     if needs_encoding(features):  # text columns or missing cells: encoded with the training rows' statistics

@@ -61,7 +61,7 @@ class Classify(Task):
         ds = load_dataset(data_cfg, seed).encoded_with(self.encoding)
         ds = ds.fold(*self.fold, seed) if self.fold else ds.split_validation(data_cfg.val_fraction, seed)
         if data_cfg.imbalance:
-            x, y = make_imbalanced(ds.x_train, ds.y_train, dict(data_cfg.imbalance), seed)
+            x, y = make_imbalanced(ds.x_train, ds.y_train, dict(data_cfg.imbalance), seed, ds.num_classes)
             ds = replace(ds, x_train=x, y_train=y)
         ds = apply_data_config(ds, data_cfg, seed)  # train_fraction, fit_content, image_size (shared with eval)
         info = dataset_info(data_cfg.name)
