@@ -18,12 +18,23 @@ def md_cell(text) -> str:
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
+def short_source(source: str) -> str:
+    """A test example's source as a picture's label shows it: a long path keeps its end."""
+    return source if len(source) <= 24 else "..." + source[-21:]
+
+
 def where_from(sources: list[str] | None, i: int) -> str:
-    """`` (line 17)``, `` (cat/003.png)``: where test example ``i`` came from, for a picture's label
-    (a long path keeps its end); nothing for a packaged dataset, whose index is all there is."""
-    if sources is None:
-        return ""
-    return f" ({sources[i] if len(sources[i]) <= 24 else '...' + sources[i][-21:]})"
+    """`` (line 17)``, `` (cat/003.png)``: where test example ``i`` came from, for a picture's label;
+    nothing for a packaged dataset, whose index is all there is."""
+    return f" ({short_source(sources[i])})" if sources is not None else ""
+
+
+def source_column(rows: list[dict]) -> tuple[str, str, Callable[[dict], str]]:
+    """The optional "source" column of a Markdown table of test examples: its header cell, its
+    alignment cell and a row's cell, all empty when no row names its source (a packaged dataset)."""
+    if not any("source" in r for r in rows):
+        return "", "", lambda r: ""
+    return " source |", " --- |", lambda r: f" {md_cell(r.get('source', ''))} |"
 
 
 def _plt():

@@ -23,7 +23,7 @@ import torch
 
 from nnforge import io
 from nnforge.errors import UserError
-from nnforge.explain.figures import md_cell, where_from
+from nnforge.explain.figures import source_column, where_from
 
 METHODS = ("ig", "shap", "lime", "permutation")
 BACKGROUND_ROWS = 64
@@ -151,10 +151,9 @@ def _plot_errors(truth: np.ndarray, pred: np.ndarray, worst: np.ndarray, name: s
 def markdown(report: dict, run_dir: Path) -> str:
     lines = [f"# Error analysis of {run_dir}", "", f"test RMSE {report['rmse']:.4g}, MAE {report['mae']:.4g}, R² {report['r2']:.3f} "
              f"({', '.join(report['targets'])})", "", "## Largest errors", ""]
-    where = any("source" in r for r in report["largest_errors"])
-    lines += ["| test row |" + (" source |" if where else "") + " true | predicted | abs error |",
-              "| ---: |" + (" --- |" if where else "") + " --- | --- | ---: |"]
-    lines += [f"| {r['index']} |" + (f" {md_cell(r.get('source', ''))} |" if where else "")
+    head, align, source = source_column(report["largest_errors"])
+    lines += [f"| test row |{head} true | predicted | abs error |", f"| ---: |{align} --- | --- | ---: |"]
+    lines += [f"| {r['index']} |{source(r)}"
               + f" {', '.join(f'{v:.4g}' for v in r['true'])} | {', '.join(f'{v:.4g}' for v in r['predicted'])} | "
               f"{r['abs_error']:.4g} |" for r in report["largest_errors"]]
     for method, importance in report["feature_importance"].items():

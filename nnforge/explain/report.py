@@ -22,7 +22,7 @@ from nnforge import io
 from nnforge.errors import UserError
 from nnforge.explain.errors import error_analysis
 from nnforge.explain.figures import (_plt, _save, feature_importance, literal, md_cell, plot_feature_attributions,  # noqa: F401
-                                     plot_importance, where_from, write_report)
+                                     plot_importance, short_source, source_column, where_from, write_report)
 
 BACKGROUND_ROWS = 64  # training inputs that SHAP draws its baselines from
 IMPORTANCE_ROWS = 200  # tabular runs: test rows averaged for the feature importance
@@ -48,7 +48,7 @@ def plot_top_losses(images: np.ndarray, rows: list[dict], classes: list[str], pa
     for ax, row in zip(axes.flat, rows):
         ax.axis("on")
         _show(ax, images[row["index"]])
-        ax.set_title(f"{literal(row['source'][-24:]) + chr(10) if 'source' in row else ''}true {literal(classes[row['true']])}\npred {literal(classes[row['predicted']])} ({row['probability']:.0%})\nloss {row['loss']:.2f}",
+        ax.set_title(f"{literal(short_source(row['source'])) + chr(10) if 'source' in row else ''}true {literal(classes[row['true']])}\npred {literal(classes[row['predicted']])} ({row['probability']:.0%})\nloss {row['loss']:.2f}",
                      fontsize=7)
     fig.suptitle("top losses on the test split")
     return _save(fig, path)
@@ -160,10 +160,10 @@ def markdown(report: dict, run_dir: Path) -> str:
     lines += ["", "## Most confused pairs", "", "| true | predicted | count | share of true |", "| --- | --- | ---: | ---: |"]
     lines += [f"| {md_cell(p['true'])} | {md_cell(p['predicted'])} | {p['count']} | {p['share_of_true']:.1%} |" for p in report["confused_pairs"]]
     classes = [r["class"] for r in report["per_class"]]
-    where = any("source" in r for r in report["top_losses"])
-    lines += ["", "## Top losses", "", "| test example |" + (" source |" if where else "") + " true | predicted | confidence | loss |",
-              "| ---: |" + (" --- |" if where else "") + " --- | --- | ---: | ---: |"]
-    lines += [f"| {r['index']} |" + (f" {md_cell(r.get('source', ''))} |" if where else "")
+    head, align, source = source_column(report["top_losses"])
+    lines += ["", "## Top losses", "", f"| test example |{head} true | predicted | confidence | loss |",
+              f"| ---: |{align} --- | --- | ---: | ---: |"]
+    lines += [f"| {r['index']} |{source(r)}"
               + f" {md_cell(classes[r['true']])} | {md_cell(classes[r['predicted']])} | {r['probability']:.1%} | {r['loss']:.3f} |" for r in report["top_losses"]]
     for method, importance in report.get("feature_importance", {}).items():
         lines += ["", f"## Feature importance ({method})", "", "| rank | feature | mean abs attribution |", "| ---: | --- | ---: |"]
