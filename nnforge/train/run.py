@@ -65,7 +65,7 @@ def technique_callbacks(recipe, task, data, teacher, out: Path, hint: str) -> li
     es = train.early_stopping
     if es.patience:
         cbs.append(EarlyStopping(monitor, es.patience, es.min_delta, es.restore_best))
-    elif task.keeps_best_epoch:  # never stops; ends holding the best epoch's weights
+    elif keeps_best(recipe, task):  # never stops; ends holding the best epoch's weights
         cbs.append(EarlyStopping(monitor, None, 0.0, True, verbose=False))
     if train.ema.decay is not None:
         cbs.append(EMA(train.ema.decay, train.ema.every))
@@ -82,13 +82,20 @@ def technique_callbacks(recipe, task, data, teacher, out: Path, hint: str) -> li
     return cbs
 
 
+def keeps_best(recipe, task) -> bool:
+    """Whether a run ends holding its best epoch's weights (by ``train.monitor``), as
+    :func:`technique_callbacks` sets it up: early stopping that restores them, or, without early
+    stopping, a task that keeps them (a forecast, a regression)."""
+    es = recipe.train.early_stopping
+    return bool(es.restore_best) if es.patience else task.keeps_best_epoch
+
+
 def kept_epoch(recipe, history: list[dict]) -> dict:
-    """The row of ``history`` whose weights a finished run's model holds: the best epoch by
-    ``train.monitor`` when early stopping restores it or the task keeps its best epoch (a forecast, a
-    regression), else the last. What a tune trial is scored by, so that its value is its model's."""
+    """The row of ``history`` whose weights a finished run's model holds: the best epoch where the run
+    :func:`keeps_best`, else the last. What a tune trial is scored by, so that its value is its model's."""
     recipe = resolve(recipe)
     task, es = TASKS[recipe.task](), recipe.train.early_stopping
-    if not history or not ((es.patience and es.restore_best) or (not es.patience and task.keeps_best_epoch)):
+    if not history or not keeps_best(recipe, task):
         return history[-1] if history else {}
     monitor = Monitor(task.monitor(recipe), es.min_delta if es.patience else 0.0)
     for row in history:
