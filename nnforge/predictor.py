@@ -256,7 +256,8 @@ class Predictor:
             return results[0] if single else results
         if not single and all(_is_number(i) or isinstance(i, (list, tuple)) for i in items):  # numbers in nested lists: as NumPy reads them
             try:
-                x, single, items = np.asarray(x, dtype=np.float64), True, [np.asarray(x, dtype=np.float64)]
+                x = np.asarray(x, dtype=np.float64)
+                single, items = True, [x]
             except (TypeError, ValueError):
                 raise DataError("nested lists must hold numbers, in rows of one length; "
                                 "accepted: a row [x1, x2, ...], a batch of rows, or a NumPy array") from None

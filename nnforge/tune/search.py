@@ -219,8 +219,9 @@ def check_same_recipe(study, flat: dict, spec: TuneSpec, storage_url: str) -> No
     before = study.user_attrs.get("recipe")
     scored = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
     if not any(t.state in scored for t in study.get_trials(deepcopy=False)):
-        if before != outside_space(flat, spec):
-            study.set_user_attr("recipe", outside_space(flat, spec))
+        kept = outside_space(flat, spec)
+        if before != kept:
+            study.set_user_attr("recipe", kept)
             study.set_user_attr("metric", spec.metric)
         return
     if not isinstance(before, dict):

@@ -12,7 +12,7 @@ A csv's text columns and missing cells are encoded with the statistics of the ro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -134,14 +134,16 @@ def load_csv_table(path: str, target: str | None, seed: int = 0) -> Table:
     cells = [[c for j, c in enumerate(r) if j != t] for r in rows]
     from sklearn.model_selection import train_test_split
 
-    train, test = train_test_split(np.arange(len(rows)), test_size=0.2, random_state=seed)  # split()'s rows exactly
+    train, test = train_test_split(np.arange(len(rows)), test_size=0.2, random_state=seed)  # the rows split() would pick
     sources = [f"line {lines[i]}" for i in test]
     if not needs_encoding(cells):
         table = parse_features(header, rows, given, lines)
         y = table[:, t]
         if np.unique(y).size < 2:
             raise DataError(f"{file}: target '{excerpt(target)}' has a single value; nothing to regress")
-        return replace(split(f"csv:{file}", np.delete(table, t, axis=1), y, features, [target], seed), test_sources=sources)
+        x = np.delete(table, t, axis=1)
+        return Table(f"csv:{file}", x[train], y[train].reshape(-1, 1), x[test], y[test].reshape(-1, 1), features, [target],
+                     test_sources=sources)
     y = parse_features([target], [[r[t]] for r in rows], given, lines)[:, 0]  # the target keeps its rules: numeric, never missing
     if np.unique(y).size < 2:
         raise DataError(f"{file}: target '{excerpt(target)}' has a single value; nothing to regress")
