@@ -309,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"nnforge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.set_defaults(commands=sub.choices)  # for main's "did you mean" on a mistyped command or option
 
     p = _add(sub, "quickstart", "train the default CNN on the bundled MNIST sample, evaluate, and write a run directory",
              "nnforge quickstart --out runs/first", cmd_quickstart)
@@ -442,9 +443,21 @@ def sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+def _did_you_mean(word: str, names) -> str:
+    """`` (did you mean 'train'?)`` for the nearest of ``names`` to a mistyped ``word``, else ''."""
+    import difflib
+
+    near = difflib.get_close_matches(word, list(names), n=1, cutoff=0.6)
+    return f" (did you mean '{near[0]}'?)" if near else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     print_any_file_name()
     parser = build_parser()
+    words = sys.argv[1:] if argv is None else list(argv)
+    commands = parser.get_default("commands")
+    if words and not words[0].startswith("-") and words[0] not in commands:  # argparse would list all 17 commands
+        parser.error(f"no command '{words[0]}'{_did_you_mean(words[0], commands)}; `nnforge --help` lists them")
     args, extra = parser.parse_known_args(argv)
     if extra:  # report runs/quickstart-*: the shell's glob gave one run too many
         try:
@@ -455,7 +468,8 @@ def main(argv: list[str] | None = None) -> int:
         except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return exc.exit_code
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        command = commands.get(args.command, parser)  # its usage line, not nnforge's
+        command.error(f"unrecognized arguments: {' '.join(extra)}{_did_you_mean(extra[0].split('=')[0], command._option_string_actions)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
