@@ -299,7 +299,10 @@ def _yaml_float(text: str):
 
 def _validate(section: dict, schema: dict, prefix: str) -> dict:
     if not isinstance(section, dict):
-        raise ConfigError(f"'{prefix.rstrip('.') or 'recipe'}' must be a mapping of keys, got {shown(section)}")
+        where, name = prefix.rstrip(".") or "recipe", schema.get("name")
+        meant = isinstance(name, Field) and name.choices and isinstance(section, str) and section in name.choices
+        hint = f"; did you mean '{where}.name: {section}'?" if meant else ""  # `scheduler: cosine`, as Keras' strings read
+        raise ConfigError(f"'{where}' must be a mapping of keys ({', '.join(schema)}), got {shown(section)}{hint}")
     for key in section:
         if key not in schema:
             raise unknown_key_error(prefix + str(key), str(key), schema)

@@ -179,3 +179,17 @@ def test_a_huge_value_is_named_in_a_short_message(setting):
     with pytest.raises(ConfigError) as caught:
         load_config(None, [setting + "x" * 100_000])
     assert len(str(caught.value)) < 600 and "xxx..." in str(caught.value)
+
+
+def test_a_section_given_as_its_name_says_which_key_was_meant(tmp_path):
+    """``scheduler: cosine`` (Keras passes optimizers and schedules by name) is a mapping in a recipe."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("train:\n  scheduler: cosine\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(recipe)
+    assert str(exc.value) == ("'train.scheduler' must be a mapping of keys (name, step_size, gamma, max_lr, pct_start, min_lr, "
+                              "patience, warmup_epochs), got 'cosine'; did you mean 'train.scheduler.name: cosine'?")
+    with pytest.raises(ConfigError, match=r"did you mean 'train.optimizer.name: adam'\?$"):
+        load_config(None, ["train.optimizer=adam"])
+    with pytest.raises(ConfigError, match=r"\(patience, min_delta, restore_best\), got 3$"):  # no name key to suggest
+        load_config(None, ["train.early_stopping=3"])
