@@ -469,6 +469,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return exc.exit_code
         command = commands.get(args.command, parser)  # its usage line, not nnforge's
+        spaced = [item for item in getattr(args, "set", None) or [] if "=" not in item]
+        if spaced and not extra[0].startswith("-"):  # --set train.epochs 3: argparse took '3' for an extra argument
+            command.error(f"--set takes KEY=VALUE in one word: --set {spaced[0]}={extra[0]}")
         command.error(f"unrecognized arguments: {' '.join(extra)}{_did_you_mean(extra[0].split('=')[0], command._option_string_actions)}")
     if not getattr(args, "func", None):
         parser.print_help()

@@ -257,7 +257,21 @@ def _nearest(word: str, options: Iterable[str]) -> str:
 def unknown_key_error(path: str, key: str, valid: Iterable[str]) -> ConfigError:
     """The one error for an unknown key, shared by every section's validator."""
     valid = sorted(valid)
-    return ConfigError(f"unknown key '{path}'{_nearest(key, valid)}; valid keys here: {', '.join(valid)}")
+    return ConfigError(f"unknown key '{path}'{_elsewhere(path, key) or _nearest(key, valid)}; valid keys here: {', '.join(valid)}")
+
+
+def _elsewhere(path: str, key: str) -> str:
+    """`` (did you mean 'train.epochs'?)`` for ``--set epochs=3``: the recipe's other keys of that name
+    (up to three), or ''."""
+    found, stack = [], [("", SCHEMA)]
+    while stack:
+        prefix, section = stack.pop(0)
+        for name, spec in section.items():
+            if isinstance(spec, dict):
+                stack.append((f"{prefix}{name}.", spec))
+            elif name == key and prefix + name != path:
+                found.append(prefix + name)
+    return f" (did you mean {' or '.join(repr(p) for p in found)}?)" if 0 < len(found) <= 3 else ""
 
 
 def check_value(path: str, value: Any, field: Field) -> Any:

@@ -25,3 +25,8 @@ def test_mistyped_option_is_named_by_the_command_with_the_nearest_option(capsys)
     assert "nnforge train: error: unrecognized arguments: --sett train.epochs=1 (did you mean '--set'?)" in err
     assert "usage: nnforge train" in err  # the command's usage, not nnforge's
     assert "(did you mean '--export'?)" in _error(capsys, ["datasets", "--exprot=mnist"])
+
+
+def test_set_with_a_space_before_its_value_shows_the_one_word_form(capsys):
+    err = _error(capsys, ["train", "digits_mlp", "--set", "train.epochs", "3"])
+    assert "nnforge train: error: --set takes KEY=VALUE in one word: --set train.epochs=3" in err

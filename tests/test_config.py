@@ -193,3 +193,14 @@ def test_a_section_given_as_its_name_says_which_key_was_meant(tmp_path):
         load_config(None, ["train.optimizer=adam"])
     with pytest.raises(ConfigError, match=r"\(patience, min_delta, restore_best\), got 3$"):  # no name key to suggest
         load_config(None, ["train.early_stopping=3"])
+
+
+@pytest.mark.parametrize("override, meant", [
+    ("epochs=3", "'train.epochs'"),
+    ("lr=0.1", "'train.optimizer.lr' or 'train.swa.lr'"),
+    ("train.optimizer.clip_norm=1", "'train.gradients.clip_norm'"),
+    ("patience=2", "'train.scheduler.patience' or 'train.early_stopping.patience'"),
+])
+def test_a_key_set_in_the_wrong_section_names_where_it_lives(override, meant):
+    with pytest.raises(ConfigError, match=rf"^unknown key '{override.split('=')[0]}' \(did you mean {meant}\?\); valid keys here: "):
+        load_config(None, [override])
