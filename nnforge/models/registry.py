@@ -65,6 +65,9 @@ def model_info(name: str) -> ModelInfo:
     return MODELS[name]
 
 
+_KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a text", list: "a list"}
+
+
 def check_model_config(cfg: dict) -> dict:
     """Validate ``model`` parameters against the builder and fill in defaults."""
     cfg = dict(cfg or {})
@@ -80,7 +83,8 @@ def check_model_config(cfg: dict) -> dict:
         if isinstance(default, tuple):
             default = list(default)
         if default is not None and not _same_kind(value, default):
-            raise ConfigError(f"'model.{key}' is {shown(value)}; accepted: a {type(default).__name__} like {shown(default)}")
+            raise ConfigError(f"'model.{key}' is {shown(value)}; accepted for model '{name}': {_KINDS.get(type(default), type(default).__name__)} "
+                              f"like {shown(default)}")
         if default is not None:
             _check_range(key, value, default)
     if cfg.get("activation", "relu") not in ACTIVATIONS:

@@ -156,3 +156,13 @@ def test_norm_after_pool_normalises_the_pooled_values_of_its_first_blocks():
         model.features[2].momentum = 1.0  # running statistics = this batch's
         model.features[:3](x)
     torch.testing.assert_close(model.features[2].running_mean, pooled.mean((0, 2, 3)))
+
+
+def test_a_model_key_of_another_kind_names_the_model_and_the_kind_in_words():
+    """``--set model.name=cnn`` on an MLP recipe keeps its ``hidden: [128, 64]``, which the CNN takes as one width."""
+    from nnforge.config import load_config
+    from nnforge.errors import ConfigError
+    from nnforge.rundir import recipe_path
+
+    with pytest.raises(ConfigError, match=r"^'model.hidden' is \[128, 64\]; accepted for model 'cnn': a whole number like 128$"):
+        load_config(recipe_path("digits_mlp"), ["model.name=cnn"])
