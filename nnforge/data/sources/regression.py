@@ -111,7 +111,6 @@ def load_csv_table(path: str, target: str | None, seed: int = 0) -> Table:
     from nnforge.data.sources.tabular_csv import (
         _columns,
         _read_rows,
-        check_row_widths,
         check_unique_header,
         parse_features,
     )
@@ -130,7 +129,6 @@ def load_csv_table(path: str, target: str | None, seed: int = 0) -> Table:
     features = [h for j, h in enumerate(header) if j != t]
     if not features:
         raise DataError(f"{file}: no feature columns besides the target '{excerpt(target)}'")
-    check_row_widths(header, rows, given, lines)
     cells = [[c for j, c in enumerate(r) if j != t] for r in rows]
     from sklearn.model_selection import train_test_split
 

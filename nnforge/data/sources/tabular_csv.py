@@ -6,13 +6,15 @@ categories, the median and a missing indicator; learned again once a validation 
 from the rows that train), and the encoding is saved with the model.
 Errors quote the file's header and cells (short and escaped) only where the
 user named the file on the command line: a path in a run's ``config.yaml`` may be any file
-(``csv:/etc/passwd``), so those messages give line and column numbers alone. The target may be text or numbers; classes are its sorted distinct values.
-A fixed stratified 80/20 split gives the test set.
+(``csv:/etc/passwd``), so those messages give line and column numbers alone. The target may be text
+or numbers; classes are its distinct values (:func:`target_classes`: spellings of one number are one
+class), numbers first by value, then text. A fixed stratified 80/20 split gives the test set.
 """
 
 from __future__ import annotations
 
 import csv
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,9 @@ from nnforge.errors import DataError, excerpt, file_excerpt
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
-    """(header, data rows, the line in the file where each data row starts). Blank rows are skipped
+    """(header, data rows, the line in the file where each data row starts), every row as wide as the
+    header (:func:`check_row_widths`: training, ``eval --data`` and ``predict`` all read a csv here, so
+    a short row is the same message, checked first, whichever reads it). Blank rows are skipped
     and a quoted cell may span lines, so a row's line is counted by the reader, not from its index."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -47,7 +51,9 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
     if len(rows) < 2:
         raise DataError(f"{path}: expected a header row and at least one data row")
-    return [h.strip() for h in rows[0]], rows[1:], lines[1:]
+    header = [h.strip() for h in rows[0]]
+    check_row_widths(header, rows[1:], str(path), lines[1:])  # here, so every reader of a csv says it alike, first
+    return header, rows[1:], lines[1:]
 
 
 def check_unique_header(header: list[str], source) -> None:
@@ -109,8 +115,6 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
     t = header.index(target)
     labels_text = []
     for i, row in enumerate(rows):
-        if len(row) != len(header):
-            raise DataError(f"{path}: line {lines[i]} has {len(row)} fields, the header has {len(header)}")
         if not row[t].strip():
             raise DataError(f"{path}: missing target at line {lines[i]}")
         labels_text.append(row[t].strip())
@@ -118,11 +122,9 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
     if not feature_names:
         raise DataError(f"{path}: no feature columns besides the target '{excerpt(target)}'")
     features = [[c for j, c in enumerate(r) if j != t] for r in rows]
-    classes = sorted(set(labels_text), key=_natural_key)
+    classes, y = target_classes(labels_text)
     if len(classes) < 2:
         raise DataError(f"{path}: target '{excerpt(target)}' has a single value; a classifier needs at least two classes")
-    index = {c: i for i, c in enumerate(classes)}  # classes.index per row took seconds with thousands of classes
-    y = np.array([index[v] for v in labels_text], dtype=np.int64)
     encoding = text = None
     train, test, y_tr, y_te = split_80_20(np.arange(len(rows)), y, seed)  # the same split as of the rows themselves
     if needs_encoding(features):  # text columns or missing cells: encoded with the training rows' statistics
@@ -152,8 +154,41 @@ def _columns(source, header: list[str]) -> str:
     return f"columns: {listed}" if listed else f"the header has {len(header)} columns"
 
 
-def _natural_key(text: str):
+def label_key(text: str):
+    """What a target cell stands for: its number where it reads as one (``1``, ``1.0``, ``01``, ``1e0``
+    are all 1, exactly: :class:`~decimal.Decimal`, so two long integer IDs that round to one float stay
+    two), else its text; NaN is text (it equals no number, itself included)."""
     try:
-        return (0, float(text), "")
-    except ValueError:
-        return (1, 0.0, text)
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        return text
+    return text if value.is_nan() else value
+
+
+def _sort_key(key):
+    return (0, key, "") if isinstance(key, Decimal) else (1, 0, key)
+
+
+def target_classes(labels: list[str]) -> tuple[list[str], np.ndarray]:
+    """(class names, each label's class index): the distinct values of a target column, numbers
+    first by value, then text.
+
+    Cells that spell one number differently (``1`` and ``1.0`` from two exports, ``01``, `` 1``) are
+    one class, named by the spelling seen first in the file. That name, rather than a canonical form
+    (``1`` for ``1.0``), keeps every file without two spellings of a number reading exactly as it
+    did before: a run trained on a column of ``1.0, 2.0`` keeps its class names and indices, so
+    ``eval`` and ``resume`` of it still match; and it is a spelling the user wrote. Another file
+    may spell the same numbers otherwise: :func:`same_classes` takes them for the model's."""
+    names: dict = {}
+    keys = [label_key(v) for v in labels]
+    for key, text in zip(keys, labels):
+        names.setdefault(key, text)
+    ordered = sorted(names, key=_sort_key)
+    index = {k: i for i, k in enumerate(ordered)}  # classes.index per row took seconds with thousands of classes
+    return [names[k] for k in ordered], np.array([index[k] for k in keys], dtype=np.int64)
+
+
+def same_classes(a: list[str], b: list[str]) -> bool:
+    """Whether two class lists name the same classes in the same order, a number in any spelling
+    (a model trained on ``1, 2`` scores a file that writes ``1.0, 2.0``: the same indices)."""
+    return len(a) == len(b) and all(x == y or label_key(str(x)) == label_key(str(y)) for x, y in zip(a, b))

@@ -1,0 +1,98 @@
+"""Reading a user's own csv: the class names of a numeric target, and one row-width check for every reader."""
+
+import json
+
+import numpy as np
+import pytest
+
+from nnforge.cli import main
+from nnforge.data import load_dataset
+from nnforge.errors import DataError
+
+
+def _spelt(path, spellings):
+    """40 rows: a, b (class 2's rows shifted, so a model can tell), y spelt in turn as ``spellings`` gives for the class."""
+    rows = []
+    for i in range(40):
+        c = i % 2
+        rows.append(f"{i % 5 + 4 * c},{(i * 7) % 3 + 4 * c},{spellings[c][i // 2 % len(spellings[c])]}")
+    path.write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_spellings_of_one_number_in_a_target_are_one_class_everywhere(tmp_path, capsys):
+    """Before: '1', '1.0', '01' and ' 1' were four classes of a column holding two numbers (their order
+    among themselves even hung on the string hash); a file that spelt the run's classes otherwise
+    could not be evaluated. Now one class each, named as first seen, in training, predict, the
+    service, and `eval --data` of a file written '1.0, 2'."""
+    from nnforge.config import load_config
+    from nnforge.serve.service import ServeSettings, Service
+    from nnforge.train import fit
+
+    train = _spelt(tmp_path / "train.csv", [["1", "1.0", "01", " 1"], ["2.0", "2", "+2", "2e0"]])
+    ds = load_dataset({"name": f"csv:{train}", "target": "y"})
+    assert ds.classes == ["1", "2.0"]
+    y = np.concatenate([ds.y_train.numpy(), ds.y_test.numpy()])
+    assert np.bincount(y).tolist() == [20, 20]
+
+    run = fit(load_config(None, [f"data.name=csv:{train}", "data.target=y", "model.name=mlp", "model.hidden=[8]",
+                                 "train.epochs=2", "train.progress=none", "train.checkpoint.enabled=false"]), tmp_path / "run")
+    assert json.loads((run.dir / "model.json").read_text())["classes"] == ["1", "2.0"]
+    service = Service(ServeSettings(run_dir=str(run.dir), backend="torch"))
+    try:
+        assert service.metadata["classes"] == ["1", "2.0"]
+    finally:
+        service.close()
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,b\n0,0\n9,9\n")
+    capsys.readouterr()
+    assert main(["predict", str(run.dir), str(rows), "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "1" in out and "2.0" in out and "1.0" not in out
+
+    other = _spelt(tmp_path / "other.csv", [["1.0"], ["2"]])
+    assert load_dataset({"name": f"csv:{other}", "target": "y"}).classes == ["1.0", "2"]
+    assert main(["eval", str(run.dir), "--data", f"csv:{other}"]) == 0, capsys.readouterr().err
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_a_target_of_text_labels_keeps_every_spelling():
+    from nnforge.data.sources.tabular_csv import target_classes
+
+    classes, y = target_classes(["cat", "Cat", "dog", "10", "9", "nan", "NaN", "1e3", "1000"])
+    assert classes == ["9", "10", "1e3", "Cat", "NaN", "cat", "dog", "nan"]
+    assert y.tolist() == [5, 3, 6, 1, 0, 7, 4, 2, 2]
+
+
+def _gapped_target(path):
+    """A missing target at line 3 and a short row at line 5."""
+    path.write_text("a,b,y\n1,2,x\n3,4,\n5,6,y\n7,8\n9,10,x\n11,12,y\n")
+    return path
+
+
+def test_a_short_row_is_the_same_message_through_every_reader(tmp_path, capsys, monkeypatch):
+    """Before, load_csv checked widths in its own loop, row by row with the target: training and
+    `eval --data` said 'missing target at line 3' of a file that predict (and a regression run)
+    refused for its short line 5. Now every reader checks widths first, in one place."""
+    from nnforge.data.sources.regression import load_csv_table
+
+    path = _gapped_target(tmp_path / "t.csv")
+    expected = f"{path}: line 5 has 2 fields, the header has 3"
+    with pytest.raises(DataError) as trained:
+        load_dataset({"name": f"csv:{path}", "target": "y"})
+    with pytest.raises(DataError) as regressed:
+        load_csv_table(str(path), "b")
+    assert str(trained.value) == str(regressed.value) == expected
+
+    from nnforge.config import load_config
+    from nnforge.train import fit
+
+    good = tmp_path / "good.csv"
+    good.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{'xy'[i % 2]}\n" for i in range(20)))
+    run = fit(load_config(None, [f"data.name=csv:{good}", "data.target=y", "model.name=mlp", "model.hidden=[4]",
+                                 "train.epochs=1", "train.progress=none", "train.checkpoint.enabled=false"]), tmp_path / "run")
+    capsys.readouterr()
+    for command in (["eval", str(run.dir), "--data", f"csv:{path}"], ["predict", str(run.dir), str(path)]):
+        assert main(command) == 2
+        assert capsys.readouterr().err == f"error: {expected}\n", command
