@@ -388,3 +388,13 @@ def test_a_train_and_val_layout_is_not_read_as_two_classes(tmp_path):
     _grey_folder(tmp_path / "imgs" / "val", per_class=1)
     with pytest.raises(DataError, match=r"holds train/, val/: read as a split, it needs exactly train/ and test/"):
         load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})
+
+
+def test_folder_classes_keep_torchvisions_text_order(tmp_path):
+    """Class indices follow the folder names sorted as text, as torchvision's ImageFolder sorts them
+    (README, `nnforge datasets`): '10' before '2', so a saved run's names -> indices stay as they were."""
+    for c in ("2", "10", "02b"):
+        (tmp_path / "imgs" / c).mkdir(parents=True)
+        for i in range(2):
+            Image.new("L", (4, 4), 40 * i).save(tmp_path / "imgs" / c / f"{i}.png")
+    assert load_dataset({"name": f"folder:{tmp_path / 'imgs'}"}).classes == ["02b", "10", "2"]

@@ -7,6 +7,11 @@ size unless ``data.image_size`` says what to resize to; a colour image in either
 dataset RGB. Each image is converted the way ``predict`` and the service convert an upload
 (:class:`~nnforge.data.preprocess.Preprocessing`: EXIF orientation, transparency onto white,
 16-bit grey scaled, Lanczos resize), so a model sees its training images as it sees requests.
+
+Class indices follow the class folder names sorted as text (``10`` before ``2``), as torchvision's
+``ImageFolder`` sorts them (``sorted(entry.name ...)``): a folder tree means the same class indices
+here and there, and a run trained before keeps its names and indices. Numbered classes sort by
+number when written with leading zeros (``02``, ``10``).
 """
 
 from __future__ import annotations
