@@ -96,3 +96,21 @@ def test_a_short_row_is_the_same_message_through_every_reader(tmp_path, capsys, 
     for command in (["eval", str(run.dir), "--data", f"csv:{path}"], ["predict", str(run.dir), str(path)]):
         assert main(command) == 2
         assert capsys.readouterr().err == f"error: {expected}\n", command
+
+
+@pytest.mark.parametrize("header, row, message", [
+    (",a,b,y", "{i},{i},{b},{y}", r"column 1 of the header has no name \(pandas writes its row index so: save with "
+                                  r"DataFrame.to_csv\(path, index=False\)\); name it or drop it"),
+    ("a,b,y,,", "{i},{b},{y},,", r"column 4 of the header has no name \(a spreadsheet may save empty columns past the last\)"),
+])
+def test_a_column_without_a_name_is_refused(tmp_path, header, row, message):
+    """Before: pandas' row index (to_csv without index=False) trained as a feature named '' (the row
+    number), silently; a spreadsheet's empty trailing columns were 'both named the same name'."""
+    from nnforge.data.sources.regression import load_csv_table
+
+    path = tmp_path / "t.csv"
+    path.write_text(header + "\n" + "".join(row.format(i=i, b=i % 3, y="xy"[i % 2]) + "\n" for i in range(20)))
+    with pytest.raises(DataError, match=message):
+        load_dataset({"name": f"csv:{path}", "target": "y"})
+    with pytest.raises(DataError, match=message):
+        load_csv_table(str(path), "b")

@@ -111,7 +111,7 @@ def load_csv_table(path: str, target: str | None, seed: int = 0) -> Table:
     from nnforge.data.sources.tabular_csv import (
         _columns,
         _read_rows,
-        check_unique_header,
+        check_header,
         parse_features,
     )
     from nnforge.data.tabular_encoding import needs_encoding
@@ -120,7 +120,7 @@ def load_csv_table(path: str, target: str | None, seed: int = 0) -> Table:
     if not file.is_file():
         raise DataError(f"csv file '{file}' not found; expected csv:PATH to a CSV with a header row")
     header, rows, lines = _read_rows(file)
-    check_unique_header(header, given)
+    check_header(header, given)
     if target is None:
         raise DataError(f"{file}: say which column to predict with --set data.target=COLUMN ({_columns(given, header)})")
     if target not in header:

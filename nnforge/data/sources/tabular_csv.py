@@ -56,10 +56,18 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
     return header, rows[1:], lines[1:]
 
 
-def check_unique_header(header: list[str], source) -> None:
-    """Every column has its own name: columns are picked by name (the target, and every column of a
-    file given to predict or the service), so of two columns named alike the second was silently
-    read as the first, or the target taken from one and the other kept as a feature."""
+def check_header(header: list[str], source) -> None:
+    """Every column has a name, and its own: columns are picked by name (the target, and every column
+    of a file given to predict or the service), so of two columns named alike the second was silently
+    read as the first, or the target taken from one and the other kept as a feature. A column without
+    a name is most often pandas' row index (``to_csv`` without ``index=False``), which trained as a
+    feature named '' (the row number: where rows are sorted by class, a perfect and useless predictor),
+    or the empty columns a spreadsheet adds past the last one."""
+    for j, name in enumerate(header):
+        if not name:
+            why = ("pandas writes its row index so: save with DataFrame.to_csv(path, index=False)" if j == 0 else
+                   "a spreadsheet may save empty columns past the last")
+            raise DataError(f"{source}: column {j + 1} of the header has no name ({why}); name it or drop it")
     seen: dict[str, int] = {}
     for j, name in enumerate(header):
         if name in seen:
@@ -107,7 +115,7 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
         what = "is a folder, not a file" if path.is_dir() else "not found"  # 'not found' of a folder that is there misled
         raise DataError(f"csv file '{path}' {what}; expected csv:PATH to a CSV with a header row")
     header, rows, lines = _read_rows(path)
-    check_unique_header(header, given)
+    check_header(header, given)
     if target is None:
         raise DataError(f"{path}: say which column to predict with --set data.target=COLUMN ({_columns(given, header)})")
     if target not in header:
