@@ -317,6 +317,28 @@ def test_hidden_files_and_folders_in_a_class_folder_are_skipped(tmp_path):
     assert len(ds.x_train) + len(ds.x_test) == 6
 
 
+def test_a_mac_zips_macosx_folder_is_not_a_class(tmp_path):
+    """Before: unpacking a zip made on a Mac left __MACOSX/ (AppleDouble '._' files) beside the class
+    folders, and loading stopped: "class folder '.../__MACOSX' holds no PNG or JPEG images"."""
+    _grey_folder(tmp_path / "imgs")
+    (tmp_path / "imgs" / "__MACOSX" / "a").mkdir(parents=True)
+    (tmp_path / "imgs" / "__MACOSX" / "a" / "._0.png").write_bytes(b"\x00\x05\x16\x07 resource fork")
+    ds = load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})
+    assert ds.classes == ["a", "b"] and len(ds.x_train) + len(ds.x_test) == 6
+
+
+def test_an_image_in_another_format_is_named_not_left_out(tmp_path):
+    """Before: a class folder's .webp (or .gif, .bmp, .tif) images were left out silently, so a
+    folder of 3 PNGs and 300 WebPs trained on the 3."""
+    _grey_folder(tmp_path / "imgs")
+    for name in ("x.webp", "y.WEBP"):
+        Image.new("L", (6, 6)).save(tmp_path / "imgs" / "b" / name, "WEBP")
+    (tmp_path / "imgs" / "b" / "notes.txt").write_text("not an image: still ignored")
+    with pytest.raises(DataError, match=r"class folder '.*b' holds 2 images in another format \(.webp: x.webp\); only PNG "
+                                        r"and JPEG are read: convert them, or move them out$"):
+        load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})
+
+
 def test_folder_images_are_converted_as_predict_converts_them(tmp_path):
     """Training pixels are the file converted as predict and the service convert it (before they
     match its background to training's).

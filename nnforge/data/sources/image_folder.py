@@ -1,8 +1,9 @@
 """Images from a folder tree: one sub-folder per class (``folder:PATH``).
 
 If PATH holds ``train/`` and ``test/`` sub-folders, those are the splits; otherwise a fixed
-stratified 80/20 split is drawn. Only PNG and JPEG files are read; hidden files and folders
-(``.DS_Store``, macOS' ``._name.png``, ``.ipynb_checkpoints/``) are skipped. All images must share one
+stratified 80/20 split is drawn. Only PNG and JPEG files are read (an image in another format is an
+error, not left out); hidden files and folders (``.DS_Store``, macOS' ``._name.png``,
+``.ipynb_checkpoints/``) and a Mac zip's ``__MACOSX/`` are skipped. All images must share one
 size unless ``data.image_size`` says what to resize to; a colour image in either split makes the
 dataset RGB. Each image is converted the way ``predict`` and the service convert an upload
 (:class:`~nnforge.data.preprocess.Preprocessing`: EXIF orientation, transparency onto white,
@@ -28,10 +29,18 @@ from nnforge.data.preprocess import WIDE_GREY
 from nnforge.errors import DataError, excerpt
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+# images in other formats: left out silently, a class folder of .webp and .png files trained on its PNGs alone
+OTHER_IMAGE_SUFFIXES = {".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".jfif", ".jpe", ".jp2"}
+
+
+def _skipped(name: str) -> bool:
+    """Hidden files and folders, and the ``__MACOSX/`` folder of AppleDouble files that a zip made on
+    a Mac unpacks beside the class folders (read as a class, it stopped loading: 'holds no PNG or JPEG images')."""
+    return name.startswith(".") or name == "__MACOSX"
 
 
 def _class_files(root: Path) -> dict[str, list[Path]]:
-    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not _skipped(p.name))
     if len(classes) < 2:
         raise DataError(f"folder '{root}' needs one sub-folder per class (at least two); found {len(classes)}")
     files = {}
@@ -41,8 +50,14 @@ def _class_files(root: Path) -> dict[str, list[Path]]:
             # training at its last step (the confusion matrix) with a traceback.
             raise DataError(f"class folder '{excerpt(os.fsencode(c.name), 60)}' in '{root}' has a name that is not "
                             "printable UTF-8 text; rename it (the class names are shown in pictures, reports and the service)")
-        images = sorted(p for p in c.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
-                        and not any(part.startswith(".") for part in p.relative_to(c).parts))
+        found = [p for p in c.rglob("*") if not any(_skipped(part) for part in p.relative_to(c).parts)]
+        images = sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES)
+        other = sorted(p for p in found if p.suffix.lower() in OTHER_IMAGE_SUFFIXES)
+        if other:
+            kinds = ", ".join(sorted({p.suffix.lower() for p in other}))
+            raise DataError(f"class folder '{c}' holds {len(other)} image{'s' if len(other) > 1 else ''} in another format "
+                            f"({kinds}: {excerpt(str(other[0].relative_to(c)), 60)}); only PNG and JPEG are read: convert "
+                            f"{'them' if len(other) > 1 else 'it'}, or move {'them' if len(other) > 1 else 'it'} out")
         if not images:
             raise DataError(f"class folder '{c}' holds no PNG or JPEG images")
         files[c.name] = images
