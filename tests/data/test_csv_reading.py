@@ -114,3 +114,26 @@ def test_a_column_without_a_name_is_refused(tmp_path, header, row, message):
         load_dataset({"name": f"csv:{path}", "target": "y"})
     with pytest.raises(DataError, match=message):
         load_csv_table(str(path), "b")
+
+
+def test_a_doubled_quote_past_the_first_4_kb_is_one_quote(tmp_path):
+    """The sniffer saw no doubled quote in the first 4 KB and read '"5"" screen"' further down as
+    '5" screen"' (another category than the same cell near the top), in training and predict alike."""
+    from nnforge.data.sources.tabular_csv import _read_rows
+
+    body = "".join(f'{i},"note {i}",x\n' for i in range(300))
+    for name, text in (("late", "a,n,y\n" + body + '5,"5"" screen",y\n'), ("early", 'a,n,y\n5,"5"" screen",y\n' + body)):
+        (tmp_path / f"{name}.csv").write_text(text)
+        header, rows, lines = _read_rows(tmp_path / f"{name}.csv")
+        assert ['5', '5" screen', 'y'] in rows, name
+
+
+@pytest.mark.parametrize("cell", ['"2,x\n' + "3,4,y\n" * 40000, "9" * 200_000 + ",x\n"])
+def test_a_cell_past_the_csv_field_limit_is_one_line(tmp_path, cell):
+    """Before: an unclosed quote in a large file (or a cell over 131,072 characters) escaped as
+    _csv.Error 'field larger than field limit' with a traceback, from training and predict alike."""
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,y\n1,2,x\n5," + cell)
+    with pytest.raises(DataError, match=rf"^{path}: cannot read the row that starts at line 3 \(field larger than field limit "
+                                        r"\(131072\)\): most often an unclosed quote"):
+        load_dataset({"name": f"csv:{path}", "target": "y"})

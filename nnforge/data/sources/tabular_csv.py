@@ -38,13 +38,19 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
                 dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
             except csv.Error:
                 dialect = csv.excel
-            reader = csv.reader(fh, dialect)
+            # a quote inside a quoted cell is doubled ("5"" screen", RFC 4180, as Excel and pandas write it);
+            # the sniffer only sees the first 4 KB and, finding no doubled quote there, read a later one as text
+            reader = csv.reader(fh, dialect, doublequote=True)
             rows, lines, start = [], [], 1
-            for row in reader:
-                if any(cell.strip() for cell in row):
-                    rows.append(row)
-                    lines.append(start)
-                start = reader.line_num + 1
+            try:
+                for row in reader:
+                    if any(cell.strip() for cell in row):
+                        rows.append(row)
+                        lines.append(start)
+                    start = reader.line_num + 1
+            except csv.Error as exc:  # 'field larger than field limit (131072)': was a traceback
+                raise DataError(f"{path}: cannot read the row that starts at line {start} ({excerpt(exc, 80)}): most often an "
+                                f"unclosed quote (\") that runs on through the rest of the file; close it") from None
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text; expected a CSV file") from None
     except OSError as exc:
