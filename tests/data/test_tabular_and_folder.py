@@ -420,3 +420,13 @@ def test_folder_classes_keep_torchvisions_text_order(tmp_path):
         for i in range(2):
             Image.new("L", (4, 4), 40 * i).save(tmp_path / "imgs" / c / f"{i}.png")
     assert load_dataset({"name": f"folder:{tmp_path / 'imgs'}"}).classes == ["02b", "10", "2"]
+
+
+def test_a_val_folder_beside_train_and_test_is_named_not_left_out(tmp_path):
+    """Before: train/, test/ and val/ (or validation/, Train/) read train/ and test/ and left val/'s
+    images out without a word."""
+    for part in ("train", "test", "val"):
+        _grey_folder(tmp_path / "imgs" / part, per_class=1)
+    with pytest.raises(DataError, match=r"holds val/ beside train/ and test/, and only those two are read \(validation is "
+                                        r"carved from train/ by data.val_fraction\); move its images into train/, or move it out"):
+        load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})

@@ -1,6 +1,7 @@
 """Images from a folder tree: one sub-folder per class (``folder:PATH``).
 
-If PATH holds ``train/`` and ``test/`` sub-folders, those are the splits; otherwise a fixed
+If PATH holds ``train/`` and ``test/`` sub-folders, those are the splits (a ``val/`` beside them is
+named, not left out); otherwise a fixed
 stratified 80/20 split is drawn. Only PNG and JPEG files are read (an image in another format is an
 error, not left out); hidden files and folders (``.DS_Store``, macOS' ``._name.png``,
 ``.ipynb_checkpoints/``) and a Mac zip's ``__MACOSX/`` are skipped. All images must share one
@@ -123,6 +124,17 @@ def _refuse_a_split_layout(root: Path) -> None:
                         "data.val_fraction); as classes, rename them")
 
 
+def _refuse_other_splits(root: Path) -> None:
+    """Beside train/ and test/, a val/ (or Train/, validation/, ...) was left out silently: its images
+    trained nothing and validated nothing."""
+    others = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.lower() in SPLIT_NAMES
+                    and p.name not in ("train", "test"))
+    if others:
+        raise DataError(f"folder '{root}' holds {', '.join(s + '/' for s in others)} beside train/ and test/, and only those "
+                        "two are read (validation is carved from train/ by data.val_fraction); move its images into "
+                        "train/, or move it out")
+
+
 def load_folder(path: str, image_size=None, seed: int = 0) -> Dataset:
     root = Path(path).expanduser()
     if not root.is_dir():
@@ -132,6 +144,7 @@ def load_folder(path: str, image_size=None, seed: int = 0) -> Dataset:
     if image_size is not None:
         size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     if (root / "train").is_dir() and (root / "test").is_dir():
+        _refuse_other_splits(root)
         train, test = _class_files(root / "train"), _class_files(root / "test")
         if sorted(train) != sorted(test):
             only = [f"only in {part}/: {', '.join(sorted(set(a) - set(b)))}" for part, a, b in (("train", train, test), ("test", test, train))
