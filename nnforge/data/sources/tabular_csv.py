@@ -14,14 +14,14 @@ class), numbers first by value, then text. A fixed stratified 80/20 split gives 
 from __future__ import annotations
 
 import csv
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from nnforge.data.dataset import Dataset, split_80_20
-from nnforge.data.tabular_encoding import TabularRows, _column, is_missing, line_of, needs_encoding
+from nnforge.data.tabular_encoding import TabularRows, _column, is_missing, label_key, line_of, needs_encoding
 from nnforge.errors import DataError, excerpt, file_excerpt
 
 
@@ -166,17 +166,6 @@ def load_csv(path: str, target: str | None, seed: int = 0) -> Dataset:
 def _columns(source, header: list[str]) -> str:
     listed = file_excerpt(source, ", ".join(header), 120)
     return f"columns: {listed}" if listed else f"the header has {len(header)} columns"
-
-
-def label_key(text: str):
-    """What a target cell stands for: its number where it reads as one (``1``, ``1.0``, ``01``, ``1e0``
-    are all 1, exactly: :class:`~decimal.Decimal`, so two long integer IDs that round to one float stay
-    two), else its text; NaN is text (it equals no number, itself included)."""
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        return text
-    return text if value.is_nan() else value
 
 
 def _sort_key(key):
