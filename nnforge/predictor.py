@@ -202,11 +202,11 @@ class Predictor:
                     results.append((str(path), self.predict_images([image])[0]))
                 except DataError as exc:  # the image's own problem (damaged EXIF): say which file
                     raise DataError(f"'{path}': {exc}") from None
-            elif suffix == ".csv":
+            elif suffix in (".csv", ".tsv"):  # csv:data.tsv trains (the delimiter is sniffed): its rows predict too
                 rows, lines = self.read_csv_rows(path)
                 results += [(f"{path}:{line}", probs) for line, probs in zip(lines, self.predict_rows(rows))]
             else:
-                raise DataError(f"'{path}': unsupported file type '{suffix}'; accepted: .png, .jpg, .jpeg, .csv")
+                raise DataError(f"'{path}': unsupported file type '{suffix}'; accepted: .png, .jpg, .jpeg, .csv, .tsv")
         return results
 
     def read_csv_rows(self, path: Path) -> tuple[np.ndarray, list[int]]:
