@@ -138,3 +138,15 @@ def test_a_cell_past_the_csv_field_limit_is_one_line(tmp_path, cell):
     with pytest.raises(DataError, match=rf"^{path}: cannot read the row that starts at line 3 \(field larger than field limit "
                                         r"\(131072\)\): most often an unclosed quote"):
         load_dataset({"name": f"csv:{path}", "target": "y"})
+
+
+@pytest.mark.parametrize("bom", ["", "\ufeff"])
+def test_a_header_repeated_by_joining_two_files_is_named(tmp_path, bom):
+    """Before: `cat a.csv b.csv` put b's header at line 42; where it fell in the training rows the
+    classifier learnt a third class 'label' from it and one-hot encoded the numeric columns
+    ('a=0', 'a=1', 'a=a'), silently."""
+    part = lambda rows: "a,b,label\n" + "".join(f"{i % 2},{i % 3},{['cat', 'dog'][i % 2]}\n" for i in rows)
+    path = tmp_path / "joined.csv"
+    path.write_text(part(range(40)) + bom + part(range(40, 80)))
+    with pytest.raises(DataError, match=rf"^{path}: line 42 repeats the header row \(files joined with their headers\?\); remove it$"):
+        load_dataset({"name": f"csv:{path}", "target": "label"})

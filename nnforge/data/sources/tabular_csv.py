@@ -59,6 +59,11 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
         raise DataError(f"{path}: expected a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
     check_row_widths(header, rows[1:], str(path), lines[1:])  # here, so every reader of a csv says it alike, first
+    for row, line in zip(rows[1:], lines[1:]):
+        # files joined with their headers (cat a.csv b.csv): the header's cells became a class of their own and
+        # turned numeric columns into categories, silently, or a puzzling 'line N has text' where they fell in test
+        if [c.strip().lstrip("\ufeff") for c in row] == header:
+            raise DataError(f"{path}: line {line} repeats the header row (files joined with their headers?); remove it")
     return header, rows[1:], lines[1:]
 
 
