@@ -340,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "predict", "predict classes for image files (PNG/JPEG) or CSV rows",
              "nnforge predict runs/cnn digit.png", cmd_predict)
     p.add_argument("run", help="run directory")
-    p.add_argument("files", nargs="+", metavar="FILE", help="PNG/JPEG images or CSV files")
+    p.add_argument("files", nargs="+", metavar="FILE", help="PNG/JPEG images or CSV (or .tsv) files")
     p.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 

@@ -113,13 +113,17 @@ class Predictor:
 
     def check_dataset(self, dataset, hint: str = "") -> None:
         """Refuse a test split this classifier cannot score (other classes or another input shape)
-        in one line: fed to the network, it would fail inside it with a shape error."""
-        if dataset.classes != self.classes and dataset.num_classes == len(self.classes):  # as many, other names: say which
-            other, theirs = [str(c) for c in dataset.classes if c not in self.classes], excerpt(", ".join(map(str, self.classes)), 120)
+        in one line: fed to the network, it would fail inside it with a shape error. Classes that spell
+        the model's numbers otherwise (``1.0`` for ``1``: another csv export) are the model's."""
+        from nnforge.data.sources.tabular_csv import same_classes
+
+        classes = self.classes if same_classes(dataset.classes, self.classes) else dataset.classes
+        if classes != self.classes and dataset.num_classes == len(self.classes):  # as many, other names: say which
+            other, theirs = [str(c) for c in classes if c not in self.classes], excerpt(", ".join(map(str, self.classes)), 120)
             what = (f"it holds the class{'es' if len(other) > 1 else ''} {excerpt(', '.join(other), 120)}, which the model does not "
                     f"predict (the model's: {theirs})") if other else f"its classes are in another order than the model's ({theirs})"
             raise DataError(f"dataset '{dataset.name}' does not match the model: {what}{hint}")
-        if dataset.classes != self.classes or tuple(dataset.input_shape) != self.input_shape:
+        if classes != self.classes or tuple(dataset.input_shape) != self.input_shape:
             raise DataError(f"dataset '{dataset.name}' ({dataset.num_classes} classes, {dataset.input_shape}) does not match the model "
                             f"({len(self.classes)} classes, {self.input_shape}){hint}")
         if getattr(dataset, "encoding", None) != self.preprocessing.encoding:  # same width, other categories or medians
@@ -198,19 +202,18 @@ class Predictor:
                     results.append((str(path), self.predict_images([image])[0]))
                 except DataError as exc:  # the image's own problem (damaged EXIF): say which file
                     raise DataError(f"'{path}': {exc}") from None
-            elif suffix == ".csv":
+            elif suffix in (".csv", ".tsv"):  # csv:data.tsv trains (the delimiter is sniffed): its rows predict too
                 rows, lines = self.read_csv_rows(path)
                 results += [(f"{path}:{line}", probs) for line, probs in zip(lines, self.predict_rows(rows))]
             else:
-                raise DataError(f"'{path}': unsupported file type '{suffix}'; accepted: .png, .jpg, .jpeg, .csv")
+                raise DataError(f"'{path}': unsupported file type '{suffix}'; accepted: .png, .jpg, .jpeg, .csv, .tsv")
         return results
 
     def read_csv_rows(self, path: Path) -> tuple[np.ndarray, list[int]]:
-        from nnforge.data.sources.tabular_csv import _read_rows, check_row_widths, parse_features
+        from nnforge.data.sources.tabular_csv import _read_rows, parse_features
         from nnforge.errors import file_excerpt
 
-        header, rows, lines = _read_rows(path)
-        check_row_widths(header, rows, str(path), lines)  # before picking columns by name: a short row was an IndexError, a long one cut silently
+        header, rows, lines = _read_rows(path)  # rows as wide as the header: a short row was an IndexError, a long one cut silently
         encoder = self.preprocessing.encoder()
         if encoder is not None:  # text columns and missing cells, encoded as in training
             return encoder.transform_table(header, rows, str(path), lines), lines

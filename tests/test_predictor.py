@@ -118,6 +118,17 @@ def test_predictions_for_csv_rows_name_their_lines_in_the_file(tmp_path, capsys,
     assert "is not numeric (line 8" in capsys.readouterr().err
 
 
+def test_a_tab_separated_file_that_trains_also_predicts(tmp_path, capsys, iris_run):
+    """csv:data.tsv trains (the delimiter is sniffed); before, predict refused the same file's rows
+    ('unsupported file type .tsv'), so the table had to be renamed to be predicted."""
+    header = "sepal length (cm)\tsepal width (cm)\tpetal length (cm)\tpetal width (cm)"
+    (tmp_path / "rows.tsv").write_text(f"{header}\n5.0\t3.4\t1.5\t0.2\n6.7\t3.0\t5.2\t2.3\n")
+    (tmp_path / "rows.csv").write_text(f"{header}\n5.0\t3.4\t1.5\t0.2\n6.7\t3.0\t5.2\t2.3\n".replace("\t", ","))
+    assert main(["predict", str(iris_run.dir), str(tmp_path / "rows.tsv"), str(tmp_path / "rows.csv")]) == 0, capsys.readouterr().err
+    lines = [line.split(":", 2)[2] for line in capsys.readouterr().out.splitlines() if line.startswith(str(tmp_path))]
+    assert len(lines) == 4 and lines[:2] == lines[2:]
+
+
 @pytest.mark.parametrize("top", ["0", "-1"])
 def test_a_top_below_one_is_one_line(tmp_path, digits_run, capsys, top):
     """Before: --top 0 was an IndexError after the model loaded; -1 left out the last class silently."""

@@ -13,6 +13,7 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
     ``vote`` takes the majority of their predicted classes.
     """
     from nnforge.compress.tta import predict_tta
+    from nnforge.data.sources.tabular_csv import same_classes
     from nnforge.errors import DataError
     from nnforge.predictor import load
     from nnforge.rundir import load_run_test_split
@@ -25,7 +26,7 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
             raise DataError("--tta and --vote are for classifiers; a regression ensemble averages its members' values")
         return evaluate_regression_runs(runs, predictors, data, root)
     for p in predictors[1:]:  # a csv member's own encoding may make its rows wider: its rows are checked below
-        if p.classes != first.classes or (p.input_shape != first.input_shape and p.preprocessing.encoding is None):
+        if not same_classes(p.classes, first.classes) or (p.input_shape != first.input_shape and p.preprocessing.encoding is None):
             raise DataError(f"runs '{runs[0]}' and '{p.run_dir}' have different classes or input shapes; an ensemble needs both equal")
     if tta and first.kind != "image":
         raise DataError(f"--tta needs image runs; '{runs[0]}' was trained on a table, whose rows have no "

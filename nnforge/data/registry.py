@@ -83,7 +83,8 @@ for _name, (_summary, _) in TABLES.items():
 
 PATTERNS = {
     "csv:PATH": "a CSV table with a header; data.target is the class column (task=regress: the numeric target)",
-    "folder:PATH": "images (PNG/JPEG) in one sub-folder per class, optionally under train/ and test/",
+    "folder:PATH": "images (PNG/JPEG) in one sub-folder per class, optionally under train/ and test/; classes in the "
+                   "text order of their names, as torchvision's ImageFolder (10 before 2)",
     "playground:KIND?...": "a 2-D dataset of `nnforge playground` (circle, xor, gauss, spiral, moons), as its page exports it",
 }
 

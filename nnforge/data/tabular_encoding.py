@@ -1,7 +1,8 @@
 """Text columns and missing values of a CSV table, encoded as numbers with training statistics.
 
 A column whose non-missing cells in the training rows are not all numbers is *categorical*: it
-becomes one 0/1 feature per category seen in training (sorted), named ``col=value``; a category
+becomes one 0/1 feature per category seen in training (sorted; spellings of one number, ``1`` and
+``1.0``, are one category), named ``col=value``; a category
 not seen in training (a test row, a row to predict) encodes as all zeros, and a missing cell is
 the category ``(missing)``. A numeric column with missing cells in training gets the training
 median in their place and a 0/1 indicator feature ``col_missing``; a missing cell in a numeric
@@ -21,6 +22,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 
 import numpy as np
 
@@ -44,6 +46,17 @@ def _number(text: str) -> float | None:
         return float(text)
     except ValueError:
         return None
+
+
+def label_key(text: str):
+    """What a cell (a class label, a category) stands for: its number where it reads as one (``1``, ``1.0``, ``01``, ``1e0``
+    are all 1, exactly: :class:`~decimal.Decimal`, so two long integer IDs that round to one float stay
+    two), else its text; NaN is text (it equals no number, itself included)."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        return text
+    return text if value.is_nan() else value
 
 
 def needs_encoding(rows: list[list[str]]) -> bool:
@@ -89,7 +102,11 @@ class TabularEncoding:
                 raise DataError(f"{source}: {_column(source, name, j)} writes numbers with a comma"
                                 + (f" ('{shown}')" if shown else "") + "; save the file with a decimal point (0.5), "
                                 "and no thousands separator")
-            categories = sorted({c if c.lower() not in MISSING else MISSING_CATEGORY for c in cells})
+            named: dict = {}  # spellings of one number ('1', '1.0': two exports joined) are one category, named as first seen
+            for c in cells:
+                c = c if c.lower() not in MISSING else MISSING_CATEGORY
+                named.setdefault(label_key(c), c)
+            categories = sorted(named.values())
             if len(categories) > MAX_CATEGORIES:
                 raise DataError(f"{source}: {_column(source, name, j)} holds text with {len(categories)} distinct values in the "
                                 f"training rows (more than {MAX_CATEGORIES}: an ID or free text); drop it or encode it as numbers")

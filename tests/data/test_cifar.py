@@ -67,3 +67,28 @@ def test_truncated_batch_is_a_clear_error(cifar_dir):
     path.write_bytes(path.read_bytes()[:500])
     with pytest.raises(DataError, match="data_batch_2"):
         load_dataset({"name": "cifar10", "root": str(root)})
+
+
+@pytest.mark.parametrize("removed", [["data_batch_4", "data_batch_5"], ["data_batch_1"], ["test_batch"]])
+def test_a_partial_folder_names_what_it_lacks(cifar_dir, removed):
+    """Before: whatever data_batch_* files were there were read, so a download stopped after
+    data_batch_3 trained on 60% of CIFAR-10 without a word (and a folder lacking data_batch_1 said
+    it held no batches at all)."""
+    root, _, _ = cifar_dir
+    folder = root / "cifar-10-batches-py"
+    for name in removed:
+        (folder / name).unlink()
+    with pytest.raises(DataError) as caught:
+        load_dataset({"name": "cifar10", "root": str(root)})
+    assert str(caught.value).startswith(f"cifar10: '{folder}' lacks {', '.join(removed)} (a complete cifar-10-batches-py "
+                                        "holds data_batch_1 to data_batch_5 and test_batch); put them there from")
+    assert "\n" not in str(caught.value)
+
+
+def test_files_beside_the_batches_are_not_read_as_batches(cifar_dir):
+    """Before: data_batch_* matched a copy ('data_batch_1 (1)') or a sixth batch, trained on twice or silently."""
+    root, _, _ = cifar_dir
+    folder = root / "cifar-10-batches-py"
+    for extra in ("data_batch_6", "data_batch_1 (1)"):
+        write_batch(folder / extra, 20, 7)
+    assert load_dataset({"name": "cifar10", "root": str(root)}).x_train.shape == (100, 3, 32, 32)

@@ -64,11 +64,25 @@ def _batch_bytes():
     return pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1]}, protocol=2)
 
 
+COMPLETE = [f"cifar-10-batches-py/{name}" for name in ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
+                                                         "data_batch_5", "test_batch")]
+
+
 def test_an_archive_extracts_to_the_batches(tmp_path):
-    _archive(tmp_path / "cifar-10-python.tar.gz", [("cifar-10-batches-py/data_batch_1", _batch_bytes()),
-                                                   ("cifar-10-batches-py/test_batch", _batch_bytes())])
-    assert len(load_cifar10(tmp_path).x_train) == 2
+    _archive(tmp_path / "cifar-10-python.tar.gz", [(name, _batch_bytes()) for name in COMPLETE])
+    assert len(load_cifar10(tmp_path).x_train) == 10
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cifar-10-batches-py", "cifar-10-python.tar.gz"]
+
+
+def test_an_archive_without_every_batch_is_refused_and_leaves_nothing_extracted(tmp_path):
+    """Before: an archive holding data_batch_1 and test_batch alone extracted, and trained on a fifth of CIFAR-10."""
+    _archive(tmp_path / "cifar-10-python.tar.gz", [(name, _batch_bytes()) for name in COMPLETE if not name.endswith(("_3", "_5"))])
+    with pytest.raises(DataError) as caught:
+        load_cifar10(tmp_path)
+    assert str(caught.value) == (f"{tmp_path / 'cifar-10-python.tar.gz'}: holds no cifar-10-batches-py/data_batch_3, data_batch_5; "
+                                 "expected the python version of CIFAR-10 (a complete cifar-10-batches-py holds data_batch_1 to "
+                                 "data_batch_5 and test_batch): delete it and download it again")
+    assert [p.name for p in tmp_path.iterdir()] == ["cifar-10-python.tar.gz"]
 
 
 @pytest.mark.parametrize("damage, problem", [

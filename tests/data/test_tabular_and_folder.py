@@ -317,6 +317,28 @@ def test_hidden_files_and_folders_in_a_class_folder_are_skipped(tmp_path):
     assert len(ds.x_train) + len(ds.x_test) == 6
 
 
+def test_a_mac_zips_macosx_folder_is_not_a_class(tmp_path):
+    """Before: unpacking a zip made on a Mac left __MACOSX/ (AppleDouble '._' files) beside the class
+    folders, and loading stopped: "class folder '.../__MACOSX' holds no PNG or JPEG images"."""
+    _grey_folder(tmp_path / "imgs")
+    (tmp_path / "imgs" / "__MACOSX" / "a").mkdir(parents=True)
+    (tmp_path / "imgs" / "__MACOSX" / "a" / "._0.png").write_bytes(b"\x00\x05\x16\x07 resource fork")
+    ds = load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})
+    assert ds.classes == ["a", "b"] and len(ds.x_train) + len(ds.x_test) == 6
+
+
+def test_an_image_in_another_format_is_named_not_left_out(tmp_path):
+    """Before: a class folder's .webp (or .gif, .bmp, .tif) images were left out silently, so a
+    folder of 3 PNGs and 300 WebPs trained on the 3."""
+    _grey_folder(tmp_path / "imgs")
+    for name in ("x.webp", "y.WEBP"):
+        Image.new("L", (6, 6)).save(tmp_path / "imgs" / "b" / name, "WEBP")
+    (tmp_path / "imgs" / "b" / "notes.txt").write_text("not an image: still ignored")
+    with pytest.raises(DataError, match=r"class folder '.*b' holds 2 images in another format \(.webp: x.webp\); only PNG "
+                                        r"and JPEG are read: convert them, or move them out$"):
+        load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})
+
+
 def test_folder_images_are_converted_as_predict_converts_them(tmp_path):
     """Training pixels are the file converted as predict and the service convert it (before they
     match its background to training's).
@@ -387,4 +409,24 @@ def test_a_train_and_val_layout_is_not_read_as_two_classes(tmp_path):
     _grey_folder(tmp_path / "imgs" / "train")
     _grey_folder(tmp_path / "imgs" / "val", per_class=1)
     with pytest.raises(DataError, match=r"holds train/, val/: read as a split, it needs exactly train/ and test/"):
+        load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})
+
+
+def test_folder_classes_keep_torchvisions_text_order(tmp_path):
+    """Class indices follow the folder names sorted as text, as torchvision's ImageFolder sorts them
+    (README, `nnforge datasets`): '10' before '2', so a saved run's names -> indices stay as they were."""
+    for c in ("2", "10", "02b"):
+        (tmp_path / "imgs" / c).mkdir(parents=True)
+        for i in range(2):
+            Image.new("L", (4, 4), 40 * i).save(tmp_path / "imgs" / c / f"{i}.png")
+    assert load_dataset({"name": f"folder:{tmp_path / 'imgs'}"}).classes == ["02b", "10", "2"]
+
+
+def test_a_val_folder_beside_train_and_test_is_named_not_left_out(tmp_path):
+    """Before: train/, test/ and val/ (or validation/, Train/) read train/ and test/ and left val/'s
+    images out without a word."""
+    for part in ("train", "test", "val"):
+        _grey_folder(tmp_path / "imgs" / part, per_class=1)
+    with pytest.raises(DataError, match=r"holds val/ beside train/ and test/, and only those two are read \(validation is "
+                                        r"carved from train/ by data.val_fraction\); move its images into train/, or move it out"):
         load_dataset({"name": f"folder:{tmp_path / 'imgs'}"})

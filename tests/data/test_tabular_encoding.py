@@ -542,3 +542,13 @@ def test_a_number_category_matches_its_other_spellings():
         assert enc.transform_records([{**ROW, "city": other}])[0, 2:6].tolist() == [0, 0, 0, 0], other
     rows = enc.transform_table(["income", "city", "age"], [["", "7.0", "41"]], "rows.csv")
     assert rows.tolist() == seven.tolist()
+
+
+def test_spellings_of_one_number_in_training_are_one_category():
+    """Before: a text column holding '1' and '1.0' (two exports joined) made two one-hot features for
+    one number, and a row to predict went to one of them or the other by its spelling."""
+    enc = TabularEncoding.fit(["size"], [["1"], ["1.0"], ["large"], ["01"], ["2"], [""]], "t.csv")
+    assert enc.columns[0]["categories"] == ["(missing)", "1", "2", "large"]
+    one = enc.transform([["1"]], "rows.csv").tolist()
+    for spelling in ("1.0", "01", " 1e0"):
+        assert enc.transform([[spelling]], "rows.csv").tolist() == one, spelling

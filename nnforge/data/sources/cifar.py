@@ -4,7 +4,9 @@ The official batches are pickles, and a pickle can name any callable to run whil
 They are read by :mod:`nnforge.data.sources.batch_pickle`, which interprets only the opcodes a
 batch uses and builds NumPy integer arrays itself: a doctored batch can neither run code nor
 choose how an array is constructed. This module then checks what a batch must hold: ``data``,
-uint8 of shape (N, 3072), and ``labels``, N integers in 0-9.
+uint8 of shape (N, 3072), and ``labels``, N integers in 0-9. The folder must hold the archive's
+whole set, ``data_batch_1`` to ``data_batch_5`` and ``test_batch`` (:data:`BATCHES`): a partial
+download is named, not trained on, and no other file is read as a batch.
 """
 
 from __future__ import annotations
@@ -82,9 +84,17 @@ def _labels(path: Path, labels) -> np.ndarray:
     return out
 
 
+BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]  # what the python archive's folder holds
+COMPLETE = "a complete cifar-10-batches-py holds data_batch_1 to data_batch_5 and test_batch"
+
+
+def _missing(folder: Path) -> list[str]:
+    return [name for name in BATCHES if not (folder / name).is_file()]
+
+
 def _batches_folder(root: Path, url: str | None, download: bool) -> Path:
     for candidate in (root / "cifar-10-batches-py", root):
-        if (candidate / "data_batch_1").exists():
+        if len(_missing(candidate)) < len(BATCHES):  # any batch: a partial folder is named as such, not passed over
             return candidate
     archive = root / "cifar-10-python.tar.gz"
     if not archive.exists():
@@ -140,10 +150,12 @@ def _extract(archive: Path, root: Path) -> Path:
             detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise DataError(f"{archive}: not a readable cifar-10-python.tar.gz ({excerpt(detail, 100)}); "
                             f"delete it and download it again") from None
-        if not (tmp / "cifar-10-batches-py" / "data_batch_1").is_file():
-            raise DataError(f"{archive}: holds no cifar-10-batches-py/data_batch_1; expected the python version of CIFAR-10")
+        missing = _missing(tmp / "cifar-10-batches-py")
+        if missing:  # a partial archive trained on what it held, silently
+            raise DataError(f"{archive}: holds no cifar-10-batches-py/{', '.join(missing)}; expected the python version of "
+                            f"CIFAR-10 ({COMPLETE}): delete it and download it again")
         if target.exists():
-            raise DataError(f"{target}: exists but holds no data_batch_1; remove it so the archive can be extracted")
+            raise DataError(f"{target}: exists but holds none of {', '.join(BATCHES)}; remove it so the archive can be extracted")
         os.replace(tmp / "cifar-10-batches-py", target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -168,10 +180,11 @@ def load_cifar10(root: str | Path | None, url: str | None = None, download: bool
             except OSError:
                 break
         raise
-    train_files = sorted(folder.glob("data_batch_*"))
-    if not train_files or not (folder / "test_batch").exists():
-        raise DataError(f"{folder}: expected data_batch_1..5 and test_batch")
-    parts = [read_batch(p) for p in train_files]
+    missing = _missing(folder)
+    if missing:  # before: whatever data_batch_* were there, so a partial download trained on less, silently
+        raise DataError(f"cifar10: '{folder}' lacks {', '.join(missing)} ({COMPLETE}); put them there from "
+                        "cifar-10-python.tar.gz (the python version, https://www.cs.toronto.edu/~kriz/cifar.html)")
+    parts = [read_batch(folder / name) for name in BATCHES[:-1]]
     x_test, y_test = read_batch(folder / "test_batch")
     return Dataset(
         name="cifar10",

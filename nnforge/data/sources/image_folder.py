@@ -1,12 +1,19 @@
 """Images from a folder tree: one sub-folder per class (``folder:PATH``).
 
-If PATH holds ``train/`` and ``test/`` sub-folders, those are the splits; otherwise a fixed
-stratified 80/20 split is drawn. Only PNG and JPEG files are read; hidden files and folders
-(``.DS_Store``, macOS' ``._name.png``, ``.ipynb_checkpoints/``) are skipped. All images must share one
+If PATH holds ``train/`` and ``test/`` sub-folders, those are the splits (a ``val/`` beside them is
+named, not left out); otherwise a fixed
+stratified 80/20 split is drawn. Only PNG and JPEG files are read (an image in another format is an
+error, not left out); hidden files and folders (``.DS_Store``, macOS' ``._name.png``,
+``.ipynb_checkpoints/``) and a Mac zip's ``__MACOSX/`` are skipped. All images must share one
 size unless ``data.image_size`` says what to resize to; a colour image in either split makes the
 dataset RGB. Each image is converted the way ``predict`` and the service convert an upload
 (:class:`~nnforge.data.preprocess.Preprocessing`: EXIF orientation, transparency onto white,
 16-bit grey scaled, Lanczos resize), so a model sees its training images as it sees requests.
+
+Class indices follow the class folder names sorted as text (``10`` before ``2``), as torchvision's
+``ImageFolder`` sorts them (``sorted(entry.name ...)``): a folder tree means the same class indices
+here and there, and a run trained before keeps its names and indices. Numbered classes sort by
+number when written with leading zeros (``02``, ``10``).
 """
 
 from __future__ import annotations
@@ -23,10 +30,18 @@ from nnforge.data.preprocess import WIDE_GREY
 from nnforge.errors import DataError, excerpt
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+# images in other formats: left out silently, a class folder of .webp and .png files trained on its PNGs alone
+OTHER_IMAGE_SUFFIXES = {".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".jfif", ".jpe", ".jp2"}
+
+
+def _skipped(name: str) -> bool:
+    """Hidden files and folders, and the ``__MACOSX/`` folder of AppleDouble files that a zip made on
+    a Mac unpacks beside the class folders (read as a class, it stopped loading: 'holds no PNG or JPEG images')."""
+    return name.startswith(".") or name == "__MACOSX"
 
 
 def _class_files(root: Path) -> dict[str, list[Path]]:
-    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not _skipped(p.name))
     if len(classes) < 2:
         raise DataError(f"folder '{root}' needs one sub-folder per class (at least two); found {len(classes)}")
     files = {}
@@ -36,8 +51,14 @@ def _class_files(root: Path) -> dict[str, list[Path]]:
             # training at its last step (the confusion matrix) with a traceback.
             raise DataError(f"class folder '{excerpt(os.fsencode(c.name), 60)}' in '{root}' has a name that is not "
                             "printable UTF-8 text; rename it (the class names are shown in pictures, reports and the service)")
-        images = sorted(p for p in c.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
-                        and not any(part.startswith(".") for part in p.relative_to(c).parts))
+        found = [p for p in c.rglob("*") if not any(_skipped(part) for part in p.relative_to(c).parts)]
+        images = sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES)
+        other = sorted(p for p in found if p.suffix.lower() in OTHER_IMAGE_SUFFIXES)
+        if other:
+            kinds = ", ".join(sorted({p.suffix.lower() for p in other}))
+            raise DataError(f"class folder '{c}' holds {len(other)} image{'s' if len(other) > 1 else ''} in another format "
+                            f"({kinds}: {excerpt(str(other[0].relative_to(c)), 60)}); only PNG and JPEG are read: convert "
+                            f"{'them' if len(other) > 1 else 'it'}, or move {'them' if len(other) > 1 else 'it'} out")
         if not images:
             raise DataError(f"class folder '{c}' holds no PNG or JPEG images")
         files[c.name] = images
@@ -103,6 +124,17 @@ def _refuse_a_split_layout(root: Path) -> None:
                         "data.val_fraction); as classes, rename them")
 
 
+def _refuse_other_splits(root: Path) -> None:
+    """Beside train/ and test/, a val/ (or Train/, validation/, ...) was left out silently: its images
+    trained nothing and validated nothing."""
+    others = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.lower() in SPLIT_NAMES
+                    and p.name not in ("train", "test"))
+    if others:
+        raise DataError(f"folder '{root}' holds {', '.join(s + '/' for s in others)} beside train/ and test/, and only those "
+                        "two are read (validation is carved from train/ by data.val_fraction); move its images into "
+                        "train/, or move it out")
+
+
 def load_folder(path: str, image_size=None, seed: int = 0) -> Dataset:
     root = Path(path).expanduser()
     if not root.is_dir():
@@ -112,6 +144,7 @@ def load_folder(path: str, image_size=None, seed: int = 0) -> Dataset:
     if image_size is not None:
         size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     if (root / "train").is_dir() and (root / "test").is_dir():
+        _refuse_other_splits(root)
         train, test = _class_files(root / "train"), _class_files(root / "test")
         if sorted(train) != sorted(test):
             only = [f"only in {part}/: {', '.join(sorted(set(a) - set(b)))}" for part, a, b in (("train", train, test), ("test", test, train))

@@ -111,8 +111,7 @@ def load_csv_table(path: str, target: str | None, seed: int = 0) -> Table:
     from nnforge.data.sources.tabular_csv import (
         _columns,
         _read_rows,
-        check_row_widths,
-        check_unique_header,
+        check_header,
         parse_features,
     )
     from nnforge.data.tabular_encoding import needs_encoding
@@ -121,7 +120,7 @@ def load_csv_table(path: str, target: str | None, seed: int = 0) -> Table:
     if not file.is_file():
         raise DataError(f"csv file '{file}' not found; expected csv:PATH to a CSV with a header row")
     header, rows, lines = _read_rows(file)
-    check_unique_header(header, given)
+    check_header(header, given)
     if target is None:
         raise DataError(f"{file}: say which column to predict with --set data.target=COLUMN ({_columns(given, header)})")
     if target not in header:
@@ -130,7 +129,6 @@ def load_csv_table(path: str, target: str | None, seed: int = 0) -> Table:
     features = [h for j, h in enumerate(header) if j != t]
     if not features:
         raise DataError(f"{file}: no feature columns besides the target '{excerpt(target)}'")
-    check_row_widths(header, rows, given, lines)
     cells = [[c for j, c in enumerate(r) if j != t] for r in rows]
     from sklearn.model_selection import train_test_split
 
