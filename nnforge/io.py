@@ -12,11 +12,12 @@ import json
 import math
 import os
 import re
+import shutil
 import sys
 import tempfile
 from glob import escape as glob_escape
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from nnforge.errors import StorageError
 
@@ -162,6 +163,59 @@ def make_dir(path: str | Path) -> Path:
     except OSError as exc:
         raise storage_error(path, exc) from None
     return path
+
+
+@contextlib.contextmanager
+def staged_dir(path: str | Path) -> Iterator[Path]:
+    """A new, empty folder to fill in place of folder ``path``; when the ``with`` block ends without
+    an error it replaces ``path`` whole, and only then is what ``path`` held removed.
+
+    A rerun's results then never sit beside an earlier run's files (a variant not asked for this
+    time), and a run that fails halfway (an error, Ctrl+C) leaves ``path`` exactly as it was. The
+    swap is two renames: a crash between them leaves the old folder under a hidden name, which the
+    next call puts back before it starts. A file in the way, or a folder that cannot be written, is
+    a one-line :class:`~nnforge.errors.StorageError` before anything is made.
+    """
+    path = Path(path)
+    if file_in_the_way(path) is not None:
+        make_dir(path)  # raises: "a file is in the way of a folder on that path"
+    _recover_staged(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
+    except OSError as exc:
+        raise storage_error(path, exc) from None
+    old = path.with_name(f".{path.name}.{os.getpid()}.old.tmp")
+    try:
+        yield stage
+        try:
+            if path.is_dir():
+                os.rename(path, old)
+            try:
+                os.rename(stage, path)
+            except OSError:
+                if old.is_dir():
+                    os.rename(old, path)
+                raise
+        except OSError as exc:
+            raise storage_error(path, exc) from None
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover_staged(path: Path) -> None:
+    """Undo what a killed :func:`staged_dir` left: the old folder is put back if it was moved aside
+    and nothing replaced it, and half-filled or set-aside folders of dead processes are removed."""
+    for tmp in sorted(path.parent.glob(f".{glob_escape(path.name)}.*.tmp"), key=lambda p: not p.name.endswith(".old.tmp")):
+        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if not tmp.is_dir() or not pid.isdigit() or _alive(int(pid)):
+            continue
+        if tmp.name.endswith(".old.tmp") and not path.exists():
+            os.rename(tmp, path)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
