@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import math
 import os
@@ -216,6 +217,15 @@ def _recover_staged(path: Path) -> None:
             os.rename(tmp, path)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def file_digest(path: str | Path) -> str:
+    """The first 12 hex digits of a file's SHA-256: which weights a model file holds (``model_version``)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:12]
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:

@@ -308,6 +308,44 @@ def test_backend_onnx_refuses_a_damaged_or_stale_model_onnx_in_one_line(run_dir,
         create_app(run, backend="onnx")
 
 
+def test_the_int8_model_of_compress_is_served_and_answers_as_it_does_in_process(run_dir, digits, tmp_path, monkeypatch):
+    """Before, `nnforge serve RUN/compress/model-int8.onnx` was refused ('a file, not a run directory')
+    and `--backend onnx` serves RUN/model.onnx only: nothing served the int8 model compress writes."""
+    pytest.importorskip("onnxruntime")
+    import torch
+
+    import nnforge
+    from nnforge.compress import measure
+    from nnforge.compress.pipeline import compress_run
+    from nnforge.errors import RunError
+    from nnforge.rundir import save_model
+    from nnforge.serve.app import create_app
+
+    monkeypatch.setattr(measure, "latency_per_image", lambda *args: 1e-3)  # not what this test is about: seconds saved
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("model.onnx", "checkpoints", "compress"))
+    compress_run(run, prune=None, quantize="int8", calibration_images=64, log=lambda _: None)
+    int8 = run / "compress" / "model-int8.onnx"
+    app = create_app(int8)
+    images, labels = digits
+    served, meta = call(app, [("POST", "/v1/predict/batch?k=1", {"json": {"inputs": images.reshape(len(images), -1).tolist()}}),
+                              ("GET", "/metadata", {})])
+    predictor = nnforge.load(run)
+    in_process = measure.onnx_runner(int8)(predictor.preprocessing(torch.from_numpy(images[:, None])).numpy()).argmax(1)
+    assert [p["class"] for p in served.json()["predictions"]] == [predictor.classes[i] for i in in_process]
+    assert (in_process == labels).mean() > 0.8
+    assert meta.json()["backend"] == "onnx" and meta.json()["model_file"] == "model-int8.onnx"
+    with pytest.raises(RunError, match="--backend torch serves the run's PyTorch model"):
+        create_app(int8, backend="torch")
+    # the run trained further since: its old int8 file is refused, never served as this run's model
+    with torch.no_grad():
+        for parameter in predictor.model.parameters():
+            parameter.add_(0.05)
+    save_model(run, predictor.model, {k: v for k, v in predictor.meta.items() if k != "format"})
+    with pytest.raises(RunError, match="model-int8.onnx was not made from .*model.safetensors; make it again"):
+        create_app(int8)
+
+
 def test_cli_reports_a_bad_run_directory_in_one_line(tmp_path):
     nnforge = str(Path(sys.executable).with_name("nnforge"))
     result = subprocess.run([nnforge, "serve", str(tmp_path / "missing"), "--port", "0"], capture_output=True, text=True, timeout=120)
