@@ -99,6 +99,11 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
                 channels, skip_channels = None, f"this '{name}' has no hidden layer with a channel to remove at --prune {prune:g}"
         if skip_channels and tuple(methods) == ("channels",):  # asked for nothing else: not a table of the original alone
             raise UserError(f"--method channels: {skip_channels}; use --method magnitude")
+    final = run_dir / "compress"
+    for student in students:  # RUN/compress/ is replaced whole: a run kept in it would go with the old results
+        if Path(student).resolve().is_relative_to(final.resolve()):
+            raise UserError(f"--student {student} lies inside {final}/, which every compress of this run replaces; "
+                            "pass a run directory outside it")
     students = [(Path(s), _load_student(Path(s), predictor)) for s in students]  # a wrong one said before minutes of pruning
     task = TASKS[config.task]()
     task.encoding = predictor.preprocessing.encoding  # a csv's rows as the model trained on them, whatever part or fold it held out
@@ -124,7 +129,6 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
         y = ds.y_test.numpy()
         calibration_source = None
     metric = "test_rmse" if predictor.regression else "test_accuracy"
-    final = run_dir / "compress"
     with io.staged_dir(final) as out:  # a rerun leaves only what its table lists; a failed one, the last results
         meta, model_cfg = predictor.meta, predictor.meta["model"]
         rows = [_row("original (fp32, torch)", "none", run_dir / "model.safetensors", measure.torch_runner(predictor.model), x, y, score,

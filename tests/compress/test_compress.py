@@ -230,3 +230,17 @@ def test_a_rerun_leaves_only_what_its_table_lists_and_a_failed_one_leaves_the_la
         compress_run(run, prune=0.3, quantize="int8", methods=("magnitude",), finetune_epochs=0, log=lambda _: None)
     assert _listing(out) == before and (out / "compress.json").read_bytes() == before_json
     assert sorted(p.name for p in run.iterdir() if p.name.startswith(".compress")) == []  # no half-filled folder left
+
+
+def test_a_student_inside_the_compress_folder_is_refused_before_the_folder_is_replaced(mlp_run, tmp_path, capsys):
+    """RUN/compress/ is replaced whole by each compress: a student run kept there (say a copy of a pruned
+    variant) would be deleted with the old results while the new table still named its files."""
+    import shutil
+
+    run = shutil.copytree(mlp_run, tmp_path / "run", ignore=shutil.ignore_patterns("compress"))
+    student = shutil.copytree(mlp_run, run / "compress" / "student", ignore=shutil.ignore_patterns("compress"))
+    assert main(["compress", str(run), "--student", str(student)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: --student {student} lies inside {run / 'compress'}/, which every compress of this run replaces; "
+                   "pass a run directory outside it\n")
+    assert (student / "model.safetensors").is_file() and sorted(p.name for p in (run / "compress").iterdir()) == ["student"]
