@@ -23,16 +23,17 @@ from typing import Any, Callable, Iterator
 from nnforge.errors import StorageError
 
 
-def _default_mode() -> int:
+def _default_mode(base: int = 0o666) -> int:
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    return base & ~mask
 
 
 # The one rule for every file nnforge writes: the usual 0o666 less the umask (0644 under the
 # common 022), as ``open()`` would create it. Read once: changing the umask to read it is not
 # safe while other threads create files.
 FILE_MODE = _default_mode()
+DIR_MODE = _default_mode(0o777)  # a folder: 0o777 less the umask (0755 under 022), as mkdir makes it
 
 # Why a write can fail that the user can fix, by errno: said in words, with what is safe.
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -184,6 +185,7 @@ def staged_dir(path: str | Path) -> Iterator[Path]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
+        os.chmod(stage, DIR_MODE)  # mkdtemp's is 0700: readable by its owner alone
     except OSError as exc:
         raise storage_error(path, exc) from None
     old = path.with_name(f".{path.name}.{os.getpid()}.old.tmp")

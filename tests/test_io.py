@@ -246,3 +246,4 @@ def test_a_staged_folder_replaces_the_old_one_only_when_complete_and_undoes_a_ki
         assert (folder / "compress.json").read_text() == "old"  # the old results stay until the new ones are complete
     assert sorted(p.name for p in tmp_path.iterdir()) == ["compress"] and os.listdir(folder) == ["compress.json"]
     assert (folder / "compress.json").read_text() == "new"
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~_umask()  # as mkdir makes a folder (a temporary one is 0700)
