@@ -268,12 +268,17 @@ class Service:
         x = self.predictor.preprocessing(torch.from_numpy(stored[None]))[0]
         if self.regression:
             return self._value_shares(stored, x)
-        with torch.inference_mode():
-            probs = torch.softmax(model(x[None]).float(), 1)[0].numpy()
+        if self.settings.onnx_file:  # the answer /v1/predict gives: the served file's (an int8 model's may differ)
+            probs = self.backend(stored[None])[0]
+        else:
+            with torch.inference_mode():
+                probs = torch.softmax(model(x[None]).float(), 1)[0].numpy()
         target = int(probs.argmax())
         out = self.describe(probs, k)
         out["explained_class"] = self.classes[target]
         out.update(self._saliency(stored, x, target) if self.kind == "image" else self._feature_shares(stored, x, target))
+        if self.settings.onnx_file:
+            out["method"] += f"; gradients of the run's PyTorch model, for the class {self.model_file.name} answers"
         return out
 
     def _saliency(self, stored: np.ndarray, x, target: int) -> dict:
@@ -306,12 +311,18 @@ class Service:
         p = self.predictor
         std, mean = float(p.target_std[0]), float(p.target_mean[0])
         shares, at_baseline = integrated_gradients(p.model, x, 0, probabilities=False)
-        values = p.predict_stored(__import__("torch").from_numpy(row[None]))[0]
+        if self.settings.onnx_file:  # the value /v1/predict gives: the served file's
+            values = self.backend(row[None])[0]
+        else:
+            values = p.predict_stored(__import__("torch").from_numpy(row[None]))[0]
         names = p.preprocessing.feature_labels()
         order = np.argsort(-np.abs(shares), kind="stable")
+        method = "integrated gradients of the predicted value, from the training mean (64 steps)"
+        if self.settings.onnx_file:
+            method += f"; gradients of the run's PyTorch model, for the value {self.model_file.name} answers"
         return {
             **self.describe(values, 1), "explained_target": self.classes[0],
-            "method": "integrated gradients of the predicted value, from the training mean (64 steps)",
+            "method": method,
             "baseline_value": round(at_baseline * std + mean, 6),
             "features": [{"feature": names[i], "value": float(row[i]), "attribution": round(float(shares[i]) * std, 6)} for i in order],
         }
