@@ -379,6 +379,27 @@ def test_explain_of_a_served_onnx_file_answers_the_class_predict_answers(run_dir
         assert "gradients of the run's PyTorch model, for the class model-int8.onnx answers" in explained.json()["method"]
 
 
+def test_a_dynamic_int8_model_answers_a_request_the_same_whatever_is_batched_with_it(run_dir, digits, tmp_path):
+    """Dynamic int8 scales activations over the whole batch: before, a served request's probabilities
+    changed with the other requests the micro-batcher ran beside it."""
+    pytest.importorskip("onnxruntime")
+    import nnforge
+    from nnforge.compress.export import export_model, onnx_metadata
+    from nnforge.compress.quantize import quantize_int8
+    from nnforge.serve.app import create_app
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("model.onnx", "checkpoints", "compress"))
+    predictor = nnforge.load(run)
+    fp32 = export_model(predictor.model, predictor.input_shape, run / "compress" / "model-fp32.onnx", onnx_metadata(predictor))
+    int8, _ = quantize_int8(fp32, run / "compress" / "model-int8.onnx", mode="dynamic")
+    backend = create_app(int8).service.backend
+    stored = digits[0][:8, None]
+    alone = np.concatenate([backend(stored[i : i + 1]) for i in range(len(stored))])
+    np.testing.assert_array_equal(backend(stored), alone)
+    np.testing.assert_array_equal(backend(stored[::-1])[::-1], alone)
+
+
 def test_cli_reports_a_bad_run_directory_in_one_line(tmp_path):
     nnforge = str(Path(sys.executable).with_name("nnforge"))
     result = subprocess.run([nnforge, "serve", str(tmp_path / "missing"), "--port", "0"], capture_output=True, text=True, timeout=120)
