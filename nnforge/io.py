@@ -216,7 +216,8 @@ def _recover_staged(path: Path) -> None:
         if not tmp.is_dir() or not pid.isdigit() or _alive(int(pid)):
             continue
         if tmp.name.endswith(".old.tmp") and not path.exists():
-            os.rename(tmp, path)
+            with contextlib.suppress(OSError):  # left as it is: the new folder goes in place all the same
+                os.rename(tmp, path)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -89,9 +89,14 @@ class OnnxBackend:
     def __init__(self, predictor, threads: int = 1, path: str | Path | None = None):
         import onnxruntime as ort
 
-        path = Path(path) if path is not None else Path(predictor.run_dir) / "model.onnx"
-        if not path.is_file():
-            path = _export(predictor.run_dir)
+        if path is not None:  # a file named to serve: that one or none, never an export in its place
+            path = Path(path)
+            if not path.is_file():
+                raise RunError(f"'{path}' not found; pass an .onnx file inside a run, or the run directory")
+        else:
+            path = Path(predictor.run_dir) / "model.onnx"
+            if not path.is_file():
+                path = _export(predictor.run_dir)
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1

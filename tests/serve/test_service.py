@@ -321,6 +321,7 @@ def test_the_int8_model_of_compress_is_served_and_answers_as_it_does_in_process(
     from nnforge.errors import RunError
     from nnforge.rundir import save_model
     from nnforge.serve.app import create_app
+    from nnforge.serve.backends import build_backend
 
     run = tmp_path / "run"
     shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("model.onnx", "checkpoints", "compress"))
@@ -340,6 +341,9 @@ def test_the_int8_model_of_compress_is_served_and_answers_as_it_does_in_process(
     assert meta.json()["backend"] == "onnx" and meta.json()["model_file"] == "model-int8.onnx"
     with pytest.raises(RunError, match="--backend torch serves the run's PyTorch model"):
         create_app(int8, backend="torch")
+    with pytest.raises(RunError, match="gone.onnx' not found"):  # a file named that went: never an export served in its place
+        build_backend("onnx", predictor, onnx_file=run / "compress" / "gone.onnx")
+    assert not (run / "model.onnx").exists()
     # the run trained further since: its old int8 file is refused, never served as this run's model
     with torch.no_grad():
         for parameter in predictor.model.parameters():
