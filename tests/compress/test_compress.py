@@ -212,7 +212,8 @@ def test_a_rerun_leaves_only_what_its_table_lists_and_a_failed_one_leaves_the_la
     from nnforge.compress.pipeline import compress_run
 
     monkeypatch.setattr(measure, "latency_per_image", lambda *args: 1e-3)  # not what this test is about: seconds saved
-    run = shutil.copytree(mlp_run, tmp_path / "run", ignore=shutil.ignore_patterns("compress"))
+    # mlp_run is shared: another test's compress of it may be under way, its folder staged under a hidden name
+    run = shutil.copytree(mlp_run, tmp_path / "run", ignore=shutil.ignore_patterns("compress", ".compress.*"))
     out = run / "compress"
     compress_run(run, prune=0.5, quantize=None, finetune_epochs=0, log=lambda _: None)
     assert {"magnitude-50", "channels-50"} <= set(_listing(out))
@@ -237,8 +238,8 @@ def test_a_student_inside_the_compress_folder_is_refused_before_the_folder_is_re
     variant) would be deleted with the old results while the new table still named its files."""
     import shutil
 
-    run = shutil.copytree(mlp_run, tmp_path / "run", ignore=shutil.ignore_patterns("compress"))
-    student = shutil.copytree(mlp_run, run / "compress" / "student", ignore=shutil.ignore_patterns("compress"))
+    run = shutil.copytree(mlp_run, tmp_path / "run", ignore=shutil.ignore_patterns("compress", ".compress.*"))
+    student = shutil.copytree(mlp_run, run / "compress" / "student", ignore=shutil.ignore_patterns("compress", ".compress.*"))
     assert main(["compress", str(run), "--student", str(student)]) == 2
     err = capsys.readouterr().err
     assert err == (f"error: --student {student} lies inside {run / 'compress'}/, which every compress of this run replaces; "
