@@ -8,29 +8,32 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import math
 import os
 import re
+import shutil
 import sys
 import tempfile
 from glob import escape as glob_escape
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from nnforge.errors import StorageError
 
 
-def _default_mode() -> int:
+def _default_mode(base: int = 0o666) -> int:
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    return base & ~mask
 
 
 # The one rule for every file nnforge writes: the usual 0o666 less the umask (0644 under the
 # common 022), as ``open()`` would create it. Read once: changing the umask to read it is not
 # safe while other threads create files.
 FILE_MODE = _default_mode()
+DIR_MODE = _default_mode(0o777)  # a folder: 0o777 less the umask (0755 under 022), as mkdir makes it
 
 # Why a write can fail that the user can fix, by errno: said in words, with what is safe.
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -162,6 +165,70 @@ def make_dir(path: str | Path) -> Path:
     except OSError as exc:
         raise storage_error(path, exc) from None
     return path
+
+
+@contextlib.contextmanager
+def staged_dir(path: str | Path) -> Iterator[Path]:
+    """A new, empty folder to fill in place of folder ``path``; when the ``with`` block ends without
+    an error it replaces ``path`` whole, and only then is what ``path`` held removed.
+
+    A rerun's results then never sit beside an earlier run's files (a variant not asked for this
+    time), and a run that fails halfway (an error, Ctrl+C) leaves ``path`` exactly as it was. The
+    swap is two renames: a crash between them leaves the old folder under a hidden name, which the
+    next call puts back before it starts. A file in the way, or a folder that cannot be written, is
+    a one-line :class:`~nnforge.errors.StorageError` before anything is made.
+    """
+    path = Path(path)
+    if file_in_the_way(path) is not None:
+        make_dir(path)  # raises: "a file is in the way of a folder on that path"
+    _recover_staged(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
+        os.chmod(stage, DIR_MODE)  # mkdtemp's is 0700: readable by its owner alone
+    except OSError as exc:
+        raise storage_error(path, exc) from None
+    old = path.with_name(f".{path.name}.{os.getpid()}.old.tmp")
+    try:
+        yield stage
+        try:
+            if path.is_dir():
+                os.rename(path, old)
+            try:
+                os.rename(stage, path)
+            except OSError:
+                if old.is_dir():
+                    os.rename(old, path)
+                raise
+        except OSError as exc:
+            raise storage_error(path, exc) from None
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover_staged(path: Path) -> None:
+    """Undo what a killed :func:`staged_dir` left: the old folder is put back if it was moved aside
+    and nothing replaced it, and half-filled or set-aside folders of dead processes are removed."""
+    for tmp in sorted(path.parent.glob(f".{glob_escape(path.name)}.*.tmp"), key=lambda p: not p.name.endswith(".old.tmp")):
+        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if not tmp.is_dir() or not pid.isdigit() or _alive(int(pid)):
+            continue
+        if tmp.name.endswith(".old.tmp") and not path.exists():
+            with contextlib.suppress(OSError):  # left as it is: the new folder goes in place all the same
+                os.rename(tmp, path)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def file_digest(path: str | Path) -> str:
+    """The first 12 hex digits of a file's SHA-256: which weights a model file holds (``model_version``)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:12]
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:

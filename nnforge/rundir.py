@@ -425,7 +425,8 @@ def save_model(run_dir: Path, model: torch.nn.Module, meta: dict) -> None:
 def read_model_meta(run_dir: str | Path) -> dict:
     run_dir = Path(run_dir)
     if run_dir.is_file():  # e.g. RUN/compress/model-int8.onnx: before, 'not found' of a file that is there
-        onnx = " (an .onnx file runs in ONNX Runtime on its own; its metadata says the classes and preprocessing)" \
+        onnx = " (an .onnx file runs in ONNX Runtime on its own, its metadata says the classes and preprocessing; " \
+               "`nnforge serve` takes one inside its run)" \
             if run_dir.suffix == ".onnx" else ""
         raise RunError(f"'{run_dir}' is a file, not a run directory; pass the folder written by `nnforge train`{onnx}")
     if not run_dir.is_dir():

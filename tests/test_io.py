@@ -225,3 +225,25 @@ def test_a_write_removes_what_a_killed_write_of_the_same_file_left_and_nothing_e
     io.write_bytes(tmp_path / "model.onnx", b"whole")
     assert (tmp_path / "model.onnx").read_bytes() == b"whole"
     assert not left[0].exists() and live.exists() and other.exists()
+
+
+def test_a_staged_folder_replaces_the_old_one_only_when_complete_and_undoes_a_killed_swap(tmp_path):
+    """A folder of results (RUN/compress/) is filled under a hidden name and swapped in whole. A process
+    killed between the two renames of the swap left the old folder set aside: the next call puts it back."""
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = int(ended.stdout)
+    folder = tmp_path / "compress"
+    set_aside, half = tmp_path / f".compress.{dead}.old.tmp", tmp_path / f".compress.{dead}.x1.tmp"
+    set_aside.mkdir()
+    (set_aside / "compress.json").write_text("old")
+    half.mkdir()
+    with pytest.raises(RuntimeError), io.staged_dir(folder) as stage:
+        (stage / "compress.json").write_text("half")
+        raise RuntimeError("failed halfway")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compress"] and (folder / "compress.json").read_text() == "old"
+    with io.staged_dir(folder) as stage:
+        (stage / "compress.json").write_text("new")
+        assert (folder / "compress.json").read_text() == "old"  # the old results stay until the new ones are complete
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compress"] and os.listdir(folder) == ["compress.json"]
+    assert (folder / "compress.json").read_text() == "new"
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~_umask()  # as mkdir makes a folder (a temporary one is 0700)

@@ -3,7 +3,9 @@
 The exported graph takes the *preprocessed* float batch — what :class:`~nnforge.data.Preprocessing`
 produces — as ``input`` (N, *input_shape) with a dynamic batch axis, and returns ``logits``
 (N, classes). The run's classes and preprocessing travel inside the file as metadata
-(``nnforge.classes``, ``nnforge.preprocessing``, JSON), so a consumer needs the .onnx file alone.
+(``nnforge.classes``, ``nnforge.preprocessing``, JSON), so a consumer needs the .onnx file alone;
+``nnforge.weights`` names the weights it was made from (the SHA-256 of ``model.safetensors``, as
+``nnforge serve`` reports ``model_version``), so an int8 file is known to be a run's own.
 
 We use the TorchScript-based exporter: for the feed-forward networks of the zoo it is exact,
 takes a fraction of a second, and needs no extra packages; torch's newer ``torch.export``-based
@@ -22,6 +24,7 @@ from nnforge import io
 from nnforge.errors import RunError
 
 OPSET = 17
+WEIGHTS_KEY = "nnforge.weights"  # the first 12 hex digits of the SHA-256 of the run's model.safetensors
 
 
 def _export(model: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
@@ -82,6 +85,8 @@ def onnx_metadata(predictor) -> dict:
     }
     if predictor.regression:  # the output is the standardised target: value = output * std + mean
         meta["nnforge.target"] = predictor.meta["target"]
+    if predictor.run_dir is not None:  # which weights it was made from: serve takes an int8 file as this run's by it
+        meta[WEIGHTS_KEY] = io.file_digest(Path(predictor.run_dir) / "model.safetensors")
     return meta
 
 

@@ -8,6 +8,9 @@ Writes into ``RUN/compress/``:
     model-fp32.onnx, model-int8.onnx
     compress.md, compress.json    the table: size on disk, CPU latency per image (batch 1 and 64),
                                   test accuracy, for the original and each compressed model
+
+The folder is filled under a hidden name and swapped in whole when every file is written: a rerun
+leaves only what its table lists, and a run that fails halfway leaves the last results as they were.
 """
 
 from __future__ import annotations
@@ -96,6 +99,11 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
                 channels, skip_channels = None, f"this '{name}' has no hidden layer with a channel to remove at --prune {prune:g}"
         if skip_channels and tuple(methods) == ("channels",):  # asked for nothing else: not a table of the original alone
             raise UserError(f"--method channels: {skip_channels}; use --method magnitude")
+    final = run_dir / "compress"
+    for student in students:  # RUN/compress/ is replaced whole: a run kept in it would go with the old results
+        if Path(student).resolve().is_relative_to(final.resolve()):
+            raise UserError(f"--student {student} lies inside {final}/, which every compress of this run replaces; "
+                            "pass a run directory outside it")
     students = [(Path(s), _load_student(Path(s), predictor)) for s in students]  # a wrong one said before minutes of pruning
     task = TASKS[config.task]()
     task.encoding = predictor.preprocessing.encoding  # a csv's rows as the model trained on them, whatever part or fold it held out
@@ -121,67 +129,69 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
         y = ds.y_test.numpy()
         calibration_source = None
     metric = "test_rmse" if predictor.regression else "test_accuracy"
-    out = run_dir / "compress"
-    io.make_dir(out)
-    meta, model_cfg = predictor.meta, predictor.meta["model"]
-    rows = [_row("original (fp32, torch)", "none", run_dir / "model.safetensors", measure.torch_runner(predictor.model), x, y, score,
-                 parameters=sum(p.numel() for p in predictor.model.parameters()))]
-    log(f"original: {_said(rows[0])}")
+    with io.staged_dir(final) as out:  # a rerun leaves only what its table lists; a failed one, the last results
+        meta, model_cfg = predictor.meta, predictor.meta["model"]
+        rows = [_row("original (fp32, torch)", "none", run_dir / "model.safetensors", measure.torch_runner(predictor.model), x, y, score,
+                     parameters=sum(p.numel() for p in predictor.model.parameters()))]
+        log(f"original: {_said(rows[0])}")
 
-    if prune is not None:
-        pct = int(round(prune * 100))
-        if "magnitude" in methods:
-            model = build_model(model_cfg, predictor.input_shape, len(predictor.classes), predictor.kind)
-            model.load_state_dict(predictor.model.state_dict())
-            magnitude_prune(model, prune)
-            finetune(model, config, prepared, finetune_epochs, loss=loss)
-            finalize(model)
-            path = _save_variant(run_dir, out / f"magnitude-{pct}", model, meta)
-            rows.append(_row(f"magnitude pruned {pct}% (torch)", "global magnitude, unstructured", path,
-                             measure.torch_runner(model), x, y, score, sparsity=round(sparsity(model), 4),
-                             parameters=sum(int((p != 0).sum()) for p in model.parameters())))
-            log(f"magnitude pruning {pct}%: sparsity {rows[-1]['sparsity']:.1%}, {_said(rows[-1])}")
-        if "channels" in methods:
-            if channels is not None:
-                new_cfg, state = channels
-                model = build_model(new_cfg, predictor.input_shape, len(predictor.classes), predictor.kind)
-                model.load_state_dict(state)
+        if prune is not None:
+            pct = int(round(prune * 100))
+            if "magnitude" in methods:
+                model = build_model(model_cfg, predictor.input_shape, len(predictor.classes), predictor.kind)
+                model.load_state_dict(predictor.model.state_dict())
+                magnitude_prune(model, prune)
                 finetune(model, config, prepared, finetune_epochs, loss=loss)
-                path = _save_variant(run_dir, out / f"channels-{pct}", model, meta, new_cfg)
-                rows.append(_row(f"channel pruned {pct}% (torch)", "L1 channels, structured", path, measure.torch_runner(model),
-                                 x, y, score, parameters=sum(p.numel() for p in model.parameters()), architecture=new_cfg))
-                log(f"channel pruning {pct}%: {rows[-1]['parameters']} parameters, {_said(rows[-1])}")
+                finalize(model)
+                path = _save_variant(run_dir, out / f"magnitude-{pct}", model, meta)
+                rows.append(_row(f"magnitude pruned {pct}% (torch)", "global magnitude, unstructured", path,
+                                 measure.torch_runner(model), x, y, score, sparsity=round(sparsity(model), 4),
+                                 parameters=sum(int((p != 0).sum()) for p in model.parameters())))
+                log(f"magnitude pruning {pct}%: sparsity {rows[-1]['sparsity']:.1%}, {_said(rows[-1])}")
+            if "channels" in methods:
+                if channels is not None:
+                    new_cfg, state = channels
+                    model = build_model(new_cfg, predictor.input_shape, len(predictor.classes), predictor.kind)
+                    model.load_state_dict(state)
+                    finetune(model, config, prepared, finetune_epochs, loss=loss)
+                    path = _save_variant(run_dir, out / f"channels-{pct}", model, meta, new_cfg)
+                    rows.append(_row(f"channel pruned {pct}% (torch)", "L1 channels, structured", path, measure.torch_runner(model),
+                                     x, y, score, parameters=sum(p.numel() for p in model.parameters()), architecture=new_cfg))
+                    log(f"channel pruning {pct}%: {rows[-1]['parameters']} parameters, {_said(rows[-1])}")
+                else:
+                    log(f"channel pruning skipped ({skip_channels})")
+
+        if quantize == "int8":
+            fp32 = export_model(predictor.model, predictor.input_shape, out / "model-fp32.onnx", onnx_metadata(predictor))
+            rows.append(_row("fp32 (ONNX Runtime)", "export", fp32, measure.onnx_runner(fp32), x, y, score))
+            if calibration_source is None:
+                n = min(calibration_images, len(ds.x_train))
+                calibration = [predictor.preprocessing(ds.x_train[i : i + 32]).numpy() for i in range(0, n, 32)]
             else:
-                log(f"channel pruning skipped ({skip_channels})")
+                calibration = [calibration_source[i : i + 32].numpy() for i in range(0, min(calibration_images, len(calibration_source)), 32)]
+            int8, mode = quantize_int8(fp32, out / "model-int8.onnx", calibration)
+            rows.append(_row(f"int8 {mode} (ONNX Runtime)", f"int8 {mode}", int8, measure.onnx_runner(int8), x, y, score))
+            log(f"int8 ({mode}): {_said(rows[-1])}")
 
-    if quantize == "int8":
-        fp32 = export_model(predictor.model, predictor.input_shape, out / "model-fp32.onnx", onnx_metadata(predictor))
-        rows.append(_row("fp32 (ONNX Runtime)", "export", fp32, measure.onnx_runner(fp32), x, y, score))
-        if calibration_source is None:
-            n = min(calibration_images, len(ds.x_train))
-            calibration = [predictor.preprocessing(ds.x_train[i : i + 32]).numpy() for i in range(0, n, 32)]
-        else:
-            calibration = [calibration_source[i : i + 32].numpy() for i in range(0, min(calibration_images, len(calibration_source)), 32)]
-        int8, mode = quantize_int8(fp32, out / "model-int8.onnx", calibration)
-        rows.append(_row(f"int8 {mode} (ONNX Runtime)", f"int8 {mode}", int8, measure.onnx_runner(int8), x, y, score))
-        log(f"int8 ({mode}): {_said(rows[-1])}")
+        for student_dir, student in students:
+            rows.append(_student_row(student_dir, student, predictor, ds, y))
+            log(f"{rows[-1]['model']}: {rows[-1]['parameters']} parameters, test accuracy {rows[-1]['test_accuracy']:.2%}")
 
-    for student_dir, student in students:
-        rows.append(_student_row(student_dir, student, predictor, ds, y))
-        log(f"{rows[-1]['model']}: {rows[-1]['parameters']} parameters, test accuracy {rows[-1]['test_accuracy']:.2%}")
-
-    base = rows[0]
-    for row in rows:
-        row["size_ratio"] = round(row["size_bytes"] / base["size_bytes"], 4)
-        if metric == "test_accuracy":
-            row["accuracy_change_points"] = round(100 * (row["test_accuracy"] - base["test_accuracy"]), 2)
-        else:
-            row["rmse_change"] = round(row["test_rmse"] - base["test_rmse"], 6)
-    table = {"run": str(run_dir), "dataset": ds.describe(), "metric": metric,
-             "latency": f"median ms per {'row' if predictor.kind == 'tabular' else 'image'} on 1 CPU thread",
-             "rows": rows}
-    io.write_json(out / "compress.json", table)
-    io.write_text(out / "compress.md", markdown_table(table))
+        base = rows[0]
+        for row in rows:
+            row["size_ratio"] = round(row["size_bytes"] / base["size_bytes"], 4)
+            if metric == "test_accuracy":
+                row["accuracy_change_points"] = round(100 * (row["test_accuracy"] - base["test_accuracy"]), 2)
+            else:
+                row["rmse_change"] = round(row["test_rmse"] - base["test_rmse"], 6)
+        for row in rows:  # the paths the files have once the folder is in place
+            if Path(row["file"]).is_relative_to(out):
+                row["file"] = str(final / Path(row["file"]).relative_to(out))
+        table = {"run": str(run_dir), "dataset": ds.describe(), "metric": metric,
+                 "latency": f"median ms per {'row' if predictor.kind == 'tabular' else 'image'} on 1 CPU thread",
+                 "rows": rows}
+        io.write_json(out / "compress.json", table)
+        io.write_text(out / "compress.md", markdown_table(table))
     return table
 
 

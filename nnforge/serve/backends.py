@@ -86,12 +86,17 @@ class OnnxBackend:
 
     name = "onnx"
 
-    def __init__(self, predictor, threads: int = 1):
+    def __init__(self, predictor, threads: int = 1, path: str | Path | None = None):
         import onnxruntime as ort
 
-        path = Path(predictor.run_dir) / "model.onnx"
-        if not path.is_file():
-            path = _export(predictor.run_dir)
+        if path is not None:  # a file named to serve: that one or none, never an export in its place
+            path = Path(path)
+            if not path.is_file():
+                raise RunError(f"'{path}' not found; pass an .onnx file inside a run, or the run directory")
+        else:
+            path = Path(predictor.run_dir) / "model.onnx"
+            if not path.is_file():
+                path = _export(predictor.run_dir)
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
@@ -106,8 +111,14 @@ class OnnxBackend:
         self.path = path
         self.input_name = self.session.get_inputs()[0].name
         self.outputs_probabilities = "prob" in self.session.get_outputs()[0].name.lower()
+        self.one_by_one = _scales_per_batch(path)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.one_by_one and len(x) > 1:
+            return np.concatenate([self._run(x[i : i + 1]) for i in range(len(x))])
+        return self._run(x)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
         if self.whole_pipeline:
             return self.session.run(None, {self.input_name: x})[0]
         with torch.inference_mode():
@@ -119,6 +130,20 @@ class OnnxBackend:
             return out
         out = np.exp(out - out.max(axis=1, keepdims=True))
         return out / out.sum(axis=1, keepdims=True)
+
+
+DYNAMIC_QUANTIZATION = {"DynamicQuantizeLinear", "DynamicQuantizeLSTM", "DynamicQuantizeMatMul", "MatMulIntegerToFloat"}
+
+
+def _scales_per_batch(path: Path) -> bool:
+    """True for a dynamically quantized model (``nnforge compress``'s int8 of an MLP or LSTM): it
+    computes its activations' int8 scale over the whole batch, so a request's answer would depend on
+    the requests the micro-batcher ran beside it. Such a model is run one example at a time."""
+    try:
+        import onnx
+    except ImportError:
+        return False
+    return any(node.op_type in DYNAMIC_QUANTIZATION for node in onnx.load(str(path), load_external_data=False).graph.node)
 
 
 def _with_pipeline(path: Path, preprocessing, target: dict | None = None) -> tuple[str | bytes, bool]:
@@ -191,6 +216,26 @@ def _checked_onnx(predictor, threads: int = 1) -> OnnxBackend:
     return backend
 
 
+def _checked_file(predictor, threads: int, path: Path) -> OnnxBackend:
+    """ONNX Runtime on an .onnx file of the run (``RUN/compress/model-int8.onnx``) once it is known to be
+    made from this run's weights: its ``nnforge.weights`` metadata names them, or (a file without it)
+    it gives the PyTorch pipeline's answers. An int8 model answers a little differently by design, so
+    the name is what tells a stale one (made before the run was trained further) from the run's own."""
+    from nnforge.compress.export import WEIGHTS_KEY
+    from nnforge.io import file_digest
+
+    backend = OnnxBackend(predictor, threads, path)
+    made_from = backend.session.get_modelmeta().custom_metadata_map.get(WEIGHTS_KEY)
+    if made_from == file_digest(Path(predictor.run_dir) / "model.safetensors"):
+        return backend
+    pipeline = Pipeline(predictor.preprocessing, predictor.model, target_of(predictor)).eval()
+    if made_from is None and _reproduces(lambda batch: backend(batch.numpy()), pipeline,
+                                         _example_batch(predictor.input_shape, predictor.preprocessing.kind)):
+        return backend
+    raise RunError(f"{path} was not made from {predictor.run_dir}/model.safetensors; make it again from this run "
+                   "(nnforge compress RUN --quantize int8, or nnforge export RUN --format onnx)")
+
+
 def _auto(predictor, threads: int = 1):
     """ONNX Runtime when it is installed and gives the PyTorch pipeline's answers; else the PyTorch model.
 
@@ -217,8 +262,13 @@ def _auto(predictor, threads: int = 1):
 BACKENDS = {"auto": _auto, "torch": TorchBackend, "onnx": _checked_onnx}
 
 
-def build_backend(name: str, predictor, threads: int = 1):
-    """The backend called ``name``: ``torch``, ``onnx``, or ``auto`` (ONNX Runtime where it can be trusted)."""
+def build_backend(name: str, predictor, threads: int = 1, onnx_file: str | Path | None = None):
+    """The backend called ``name``: ``torch``, ``onnx``, or ``auto`` (ONNX Runtime where it can be trusted);
+    with ``onnx_file`` (an .onnx file of the run, such as compress's int8 model), ONNX Runtime on that file."""
     if name not in BACKENDS:
         raise RunError(f"unknown backend '{name}'; accepted: {', '.join(BACKENDS)}")
+    if onnx_file is not None:
+        if name == "torch":
+            raise RunError(f"--backend torch serves the run's PyTorch model, not {onnx_file}; use --backend onnx or auto")
+        return _checked_file(predictor, threads, Path(onnx_file))
     return BACKENDS[name](predictor, threads)

@@ -10,7 +10,8 @@ from nnforge.errors import UserError
 def register(sub, add, add_set) -> None:
     p = add(sub, "serve", "serve a run's model: REST API (/v1/predict, /docs, /metrics) and a web page at /",
             "nnforge serve runs/cnn --port 8000 --workers 2", cmd_serve)
-    p.add_argument("run", help="run directory (written by `nnforge train`)")
+    p.add_argument("run", help="run directory (written by `nnforge train`), or an .onnx file in one: "
+                               "RUN/compress/model-int8.onnx serves the int8 model of `nnforge compress`")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
@@ -92,7 +93,7 @@ def cmd_serve(args) -> int:
     from nnforge.serve.app import serve
 
     settings = settings_from_args(args)
-    classifier_meta(args.run)  # a missing, unfinished or forecast run is a one-line error before any banner
+    classifier_meta(settings.run_dir)  # a missing, unfinished or forecast run is a one-line error before any banner
     scheme_host = f"[{args.host}]" if ":" in args.host else args.host
     banner = f"nnforge serve: {args.run} on http://{scheme_host}:{args.port}/  (API docs at /docs; Ctrl+C stops)"
     return serve(settings, host=args.host, port=args.port, log_level=args.log_level, banner=banner)

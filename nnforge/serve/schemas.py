@@ -79,7 +79,7 @@ class Ready(BaseModel):
 
 class Metadata(BaseModel):
     run: str
-    model_version: str = Field(description="first 12 hex digits of the SHA-256 of model.safetensors")
+    model_version: str = Field(description="first 12 hex digits of the SHA-256 of the file served (model_file)")
     kind: str = Field(description="'image' or 'tabular'")
     classes: list[str]
     input_shape: list[int]
@@ -87,6 +87,8 @@ class Metadata(BaseModel):
     model: dict[str, Any] | None = None
     dataset: str | None = None
     backend: str
+    model_file: str | None = Field(None, description="the model file served: model.safetensors, or an .onnx file of the run "
+                                                     "(e.g. model-int8.onnx, the int8 model of nnforge compress)")
     batching: dict[str, Any]
     limits: dict[str, Any]
     top_k: int

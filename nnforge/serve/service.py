@@ -8,7 +8,6 @@ layer (:mod:`nnforge.serve.app`) only frames requests and answers.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import threading
@@ -21,7 +20,7 @@ import numpy as np
 
 from nnforge.cpus import usable_cpus
 from nnforge.errors import RunError
-from nnforge.io import is_number
+from nnforge.io import file_digest, is_number
 from nnforge.predictor import conversion_note
 from nnforge.data.png import Pixels, read_plain_png
 from nnforge.data.tabular_encoding import VALUE_LIMIT
@@ -52,6 +51,16 @@ class ServeSettings:
     grace_seconds: float = 10.0  # on SIGTERM/SIGINT: how long requests in flight may take to finish
     metrics_dir: str | None = None
     limits: Limits = field(default_factory=Limits)
+    onnx_file: str | None = None  # an .onnx file of the run served by ONNX Runtime (compress's int8 model); see __post_init__
+
+    def __post_init__(self) -> None:
+        """``run_dir`` may name an .onnx file inside a run (``RUN/model.onnx``, ``RUN/compress/model-int8.onnx``):
+        that file is served, with the run's classes and preprocessing. Before, such a path was refused as
+        'a file, not a run directory', and nothing could serve the int8 model that compress writes."""
+        path = Path(self.run_dir)
+        if self.onnx_file is None and path.suffix == ".onnx" and path.is_file():
+            self.onnx_file = str(path)
+            self.run_dir = str(run_of_onnx_file(path))
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -65,12 +74,14 @@ class ServeSettings:
         return cls(**data)
 
 
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:12]
+def run_of_onnx_file(path: Path) -> Path:
+    """The run an .onnx file was made from: the folder holding it (``nnforge export``) or the one
+    above (``RUN/compress/`` of ``nnforge compress``), whichever has the run's ``model.json``."""
+    for folder in (path.parent, path.parent.parent):
+        if (folder / "model.json").is_file():
+            return folder
+    raise RunError(f"'{path}' is not in a run directory; serve takes an .onnx file inside the run it was made from "
+                   "(RUN/model.onnx, RUN/compress/model-int8.onnx), or the run directory itself")
 
 
 class Service:
@@ -82,7 +93,7 @@ class Service:
         self.limits = settings.limits
         self.predictor = load(settings.run_dir)
         threads = settings.threads or max(1, usable_cpus() // max(1, settings.workers))
-        self.backend = build_backend(settings.backend, self.predictor, threads)
+        self.backend = build_backend(settings.backend, self.predictor, threads, settings.onnx_file)
         self.metrics = Metrics(settings.metrics_dir)
         self.batcher = MicroBatcher(self.backend, settings.max_batch, settings.max_wait_ms / 1000.0,
                                     on_batch=self.metrics.observe_batch)
@@ -92,7 +103,8 @@ class Service:
         self.input_shape = tuple(self.predictor.input_shape)
         self.classes = self.predictor.classes
         self.regression = self.predictor.regression  # answers are values in the target's units, not classes
-        self.model_version = file_digest(Path(settings.run_dir) / "model.safetensors")
+        self.model_file = Path(settings.onnx_file) if settings.onnx_file else Path(settings.run_dir) / "model.safetensors"
+        self.model_version = file_digest(self.model_file)
         self.default_k = min(self.settings.top_k, len(self.classes))  # --top-k 5 of a 3-class model answers 3
         self.metadata = self._metadata()
         self.health = json.dumps({"status": "ok", "model_version": self.model_version, "worker": os.getpid()}).encode()
@@ -110,6 +122,7 @@ class Service:
             "model": meta.get("model"),
             "dataset": meta.get("dataset"),
             "backend": self.backend.name,
+            "model_file": self.model_file.name,
             "batching": {"max_batch": self.settings.max_batch, "max_wait_ms": self.settings.max_wait_ms},
             "limits": self.limits.to_dict(),
             "top_k": self.default_k,
@@ -255,12 +268,17 @@ class Service:
         x = self.predictor.preprocessing(torch.from_numpy(stored[None]))[0]
         if self.regression:
             return self._value_shares(stored, x)
-        with torch.inference_mode():
-            probs = torch.softmax(model(x[None]).float(), 1)[0].numpy()
+        if self.settings.onnx_file:  # the answer /v1/predict gives: the served file's (an int8 model's may differ)
+            probs = self.backend(stored[None])[0]
+        else:
+            with torch.inference_mode():
+                probs = torch.softmax(model(x[None]).float(), 1)[0].numpy()
         target = int(probs.argmax())
         out = self.describe(probs, k)
         out["explained_class"] = self.classes[target]
         out.update(self._saliency(stored, x, target) if self.kind == "image" else self._feature_shares(stored, x, target))
+        if self.settings.onnx_file:
+            out["method"] += f"; gradients of the run's PyTorch model, for the class {self.model_file.name} answers"
         return out
 
     def _saliency(self, stored: np.ndarray, x, target: int) -> dict:
@@ -293,12 +311,18 @@ class Service:
         p = self.predictor
         std, mean = float(p.target_std[0]), float(p.target_mean[0])
         shares, at_baseline = integrated_gradients(p.model, x, 0, probabilities=False)
-        values = p.predict_stored(__import__("torch").from_numpy(row[None]))[0]
+        if self.settings.onnx_file:  # the value /v1/predict gives: the served file's
+            values = self.backend(row[None])[0]
+        else:
+            values = p.predict_stored(__import__("torch").from_numpy(row[None]))[0]
         names = p.preprocessing.feature_labels()
         order = np.argsort(-np.abs(shares), kind="stable")
+        method = "integrated gradients of the predicted value, from the training mean (64 steps)"
+        if self.settings.onnx_file:
+            method += f"; gradients of the run's PyTorch model, for the value {self.model_file.name} answers"
         return {
             **self.describe(values, 1), "explained_target": self.classes[0],
-            "method": "integrated gradients of the predicted value, from the training mean (64 steps)",
+            "method": method,
             "baseline_value": round(at_baseline * std + mean, 6),
             "features": [{"feature": names[i], "value": float(row[i]), "attribution": round(float(shares[i]) * std, 6)} for i in order],
         }

@@ -196,3 +196,52 @@ def test_a_student_given_alone_is_the_only_comparison(mlp_run, tmp_path, capsys)
     rows = json.loads((teacher / "compress" / "compress.json").read_text())["rows"]
     assert [r["method"] for r in rows] == ["none", "smaller model"]  # the original, and the student
     assert sorted(p.name for p in (teacher / "compress").iterdir()) == ["compress.json", "compress.md"]
+
+
+def _listing(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_a_rerun_leaves_only_what_its_table_lists_and_a_failed_one_leaves_the_last_results(mlp_run, tmp_path, monkeypatch):
+    """Before, a rerun wrote its files beside the last run's: magnitude-50/ and channels-50/ of a first
+    `--prune 0.5` stayed in RUN/compress/ after `--quantize int8` alone, listed by no table."""
+    import shutil
+
+    import nnforge.compress.quantize
+    from nnforge.compress import measure
+    from nnforge.compress.pipeline import compress_run
+
+    monkeypatch.setattr(measure, "latency_per_image", lambda *args: 1e-3)  # not what this test is about: seconds saved
+    # mlp_run is shared: another test's compress of it may be under way, its folder staged under a hidden name
+    run = shutil.copytree(mlp_run, tmp_path / "run", ignore=shutil.ignore_patterns("compress", ".compress.*"))
+    out = run / "compress"
+    compress_run(run, prune=0.5, quantize=None, finetune_epochs=0, log=lambda _: None)
+    assert {"magnitude-50", "channels-50"} <= set(_listing(out))
+    table = compress_run(run, prune=None, quantize="int8", log=lambda _: None)
+    assert _listing(out) == ["compress.json", "compress.md", "model-fp32.onnx", "model-int8.onnx"]
+    assert [r["file"] for r in table["rows"][1:]] == [str(out / "model-fp32.onnx"), str(out / "model-int8.onnx")]
+    assert json.loads((out / "compress.json").read_text()) == json.loads(json.dumps(table))
+    before, before_json = _listing(out), (out / "compress.json").read_bytes()
+
+    def fails(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl+C halfway: the pruned models written, the int8 one not yet
+
+    monkeypatch.setattr(nnforge.compress.quantize, "quantize_int8", fails)
+    with pytest.raises(KeyboardInterrupt):
+        compress_run(run, prune=0.3, quantize="int8", methods=("magnitude",), finetune_epochs=0, log=lambda _: None)
+    assert _listing(out) == before and (out / "compress.json").read_bytes() == before_json
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".compress")) == []  # no half-filled folder left
+
+
+def test_a_student_inside_the_compress_folder_is_refused_before_the_folder_is_replaced(mlp_run, tmp_path, capsys):
+    """RUN/compress/ is replaced whole by each compress: a student run kept there (say a copy of a pruned
+    variant) would be deleted with the old results while the new table still named its files."""
+    import shutil
+
+    run = shutil.copytree(mlp_run, tmp_path / "run", ignore=shutil.ignore_patterns("compress", ".compress.*"))
+    student = shutil.copytree(mlp_run, run / "compress" / "student", ignore=shutil.ignore_patterns("compress", ".compress.*"))
+    assert main(["compress", str(run), "--student", str(student)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: --student {student} lies inside {run / 'compress'}/, which every compress of this run replaces; "
+                   "pass a run directory outside it\n")
+    assert (student / "model.safetensors").is_file() and sorted(p.name for p in (run / "compress").iterdir()) == ["student"]

@@ -103,6 +103,7 @@ CNN_WORKFLOW = [
     S("nnforge compress RUN --prune 0.5 --quantize int8", "nnforge compress runs/cnn --prune 0.5 --quantize int8"),
     S("nnforge compress runs/mlp --prune 0.7 --method channels --finetune-epochs 2", extra=("--finetune-epochs", "1")),
     S("nnforge eval runs/mlp/compress/channels-70"),
+    S("nnforge serve runs/cnn/compress/model-int8.onnx", serve=True),
     S("nnforge export runs/cnn --format onnx"),
     S("nnforge export RUN --format onnx", "nnforge export runs/mlp --format onnx"),
     S("nnforge serve runs/cnn", serve=True),

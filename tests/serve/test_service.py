@@ -308,6 +308,102 @@ def test_backend_onnx_refuses_a_damaged_or_stale_model_onnx_in_one_line(run_dir,
         create_app(run, backend="onnx")
 
 
+def test_the_int8_model_of_compress_is_served_and_answers_as_it_does_in_process(run_dir, digits, tmp_path):
+    """Before, `nnforge serve RUN/compress/model-int8.onnx` was refused ('a file, not a run directory')
+    and `--backend onnx` serves RUN/model.onnx only: nothing served the int8 model compress writes."""
+    pytest.importorskip("onnxruntime")
+    import torch
+
+    import nnforge
+    from nnforge.compress import measure
+    from nnforge.compress.export import export_model, onnx_metadata
+    from nnforge.compress.quantize import quantize_int8
+    from nnforge.errors import RunError
+    from nnforge.rundir import save_model
+    from nnforge.serve.app import create_app
+    from nnforge.serve.backends import build_backend
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("model.onnx", "checkpoints", "compress"))
+    predictor = nnforge.load(run)
+    images, labels = digits
+    x = predictor.preprocessing(torch.from_numpy(images[:, None])).numpy()
+    # what `nnforge compress RUN --quantize int8` writes (compress_run's two calls), calibrated here on the test digits for speed
+    fp32 = export_model(predictor.model, predictor.input_shape, run / "compress" / "model-fp32.onnx", onnx_metadata(predictor))
+    int8, mode = quantize_int8(fp32, run / "compress" / "model-int8.onnx", [x[:25], x[25:]])
+    assert mode == "static"
+    app = create_app(int8)
+    served, meta = call(app, [("POST", "/v1/predict/batch?k=1", {"json": {"inputs": images.reshape(len(images), -1).tolist()}}),
+                              ("GET", "/metadata", {})])
+    in_process = measure.onnx_runner(int8)(x).argmax(1)
+    assert [p["class"] for p in served.json()["predictions"]] == [predictor.classes[i] for i in in_process]
+    assert (in_process == labels).mean() > 0.8
+    assert meta.json()["backend"] == "onnx" and meta.json()["model_file"] == "model-int8.onnx"
+    with pytest.raises(RunError, match="--backend torch serves the run's PyTorch model"):
+        create_app(int8, backend="torch")
+    with pytest.raises(RunError, match="gone.onnx' not found"):  # a file named that went: never an export served in its place
+        build_backend("onnx", predictor, onnx_file=run / "compress" / "gone.onnx")
+    assert not (run / "model.onnx").exists()
+    # the run trained further since: its old int8 file is refused, never served as this run's model
+    with torch.no_grad():
+        for parameter in predictor.model.parameters():
+            parameter.add_(0.05)
+    save_model(run, predictor.model, {k: v for k, v in predictor.meta.items() if k != "format"})
+    with pytest.raises(RunError, match="model-int8.onnx was not made from .*model.safetensors; make it again"):
+        create_app(int8)
+
+
+def test_explain_of_a_served_onnx_file_answers_the_class_predict_answers(run_dir, digits, tmp_path):
+    """An int8 file answers a little differently from the run's PyTorch model; /v1/explain answered (and
+    explained) the PyTorch model's class while /v1/predict answered the served file's."""
+    pytest.importorskip("onnxruntime")
+    import torch
+
+    import nnforge
+    from nnforge.compress.export import export_model, onnx_metadata
+    from nnforge.serve.app import create_app
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("model.onnx", "checkpoints", "compress"))
+    predictor = nnforge.load(run)
+    other = nnforge.load(run).model  # a file of this run's that answers otherwise, as a coarse int8 one can
+    with torch.no_grad():
+        other.classifier[-1].bias.copy_(torch.arange(10.0) * 3)
+    served = export_model(other, predictor.input_shape, run / "compress" / "model-int8.onnx", onnx_metadata(predictor))
+    app = create_app(served)
+    images = digits[0][:2]
+    answers = call(app, [("POST", "/v1/" + p, {"json": {"inputs": im.tolist()}}) for im in images for p in ("predict", "explain")])
+    answers = [answers[i : i + 2] for i in range(0, len(answers), 2)]
+    torch_classes = [predictor.classes[i] for i in predictor.predict_stored(torch.from_numpy(images[:, None])).argmax(1)]
+    assert [a.json()["class"] for a, _ in answers] != torch_classes  # the served file does answer otherwise
+    for predicted, explained in answers:
+        assert explained.status_code == 200 and explained.json()["class"] == predicted.json()["class"]
+        assert explained.json()["explained_class"] == predicted.json()["class"]
+        assert explained.json()["probability"] == pytest.approx(predicted.json()["probability"], abs=1e-6)
+        assert "gradients of the run's PyTorch model, for the class model-int8.onnx answers" in explained.json()["method"]
+
+
+def test_a_dynamic_int8_model_answers_a_request_the_same_whatever_is_batched_with_it(run_dir, digits, tmp_path):
+    """Dynamic int8 scales activations over the whole batch: before, a served request's probabilities
+    changed with the other requests the micro-batcher ran beside it."""
+    pytest.importorskip("onnxruntime")
+    import nnforge
+    from nnforge.compress.export import export_model, onnx_metadata
+    from nnforge.compress.quantize import quantize_int8
+    from nnforge.serve.app import create_app
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("model.onnx", "checkpoints", "compress"))
+    predictor = nnforge.load(run)
+    fp32 = export_model(predictor.model, predictor.input_shape, run / "compress" / "model-fp32.onnx", onnx_metadata(predictor))
+    int8, _ = quantize_int8(fp32, run / "compress" / "model-int8.onnx", mode="dynamic")
+    backend = create_app(int8).service.backend
+    stored = digits[0][:8, None]
+    alone = np.concatenate([backend(stored[i : i + 1]) for i in range(len(stored))])
+    np.testing.assert_array_equal(backend(stored), alone)
+    np.testing.assert_array_equal(backend(stored[::-1])[::-1], alone)
+
+
 def test_cli_reports_a_bad_run_directory_in_one_line(tmp_path):
     nnforge = str(Path(sys.executable).with_name("nnforge"))
     result = subprocess.run([nnforge, "serve", str(tmp_path / "missing"), "--port", "0"], capture_output=True, text=True, timeout=120)
