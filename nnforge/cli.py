@@ -139,6 +139,8 @@ def cmd_eval(args) -> int:
     for member in result.get("members", []):
         print(f"  {member['run']}: accuracy {member['accuracy']:.2%}")
     loss = f"loss {result['loss']:.4f}" if result["loss"] is not None else "(no loss: a vote gives no probabilities)"
+    if result["loss"] is not None and result.get("loss_name") not in (None, "cross_entropy"):  # as training reported it
+        loss += f" ({result['loss_name']}: the training criterion)"
     print(f"accuracy {result['accuracy']:.2%}  {loss}")
     return 0
 

@@ -11,13 +11,17 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
 
     Several runs form an ensemble: ``mean`` averages their probabilities (soft voting),
     ``vote`` takes the majority of their predicted classes.
+
+    The loss is the criterion the runs trained with (their ``train.loss``, without class weights), as
+    training reported ``test_loss`` and ``val_loss``; members that trained with different criteria, or a
+    model folder without ``config.yaml``, are scored with cross-entropy. ``loss_name`` says which.
     """
     from nnforge.compress.tta import predict_tta
     from nnforge.data.sources.tabular_csv import same_classes
     from nnforge.errors import DataError
     from nnforge.predictor import load
     from nnforge.rundir import load_run_test_split
-    from nnforge.train.evaluate import evaluation_from_probabilities
+    from nnforge.train.evaluate import criterion_name, evaluation_from_probabilities
 
     predictors = [load(r) for r in runs]
     first = predictors[0]
@@ -51,15 +55,37 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
         probs = np.stack([(votes == c).mean(0) for c in range(len(first.classes))], 1)
     else:
         probs = np.mean(member_probs, axis=0)
-    ev = evaluation_from_probabilities(probs, y)
+    criterion = shared_criterion(runs)
+    ev = evaluation_from_probabilities(probs, y, criterion)
     # a vote's class shares are no probabilities: their cross-entropy charged -log(1e-12) = 27.6 for every
     # unanimous mistake (two copies of one run with loss 0.60 "scored" 3.68), so a vote reports no loss
-    result = {"dataset": dataset.name, "examples": int(len(y)), "accuracy": ev.accuracy, "loss": None if combine == "vote" else ev.loss}
+    result = {"dataset": dataset.name, "examples": int(len(y)), "accuracy": ev.accuracy, "loss": None if combine == "vote" else ev.loss,
+              "loss_name": None if combine == "vote" else criterion_name(criterion)}
     if len(predictors) > 1:
         result["members"] = [
             {"run": str(r), "accuracy": evaluation_from_probabilities(m, y).accuracy} for r, m in zip(runs, member_probs)
         ]
     return result
+
+
+def shared_criterion(runs):
+    """The ``train.loss`` section every run of ``runs`` trained with, when they all share one
+    criterion (:func:`~nnforge.train.evaluate.criterion_name`); None (cross-entropy) otherwise, or when a run is
+    a model folder without ``config.yaml``."""
+    from pathlib import Path
+
+    from nnforge.errors import UserError
+    from nnforge.rundir import CONFIG, read_recipe
+    from nnforge.train.evaluate import criterion_name
+
+    def section(run):
+        try:
+            return read_recipe(run).train.loss if (Path(run) / CONFIG).is_file() else None
+        except UserError:  # an unreadable config.yaml: the model still evaluates, with cross-entropy
+            return None
+
+    sections = [section(r) for r in runs]
+    return sections[0] if len({criterion_name(s) for s in sections}) == 1 else None
 
 
 def evaluate_regression_runs(runs, predictors, data: str | None = None, root: str | None = None) -> dict:

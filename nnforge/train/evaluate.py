@@ -1,4 +1,16 @@
-"""Evaluating a classifier on a split: loss, accuracy, predictions and per-class scores."""
+"""Evaluating a classifier on a split: loss, accuracy, predictions and per-class scores.
+
+The loss of a split is the criterion the run trained with (``train.loss``: cross-entropy with its
+label smoothing, focal loss with its gamma, or MSE on the probabilities), so that ``val_loss``, which
+early stopping and the best model watch, and ``test_loss`` measure what training minimised (as
+Keras and Lightning report them). Class weights are left out: they re-weight the *training* split
+against its imbalance (``balanced`` is counted on it, like ``data.sampling`` and ``data.imbalance``,
+which touch the training split only), while the validation and test splits measure the model on
+the data as it comes; Keras too applies ``class_weight`` to training batches only. A run with class
+weights therefore logs a weighted ``train_loss`` and an unweighted ``val_loss``, and ``val_loss``
+stays comparable between runs that weigh the classes differently. (Likewise training-only: mixup's
+and cutmix's soft targets, and distillation's teacher term.)
+"""
 
 from __future__ import annotations
 
@@ -26,8 +38,10 @@ class Evaluation:
 
 
 @torch.inference_mode()
-def evaluate(model: torch.nn.Module, batches, device: torch.device | str = "cpu") -> Evaluation:
-    """The model (in eval mode) on every batch of a loader: loss and accuracy from its class probabilities."""
+def evaluate(model: torch.nn.Module, batches, device: torch.device | str = "cpu", loss=None) -> Evaluation:
+    """The model (in eval mode) on every batch of a loader: loss and accuracy from its class probabilities.
+
+    ``loss``: the recipe's ``train.loss`` section, whose criterion the loss is (None: cross-entropy)."""
     was_training = model.training
     model.eval()
     probs, targets = [], []
@@ -36,14 +50,56 @@ def evaluate(model: torch.nn.Module, batches, device: torch.device | str = "cpu"
         probs.append(torch.softmax(logits.float(), 1).cpu())
         targets.append(yb)
     model.train(was_training)
-    return evaluation_from_probabilities(torch.cat(probs).numpy(), torch.cat(targets).numpy())
+    return evaluation_from_probabilities(torch.cat(probs).numpy(), torch.cat(targets).numpy(), loss)
 
 
-def evaluation_from_probabilities(probs: np.ndarray, targets: np.ndarray) -> Evaluation:
-    picked = probs[np.arange(len(targets)), targets]
-    loss = float(-np.log(np.clip(picked, 1e-12, None)).mean()) if len(targets) else float("nan")
+def evaluation_from_probabilities(probs: np.ndarray, targets: np.ndarray, loss=None) -> Evaluation:
+    """Loss (the criterion of ``loss``, the ``train.loss`` section; None: cross-entropy) and accuracy of class probabilities."""
     acc = float((probs.argmax(1) == targets).mean()) if len(targets) else float("nan")
-    return Evaluation(loss=loss, accuracy=acc, probabilities=probs, targets=targets)
+    return Evaluation(loss=classification_loss(probs, targets, loss), accuracy=acc, probabilities=probs, targets=targets)
+
+
+def _loss_name(loss) -> str:
+    """The criterion a ``train.loss`` section names (None, or a name left unset: cross-entropy, the classifier's default)."""
+    return getattr(loss, "name", None) or "cross_entropy"
+
+
+def criterion_name(loss) -> str:
+    """The criterion of a ``train.loss`` section in words, its options included: ``cross_entropy``,
+    ``cross_entropy, label_smoothing 0.1``, ``focal, focal_gamma 2.0``, ``mse``."""
+    name = _loss_name(loss)
+    smoothing = float(getattr(loss, "label_smoothing", 0.0) or 0.0)
+    if name == "focal":
+        return f"focal, focal_gamma {float(loss.focal_gamma):g}"
+    return f"{name}, label_smoothing {smoothing:g}" if name == "cross_entropy" and smoothing else name
+
+
+def classification_loss(probs: np.ndarray, targets: np.ndarray, loss=None) -> float:
+    """The mean training criterion of ``loss`` (the recipe's ``train.loss`` section; None: cross-entropy)
+    over class probabilities and class indices, without class weights (see the module's docstring).
+
+    Computed from probabilities, not logits, so that an ensemble's averaged probabilities are scored
+    the same way as one run's; ``log p`` is taken of ``p`` clipped at 1e-12, as plain cross-entropy
+    always was here (a plain cross-entropy run's numbers are unchanged)."""
+    if not len(targets):
+        return float("nan")
+    name = _loss_name(loss)
+    rows = np.arange(len(targets))
+    if name == "mse":  # F.mse_loss(softmax(logits), one_hot(y)): the mean over every example and class
+        one_hot = np.zeros_like(probs, dtype=np.float64)
+        one_hot[rows, targets] = 1.0
+        return float(((probs.astype(np.float64) - one_hot) ** 2).mean())
+    picked = probs[rows, targets]
+    nll = -np.log(np.clip(picked, 1e-12, None))
+    if name == "focal":  # Lin et al. (2017), eq. 5, as nnforge.train.imbalance.focal_loss
+        gamma = float(loss.focal_gamma)
+        return float(((1.0 - picked.astype(np.float64)) ** gamma * nll).mean())
+    smoothing = float(getattr(loss, "label_smoothing", 0.0) or 0.0)
+    if not smoothing:
+        return float(nll.mean())
+    # PyTorch's label smoothing: (1 - eps) * NLL of the target + eps * the mean over the classes of -log p_c
+    uniform = -np.log(np.clip(probs.astype(np.float64), 1e-12, None)).mean(1)
+    return float(((1.0 - smoothing) * nll + smoothing * uniform).mean())
 
 
 def per_class_report(confusion: np.ndarray, classes: list[str]) -> list[dict]:

@@ -261,7 +261,7 @@ def run(recipe, out: str | Path | None = None, resume: bool = False, callbacks: 
             history = trainer.fit(data.train, data.val, recipe.train.epochs)
             train_seconds = time.perf_counter() - start
             try:
-                metrics = task.finish(recipe, engine, data, history, out, train_seconds)
+                metrics = task.finish(recipe, engine, data, history, out, train_seconds, kept=kept_epoch(recipe, history))
                 metrics.update(_loop_metrics(trainer.callbacks))
                 if writer:  # summary.json: layers, MACs and CPU latency from a few timed calls (`nnforge summary` times longer)
                     from nnforge.train.model_summary import model_summary  # torch's FLOP counter: imported once a run has trained

@@ -107,3 +107,28 @@ def test_the_scratch_engine_regresses_with_mse_and_refuses_huber_in_one_line(tmp
     with pytest.raises(ConfigError) as err:
         run(as_recipe(base, {**QUICK, "engine": "scratch", "train.loss.name": "huber"})[0], tmp_path / "huber")
     assert "\n" not in str(err.value) and not (tmp_path / "huber").exists()
+
+
+def test_metrics_json_gives_the_validation_rmse_of_the_kept_epoch(tmp_path):
+    """A regression keeps its best epoch by val_loss (the standardised loss, averaged over the targets);
+    with three targets the epoch of the lowest val_rmse is another one. Before: metrics.json held only
+    that lowest val_rmse, which the saved model does not have; now final_val_rmse is the saved model's."""
+    import nnforge
+    from nnforge.rundir import read_history, read_metrics
+    from nnforge.train import prepare
+    from nnforge.train.tasks.regress import Regress, scores
+
+    recipe, _ = as_recipe({"task": "regress", "data": {"name": "linnerud", "val_fraction": 0.3}, "model": {"name": "mlp", "hidden": [8]},
+                           "train": {"epochs": 8, "optimizer": {"name": "adam", "lr": 0.03}}}, QUICK)
+    result = run(recipe, tmp_path / "lin", pictures=False)
+    history, metrics = read_history(result.dir), read_metrics(result.dir)
+    kept = min(history, key=lambda h: h["val_loss"])
+    assert kept["val_rmse"] != metrics["best_val_rmse"]  # the test can tell the kept epoch from the lowest val_rmse
+    assert metrics["final_val_rmse"] == kept["val_rmse"]
+    task = Regress()
+    val = prepare(recipe, task).val
+    model = nnforge.load(result.dir).model.eval()
+    with torch.no_grad():
+        outputs = torch.cat([model(x) for x, _ in val]).numpy()
+    truth = task.to_units(torch.cat([y for _, y in val]).numpy())
+    assert scores(task.to_units(outputs), truth)["rmse"] == pytest.approx(metrics["final_val_rmse"], rel=1e-5)

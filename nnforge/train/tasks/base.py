@@ -89,8 +89,13 @@ class Task:
         """The metric that early stopping, best-model saving and plateau schedules watch."""
         return recipe.train.monitor
 
-    def finish(self, recipe, engine, data: TaskData, history: list[dict], out, train_seconds: float) -> dict:
-        """Evaluate on the test split and write this task's files; return ``metrics.json``'s content."""
+    def finish(self, recipe, engine, data: TaskData, history: list[dict], out, train_seconds: float,
+               kept: dict | None = None) -> dict:
+        """Evaluate on the test split and write this task's files; return ``metrics.json``'s content.
+
+        ``kept``: the row of ``history`` whose weights the model holds (the best epoch where the run
+        keeps it, :func:`nnforge.train.run.kept_epoch`; None: the last); what ``metrics.json`` says of
+        "the final" epoch describes it, so that it agrees with the weights saved."""
         raise NotImplementedError
 
     def summary(self, metrics: dict) -> str:

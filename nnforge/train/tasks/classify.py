@@ -3,7 +3,10 @@
 The data is split and preprocessed once (statistics of the training split only), then batched
 as tensors; augmentation runs on training batches only and stops for ``data.augment.clean_epochs``.
 The run directory gets ``metrics.json`` (test accuracy and loss, per-class precision/recall/F1,
-the confusion matrix), ``curves.png`` and ``confusion.png``.
+the confusion matrix), ``curves.png`` and ``confusion.png``. Validation and test losses are the
+training criterion (``train.loss``) without class weights; ``final_train_accuracy`` and
+``final_val_accuracy`` are those of the epoch whose weights are saved (with early stopping's
+``restore_best``, the best epoch, not the last one trained).
 """
 
 from __future__ import annotations
@@ -55,9 +58,12 @@ class Classify(Task):
                   | keys("train", "freeze unfreeze_epoch precision channels_last compile") | GUARDS | AVERAGING | FEDERATED)
     metrics = ("accuracy",)
     accepts = {"train.loss.name": ("cross_entropy", "mse", "focal")}
+    #: the recipe's ``train.loss`` section, set by prepare(): the criterion validation is scored with (None: cross-entropy)
+    criterion = None
 
     def prepare(self, recipe, device) -> TaskData:
         data_cfg, seed = recipe.data, recipe.seed
+        self.criterion = recipe.train.loss
         ds = load_dataset(data_cfg, seed).encoded_with(self.encoding)
         ds = ds.fold(*self.fold, seed) if self.fold else ds.split_validation(data_cfg.val_fraction, seed)
         if data_cfg.imbalance:
@@ -102,22 +108,24 @@ class Classify(Task):
         return {"accuracy": int((out.argmax(1) == y).sum())}
 
     def evaluate(self, outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
-        ev = evaluation_from_probabilities(softmax(outputs), targets)
+        """``loss`` is the training criterion without class weights (:mod:`nnforge.train.evaluate` says why)."""
+        ev = evaluation_from_probabilities(softmax(outputs), targets, self.criterion)
         return {"loss": ev.loss, "accuracy": ev.accuracy}
 
-    def finish(self, recipe, engine, data: TaskData, history, out, train_seconds) -> dict:
+    def finish(self, recipe, engine, data: TaskData, history, out, train_seconds, kept=None) -> dict:
         ds, model = data.dataset, engine.torch_model()
-        test = evaluate(model, data.test, data.device)
+        test = evaluate(model, data.test, data.device, recipe.train.loss)
         confusion = test.confusion(ds.num_classes)
         vals = [h["val_accuracy"] for h in history if h.get("val_accuracy") is not None]
+        kept = kept or (history[-1] if history else None)  # the epoch whose weights are saved (restore_best: the best)
         metrics = {
             "task": "classify",
             "test_accuracy": round(test.accuracy, 6),
             "test_loss": round(test.loss, 6),
             "train_seconds": round(train_seconds, 3),
             "epochs": len(history),
-            "final_train_accuracy": history[-1]["train_accuracy"] if history else None,
-            "final_val_accuracy": history[-1]["val_accuracy"] if history else None,
+            "final_train_accuracy": kept["train_accuracy"] if kept else None,
+            "final_val_accuracy": kept["val_accuracy"] if kept else None,
             "best_val_accuracy": max(vals, default=None),
             "per_class": per_class_report(confusion, ds.classes),
             "confusion": confusion.tolist(),

@@ -169,7 +169,7 @@ class Contrastive(Task):
             seen += n
         return {"loss": loss / max(seen, 1), "pair_accuracy": hits / max(seen, 1)}
 
-    def finish(self, recipe, engine, data: TaskData, history, out, train_seconds) -> dict:
+    def finish(self, recipe, engine, data: TaskData, history, out, train_seconds, kept=None) -> dict:
         ds, pre, model, cfg = data.dataset, data.preprocessing, engine.torch_model(), recipe.contrastive
         test_eval = self.evaluate(*engine.predict(data.test))
         device = next(model.parameters()).device

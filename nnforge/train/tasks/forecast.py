@@ -81,7 +81,7 @@ class Forecast(Task):
     def evaluate(self, outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
         return {"loss": float(((outputs.astype(np.float64) - targets) ** 2).mean())}
 
-    def finish(self, recipe, engine, data: TaskData, history, out: Path, train_seconds) -> dict:
+    def finish(self, recipe, engine, data: TaskData, history, out: Path, train_seconds, kept=None) -> dict:
         e, fc = data.extra, recipe.forecast
         series, mean, std = e["series"], e["mean"], e["std"]
         tr, va, te = e["masks"]

@@ -7,7 +7,8 @@ units. Two baselines any useful model must beat stand beside the model in ``metr
 predicting the training mean, and scikit-learn's ``LinearRegression`` on the same rows. The run
 directory gets ``regression.png`` (predicted against true, residuals against prediction, the
 error histogram) and ``curves.png``; ``model.json`` holds both scalers, so ``nnforge predict``,
-``serve`` and ``export`` work from the run directory alone. The best epoch by the monitor is kept.
+``serve`` and ``export`` work from the run directory alone. The best epoch by the monitor is kept;
+``final_val_rmse`` is its validation RMSE (the saved model's), ``best_val_rmse`` the lowest of any epoch.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class Regress(Task):
         return {"loss": standardised_loss(self.loss_name, outputs - targets), "mae": s["mae"], "mse": s["rmse"] ** 2,
                 "rmse": s["rmse"], "r2": s["r2"]}
 
-    def finish(self, recipe, engine, data: TaskData, history, out: Path, train_seconds) -> dict:
+    def finish(self, recipe, engine, data: TaskData, history, out: Path, train_seconds, kept=None) -> dict:
         from sklearn.linear_model import LinearRegression
 
         table = data.extra["table"]
@@ -113,6 +114,9 @@ class Regress(Task):
             "targets": table.target_names,
             "train_seconds": round(train_seconds, 3), "epochs": len(history),
             "best_val_rmse": min((h["val_rmse"] for h in history if h.get("val_rmse") is not None), default=None),
+            # the saved weights' (the epoch kept by train.monitor): with l1, huber, several targets or train_loss
+            # watched, the epoch of the lowest val_rmse above is often another one
+            "final_val_rmse": (kept or history[-1]).get("val_rmse") if history else None,
             "parameters": sum(p.numel() for p in model.parameters()),
             "dataset": table.describe(),
         }
