@@ -77,10 +77,65 @@ def _broadcast_error(a: tuple[int, ...], b: tuple[int, ...]) -> RuntimeError:
     return RuntimeError(f"shapes {a} and {b} cannot be broadcast together")  # pragma: no cover
 
 
-def _broadcasting(op, a: "Tensor", b: "Tensor") -> np.ndarray:
-    """``op(a, b)`` on the arrays, with torch's message when their shapes do not broadcast."""
+def _category(dtype: np.dtype) -> int:
+    return 0 if dtype.kind == "b" else 1 if dtype.kind in "iu" else 2
+
+
+def _promote_types(a: np.dtype | None, b: np.dtype) -> np.dtype:
+    """``torch.promote_types``: the higher kind (bool < integer < floating) wins as it is (an int64
+    meeting a float32 gives float32, where NumPy gives float64); within a kind, the wider."""
+    if a is None:
+        return b
+    ca, cb = _category(a), _category(b)
+    return np.promote_types(a, b) if ca == cb else (a if ca > cb else b)
+
+
+def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
+    """torch's ``combine_categories``: a lower-priority operand (a 0-d tensor below a dimensioned one,
+    a Python number below both) changes the result only when it is of a higher kind."""
+    if higher is None or lower is None:
+        return lower if higher is None else higher
+    if _category(higher) == 2:
+        return higher
+    if _category(higher) == 0 or _category(lower) == 2:
+        return _promote_types(higher, lower)
+    return higher
+
+
+def _number_dtype(value: Any) -> np.dtype:
+    """The dtype a Python (or NumPy) number takes in arithmetic, as torch's: a float is float32 (the
+    default dtype), an integer int64, a bool bool."""
+    kind = np.asarray(value).dtype.kind
+    return np.dtype(np.float32 if kind == "f" else np.int64 if kind in "iu" else bool if kind == "b"
+                    else np.asarray(value).dtype)
+
+
+def result_type(*operands: Any) -> np.dtype:
+    """``torch.result_type`` for tensors and numbers: dimensioned tensors first, then 0-d tensors,
+    then numbers, each of the later only where it is of a higher kind. ``int tensor * 0.5`` is
+    float32, a float32 tensor times a float64 0-d tensor float32, ``int + float32 tensor`` float32."""
+    levels: list[np.dtype | None] = [None, None, None]
+    for x in operands:
+        if isinstance(x, Tensor):
+            level, dtype = (0 if x.ndim else 1), x.dtype
+        else:
+            level, dtype = 2, _number_dtype(x)
+        levels[level] = _promote_types(levels[level], dtype)
+    return _combine(levels[0], _combine(levels[1], levels[2]))
+
+
+def _floating(x: "Tensor") -> np.ndarray:
+    """The data of ``x`` for a function whose result is real (exp, log, sigmoid ...): an integer or
+    boolean tensor gives float32, as torch's; NumPy would give float64 (or, cast back, integers)."""
+    return x.data if x.data.dtype.kind in "fc" else x.data.astype(np.float32)
+
+
+def _broadcasting(op, a: "Tensor", b: "Tensor", dtype: np.dtype | None = None) -> np.ndarray:
+    """``op(a, b)`` on the arrays in ``dtype`` (torch's promotion of the two), with torch's message
+    when their shapes do not broadcast."""
+    dtype = result_type(a, b) if dtype is None else dtype
     try:
-        return op(a.data, b.data)
+        return op(a.data.astype(dtype, copy=False), b.data.astype(dtype, copy=False))
     except ValueError:
         raise _broadcast_error(a.shape, b.shape) from None
 
@@ -89,6 +144,7 @@ class Tensor:
     """An n-dimensional array with optional gradient tracking, shaped like ``torch.Tensor``."""
 
     __array_priority__ = 1000  # make ``ndarray + Tensor`` call Tensor.__radd__
+    _graph_freed = False  # set on an operation's result once a backward() without retain_graph went through it
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
         self.data: np.ndarray = _to_array(data, dtype)
@@ -223,8 +279,9 @@ class Tensor:
             extra = f", dtype={self.data.dtype}" + extra
         return f"tensor({body}{extra})"
 
-    def backward(self, gradient: Any = None) -> None:
-        """Fill ``.grad`` of every leaf this tensor depends on with d(self)/d(leaf)."""
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None) -> None:
+        """Add d(self)/d(leaf) to ``.grad`` of every leaf this tensor depends on. As in torch, the graph
+        is used up: a second ``backward`` through it raises unless this one passed ``retain_graph=True``."""
         if not self.requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
         if gradient is None:
@@ -236,20 +293,19 @@ class Tensor:
             if g.shape != self.data.shape:
                 raise RuntimeError(f"Mismatch in shape: gradient has a shape of {g.shape} and "
                                    f"the tensor has a shape of {self.data.shape}")
-        run_backward(self, g)
+        run_backward(self, g, retain_graph=bool(retain_graph))
 
     # ------------------------------------------------------------ arithmetic
     def _other(self, other: Any) -> "Tensor":
-        """A number or array met in arithmetic, in this tensor's dtype (a float32 tensor stays float32),
-        except that an integer or boolean tensor meeting a float is promoted, as torch promotes it:
-        ``tensor([1, 2]) * 0.5`` was ``[0, 0]`` (the 0.5 cast to an integer), ``tensor([1, 2]).mean()`` 0."""
+        """A number or array met in arithmetic, as a tensor. A number takes the dtype torch gives the
+        pair (a float32 tensor stays float32; ``tensor([1, 2]) * 0.5`` is float32 ``[0.5, 1.0]``, where
+        the 0.5 was once cast to an integer and then NumPy made it float64); an array becomes a
+        tensor as ``scratch.tensor`` makes one."""
         if isinstance(other, Tensor):
             return other
-        if self.data.dtype.kind in "biu":
-            arr = np.asarray(other)
-            if arr.dtype.kind == "f" or (arr.dtype.kind in "iu" and self.data.dtype.kind == "b"):
-                return Tensor._wrap(arr)
-        return Tensor._wrap(np.asarray(other, dtype=self.data.dtype))
+        if np.ndim(other) == 0:
+            return Tensor._wrap(np.asarray(other, dtype=result_type(self, other)))
+        return Tensor(other)
 
     def __add__(self, other: Any) -> "Tensor":
         other = self._other(other)
@@ -331,7 +387,8 @@ class Tensor:
         def backward(g):
             return (unbroadcast(g / b.data, a.shape) if a.requires_grad else None,
                     unbroadcast(-g * a.data / (b.data * b.data), b.shape) if b.requires_grad else None)
-        out = _broadcasting(np.divide, a, b)
+        dtype = result_type(a, b)  # true division of integers is float32 (NumPy: float64), as torch's
+        out = _broadcasting(np.divide, a, b, dtype if dtype.kind in "fc" else np.dtype(np.float32))
         return attach(Tensor._wrap(out), (a, b), backward)
 
     def __rtruediv__(self, other: Any) -> "Tensor":
@@ -341,11 +398,13 @@ class Tensor:
         return attach(Tensor._wrap(-self.data), (self,), lambda g: (-g,))
 
     def __pow__(self, exponent: Any) -> "Tensor":
-        if isinstance(exponent, Tensor):  # a ** b = exp(b log a), for a > 0
-            return (exponent * self.log()).exp()
+        if isinstance(exponent, Tensor):
+            return _tensor_pow(self, exponent)
         p = exponent
         x = self
-        return attach(Tensor._wrap(x.data ** p), (x,),
+        dtype = result_type(x, p)
+        out = np.power(x.data.astype(dtype, copy=False), np.asarray(p, dtype=dtype))
+        return attach(Tensor._wrap(out), (x,),
                       lambda g: (g * p * x.data ** (p - 1),))
 
     def __rpow__(self, base: Any) -> "Tensor":
@@ -369,15 +428,15 @@ class Tensor:
 
     # ---------------------------------------------------------- elementwise
     def exp(self) -> "Tensor":
-        out = np.exp(self.data)
+        out = np.exp(_floating(self))
         return attach(Tensor._wrap(out), (self,), lambda g: (g * out,))
 
     def log(self) -> "Tensor":
-        x = self.data
+        x = _floating(self)
         return attach(Tensor._wrap(np.log(x)), (self,), lambda g: (g / x,))
 
     def sqrt(self) -> "Tensor":
-        out = np.sqrt(self.data)
+        out = np.sqrt(_floating(self))
         return attach(Tensor._wrap(out), (self,), lambda g: (g / (2 * out),))
 
     def abs(self) -> "Tensor":
@@ -386,7 +445,8 @@ class Tensor:
 
     def clamp(self, min: float | None = None, max: float | None = None) -> "Tensor":
         x = self.data
-        out = np.clip(x, min, max)
+        dtype = result_type(self, *(v for v in (min, max) if v is not None))
+        out = np.clip(x.astype(dtype, copy=False), min, max)
         def backward(g):
             keep = np.ones(x.shape, dtype=bool)
             if min is not None:
@@ -618,6 +678,22 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return attach(Tensor._wrap(out), (a, b), backward)
 
 
+def _tensor_pow(a: Tensor, b: Tensor) -> Tensor:
+    """``a ** b`` for two tensors, with torch's derivatives: ``b a^(b-1)`` (0 where b is 0) and
+    ``a^b log a`` (0 where a is 0 and b >= 0). It was ``exp(b log a)``: NaN for every negative base,
+    ``tensor([-2.0]) ** tensor([2.0])`` included, and float64 for two integer tensors."""
+    dtype = result_type(a, b)
+    x, p = a.data.astype(dtype, copy=False), b.data.astype(dtype, copy=False)
+    out = _broadcasting(np.power, a, b, dtype)
+
+    def backward(g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ga = unbroadcast(np.where(p == 0, 0, g * p * x ** (p - 1)), a.shape) if a.requires_grad else None
+            gb = unbroadcast(g * np.where((x == 0) & (p >= 0), 0, out * np.log(x)), b.shape) if b.requires_grad else None
+        return ga, gb
+    return attach(Tensor._wrap(out), (a, b), backward)
+
+
 def cat(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dimension."""
     tensors = tuple(tensors)
@@ -625,7 +701,7 @@ def cat(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
         raise RuntimeError("cat(): expected a non-empty list of Tensors")
     axis = _dim(dim, tensors[0].ndim)
     try:
-        out = np.concatenate([t.data for t in tensors], axis=axis)
+        out = np.concatenate([t.data for t in tensors], axis=axis, dtype=result_type(*tensors))
     except ValueError:
         i = next(i for i, t in enumerate(tensors) if t.ndim != tensors[0].ndim or
                  t.shape[:axis] + t.shape[axis + 1:] != tensors[0].shape[:axis] + tensors[0].shape[axis + 1:])
@@ -643,7 +719,7 @@ def stack(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
         raise RuntimeError("stack expects a non-empty TensorList")
     axis = _dim(dim, tensors[0].ndim + 1)
     try:
-        out = np.stack([t.data for t in tensors], axis=axis)
+        out = np.stack([t.data for t in tensors], axis=axis, dtype=result_type(*tensors))
     except ValueError:
         i = next(i for i, t in enumerate(tensors) if t.shape != tensors[0].shape)
         raise RuntimeError(f"stack expects each tensor to be equal size, but got {tensors[0].shape} "
@@ -655,10 +731,11 @@ def stack(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Pick from ``a`` where ``condition`` holds, else from ``b`` (gradients follow the pick)."""
     cond = np.asarray(_raw(condition), dtype=bool)
-    a = a if isinstance(a, Tensor) else Tensor(a)
-    b = b if isinstance(b, Tensor) else Tensor(b, dtype=a.dtype)
+    a, b = (x if isinstance(x, Tensor) or np.ndim(x) == 0 else Tensor(x) for x in (a, b))
+    dtype = result_type(a, b)  # where(mask, int_tensor, 0.5) is float32: the 0.5 was cast to 0
+    a, b = (x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x, dtype=dtype)) for x in (a, b))
     try:
-        out = np.where(cond, a.data, b.data)
+        out = np.where(cond, a.data.astype(dtype, copy=False), b.data.astype(dtype, copy=False))
     except ValueError:
         raise RuntimeError(f"where: the condition {cond.shape}, a {a.shape} and b {b.shape} "
                            f"do not broadcast to one shape") from None

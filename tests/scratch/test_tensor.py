@@ -8,7 +8,7 @@ from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
 from nnforge import scratch
 
-from .helpers import compare, rand, s64
+from .helpers import compare, rand, s64, t64
 
 FAST = settings(max_examples=25, deadline=None)
 pairs = mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4)
@@ -232,3 +232,81 @@ def test_no_grad_and_enable_grad_are_bare_decorators_too_as_in_torch():
     assert not frozen(x).requires_grad and tracked(x).requires_grad
     with scratch.no_grad():
         assert tracked(x).requires_grad and not (x * 2).requires_grad
+
+
+def test_a_second_backward_through_one_graph_is_refused_unless_retained_as_in_torch():
+    def run(lib, x, w):
+        mod = scratch if lib == "scratch" else torch
+        h = mod.tanh(x @ w)
+        loss = (h * h).sum() + h.mean()
+        loss.backward(retain_graph=True)
+        loss.backward()  # gradients add up: twice the one backward's
+        first = np.array(w.grad.tolist())
+        with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+            loss.backward()  # before: added the same gradients a third time, silently
+        with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+            (h * 2).sum().backward()  # a new loss over the used-up part of the graph
+        assert np.array_equal(w.grad.tolist(), first)  # a refused backward adds nothing
+        return w.grad
+
+    rng = np.random.default_rng(0)
+    x, w = rand(rng, 3, 4), rand(rng, 4, 2)
+    s, t = run("scratch", s64(x, grad=False), s64(w)), run("torch", t64(x, grad=False), t64(w))
+    np.testing.assert_allclose(s.data, t.numpy(), rtol=1e-12)
+    leaf = scratch.tensor([1.0, 2.0], requires_grad=True)
+    leaf.backward(scratch.ones(2))
+    leaf.backward(scratch.ones(2))  # a leaf has no graph to use up: allowed, as torch
+    assert leaf.grad.tolist() == [2.0, 2.0]
+
+
+PROMOTIONS = {  # each made with scratch and with torch: the same dtype and values (before: the ones marked were float64)
+    "tensor([1, 2])": lambda m: m.tensor([1, 2]),
+    "tensor([1.0])": lambda m: m.tensor([1.0]),
+    "tensor([True])": lambda m: m.tensor([True]),
+    "zeros / ones / randn": lambda m: m.stack([m.zeros(2), m.ones(2), m.randn(2) * 0]),
+    "arange(5)": lambda m: m.arange(5),
+    "arange(0, 2, 0.5)": lambda m: m.arange(0, 2, 0.5),
+    "full((2,), 1)": lambda m: m.full((2,), 1),  # was float32
+    "full((2,), True)": lambda m: m.full((2,), True),  # was float32
+    "full((2,), 1.5)": lambda m: m.full((2,), 1.5),
+    "int * 0.5": lambda m: m.tensor([1, 2]) * 0.5,  # float64
+    "0.5 - int": lambda m: 0.5 - m.tensor([1, 2]),  # float64
+    "int * 2": lambda m: m.tensor([1, 2]) * 2,
+    "int * np.float64": lambda m: m.tensor([1, 2]) * np.float64(0.5),  # float64
+    "int / 2": lambda m: m.tensor([1, 2]) / 2,  # float64
+    "int / int": lambda m: m.tensor([1, 3]) / m.tensor([2, 2]),  # float64
+    "1 / int": lambda m: 1 / m.tensor([1, 2]),  # float64
+    "int + float32": lambda m: m.tensor([1, 2]) + m.tensor([0.5, 0.5]),  # float64
+    "int + float64": lambda m: m.tensor([1, 2]) + m.tensor([0.5, 0.5], dtype=m.float64),
+    "float32 + float64 0-d": lambda m: m.tensor([1.0, 2.0]) + m.tensor(0.5, dtype=m.float64),  # float64
+    "int + float32 0-d": lambda m: m.tensor([1, 2]) + m.tensor(0.5),  # float64
+    "bool * 2.5": lambda m: m.tensor([True, False]) * 2.5,  # float64
+    "bool + 1": lambda m: m.tensor([True, False]) + 1,
+    "bool + bool": lambda m: m.tensor([True, False]) + m.tensor([True, True]),
+    "bool / bool": lambda m: m.tensor([True]) / m.tensor([True]),  # float64
+    "int ** 2": lambda m: m.tensor([1, 2]) ** 2,
+    "int ** 0.5": lambda m: m.tensor([1, 4]) ** 0.5,  # float64
+    "2 ** int": lambda m: 2 ** m.tensor([1, 2]),  # float64 (int64 in torch)
+    "float ** int tensor": lambda m: m.tensor([-2.0, 3.0]) ** m.tensor([2, 3]),  # float64, and NaN for -2
+    "int.exp / log / sqrt": lambda m: m.stack([m.tensor([1, 2]).exp(), m.tensor([1, 2]).log(), m.tensor([1, 4]).sqrt()]),  # float64
+    "int.sigmoid / tanh": lambda m: m.stack([m.tensor([1, -2]).sigmoid(), m.tensor([1, -2]).tanh()]),  # sigmoid int64 [1, 0]
+    "int.clamp(0.5, 1.5)": lambda m: m.tensor([0, 1, 2]).clamp(0.5, 1.5),  # float64
+    "where(mask, int, 0.5)": lambda m: m.where(m.tensor([True, False]), m.tensor([1, 2]), 0.5),  # int64 [1, 0]
+    "cat([int, float32])": lambda m: m.cat([m.tensor([1]), m.tensor([0.5])]),  # float64
+    "int.sum(), bool.sum()": lambda m: m.stack([m.tensor([1, 2]).sum(), m.tensor([True, True]).sum()]),
+}
+
+
+@pytest.mark.parametrize("case", PROMOTIONS)
+def test_dtypes_are_promoted_as_torch_promotes_them(case):
+    s, t = PROMOTIONS[case](scratch), PROMOTIONS[case](torch)
+    assert str(s.dtype) == str(t.dtype).removeprefix("torch.")
+    np.testing.assert_allclose(s.data, t.numpy(), rtol=1e-6)
+
+
+def test_a_tensor_power_has_torchs_values_and_gradients():
+    base = np.array([[0.0, 1.5, 0.7], [2.0, 0.3, 1.2]])
+    exponent = np.array([[2.0, 0.5, -1.0], [0.0, 3.0, 1.5]])
+    compare(lambda a, b: a ** b, lambda a, b: a ** b, base, exponent)
+    sign = np.array([2.0, 3.0, 0.0])  # a negative base with integral exponents: was NaN (exp(b log a))
+    compare(lambda a: a ** s64(sign, grad=False), lambda a: a ** torch.tensor(sign), -base)
