@@ -8,6 +8,8 @@ each written as a forward line plus the derivative a calculus book gives for it.
 from __future__ import annotations
 
 import numbers
+import warnings
+from collections import namedtuple
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -17,6 +19,11 @@ from .autograd import attach, is_grad_enabled, run_backward
 float32 = np.float32
 float64 = np.float64
 int64 = np.int64
+
+# what max(dim)/min(dim) return, as torch.return_types: (values, indices), also by name (``out.max(1).indices``)
+_MaxResult = namedtuple("max", ["values", "indices"])
+_MinResult = namedtuple("min", ["values", "indices"])
+_NOT_FLOATING = "only Tensors of floating point dtype can require gradients"
 
 
 def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -151,7 +158,7 @@ class Tensor:
         self.grad: Tensor | None = None
         self.requires_grad = bool(requires_grad)
         if self.requires_grad and self.data.dtype.kind != "f":
-            raise TypeError("only floating point tensors can require gradients")
+            raise RuntimeError(f"{_NOT_FLOATING}, not {self.data.dtype} (make it one: x.float())")
         self._parents: tuple[Tensor, ...] = ()
         self._backward = None
         self._retains_grad = False
@@ -261,7 +268,9 @@ class Tensor:
         return attach(Tensor._wrap(self.data.astype(dtype)), (self,), lambda g: (g.astype(src),))
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
-        self.requires_grad = flag
+        if flag and self.data.dtype.kind != "f":  # as torch; an integer leaf used to take part in autograd
+            raise RuntimeError(f"{_NOT_FLOATING}, not {self.data.dtype} (make it one: x.float())")
+        self.requires_grad = bool(flag)
         return self
 
     def retain_grad(self) -> None:
@@ -498,13 +507,20 @@ class Tensor:
         axes = _axes(dim, self.ndim)
         count = int(np.prod([self.shape[a] for a in axes])) if axes else 1
         centred = self - self.mean(axes, keepdim=True)
-        return (centred * centred).sum(axes, keepdim) * (1.0 / (count - 1 if unbiased else count))
+        dof = count - 1 if unbiased else count
+        if dof <= 0:  # as torch: NaN and a warning (one value's unbiased variance was a ZeroDivisionError)
+            warnings.warn("var(): degrees of freedom is <= 0. Correction should be strictly less than the reduction "
+                          "factor (input numel divided by output numel).", UserWarning, stacklevel=2)
+        return (centred * centred).sum(axes, keepdim) * (1.0 / dof if dof > 0 else float("nan"))
 
     def std(self, dim=None, unbiased: bool = True, keepdim: bool = False) -> "Tensor":
         return self.var(dim, unbiased, keepdim).sqrt()
 
     def _extreme(self, dim: int | None, keepdim: bool, fn) -> Any:
         x = self
+        if isinstance(dim, Tensor):
+            raise TypeError(f"{fn.__name__[3:]}(dim): dim must be an int; for the elementwise "
+                            f"{fn.__name__[3:]}imum of two tensors use scratch.where(a {'>' if fn is np.argmax else '<'}= b, a, b)")
         if dim is None:  # as torch's max()/min(): the gradient is shared evenly among tied extremes
             value = np.asarray(x.data.reshape(-1)[fn(x.data.reshape(-1))])
             def backward_all(g):
@@ -521,10 +537,12 @@ class Tensor:
             return (out,)
         vals = values if keepdim else np.squeeze(values, dim)
         idx = index if keepdim else np.squeeze(index, dim)
-        return attach(Tensor._wrap(vals), (x,), backward), Tensor._wrap(idx)
+        result = _MaxResult if fn is np.argmax else _MinResult
+        return result(attach(Tensor._wrap(vals), (x,), backward), Tensor._wrap(idx))
 
     def max(self, dim: int | None = None, keepdim: bool = False):
-        """Like torch: the maximum (a Tensor), or ``(values, indices)`` along ``dim``."""
+        """Like torch: the maximum (a Tensor), or ``(values, indices)`` along ``dim``, also by name:
+        ``logits.max(1).indices`` (it was a plain tuple: "'tuple' object has no attribute 'indices'")."""
         return self._extreme(dim, keepdim, np.argmax)
 
     def min(self, dim: int | None = None, keepdim: bool = False):
@@ -561,13 +579,12 @@ class Tensor:
         dim = _dim(dim, self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
-    def squeeze(self, dim: int | None = None) -> "Tensor":
+    def squeeze(self, dim: int | Sequence[int] | None = None) -> "Tensor":
+        """Drop dimensions of size 1: all, or those of ``dim`` (an int or, as torch 2, a tuple of them)."""
         if dim is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
-        dim = _dim(dim, self.ndim)
-        if self.shape[dim] != 1:
-            return self
-        return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
+        axes = set(_axes(dim, self.ndim))
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in axes and n == 1)))
 
     def permute(self, *dims: Any) -> "Tensor":
         if len(dims) == 1 and not isinstance(dims[0], numbers.Integral):
@@ -584,6 +601,12 @@ class Tensor:
         dim0, dim1 = _dim(dim0, self.ndim), _dim(dim1, self.ndim)
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return self.permute(dims)
+
+    def t(self) -> "Tensor":
+        """The transpose of a matrix (a vector or a scalar as it is), as torch's ``x.t()``."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self.T
 
     @property
     def T(self) -> "Tensor":

@@ -1,4 +1,6 @@
 """Tensor arithmetic, reductions and shape ops against PyTorch, with hypothesis shapes."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -310,3 +312,31 @@ def test_a_tensor_power_has_torchs_values_and_gradients():
     compare(lambda a, b: a ** b, lambda a, b: a ** b, base, exponent)
     sign = np.array([2.0, 3.0, 0.0])  # a negative base with integral exponents: was NaN (exp(b log a))
     compare(lambda a: a ** s64(sign, grad=False), lambda a: a ** torch.tensor(sign), -base)
+
+
+def test_what_a_learner_writes_from_torch_works_the_same():
+    x = np.array([[1.0, 3.0, 2.0], [4.0, 0.0, 4.5]])
+    for dim in (0, 1):
+        s, t = s64(x, grad=False).max(dim), torch.tensor(x).max(dim)  # before: a plain tuple, no .values/.indices
+        np.testing.assert_array_equal(s.values.data, t.values.numpy())
+        np.testing.assert_array_equal(s.indices.data, t.indices.numpy())
+        np.testing.assert_array_equal(s64(x, grad=False).min(dim=dim, keepdim=True).indices.data, torch.tensor(x).min(dim, keepdim=True).indices.numpy())
+    values, indices = s64(x, grad=False).max(1)  # still unpacks
+    assert values.tolist() == [3.0, 4.5] and indices.tolist() == [1, 2]
+    with pytest.raises(TypeError, match="dim must be an int; for the elementwise maximum"):
+        s64(x).max(s64(x))  # was "Boolean value of Tensor with more than one value is ambiguous"
+    compare(lambda a: a.t() @ a, lambda a: a.t() @ a, x)  # was: no attribute 't'
+    ones = np.ones((1, 2, 1, 3))
+    for dim in ((0, 2), (0, 1), -2):  # a tuple of dims (torch 2) was a TypeError
+        compare(lambda a, d=dim: a.squeeze(d) * 2, lambda a, d=dim: a.squeeze(d) * 2, ones)
+    with pytest.warns(UserWarning, match="degrees of freedom"):
+        s = scratch.tensor([1.5]).var()  # was a ZeroDivisionError
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = torch.tensor([1.5]).var()
+    assert np.isnan(s.item()) and np.isnan(t.item())
+    for lib in (scratch, torch):  # an integer tensor cannot take part in autograd (requires_grad_ allowed it)
+        with pytest.raises(RuntimeError, match="(?i)only Tensors of floating point"):
+            lib.tensor([1, 2]).requires_grad_()
+        with pytest.raises(RuntimeError, match="(?i)only Tensors of floating point"):
+            lib.tensor([1, 2], requires_grad=True)
