@@ -413,8 +413,11 @@ class Tensor:
         x = self
         dtype = result_type(x, p)
         out = np.power(x.data.astype(dtype, copy=False), np.asarray(p, dtype=dtype))
-        return attach(Tensor._wrap(out), (x,),
-                      lambda g: (g * p * x.data ** (p - 1),))
+        return attach(Tensor._wrap(out), (x,),  # x ** 0 has a zero derivative, 0 ** -1 included (it was NaN)
+                      lambda g: (g * p * x.data ** (p - 1) if p != 0 else np.zeros_like(g),))
+
+    def pow(self, exponent: Any) -> "Tensor":
+        return self ** exponent
 
     def __rpow__(self, base: Any) -> "Tensor":
         return self._other(base) ** self
@@ -500,7 +503,7 @@ class Tensor:
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> "Tensor":
         axes = _axes(dim, self.ndim)
         count = int(np.prod([self.shape[a] for a in axes])) if axes else 1
-        return self.sum(dim, keepdim) * (1.0 / count)
+        return self.sum(dim, keepdim) * (1.0 / count if count else float("nan"))  # empty: NaN, as torch
 
     def var(self, dim: int | Sequence[int] | None = None, unbiased: bool = True,
             keepdim: bool = False) -> "Tensor":
@@ -608,6 +611,15 @@ class Tensor:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
         return self.T
 
+    def contiguous(self) -> "Tensor":
+        """A no-op: NumPy handles any memory layout (torch code calls it before ``view``)."""
+        return self
+
+    def mm(self, other: "Tensor") -> "Tensor":
+        if self.ndim != 2 or np.ndim(_raw(other)) != 2:
+            raise RuntimeError(f"mm: both arguments must be matrices (2-D), got {self.ndim}-D and {np.ndim(_raw(other))}-D")
+        return self @ other
+
     @property
     def T(self) -> "Tensor":
         return self.permute(tuple(reversed(range(self.ndim))))
@@ -639,6 +651,42 @@ class Tensor:
                 out[index] = g
             return (out,)
         return attach(Tensor._wrap(np.asarray(x.data[index])), (x,), backward)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``x[i] = v``, as torch: the same tensor, changed. Where autograd records (``x`` or ``v`` needs a
+        gradient and grad mode is on), a leaf that requires grad is refused, as torch refuses it, and
+        otherwise ``x`` becomes the result of the assignment in the graph: the gradient reaches ``v`` at
+        the assigned places and what ``x`` was everywhere else. (There was no item assignment at all:
+        "'Tensor' object does not support item assignment".) As for ``x += ...``, a value that an
+        earlier operation saved for its backward is not checked, unlike torch."""
+        index = _raw_index(index)
+        v = value if isinstance(value, Tensor) else Tensor._wrap(np.asarray(value))
+        recording = is_grad_enabled() and (self.requires_grad or v.requires_grad)
+        if recording and self.requires_grad and self.is_leaf:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation "
+                               "(x[...] = ...); do it under scratch.no_grad(), or on a copy: x = x.clone()")
+        target = self.data.copy() if recording else self.data
+        try:
+            target[index] = v.data
+        except ValueError:
+            if not target.flags.writeable:
+                raise RuntimeError("x[...] = ...: this tensor is a read-only view (of expand, or of a read-only "
+                                   "array); change a copy: x = x.clone()") from None
+            picked = np.shape(target[index])
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(v.shape)} cannot be broadcast to "
+                               f"indexing result of shape {list(picked)}") from None
+        if not recording:
+            return
+        before = Tensor._wrap(self.data)  # what x was: it takes over x's place in the graph
+        before.requires_grad, before._parents, before._backward = self.requires_grad, self._parents, self._backward
+        before._graph_freed = self._graph_freed
+
+        def backward(g):
+            kept = np.array(g, copy=True)
+            kept[index] = 0
+            return kept, (unbroadcast(np.asarray(g[index]), v.shape) if v.requires_grad else None)
+        self.data, self._graph_freed = target, False
+        attach(self, (before, v), backward)
 
     def gather(self, dim: int, index: "Tensor") -> "Tensor":
         idx = _raw(index)

@@ -340,3 +340,40 @@ def test_what_a_learner_writes_from_torch_works_the_same():
             lib.tensor([1, 2]).requires_grad_()
         with pytest.raises(RuntimeError, match="(?i)only Tensors of floating point"):
             lib.tensor([1, 2], requires_grad=True)
+
+
+def test_item_assignment_changes_the_tensor_and_routes_gradients_as_torch():
+    for lib in (scratch, torch):  # was: "'Tensor' object does not support item assignment"
+        x = lib.zeros(2, 3)
+        x[0] = 5.0
+        x[1, [0, 2]] = lib.tensor([1.0, 2.0])
+        assert x.tolist() == [[5.0, 5.0, 5.0], [1.0, 0.0, 2.0]]
+        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place operation"):
+            lib.ones(2, requires_grad=True)[0] = 1.0
+        with pytest.raises(RuntimeError, match="shape mismatch|must match the existing size"):
+            x[0] = lib.ones(2)
+    rng = np.random.default_rng(2)
+
+    def assign(lib):
+        def f(w, v):
+            h = w * 2
+            h[1:, ::2] = v[:, :1] ** 2  # v broadcast into the slots; the gradient reaches w everywhere else
+            y = lib.zeros(3, 4, dtype=w.dtype)
+            y[0] = v[0, 0]  # a tensor without grad takes one with grad: it joins the graph
+            return h * h + y
+        return f
+    compare(assign(scratch), assign(torch), rand(rng, 3, 4), rand(rng, 2, 2))
+
+
+def test_the_rest_of_what_torch_code_calls():
+    layers = [scratch.nn.Linear(2, 3), scratch.nn.ReLU(), scratch.nn.Linear(3, 1)]
+    model = scratch.nn.Sequential(*layers)
+    head = model[:-1]  # was a list: "'list' object is not callable"
+    assert isinstance(head, scratch.nn.Sequential) and head(scratch.ones(4, 2)).shape == (4, 3)
+    assert list(model[1:].state_dict()) == list(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))[1:].state_dict()) == ["2.weight", "2.bias"]
+    listed = scratch.nn.ModuleList(layers)[::2]
+    assert isinstance(listed, scratch.nn.ModuleList) and len(list(listed.parameters())) == 4
+    x = np.array([0.0, 1.5, -2.0])
+    compare(lambda a: a ** 0 + a.pow(2), lambda a: a ** 0 + a.pow(2), x)  # the ** 0 gradient at 0 was NaN
+    compare(lambda a: a.reshape(3, 1).mm(a.reshape(1, 3)).contiguous(), lambda a: a.reshape(3, 1).mm(a.reshape(1, 3)).contiguous(), x)
+    assert np.isnan(scratch.tensor([]).mean().item()) and np.isnan(torch.tensor([]).mean().item())  # was a ZeroDivisionError
