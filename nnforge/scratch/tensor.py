@@ -140,9 +140,13 @@ def _floating(x: "Tensor") -> np.ndarray:
 def _broadcasting(op, a: "Tensor", b: "Tensor", dtype: np.dtype | None = None) -> np.ndarray:
     """``op(a, b)`` on the arrays in ``dtype`` (torch's promotion of the two), with torch's message
     when their shapes do not broadcast."""
-    dtype = result_type(a, b) if dtype is None else dtype
+    x, y = a.data, b.data
+    if dtype is None and x.dtype != y.dtype:  # one dtype (the usual case): nothing to promote
+        dtype = result_type(a, b)
     try:
-        return op(a.data.astype(dtype, copy=False), b.data.astype(dtype, copy=False))
+        if dtype is None:
+            return op(x, y)
+        return op(x.astype(dtype, copy=False), y.astype(dtype, copy=False))
     except ValueError:
         raise _broadcast_error(a.shape, b.shape) from None
 
@@ -312,6 +316,9 @@ class Tensor:
         tensor as ``scratch.tensor`` makes one."""
         if isinstance(other, Tensor):
             return other
+        kind = self.data.dtype.kind
+        if type(other) is float and kind == "f" or type(other) is int and kind in "iuf":  # the usual case, quickly
+            return Tensor._wrap(np.asarray(other, dtype=self.data.dtype))
         if np.ndim(other) == 0:
             return Tensor._wrap(np.asarray(other, dtype=result_type(self, other)))
         return Tensor(other)
@@ -396,7 +403,8 @@ class Tensor:
         def backward(g):
             return (unbroadcast(g / b.data, a.shape) if a.requires_grad else None,
                     unbroadcast(-g * a.data / (b.data * b.data), b.shape) if b.requires_grad else None)
-        dtype = result_type(a, b)  # true division of integers is float32 (NumPy: float64), as torch's
+        dtype = a.data.dtype if a.data.dtype == b.data.dtype else result_type(a, b)
+        # true division of integers is float32 (NumPy: float64), as torch's
         out = _broadcasting(np.divide, a, b, dtype if dtype.kind in "fc" else np.dtype(np.float32))
         return attach(Tensor._wrap(out), (a, b), backward)
 
