@@ -274,6 +274,9 @@ class Tensor:
     def requires_grad_(self, flag: bool = True) -> "Tensor":
         if flag and self.data.dtype.kind != "f":  # as torch; an integer leaf used to take part in autograd
             raise RuntimeError(f"{_NOT_FLOATING}, not {self.data.dtype} (make it one: x.float())")
+        if not flag and not self.is_leaf:  # as torch: the result of an operation keeps its place in the graph
+            raise RuntimeError("you can only change requires_grad flags of leaf variables; "
+                               "for a copy outside the graph use x.detach()")
         self.requires_grad = bool(flag)
         return self
 
@@ -514,18 +517,19 @@ class Tensor:
         return self.sum(dim, keepdim) * (1.0 / count if count else float("nan"))  # empty: NaN, as torch
 
     def var(self, dim: int | Sequence[int] | None = None, unbiased: bool = True,
-            keepdim: bool = False) -> "Tensor":
+            keepdim: bool = False, *, correction: int | None = None) -> "Tensor":
+        """The variance, divided by N - 1 (``unbiased``) or N; torch 2's ``correction=c`` divides by N - c."""
         axes = _axes(dim, self.ndim)
         count = int(np.prod([self.shape[a] for a in axes])) if axes else 1
         centred = self - self.mean(axes, keepdim=True)
-        dof = count - 1 if unbiased else count
+        dof = count - (correction if correction is not None else 1 if unbiased else 0)
         if dof <= 0:  # as torch: NaN and a warning (one value's unbiased variance was a ZeroDivisionError)
             warnings.warn("var(): degrees of freedom is <= 0. Correction should be strictly less than the reduction "
                           "factor (input numel divided by output numel).", UserWarning, stacklevel=2)
         return (centred * centred).sum(axes, keepdim) * (1.0 / dof if dof > 0 else float("nan"))
 
-    def std(self, dim=None, unbiased: bool = True, keepdim: bool = False) -> "Tensor":
-        return self.var(dim, unbiased, keepdim).sqrt()
+    def std(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction: int | None = None) -> "Tensor":
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
 
     def _extreme(self, dim: int | None, keepdim: bool, fn) -> Any:
         x = self

@@ -335,6 +335,11 @@ def test_what_a_learner_writes_from_torch_works_the_same():
         warnings.simplefilter("ignore")
         t = torch.tensor([1.5]).var()
     assert np.isnan(s.item()) and np.isnan(t.item())
+    compare(lambda a: a.var(1, correction=0) + a.std(0, keepdim=True, correction=2).sum(), lambda a: a.var(1, correction=0) + a.std(0, keepdim=True, correction=2).sum(),
+            np.arange(12.0).reshape(4, 3) ** 1.5)  # correction= (torch 2) was a TypeError
+    for lib in (scratch, torch):
+        with pytest.raises(RuntimeError, match="you can only change requires_grad flags of leaf variables"):
+            (lib.ones(2, requires_grad=True) * 2).requires_grad_(False)  # was accepted: the node left the graph
     for lib in (scratch, torch):  # an integer tensor cannot take part in autograd (requires_grad_ allowed it)
         with pytest.raises(RuntimeError, match="(?i)only Tensors of floating point"):
             lib.tensor([1, 2]).requires_grad_()
