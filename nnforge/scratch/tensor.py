@@ -291,7 +291,7 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self.data, precision=4, separator=", ", prefix="tensor(")
         extra = ", requires_grad=True" if self.requires_grad else ""
-        if self.data.dtype != np.float32:
+        if self.data.dtype not in (np.float32, np.int64, np.bool_):  # torch names no default dtype (int64, bool too)
             extra = f", dtype={self.data.dtype}" + extra
         return f"tensor({body}{extra})"
 
