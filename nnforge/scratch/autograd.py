@@ -80,13 +80,26 @@ def _topological_order(root: "Tensor") -> list["Tensor"]:
     return order
 
 
-def run_backward(root: "Tensor", gradient: np.ndarray) -> None:
-    """Propagate ``gradient`` (d out / d root) to every leaf that requires a gradient."""
+SECOND_BACKWARD = ("Trying to backward through the graph a second time: its saved values were used by the first "
+                   "backward(); recompute the forward pass, or call backward(retain_graph=True) the first time")
+
+
+def run_backward(root: "Tensor", gradient: np.ndarray, retain_graph: bool = False) -> None:
+    """Propagate ``gradient`` (d out / d root) to every leaf that requires a gradient.
+
+    As in torch, a sweep uses up the graph it walks: a second ``backward`` through any of its
+    operations is refused (it used to add the same gradients to ``.grad`` again, silently doubling
+    them) unless the first one passed ``retain_graph=True``. The check comes before any gradient is
+    added, so a refused call changes no ``.grad``. Unlike torch, which frees only the values an
+    operation saved, every operation counts (``(x + 1).sum()`` twice is refused too)."""
     from .tensor import Tensor
 
+    order = _topological_order(root)
+    if any(node._graph_freed for node in order):
+        raise RuntimeError(SECOND_BACKWARD)
     grads: dict[int, np.ndarray] = {id(root): gradient}
     handed_to_leaves: set[int] = set()
-    for node in reversed(_topological_order(root)):
+    for node in reversed(order):
         g = grads.pop(id(node), None)
         if g is None:
             continue
@@ -110,3 +123,7 @@ def run_backward(root: "Tensor", gradient: np.ndarray) -> None:
                 raise RuntimeError(f"gradient shape {pg.shape} != tensor shape {parent.data.shape}")
             key = id(parent)
             grads[key] = pg if key not in grads else grads[key] + pg
+    if not retain_graph:
+        for node in order:
+            if node._backward is not None:
+                node._graph_freed = True

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor, _to_array
+from .tensor import Tensor, _to_array, result_type
 
 _rng = np.random.default_rng(0)
 
@@ -43,7 +43,9 @@ def ones(*size: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Te
     return _make(np.ones(_shape(size), dtype=dtype), dtype, requires_grad)
 
 
-def full(size: tuple, fill_value: float, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+def full(size: tuple, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Without ``dtype``, the fill value's, as torch: float32 for a float, int64 for an int, bool for a bool."""
+    dtype = result_type(fill_value) if dtype is None else dtype
     return _make(np.full(size, fill_value, dtype=dtype), dtype, requires_grad)
 
 

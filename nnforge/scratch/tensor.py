@@ -8,6 +8,8 @@ each written as a forward line plus the derivative a calculus book gives for it.
 from __future__ import annotations
 
 import numbers
+import warnings
+from collections import namedtuple
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -17,6 +19,11 @@ from .autograd import attach, is_grad_enabled, run_backward
 float32 = np.float32
 float64 = np.float64
 int64 = np.int64
+
+# what max(dim)/min(dim) return, as torch.return_types: (values, indices), also by name (``out.max(1).indices``)
+_MaxResult = namedtuple("max", ["values", "indices"])
+_MinResult = namedtuple("min", ["values", "indices"])
+_NOT_FLOATING = "only Tensors of floating point dtype can require gradients"
 
 
 def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -77,10 +84,69 @@ def _broadcast_error(a: tuple[int, ...], b: tuple[int, ...]) -> RuntimeError:
     return RuntimeError(f"shapes {a} and {b} cannot be broadcast together")  # pragma: no cover
 
 
-def _broadcasting(op, a: "Tensor", b: "Tensor") -> np.ndarray:
-    """``op(a, b)`` on the arrays, with torch's message when their shapes do not broadcast."""
+def _category(dtype: np.dtype) -> int:
+    return 0 if dtype.kind == "b" else 1 if dtype.kind in "iu" else 2
+
+
+def _promote_types(a: np.dtype | None, b: np.dtype) -> np.dtype:
+    """``torch.promote_types``: the higher kind (bool < integer < floating) wins as it is (an int64
+    meeting a float32 gives float32, where NumPy gives float64); within a kind, the wider."""
+    if a is None:
+        return b
+    ca, cb = _category(a), _category(b)
+    return np.promote_types(a, b) if ca == cb else (a if ca > cb else b)
+
+
+def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
+    """torch's ``combine_categories``: a lower-priority operand (a 0-d tensor below a dimensioned one,
+    a Python number below both) changes the result only when it is of a higher kind."""
+    if higher is None or lower is None:
+        return lower if higher is None else higher
+    if _category(higher) == 2:
+        return higher
+    if _category(higher) == 0 or _category(lower) == 2:
+        return _promote_types(higher, lower)
+    return higher
+
+
+def _number_dtype(value: Any) -> np.dtype:
+    """The dtype a Python (or NumPy) number takes in arithmetic, as torch's: a float is float32 (the
+    default dtype), an integer int64, a bool bool."""
+    kind = np.asarray(value).dtype.kind
+    return np.dtype(np.float32 if kind == "f" else np.int64 if kind in "iu" else bool if kind == "b"
+                    else np.asarray(value).dtype)
+
+
+def result_type(*operands: Any) -> np.dtype:
+    """``torch.result_type`` for tensors and numbers: dimensioned tensors first, then 0-d tensors,
+    then numbers, each of the later only where it is of a higher kind. ``int tensor * 0.5`` is
+    float32, a float32 tensor times a float64 0-d tensor float32, ``int + float32 tensor`` float32."""
+    levels: list[np.dtype | None] = [None, None, None]
+    for x in operands:
+        if isinstance(x, Tensor):
+            level, dtype = (0 if x.ndim else 1), x.dtype
+        else:
+            level, dtype = 2, _number_dtype(x)
+        levels[level] = _promote_types(levels[level], dtype)
+    return _combine(levels[0], _combine(levels[1], levels[2]))
+
+
+def _floating(x: "Tensor") -> np.ndarray:
+    """The data of ``x`` for a function whose result is real (exp, log, sigmoid ...): an integer or
+    boolean tensor gives float32, as torch's; NumPy would give float64 (or, cast back, integers)."""
+    return x.data if x.data.dtype.kind in "fc" else x.data.astype(np.float32)
+
+
+def _broadcasting(op, a: "Tensor", b: "Tensor", dtype: np.dtype | None = None) -> np.ndarray:
+    """``op(a, b)`` on the arrays in ``dtype`` (torch's promotion of the two), with torch's message
+    when their shapes do not broadcast."""
+    x, y = a.data, b.data
+    if dtype is None and x.dtype != y.dtype:  # one dtype (the usual case): nothing to promote
+        dtype = result_type(a, b)
     try:
-        return op(a.data, b.data)
+        if dtype is None:
+            return op(x, y)
+        return op(x.astype(dtype, copy=False), y.astype(dtype, copy=False))
     except ValueError:
         raise _broadcast_error(a.shape, b.shape) from None
 
@@ -89,13 +155,14 @@ class Tensor:
     """An n-dimensional array with optional gradient tracking, shaped like ``torch.Tensor``."""
 
     __array_priority__ = 1000  # make ``ndarray + Tensor`` call Tensor.__radd__
+    _graph_freed = False  # set on an operation's result once a backward() without retain_graph went through it
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
         self.data: np.ndarray = _to_array(data, dtype)
         self.grad: Tensor | None = None
         self.requires_grad = bool(requires_grad)
         if self.requires_grad and self.data.dtype.kind != "f":
-            raise TypeError("only floating point tensors can require gradients")
+            raise RuntimeError(f"{_NOT_FLOATING}, not {self.data.dtype} (make it one: x.float())")
         self._parents: tuple[Tensor, ...] = ()
         self._backward = None
         self._retains_grad = False
@@ -205,7 +272,12 @@ class Tensor:
         return attach(Tensor._wrap(self.data.astype(dtype)), (self,), lambda g: (g.astype(src),))
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
-        self.requires_grad = flag
+        if flag and self.data.dtype.kind != "f":  # as torch; an integer leaf used to take part in autograd
+            raise RuntimeError(f"{_NOT_FLOATING}, not {self.data.dtype} (make it one: x.float())")
+        if not flag and not self.is_leaf:  # as torch: the result of an operation keeps its place in the graph
+            raise RuntimeError("you can only change requires_grad flags of leaf variables; "
+                               "for a copy outside the graph use x.detach()")
+        self.requires_grad = bool(flag)
         return self
 
     def retain_grad(self) -> None:
@@ -219,12 +291,13 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self.data, precision=4, separator=", ", prefix="tensor(")
         extra = ", requires_grad=True" if self.requires_grad else ""
-        if self.data.dtype != np.float32:
+        if self.data.dtype not in (np.float32, np.int64, np.bool_):  # torch names no default dtype (int64, bool too)
             extra = f", dtype={self.data.dtype}" + extra
         return f"tensor({body}{extra})"
 
-    def backward(self, gradient: Any = None) -> None:
-        """Fill ``.grad`` of every leaf this tensor depends on with d(self)/d(leaf)."""
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None) -> None:
+        """Add d(self)/d(leaf) to ``.grad`` of every leaf this tensor depends on. As in torch, the graph
+        is used up: a second ``backward`` through it raises unless this one passed ``retain_graph=True``."""
         if not self.requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
         if gradient is None:
@@ -236,20 +309,22 @@ class Tensor:
             if g.shape != self.data.shape:
                 raise RuntimeError(f"Mismatch in shape: gradient has a shape of {g.shape} and "
                                    f"the tensor has a shape of {self.data.shape}")
-        run_backward(self, g)
+        run_backward(self, g, retain_graph=bool(retain_graph))
 
     # ------------------------------------------------------------ arithmetic
     def _other(self, other: Any) -> "Tensor":
-        """A number or array met in arithmetic, in this tensor's dtype (a float32 tensor stays float32),
-        except that an integer or boolean tensor meeting a float is promoted, as torch promotes it:
-        ``tensor([1, 2]) * 0.5`` was ``[0, 0]`` (the 0.5 cast to an integer), ``tensor([1, 2]).mean()`` 0."""
+        """A number or array met in arithmetic, as a tensor. A number takes the dtype torch gives the
+        pair (a float32 tensor stays float32; ``tensor([1, 2]) * 0.5`` is float32 ``[0.5, 1.0]``, where
+        the 0.5 was once cast to an integer and then NumPy made it float64); an array becomes a
+        tensor as ``scratch.tensor`` makes one."""
         if isinstance(other, Tensor):
             return other
-        if self.data.dtype.kind in "biu":
-            arr = np.asarray(other)
-            if arr.dtype.kind == "f" or (arr.dtype.kind in "iu" and self.data.dtype.kind == "b"):
-                return Tensor._wrap(arr)
-        return Tensor._wrap(np.asarray(other, dtype=self.data.dtype))
+        kind = self.data.dtype.kind
+        if type(other) is float and kind == "f" or type(other) is int and kind in "iuf":  # the usual case, quickly
+            return Tensor._wrap(np.asarray(other, dtype=self.data.dtype))
+        if np.ndim(other) == 0:
+            return Tensor._wrap(np.asarray(other, dtype=result_type(self, other)))
+        return Tensor(other)
 
     def __add__(self, other: Any) -> "Tensor":
         other = self._other(other)
@@ -331,7 +406,9 @@ class Tensor:
         def backward(g):
             return (unbroadcast(g / b.data, a.shape) if a.requires_grad else None,
                     unbroadcast(-g * a.data / (b.data * b.data), b.shape) if b.requires_grad else None)
-        out = _broadcasting(np.divide, a, b)
+        dtype = a.data.dtype if a.data.dtype == b.data.dtype else result_type(a, b)
+        # true division of integers is float32 (NumPy: float64), as torch's
+        out = _broadcasting(np.divide, a, b, dtype if dtype.kind in "fc" else np.dtype(np.float32))
         return attach(Tensor._wrap(out), (a, b), backward)
 
     def __rtruediv__(self, other: Any) -> "Tensor":
@@ -341,12 +418,17 @@ class Tensor:
         return attach(Tensor._wrap(-self.data), (self,), lambda g: (-g,))
 
     def __pow__(self, exponent: Any) -> "Tensor":
-        if isinstance(exponent, Tensor):  # a ** b = exp(b log a), for a > 0
-            return (exponent * self.log()).exp()
+        if isinstance(exponent, Tensor):
+            return _tensor_pow(self, exponent)
         p = exponent
         x = self
-        return attach(Tensor._wrap(x.data ** p), (x,),
-                      lambda g: (g * p * x.data ** (p - 1),))
+        dtype = result_type(x, p)
+        out = np.power(x.data.astype(dtype, copy=False), np.asarray(p, dtype=dtype))
+        return attach(Tensor._wrap(out), (x,),  # x ** 0 has a zero derivative, 0 ** -1 included (it was NaN)
+                      lambda g: (g * p * x.data ** (p - 1) if p != 0 else np.zeros_like(g),))
+
+    def pow(self, exponent: Any) -> "Tensor":
+        return self ** exponent
 
     def __rpow__(self, base: Any) -> "Tensor":
         return self._other(base) ** self
@@ -369,15 +451,15 @@ class Tensor:
 
     # ---------------------------------------------------------- elementwise
     def exp(self) -> "Tensor":
-        out = np.exp(self.data)
+        out = np.exp(_floating(self))
         return attach(Tensor._wrap(out), (self,), lambda g: (g * out,))
 
     def log(self) -> "Tensor":
-        x = self.data
+        x = _floating(self)
         return attach(Tensor._wrap(np.log(x)), (self,), lambda g: (g / x,))
 
     def sqrt(self) -> "Tensor":
-        out = np.sqrt(self.data)
+        out = np.sqrt(_floating(self))
         return attach(Tensor._wrap(out), (self,), lambda g: (g / (2 * out),))
 
     def abs(self) -> "Tensor":
@@ -386,7 +468,8 @@ class Tensor:
 
     def clamp(self, min: float | None = None, max: float | None = None) -> "Tensor":
         x = self.data
-        out = np.clip(x, min, max)
+        dtype = result_type(self, *(v for v in (min, max) if v is not None))
+        out = np.clip(x.astype(dtype, copy=False), min, max)
         def backward(g):
             keep = np.ones(x.shape, dtype=bool)
             if min is not None:
@@ -431,20 +514,28 @@ class Tensor:
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> "Tensor":
         axes = _axes(dim, self.ndim)
         count = int(np.prod([self.shape[a] for a in axes])) if axes else 1
-        return self.sum(dim, keepdim) * (1.0 / count)
+        return self.sum(dim, keepdim) * (1.0 / count if count else float("nan"))  # empty: NaN, as torch
 
     def var(self, dim: int | Sequence[int] | None = None, unbiased: bool = True,
-            keepdim: bool = False) -> "Tensor":
+            keepdim: bool = False, *, correction: int | None = None) -> "Tensor":
+        """The variance, divided by N - 1 (``unbiased``) or N; torch 2's ``correction=c`` divides by N - c."""
         axes = _axes(dim, self.ndim)
         count = int(np.prod([self.shape[a] for a in axes])) if axes else 1
         centred = self - self.mean(axes, keepdim=True)
-        return (centred * centred).sum(axes, keepdim) * (1.0 / (count - 1 if unbiased else count))
+        dof = count - (correction if correction is not None else 1 if unbiased else 0)
+        if dof <= 0:  # as torch: NaN and a warning (one value's unbiased variance was a ZeroDivisionError)
+            warnings.warn("var(): degrees of freedom is <= 0. Correction should be strictly less than the reduction "
+                          "factor (input numel divided by output numel).", UserWarning, stacklevel=2)
+        return (centred * centred).sum(axes, keepdim) * (1.0 / dof if dof > 0 else float("nan"))
 
-    def std(self, dim=None, unbiased: bool = True, keepdim: bool = False) -> "Tensor":
-        return self.var(dim, unbiased, keepdim).sqrt()
+    def std(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction: int | None = None) -> "Tensor":
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
 
     def _extreme(self, dim: int | None, keepdim: bool, fn) -> Any:
         x = self
+        if isinstance(dim, Tensor):
+            raise TypeError(f"{fn.__name__[3:]}(dim): dim must be an int; for the elementwise "
+                            f"{fn.__name__[3:]}imum of two tensors use scratch.where(a {'>' if fn is np.argmax else '<'}= b, a, b)")
         if dim is None:  # as torch's max()/min(): the gradient is shared evenly among tied extremes
             value = np.asarray(x.data.reshape(-1)[fn(x.data.reshape(-1))])
             def backward_all(g):
@@ -461,10 +552,12 @@ class Tensor:
             return (out,)
         vals = values if keepdim else np.squeeze(values, dim)
         idx = index if keepdim else np.squeeze(index, dim)
-        return attach(Tensor._wrap(vals), (x,), backward), Tensor._wrap(idx)
+        result = _MaxResult if fn is np.argmax else _MinResult
+        return result(attach(Tensor._wrap(vals), (x,), backward), Tensor._wrap(idx))
 
     def max(self, dim: int | None = None, keepdim: bool = False):
-        """Like torch: the maximum (a Tensor), or ``(values, indices)`` along ``dim``."""
+        """Like torch: the maximum (a Tensor), or ``(values, indices)`` along ``dim``, also by name:
+        ``logits.max(1).indices`` (it was a plain tuple: "'tuple' object has no attribute 'indices'")."""
         return self._extreme(dim, keepdim, np.argmax)
 
     def min(self, dim: int | None = None, keepdim: bool = False):
@@ -501,13 +594,12 @@ class Tensor:
         dim = _dim(dim, self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
-    def squeeze(self, dim: int | None = None) -> "Tensor":
+    def squeeze(self, dim: int | Sequence[int] | None = None) -> "Tensor":
+        """Drop dimensions of size 1: all, or those of ``dim`` (an int or, as torch 2, a tuple of them)."""
         if dim is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
-        dim = _dim(dim, self.ndim)
-        if self.shape[dim] != 1:
-            return self
-        return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
+        axes = set(_axes(dim, self.ndim))
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in axes and n == 1)))
 
     def permute(self, *dims: Any) -> "Tensor":
         if len(dims) == 1 and not isinstance(dims[0], numbers.Integral):
@@ -524,6 +616,21 @@ class Tensor:
         dim0, dim1 = _dim(dim0, self.ndim), _dim(dim1, self.ndim)
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return self.permute(dims)
+
+    def t(self) -> "Tensor":
+        """The transpose of a matrix (a vector or a scalar as it is), as torch's ``x.t()``."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self.T
+
+    def contiguous(self) -> "Tensor":
+        """A no-op: NumPy handles any memory layout (torch code calls it before ``view``)."""
+        return self
+
+    def mm(self, other: "Tensor") -> "Tensor":
+        if self.ndim != 2 or np.ndim(_raw(other)) != 2:
+            raise RuntimeError(f"mm: both arguments must be matrices (2-D), got {self.ndim}-D and {np.ndim(_raw(other))}-D")
+        return self @ other
 
     @property
     def T(self) -> "Tensor":
@@ -556,6 +663,42 @@ class Tensor:
                 out[index] = g
             return (out,)
         return attach(Tensor._wrap(np.asarray(x.data[index])), (x,), backward)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``x[i] = v``, as torch: the same tensor, changed. Where autograd records (``x`` or ``v`` needs a
+        gradient and grad mode is on), a leaf that requires grad is refused, as torch refuses it, and
+        otherwise ``x`` becomes the result of the assignment in the graph: the gradient reaches ``v`` at
+        the assigned places and what ``x`` was everywhere else. (There was no item assignment at all:
+        "'Tensor' object does not support item assignment".) As for ``x += ...``, a value that an
+        earlier operation saved for its backward is not checked, unlike torch."""
+        index = _raw_index(index)
+        v = value if isinstance(value, Tensor) else Tensor._wrap(np.asarray(value))
+        recording = is_grad_enabled() and (self.requires_grad or v.requires_grad)
+        if recording and self.requires_grad and self.is_leaf:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation "
+                               "(x[...] = ...); do it under scratch.no_grad(), or on a copy: x = x.clone()")
+        target = self.data.copy() if recording else self.data
+        try:
+            target[index] = v.data
+        except ValueError:
+            if not target.flags.writeable:
+                raise RuntimeError("x[...] = ...: this tensor is a read-only view (of expand, or of a read-only "
+                                   "array); change a copy: x = x.clone()") from None
+            picked = np.shape(target[index])
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(v.shape)} cannot be broadcast to "
+                               f"indexing result of shape {list(picked)}") from None
+        if not recording:
+            return
+        before = Tensor._wrap(self.data)  # what x was: it takes over x's place in the graph
+        before.requires_grad, before._parents, before._backward = self.requires_grad, self._parents, self._backward
+        before._graph_freed = self._graph_freed
+
+        def backward(g):
+            kept = np.array(g, copy=True)
+            kept[index] = 0
+            return kept, (unbroadcast(np.asarray(g[index]), v.shape) if v.requires_grad else None)
+        self.data, self._graph_freed = target, False
+        attach(self, (before, v), backward)
 
     def gather(self, dim: int, index: "Tensor") -> "Tensor":
         idx = _raw(index)
@@ -618,6 +761,22 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return attach(Tensor._wrap(out), (a, b), backward)
 
 
+def _tensor_pow(a: Tensor, b: Tensor) -> Tensor:
+    """``a ** b`` for two tensors, with torch's derivatives: ``b a^(b-1)`` (0 where b is 0) and
+    ``a^b log a`` (0 where a is 0 and b >= 0). It was ``exp(b log a)``: NaN for every negative base,
+    ``tensor([-2.0]) ** tensor([2.0])`` included, and float64 for two integer tensors."""
+    dtype = result_type(a, b)
+    x, p = a.data.astype(dtype, copy=False), b.data.astype(dtype, copy=False)
+    out = _broadcasting(np.power, a, b, dtype)
+
+    def backward(g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ga = unbroadcast(np.where(p == 0, 0, g * p * x ** (p - 1)), a.shape) if a.requires_grad else None
+            gb = unbroadcast(g * np.where((x == 0) & (p >= 0), 0, out * np.log(x)), b.shape) if b.requires_grad else None
+        return ga, gb
+    return attach(Tensor._wrap(out), (a, b), backward)
+
+
 def cat(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dimension."""
     tensors = tuple(tensors)
@@ -625,7 +784,7 @@ def cat(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
         raise RuntimeError("cat(): expected a non-empty list of Tensors")
     axis = _dim(dim, tensors[0].ndim)
     try:
-        out = np.concatenate([t.data for t in tensors], axis=axis)
+        out = np.concatenate([t.data for t in tensors], axis=axis, dtype=result_type(*tensors))
     except ValueError:
         i = next(i for i, t in enumerate(tensors) if t.ndim != tensors[0].ndim or
                  t.shape[:axis] + t.shape[axis + 1:] != tensors[0].shape[:axis] + tensors[0].shape[axis + 1:])
@@ -643,7 +802,7 @@ def stack(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
         raise RuntimeError("stack expects a non-empty TensorList")
     axis = _dim(dim, tensors[0].ndim + 1)
     try:
-        out = np.stack([t.data for t in tensors], axis=axis)
+        out = np.stack([t.data for t in tensors], axis=axis, dtype=result_type(*tensors))
     except ValueError:
         i = next(i for i, t in enumerate(tensors) if t.shape != tensors[0].shape)
         raise RuntimeError(f"stack expects each tensor to be equal size, but got {tensors[0].shape} "
@@ -655,10 +814,11 @@ def stack(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Pick from ``a`` where ``condition`` holds, else from ``b`` (gradients follow the pick)."""
     cond = np.asarray(_raw(condition), dtype=bool)
-    a = a if isinstance(a, Tensor) else Tensor(a)
-    b = b if isinstance(b, Tensor) else Tensor(b, dtype=a.dtype)
+    a, b = (x if isinstance(x, Tensor) or np.ndim(x) == 0 else Tensor(x) for x in (a, b))
+    dtype = result_type(a, b)  # where(mask, int_tensor, 0.5) is float32: the 0.5 was cast to 0
+    a, b = (x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x, dtype=dtype)) for x in (a, b))
     try:
-        out = np.where(cond, a.data, b.data)
+        out = np.where(cond, a.data.astype(dtype, copy=False), b.data.astype(dtype, copy=False))
     except ValueError:
         raise RuntimeError(f"where: the condition {cond.shape}, a {a.shape} and b {b.shape} "
                            f"do not broadcast to one shape") from None

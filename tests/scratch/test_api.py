@@ -72,3 +72,10 @@ def test_comparisons_are_elementwise_like_torch():
     assert (pred == y).tolist() == [True, False, True]
     assert (pred != y).data.sum() == 1
     assert float((pred == scratch.tensor(y)).data.mean()) == pytest.approx(2 / 3)
+
+
+def test_repr_names_the_dtype_only_where_torch_does():
+    for make in (lambda m: m.tensor([1, 2]), lambda m: m.tensor([True, False]), lambda m: m.tensor([1.0, 2.0])):
+        s, t = repr(make(scratch)), repr(make(torch))  # an int64 or bool tensor said ", dtype=int64" / ", dtype=bool"
+        assert s == t, (s, t)
+    assert repr(scratch.tensor([1.0], dtype=scratch.float64)).endswith(", dtype=float64)")

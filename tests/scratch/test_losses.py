@@ -104,3 +104,22 @@ def test_regression_loss_on_broadcasting_shapes_warns_as_torch(loss):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         getattr(F, loss)(pred, np.zeros((3, 1)))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted, smoothing", [(False, 0.0), (True, 0.0), (True, 0.2)])
+def test_a_target_of_minus_100_is_ignored_as_torch_ignores_it(reduction, weighted, smoothing):
+    rng = np.random.default_rng(5)
+    logits, y = rand(rng, 5, 3), np.array([2, -100, 0, -100, 1])  # padding rows: were an IndexError
+    w = rng.uniform(0.5, 2, 3) if weighted else None
+    tw = None if w is None else torch.tensor(w)
+    compare(lambda x: F.cross_entropy(x, y, weight=w, reduction=reduction, label_smoothing=smoothing),
+            lambda x: TF.cross_entropy(x, torch.tensor(y), weight=tw, reduction=reduction, label_smoothing=smoothing), logits)
+    compare(lambda x: F.nll_loss(F.log_softmax(x, 1), y, weight=w, reduction=reduction),
+            lambda x: TF.nll_loss(TF.log_softmax(x, 1), torch.tensor(y), weight=tw, reduction=reduction), logits)
+    compare(lambda x: scratch.nn.CrossEntropyLoss(ignore_index=2)(x, np.array([2, 1, 0, 2, 1])),
+            lambda x: torch.nn.CrossEntropyLoss(ignore_index=2)(x, torch.tensor([2, 1, 0, 2, 1])), logits)
+    every = np.full(5, -100)
+    assert np.isnan(F.cross_entropy(s64(logits), every).item()) and np.isnan(TF.cross_entropy(torch.tensor(logits), torch.tensor(every)).item())
+    with pytest.raises(IndexError, match="Target -3 is out of bounds"):
+        F.cross_entropy(s64(logits), np.array([2, -100, -3, 0, 1]))

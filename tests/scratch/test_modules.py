@@ -80,11 +80,13 @@ def test_embedding_module():
     assert_allclose(s_mod.weight.grad.data, t_mod.weight.grad.numpy(), rtol=1e-6)
 
 
-def test_batchnorm_train_eval_and_buffers():
-    s_bn, t_bn = nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+@pytest.mark.parametrize("momentum", [0.1, None])  # None: torch's cumulative average (was a TypeError)
+def test_batchnorm_train_eval_and_buffers(momentum):
+    s_bn, t_bn = nn.BatchNorm1d(3, momentum=momentum), torch.nn.BatchNorm1d(3, momentum=momentum)
     _mirror(s_bn, t_bn)
-    x = np.random.default_rng(2).standard_normal((8, 3)) * 3 + 1
+    rng = np.random.default_rng(2)
     for _ in range(3):
+        x = rng.standard_normal((8, 3)) * 3 + 1
         s_bn(s64(x, grad=False)), t_bn(t64(x, grad=False))
     for k, v in t_bn.state_dict().items():
         assert_allclose(s_bn.state_dict()[k], v.numpy(), rtol=1e-6, err_msg=k)

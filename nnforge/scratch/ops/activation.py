@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ..autograd import attach
-from ..tensor import Tensor, _dim
+from ..tensor import Tensor, _dim, _floating
 
 _erf = np.frompyfunc(math.erf, 1, 1)  # NumPy has no vectorised erf; exact GELU needs one
 
@@ -30,19 +30,20 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + e^-x), computed without overflow for large |x|."""
-    z = np.exp(-np.abs(x.data))
-    s = np.where(x.data >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+    v = _floating(x)  # an integer tensor gives float32, as torch (it was cast back to integers: all 0 or 1)
+    z = np.exp(-np.abs(v))
+    s = np.where(v >= 0, 1 / (1 + z), z / (1 + z)).astype(v.dtype, copy=False)
     return attach(Tensor._wrap(s), (x,), lambda g: (g * s * (1 - s),))
 
 
 def tanh(x: Tensor) -> Tensor:
-    t = np.tanh(x.data)
+    t = np.tanh(_floating(x))
     return attach(Tensor._wrap(t), (x,), lambda g: (g * (1 - t * t),))
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x), Phi the standard normal CDF; ``approximate='tanh'`` is the fast variant."""
-    v = x.data
+    v = _floating(x)
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     if approximate == "tanh":

@@ -23,8 +23,10 @@ def _raw(x: Any, dtype=None) -> np.ndarray:
     return arr if dtype is None else arr.astype(dtype, copy=False)
 
 
-def _check_classes(name: str, x: Tensor | np.ndarray, t: np.ndarray, w: np.ndarray | None) -> None:
-    """(N, C) scores, N class indices or (N, C) probabilities, C class weights: a few integer comparisons."""
+def _check_classes(name: str, x: Tensor | np.ndarray, t: np.ndarray, w: np.ndarray | None,
+                   ignore_index: int | None = None) -> None:
+    """(N, C) scores, N class indices (``ignore_index`` allowed) or (N, C) probabilities, C class
+    weights: a few integer comparisons."""
     if x.ndim != 2:
         raise ValueError(f"{name}: expected input of shape (N, C) (a batch of class scores), got shape {x.shape}")
     n, c = x.shape
@@ -35,7 +37,9 @@ def _check_classes(name: str, x: Tensor | np.ndarray, t: np.ndarray, w: np.ndarr
             raise TypeError(f"{name}: class-index targets must be integers, got dtype {t.dtype} "
                             f"(for class probabilities pass an (N, C) target)")
         if n and t.min() < 0:  # NumPy would count it from the last class; torch refuses it (one pass over N targets)
-            raise _target_error(t, c)
+            kept = t if ignore_index is None else t[t != ignore_index]
+            if kept.size and kept.min() < 0:
+                raise _target_error(kept, c)
     elif t.shape != x.shape:
         raise ValueError(f"{name}: expected target of shape ({n},) (class indices) or {x.shape} "
                          f"(class probabilities), got shape {t.shape}")
@@ -87,19 +91,20 @@ def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 
 
 def cross_entropy(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean",
-                  label_smoothing: float = 0.0) -> Tensor:
+                  label_smoothing: float = 0.0, ignore_index: int = -100) -> Tensor:
     """Softmax cross-entropy of logits ``input`` (N, C) against class indices (N,) or
     probabilities (N, C), with optional per-class ``weight`` and ``label_smoothing``.
 
     Matches ``torch.nn.functional.cross_entropy``, including how a weighted mean is normalised
-    (by the summed weights of the target classes).
+    (by the summed weights of the target classes) and ``ignore_index`` (-100, as torch: a row whose
+    target is -100, padding, adds nothing and is not counted in the mean; it was an IndexError).
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     x = input.data
     t = _raw(target)
     w = None if weight is None else _raw(weight, x.dtype)
-    _check_classes("cross_entropy", x, t, w)
+    _check_classes("cross_entropy", x, t, w, ignore_index)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     n, c = x.shape
@@ -110,6 +115,8 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, reduction: str
     eps = label_smoothing
     if t.dtype.kind in "iu":  # class indices: q = (1-eps) w[y] onehot(y) + eps/C w
         rows = np.arange(n)
+        keep = t != ignore_index
+        t = t if keep.all() else np.where(keep, t, 0)  # an ignored row points at class 0, then weighs nothing
         q = np.zeros_like(x)
         try:
             q[rows, t] = (1 - eps) * (w[t] if w is not None else 1)
@@ -117,15 +124,17 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, reduction: str
             raise _target_error(t, c) from None
         if eps:
             q += (eps / c) * (w if w is not None else 1)
-        denom = float(w[t].sum()) if (w is not None and reduction == "mean") else float(n)
+        q[~keep] = 0
+        denom = float(w[t][keep].sum()) if (w is not None and reduction == "mean") else float(keep.sum())
     else:  # probabilities: q = w * ((1-eps) p + eps/C)
         q = t.astype(x.dtype) * (1 - eps) + eps / c
         if w is not None:
             q = q * w
         denom = float(n)
     per_sample = -(q * logp).sum(axis=1)
-    if reduction == "mean":
-        out, scale = per_sample.sum() / denom, 1.0 / denom
+    if reduction == "mean":  # every row ignored: NaN, as torch
+        scale = 1.0 / denom if denom else float("nan")
+        out = per_sample.sum() * scale
     elif reduction == "sum":
         out, scale = per_sample.sum(), 1.0
     else:
@@ -141,21 +150,25 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, reduction: str
     return attach(Tensor._wrap(np.asarray(out, dtype=x.dtype)), (input,), backward)
 
 
-def nll_loss(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of log-probabilities ``input`` (N, C) at class indices ``target``."""
+def nll_loss(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean",
+             ignore_index: int = -100) -> Tensor:
+    """Negative log-likelihood of log-probabilities ``input`` (N, C) at class indices ``target``;
+    rows whose target is ``ignore_index`` add nothing and are not counted, as torch."""
     t = _raw(target)
     w = None if weight is None else _raw(weight, input.dtype)
-    _check_classes("nll_loss", input, t, w)
+    _check_classes("nll_loss", input, t, w, ignore_index)
+    keep = t != ignore_index
+    t = t if keep.all() else np.where(keep, t, 0)
     try:
         picked = input[np.arange(len(t)), t]
     except IndexError:
         raise _target_error(t, input.shape[1]) from None
-    if weight is None:
+    if weight is None and keep.all():
         return _reduce(-picked, reduction)
-    wt = w[t]
+    wt = (w[t] if w is not None else np.ones(len(t), dtype=input.dtype)) * keep
     loss = -picked * Tensor._wrap(wt)
     if reduction == "mean":
-        return loss.sum() * (1.0 / float(wt.sum()))
+        return loss.sum() * (1.0 / float(wt.sum()) if wt.sum() else float("nan"))
     return _reduce(loss, reduction)
 
 

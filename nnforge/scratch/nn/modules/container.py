@@ -6,8 +6,18 @@ from typing import Any, Iterable, Iterator
 from .module import Module
 
 
-def _item(container: Module, i: int) -> Module:
+def _item(container: Module, i: int | slice) -> Module:
+    """The i-th child or, for a slice, a container of the same kind holding those children (as torch:
+    ``model[:-1]`` is a Sequential that can be called; it was a plain list, "'list' object is not callable").
+    A Sequential's slice keeps its children's names (and so state_dict keys), a ModuleList's renumbers."""
     modules = list(container._modules.values())
+    if isinstance(i, slice):
+        if isinstance(container, Sequential):
+            part = Sequential()
+            for name, m in list(container._modules.items())[i]:
+                part.add_module(name, m)
+            return part
+        return type(container)(modules[i])
     try:
         return modules[i]
     except IndexError:
@@ -28,7 +38,7 @@ class Sequential(Module):
             x = m(x)
         return x
 
-    def __getitem__(self, i: int) -> Module:
+    def __getitem__(self, i: int | slice) -> Module:
         return _item(self, i)
 
     def __len__(self) -> int:
@@ -52,7 +62,7 @@ class ModuleList(Module):
         self.add_module(str(len(self._modules)), m)
         return self
 
-    def __getitem__(self, i: int) -> Module:
+    def __getitem__(self, i: int | slice) -> Module:
         return _item(self, i)
 
     def __len__(self) -> int:

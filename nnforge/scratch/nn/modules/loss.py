@@ -18,12 +18,14 @@ class MSELoss(Module):
 
 
 class CrossEntropyLoss(Module):
-    def __init__(self, weight: Any = None, reduction: str = "mean", label_smoothing: float = 0.0):
+    def __init__(self, weight: Any = None, reduction: str = "mean", label_smoothing: float = 0.0,
+                 ignore_index: int = -100):
         super().__init__()
         self.weight, self.reduction, self.label_smoothing = weight, reduction, label_smoothing
+        self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
-        return L.cross_entropy(input, target, self.weight, self.reduction, self.label_smoothing)
+        return L.cross_entropy(input, target, self.weight, self.reduction, self.label_smoothing, self.ignore_index)
 
 
 class BCELoss(Module):

@@ -12,7 +12,7 @@ from .module import Module
 class _BatchNorm(Module):
     _dims: tuple[int, ...] = ()
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, dtype=np.float32):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
@@ -35,10 +35,13 @@ class _BatchNorm(Module):
             raise ValueError(f"{type(self).__name__} expects {' or '.join(f'{d}-D' for d in self._dims)} input, "
                              f"got {x.ndim}-D input of shape {x.shape}")
         use_batch = self.training or self.running_mean is None
+        momentum = self.momentum
         if self.training and self.running_mean is not None:
             self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+            if momentum is None:  # torch's cumulative average: batch k weighs 1/k (it was a TypeError)
+                momentum = 1.0 / float(self.num_batches_tracked.data)
         return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                          use_batch, self.momentum, self.eps)
+                          use_batch, momentum, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
