@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+
+from nnforge.train.imbalance import focal_loss
 
 
 @dataclass
@@ -79,27 +82,22 @@ def classification_loss(probs: np.ndarray, targets: np.ndarray, loss=None) -> fl
     over class probabilities and class indices, without class weights (see the module's docstring).
 
     Computed from probabilities, not logits, so that an ensemble's averaged probabilities are scored
-    the same way as one run's; ``log p`` is taken of ``p`` clipped at 1e-12, as plain cross-entropy
-    always was here (a plain cross-entropy run's numbers are unchanged)."""
+    the same way as one run's: ``log p`` (of ``p`` clipped at 1e-12, as plain cross-entropy always
+    was here) stands for the logits, whose softmax is ``p`` again, and the criterion is the very
+    function training called (PyTorch's, or :func:`~nnforge.train.imbalance.focal_loss`)."""
     if not len(targets):
         return float("nan")
-    name = _loss_name(loss)
-    rows = np.arange(len(targets))
-    if name == "mse":  # F.mse_loss(softmax(logits), one_hot(y)): the mean over every example and class
-        one_hot = np.zeros_like(probs, dtype=np.float64)
-        one_hot[rows, targets] = 1.0
-        return float(((probs.astype(np.float64) - one_hot) ** 2).mean())
-    picked = probs[rows, targets]
-    nll = -np.log(np.clip(picked, 1e-12, None))
-    if name == "focal":  # Lin et al. (2017), eq. 5, as nnforge.train.imbalance.focal_loss
-        gamma = float(loss.focal_gamma)
-        return float(((1.0 - picked.astype(np.float64)) ** gamma * nll).mean())
+    name, log_p = _loss_name(loss), np.log(np.clip(probs, 1e-12, None))
+    picked = log_p[np.arange(len(targets)), targets]
     smoothing = float(getattr(loss, "label_smoothing", 0.0) or 0.0)
-    if not smoothing:
-        return float(nll.mean())
-    # PyTorch's label smoothing: (1 - eps) * NLL of the target + eps * the mean over the classes of -log p_c
-    uniform = -np.log(np.clip(probs.astype(np.float64), 1e-12, None)).mean(1)
-    return float(((1.0 - smoothing) * nll + smoothing * uniform).mean())
+    if name == "cross_entropy" and not smoothing:
+        return float(-picked.mean())  # a plain cross-entropy run's numbers, exactly as before
+    logits, y = torch.from_numpy(log_p).double(), torch.from_numpy(np.asarray(targets, dtype=np.int64))
+    if name == "mse":  # F.mse_loss(softmax(logits), one_hot(y)), as the torch engine trains it
+        return float(F.mse_loss(torch.from_numpy(probs).double(), F.one_hot(y, probs.shape[1]).double()))
+    if name == "focal":
+        return float(focal_loss(logits, y, float(loss.focal_gamma)))
+    return float(F.cross_entropy(logits, y, label_smoothing=smoothing))
 
 
 def per_class_report(confusion: np.ndarray, classes: list[str]) -> list[dict]:
