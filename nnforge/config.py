@@ -648,6 +648,42 @@ def dump_config(config: "Recipe | dict") -> str:
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
 
 
+#: the optimizer and scheduler options only some of them read (every optimizer reads name, lr,
+#: weight_decay and lr_mult; every schedule name and warmup_epochs), as nnforge.train.optim passes them
+#: (here, beside the schema, so that what reads run folders may ask too: :func:`unread_option`)
+OPTIMIZER_KEYS = {
+    "sgd": {"momentum", "nesterov"},
+    "adam": {"betas", "eps"},
+    "adamw": {"betas", "eps"},
+    "rmsprop": {"alpha", "eps", "momentum"},
+}
+SCHEDULER_KEYS = {
+    "none": set(),
+    "step": {"step_size", "gamma"},
+    "cosine": {"min_lr"},
+    "onecycle": {"max_lr", "pct_start"},
+    "plateau": {"gamma", "patience", "min_lr"},
+}
+
+#: section -> its table
+SPECIFIC_KEYS = {"train.optimizer": OPTIMIZER_KEYS, "train.scheduler": SCHEDULER_KEYS}
+
+
+def unread_option(recipe: dict, path: str) -> bool:
+    """Whether ``path`` is an option only some optimizers (or schedules) read and the one ``recipe``
+    (plain nested data, as a run folder's ``config.yaml`` holds) names is not among them:
+    ``train.optimizer.momentum`` for Adam. Any other key: False."""
+    section, _, key = path.rpartition(".")
+    table = SPECIFIC_KEYS.get(section)
+    if table is None or key not in set().union(*table.values()):
+        return False
+    node: Any = recipe
+    for part in section.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    name = node.get("name", field_at(section + ".name").default) if isinstance(node, dict) else field_at(section + ".name").default
+    return name in table and key not in table[name]
+
+
 def leaf_paths(schema: dict | None = None, prefix: str = "") -> list[str]:
     """Every leaf key of the schema as a dotted path (open sections count as one leaf)."""
     out = []

@@ -12,7 +12,7 @@ same way (:func:`check_feature_options`, :func:`check_epoch_counts`).
 
 from __future__ import annotations
 
-from nnforge.config import OPEN, Recipe, field_at, leaf_paths, plain, resolve
+from nnforge.config import OPEN, SPECIFIC_KEYS, Recipe, field_at, leaf_paths, plain, resolve
 from nnforge.errors import ConfigError, shown
 
 #: keys every engine and task implements: they choose the run, or only say how it reports
@@ -74,22 +74,6 @@ def check_recipe(recipe: Recipe, engine, task) -> None:
 FEDERATED = keys("federated", "clients rounds local_epochs split alpha")
 
 
-#: the optimizer and scheduler options only some of them read (every optimizer reads name, lr,
-#: weight_decay and lr_mult; every schedule name and warmup_epochs), as nnforge.train.optim passes them
-OPTIMIZER_KEYS = {
-    "sgd": {"momentum", "nesterov"},
-    "adam": {"betas", "eps"},
-    "adamw": {"betas", "eps"},
-    "rmsprop": {"alpha", "eps", "momentum"},
-}
-SCHEDULER_KEYS = {
-    "none": set(),
-    "step": {"step_size", "gamma"},
-    "cosine": {"min_lr"},
-    "onecycle": {"max_lr", "pct_start"},
-    "plateau": {"gamma", "patience", "min_lr"},
-}
-
 #: the data.augment keys that switch an augmentation on (clean_epochs switches them off at the end)
 AUGMENTING = keys("data.augment", "rotate shift scale shear hflip crop_padding noise cutout mixup cutmix policy")
 
@@ -131,7 +115,7 @@ def inapplicable_keys(recipe: Recipe) -> list[tuple[str, str]]:
     out = []
     for path in changed_keys(recipe):
         section, _, key = path.rpartition(".")
-        table = {"train.optimizer": OPTIMIZER_KEYS, "train.scheduler": SCHEDULER_KEYS}.get(section, {})
+        table = SPECIFIC_KEYS.get(section, {})
         name = recipe.at(section + ".name") if table else None
         if table and key in set().union(*table.values()) and key not in table[name]:
             users = [n for n, ks in table.items() if key in ks]
