@@ -91,9 +91,8 @@ def test_two_processes_share_one_sqlite_study_without_running_a_trial_twice(tmp_
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
-    worker = tmp_path / "worker.py"
-    worker.write_text(_TWO_WORKERS)
-    cmd = [sys.executable, str(worker), "tune", str(path), "--trials", "6", "--sampler", "random",
+    worker = os.path.join(os.path.dirname(__file__), "two_workers.py")  # each worker's first trial waits for the other's
+    cmd = [sys.executable, worker, "tune", str(path), "--trials", "6", "--sampler", "random",
            "--storage", storage, "--study", "shared", "--out", str(tmp_path / "out")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     workers = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) for _ in range(2)]
@@ -109,39 +108,6 @@ def test_two_processes_share_one_sqlite_study_without_running_a_trial_twice(tmp_
     dirs = [t.user_attrs["run_dir"] for t in finished]
     assert len(set(dirs)) == len(dirs) and all(os.path.exists(os.path.join(d, "model.json")) for d in dirs)
     assert len({t.user_attrs["worker"] for t in finished}) == 2  # both processes did work, side by side
-
-
-#: `nnforge tune` as a worker of a two-worker study whose first trial waits (on the storage) until the
-#: other worker holds a trial too: under load, one worker could finish all six trials before the
-#: other started, and "both processes did work" failed. Each still asks the database for its trials.
-_TWO_WORKERS = """
-import sys
-import time
-
-import optuna
-
-import nnforge.train
-from nnforge.cli import main
-
-real, waited = nnforge.train.run, []
-
-
-def run(config, run_dir, **kwargs):
-    if not waited:
-        waited.append(True)
-        storage = sys.argv[sys.argv.index("--storage") + 1]
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            trials = optuna.load_study(study_name="shared", storage=storage).get_trials(deepcopy=False)
-            if len({t.user_attrs.get("worker") for t in trials} - {None}) == 2:
-                break
-            time.sleep(0.2)
-    return real(config, run_dir, **kwargs)
-
-
-nnforge.train.run = run
-sys.exit(main(sys.argv[1:]))
-"""
 
 
 @pytest.mark.parametrize("where", ["missing/folder/study.db", "notes.txt", "."])
