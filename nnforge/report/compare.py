@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from nnforge import io
-from nnforge.config import field_at, unread_option
+from nnforge.config import field_at, resolve, unread_option
 from nnforge.errors import RunError, UserError
 from nnforge.io import is_number
 from nnforge.report.html import CSS
@@ -160,10 +160,13 @@ def unread_options(diff: list[tuple[str, list[Any]]], recipes: list[dict]) -> li
     """``diff`` with :data:`NOT_READ` for each optimizer or schedule option the run's own optimizer or
     schedule does not read (``train.optimizer.momentum`` 0.0 of an Adam run beside an SGD run's 0.9
     read as if Adam had run without momentum). A row where every run that reads the option holds its
-    default, and the others do not read it, says nothing the optimizer's row does not: it is left out."""
+    default, and the others do not read it, says nothing the optimizer's row does not: it is left out.
+    The same for an option of a feature the run left off (``train.early_stopping.min_delta`` of a run
+    without early stopping)."""
+    resolved = [_resolved(r) for r in recipes]
     rows = []
     for key, values in diff:
-        values = [NOT_READ if unread_option(r, key) else v for r, v in zip(recipes, values)]
+        values = [NOT_READ if unread_option(r, key, rr) else v for r, rr, v in zip(recipes, resolved, values)]
         read = [v for v in values if v is not NOT_READ]
         if len(read) < len(values):
             default = field_at(key).default
@@ -171,6 +174,14 @@ def unread_options(diff: list[tuple[str, list[Any]]], recipes: list[dict]) -> li
                 continue
         rows.append((key, values))
     return rows
+
+
+def _resolved(recipe: dict):
+    """The run's recipe resolved, or None where it no longer resolves (a run of an older nnforge)."""
+    try:
+        return resolve(recipe)
+    except UserError:
+        return None
 
 
 def metric_columns(runs: list[RunInfo]) -> tuple[list[str], dict[str, Any]]:

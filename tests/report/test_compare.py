@@ -228,3 +228,18 @@ def test_an_unread_option_at_its_default_in_every_run_that_reads_it_is_no_row():
                     "train.optimizer.betas": [NOT_READ, [0.8, 0.99], NOT_READ, [0.9, 0.999]]}
     two = recipes[:1] + recipes[3:]
     assert dict(unread_options(recipe_diff(two), two)) == {"train.optimizer.name": ["sgd", "adam"]}
+
+
+def test_an_option_of_a_feature_the_run_left_off_is_a_dash():
+    """Early stopping with min_delta 0.01 beside a run without early stopping: the other run's min_delta 0.0
+    read as a setting it trained with. It is "—" now; a run that no longer resolves keeps its values."""
+    from nnforge.config import default_config
+    from nnforge.report.compare import NOT_READ, recipe_diff, unread_options
+
+    off = default_config().to_dict()
+    on = default_config().with_overrides({"train.early_stopping.patience": 3, "train.early_stopping.min_delta": 0.01}).to_dict()
+    rows = dict(unread_options(recipe_diff([on, off]), [on, off]))
+    assert rows == {"train.early_stopping.patience": [3, 0], "train.early_stopping.min_delta": [0.01, NOT_READ]}
+    old = {**off, "train": {**off["train"], "no_longer_a_key": 1}}
+    rows = dict(unread_options(recipe_diff([on, old]), [on, old]))
+    assert rows["train.early_stopping.min_delta"] == [0.01, 0.0]
