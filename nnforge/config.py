@@ -665,6 +665,79 @@ def dump_config(config: "Recipe | dict") -> str:
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
 
 
+#: the optimizer and scheduler options only some of them read (every optimizer reads name, lr,
+#: weight_decay and lr_mult; every schedule name and warmup_epochs), as nnforge.train.optim passes them
+#: (here, beside the schema, so that what reads run folders may ask too: :func:`unread_option`)
+OPTIMIZER_KEYS = {
+    "sgd": {"momentum", "nesterov"},
+    "adam": {"betas", "eps"},
+    "adamw": {"betas", "eps"},
+    "rmsprop": {"alpha", "eps", "momentum"},
+}
+SCHEDULER_KEYS = {
+    "none": set(),
+    "step": {"step_size", "gamma"},
+    "cosine": {"min_lr"},
+    "onecycle": {"max_lr", "pct_start"},
+    "plateau": {"gamma", "patience", "min_lr"},
+}
+
+#: section -> its table
+SPECIFIC_KEYS = {"train.optimizer": OPTIMIZER_KEYS, "train.scheduler": SCHEDULER_KEYS}
+
+
+#: the data.augment keys that switch an augmentation on (clean_epochs switches them off at the end)
+AUGMENTING = frozenset(f"data.augment.{k}" for k in "rotate shift scale shear hflip crop_padding noise cutout mixup cutmix policy".split())
+
+#: options that act only while another key turns their feature on: (the options, is their feature
+#: on?, why they do nothing now, what to set instead). Not here: train.init.skip, which the shipped
+#: fine-tuning recipes keep for a --set train.init.weights=RUN
+_FEATURES = [
+    (("train.unfreeze_epoch",), lambda r: bool(r.train.freeze), "train.freeze is empty, so no layer is frozen to unfreeze",
+     "set train.freeze to the layers to train from that epoch"),
+    (("train.swa.lr",), lambda r: r.train.swa.start_epoch > 0, "train.swa.start_epoch is 0, so no weights are averaged",
+     "set train.swa.start_epoch"),
+    (("train.distill.temperature", "train.distill.alpha"), lambda r: r.train.distill.teacher is not None,
+     "train.distill.teacher is not set, so nothing is distilled", "set train.distill.teacher to a trained run directory"),
+    (("train.checkpoint.every_steps", "train.checkpoint.keep"), lambda r: r.train.checkpoint.enabled,
+     "train.checkpoint.enabled is false, so no checkpoint is written", "set train.checkpoint.enabled: true"),
+    (("train.ema.every",), lambda r: r.train.ema.decay is not None, "train.ema.decay is not set, so no average is kept",
+     "set train.ema.decay (e.g. 0.99)"),
+    (("train.early_stopping.min_delta", "train.early_stopping.restore_best"), lambda r: r.train.early_stopping.patience > 0,
+     "train.early_stopping.patience is 0, so early stopping is off", "set train.early_stopping.patience"),
+    (("train.gradients.vanish_below", "train.gradients.explode_above"), lambda r: r.train.gradients.check,
+     "train.gradients.check is false, so no gradient is checked", "set train.gradients.check: true"),
+    (("train.mlflow.tracking_uri", "train.mlflow.experiment"), lambda r: "mlflow" in r.train.loggers,
+     "train.loggers does not list mlflow", "add mlflow to train.loggers"),
+    (("data.denoise_size",), lambda r: r.data.denoise != "none", "data.denoise is none, so no image is filtered",
+     "set data.denoise: median or gaussian"),
+    (("data.augment.clean_epochs",), lambda r: any(plain(r.at(k)) != field_at(k).default for k in AUGMENTING),
+     "no augmentation is on, so every epoch is clean already", "set an augmentation (e.g. data.augment.rotate, mixup or policy)"),
+    (("train.optimizer.nesterov",), lambda r: r.train.optimizer.momentum > 0,
+     "train.optimizer.momentum is 0, and Nesterov momentum needs momentum", "set train.optimizer.momentum (e.g. 0.9)"),
+]
+#: option -> (is its feature on?, why it does nothing now, what to set instead)
+FEATURE_OPTIONS = {key: (on, why, instead) for options, on, why, instead in _FEATURES for key in options}
+
+
+def unread_option(recipe: dict, path: str, resolved: "Recipe | None" = None) -> bool:
+    """Whether the run of ``recipe`` (plain nested data, as a run folder's ``config.yaml`` holds) never
+    read option ``path``: one only some optimizers (or schedules) read, and not the one it names
+    (``train.optimizer.momentum`` for Adam); with ``resolved`` (the recipe resolved), also an option of
+    a feature it leaves off (:data:`FEATURE_OPTIONS`: ``train.early_stopping.min_delta`` with patience 0)."""
+    if resolved is not None and path in FEATURE_OPTIONS and not FEATURE_OPTIONS[path][0](resolved):
+        return True
+    section, _, key = path.rpartition(".")
+    table = SPECIFIC_KEYS.get(section)
+    if table is None or key not in set().union(*table.values()):
+        return False
+    node: Any = recipe
+    for part in section.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    name = node.get("name", field_at(section + ".name").default) if isinstance(node, dict) else field_at(section + ".name").default
+    return name in table and key not in table[name]
+
+
 def leaf_paths(schema: dict | None = None, prefix: str = "") -> list[str]:
     """Every leaf key of the schema as a dotted path (open sections count as one leaf)."""
     out = []

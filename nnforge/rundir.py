@@ -261,13 +261,27 @@ def lock_holder(run_dir: str | Path) -> int | None:
     return pid
 
 
+def runs_inside(folder: str | Path) -> str:
+    """For an error about ``folder``, not a run: where it holds finished runs (a study's
+    ``runs/tune-STUDY``, a ``runs/`` folder), " ('F' holds N runs, such as 'F/R': pass one of them)"; else ""."""
+    folder = Path(folder)
+    try:
+        inner = sorted(p for p in folder.iterdir() if p.is_dir() and (p / "model.json").is_file()) if folder.is_dir() else []
+    except OSError:
+        return ""
+    if not inner:
+        return ""
+    return f" ('{folder}' holds {len(inner)} run{'s' * (len(inner) > 1)}, such as '{inner[0]}': pass one of them)"
+
+
 def read_recipe(run_dir: str | Path):
     """The run's resolved recipe (``config.yaml``), validated: the one way to read it."""
     from nnforge.config import load_config
 
     path = Path(run_dir) / CONFIG
     if not path.is_file():
-        raise RunError(f"'{run_dir}' is not a run directory (no {CONFIG}); pass a folder written by `nnforge train`")
+        raise RunError(f"'{run_dir}' is not a run directory (no {CONFIG}); pass a folder written by `nnforge train`"
+                       + runs_inside(run_dir))
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -433,7 +447,8 @@ def read_model_meta(run_dir: str | Path) -> dict:
         raise RunError(f"run directory '{run_dir}' not found; pass a folder written by `nnforge train`")
     meta_path = run_dir / "model.json"
     if not meta_path.is_file() or not (run_dir / "model.safetensors").is_file():
-        raise RunError(f"'{run_dir}' has no model.json/model.safetensors; is it a finished `nnforge train` run?")
+        raise RunError(f"'{run_dir}' has no model.json/model.safetensors; is it a finished `nnforge train` run?"
+                       + runs_inside(run_dir))
     try:
         meta = io.loads_json(meta_path.read_text(encoding="utf-8"))
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, nesting too deep

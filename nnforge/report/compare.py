@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from nnforge import io
+from nnforge.config import field_at, resolve, unread_option
 from nnforge.errors import RunError, UserError
 from nnforge.io import is_number
 from nnforge.report.html import CSS
@@ -46,6 +47,8 @@ def colours(n: int) -> list[str]:
 
 
 MISSING = object()
+#: a value the run's optimizer or schedule never read (momentum for Adam): shown as "—"
+NOT_READ = object()
 EXTRA_CSS = """
 td.best{color:#1a7f37;font-weight:700}td.best::after{content:" \\2605"}
 .swatch{display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:8px;vertical-align:-1px}
@@ -153,6 +156,34 @@ def recipe_diff(recipes: list[dict], prefix: str = "") -> list[tuple[str, list[A
     return rows
 
 
+def unread_options(diff: list[tuple[str, list[Any]]], recipes: list[dict]) -> list[tuple[str, list[Any]]]:
+    """``diff`` with :data:`NOT_READ` for each optimizer or schedule option the run's own optimizer or
+    schedule does not read (``train.optimizer.momentum`` 0.0 of an Adam run beside an SGD run's 0.9
+    read as if Adam had run without momentum). A row where every run that reads the option holds its
+    default, and the others do not read it, says nothing the optimizer's row does not: it is left out.
+    The same for an option of a feature the run left off (``train.early_stopping.min_delta`` of a run
+    without early stopping)."""
+    resolved = [_resolved(r) for r in recipes]
+    rows = []
+    for key, values in diff:
+        values = [NOT_READ if unread_option(r, key, rr) else v for r, rr, v in zip(recipes, resolved, values)]
+        read = [v for v in values if v is not NOT_READ]
+        if len(read) < len(values):
+            default = field_at(key).default
+            if all(v == read[0] for v in read) and (not read or read[0] in (default, MISSING)):
+                continue
+        rows.append((key, values))
+    return rows
+
+
+def _resolved(recipe: dict):
+    """The run's recipe resolved, or None where it no longer resolves (a run of an older nnforge)."""
+    try:
+        return resolve(recipe)
+    except UserError:
+        return None
+
+
 def metric_columns(runs: list[RunInfo]) -> tuple[list[str], dict[str, Any]]:
     """The numeric metrics to show (the task's test metric first, then in ``metrics.json``'s order),
     and those with one value in every run (said once, under the table, rather than repeated)."""
@@ -202,7 +233,8 @@ def compare_runs(paths: Sequence[str | Path]) -> Comparison:
         runs = [replace(r, name=str(r.dir)) for r in runs]
     columns, same = metric_columns(runs)
     histories = [[h for h in read_history(r.dir) if isinstance(h, dict) and isinstance(h.get("epoch"), (int, float))] for r in runs]
-    comparison = Comparison(runs, histories, recipe_diff([r.recipe for r in runs]), columns, same, {}, notes)
+    recipes = [r.recipe for r in runs]
+    comparison = Comparison(runs, histories, unread_options(recipe_diff(recipes), recipes), columns, same, {}, notes)
     comparison.best = {c: best_of([comparison.cell(i, c) for i in range(len(runs))], c) for c in columns}
     losses = sorted({k for k, _ in comparison.diff if k.startswith("train.loss.")})
     if losses:  # an MSE and a Huber loss are on different scales: the smaller is not the better run
@@ -216,9 +248,12 @@ def compare_runs(paths: Sequence[str | Path]) -> Comparison:
 # -- writing it out -------------------------------------------------------------------------------
 
 def show(value: Any) -> str:
-    """A recipe value as a cell: strings as they are, anything else as JSON; a missing key as ``-``."""
+    """A recipe value as a cell: strings as they are, anything else as JSON; a missing key as ``-``,
+    an option the run's optimizer or schedule did not read as ``—``."""
     if value is MISSING:
         return "-"
+    if value is NOT_READ:
+        return "—"
     return value if isinstance(value, str) else json.dumps(value)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from nnforge import io
 from nnforge.config import dump_config
-from nnforge.rundir import read_metrics, read_recipe, read_summary
+from nnforge.rundir import read_metrics, read_recipe, read_summary, runs_inside
 from nnforge.errors import RunError
 
 CSS = """
@@ -130,7 +130,7 @@ def build_report(run_dir: str | Path) -> Path:
     run = Path(run_dir)
     metrics_path = run / "metrics.json"
     if not metrics_path.is_file():
-        raise RunError(f"'{run}' has no metrics.json; pass a finished `nnforge train` run directory")
+        raise RunError(f"'{run}' has no metrics.json; pass a finished `nnforge train` run directory" + runs_inside(run))
     metrics = read_metrics(run)
     config = read_recipe(run) if (run / "config.yaml").is_file() else None
     model = config.model["name"] if config else "?"

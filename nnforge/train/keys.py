@@ -12,7 +12,7 @@ same way (:func:`check_feature_options`, :func:`check_epoch_counts`).
 
 from __future__ import annotations
 
-from nnforge.config import OPEN, Recipe, field_at, leaf_paths, plain, resolve
+from nnforge.config import FEATURE_OPTIONS, OPEN, SPECIFIC_KEYS, Recipe, field_at, leaf_paths, plain, resolve
 from nnforge.errors import ConfigError, shown
 
 #: keys every engine and task implements: they choose the run, or only say how it reports
@@ -74,54 +74,6 @@ def check_recipe(recipe: Recipe, engine, task) -> None:
 FEDERATED = keys("federated", "clients rounds local_epochs split alpha")
 
 
-#: the optimizer and scheduler options only some of them read (every optimizer reads name, lr,
-#: weight_decay and lr_mult; every schedule name and warmup_epochs), as nnforge.train.optim passes them
-OPTIMIZER_KEYS = {
-    "sgd": {"momentum", "nesterov"},
-    "adam": {"betas", "eps"},
-    "adamw": {"betas", "eps"},
-    "rmsprop": {"alpha", "eps", "momentum"},
-}
-SCHEDULER_KEYS = {
-    "none": set(),
-    "step": {"step_size", "gamma"},
-    "cosine": {"min_lr"},
-    "onecycle": {"max_lr", "pct_start"},
-    "plateau": {"gamma", "patience", "min_lr"},
-}
-
-#: the data.augment keys that switch an augmentation on (clean_epochs switches them off at the end)
-AUGMENTING = keys("data.augment", "rotate shift scale shear hflip crop_padding noise cutout mixup cutmix policy")
-
-#: options that act only while another key turns their feature on: (the options, is their feature
-#: on?, why they do nothing now, what to set instead). Not here: train.init.skip, which the shipped
-#: fine-tuning recipes keep for a --set train.init.weights=RUN
-_FEATURES = [
-    (("train.unfreeze_epoch",), lambda r: bool(r.train.freeze), "train.freeze is empty, so no layer is frozen to unfreeze",
-     "set train.freeze to the layers to train from that epoch"),
-    (("train.swa.lr",), lambda r: r.train.swa.start_epoch > 0, "train.swa.start_epoch is 0, so no weights are averaged",
-     "set train.swa.start_epoch"),
-    (("train.distill.temperature", "train.distill.alpha"), lambda r: r.train.distill.teacher is not None,
-     "train.distill.teacher is not set, so nothing is distilled", "set train.distill.teacher to a trained run directory"),
-    (("train.checkpoint.every_steps", "train.checkpoint.keep"), lambda r: r.train.checkpoint.enabled,
-     "train.checkpoint.enabled is false, so no checkpoint is written", "set train.checkpoint.enabled: true"),
-    (("train.ema.every",), lambda r: r.train.ema.decay is not None, "train.ema.decay is not set, so no average is kept",
-     "set train.ema.decay (e.g. 0.99)"),
-    (("train.early_stopping.min_delta", "train.early_stopping.restore_best"), lambda r: r.train.early_stopping.patience > 0,
-     "train.early_stopping.patience is 0, so early stopping is off", "set train.early_stopping.patience"),
-    (("train.gradients.vanish_below", "train.gradients.explode_above"), lambda r: r.train.gradients.check,
-     "train.gradients.check is false, so no gradient is checked", "set train.gradients.check: true"),
-    (("train.mlflow.tracking_uri", "train.mlflow.experiment"), lambda r: "mlflow" in r.train.loggers,
-     "train.loggers does not list mlflow", "add mlflow to train.loggers"),
-    (("data.denoise_size",), lambda r: r.data.denoise != "none", "data.denoise is none, so no image is filtered",
-     "set data.denoise: median or gaussian"),
-    (("data.augment.clean_epochs",), lambda r: any(plain(r.at(k)) != field_at(k).default for k in AUGMENTING),
-     "no augmentation is on, so every epoch is clean already", "set an augmentation (e.g. data.augment.rotate, mixup or policy)"),
-    (("train.optimizer.nesterov",), lambda r: r.train.optimizer.momentum > 0,
-     "train.optimizer.momentum is 0, and Nesterov momentum needs momentum", "set train.optimizer.momentum (e.g. 0.9)"),
-]
-#: option -> (is its feature on?, why it does nothing now, what to set instead)
-FEATURE_OPTIONS = {key: (on, why, instead) for options, on, why, instead in _FEATURES for key in options}
 
 
 def inapplicable_keys(recipe: Recipe) -> list[tuple[str, str]]:
@@ -131,7 +83,7 @@ def inapplicable_keys(recipe: Recipe) -> list[tuple[str, str]]:
     out = []
     for path in changed_keys(recipe):
         section, _, key = path.rpartition(".")
-        table = {"train.optimizer": OPTIMIZER_KEYS, "train.scheduler": SCHEDULER_KEYS}.get(section, {})
+        table = SPECIFIC_KEYS.get(section, {})
         name = recipe.at(section + ".name") if table else None
         if table and key in set().union(*table.values()) and key not in table[name]:
             users = [n for n, ks in table.items() if key in ks]

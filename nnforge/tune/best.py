@@ -4,7 +4,7 @@ A search over ``train.optimizer.name: [sgd, adam]`` starts from a recipe that ma
 ``momentum: 0.9`` for SGD; when Adam wins, writing that momentum into ``best.yaml`` suggests it
 does something (torch's Adam has no momentum; its betas play that part). :func:`applicable_recipe`
 drops the optimizer and scheduler keys the chosen one does not read (the tables of
-:mod:`nnforge.train.keys`, which mirror what ``nnforge.train.optim`` passes to torch), and every
+:mod:`nnforge.config`, which mirror what ``nnforge.train.optim`` passes to torch), and every
 other option whose feature the trial leaves off (``train.swa.lr`` when it searched
 ``train.swa.start_epoch`` down to 0), which a training run refuses.
 """
@@ -25,9 +25,9 @@ def applicable_recipe(recipe: dict) -> dict:
     """``recipe`` without the optimizer/scheduler keys the chosen optimizer/scheduler ignores, nor
     the options of a feature it leaves off (a recipe that does not validate is returned as it is:
     its run reports the mistake)."""
-    from nnforge.config import resolve
+    from nnforge.config import OPTIMIZER_KEYS, SCHEDULER_KEYS, resolve
     from nnforge.errors import ConfigError
-    from nnforge.train.keys import OPTIMIZER_KEYS, SCHEDULER_KEYS, inapplicable_keys  # imports nnforge.train: only when used
+    from nnforge.train.keys import inapplicable_keys  # imports nnforge.train: only when used
 
     out = copy.deepcopy(recipe)
     train = out.get("train")

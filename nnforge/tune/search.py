@@ -4,7 +4,10 @@ The study lives in an Optuna RDB storage (``sqlite:///study.db`` by default; any
 Optuna accepts), which is what makes a search resumable — finished trials are read back, never
 rerun — and lets several processes or machines share one study: each asks the database for
 the next trial, so no trial number is handed out twice. ``trials`` is the study's total of
-finished (complete or pruned) trials; a worker stops once the study has that many.
+finished (complete or pruned) trials; a worker stops once the study has that many. A worker killed
+during a trial (SIGKILL, a machine that went down) stops recording its trial's heartbeat: the next
+worker to ask for a trial after :data:`GRACE_S` marks it failed and, where the study must train its
+values (a grid point, the recipe's own), queues them again (:func:`retry_lost_trial`).
 
 A median pruner stops a trial whose validation metric after some epoch is worse than the median
 of earlier trials at that epoch (:class:`PruningCallback`); the pruned run still finishes its
@@ -74,15 +77,30 @@ def make_sampler(name: str, spec: TuneSpec, seed: int, trials: int):
     raise UserError(f"--sampler '{name}' is not known; accepted: {', '.join(SAMPLERS)}")
 
 
+#: a running trial records a heartbeat every HEARTBEAT_S seconds; one silent for GRACE_S is a lost
+#: trial (its worker was killed, or its machine stopped): the next worker to ask for a trial marks it failed
+HEARTBEAT_S, GRACE_S = 10, 60
+#: how many times a lost trial's values are queued again (a point that kills its worker each time, by
+#: running the machine out of memory, say, is given up after that)
+LOST_RETRIES = 2
+
+
 def make_storage(url: str):
-    """An Optuna RDB storage with a heartbeat, so trials of a killed worker are marked failed."""
+    """An Optuna RDB storage with a heartbeat, so trials of a killed worker are marked failed (and,
+    where the study must train their values, queued again: :func:`retry_lost_trial`)."""
+    import inspect
+
     import optuna
     from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
 
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    # Optuna 4.9 renamed failed_trial_callback (which now warns) to heartbeat_stale_trial_callback
+    names = inspect.signature(optuna.storages.RDBStorage.__init__).parameters
+    callback = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in names else "failed_trial_callback"
     for attempt in range(6):
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=10, grace_period=60)
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                                              **{callback: retry_lost_trial})
         except (ArgumentError, ValueError, ImportError) as exc:
             raise UserError(f"--storage '{url}' is not a usable database URL ({exc}); e.g. sqlite:///study.db") from None
         except (IntegrityError, OperationalError) as exc:
@@ -134,6 +152,9 @@ def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: d
         check_same_recipe(study, recipe, spec, storage_url)
     if not created:
         check_same_space(study, spec, storage_url)
+        with warnings.catch_warnings():  # ExperimentalWarning
+            warnings.simplefilter("ignore")
+            optuna.storages.fail_stale_trials(study)  # a killed worker's trial: failed, and queued again (retry_lost_trial)
         grid = isinstance(sampler, optuna.samplers.GridSampler)
         for params, attrs in _interrupted(study, grid):  # Ctrl-C during the recipe's own trial, or a grid's: it runs again
             study.enqueue_trial(params, user_attrs=attrs)
@@ -142,6 +163,32 @@ def open_study(storage_url: str, name: str, spec: TuneSpec, sampler, baseline: d
         if baseline:
             study.enqueue_trial(baseline, user_attrs={"baseline": True}, skip_if_exists=True)
     return study, created
+
+
+def retry_lost_trial(study, trial) -> None:
+    """Called for a trial whose worker stopped beating (SIGKILL, a machine that went down), once it
+    is marked failed: under the grid sampler, or for the recipe's own trial, its values are queued
+    again (as Optuna's RetryHeartbeatStaleTrialCallback does, keeping its grid point), unless another
+    trial holds them. Optuna's grid counts a failed trial's point as visited: the study ended without
+    ever training that point, and a rerun said it had tried them all."""
+    import optuna
+    from optuna.trial import TrialState
+
+    if not (isinstance(study.sampler, optuna.samplers.GridSampler) or trial.user_attrs.get("baseline")):
+        return  # TPE and random draw other values for the trials still to run
+    history = [*trial.system_attrs.get("retry_history", []), trial.number]
+    if len(history) > LOST_RETRIES:
+        return
+    point = trial.system_attrs.get("grid_id")
+    for other in study.get_trials(deepcopy=False):
+        if other.number != trial.number and other.state != TrialState.FAIL and (
+                (other.params == trial.params and trial.params)
+                or (point is not None and other.system_attrs.get("grid_id") == point)):
+            return
+    study.add_trial(optuna.trial.create_trial(
+        state=TrialState.WAITING, params=trial.params, distributions=trial.distributions,
+        user_attrs={k: v for k, v in trial.user_attrs.items() if k == "baseline"},
+        system_attrs={**trial.system_attrs, "failed_trial": history[0], "retry_history": history}))
 
 
 def _interrupted(study, grid: bool) -> list[tuple[dict, dict]]:

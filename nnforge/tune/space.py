@@ -399,7 +399,8 @@ def _check_epoch_parts(base: dict, spec: TuneSpec) -> None:
     the trials that draw such values would each fail after the study started."""
     from nnforge.config import field_at, plain, resolve
     from nnforge.train.averaging import check_averaging
-    from nnforge.train.keys import AUGMENTING, EPOCH_PARTS, check_epoch_counts
+    from nnforge.config import AUGMENTING
+    from nnforge.train.keys import EPOCH_PARTS, check_epoch_counts
 
     by_path = {p.path: p for p in spec.params}
     worst = {p.path: p.extremes()[0] for p in spec.params}  # a trial of the space (the recipe's values may lie outside it)

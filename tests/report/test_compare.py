@@ -195,3 +195,51 @@ def test_losses_of_different_loss_functions_are_not_ranked(run_folder, tmp_path,
 
 def _cells(row: str) -> list[str]:
     return re.split(r"\s{2,}", row.strip())
+
+
+def test_an_option_the_runs_optimizer_never_read_is_a_dash(run_folder, tmp_path, capsys):
+    """An SGD run with momentum 0.9 beside an Adam run: the diff showed `momentum 0.0` for Adam, an option
+    torch's Adam never reads (the recipe's default), as if it had trained without momentum. Now its cell is "—",
+    in the terminal and in the page."""
+    import nnforge
+
+    base = {"data.name": "digits", "model.name": "mlp", "model.hidden": [32], "train.epochs": 2, "train.optimizer.name": "sgd",
+            "train.optimizer.lr": 0.01, "train.optimizer.momentum": 0.9, "train.progress": "none", "threads": 1}
+    nnforge.fit(None, tmp_path / "sgd", overrides=base)
+    rc, out, _ = _compare(capsys, run_folder / "strong", tmp_path / "sgd", "--out", tmp_path / "cmp")
+    assert rc == 0 and sorted(_differing_keys(out)) == ["train.optimizer.momentum", "train.optimizer.name"]
+    assert re.search(r"^train\.optimizer\.momentum\s+—\s+0\.9$", out, re.M)
+    assert "<td>—</td><td>0.9</td>" in (tmp_path / "cmp" / "compare.html").read_text()
+
+
+def test_an_unread_option_at_its_default_in_every_run_that_reads_it_is_no_row():
+    """SGD without momentum beside Adam: momentum 0.0 against "—" says nothing the optimizer's row does
+    not. Rows where the runs that read an option differ, or hold more than its default, stay."""
+    from nnforge.report.compare import NOT_READ, recipe_diff, unread_options
+
+    def recipe(name, momentum=0.0, betas=(0.9, 0.999)):
+        return {"train": {"optimizer": {"name": name, "momentum": momentum, "betas": list(betas)},
+                          "scheduler": {"name": "none", "gamma": 0.1}}}
+
+    recipes = [recipe("sgd"), recipe("adam", betas=(0.8, 0.99)), recipe("sgd", momentum=0.9), recipe("adam")]
+    rows = dict(unread_options(recipe_diff(recipes), recipes))
+    assert rows == {"train.optimizer.name": ["sgd", "adam", "sgd", "adam"],
+                    "train.optimizer.momentum": [0.0, NOT_READ, 0.9, NOT_READ],
+                    "train.optimizer.betas": [NOT_READ, [0.8, 0.99], NOT_READ, [0.9, 0.999]]}
+    two = recipes[:1] + recipes[3:]
+    assert dict(unread_options(recipe_diff(two), two)) == {"train.optimizer.name": ["sgd", "adam"]}
+
+
+def test_an_option_of_a_feature_the_run_left_off_is_a_dash():
+    """Early stopping with min_delta 0.01 beside a run without early stopping: the other run's min_delta 0.0
+    read as a setting it trained with. It is "—" now; a run that no longer resolves keeps its values."""
+    from nnforge.config import default_config
+    from nnforge.report.compare import NOT_READ, recipe_diff, unread_options
+
+    off = default_config().to_dict()
+    on = default_config().with_overrides({"train.early_stopping.patience": 3, "train.early_stopping.min_delta": 0.01}).to_dict()
+    rows = dict(unread_options(recipe_diff([on, off]), [on, off]))
+    assert rows == {"train.early_stopping.patience": [3, 0], "train.early_stopping.min_delta": [0.01, NOT_READ]}
+    old = {**off, "train": {**off["train"], "no_longer_a_key": 1}}
+    rows = dict(unread_options(recipe_diff([on, old]), [on, old]))
+    assert rows["train.early_stopping.min_delta"] == [0.01, 0.0]

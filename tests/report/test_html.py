@@ -23,6 +23,29 @@ def test_report_of_a_non_run_is_a_user_error(tmp_path):
         build_report(tmp_path)
 
 
+def test_a_folder_of_runs_is_one_line_naming_a_run_inside(digits_run, tmp_path, capsys):
+    """`nnforge report runs/tune-STUDY` after a search (or `nnforge serve` of it): "has no metrics.json; pass
+    a finished run directory", with no word that the folder holds the runs. Now the line names one of them."""
+    import shutil
+
+    from nnforge.errors import RunError
+    from nnforge.rundir import read_model_meta, read_recipe
+
+    study = tmp_path / "tune-s"
+    for name in ("trial-001", "trial-000"):
+        shutil.copytree(digits_run.dir, study / name, ignore=shutil.ignore_patterns("checkpoints"))
+    (study / "best.yaml").write_text("seed: 0\n")
+    assert main(["report", str(study)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"('{study}' holds 2 runs, such as '{study / 'trial-000'}': pass one of them)" in err
+    for read in (read_model_meta, read_recipe):
+        with pytest.raises(RunError, match="holds 2 runs, such as .*trial-000'"):
+            read(study)
+    with pytest.raises(RunError) as info:  # a folder with no run inside: the line as it was
+        read_model_meta(tmp_path)  # it holds tune-s, a folder of runs, not a run
+    assert "holds" not in str(info.value)
+
+
 def test_the_weakest_class_is_marked_only_when_there_is_one():
     from nnforge.report.html import _per_class_table
 

@@ -35,7 +35,8 @@ def test_two_workers_share_a_postgres_study_and_log_nested_mlflow_runs(tmp_path)
         path = tmp_path / "recipe.yaml"
         path.write_text(yaml.safe_dump(recipe))
         out = tmp_path / "out"
-        cmd = [sys.executable, "-m", "nnforge.cli", "tune", str(path), "--trials", "6", "--sampler", "random",
+        worker = str(Path(__file__).parent / "two_workers.py")  # each worker's first trial waits for the other's
+        cmd = [sys.executable, worker, "tune", str(path), "--trials", "6", "--sampler", "random",
                "--storage", urls["optuna"], "--study", "shared", "--out", str(out)]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         workers = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) for _ in range(2)]
@@ -48,7 +49,7 @@ def test_two_workers_share_a_postgres_study_and_log_nested_mlflow_runs(tmp_path)
         numbers = [t.number for t in study.get_trials()]
         assert len(numbers) == len(set(numbers))  # no trial handed out twice
         assert len({json.dumps(t.params, sort_keys=True) for t in finished}) == len(finished)  # none trained twice
-        assert len({t.user_attrs["worker"] for t in finished}) == 2  # both processes did work
+        assert len({t.user_attrs["worker"] for t in finished}) == 2  # both processes did work, side by side
         result = run_study(recipe, out, trials=6, sampler="random", storage=urls["optuna"], study_name="shared", log=lambda _: None)
         best = max(finished, key=lambda t: t.value)
         assert result.best_value == best.value and f"(trial {best.number}" in result.best_recipe.read_text()

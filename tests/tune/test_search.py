@@ -91,7 +91,8 @@ def test_two_processes_share_one_sqlite_study_without_running_a_trial_twice(tmp_
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
-    cmd = [sys.executable, "-m", "nnforge.cli", "tune", str(path), "--trials", "6", "--sampler", "random",
+    worker = os.path.join(os.path.dirname(__file__), "two_workers.py")  # each worker's first trial waits for the other's
+    cmd = [sys.executable, worker, "tune", str(path), "--trials", "6", "--sampler", "random",
            "--storage", storage, "--study", "shared", "--out", str(tmp_path / "out")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     workers = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) for _ in range(2)]
@@ -106,7 +107,7 @@ def test_two_processes_share_one_sqlite_study_without_running_a_trial_twice(tmp_
     assert len(params) == len(set(params))  # no configuration was trained twice
     dirs = [t.user_attrs["run_dir"] for t in finished]
     assert len(set(dirs)) == len(dirs) and all(os.path.exists(os.path.join(d, "model.json")) for d in dirs)
-    assert len({t.user_attrs["worker"] for t in finished}) == 2  # both processes did work
+    assert len({t.user_attrs["worker"] for t in finished}) == 2  # both processes did work, side by side
 
 
 @pytest.mark.parametrize("where", ["missing/folder/study.db", "notes.txt", "."])
@@ -386,3 +387,68 @@ def test_a_study_whose_trials_all_failed_takes_the_corrected_recipe(tmp_path, mo
             run_study({**recipe, "train": {**recipe["train"], "epochs": epochs}}, tmp_path / "out", trials=1, storage=storage,
                       study_name="s", log=lambda _: None)
     assert optuna.load_study(study_name="s", storage=storage).user_attrs["recipe"]["train.epochs"] == 2
+
+
+def _stuck_in_its_first_trial(recipe, out, storage, started):
+    """A worker (a forked process) whose first trial never ends: it says so, then waits to be killed."""
+    import time
+
+    import nnforge.train
+
+    def stuck(*args, **kwargs):
+        open(started, "w").close()
+        time.sleep(600)
+
+    nnforge.train.run = stuck
+    run_study(recipe, out, trials=3, sampler="grid", storage=storage, study_name="s", log=lambda _: None)
+
+
+def _scored_by_its_lr(config, run_dir, **kwargs):
+    """A stand-in for a trial's training run (the sampler and the storage are under test, not training)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(history=[{"epoch": 1, "val_accuracy": config.train.optimizer.lr}], metrics={})
+
+
+def test_a_grid_point_of_a_killed_worker_is_trained_by_the_next_run(tmp_path, monkeypatch):
+    """A worker killed (SIGKILL) during a grid's trial: its trial stayed running until a later worker found
+    its heartbeat stale and marked it failed, which Optuna's grid counts as a visited point: the rerun
+    trained the 2 other points and the study ended without the killed one. Now the lost trial's point is
+    queued again, and the study holds every point of its grid."""
+    import multiprocessing
+    import signal
+    import sqlite3
+    import time
+
+    import nnforge.train
+    import nnforge.tune.plots
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    recipe = _recipe({"train.optimizer.lr": {"choices": [0.01, 0.1, 0.3]}}, baseline=False)
+    started = tmp_path / "started"
+    worker = multiprocessing.get_context("fork").Process(target=_stuck_in_its_first_trial,
+                                                        args=(recipe, tmp_path / "out", storage, started))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not started.exists() and worker.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert started.exists()
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.join()
+    assert [t.state for t in _trials(storage, "s")] == [TrialState.RUNNING]
+    with sqlite3.connect(tmp_path / "study.db") as db:  # its last heartbeat, an hour ago: past the grace period
+        db.execute("UPDATE trial_heartbeats SET heartbeat = datetime('now', '-1 hour')")
+    monkeypatch.setattr(nnforge.train, "run", _scored_by_its_lr)
+    monkeypatch.setattr(nnforge.tune.plots, "plot_history", lambda *args: None)
+    monkeypatch.setattr(nnforge.tune.plots, "plot_importances", lambda *args: {})
+    run_study(recipe, tmp_path / "out", trials=3, sampler="grid", storage=storage, study_name="s", log=lambda _: None)
+    trials = _trials(storage, "s")
+    assert trials[0].state == TrialState.FAIL
+    done = [t.params["train.optimizer.lr"] for t in trials if t.state == TrialState.COMPLETE]
+    assert sorted(done) == [0.01, 0.1, 0.3]
+    lost = trials[0].params["train.optimizer.lr"]
+    assert [t.system_attrs.get("failed_trial") for t in trials if t.params["train.optimizer.lr"] == lost] == [None, 0]
+    # run again: the lost point is held by its retry, so nothing is queued or trained twice
+    lines = []
+    run_study(recipe, tmp_path / "out", trials=3, sampler="grid", storage=storage, study_name="s", log=lines.append)
+    assert len(_trials(storage, "s")) == len(trials) and lines[0].startswith("study 's' already has 3 finished trials")
