@@ -40,9 +40,9 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 PROBLEMS = {
     errno.ENOSPC: ("no space left on the device", ""),
     errno.EDQUOT: ("disk quota exceeded", ""),
-    errno.EROFS: ("the file system is read-only", "; choose a writable folder (--out)"),
-    errno.EACCES: ("permission denied", "; choose a folder you can write (--out)"),
-    errno.EPERM: ("operation not permitted", "; choose a folder you can write (--out)"),
+    errno.EROFS: ("the file system is read-only", "; write to another folder"),
+    errno.EACCES: ("permission denied", "; make the folder writable or write to another one"),
+    errno.EPERM: ("operation not permitted", "; make the folder writable or write to another one"),
     errno.EISDIR: ("a folder of that name is in the way", "; move it away"),
     errno.ENOTDIR: ("a file is in the way of a folder on that path", "; move it away"),
     errno.EEXIST: ("a file is in the way of a folder on that path", "; move it away"),
