@@ -397,9 +397,8 @@ def _check_epoch_parts(base: dict, spec: TuneSpec) -> None:
     """The trial with the fewest epochs and the most clean, warm-up and pre-SWA epochs the space
     reaches must pass the checks a run makes (:data:`nnforge.train.keys.EPOCH_PARTS`); otherwise
     the trials that draw such values would each fail after the study started."""
-    from nnforge.config import field_at, plain, resolve
+    from nnforge.config import AUGMENTING, field_at, plain, resolve
     from nnforge.train.averaging import check_averaging
-    from nnforge.config import AUGMENTING
     from nnforge.train.keys import EPOCH_PARTS, check_epoch_counts
 
     by_path = {p.path: p for p in spec.params}
