@@ -16,7 +16,7 @@ from .creation import (arange, eye, full, linspace, manual_seed, ones, ones_like
 from .gradcheck import GradcheckError, gradcheck
 from .graph import draw_graph, graph_of, retain_grads
 from .ops.activation import relu, sigmoid, softmax, tanh
-from .tensor import Tensor, cat, float32, float64, int64, matmul, stack, tensor, where
+from .tensor import Tensor, allclose, cat, equal, float32, float64, int64, matmul, stack, tensor, where
 
 
 def exp(x: Tensor) -> Tensor:
@@ -31,7 +31,7 @@ def sqrt(x: Tensor) -> Tensor:
     return x.sqrt()
 
 
-__all__ = ["GradcheckError", "Tensor", "arange", "cat", "draw_graph", "graph_of", "retain_grads", "enable_grad", "exp", "eye", "float32",
+__all__ = ["GradcheckError", "Tensor", "allclose", "arange", "cat", "equal", "draw_graph", "graph_of", "retain_grads", "enable_grad", "exp", "eye", "float32",
            "float64", "full", "gradcheck", "int64", "is_grad_enabled", "linspace", "log",
            "manual_seed", "matmul", "nn", "no_grad", "ones", "ones_like", "optim", "rand", "randint",
            "randn", "randperm", "relu", "sigmoid", "softmax", "sqrt", "stack", "tanh", "tensor",

@@ -439,6 +439,20 @@ class Tensor:
     def __rmatmul__(self, other: Any) -> "Tensor":
         return matmul(self._other(other), self)
 
+    # method forms, as torch's: ``a.add(b, alpha=2)`` is ``a + 2 * b`` (the operators above do the work)
+    def add(self, other: Any, *, alpha: Any = 1) -> "Tensor":
+        return self + (other if alpha == 1 else self._other(other) * alpha)
+
+    def sub(self, other: Any, *, alpha: Any = 1) -> "Tensor":
+        return self - (other if alpha == 1 else self._other(other) * alpha)
+
+    def mul(self, other: Any) -> "Tensor":
+        return self * other
+
+    def div(self, other: Any) -> "Tensor":
+        """True division (torch's ``rounding_mode`` variants are not differentiable and are left out)."""
+        return self / other
+
     # comparisons give plain (non-differentiable) boolean tensors
     def __gt__(self, o): return Tensor._wrap(self.data > _raw(o))
     def __ge__(self, o): return Tensor._wrap(self.data >= _raw(o))
@@ -530,6 +544,43 @@ class Tensor:
 
     def std(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction: int | None = None) -> "Tensor":
         return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def cumsum(self, dim: int) -> "Tensor":
+        """Running sums along ``dim``. Output j is x_0 + ... + x_j, so input i feeds every output from
+        i on: its gradient is the sum of g_i ... g_n, a cumsum of g run backwards (flip, cumsum, flip)."""
+        axis = _dim(dim, self.ndim)
+        if not self.ndim:
+            return self.clone()
+        out = np.cumsum(self.data, axis=axis)
+        return attach(Tensor._wrap(out), (self,),
+                      lambda g: (np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis),))
+
+    def norm(self, p: Any = 2, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> "Tensor":
+        """The vector p-norm (sum |x|^p)^(1/p) over ``dim`` (all elements by default); ``p='fro'`` is 2 and
+        ``p=inf`` the largest |x|. One node with its own derivative, sign(x) |x|^(p-1) / norm^(p-1) (x / norm
+        for p=2), rather than a composition: composed, the square root's derivative at a zero norm is
+        1/0 and the gradient NaN, where torch (and this) give 0. For inf the gradient is shared among ties."""
+        p = 2 if p == "fro" else p
+        if isinstance(p, str) or not isinstance(p, numbers.Real) or isinstance(p, bool) or not p > 0:
+            raise ValueError(f"norm: p must be a number > 0, inf or 'fro' (vector norms only), got {p!r}")
+        x = _floating(self)
+        axes = _axes(dim, self.ndim)
+        a = np.abs(x)
+        if p == float("inf"):
+            out = a.max(axis=axes, keepdims=True)
+        else:
+            out = (a ** p).sum(axis=axes, keepdims=True) ** (1.0 / p)
+
+        def backward(g):
+            g = g if keepdim else np.expand_dims(g, axes)
+            if p == float("inf"):
+                ties = (a == out)
+                return (g * np.sign(x) * ties / ties.sum(axis=axes, keepdims=True),)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d = np.sign(x) * (a / out) ** (p - 1)
+            return (g * np.where((a > 0) & (out > 0), d, 0),)
+        value = out if keepdim or not axes else np.squeeze(out, axes)
+        return attach(Tensor._wrap(value.astype(x.dtype, copy=False)), (self,), backward)
 
     def _extreme(self, dim: int | None, keepdim: bool, fn) -> Any:
         x = self
@@ -649,6 +700,66 @@ class Tensor:
                                f"only dimensions of size 1 can grow") from None
         return attach(Tensor._wrap(out), (x,),
                       lambda g: (unbroadcast(g, x.shape),))
+
+    def repeat(self, *sizes: Any) -> "Tensor":
+        """Tile the tensor ``sizes[i]`` times along dim i (extra leading sizes add dimensions), as torch's
+        ``repeat`` (NumPy's ``tile``; not NumPy's ``repeat``, which repeats elements). Every output
+        element is a copy of one input, so the gradient sums the copies: view g as (r0, n0, r1, n1, ...)
+        and sum over the r axes."""
+        if len(sizes) == 1 and not isinstance(sizes[0], numbers.Integral):
+            sizes = tuple(sizes[0])
+        if len(sizes) < self.ndim:
+            raise RuntimeError(f"Number of dimensions of repeat dims can not be smaller than number of dimensions "
+                               f"of tensor: repeat{tuple(sizes)} on shape {self.shape}")
+        if any(not isinstance(r, numbers.Integral) or r < 0 for r in sizes):
+            raise RuntimeError(f"repeat: every size must be an integer >= 0, got {tuple(sizes)}")
+        x = self
+        padded = (1,) * (len(sizes) - x.ndim) + x.shape
+        out = np.tile(x.data.reshape(padded), sizes)
+
+        def backward(g):
+            pairs = tuple(d for r, n in zip(sizes, padded) for d in (r, n))
+            return (g.reshape(pairs).sum(axis=tuple(range(0, len(pairs), 2))).reshape(x.shape),)
+        return attach(Tensor._wrap(out), (x,), backward)
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple["Tensor", ...]:
+        """Cut along ``dim`` into pieces of ``split_size`` (the last may be smaller) or of the listed
+        sizes, as torch. Each piece is a slice ``x[..., a:b, ...]``, so indexing's backward carries the
+        gradients back (zeros outside the piece, summed where several pieces are used)."""
+        axis = _dim(dim, self.ndim)
+        n = self.shape[axis]
+        if isinstance(split_size_or_sections, numbers.Integral):
+            size = int(split_size_or_sections)
+            if size <= 0:
+                raise RuntimeError(f"split expects split_size be non-negative, but got split_size={size}")
+            sizes = [min(size, n - i) for i in range(0, n, size)] or [0]
+        else:
+            sizes = [int(s) for s in split_size_or_sections]
+            if sum(sizes) != n or any(s < 0 for s in sizes):
+                raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size "
+                                   f"at dimension {axis}), but got split_sizes={sizes}")
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        lead = (slice(None),) * axis
+        return tuple(self[lead + (slice(int(a), int(b)),)] for a, b in zip(bounds[:-1], bounds[1:]))
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple["Tensor", ...]:
+        """``chunks`` pieces of ceil(n / chunks) along ``dim`` (fewer when they run out first), as torch."""
+        if not isinstance(chunks, numbers.Integral) or chunks <= 0:
+            raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+        n = self.shape[_dim(dim, self.ndim)]
+        return self.split(max(-(-n // chunks), 1), dim)
+
+    def unbind(self, dim: int = 0) -> tuple["Tensor", ...]:
+        """The slices along ``dim``, that dimension removed: ``a, b = pair.unbind(1)``."""
+        axis = _dim(dim, self.ndim)
+        lead = (slice(None),) * axis
+        return tuple(self[lead + (i,)] for i in range(self.shape[axis]))
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        return allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other: Any) -> bool:
+        return equal(self, other)
 
     def __getitem__(self, index: Any) -> "Tensor":
         index = _raw_index(index)
@@ -825,6 +936,19 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     return attach(Tensor._wrap(out), (a, b),
                   lambda g: (unbroadcast(np.where(cond, g, 0), a.shape),
                              unbroadcast(np.where(cond, 0, g), b.shape)))
+
+
+def allclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """``|a - b| <= atol + rtol |b|`` everywhere (shapes broadcast), a Python bool, as ``torch.allclose``."""
+    try:
+        return bool(np.allclose(_raw(a), _raw(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
+    except ValueError:
+        raise _broadcast_error(np.shape(_raw(a)), np.shape(_raw(b))) from None
+
+
+def equal(a: Tensor, b: Tensor) -> bool:
+    """True if both have the same shape and the same elements (a Python bool), as ``torch.equal``."""
+    return bool(np.array_equal(_raw(a), _raw(b)))
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
 
 from nnforge import scratch
+from nnforge.scratch import nn
 from nnforge.scratch.nn import functional as F
 
 from .helpers import compare, rand, s64
@@ -31,8 +32,8 @@ def test_activations(shape, seed):
 
 def test_softmax_is_stable_for_huge_logits():
     x = s64([[1000.0, 0.0, -1000.0]])
-    assert np.all(np.isfinite(F.log_softmax(x).data))
-    np.testing.assert_allclose(F.softmax(x).data.sum(), 1.0)
+    assert np.all(np.isfinite(F.log_softmax(x, -1).data))
+    np.testing.assert_allclose(F.softmax(x, -1).data.sum(), 1.0)
     assert np.all(np.isfinite(F.sigmoid(s64([-800.0, 800.0])).data))
 
 
@@ -126,3 +127,30 @@ def test_scaled_dot_product_attention_matches_torch():
     rng = np.random.default_rng(5)
     q, k, v = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((2, 3, 6, 4)), rng.standard_normal((2, 3, 6, 4))
     compare(F.scaled_dot_product_attention, torch.nn.functional.scaled_dot_product_attention, q, k, v)
+
+
+@pytest.mark.parametrize("shape", [(), (4,), (2, 3), (2, 3, 4), (2, 3, 2, 2)])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_without_dim_takes_torchs_implicit_dim_and_warns(shape, name):
+    """torch picks dim 0 for 0-, 1- and 3-D input, else 1, and warns; scratch always took -1, so a 3-D
+    input was normalised over another axis than the torch code being ported."""
+    a = np.random.default_rng(0).standard_normal(shape)
+    with pytest.warns(UserWarning, match=f"Implicit dimension choice for {name}"):
+        compare(getattr(F, name), getattr(TF, name), a)
+    module = {"softmax": nn.Softmax, "log_softmax": nn.LogSoftmax}[name]
+    with pytest.warns(UserWarning, match="Implicit dimension choice"):
+        compare(module(), getattr(torch.nn, module.__name__)(), a)
+
+
+@pytest.mark.parametrize("shape,size", [((2, 3, 6, 4), 1), ((2, 3, 6, 4), (3, 2)), ((2, 3, 6, 4), (None, 2)),
+                                        ((3, 4, 4), 2), ((1, 2, 5, 5), (5, 1))])
+def test_adaptive_avg_pool2d_matches_torch(shape, size):
+    a = np.random.default_rng(0).standard_normal(shape)
+    compare(lambda x: F.adaptive_avg_pool2d(x, size), lambda x: TF.adaptive_avg_pool2d(x, size), a)
+    compare(nn.AdaptiveAvgPool2d(size), torch.nn.AdaptiveAvgPool2d(size), a)
+
+
+def test_adaptive_avg_pool2d_refuses_uneven_sizes_in_one_line():
+    with pytest.raises(ValueError, match=r"output size \(4, 4\) for input 6x6: only sizes that divide") as e:
+        nn.AdaptiveAvgPool2d(4)(s64(np.zeros((1, 1, 6, 6))))
+    assert "\n" not in str(e.value)

@@ -17,6 +17,8 @@ CASES = [
     ("Adam", dict(lr=0.01)),
     ("Adam", dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.1)),
     ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.2, eps=1e-6)),
 ]
 
 
@@ -52,7 +54,8 @@ def test_optimizer_keeps_float32():
 
 
 @pytest.mark.parametrize("kind,kwargs", [("StepLR", dict(step_size=3, gamma=0.5)),
-                                         ("CosineAnnealingLR", dict(T_max=7, eta_min=0.001))])
+                                         ("CosineAnnealingLR", dict(T_max=7, eta_min=0.001)),
+                                         ("LambdaLR", dict(lr_lambda=lambda e: min(1.0, (e + 1) / 4) * 0.9 ** e))])
 def test_schedulers_match_torch(kind, kwargs):
     s_opt = optim.SGD([nn.Parameter(np.zeros(1))], lr=0.1)
     t_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
@@ -102,3 +105,49 @@ def test_optimizer_state_dict_round_trip():
         t.grad = scratch.tensor(np.ones(3), dtype=scratch.float64)
         o.step()
     assert_allclose(p.data, q.data)
+
+
+def test_lambda_lr_takes_one_function_per_group_as_torch():
+    fs = [lambda e: 0.5 ** e, lambda e: 1.0 + e]
+    s_opt = optim.SGD([{"params": [nn.Parameter(np.zeros(1))]}, {"params": [nn.Parameter(np.zeros(1))], "lr": 0.3}], lr=0.1)
+    t_opt = torch.optim.SGD([{"params": [torch.zeros(1, requires_grad=True)]},
+                             {"params": [torch.zeros(1, requires_grad=True)], "lr": 0.3}], lr=0.1)
+    s_sched, t_sched = optim.lr_scheduler.LambdaLR(s_opt, fs), torch.optim.lr_scheduler.LambdaLR(t_opt, fs)
+    for _ in range(5):
+        assert s_sched.get_last_lr() == pytest.approx(t_sched.get_last_lr(), rel=1e-12)
+        t_opt.step()
+        s_sched.step(), t_sched.step()
+    with pytest.raises(ValueError, match="a list of 2 such functions"):
+        optim.lr_scheduler.LambdaLR(s_opt, fs[:1])
+
+
+@pytest.mark.parametrize("kwargs", [{}, dict(mode="max", factor=0.5, patience=2, cooldown=1),
+                                    dict(threshold_mode="abs", threshold=0.05, patience=1, min_lr=0.02)])
+def test_reduce_lr_on_plateau_matches_torch(kwargs):
+    """Defaults (mode min, factor 0.1, patience 10, threshold 1e-4 rel) and the other modes, epoch by epoch."""
+    s_opt = optim.SGD([nn.Parameter(np.zeros(1))], lr=0.1)
+    t_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    s_sched = optim.lr_scheduler.ReduceLROnPlateau(s_opt, **kwargs)
+    t_sched = torch.optim.lr_scheduler.ReduceLROnPlateau(t_opt, **kwargs)
+    sign = -1 if kwargs.get("mode") == "max" else 1
+    metrics = sign * np.concatenate([np.linspace(1, 0.5, 5), 0.5 + np.random.default_rng(0).uniform(0, 0.05, 30)])
+    lrs = []
+    for m in metrics:
+        s_sched.step(m), t_sched.step(m)
+        assert s_sched.get_last_lr()[0] == pytest.approx(t_sched.get_last_lr()[0], rel=1e-12)
+        lrs.append(s_sched.get_last_lr()[0])
+    assert len(set(lrs)) > 1  # the plateau did cut the lr
+    with pytest.raises(ValueError, match="factor should be < 1.0"):
+        optim.lr_scheduler.ReduceLROnPlateau(s_opt, factor=1.0)
+
+
+def test_reduce_lr_on_plateau_state_dict_round_trip():
+    make = lambda: optim.lr_scheduler.ReduceLROnPlateau(optim.SGD([nn.Parameter(np.zeros(1))], lr=0.1), patience=1)
+    a, b = make(), make()
+    for m in (1.0, 0.9, 0.95):
+        a.step(m)
+    b.load_state_dict(a.state_dict())
+    a.step(0.95), b.step(0.95)  # the second bad epoch in a row: both cut
+    assert a.get_last_lr() == b.get_last_lr() == [pytest.approx(0.01)]
+    with pytest.raises(ValueError, match="expected a dict with numbers best"):
+        b.load_state_dict({"best": 1.0})

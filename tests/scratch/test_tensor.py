@@ -382,3 +382,66 @@ def test_the_rest_of_what_torch_code_calls():
     compare(lambda a: a ** 0 + a.pow(2), lambda a: a ** 0 + a.pow(2), x)  # the ** 0 gradient at 0 was NaN
     compare(lambda a: a.reshape(3, 1).mm(a.reshape(1, 3)).contiguous(), lambda a: a.reshape(3, 1).mm(a.reshape(1, 3)).contiguous(), x)
     assert np.isnan(scratch.tensor([]).mean().item()) and np.isnan(torch.tensor([]).mean().item())  # was a ZeroDivisionError
+
+
+# ---- repeat, split, chunk, unbind, cumsum, norm, add/sub/mul/div, allclose, equal: values and gradients as torch
+def _weighted(pieces, lib):
+    """Join the pieces scaled 1, 2, 3 ...: each piece's gradient then differs, so a mixed-up one shows."""
+    return lib.cat([p.reshape(-1) * (i + 1) for i, p in enumerate(pieces)])
+
+
+@pytest.mark.parametrize("sizes", [(2, 1, 3), (2, 1, 3, 2), (1, 1, 1), (0, 2, 1)])
+def test_repeat_matches_torch(sizes):
+    a = np.random.default_rng(0).standard_normal((2, 3, 1))
+    compare(lambda x: x.repeat(*sizes), lambda x: x.repeat(*sizes), a)
+    compare(lambda x: x.repeat(sizes), lambda x: x.repeat(sizes), a)
+
+
+@pytest.mark.parametrize("how", [("split", 2, 1), ("split", [1, 3, 1], 1), ("split", 5, -1),
+                                 ("chunk", 3, 1), ("chunk", 4, 2), ("unbind", 0), ("unbind", -1)])
+def test_split_chunk_unbind_match_torch(how):
+    a = np.random.default_rng(1).standard_normal((2, 5, 6))
+    name, *args = how
+    s_pieces, t_pieces = getattr(s64(a), name)(*args), getattr(t64(a), name)(*args)
+    assert [p.shape for p in s_pieces] == [tuple(p.shape) for p in t_pieces]
+    compare(lambda x: _weighted(getattr(x, name)(*args), scratch), lambda x: _weighted(getattr(x, name)(*args), torch), a)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cumsum_matches_torch(dim):
+    compare(lambda x: x.cumsum(dim), lambda x: x.cumsum(dim), np.random.default_rng(2).standard_normal((3, 4)))
+    assert scratch.tensor([1, 2, 3]).cumsum(0).tolist() == [1, 3, 6]
+
+
+@pytest.mark.parametrize("p", [2, 1, 3, 0.5, float("inf"), "fro"])
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (1, False), ((0, 2), True), (-1, True)])
+def test_norm_matches_torch(p, dim, keepdim):
+    a = np.random.default_rng(3).standard_normal((2, 3, 4))
+    compare(lambda x: x.norm(p, dim, keepdim), lambda x: x.norm(p, dim, keepdim), a)
+
+
+def test_norm_of_a_zero_row_has_zero_gradient_as_torch():
+    a = np.zeros((2, 3))
+    a[0] = [3.0, -4.0, 1.0]
+    compare(lambda x: x.norm(dim=1), lambda x: x.norm(dim=1), a)  # composed (x*x).sum().sqrt() gives NaN there
+    with pytest.raises(ValueError, match="p must be a number > 0"):
+        s64(a).norm("nuc")
+
+
+def test_method_forms_of_arithmetic_match_torch():
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((2, 3)), rng.uniform(0.5, 2.0, (3,))
+    for name, kw in (("add", {}), ("add", {"alpha": 2.5}), ("sub", {}), ("sub", {"alpha": -0.5}), ("mul", {}), ("div", {})):
+        compare(lambda x, y: getattr(x, name)(y, **kw), lambda x, y: getattr(x, name)(y, **kw), a, b)
+    assert scratch.tensor([1.0, 2.0]).add(1, alpha=3).tolist() == torch.tensor([1.0, 2.0]).add(1, alpha=3).tolist()
+
+
+def test_allclose_and_equal_match_torch():
+    pairs = [([1.0, 2.0], [1.0, 2.0 + 1e-9]), ([1.0, 2.0], [1.0, 2.1]), ([1.0, float("nan")], [1.0, float("nan")]),
+             ([[1.0, 2.0]], [1.0, 2.0]), ([1.0, 2.0], [1.0, 2.0])]
+    for a, b in pairs:
+        s, t = (scratch.tensor(a), scratch.tensor(b)), (torch.tensor(a), torch.tensor(b))
+        assert scratch.allclose(*s) is torch.allclose(*t) and s[0].allclose(s[1]) is t[0].allclose(t[1])
+        assert scratch.allclose(*s, equal_nan=True) is torch.allclose(*t, equal_nan=True)
+        assert scratch.equal(*s) is torch.equal(*t) and s[0].equal(s[1]) is t[0].equal(t[1])
+    assert scratch.allclose(scratch.tensor([1.0]), scratch.tensor([1.05]), rtol=0.1)

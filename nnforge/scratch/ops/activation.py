@@ -6,6 +6,7 @@ formula and saves the graph nodes a composition of primitive ops would create.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -61,18 +62,29 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     return attach(Tensor._wrap(out), (x,), lambda g: (g * grad,))
 
 
-def softmax(x: Tensor, dim: int = -1) -> Tensor:
+def _implicit_dim(dim: int | None, ndim: int, name: str) -> int:
+    """torch's choice where ``dim`` is left out, with torch's warning: 0 for 0-, 1- and 3-D input, else 1
+    (a batch of rows, or of images' channels). It was always -1 here, so a 3-D (batch, seq, class) input
+    was normalised over classes where the torch code being ported normalises over the batch."""
+    if dim is not None:
+        return dim
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
+                  "Change the call to include dim=X as an argument.", UserWarning, stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(x: Tensor, dim: int | None = None) -> Tensor:
     """exp(x) / sum(exp(x)), shifted by the max so exp never overflows."""
-    dim = _dim(dim, x.ndim)
+    dim = _dim(_implicit_dim(dim, x.ndim, "softmax"), x.ndim)
     e = np.exp(x.data - x.data.max(axis=dim, keepdims=True))
     s = e / e.sum(axis=dim, keepdims=True)
     return attach(Tensor._wrap(s), (x,),
                   lambda g: (s * (g - (g * s).sum(axis=dim, keepdims=True)),))
 
 
-def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+def log_softmax(x: Tensor, dim: int | None = None) -> Tensor:
     """x - logsumexp(x): the stable way to get log-probabilities."""
-    dim = _dim(dim, x.ndim)
+    dim = _dim(_implicit_dim(dim, x.ndim, "log_softmax"), x.ndim)
     shifted = x.data - x.data.max(axis=dim, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
     return attach(Tensor._wrap(out), (x,),

@@ -192,3 +192,21 @@ def avg_pool2d(x: Tensor, kernel_size: int | tuple[int, int], stride=None, paddi
                 gxp[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :] += share
         return (_nchw(gxp[:, ph:ph + x.shape[2], pw:pw + x.shape[3], :]),)
     return attach(Tensor._wrap(_nchw(out)), (x,), backward)
+
+
+def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
+    """Average-pool (N, C, H, W) or (C, H, W) to ``output_size`` (an int, or a pair whose ``None`` keeps
+    that side), as torch's. Only sizes that divide the input evenly are taken (1 -- global average
+    pooling -- always does): then every window is the same (H/oh, W/ow) block and this is plain
+    ``avg_pool2d`` with that kernel. torch's uneven windows (overlapping, of varying size) are refused."""
+    if x.ndim not in (3, 4):
+        raise RuntimeError(f"adaptive_avg_pool2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {x.shape}")
+    if x.ndim == 3:
+        return adaptive_avg_pool2d(x.unsqueeze(0), output_size).squeeze(0)
+    h, w = x.shape[2:]
+    pair = (output_size, output_size) if isinstance(output_size, (int, np.integer)) else tuple(output_size)
+    oh, ow = (h if pair[0] is None else int(pair[0])), (w if pair[1] is None else int(pair[1]))
+    if oh <= 0 or ow <= 0 or h % oh or w % ow:
+        raise ValueError(f"adaptive_avg_pool2d: output size {(oh, ow)} for input {h}x{w}: only sizes that divide the "
+                         f"input evenly are supported (1, or a divisor of each side), as avg_pool2d(x, (H // oh, W // ow))")
+    return avg_pool2d(x, (h // oh, w // ow))

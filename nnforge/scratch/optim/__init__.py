@@ -1,7 +1,7 @@
 """``scratch.optim``: optimizers and learning-rate schedules with PyTorch's update rules."""
 from . import lr_scheduler
-from .adaptive import Adam, AdamW, RMSprop
+from .adaptive import Adagrad, Adam, AdamW, RMSprop
 from .optimizer import Optimizer
 from .sgd import SGD
 
-__all__ = ["Adam", "AdamW", "Optimizer", "RMSprop", "SGD", "lr_scheduler"]
+__all__ = ["Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "SGD", "lr_scheduler"]

@@ -1,4 +1,4 @@
-"""Optimizers with per-weight step sizes: RMSprop, Adam and AdamW.
+"""Optimizers with per-weight step sizes: Adagrad, RMSprop, Adam and AdamW.
 
 Adam (Kingma & Ba 2015, Algorithm 1) keeps running means of the gradient (m) and of its square
 (v), corrects their start-up bias and steps by m / (sqrt(v) + eps): large steps where gradients
@@ -14,6 +14,31 @@ import numpy as np
 
 from ..tensor import Tensor
 from .optimizer import Optimizer
+
+
+class Adagrad(Optimizer):
+    """Divide the step by the root of all squared gradients so far (Duchi et al. 2011), as torch:
+
+    sum <- sum + g^2;  w <- w - lr / (1 + (t - 1) lr_decay) * g / (sqrt(sum) + eps).
+
+    A weight with large past gradients takes ever smaller steps; as the sum only grows, so does the
+    damping everywhere (what RMSprop's running average was invented to undo)."""
+
+    def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10):
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps))
+
+    def _update(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * p.data
+        if not state:
+            state["step"] = 0
+            state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+        state["step"] += 1
+        state["sum"] += grad * grad
+        lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        p.data -= lr * grad / (np.sqrt(state["sum"]) + group["eps"])
 
 
 class RMSprop(Optimizer):

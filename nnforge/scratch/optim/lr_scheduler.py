@@ -79,3 +79,90 @@ class CosineAnnealingLR(LRScheduler):
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
         return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+
+class LambdaLR(LRScheduler):
+    """lr = base * lr_lambda(epoch): any schedule written as a function of the epoch (a warm-up ramp,
+    ``lambda e: min(1, (e + 1) / 5)``), or a list of such functions, one per parameter group.
+    The functions are not part of ``state_dict()`` (code is not data), as in torch."""
+
+    def __init__(self, optimizer: Optimizer, lr_lambda):
+        groups = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 0
+        lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * groups
+        if isinstance(optimizer, Optimizer) and (len(lambdas) != groups or not all(callable(f) for f in lambdas)):
+            raise ValueError(f"LambdaLR: lr_lambda must be a function of the epoch or a list of {groups} such "
+                             f"functions (one per parameter group), got {lr_lambda!r:.80}")
+        self.lr_lambdas = lambdas
+        super().__init__(optimizer)
+
+    def _apply(self) -> None:
+        for group, base, f in zip(self.optimizer.param_groups, self.base_lrs, self.lr_lambdas):
+            group["lr"] = base * f(self.last_epoch)
+
+
+class ReduceLROnPlateau:
+    """Multiply the lr by ``factor`` once the watched metric has not improved for more than ``patience``
+    epochs, as torch: ``step(val_loss)`` once per epoch. "Improved" means beyond ``threshold``: below
+    best * (1 - threshold) in mode 'min' ('rel'), or below best - threshold ('abs'); mirrored for 'max'.
+    After a cut, ``cooldown`` epochs pass before bad epochs count again; no lr goes below ``min_lr``, and
+    a cut smaller than ``eps`` is skipped. Unlike the other schedules it follows a measurement, not the
+    epoch count, so it has no ``lr_at(epoch)`` and stands on its own."""
+
+    _STATE = ("best", "num_bad_epochs", "cooldown_counter", "last_epoch")
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0, min_lr=0.0,
+                 eps: float = 1e-8):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"ReduceLROnPlateau: expected a scratch optimizer, got {type(optimizer).__name__}")
+        if mode not in ("min", "max") or threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max' and threshold_mode 'rel' or 'abs', "
+                             f"got mode={mode!r}, threshold_mode={threshold_mode!r}")
+        if not factor < 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor should be < 1.0 (the lr is multiplied by it), got {factor!r}")
+        groups = len(optimizer.param_groups)
+        min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * groups
+        if len(min_lrs) != groups:
+            raise ValueError(f"ReduceLROnPlateau: expected {groups} min_lrs (one per parameter group), got {len(min_lrs)}")
+        self.optimizer, self.min_lrs = optimizer, min_lrs
+        self.mode, self.factor, self.patience, self.threshold = mode, factor, patience, threshold
+        self.threshold_mode, self.cooldown, self.eps = threshold_mode, cooldown, eps
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = self.cooldown_counter = self.last_epoch = 0
+
+    def is_better(self, a: float, best: float) -> bool:
+        rel = self.threshold_mode == "rel"
+        if self.mode == "min":
+            return a < (best * (1 - self.threshold) if rel else best - self.threshold)
+        return a > (best * (1 + self.threshold) if rel else best + self.threshold)
+
+    def step(self, metrics) -> None:
+        current = float(metrics)
+        self.last_epoch += 1
+        if self.is_better(current, self.best):
+            self.best, self.num_bad_epochs = current, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:  # just after a cut: bad epochs do not count yet
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for group, floor in zip(self.optimizer.param_groups, self.min_lrs):
+                new = max(group["lr"] * self.factor, floor)
+                if group["lr"] - new > self.eps:
+                    group["lr"] = new
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+
+    def get_last_lr(self) -> list[float]:
+        return [g["lr"] for g in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self._STATE}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s output (the counters and the best value so far)."""
+        if not isinstance(state, dict) or not all(isinstance(state.get(k), numbers.Real) for k in self._STATE):
+            raise ValueError(f"ReduceLROnPlateau.load_state_dict: expected a dict with numbers {', '.join(self._STATE)} "
+                             f"(from ReduceLROnPlateau.state_dict()), got {type(state).__name__}")
+        for k in self._STATE:
+            setattr(self, k, state[k])

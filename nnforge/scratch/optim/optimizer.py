@@ -37,7 +37,8 @@ class Optimizer:
                 if not isinstance(p, Tensor):
                     raise TypeError(f"{name} can only optimize Tensors, but one of the params is {type(p).__name__}")
             group = {**defaults, **g, "params": ps}
-            for key in ("lr", "eps", "weight_decay", "momentum", "alpha", "dampening"):
+            for key in ("lr", "eps", "weight_decay", "momentum", "alpha", "dampening", "lr_decay",
+                        "initial_accumulator_value"):
                 v = group.get(key)
                 if v is not None and not (isinstance(v, numbers.Real) and not isinstance(v, bool) and v >= 0):
                     raise ValueError(f"{name}: invalid {key} {v!r}: it must be a number >= 0")

@@ -44,7 +44,9 @@ class GELU(Module):
 
 
 class Softmax(Module):
-    def __init__(self, dim: int = -1):
+    """``dim=None`` picks torch's implicit dim, with its warning (see ``F.softmax``)."""
+
+    def __init__(self, dim: int | None = None):
         super().__init__()
         self.dim = dim
 

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ...ops.conv import _pair, avg_pool2d, conv2d, conv_padding, max_pool2d
+from ...ops.conv import _pair, adaptive_avg_pool2d, avg_pool2d, conv2d, conv_padding, max_pool2d
 from ...tensor import Tensor
 from .. import init
 from ..parameter import Parameter
@@ -55,3 +55,18 @@ class MaxPool2d(Module):
 class AvgPool2d(MaxPool2d):
     def forward(self, x: Tensor) -> Tensor:
         return avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average-pool to a fixed ``output_size`` whatever the input's (only sizes that divide it evenly;
+    ``AdaptiveAvgPool2d(1)`` is global average pooling)."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
