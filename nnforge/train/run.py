@@ -317,12 +317,13 @@ def _marks_failure(out: Path, writer: bool):
         raise
 
 
-def fit(config, out_dir: str | Path | None = None, callbacks: Sequence[Callback] = (), name: str | None = None, resume: bool = False) -> Run:
+def fit(config, out: str | Path | None = None, callbacks: Sequence[Callback] = (), name: str | None = None, resume: bool = False) -> Run:
     """``nnforge.train.fit(recipe) -> Run``: the public name of :func:`run`, taking a recipe in any
     form :func:`nnforge.fit` takes (a packaged recipe's name, a YAML path, a dict or a resolved recipe).
-    ``name``: the run folder's prefix when ``out_dir`` is not given (default: the recipe file's name)."""
+    ``out``: the run directory, as in :func:`nnforge.fit` and :func:`run` (it was ``out_dir`` here alone).
+    ``name``: the run folder's prefix when ``out`` is not given (default: the recipe file's name)."""
     recipe, stem = as_recipe(config)
-    return run(recipe, out_dir, resume=resume, callbacks=callbacks, name=name or stem)
+    return run(recipe, out, resume=resume, callbacks=callbacks, name=name or stem)
 
 
 def resume_run(recipe, out: str | Path | None) -> Run:

@@ -437,3 +437,17 @@ def test_a_multi_step_forecast_plot_says_its_lines_are_one_step_ahead(tmp_path, 
     run = fit(load_config(None, [*FORECAST, "forecast.horizon=3", "train.epochs=1"]), tmp_path / "run")
     assert titles == [f"lstm forecast of sunspots: MAE {run.metrics['test_mae']:.2f} vs naive {run.metrics['naive_mae']:.2f} "
                       "over steps 1-3 (drawn: 1 step ahead)"]
+
+
+def test_train_fit_names_the_run_directory_out_as_nnforge_fit_does(tmp_path):
+    """``nnforge.fit(recipe, out=...)`` and ``nnforge.train.fit(recipe, out=...)``: before, the second
+    took ``out_dir`` alone, and the first's keyword was a TypeError there."""
+    import nnforge
+    from nnforge.train import fit
+
+    from .conftest import fast_config
+
+    cfg = fast_config("train.epochs=1", "train.checkpoint.enabled=false")
+    a, b = fit(cfg, out=tmp_path / "a"), nnforge.fit(cfg, out=tmp_path / "b")
+    assert a.dir == tmp_path / "a" and b.dir == tmp_path / "b"
+    assert a.metrics["test_accuracy"] == b.metrics["test_accuracy"]  # one recipe, one seed: one run
