@@ -118,7 +118,7 @@ class WarmupSchedule(Schedule):
 def build_scheduler(optimizer, cfg, epochs: int, steps_per_epoch: int, base_lr: float, monitor: str = "val_loss",
                     lib=torch.optim) -> Schedule:
     """The schedule ``train.scheduler`` names (typed, or a mapping), wrapped in a linear warm-up when
-    ``warmup_epochs`` > 0. ``lib``: ``torch.optim`` or :mod:`nnforge.scratch.optim`, which has step and cosine."""
+    ``warmup_epochs`` > 0. ``lib``: ``torch.optim`` or :mod:`nnforge.scratch.optim`, which has step, cosine and plateau."""
     cfg = section("train.scheduler", cfg)
     inner = _build_inner(optimizer, cfg, epochs, steps_per_epoch, base_lr, monitor, lib.lr_scheduler)
     if cfg.warmup_epochs > 0:

@@ -53,3 +53,16 @@ def test_schedules_from_a_recipe(tmp_path):
     assert len(run.history) == 4 and run.metrics["test_accuracy"] > 0.85
     cos = fit(fast_config("train.epochs=3", "train.scheduler.name=cosine"), tmp_path / "cos")
     assert cos.history[-1]["lr"] < cos.history[0]["lr"]
+
+
+def test_plateau_on_the_scratch_engine_cuts_the_lr_at_the_epochs_torch_does(tmp_path):
+    """engine: scratch took reduce-on-plateau (refused before: its optimizers had no such schedule),
+    watching train.monitor as the torch engine does, so both cut the lr after the same epochs."""
+    lrs = {}
+    for engine in ("torch", "scratch"):
+        cfg = fast_config("train.epochs=5", f"engine={engine}", "train.scheduler.name=plateau", "train.scheduler.patience=0",
+                          "train.scheduler.gamma=0.5", "train.monitor=val_accuracy", "train.optimizer.lr=0.3",
+                          "train.checkpoint.enabled=false")
+        lrs[engine] = [row["lr"] for row in fit(cfg, tmp_path / engine).history]
+    assert lrs["scratch"] == lrs["torch"]
+    assert lrs["torch"][-1] < lrs["torch"][0]  # the run stalls at that lr, and the schedule cuts it

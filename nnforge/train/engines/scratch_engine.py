@@ -104,8 +104,8 @@ class ScratchEngine(Engine):
     # and no recurrent model, so no forecasting
     implements = (keys("", "deterministic device") | DATA | LOOP | GUARDS | LOSS
                   | keys("train.optimizer", "name lr momentum nesterov weight_decay betas eps alpha")
-                  | keys("train.scheduler", "name step_size gamma min_lr"))
-    accepts = {"device": ("auto", "cpu"), "train.scheduler.name": ("none", "step", "cosine")}
+                  | keys("train.scheduler", "name step_size gamma min_lr patience"))
+    accepts = {"device": ("auto", "cpu"), "train.scheduler.name": ("none", "step", "cosine", "plateau")}
 
     @staticmethod
     def check_model(model_cfg) -> None:
@@ -121,8 +121,9 @@ class ScratchEngine(Engine):
         manual_seed(recipe.seed)
         self.model = scratch_twin(recipe.model, data.input_shape, data.num_outputs, model)
         self.optimizer = build_optimizer(self.model, train, optim)
-        # step and cosine only (ScratchEngine.accepts): no per-batch schedule, so no steps per epoch
-        self.schedule = build_scheduler(self.optimizer, train.scheduler, train.epochs, 0, train.optimizer.lr, lib=optim)
+        # step, cosine and plateau (ScratchEngine.accepts): no per-batch schedule, so no steps per epoch
+        self.schedule = build_scheduler(self.optimizer, train.scheduler, train.epochs, 0, train.optimizer.lr,
+                                        monitor=task.monitor(recipe), lib=optim)
         spec = task.loss_spec(recipe, data)
         self.loss_fn = build_loss(spec)
         self.regress = spec.kind == "regress"
