@@ -153,9 +153,24 @@ def test_a_file_among_the_runs_is_skipped_and_a_folder_of_runs_is_named(run_fold
     notes = tmp_path / "best.yaml"
     notes.write_text("seed: 0\n")
     rc, _, err = _compare(capsys, run_folder / "strong", run_folder / "weak", notes, "--out", tmp_path / "cmp")
-    assert rc == 0 and f"skipped '{notes}': a file, not a run directory" in err
+    assert rc == 0 and f"skipped 1 file that is not a run: {notes}" in err
     rc, _, err = _compare(capsys, run_folder)
     assert rc == 2 and f"skipped '{run_folder}': not a run directory (it holds runs, such as '{run_folder}/" in err
+
+
+def test_the_files_of_a_study_folder_are_skipped_in_one_note(run_folder, tmp_path, capsys):
+    """`compare 'runs/tune-X/*'` printed one note per file of the study (best.yaml, study.json, pictures)."""
+    import shutil
+
+    study = tmp_path / "tune-x"
+    for name in ("trial-000", "trial-001"):
+        shutil.copytree(run_folder / "strong", study / name)
+    files = ["best.yaml", "history.png", "importance.png", "parallel.png", "slices.png", "study.json", "trials.csv"]
+    for name in files:
+        (study / name).write_text("not a run\n")
+    rc, _, err = _compare(capsys, f"{study}/*", "--out", tmp_path / "cmp")
+    assert rc == 0 and err.splitlines() == [f"nnforge compare: note: skipped 7 files in '{study}' that are not runs: "
+                                            "best.yaml, history.png, importance.png, parallel.png, slices.png and 2 more"], err
 
 
 def test_eleven_runs_have_eleven_colours_in_the_picture_and_the_page(run_folder, tmp_path, capsys):
