@@ -245,11 +245,30 @@ def compare_runs(paths: Sequence[str | Path]) -> Comparison:
     comparison.best = {c: best_of([comparison.cell(i, c) for i in range(len(runs))], c) for c in columns}
     losses = sorted({k for k, _ in comparison.diff if k.startswith("train.loss.")})
     if losses:  # an MSE and a Huber loss are on different scales: the smaller is not the better run
-        unmarked = [c for c in columns if "loss" in c.split("_") and comparison.best.pop(c, None)]
+        criteria = {loss_criterion(r.recipe) for r in runs}
+        measured = sorted(k for k in losses if k != "train.loss.class_weight")
+        unmarked = [c for c in columns if "loss" in c.split("_") and not (_evaluated(c) and len(criteria) == 1 and None not in criteria)
+                    and comparison.best.pop(c, None)]
         if unmarked:
-            notes.append(f"no best marked for {', '.join(unmarked)}: the runs differ in {', '.join(losses)}, so their losses "
-                         "are different measures")
+            notes.append(f"no best marked for {', '.join(unmarked)}: the runs differ in {', '.join(measured or losses)}, so their "
+                         "losses are different measures")
     return comparison
+
+
+def _evaluated(column: str) -> bool:
+    """A loss of the validation or test split (``test_loss``): the training criterion without class
+    weights, on data as it comes (``nnforge.train.evaluate``); a training loss is weighted and sampled."""
+    return bool({"test", "val"} & set(column.split("_")))
+
+
+def loss_criterion(recipe: dict) -> str | None:
+    """What a run's val_loss and test_loss measure: its ``train.loss`` criterion with the options that
+    change it (name, label smoothing, focal gamma), not its class weights, which only training applies;
+    None where the recipe no longer resolves (a run of an older nnforge)."""
+    from nnforge.train.evaluate import criterion_name
+
+    resolved = _resolved(recipe)
+    return None if resolved is None else criterion_name(resolved.train.loss)
 
 
 # -- writing it out -------------------------------------------------------------------------------

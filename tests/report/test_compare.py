@@ -208,6 +208,31 @@ def test_losses_of_different_loss_functions_are_not_ranked(run_folder, tmp_path,
     assert "*" in _cells(next(row for row in rows if row.startswith("strong")))[header.split().index("test_accuracy")]
 
 
+@pytest.mark.parametrize("edit, marked", [
+    (("class_weight: null", "class_weight: balanced"), True),  # weighs training only: the same test criterion
+    (("sampling: none", "sampling: oversample"), True),  # samples the training split only
+    (("label_smoothing: 0.0", "label_smoothing: 0.1"), False),  # another criterion
+])
+def test_a_loss_is_ranked_exactly_when_the_runs_test_losses_measure_one_criterion(run_folder, tmp_path, capsys, edit, marked):
+    """test_loss is the training criterion without class weights (nnforge.train.evaluate): runs that differed
+    only in train.loss.class_weight were left unmarked though their losses measure the same thing."""
+    import shutil
+
+    shutil.copytree(run_folder / "strong", tmp_path / "other")
+    config = tmp_path / "other" / "config.yaml"
+    assert edit[0] in config.read_text()
+    config.write_text(config.read_text().replace(*edit, 1))
+    metrics = json.loads((tmp_path / "other" / "metrics.json").read_text())
+    metrics.update(test_loss=metrics["test_loss"] / 2)
+    (tmp_path / "other" / "metrics.json").write_text(json.dumps(metrics))
+    rc, out, err = _compare(capsys, run_folder / "strong", tmp_path / "other", "--out", tmp_path / "cmp")
+    assert rc == 0 and len(_differing_keys(out)) == 1
+    header, *rows = out.split("metrics (* the best of each column):\n")[1].split("\n\n")[0].splitlines()
+    other = _cells(next(row for row in rows if row.startswith("other ")))
+    assert ("*" in other[header.split().index("test_loss")]) == marked
+    assert ("no best marked for test_loss" in err) == (not marked), err
+
+
 def _cells(row: str) -> list[str]:
     return re.split(r"\s{2,}", row.strip())
 
