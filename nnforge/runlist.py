@@ -211,6 +211,11 @@ def is_run(folder: Path) -> bool:
     return state(folder) in ("complete", "partial") or (folder / FAILED).is_file()
 
 
+def listed(names: list[str], at_most: int = 5) -> str:
+    """``names`` for a note: the first ``at_most``, then how many more."""
+    return ", ".join(names[:at_most]) + (f" and {len(names) - at_most} more" if len(names) > at_most else "")
+
+
 def list_runs(root: str | Path = "runs", notes: list[str] | None = None) -> list[RunInfo]:
     """Every run under ``root``, newest first. Folders holding no run are skipped and named in
     ``notes`` (when given); ``nnforge compare``'s output folders are skipped silently."""
@@ -221,8 +226,7 @@ def list_runs(root: str | Path = "runs", notes: list[str] | None = None) -> list
     skipped: list[str] = []
     _walk(root, root, 1, found, skipped)
     if notes is not None and skipped:
-        shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-        notes.append(f"skipped {len(skipped)} folder{'s' if len(skipped) > 1 else ''} holding no run: {shown}")
+        notes.append(f"skipped {len(skipped)} folder{'s' if len(skipped) > 1 else ''} holding no run: {listed(skipped)}")
     return sorted(found, key=lambda r: (r.started or datetime.min, r.name), reverse=True)
 
 

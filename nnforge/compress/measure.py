@@ -80,6 +80,12 @@ def onnx_runner(path: str | Path, threads: int = 1) -> Callable[[np.ndarray], np
     return lambda xb: session.run(["logits"], {"input": xb})[0]
 
 
+def one_at_a_time(run: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """``run`` on each example of a batch alone: how ``nnforge serve`` runs a model whose answers
+    depend on the batch (``quantize.scales_per_batch``)."""
+    return lambda xb: np.concatenate([run(xb[i : i + 1]) for i in range(len(xb))])
+
+
 def accuracy(run: Callable[[np.ndarray], np.ndarray], x: np.ndarray, y: np.ndarray, batch: int = 500) -> float:
     correct = 0
     for start in range(0, len(x), batch):

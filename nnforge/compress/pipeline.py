@@ -47,7 +47,11 @@ def _save_variant(run_dir: Path, out: Path, model: torch.nn.Module, meta: dict, 
     return out / "model.safetensors"
 
 
-def _row(name: str, method: str, path: Path, runner, x: np.ndarray, y: np.ndarray, score=None, **extra) -> dict:
+def _row(name: str, method: str, path: Path, runner, x: np.ndarray, y: np.ndarray, score=None, scored_one_at_a_time: bool = False,
+         **extra) -> dict:
+    """``scored_one_at_a_time``: the test score of ``runner`` on each example alone (a dynamically quantized
+    model, whose answers depend on the batch: the score of what ``nnforge serve`` answers)."""
+    scored = measure.one_at_a_time(runner) if scored_one_at_a_time else runner
     with measure.torch_threads(1):
         row = {
             "model": name,
@@ -57,7 +61,7 @@ def _row(name: str, method: str, path: Path, runner, x: np.ndarray, y: np.ndarra
             "gzip_bytes": measure.gzip_size(path),
             "latency_ms_batch1": measure.latency_per_image(runner, x, 1) * 1e3,
             "latency_ms_batch64": measure.latency_per_image(runner, x, 64) * 1e3,
-            **(score(runner) if score is not None else {"test_accuracy": measure.accuracy(runner, x, y)}),
+            **(score(scored) if score is not None else {"test_accuracy": measure.accuracy(scored, x, y)}),
         }
     row.update(extra)
     return row
@@ -69,7 +73,7 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
     """Build the requested compressed variants of a run and measure them all; returns the table as a dict."""
     from nnforge.compress.export import export_model, onnx_metadata
     from nnforge.compress.prune import CHANNEL_MODELS, channel_prune, finalize, finetune, magnitude_prune, sparsity
-    from nnforge.compress.quantize import quantize_int8
+    from nnforge.compress.quantize import quantize_int8, scales_per_batch
     from nnforge.data.loader import TensorLoader
     from nnforge.models import build_model
     from nnforge.predictor import load
@@ -170,7 +174,8 @@ def compress_run(run_dir: str | Path, prune: float | None = 0.5, quantize: str |
             else:
                 calibration = [calibration_source[i : i + 32].numpy() for i in range(0, min(calibration_images, len(calibration_source)), 32)]
             int8, mode = quantize_int8(fp32, out / "model-int8.onnx", calibration)
-            rows.append(_row(f"int8 {mode} (ONNX Runtime)", f"int8 {mode}", int8, measure.onnx_runner(int8), x, y, score))
+            rows.append(_row(f"int8 {mode} (ONNX Runtime)", f"int8 {mode}", int8, measure.onnx_runner(int8), x, y, score,
+                             scored_one_at_a_time=scales_per_batch(int8)))
             log(f"int8 ({mode}): {_said(rows[-1])}")
 
         for student_dir, student in students:

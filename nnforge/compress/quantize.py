@@ -44,6 +44,21 @@ def has_convolutions(onnx_path: str | Path) -> bool:
     return any(node.op_type == "Conv" for node in onnx.load(str(onnx_path)).graph.node)
 
 
+DYNAMIC_QUANTIZATION = {"DynamicQuantizeLinear", "DynamicQuantizeLSTM", "DynamicQuantizeMatMul", "MatMulIntegerToFloat"}
+
+
+def scales_per_batch(path: str | Path) -> bool:
+    """True for a dynamically quantized model (``quantize_int8``'s "dynamic", of an MLP or LSTM): it
+    computes its activations' int8 scale over the whole batch, so an example's answer depends on the
+    examples run beside it. ``nnforge serve`` runs such a model one example at a time, and compress
+    scores it that way, so that its table's accuracy is the accuracy of what serve answers."""
+    try:
+        import onnx
+    except ImportError:
+        return False
+    return any(node.op_type in DYNAMIC_QUANTIZATION for node in onnx.load(str(path), load_external_data=False).graph.node)
+
+
 def quantize_int8(fp32_onnx: str | Path, out: str | Path, calibration: Iterable[np.ndarray] | None = None,
                   mode: str = "auto") -> tuple[Path, str]:
     """Quantize an fp32 ONNX model to int8; returns (path, "static" or "dynamic")."""

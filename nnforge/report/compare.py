@@ -30,7 +30,7 @@ from nnforge.io import is_number
 from nnforge.report.html import CSS
 from nnforge.report.plots import _pyplot, literal, save_figure
 from nnforge.rundir import read_history
-from nnforge.runlist import HEADLINE, RunInfo, direction, format_metric, is_run, read_run, text_table
+from nnforge.runlist import HEADLINE, RunInfo, direction, format_metric, is_run, listed, read_run, text_table
 
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
@@ -99,6 +99,7 @@ def expand(paths: Sequence[str | Path], notes: list[str]) -> list[Path]:
     """The run directories ``paths`` name: a glob the shell left unexpanded is expanded here; folders
     that are not runs (``runs/lr``, a compare folder) and repeats (``runs/latest``) are left out with a note."""
     found: list[Path] = []
+    files: list[Path] = []  # one note for them all, not one line each
     seen: set[Path] = set()
     for given in paths:
         text = str(given)
@@ -109,7 +110,7 @@ def expand(paths: Sequence[str | Path], notes: list[str]) -> list[Path]:
             if not path.exists():
                 raise RunError(f"run directory '{path}' not found; pass folders written by `nnforge train`")
             if not path.is_dir():  # runs/tune-STUDY/* also names its best.yaml and pictures
-                notes.append(f"skipped '{path}': a file, not a run directory")
+                files.append(path)
                 continue
             if not is_run(path):
                 inner = sorted(p for p in path.iterdir() if p.is_dir() and is_run(p))
@@ -120,6 +121,12 @@ def expand(paths: Sequence[str | Path], notes: list[str]) -> list[Path]:
                 continue
             seen.add(path.resolve())
             found.append(path)
+    if files:  # runs/tune-STUDY/*: "skipped 5 files in 'runs/tune-STUDY' that are not runs: best.yaml, study.json, ..."
+        folders = {p.parent for p in files}
+        where = f" in '{folders.pop()}'" if len(folders) == 1 and len(files) > 1 else ""
+        names = [p.name if where else str(p) for p in files]
+        notes.insert(0, f"skipped {len(files)} file{'s' if len(files) > 1 else ''}{where} that {'are not runs' if len(files) > 1 else 'is not a run'}: "
+                        f"{listed(names)}")
     if len(found) < 2:
         raise RunError(f"compare needs two runs or more; got {len(found)}" + (f" ({found[0]})" if found else "")
                        + "".join(f"; {note}" for note in notes[-2:])
@@ -238,11 +245,30 @@ def compare_runs(paths: Sequence[str | Path]) -> Comparison:
     comparison.best = {c: best_of([comparison.cell(i, c) for i in range(len(runs))], c) for c in columns}
     losses = sorted({k for k, _ in comparison.diff if k.startswith("train.loss.")})
     if losses:  # an MSE and a Huber loss are on different scales: the smaller is not the better run
-        unmarked = [c for c in columns if "loss" in c.split("_") and comparison.best.pop(c, None)]
+        criteria = {loss_criterion(r.recipe) for r in runs}
+        measured = sorted(k for k in losses if k != "train.loss.class_weight")
+        unmarked = [c for c in columns if "loss" in c.split("_") and not (_evaluated(c) and len(criteria) == 1 and None not in criteria)
+                    and comparison.best.pop(c, None)]
         if unmarked:
-            notes.append(f"no best marked for {', '.join(unmarked)}: the runs differ in {', '.join(losses)}, so their losses "
-                         "are different measures")
+            notes.append(f"no best marked for {', '.join(unmarked)}: the runs differ in {', '.join(measured or losses)}, so their "
+                         "losses are different measures")
     return comparison
+
+
+def _evaluated(column: str) -> bool:
+    """A loss of the validation or test split (``test_loss``): the training criterion without class
+    weights, on data as it comes (``nnforge.train.evaluate``); a training loss is weighted and sampled."""
+    return bool({"test", "val"} & set(column.split("_")))
+
+
+def loss_criterion(recipe: dict) -> str | None:
+    """What a run's val_loss and test_loss measure: its ``train.loss`` criterion with the options that
+    change it (name, label smoothing, focal gamma), not its class weights, which only training applies;
+    None where the recipe no longer resolves (a run of an older nnforge)."""
+    from nnforge.train.evaluate import criterion_name
+
+    resolved = _resolved(recipe)
+    return None if resolved is None else criterion_name(resolved.train.loss)
 
 
 # -- writing it out -------------------------------------------------------------------------------

@@ -89,6 +89,8 @@ class OnnxBackend:
     def __init__(self, predictor, threads: int = 1, path: str | Path | None = None):
         import onnxruntime as ort
 
+        from nnforge.compress.quantize import scales_per_batch
+
         if path is not None:  # a file named to serve: that one or none, never an export in its place
             path = Path(path)
             if not path.is_file():
@@ -111,7 +113,7 @@ class OnnxBackend:
         self.path = path
         self.input_name = self.session.get_inputs()[0].name
         self.outputs_probabilities = "prob" in self.session.get_outputs()[0].name.lower()
-        self.one_by_one = _scales_per_batch(path)
+        self.one_by_one = scales_per_batch(path)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if self.one_by_one and len(x) > 1:
@@ -130,20 +132,6 @@ class OnnxBackend:
             return out
         out = np.exp(out - out.max(axis=1, keepdims=True))
         return out / out.sum(axis=1, keepdims=True)
-
-
-DYNAMIC_QUANTIZATION = {"DynamicQuantizeLinear", "DynamicQuantizeLSTM", "DynamicQuantizeMatMul", "MatMulIntegerToFloat"}
-
-
-def _scales_per_batch(path: Path) -> bool:
-    """True for a dynamically quantized model (``nnforge compress``'s int8 of an MLP or LSTM): it
-    computes its activations' int8 scale over the whole batch, so a request's answer would depend on
-    the requests the micro-batcher ran beside it. Such a model is run one example at a time."""
-    try:
-        import onnx
-    except ImportError:
-        return False
-    return any(node.op_type in DYNAMIC_QUANTIZATION for node in onnx.load(str(path), load_external_data=False).graph.node)
 
 
 def _with_pipeline(path: Path, preprocessing, target: dict | None = None) -> tuple[str | bytes, bool]:

@@ -245,3 +245,24 @@ def test_a_student_inside_the_compress_folder_is_refused_before_the_folder_is_re
     assert err == (f"error: --student {student} lies inside {run / 'compress'}/, which every compress of this run replaces; "
                    "pass a run directory outside it\n")
     assert (student / "model.safetensors").is_file() and sorted(p.name for p in (run / "compress").iterdir()) == ["student"]
+
+
+def test_the_table_scores_a_dynamic_int8_model_one_example_at_a_time_as_serve_answers(mlp_run, tmp_path, monkeypatch):
+    """Dynamic int8 scales activations over the whole batch, so `nnforge serve` runs it one example at a
+    time; before, the table scored it in batches of 500, an accuracy off by about 1 in 360 from serve's."""
+    import shutil
+
+    from nnforge.compress import measure
+    from nnforge.compress.pipeline import compress_run
+    from nnforge.data import load_dataset
+    from nnforge.predictor import load
+
+    monkeypatch.setattr(measure, "latency_per_image", lambda *args: 1e-3)  # not what this test is about: seconds saved
+    run = shutil.copytree(mlp_run, tmp_path / "run", ignore=shutil.ignore_patterns("compress", ".compress.*"))
+    int8 = compress_run(run, prune=None, quantize="int8", log=lambda _: None)["rows"][-1]
+    assert int8["method"] == "int8 dynamic"
+    ds = load_dataset({"name": "digits"})
+    x, y = load(run).preprocessing(ds.x_test).numpy(), ds.y_test.numpy()
+    session = measure.onnx_runner(int8["file"])
+    alone = np.array([session(x[i : i + 1])[0].argmax() for i in range(len(x))])
+    assert int8["test_accuracy"] == (alone == y).mean()

@@ -153,9 +153,24 @@ def test_a_file_among_the_runs_is_skipped_and_a_folder_of_runs_is_named(run_fold
     notes = tmp_path / "best.yaml"
     notes.write_text("seed: 0\n")
     rc, _, err = _compare(capsys, run_folder / "strong", run_folder / "weak", notes, "--out", tmp_path / "cmp")
-    assert rc == 0 and f"skipped '{notes}': a file, not a run directory" in err
+    assert rc == 0 and f"skipped 1 file that is not a run: {notes}" in err
     rc, _, err = _compare(capsys, run_folder)
     assert rc == 2 and f"skipped '{run_folder}': not a run directory (it holds runs, such as '{run_folder}/" in err
+
+
+def test_the_files_of_a_study_folder_are_skipped_in_one_note(run_folder, tmp_path, capsys):
+    """`compare 'runs/tune-X/*'` printed one note per file of the study (best.yaml, study.json, pictures)."""
+    import shutil
+
+    study = tmp_path / "tune-x"
+    for name in ("trial-000", "trial-001"):
+        shutil.copytree(run_folder / "strong", study / name)
+    files = ["best.yaml", "history.png", "importance.png", "parallel.png", "slices.png", "study.json", "trials.csv"]
+    for name in files:
+        (study / name).write_text("not a run\n")
+    rc, _, err = _compare(capsys, f"{study}/*", "--out", tmp_path / "cmp")
+    assert rc == 0 and err.splitlines() == [f"nnforge compare: note: skipped 7 files in '{study}' that are not runs: "
+                                            "best.yaml, history.png, importance.png, parallel.png, slices.png and 2 more"], err
 
 
 def test_eleven_runs_have_eleven_colours_in_the_picture_and_the_page(run_folder, tmp_path, capsys):
@@ -191,6 +206,31 @@ def test_losses_of_different_loss_functions_are_not_ranked(run_folder, tmp_path,
     column = header.split().index("test_loss")
     assert not any("*" in _cells(row)[column] for row in rows)
     assert "*" in _cells(next(row for row in rows if row.startswith("strong")))[header.split().index("test_accuracy")]
+
+
+@pytest.mark.parametrize("edit, marked", [
+    (("class_weight: null", "class_weight: balanced"), True),  # weighs training only: the same test criterion
+    (("sampling: none", "sampling: oversample"), True),  # samples the training split only
+    (("label_smoothing: 0.0", "label_smoothing: 0.1"), False),  # another criterion
+])
+def test_a_loss_is_ranked_exactly_when_the_runs_test_losses_measure_one_criterion(run_folder, tmp_path, capsys, edit, marked):
+    """test_loss is the training criterion without class weights (nnforge.train.evaluate): runs that differed
+    only in train.loss.class_weight were left unmarked though their losses measure the same thing."""
+    import shutil
+
+    shutil.copytree(run_folder / "strong", tmp_path / "other")
+    config = tmp_path / "other" / "config.yaml"
+    assert edit[0] in config.read_text()
+    config.write_text(config.read_text().replace(*edit, 1))
+    metrics = json.loads((tmp_path / "other" / "metrics.json").read_text())
+    metrics.update(test_loss=metrics["test_loss"] / 2)
+    (tmp_path / "other" / "metrics.json").write_text(json.dumps(metrics))
+    rc, out, err = _compare(capsys, run_folder / "strong", tmp_path / "other", "--out", tmp_path / "cmp")
+    assert rc == 0 and len(_differing_keys(out)) == 1
+    header, *rows = out.split("metrics (* the best of each column):\n")[1].split("\n\n")[0].splitlines()
+    other = _cells(next(row for row in rows if row.startswith("other ")))
+    assert ("*" in other[header.split().index("test_loss")]) == marked
+    assert ("no best marked for test_loss" in err) == (not marked), err
 
 
 def _cells(row: str) -> list[str]:
