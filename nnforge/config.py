@@ -686,6 +686,24 @@ SCHEDULER_KEYS = {
 SPECIFIC_KEYS = {"train.optimizer": OPTIMIZER_KEYS, "train.scheduler": SCHEDULER_KEYS}
 
 
+# What a classifier's val_loss and test_loss measure (nnforge.train.evaluate), here so that what reads
+# run folders (compare) may ask too.
+def loss_name(loss) -> str:
+    """The criterion a classifier's ``train.loss`` section names (None, or a name left unset: cross-entropy, the classifier's default)."""
+    return getattr(loss, "name", None) or "cross_entropy"
+
+
+def criterion_name(loss) -> str:
+    """The criterion of a ``train.loss`` section in words, its options included: ``cross_entropy``,
+    ``cross_entropy, label_smoothing 0.1``, ``focal, focal_gamma 2.0``, ``mse``."""
+    name = loss_name(loss)
+    smoothing = float(getattr(loss, "label_smoothing", 0.0) or 0.0)
+    if name == "focal":
+        return f"focal, focal_gamma {float(loss.focal_gamma):g}"
+    return f"{name}, label_smoothing {smoothing:g}" if name == "cross_entropy" and smoothing else name
+
+
+
 #: the data.augment keys that switch an augmentation on (clean_epochs switches them off at the end)
 AUGMENTING = frozenset(f"data.augment.{k}" for k in "rotate shift scale shear hflip crop_padding noise cutout mixup cutmix policy".split())
 

@@ -21,7 +21,8 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
     from nnforge.errors import DataError
     from nnforge.predictor import load
     from nnforge.rundir import load_run_test_split
-    from nnforge.train.evaluate import criterion_name, evaluation_from_probabilities
+    from nnforge.config import criterion_name
+    from nnforge.train.evaluate import evaluation_from_probabilities
 
     predictors = [load(r) for r in runs]
     first = predictors[0]
@@ -70,13 +71,13 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
 
 def shared_criterion(runs):
     """The ``train.loss`` section every run of ``runs`` trained with, when they all share one
-    criterion (:func:`~nnforge.train.evaluate.criterion_name`); None (cross-entropy) otherwise, or when a run is
+    criterion (:func:`~nnforge.config.criterion_name`); None (cross-entropy) otherwise, or when a run is
     a model folder without ``config.yaml``."""
     from pathlib import Path
 
     from nnforge.errors import UserError
     from nnforge.rundir import CONFIG, read_recipe
-    from nnforge.train.evaluate import criterion_name
+    from nnforge.config import criterion_name
 
     def section(run):
         try:

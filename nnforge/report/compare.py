@@ -265,7 +265,7 @@ def loss_criterion(recipe: dict) -> str | None:
     """What a run's val_loss and test_loss measure: its ``train.loss`` criterion with the options that
     change it (name, label smoothing, focal gamma), not its class weights, which only training applies;
     None where the recipe no longer resolves (a run of an older nnforge)."""
-    from nnforge.train.evaluate import criterion_name
+    from nnforge.config import criterion_name
 
     resolved = _resolved(recipe)
     return None if resolved is None else criterion_name(resolved.train.loss)

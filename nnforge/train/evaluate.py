@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from nnforge.config import loss_name
 from nnforge.train.imbalance import focal_loss
 
 
@@ -62,21 +63,6 @@ def evaluation_from_probabilities(probs: np.ndarray, targets: np.ndarray, loss=N
     return Evaluation(loss=classification_loss(probs, targets, loss), accuracy=acc, probabilities=probs, targets=targets)
 
 
-def _loss_name(loss) -> str:
-    """The criterion a ``train.loss`` section names (None, or a name left unset: cross-entropy, the classifier's default)."""
-    return getattr(loss, "name", None) or "cross_entropy"
-
-
-def criterion_name(loss) -> str:
-    """The criterion of a ``train.loss`` section in words, its options included: ``cross_entropy``,
-    ``cross_entropy, label_smoothing 0.1``, ``focal, focal_gamma 2.0``, ``mse``."""
-    name = _loss_name(loss)
-    smoothing = float(getattr(loss, "label_smoothing", 0.0) or 0.0)
-    if name == "focal":
-        return f"focal, focal_gamma {float(loss.focal_gamma):g}"
-    return f"{name}, label_smoothing {smoothing:g}" if name == "cross_entropy" and smoothing else name
-
-
 def classification_loss(probs: np.ndarray, targets: np.ndarray, loss=None) -> float:
     """The mean training criterion of ``loss`` (the recipe's ``train.loss`` section; None: cross-entropy)
     over class probabilities and class indices, without class weights (see the module's docstring).
@@ -87,7 +73,7 @@ def classification_loss(probs: np.ndarray, targets: np.ndarray, loss=None) -> fl
     function training called (PyTorch's, or :func:`~nnforge.train.imbalance.focal_loss`)."""
     if not len(targets):
         return float("nan")
-    name, log_p = _loss_name(loss), np.log(np.clip(probs, 1e-12, None))
+    name, log_p = loss_name(loss), np.log(np.clip(probs, 1e-12, None))
     picked = log_p[np.arange(len(targets)), targets]
     smoothing = float(getattr(loss, "label_smoothing", 0.0) or 0.0)
     if name == "cross_entropy" and not smoothing:
