@@ -125,7 +125,7 @@ def _storage_error(path: Path, exc: Exception) -> StorageError | None:
 
 def storage_error(path: Path, exc: OSError) -> StorageError:
     """A one-line :class:`StorageError` for any OSError writing ``path`` (the user's to fix: the place they chose)."""
-    return _storage_error(path, exc) or StorageError(f"cannot write {path}: {exc.strerror or exc}; choose another folder (--out)")
+    return _storage_error(path, exc) or StorageError(f"cannot write {path}: {exc.strerror or exc}; choose another folder")
 
 
 def _errno(exc: Exception, path: Path) -> int | None:

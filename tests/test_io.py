@@ -5,6 +5,7 @@ The disk tests mount a real tmpfs of a few hundred KB in a private mount namespa
 machine allows no namespaces they are skipped.
 """
 
+import errno
 import json
 import os
 import shutil
@@ -247,3 +248,13 @@ def test_a_staged_folder_replaces_the_old_one_only_when_complete_and_undoes_a_ki
     assert sorted(p.name for p in tmp_path.iterdir()) == ["compress"] and os.listdir(folder) == ["compress.json"]
     assert (folder / "compress.json").read_text() == "new"
     assert folder.stat().st_mode & 0o777 == 0o777 & ~_umask()  # as mkdir makes a folder (a temporary one is 0700)
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO])
+def test_a_folder_that_cannot_be_written_is_not_answered_with_an_option_the_command_may_lack(tmp_path, code):
+    """compress, export, report and serve write into the run and have no --out: the advice named it anyway."""
+    from nnforge.io import storage_error
+
+    message = str(storage_error(tmp_path / "run" / "compress" / "model.onnx", OSError(code, os.strerror(code))))
+    assert "--out" not in message and "\n" not in message
+    assert "folder" in message  # what to do instead: make it writable, or write to another one
