@@ -89,6 +89,7 @@ class OnnxBackend:
     def __init__(self, predictor, threads: int = 1, path: str | Path | None = None):
         import onnxruntime as ort
 
+        from nnforge.compress.measure import one_at_a_time
         from nnforge.compress.quantize import scales_per_batch
 
         if path is not None:  # a file named to serve: that one or none, never an export in its place
@@ -114,11 +115,10 @@ class OnnxBackend:
         self.input_name = self.session.get_inputs()[0].name
         self.outputs_probabilities = "prob" in self.session.get_outputs()[0].name.lower()
         self.one_by_one = scales_per_batch(path)
+        self._one_at_a_time = one_at_a_time(self._run)  # as compress scores such a model
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        if self.one_by_one and len(x) > 1:
-            return np.concatenate([self._run(x[i : i + 1]) for i in range(len(x))])
-        return self._run(x)
+        return self._one_at_a_time(x) if self.one_by_one and len(x) > 1 else self._run(x)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         if self.whole_pipeline:
