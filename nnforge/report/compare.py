@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from nnforge import io
-from nnforge.config import field_at, resolve, unread_option
+from nnforge.config import criterion_name, field_at, resolve, unread_option
 from nnforge.errors import RunError, UserError
 from nnforge.io import is_number
 from nnforge.report.html import CSS
@@ -163,14 +163,15 @@ def recipe_diff(recipes: list[dict], prefix: str = "") -> list[tuple[str, list[A
     return rows
 
 
-def unread_options(diff: list[tuple[str, list[Any]]], recipes: list[dict]) -> list[tuple[str, list[Any]]]:
+def unread_options(diff: list[tuple[str, list[Any]]], recipes: list[dict], resolved: list | None = None) -> list[tuple[str, list[Any]]]:
     """``diff`` with :data:`NOT_READ` for each optimizer or schedule option the run's own optimizer or
     schedule does not read (``train.optimizer.momentum`` 0.0 of an Adam run beside an SGD run's 0.9
     read as if Adam had run without momentum). A row where every run that reads the option holds its
     default, and the others do not read it, says nothing the optimizer's row does not: it is left out.
     The same for an option of a feature the run left off (``train.early_stopping.min_delta`` of a run
-    without early stopping)."""
-    resolved = [_resolved(r) for r in recipes]
+    without early stopping). ``resolved``: the recipes resolved (:func:`_resolved`), where the caller has them."""
+    if resolved is None:
+        resolved = [_resolved(r) for r in recipes]
     rows = []
     for key, values in diff:
         values = [NOT_READ if unread_option(r, key, rr) else v for r, rr, v in zip(recipes, resolved, values)]
@@ -241,11 +242,12 @@ def compare_runs(paths: Sequence[str | Path]) -> Comparison:
     columns, same = metric_columns(runs)
     histories = [[h for h in read_history(r.dir) if isinstance(h, dict) and isinstance(h.get("epoch"), (int, float))] for r in runs]
     recipes = [r.recipe for r in runs]
-    comparison = Comparison(runs, histories, unread_options(recipe_diff(recipes), recipes), columns, same, {}, notes)
+    resolved = [_resolved(r) for r in recipes]  # once: for the options a run never read, and for what its losses measure
+    comparison = Comparison(runs, histories, unread_options(recipe_diff(recipes), recipes, resolved), columns, same, {}, notes)
     comparison.best = {c: best_of([comparison.cell(i, c) for i in range(len(runs))], c) for c in columns}
     losses = sorted({k for k, _ in comparison.diff if k.startswith("train.loss.")})
     if losses:  # an MSE and a Huber loss are on different scales: the smaller is not the better run
-        criteria = {loss_criterion(r.recipe) for r in runs}
+        criteria = {loss_criterion(r) for r in resolved}
         measured = sorted(k for k in losses if k != "train.loss.class_weight")
         unmarked = [c for c in columns if "loss" in c.split("_") and not (_evaluated(c) and len(criteria) == 1 and None not in criteria)
                     and comparison.best.pop(c, None)]
@@ -261,13 +263,10 @@ def _evaluated(column: str) -> bool:
     return bool({"test", "val"} & set(column.split("_")))
 
 
-def loss_criterion(recipe: dict) -> str | None:
+def loss_criterion(resolved) -> str | None:
     """What a run's val_loss and test_loss measure: its ``train.loss`` criterion with the options that
     change it (name, label smoothing, focal gamma), not its class weights, which only training applies;
-    None where the recipe no longer resolves (a run of an older nnforge)."""
-    from nnforge.config import criterion_name
-
-    resolved = _resolved(recipe)
+    None where its recipe no longer resolves (``resolved`` None: a run of an older nnforge)."""
     return None if resolved is None else criterion_name(resolved.train.loss)
 
 
