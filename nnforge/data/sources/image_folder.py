@@ -114,10 +114,15 @@ def _to_array(paths: list[Path], images: list, size: tuple[int, int] | None, mod
 SPLIT_NAMES = ("train", "training", "test", "testing", "val", "valid", "validation")
 
 
+def _split_folders(root: Path, besides: tuple[str, ...] = ()) -> list[str]:
+    """The sub-folders of ``root`` named as a split (any case), but those of ``besides``."""
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.lower() in SPLIT_NAMES and p.name not in besides)
+
+
 def _refuse_a_split_layout(root: Path) -> None:
     """A tree split as train/ + val/ (or train/ alone) is not one folder per class: its splits were
     read as two classes, 'train' and 'val', each holding every class's images, and trained on silently."""
-    splits = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.lower() in SPLIT_NAMES)
+    splits = _split_folders(root)
     if splits:
         raise DataError(f"folder '{root}' holds {', '.join(s + '/' for s in splits)}: read as a split, it needs exactly "
                         "train/ and test/ (each with one sub-folder per class; validation is carved from train/ by "
@@ -127,8 +132,7 @@ def _refuse_a_split_layout(root: Path) -> None:
 def _refuse_other_splits(root: Path) -> None:
     """Beside train/ and test/, a val/ (or Train/, validation/, ...) was left out silently: its images
     trained nothing and validated nothing."""
-    others = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.lower() in SPLIT_NAMES
-                    and p.name not in ("train", "test"))
+    others = _split_folders(root, besides=("train", "test"))
     if others:
         raise DataError(f"folder '{root}' holds {', '.join(s + '/' for s in others)} beside train/ and test/, and only those "
                         "two are read (validation is carved from train/ by data.val_fraction); move its images into "
