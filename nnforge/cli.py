@@ -13,7 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
-from nnforge.errors import UserError, command_line
+from nnforge.errors import UserError, command_line, did_you_mean
 from nnforge.io import json_text
 from nnforge.rundir import RECIPES, recipe_path
 from nnforge.startup import gc_paused, seconds_since_start
@@ -234,11 +234,7 @@ def cmd_lesson(args) -> int:
         print("\nrun one with: nnforge lesson NAME")
         return 0
     if args.name not in LESSONS:
-        import difflib
-
-        near = difflib.get_close_matches(args.name, list(LESSONS), n=1)
-        hint = f" (did you mean '{near[0]}'?)" if near else ""
-        raise UserError(f"no lesson '{args.name}'{hint}; `nnforge lesson` lists them")
+        raise UserError(f"no lesson '{args.name}'{did_you_mean(args.name, LESSONS)}; `nnforge lesson` lists them")
     from nnforge.rundir import make_folder
 
     out = make_folder(Path(args.out or Path("lessons_out") / args.name))  # a file in the way: one line
@@ -445,21 +441,13 @@ def sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _did_you_mean(word: str, names) -> str:
-    """`` (did you mean 'train'?)`` for the nearest of ``names`` to a mistyped ``word``, else ''."""
-    import difflib
-
-    near = difflib.get_close_matches(word, list(names), n=1, cutoff=0.6)
-    return f" (did you mean '{near[0]}'?)" if near else ""
-
-
 def main(argv: list[str] | None = None) -> int:
     print_any_file_name()
     parser = build_parser()
     words = sys.argv[1:] if argv is None else list(argv)
     commands = parser.get_default("commands")
     if words and not words[0].startswith("-") and words[0] not in commands:  # argparse would list all 17 commands
-        parser.error(f"no command '{words[0]}'{_did_you_mean(words[0], commands)}; `nnforge --help` lists them")
+        parser.error(f"no command '{words[0]}'{did_you_mean(words[0], commands)}; `nnforge --help` lists them")
     args, extra = parser.parse_known_args(argv)
     if extra:  # report runs/quickstart-*: the shell's glob gave one run too many
         try:
@@ -474,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         spaced = [item for item in getattr(args, "set", None) or [] if "=" not in item]
         if spaced and not extra[0].startswith("-"):  # --set train.epochs 3: argparse took '3' for an extra argument
             command.error(f"--set takes KEY=VALUE in one word: --set {spaced[0]}={extra[0]}")
-        command.error(f"unrecognized arguments: {' '.join(extra)}{_did_you_mean(extra[0].split('=')[0], command._option_string_actions)}")
+        command.error(f"unrecognized arguments: {' '.join(extra)}{did_you_mean(extra[0].split('=')[0], command._option_string_actions)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import json
 import math
 from collections.abc import Mapping
@@ -26,7 +25,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from nnforge.errors import ConfigError, excerpt, shown
+from nnforge.errors import ConfigError, did_you_mean, excerpt, shown
 from nnforge.io import is_finite, is_number
 
 __all__ = ["Field", "SCHEMA", "Recipe", "FrozenMap", "load_config", "resolve", "plain", "set_value", "apply_overrides", "default_config", "dump_config",
@@ -250,8 +249,7 @@ SCHEMA: dict[str, Any] = {
 
 
 def _nearest(word: str, options: Iterable[str]) -> str:
-    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
-    return f" (did you mean '{match[0]}'?)" if match else ""
+    return did_you_mean(word, options, cutoff=0.5)
 
 
 def unknown_key_error(path: str, key: str, valid: Iterable[str]) -> ConfigError:
@@ -701,7 +699,6 @@ def criterion_name(loss) -> str:
     if name == "focal":
         return f"focal, focal_gamma {float(loss.focal_gamma):g}"
     return f"{name}, label_smoothing {smoothing:g}" if name == "cross_entropy" and smoothing else name
-
 
 
 #: the data.augment keys that switch an augmentation on (clean_epochs switches them off at the end)

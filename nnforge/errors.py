@@ -9,6 +9,15 @@ for these.
 import contextlib
 
 
+def did_you_mean(word: str, names, cutoff: float = 0.6) -> str:
+    """`` (did you mean 'train'?)``: the nearest of ``names`` to a mistyped ``word`` (difflib's
+    ratio at least ``cutoff``) for an error message, or '' where none is near."""
+    import difflib
+
+    near = difflib.get_close_matches(word, list(names), n=1, cutoff=cutoff)
+    return f" (did you mean '{near[0]}'?)" if near else ""
+
+
 class UserError(Exception):
     """A mistake in what the user asked for; the message is shown as-is, on one line: whitespace
     (a newline in a file name) becomes a space and other control characters (an ANSI escape a value

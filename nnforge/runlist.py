@@ -16,7 +16,6 @@ recipe key) has no better side.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from typing import Any, Iterable
 import yaml
 
 from nnforge.config import load_yaml
-from nnforge.errors import ConfigError, RunError, UserError
+from nnforge.errors import ConfigError, RunError, UserError, did_you_mean
 from nnforge.io import is_number
 from nnforge.rundir import CONFIG, FAILED, lock_holder, read_failure, read_history, read_metrics, read_recipe, state
 
@@ -270,8 +269,7 @@ def _known_keys(runs: Iterable[RunInfo]) -> set[str]:
 
 def _check_key(key: str, runs: list[RunInfo], option: str) -> None:
     if runs and all(r.value(key) is _MISSING for r in runs):
-        near = difflib.get_close_matches(key, sorted(_known_keys(runs)), n=1, cutoff=0.5)
-        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        hint = did_you_mean(key, sorted(_known_keys(runs)), cutoff=0.5)
         raise MissingKey(f"{option} {key}: no listed run has that key{hint}; use a column ({', '.join(COLUMNS)}), "
                          "a metrics.json key or a dotted recipe key")
 

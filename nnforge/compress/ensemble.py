@@ -17,11 +17,11 @@ def evaluate_runs(runs, data: str | None = None, root: str | None = None, combin
     model folder without ``config.yaml``, are scored with cross-entropy. ``loss_name`` says which.
     """
     from nnforge.compress.tta import predict_tta
+    from nnforge.config import criterion_name
     from nnforge.data.sources.tabular_csv import same_classes
     from nnforge.errors import DataError
     from nnforge.predictor import load
     from nnforge.rundir import load_run_test_split
-    from nnforge.config import criterion_name
     from nnforge.train.evaluate import evaluation_from_probabilities
 
     predictors = [load(r) for r in runs]
@@ -75,9 +75,9 @@ def shared_criterion(runs):
     a model folder without ``config.yaml``."""
     from pathlib import Path
 
+    from nnforge.config import criterion_name
     from nnforge.errors import UserError
     from nnforge.rundir import CONFIG, read_recipe
-    from nnforge.config import criterion_name
 
     def section(run):
         try:

@@ -8,11 +8,10 @@ not a traceback or an allocation. The bounds are far above any model nnforge tra
 
 from __future__ import annotations
 
-import difflib
 import math
 
 from nnforge.data.filters import FILTERS
-from nnforge.errors import DataError, excerpt
+from nnforge.errors import DataError, did_you_mean, excerpt
 from nnforge.io import is_finite
 
 MAX_SIDE = 4096  # pixels along one side of an image input
@@ -27,9 +26,7 @@ def check_preprocessing(data, accepted: list[str]) -> dict:
         raise DataError(f"'preprocessing' is a {type(data).__name__}; expected an object with {', '.join(accepted)}")
     for key in data:
         if key not in accepted:
-            near = difflib.get_close_matches(str(key), accepted, n=1)
-            hint = f" (did you mean '{near[0]}'?)" if near else ""
-            raise DataError(f"unknown preprocessing key '{excerpt(key)}'{hint}; accepted: {', '.join(accepted)}")
+            raise DataError(f"unknown preprocessing key '{excerpt(key)}'{did_you_mean(str(key), accepted)}; accepted: {', '.join(accepted)}")
     for key in ("kind", "input_shape"):
         if key not in data:
             raise DataError(f"preprocessing lacks '{key}'")

@@ -7,7 +7,7 @@ from typing import Callable
 
 from nnforge.data.dataset import Dataset
 from nnforge.data.series import SERIES
-from nnforge.errors import DataError, excerpt
+from nnforge.errors import DataError, did_you_mean, excerpt
 
 
 @dataclass(frozen=True)
@@ -162,11 +162,8 @@ def _load(cfg, seed: int) -> Dataset:
 
         return load_recipe_dataset(name[len("playground:"):])
     if name not in DATASETS:
-        import difflib
-
-        near = difflib.get_close_matches(name, list(DATASETS), n=1)
-        hint = f" (did you mean '{near[0]}'?)" if near else ""
-        raise DataError(f"unknown dataset '{excerpt(name)}'{hint}; accepted: {', '.join(DATASETS)}, csv:PATH, folder:PATH")
+        raise DataError(f"unknown dataset '{excerpt(name)}'{did_you_mean(name, DATASETS)}; accepted: {', '.join(DATASETS)}, "
+                        "csv:PATH, folder:PATH")
     return DATASETS[name].load(cfg, seed)
 
 

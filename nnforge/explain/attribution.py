@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nnforge.errors import UserError
+from nnforge.errors import UserError, did_you_mean
 
 METHODS = ("gradcam", "ig", "shap", "lime")
 
@@ -32,10 +32,7 @@ def find_layer(model: nn.Module, name: str | None = None) -> tuple[str, nn.Modul
     modules = dict(model.named_modules())
     if name:
         if name not in modules:
-            import difflib
-
-            near = difflib.get_close_matches(name, [n for n in modules if n], n=1)
-            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            hint = did_you_mean(name, [n for n in modules if n])
             raise UserError(f"--layer '{name}' is not a layer of this model{hint}; layers: {', '.join(n for n in modules if n)}")
         return name, modules[name]
     convs = [(n, m) for n, m in modules.items() if isinstance(m, nn.Conv2d)]

@@ -72,11 +72,8 @@ LESSONS: dict[str, Lesson] = {name: Lesson(name, title, section, module) for nam
 def run_lesson(name: str, out_dir: str | Path | None = None) -> Path:
     """Run one lesson by name (``out_dir`` defaults to ``lessons_out/NAME``); return the folder."""
     if name not in LESSONS:
-        import difflib
-        near = difflib.get_close_matches(name, list(LESSONS), n=1)
-        hint = f" (did you mean '{near[0]}'?)" if near else ""
-        from nnforge.errors import UserError
-        raise UserError(f"unknown lesson '{name}'{hint}; available: {', '.join(LESSONS)}")
+        from nnforge.errors import UserError, did_you_mean
+        raise UserError(f"unknown lesson '{name}'{did_you_mean(name, LESSONS)}; available: {', '.join(LESSONS)}")
     out = Path(out_dir) if out_dir is not None else Path("lessons_out") / name
     out.mkdir(parents=True, exist_ok=True)
     LESSONS[name].run(out)

@@ -3,7 +3,6 @@ its class count and the recipe's ``model`` parameters (checked against the build
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import re
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from typing import Callable
 
 from torch import nn
 
-from nnforge.errors import ConfigError, shown
+from nnforge.errors import ConfigError, did_you_mean, shown
 from nnforge.io import is_finite, is_number
 from nnforge.models.cnn import CIFAR10Net, SimpleCNN
 from nnforge.models.convnet import ConvNet
@@ -59,9 +58,7 @@ def _params(info: ModelInfo) -> dict:
 
 def model_info(name: str) -> ModelInfo:
     if not isinstance(name, str) or name not in MODELS:
-        near = difflib.get_close_matches(str(name), list(MODELS), n=1)
-        hint = f" (did you mean '{near[0]}'?)" if near else ""
-        raise ConfigError(f"'model.name' is {shown(name)}{hint}; accepted: {', '.join(MODELS)}")
+        raise ConfigError(f"'model.name' is {shown(name)}{did_you_mean(str(name), MODELS)}; accepted: {', '.join(MODELS)}")
     return MODELS[name]
 
 
@@ -76,9 +73,8 @@ def check_model_config(cfg: dict) -> dict:
     params = _params(info)
     for key, value in cfg.items():
         if key not in params:
-            near = difflib.get_close_matches(key, list(params), n=1)
-            hint = f" (did you mean '{near[0]}'?)" if near else ""
-            raise ConfigError(f"unknown key 'model.{key}' for model '{name}'{hint}; accepted: {', '.join(params) or 'none'}")
+            raise ConfigError(f"unknown key 'model.{key}' for model '{name}'{did_you_mean(key, params)}; "
+                              f"accepted: {', '.join(params) or 'none'}")
         default = params[key]
         if isinstance(default, tuple):
             default = list(default)

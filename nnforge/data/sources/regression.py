@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nnforge.data.tabular_encoding import HoldsTextRows, TabularRows
-from nnforge.errors import DataError, excerpt
+from nnforge.errors import DataError, did_you_mean, excerpt
 
 
 @dataclass
@@ -160,10 +160,6 @@ def load_named_table(cfg, seed: int = 0) -> Table:
         raise DataError(f"'data.target' names the target column of a csv: table; dataset '{excerpt(name)}' has its own "
                         "target (remove data.target)")
     if name not in TABLES:
-        import difflib
-
-        near = difflib.get_close_matches(name, list(TABLES), n=1)
-        hint = f" (did you mean '{near[0]}'?)" if near else ""
-        raise DataError(f"task=regress needs a table with a numeric target; '{excerpt(name)}' is not one{hint}; "
+        raise DataError(f"task=regress needs a table with a numeric target; '{excerpt(name)}' is not one{did_you_mean(name, TABLES)}; "
                         f"accepted: {', '.join(TABLES)}, csv:PATH with data.target")
     return TABLES[name][1]()
