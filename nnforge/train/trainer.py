@@ -142,7 +142,7 @@ class Trainer:
                     "totals": totals, "seen": seen}
             for hook in batch_end:
                 hook(self, step, logs)
-            if self.stop_now and (self.accumulate == 1 or group_end(self, step)):  # a step is a whole group
+            if self.stop_now and group_end(self, step):  # with train.accumulate, a step is a whole group
                 break
         if self.stop_now and step + 1 < self.steps_per_epoch:
             return False  # stopped mid-epoch: no epoch end (a checkpoint callback saved the position)
