@@ -74,8 +74,6 @@ def check_recipe(recipe: Recipe, engine, task) -> None:
 FEDERATED = keys("federated", "clients rounds local_epochs split alpha")
 
 
-
-
 def inapplicable_keys(recipe: Recipe) -> list[tuple[str, str]]:
     """``(key, one-line reason)`` for each key set away from its default whose feature the recipe
     leaves off (``train.swa.lr`` without ``train.swa.start_epoch``, ``train.optimizer.momentum``
